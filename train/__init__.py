@@ -1,0 +1,1 @@
+"""train: everything that learns — data, synthetic world, models, losses, loops, metrics, evaluation."""

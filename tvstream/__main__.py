@@ -1,0 +1,3 @@
+from tvstream.cli.main import main
+
+main()

@@ -1,0 +1,71 @@
+"""``tvstream`` entry point: the command group and the single place errors become exit codes."""
+
+from __future__ import annotations
+
+import sys
+from typing import Sequence
+
+import click
+from rich.console import Console
+from rich.markup import escape
+
+import tvstream
+from tvstream.cli.context import AppContext
+from tvstream.cli.data import data
+from tvstream.cli.info import info
+from tvstream.errors import ExitStatus, TvstreamError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(tvstream.__version__, prog_name="tvstream")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr (for pipes and scripts).")
+@click.option("-v", "--verbose", count=True, help="More log detail (-vv for debug).")
+@click.option("--traceback", is_flag=True, help="Show the full Python traceback on errors.")
+@click.pass_context
+def cli(ctx: click.Context, quiet: bool, verbose: int, traceback: bool) -> None:
+    """tvstream: 3D human pose from live or recorded video, one JSON line per frame.
+
+    Its models learn from unlabeled video of the venue itself (self-supervised detection and
+    disentangled pose features) and need only a few labeled frames for the 3D regressor.
+
+    \b
+    Examples:
+      tvstream info                      versions, backends and GPUs (for bug reports)
+      tvstream data check ./footage      validate a dataset folder or manifest
+    """
+    app = ctx.ensure_object(AppContext)
+    app.quiet, app.verbose = quiet, verbose
+    app.configure_logging()
+
+
+cli.add_command(info)
+cli.add_command(data)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run the CLI and exit: one red line on stderr and a named exit code for every failure."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    show_traceback = "--traceback" in args
+    err = Console(stderr=True)
+    try:
+        cli.main(args=args, prog_name="tvstream", standalone_mode=False)
+    except click.exceptions.Exit as exc:  # --help / --version
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:  # usage errors: click's own format
+        exc.show()
+        sys.exit(exc.exit_code)
+    except (KeyboardInterrupt, click.exceptions.Abort):
+        err.print("[bold red]interrupted[/]")
+        sys.exit(ExitStatus.INTERRUPTED)
+    except TvstreamError as exc:
+        if show_traceback:
+            raise
+        err.print(f"[bold red]error:[/] {escape(str(exc))}")
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # a bug, not a user mistake: say so, keep it to one line
+        if show_traceback:
+            raise
+        err.print(f"[bold red]internal error:[/] {escape(type(exc).__name__)}: {escape(str(exc))} "
+                  "(rerun with --traceback and report it)")
+        sys.exit(ExitStatus.ERROR)
+    sys.exit(ExitStatus.OK)

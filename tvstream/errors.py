@@ -1,0 +1,53 @@
+"""One exception family for the whole product.
+
+Library code raises these; the CLI catches :class:`TvstreamError` once, prints one line and exits with
+the code named by the exception's ``exit_code``. Leaves also subclass a builtin where one fits, so
+``except ValueError`` still works for callers that do not know tvstream.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class ExitStatus(enum.IntEnum):
+    """Process exit codes of the ``tvstream`` command."""
+
+    OK = 0
+    ERROR = 1
+    USAGE = 2  # click's own code for bad flags
+    BAD_INPUT = 3
+    SOURCE = 4
+    BACKEND = 5
+    CHECKPOINT = 6
+    INTERRUPTED = 130
+
+
+class TvstreamError(Exception):
+    """Base of every error tvstream raises on purpose."""
+
+    exit_code: ExitStatus = ExitStatus.ERROR
+
+
+class LabelError(TvstreamError, ValueError):
+    """A label, manifest or hand-label file is missing a field or has a wrong shape or type."""
+
+    exit_code = ExitStatus.BAD_INPUT
+
+
+class SourceError(TvstreamError, OSError):
+    """A video cannot be opened, decoded or read (missing file, corrupt data, dead stream)."""
+
+    exit_code = ExitStatus.SOURCE
+
+
+class BackendError(TvstreamError, RuntimeError):
+    """An inference backend cannot be loaded or run."""
+
+    exit_code = ExitStatus.BACKEND
+
+
+class CheckpointError(TvstreamError, ValueError):
+    """A checkpoint or model file does not match what the code expects."""
+
+    exit_code = ExitStatus.CHECKPOINT

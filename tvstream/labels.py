@@ -1,0 +1,305 @@
+"""The label format: one ``.npz`` per video, and hand labels for user footage in JSON.
+
+Per-video ``.npz`` (what ``tvstream synth`` writes and every loader reads):
+
+=============  ===========  =====================================================================
+field          shape        meaning
+=============  ===========  =====================================================================
+``joints3d``   (N, K, 3)    camera frame, millimetres, x right / y down / z forward; NaN = unknown
+``joints2d``   (N, K, 2)    source-video pixels (u right, v down)
+``box``        (N, 4)       subject box in source pixels ``[x0, y0, x1, y1]``
+``visible``    (N, K)       bool, joint in view and not occluded
+``K``          (3, 3)       camera intrinsics (pixels)
+``R``, ``t``   (3, 3), (3,) extrinsics: ``X_cam = R @ X_world + t`` (t in mm)
+``subject``    ()           subject id (str)
+``sequence``   ()           sequence id (str); synchronised cameras share it and the frame index
+``camera``     ()           camera id (str)
+``frames``     (N,)         optional: video frame index of each row (default ``0..N-1``)
+``joint_names``(K,)         optional: must equal the skeleton's names when present
+=============  ===========  =====================================================================
+
+Hand labels (JSON, ``"schema": "tvstream.handlabels/1"``) carry the same fields per labeled frame;
+a frame may give only ``joints2d`` (it then feeds the weak-2D loss), ``joints3d`` is optional.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from tvstream.errors import LabelError
+from tvstream.skeleton import H36M_17, Skeleton
+
+HANDLABELS_SCHEMA = "tvstream.handlabels/1"
+
+
+@dataclass(frozen=True)
+class CameraParams:
+    """Pinhole camera: intrinsics ``K`` (3, 3) in pixels, extrinsics ``R`` (3, 3) and ``t`` (3,) in mm."""
+
+    K: np.ndarray
+    R: np.ndarray
+    t: np.ndarray
+
+    def project(self, points_cam: np.ndarray) -> np.ndarray:
+        """Pixels (..., 2) of camera-frame points (..., 3) in mm."""
+        uvw = points_cam @ self.K.T  # (..., 3)
+        return uvw[..., :2] / uvw[..., 2:3]
+
+
+@dataclass(frozen=True, eq=False)
+class VideoLabels:
+    """Labels of some frames of one video (see the module docstring for units and shapes)."""
+
+    frames: np.ndarray  # (N,) int64, sorted, unique
+    joints3d: np.ndarray  # (N, K, 3) float32 mm, NaN rows where only 2D is known
+    joints2d: np.ndarray  # (N, K, 2) float32 pixels
+    box: np.ndarray  # (N, 4) float32 pixels
+    visible: np.ndarray  # (N, K) bool
+    camera: CameraParams | None = None
+    subject: str = ""
+    sequence: str = ""
+    camera_id: str = ""
+
+    @property
+    def has_3d(self) -> np.ndarray:
+        """(N,) bool: rows whose 3D joints are all known."""
+        return np.isfinite(self.joints3d).all(axis=(1, 2))
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def rows(self, frame_indices: np.ndarray) -> np.ndarray:
+        """Row of each video frame index in these labels, -1 where the frame is not labeled."""
+        frame_indices = np.asarray(frame_indices, dtype=np.int64)
+        pos = np.searchsorted(self.frames, frame_indices)
+        pos = np.clip(pos, 0, max(len(self.frames) - 1, 0))
+        hit = (len(self.frames) > 0) & (self.frames[pos] == frame_indices)
+        return np.where(hit, pos, -1)
+
+
+# ----------------------------------------------------------------------------------------- checks
+
+
+def _check_array(
+    source: str, name: str, value: Any, shape: Sequence[int | None], kind: str
+) -> np.ndarray:
+    """Return ``value`` as an array of ``shape`` (None = any length) and dtype kind, or raise LabelError.
+
+    ``kind`` is ``"f"`` (float, ints accepted), ``"i"`` (integer) or ``"b"`` (bool, 0/1 ints accepted).
+    """
+    try:
+        arr = np.asarray(value)
+    except (ValueError, TypeError) as exc:  # ragged nested lists
+        raise LabelError(f"{source}: field '{name}' is not a regular array ({exc})") from None
+    want = "(" + ", ".join("N" if s is None else str(s) for s in shape) + ")"
+    if arr.ndim != len(shape) or any(s is not None and s != a for s, a in zip(shape, arr.shape)):
+        raise LabelError(f"{source}: field '{name}' has shape {tuple(arr.shape)}, expected {want}")
+    ok = {
+        "f": arr.dtype.kind in "fiu",
+        "i": arr.dtype.kind in "iu",
+        "b": arr.dtype.kind == "b" or (arr.dtype.kind in "iu" and np.isin(arr, (0, 1)).all()),
+    }[kind]
+    if not ok:
+        raise LabelError(f"{source}: field '{name}' has dtype {arr.dtype}, expected "
+                         + {"f": "a number", "i": "an integer", "b": "bool"}[kind])
+    return {"f": arr.astype(np.float32), "i": arr.astype(np.int64), "b": arr.astype(bool)}[kind]
+
+
+def _check_string(source: str, name: str, value: Any) -> str:
+    arr = np.asarray(value)
+    if arr.ndim != 0 or arr.dtype.kind not in "US":
+        raise LabelError(f"{source}: field '{name}' must be a string, got {arr.dtype} {arr.shape}")
+    return str(arr)
+
+
+def _check_consistent(source: str, labels: VideoLabels, skeleton: Skeleton) -> VideoLabels:
+    n, k = len(labels.frames), skeleton.num_joints
+    for name in ("joints3d", "joints2d", "box", "visible"):
+        arr = getattr(labels, name)
+        if arr.shape[0] != n:
+            raise LabelError(f"{source}: field '{name}' has {arr.shape[0]} rows, 'frames' has {n}")
+        if name != "box" and arr.shape[1] != k:
+            raise LabelError(f"{source}: field '{name}' has {arr.shape[1]} joints, expected {k}")
+    if n and (np.diff(labels.frames) <= 0).any():
+        raise LabelError(f"{source}: field 'frames' must be strictly increasing")
+    if n and labels.frames[0] < 0:
+        raise LabelError(f"{source}: field 'frames' has a negative frame index")
+    if not np.isfinite(labels.joints2d).all():
+        raise LabelError(f"{source}: field 'joints2d' has non-finite values (mark joints with 'visible')")
+    if not np.isfinite(labels.box).all() or (labels.box[:, 2:] < labels.box[:, :2]).any():
+        raise LabelError(f"{source}: field 'box' needs finite [x0, y0, x1, y1] with x1 >= x0, y1 >= y0")
+    return labels
+
+
+def _check_camera(source: str, fields: Mapping[str, Any], prefix: str = "") -> CameraParams:
+    return CameraParams(
+        K=_check_array(source, prefix + "K", fields["K"], (3, 3), "f"),
+        R=_check_array(source, prefix + "R", fields["R"], (3, 3), "f"),
+        t=_check_array(source, prefix + "t", fields["t"], (3,), "f"),
+    )
+
+
+def _check_joint_names(source: str, field: str, names: Any, skeleton: Skeleton) -> None:
+    got = tuple(str(n) for n in np.asarray(names).reshape(-1))
+    if got != skeleton.names:
+        raise LabelError(f"{source}: field '{field}' is {list(got)}, expected {list(skeleton.names)}")
+
+
+# ------------------------------------------------------------------------------------- npz files
+
+_NPZ_REQUIRED = ("joints3d", "joints2d", "box", "visible", "K", "R", "t", "subject", "sequence", "camera")
+
+
+def load_labels(path: str | os.PathLike, skeleton: Skeleton = H36M_17) -> VideoLabels:
+    """Read and validate a per-video label ``.npz``; raises LabelError naming the first bad field."""
+    path = Path(path)
+    src = str(path)
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            data = {name: npz[name] for name in npz.files}
+    except FileNotFoundError:
+        raise LabelError(f"{src}: no such label file") from None
+    except (OSError, ValueError, EOFError) as exc:
+        raise LabelError(f"{src}: not a readable .npz label file ({exc})") from None
+    missing = [f for f in _NPZ_REQUIRED if f not in data]
+    if missing:
+        raise LabelError(f"{src}: missing field '{missing[0]}' (required: {', '.join(_NPZ_REQUIRED)})")
+    k = skeleton.num_joints
+    if "joint_names" in data:
+        _check_joint_names(src, "joint_names", data["joint_names"], skeleton)
+    joints3d = _check_array(src, "joints3d", data["joints3d"], (None, k, 3), "f")
+    n = joints3d.shape[0]
+    frames = (_check_array(src, "frames", data["frames"], (None,), "i") if "frames" in data
+              else np.arange(n, dtype=np.int64))
+    labels = VideoLabels(
+        frames=frames,
+        joints3d=joints3d,
+        joints2d=_check_array(src, "joints2d", data["joints2d"], (None, k, 2), "f"),
+        box=_check_array(src, "box", data["box"], (None, 4), "f"),
+        visible=_check_array(src, "visible", data["visible"], (None, k), "b"),
+        camera=_check_camera(src, data),
+        subject=_check_string(src, "subject", data["subject"]),
+        sequence=_check_string(src, "sequence", data["sequence"]),
+        camera_id=_check_string(src, "camera", data["camera"]),
+    )
+    return _check_consistent(src, labels, skeleton)
+
+
+def save_labels(path: str | os.PathLike, labels: VideoLabels, skeleton: Skeleton = H36M_17) -> None:
+    """Write ``labels`` as a per-video ``.npz`` atomically (temp file, then rename)."""
+    if labels.camera is None:
+        raise LabelError(f"{path}: per-video labels need camera parameters K, R, t")
+    _check_consistent(str(path), labels, skeleton)
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        np.savez_compressed(
+            f,
+            frames=labels.frames.astype(np.int64),
+            joints3d=labels.joints3d.astype(np.float32),
+            joints2d=labels.joints2d.astype(np.float32),
+            box=labels.box.astype(np.float32),
+            visible=labels.visible.astype(bool),
+            K=labels.camera.K, R=labels.camera.R, t=labels.camera.t,
+            subject=np.array(labels.subject), sequence=np.array(labels.sequence),
+            camera=np.array(labels.camera_id), joint_names=np.array(skeleton.names),
+        )
+    os.replace(tmp, path)
+
+
+# ------------------------------------------------------------------------------ hand-label JSON
+
+
+def box_from_joints(joints2d: np.ndarray, visible: np.ndarray, margin: float = 0.15) -> np.ndarray:
+    """Box ``[x0, y0, x1, y1]`` around the visible 2D joints (K, 2), grown by ``margin`` per side."""
+    pts = joints2d[visible] if visible.any() else joints2d
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
+    pad = (hi - lo) * margin
+    return np.concatenate([lo - pad, hi + pad]).astype(np.float32)
+
+
+def load_hand_labels(path: str | os.PathLike, skeleton: Skeleton = H36M_17) -> VideoLabels:
+    """Read and validate a hand-label JSON file; raises LabelError naming the bad field.
+
+    The file looks like::
+
+        {"schema": "tvstream.handlabels/1", "video": "clip.mp4", "joints": [17 names],
+         "camera": {"K": [[...]], "R": [[...]], "t": [...]},            # optional
+         "subject": "s1", "sequence": "clip", "camera_id": "0",         # optional
+         "frames": [{"frame": 12, "joints2d": [[u, v], ...],            # required per frame
+                     "joints3d": [[x, y, z], ...], "visible": [...], "box": [x0, y0, x1, y1]}]}
+    """
+    path = Path(path)
+    src = str(path)
+    try:
+        doc = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise LabelError(f"{src}: no such hand-label file") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise LabelError(f"{src}: not valid JSON ({exc})") from None
+    if not isinstance(doc, dict):
+        raise LabelError(f"{src}: top level must be a JSON object")
+    if doc.get("schema") != HANDLABELS_SCHEMA:
+        raise LabelError(f"{src}: field 'schema' is {doc.get('schema')!r}, expected {HANDLABELS_SCHEMA!r}")
+    for field in ("joints", "frames"):
+        if field not in doc:
+            raise LabelError(f"{src}: missing field '{field}'")
+    _check_joint_names(src, "joints", doc["joints"], skeleton)
+    if not isinstance(doc["frames"], list):
+        raise LabelError(f"{src}: field 'frames' must be a list")
+    k = skeleton.num_joints
+    frames, j3, j2, vis, boxes = [], [], [], [], []
+    for i, item in enumerate(doc["frames"]):
+        where = f"frames[{i}]"
+        if not isinstance(item, dict):
+            raise LabelError(f"{src}: field '{where}' must be an object")
+        for field in ("frame", "joints2d"):
+            if field not in item:
+                raise LabelError(f"{src}: missing field '{where}.{field}'")
+        frame = _check_array(src, f"{where}.frame", item["frame"], (), "i")
+        uv = _check_array(src, f"{where}.joints2d", item["joints2d"], (k, 2), "f")
+        xyz = (_check_array(src, f"{where}.joints3d", item["joints3d"], (k, 3), "f")
+               if item.get("joints3d") is not None else np.full((k, 3), np.nan, np.float32))
+        visible = (_check_array(src, f"{where}.visible", item["visible"], (k,), "b")
+                   if "visible" in item else np.ones(k, bool))
+        box = (_check_array(src, f"{where}.box", item["box"], (4,), "f")
+               if "box" in item else box_from_joints(uv, visible))
+        frames.append(int(frame)); j3.append(xyz); j2.append(uv); vis.append(visible); boxes.append(box)
+    order = np.argsort(np.asarray(frames, dtype=np.int64), kind="stable")
+    stack = lambda rows, shape, dtype: (np.stack(rows)[order] if rows else np.zeros((0, *shape), dtype))  # noqa: E731
+    camera = None
+    if doc.get("camera") is not None:
+        cam = doc["camera"]
+        missing = [f for f in ("K", "R", "t") if not isinstance(cam, dict) or f not in cam]
+        if missing:
+            raise LabelError(f"{src}: missing field 'camera.{missing[0]}'")
+        camera = _check_camera(src, cam, prefix="camera.")
+    stem = Path(str(doc.get("video", path.stem))).stem
+    labels = VideoLabels(
+        frames=np.asarray(frames, dtype=np.int64)[order],
+        joints3d=stack(j3, (k, 3), np.float32),
+        joints2d=stack(j2, (k, 2), np.float32),
+        box=stack(boxes, (4,), np.float32),
+        visible=stack(vis, (k,), bool),
+        camera=camera,
+        subject=str(doc.get("subject", "")),
+        sequence=str(doc.get("sequence", stem)),
+        camera_id=str(doc.get("camera_id", "0")),
+    )
+    return _check_consistent(src, labels, skeleton)
+
+
+def load_any_labels(path: str | os.PathLike, skeleton: Skeleton = H36M_17) -> VideoLabels:
+    """Load a ``.npz`` label file or a hand-label ``.json`` by its extension."""
+    suffix = Path(path).suffix.lower()
+    if suffix == ".npz":
+        return load_labels(path, skeleton)
+    if suffix == ".json":
+        return load_hand_labels(path, skeleton)
+    raise LabelError(f"{path}: unknown label format {suffix!r} (expected .npz or .json)")
