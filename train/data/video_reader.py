@@ -7,6 +7,7 @@ B-frames are handled; consecutive reads continue decoding instead of seeking aga
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 from dataclasses import dataclass
@@ -48,11 +49,20 @@ def _open(path: Path) -> av.container.InputContainer:
         raise SourceError(f"{path}: cannot open video ({exc})") from None
 
 
-def _video_stream(container: av.container.InputContainer, path: Path) -> av.video.stream.VideoStream:
+def _video_stream(container: av.container.InputContainer, path: Path, threads: bool) -> av.video.stream.VideoStream:
+    """The first video stream; FFmpeg frame threads only when ``threads`` (long sequential decodes).
+
+    PyAV frees a decoder only when the garbage collector breaks the container's reference cycle. A
+    decoder with a thread pool freed in a *forked* child (a DataLoader worker) deadlocks in FFmpeg, so
+    short-lived decoders stay single-threaded and threaded ones are collected before returning.
+    """
     if not container.streams.video:
         raise SourceError(f"{path}: no video stream")
     stream = container.streams.video[0]
-    stream.thread_type = "AUTO"
+    if threads:
+        stream.thread_type = "AUTO"
+    else:
+        stream.codec_context.thread_count = 1
     return stream
 
 
@@ -63,7 +73,7 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
     """
     path = Path(path)
     with _open(path) as container:
-        stream = _video_stream(container, path)
+        stream = _video_stream(container, path, threads=False)
         try:
             pts = [p.pts if p.pts is not None else p.dts for p in container.demux(stream) if p.size > 0]
             container.seek(0, stream=stream, backward=True)
@@ -97,17 +107,21 @@ def decode_frames(path: str | os.PathLike, size: tuple[int, int]) -> Iterator[np
     A truncated or corrupt tail ends the iteration with a warning instead of an error.
     """
     path = Path(path)
-    with _open(path) as container:
-        stream = _video_stream(container, path)
-        decoded = 0
-        try:
-            for frame in container.decode(stream):
-                decoded += 1
-                yield _to_rgb(frame, size)
-        except av.error.FFmpegError as exc:
-            if decoded == 0:
-                raise SourceError(f"{path}: corrupt video ({exc})") from None
-            log.warning("%s: decoding stopped after %d frames (%s)", path, decoded, exc)
+    try:
+        with _open(path) as container:
+            stream = _video_stream(container, path, threads=True)
+            decoded = 0
+            try:
+                for frame in container.decode(stream):
+                    decoded += 1
+                    yield _to_rgb(frame, size)
+            except av.error.FFmpegError as exc:
+                if decoded == 0:
+                    raise SourceError(f"{path}: corrupt video ({exc})") from None
+                log.warning("%s: decoding stopped after %d frames (%s)", path, decoded, exc)
+    finally:
+        container = stream = None
+        gc.collect()  # free the threaded decoder now, never in a forked child (see _video_stream)
 
 
 class FrameReader:
@@ -124,7 +138,7 @@ class FrameReader:
         self.info = info
         self.size = (int(size[0]), int(size[1]))
         self._container = _open(info.path)
-        self._stream = _video_stream(self._container, info.path)
+        self._stream = _video_stream(self._container, info.path, threads=False)
         self._frames: Iterator[av.VideoFrame] | None = None
         self._last_index = -(10**9)
 

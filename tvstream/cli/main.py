@@ -46,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Run the CLI and exit: one red line on stderr and a named exit code for every failure."""
     args = list(sys.argv[1:] if argv is None else argv)
     show_traceback = "--traceback" in args
-    err = Console(stderr=True)
+    err = Console(stderr=True, soft_wrap=True)  # one error = one line, however long
     try:
         cli.main(args=args, prog_name="tvstream", standalone_mode=False)
     except click.exceptions.Exit as exc:  # --help / --version

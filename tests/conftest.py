@@ -1,0 +1,56 @@
+"""Shared fixtures: small pattern videos the tests write with PyAV, and the slow/gpu markers."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from train.data.pattern_video import pattern_labels, write_pattern_video
+from tvstream.labels import save_labels
+from tvstream.manifest import VideoEntry, write_manifest
+
+SLOW_ENV = "TVSTREAM_SLOW"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    run_slow = os.environ.get(SLOW_ENV) == "1"
+    has_gpu = _cuda_available()
+    for item in items:
+        if "slow" in item.keywords and not run_slow:
+            item.add_marker(pytest.mark.skip(reason=f"slow test: set {SLOW_ENV}=1 to run it"))
+        if "gpu" in item.keywords and not has_gpu:
+            item.add_marker(pytest.mark.skip(reason="needs a CUDA GPU"))
+
+
+def _cuda_available() -> bool:
+    try:
+        import torch
+    except ImportError:
+        return False
+    return torch.cuda.is_available()
+
+
+@pytest.fixture(scope="session")
+def clip_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A plain folder of two pattern videos (300 and 260 frames, 160x120, 25 fps), no labels."""
+    root = tmp_path_factory.mktemp("clips")
+    (root / "s1").mkdir()
+    write_pattern_video(root / "s1" / "a.mp4", 300)
+    write_pattern_video(root / "s1" / "b.mp4", 260, camera=1)
+    return root
+
+
+@pytest.fixture(scope="session")
+def rig_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A manifest of one sequence seen by three synchronised cameras (240 frames each), with labels."""
+    root = tmp_path_factory.mktemp("rig")
+    entries = []
+    for cam in range(3):
+        video = write_pattern_video(root / f"seq1_c{cam}.mp4", 240, camera=cam)
+        labels = root / f"seq1_c{cam}.npz"
+        save_labels(labels, pattern_labels(240, camera=cam, sequence="seq1"))
+        entries.append(VideoEntry(video=video, labels=labels, subject="s1", sequence="seq1", camera=f"c{cam}"))
+    write_manifest(root / "manifest.json", entries)
+    return root

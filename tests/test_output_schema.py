@@ -1,0 +1,53 @@
+import copy
+
+import jsonschema
+import pytest
+
+from tvstream.output_schema import POSE_SCHEMA_ID, output_schema
+from tvstream.skeleton import JOINT_NAMES
+
+HEADER = {"type": "header", "schema": POSE_SCHEMA_ID, "model": {"name": "default", "hash": "abc"},
+          "joints": list(JOINT_NAMES), "units": "mm",
+          "source": {"uri": "camera.mp4", "width": 1920, "height": 1080, "fps": 50.0}}
+POSE = {"type": "pose", "frame": 0, "t": 0.0, "detected": True, "score": 0.97, "box": [10, 20, 300, 700],
+        "pose3d": [[0.0, 0.0, 0.0]] * 17, "pose2d": [[100.5, 200.0]] * 17, "latency_ms": 4.1}
+END = {"type": "end", "frames": 1234, "dropped": 0, "errors": 0}
+
+
+@pytest.fixture(scope="module")
+def validator():
+    schema = output_schema()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
+
+
+@pytest.mark.parametrize("line", [
+    HEADER, POSE, END,
+    {**POSE, "tc": "10:00:01:12", "dropped": 3},
+    {**POSE, "detected": False, "score": 0.0, "box": None, "pose3d": None, "pose2d": None},
+    {**END, "reason": "stream lost"},
+])
+def test_design_lines_are_valid(validator, line):
+    validator.validate(line)
+
+
+@pytest.mark.parametrize("change", [
+    lambda d: d.pop("latency_ms"),
+    lambda d: d.update(type="frame"),
+    lambda d: d.update(score=1.5),
+    lambda d: d.update(frame=-1),
+    lambda d: d.update(pose3d=[[0.0, 0.0]] * 17),
+    lambda d: d.update(box=[1, 2, 3]),
+    lambda d: d.update(tc="10:00:01"),
+    lambda d: d.update(extra=1),
+])
+def test_malformed_pose_lines_are_invalid(validator, change):
+    line = copy.deepcopy(POSE)
+    change(line)
+    assert not validator.is_valid(line)
+
+
+def test_header_needs_mm_and_the_schema_id(validator):
+    assert not validator.is_valid({**HEADER, "units": "m"})
+    assert not validator.is_valid({**HEADER, "schema": "tvstream.pose/2"})
+    assert not validator.is_valid({k: v for k, v in HEADER.items() if k != "source"})
