@@ -24,15 +24,16 @@ a frame may give only ``joints2d`` (it then feeds the weak-2D loss), ``joints3d`
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
 from tvstream.errors import LabelError
+from tvstream.json_documents import read_document
 from tvstream.skeleton import H36M_17, Skeleton
 
 HANDLABELS_SCHEMA = "tvstream.handlabels/1"
@@ -237,16 +238,7 @@ def load_hand_labels(path: str | os.PathLike, skeleton: Skeleton = H36M_17) -> V
     """
     path = Path(path)
     src = str(path)
-    try:
-        doc = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise LabelError(f"{src}: no such hand-label file") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise LabelError(f"{src}: not valid JSON ({exc})") from None
-    if not isinstance(doc, dict):
-        raise LabelError(f"{src}: top level must be a JSON object")
-    if doc.get("schema") != HANDLABELS_SCHEMA:
-        raise LabelError(f"{src}: field 'schema' is {doc.get('schema')!r}, expected {HANDLABELS_SCHEMA!r}")
+    doc = read_document(path, "hand-label file", HANDLABELS_SCHEMA)
     for field in ("joints", "frames"):
         if field not in doc:
             raise LabelError(f"{src}: missing field '{field}'")
@@ -270,9 +262,16 @@ def load_hand_labels(path: str | os.PathLike, skeleton: Skeleton = H36M_17) -> V
                    if "visible" in item else np.ones(k, bool))
         box = (_check_array(src, f"{where}.box", item["box"], (4,), "f")
                if "box" in item else box_from_joints(uv, visible))
-        frames.append(int(frame)); j3.append(xyz); j2.append(uv); vis.append(visible); boxes.append(box)
+        frames.append(int(frame))
+        j3.append(xyz)
+        j2.append(uv)
+        vis.append(visible)
+        boxes.append(box)
     order = np.argsort(np.asarray(frames, dtype=np.int64), kind="stable")
-    stack = lambda rows, shape, dtype: (np.stack(rows)[order] if rows else np.zeros((0, *shape), dtype))  # noqa: E731
+
+    def stack(rows: list[np.ndarray], shape: tuple[int, ...], dtype: type) -> np.ndarray:
+        return np.stack(rows)[order] if rows else np.zeros((0, *shape), dtype)
+
     camera = None
     if doc.get("camera") is not None:
         cam = doc["camera"]

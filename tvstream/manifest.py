@@ -17,9 +17,10 @@ import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterable
+from collections.abc import Iterable
 
 from tvstream.errors import LabelError
+from tvstream.json_documents import read_document
 
 MANIFEST_SCHEMA = "tvstream.manifest/1"
 MANIFEST_NAME = "manifest.json"
@@ -46,15 +47,7 @@ class VideoEntry:
 def load_manifest(path: str | os.PathLike) -> list[VideoEntry]:
     """Read a manifest; paths inside are resolved against its folder. Raises LabelError on bad fields."""
     path = Path(path)
-    try:
-        doc = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise LabelError(f"{path}: no such manifest") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise LabelError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(doc, dict) or doc.get("schema") != MANIFEST_SCHEMA:
-        got = doc.get("schema") if isinstance(doc, dict) else type(doc).__name__
-        raise LabelError(f"{path}: field 'schema' is {got!r}, expected {MANIFEST_SCHEMA!r}")
+    doc = read_document(path, "manifest", MANIFEST_SCHEMA)
     if not isinstance(doc.get("videos"), list):
         raise LabelError(f"{path}: field 'videos' must be a list")
     root = path.parent

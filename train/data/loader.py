@@ -27,13 +27,13 @@ def worker_context() -> multiprocessing.context.BaseContext:
 
 
 def make_loader(
-    dataset: "Dataset",
+    dataset: Dataset,
     batch_size: int,
     shuffle: bool = True,
     workers: int = 2,
     seed: int = 0,
     drop_last: bool = True,
-) -> "DataLoader":
+) -> DataLoader:
     """A DataLoader over ``dataset`` with a seeded shuffle and fork-safe workers.
 
     Workers are not persistent, so a ``dataset.set_epoch(e)`` before iterating reaches them.

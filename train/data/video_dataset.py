@@ -27,7 +27,8 @@ import logging
 import os
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -54,7 +55,7 @@ class VideoDataset:
         source: a dataset folder, a ``manifest.json``, a single video, or a list of entries.
         size: training resolution ``(H, W)``; frames are scaled to it (aspect not kept), and 2D labels,
             boxes and intrinsics are scaled with them.
-        sampling: what one item holds (see the module docstring).
+        sampling: what one item holds (see the module docstring); default ``SamplingConfig()``.
         cache_dir: folder for memory-mapped frame caches; None decodes on demand.
         split: keep only entries of this split (``train``, ``val``, ``test``); None keeps all.
         seed: base seed of the per-item generators.
@@ -68,7 +69,7 @@ class VideoDataset:
         self,
         source: str | os.PathLike | Sequence[VideoEntry],
         size: tuple[int, int] = (128, 128),
-        sampling: SamplingConfig = SamplingConfig(),
+        sampling: SamplingConfig | None = None,
         cache_dir: str | os.PathLike | None = None,
         split: str | None = None,
         seed: int = 0,
@@ -83,7 +84,7 @@ class VideoDataset:
         if split is not None:
             entries = [e for e in entries if e.split == split]
         self.size = (int(size[0]), int(size[1]))
-        self.sampling = sampling
+        self.sampling = sampling = sampling or SamplingConfig()
         self.seed = int(seed)
         self.epoch = 0
         self.with_labels = with_labels

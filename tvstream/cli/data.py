@@ -22,7 +22,7 @@ class SizeParam(click.ParamType):
 
     name = "HxW"
 
-    def convert(self, value, param, ctx):  # noqa: ANN001 (click's signature)
+    def convert(self, value, param, ctx):
         if isinstance(value, tuple):
             return value
         m = re.fullmatch(r"\s*(\d+)\s*(?:[xX]\s*(\d+))?\s*", str(value))
