@@ -25,6 +25,7 @@ a frame may give only ``joints2d`` (it then feeds the weak-2D loss), ``joints3d`
 from __future__ import annotations
 
 import os
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -197,21 +198,30 @@ def save_labels(path: str | os.PathLike, labels: VideoLabels, skeleton: Skeleton
     if labels.camera is None:
         raise LabelError(f"{path}: per-video labels need camera parameters K, R, t")
     _check_consistent(str(path), labels, skeleton)
+    arrays = {
+        "frames": labels.frames.astype(np.int64),
+        "joints3d": labels.joints3d.astype(np.float32),
+        "joints2d": labels.joints2d.astype(np.float32),
+        "box": labels.box.astype(np.float32),
+        "visible": labels.visible.astype(bool),
+        "K": labels.camera.K, "R": labels.camera.R, "t": labels.camera.t,
+        "subject": np.array(labels.subject), "sequence": np.array(labels.sequence),
+        "camera": np.array(labels.camera_id), "joint_names": np.array(skeleton.names),
+    }
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        np.savez_compressed(
-            f,
-            frames=labels.frames.astype(np.int64),
-            joints3d=labels.joints3d.astype(np.float32),
-            joints2d=labels.joints2d.astype(np.float32),
-            box=labels.box.astype(np.float32),
-            visible=labels.visible.astype(bool),
-            K=labels.camera.K, R=labels.camera.R, t=labels.camera.t,
-            subject=np.array(labels.subject), sequence=np.array(labels.sequence),
-            camera=np.array(labels.camera_id), joint_names=np.array(skeleton.names),
-        )
+    _write_npz_reproducibly(tmp, arrays)
     os.replace(tmp, path)
+
+
+def _write_npz_reproducibly(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Like ``np.savez_compressed`` but byte-identical for identical arrays (fixed zip timestamps)."""
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name, arr in arrays.items():
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            with zf.open(info, "w", force_zip64=True) as f:
+                np.lib.format.write_array(f, np.asanyarray(arr), allow_pickle=False)
 
 
 # ------------------------------------------------------------------------------ hand-label JSON

@@ -24,7 +24,7 @@ from tvstream.json_documents import read_document
 
 MANIFEST_SCHEMA = "tvstream.manifest/1"
 MANIFEST_NAME = "manifest.json"
-SPLITS = ("train", "val", "test")
+SPLITS = ("train", "labeled", "val", "test")  # train = unlabeled footage; labeled = few-label pool
 VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".mkv", ".avi", ".webm", ".ts", ".mts", ".mxf", ".mpg", ".mpeg")
 
 

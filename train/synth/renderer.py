@@ -88,9 +88,9 @@ def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     """Area-weighted unit vertex normals ``(V, 3)`` of a triangle mesh ``vertices (V, 3)``, ``faces (F, 3)``."""
     tri = vertices[faces]  # (F, 3, 3)
     face_n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])  # (F, 3), length = 2 * area
-    normals = np.zeros_like(vertices)
-    for corner in range(3):
-        np.add.at(normals, faces[:, corner], face_n)
+    idx = faces.reshape(-1)  # (3F,)
+    per_corner = np.repeat(face_n, 3, axis=0)  # (3F, 3): each face's normal at its three corners
+    normals = np.stack([np.bincount(idx, per_corner[:, k], minlength=len(vertices)) for k in range(3)], -1)
     return normals / np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
 
 
@@ -108,6 +108,11 @@ class _Mesh:
                                     index_buffer=self.index, index_element_size=4)
         self.texture = texture
         self.num_vertices = n
+
+    def set_colors(self, colors: np.ndarray) -> None:
+        if len(colors) != self.num_vertices:
+            raise ValueError(f"mesh has {self.num_vertices} vertices, got {len(colors)} colours")
+        self.color.write(np.ascontiguousarray(colors, dtype="f4").tobytes())
 
     def update(self, vertices: np.ndarray, normals: np.ndarray) -> None:
         if len(vertices) != self.num_vertices:

@@ -13,6 +13,7 @@ import tvstream
 from tvstream.cli.context import AppContext
 from tvstream.cli.data import data
 from tvstream.cli.info import info
+from tvstream.cli.synth import synth
 from tvstream.errors import ExitStatus, TvstreamError
 
 
@@ -32,6 +33,7 @@ def cli(ctx: click.Context, quiet: bool, verbose: int, traceback: bool) -> None:
     Examples:
       tvstream info                      versions, backends and GPUs (for bug reports)
       tvstream data check ./footage      validate a dataset folder or manifest
+      tvstream synth --scenario dive --out data/dive   render a labeled synthetic dataset
     """
     app = ctx.ensure_object(AppContext)
     app.quiet, app.verbose = quiet, verbose
@@ -40,6 +42,7 @@ def cli(ctx: click.Context, quiet: bool, verbose: int, traceback: bool) -> None:
 
 cli.add_command(info)
 cli.add_command(data)
+cli.add_command(synth)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -1,0 +1,46 @@
+"""Contact sheets: a PNG grid of frames from a dataset with its 2D labels drawn, to look at what was made."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from train.data.video_reader import FrameReader, probe_video
+from tvstream.labels import load_any_labels
+from tvstream.manifest import discover
+from tvstream.overlay import draw_box, draw_skeleton
+
+
+def contact_sheet(dataset: str | os.PathLike, out_png: str | os.PathLike, videos: int = 4, frames: int = 4,
+                  tile: int = 256) -> Path:
+    """Write a ``videos x frames`` grid (one row per video, frames evenly spread) with skeletons and boxes."""
+    from PIL import Image  # pillow comes with torchvision (the train extra)
+
+    entries = discover(dataset)[:videos]
+    rows = []
+    for entry in entries:
+        info = probe_video(entry.video)
+        scale = tile / max(info.width, info.height)
+        size = (int(round(info.height * scale)) // 2 * 2, int(round(info.width * scale)) // 2 * 2)
+        labels = load_any_labels(entry.labels) if entry.labels else None
+        pick = np.linspace(0, info.num_frames - 1, frames).astype(int)
+        tiles = []
+        with FrameReader(info, size) as reader:
+            for f in pick:
+                img = np.array(reader.read(int(f)))
+                if labels is not None:
+                    row = int(labels.rows(np.array([f]))[0])
+                    if row >= 0:
+                        s = np.array([size[1] / info.width, size[0] / info.height])
+                        draw_box(img, labels.box[row] * np.tile(s, 2))
+                        draw_skeleton(img, labels.joints2d[row] * s, labels.visible[row])
+                canvas = np.zeros((tile, tile, 3), np.uint8)
+                canvas[: img.shape[0], : img.shape[1]] = img
+                tiles.append(canvas)
+        rows.append(np.concatenate(tiles, axis=1))
+    sheet = np.concatenate(rows, axis=0)
+    out_png = Path(out_png)
+    Image.fromarray(sheet).save(out_png)
+    return out_png

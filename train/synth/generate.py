@@ -1,0 +1,208 @@
+"""``synthesize``: render a labeled synthetic dataset (videos + per-video labels + manifest) for a seed.
+
+For each subject (phenotype + appearance) and each sequence (a motion), the body is posed with anny,
+placed in the venue, rendered from every camera of the rig, degraded like a real camera (sensor noise,
+motion blur, lighting drift), encoded to H.264 MP4, and labeled in the foundation's format (3D joints
+in camera millimetres, 2D pixels, subject box, visibility, intrinsics and extrinsics).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from train.synth.appearance import Appearance, paint
+from train.synth.body import BodyModel, Phenotype
+from train.synth.cameras import Camera
+from train.synth.motions import PROCEDURAL, Motion
+from train.synth.plates import load_plates
+from train.synth.renderer import Lighting, Renderer, vertex_normals
+from train.synth.scenarios import SCENARIOS, Scenario, cameras_for, ground_height, venue
+from tvstream.labels import CameraParams, VideoLabels, save_labels
+from tvstream.manifest import VideoEntry, write_manifest
+from tvstream.video_writer import VideoWriter
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]
+"""Called as ``progress(frames_done, frames_total)``."""
+
+
+@dataclass(frozen=True)
+class SynthConfig:
+    """What to render. ``seconds`` is per sequence; each subject performs ``sequences`` motions."""
+
+    scenario: str = "studio"
+    subjects: int = 4
+    sequences: int = 2
+    seconds: float = 4.0
+    width: int = 256
+    height: int = 256
+    fps: float = 25.0
+    seed: int = 0
+    noise: float = 2.0  # sensor noise, grey levels (std)
+    blur: float = 0.25  # motion blur: weight of the previous exposure
+    drift: float = 0.08  # lighting drift amplitude (relative)
+    test_fraction: float = 0.25  # subjects held out for testing
+    labeled_fraction: float = 0.25  # subjects whose labels the few-label regressor may use
+    backgrounds: str | None = None  # folder of plates (images/videos) instead of the procedural venue
+
+    def __post_init__(self) -> None:
+        if self.scenario not in SCENARIOS:
+            raise ValueError(f"scenario must be one of {', '.join(SCENARIOS)}, got {self.scenario!r}")
+        if self.subjects < 1 or self.sequences < 1:
+            raise ValueError(f"need subjects >= 1 and sequences >= 1, got {self.subjects}, {self.sequences}")
+        if self.width % 2 or self.height % 2 or min(self.width, self.height) < 16:
+            raise ValueError(f"size must be even and >= 16 pixels, got {self.width}x{self.height}")
+        if not 0.1 <= self.seconds <= 600:
+            raise ValueError(f"seconds must be in [0.1, 600], got {self.seconds}")
+        if not 1 <= self.fps <= 240:
+            raise ValueError(f"fps must be in [1, 240], got {self.fps}")
+
+    @property
+    def frames(self) -> int:
+        return max(2, int(round(self.seconds * self.fps)))
+
+
+def subject_splits(n: int, test_fraction: float, labeled_fraction: float) -> list[str]:
+    """Split of each subject: held-out ``test`` last, then a ``labeled`` pool, the rest unlabeled ``train``."""
+    n_test = int(round(n * test_fraction)) if n > 1 else 0
+    n_test = max(n_test, 1) if n > 1 and test_fraction > 0 else n_test
+    n_lab = int(round(n * labeled_fraction)) if n - n_test > 1 else 0
+    n_lab = max(n_lab, 1) if n - n_test > 1 and labeled_fraction > 0 else n_lab
+    return ["train"] * (n - n_test - n_lab) + ["labeled"] * n_lab + ["test"] * n_test
+
+
+def place(motion: Motion, vertices: np.ndarray, joints: np.ndarray, scenario: Scenario) -> tuple[np.ndarray, np.ndarray]:
+    """Move pelvis-centred ``vertices (T, V, 3)`` / ``joints (T, 17, 3)`` to the motion's world position."""
+    offset = motion.position.copy()  # (T, 3)
+    if motion.grounded:  # lowest point of the body `lift` above the ground under the pelvis
+        ground = ground_height(scenario, motion.position[:, :2])
+        offset[:, 2] = ground + motion.lift - vertices[..., 2].min(axis=1)
+    return vertices + offset[:, None], joints + offset[:, None]
+
+
+def frame_labels(cam: Camera, joints_world: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, ...]:
+    """3D joints in camera mm ``(17, 3)``, 2D ``(17, 2)``, box ``(4,)`` and visibility ``(17,)`` of one frame."""
+    j_cam = cam.to_camera(joints_world) * 1000.0  # (17, 3) mm
+    j2d = cam.project(joints_world)  # (17, 2)
+    h, w = mask.shape
+    ys, xs = np.nonzero(mask)
+    if len(xs):
+        box = np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], np.float32)
+    else:
+        box = np.concatenate([j2d.min(0), j2d.max(0)]).astype(np.float32)
+    inside = (j2d[:, 0] >= 0) & (j2d[:, 0] < w) & (j2d[:, 1] >= 0) & (j2d[:, 1] < h) & (j_cam[:, 2] > 0)
+    visible = inside.copy()
+    pad = np.pad(mask, 3)
+    for j in np.flatnonzero(inside):  # a joint hidden by the venue (water, a wall) has no body pixels near it
+        u, v = int(j2d[j, 0]) + 3, int(j2d[j, 1]) + 3
+        visible[j] = pad[v - 3:v + 4, u - 3:u + 4].any()
+    return j_cam.astype(np.float32), j2d.astype(np.float32), box, visible
+
+
+class _Degrade:
+    """Sensor noise (a bank of noise frames), motion blur and lighting drift, deterministic for a seed."""
+
+    def __init__(self, cfg: SynthConfig, rng: np.random.Generator) -> None:
+        self.blur = cfg.blur
+        bank = rng.normal(0, cfg.noise, (4, cfg.height, cfg.width, 3)) if cfg.noise > 0 else None
+        self.bank = None if bank is None else bank.astype(np.float32)
+        self.rng = rng
+        self.prev: np.ndarray | None = None
+
+    def __call__(self, rgb: np.ndarray) -> np.ndarray:
+        img = rgb.astype(np.float32)
+        if self.blur > 0 and self.prev is not None:
+            img = (1 - self.blur) * img + self.blur * self.prev
+        self.prev = rgb.astype(np.float32)
+        if self.bank is not None:
+            noise = self.bank[self.rng.integers(len(self.bank))]
+            img = img + np.roll(noise, int(self.rng.integers(img.shape[1])), axis=1)
+        return np.clip(img + 0.5, 0, 255).astype(np.uint8)
+
+
+def synthesize(cfg: SynthConfig, out_dir: str | os.PathLike, progress: Progress | None = None,
+               body: BodyModel | None = None) -> list[VideoEntry]:
+    """Render the dataset of ``cfg`` into ``out_dir`` (videos/, labels/, manifest.json); returns its entries."""
+    out = Path(out_dir)
+    (out / "videos").mkdir(parents=True, exist_ok=True)
+    (out / "labels").mkdir(parents=True, exist_ok=True)
+    scenario = SCENARIOS[cfg.scenario]
+    root = np.random.SeedSequence(cfg.seed)
+    world_seed, *subject_seeds = root.spawn(cfg.subjects + 1)
+    world_rng = np.random.default_rng(world_seed)
+    body = body or BodyModel()
+    env = venue(scenario, world_rng)
+    plates = load_plates(cfg.backgrounds, cfg.width, cfg.height) if cfg.backgrounds else []
+    renderer = Renderer(cfg.width, cfg.height)
+    if not plates:
+        for mesh in env.meshes:
+            renderer.add_mesh(mesh.faces, mesh.colors, subject=False, vertices=mesh.vertices, uvs=mesh.uvs,
+                              texture=mesh.texture)
+    body_mesh = None  # added with the first subject's colours
+    n_rig = 4 if scenario.rig == "studio" else 1
+    total = cfg.subjects * cfg.sequences * n_rig * cfg.frames
+    done = 0
+    entries: list[VideoEntry] = []
+    splits = subject_splits(cfg.subjects, cfg.test_fraction, cfg.labeled_fraction)
+    try:
+        for s, seed in enumerate(subject_seeds):
+            rng = np.random.default_rng(seed)
+            subject = f"S{s + 1:02d}"
+            phenotype = Phenotype.sample(rng)
+            appearance = Appearance.sample(rng, scenario.outfit)
+            rest_v, rest_j = body.pose(phenotype, body.zero_pose(1))
+            colors = paint(appearance, rest_v[0], body.vertex_region, rest_j[0, 10])
+            if body_mesh is None:
+                body_mesh = renderer.add_mesh(body.faces, colors, subject=True)
+            else:
+                body_mesh.set_colors(colors)
+            for k in range(cfg.sequences):
+                motion_name = scenario.motions[int(rng.integers(len(scenario.motions)))]
+                motion = PROCEDURAL[motion_name](body.bone_index, cfg.frames, cfg.fps, rng)
+                verts, joints = place(motion, *body.pose(phenotype, motion.rotvecs), scenario)
+                sequence = f"{subject}_{k + 1:02d}_{motion.name}"
+                normals = [vertex_normals(v, body.faces) for v in verts]
+                rigs = cameras_for(scenario, cfg.width, cfg.height, joints[:, 0], rng)
+                drift_phase = rng.uniform(0, 2 * np.pi)
+                for c, cams in enumerate(rigs):
+                    name = f"{sequence}_c{c}"
+                    plate = plates[int(rng.integers(len(plates)))] if plates else None
+                    renderer.set_plate(plate)
+                    degrade = _Degrade(cfg, np.random.default_rng(rng.integers(2**32)))
+                    j3, j2, boxes, vis = [], [], [], []
+                    with VideoWriter(out / "videos" / f"{name}.mp4", cfg.width, cfg.height, cfg.fps) as writer:
+                        for t, cam in enumerate(cams):
+                            body_mesh.update(verts[t], normals[t])
+                            gain = 1 + cfg.drift * np.sin(2 * np.pi * t / (4 * cfg.fps) + drift_phase)
+                            rgb, mask = renderer.render(cam, Lighting().scaled(gain), clear=env.sky)
+                            writer.write(degrade(rgb))
+                            for acc, value in zip((j3, j2, boxes, vis), frame_labels(cam, joints[t], mask)):
+                                acc.append(value)
+                            done += 1
+                            if progress is not None:
+                                progress(done, total)
+                    K, R, tr = cams[0].K, cams[0].R, cams[0].t
+                    labels = VideoLabels(
+                        frames=np.arange(len(cams)), joints3d=np.stack(j3), joints2d=np.stack(j2),
+                        box=np.stack(boxes), visible=np.stack(vis),
+                        camera=CameraParams(K=K.astype(np.float32), R=R.astype(np.float32),
+                                            t=(tr * 1000).astype(np.float32)),
+                        subject=subject, sequence=sequence, camera_id=f"c{c}",
+                    )
+                    save_labels(out / "labels" / f"{name}.npz", labels)
+                    entries.append(VideoEntry(video=out / "videos" / f"{name}.mp4",
+                                              labels=out / "labels" / f"{name}.npz", subject=subject,
+                                              sequence=sequence, camera=f"c{c}", split=splits[s]))
+    finally:
+        renderer.close()
+    write_manifest(out / "manifest.json", entries)
+    (out / "synth_config.json").write_text(json.dumps(asdict(cfg), indent=1) + "\n")
+    return entries

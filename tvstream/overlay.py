@@ -1,0 +1,46 @@
+"""Drawing poses on frames (numpy only): skeleton bones, joints and boxes, for overlays and contact sheets."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tvstream.skeleton import H36M_17, Skeleton
+
+SIDE_COLORS = {"left": (40, 120, 255), "right": (255, 70, 50), "center": (250, 220, 40)}
+
+
+def _line(img: np.ndarray, p0: np.ndarray, p1: np.ndarray, color, thickness: int) -> None:
+    h, w = img.shape[:2]
+    steps = int(max(abs(p1[0] - p0[0]), abs(p1[1] - p0[1]), 1)) + 1
+    pts = np.linspace(p0, p1, steps)  # (S, 2)
+    r = thickness // 2
+    for dy in range(-r, r + 1):
+        for dx in range(-r, r + 1):
+            x = np.round(pts[:, 0]).astype(int) + dx
+            y = np.round(pts[:, 1]).astype(int) + dy
+            ok = (x >= 0) & (x < w) & (y >= 0) & (y < h)
+            img[y[ok], x[ok]] = color
+
+
+def draw_skeleton(img: np.ndarray, joints2d: np.ndarray, visible: np.ndarray | None = None,
+                  skeleton: Skeleton = H36M_17, thickness: int = 2) -> np.ndarray:
+    """Draw bones of ``joints2d (K, 2)`` (pixels) on ``img (H, W, 3)`` uint8 in place; left blue, right red."""
+    if joints2d.shape != (skeleton.num_joints, 2):
+        raise ValueError(f"joints2d must be ({skeleton.num_joints}, 2), got {joints2d.shape}")
+    vis = np.ones(skeleton.num_joints, bool) if visible is None else np.asarray(visible, bool)
+    if not np.isfinite(joints2d).all():
+        vis = vis & np.isfinite(joints2d).all(axis=1)
+    for parent, child in skeleton.bones:
+        if vis[parent] and vis[child]:
+            _line(img, joints2d[parent], joints2d[child], SIDE_COLORS[skeleton.side(child)], thickness)
+    for j in np.flatnonzero(vis):
+        _line(img, joints2d[j], joints2d[j], (255, 255, 255), thickness + 1)
+    return img
+
+
+def draw_box(img: np.ndarray, box: np.ndarray, color=(0, 255, 0), thickness: int = 1) -> np.ndarray:
+    """Draw ``box = [x0, y0, x1, y1]`` (pixels) on ``img`` in place."""
+    x0, y0, x1, y1 = (float(v) for v in box)
+    for a, b in (((x0, y0), (x1, y0)), ((x1, y0), (x1, y1)), ((x1, y1), (x0, y1)), ((x0, y1), (x0, y0))):
+        _line(img, np.array(a), np.array(b), color, thickness)
+    return img
