@@ -121,10 +121,20 @@ class _Mesh:
         self.normal.write(np.ascontiguousarray(normals, dtype="f4").tobytes())
 
 
+def _load_triton_before_mesa() -> None:
+    """Load triton's LLVM before Mesa's: importing triton (torch, roma, anny) after an EGL context exists
+    segfaults in the dynamic loader (seen here with Mesa 22 llvmpipe and triton 3.8); the other order works."""
+    try:
+        import triton  # noqa: F401
+    except ImportError:
+        pass
+
+
 class Renderer:
     """Off-screen renderer of one image size. Create once, draw many frames; ``close()`` when done."""
 
     def __init__(self, width: int, height: int) -> None:
+        _load_triton_before_mesa()
         import moderngl  # heavy, and needs EGL: only where rendering happens
 
         if width < 8 or height < 8:

@@ -1,0 +1,252 @@
+"""The synthetic world: geometry, bodies, motions, and the dataset `tvstream synth` writes."""
+
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from train.synth.cameras import make_camera, ring_of_cameras
+from train.synth.rotations import euler_to_matrix, matrix_to_rotvec, rotation_between, rotvec_to_matrix
+
+CUBE_V = np.array([[x, y, z] for x in (-.5, .5) for y in (-.5, .5) for z in (.5, 1.5)], float)
+CUBE_F = np.array([[0, 1, 3], [0, 3, 2], [4, 5, 7], [4, 7, 6], [0, 1, 5], [0, 5, 4],
+                   [2, 3, 7], [2, 7, 6], [0, 2, 6], [0, 6, 4], [1, 3, 7], [1, 7, 5]])
+
+
+def test_look_at_camera_projects_the_target_to_the_centre():
+    cam = make_camera(200, 100, 60, eye=[3, -4, 2], target=[0, 0, 1])
+    np.testing.assert_allclose(cam.project(np.array([0, 0, 1.0])), [99.5, 49.5], atol=1e-9)
+    np.testing.assert_allclose(cam.center, [3, -4, 2], atol=1e-12)
+    above = cam.project(np.array([0, 0, 2.0]))
+    assert above[1] < 49.5  # world up is image up
+    np.testing.assert_allclose(cam.R @ cam.R.T, np.eye(3), atol=1e-12)
+    assert np.linalg.det(cam.R) == pytest.approx(1.0)
+
+
+def test_studio_ring_surrounds_the_target():
+    cams = ring_of_cameras(64, 64, 4, radius=5, height_m=1.5, target=np.array([0, 0, 1.0]), hfov_deg=60)
+    centres = np.array([c.center for c in cams])
+    np.testing.assert_allclose(np.linalg.norm(centres[:, :2], axis=1), 5)
+    np.testing.assert_allclose(centres.mean(axis=0)[:2], 0, atol=1e-9)
+
+
+def test_rotation_conversions_round_trip():
+    rng = np.random.default_rng(0)
+    rv = rng.normal(size=(200, 3))
+    rv *= (rng.uniform(0, np.pi, 200) / np.linalg.norm(rv, axis=1))[:, None]
+    R = rotvec_to_matrix(rv)
+    np.testing.assert_allclose(rotvec_to_matrix(matrix_to_rotvec(R)), R, atol=1e-9)
+    np.testing.assert_allclose(euler_to_matrix(np.array([90.0, 0, 0]), "ZXY") @ [1, 0, 0], [0, 1, 0], atol=1e-12)
+    a, b = np.array([1.0, 0, 0]), np.array([0, 0.6, 0.8])
+    np.testing.assert_allclose(rotation_between(a, b) @ a, b, atol=1e-12)
+    np.testing.assert_allclose(rotation_between(a, -a) @ a, -a, atol=1e-12)
+
+
+@pytest.fixture(scope="module")
+def renderer():
+    from train.synth.renderer import Renderer
+
+    r = Renderer(160, 120)
+    yield r
+    r.close()
+
+
+def test_rendered_mask_matches_the_camera_projection(renderer):
+    cam = make_camera(160, 120, 60, eye=[0, -5, 1.5], target=[0, 0, 1])
+    mesh = renderer.add_mesh(CUBE_F, np.full((8, 3), 0.8), subject=True, vertices=CUBE_V)
+    rgb, mask = renderer.render(cam)
+    ys, xs = np.nonzero(mask)
+    uv = cam.project(CUBE_V)
+    # rasterisation covers the pixels whose centres fall inside the projected square
+    np.testing.assert_allclose([xs.min(), ys.min(), xs.max(), ys.max()],
+                               [np.ceil(uv[:, 0].min()), np.ceil(uv[:, 1].min()),
+                                np.floor(uv[:, 0].max()), np.floor(uv[:, 1].max())], atol=1)
+    assert rgb[mask].mean() > rgb[~mask].mean() * 0.5 and rgb.shape == (120, 160, 3)
+    mesh.update(CUBE_V + [10, 0, 0], np.ones((8, 3)))  # moved out of view
+    assert not renderer.render(cam)[1].any()
+
+
+# ------------------------------------------------------------------------------- anny bodies
+
+
+@pytest.fixture(scope="module")
+def body():
+    pytest.importorskip("anny")
+    from train.synth.body import BodyModel
+
+    return BodyModel()
+
+
+def test_body_joints_follow_h36m_anatomy(body):
+    from train.synth.body import Phenotype
+    from tvstream.skeleton import H36M_17
+
+    _, joints = body.pose(Phenotype(), body.zero_pose(1))
+    j = {n: joints[0, i] for i, n in enumerate(H36M_17.names)}
+    assert j["lshoulder"][0] > 0 > j["rshoulder"][0]  # the subject's left is +x (facing -y)
+    assert j["head"][2] > j["neck"][2] > j["thorax"][2] > j["spine"][2] > j["hip"][2] > j["lknee"][2] > j["lankle"][2]
+    height = j["head"][2] - min(j["lankle"][2], j["rankle"][2])
+    assert 1.3 < height < 2.0
+
+
+def test_knee_flexion_moves_the_ankle_backwards(body):
+    from train.synth.body import Phenotype
+
+    rv = body.zero_pose(2)
+    rv[1, body.bone_index["lowerleg01.L"]] = [1.2, 0, 0]
+    _, joints = body.pose(Phenotype(), rv)
+    assert joints[1, 6, 1] - joints[0, 6, 1] > 0.2  # lankle moves to +y, behind the body
+    np.testing.assert_allclose(joints[1, 3], joints[0, 3], atol=1e-5)  # the right ankle stays
+
+
+@pytest.mark.parametrize("motion_name", ["walk", "squat", "jump", "dive", "ski"])
+def test_joints_lie_inside_the_rendered_silhouette_in_every_view(body, motion_name):
+    from train.synth.body import Phenotype
+    from train.synth.motions import PROCEDURAL
+    from train.synth.renderer import Renderer
+
+    rng = np.random.default_rng(3)
+    motion = PROCEDURAL[motion_name](body.bone_index, 40, 25.0, rng)
+    pick = [5, 20, 35]
+    verts, joints = body.pose(Phenotype.sample(rng), motion.rotvecs[pick])
+    centre = verts.mean(axis=(0, 1))
+    r = Renderer(192, 192)
+    try:
+        r_mesh = r.add_mesh(body.faces, np.full((verts.shape[1], 3), 0.7), subject=True)
+        cams = ring_of_cameras(192, 192, 4, radius=4.0, height_m=centre[2] + 0.5, target=centre, hfov_deg=45)
+        for v, j in zip(verts, joints):
+            from train.synth.renderer import vertex_normals
+
+            r_mesh.update(v, vertex_normals(v, body.faces))
+            for cam in cams:
+                mask = np.pad(r.render(cam)[1], 1)
+                uv = np.round(cam.project(j)).astype(int) + 1
+                # every joint is on the body (the head-top vertex may sit on the outline: one pixel slack)
+                hits = [mask[y - 1:y + 2, x - 1:x + 2].any() for x, y in uv]
+                assert all(hits), f"{motion_name}: joints off the body: {np.flatnonzero(~np.array(hits))}"
+    finally:
+        r.close()
+
+
+def test_dive_falls_under_gravity_and_somersaults(body):
+    from train.synth.motions import GRAVITY, dive
+
+    fps = 50.0
+    m = dive(body.bone_index, 150, fps, np.random.default_rng(1))
+    z = m.position[:, 2]
+    acc = np.diff(z, 2) * fps**2
+    flight = acc < -1  # after take-off
+    np.testing.assert_allclose(acc[flight], -GRAVITY, rtol=1e-6)
+    assert z[-1] < z[0] - 8  # from the 10 m platform to the water
+    pitch = np.linalg.norm(m.rotvecs[:, 0], axis=1)
+    assert pitch.max() > 2.0  # the root turns over
+
+
+# ------------------------------------------------------------------------------- synthesize
+
+
+@pytest.fixture(scope="module")
+def tiny_dataset(tmp_path_factory, body):
+    from train.synth.generate import SynthConfig, synthesize
+
+    cfg = SynthConfig(scenario="studio", subjects=4, sequences=1, seconds=0.4, width=96, height=96, seed=7)
+    out = tmp_path_factory.mktemp("synth")
+    return cfg, out, synthesize(cfg, out, body=body)
+
+
+def test_synth_writes_videos_labels_and_subject_splits(tiny_dataset):
+    from train.data.video_reader import probe_video
+    from tvstream.labels import load_labels
+    from tvstream.manifest import load_manifest
+
+    cfg, out, entries = tiny_dataset
+    assert len(entries) == 4 * 4  # 4 subjects x 1 sequence x 4 cameras
+    manifest = load_manifest(out / "manifest.json")
+    assert {e.subject: e.split for e in manifest} == {"S01": "train", "S02": "train", "S03": "labeled",
+                                                       "S04": "test"}
+    for e in manifest:
+        info = probe_video(e.video)
+        assert (info.num_frames, info.width, info.height) == (cfg.frames, 96, 96)
+        labels = load_labels(e.labels)
+        assert len(labels) == cfg.frames and labels.has_3d.all()
+        # 3D joints in camera mm project onto the 2D labels
+        np.testing.assert_allclose(labels.camera.project(labels.joints3d), labels.joints2d, atol=0.05)
+        assert 2000 < labels.joints3d[0, 0, 2] < 9000  # the pelvis is metres in front of the camera
+
+
+def test_synth_videos_open_in_ffprobe(tiny_dataset):
+    if shutil.which("ffprobe") is None:
+        pytest.skip("ffprobe is not installed")
+    _, _, entries = tiny_dataset
+    out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-count_frames", "-show_entries",
+                          "stream=codec_name,nb_read_frames", "-of", "csv=p=0", str(entries[0].video)],
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "h264,10"
+
+
+def test_visible_joints_are_on_the_body_in_the_decoded_video(tiny_dataset, body):
+    """Pixels under visible joints differ from the empty venue rendered from the same camera."""
+    from train.data.video_reader import FrameReader, probe_video
+    from train.synth.renderer import Renderer
+    from train.synth.scenarios import SCENARIOS, venue
+    from tvstream.labels import load_labels
+
+    cfg, out, entries = tiny_dataset
+    env = venue(SCENARIOS["studio"], np.random.default_rng(np.random.SeedSequence(cfg.seed).spawn(cfg.subjects + 1)[0]))
+    r = Renderer(96, 96)
+    try:
+        for m in env.meshes:
+            r.add_mesh(m.faces, m.colors, subject=False, vertices=m.vertices, uvs=m.uvs, texture=m.texture)
+        for e in entries[:4]:
+            labels = load_labels(e.labels)
+            from train.synth.cameras import Camera
+
+            cam = Camera(K=labels.camera.K.astype(float), R=labels.camera.R.astype(float),
+                         t=labels.camera.t.astype(float) / 1000, width=96, height=96)
+            empty = r.render(cam, clear=env.sky)[0].astype(int)
+            with FrameReader(probe_video(e.video), (96, 96)) as reader:
+                frame = reader.read(5).astype(int)
+            diff = np.abs(frame - empty).sum(-1)  # (H, W)
+            uv = np.round(labels.joints2d[5]).astype(int)
+            vis = labels.visible[5]
+            assert vis.sum() >= 10
+            on_body = [diff[v, u] > 30 for (u, v) in uv[vis]]
+            assert np.mean(on_body) >= 0.8, on_body
+    finally:
+        r.close()
+
+
+def test_same_seed_gives_identical_label_bytes(tiny_dataset, tmp_path, body):
+    from train.synth.generate import synthesize
+
+    cfg, out, entries = tiny_dataset
+    again = synthesize(cfg, tmp_path / "again", body=body)
+    for a, b in zip(entries, again):
+        assert a.labels.read_bytes() == b.labels.read_bytes()
+    from dataclasses import replace
+
+    other = synthesize(replace(cfg, seed=8, subjects=1), tmp_path / "other", body=body)
+    assert other[0].labels.read_bytes() != entries[0].labels.read_bytes()
+
+
+def test_subject_splits():
+    from train.synth.generate import subject_splits
+
+    assert subject_splits(1, 0.25, 0.25) == ["train"]
+    assert subject_splits(2, 0.25, 0.25) == ["train", "test"]
+    assert subject_splits(8, 0.25, 0.25) == ["train"] * 4 + ["labeled"] * 2 + ["test"] * 2
+
+
+def test_synth_cli_rejects_bad_arguments(tmp_path):
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "tvstream", "synth", *args], capture_output=True, text=True)
+
+    out = run("--size", "33x20", "--out", str(tmp_path))
+    assert out.returncode == 2 and "even" in out.stderr
+    out = run("--scenario", "surf", "--out", str(tmp_path))
+    assert out.returncode == 2 and "surf" in out.stderr
+    (tmp_path / "file").write_text("")
+    out = run("--out", str(tmp_path / "file" / "sub"))
+    assert out.returncode == 2 and "cannot create" in out.stderr and "Traceback" not in out.stderr
