@@ -250,3 +250,165 @@ def test_synth_cli_rejects_bad_arguments(tmp_path):
     (tmp_path / "file").write_text("")
     out = run("--out", str(tmp_path / "file" / "sub"))
     assert out.returncode == 2 and "cannot create" in out.stderr and "Traceback" not in out.stderr
+
+
+# ------------------------------------------------------------------------------------ BVH
+
+BVH = """HIERARCHY
+ROOT Hips
+{
+  OFFSET 0 0 0
+  CHANNELS 6 Xposition Yposition Zposition Zrotation Xrotation Yrotation
+  JOINT LeftUpLeg
+  {
+    OFFSET 10 0 0
+    CHANNELS 3 Zrotation Xrotation Yrotation
+    JOINT LeftLeg
+    {
+      OFFSET 0 -45 0
+      CHANNELS 3 Zrotation Xrotation Yrotation
+      JOINT LeftFoot
+      {
+        OFFSET 0 -45 0
+        CHANNELS 3 Zrotation Xrotation Yrotation
+        End Site
+        {
+          OFFSET 0 -5 12
+        }
+      }
+    }
+  }
+  JOINT RightUpLeg
+  {
+    OFFSET -10 0 0
+    CHANNELS 3 Zrotation Xrotation Yrotation
+    JOINT RightLeg
+    {
+      OFFSET 0 -45 0
+      CHANNELS 3 Zrotation Xrotation Yrotation
+      JOINT RightFoot
+      {
+        OFFSET 0 -45 0
+        CHANNELS 3 Zrotation Xrotation Yrotation
+        End Site
+        {
+          OFFSET 0 -5 12
+        }
+      }
+    }
+  }
+  JOINT Spine
+  {
+    OFFSET 0 20 0
+    CHANNELS 3 Zrotation Xrotation Yrotation
+    JOINT Neck
+    {
+      OFFSET 0 35 0
+      CHANNELS 3 Zrotation Xrotation Yrotation
+      JOINT Head
+      {
+        OFFSET 0 12 0
+        CHANNELS 3 Zrotation Xrotation Yrotation
+        End Site
+        {
+          OFFSET 0 15 0
+        }
+      }
+    }
+    JOINT LeftArm
+    {
+      OFFSET 18 30 0
+      CHANNELS 3 Zrotation Xrotation Yrotation
+      JOINT LeftForeArm
+      {
+        OFFSET 28 0 0
+        CHANNELS 3 Zrotation Xrotation Yrotation
+        JOINT LeftHand
+        {
+          OFFSET 25 0 0
+          CHANNELS 3 Zrotation Xrotation Yrotation
+          End Site
+          {
+            OFFSET 8 0 0
+          }
+        }
+      }
+    }
+    JOINT RightArm
+    {
+      OFFSET -18 30 0
+      CHANNELS 3 Zrotation Xrotation Yrotation
+      JOINT RightForeArm
+      {
+        OFFSET -28 0 0
+        CHANNELS 3 Zrotation Xrotation Yrotation
+        JOINT RightHand
+        {
+          OFFSET -25 0 0
+          CHANNELS 3 Zrotation Xrotation Yrotation
+          End Site
+          {
+            OFFSET -8 0 0
+          }
+        }
+      }
+    }
+  }
+}
+MOTION
+Frames: 4
+Frame Time: 0.04
+"""
+
+
+def _bvh_frame(hips_x=0.0, left_knee=0.0, left_arm_z=0.0):
+    joints = ["LeftUpLeg", "LeftLeg", "LeftFoot", "RightUpLeg", "RightLeg", "RightFoot", "Spine", "Neck", "Head",
+              "LeftArm", "LeftForeArm", "LeftHand", "RightArm", "RightForeArm", "RightHand"]
+    values = np.zeros(6 + 3 * len(joints))  # root position + rotation, then 3 rotations per joint
+    values[0], values[1] = hips_x, 95.0
+    col = {name: 6 + 3 * i for i, name in enumerate(joints)}
+    values[col["LeftLeg"] + 1] = left_knee  # Xrotation
+    values[col["LeftArm"]] = left_arm_z  # Zrotation
+    return values
+
+
+def test_bvh_parses_and_retargets_onto_anny(tmp_path, body):
+    from train.synth.body import Phenotype
+    from train.synth.bvh import load_bvh, retarget
+
+    rows = [_bvh_frame(), _bvh_frame(left_knee=90), _bvh_frame(left_arm_z=90), _bvh_frame(hips_x=100)]
+    path = tmp_path / "clip.bvh"
+    path.write_text(BVH + "\n".join(" ".join(f"{v:g}" for v in r) for r in rows) + "\n")
+    clip = load_bvh(path)
+    assert clip.names[:4] == ["Hips", "LeftUpLeg", "LeftLeg", "LeftFoot"] and clip.fps == pytest.approx(25)
+    rest_v, rest_j = body.pose(Phenotype(), body.zero_pose(1))
+    import torch
+
+    with torch.no_grad():
+        heads = body.model(phenotype_kwargs={})["bone_poses"][0, :, :3, 3].numpy()
+    motion = retarget(clip, body.bone_index, body.bone_parents, heads)
+    _, j = body.pose(Phenotype(), motion.rotvecs)
+    lsh, lwr, lkn, lan = 11, 13, 5, 6
+    # frame 0: the BVH T-pose puts anny's arms horizontal (anny's own rest is an A-pose)
+    assert rest_j[0, lwr, 2] < rest_j[0, lsh, 2] - 0.25
+    assert abs(j[0, lwr, 2] - j[0, lsh, 2]) < 0.08 and j[0, lwr, 0] > j[0, lsh, 0] + 0.4
+    # frame 1: the left knee bent 90 degrees: the shin points backwards (+y), level with the knee
+    assert j[1, lan, 1] - j[1, lkn, 1] > 0.3 and abs(j[1, lan, 2] - j[1, lkn, 2]) < 0.1
+    np.testing.assert_allclose(j[1, 3], j[0, 3], atol=1e-4)  # right ankle unchanged
+    # frame 2: the left arm rotated up about the BVH z axis: the wrist is above the shoulder
+    assert j[2, lwr, 2] > j[2, lsh, 2] + 0.4
+    # frame 3: the root moved 100 cm along BVH x = the subject's left = anny +x
+    np.testing.assert_allclose(motion.position[3, :2], [1.0, 0.0], atol=1e-9)
+
+
+def test_bad_bvh_is_refused_with_a_message(tmp_path):
+    from train.synth.bvh import load_bvh
+    from tvstream.errors import LabelError
+
+    path = tmp_path / "bad.bvh"
+    path.write_text(BVH + "1 2 3\n")
+    with pytest.raises(LabelError, match="MOTION has 3 values, expected 4 frames x 51 channels"):
+        load_bvh(path)
+    path.write_text("HELLO")
+    with pytest.raises(LabelError, match="expected 'HIERARCHY'"):
+        load_bvh(path)
