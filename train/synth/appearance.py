@@ -34,7 +34,7 @@ class Appearance:
     outfit: str
 
     @staticmethod
-    def sample(rng: np.random.Generator, outfit: str = "casual") -> "Appearance":
+    def sample(rng: np.random.Generator, outfit: str = "casual") -> Appearance:
         if outfit not in OUTFITS:
             raise ValueError(f"outfit must be one of {OUTFITS}, got {outfit!r}")
 

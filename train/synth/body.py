@@ -65,7 +65,7 @@ class Phenotype:
     proportions: float = 0.5
 
     @staticmethod
-    def sample(rng: np.random.Generator) -> "Phenotype":
+    def sample(rng: np.random.Generator) -> Phenotype:
         """A random adult athlete (ages 18-45ish, lean to average weight, any height and gender)."""
         return Phenotype(gender=float(rng.uniform(0, 1)), age=float(rng.uniform(0.6, 0.8)),
                          muscle=float(rng.uniform(0.4, 0.9)), weight=float(rng.uniform(0.25, 0.6)),

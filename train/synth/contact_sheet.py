@@ -18,7 +18,11 @@ def contact_sheet(dataset: str | os.PathLike, out_png: str | os.PathLike, videos
     """Write a ``videos x frames`` grid (one row per video, frames evenly spread) with skeletons and boxes."""
     from PIL import Image  # pillow comes with torchvision (the train extra)
 
-    entries = discover(dataset)[:videos]
+    everything = discover(dataset)
+    # spread the rows over the dataset (other subjects and sequences, not four views of one take)
+    entries = [everything[i] for i in np.unique(np.linspace(0, len(everything) - 1, videos).round().astype(int))]
+    first = probe_video(entries[0].video)
+    tile_h = int(round(tile * first.height / first.width)) if first.width >= first.height else tile
     rows = []
     for entry in entries:
         info = probe_video(entry.video)
@@ -36,8 +40,8 @@ def contact_sheet(dataset: str | os.PathLike, out_png: str | os.PathLike, videos
                         s = np.array([size[1] / info.width, size[0] / info.height])
                         draw_box(img, labels.box[row] * np.tile(s, 2))
                         draw_skeleton(img, labels.joints2d[row] * s, labels.visible[row])
-                canvas = np.zeros((tile, tile, 3), np.uint8)
-                canvas[: img.shape[0], : img.shape[1]] = img
+                canvas = np.zeros((tile_h, tile, 3), np.uint8)
+                canvas[: min(tile_h, img.shape[0]), : img.shape[1]] = img[:tile_h]
                 tiles.append(canvas)
         rows.append(np.concatenate(tiles, axis=1))
     sheet = np.concatenate(rows, axis=0)

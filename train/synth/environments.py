@@ -172,9 +172,9 @@ def ski_slope(rng: np.random.Generator, length: float = 120.0, width: float = 60
                    [width / 2, ys[1], slope_height(ys[1])], [-width / 2, ys[1], slope_height(ys[1])]],
                   (1, 1, 1), (width / 4, length / 4), snow)
     props = []
-    for _ in range(60):
+    for _ in range(60):  # trees on the far side only: the camera stands on the -x side (scenarios.py)
         y = rng.uniform(*ys)
-        x = rng.choice([-1, 1]) * rng.uniform(8, width / 2)
+        x = rng.uniform(8, width / 2)
         props.append(cone([x, y, slope_height(y)], rng.uniform(0.8, 1.5), rng.uniform(3, 6),
                           rng.uniform([0.05, 0.2, 0.05], [0.15, 0.4, 0.15])))
     for i, y in enumerate(np.arange(ys[0], ys[1], 12.0)):

@@ -47,7 +47,7 @@ class SynthConfig:
     fps: float = 25.0
     seed: int = 0
     noise: float = 2.0  # sensor noise, grey levels (std)
-    blur: float = 0.25  # motion blur: weight of the previous exposure
+    blur: float = 0.15  # motion blur: weight of the previous exposure (higher ghosts on pans)
     drift: float = 0.08  # lighting drift amplitude (relative)
     test_fraction: float = 0.25  # subjects held out for testing
     labeled_fraction: float = 0.25  # subjects whose labels the few-label regressor may use
@@ -79,7 +79,8 @@ def subject_splits(n: int, test_fraction: float, labeled_fraction: float) -> lis
     return ["train"] * (n - n_test - n_lab) + ["labeled"] * n_lab + ["test"] * n_test
 
 
-def place(motion: Motion, vertices: np.ndarray, joints: np.ndarray, scenario: Scenario) -> tuple[np.ndarray, np.ndarray]:
+def place(motion: Motion, vertices: np.ndarray, joints: np.ndarray,
+          scenario: Scenario) -> tuple[np.ndarray, np.ndarray]:
     """Move pelvis-centred ``vertices (T, V, 3)`` / ``joints (T, 17, 3)`` to the motion's world position."""
     offset = motion.position.copy()  # (T, 3)
     if motion.grounded:  # lowest point of the body `lift` above the ground under the pelvis

@@ -9,13 +9,14 @@ the ground under the pelvis; for airborne ones (dives) ``position`` is the pelvi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
 from train.synth.rotations import axis_rotation, matrix_to_rotvec
 
 GRAVITY = 9.81  # m/s^2
+MAX_EXTENT = 2.2  # m: paths stay this close to the studio's centre (the cameras stand ~5 m away)
 
 
 @dataclass
@@ -51,7 +52,8 @@ class _Rig:
         self.rv[:, 0] = matrix_to_rotvec(R)
 
 
-def _heading_path(rng: np.random.Generator, t: np.ndarray, speed: float, radius: float) -> tuple[np.ndarray, np.ndarray]:
+def _heading_path(rng: np.random.Generator, t: np.ndarray, speed: float,
+                  radius: float) -> tuple[np.ndarray, np.ndarray]:
     """A smooth wandering path around the origin: positions (T, 2) and the heading yaw (T,)."""
     turn_rate = speed / radius * rng.choice([-1, 1])
     yaw0 = rng.uniform(-np.pi, np.pi)
@@ -60,6 +62,9 @@ def _heading_path(rng: np.random.Generator, t: np.ndarray, speed: float, radius:
     dt = np.diff(t, prepend=t[0])
     xy = np.cumsum(direction * speed * dt[:, None], axis=0)
     xy -= xy.mean(axis=0)  # centre the path on the capture area
+    extent = np.linalg.norm(xy, axis=1).max()
+    if extent > MAX_EXTENT:  # stay inside the capture area (the feet slide a little)
+        xy *= MAX_EXTENT / extent
     return xy, yaw
 
 
@@ -163,13 +168,15 @@ def dive(bones: dict[str, int], frames: int, fps: float, rng: np.random.Generato
     """Stand on the edge, take off, tuck or pike while somersaulting forward, open up, enter the water."""
     t = np.arange(frames) / fps
     rig = _Rig(bones, frames)
-    t0 = rng.uniform(0.5, 1.0)  # take-off time
     vz, vy = rng.uniform(2.5, 3.5), rng.uniform(0.8, 1.5)
-    fall = np.clip(t - t0, 0, None)
     stand_z = platform + 0.95  # pelvis above the platform when standing
+    flight_time = (vz + np.sqrt(vz**2 + 2 * GRAVITY * stand_z)) / GRAVITY
+    # take off so that the entry falls just before the end of the clip (but stand at least 0.3 s)
+    t0 = float(np.clip(t[-1] - flight_time - rng.uniform(0.1, 0.4), 0.3, 1.5))
+    fall = np.clip(t - t0, 0, None)
     z = stand_z + vz * fall - GRAVITY / 2 * fall**2
     y = -0.3 - vy * fall  # the platform edge is at y = 0; the diver faces -y
-    t_water = t0 + (vz + np.sqrt(vz**2 + 2 * GRAVITY * stand_z)) / GRAVITY
+    t_water = t0 + flight_time
     flight = (t > t0) & (t < t_water)
     shape = rng.choice(["tuck", "pike"])
     somersaults = rng.choice([1.5, 2.5]) if shape == "tuck" else rng.choice([1.5, 2.0])

@@ -79,7 +79,7 @@ class Lighting:
     light: tuple[float, float, float] = (0.75, 0.75, 0.72)
     ambient: tuple[float, float, float] = (0.35, 0.35, 0.38)
 
-    def scaled(self, gain: float) -> "Lighting":
+    def scaled(self, gain: float) -> Lighting:
         """The same light with its intensity times ``gain`` (lighting drift)."""
         return Lighting(self.direction, tuple(gain * c for c in self.light), tuple(gain * c for c in self.ambient))
 

@@ -64,7 +64,7 @@ def cameras_for(scenario: Scenario, width: int, height: int, pelvis: np.ndarray,
         cam = vfov_camera(width, height, rng.uniform(52, 58), eye, [0.0, -2.0, mid])
         return [[cam] * frames]
     # ski: a camera on the side of the slope pans and zooms to follow the skier, with lag and shake
-    eye = np.array([rng.uniform(18, 26) * rng.choice([-1, 1]), 0.0, 0.0])
+    eye = np.array([-rng.uniform(18, 26), 0.0, 0.0])  # the tree-free side of the slope
     eye[2] = slope_height(eye[1]) + rng.uniform(3, 6)
     target = pelvis.copy()
     for t in range(1, frames):  # first-order lag: an operator following the athlete

@@ -19,6 +19,11 @@ class AppContext:
     # Human text goes to stderr: stdout carries JSON lines only.
     console: Console = field(default_factory=lambda: Console(stderr=True))
 
+    def say(self, message: str) -> None:
+        """A human line on stderr, unless --quiet."""
+        if not self.quiet:
+            self.console.print(message)
+
     def configure_logging(self) -> None:
         """Route the library's ``logging`` records to the stderr console (the CLI owns handlers)."""
         level = logging.ERROR if self.quiet else (logging.DEBUG if self.verbose > 1 else

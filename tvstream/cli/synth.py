@@ -71,7 +71,7 @@ def synth(app: AppContext, scenario: str, subjects: int, sequences: int, seconds
                   TextColumn("frames"), TimeRemainingColumn(), console=app.console, disable=app.quiet) as bar:
         task = bar.add_task(scenario, total=None)
         entries = synthesize(cfg, out_dir, progress=lambda done, total: bar.update(task, completed=done, total=total))
-    app.console.print(f"wrote {len(entries)} videos and labels to {out_dir} (manifest.json)")
+    app.say(f"wrote {len(entries)} videos and labels to {out_dir} (manifest.json)")
     if sheet:
         path = contact_sheet(out_dir, out_dir / "contact_sheet.png")
-        app.console.print(f"contact sheet: {path}")
+        app.say(f"contact sheet: {path}")
