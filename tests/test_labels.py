@@ -130,3 +130,22 @@ def test_hand_labels_need_the_schema_and_skeleton(tmp_path):
     path.write_text("{not json")
     with pytest.raises(LabelError, match="not valid JSON"):
         load_hand_labels(path)
+
+
+def test_moving_camera_fields_round_trip_and_must_come_together(tmp_path):
+    from tvstream.labels import CameraParams, VideoLabels
+
+    base = pattern_labels(3)
+    K = np.stack([base.camera.K * (1 + 0.1 * i) for i in range(3)])
+    K[:, 2, 2] = 1
+    moving = VideoLabels(**{**base.__dict__, "frame_cameras": CameraParams(
+        K=K, R=np.stack([np.eye(3)] * 3), t=np.zeros((3, 3)))})
+    save_labels(tmp_path / "m.npz", moving)
+    back = load_labels(tmp_path / "m.npz")
+    np.testing.assert_allclose(back.camera_at(2).K, K[2], rtol=1e-6)
+    np.testing.assert_allclose(back.camera_at(0).K, back.frame_cameras.K[0])
+    fields = _npz_fields(base)
+    fields["K_frames"] = K
+    np.savez(tmp_path / "bad.npz", **fields)
+    with pytest.raises(LabelError, match="missing field 'R_frames'"):
+        load_labels(tmp_path / "bad.npz")

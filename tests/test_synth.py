@@ -382,11 +382,7 @@ def test_bvh_parses_and_retargets_onto_anny(tmp_path, body):
     clip = load_bvh(path)
     assert clip.names[:4] == ["Hips", "LeftUpLeg", "LeftLeg", "LeftFoot"] and clip.fps == pytest.approx(25)
     rest_v, rest_j = body.pose(Phenotype(), body.zero_pose(1))
-    import torch
-
-    with torch.no_grad():
-        heads = body.model(phenotype_kwargs={})["bone_poses"][0, :, :3, 3].numpy()
-    motion = retarget(clip, body.bone_index, body.bone_parents, heads)
+    motion = retarget(clip, body.bone_index, body.bone_parents, body.rest_bone_heads())
     _, j = body.pose(Phenotype(), motion.rotvecs)
     lsh, lwr, lkn, lan = 11, 13, 5, 6
     # frame 0: the BVH T-pose puts anny's arms horizontal (anny's own rest is an A-pose)
@@ -401,6 +397,22 @@ def test_bvh_parses_and_retargets_onto_anny(tmp_path, body):
     np.testing.assert_allclose(motion.position[3, :2], [1.0, 0.0], atol=1e-9)
 
 
+def test_synth_can_drive_bodies_with_bvh_files(tmp_path, body):
+    from train.synth.generate import SynthConfig, synthesize
+    from tvstream.labels import load_labels
+
+    (tmp_path / "mocap").mkdir()
+    rows = [_bvh_frame(left_knee=90 * i / 9, left_arm_z=90 * i / 9) for i in range(10)]
+    (tmp_path / "mocap" / "raise.bvh").write_text(BVH.replace("Frames: 4", "Frames: 10")
+                                                  + "\n".join(" ".join(f"{v:g}" for v in r) for r in rows) + "\n")
+    cfg = SynthConfig(scenario="studio", subjects=1, sequences=1, seconds=0.4, width=64, height=64, seed=0,
+                      bvh=str(tmp_path / "mocap"))
+    entries = synthesize(cfg, tmp_path / "out", body=body)
+    assert "_bvh_c0" in entries[0].video.name
+    labels = load_labels(entries[0].labels)
+    assert labels.visible.any(axis=1).all()
+
+
 def test_bad_bvh_is_refused_with_a_message(tmp_path):
     from train.synth.bvh import load_bvh
     from tvstream.errors import LabelError
@@ -412,3 +424,41 @@ def test_bad_bvh_is_refused_with_a_message(tmp_path):
     path.write_text("HELLO")
     with pytest.raises(LabelError, match="expected 'HIERARCHY'"):
         load_bvh(path)
+
+
+def test_panning_camera_labels_carry_per_frame_cameras(tmp_path, body):
+    from train.synth.generate import SynthConfig, synthesize
+    from tvstream.labels import load_labels
+
+    cfg = SynthConfig(scenario="ski", subjects=1, sequences=1, seconds=0.6, width=96, height=64, seed=2)
+    (entry,) = synthesize(cfg, tmp_path, body=body)
+    labels = load_labels(entry.labels)
+    assert labels.frame_cameras is not None and labels.frame_cameras.K.shape == (cfg.frames, 3, 3)
+    assert not np.allclose(labels.frame_cameras.R[0], labels.frame_cameras.R[-1])  # the camera pans
+    for row in (0, cfg.frames - 1):  # each row's own camera projects its 3D joints onto its 2D joints
+        cam = labels.camera_at(row)
+        np.testing.assert_allclose(cam.project(labels.joints3d[row]), labels.joints2d[row], atol=0.05)
+
+
+def test_background_plates_replace_the_venue(tmp_path, body):
+    import av
+
+    from train.synth.generate import SynthConfig, synthesize
+    from train.data.video_reader import FrameReader, probe_video
+
+    plates = tmp_path / "plates"
+    plates.mkdir()
+    img = np.zeros((64, 96, 3), np.uint8)
+    img[:, :48] = (200, 30, 30)
+    img[:, 48:] = (30, 30, 200)
+    with av.open(str(plates / "venue.png"), "w") as c:  # an image written with PyAV's PNG encoder
+        s = c.add_stream("png")
+        s.width, s.height, s.pix_fmt = 96, 64, "rgb24"
+        c.mux(s.encode(av.VideoFrame.from_ndarray(img, format="rgb24")))
+        c.mux(s.encode())
+    cfg = SynthConfig(scenario="dive", subjects=1, sequences=1, seconds=0.4, width=96, height=64, seed=1,
+                      noise=0, backgrounds=str(plates))
+    (entry,) = synthesize(cfg, tmp_path / "out", body=body)
+    with FrameReader(probe_video(entry.video), (64, 96)) as reader:
+        frame = reader.read(0).astype(int)
+    assert np.abs(frame[60, 5] - [200, 30, 30]).max() < 25 and np.abs(frame[60, 90] - [30, 30, 200]).max() < 25

@@ -15,6 +15,9 @@ field          shape        meaning
 ``sequence``   ()           sequence id (str); synchronised cameras share it and the frame index
 ``camera``     ()           camera id (str)
 ``frames``     (N,)         optional: video frame index of each row (default ``0..N-1``)
+``K_frames``,  (N, 3, 3),   optional, moving cameras (pan/zoom): per-row intrinsics and extrinsics;
+``R_frames``,  (N, 3, 3),   ``K``, ``R``, ``t`` then hold the first row's
+``t_frames``   (N, 3)
 ``joint_names``(K,)         optional: must equal the skeleton's names when present
 =============  ===========  =====================================================================
 
@@ -67,6 +70,14 @@ class VideoLabels:
     subject: str = ""
     sequence: str = ""
     camera_id: str = ""
+    frame_cameras: CameraParams | None = None  # moving camera: K (N, 3, 3), R (N, 3, 3), t (N, 3)
+
+    def camera_at(self, row: int) -> CameraParams | None:
+        """The camera of label row ``row`` (the per-row one for a moving camera)."""
+        if self.frame_cameras is not None:
+            fc = self.frame_cameras
+            return CameraParams(K=fc.K[row], R=fc.R[row], t=fc.t[row])
+        return self.camera
 
     @property
     def has_3d(self) -> np.ndarray:
@@ -179,6 +190,16 @@ def load_labels(path: str | os.PathLike, skeleton: Skeleton = H36M_17) -> VideoL
     n = joints3d.shape[0]
     frames = (_check_array(src, "frames", data["frames"], (None,), "i") if "frames" in data
               else np.arange(n, dtype=np.int64))
+    frame_cameras = None
+    if any(f in data for f in ("K_frames", "R_frames", "t_frames")):
+        missing = [f for f in ("K_frames", "R_frames", "t_frames") if f not in data]
+        if missing:
+            raise LabelError(f"{src}: missing field '{missing[0]}' (moving cameras need K_frames, R_frames, t_frames)")
+        frame_cameras = CameraParams(
+            K=_check_array(src, "K_frames", data["K_frames"], (n, 3, 3), "f"),
+            R=_check_array(src, "R_frames", data["R_frames"], (n, 3, 3), "f"),
+            t=_check_array(src, "t_frames", data["t_frames"], (n, 3), "f"),
+        )
     labels = VideoLabels(
         frames=frames,
         joints3d=joints3d,
@@ -189,6 +210,7 @@ def load_labels(path: str | os.PathLike, skeleton: Skeleton = H36M_17) -> VideoL
         subject=_check_string(src, "subject", data["subject"]),
         sequence=_check_string(src, "sequence", data["sequence"]),
         camera_id=_check_string(src, "camera", data["camera"]),
+        frame_cameras=frame_cameras,
     )
     return _check_consistent(src, labels, skeleton)
 
@@ -208,6 +230,10 @@ def save_labels(path: str | os.PathLike, labels: VideoLabels, skeleton: Skeleton
         "subject": np.array(labels.subject), "sequence": np.array(labels.sequence),
         "camera": np.array(labels.camera_id), "joint_names": np.array(skeleton.names),
     }
+    if labels.frame_cameras is not None:
+        fc = labels.frame_cameras
+        arrays.update(K_frames=fc.K.astype(np.float32), R_frames=fc.R.astype(np.float32),
+                      t_frames=fc.t.astype(np.float32))
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
     _write_npz_reproducibly(tmp, arrays)

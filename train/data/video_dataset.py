@@ -237,10 +237,11 @@ class VideoDataset:
             if labels is None:
                 continue
             scale = np.array([self.size[1] / info.width, self.size[0] / info.height], np.float32)  # (sx, sy)
-            if labels.camera is not None:
-                out["K"][slot] = np.diag([scale[0], scale[1], 1.0]) @ labels.camera.K
-                out["R"][slot], out["t"][slot] = labels.camera.R, labels.camera.t
             row = int(labels.rows(np.array([f]))[0])
+            camera = labels.camera_at(row) if row >= 0 else labels.camera
+            if camera is not None:
+                out["K"][slot] = np.diag([scale[0], scale[1], 1.0]) @ camera.K
+                out["R"][slot], out["t"][slot] = camera.R, camera.t
             if row < 0:
                 continue
             out["labeled"][slot] = True

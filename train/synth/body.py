@@ -134,6 +134,12 @@ class BodyModel:
                 joints.append(j.numpy())
         return np.concatenate(verts), np.concatenate(joints)
 
+    def rest_bone_heads(self) -> np.ndarray:
+        """Bone heads ``(bones, 3)`` of the average body in its rest pose (for retargeting)."""
+        torch = self._torch
+        with torch.no_grad():
+            return self.model(phenotype_kwargs={})["bone_poses"][0, :, :3, 3].numpy().astype(np.float64)
+
     def zero_pose(self, frames: int) -> np.ndarray:
         """Rest (A-pose) rotations ``(frames, bones, 3)`` to fill in."""
         return np.zeros((frames, self.num_bones, 3), dtype=np.float64)

@@ -201,3 +201,23 @@ def retarget(clip: BvhClip, bone_index: dict[str, int], bone_parents: np.ndarray
     lift = np.clip(root[:, 2] - np.median(root[:, 2]), 0, None)
     xy = root[:, :2] - root[0, :2]
     return Motion(rotvecs, np.c_[xy, np.zeros(frames)], True, lift, "bvh")
+
+
+def load_captures(folder: str | os.PathLike, body) -> list[tuple[Motion, float]]:
+    """Every ``*.bvh`` in ``folder`` retargeted onto ``body`` (a BodyModel), with its frame rate."""
+    folder = Path(folder)
+    files = sorted(folder.glob("*.bvh"))
+    if not files:
+        raise LabelError(f"{folder}: no .bvh files")
+    heads = body.rest_bone_heads()
+    return [(retarget(clip, body.bone_index, body.bone_parents, heads), clip.fps) for clip in map(load_bvh, files)]
+
+
+def resample(capture: tuple[Motion, float], frames: int, fps: float, rng: np.random.Generator) -> Motion:
+    """``frames`` frames at ``fps`` from a random start in a capture (looping it when it is too short)."""
+    motion, source_fps = capture
+    n = len(motion.rotvecs)
+    start = rng.uniform(0, n)
+    idx = np.floor(start + np.arange(frames) * source_fps / fps).astype(int) % n  # nearest earlier frame
+    return Motion(motion.rotvecs[idx], motion.position[idx] - motion.position[idx[0]], motion.grounded,
+                  motion.lift[idx], motion.name)

@@ -19,6 +19,7 @@ import numpy as np
 
 from train.synth.appearance import Appearance, paint
 from train.synth.body import BodyModel, Phenotype
+from train.synth.bvh import load_captures, resample
 from train.synth.cameras import Camera
 from train.synth.motions import PROCEDURAL, Motion
 from train.synth.plates import load_plates
@@ -52,6 +53,7 @@ class SynthConfig:
     test_fraction: float = 0.25  # subjects held out for testing
     labeled_fraction: float = 0.25  # subjects whose labels the few-label regressor may use
     backgrounds: str | None = None  # folder of plates (images/videos) instead of the procedural venue
+    bvh: str | None = None  # folder of BVH motion capture used instead of the scenario's procedural motions
 
     def __post_init__(self) -> None:
         if self.scenario not in SCENARIOS:
@@ -142,6 +144,7 @@ def synthesize(cfg: SynthConfig, out_dir: str | os.PathLike, progress: Progress 
     body = body or BodyModel()
     env = venue(scenario, world_rng)
     plates = load_plates(cfg.backgrounds, cfg.width, cfg.height) if cfg.backgrounds else []
+    captures = load_captures(cfg.bvh, body) if cfg.bvh else []
     renderer = Renderer(cfg.width, cfg.height)
     if not plates:
         for mesh in env.meshes:
@@ -166,8 +169,11 @@ def synthesize(cfg: SynthConfig, out_dir: str | os.PathLike, progress: Progress 
             else:
                 body_mesh.set_colors(colors)
             for k in range(cfg.sequences):
-                motion_name = scenario.motions[int(rng.integers(len(scenario.motions)))]
-                motion = PROCEDURAL[motion_name](body.bone_index, cfg.frames, cfg.fps, rng)
+                if captures:
+                    motion = resample(captures[int(rng.integers(len(captures)))], cfg.frames, cfg.fps, rng)
+                else:
+                    motion_name = scenario.motions[int(rng.integers(len(scenario.motions)))]
+                    motion = PROCEDURAL[motion_name](body.bone_index, cfg.frames, cfg.fps, rng)
                 verts, joints = place(motion, *body.pose(phenotype, motion.rotvecs), scenario)
                 sequence = f"{subject}_{k + 1:02d}_{motion.name}"
                 normals = [vertex_normals(v, body.faces) for v in verts]
@@ -191,12 +197,17 @@ def synthesize(cfg: SynthConfig, out_dir: str | os.PathLike, progress: Progress 
                             if progress is not None:
                                 progress(done, total)
                     K, R, tr = cams[0].K, cams[0].R, cams[0].t
+                    moving = any(cam is not cams[0] for cam in cams)
                     labels = VideoLabels(
                         frames=np.arange(len(cams)), joints3d=np.stack(j3), joints2d=np.stack(j2),
                         box=np.stack(boxes), visible=np.stack(vis),
                         camera=CameraParams(K=K.astype(np.float32), R=R.astype(np.float32),
                                             t=(tr * 1000).astype(np.float32)),
                         subject=subject, sequence=sequence, camera_id=f"c{c}",
+                        frame_cameras=CameraParams(
+                            K=np.stack([cam.K for cam in cams]).astype(np.float32),
+                            R=np.stack([cam.R for cam in cams]).astype(np.float32),
+                            t=np.stack([cam.t * 1000 for cam in cams]).astype(np.float32)) if moving else None,
                     )
                     save_labels(out / "labels" / f"{name}.npz", labels)
                     entries.append(VideoEntry(video=out / "videos" / f"{name}.mp4",
