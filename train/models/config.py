@@ -1,0 +1,64 @@
+"""Model sizes as data: ``tiny`` (tests), ``small`` (CPU-trainable), ``paper`` (the paper's sizes, GPUs)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Sizes of the detector-encoder-decoder.
+
+    The dataset delivers frames at ``frame_size``; the detector sees them at ``detector_size`` (the
+    paper: 4x smaller) and the reconstruction loss is computed there; crops are sampled from the
+    full ``frame_size`` frame so a small athlete still fills the ``crop_size`` crop.
+    """
+
+    frame_size: tuple[int, int] = (256, 256)
+    detector_size: tuple[int, int] = (128, 128)
+    crop_size: int = 64
+    detector_depth: int = 18
+    detector_width: int = 16  # channels of the first ResNet stage (torchvision's is 64)
+    encoder_depth: int = 18
+    encoder_width: int = 16
+    tv_dim: int = 600  # time-variant (pose) features; 900 for MPI and Dive in the paper
+    ti_dim: int = 129  # time-invariant (appearance) features
+    decoder_channels: int = 64  # feature maps of each FC-to-grid branch of the decoder
+    split: bool = True  # tv/ti split; False: one latent of tv_dim + ti_dim, pose read from all of it
+    use_stn: bool = True  # False: the encoder sees the whole frame (no detector)
+    use_decoder: bool = True  # False: no reconstruction path
+
+    def __post_init__(self) -> None:
+        if self.crop_size % 8:
+            raise ValueError(f"crop_size must be a multiple of 8 (three x2 up-blocks), got {self.crop_size}")
+        if self.detector_depth not in (18, 50) or self.encoder_depth not in (18, 50):
+            raise ValueError(f"depths must be 18 or 50, got {self.detector_depth}, {self.encoder_depth}")
+        for name in ("frame_size", "detector_size"):
+            h, w = getattr(self, name)
+            if h < 16 or w < 16:
+                raise ValueError(f"{name} must be at least 16x16, got {h}x{w}")
+
+    @property
+    def latent_dim(self) -> int:
+        """Width of the feature the pose regressor reads (tv only when split)."""
+        return self.tv_dim if self.split else self.tv_dim + self.ti_dim
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @staticmethod
+    def from_dict(d: dict) -> ModelConfig:
+        d = dict(d)
+        for key in ("frame_size", "detector_size"):
+            d[key] = tuple(d[key])
+        return ModelConfig(**d)
+
+
+MODEL_PRESETS = {
+    "tiny": ModelConfig(frame_size=(64, 64), detector_size=(32, 32), crop_size=32, detector_width=8,
+                        encoder_width=8, tv_dim=32, ti_dim=16, decoder_channels=16),
+    "small": ModelConfig(),
+    # paper: ResNet18 detector, ResNet50 encoder, 128x128 crops, decoder maps of 128 channels
+    "paper": ModelConfig(frame_size=(512, 512), detector_size=(128, 128), crop_size=128, detector_width=64,
+                         encoder_depth=50, encoder_width=64, decoder_channels=128),
+}

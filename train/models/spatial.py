@@ -1,0 +1,60 @@
+"""The spatial transformer: cutting a box out of a frame and pasting a decoded crop back, differentiably.
+
+Boxes are ``scale (N, 2)`` and ``centre (N, 2)`` in normalised image coordinates (x right, y down,
+-1..1, ``align_corners=False``): the crop matrix is ``[[sx, 0, ux], [0, sy, uy]]``, its inverse
+``1/s`` and ``-u/s``. Grids are built with plain tensor math instead of ``affine_grid`` so the graph
+exports to ONNX below opset 20.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+MASK_FLOOR = 1e-4  # the mask never reaches 0, so gradients reach every decoded pixel
+
+
+def pixel_centres(n: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """Normalised coordinates of ``n`` pixel centres: ``(2i + 1) / n - 1``."""
+    return (2 * torch.arange(n, device=device, dtype=dtype) + 1) / n - 1
+
+
+def base_grid(height: int, width: int, like: torch.Tensor) -> torch.Tensor:
+    """(1, H, W, 2) grid of (x, y) pixel centres in normalised coordinates."""
+    ys = pixel_centres(height, like.device, like.dtype)
+    xs = pixel_centres(width, like.device, like.dtype)
+    return torch.stack([xs[None, :].expand(height, width), ys[:, None].expand(height, width)], -1)[None]
+
+
+def crop(frames: torch.Tensor, scale: torch.Tensor, centre: torch.Tensor, size: int) -> torch.Tensor:
+    """(N, C, H, W) frames -> (N, C, size, size) crops of the boxes (zeros outside the frame)."""
+    grid = base_grid(size, size, frames) * scale[:, None, None, :] + centre[:, None, None, :]  # (N, S, S, 2)
+    return F.grid_sample(frames, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+def smooth_window(coords: torch.Tensor) -> torch.Tensor:
+    """``exp(1 - 1/(1 - sqrt(x^4 + y^4)))`` inside the unit square, 0 outside; coords (..., 2) -> (...)."""
+    r = torch.sqrt(coords[..., 0] ** 4 + coords[..., 1] ** 4 + 1e-12)
+    inside = r < 1
+    r = torch.clamp(r, max=1 - 1e-4)  # keep the formula finite where it is masked out
+    return torch.exp(1 - 1 / (1 - r)) * inside
+
+
+def paste(crop_rgb: torch.Tensor, crop_mask_logit: torch.Tensor, scale: torch.Tensor, centre: torch.Tensor,
+          out_size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Decoded crops back into frames of ``out_size``: ``(rgb (N, 3, h, w), mask (N, 1, h, w))``.
+
+    Each output pixel looks up its position in crop coordinates, ``(p - u) / s``; the mask is
+    ``MASK_FLOOR + (1 - MASK_FLOOR) * sigmoid(logit)`` faded by the smooth window at the crop border.
+    """
+    h, w = out_size
+    grid = (base_grid(h, w, crop_rgb) - centre[:, None, None, :]) / scale[:, None, None, :]  # (N, h, w, 2)
+    rgb = F.grid_sample(crop_rgb, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    prob = MASK_FLOOR + (1 - MASK_FLOOR) * torch.sigmoid(crop_mask_logit)
+    mask = F.grid_sample(prob, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    return rgb, mask * smooth_window(grid)[:, None]
+
+
+def compose(rgb: torch.Tensor, mask: torch.Tensor, background: torch.Tensor) -> torch.Tensor:
+    """``M * D + (1 - M) * B`` for (N, 3, h, w) images and (N, 1, h, w) masks."""
+    return mask * rgb + (1 - mask) * background

@@ -1,0 +1,118 @@
+"""The self-supervised model: detect -> crop -> encode (tv from a colour-jittered crop, ti swapped in
+time) -> decode -> paste -> compose with the background. One class, configured for every variant."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from train.models.config import ModelConfig
+from train.models.detector import Detector
+from train.models.encoder_decoder import Decoder, Encoder
+from train.models.spatial import compose, crop, paste
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass
+class SSLOutput:
+    """Everything the losses read; B items of S frames each."""
+
+    scale: torch.Tensor  # (B, S, 2)
+    centre: torch.Tensor  # (B, S, 2)
+    tv: torch.Tensor  # (B, S, tv_dim) (or tv_dim + ti_dim without the split)
+    ti: torch.Tensor | None  # (B, S, ti_dim)
+    target: torch.Tensor  # (B, S, 3, h, w) the frames at detector size, [0, 1]
+    recon: torch.Tensor | None  # (B, S, 3, h, w) M*D + (1-M)*B
+    mask: torch.Tensor | None  # (B, S, 1, h, w)
+    crop: torch.Tensor  # (B, S, 3, C, C) the crops, [0, 1]
+
+
+def to_unit(frames: torch.Tensor) -> torch.Tensor:
+    """(N, H, W, 3) uint8 -> (N, 3, H, W) float in [0, 1]."""
+    return frames.permute(0, 3, 1, 2).float().div_(255.0)
+
+
+def colour_jitter(x: torch.Tensor, generator: torch.Generator | None, strength: float = 0.4) -> torch.Tensor:
+    """Random per-sample brightness, contrast, saturation and channel gains of (N, 3, H, W) images in [0, 1]."""
+    n = x.shape[0]
+
+    def u(*shape: int) -> torch.Tensor:
+        r = torch.rand(*shape, generator=generator, device="cpu").to(x.device, x.dtype)
+        return 1 + strength * (2 * r - 1)
+
+    grey = x.mean(dim=1, keepdim=True)  # (N, 1, H, W)
+    x = grey + (x - grey) * u(n, 1, 1, 1)  # saturation
+    mean = x.mean(dim=(1, 2, 3), keepdim=True)
+    x = mean + (x - mean) * u(n, 1, 1, 1)  # contrast
+    x = x * u(n, 1, 1, 1) * (1 + 0.5 * (u(n, 3, 1, 1) - 1))  # brightness and colour cast
+    return x.clamp(0, 1)
+
+
+class SSLModel(nn.Module):
+    """Detector, encoder and decoder of ``cfg``; ``forward`` takes uint8 frames and backgrounds."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.detector = Detector(cfg.detector_depth, cfg.detector_width) if cfg.use_stn else None
+        ti_dim = cfg.ti_dim if cfg.split else 0
+        enc_tv = cfg.tv_dim if cfg.split else cfg.tv_dim + cfg.ti_dim
+        self.encoder = Encoder(cfg.encoder_depth, cfg.encoder_width, enc_tv, max(ti_dim, 1))
+        self.decoder = Decoder(enc_tv, ti_dim, cfg.crop_size, cfg.decoder_channels) if cfg.use_decoder else None
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+
+    def _norm(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std
+
+    def detect(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(N, 3, H, W) frames in [0, 1] -> scale (N, 2), centre (N, 2), frames at detector size."""
+        small = F.interpolate(frames, size=self.cfg.detector_size, mode="area")  # (N, 3, h, w)
+        if self.detector is None:
+            n = frames.shape[0]
+            return frames.new_ones(n, 2), frames.new_zeros(n, 2), small
+        scale, centre = self.detector(self._norm(small))
+        return scale, centre, small
+
+    def features(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Inference path: (N, 3, H, W) in [0, 1] -> the pose feature, scale, centre, crop (no jitter)."""
+        scale, centre, _ = self.detect(frames)
+        crops = crop(frames, scale, centre, self.cfg.crop_size)
+        tv, _ = self.encoder(self._norm(crops))
+        return tv, scale, centre, crops
+
+    def forward(self, frames: torch.Tensor, background: torch.Tensor | None = None,
+                generator: torch.Generator | None = None) -> SSLOutput:
+        """``frames (B, S, H, W, 3)`` uint8 (S frames of one video per item), ``background`` likewise or None."""
+        b, s = frames.shape[:2]
+        x = to_unit(frames.flatten(0, 1))  # (B*S, 3, H, W)
+        scale, centre, target = self.detect(x)
+        crops = crop(x, scale, centre, self.cfg.crop_size)  # (B*S, 3, C, C)
+        if self.cfg.split:
+            # tv from a colour-jittered copy (pose must not depend on colour), ti from the crop itself
+            tv, _ = self.encoder(self._norm(colour_jitter(crops, generator)))
+            _, ti = self.encoder(self._norm(crops))
+        else:
+            tv, ti = self.encoder(self._norm(crops))[0], None
+        recon = mask = None
+        if self.decoder is not None:
+            ti_swapped = None
+            if ti is not None:  # appearance from another frame of the same video
+                ti_swapped = ti.view(b, s, -1).roll(shifts=1, dims=1).flatten(0, 1)
+            rgb, logit = self.decoder(tv, ti_swapped)  # (B*S, 3, C, C), (B*S, 1, C, C)
+            full_rgb, mask = paste(rgb, logit, scale, centre, self.cfg.detector_size)
+            bg = target if background is None else F.interpolate(
+                to_unit(background.flatten(0, 1)), size=self.cfg.detector_size, mode="area")
+            recon = compose(full_rgb, mask, bg)
+
+        def per_item(t: torch.Tensor | None) -> torch.Tensor | None:
+            return None if t is None else t.view(b, s, *t.shape[1:])
+
+        return SSLOutput(scale=per_item(scale), centre=per_item(centre), tv=per_item(tv), ti=per_item(ti),
+                         target=per_item(target), recon=per_item(recon), mask=per_item(mask),
+                         crop=per_item(crops))

@@ -1,0 +1,1 @@
+"""Self-supervised training: method variants as configs, the objective, and the training loop."""

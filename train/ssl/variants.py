@@ -1,0 +1,39 @@
+"""The paper's method variants (Tables 1 and 5) as configs of one model and one loop — not forks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Variant:
+    """Which parts and losses a method uses."""
+
+    name: str
+    use_stn: bool = True  # detector + crop
+    use_decoder: bool = True  # reconstruction of the whole frame
+    split: bool = True  # time-variant / time-invariant features, ti swapped in time
+    temporal: str | None = "dsl"  # "dsl" (ours), "css" (InfoNCE), or None
+    gravity: bool = False  # two-stage diving schedule: gravity + reconstruction, then the temporal loss
+    weak2d: bool = False  # an MLP on tv predicts 2D joints where labels exist
+
+    def __post_init__(self) -> None:
+        if self.temporal not in ("dsl", "css", None):
+            raise ValueError(f"temporal must be 'dsl', 'css' or None, got {self.temporal!r}")
+        if not self.use_decoder and self.temporal is None:
+            raise ValueError(f"{self.name}: without a decoder a temporal loss is the only signal")
+        if self.gravity and not self.use_stn:
+            raise ValueError(f"{self.name}: the gravity loss tracks the detector's box; it needs the STN")
+
+
+VARIANTS: dict[str, Variant] = {v.name: v for v in (
+    Variant("DSL", use_stn=False, use_decoder=False, split=False),
+    Variant("DSL-STN", use_decoder=False, split=False),
+    Variant("DSL-STN-Dec", split=False),
+    Variant("AE-STN-Dec", split=False, temporal=None),
+    Variant("CSS", use_stn=False, use_decoder=False, split=False, temporal="css"),
+    Variant("CSS-STN-Dec-Split", temporal="css"),
+    Variant("Ours"),  # DSL-STN-Dec-Split
+    Variant("Ours+gravity", gravity=True),
+    Variant("Ours+2D", weak2d=True),
+)}
