@@ -63,6 +63,8 @@ class VideoDataset:
         labeled_only: in ``frame`` mode, use only labeled frames as items.
         skeleton: the joints labels must have.
         progress: optional callback while caches are built.
+        background: add each frame's background image of this kind (``train.background.KINDS``: median,
+            diving, panorama) as ``item["background"]``; computed once per video into ``cache_dir``.
     """
 
     def __init__(
@@ -77,6 +79,7 @@ class VideoDataset:
         labeled_only: bool = False,
         skeleton: Skeleton = H36M_17,
         progress: CacheProgress | None = None,
+        background: str | None = None,
     ) -> None:
         if len(size) != 2 or min(size) <= 0:
             raise ValueError(f"size must be (H, W) with positive values, got {size}")
@@ -113,6 +116,14 @@ class VideoDataset:
             self.labels.append(load_any_labels(entry.labels, skeleton) if entry.labels else None)
         if not self.entries:
             raise SourceError(f"no readable videos in {source}" + (f" (split {split})" if split else ""))
+        self.background = background
+        if background is not None:
+            if self.cache_dir is None:
+                raise ValueError("background images need a cache_dir to live in")
+            from train.background import background_for
+
+            for entry in self.entries:  # build every cache now, open them lazily per process
+                background_for(entry.video, self.size, background, self.cache_dir)
         self.subjects = sorted({e.subject for e in self.entries})
 
         # ---- items: (group, reference frame) pairs; a group is one video, or one rig for multiview
@@ -124,6 +135,7 @@ class VideoDataset:
         self._pid = os.getpid()
         self._readers: OrderedDict[int, FrameReader] = OrderedDict()
         self._arrays: dict[int, np.memmap] = {}
+        self._backgrounds: dict[int, np.ndarray] = {}
 
     # ------------------------------------------------------------------------------------ setup
 
@@ -175,11 +187,13 @@ class VideoDataset:
 
     # ------------------------------------------------------------------------------------ items
 
-    def __getitem__(self, index: int) -> dict[str, np.ndarray]:
+    def __getitem__(self, index: int | tuple[int, int]) -> dict[str, np.ndarray]:
+        """Item ``index`` of the current epoch, or of epoch ``e`` when given ``(e, index)``."""
+        epoch, index = index if isinstance(index, tuple) else (self.epoch, index)
         if not 0 <= index < len(self._items):
             raise IndexError(f"item {index} outside 0..{len(self._items) - 1}")
         group, ref = (int(v) for v in self._items[index])
-        rng = np.random.default_rng((self.seed, self.epoch, index))
+        rng = np.random.default_rng((self.seed, epoch, index))
         members = self.groups[group]
         mode, cfg = self.sampling.mode, self.sampling
         length = min(self.lengths[i] for i in members)
@@ -205,7 +219,24 @@ class VideoDataset:
         }
         if self.with_labels:
             item.update(self.label_arrays(videos, frames))
+        if self.background is not None:
+            item["background"] = self.backgrounds(videos, frames)
         return item
+
+    def backgrounds(self, videos: np.ndarray, frames: np.ndarray) -> np.ndarray:
+        """Background images of the given frames, uint8 ``(S, H, W, 3)`` at the dataset size."""
+        from train.background import background_for
+
+        self._reset_if_forked()
+        out = np.empty((len(frames), *self.size, 3), dtype=np.uint8)
+        for slot, (v, f) in enumerate(zip(videos, frames)):
+            v = int(v)
+            if v not in self._backgrounds:
+                self._backgrounds[v] = background_for(self.entries[v].video, self.size, self.background,
+                                                      self.cache_dir)
+            bg = self._backgrounds[v]
+            out[slot] = bg[min(int(f), len(bg) - 1)] if bg.ndim == 4 else bg  # panorama: one per frame
+        return out
 
     def read(self, videos: np.ndarray, frames: np.ndarray) -> np.ndarray:
         """Frames ``frames[s]`` of entries ``videos[s]`` as uint8 ``(S, H, W, 3)`` at the dataset size."""
@@ -256,7 +287,7 @@ class VideoDataset:
     def _reset_if_forked(self) -> None:
         # DataLoader workers inherit this object: decoders and maps must be opened per process.
         if self._pid != os.getpid():
-            self._pid, self._readers, self._arrays = os.getpid(), OrderedDict(), {}
+            self._pid, self._readers, self._arrays, self._backgrounds = os.getpid(), OrderedDict(), {}, {}
 
     def _array(self, v: int) -> np.memmap:
         if v not in self._arrays:
@@ -274,7 +305,7 @@ class VideoDataset:
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        state["_readers"], state["_arrays"], state["_pid"] = OrderedDict(), {}, -1
+        state["_readers"], state["_arrays"], state["_backgrounds"], state["_pid"] = OrderedDict(), {}, {}, -1
         return state
 
     def close(self) -> None:

@@ -1,0 +1,136 @@
+"""The self-supervised training loop: ``fit(cfg)`` sets up, ``train_steps`` runs; both resume exactly.
+
+Batches, the colour jitter and the sampled frames are pure functions of (seed, step), so a run stopped
+and resumed from a checkpoint continues bit-exactly on CPU. Stats go to ``metrics.jsonl`` in the run
+folder; checkpoints (``last.pt``) are written atomically every ``checkpoint_every`` steps and at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader
+
+from train.checkpoint import load_checkpoint, save_checkpoint
+from train.data import SamplingConfig, VideoDataset
+from train.data.loader import worker_context
+from train.losses.reconstruction import PerceptualNet
+from train.models.config import MODEL_PRESETS, ModelConfig
+from train.models.ssl_model import SSLModel
+from train.ssl.config import TrainConfig
+from train.ssl.objective import ssl_loss
+from train.ssl.sampler import StepBatchSampler
+from train.ssl.variants import VARIANTS
+from tvstream.errors import TvstreamError
+
+log = logging.getLogger(__name__)
+
+StepCallback = Callable[[int, dict], None]
+"""Called as ``on_step(step, stats)`` after every logged step (the CLI's progress bar)."""
+
+# fields a resumed run must share with its checkpoint; steps, workers and logging may change
+_RESUME_KEYS = ("variant", "model", "scenario", "batch_size", "lr", "seed", "near", "far", "background",
+                "gravity_steps", "gravity_step", "weights")
+
+
+class TrainingError(TvstreamError, RuntimeError):
+    """Training cannot go on (a non-finite loss, an empty dataset)."""
+
+
+def model_config(cfg: TrainConfig) -> ModelConfig:
+    """The network of a run: the size preset with the variant's parts switched on or off."""
+    v = VARIANTS[cfg.variant]
+    return replace(MODEL_PRESETS[cfg.model], use_stn=v.use_stn, use_decoder=v.use_decoder, split=v.split)
+
+
+def _dataset(cfg: TrainConfig, mcfg: ModelConfig, stage: str, cache_dir: Path) -> VideoDataset:
+    sampling = (SamplingConfig(mode="gravity", gravity_step=cfg.gravity_step) if stage == "gravity"
+                else SamplingConfig(near=cfg.near, far=cfg.far))
+    return VideoDataset(cfg.data, size=mcfg.frame_size, sampling=sampling, cache_dir=cache_dir, split=cfg.split,
+                        seed=cfg.seed, with_labels=False, background=cfg.background)
+
+
+def _loader(ds: VideoDataset, cfg: TrainConfig, start: int, stop: int) -> DataLoader:
+    sampler = StepBatchSampler(len(ds), cfg.batch_size, cfg.seed, start, stop)
+    return DataLoader(ds, batch_sampler=sampler, num_workers=cfg.workers,
+                      multiprocessing_context=worker_context() if cfg.workers > 0 else None)
+
+
+def fit(cfg: TrainConfig, out_dir: str | os.PathLike, resume: bool = False,
+        on_step: StepCallback | None = None) -> Path:
+    """Train ``cfg`` into ``out_dir`` (``last.pt``, ``metrics.jsonl``, ``config.json``); returns the checkpoint."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt_path = out / "last.pt"
+    torch.manual_seed(cfg.seed)  # the initial weights
+
+    # ---- model, perceptual network, optimiser
+    mcfg = model_config(cfg)
+    model = SSLModel(mcfg)
+    perceptual = PerceptualNet(cfg.perceptual_weights, seed=cfg.seed) if mcfg.use_decoder else None
+    if perceptual is not None:
+        log.info("perceptual network: %s", perceptual.weights_source)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+
+    # ---- resume
+    start = 0
+    if resume and ckpt_path.is_file():
+        state = load_checkpoint(ckpt_path, expect=cfg.to_dict(), keys=_RESUME_KEYS)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        start = state["step"]
+        log.info("resumed %s at step %d", ckpt_path, start)
+    (out / "config.json").write_text(json.dumps({**cfg.to_dict(), "model_config": mcfg.to_dict(),
+                                                 "perceptual": perceptual.weights_source if perceptual else None},
+                                                indent=1) + "\n")
+    train_steps(cfg, model, perceptual, optimizer, out, start, on_step)
+    return ckpt_path
+
+
+def train_steps(cfg: TrainConfig, model: SSLModel, perceptual: PerceptualNet | None,
+                optimizer: torch.optim.Optimizer, out: Path, start: int, on_step: StepCallback | None) -> None:
+    """Run steps ``start .. cfg.steps - 1``: stage 1 (gravity) for the first ``gravity_steps``, then temporal."""
+    variant = VARIANTS[cfg.variant]
+    cache_dir = out / "cache"
+    switch = min(cfg.gravity_steps, cfg.steps) if variant.gravity else 0
+    stages = [("gravity", 0, switch), ("temporal", switch, cfg.steps)]  # (stage, first step, end)
+    model.train()
+    with open(out / "metrics.jsonl", "a") as metrics:
+        for stage, first, last in stages:
+            lo = max(start, first)
+            if lo >= last:
+                continue
+            ds = _dataset(cfg, model.cfg, stage, cache_dir)
+            tic = time.perf_counter()
+            for step, batch in zip(range(lo, last), _loader(ds, cfg, lo, last)):
+                generator = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
+                output = model(batch["frames"], batch.get("background"), generator)
+                loss, terms = ssl_loss(output, batch["distance"], variant, cfg.weights, perceptual, float(cfg.far),
+                                       stage)
+                if not math.isfinite(loss.item()):
+                    raise TrainingError(f"non-finite loss at step {step}: {terms}")
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                done = step + 1
+                if done % cfg.log_every == 0 or done == last:
+                    stats = {"step": done, "stage": stage, "loss": loss.item(), **terms,
+                             "box_scale": output.scale.mean().item(),
+                             "s_per_step": (time.perf_counter() - tic) / cfg.log_every}
+                    metrics.write(json.dumps(stats) + "\n")
+                    metrics.flush()
+                    tic = time.perf_counter()
+                    if on_step is not None:
+                        on_step(done, stats)
+                if done % cfg.checkpoint_every == 0 or done == cfg.steps:
+                    save_checkpoint(out / "last.pt", config=cfg.to_dict(), step=done, model=model,
+                                    optimizer=optimizer, extra={"model_config": model.cfg.to_dict()})
+            ds.close()

@@ -1,0 +1,64 @@
+"""The training objective of a variant: ``L = L_reconst + α·L_temporal + γ·L_track + η·L_2D (+ box prior)``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from train.losses.box_prior import box_prior_loss
+from train.losses.contrastive import css_infonce_loss
+from train.losses.dsl import dsl_all
+from train.losses.gravity import gravity_loss
+from train.losses.reconstruction import PerceptualNet, reconstruction_loss
+from train.models.ssl_model import SSLOutput
+from train.ssl.variants import Variant
+
+
+@dataclass(frozen=True)
+class LossWeights:
+    """Weights of the loss terms (paper: λ = ρ = 2, Ski λ = 0.05; α = 0.01; γ = 1; η = 10)."""
+
+    pixel: float = 2.0  # λ
+    perceptual: float = 2.0  # ρ
+    temporal: float = 0.01  # α
+    gravity: float = 1.0  # γ
+    weak2d: float = 10.0  # η
+    box_prior: float = 1.0
+    centre_prior: bool = False  # also pull the batch-mean centre to the middle (studio data)
+    box_scale: float = 0.5  # the batch-mean box size the prior expects (fraction of the frame)
+
+
+def ssl_loss(out: SSLOutput, distance: torch.Tensor, variant: Variant, weights: LossWeights,
+             perceptual: PerceptualNet | None, dmax: float, stage: str = "temporal") -> tuple[torch.Tensor, dict]:
+    """Total loss and its terms (floats) for one batch.
+
+    Args:
+        out: the model's output on items of S frames (temporal: ref, near, far(, mid); gravity: 4 equidistant).
+        distance: (B, S) frame distance of each frame to the reference.
+        stage: "temporal" (the variant's temporal loss) or "gravity" (diving stage 1: gravity + reconstruction).
+    """
+    terms: dict[str, torch.Tensor] = {}
+    if out.recon is not None:
+        terms["reconst"] = reconstruction_loss(perceptual, out.recon.flatten(0, 1), out.target.flatten(0, 1),
+                                               weights.pixel, weights.perceptual)
+    if stage == "gravity":
+        g = gravity_loss(out.centre[..., 1], out.scale)  # u = vertical centre, y down in affine_grid units
+        terms["gravity"] = weights.gravity * g.total
+    elif variant.temporal is not None:
+        tv = out.tv
+        if variant.temporal == "dsl":
+            mid = tv[:, 3] if tv.shape[1] > 3 else None
+            d_mid = distance[:, 3] if tv.shape[1] > 3 else None
+            temporal = dsl_all(tv[:, 0], tv[:, 1], tv[:, 2], mid, distance[:, 1], distance[:, 2], d_mid, dmax)
+        else:  # CSS: near positive, far (and intermediate) negatives
+            temporal = css_infonce_loss(tv[:, 0], tv[:, 1], tv[:, 2:])
+        terms["temporal"] = weights.temporal * temporal
+    if variant.use_stn and not variant.gravity and weights.box_prior > 0:
+        scale, centre = out.scale.flatten(0, 1), out.centre.flatten(0, 1)
+        terms["box_prior"] = weights.box_prior * box_prior_loss(
+            scale, centre if weights.centre_prior else None, target_scale=weights.box_scale)
+    if not terms:
+        raise ValueError(f"variant {variant.name} has no loss term in stage {stage!r}")
+    total = sum(terms.values())
+    return total, {k: float(v.detach()) for k, v in terms.items()}
