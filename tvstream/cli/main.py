@@ -14,6 +14,7 @@ from tvstream.cli.context import AppContext
 from tvstream.cli.data import data
 from tvstream.cli.info import info
 from tvstream.cli.synth import synth
+from tvstream.cli.train import train
 from tvstream.errors import ExitStatus, TvstreamError
 
 
@@ -34,6 +35,7 @@ def cli(ctx: click.Context, quiet: bool, verbose: int, traceback: bool) -> None:
       tvstream info                      versions, backends and GPUs (for bug reports)
       tvstream data check ./footage      validate a dataset folder or manifest
       tvstream synth --scenario dive --out data/dive   render a labeled synthetic dataset
+      tvstream train ssl --data data/dive --scenario dive --out runs/dive   learn without labels
     """
     app = ctx.ensure_object(AppContext)
     app.quiet, app.verbose = quiet, verbose
@@ -43,6 +45,7 @@ def cli(ctx: click.Context, quiet: bool, verbose: int, traceback: bool) -> None:
 cli.add_command(info)
 cli.add_command(data)
 cli.add_command(synth)
+cli.add_command(train)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
