@@ -94,9 +94,11 @@ class SSLModel(nn.Module):
         scale, centre, target = self.detect(x)
         crops = crop(x, scale, centre, self.cfg.crop_size)  # (B*S, 3, C, C)
         if self.cfg.split:
-            # tv from a colour-jittered copy (pose must not depend on colour), ti from the crop itself
-            tv, _ = self.encoder(self._norm(colour_jitter(crops, generator)))
-            _, ti = self.encoder(self._norm(crops))
+            # tv from a colour-jittered copy (pose must not depend on colour), ti from the crop itself;
+            # one encoder call on both halves (half the kernel launches)
+            n = crops.shape[0]
+            both_tv, both_ti = self.encoder(self._norm(torch.cat([colour_jitter(crops, generator), crops])))
+            tv, ti = both_tv[:n], both_ti[n:]
         else:
             tv, ti = self.encoder(self._norm(crops))[0], None
         recon = mask = None

@@ -114,7 +114,7 @@ def train_steps(cfg: TrainConfig, model: SSLModel, perceptual: PerceptualNet | N
                 generator = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
                 output = model(batch["frames"], batch.get("background"), generator)
                 loss, terms = ssl_loss(output, batch["distance"], variant, cfg.weights, perceptual, float(cfg.far),
-                                       stage)
+                                       stage, model.cfg.perceptual_size)
                 if not math.isfinite(loss.item()):
                     raise TrainingError(f"non-finite loss at step {step}: {terms}")
                 optimizer.zero_grad(set_to_none=True)

@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 
 from train.losses.box_prior import box_prior_loss
 from train.losses.contrastive import css_infonce_loss
 from train.losses.dsl import dsl_all
 from train.losses.gravity import gravity_loss
-from train.losses.reconstruction import PerceptualNet, reconstruction_loss
+from train.losses.reconstruction import PerceptualNet, perceptual_loss, pixel_loss
 from train.models.ssl_model import SSLOutput
 from train.ssl.variants import Variant
 
@@ -30,18 +31,27 @@ class LossWeights:
 
 
 def ssl_loss(out: SSLOutput, distance: torch.Tensor, variant: Variant, weights: LossWeights,
-             perceptual: PerceptualNet | None, dmax: float, stage: str = "temporal") -> tuple[torch.Tensor, dict]:
+             perceptual: PerceptualNet | None, dmax: float, stage: str = "temporal",
+             perceptual_size: int = 0) -> tuple[torch.Tensor, dict]:
     """Total loss and its terms (floats) for one batch.
 
     Args:
         out: the model's output on items of S frames (temporal: ref, near, far(, mid); gravity: 4 equidistant).
         distance: (B, S) frame distance of each frame to the reference.
         stage: "temporal" (the variant's temporal loss) or "gravity" (diving stage 1: gravity + reconstruction).
+        perceptual_size: compare perceptual features at this size (0: the reconstruction's own).
     """
     terms: dict[str, torch.Tensor] = {}
     if out.recon is not None:
-        terms["reconst"] = reconstruction_loss(perceptual, out.recon.flatten(0, 1), out.target.flatten(0, 1),
-                                               weights.pixel, weights.perceptual)
+        recon, target = out.recon.flatten(0, 1), out.target.flatten(0, 1)  # (B*S, 3, h, w)
+        terms["reconst"] = weights.pixel * pixel_loss(recon, target)
+        if perceptual is not None and weights.perceptual > 0:
+            if perceptual_size and perceptual_size != recon.shape[-1]:
+                recon = F.interpolate(recon, size=perceptual_size, mode="bilinear", align_corners=False,
+                                      antialias=True)
+                target = F.interpolate(target, size=perceptual_size, mode="bilinear", align_corners=False,
+                                       antialias=True)
+            terms["perceptual"] = weights.perceptual * perceptual_loss(perceptual, recon, target)
     if stage == "gravity":
         g = gravity_loss(out.centre[..., 1], out.scale)  # u = vertical centre, y down in affine_grid units
         terms["gravity"] = weights.gravity * g.total

@@ -1,0 +1,149 @@
+import logging
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import pytest
+
+import train.background.cache as bg_cache
+from train.background import background_for, diving_from_frames, median_background, panorama_from_frames
+from train.data.pattern_video import write_pattern_video
+from train.data.video_reader import decode_frames
+
+
+def _texture(height: int, width: int, block: int, seed: int = 0) -> np.ndarray:
+    """Random colour blocks, lightly blurred: corners everywhere for ORB, like a busy venue. ``(H, W, 3)``."""
+    rng = np.random.default_rng(seed)
+    cells = rng.integers(0, 256, (height // block + 1, width // block + 1, 3), dtype=np.uint8)
+    big = cv2.resize(cells, (cells.shape[1] * block, cells.shape[0] * block), interpolation=cv2.INTER_NEAREST)
+    return cv2.GaussianBlur(np.ascontiguousarray(big[:height, :width]), (0, 0), 1.0)
+
+
+def _write_video(path: Path, frames: np.ndarray) -> Path:
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
+        stream.options = {"crf": "10", "preset": "veryfast"}
+        for image in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        container.mux(stream.encode())
+    return path
+
+
+def _panning(size: tuple[int, int], num_frames: int, step: tuple[int, int]) -> tuple[np.ndarray, ...]:
+    """A window sliding over a textured world, with a red square crossing it (the athlete).
+
+    Returns ``frames (T, H, W, 3)``, the true empty crops ``(T, H, W, 3)`` and square boxes ``(T, 3)`` = x, y, side.
+    """
+    (h, w), (dx, dy) = size, step
+    world = _texture(h + dy * num_frames, w + dx * num_frames, block=max(4, w // 20))
+    side = h // 8
+    truth = np.stack([world[dy * t:dy * t + h, dx * t:dx * t + w] for t in range(num_frames)])
+    frames, boxes = truth.copy(), []
+    for t in range(num_frames):
+        x, y = (w - side) * t // (num_frames - 1), h // 2
+        frames[t, y:y + side, x:x + side] = (255, 40, 40)
+        boxes.append((x, y, side))
+    return frames, truth, np.array(boxes)
+
+
+def test_median_removes_a_moving_square_from_a_static_video(tmp_path):
+    h, w, n = 64, 96, 40
+    yy, xx = np.mgrid[0:h, 0:w]
+    background = np.stack([xx * 2, yy * 3, 60 + (xx // 16 + yy // 16) % 2 * 100], -1).astype(np.uint8)
+    frames = np.repeat(background[None], n, axis=0)
+    for t in range(n):  # a 12-px white square sweeping left to right through the middle
+        x = (w - 12) * t // (n - 1)
+        frames[t, 26:38, x:x + 12] = 255
+    video = _write_video(tmp_path / "static.mp4", frames)
+
+    estimate = median_background(video, (h, w), max_frames=30)
+
+    assert estimate.shape == (h, w, 3) and estimate.dtype == np.uint8
+    error = np.abs(estimate.astype(int) - background)
+    assert error.mean() < 3  # measured 2.1: H.264 4:2:0 chroma on the checker edges
+    assert error[26:38].max() < 25  # the square's path is back to background (frame: 255 vs ~100)
+
+
+def test_diving_takes_top_of_last_frame_and_bottom_of_first():
+    first = np.full((7, 4, 3), 10, np.uint8)
+    last = np.full((7, 4, 3), 200, np.uint8)
+
+    background = diving_from_frames(first, last)
+
+    np.testing.assert_array_equal(background[:3], last[:3])
+    np.testing.assert_array_equal(background[3:], first[3:])  # odd height: the middle row is the first frame's
+    with pytest.raises(ValueError, match="one shape"):
+        diving_from_frames(first, last[:6])
+
+
+@pytest.mark.parametrize("size, step, max_error", [((128, 128), (2, 1), 2.5), ((180, 320), (4, 1), 1.0)])
+def test_panorama_backgrounds_match_the_empty_view(size, step, max_error):
+    frames, truth, boxes = _panning(size, 40, step)
+
+    backgrounds = panorama_from_frames(frames)
+
+    assert backgrounds.shape == frames.shape and backgrounds.dtype == np.uint8
+    error = np.abs(backgrounds.astype(int) - truth)
+    assert error.mean() < max_error  # measured 1.3 (128x128) and 0.3 (320x180)
+    on_square = [error[t, y:y + s, x:x + s].mean() for t, (x, y, s) in enumerate(boxes)]
+    frame_on_square = [np.abs(frames[t, y:y + s, x:x + s].astype(int) - truth[t, y:y + s, x:x + s]).mean()
+                       for t, (x, y, s) in enumerate(boxes)]
+    assert np.mean(on_square) < 10 < 50 < np.mean(frame_on_square)  # measured ~6 vs ~108
+
+
+def test_panorama_drops_a_blank_frame_with_a_warning(caplog):
+    frames, truth, _ = _panning((128, 128), 24, (2, 1))
+    frames[12] = 128  # a flash: no features to register
+
+    with caplog.at_level(logging.WARNING, logger="train.background.panorama"):
+        backgrounds = panorama_from_frames(frames)
+
+    assert "frame 12 dropped" in caplog.text
+    error = np.abs(backgrounds.astype(int) - truth)
+    assert error[[0, 23]].mean() < 4  # the rest still registers
+    # The flash borrows its neighbour's view: as wrong as that view is, one step of the pan away.
+    assert error[12].mean() < np.abs(truth[11].astype(int) - truth[12]).mean() + 2
+
+
+def test_background_cache_is_reused_and_keyed_by_size_and_kind(tmp_path, monkeypatch):
+    video = write_pattern_video(tmp_path / "v.mp4", 20, width=64, height=48)
+    first = background_for(video, (48, 64), "median", tmp_path / "cache")
+    assert first.shape == (48, 64, 3) and not list((tmp_path / "cache").glob("*.tmp"))
+
+    calls = []
+
+    def counting(video, size, *args):
+        calls.append(size)
+        return np.zeros((*size, 3), np.uint8)
+
+    def fail(*args, **kwargs):
+        raise AssertionError("computed again")
+
+    monkeypatch.setattr(bg_cache, "median_background", fail)
+    np.testing.assert_array_equal(background_for(video, (48, 64), "median", tmp_path / "cache"), first)
+    monkeypatch.setattr(bg_cache, "median_background", counting)
+    monkeypatch.setattr(bg_cache, "diving_background", counting)
+    background_for(video, (24, 32), "median", tmp_path / "cache")
+    background_for(video, (48, 64), "diving", tmp_path / "cache")
+    assert calls == [(24, 32), (48, 64)]
+
+
+def test_panorama_cache_is_a_read_only_memmap_per_frame(tmp_path):
+    frames, truth, _ = _panning((96, 128), 16, (3, 1))
+    video = _write_video(tmp_path / "pan.mp4", frames)
+
+    backgrounds = background_for(video, (96, 128), "panorama", tmp_path / "cache")
+
+    assert isinstance(backgrounds, np.memmap) and backgrounds.shape == (16, 96, 128, 3)
+    assert not backgrounds.flags.writeable
+    decoded = np.stack(list(decode_frames(video, (96, 128))))
+    floor = np.abs(decoded.astype(int) - truth)[:, :40].mean()  # H.264 4:2:0 on random colour blocks
+    assert np.abs(backgrounds.astype(int) - truth).mean() < floor + 3  # measured 11.0 vs a floor of 9.8
+
+
+def test_unknown_background_kind_is_a_value_error(tmp_path):
+    video = write_pattern_video(tmp_path / "v.mp4", 4, width=32, height=32)
+    with pytest.raises(ValueError, match="'mosaic'.*median, diving, panorama"):
+        background_for(video, (32, 32), "mosaic", tmp_path)
