@@ -105,3 +105,16 @@ def test_model_config_refuses_bad_sizes_and_round_trips():
         ModelConfig(crop_size=60)
     cfg = MODEL_PRESETS["paper"]
     assert ModelConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_box_iou_on_hand_made_boxes():
+    import numpy as np
+
+    from train.ssl.box_eval import box_iou, boxes_in_pixels
+
+    a = np.array([[0, 0, 10, 10], [0, 0, 10, 10], [0, 0, 10, 10]], float)
+    b = np.array([[0, 0, 10, 10], [5, 0, 15, 10], [20, 20, 30, 30]], float)
+    np.testing.assert_allclose(box_iou(a, b), [1.0, 50 / 150, 0.0])
+    # a centred box of half the frame in a 100x200 (H x W) frame: x 50..150, y 25..75
+    px = boxes_in_pixels(torch.tensor([[0.5, 0.5]]), torch.tensor([[0.0, 0.0]]), (100, 200))
+    np.testing.assert_allclose(px, [[50, 25, 150, 75]])
