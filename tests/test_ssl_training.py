@@ -74,3 +74,24 @@ def test_checkpoint_of_another_variant_is_refused(clip_dir, tmp_path):
     fit(_tiny(clip_dir, steps=1, background=None), tmp_path)
     with pytest.raises(CheckpointError, match="variant='AE-STN-Dec'"):
         fit(_tiny(clip_dir, steps=2, variant="AE-STN-Dec", background=None), tmp_path, resume=True)
+
+
+def test_weak_2d_head_learns_the_labeled_joints(rig_dir, tmp_path):
+    import json
+
+    cfg = replace(config_for("studio"), model="tiny", data=str(rig_dir), split=None, label_splits=("train",),
+                  variant="Ours+2D", near=3, far=20, batch_size=4, workers=0, log_every=1, steps=12,
+                  background=None)
+    fit(cfg, tmp_path)
+    rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    weak = [r["weak2d"] for r in rows]
+    assert all(w > 0 for w in weak) and sum(weak[-3:]) < sum(weak[:3])
+
+
+def test_pixels_to_crop_inverts_the_crop():
+    from train.models.spatial import pixels_to_crop
+
+    # a 100x200 frame, box centred at pixel (149.5, 49.5) -> normalised (0.5, 0), half-size 0.25
+    pts = torch.tensor([[[149.5, 49.5], [199.5, 49.5]]])
+    out = pixels_to_crop(pts, torch.tensor([[0.25, 0.25]]), torch.tensor([[0.5, 0.0]]), (100, 200))
+    torch.testing.assert_close(out, torch.tensor([[[0.0, 0.0], [2.0, 0.0]]]))

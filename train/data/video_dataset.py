@@ -57,7 +57,9 @@ class VideoDataset:
             boxes and intrinsics are scaled with them.
         sampling: what one item holds (see the module docstring); default ``SamplingConfig()``.
         cache_dir: folder for memory-mapped frame caches; None decodes on demand.
-        split: keep only entries of this split (``train``, ``val``, ``test``); None keeps all.
+        split: keep only entries of this split (``train``, ``labeled``, ``val``, ``test``) or of these splits;
+            None keeps all.
+        label_splits: load labels only for entries of these splits (the rest count as unlabeled); None: all.
         seed: base seed of the per-item generators.
         with_labels: add label arrays to items (NaN / False where a frame has no label).
         labeled_only: in ``frame`` mode, use only labeled frames as items.
@@ -73,7 +75,8 @@ class VideoDataset:
         size: tuple[int, int] = (128, 128),
         sampling: SamplingConfig | None = None,
         cache_dir: str | os.PathLike | None = None,
-        split: str | None = None,
+        split: str | Sequence[str] | None = None,
+        label_splits: Sequence[str] | None = None,
         seed: int = 0,
         with_labels: bool = True,
         labeled_only: bool = False,
@@ -85,7 +88,8 @@ class VideoDataset:
             raise ValueError(f"size must be (H, W) with positive values, got {size}")
         entries = list(source) if isinstance(source, (list, tuple)) else discover(source)
         if split is not None:
-            entries = [e for e in entries if e.split == split]
+            keep = {split} if isinstance(split, str) else set(split)
+            entries = [e for e in entries if e.split in keep]
         self.size = (int(size[0]), int(size[1]))
         self.sampling = sampling = sampling or SamplingConfig()
         self.seed = int(seed)
@@ -113,7 +117,8 @@ class VideoDataset:
             self.infos.append(info)
             self._cache_shapes.append(shape)
             self.lengths.append(shape[0] if shape else info.num_frames)
-            self.labels.append(load_any_labels(entry.labels, skeleton) if entry.labels else None)
+            use_labels = entry.labels is not None and (label_splits is None or entry.split in label_splits)
+            self.labels.append(load_any_labels(entry.labels, skeleton) if use_labels else None)
         if not self.entries:
             raise SourceError(f"no readable videos in {source}" + (f" (split {split})" if split else ""))
         self.background = background

@@ -28,6 +28,7 @@ class ModelConfig:
     split: bool = True  # tv/ti split; False: one latent of tv_dim + ti_dim, pose read from all of it
     use_stn: bool = True  # False: the encoder sees the whole frame (no detector)
     use_decoder: bool = True  # False: no reconstruction path
+    pose2d_joints: int = 0  # > 0: an MLP on tv predicts this many 2D joints in crop coordinates (weak 2D)
 
     def __post_init__(self) -> None:
         if self.crop_size % 8:

@@ -58,3 +58,15 @@ def paste(crop_rgb: torch.Tensor, crop_mask_logit: torch.Tensor, scale: torch.Te
 def compose(rgb: torch.Tensor, mask: torch.Tensor, background: torch.Tensor) -> torch.Tensor:
     """``M * D + (1 - M) * B`` for (N, 3, h, w) images and (N, 1, h, w) masks."""
     return mask * rgb + (1 - mask) * background
+
+
+def pixels_to_crop(points: torch.Tensor, scale: torch.Tensor, centre: torch.Tensor,
+                   size: tuple[int, int]) -> torch.Tensor:
+    """Pixel points (N, K, 2) of a frame of ``size = (H, W)`` -> crop coordinates (N, K, 2) of the boxes.
+
+    Pixel centres sit at integers (as in the labels), so pixel x maps to ``(2x + 1) / W - 1``.
+    """
+    h, w = size
+    wh = points.new_tensor([w, h])
+    normalised = (2 * points + 1) / wh - 1
+    return (normalised - centre[:, None, :]) / scale[:, None, :]

@@ -30,6 +30,7 @@ class SSLOutput:
     recon: torch.Tensor | None  # (B, S, 3, h, w) M*D + (1-M)*B
     mask: torch.Tensor | None  # (B, S, 1, h, w)
     crop: torch.Tensor  # (B, S, 3, C, C) the crops, [0, 1]
+    pose2d: torch.Tensor | None = None  # (B, S, K, 2) 2D joints in crop coordinates (-1..1), weak-2D head
 
 
 def to_unit(frames: torch.Tensor) -> torch.Tensor:
@@ -64,6 +65,11 @@ class SSLModel(nn.Module):
         enc_tv = cfg.tv_dim if cfg.split else cfg.tv_dim + cfg.ti_dim
         self.encoder = Encoder(cfg.encoder_depth, cfg.encoder_width, enc_tv, max(ti_dim, 1))
         self.decoder = Decoder(enc_tv, ti_dim, cfg.crop_size, cfg.decoder_channels) if cfg.use_decoder else None
+        self.pose2d = None
+        if cfg.pose2d_joints > 0:  # the paper's weak-2D MLP on the time-variant features
+            hidden = 2 * cfg.tv_dim
+            self.pose2d = nn.Sequential(nn.Linear(enc_tv, hidden), nn.ReLU(inplace=True),
+                                        nn.Linear(hidden, 2 * cfg.pose2d_joints))
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
 
@@ -115,6 +121,7 @@ class SSLModel(nn.Module):
         def per_item(t: torch.Tensor | None) -> torch.Tensor | None:
             return None if t is None else t.view(b, s, *t.shape[1:])
 
+        pose2d = None if self.pose2d is None else self.pose2d(tv).view(b * s, -1, 2)  # (B*S, K, 2)
         return SSLOutput(scale=per_item(scale), centre=per_item(centre), tv=per_item(tv), ti=per_item(ti),
                          target=per_item(target), recon=per_item(recon), mask=per_item(mask),
-                         crop=per_item(crops))
+                         crop=per_item(crops), pose2d=per_item(pose2d))

@@ -17,7 +17,8 @@ class TrainConfig:
     model: str = "small"  # a MODEL_PRESETS name
     scenario: str = "studio"
     data: str = ""  # dataset folder or manifest
-    split: str | None = "train"  # None: every video (the method needs no labels)
+    split: tuple[str, ...] | None = ("train", "labeled")  # videos to learn from (never the test subjects)
+    label_splits: tuple[str, ...] = ("labeled",)  # whose labels the weak-2D variant may use
     steps: int = 2000
     batch_size: int = 32
     lr: float = 1e-4
@@ -48,6 +49,9 @@ class TrainConfig:
     def from_dict(d: dict) -> TrainConfig:
         d = dict(d)
         d["weights"] = LossWeights(**d.get("weights", {}))
+        for key in ("split", "label_splits"):  # JSON gives lists
+            if d.get(key) is not None:
+                d[key] = tuple(d[key])
         return TrainConfig(**d)
 
 

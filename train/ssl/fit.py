@@ -30,6 +30,7 @@ from train.ssl.objective import ssl_loss
 from train.ssl.sampler import StepBatchSampler
 from train.ssl.variants import VARIANTS
 from tvstream.errors import TvstreamError
+from tvstream.skeleton import NUM_JOINTS
 
 log = logging.getLogger(__name__)
 
@@ -48,14 +49,17 @@ class TrainingError(TvstreamError, RuntimeError):
 def model_config(cfg: TrainConfig) -> ModelConfig:
     """The network of a run: the size preset with the variant's parts switched on or off."""
     v = VARIANTS[cfg.variant]
-    return replace(MODEL_PRESETS[cfg.model], use_stn=v.use_stn, use_decoder=v.use_decoder, split=v.split)
+    return replace(MODEL_PRESETS[cfg.model], use_stn=v.use_stn, use_decoder=v.use_decoder, split=v.split,
+                   pose2d_joints=NUM_JOINTS if v.weak2d else 0)
 
 
 def _dataset(cfg: TrainConfig, mcfg: ModelConfig, stage: str, cache_dir: Path) -> VideoDataset:
     sampling = (SamplingConfig(mode="gravity", gravity_step=cfg.gravity_step) if stage == "gravity"
                 else SamplingConfig(near=cfg.near, far=cfg.far))
+    weak2d = VARIANTS[cfg.variant].weak2d
     return VideoDataset(cfg.data, size=mcfg.frame_size, sampling=sampling, cache_dir=cache_dir, split=cfg.split,
-                        seed=cfg.seed, with_labels=False, background=cfg.background)
+                        seed=cfg.seed, with_labels=weak2d, label_splits=cfg.label_splits if weak2d else (),
+                        background=cfg.background)
 
 
 def _loader(ds: VideoDataset, cfg: TrainConfig, start: int, stop: int) -> DataLoader:
@@ -113,8 +117,10 @@ def train_steps(cfg: TrainConfig, model: SSLModel, perceptual: PerceptualNet | N
             for step, batch in zip(range(lo, last), _loader(ds, cfg, lo, last)):
                 generator = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
                 output = model(batch["frames"], batch.get("background"), generator)
+                visible = batch["visible"] & batch["labeled"][..., None] if "visible" in batch else None
                 loss, terms = ssl_loss(output, batch["distance"], variant, cfg.weights, perceptual, float(cfg.far),
-                                       stage, model.cfg.perceptual_size)
+                                       stage, model.cfg.perceptual_size, batch.get("joints2d"), visible,
+                                       model.cfg.frame_size)
                 if not math.isfinite(loss.item()):
                     raise TrainingError(f"non-finite loss at step {step}: {terms}")
                 optimizer.zero_grad(set_to_none=True)

@@ -12,6 +12,8 @@ from train.losses.contrastive import css_infonce_loss
 from train.losses.dsl import dsl_all
 from train.losses.gravity import gravity_loss
 from train.losses.reconstruction import PerceptualNet, perceptual_loss, pixel_loss
+from train.losses.weak2d import weak2d_loss
+from train.models.spatial import pixels_to_crop
 from train.models.ssl_model import SSLOutput
 from train.ssl.variants import Variant
 
@@ -32,7 +34,8 @@ class LossWeights:
 
 def ssl_loss(out: SSLOutput, distance: torch.Tensor, variant: Variant, weights: LossWeights,
              perceptual: PerceptualNet | None, dmax: float, stage: str = "temporal",
-             perceptual_size: int = 0) -> tuple[torch.Tensor, dict]:
+             perceptual_size: int = 0, joints2d: torch.Tensor | None = None, visible: torch.Tensor | None = None,
+             frame_size: tuple[int, int] = (0, 0)) -> tuple[torch.Tensor, dict]:
     """Total loss and its terms (floats) for one batch.
 
     Args:
@@ -40,6 +43,8 @@ def ssl_loss(out: SSLOutput, distance: torch.Tensor, variant: Variant, weights: 
         distance: (B, S) frame distance of each frame to the reference.
         stage: "temporal" (the variant's temporal loss) or "gravity" (diving stage 1: gravity + reconstruction).
         perceptual_size: compare perceptual features at this size (0: the reconstruction's own).
+        joints2d, visible: (B, S, K, 2) pixel labels at the training size and (B, S, K) masks (weak 2D; NaN and
+            False where a frame has no label); frame_size: that training size (H, W).
     """
     terms: dict[str, torch.Tensor] = {}
     if out.recon is not None:
@@ -64,6 +69,11 @@ def ssl_loss(out: SSLOutput, distance: torch.Tensor, variant: Variant, weights: 
         else:  # CSS: near positive, far (and intermediate) negatives
             temporal = css_infonce_loss(tv[:, 0], tv[:, 1], tv[:, 2:])
         terms["temporal"] = weights.temporal * temporal
+    if out.pose2d is not None and joints2d is not None:
+        # targets in the crop's coordinates; the box is detached: 2D labels teach the head, not the detector
+        scale, centre = out.scale.flatten(0, 1).detach(), out.centre.flatten(0, 1).detach()
+        target2d = pixels_to_crop(joints2d.flatten(0, 1), scale, centre, frame_size)  # (B*S, K, 2)
+        terms["weak2d"] = weights.weak2d * weak2d_loss(out.pose2d.flatten(0, 1), target2d, visible.flatten(0, 1))
     if variant.use_stn and not variant.gravity and weights.box_prior > 0:
         scale, centre = out.scale.flatten(0, 1), out.centre.flatten(0, 1)
         terms["box_prior"] = weights.box_prior * box_prior_loss(
