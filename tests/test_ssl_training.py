@@ -95,3 +95,18 @@ def test_pixels_to_crop_inverts_the_crop():
     pts = torch.tensor([[[149.5, 49.5], [199.5, 49.5]]])
     out = pixels_to_crop(pts, torch.tensor([[0.25, 0.25]]), torch.tensor([[0.5, 0.0]]), (100, 200))
     torch.testing.assert_close(out, torch.tensor([[[0.0, 0.0], [2.0, 0.0]]]))
+
+
+def test_a_run_writes_curves_grids_and_box_iou(rig_dir, tmp_path):
+    import json
+
+    from PIL import Image
+
+    cfg = replace(config_for("studio"), model="tiny", data=str(rig_dir), split=None, eval_split="train",
+                  near=3, far=20, batch_size=4, workers=0, log_every=1, steps=3, background=None)
+    fit(cfg, tmp_path)
+    assert Image.open(tmp_path / "loss_curves.png").size == (900, 420)
+    grid = Image.open(tmp_path / "images" / "recon_000003.png")
+    assert grid.size == (5 * 32, 4 * 32)  # frame+box | crop | recon | mask | swap, one row per item
+    evals = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines() if "eval" in line]
+    assert len(evals) == 1 and 0 <= evals[0]["box_iou"] <= 1

@@ -34,17 +34,29 @@ def boxes_in_pixels(scale: torch.Tensor, centre: torch.Tensor, size: tuple[int, 
     return torch.cat([lo, hi], dim=1).numpy()
 
 
-@torch.no_grad()
+def box_eval_dataset(data: str | os.PathLike, mcfg: ModelConfig, split: str | None = "test",
+                     stride: int = 5) -> VideoDataset:
+    """Every ``stride``-th frame of the ``split`` videos with their labels, at the model's frame size."""
+    return VideoDataset(Path(data), size=mcfg.frame_size, sampling=SamplingConfig(mode="frame", stride=stride),
+                        split=split)
+
+
 def evaluate_boxes(checkpoint: str | os.PathLike, data: str | os.PathLike, split: str | None = "test",
-                   stride: int = 5, batch: int = 32) -> dict[str, float]:
-    """Mean IoU of the detector's box with the labeled box over every ``stride``-th labeled frame of ``split``."""
+                   stride: int = 5) -> dict[str, float]:
+    """Mean IoU of a checkpoint's detector box with the labeled box on the ``split`` videos."""
     state = load_checkpoint(checkpoint)
     mcfg = ModelConfig.from_dict(state["extra"]["model_config"])
     model = SSLModel(mcfg)
     model.load_state_dict(state["model"])
+    return {"step": int(state["step"]), **box_iou_of_model(model, box_eval_dataset(data, mcfg, split, stride))}
+
+
+@torch.no_grad()
+def box_iou_of_model(model: SSLModel, ds: VideoDataset, batch: int = 32) -> dict[str, float]:
+    """Mean IoU and the fraction of frames with IoU >= 0.5, over the labeled frames of ``ds``."""
+    was_training = model.training
     model.eval()
-    ds = VideoDataset(Path(data), size=mcfg.frame_size, sampling=SamplingConfig(mode="frame", stride=stride),
-                      split=split, labeled_only=False)
+    mcfg = model.cfg
     ious = []
     for start in range(0, len(ds), batch):
         items = [ds[i] for i in range(start, min(start + batch, len(ds)))]
@@ -54,6 +66,6 @@ def evaluate_boxes(checkpoint: str | os.PathLike, data: str | os.PathLike, split
         pred = boxes_in_pixels(scale, centre, mcfg.frame_size)
         keep = np.isfinite(truth).all(axis=1)
         ious.append(box_iou(pred[keep], truth[keep]))
+    model.train(was_training)
     iou = np.concatenate(ious)
-    return {"step": int(state["step"]), "mean_iou": float(iou.mean()), "frac_iou_0.5": float((iou >= 0.5).mean()),
-            "frames": int(len(iou))}
+    return {"mean_iou": float(iou.mean()), "frac_iou_0.5": float((iou >= 0.5).mean()), "frames": int(len(iou))}

@@ -31,6 +31,9 @@ class TrainConfig:
     workers: int = 2
     log_every: int = 10
     checkpoint_every: int = 200
+    image_every: int = 200  # reconstruction / swap grid PNGs and loss curves (0: never)
+    eval_every: int = 200  # box IoU on the labeled `eval_split` videos, when there are any (0: never)
+    eval_split: str = "test"
     perceptual_weights: str | None = None  # local torchvision resnet18 .pth; None: fixed-seed random
     weights: LossWeights = field(default_factory=LossWeights)
 

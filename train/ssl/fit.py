@@ -17,6 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
 from train.checkpoint import load_checkpoint, save_checkpoint
@@ -24,9 +25,11 @@ from train.data import SamplingConfig, VideoDataset
 from train.data.loader import worker_context
 from train.losses.reconstruction import PerceptualNet
 from train.models.config import MODEL_PRESETS, ModelConfig
-from train.models.ssl_model import SSLModel
+from train.models.ssl_model import SSLModel, to_unit
+from train.ssl.box_eval import box_eval_dataset, box_iou_of_model
 from train.ssl.config import TrainConfig
 from train.ssl.objective import ssl_loss
+from train.ssl.reports import plot_curves, reconstruction_grid
 from train.ssl.sampler import StepBatchSampler
 from train.ssl.variants import VARIANTS
 from tvstream.errors import TvstreamError
@@ -66,6 +69,37 @@ def _loader(ds: VideoDataset, cfg: TrainConfig, start: int, stop: int) -> DataLo
     sampler = StepBatchSampler(len(ds), cfg.batch_size, cfg.seed, start, stop)
     return DataLoader(ds, batch_sampler=sampler, num_workers=cfg.workers,
                       multiprocessing_context=worker_context() if cfg.workers > 0 else None)
+
+
+class _BoxEvaluator:
+    """Box IoU on the labeled held-out videos, if the dataset has any (built on first use)."""
+
+    def __init__(self, cfg: TrainConfig, model: SSLModel) -> None:
+        self.cfg, self.model, self.ds, self.failed = cfg, model, None, not model.cfg.use_stn
+
+    def __call__(self, step: int) -> dict | None:
+        if self.failed:
+            return None
+        if self.ds is None:
+            try:
+                self.ds = box_eval_dataset(self.cfg.data, self.model.cfg, self.cfg.eval_split, stride=10)
+            except TvstreamError as exc:  # no held-out labeled videos: nothing to measure
+                log.info("no box evaluation: %s", exc)
+                self.failed = True
+                return None
+        result = box_iou_of_model(self.model, self.ds)
+        return {"box_iou": result["mean_iou"], "box_iou_frac_0.5": result["frac_iou_0.5"]}
+
+
+def _write_pictures(model: SSLModel, output, background: torch.Tensor | None, out: Path, step: int) -> None:
+    (out / "images").mkdir(exist_ok=True)
+    bg = None
+    if background is not None:  # the decoder composes at detector size
+        b, s = background.shape[:2]
+        bg = F.interpolate(to_unit(background.flatten(0, 1)), size=model.cfg.detector_size, mode="area")
+        bg = bg.view(b, s, *bg.shape[1:])
+    reconstruction_grid(model, output, bg, out / "images" / f"recon_{step:06d}.png")
+    plot_curves(out / "metrics.jsonl", out / "loss_curves.png")
 
 
 def fit(cfg: TrainConfig, out_dir: str | os.PathLike, resume: bool = False,
@@ -113,6 +147,7 @@ def train_steps(cfg: TrainConfig, model: SSLModel, perceptual: PerceptualNet | N
             if lo >= last:
                 continue
             ds = _dataset(cfg, model.cfg, stage, cache_dir)
+            evaluator = _BoxEvaluator(cfg, model) if cfg.eval_every else None
             tic = time.perf_counter()
             for step, batch in zip(range(lo, last), _loader(ds, cfg, lo, last)):
                 generator = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
@@ -136,6 +171,13 @@ def train_steps(cfg: TrainConfig, model: SSLModel, perceptual: PerceptualNet | N
                     tic = time.perf_counter()
                     if on_step is not None:
                         on_step(done, stats)
+                if evaluator is not None and (done % cfg.eval_every == 0 or done == cfg.steps):
+                    result = evaluator(done)
+                    if result is not None:
+                        metrics.write(json.dumps({"step": done, "stage": "eval", **result}) + "\n")
+                        metrics.flush()
+                if cfg.image_every and (done % cfg.image_every == 0 or done == cfg.steps):
+                    _write_pictures(model, output, batch.get("background"), out, done)
                 if done % cfg.checkpoint_every == 0 or done == cfg.steps:
                     save_checkpoint(out / "last.pt", config=cfg.to_dict(), step=done, model=model,
                                     optimizer=optimizer, extra={"model_config": model.cfg.to_dict()})
