@@ -110,3 +110,22 @@ def test_a_run_writes_curves_grids_and_box_iou(rig_dir, tmp_path):
     assert grid.size == (5 * 32, 4 * 32)  # frame+box | crop | recon | mask | swap, one row per item
     evals = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines() if "eval" in line]
     assert len(evals) == 1 and 0 <= evals[0]["box_iou"] <= 1
+
+
+@pytest.mark.parametrize("variant", ["Ours", "DSL-STN-Dec"])
+def test_two_process_ddp_run_on_cpu(rig_dir, tmp_path, variant):
+    """torchrun with 2 CPU processes (gloo): rank 0 alone writes one checkpoint and one metrics line per log."""
+    import json
+    import subprocess
+    import sys
+
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "tvstream",
+           "-q", "train", "ssl", "--data", str(rig_dir), "--out", str(out), "--config", "tiny", "--variant", variant,
+           "--steps", "3", "--batch-size", "4", "--workers", "0"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    state = load_checkpoint(out / "last.pt")
+    assert state["step"] == 3 and state["extra"]["world_size"] == 2
+    lines = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in lines if r["stage"] == "temporal"] == [3]

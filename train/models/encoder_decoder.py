@@ -9,17 +9,20 @@ from train.models.backbone import ResNetTrunk
 
 
 class Encoder(nn.Module):
-    """(N, 3, C, C) normalised crops -> ``tv (N, tv_dim)``, ``ti (N, ti_dim)`` (one shared trunk, two heads)."""
+    """(N, 3, C, C) normalised crops -> ``tv (N, tv_dim)``, ``ti (N, ti_dim)`` (one shared trunk, two heads).
+
+    ``ti_dim = 0`` (variants without the split) has no ti head and returns ``ti = None``.
+    """
 
     def __init__(self, depth: int, width: int, tv_dim: int, ti_dim: int) -> None:
         super().__init__()
         self.trunk = ResNetTrunk(depth, width)
         self.tv = nn.Linear(self.trunk.out_channels, tv_dim)
-        self.ti = nn.Linear(self.trunk.out_channels, ti_dim)
+        self.ti = nn.Linear(self.trunk.out_channels, ti_dim) if ti_dim > 0 else None
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         h = self.trunk(x)
-        return self.tv(h), self.ti(h)
+        return self.tv(h), None if self.ti is None else self.ti(h)
 
 
 def _up_block(cin: int, cout: int) -> nn.Sequential:

@@ -63,7 +63,7 @@ class SSLModel(nn.Module):
         self.detector = Detector(cfg.detector_depth, cfg.detector_width) if cfg.use_stn else None
         ti_dim = cfg.ti_dim if cfg.split else 0
         enc_tv = cfg.tv_dim if cfg.split else cfg.tv_dim + cfg.ti_dim
-        self.encoder = Encoder(cfg.encoder_depth, cfg.encoder_width, enc_tv, max(ti_dim, 1))
+        self.encoder = Encoder(cfg.encoder_depth, cfg.encoder_width, enc_tv, ti_dim)
         self.decoder = Decoder(enc_tv, ti_dim, cfg.crop_size, cfg.decoder_channels) if cfg.use_decoder else None
         self.pose2d = None
         if cfg.pose2d_joints > 0:  # the paper's weak-2D MLP on the time-variant features
@@ -106,7 +106,7 @@ class SSLModel(nn.Module):
             both_tv, both_ti = self.encoder(self._norm(torch.cat([colour_jitter(crops, generator), crops])))
             tv, ti = both_tv[:n], both_ti[n:]
         else:
-            tv, ti = self.encoder(self._norm(crops))[0], None
+            tv, ti = self.encoder(self._norm(crops))
         recon = mask = None
         if self.decoder is not None:
             ti_swapped = None

@@ -13,7 +13,7 @@ import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -23,6 +23,7 @@ from torch.utils.data import DataLoader
 from train.checkpoint import load_checkpoint, save_checkpoint
 from train.data import SamplingConfig, VideoDataset
 from train.data.loader import worker_context
+from train.distributed import DistInfo, cleanup, setup
 from train.losses.reconstruction import PerceptualNet
 from train.models.config import MODEL_PRESETS, ModelConfig
 from train.models.ssl_model import SSLModel, to_unit
@@ -65,8 +66,8 @@ def _dataset(cfg: TrainConfig, mcfg: ModelConfig, stage: str, cache_dir: Path) -
                         background=cfg.background)
 
 
-def _loader(ds: VideoDataset, cfg: TrainConfig, start: int, stop: int) -> DataLoader:
-    sampler = StepBatchSampler(len(ds), cfg.batch_size, cfg.seed, start, stop)
+def _loader(ds: VideoDataset, cfg: TrainConfig, start: int, stop: int, info: DistInfo) -> DataLoader:
+    sampler = StepBatchSampler(len(ds), cfg.batch_size, cfg.seed, start, stop, info.rank, info.world_size)
     return DataLoader(ds, batch_sampler=sampler, num_workers=cfg.workers,
                       multiprocessing_context=worker_context() if cfg.workers > 0 else None)
 
@@ -108,15 +109,19 @@ def fit(cfg: TrainConfig, out_dir: str | os.PathLike, resume: bool = False,
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     ckpt_path = out / "last.pt"
-    torch.manual_seed(cfg.seed)  # the initial weights
+    info = setup()
+    if cfg.batch_size % info.world_size:
+        raise ValueError(f"batch_size {cfg.batch_size} must split evenly over {info.world_size} processes")
+    torch.manual_seed(cfg.seed)  # the initial weights, identical on every rank
 
-    # ---- model, perceptual network, optimiser
+    # ---- model, perceptual network, optimiser, AMP scaler (CUDA only)
     mcfg = model_config(cfg)
-    model = SSLModel(mcfg)
-    perceptual = PerceptualNet(cfg.perceptual_weights, seed=cfg.seed) if mcfg.use_decoder else None
+    model = SSLModel(mcfg).to(info.device)
+    perceptual = PerceptualNet(cfg.perceptual_weights, seed=cfg.seed).to(info.device) if mcfg.use_decoder else None
     if perceptual is not None:
         log.info("perceptual network: %s", perceptual.weights_source)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    scaler = torch.amp.GradScaler("cuda", enabled=info.device.type == "cuda")
 
     # ---- resume
     start = 0
@@ -124,45 +129,74 @@ def fit(cfg: TrainConfig, out_dir: str | os.PathLike, resume: bool = False,
         state = load_checkpoint(ckpt_path, expect=cfg.to_dict(), keys=_RESUME_KEYS)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
+        if state["scaler"] is not None:
+            scaler.load_state_dict(state["scaler"])
         start = state["step"]
         log.info("resumed %s at step %d", ckpt_path, start)
-    (out / "config.json").write_text(json.dumps({**cfg.to_dict(), "model_config": mcfg.to_dict(),
-                                                 "perceptual": perceptual.weights_source if perceptual else None},
-                                                indent=1) + "\n")
-    train_steps(cfg, model, perceptual, optimizer, out, start, on_step)
+    if info.is_main:
+        (out / "config.json").write_text(json.dumps({**cfg.to_dict(), "model_config": mcfg.to_dict(),
+                                                     "perceptual": perceptual.weights_source if perceptual else None,
+                                                     "world_size": info.world_size}, indent=1) + "\n")
+    try:
+        train_steps(cfg, _Runtime(model, perceptual, optimizer, scaler, info), out, start, on_step)
+    finally:
+        cleanup(info)
     return ckpt_path
 
 
-def train_steps(cfg: TrainConfig, model: SSLModel, perceptual: PerceptualNet | None,
-                optimizer: torch.optim.Optimizer, out: Path, start: int, on_step: StepCallback | None) -> None:
+@dataclass
+class _Runtime:
+    """What the loop trains with, and where."""
+
+    model: SSLModel
+    perceptual: PerceptualNet | None
+    optimizer: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler
+    info: DistInfo
+
+    @property
+    def network(self) -> torch.nn.Module:
+        """The model, wrapped for gradient averaging when several processes train it."""
+        if not hasattr(self, "_ddp"):
+            self._ddp = (torch.nn.parallel.DistributedDataParallel(self.model) if self.info.distributed
+                         else self.model)
+        return self._ddp
+
+
+def train_steps(cfg: TrainConfig, rt: _Runtime, out: Path, start: int, on_step: StepCallback | None) -> None:
     """Run steps ``start .. cfg.steps - 1``: stage 1 (gravity) for the first ``gravity_steps``, then temporal."""
+    model, perceptual, optimizer, info = rt.model, rt.perceptual, rt.optimizer, rt.info
     variant = VARIANTS[cfg.variant]
     cache_dir = out / "cache"
     switch = min(cfg.gravity_steps, cfg.steps) if variant.gravity else 0
     stages = [("gravity", 0, switch), ("temporal", switch, cfg.steps)]  # (stage, first step, end)
     model.train()
-    with open(out / "metrics.jsonl", "a") as metrics:
+    cuda = info.device.type == "cuda"
+    with open(out / "metrics.jsonl", "a") if info.is_main else open(os.devnull, "w") as metrics:
         for stage, first, last in stages:
             lo = max(start, first)
             if lo >= last:
                 continue
             ds = _dataset(cfg, model.cfg, stage, cache_dir)
-            evaluator = _BoxEvaluator(cfg, model) if cfg.eval_every else None
+            evaluator = _BoxEvaluator(cfg, model) if cfg.eval_every and info.is_main else None
             tic = time.perf_counter()
-            for step, batch in zip(range(lo, last), _loader(ds, cfg, lo, last)):
-                generator = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
-                output = model(batch["frames"], batch.get("background"), generator)
-                visible = batch["visible"] & batch["labeled"][..., None] if "visible" in batch else None
-                loss, terms = ssl_loss(output, batch["distance"], variant, cfg.weights, perceptual, float(cfg.far),
-                                       stage, model.cfg.perceptual_size, batch.get("joints2d"), visible,
-                                       model.cfg.frame_size)
+            for step, batch in zip(range(lo, last), _loader(ds, cfg, lo, last, info)):
+                batch = {k: v.to(info.device, non_blocking=True) for k, v in batch.items()}
+                generator = torch.Generator().manual_seed((cfg.seed * 1_000_003 + step) * 1009 + info.rank)
+                with torch.autocast(device_type=info.device.type, dtype=torch.float16, enabled=cuda):
+                    output = rt.network(batch["frames"], batch.get("background"), generator)
+                    visible = batch["visible"] & batch["labeled"][..., None] if "visible" in batch else None
+                    loss, terms = ssl_loss(output, batch["distance"], variant, cfg.weights, perceptual,
+                                           float(cfg.far), stage, model.cfg.perceptual_size, batch.get("joints2d"),
+                                           visible, model.cfg.frame_size)
                 if not math.isfinite(loss.item()):
                     raise TrainingError(f"non-finite loss at step {step}: {terms}")
                 optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
+                rt.scaler.scale(loss).backward()
+                rt.scaler.step(optimizer)
+                rt.scaler.update()
                 done = step + 1
-                if done % cfg.log_every == 0 or done == last:
+                if info.is_main and (done % cfg.log_every == 0 or done == last):
                     stats = {"step": done, "stage": stage, "loss": loss.item(), **terms,
                              "box_scale": output.scale.mean().item(),
                              "s_per_step": (time.perf_counter() - tic) / cfg.log_every}
@@ -176,9 +210,10 @@ def train_steps(cfg: TrainConfig, model: SSLModel, perceptual: PerceptualNet | N
                     if result is not None:
                         metrics.write(json.dumps({"step": done, "stage": "eval", **result}) + "\n")
                         metrics.flush()
-                if cfg.image_every and (done % cfg.image_every == 0 or done == cfg.steps):
+                if info.is_main and cfg.image_every and (done % cfg.image_every == 0 or done == cfg.steps):
                     _write_pictures(model, output, batch.get("background"), out, done)
-                if done % cfg.checkpoint_every == 0 or done == cfg.steps:
+                if info.is_main and (done % cfg.checkpoint_every == 0 or done == cfg.steps):
                     save_checkpoint(out / "last.pt", config=cfg.to_dict(), step=done, model=model,
-                                    optimizer=optimizer, extra={"model_config": model.cfg.to_dict()})
+                                    optimizer=optimizer, scaler=rt.scaler,
+                                    extra={"model_config": model.cfg.to_dict(), "world_size": info.world_size})
             ds.close()

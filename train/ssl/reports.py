@@ -76,6 +76,8 @@ def reconstruction_grid(model: SSLModel, out: SSLOutput, background: torch.Tenso
     """
     from PIL import Image
 
+    was_training = model.training
+    model.eval()  # decoding the swap must not touch batch-norm statistics (resume stays exact)
     n = min(items, out.tv.shape[0])
     h, w = model.cfg.detector_size
     rows = []
@@ -94,6 +96,7 @@ def reconstruction_grid(model: SSLModel, out: SSLOutput, background: torch.Tenso
                 bg = out.target[i, :1] if background is None else background[i, :1]
                 tiles.append(_to_uint8(compose(full, mask, bg)[0]))
         rows.append(np.concatenate(tiles, axis=1))
+    model.train(was_training)
     out_png = Path(out_png)
     Image.fromarray(np.concatenate(rows, axis=0)).save(out_png)
     return out_png

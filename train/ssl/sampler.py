@@ -18,14 +18,19 @@ def batch_indices(step: int, length: int, batch_size: int, seed: int) -> list[tu
 
 
 class StepBatchSampler:
-    """Yields the batches of steps ``start .. stop - 1`` (a DataLoader ``batch_sampler``)."""
+    """Yields the batches of steps ``start .. stop - 1`` (a DataLoader ``batch_sampler``).
 
-    def __init__(self, length: int, batch_size: int, seed: int, start: int, stop: int) -> None:
+    With several processes, each takes every ``world_size``-th item of the global batch from ``rank``.
+    """
+
+    def __init__(self, length: int, batch_size: int, seed: int, start: int, stop: int, rank: int = 0,
+                 world_size: int = 1) -> None:
         self.length, self.batch_size, self.seed, self.start, self.stop = length, batch_size, seed, start, stop
+        self.rank, self.world_size = rank, world_size
 
     def __iter__(self) -> Iterator[list[tuple[int, int]]]:
         for step in range(self.start, self.stop):
-            yield batch_indices(step, self.length, self.batch_size, self.seed)
+            yield batch_indices(step, self.length, self.batch_size, self.seed)[self.rank::self.world_size]
 
     def __len__(self) -> int:
         return max(0, self.stop - self.start)
