@@ -338,3 +338,11 @@ def test_every_loss_has_finite_gradients_on_random_inputs(net):
     torch.stack(losses).sum().backward()
     assert all(torch.isfinite(loss) for loss in losses)
     assert all(x.grad is not None and torch.isfinite(x.grad).all() for x in inputs)
+
+
+def test_box_prior_accepts_a_per_axis_target():
+    from train.losses.box_prior import box_prior_loss
+
+    scale = torch.tensor([[0.2, 0.4], [0.2, 0.2]])  # batch mean (0.2, 0.3)
+    # target (0.2, 0.35): only y is off by 0.05 -> 0.05^2 / (2 * 0.1^2) = 0.125
+    assert box_prior_loss(scale, target_scale=(0.2, 0.35)).item() == pytest.approx(0.125)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from torch import Tensor
 
 
-def _gaussian_nll(mean: Tensor, target: float, sigma: float) -> Tensor:
+def _gaussian_nll(mean: Tensor, target: float | Tensor, sigma: float) -> Tensor:
     """Negative log of an isotropic Gaussian, up to a constant, summed over the axes of ``mean``."""
     return ((mean - target) ** 2).sum() / (2.0 * sigma**2)
 
@@ -19,14 +19,15 @@ def _gaussian_nll(mean: Tensor, target: float, sigma: float) -> Tensor:
 def box_prior_loss(
     scale: Tensor,
     centre: Tensor | None = None,
-    target_scale: float = 0.5,
+    target_scale: float | tuple[float, float] = 0.5,
     scale_sigma: float = 0.1,
     centre_sigma: float = 0.1,
 ) -> Tensor:
     """scale (B, 2) = (sx, sy), centre (B, 2) = (ux, uy) or None -> scalar prior on their batch means.
 
     Args:
-        target_scale: the batch-mean box size as a fraction of the frame (paper: about 50%).
+        target_scale: the batch-mean box size as a fraction of the frame (paper: about 50%), one value or
+            (x, y) for a framing where the athlete is taller than wide.
         scale_sigma, centre_sigma: prior widths in affine_grid units (the paper gives none; 0.1 lets the
             batch mean wander about ±0.1 before the prior costs as much as half a unit of loss).
         centre: when given, the batch-mean centre is pulled to the middle of the frame (paper: H36M only).
@@ -35,7 +36,8 @@ def box_prior_loss(
         raise ValueError(f"scale must be (B, 2), got {tuple(scale.shape)}")
     if scale_sigma <= 0 or centre_sigma <= 0:
         raise ValueError(f"sigmas must be > 0, got scale_sigma={scale_sigma}, centre_sigma={centre_sigma}")
-    loss = _gaussian_nll(scale.mean(dim=0), target_scale, scale_sigma)  # (B, 2) -> (2,)
+    target = scale.new_tensor(target_scale).expand(2)  # float or (x, y) -> (2,)
+    loss = _gaussian_nll(scale.mean(dim=0), target, scale_sigma)  # (B, 2) -> (2,)
     if centre is not None:
         if centre.shape != scale.shape:
             raise ValueError(f"centre must be (B, 2) like scale {tuple(scale.shape)}, got {tuple(centre.shape)}")

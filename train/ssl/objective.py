@@ -29,7 +29,7 @@ class LossWeights:
     weak2d: float = 10.0  # η
     box_prior: float = 1.0
     centre_prior: bool = False  # also pull the batch-mean centre to the middle (studio data)
-    box_scale: float = 0.5  # the batch-mean box size the prior expects (fraction of the frame)
+    box_scale: tuple[float, float] = (0.5, 0.5)  # the batch-mean box size (x, y) the prior expects
 
 
 def ssl_loss(out: SSLOutput, distance: torch.Tensor, variant: Variant, weights: LossWeights,
