@@ -28,8 +28,8 @@ RESULTS = Path(__file__).parent / "results"
 def step_time(model_size: str, variant: str, batch: int, frames: int, repeats: int = 4) -> dict:
     cfg = TrainConfig(model=model_size, variant=variant)
     mcfg = model_config(cfg)
-    model = SSLModel(mcfg).train()
-    perceptual = PerceptualNet() if mcfg.use_decoder else None
+    model = SSLModel(mcfg).train().to(memory_format=torch.channels_last)  # as train.ssl.fit does
+    perceptual = PerceptualNet().to(memory_format=torch.channels_last) if mcfg.use_decoder else None
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
     h, w = mcfg.frame_size
     x = torch.randint(0, 255, (batch, frames, h, w, 3), dtype=torch.uint8)
