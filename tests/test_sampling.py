@@ -16,7 +16,7 @@ def test_temporal_tuple_distances_follow_the_config():
         assert t[0] == ref and (t >= 0).all() and (t < 200).all()
         assert len(set(np.sign(d[1:]))) == 1  # near, far, intermediate on one side
         near, far, mid = np.abs(d[1:])
-        assert 1 <= near <= 5 and 40 <= far <= 60 and near < mid < far
+        assert near >= 1 and near <= 5 and 40 <= far <= 60 and near < mid < far
 
 
 def test_temporal_sampling_covers_both_sides_and_the_whole_range():

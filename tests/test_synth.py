@@ -88,7 +88,7 @@ def test_body_joints_follow_h36m_anatomy(body):
     assert j["lshoulder"][0] > 0 > j["rshoulder"][0]  # the subject's left is +x (facing -y)
     assert j["head"][2] > j["neck"][2] > j["thorax"][2] > j["spine"][2] > j["hip"][2] > j["lknee"][2] > j["lankle"][2]
     height = j["head"][2] - min(j["lankle"][2], j["rankle"][2])
-    assert 1.3 < height < 2.0
+    assert height > 1.3 and height < 2.0
 
 
 def test_knee_flexion_moves_the_ankle_backwards(body):
