@@ -142,7 +142,8 @@ def fit(cfg: TrainConfig, out_dir: str | os.PathLike, resume: bool = False,
                                                      "perceptual": perceptual.weights_source if perceptual else None,
                                                      "world_size": info.world_size}, indent=1) + "\n")
     try:
-        train_steps(cfg, _Runtime(model, perceptual, optimizer, scaler, info), out, start, on_step)
+        network = torch.nn.parallel.DistributedDataParallel(model) if info.distributed else model
+        train_steps(cfg, _Runtime(model, network, perceptual, optimizer, scaler, info), out, start, on_step)
     finally:
         cleanup(info)
     return ckpt_path
@@ -153,18 +154,11 @@ class _Runtime:
     """What the loop trains with, and where."""
 
     model: SSLModel
+    network: torch.nn.Module  # the model, or its DDP wrapper (gradient averaging) with several processes
     perceptual: PerceptualNet | None
     optimizer: torch.optim.Optimizer
     scaler: torch.amp.GradScaler
     info: DistInfo
-
-    @property
-    def network(self) -> torch.nn.Module:
-        """The model, wrapped for gradient averaging when several processes train it."""
-        if not hasattr(self, "_ddp"):
-            self._ddp = (torch.nn.parallel.DistributedDataParallel(self.model) if self.info.distributed
-                         else self.model)
-        return self._ddp
 
 
 def train_steps(cfg: TrainConfig, rt: _Runtime, out: Path, start: int, on_step: StepCallback | None) -> None:
