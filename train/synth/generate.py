@@ -131,6 +131,53 @@ class _Degrade:
         return np.clip(img + 0.5, 0, 255).astype(np.uint8)
 
 
+@dataclass
+class _Take:
+    """One camera's view of one sequence: per-frame cameras and the posed body in world metres."""
+
+    cams: list[Camera]
+    verts: np.ndarray  # (T, V, 3)
+    normals: list[np.ndarray]  # T x (V, 3)
+    joints: np.ndarray  # (T, 17, 3)
+    drift_phase: float
+
+
+def _motion(scenario: Scenario, captures: list, body: BodyModel, cfg: SynthConfig,
+            rng: np.random.Generator) -> Motion:
+    """A BVH capture when the config gives some, else one of the scenario's procedural motions."""
+    if captures:
+        return resample(captures[int(rng.integers(len(captures)))], cfg.frames, cfg.fps, rng)
+    name = scenario.motions[int(rng.integers(len(scenario.motions)))]
+    return PROCEDURAL[name](body.bone_index, cfg.frames, cfg.fps, rng)
+
+
+def _render_take(renderer: Renderer, body_mesh, env, cfg: SynthConfig, take: _Take, degrade: _Degrade,
+                 path: Path, tick: Callable[[], None]) -> tuple[np.ndarray, ...]:
+    """Render, degrade and encode one take; its labels ``(joints3d, joints2d, box, visible)`` stacked over frames."""
+    rows = []
+    with VideoWriter(path, cfg.width, cfg.height, cfg.fps) as writer:
+        for t, cam in enumerate(take.cams):
+            body_mesh.update(take.verts[t], take.normals[t])
+            gain = 1 + cfg.drift * np.sin(2 * np.pi * t / (4 * cfg.fps) + take.drift_phase)
+            rgb, mask = renderer.render(cam, Lighting().scaled(gain), clear=env.sky)
+            writer.write(degrade(rgb))
+            rows.append(frame_labels(cam, take.joints[t], mask))
+            tick()
+    return tuple(np.stack(column) for column in zip(*rows))
+
+
+def _camera_params(cams: list[Camera]) -> tuple[CameraParams, CameraParams | None]:
+    """The labels' camera (K, R, t in mm) and, for a moving camera, its per-frame parameters."""
+    first = cams[0]
+    camera = CameraParams(K=first.K.astype(np.float32), R=first.R.astype(np.float32),
+                          t=(first.t * 1000).astype(np.float32))
+    if all(cam is first for cam in cams):
+        return camera, None
+    return camera, CameraParams(K=np.stack([c.K for c in cams]).astype(np.float32),
+                                R=np.stack([c.R for c in cams]).astype(np.float32),
+                                t=np.stack([c.t * 1000 for c in cams]).astype(np.float32))
+
+
 def synthesize(cfg: SynthConfig, out_dir: str | os.PathLike, progress: Progress | None = None,
                body: BodyModel | None = None) -> list[VideoEntry]:
     """Render the dataset of ``cfg`` into ``out_dir`` (videos/, labels/, manifest.json); returns its entries."""
@@ -154,6 +201,13 @@ def synthesize(cfg: SynthConfig, out_dir: str | os.PathLike, progress: Progress 
     n_rig = 4 if scenario.rig == "studio" else 1
     total = cfg.subjects * cfg.sequences * n_rig * cfg.frames
     done = 0
+
+    def tick() -> None:
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress(done, total)
+
     entries: list[VideoEntry] = []
     splits = subject_splits(cfg.subjects, cfg.test_fraction, cfg.labeled_fraction)
     try:
@@ -169,11 +223,7 @@ def synthesize(cfg: SynthConfig, out_dir: str | os.PathLike, progress: Progress 
             else:
                 body_mesh.set_colors(colors)
             for k in range(cfg.sequences):
-                if captures:
-                    motion = resample(captures[int(rng.integers(len(captures)))], cfg.frames, cfg.fps, rng)
-                else:
-                    motion_name = scenario.motions[int(rng.integers(len(scenario.motions)))]
-                    motion = PROCEDURAL[motion_name](body.bone_index, cfg.frames, cfg.fps, rng)
+                motion = _motion(scenario, captures, body, cfg, rng)
                 verts, joints = place(motion, *body.pose(phenotype, motion.rotvecs), scenario)
                 sequence = f"{subject}_{k + 1:02d}_{motion.name}"
                 normals = [vertex_normals(v, body.faces) for v in verts]
@@ -181,34 +231,15 @@ def synthesize(cfg: SynthConfig, out_dir: str | os.PathLike, progress: Progress 
                 drift_phase = rng.uniform(0, 2 * np.pi)
                 for c, cams in enumerate(rigs):
                     name = f"{sequence}_c{c}"
-                    plate = plates[int(rng.integers(len(plates)))] if plates else None
-                    renderer.set_plate(plate)
+                    renderer.set_plate(plates[int(rng.integers(len(plates)))] if plates else None)
                     degrade = _Degrade(cfg, np.random.default_rng(rng.integers(2**32)))
-                    j3, j2, boxes, vis = [], [], [], []
-                    with VideoWriter(out / "videos" / f"{name}.mp4", cfg.width, cfg.height, cfg.fps) as writer:
-                        for t, cam in enumerate(cams):
-                            body_mesh.update(verts[t], normals[t])
-                            gain = 1 + cfg.drift * np.sin(2 * np.pi * t / (4 * cfg.fps) + drift_phase)
-                            rgb, mask = renderer.render(cam, Lighting().scaled(gain), clear=env.sky)
-                            writer.write(degrade(rgb))
-                            for acc, value in zip((j3, j2, boxes, vis), frame_labels(cam, joints[t], mask)):
-                                acc.append(value)
-                            done += 1
-                            if progress is not None:
-                                progress(done, total)
-                    K, R, tr = cams[0].K, cams[0].R, cams[0].t
-                    moving = any(cam is not cams[0] for cam in cams)
-                    labels = VideoLabels(
-                        frames=np.arange(len(cams)), joints3d=np.stack(j3), joints2d=np.stack(j2),
-                        box=np.stack(boxes), visible=np.stack(vis),
-                        camera=CameraParams(K=K.astype(np.float32), R=R.astype(np.float32),
-                                            t=(tr * 1000).astype(np.float32)),
-                        subject=subject, sequence=sequence, camera_id=f"c{c}",
-                        frame_cameras=CameraParams(
-                            K=np.stack([cam.K for cam in cams]).astype(np.float32),
-                            R=np.stack([cam.R for cam in cams]).astype(np.float32),
-                            t=np.stack([cam.t * 1000 for cam in cams]).astype(np.float32)) if moving else None,
-                    )
+                    take = _Take(cams, verts, normals, joints, drift_phase)
+                    j3, j2, boxes, vis = _render_take(renderer, body_mesh, env, cfg, take, degrade,
+                                                      out / "videos" / f"{name}.mp4", tick)
+                    camera, frame_cameras = _camera_params(cams)
+                    labels = VideoLabels(frames=np.arange(len(cams)), joints3d=j3, joints2d=j2, box=boxes,
+                                         visible=vis, camera=camera, subject=subject, sequence=sequence,
+                                         camera_id=f"c{c}", frame_cameras=frame_cameras)
                     save_labels(out / "labels" / f"{name}.npz", labels)
                     entries.append(VideoEntry(video=out / "videos" / f"{name}.mp4",
                                               labels=out / "labels" / f"{name}.npz", subject=subject,
