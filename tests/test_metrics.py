@@ -59,3 +59,29 @@ def test_bad_shapes_are_refused():
         mpjpe(np.zeros((2, 17, 2)), np.zeros((2, 17, 2)))
     with pytest.raises(ValueError, match="must match"):
         per_group(np.zeros(3), ["a"])
+
+
+@pytest.mark.parametrize("kind", ["mlp", "mlp_resnet"])
+def test_regressors_fit_a_linear_map_from_features(kind):
+    import torch
+
+    from train.pose.regressors import PoseRegressor, RegressorConfig
+
+    torch.manual_seed(0)
+    cfg = RegressorConfig(kind=kind, in_dim=16, joints=4, hidden=64, layers=2, dropout=0.0)
+    model = PoseRegressor(cfg)
+    x = torch.randn(64, 16)
+    w3, w2 = torch.randn(16, 12), torch.randn(16, 8)
+    y3, y2 = (x @ w3).view(64, 4, 3), (x @ w2).view(64, 4, 2)
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    first = None
+    for _ in range(300):
+        p3, p2 = model(x)
+        loss = ((p3 - y3) ** 2).mean() + ((p2 - y2) ** 2).mean()
+        first = first if first is not None else loss.item()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert loss.item() < 0.05 * first
+    with pytest.raises(ValueError, match=r"\(N, 16\)"):
+        model(torch.zeros(2, 15))
