@@ -10,7 +10,7 @@ def test_import_tvstream_does_not_import_torch_or_train():
     code = (
         "import sys\n"
         "import tvstream, tvstream.cli.main, tvstream.labels, tvstream.manifest, tvstream.output_schema\n"
-        "import tvstream.sysinfo, engines\n"
+        "import tvstream.sysinfo, engines, engines.metadata, engines.backends, engines.backends.onnxruntime\n"
         f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

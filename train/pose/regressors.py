@@ -63,7 +63,7 @@ class PoseRegressor(nn.Module):
         self.head2d = nn.Linear(cfg.hidden, 2 * cfg.joints)
 
     def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        if features.dim() != 2 or features.shape[1] != self.cfg.in_dim:
+        if not torch.jit.is_tracing() and (features.dim() != 2 or features.shape[1] != self.cfg.in_dim):
             raise ValueError(f"features must be (N, {self.cfg.in_dim}), got {tuple(features.shape)}")
         h = self.trunk(features)  # (N, hidden)
         n, k = features.shape[0], self.cfg.joints

@@ -12,6 +12,7 @@ from rich.markup import escape
 import tvstream
 from tvstream.cli.context import AppContext
 from tvstream.cli.data import data
+from tvstream.cli.export import build, export
 from tvstream.cli.info import info
 from tvstream.cli.synth import synth
 from tvstream.cli.train import train
@@ -36,6 +37,7 @@ def cli(ctx: click.Context, quiet: bool, verbose: int, traceback: bool) -> None:
       tvstream data check ./footage      validate a dataset folder or manifest
       tvstream synth --scenario dive --out data/dive   render a labeled synthetic dataset
       tvstream train ssl --data data/dive --scenario dive --out runs/dive   learn without labels
+      tvstream export runs/dive/last.pt --out dive.onnx                     one ONNX graph per frame
     """
     app = ctx.ensure_object(AppContext)
     app.quiet, app.verbose = quiet, verbose
@@ -46,6 +48,8 @@ cli.add_command(info)
 cli.add_command(data)
 cli.add_command(synth)
 cli.add_command(train)
+cli.add_command(export)
+cli.add_command(build)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

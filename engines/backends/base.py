@@ -1,0 +1,82 @@
+"""The Backend protocol and the explicit registry that picks one (TensorRT, ONNX Runtime, torch)."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import shutil
+from collections.abc import Callable
+from typing import Protocol
+
+import numpy as np
+
+from engines.metadata import ModelMetadata
+from tvstream.errors import BackendError
+
+
+class Backend(Protocol):
+    """A loaded model: ``infer`` maps uint8 frames ``(N, H, W, 3)`` to named float32 outputs."""
+
+    name: str
+    metadata: ModelMetadata
+
+    def infer(self, frames: np.ndarray) -> dict[str, np.ndarray]:
+        """``frames (N, H, W, 3)`` uint8 at ``metadata.input_size`` -> ``{"box": (N, 4), "pose3d": ..., ...}``."""
+        ...
+
+    def close(self) -> None:
+        """Release sessions, engines and device memory."""
+        ...
+
+
+def _load_onnxruntime(path: str | os.PathLike, **options) -> Backend:
+    from engines.backends.onnxruntime import OnnxRuntimeBackend
+
+    return OnnxRuntimeBackend(path, **options)
+
+
+def _load_torch(path: str | os.PathLike, **options) -> Backend:
+    from engines.backends.torch_backend import TorchBackend
+
+    return TorchBackend(path, **options)
+
+
+def _load_tensorrt(path: str | os.PathLike, **options) -> Backend:
+    from engines.backends.tensorrt import TensorRTBackend
+
+    return TensorRTBackend(path, **options)
+
+
+# an explicit registry (no getattr/__dict__ lookups): name -> loader
+BACKENDS: dict[str, Callable[..., Backend]] = {
+    "tensorrt": _load_tensorrt,
+    "onnxruntime": _load_onnxruntime,
+    "torch": _load_torch,
+}
+
+
+def _gpu_present() -> bool:
+    return shutil.which("nvidia-smi") is not None or os.path.exists("/dev/nvidia0")
+
+
+def pick_backend(name: str = "auto") -> str:
+    """Resolve ``auto``: TensorRT when the package and a GPU are present, else ONNX Runtime."""
+    if name != "auto":
+        if name not in BACKENDS:
+            raise BackendError(f"unknown backend {name!r}; choose auto, {', '.join(BACKENDS)}")
+        return name
+    has_trt = importlib.util.find_spec("tensorrt") is not None and importlib.util.find_spec("pycuda") is not None
+    return "tensorrt" if has_trt and _gpu_present() else "onnxruntime"
+
+
+def load_backend(path: str | os.PathLike, name: str = "auto", **options) -> Backend:
+    """Load the model at ``path`` (``.onnx``; the torch backend reads the ``.pt`` written beside it)."""
+    return BACKENDS[pick_backend(name)](path, **options)
+
+
+def check_frames(frames: np.ndarray, meta: ModelMetadata) -> None:
+    """Refuse frames the model was not exported for, with the sizes in the message."""
+    h, w = meta.input_size
+    if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[1:] != (h, w, 3):
+        raise BackendError(f"frames must be uint8 (N, {h}, {w}, 3), got {frames.dtype} {frames.shape}")

@@ -1,0 +1,70 @@
+"""What an exported model promises: stored as ONNX ``metadata_props`` and checked whenever it is loaded.
+
+numpy/json only, so deploy boxes validate models without torch or onnx.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+from tvstream.errors import CheckpointError
+from tvstream.skeleton import JOINT_NAMES
+
+MODEL_SCHEMA = "tvstream.model/1"
+INPUT_NAME = "frames"  # (N, H, W, 3) uint8 RGB at the model's working resolution
+OUTPUTS = ("box", "pose3d", "pose2d")  # (N, 4) px, (N, K, 3) mm root-relative, (N, K, 2) px
+OPTIONAL_OUTPUTS = ("mask",)
+
+
+@dataclass(frozen=True)
+class ModelMetadata:
+    """The contract between an exported model and the runtime."""
+
+    input_size: tuple[int, int]  # (H, W) the frames must have
+    joints: tuple[str, ...] = JOINT_NAMES
+    units: str = "mm"
+    outputs: tuple[str, ...] = OUTPUTS
+    model_hash: str = ""  # sha256 of the weights that were exported
+    name: str = "tvstream"
+    trained: bool = True  # False when the regressor was randomly initialised (engine tests, demos)
+    config: dict = field(default_factory=dict)  # the training config(s), for provenance
+    schema: str = MODEL_SCHEMA
+
+    def to_props(self) -> dict[str, str]:
+        """String key/values for ``onnx.ModelProto.metadata_props``."""
+        return {"tvstream": json.dumps(asdict(self), sort_keys=True)}
+
+    @staticmethod
+    def from_props(props: dict[str, str], source: str = "model") -> ModelMetadata:
+        """Parse and validate; raises CheckpointError naming what is wrong."""
+        if "tvstream" not in props:
+            raise CheckpointError(f"{source}: not a tvstream model (no 'tvstream' metadata)")
+        try:
+            d = json.loads(props["tvstream"])
+        except json.JSONDecodeError as exc:
+            raise CheckpointError(f"{source}: unreadable tvstream metadata ({exc})") from None
+        if d.get("schema") != MODEL_SCHEMA:
+            raise CheckpointError(f"{source}: model schema {d.get('schema')!r}, this runtime reads {MODEL_SCHEMA!r}")
+        try:
+            meta = ModelMetadata(input_size=tuple(d["input_size"]), joints=tuple(d["joints"]), units=d["units"],
+                                 outputs=tuple(d["outputs"]), model_hash=d.get("model_hash", ""),
+                                 name=d.get("name", "tvstream"), trained=bool(d.get("trained", True)),
+                                 config=d.get("config", {}), schema=d["schema"])
+        except (KeyError, TypeError) as exc:
+            raise CheckpointError(f"{source}: tvstream metadata misses field {exc}") from None
+        meta.check(source)
+        return meta
+
+    def check(self, source: str = "model") -> None:
+        """Refuse a model this runtime cannot read (other skeleton, units, missing outputs)."""
+        if self.joints != JOINT_NAMES:
+            raise CheckpointError(f"{source}: model joints {list(self.joints)} differ from the runtime's "
+                                  f"{list(JOINT_NAMES)}")
+        if self.units != "mm":
+            raise CheckpointError(f"{source}: model units {self.units!r}, expected 'mm'")
+        missing = [o for o in OUTPUTS if o not in self.outputs]
+        if missing:
+            raise CheckpointError(f"{source}: model lacks output(s) {missing}")
+        if len(self.input_size) != 2 or min(self.input_size) < 16:
+            raise CheckpointError(f"{source}: bad input_size {self.input_size}")
