@@ -41,6 +41,6 @@ def build(app: AppContext, model: Path, precision: str, max_batch: int) -> None:
     from engines.backends import load_backend
 
     backend = load_backend(model, "tensorrt", precision=precision, max_batch=max_batch)
-    report = getattr(backend, "parity_report", None)
+    report = getattr(backend, "parity", None)
     app.say(f"engine ready ({precision}, batch 1..{max_batch})" + (f"; parity: {report}" if report else ""))
     backend.close()
