@@ -41,6 +41,12 @@ class SourceError(TvstreamError, OSError):
     exit_code = ExitStatus.SOURCE
 
 
+class SinkError(TvstreamError, OSError):
+    """Output cannot be written (a full disk, a closed socket or pipe)."""
+
+    exit_code = ExitStatus.SOURCE
+
+
 class BackendError(TvstreamError, RuntimeError):
     """An inference backend cannot be loaded or run."""
 
