@@ -14,6 +14,7 @@ from tvstream.cli.context import AppContext
 from tvstream.cli.data import data
 from tvstream.cli.export import build, export
 from tvstream.cli.info import info
+from tvstream.cli.run import run
 from tvstream.cli.synth import synth
 from tvstream.cli.train import train
 from tvstream.errors import ExitStatus, TvstreamError
@@ -33,6 +34,7 @@ def cli(ctx: click.Context, quiet: bool, verbose: int, traceback: bool) -> None:
 
     \b
     Examples:
+      tvstream run camera.mp4 --model model.onnx --out poses.jsonl   the product
       tvstream info                      versions, backends and GPUs (for bug reports)
       tvstream data check ./footage      validate a dataset folder or manifest
       tvstream synth --scenario dive --out data/dive   render a labeled synthetic dataset
@@ -44,6 +46,7 @@ def cli(ctx: click.Context, quiet: bool, verbose: int, traceback: bool) -> None:
     app.configure_logging()
 
 
+cli.add_command(run)
 cli.add_command(info)
 cli.add_command(data)
 cli.add_command(synth)

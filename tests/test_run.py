@@ -1,0 +1,102 @@
+"""`tvstream run` end to end on real files: JSON lines that validate, overlays, stdin, bad input."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import numpy as np
+import pytest
+
+from tvstream.background import RollingBackground
+from tvstream.errors import ExitStatus
+from tvstream.output_schema import output_schema
+from tvstream.pipeline import to_source_pixels
+
+SAMPLE = Path(__file__).parent.parent / "examples" / "sample_ski.mp4"
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    import torch
+
+    from engines.export import export_onnx
+    from train.checkpoint import save_checkpoint
+    from train.models.config import MODEL_PRESETS
+    from train.models.ssl_model import SSLModel
+
+    torch.manual_seed(0)
+    cfg = MODEL_PRESETS["tiny"]
+    root = tmp_path_factory.mktemp("run")
+    ckpt = save_checkpoint(root / "last.pt", config={}, step=0, model=SSLModel(cfg),
+                           extra={"model_config": cfg.to_dict()})
+    export_onnx(ckpt, root / "tiny.onnx")
+    return root / "tiny.onnx"
+
+
+def tvstream(*args, stdin=None):
+    return subprocess.run([sys.executable, "-m", "tvstream", *map(str, args)], input=stdin, capture_output=True,
+                          timeout=300)
+
+
+def test_run_writes_one_valid_line_per_frame_and_an_overlay(model, tmp_path):
+    out = tvstream("run", SAMPLE, "--model", model, "--out", tmp_path / "poses.jsonl", "--batch", "4",
+                   "--render", tmp_path / "overlay.mp4")
+    assert out.returncode == 0, out.stderr.decode()
+    lines = [json.loads(line) for line in (tmp_path / "poses.jsonl").read_text().splitlines()]
+    validator = jsonschema.Draft202012Validator(output_schema())
+    for line in lines:
+        validator.validate(line)
+    header, poses, end = lines[0], lines[1:-1], lines[-1]
+    assert header["source"] == {"uri": str(SAMPLE), "width": 640, "height": 360, "fps": 25.0}
+    assert [p["frame"] for p in poses] == list(range(250)) and end == {"type": "end", "frames": 250,
+                                                                       "dropped": 0, "errors": 0}
+    assert np.all(np.diff([p["t"] for p in poses]) > 0) and poses[-1]["t"] == pytest.approx(9.96)
+    from train.data.video_reader import probe_video
+
+    overlay = probe_video(tmp_path / "overlay.mp4")
+    assert (overlay.num_frames, overlay.width, overlay.height) == (250, 640, 360)
+
+
+def test_run_reads_a_stream_from_stdin_to_stdout(model, tmp_path):
+    from train.data.pattern_video import write_pattern_video
+
+    clip = write_pattern_video(tmp_path / "clip.ts", 30, width=96, height=64)
+    out = tvstream("run", "-", "--model", model, stdin=clip.read_bytes())
+    assert out.returncode == 0, out.stderr.decode()
+    lines = [json.loads(line) for line in out.stdout.decode().splitlines()]  # stdout: JSON lines only
+    assert lines[0]["type"] == "header" and lines[-1]["type"] == "end" and len(lines) == 32
+
+
+def test_bad_input_is_one_line_and_an_exit_code(model, tmp_path):
+    (tmp_path / "junk.mp4").write_bytes(b"junk" * 100)
+    for args, code, text in (
+        (("run", tmp_path / "junk.mp4", "--model", model), ExitStatus.SOURCE, "cannot open video"),
+        (("run", tmp_path / "absent.mp4", "--model", model), ExitStatus.SOURCE, "no such video file"),
+        (("run", SAMPLE), ExitStatus.CHECKPOINT, "no model given"),
+        (("run", SAMPLE, "--model", tmp_path / "junk.mp4"), ExitStatus.CHECKPOINT, "cannot load the model"),
+    ):
+        out = tvstream(*args)
+        err = out.stderr.decode()
+        assert out.returncode == code and text in err, err
+        assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_model_pixels_map_to_source_pixels():
+    # a 64x64 model input of a 640x360 source: pixel centre 31.5 -> 319.5 (x) and 179.5 (y)
+    np.testing.assert_allclose(to_source_pixels(np.array([[31.5, 31.5], [-0.5, -0.5]]), (64, 64), (360, 640)),
+                               [[319.5, 179.5], [-0.5, -0.5]])
+
+
+def test_rolling_background_scores_the_box_with_the_athlete():
+    from train.data.pattern_video import render_pattern_frame, square_box
+
+    bg = RollingBackground(history=9, refresh=3, width=64)
+    for t in range(40):
+        img = render_pattern_frame(t, 160, 120)
+        box = square_box(t, 160, 120)
+        bg.update(img, box)
+    img, box = render_pattern_frame(40, 160, 120), square_box(40, 160, 120)
+    empty = np.array([5.0, 100, 20, 115])  # a corner the square never visits
+    assert bg.score(img, box) > 0.5 and bg.score(img, empty) < 0.05

@@ -1,0 +1,72 @@
+"""Rolling background for live video: a per-pixel median of recent frames that ignores the athlete's box.
+
+It answers "is anyone in the box?" (the foreground score that sets ``detected``) without the training
+stack. Frames are kept small (``width`` pixels wide); the median is refreshed every ``refresh`` frames.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+
+class RollingBackground:
+    """Background model over a ring of ``history`` downsampled frames.
+
+    Args:
+        history: frames in the ring.
+        refresh: recompute the median every this many frames.
+        width: working width in pixels (height follows the frame's aspect).
+        threshold: grey-level difference that counts a pixel as foreground.
+    """
+
+    def __init__(self, history: int = 31, refresh: int = 15, width: int = 64, threshold: float = 25.0) -> None:
+        if history < 3 or refresh < 1 or width < 8:
+            raise ValueError(f"need history >= 3, refresh >= 1, width >= 8; got {history}, {refresh}, {width}")
+        self.history, self.refresh, self.width, self.threshold = history, refresh, width, threshold
+        self._ring: np.ndarray | None = None  # (history, h, w) float32 grey, NaN inside past boxes
+        self._count = 0
+        self.background: np.ndarray | None = None  # (h, w) float32
+
+    def _small(self, image: np.ndarray) -> np.ndarray:
+        h, w = image.shape[:2]
+        step = max(w // self.width, 1)
+        return image[::step, ::step].mean(axis=2, dtype=np.float32)  # (h', w') grey, strided (no copy of the frame)
+
+    def _box_slice(self, box: np.ndarray | None, image_shape: tuple[int, ...], small_shape: tuple[int, int]):
+        if box is None or not np.isfinite(box).all():
+            return None
+        sy, sx = small_shape[0] / image_shape[0], small_shape[1] / image_shape[1]
+        x0, y0 = max(int(box[0] * sx), 0), max(int(box[1] * sy), 0)
+        x1, y1 = min(int(np.ceil(box[2] * sx)), small_shape[1]), min(int(np.ceil(box[3] * sy)), small_shape[0])
+        return (slice(y0, y1), slice(x0, x1)) if x1 > x0 and y1 > y0 else None
+
+    def score(self, image: np.ndarray, box: np.ndarray | None) -> float:
+        """Fraction of pixels inside ``box`` (image pixels) that differ from the background; 1.0 before it exists."""
+        small = self._small(image)
+        region = self._box_slice(box, image.shape, small.shape)
+        if self.background is None or region is None:
+            return 1.0 if region is not None else 0.0
+        diff = np.abs(small[region] - self.background[region])
+        known = np.isfinite(diff)
+        if not known.any():
+            return 1.0
+        return float((diff[known] > self.threshold).mean())
+
+    def update(self, image: np.ndarray, box: np.ndarray | None) -> None:
+        """Add a frame; pixels inside the subject's ``box`` do not vote for the background."""
+        small = self._small(image)
+        if self._ring is None:
+            self._ring = np.full((self.history, *small.shape), np.nan, np.float32)
+        region = self._box_slice(box, image.shape, small.shape)
+        slot = self._ring[self._count % self.history]
+        slot[:] = small
+        if region is not None:
+            slot[region] = np.nan
+        self._count += 1
+        if self._count % self.refresh == 0 or self.background is None and self._count >= 3:
+            filled = self._ring[: min(self._count, self.history)]
+            with warnings.catch_warnings():  # pixels always covered by the athlete stay unknown (NaN)
+                warnings.simplefilter("ignore", RuntimeWarning)
+                self.background = np.nanmedian(filled, axis=0) if np.isfinite(filled).any() else None
