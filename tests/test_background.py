@@ -147,3 +147,30 @@ def test_unknown_background_kind_is_a_value_error(tmp_path):
     video = write_pattern_video(tmp_path / "v.mp4", 4, width=32, height=32)
     with pytest.raises(ValueError, match="'mosaic'.*median, diving, panorama"):
         background_for(video, (32, 32), "mosaic", tmp_path)
+
+
+def test_camera_median_recovers_the_venue_behind_an_athlete_who_stays_put(tmp_path):
+    """Per video the athlete never leaves their spot; across the camera's videos the spots differ."""
+    import av
+
+    from train.background.camera_median import camera_background_for
+
+    venue = np.zeros((64, 96, 3), np.uint8)
+    venue[:, :, 0] = np.linspace(40, 200, 96).astype(np.uint8)[None, :]
+    videos = []
+    for k, x in enumerate((10, 40, 70)):
+        path = tmp_path / f"take{k}.mp4"
+        with av.open(str(path), "w") as c:
+            s = c.add_stream("libx264", rate=25)
+            s.width, s.height, s.pix_fmt = 96, 64, "yuv444p"
+            s.options = {"crf": "0"}
+            for _ in range(12):
+                img = venue.copy()
+                img[20:50, x:x + 14] = 255  # the athlete, in place for the whole take
+                c.mux(s.encode(av.VideoFrame.from_ndarray(img, format="rgb24")))
+            c.mux(s.encode())
+        videos.append(path)
+    bg = camera_background_for(videos, (64, 96), tmp_path / "cache")
+    assert np.abs(bg.astype(int) - venue).max() <= 3
+    again = camera_background_for(videos, (64, 96), tmp_path / "cache")  # cached
+    assert np.array_equal(bg, again) and len(list((tmp_path / "cache").glob("camera-bg-*.npy"))) == 1

@@ -66,7 +66,8 @@ class VideoDataset:
         skeleton: the joints labels must have.
         progress: optional callback while caches are built.
         background: add each frame's background image of this kind (``train.background.KINDS``: median,
-            diving, panorama) as ``item["background"]``; computed once per video into ``cache_dir``.
+            diving, panorama; or ``camera_median``: one per camera id over all its videos, for fixed rigs)
+            as ``item["background"]``; computed once into ``cache_dir``.
     """
 
     def __init__(
@@ -122,13 +123,21 @@ class VideoDataset:
         if not self.entries:
             raise SourceError(f"no readable videos in {source}" + (f" (split {split})" if split else ""))
         self.background = background
+        self._camera_backgrounds: dict[str, np.ndarray] = {}
         if background is not None:
             if self.cache_dir is None:
                 raise ValueError("background images need a cache_dir to live in")
-            from train.background import background_for
+            if background == "camera_median":  # fixed rig: one background per camera id, over all its videos
+                from train.background.camera_median import camera_background_for
 
-            for entry in self.entries:  # build every cache now, open them lazily per process
-                background_for(entry.video, self.size, background, self.cache_dir)
+                for camera in sorted({e.camera for e in self.entries}):
+                    videos = [e.video for e in self.entries if e.camera == camera]
+                    self._camera_backgrounds[camera] = camera_background_for(videos, self.size, self.cache_dir)
+            else:
+                from train.background import background_for
+
+                for entry in self.entries:  # build every cache now, open them lazily per process
+                    background_for(entry.video, self.size, background, self.cache_dir)
         self.subjects = sorted({e.subject for e in self.entries})
 
         # ---- items: (group, reference frame) pairs; a group is one video, or one rig for multiview
@@ -236,6 +245,9 @@ class VideoDataset:
         out = np.empty((len(frames), *self.size, 3), dtype=np.uint8)
         for slot, (v, f) in enumerate(zip(videos, frames)):
             v = int(v)
+            if self._camera_backgrounds:
+                out[slot] = self._camera_backgrounds[self.entries[v].camera]
+                continue
             if v not in self._backgrounds:
                 self._backgrounds[v] = background_for(self.entries[v].video, self.size, self.background,
                                                       self.cache_dir)

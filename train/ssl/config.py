@@ -66,7 +66,7 @@ class TrainConfig:
 SCENARIO_PRESETS: dict[str, dict] = {
     # the synthetic studio cameras frame the athlete at about 16% x 30% of the frame (tight box); the prior
     # asks for a box a little looser than that (the paper's ~50% is for its own framing)
-    "studio": {"near": 5, "far": 40, "background": "median",
+    "studio": {"near": 5, "far": 40, "background": "camera_median",
                "weights": LossWeights(centre_prior=True, box_scale=(0.2, 0.35))},
     "dive": {"near": 3, "far": 20, "background": "diving", "batch_size": 16, "variant": "Ours+gravity",
              "gravity_steps": 500, "weights": LossWeights(box_prior=0.0)},

@@ -190,6 +190,9 @@ def synthesize(cfg: SynthConfig, out_dir: str | os.PathLike, progress: Progress 
     world_rng = np.random.default_rng(world_seed)
     body = body or BodyModel()
     env = venue(scenario, world_rng)
+    # a studio is one calibrated rig for every take (as Human3.6M): fixed cameras, shared backgrounds
+    studio_rig = ([c[0] for c in cameras_for(scenario, cfg.width, cfg.height, np.zeros((1, 3)), world_rng)]
+                  if scenario.rig == "studio" else None)
     plates = load_plates(cfg.backgrounds, cfg.width, cfg.height) if cfg.backgrounds else []
     captures = load_captures(cfg.bvh, body) if cfg.bvh else []
     renderer = Renderer(cfg.width, cfg.height)
@@ -227,7 +230,8 @@ def synthesize(cfg: SynthConfig, out_dir: str | os.PathLike, progress: Progress 
                 verts, joints = place(motion, *body.pose(phenotype, motion.rotvecs), scenario)
                 sequence = f"{subject}_{k + 1:02d}_{motion.name}"
                 normals = [vertex_normals(v, body.faces) for v in verts]
-                rigs = cameras_for(scenario, cfg.width, cfg.height, joints[:, 0], rng)
+                rigs = ([[cam] * cfg.frames for cam in studio_rig] if studio_rig is not None
+                        else cameras_for(scenario, cfg.width, cfg.height, joints[:, 0], rng))
                 drift_phase = rng.uniform(0, 2 * np.pi)
                 for c, cams in enumerate(rigs):
                     name = f"{sequence}_c{c}"
