@@ -129,3 +129,14 @@ def test_two_process_ddp_run_on_cpu(rig_dir, tmp_path, variant):
     assert state["step"] == 3 and state["extra"]["world_size"] == 2
     lines = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in lines if r["stage"] == "temporal"] == [3]
+
+
+def test_mv_css_trains_on_synchronised_views(rig_dir, tmp_path):
+    import json
+
+    cfg = replace(config_for("studio"), model="tiny", data=str(rig_dir), split=None, variant="MV-CSS", near=3,
+                  far=20, batch_size=4, workers=0, log_every=1, steps=4, background=None)
+    fit(cfg, tmp_path)
+    rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows if r["stage"] == "temporal"] == [1, 2, 3, 4]
+    assert all(r["temporal"] >= 0 for r in rows if r["stage"] == "temporal")

@@ -58,8 +58,12 @@ def model_config(cfg: TrainConfig) -> ModelConfig:
 
 
 def _dataset(cfg: TrainConfig, mcfg: ModelConfig, stage: str, cache_dir: Path) -> VideoDataset:
-    sampling = (SamplingConfig(mode="gravity", gravity_step=cfg.gravity_step) if stage == "gravity"
-                else SamplingConfig(near=cfg.near, far=cfg.far))
+    if stage == "gravity":
+        sampling = SamplingConfig(mode="gravity", gravity_step=cfg.gravity_step)
+    elif VARIANTS[cfg.variant].temporal == "mvcss":  # synchronised views of a multi-camera rig
+        sampling = SamplingConfig(mode="multiview", views=2, near=cfg.near, far=cfg.far)
+    else:
+        sampling = SamplingConfig(near=cfg.near, far=cfg.far)
     weak2d = VARIANTS[cfg.variant].weak2d
     return VideoDataset(cfg.data, size=mcfg.frame_size, sampling=sampling, cache_dir=cache_dir, split=cfg.split,
                         seed=cfg.seed, with_labels=weak2d, label_splits=cfg.label_splits if weak2d else (),

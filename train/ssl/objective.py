@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from train.losses.box_prior import box_prior_loss
-from train.losses.contrastive import css_infonce_loss
+from train.losses.contrastive import css_infonce_loss, triplet_loss
 from train.losses.dsl import dsl_all
 from train.losses.gravity import gravity_loss
 from train.losses.reconstruction import PerceptualNet, perceptual_loss, pixel_loss
@@ -66,8 +66,10 @@ def ssl_loss(out: SSLOutput, distance: torch.Tensor, variant: Variant, weights: 
             mid = tv[:, 3] if tv.shape[1] > 3 else None
             d_mid = distance[:, 3] if tv.shape[1] > 3 else None
             temporal = dsl_all(tv[:, 0], tv[:, 1], tv[:, 2], mid, distance[:, 1], distance[:, 2], d_mid, dmax)
-        else:  # CSS: near positive, far (and intermediate) negatives
+        elif variant.temporal == "css":  # near positive, far (and intermediate) negatives
             temporal = css_infonce_loss(tv[:, 0], tv[:, 1], tv[:, 2:])
+        else:  # mvcss: items are (view 0 at t, view 1 at t, view 0 far away)
+            temporal = triplet_loss(tv[:, 0], tv[:, 1], tv[:, 2])
         terms["temporal"] = weights.temporal * temporal
     if out.pose2d is not None and joints2d is not None:
         # targets in the crop's coordinates; the box is detached: 2D labels teach the head, not the detector

@@ -13,13 +13,13 @@ class Variant:
     use_stn: bool = True  # detector + crop
     use_decoder: bool = True  # reconstruction of the whole frame
     split: bool = True  # time-variant / time-invariant features, ti swapped in time
-    temporal: str | None = "dsl"  # "dsl" (ours), "css" (InfoNCE), or None
+    temporal: str | None = "dsl"  # "dsl" (ours), "css" (InfoNCE), "mvcss" (multi-view triplet), or None
     gravity: bool = False  # two-stage diving schedule: gravity + reconstruction, then the temporal loss
     weak2d: bool = False  # an MLP on tv predicts 2D joints where labels exist
 
     def __post_init__(self) -> None:
-        if self.temporal not in ("dsl", "css", None):
-            raise ValueError(f"temporal must be 'dsl', 'css' or None, got {self.temporal!r}")
+        if self.temporal not in ("dsl", "css", "mvcss", None):
+            raise ValueError(f"temporal must be 'dsl', 'css', 'mvcss' or None, got {self.temporal!r}")
         if not self.use_decoder and self.temporal is None:
             raise ValueError(f"{self.name}: without a decoder a temporal loss is the only signal")
         if self.gravity and not self.use_stn:
@@ -33,6 +33,8 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in (
     Variant("AE-STN-Dec", split=False, temporal=None),
     Variant("CSS", use_stn=False, use_decoder=False, split=False, temporal="css"),
     Variant("CSS-STN-Dec-Split", temporal="css"),
+    # MV-CSS: same instant in another camera = positive, a distant frame of the same camera = negative
+    Variant("MV-CSS", use_stn=False, use_decoder=False, split=False, temporal="mvcss"),
     Variant("Ours"),  # DSL-STN-Dec-Split
     Variant("Ours+gravity", gravity=True),
     Variant("Ours+2D", weak2d=True),
