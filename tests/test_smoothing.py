@@ -38,3 +38,30 @@ def test_a_time_going_backwards_restarts_the_filter():
     np.testing.assert_allclose(f(np.array([5.0]), 0.5), [5.0])
     with pytest.raises(ValueError):
         OneEuroFilter(min_cutoff=0)
+
+
+def test_gravity_tracker_follows_a_falling_box_better_than_the_detections():
+    from tvstream.tracking import GravityBoxTracker
+
+    rng = np.random.default_rng(0)
+    fps, g_px = 50.0, 900.0  # pixels/s^2 on screen
+    t = np.arange(60) / fps
+    y = 100 + 50 * t + 0.5 * g_px * t**2  # y grows downwards: falling
+    x = 300 - 20 * t
+    truth = np.stack([x - 15, y - 30, x + 15, y + 30], 1)
+    noisy = truth + rng.normal(0, 4, truth.shape)
+    tracker = GravityBoxTracker()
+    tracked = np.stack([tracker(b, ti) for b, ti in zip(noisy, t)])
+    raw_err = np.abs(noisy[20:] - truth[20:]).mean()  # once the window is full
+    trk_err = np.abs(tracked[20:] - truth[20:]).mean()
+    assert trk_err < 0.6 * raw_err, (trk_err, raw_err)
+
+
+def test_gravity_tracker_restarts_after_a_gap():
+    from tvstream.tracking import GravityBoxTracker
+
+    tracker = GravityBoxTracker(max_gap=0.5)
+    for i in range(6):
+        tracker(np.array([0.0, 0, 10, 10]) + i, i * 0.02)
+    box = np.array([500.0, 500, 520, 540])
+    np.testing.assert_allclose(tracker(box, 2.0), box)  # a new dive: the old track does not leak in

@@ -14,6 +14,7 @@ from tvstream.overlay import draw_box, draw_skeleton
 from tvstream.sinks import JsonlSink
 from tvstream.smoothing import OneEuroFilter
 from tvstream.sources import Frame, VideoSource
+from tvstream.tracking import GravityBoxTracker
 from tvstream.video_writer import VideoWriter
 
 Progress = Callable[[int], None]
@@ -27,6 +28,7 @@ class RunOptions:
     smooth: bool = True  # One-Euro filter on every joint coordinate
     min_score: float = 0.05  # foreground evidence in the box below which `detected` is false
     render: str | None = None  # overlay video path
+    scenario: str = "studio"  # "dive": gravity-aware box tracking
 
 
 @dataclass
@@ -56,6 +58,7 @@ def run_stream(source: VideoSource, backend, sink: JsonlSink, options: RunOption
     sink.header(model_info, source.uri, source.width, source.height, source.fps)
     background = RollingBackground()
     filters = (OneEuroFilter(), OneEuroFilter(min_cutoff=1.0, beta=0.05))  # pose3d (mm), pose2d (px)
+    tracker = GravityBoxTracker() if options.scenario == "dive" else None
     stats = RunStats()
     even_w, even_h = source.width // 2 * 2, source.height // 2 * 2  # H.264 needs even sizes
     writer = VideoWriter(options.render, even_w, even_h, source.fps or 25.0) if options.render else None
@@ -69,6 +72,8 @@ def run_stream(source: VideoSource, backend, sink: JsonlSink, options: RunOption
                 background.update(frame.image, box_model)
                 detected = score >= options.min_score
                 box = to_source_pixels(box_model.reshape(2, 2), model_size, source_size).reshape(4)
+                if tracker is not None and detected:
+                    box = tracker(box, frame.t)
                 pose3d, pose2d = out["pose3d"][i], to_source_pixels(out["pose2d"][i], model_size, source_size)
                 if options.smooth and detected:
                     pose3d, pose2d = filters[0](pose3d, frame.t), filters[1](pose2d, frame.t)

@@ -23,11 +23,13 @@ from tvstream.errors import CheckpointError
               help="Frames per inference call (files: more throughput; live: more latency).")
 @click.option("--threads", type=click.IntRange(0, 256), default=0, help="ONNX Runtime threads (0: all cores).")
 @click.option("--no-smooth", is_flag=True, help="Write raw per-frame poses (no One-Euro filter).")
+@click.option("--scenario", type=click.Choice(("studio", "dive", "ski")), default="studio", show_default=True,
+              help="dive: gravity-aware box tracking.")
 @click.option("--render", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write an overlay video with the box and skeleton drawn.")
 @pass_app
 def run(app: AppContext, source: str, model: Path | None, out: str, backend: str, batch: int, threads: int,
-        no_smooth: bool, render: Path | None) -> None:
+        no_smooth: bool, scenario: str, render: Path | None) -> None:
     """Estimate 3D poses in INPUT (a video file, - for stdin, or an rtsp/rtmp/srt/http/tcp/udp URL).
 
     \b
@@ -47,7 +49,7 @@ def run(app: AppContext, source: str, model: Path | None, out: str, backend: str
     engine = load_backend(model, backend, **options)
     meta = engine.metadata
     info = {"name": meta.name, "hash": meta.model_hash, "backend": engine.name, "trained": meta.trained}
-    opts = RunOptions(batch=batch, smooth=not no_smooth, render=str(render) if render else None)
+    opts = RunOptions(batch=batch, smooth=not no_smooth, render=str(render) if render else None, scenario=scenario)
     with VideoSource(source, meta.input_size, display=render is not None) as src, JsonlSink(out) as sink:
         quiet = app.quiet or out == "-"
         with Progress(TextColumn("[bold]run[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("frames"),
