@@ -48,7 +48,7 @@ def test_data_check_lists_videos_and_skips_corrupt_ones(tmp_path, clip_dir):
 
 
 def test_data_check_builds_caches(tmp_path, clip_dir):
-    out = tvstream("data", "check", clip_dir, "--cache", tmp_path / "cache", "--size", "48x64")
+    out = tvstream("data", "check", clip_dir, "--cache", tmp_path / "cache", "--size", "64x48")  # W x H
     assert out.returncode == 0, out.stderr
     metas = sorted((tmp_path / "cache").glob("*.json"))
     assert [json.loads(m.read_text())["shape"] for m in metas] == [[300, 48, 64, 3], [260, 48, 64, 3]]

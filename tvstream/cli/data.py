@@ -18,18 +18,18 @@ from tvstream.manifest import discover
 
 
 class SizeParam(click.ParamType):
-    """``HxW`` or a single number for a square size, e.g. ``128`` or ``96x128``."""
+    """``WxH`` (as video tools write it, e.g. ``128x96``) or one number for a square; converts to ``(H, W)``."""
 
-    name = "HxW"
+    name = "WxH"
 
     def convert(self, value, param, ctx):
         if isinstance(value, tuple):
             return value
         m = re.fullmatch(r"\s*(\d+)\s*(?:[xX]\s*(\d+))?\s*", str(value))
         if not m or int(m.group(1)) == 0 or (m.group(2) and int(m.group(2)) == 0):
-            self.fail(f"{value!r} is not a size like 128 or 96x128 (height x width)", param, ctx)
-        h = int(m.group(1))
-        return (h, int(m.group(2)) if m.group(2) else h)
+            self.fail(f"{value!r} is not a size like 128 or 128x96 (width x height)", param, ctx)
+        w = int(m.group(1))
+        return (int(m.group(2)) if m.group(2) else w, w)
 
 
 @click.group()
@@ -42,7 +42,7 @@ def data() -> None:
 @click.option("--cache", "cache_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Also decode every video into memory-mapped frame caches in this folder.")
 @click.option("--size", type=SizeParam(), default="128", show_default=True,
-              help="Training resolution of the caches, HxW.")
+              help="Training resolution of the caches, WxH.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per video instead of a table.")
 @pass_app
 def check(app: AppContext, source: Path, cache_dir: Path | None, size: tuple[int, int], as_json: bool) -> None:
