@@ -68,6 +68,13 @@ def _heading_path(rng: np.random.Generator, t: np.ndarray, speed: float,
     return xy, yaw
 
 
+def _spot(rng: np.random.Generator, frames: int) -> np.ndarray:
+    """Where an on-the-spot motion happens: anywhere in the capture area, so that across takes the
+    per-camera median background is empty (a fixed spot would leave the athlete in it)."""
+    r, a = MAX_EXTENT * np.sqrt(rng.uniform()), rng.uniform(0, 2 * np.pi)
+    return np.tile([r * np.cos(a), r * np.sin(a), 0.0], (frames, 1))
+
+
 def _gait(rig: _Rig, rng: np.random.Generator, t: np.ndarray, cadence: float, hip: float, knee: float,
           arm: float, lean: float) -> np.ndarray:
     phase = 2 * np.pi * cadence * t + rng.uniform(0, 2 * np.pi)
@@ -117,7 +124,7 @@ def squat(bones: dict[str, int], frames: int, fps: float, rng: np.random.Generat
     rig.set("spine03", 0.5 * d)
     rig.both("upperarm01", -1.2 * d)
     rig.root(rng.uniform(-np.pi, np.pi) + np.zeros(frames))
-    return Motion(rig.rv, np.zeros((frames, 3)), True, np.zeros(frames), "squat")
+    return Motion(rig.rv, _spot(rng, frames), True, np.zeros(frames), "squat")
 
 
 def arm_swings(bones: dict[str, int], frames: int, fps: float, rng: np.random.Generator) -> Motion:
@@ -129,7 +136,7 @@ def arm_swings(bones: dict[str, int], frames: int, fps: float, rng: np.random.Ge
     rig.both("lowerarm01", -0.8 * (1 + np.sin(2 * np.pi * 2 * f * t)) / 2)
     rig.set("spine03", 0.1 * np.sin(2 * np.pi * f * t), 0.0, 0.3 * np.sin(np.pi * f * t))
     rig.root(rng.uniform(-np.pi, np.pi) + 0.5 * np.sin(2 * np.pi * 0.1 * t))
-    return Motion(rig.rv, np.zeros((frames, 3)), True, np.zeros(frames), "arm_swings")
+    return Motion(rig.rv, _spot(rng, frames), True, np.zeros(frames), "arm_swings")
 
 
 def jump(bones: dict[str, int], frames: int, fps: float, rng: np.random.Generator) -> Motion:
@@ -148,7 +155,7 @@ def jump(bones: dict[str, int], frames: int, fps: float, rng: np.random.Generato
     rig.set("spine03", 0.4 * crouch)
     rig.both("upperarm01", 0.8 * crouch - 2.0 * flight)
     rig.root(rng.uniform(-np.pi, np.pi) + np.zeros(frames))
-    return Motion(rig.rv, np.zeros((frames, 3)), True, height, "jump")
+    return Motion(rig.rv, _spot(rng, frames), True, height, "jump")
 
 
 def turn(bones: dict[str, int], frames: int, fps: float, rng: np.random.Generator) -> Motion:
@@ -160,7 +167,7 @@ def turn(bones: dict[str, int], frames: int, fps: float, rng: np.random.Generato
     rig.set("upperleg01.L", -0.3 * np.clip(np.sin(4 * t), 0, None))
     rig.set("upperleg01.R", -0.3 * np.clip(-np.sin(4 * t), 0, None))
     rig.root(rng.uniform(-np.pi, np.pi) + rate * t)
-    return Motion(rig.rv, np.zeros((frames, 3)), True, np.zeros(frames), "turn")
+    return Motion(rig.rv, _spot(rng, frames), True, np.zeros(frames), "turn")
 
 
 def dive(bones: dict[str, int], frames: int, fps: float, rng: np.random.Generator,
