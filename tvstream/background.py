@@ -42,10 +42,19 @@ class RollingBackground:
         x1, y1 = min(int(np.ceil(box[2] * sx)), small_shape[1]), min(int(np.ceil(box[3] * sy)), small_shape[0])
         return (slice(y0, y1), slice(x0, x1)) if x1 > x0 and y1 > y0 else None
 
+    def observe(self, image: np.ndarray, box: np.ndarray | None) -> float:
+        """:meth:`score` then :meth:`update` for one frame, downsampling it once (the per-frame path)."""
+        small = self._small(image)
+        score = self._score(small, image.shape, box)
+        self._update(small, image.shape, box)
+        return score
+
     def score(self, image: np.ndarray, box: np.ndarray | None) -> float:
         """Fraction of pixels inside ``box`` (image pixels) that differ from the background; 1.0 before it exists."""
-        small = self._small(image)
-        region = self._box_slice(box, image.shape, small.shape)
+        return self._score(self._small(image), image.shape, box)
+
+    def _score(self, small: np.ndarray, image_shape: tuple[int, ...], box: np.ndarray | None) -> float:
+        region = self._box_slice(box, image_shape, small.shape)
         if self.background is None or region is None:
             return 1.0 if region is not None else 0.0
         diff = np.abs(small[region] - self.background[region])
@@ -56,10 +65,12 @@ class RollingBackground:
 
     def update(self, image: np.ndarray, box: np.ndarray | None) -> None:
         """Add a frame; pixels inside the subject's ``box`` do not vote for the background."""
-        small = self._small(image)
+        self._update(self._small(image), image.shape, box)
+
+    def _update(self, small: np.ndarray, image_shape: tuple[int, ...], box: np.ndarray | None) -> None:
         if self._ring is None:
             self._ring = np.full((self.history, *small.shape), np.nan, np.float32)
-        region = self._box_slice(box, image.shape, small.shape)
+        region = self._box_slice(box, image_shape, small.shape)
         slot = self._ring[self._count % self.history]
         slot[:] = small
         if region is not None:

@@ -68,8 +68,7 @@ def run_stream(source: VideoSource, backend, sink: JsonlSink, options: RunOption
             out = backend.infer(np.stack([f.image for f in batch]))  # (N, H, W, 3) -> dict of (N, ...)
             for i, frame in enumerate(batch):
                 box_model = out["box"][i]
-                score = background.score(frame.image, box_model)
-                background.update(frame.image, box_model)
+                score = background.observe(frame.image, box_model)
                 detected = score >= options.min_score
                 box = to_source_pixels(box_model.reshape(2, 2), model_size, source_size).reshape(4)
                 if tracker is not None and detected:
