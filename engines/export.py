@@ -48,7 +48,13 @@ def build_inference_graph(ssl_state: dict[str, Any], regressor_state: dict[str, 
             regressor = PoseRegressor(reg_cfg)
         stats, trained = None, False
     else:
+        if regressor_state.get("pose_config", {}).get("init", "ssl") != "ssl":
+            raise CheckpointError("this regressor was trained on random features (init=random), not on this "
+                                  "checkpoint's: it is a baseline, not an exportable model")
         reg_cfg = RegressorConfig(**regressor_state["config"])
+        if reg_cfg.in_dim != mcfg.latent_dim:
+            raise CheckpointError(f"the regressor reads {reg_cfg.in_dim} features, the checkpoint gives "
+                                  f"{mcfg.latent_dim}: it was trained on another model")
         regressor = PoseRegressor(reg_cfg)
         regressor.load_state_dict(regressor_state["model"])
         stats, trained = regressor_state.get("stats"), bool(regressor_state.get("trained", True))

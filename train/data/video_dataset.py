@@ -184,6 +184,7 @@ class VideoDataset:
             if self.sampling.mode == "frame" and labeled_only:
                 labels = self.labels[members[0]]
                 refs = np.zeros(0, np.int64) if labels is None else labels.frames[labels.frames < length]
+                refs = refs[::self.sampling.stride]
             else:
                 refs = reference_frames(length, self.sampling)
             if len(refs) == 0:

@@ -73,4 +73,5 @@ class PoseRegressor(nn.Module):
 REGRESSOR_PRESETS = {
     "mlp": RegressorConfig(kind="mlp", hidden=2048, layers=2),
     "mlp_resnet": RegressorConfig(kind="mlp_resnet", hidden=1024, layers=3),
+    "mlp_small": RegressorConfig(kind="mlp", hidden=512, layers=2, dropout=0.25),  # embedded models (size, ms)
 }

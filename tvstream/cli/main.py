@@ -12,6 +12,7 @@ from rich.markup import escape
 import tvstream
 from tvstream.cli.context import AppContext
 from tvstream.cli.data import data
+from tvstream.cli.evaluate import evaluate
 from tvstream.cli.export import build, export
 from tvstream.cli.info import info
 from tvstream.cli.run import run
@@ -53,6 +54,7 @@ cli.add_command(synth)
 cli.add_command(train)
 cli.add_command(export)
 cli.add_command(build)
+cli.add_command(evaluate)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

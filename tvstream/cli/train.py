@@ -1,4 +1,4 @@
-"""``tvstream train``: learn from unlabeled venue video (``ssl``); later, the few-label pose regressor."""
+"""``tvstream train``: learn from unlabeled venue video (``ssl``), then 3D pose from a few labels (``pose``)."""
 
 from __future__ import annotations
 
@@ -61,3 +61,58 @@ def ssl(app: AppContext, data: Path, out_dir: Path, variant: str | None, size: s
 
         ckpt = fit(cfg, out_dir, resume=resume, on_step=on_step)
     app.say(f"checkpoint: {ckpt}")
+
+
+def _ssl_checkpoint(features: Path) -> Path:
+    return features / "last.pt" if features.is_dir() else features
+
+
+@train.command()
+@click.option("--features", type=click.Path(exists=True, path_type=Path), required=True,
+              help="A `train ssl` run folder (its last.pt) or checkpoint: the frozen feature extractor.")
+@click.option("--labels", default="1.0", show_default=True, metavar="FRACTION|DIR",
+              help="A share of the labeled pool's frames (0.01 = 1%), or a folder/manifest of labeled videos.")
+@click.option("--data", type=click.Path(exists=True, path_type=Path), default=None,
+              help="Dataset with the labeled pool (default: the SSL run's data).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Pose folder: regressor.pt, pose_config.json.")
+@click.option("--regressor", type=click.Choice(("mlp", "mlp_resnet", "mlp_small")), default="mlp",
+              show_default=True, help="mlp: the paper's 2x2048; mlp_small: 2x512 (embedded models).")
+@click.option("--init", type=click.Choice(("ssl", "random")), default="ssl", show_default=True,
+              help="random: the same encoder with random weights (the floor self-supervision must beat).")
+@click.option("--steps", type=click.IntRange(1), default=2000, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@pass_app
+def pose(app: AppContext, features: Path, labels: str, data: Path | None, out_dir: Path, regressor: str,
+         init: str, steps: int, seed: int) -> None:
+    """Train the 3D pose regressor on frozen self-supervised features of a few labeled frames.
+
+    \b
+    Example:
+      tvstream train pose --features runs/ours --labels 0.1 --out runs/ours-pose10
+      tvstream evaluate runs/ours-pose10 --split test
+    """
+    from train.checkpoint import load_checkpoint  # lazy: torch
+    from train.pose.fit import PoseConfig, fit_pose
+
+    ckpt = _ssl_checkpoint(features)
+    try:
+        fraction = float(labels)
+    except ValueError:
+        if not Path(labels).exists():
+            raise click.BadParameter(f"{labels!r} is neither a fraction nor an existing folder",
+                                     param_hint="--labels") from None
+        fraction, data = 1.0, Path(labels)
+    if data is None:
+        data = Path(load_checkpoint(ckpt)["config"]["data"])
+    cfg = PoseConfig(features=str(ckpt), data=str(data), fraction=fraction, init=init, regressor=regressor,
+                     steps=steps, seed=seed)
+    with Progress(TextColumn("[bold]train pose[/] {task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeRemainingColumn(), console=app.console, disable=app.quiet) as bar:
+        task = bar.add_task("features", total=None)
+
+        def on_progress(stage: str, done: int, total: int) -> None:
+            bar.update(task, description=stage, completed=done, total=total)
+
+        path = fit_pose(cfg, out_dir, on_progress)
+    app.say(f"regressor: {path}")

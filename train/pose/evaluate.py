@@ -1,0 +1,51 @@
+"""How good a few-label pose model is on held-out video: MPJPE, N-MPJPE, P-MPJPE, per joint and per action."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from train.metrics.pose import mpjpe, n_mpjpe, p_mpjpe, per_group, per_joint
+from train.pose.features import extract_features, labeled_frames
+from train.pose.fit import feature_model, load_regressor, predict
+from train.ssl.box_eval import box_iou
+from tvstream.skeleton import JOINT_NAMES
+
+
+def pose_metrics(pred3d: np.ndarray, true3d: np.ndarray, actions: np.ndarray) -> dict:
+    """The table's numbers for predictions ``(N, K, 3)`` mm against root-relative truth."""
+    n_err = n_mpjpe(pred3d, true3d)
+    return {"frames": int(len(pred3d)), "mpjpe": float(mpjpe(pred3d, true3d).mean()),
+            "n_mpjpe": float(n_err.mean()), "p_mpjpe": float(p_mpjpe(pred3d, true3d).mean()),
+            "per_joint": dict(zip(JOINT_NAMES, np.round(per_joint(pred3d, true3d), 2).tolist())),
+            "per_action_n_mpjpe": per_group(n_err, actions)}
+
+
+def evaluate_pose(pose_dir: str | os.PathLike, split: str = "test", data: str | None = None,
+                  stride: int = 1) -> dict:
+    """Metrics of ``pose_dir``'s regressor (on its frozen features) on the labeled ``split`` videos.
+
+    Writes ``pose_dir/eval_<split>.json`` and returns the same dict.
+    """
+    pose_dir = Path(pose_dir)
+    regressor, stats, cfg, info = load_regressor(pose_dir)
+    model, _ = feature_model(cfg)
+    ds = labeled_frames(data or cfg.data, model.cfg, split, stride, cache_dir=pose_dir / "cache")
+    feats = extract_features(model, ds)
+    pred3d, _ = predict(regressor, stats, feats.tv)
+    h, w = model.cfg.frame_size
+    half = np.array([w / 2, h / 2])
+    pred_box = np.concatenate([(feats.centre - feats.scale + 1) * half, (feats.centre + feats.scale + 1) * half], 1)
+    keep = np.isfinite(feats.box).all(axis=1)
+    result = {"split": split, "subjects": sorted(set(feats.subject.tolist())), "train": info,
+              "recipe": {"fraction": cfg.fraction, "init": cfg.init, "regressor": cfg.regressor},
+              **pose_metrics(pred3d, feats.pose3d, feats.action),
+              "box_iou": float(box_iou(pred_box[keep], feats.box[keep]).mean()) if keep.any() else None}
+    out = pose_dir / f"eval_{split}.json"
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(json.dumps(result, indent=1) + "\n")
+    os.replace(tmp, out)
+    return result
