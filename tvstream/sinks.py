@@ -1,16 +1,25 @@
-"""JSON Lines output (``tvstream.pose/1``) to a file, stdout or a TCP socket; every line whole and flushed.
+"""JSON Lines output (``tvstream.pose/1``): to a file, stdout, a TCP peer or any number of TCP clients.
 
-A consumer can read the file while it is written: each line is one ``write`` of a complete JSON object
+Targets (:data:`OUTPUT_HELP`): a path, ``-`` for stdout, ``tcp://HOST:PORT`` (connect to one peer) or
+``tcp-listen://[HOST]:PORT`` (serve clients; host defaults to 0.0.0.0, port 0 picks a free one: ``sink.port``).
+
+A consumer can read a file while it is written: each line is one ``write`` of a complete JSON object
 followed by a flush, the header comes first, and the ``end`` line is written even when the run fails
 (with the reason), so output already written is never lost or left half a line.
+
+Sockets never stall the pipeline: they are non-blocking, and each connection keeps a bounded backlog of
+the bytes the kernel has not taken yet. Every (re)connection and every new client starts with the header
+line. A peer that goes away is re-connected with exponential back-off (a step is tried only when a line
+is written, and never waits); lines it misses are counted in ``sink.lost_lines``. A client that goes away
+or falls more than :data:`tvstream.tcp_outputs.BACKLOG_BYTES` behind is dropped (it may see a cut last line before EOF).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
-import socket
 import sys
 from pathlib import Path
 from typing import IO, Any
@@ -20,6 +29,13 @@ import numpy as np
 from tvstream.errors import SinkError
 from tvstream.output_schema import POSE_SCHEMA_ID
 from tvstream.skeleton import JOINT_NAMES
+from tvstream.tcp_outputs import TcpPeer, TcpServer, host_port
+
+log = logging.getLogger(__name__)
+
+SCHEMES = ("tcp", "tcp-listen")
+OUTPUT_HELP = "a file, - for stdout, tcp://HOST:PORT (a peer, re-connected) or tcp-listen://[HOST]:PORT (serve clients)"
+
 
 
 def _rounded(a: np.ndarray | None, digits: int) -> list | None:
@@ -33,37 +49,62 @@ def _rounded(a: np.ndarray | None, digits: int) -> list | None:
 
 
 class JsonlSink:
-    """Writes one run's lines to ``target``: a path, ``"-"`` for stdout, or ``tcp://HOST:PORT``."""
+    """Writes one run's lines to ``target``: a path, ``"-"`` for stdout, ``tcp://`` or ``tcp-listen://``."""
 
     def __init__(self, target: str | os.PathLike) -> None:
         self.target = str(target)
-        self._socket: socket.socket | None = None
+        self._net: TcpPeer | TcpServer | None = None
         self._file: IO[str] | None = None
-        if self.target != "-" and not self.target.startswith("tcp://") and not Path(self.target).parent.is_dir():
+        scheme, sep, address = self.target.partition("://")
+        if sep and scheme not in SCHEMES:
+            raise SinkError(f"{self.target}: unknown output scheme {scheme}:// (use {OUTPUT_HELP})")
+        if not sep and self.target != "-" and not Path(self.target).parent.is_dir():
             raise SinkError(f"{Path(self.target).parent}: no such folder for the output")
         try:
             if self.target == "-":
                 self._file = sys.stdout
-            elif self.target.startswith("tcp://"):
-                host, _, port = self.target[len("tcp://"):].rpartition(":")
-                self._socket = socket.create_connection((host or "127.0.0.1", int(port)), timeout=10)
+            elif scheme == "tcp":
+                self._net = TcpPeer(*host_port(address, "127.0.0.1"))
+            elif scheme == "tcp-listen":
+                self._net = TcpServer(*host_port(address, "0.0.0.0"))
             else:
                 self._file = open(self.target, "w", encoding="utf-8")  # closed in close()
         except (OSError, ValueError) as exc:
             raise SinkError(f"{self.target}: cannot open output ({exc})") from None
         self.lines = 0
         self.ended = False
+        self._closed = False
+
+    @property
+    def port(self) -> int | None:
+        """The bound port of a ``tcp-listen://`` sink (useful with port 0); None otherwise."""
+        return self._net.port if isinstance(self._net, TcpServer) else None
+
+    @property
+    def clients(self) -> int:
+        """Clients connected to a ``tcp-listen://`` sink now; 0 otherwise."""
+        return self._net.clients if isinstance(self._net, TcpServer) else 0
+
+    @property
+    def dropped_clients(self) -> int:
+        """Clients of a ``tcp-listen://`` sink dropped so far because they went away or fell behind."""
+        return self._net.dropped_clients if isinstance(self._net, TcpServer) else 0
+
+    @property
+    def lost_lines(self) -> int:
+        """Lines a ``tcp://`` peer never got (it was away or too slow); 0 otherwise."""
+        return self._net.lost_lines if isinstance(self._net, TcpPeer) else 0
 
     def _write(self, obj: dict[str, Any]) -> None:
         line = json.dumps(obj, separators=(",", ":"), allow_nan=False) + "\n"
-        try:
-            if self._socket is not None:
-                self._socket.sendall(line.encode())
-            else:
+        if self._net is not None:
+            self._net.send(line.encode(), obj["type"])  # never raises: lost peers and clients are its business
+        else:
+            try:
                 self._file.write(line)
                 self._file.flush()
-        except (OSError, ValueError) as exc:
-            raise SinkError(f"{self.target}: cannot write output ({exc})") from None
+            except (OSError, ValueError) as exc:
+                raise SinkError(f"{self.target}: cannot write output ({exc})") from None
         self.lines += 1
 
     def header(self, model: dict[str, Any], uri: str, width: int, height: int, fps: float | None) -> None:
@@ -99,9 +140,12 @@ class JsonlSink:
         self.ended = True
 
     def close(self) -> None:
-        """Close the file or socket (stdout stays open)."""
-        if self._socket is not None:
-            self._socket.close()
+        """Close the file or sockets (stdout stays open); a second call does nothing."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._net is not None:
+            self._net.close()
         elif self._file is not None and self._file is not sys.stdout:
             self._file.close()
 
