@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.sampler_throughput import _cpu_model
+from tvstream.sysinfo import cpu_model
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -61,7 +61,7 @@ def main() -> None:
                 backend.close()
     ort1 = next(r for r in rows if r["backend"] == "onnxruntime" and r["batch"] == 1)["p50_ms"]
     torch1 = next(r for r in rows if r["backend"] == "torch" and r["batch"] == 1)["p50_ms"]
-    result = {"machine": {"cpu": _cpu_model(), "cores": os.cpu_count()}, "date": time.strftime("%Y-%m-%d"),
+    result = {"machine": {"cpu": cpu_model(), "cores": os.cpu_count()}, "date": time.strftime("%Y-%m-%d"),
               "rows": rows, "torch_over_ort_batch1": torch1 / ort1, "goal_ratio": 3.0}
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "engines_latency.json").write_text(json.dumps(result, indent=1) + "\n")

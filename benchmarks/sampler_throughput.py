@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import tempfile
 import time
 from pathlib import Path
@@ -20,20 +19,10 @@ import numpy as np
 from train.data import SamplingConfig, VideoDataset
 from train.data.loader import make_loader
 from train.data.pattern_video import write_pattern_video
-from tvstream.sysinfo import system_info
+from tvstream.sysinfo import cpu_model, system_info
 
 RESULTS = Path(__file__).parent / "results"
 TARGET = 500.0
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def _rate_in_process(ds: VideoDataset, n: int, seed: int = 0) -> float:
@@ -121,7 +110,7 @@ def main() -> None:
     info = system_info(probe_torch=True)
     with tempfile.TemporaryDirectory(prefix="tvstream-bench-") as tmp:
         result = run(Path(tmp), args.videos, args.frames, args.size)
-    result["machine"] = {"cpu": _cpu_model(), "cores": os.cpu_count(), "python": info["python"],
+    result["machine"] = {"cpu": cpu_model(), "cores": os.cpu_count(), "python": info["python"],
                          "av": info["av"]["version"], "torch": (info["torch"] or {}).get("version")}
     result["date"] = time.strftime("%Y-%m-%d")
     write_report(result)

@@ -21,7 +21,7 @@ import shutil
 import time
 from pathlib import Path
 
-from benchmarks.sampler_throughput import _cpu_model
+from tvstream.sysinfo import cpu_model
 from train.ssl.reports import plot_curves
 
 RESULTS = Path(__file__).parent / "results"
@@ -43,7 +43,7 @@ def main() -> None:
     curve = [{"step": e["step"], "minutes": elapsed.get(e["step"], 0.0) / 60, "box_iou": e["box_iou"],
               "box_iou_frac_0.5": e["box_iou_frac_0.5"]} for e in evals]
     best = max((c["box_iou"] for c in curve), default=0.0)
-    result = {"machine": {"cpu": _cpu_model(), "cores": os.cpu_count()}, "date": time.strftime("%Y-%m-%d"),
+    result = {"machine": {"cpu": cpu_model(), "cores": os.cpu_count()}, "date": time.strftime("%Y-%m-%d"),
               "variant": config["variant"], "model": config["model"], "data": config["data"],
               "box_scale_prior": config["weights"]["box_scale"], "curve": curve, "best_iou": best,
               "target": TARGET, "met": best >= TARGET}

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.sampler_throughput import _cpu_model
+from tvstream.sysinfo import cpu_model
 from train.losses.reconstruction import PerceptualNet
 from train.ssl.config import TrainConfig
 from train.ssl.fit import model_config
@@ -51,7 +51,7 @@ def step_time(model_size: str, variant: str, batch: int, frames: int, repeats: i
 
 def main() -> None:
     rows = [step_time("tiny", "Ours", 32, 3), step_time("small", "Ours", 32, 3), step_time("small", "DSL", 32, 3)]
-    result = {"machine": {"cpu": _cpu_model(), "cores": os.cpu_count(), "torch": torch.__version__},
+    result = {"machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "torch": torch.__version__},
               "date": time.strftime("%Y-%m-%d"), "rows": rows, "target_small_s": 1.0}
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "ssl_step_time.json").write_text(json.dumps(result, indent=1) + "\n")

@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.sampler_throughput import _cpu_model
+from tvstream.sysinfo import cpu_model
 from train.synth.body import BodyModel
 from train.synth.generate import SynthConfig, synthesize
 
@@ -35,7 +35,7 @@ def measure(body: BodyModel, scenario: str, size: tuple[int, int], seconds: floa
 def main() -> None:
     body = BodyModel()
     rows = [measure(body, scenario, size, seconds=6.0) for size in TARGETS for scenario in ("studio", "dive", "ski")]
-    machine = {"cpu": _cpu_model(), "cores": os.cpu_count()}
+    machine = {"cpu": cpu_model(), "cores": os.cpu_count()}
     result = {"machine": machine, "date": time.strftime("%Y-%m-%d"), "rows": rows}
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "synth_speed.json").write_text(json.dumps(result, indent=1) + "\n")

@@ -23,9 +23,10 @@ OPSET = 17
 
 
 def build_inference_graph(ssl_state: dict[str, Any], regressor_state: dict[str, Any] | None = None,
-                          with_mask: bool = False):
+                          with_mask: bool = False, card: dict[str, Any] | None = None):
     """The exportable ``torch.nn.Module`` from an SSL checkpoint (and a pose regressor, random if None).
 
+    ``card``: what the model's metadata should say about how it was made and scored (test metrics).
     Returns ``(graph, metadata)``.
     """
     import torch
@@ -105,12 +106,12 @@ def build_inference_graph(ssl_state: dict[str, Any], regressor_state: dict[str, 
     meta = ModelMetadata(input_size=tuple(mcfg.frame_size), outputs=OUTPUTS + (("mask",) if with_mask else ()),
                          model_hash=digest.hexdigest()[:16], trained=trained,
                          config={"ssl": ssl_state["config"], "model": mcfg.to_dict(),
-                                 "regressor": reg_cfg.__dict__})
+                                 "regressor": reg_cfg.__dict__, **({"card": card} if card else {})})
     return graph, meta
 
 
 def export_onnx(checkpoint: str | os.PathLike, out: str | os.PathLike, regressor: str | os.PathLike | None = None,
-                with_mask: bool = False) -> ModelMetadata:
+                with_mask: bool = False, card: dict[str, Any] | None = None) -> ModelMetadata:
     """Export ``checkpoint`` (an SSL run's ``last.pt``) to ``out`` (.onnx), plus a ``.pt`` twin for the torch backend.
 
     Both files are written through temp names and renamed, so a failed export leaves nothing behind.
@@ -122,8 +123,9 @@ def export_onnx(checkpoint: str | os.PathLike, out: str | os.PathLike, regressor
 
     ssl_state = load_checkpoint(checkpoint)
     reg_state = torch.load(regressor, map_location="cpu", weights_only=True) if regressor else None
-    graph, meta = build_inference_graph(ssl_state, reg_state, with_mask)
+    graph, meta = build_inference_graph(ssl_state, reg_state, with_mask, card)
     out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
     h, w = meta.input_size
     dummy = torch.zeros(2, h, w, 3, dtype=torch.uint8)
     names = list(meta.outputs)
@@ -142,7 +144,8 @@ def export_onnx(checkpoint: str | os.PathLike, out: str | os.PathLike, regressor
         tmp.unlink(missing_ok=True)
     pt = out.with_suffix(".pt")
     tmp_pt = pt.with_name(pt.name + ".tmp")
-    torch.save({"ssl": ssl_state, "regressor": reg_state, "with_mask": with_mask}, tmp_pt)
+    weights_only = {k: v for k, v in ssl_state.items() if k not in ("optimizer", "scaler", "rng")}
+    torch.save({"ssl": weights_only, "regressor": reg_state, "with_mask": with_mask}, tmp_pt)
     os.replace(tmp_pt, pt)
     return meta
 

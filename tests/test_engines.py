@@ -14,20 +14,10 @@ from tvstream.skeleton import JOINT_NAMES
 
 @pytest.fixture(scope="module")
 def tiny_onnx(tmp_path_factory):
-    import torch
+    from tiny_model import export_tiny_model
 
-    from engines.export import export_onnx
-    from train.checkpoint import save_checkpoint
-    from train.models.config import MODEL_PRESETS
-    from train.models.ssl_model import SSLModel
-
-    torch.manual_seed(0)
-    cfg = MODEL_PRESETS["tiny"]
-    root = tmp_path_factory.mktemp("engines")
-    ckpt = save_checkpoint(root / "last.pt", config={"variant": "Ours"}, step=1, model=SSLModel(cfg),
-                           extra={"model_config": cfg.to_dict()})
-    meta = export_onnx(ckpt, root / "model.onnx")
-    return root / "model.onnx", meta
+    path = export_tiny_model(tmp_path_factory.mktemp("engines"), "model.onnx")
+    return path, load_backend(path, "onnxruntime").metadata
 
 
 @pytest.mark.parametrize("batch", [1, 8])

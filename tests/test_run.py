@@ -19,20 +19,9 @@ SAMPLE = Path(__file__).parent.parent / "examples" / "sample_ski.mp4"
 
 @pytest.fixture(scope="module")
 def model(tmp_path_factory):
-    import torch
+    from tiny_model import export_tiny_model
 
-    from engines.export import export_onnx
-    from train.checkpoint import save_checkpoint
-    from train.models.config import MODEL_PRESETS
-    from train.models.ssl_model import SSLModel
-
-    torch.manual_seed(0)
-    cfg = MODEL_PRESETS["tiny"]
-    root = tmp_path_factory.mktemp("run")
-    ckpt = save_checkpoint(root / "last.pt", config={}, step=0, model=SSLModel(cfg),
-                           extra={"model_config": cfg.to_dict()})
-    export_onnx(ckpt, root / "tiny.onnx")
-    return root / "tiny.onnx"
+    return export_tiny_model(tmp_path_factory.mktemp("run"))
 
 
 def tvstream(*args, stdin=None):
@@ -74,7 +63,7 @@ def test_bad_input_is_one_line_and_an_exit_code(model, tmp_path):
     for args, code, text in (
         (("run", tmp_path / "junk.mp4", "--model", model), ExitStatus.SOURCE, "cannot open video"),
         (("run", tmp_path / "absent.mp4", "--model", model), ExitStatus.SOURCE, "no such video file"),
-        (("run", SAMPLE), ExitStatus.CHECKPOINT, "no model given"),
+        (("run", SAMPLE, "--model", tmp_path / "absent.onnx"), ExitStatus.CHECKPOINT, "no such model file"),
         (("run", SAMPLE, "--model", tmp_path / "junk.mp4"), ExitStatus.CHECKPOINT, "cannot load the model"),
     ):
         out = tvstream(*args)

@@ -5,6 +5,7 @@ shared with ``train``: the skeleton, the label and manifest formats and the outp
 never imports torch.
 """
 
+from tvstream.api import stream
 from tvstream.errors import BackendError, CheckpointError, LabelError, SourceError, TvstreamError
 from tvstream.skeleton import H36M_17, JOINT_NAMES, NUM_JOINTS, Skeleton
 
@@ -12,5 +13,5 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BackendError", "CheckpointError", "LabelError", "SourceError", "TvstreamError",
-    "H36M_17", "JOINT_NAMES", "NUM_JOINTS", "Skeleton", "__version__",
+    "H36M_17", "JOINT_NAMES", "NUM_JOINTS", "Skeleton", "__version__", "stream",
 ]

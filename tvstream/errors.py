@@ -16,8 +16,9 @@ class ExitStatus(enum.IntEnum):
     OK = 0
     ERROR = 1
     USAGE = 2  # click's own code for bad flags
+    SOURCE = 2  # a missing, unsupported or unreadable video is the caller's mistake too (an alias of USAGE)
     BAD_INPUT = 3
-    SOURCE = 4
+    SINK = 4
     BACKEND = 5
     CHECKPOINT = 6
     INTERRUPTED = 130
@@ -44,7 +45,7 @@ class SourceError(TvstreamError, OSError):
 class SinkError(TvstreamError, OSError):
     """Output cannot be written (a full disk, a closed socket or pipe)."""
 
-    exit_code = ExitStatus.SOURCE
+    exit_code = ExitStatus.SINK
 
 
 class BackendError(TvstreamError, RuntimeError):

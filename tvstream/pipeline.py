@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ import numpy as np
 
 from tvstream.background import RollingBackground
 from tvstream.overlay import draw_box, draw_skeleton
-from tvstream.sinks import JsonlSink
+from tvstream.sinks import JsonlSink, pose_line
 from tvstream.smoothing import OneEuroFilter
 from tvstream.sources import Frame, VideoSource
 from tvstream.tracking import GravityBoxTracker
@@ -29,6 +30,7 @@ class RunOptions:
     min_score: float = 0.05  # foreground evidence in the box below which `detected` is false
     render: str | None = None  # overlay video path
     scenario: str = "studio"  # "dive": gravity-aware box tracking
+    max_frames: int | None = None  # stop after this many frames (None: the whole source)
 
 
 @dataclass
@@ -36,6 +38,7 @@ class RunStats:
     frames: int = 0
     dropped: int = 0
     errors: int = 0
+    stopped: bool = False  # ended by a stop request (SIGINT/SIGTERM), not by the source
 
 
 def _batches(frames: Iterator[Frame], size: int) -> Iterator[list[Frame]]:
@@ -50,20 +53,42 @@ def to_source_pixels(points: np.ndarray, model_size: tuple[int, int], source_siz
     return (points + 0.5) * scale - 0.5
 
 
-def run_stream(source: VideoSource, backend, sink: JsonlSink, options: RunOptions,
-               model_info: dict, progress: Progress | None = None) -> RunStats:
-    """Process ``source`` to the end (or until it fails), writing one line per frame to ``sink``."""
-    meta = backend.metadata
-    model_size, source_size = meta.input_size, (source.height, source.width)
-    sink.header(model_info, source.uri, source.width, source.height, source.fps)
+@dataclass(frozen=True)
+class PoseRecord:
+    """One frame's result: box / pose2d in source pixels, pose3d root-relative mm (raw arrays)."""
+
+    frame: int
+    t: float
+    detected: bool
+    score: float
+    box: np.ndarray  # (4,) x0, y0, x1, y1
+    pose3d: np.ndarray  # (K, 3)
+    pose2d: np.ndarray  # (K, 2)
+    latency_ms: float  # inference of its batch + post-processing
+    tc: str | None = None
+    dropped: int = 0
+
+    def to_dict(self) -> dict:
+        """The JSON line of this frame (``type: pose``; pose fields None when nothing was detected)."""
+        return pose_line(**self.__dict__)
+
+
+def estimate(source: VideoSource, backend, options: RunOptions,
+             stop: threading.Event | None = None) -> Iterator[PoseRecord]:
+    """Poses of ``source``'s frames in order, until the source ends or ``stop`` is set (between batches).
+
+    With ``options.render`` the overlay video is finished when the generator ends or is closed early,
+    and removed if the pipeline fails.
+    """
+    model_size, source_size = backend.metadata.input_size, (source.height, source.width)
     background = RollingBackground()
     filters = (OneEuroFilter(), OneEuroFilter(min_cutoff=1.0, beta=0.05))  # pose3d (mm), pose2d (px)
     tracker = GravityBoxTracker() if options.scenario == "dive" else None
-    stats = RunStats()
     even_w, even_h = source.width // 2 * 2, source.height // 2 * 2  # H.264 needs even sizes
     writer = VideoWriter(options.render, even_w, even_h, source.fps or 25.0) if options.render else None
+    failed = False
     try:
-        for batch in _batches(source.frames(), options.batch):
+        for batch in _batches(islice(source.frames(stop), options.max_frames), options.batch):
             tic = time.perf_counter()
             out = backend.infer(np.stack([f.image for f in batch]))  # (N, H, W, 3) -> dict of (N, ...)
             for i, frame in enumerate(batch):
@@ -79,24 +104,34 @@ def run_stream(source: VideoSource, backend, sink: JsonlSink, options: RunOption
                 elif not detected:
                     for f in filters:
                         f.reset()
-                latency = 1000 * (time.perf_counter() - tic)  # inference of its batch + post-processing so far
-                sink.pose(frame.index, frame.t, detected, score, box, pose3d, pose2d, latency, frame.tc,
-                          frame.dropped)
-                stats.frames += 1
-                stats.dropped += frame.dropped
                 if writer is not None and frame.display is not None:
                     img = np.ascontiguousarray(frame.display[:even_h, :even_w])
                     if detected:
                         draw_box(img, box)
                         draw_skeleton(img, pose2d)
                     writer.write(img)
-                if progress is not None:
-                    progress(stats.frames)
-    except BaseException:
-        if writer is not None:
-            writer.abort()
+                yield PoseRecord(frame.index, frame.t, bool(detected), float(score), box, pose3d, pose2d,
+                                 1000 * (time.perf_counter() - tic), frame.tc, frame.dropped)
+            if stop is not None and stop.is_set():
+                break
+    except Exception:
+        failed = True
         raise
-    if writer is not None:
-        writer.close()
-    return stats
+    finally:  # also when the consumer stops early (GeneratorExit) or on Ctrl-C: the video so far is kept
+        if writer is not None:
+            writer.abort() if failed else writer.close()
 
+
+def run_stream(source: VideoSource, backend, sink: JsonlSink, options: RunOptions, model_info: dict,
+               progress: Progress | None = None, stop: threading.Event | None = None) -> RunStats:
+    """Process ``source`` to the end (or until it fails or ``stop`` is set), one line per frame to ``sink``."""
+    sink.header(model_info, source.uri, source.width, source.height, source.fps)
+    stats = RunStats()
+    for record in estimate(source, backend, options, stop):
+        sink.pose(**record.__dict__)
+        stats.frames += 1
+        stats.dropped += record.dropped
+        if progress is not None:
+            progress(stats.frames)
+    stats.stopped = stop is not None and stop.is_set()
+    return stats

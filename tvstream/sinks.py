@@ -48,6 +48,23 @@ def _rounded(a: np.ndarray | None, digits: int) -> list | None:
     return np.round(a, digits).tolist()
 
 
+def pose_line(frame: int, t: float, detected: bool, score: float, box: np.ndarray | None,
+              pose3d: np.ndarray | None, pose2d: np.ndarray | None, latency_ms: float, tc: str | None = None,
+              dropped: int = 0) -> dict[str, Any]:
+    """The ``pose`` line of one frame as a JSON-ready dict (DESIGN §5); pose fields None when not detected."""
+    line: dict[str, Any] = {"type": "pose", "frame": int(frame), "t": round(float(t), 6),
+                            "detected": bool(detected), "score": round(float(min(max(score, 0.0), 1.0)), 4),
+                            "box": _rounded(box, 1) if detected else None,
+                            "pose3d": _rounded(pose3d, 1) if detected else None,
+                            "pose2d": _rounded(pose2d, 2) if detected else None,
+                            "latency_ms": round(max(float(latency_ms), 0.0), 2)}
+    if tc is not None:
+        line["tc"] = tc
+    if dropped:
+        line["dropped"] = int(dropped)
+    return line
+
+
 class JsonlSink:
     """Writes one run's lines to ``target``: a path, ``"-"`` for stdout, ``tcp://`` or ``tcp-listen://``."""
 
@@ -117,17 +134,7 @@ class JsonlSink:
              pose3d: np.ndarray | None, pose2d: np.ndarray | None, latency_ms: float, tc: str | None = None,
              dropped: int = 0) -> None:
         """One frame: box / pose2d in source pixels, pose3d root-relative mm; None when nothing was detected."""
-        line: dict[str, Any] = {"type": "pose", "frame": int(frame), "t": round(float(t), 6),
-                                "detected": bool(detected), "score": round(float(min(max(score, 0.0), 1.0)), 4),
-                                "box": _rounded(box, 1) if detected else None,
-                                "pose3d": _rounded(pose3d, 1) if detected else None,
-                                "pose2d": _rounded(pose2d, 2) if detected else None,
-                                "latency_ms": round(max(float(latency_ms), 0.0), 2)}
-        if tc is not None:
-            line["tc"] = tc
-        if dropped:
-            line["dropped"] = int(dropped)
-        self._write(line)
+        self._write(pose_line(frame, t, detected, score, box, pose3d, pose2d, latency_ms, tc, dropped))
 
     def end(self, frames: int, dropped: int = 0, errors: int = 0, reason: str | None = None) -> None:
         """The last line (written once)."""

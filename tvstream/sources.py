@@ -1,23 +1,26 @@
-"""Video sources: files, stdin (``-``) and network URLs, decoded by PyAV in a thread, scaled to the model.
+"""Video sources: files, cameras, network URLs and stdin (``-``), decoded by PyAV in a thread, scaled to the model.
 
 A source is a context manager whose ``frames()`` generator yields :class:`Frame` objects at the model's
-input size. Files deliver every frame (the decoder waits for the consumer); live sources (network,
-stdin) keep only the newest frames and count the ones they dropped, so the lag stays bounded.
-Network sources reconnect with exponential back-off.
+input size, upright (a phone's rotation is applied). Files deliver every frame (the decoder waits for the
+consumer); live sources (cameras, network, stdin) keep only the newest frames and count the ones they
+dropped, so the lag stays bounded. Damaged packets are skipped and counted in ``errors``, never raised.
+Network sources reconnect with exponential back-off when the stream breaks or ends, and frame numbers
+and times carry on across the gap.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import queue
+import re
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 
 import av
+import av.filter
 import numpy as np
 
 from tvstream.errors import SourceError
@@ -25,6 +28,8 @@ from tvstream.errors import SourceError
 log = logging.getLogger(__name__)
 
 NETWORK_SCHEMES = ("rtsp://", "rtmp://", "srt://", "http://", "https://", "tcp://", "udp://")
+NETWORK_TIMEOUT = 10.0  # seconds without data before a network read gives up (and the source reconnects)
+MAX_BAD_READS = 16  # unreadable stretches in a row after which a file is taken to end there
 _END = object()
 
 
@@ -42,55 +47,130 @@ class Frame:
 
 @dataclass(frozen=True)
 class Reconnect:
-    """Back-off for network sources: waits ``first``, doubling up to ``longest``, at most ``attempts`` times."""
+    """Back-off for network sources: waits ``first``, doubling up to ``longest``; gives up after ``attempts``
+    failures in a row. ``at_end`` also reconnects a stream that ends cleanly (a live feed whose server hung
+    up); turn it off for a finite file served over HTTP, or it plays again from the start."""
 
     attempts: int = 8
     first: float = 0.5
     longest: float = 8.0
+    at_end: bool = True
+
+    def delay(self, failures: int) -> float:
+        """Seconds to wait before the next try, after ``failures`` failed tries in a row."""
+        return min(self.first * 2**failures, self.longest)
+
+
+def camera_device(uri: str) -> str | None:
+    """The V4L2 device a URI names (``camera:N`` -> ``/dev/videoN``, ``/dev/videoN`` as is), else None."""
+    if match := re.fullmatch(r"camera:(\d+)", uri):
+        return f"/dev/video{match[1]}"
+    return uri if re.fullmatch(r"/dev/video\d+", uri) else None
+
+
+def network_options(uri: str) -> dict[str, str]:
+    """FFmpeg options for a network URL: RTSP over TCP (no UDP packet loss) and a read timeout in µs.
+
+    RTSP names its socket timeout ``timeout``; every other protocol takes the generic ``rw_timeout``
+    (``timeout`` would put RTMP into listen mode).
+    """
+    micros = str(int(NETWORK_TIMEOUT * 1e6))
+    if uri.startswith("rtsp://"):
+        return {"rtsp_transport": "tcp", "timeout": micros}
+    return {"rw_timeout": micros}
 
 
 class VideoSource:
-    """Open ``uri`` (a path, ``-`` for stdin, or a network URL) and decode it at ``size = (H, W)``.
+    """Open ``uri`` (a path, ``camera:N`` or ``/dev/videoN``, ``-`` for stdin, or a network URL) and decode
+    it at ``size = (H, W)``.
 
     Args:
         queue_size: decoded frames buffered ahead of the consumer.
         reconnect: back-off for network sources.
+        display: also deliver each frame at source size (``Frame.display``), for overlays.
+        deinterlace: run FFmpeg's bwdif (yadif where bwdif is missing) on every frame, for 1080i feeds.
+        hwaccel: decode on this FFmpeg hardware device type (``"cuda"``); decodes on the CPU, with a
+            warning, when the device cannot be created. Unknown names raise ValueError.
+
+    Attributes set on opening: ``width``, ``height`` (upright source size), ``fps``, ``num_frames``,
+    ``rotation`` (degrees counter-clockwise applied to make frames upright); counters updated while
+    decoding: ``dropped`` (live frames discarded), ``errors`` (damaged packets or frames skipped),
+    ``reconnects`` (network streams reopened).
     """
 
     def __init__(self, uri: str, size: tuple[int, int], queue_size: int = 8,
-                 reconnect: Reconnect = Reconnect(), display: bool = False) -> None:
+                 reconnect: Reconnect = Reconnect(), display: bool = False, deinterlace: bool = False,
+                 hwaccel: str | None = None, live: bool | None = None) -> None:
         self.uri = str(uri)
         self.size = size
-        self.live = self.uri == "-" or self.uri.startswith(NETWORK_SCHEMES)
+        self.device = camera_device(self.uri)
         self.network = self.uri.startswith(NETWORK_SCHEMES)
+        self.streaming = self.network or self.device is not None or self.uri == "-"  # no file on disk
+        # live: the newest frame wins when the consumer lags. A pipe is not live by default: it blocks its
+        # writer, so `ffmpeg ... | tvstream run -` processes every frame (pass live=True for a real-time feed)
+        self.live = (self.network or self.device is not None) if live is None else live
         self.reconnect = reconnect
         self.display = display
+        self.deinterlace = deinterlace
+        self._hwaccel = _hwaccel(hwaccel)
+        self.dropped = self.errors = self.reconnects = 0
         self._queue: queue.Queue = queue.Queue(maxsize=queue_size)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
-        self.dropped = 0
-        if not self.live and not Path(self.uri).is_file():
+        self._index = 0  # frames delivered so far: the next frame's index, across reconnects
+        self._failures = 0  # reconnect attempts since the last delivered frame
+        if not self.streaming and not Path(self.uri).is_file():
             raise SourceError(f"{self.uri}: no such video file")
-        container = self._open()  # fail early, in the caller's thread, with a clear message
-        stream = container.streams.video[0]
-        self.width, self.height = stream.codec_context.width, stream.codec_context.height
-        rate = stream.average_rate or stream.guessed_rate
-        self.fps = float(rate) if rate else None
-        self.num_frames = stream.frames or None
-        self._container = container
+        self._container = self._open()  # fail early, in the caller's thread, with a clear message
+        self._pending = self._probe(self._container)
+
+    # ------------------------------------------------------------------ opening
 
     def _open(self) -> av.container.InputContainer:
-        options = {"rtsp_transport": "tcp", "timeout": "5000000"} if self.network else {}
-        target = "pipe:0" if self.uri == "-" else self.uri
         try:
-            container = av.open(target, mode="r", options=options, timeout=10 if self.network else None)
+            container = self._open_container()
         except (av.error.FFmpegError, OSError) as exc:
             raise SourceError(f"{self.uri}: cannot open video ({exc})") from None
         if not container.streams.video:
             container.close()
             raise SourceError(f"{self.uri}: no video stream")
         return container
+
+    def _open_container(self) -> av.container.InputContainer:
+        if self.device is not None:
+            return av.open(self.device, format="video4linux2", hwaccel=self._hwaccel)
+        if self.network:
+            return av.open(self.uri, options=network_options(self.uri), timeout=NETWORK_TIMEOUT,
+                           hwaccel=self._hwaccel)
+        return av.open("pipe:0" if self.uri == "-" else self.uri, hwaccel=self._hwaccel)
+
+    def _probe(self, container: av.container.InputContainer) -> Iterator[av.VideoFrame]:
+        """Read the stream's rate and its first frame, whose display matrix gives the upright size.
+
+        Returns every frame of the stream again, the first one included, for the decoding thread.
+        """
+        stream = container.streams.video[0]
+        rate = stream.average_rate or stream.guessed_rate
+        self.fps = float(rate) if rate else None
+        self.num_frames = stream.frames or None
+        self._timeline = _Timeline(step=1.0 / (self.fps or 25.0), from_zero=self.streaming)
+        decoded = self._decoded(container)
+        try:
+            first = next(decoded)
+        except StopIteration:
+            container.close()
+            raise SourceError(f"{self.uri}: no decodable video frame") from None
+        except av.error.FFmpegError as exc:
+            container.close()
+            raise SourceError(f"{self.uri}: cannot decode video ({exc})") from None
+        self.rotation = first.rotation
+        self._turns = round(first.rotation / 90) % 4  # quarter turns counter-clockwise
+        w, h = first.width, first.height
+        self.width, self.height = (h, w) if self._turns % 2 else (w, h)
+        return itertools.chain([first], decoded)
+
+    # ------------------------------------------------------------------ context manager
 
     def __enter__(self) -> VideoSource:
         self._thread = threading.Thread(target=self._decode_loop, name="tvstream-decode", daemon=True)
@@ -103,6 +183,8 @@ class VideoSource:
     def close(self) -> None:
         """Stop decoding and release the container."""
         self._stop.set()
+        if self._thread is None:
+            self._container.close()
         while self._thread is not None and self._thread.is_alive():
             try:  # unblock a producer waiting on a full queue
                 self._queue.get_nowait()
@@ -110,6 +192,110 @@ class VideoSource:
                 self._thread.join(timeout=0.1)
 
     # ------------------------------------------------------------------ decoding thread
+
+    def _decode_loop(self) -> None:
+        container, decoded = self._container, self._pending
+        try:
+            while (lost := self._pump(decoded)) is not None:
+                container.close()
+                container = self._reopen(lost)
+                if container is None:
+                    return
+                decoded = self._decoded(container)
+                self._timeline.restart()
+        except BaseException as exc:  # handed to the consumer, raised there
+            self._error = exc
+        finally:
+            if container is not None:
+                container.close()
+            self._put(_END)
+
+    def _pump(self, decoded: Iterator[av.VideoFrame]) -> str | None:
+        """Deliver one connection's frames; return why a network stream stopped, None when done."""
+        try:
+            for frame in decoded:
+                if self._stop.is_set():
+                    return None
+                self._put(self._frame(frame))
+                self._failures = 0
+        except av.error.FFmpegError as exc:
+            if not self.network:
+                raise SourceError(f"{self.uri}: decoding failed after {self._index} frames ({exc})") from None
+            return str(exc)
+        return "stream ended" if self.network and self.reconnect.at_end and not self._stop.is_set() else None
+
+    def _reopen(self, reason: str) -> av.container.InputContainer | None:
+        """Reopen a lost network stream after a back-off; None when closed meanwhile."""
+        while self._failures < self.reconnect.attempts:
+            wait = self.reconnect.delay(self._failures)
+            log.warning("%s: %s; reconnecting in %.1f s", self.uri, reason, wait)
+            if self._stop.wait(wait):
+                return None
+            self._failures += 1
+            try:
+                container = self._open()
+            except SourceError as exc:
+                reason = str(exc)
+                continue
+            self.reconnects += 1
+            return container
+        raise SourceError(f"{self.uri}: stream lost after {self._index} frames and {self._failures} "
+                          f"failed reconnects ({reason})")
+
+    def _decoded(self, container: av.container.InputContainer) -> Iterator[av.VideoFrame]:
+        """Decoded (and deinterlaced) frames of one connection or file."""
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        deinterlacer = _Deinterlacer() if self.deinterlace else None
+        for packet in self._packets(container, stream):
+            for frame in self._decode_packet(packet):
+                yield from deinterlacer.push(frame) if deinterlacer else (frame,)
+        if deinterlacer:
+            yield from deinterlacer.flush()
+
+    def _packets(self, container: av.container.InputContainer, stream: av.VideoStream) -> Iterator[av.Packet]:
+        """Demuxed packets. A network read error ends the connection; in a file or pipe the unreadable
+        stretch is counted and skipped, so one bad block does not lose the rest."""
+        bad_reads = 0
+        while True:
+            try:
+                for packet in container.demux(stream):
+                    bad_reads = 0
+                    yield packet
+                return
+            except av.error.FFmpegError as exc:
+                if self.network:
+                    raise
+                self.errors += 1
+                bad_reads += 1
+                log.warning("%s: unreadable data after frame %d (%s)", self.uri, self._index, exc)
+                if bad_reads >= MAX_BAD_READS:
+                    return
+
+    def _decode_packet(self, packet: av.Packet) -> list[av.VideoFrame]:
+        """The packet's frames, or none when the packet or its frames are damaged (counted in ``errors``);
+        a frame concealed by the decoder is no input for a pose model."""
+        if packet.is_corrupt:
+            self.errors += 1
+            return []
+        try:
+            frames = packet.decode()
+        except av.error.FFmpegError as exc:
+            log.debug("%s: damaged packet skipped (%s)", self.uri, exc)
+            self.errors += 1
+            return []
+        intact = [frame for frame in frames if not frame.is_corrupt]
+        self.errors += len(frames) - len(intact)
+        return intact
+
+    def _frame(self, frame: av.VideoFrame) -> Frame:
+        h, w = self.size
+        if self._turns % 2:  # scale to the sideways size, then turn upright
+            h, w = w, h
+        image = _upright(frame.to_ndarray(width=w, height=h, format="rgb24"), self._turns)
+        display = _upright(frame.to_ndarray(format="rgb24"), self._turns) if self.display else None
+        index, self._index = self._index, self._index + 1
+        return Frame(index=index, t=self._timeline(frame.time), image=image, tc=_timecode(frame), display=display)
 
     def _put(self, item: object) -> None:
         if not self.live or item is _END:
@@ -130,58 +316,23 @@ class VideoSource:
                 pass
             self._queue.put_nowait(item)
 
-    def _decode_loop(self) -> None:
-        container, attempt, index, last_t = self._container, 0, 0, -1.0
-        h, w = self.size
-        try:
-            while not self._stop.is_set():
-                try:
-                    stream = container.streams.video[0]
-                    stream.thread_type = "AUTO"
-                    tb = stream.time_base or Fraction(1, 1000)
-                    start = time.monotonic()
-                    for frame in container.decode(stream):
-                        if self._stop.is_set():
-                            return
-                        if self.live:
-                            t = time.monotonic() - start if self.network else float(frame.time or 0.0)
-                        else:
-                            t = float(frame.pts * tb) if frame.pts is not None else index / (self.fps or 25.0)
-                        if t <= last_t:  # timestamps must grow (VFR, broken pts)
-                            t = last_t + 1.0 / (self.fps or 25.0)
-                        last_t = t
-                        image = frame.to_ndarray(width=w, height=h, format="rgb24")
-                        display = frame.to_ndarray(format="rgb24") if self.display else None
-                        self._put(Frame(index=index, t=t, image=image, tc=_timecode(frame), display=display))
-                        index += 1
-                        attempt = 0
-                    break  # end of stream
-                except av.error.FFmpegError as exc:
-                    if not self.network or attempt >= self.reconnect.attempts:
-                        raise SourceError(f"{self.uri}: decoding failed after {index} frames ({exc})") from None
-                    container = self._reopen(attempt, exc)
-                    attempt += 1
-        except BaseException as exc:  # handed to the consumer, raised there
-            self._error = exc
-        finally:
-            container.close()
-            self._put(_END)
-
-    def _reopen(self, attempt: int, exc: Exception) -> av.container.InputContainer:
-        wait = min(self.reconnect.first * 2**attempt, self.reconnect.longest)
-        log.warning("%s: stream lost (%s); reconnecting in %.1f s", self.uri, exc, wait)
-        self._stop.wait(wait)
-        return self._open()
-
     # ------------------------------------------------------------------ consumer side
 
-    def frames(self) -> Iterator[Frame]:
-        """Decoded frames in order; raises the decoder's SourceError where it happened."""
+    def frames(self, stop: threading.Event | None = None) -> Iterator[Frame]:
+        """Decoded frames in order, until the end or ``stop`` is set (checked while waiting on a stalled stream).
+
+        Raises the decoder's SourceError where it happened.
+        """
         if self._thread is None:
             raise RuntimeError("use the source as a context manager: with VideoSource(...) as src")
         seen_dropped = 0
         while True:
-            item = self._queue.get()
+            try:
+                item = self._queue.get(timeout=0.1)
+            except queue.Empty:
+                if stop is not None and stop.is_set():
+                    return
+                continue
             if item is _END:
                 if self._error is not None:
                     raise self._error
@@ -190,9 +341,117 @@ class VideoSource:
             yield item if not dropped else Frame(item.index, item.t, item.image, item.tc, dropped, item.display)
 
 
+class _Timeline:
+    """Turns ``pts × time_base`` into one strictly increasing time in seconds.
+
+    Files keep their own clock; live sources start at 0. A new connection, or a jump back of more than a
+    second (a 33-bit MPEG-TS pts wrap, an encoder restart), re-anchors the clock one frame after the last
+    time. Smaller faults (repeated or missing pts) get the last time plus one frame.
+    """
+
+    def __init__(self, step: float, from_zero: bool) -> None:
+        self.step = step
+        self.last: float | None = None
+        self.offset = 0.0
+        self._anchor = from_zero
+
+    def restart(self) -> None:
+        """The next time starts a new clock (a reconnect)."""
+        self._anchor = True
+
+    def __call__(self, time: float | None) -> float:
+        following = 0.0 if self.last is None else self.last + self.step
+        if time is None:
+            t = following
+        else:
+            if self._anchor or (self.last is not None and time + self.offset < self.last - 1.0):
+                self.offset, self._anchor = following - time, False
+            t = time + self.offset
+            if self.last is not None and t <= self.last:
+                t = following
+        self.last = t
+        return t
+
+
+class _Deinterlacer:
+    """FFmpeg's bwdif (yadif where bwdif is missing) in a PyAV filter graph: one frame out per frame in.
+
+    The graph is built from the first frame, not the stream, since hardware decoding hands over frames
+    in another pixel format; it is rebuilt if the frame geometry changes mid-stream.
+    """
+
+    def __init__(self) -> None:
+        self.name = "bwdif" if "bwdif" in av.filter.filters_available else "yadif"
+        self._graph: av.filter.Graph | None = None
+        self._shape: tuple[int, int, str] | None = None
+
+    def push(self, frame: av.VideoFrame) -> list[av.VideoFrame]:
+        """Frames ready after ``frame`` (the filter looks one frame ahead, so the first push gives none)."""
+        shape = (frame.width, frame.height, frame.format.name)
+        out = self.flush() if self._graph is not None and shape != self._shape else []
+        if self._graph is None:
+            self._graph, self._shape = self._build(frame), shape
+        self._graph.push(frame)
+        return out + self._pull()
+
+    def flush(self) -> list[av.VideoFrame]:
+        """The frames still held by the filter; the next push builds a fresh graph."""
+        if self._graph is None:
+            return []
+        self._graph.push(None)
+        out = self._pull()
+        self._graph = None
+        return out
+
+    def _build(self, frame: av.VideoFrame) -> av.filter.Graph:
+        graph = av.filter.Graph()
+        source = graph.add_buffer(width=frame.width, height=frame.height, format=frame.format.name,
+                                  time_base=frame.time_base)
+        deinterlace = graph.add(self.name, "mode=send_frame")  # one frame per frame, not one per field
+        sink = graph.add("buffersink")
+        source.link_to(deinterlace)
+        deinterlace.link_to(sink)
+        graph.configure()
+        return graph
+
+    def _pull(self) -> list[av.VideoFrame]:
+        frames = []
+        while True:
+            try:
+                frames.append(self._graph.pull())
+            except (BlockingIOError, EOFError):
+                return frames
+
+
+def _hwaccel(name: str | None) -> object | None:
+    """PyAV's HWAccel for an FFmpeg device type, or None (decode on the CPU) when the device cannot be made.
+
+    The device is tried once here, so a machine without the GPU or driver warns and falls back at once,
+    while a later failure to open (a network hiccup) is never mistaken for a missing device.
+    """
+    if name is None:
+        return None
+    from av.codec.hwaccel import HWAccel, HWDeviceType
+
+    if name not in HWDeviceType.__members__ or name == "none":
+        raise ValueError(f"hwaccel {name!r} is not an FFmpeg device type (e.g. 'cuda', 'vaapi')")
+    try:
+        HWAccel(name).create(av.Codec("h264", "r"))  # H.264: what cuda, vaapi, qsv and videotoolbox all decode
+    except (av.error.FFmpegError, NotImplementedError) as exc:
+        log.warning("hardware decoding on %r unavailable (%s); decoding on the CPU", name, exc)
+        return None
+    return HWAccel(name, allow_software_fallback=True)
+
+
+def _upright(image: np.ndarray, turns: int) -> np.ndarray:
+    """``image`` turned ``turns`` quarter turns counter-clockwise, the way its display matrix asks."""
+    return np.ascontiguousarray(np.rot90(image, turns)) if turns else image
+
+
 def _timecode(frame: av.VideoFrame) -> str | None:
     """SMPTE timecode carried by the frame's side data, if any."""
     for side in getattr(frame, "side_data", ()) or ():
         if "TIMECODE" in str(getattr(side, "type", "")).upper():
             return str(side)
     return None
+

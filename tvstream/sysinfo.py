@@ -11,6 +11,7 @@ import importlib.metadata as metadata
 import platform
 import shutil
 import subprocess
+from pathlib import Path
 from typing import Any
 
 import tvstream
@@ -64,6 +65,17 @@ def _nvidia_smi_gpus() -> list[str]:
     except (OSError, subprocess.SubprocessError):
         return []
     return [line.strip() for line in out.splitlines() if line.strip()]
+
+
+def cpu_model() -> str:
+    """The CPU's model name (benchmark reports say which machine measured them)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
 
 
 def system_info(probe_torch: bool = True) -> dict[str, Any]:

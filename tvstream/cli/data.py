@@ -48,7 +48,7 @@ def data() -> None:
 def check(app: AppContext, source: Path, cache_dir: Path | None, size: tuple[int, int], as_json: bool) -> None:
     """Validate SOURCE (a folder of videos, or a manifest.json): readable videos, well-formed labels.
 
-    Unreadable videos are reported and skipped (exit code 4 if none is readable); a label file with a
+    Unreadable videos are reported and skipped (exit code 2 if none is readable); a label file with a
     missing field or a wrong shape stops with a message naming it.
     """
     from train.data.frame_cache import build_cache  # lazy: training code stays out of `import tvstream`

@@ -11,6 +11,7 @@ from rich.markup import escape
 
 import tvstream
 from tvstream.cli.context import AppContext
+from tvstream.cli.bench import bench
 from tvstream.cli.data import data
 from tvstream.cli.evaluate import evaluate
 from tvstream.cli.export import build, export
@@ -55,6 +56,7 @@ cli.add_command(train)
 cli.add_command(export)
 cli.add_command(build)
 cli.add_command(evaluate)
+cli.add_command(bench)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

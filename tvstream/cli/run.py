@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+import signal
+import threading
 from pathlib import Path
 
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from tvstream.cli.context import AppContext, pass_app
-from tvstream.errors import CheckpointError
 
 
 @click.command()
 @click.argument("source", metavar="INPUT")
 @click.option("--model", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="An exported model (.onnx; see `tvstream export`).")
+              help="An exported model (.onnx; see `tvstream export`). Default: the embedded model.")
 @click.option("--out", "out", default="-", show_default=True,
-              help="Where the JSON lines go: a file, - for stdout, or tcp://HOST:PORT.")
+              help="Where the JSON lines go: a file, - for stdout, tcp://HOST:PORT (a peer, re-connected) or "
+                   "tcp-listen://[HOST]:PORT (serve any number of clients).")
 @click.option("--backend", type=click.Choice(("auto", "tensorrt", "onnxruntime", "torch")), default="auto",
               show_default=True, help="auto: TensorRT with a GPU, else ONNX Runtime.")
 @click.option("--batch", type=click.IntRange(1, 64), default=1, show_default=True,
@@ -27,35 +29,75 @@ from tvstream.errors import CheckpointError
               help="dive: gravity-aware box tracking.")
 @click.option("--render", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write an overlay video with the box and skeleton drawn.")
+@click.option("--deinterlace", is_flag=True, help="Deinterlace (bwdif) first: 1080i / 576i broadcast feeds.")
+@click.option("--hwaccel", type=click.Choice(("cuda",)), default=None,
+              help="Decode on the GPU (falls back to the CPU with a warning where it cannot).")
+@click.option("--live/--no-live", default=None,
+              help="Newest frame wins when processing lags (default: on for cameras and network URLs, off for "
+                   "files and stdin, which process every frame).")
 @pass_app
 def run(app: AppContext, source: str, model: Path | None, out: str, backend: str, batch: int, threads: int,
-        no_smooth: bool, scenario: str, render: Path | None) -> None:
-    """Estimate 3D poses in INPUT (a video file, - for stdin, or an rtsp/rtmp/srt/http/tcp/udp URL).
+        no_smooth: bool, scenario: str, render: Path | None, deinterlace: bool, hwaccel: str | None,
+        live: bool | None) -> None:
+    """Estimate 3D poses in INPUT: a video file, - for stdin, a camera (camera:0, /dev/video0) or a URL
+    (rtsp, rtmp, srt, http, tcp, udp; re-connected with back-off when the stream drops).
 
     \b
     Example:
-      tvstream run camera.mp4 --model model.onnx --out poses.jsonl
-      ffmpeg -i feed.ts -f mpegts - | tvstream run - --model model.onnx --out tcp://graphics:9000
+      tvstream run camera.mp4 --out poses.jsonl
+      tvstream run rtsp://cam/live --model venue.onnx --out tcp-listen://:9000
+      ffmpeg -i feed.ts -f mpegts - | tvstream run - --out - | jq .pose3d
+
+    Ctrl-C (or SIGTERM) finishes the current frame, writes the `end` line and exits (130 / 0).
     """
-    from engines.backends import load_backend
+    from tvstream.api import open_model
     from tvstream.pipeline import RunOptions, run_stream
     from tvstream.sinks import JsonlSink
     from tvstream.sources import VideoSource
 
-    if model is None:
-        raise CheckpointError("no model given: export one with `tvstream export RUN/last.pt --out model.onnx` "
-                              "and pass --model model.onnx")
-    options = {"threads": threads} if backend in ("auto", "onnxruntime") else {}
-    engine = load_backend(model, backend, **options)
-    meta = engine.metadata
-    info = {"name": meta.name, "hash": meta.model_hash, "backend": engine.name, "trained": meta.trained}
+    engine, info = open_model(model, backend, threads)
     opts = RunOptions(batch=batch, smooth=not no_smooth, render=str(render) if render else None, scenario=scenario)
-    with VideoSource(source, meta.input_size, display=render is not None) as src, JsonlSink(out) as sink:
+    with VideoSource(source, engine.metadata.input_size, display=render is not None, deinterlace=deinterlace,
+                     hwaccel=hwaccel, live=live) as src, \
+            JsonlSink(out) as sink, StopOnSignal() as stop:
         quiet = app.quiet or out == "-"
         with Progress(TextColumn("[bold]run[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("frames"),
                       TimeRemainingColumn(), console=app.console, disable=quiet, transient=True) as bar:
             task = bar.add_task("run", total=src.num_frames)
-            stats = run_stream(src, engine, sink, opts, info, lambda n: bar.update(task, completed=n))
-        sink.end(frames=stats.frames, dropped=stats.dropped + src.dropped, errors=stats.errors)
-    app.say(f"{stats.frames} frames -> {out}" + (f", overlay {render}" if render else ""))
+            stats = run_stream(src, engine, sink, opts, info, lambda n: bar.update(task, completed=n), stop.event)
+        reason = f"stopped by {stop.signal_name}" if stats.stopped else None
+        sink.end(frames=stats.frames, dropped=stats.dropped + src.dropped, errors=stats.errors + src.errors,
+                 reason=reason)
     engine.close()
+    app.say(f"{stats.frames} frames -> {out}" + (f", overlay {render}" if render else "")
+            + (f" ({reason})" if reason else ""))
+    if stop.signal_name == "SIGINT":
+        raise SystemExit(130)  # the shell's convention for Ctrl-C; SIGTERM is a requested, clean stop (0)
+
+
+class StopOnSignal:
+    """While active, SIGINT/SIGTERM set ``event`` (the pipeline finishes its batch and writes ``end``).
+
+    A second signal restores the default handlers' behaviour (KeyboardInterrupt), for a stuck source.
+    """
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.signal_name: str | None = None
+        self._previous: dict[int, object] = {}
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self.event.is_set():
+            raise KeyboardInterrupt
+        self.signal_name = signal.Signals(signum).name
+        self.event.set()
+
+    def __enter__(self) -> StopOnSignal:
+        if threading.current_thread() is threading.main_thread():  # handlers can only be set there
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)

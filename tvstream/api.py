@@ -1,0 +1,71 @@
+"""The Python API beside the CLI: ``for pose in tvstream.stream("clip.mp4"): ...``.
+
+Also the two steps every entry point shares: which model file to use (the one given, else the default
+model shipped inside the package) and opening it with a backend.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from tvstream.errors import CheckpointError
+
+DEFAULT_MODEL = Path(__file__).parent / "models" / "default.onnx"
+
+
+def resolve_model(model: str | os.PathLike | None) -> Path:
+    """``model``, or the embedded default model when None; a missing file is a CheckpointError."""
+    if model is None:
+        if not DEFAULT_MODEL.is_file():
+            raise CheckpointError(f"the default model is missing from this install ({DEFAULT_MODEL}); "
+                                  "pass --model with a model from `tvstream export`")
+        return DEFAULT_MODEL
+    path = Path(model)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such model file")
+    return path
+
+
+def open_model(model: str | os.PathLike | None, backend: str = "auto", threads: int = 0):
+    """Load ``model`` (default: the embedded one) with ``backend``; returns ``(backend, model_info)``.
+
+    ``model_info`` is what the output's header line says about the model.
+    """
+    from engines.backends import load_backend
+
+    options = {"threads": threads} if backend in ("auto", "onnxruntime") else {}
+    engine = load_backend(resolve_model(model), backend, **options)
+    meta = engine.metadata
+    info = {"name": meta.name, "hash": meta.model_hash, "backend": engine.name, "trained": meta.trained}
+    return engine, info
+
+
+def stream(source: str | os.PathLike, model: str | os.PathLike | None = None, *, backend: str = "auto",
+           batch: int = 1, smooth: bool = True, scenario: str = "studio", threads: int = 0,
+           **source_options: Any) -> Iterator[dict]:
+    """Yield one dict per frame of ``source`` (a file, ``-``, a camera or a network URL), as the JSON lines.
+
+    Each dict has the ``pose`` line's fields (``frame``, ``t``, ``detected``, ``score``, ``box``, ``pose3d``,
+    ``pose2d``, ``latency_ms``, optional ``tc`` and ``dropped``). ``source_options`` go to
+    :class:`tvstream.sources.VideoSource` (e.g. ``deinterlace=True``). Breaking out of the loop closes
+    the source and the model.
+
+    Example::
+
+        for pose in tvstream.stream("dive.mp4", scenario="dive"):
+            if pose["detected"]:
+                print(pose["t"], pose["pose3d"][0])
+    """
+    from tvstream.pipeline import RunOptions, estimate
+    from tvstream.sources import VideoSource
+
+    engine, _ = open_model(model, backend, threads)
+    try:
+        with VideoSource(str(source), engine.metadata.input_size, **source_options) as src:
+            for record in estimate(src, engine, RunOptions(batch=batch, smooth=smooth, scenario=scenario)):
+                yield record.to_dict()
+    finally:
+        engine.close()
