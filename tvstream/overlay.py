@@ -44,3 +44,23 @@ def draw_box(img: np.ndarray, box: np.ndarray, color=(0, 255, 0), thickness: int
     for a, b in (((x0, y0), (x1, y0)), ((x1, y0), (x1, y1)), ((x1, y1), (x0, y1)), ((x0, y1), (x0, y0))):
         _line(img, np.array(a), np.array(b), color, thickness)
     return img
+
+
+def draw_pose3d_inset(img: np.ndarray, pose3d: np.ndarray, size: int = 0, yaw_deg: float = 30.0,
+                      extent_mm: float = 1100.0, skeleton: Skeleton = H36M_17) -> np.ndarray:
+    """Draw root-relative ``pose3d (K, 3)`` mm, turned by ``yaw_deg`` about the vertical, in a dark inset.
+
+    The inset is a square in the top-right corner (``size`` pixels; 0: a quarter of the frame height),
+    orthographic, ``extent_mm`` from the pelvis to its edge, so the depth the 2D overlay cannot show is seen.
+    """
+    h, w = img.shape[:2]
+    size = min(size or h // 4, h, w)
+    if size < 16 or not np.isfinite(pose3d).all():
+        return img
+    region = img[:size, w - size:]
+    region[:] = region // 3  # darken
+    a = np.deg2rad(yaw_deg)
+    x = pose3d[:, 0] * np.cos(a) + pose3d[:, 2] * np.sin(a)  # camera x right / y down / z forward
+    pts = np.stack([x, pose3d[:, 1]], axis=1) * (size / 2 / extent_mm) + size / 2  # (K, 2) inset pixels
+    draw_skeleton(region, pts, skeleton=skeleton, thickness=1)
+    return img

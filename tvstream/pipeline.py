@@ -11,7 +11,7 @@ from itertools import islice
 import numpy as np
 
 from tvstream.background import RollingBackground
-from tvstream.overlay import draw_box, draw_skeleton
+from tvstream.overlay import draw_box, draw_pose3d_inset, draw_skeleton
 from tvstream.sinks import JsonlSink, pose_line
 from tvstream.smoothing import OneEuroFilter
 from tvstream.sources import Frame, VideoSource
@@ -109,6 +109,7 @@ def estimate(source: VideoSource, backend, options: RunOptions,
                     if detected:
                         draw_box(img, box)
                         draw_skeleton(img, pose2d)
+                        draw_pose3d_inset(img, pose3d)
                     writer.write(img)
                 yield PoseRecord(frame.index, frame.t, bool(detected), float(score), box, pose3d, pose2d,
                                  1000 * (time.perf_counter() - tic), frame.tc, frame.dropped)
