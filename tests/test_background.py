@@ -174,3 +174,20 @@ def test_camera_median_recovers_the_venue_behind_an_athlete_who_stays_put(tmp_pa
     assert np.abs(bg.astype(int) - venue).max() <= 3
     again = camera_background_for(videos, (64, 96), tmp_path / "cache")  # cached
     assert np.array_equal(bg, again) and len(list((tmp_path / "cache").glob("camera-bg-*.npy"))) == 1
+
+
+def test_nan_median_equals_numpy_nanmedian_with_holes_and_all_nan_pixels():
+    import warnings
+
+    from tvstream.background import nan_median
+
+    rng = np.random.default_rng(0)
+    for depth in (1, 2, 3, 4, 31):
+        stack = rng.normal(size=(depth, 9, 11)).astype(np.float32)
+        stack[rng.random(stack.shape) < 0.3] = np.nan
+        stack[:, :2, :2] = np.nan  # always behind the athlete
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            want = np.nanmedian(stack, axis=0)
+        np.testing.assert_allclose(nan_median(stack), want, equal_nan=True)
+    assert nan_median(np.array([[1.0], [np.nan], [4.0], [10.0]], np.float32))[0] == 4.0  # median of 1, 4, 10
