@@ -1,0 +1,1 @@
+"""What the learned features hold: subject clustering of ``ti`` vs ``tv`` and pose/appearance swap pictures."""
