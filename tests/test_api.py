@@ -66,3 +66,12 @@ def test_bench_json_reports_three_timings_on_the_same_frames(model):
         assert result[stage]["frames"] == 40 and result[stage]["fps"] > 0
         assert 0 < result[stage]["p50_ms"] <= result[stage]["p99_ms"]
     assert result["torch_imported"] is False and result["rss_mb"] > 0
+
+
+def test_info_describes_the_model_in_use(model):
+    out = subprocess.run([sys.executable, "-m", "tvstream", "info", "--json", "--no-torch", "--model", str(model)],
+                         capture_output=True, timeout=120)
+    assert out.returncode == 0, out.stderr.decode()
+    described = json.loads(out.stdout)["model"]
+    assert described["path"] == str(model) and described["default"] is False and described["trained"] is False
+    assert described["input_size"] == [64, 64] and len(described["hash"]) == 16

@@ -39,19 +39,48 @@ def _rows(info: dict) -> list[tuple[str, str]]:
     ]
 
 
+def model_info(model: str | None) -> dict:
+    """What ``tvstream run`` would use: path, hash, input size, whether trained, and the model card's test errors."""
+    from engines.backends.onnxruntime import OnnxRuntimeBackend
+    from tvstream.api import resolve_model
+    from tvstream.errors import TvstreamError
+
+    try:
+        path = resolve_model(model)
+        meta = OnnxRuntimeBackend(path, threads=1).metadata
+    except TvstreamError as exc:
+        return {"error": str(exc)}
+    card = meta.config.get("card", {})
+    return {"path": str(path), "default": model is None, "hash": meta.model_hash, "trained": meta.trained,
+            "input_size": list(meta.input_size), "outputs": list(meta.outputs), "test": card.get("test")}
+
+
+def _model_text(m: dict) -> str:
+    if "error" in m:
+        return m["error"]
+    text = f"{m['path']}{' (default)' if m['default'] else ''}, hash {m['hash']}, input {m['input_size'][1]}x" \
+           f"{m['input_size'][0]}{'' if m['trained'] else ', untrained pose head'}"
+    if m.get("test"):
+        t = m["test"]
+        text += f"; synthetic test N-MPJPE {t['n_mpjpe']} mm, box IoU {t['box_iou']}"
+    return text
+
+
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
 @click.option("--no-torch", is_flag=True, help="Do not import torch (faster; skips the CUDA check).")
+@click.option("--model", default=None, help="Describe this exported model instead of the default one.")
 @pass_app
-def info(app: AppContext, as_json: bool, no_torch: bool) -> None:
-    """Show versions of Python, PyAV/FFmpeg, ONNX Runtime, TensorRT, torch, and the GPUs found."""
+def info(app: AppContext, as_json: bool, no_torch: bool, model: str | None) -> None:
+    """Show versions of Python, PyAV/FFmpeg, ONNX Runtime, TensorRT, torch, the GPUs found and the model in use."""
     data = system_info(probe_torch=not no_torch)
+    data["model"] = model_info(model)
     if as_json:
         click.echo(json.dumps(data))
         return
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_column(style="bold")
     table.add_column()
-    for key, value in _rows(data):
+    for key, value in _rows(data) + [("model", _model_text(data["model"]))]:
         table.add_row(key, value)
     Console().print(table)
