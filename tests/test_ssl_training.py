@@ -24,7 +24,7 @@ def fixed_batch(clip_dir, tmp_path_factory):
     return {k: torch.as_tensor(__import__("numpy").stack([it[k] for it in items])) for k in ("frames", "distance")}
 
 
-@pytest.mark.parametrize("name", sorted(VARIANTS))
+@pytest.mark.parametrize("name", sorted(n for n in VARIANTS if not VARIANTS[n].adversarial))  # DrNet: test_baselines
 def test_every_variant_trains_on_a_fixed_batch(name, fixed_batch):
     variant = VARIANTS[name]
     cfg = TrainConfig(variant=name, model="tiny")
@@ -140,3 +140,16 @@ def test_mv_css_trains_on_synchronised_views(rig_dir, tmp_path):
     rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows if r["stage"] == "temporal"] == [1, 2, 3, 4]
     assert all(r["temporal"] >= 0 for r in rows if r["stage"] == "temporal")
+
+
+def test_checkpoints_from_before_a_new_config_field_still_resume(tmp_path):
+    from train.checkpoint import load_checkpoint, save_checkpoint
+    from tvstream.errors import CheckpointError
+
+    path = save_checkpoint(tmp_path / "old.pt", config={"weights": {"pixel": 2.0}}, step=5,
+                           model=torch.nn.Linear(2, 2))
+    now = {"weights": {"pixel": 2.0, "content": 1.0}}  # a weight added since the checkpoint was written
+    with pytest.raises(CheckpointError, match="weights"):
+        load_checkpoint(path, expect=now, keys=("weights",))
+    upgrade = lambda stored: {"weights": {"content": 1.0, **stored["weights"]}}  # noqa: E731
+    assert load_checkpoint(path, expect=now, keys=("weights",), upgrade=upgrade)["step"] == 5

@@ -8,6 +8,7 @@ checkpoint rebuilds its model without the code that wrote it guessing.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,11 +45,13 @@ def save_checkpoint(path: str | os.PathLike, *, config: dict[str, Any], step: in
 
 
 def load_checkpoint(path: str | os.PathLike, expect: dict[str, Any] | None = None,
-                    keys: tuple[str, ...] = ()) -> dict[str, Any]:
+                    keys: tuple[str, ...] = (), upgrade: Callable[[dict], dict] | None = None) -> dict[str, Any]:
     """Read a checkpoint with ``weights_only=True``; with ``expect``, refuse one whose config differs.
 
     Args:
         expect: the config the caller will run; compared on ``keys`` (all of ``expect`` when empty).
+        upgrade: maps the stored config to the current format before comparing (fields added since it was
+            written take their defaults, so older checkpoints still resume).
     Raises:
         CheckpointError: missing/corrupt file, another format, or a config mismatch (naming the field).
     """
@@ -63,7 +66,7 @@ def load_checkpoint(path: str | os.PathLike, expect: dict[str, Any] | None = Non
     if found != FORMAT:
         raise CheckpointError(f"{path}: not a tvstream checkpoint (format {found!r}, expected {FORMAT!r})")
     if expect is not None:
-        stored = state["config"]
+        stored = upgrade(state["config"]) if upgrade is not None else state["config"]
         for key in keys or tuple(expect):
             if stored.get(key) != expect.get(key):
                 raise CheckpointError(f"{path}: checkpoint was trained with {key}={stored.get(key)!r}, "

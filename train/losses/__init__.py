@@ -4,6 +4,7 @@ Weights (λ, ρ, α, γ, η) are config values applied by the caller; each funct
 scalar (or, for gravity, its separate terms). Nothing here holds state, logs or talks to other processes.
 """
 
+from train.losses.adversarial import discriminator_loss, confusion_loss, discriminator_accuracy, content_similarity_loss
 from train.losses.box_prior import box_prior_loss
 from train.losses.contrastive import css_infonce_loss, triplet_loss
 from train.losses.dsl import dsl_all, dsl_loss
@@ -18,6 +19,10 @@ from train.losses.reconstruction import PerceptualNet, perceptual_loss, pixel_lo
 from train.losses.weak2d import weak2d_loss
 
 __all__ = [
+    "discriminator_loss",
+    "confusion_loss",
+    "discriminator_accuracy",
+    "content_similarity_loss",
     "GravityTerms",
     "PerceptualNet",
     "box_prior_loss",

@@ -12,6 +12,7 @@ from torch import nn
 from train.models.config import ModelConfig
 from train.models.detector import Detector
 from train.models.encoder_decoder import Decoder, Encoder
+from train.models.nsd import cross_view_latents
 from train.models.spatial import compose, crop, paste
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -93,8 +94,12 @@ class SSLModel(nn.Module):
         return tv, scale, centre, crops
 
     def forward(self, frames: torch.Tensor, background: torch.Tensor | None = None,
-                generator: torch.Generator | None = None) -> SSLOutput:
-        """``frames (B, S, H, W, 3)`` uint8 (S frames of one video per item), ``background`` likewise or None."""
+                generator: torch.Generator | None = None, rotation: torch.Tensor | None = None) -> SSLOutput:
+        """``frames (B, S, H, W, 3)`` uint8 (S frames of one video per item), ``background`` likewise or None.
+
+        ``rotation (B, S, 3, 3)``: the cameras' world-to-camera rotations of multiview items; given, each
+        frame is decoded from another view's ``tv`` rotated into its camera (NSD, ``train.models.nsd``).
+        """
         b, s = frames.shape[:2]
         x = to_unit(frames.flatten(0, 1))  # (B*S, 3, H, W)
         scale, centre, target = self.detect(x)
@@ -109,10 +114,14 @@ class SSLModel(nn.Module):
             tv, ti = self.encoder(self._norm(crops))
         recon = mask = None
         if self.decoder is not None:
-            ti_swapped = None
-            if ti is not None:  # appearance from another frame of the same video
+            pose, ti_swapped = tv, None
+            if rotation is not None:
+                if ti is None:
+                    raise ValueError("cross-view decoding needs the tv/ti split (appearance from another frame)")
+                pose, ti_swapped = cross_view_latents(tv.view(b, s, -1), ti.view(b, s, -1), rotation)
+            elif ti is not None:  # appearance from another frame of the same video
                 ti_swapped = ti.view(b, s, -1).roll(shifts=1, dims=1).flatten(0, 1)
-            rgb, logit = self.decoder(tv, ti_swapped)  # (B*S, 3, C, C), (B*S, 1, C, C)
+            rgb, logit = self.decoder(pose, ti_swapped)  # (B*S, 3, C, C), (B*S, 1, C, C)
             full_rgb, mask = paste(rgb, logit, scale, centre, self.cfg.detector_size)
             bg = target if background is None else F.interpolate(
                 to_unit(background.flatten(0, 1)), size=self.cfg.detector_size, mode="area")

@@ -25,7 +25,7 @@ def pose_metrics(pred3d: np.ndarray, true3d: np.ndarray, actions: np.ndarray) ->
 
 
 def evaluate_pose(pose_dir: str | os.PathLike, split: str = "test", data: str | None = None,
-                  stride: int = 1) -> dict:
+                  stride: int = 1, cache_dir: str | os.PathLike | None = None) -> dict:
     """Metrics of ``pose_dir``'s regressor (on its frozen features) on the labeled ``split`` videos.
 
     Writes ``pose_dir/eval_<split>.json`` and returns the same dict.
@@ -33,7 +33,7 @@ def evaluate_pose(pose_dir: str | os.PathLike, split: str = "test", data: str | 
     pose_dir = Path(pose_dir)
     regressor, stats, cfg, info = load_regressor(pose_dir)
     model, _ = feature_model(cfg)
-    ds = labeled_frames(data or cfg.data, model.cfg, split, stride, cache_dir=pose_dir / "cache")
+    ds = labeled_frames(data or cfg.data, model.cfg, split, stride, cache_dir=cache_dir or pose_dir / "cache")
     feats = extract_features(model, ds)
     pred3d, _ = predict(regressor, stats, feats.tv)
     h, w = model.cfg.frame_size
@@ -43,7 +43,10 @@ def evaluate_pose(pose_dir: str | os.PathLike, split: str = "test", data: str | 
     result = {"split": split, "subjects": sorted(set(feats.subject.tolist())), "train": info,
               "recipe": {"fraction": cfg.fraction, "init": cfg.init, "regressor": cfg.regressor},
               **pose_metrics(pred3d, feats.pose3d, feats.action),
-              "box_iou": float(box_iou(pred_box[keep], feats.box[keep]).mean()) if keep.any() else None}
+              "box_iou": float(box_iou(pred_box[keep], feats.box[keep]).mean()) if keep.any() else None,
+              # the floor any feature must beat: the labeled frames' mean pose predicted for every frame
+              "mean_pose_n_mpjpe": float(n_mpjpe(np.broadcast_to(stats["mean3"].numpy(), pred3d.shape).copy(),
+                                                 feats.pose3d).mean())}
     out = pose_dir / f"eval_{split}.json"
     tmp = out.with_name(out.name + ".tmp")
     tmp.write_text(json.dumps(result, indent=1) + "\n")

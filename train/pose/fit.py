@@ -145,14 +145,17 @@ def load_regressor(path: str | os.PathLike) -> tuple[PoseRegressor, dict, PoseCo
     return model.eval(), state["stats"], PoseConfig(**state["pose_config"]), state.get("info", {})
 
 
-def fit_pose(cfg: PoseConfig, out_dir: str | os.PathLike,
-             progress: Callable[[str, int, int], None] | None = None) -> Path:
-    """Extract features of the labeled pool, train the regressor, write ``out_dir/regressor.pt``."""
+def fit_pose(cfg: PoseConfig, out_dir: str | os.PathLike, progress: Callable[[str, int, int], None] | None = None,
+             cache_dir: str | os.PathLike | None = None) -> Path:
+    """Extract features of the labeled pool, train the regressor, write ``out_dir/regressor.pt``.
+
+    ``cache_dir``: frame caches (default ``out_dir/cache``); runs on the same data may share one.
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     tic = time.perf_counter()
     model, state = feature_model(cfg)
-    ds = labeled_frames(cfg.data, model.cfg, cfg.train_split, cfg.stride, cache_dir=out_dir / "cache")
+    ds = labeled_frames(cfg.data, model.cfg, cfg.train_split, cfg.stride, cache_dir=cache_dir or out_dir / "cache")
     report = None if progress is None else (lambda done, total: progress("features", done, total))
     pool = extract_features(model, ds, progress=report)
     feats = pool.take(pool_subset(len(pool), cfg.fraction, cfg.seed))

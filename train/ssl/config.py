@@ -34,6 +34,7 @@ class TrainConfig:
     image_every: int = 200  # reconstruction / swap grid PNGs and loss curves (0: never)
     eval_every: int = 200  # box IoU on the labeled `eval_split` videos, when there are any (0: never)
     eval_split: str = "test"
+    cache_dir: str | None = None  # frame and background caches (None: RUN/cache); runs on one dataset may share one
     perceptual_weights: str | None = None  # local torchvision resnet18 .pth; None: fixed-seed random
     weights: LossWeights = field(default_factory=LossWeights)
 

@@ -26,6 +26,7 @@ from train.data.loader import worker_context
 from train.distributed import DistInfo, cleanup, setup
 from train.losses.reconstruction import PerceptualNet
 from train.models.config import MODEL_PRESETS, ModelConfig
+from train.models.drnet import SceneCritic
 from train.models.ssl_model import SSLModel, to_unit
 from train.ssl.box_eval import box_eval_dataset, box_iou_of_model
 from train.ssl.config import TrainConfig
@@ -52,21 +53,25 @@ class TrainingError(TvstreamError, RuntimeError):
 
 def model_config(cfg: TrainConfig) -> ModelConfig:
     """The network of a run: the size preset with the variant's parts switched on or off."""
-    v = VARIANTS[cfg.variant]
-    return replace(MODEL_PRESETS[cfg.model], use_stn=v.use_stn, use_decoder=v.use_decoder, split=v.split,
+    v, base = VARIANTS[cfg.variant], MODEL_PRESETS[cfg.model]
+    tv_dim = base.tv_dim - base.tv_dim % 3 if v.rotate else base.tv_dim  # NSD reads tv as 3D points
+    return replace(base, use_stn=v.use_stn, use_decoder=v.use_decoder, split=v.split, tv_dim=tv_dim,
                    pose2d_joints=NUM_JOINTS if v.weak2d else 0)
 
 
 def _dataset(cfg: TrainConfig, mcfg: ModelConfig, stage: str, cache_dir: Path) -> VideoDataset:
     if stage == "gravity":
         sampling = SamplingConfig(mode="gravity", gravity_step=cfg.gravity_step)
-    elif VARIANTS[cfg.variant].temporal == "mvcss":  # synchronised views of a multi-camera rig
+    elif VARIANTS[cfg.variant].multiview:  # synchronised views of a multi-camera rig
         sampling = SamplingConfig(mode="multiview", views=2, near=cfg.near, far=cfg.far)
     else:
         sampling = SamplingConfig(near=cfg.near, far=cfg.far)
-    weak2d = VARIANTS[cfg.variant].weak2d
+    weak2d, rotate = VARIANTS[cfg.variant].weak2d, VARIANTS[cfg.variant].rotate
+    label_splits = cfg.label_splits if weak2d else ()
+    if rotate:  # NSD reads the cameras' rotations from every video's label file (the model sees no joints)
+        label_splits = None
     return VideoDataset(cfg.data, size=mcfg.frame_size, sampling=sampling, cache_dir=cache_dir, split=cfg.split,
-                        seed=cfg.seed, with_labels=weak2d, label_splits=cfg.label_splits if weak2d else (),
+                        seed=cfg.seed, with_labels=weak2d or rotate, label_splits=label_splits,
                         background=cfg.background)
 
 
@@ -130,15 +135,21 @@ def fit(cfg: TrainConfig, out_dir: str | os.PathLike, resume: bool = False,
         log.info("perceptual network: %s", perceptual.weights_source)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     scaler = torch.amp.GradScaler("cuda", enabled=info.device.type == "cuda")
+    critic = None  # DrNet's scene discriminator: its own network and optimiser
+    if VARIANTS[cfg.variant].adversarial:
+        critic = SceneCritic(mcfg.tv_dim, cfg.lr, info.device, distributed=info.distributed)
 
     # ---- resume
     start = 0
     if resume and ckpt_path.is_file():
-        state = load_checkpoint(ckpt_path, expect=cfg.to_dict(), keys=_RESUME_KEYS)
+        state = load_checkpoint(ckpt_path, expect=cfg.to_dict(), keys=_RESUME_KEYS,
+                                upgrade=lambda stored: TrainConfig.from_dict(stored).to_dict())
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         if state["scaler"] is not None:
             scaler.load_state_dict(state["scaler"])
+        if critic is not None:
+            critic.load_state_dict(state["extra"]["critic"])
         start = state["step"]
         log.info("resumed %s at step %d", ckpt_path, start)
     if info.is_main:
@@ -147,7 +158,7 @@ def fit(cfg: TrainConfig, out_dir: str | os.PathLike, resume: bool = False,
                                                      "world_size": info.world_size}, indent=1) + "\n")
     try:
         network = torch.nn.parallel.DistributedDataParallel(model) if info.distributed else model
-        train_steps(cfg, _Runtime(model, network, perceptual, optimizer, scaler, info), out, start, on_step)
+        train_steps(cfg, _Runtime(model, network, perceptual, optimizer, scaler, info, critic), out, start, on_step)
     finally:
         cleanup(info)
     return ckpt_path
@@ -163,13 +174,14 @@ class _Runtime:
     optimizer: torch.optim.Optimizer
     scaler: torch.amp.GradScaler
     info: DistInfo
+    critic: SceneCritic | None = None  # DrNet's scene discriminator, stepped after the model
 
 
 def train_steps(cfg: TrainConfig, rt: _Runtime, out: Path, start: int, on_step: StepCallback | None) -> None:
     """Run steps ``start .. cfg.steps - 1``: stage 1 (gravity) for the first ``gravity_steps``, then temporal."""
     model, perceptual, optimizer, info = rt.model, rt.perceptual, rt.optimizer, rt.info
     variant = VARIANTS[cfg.variant]
-    cache_dir = out / "cache"
+    cache_dir = Path(cfg.cache_dir) if cfg.cache_dir else out / "cache"
     switch = min(cfg.gravity_steps, cfg.steps) if variant.gravity else 0
     stages = [("gravity", 0, switch), ("temporal", switch, cfg.steps)]  # (stage, first step, end)
     model.train()
@@ -185,18 +197,21 @@ def train_steps(cfg: TrainConfig, rt: _Runtime, out: Path, start: int, on_step: 
             for step, batch in zip(range(lo, last), _loader(ds, cfg, lo, last, info)):
                 batch = {k: v.to(info.device, non_blocking=True) for k, v in batch.items()}
                 generator = torch.Generator().manual_seed((cfg.seed * 1_000_003 + step) * 1009 + info.rank)
+                rotation = _rotations(batch, step) if variant.rotate else None
                 with torch.autocast(device_type=info.device.type, dtype=torch.float16, enabled=cuda):
-                    output = rt.network(batch["frames"], batch.get("background"), generator)
+                    output = rt.network(batch["frames"], batch.get("background"), generator, rotation)
                     visible = batch["visible"] & batch["labeled"][..., None] if "visible" in batch else None
                     loss, terms = ssl_loss(output, batch["distance"], variant, cfg.weights, perceptual,
                                            float(cfg.far), stage, model.cfg.perceptual_size, batch.get("joints2d"),
-                                           visible, model.cfg.frame_size)
+                                           visible, model.cfg.frame_size, rt.critic.judge if rt.critic else None)
                 if not math.isfinite(loss.item()):
                     raise TrainingError(f"non-finite loss at step {step}: {terms}")
                 optimizer.zero_grad(set_to_none=True)
                 rt.scaler.scale(loss).backward()
                 rt.scaler.step(optimizer)
                 rt.scaler.update()
+                if rt.critic is not None:  # the discriminator learns from this step's (detached) pose vectors
+                    terms.update(rt.critic.step(output.tv, batch["video"]))
                 done = step + 1
                 if info.is_main and (done % cfg.log_every == 0 or done == last):
                     stats = {"step": done, "stage": stage, "loss": loss.item(), **terms,
@@ -215,7 +230,18 @@ def train_steps(cfg: TrainConfig, rt: _Runtime, out: Path, start: int, on_step: 
                 if info.is_main and cfg.image_every and (done % cfg.image_every == 0 or done == cfg.steps):
                     _write_pictures(model, output, batch.get("background"), out, done)
                 if info.is_main and (done % cfg.checkpoint_every == 0 or done == cfg.steps):
+                    extra = {"model_config": model.cfg.to_dict(), "world_size": info.world_size}
+                    if rt.critic is not None:
+                        extra["critic"] = rt.critic.state_dict()
                     save_checkpoint(out / "last.pt", config=cfg.to_dict(), step=done, model=model,
-                                    optimizer=optimizer, scaler=rt.scaler,
-                                    extra={"model_config": model.cfg.to_dict(), "world_size": info.world_size})
+                                    optimizer=optimizer, scaler=rt.scaler, extra=extra)
             ds.close()
+
+
+def _rotations(batch: dict[str, torch.Tensor], step: int) -> torch.Tensor:
+    """The cameras' rotations (B, S, 3, 3) of a multiview batch; NSD cannot go on without them."""
+    rotation = batch["R"]
+    if not torch.isfinite(rotation).all():
+        raise TrainingError(f"step {step}: a view has no camera rotation; NSD needs label files with R for "
+                            "every video of the rig")
+    return rotation

@@ -1,18 +1,25 @@
-"""The training objective of a variant: ``L = L_reconst + α·L_temporal + γ·L_track + η·L_2D (+ box prior)``."""
+"""The training objective of a variant: ``L = L_reconst + α·L_temporal + γ·L_track + η·L_2D (+ box prior)``.
+
+DrNet replaces the temporal term by its content similarity and the encoder's side of the scene
+discriminator; the discriminator's own loss is stepped by ``train.models.drnet.SceneCritic``.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
+from train.losses.adversarial import confusion_loss, content_similarity_loss
 from train.losses.box_prior import box_prior_loss
 from train.losses.contrastive import css_infonce_loss, triplet_loss
 from train.losses.dsl import dsl_all
 from train.losses.gravity import gravity_loss
 from train.losses.reconstruction import PerceptualNet, perceptual_loss, pixel_loss
 from train.losses.weak2d import weak2d_loss
+from train.models.drnet import same_video_pairs
 from train.models.spatial import pixels_to_crop
 from train.models.ssl_model import SSLOutput
 from train.ssl.variants import Variant
@@ -30,12 +37,16 @@ class LossWeights:
     box_prior: float = 1.0
     centre_prior: bool = False  # also pull the batch-mean centre to the middle (studio data)
     box_scale: tuple[float, float] = (0.5, 0.5)  # the batch-mean box size (x, y) the prior expects
+    content: float = 1.0  # DrNet's similarity of content (ti) across frames (its code: weight 1 on the MSE)
+    adversarial: float = 1e-4  # DrNet's scene-discriminator term of the encoder (its code's sd_weight)
 
 
 def ssl_loss(out: SSLOutput, distance: torch.Tensor, variant: Variant, weights: LossWeights,
              perceptual: PerceptualNet | None, dmax: float, stage: str = "temporal",
              perceptual_size: int = 0, joints2d: torch.Tensor | None = None, visible: torch.Tensor | None = None,
-             frame_size: tuple[int, int] = (0, 0)) -> tuple[torch.Tensor, dict]:
+             frame_size: tuple[int, int] = (0, 0),
+             discriminator: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+             ) -> tuple[torch.Tensor, dict]:
     """Total loss and its terms (floats) for one batch.
 
     Args:
@@ -45,6 +56,8 @@ def ssl_loss(out: SSLOutput, distance: torch.Tensor, variant: Variant, weights: 
         perceptual_size: compare perceptual features at this size (0: the reconstruction's own).
         joints2d, visible: (B, S, K, 2) pixel labels at the training size and (B, S, K) masks (weak 2D; NaN and
             False where a frame has no label); frame_size: that training size (H, W).
+        discriminator: DrNet's scene discriminator as seen by the encoder (pose pairs -> logits, frozen
+            weights: ``SceneCritic.judge``); required by adversarial variants.
     """
     terms: dict[str, torch.Tensor] = {}
     if out.recon is not None:
@@ -71,6 +84,12 @@ def ssl_loss(out: SSLOutput, distance: torch.Tensor, variant: Variant, weights: 
         else:  # mvcss: items are (view 0 at t, view 1 at t, view 0 far away)
             temporal = triplet_loss(tv[:, 0], tv[:, 1], tv[:, 2])
         terms["temporal"] = weights.temporal * temporal
+    if variant.adversarial and stage != "gravity":
+        if discriminator is None:
+            raise ValueError(f"variant {variant.name} needs the scene discriminator")
+        content = out.ti.roll(1, dims=1).detach()  # the content the decoder swapped in, a fixed target as in DrNet
+        terms["content"] = weights.content * content_similarity_loss(out.ti.flatten(0, 1), content.flatten(0, 1))
+        terms["adversarial"] = weights.adversarial * confusion_loss(discriminator(*same_video_pairs(out.tv)))
     if out.pose2d is not None and joints2d is not None:
         # targets in the crop's coordinates; the box is detached: 2D labels teach the head, not the detector
         scale, centre = out.scale.flatten(0, 1).detach(), out.centre.flatten(0, 1).detach()

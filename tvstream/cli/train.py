@@ -10,8 +10,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from tvstream.cli.context import AppContext, pass_app
 
-VARIANT_NAMES = ("DSL", "DSL-STN", "DSL-STN-Dec", "AE-STN-Dec", "CSS", "CSS-STN-Dec-Split", "MV-CSS", "Ours",
-                 "Ours+gravity", "Ours+2D")
+VARIANT_NAMES = ("DSL", "DSL-STN", "DSL-STN-Dec", "AE-STN-Dec", "CSS", "CSS-STN-Dec-Split", "MV-CSS", "DrNet", "NSD",
+                 "Ours", "Ours+gravity", "Ours+2D")
 
 
 @click.group()
