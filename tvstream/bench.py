@@ -3,7 +3,8 @@
 Decode-only drains the source (decoding + scaling to the model input, in its thread); model-only feeds
 the backend the same frames already in memory; end-to-end is ``tvstream run`` writing to ``os.devnull``
 (background, smoothing, JSON formatting included). Compare the three as ratios of one run: absolute
-numbers move with whatever else the machine is doing.
+numbers move with whatever else the machine is doing. Each timing also records the CPU time the whole
+process spent meanwhile (all threads), the cost of a stage independent of how many cores it spread over.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class Timing:
     seconds: float
     p50_ms: float
     p99_ms: float
+    cpu_seconds: float = 0.0  # process CPU time (all threads) over the same interval as ``seconds``
 
     @property
     def fps(self) -> float:
@@ -64,15 +66,16 @@ class BenchResult:
                 "end_to_end": self.end_to_end.to_dict(), "overhead": round(self.overhead, 3)}
 
 
-def _timing(frames: int, seconds: float, latencies_ms: list[float]) -> Timing:
+def _timing(frames: int, seconds: float, latencies_ms: list[float], cpu_seconds: float) -> Timing:
     lat = np.asarray(latencies_ms) if latencies_ms else np.zeros(1)
-    return Timing(frames, seconds, float(np.percentile(lat, 50)), float(np.percentile(lat, 99)))
+    return Timing(frames, seconds, float(np.percentile(lat, 50)), float(np.percentile(lat, 99)), cpu_seconds)
 
 
 def time_decode(uri: str, size: tuple[int, int], max_frames: int | None) -> tuple[Timing, np.ndarray]:
     """Drain the source; returns the timing and up to 64 of its frames (the model-only input)."""
     kept, gaps, n = [], [], 0
     with VideoSource(uri, size) as src:
+        cpu = time.process_time()
         tic = last = time.perf_counter()
         for frame in src.frames():
             now = time.perf_counter()
@@ -84,7 +87,8 @@ def time_decode(uri: str, size: tuple[int, int], max_frames: int | None) -> tupl
             if max_frames and n >= max_frames:
                 break
         seconds = time.perf_counter() - tic
-    return _timing(n, seconds, gaps), np.stack(kept)
+        cpu = time.process_time() - cpu
+    return _timing(n, seconds, gaps, cpu), np.stack(kept)
 
 
 def time_model(engine, frames: np.ndarray, batch: int, count: int) -> Timing:
@@ -93,14 +97,14 @@ def time_model(engine, frames: np.ndarray, batch: int, count: int) -> Timing:
     pool = np.concatenate([frames] * reps)
     engine.infer(pool[:batch])
     lat, done = [], 0
-    tic = time.perf_counter()
+    cpu, tic = time.process_time(), time.perf_counter()
     while done < count:
         start = done % (len(pool) - batch + 1)
         t0 = time.perf_counter()
         engine.infer(pool[start:start + batch])
         lat.append(1000 * (time.perf_counter() - t0) / batch)
         done += batch
-    return _timing(done, time.perf_counter() - tic, lat)
+    return _timing(done, time.perf_counter() - tic, lat, time.process_time() - cpu)
 
 
 class _Latencies(JsonlSink):
@@ -118,11 +122,11 @@ class _Latencies(JsonlSink):
 def time_end_to_end(uri: str, engine, options: RunOptions) -> Timing:
     """``tvstream run`` of ``uri`` into ``os.devnull``: the whole path, JSON formatting included."""
     with VideoSource(uri, engine.metadata.input_size) as src, _Latencies() as sink:
-        tic = time.perf_counter()
+        cpu, tic = time.process_time(), time.perf_counter()
         stats = run_stream(src, engine, sink, options, {"name": "bench"})
-        seconds = time.perf_counter() - tic
+        seconds, cpu = time.perf_counter() - tic, time.process_time() - cpu
         sink.end(stats.frames)
-    return _timing(stats.frames, seconds, sink.latencies)
+    return _timing(stats.frames, seconds, sink.latencies, cpu)
 
 
 def benchmark(uri: str, engine, batch: int = 1, max_frames: int | None = None) -> BenchResult:

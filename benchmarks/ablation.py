@@ -1,0 +1,189 @@
+"""The synthetic benchmark table: every variant of the paper's Table 1 with one budget, read out at 1/10/100% labels.
+
+Run: ``python -m benchmarks.ablation [--steps 2000] [--variants Ours,DSL,...] [--work DIR]``. It renders the
+studio dataset once (held-out test subjects), trains each variant with the ``small`` config and the same
+steps and data (two seeds for Ours, DSL and CSS), trains the same regressor recipe on 1%, 10% and 100% of
+the labeled pool, scores the held-out test subjects, and writes ``benchmarks/results/ablation.{json,md}``.
+
+Everything is resumable and incremental: a run continues from its ``last.pt``; a finished pose
+evaluation (``eval_test.json``) is not redone; the table is rewritten after every cell, so it can be filled
+over several sittings (and machines: copy ``--work``). Two floors ride along: the ``random`` row (the same
+encoder with random weights, frozen) and the ``mean pose`` row (the labeled frames' mean pose for every frame).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from tvstream.sysinfo import cpu_model
+
+RESULTS = Path(__file__).parent / "results"
+WORK = Path(__file__).parent / ".ablation"  # ignored by git: data, runs, caches
+TABLE_VARIANTS = ("CSS", "MV-CSS", "DrNet", "NSD", "DSL", "DSL-STN", "DSL-STN-Dec", "AE-STN-Dec",
+                  "CSS-STN-Dec-Split", "Ours")
+TWO_SEEDS = ("Ours", "DSL", "CSS")
+FRACTIONS = (0.01, 0.1, 1.0)
+DATA_RECIPE = {"scenario": "studio", "subjects": 8, "sequences": 2, "seconds": 4.0, "size": (256, 256), "seed": 11}
+
+
+def make_data(work: Path) -> Path:
+    """The studio dataset of the table (rendered once; ``synth_config.json`` records the recipe)."""
+    from train.synth.generate import SynthConfig, synthesize
+
+    data = work / "data"
+    if (data / "manifest.json").is_file():
+        return data
+    r = DATA_RECIPE
+    synthesize(SynthConfig(scenario=r["scenario"], subjects=r["subjects"], sequences=r["sequences"],
+                           seconds=r["seconds"], width=r["size"][1], height=r["size"][0], seed=r["seed"]), data)
+    return data
+
+
+def config_hash(cfg_dict: dict) -> str:
+    """Short hash of what decides the result (not where the data, caches or workers are)."""
+    kept = {k: v for k, v in cfg_dict.items() if k not in ("data", "cache_dir", "workers")}
+    return hashlib.sha256(json.dumps(kept, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def train_variant(variant: str, seed: int, data: Path, work: Path, steps: int, workers: int,
+                  size: str = "small") -> Path | None:
+    """Train (or finish) one variant's run; None when the variant does not exist in this code yet."""
+    from train.ssl.config import config_for
+    from train.ssl.fit import fit
+    from train.ssl.variants import VARIANTS
+
+    if variant not in VARIANTS:
+        return None
+    run = work / "runs" / f"{variant}-s{seed}"
+    cfg = replace(config_for("studio"), variant=variant, model=size, data=str(data), steps=steps, seed=seed,
+                  workers=workers, image_every=0, cache_dir=str(work / "cache"))
+    done = run / "done.json"
+    if not done.is_file():
+        tic = time.perf_counter()
+        fit(cfg, run, resume=(run / "last.pt").is_file())
+        done.write_text(json.dumps({"minutes": round((time.perf_counter() - tic) / 60, 1),
+                                    "config_hash": config_hash(cfg.to_dict())}) + "\n")
+    return run
+
+
+def pose_cell(run: Path, fraction: float, init: str = "ssl", steps: int = 2000) -> dict:
+    """Regressor on ``run``'s frozen features at ``fraction`` of the labels, scored on the test subjects."""
+    from train.pose.evaluate import evaluate_pose
+    from train.pose.fit import PoseConfig, fit_pose
+    from train.checkpoint import load_checkpoint
+
+    pose_dir = run / f"pose-{init}-{fraction:g}"
+    scored = pose_dir / "eval_test.json"
+    if not scored.is_file():
+        ckpt = run / "last.pt"
+        cfg = PoseConfig(features=str(ckpt), data=load_checkpoint(ckpt)["config"]["data"], fraction=fraction,
+                         init=init, regressor="mlp", steps=steps)
+        fit_pose(cfg, pose_dir, cache_dir=run.parent.parent / "cache")
+        evaluate_pose(pose_dir, "test", cache_dir=run.parent.parent / "cache")
+    return json.loads(scored.read_text())
+
+
+def _mean_spread(values: list[float]) -> dict:
+    return {"mean": float(np.mean(values)), "spread": float(np.ptp(values)) if len(values) > 1 else 0.0,
+            "n": len(values)}
+
+
+def collect(work: Path, variants: list[str], fractions: tuple[float, ...]) -> dict:
+    """The table from whatever cells exist under ``work`` (missing cells stay missing)."""
+    rows = {}
+    for variant in [*variants, "random"]:
+        # random: Ours' architecture with seeded random weights (one run: the SSL seed does not enter it)
+        runs = sorted((work / "runs").glob(f"{variant}-s*")) if variant != "random" else sorted(
+            (work / "runs").glob("Ours-s0"))
+        init = "random" if variant == "random" else "ssl"
+        cells = {}
+        for fraction in fractions:
+            evals = [json.loads(p.read_text()) for r in runs
+                     if (p := r / f"pose-{init}-{fraction:g}" / "eval_test.json").is_file()]
+            if evals:
+                cells[f"{fraction:g}"] = {m: _mean_spread([e[m] for e in evals])
+                                          for m in ("n_mpjpe", "mpjpe", "p_mpjpe")}
+        done = [json.loads((r / "done.json").read_text()) for r in runs if (r / "done.json").is_file()]
+        rows[variant] = {"cells": cells, "seeds": len(runs), "minutes": [d["minutes"] for d in done],
+                         "config_hash": done[0]["config_hash"] if done else None}
+    floor = {}
+    for fraction in fractions:
+        pattern = f"Ours-s*/pose-ssl-{fraction:g}/eval_test.json"
+        evals = [json.loads(p.read_text()) for p in (work / "runs").glob(pattern)]
+        if evals:
+            floor[f"{fraction:g}"] = {"n_mpjpe": _mean_spread([e["mean_pose_n_mpjpe"] for e in evals])}
+    rows["mean pose"] = {"cells": floor, "seeds": 0, "minutes": [], "config_hash": None}
+    return rows
+
+
+def _cell(cells: dict, fraction: str, metric: str) -> str:
+    if metric not in cells.get(fraction, {}):
+        return "-"
+    v = cells[fraction][metric]
+    return f"{v['mean']:.1f}" + (f" ({v['spread']:.1f})" if v["n"] > 1 else "")
+
+
+def write_table(rows: dict, args: argparse.Namespace, out: Path) -> None:
+    result = {"machine": {"cpu": cpu_model(), "cores": os.cpu_count()}, "date": time.strftime("%Y-%m-%d %H:%M"),
+              "data": DATA_RECIPE, "steps": args.steps, "config": args.config, "fractions": list(args.fractions),
+              "rows": rows}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n")
+    head = " | ".join(f"N-MPJPE {f:g}" for f in args.fractions)
+    lines = ["# Synthetic benchmark: features read out with few labels (held-out subjects, mm)", "",
+             f"Machine: {result['machine']['cpu']} ({result['machine']['cores']} cores); {result['date']}. "
+             f"Studio data {DATA_RECIPE}; every variant `{args.config}`, {args.steps} steps; regressor MLP 2x2048 "
+             f"on frozen features, {args.pose_steps} steps. Cells: mean (spread over seeds). `random`: Ours' "
+             "encoder with random weights; `mean pose`: the labeled mean pose for every frame (the floors).", "",
+             f"| variant | seeds | {head} | MPJPE 1 | P-MPJPE 1 | minutes | config |",
+             "|---|---:|" + "---:|" * len(args.fractions) + "---:|---:|---:|---|"]
+    for name, row in rows.items():
+        fmt = lambda f, m="n_mpjpe", c=row["cells"]: _cell(c, f, m)  # noqa: E731
+        cells = " | ".join(fmt(f"{f:g}") for f in args.fractions)
+        minutes = ", ".join(f"{m:g}" for m in row["minutes"]) or "-"
+        lines.append(f"| {name} | {row['seeds']} | {cells} | {fmt('1', 'mpjpe')} | {fmt('1', 'p_mpjpe')} | "
+                     f"{minutes} | {row['config_hash'] or '-'} |")
+    missing = [n for n, r in rows.items() if not r["cells"]]
+    if missing:
+        lines += ["", f"Not run yet (or not implemented): {', '.join(missing)}."]
+    out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--steps", type=int, default=2000, help="SSL steps of every variant (the same budget)")
+    ap.add_argument("--variants", default=",".join(TABLE_VARIANTS))
+    ap.add_argument("--fractions", type=lambda s: tuple(float(f) for f in s.split(",")), default=FRACTIONS)
+    ap.add_argument("--work", type=Path, default=WORK)
+    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--config", default="small", help="model size of every variant (tiny: smoke tests)")
+    ap.add_argument("--pose-steps", type=int, default=2000, help="regressor steps of every cell")
+    ap.add_argument("--out", type=Path, default=RESULTS / "ablation")
+    args = ap.parse_args(argv)
+    variants = args.variants.split(",")
+    data = make_data(args.work)
+    for variant in variants:
+        for seed in (0, 1) if variant in TWO_SEEDS else (0,):
+            run = train_variant(variant, seed, data, args.work, args.steps, args.workers, args.config)
+            if run is None:
+                print(f"{variant}: not implemented in this code yet; its row stays empty")
+                continue
+            for fraction in args.fractions:
+                pose_cell(run, fraction, steps=args.pose_steps)
+                if variant == "Ours" and seed == 0:
+                    pose_cell(run, fraction, init="random", steps=args.pose_steps)
+                write_table(collect(args.work, variants, args.fractions), args, args.out)
+    write_table(collect(args.work, variants, args.fractions), args, args.out)
+    print(args.out.with_suffix(".md").read_text())
+
+
+if __name__ == "__main__":
+    main()
