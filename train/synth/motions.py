@@ -16,7 +16,7 @@ import numpy as np
 from train.synth.rotations import axis_rotation, matrix_to_rotvec
 
 GRAVITY = 9.81  # m/s^2
-MAX_EXTENT = 2.2  # m: paths stay this close to the studio's centre (the cameras stand ~5 m away)
+MAX_EXTENT = 1.6  # m: paths stay this close to the studio's centre (cameras ~5 m away keep the athlete in frame)
 
 
 @dataclass
