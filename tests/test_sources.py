@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from tvstream.errors import ExitStatus, SinkError, SourceError
-from tvstream.sources import Reconnect, VideoSource, _Timeline, camera_device, network_options
+from tvstream.sources import Reconnect, VideoSource, camera_device, network_options
+from tvstream.timeline import Timeline
 
 SIZE = (24, 32)  # model input (H, W)
 
@@ -97,7 +98,7 @@ def test_variable_frame_rate_times_follow_pts(tmp_path):
 
 
 def test_timeline_is_strictly_increasing_across_restarts_repeats_and_wraps():
-    timeline = _Timeline(step=0.04, from_zero=True)
+    timeline = Timeline(step=0.04, from_zero=True)
     times = [timeline(t) for t in (7.0, 7.04, 7.04, None, 7.2)]  # live: starts at 0; a repeat; no pts
     timeline.restart()
     times += [timeline(t) for t in (1.4, 1.44)]  # a reconnect: continues one frame later

@@ -23,7 +23,9 @@ import av
 import av.filter
 import numpy as np
 
+from tvstream.deinterlace import Deinterlacer
 from tvstream.errors import SourceError
+from tvstream.timeline import Timeline
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +156,7 @@ class VideoSource:
         rate = stream.average_rate or stream.guessed_rate
         self.fps = float(rate) if rate else None
         self.num_frames = stream.frames or None
-        self._timeline = _Timeline(step=1.0 / (self.fps or 25.0), from_zero=self.streaming)
+        self._timeline = Timeline(step=1.0 / (self.fps or 25.0), from_zero=self.streaming)
         decoded = self._decoded(container)
         try:
             first = next(decoded)
@@ -246,7 +248,7 @@ class VideoSource:
         """Decoded (and deinterlaced) frames of one connection or file."""
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
-        deinterlacer = _Deinterlacer() if self.deinterlace else None
+        deinterlacer = Deinterlacer() if self.deinterlace else None
         for packet in self._packets(container, stream):
             for frame in self._decode_packet(packet):
                 yield from deinterlacer.push(frame) if deinterlacer else (frame,)
@@ -339,88 +341,6 @@ class VideoSource:
                 return
             dropped, seen_dropped = self.dropped - seen_dropped, self.dropped
             yield item if not dropped else Frame(item.index, item.t, item.image, item.tc, dropped, item.display)
-
-
-class _Timeline:
-    """Turns ``pts × time_base`` into one strictly increasing time in seconds.
-
-    Files keep their own clock; live sources start at 0. A new connection, or a jump back of more than a
-    second (a 33-bit MPEG-TS pts wrap, an encoder restart), re-anchors the clock one frame after the last
-    time. Smaller faults (repeated or missing pts) get the last time plus one frame.
-    """
-
-    def __init__(self, step: float, from_zero: bool) -> None:
-        self.step = step
-        self.last: float | None = None
-        self.offset = 0.0
-        self._anchor = from_zero
-
-    def restart(self) -> None:
-        """The next time starts a new clock (a reconnect)."""
-        self._anchor = True
-
-    def __call__(self, time: float | None) -> float:
-        following = 0.0 if self.last is None else self.last + self.step
-        if time is None:
-            t = following
-        else:
-            if self._anchor or (self.last is not None and time + self.offset < self.last - 1.0):
-                self.offset, self._anchor = following - time, False
-            t = time + self.offset
-            if self.last is not None and t <= self.last:
-                t = following
-        self.last = t
-        return t
-
-
-class _Deinterlacer:
-    """FFmpeg's bwdif (yadif where bwdif is missing) in a PyAV filter graph: one frame out per frame in.
-
-    The graph is built from the first frame, not the stream, since hardware decoding hands over frames
-    in another pixel format; it is rebuilt if the frame geometry changes mid-stream.
-    """
-
-    def __init__(self) -> None:
-        self.name = "bwdif" if "bwdif" in av.filter.filters_available else "yadif"
-        self._graph: av.filter.Graph | None = None
-        self._shape: tuple[int, int, str] | None = None
-
-    def push(self, frame: av.VideoFrame) -> list[av.VideoFrame]:
-        """Frames ready after ``frame`` (the filter looks one frame ahead, so the first push gives none)."""
-        shape = (frame.width, frame.height, frame.format.name)
-        out = self.flush() if self._graph is not None and shape != self._shape else []
-        if self._graph is None:
-            self._graph, self._shape = self._build(frame), shape
-        self._graph.push(frame)
-        return out + self._pull()
-
-    def flush(self) -> list[av.VideoFrame]:
-        """The frames still held by the filter; the next push builds a fresh graph."""
-        if self._graph is None:
-            return []
-        self._graph.push(None)
-        out = self._pull()
-        self._graph = None
-        return out
-
-    def _build(self, frame: av.VideoFrame) -> av.filter.Graph:
-        graph = av.filter.Graph()
-        source = graph.add_buffer(width=frame.width, height=frame.height, format=frame.format.name,
-                                  time_base=frame.time_base)
-        deinterlace = graph.add(self.name, "mode=send_frame")  # one frame per frame, not one per field
-        sink = graph.add("buffersink")
-        source.link_to(deinterlace)
-        deinterlace.link_to(sink)
-        graph.configure()
-        return graph
-
-    def _pull(self) -> list[av.VideoFrame]:
-        frames = []
-        while True:
-            try:
-                frames.append(self._graph.pull())
-            except (BlockingIOError, EOFError):
-                return frames
 
 
 def _hwaccel(name: str | None) -> object | None:
