@@ -153,3 +153,23 @@ def test_checkpoints_from_before_a_new_config_field_still_resume(tmp_path):
         load_checkpoint(path, expect=now, keys=("weights",))
     upgrade = lambda stored: {"weights": {"content": 1.0, **stored["weights"]}}  # noqa: E731
     assert load_checkpoint(path, expect=now, keys=("weights",), upgrade=upgrade)["step"] == 5
+
+
+@pytest.mark.parametrize("in_frame", [False, True])
+def test_weak_2d_in_frame_coordinates_pulls_the_box_and_the_paper_form_does_not(fixed_batch, in_frame):
+    variant = VARIANTS["Ours+2D"]
+    torch.manual_seed(0)
+    model = SSLModel(model_config(TrainConfig(variant="Ours+2D", model="tiny")))
+    out = model(fixed_batch["frames"], None, torch.Generator().manual_seed(0))
+    out.scale.retain_grad()
+    out.centre.retain_grad()
+    b, s = out.scale.shape[:2]
+    joints = torch.full((b, s, 17, 2), 60.0)  # every joint at pixel (60, 60) of the 64x64 frame: bottom right
+    weights = LossWeights(pixel=0, perceptual=0, temporal=0, box_prior=0, weak2d_box=in_frame)
+    loss, terms = ssl_loss(out, fixed_batch["distance"], variant, weights, None, 40.0, joints2d=joints,
+                           visible=torch.ones(b, s, 17, dtype=torch.bool), frame_size=(64, 64))
+    loss.backward()
+    if in_frame:  # descending the loss moves every box centre towards the joints (+x, +y)
+        assert (out.centre.grad < 0).all(), out.centre.grad
+    else:
+        assert out.centre.grad is None or (out.centre.grad == 0).all()

@@ -34,6 +34,7 @@ class LossWeights:
     temporal: float = 0.01  # α
     gravity: float = 1.0  # γ
     weak2d: float = 10.0  # η
+    weak2d_box: bool = False  # the weak-2D loss in frame coordinates also trains the detector (not the paper's)
     box_prior: float = 1.0
     centre_prior: bool = False  # also pull the batch-mean centre to the middle (studio data)
     box_scale: tuple[float, float] = (0.5, 0.5)  # the batch-mean box size (x, y) the prior expects
@@ -91,10 +92,16 @@ def ssl_loss(out: SSLOutput, distance: torch.Tensor, variant: Variant, weights: 
         terms["content"] = weights.content * content_similarity_loss(out.ti.flatten(0, 1), content.flatten(0, 1))
         terms["adversarial"] = weights.adversarial * confusion_loss(discriminator(*same_video_pairs(out.tv)))
     if out.pose2d is not None and joints2d is not None:
-        # targets in the crop's coordinates; the box is detached: 2D labels teach the head, not the detector
-        scale, centre = out.scale.flatten(0, 1).detach(), out.centre.flatten(0, 1).detach()
-        target2d = pixels_to_crop(joints2d.flatten(0, 1), scale, centre, frame_size)  # (B*S, K, 2)
-        terms["weak2d"] = weights.weak2d * weak2d_loss(out.pose2d.flatten(0, 1), target2d, visible.flatten(0, 1))
+        scale, centre = out.scale.flatten(0, 1), out.centre.flatten(0, 1)
+        if weights.weak2d_box:  # in frame coordinates: the labeled joints also pull the detector's box onto them
+            unit = scale.new_tensor(weights.box_scale)  # errors in units of a typical box half-size (~crop units)
+            pred2d = (centre[:, None] + scale[:, None] * out.pose2d.flatten(0, 1)) / unit
+            target2d = pixels_to_crop(joints2d.flatten(0, 1), torch.ones_like(scale), torch.zeros_like(centre),
+                                      frame_size) / unit
+        else:  # the paper: targets in the crop's coordinates, the box detached (2D labels teach the head only)
+            pred2d = out.pose2d.flatten(0, 1)
+            target2d = pixels_to_crop(joints2d.flatten(0, 1), scale.detach(), centre.detach(), frame_size)
+        terms["weak2d"] = weights.weak2d * weak2d_loss(pred2d, target2d, visible.flatten(0, 1))
     if variant.use_stn and not variant.gravity and weights.box_prior > 0:
         scale, centre = out.scale.flatten(0, 1), out.centre.flatten(0, 1)
         terms["box_prior"] = weights.box_prior * box_prior_loss(
