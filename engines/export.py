@@ -119,7 +119,7 @@ def export_onnx(checkpoint: str | os.PathLike, out: str | os.PathLike, regressor
     import onnx
     import torch
 
-    from train.checkpoint import load_checkpoint
+    from train.checkpoint import atomic_save, load_checkpoint
 
     ssl_state = load_checkpoint(checkpoint)
     reg_state = torch.load(regressor, map_location="cpu", weights_only=True) if regressor else None
@@ -143,10 +143,8 @@ def export_onnx(checkpoint: str | os.PathLike, out: str | os.PathLike, regressor
     finally:
         tmp.unlink(missing_ok=True)
     pt = out.with_suffix(".pt")
-    tmp_pt = pt.with_name(pt.name + ".tmp")
     weights_only = {k: v for k, v in ssl_state.items() if k not in ("optimizer", "scaler", "rng")}
-    torch.save({"ssl": weights_only, "regressor": reg_state, "with_mask": with_mask}, tmp_pt)
-    os.replace(tmp_pt, pt)
+    atomic_save({"ssl": weights_only, "regressor": reg_state, "with_mask": with_mask}, pt)
     return meta
 
 

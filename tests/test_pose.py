@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from train.pose.features import LabeledFeatures, action_of, pixels_to_crop
+from train.models.spatial import pixels_to_crop
+from train.pose.features import LabeledFeatures, action_of
 from train.pose.fit import PoseConfig, load_regressor, pool_subset, predict, train_regressor
 from tvstream.errors import CheckpointError
 
@@ -20,7 +21,8 @@ def test_pixels_to_crop_inverts_the_exported_mapping():
     half = np.array([100.0, 50.0])  # (W/2, H/2)
     pixels = (centre[:, None] + scale[:, None] * crop + 1) * half - 0.5  # the export graph's formula
     assert np.allclose(pixels, [[[149.5, 37.0], [174.5, 12.0]]])
-    assert np.allclose(pixels_to_crop(pixels, scale, centre, (100, 200)), crop)
+    got = pixels_to_crop(torch.as_tensor(pixels), torch.as_tensor(scale), torch.as_tensor(centre), (100, 200))
+    assert np.allclose(got.numpy(), crop)
 
 
 def test_pool_subset_is_seeded_sorted_and_never_empty():

@@ -35,6 +35,12 @@ def save_checkpoint(path: str | os.PathLike, *, config: dict[str, Any], step: in
         "rng": rng_state or {},
         "extra": extra or {},
     }
+    return atomic_save(state, path)
+
+
+def atomic_save(state: Any, path: str | os.PathLike) -> Path:
+    """``torch.save`` through a temp file and a rename: readers see the old file or the new one, never half."""
+    path = Path(path)
     tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
     try:
         torch.save(state, tmp)

@@ -20,6 +20,7 @@ import torch
 from train.checkpoint import load_checkpoint
 from train.data import SamplingConfig, VideoDataset
 from train.models.config import ModelConfig
+from train.models.spatial import pixels_to_crop
 from train.models.ssl_model import SSLModel, to_unit
 
 _SYNTH_SEQUENCE = re.compile(r"^[^_]+_\d+_(.+)$")  # S03_01_arm_swings -> arm_swings
@@ -68,17 +69,6 @@ def labeled_frames(data: str | os.PathLike, mcfg: ModelConfig, split: str | tupl
                         split=split, labeled_only=True, cache_dir=cache_dir)
 
 
-def pixels_to_crop(points: np.ndarray, scale: np.ndarray, centre: np.ndarray,
-                   size: tuple[int, int]) -> np.ndarray:
-    """Pixel points (N, K, 2) of a frame of ``size = (H, W)`` -> crop coordinates of boxes (N, 2) + (N, 2).
-
-    The inverse of the exported graph's ``pixel = (centre + scale * crop + 1) * (W/2, H/2) - 0.5``.
-    """
-    half = np.array([size[1] / 2.0, size[0] / 2.0], np.float32)
-    normalised = (points + 0.5) / half - 1.0
-    return (normalised - centre[:, None, :]) / scale[:, None, :]
-
-
 @torch.no_grad()
 def extract_features(model: SSLModel, ds: VideoDataset, batch: int = 64,
                      progress: Callable[[int, int], None] | None = None) -> LabeledFeatures:
@@ -97,7 +87,9 @@ def extract_features(model: SSLModel, ds: VideoDataset, batch: int = 64,
         parts["scale"].append(scale)
         parts["centre"].append(centre)
         parts["pose3d"].append(joints3d - joints3d[:, :1])  # the pelvis (joint 0) is the origin
-        parts["crop2d"].append(pixels_to_crop(joints2d, scale, centre, mcfg.frame_size))
+        crop2d = pixels_to_crop(torch.as_tensor(joints2d), torch.as_tensor(scale), torch.as_tensor(centre),
+                                mcfg.frame_size)
+        parts["crop2d"].append(crop2d.numpy())
         parts["visible"].append(np.concatenate([it["visible"] for it in items]))
         parts["box"].append(np.concatenate([it["box"] for it in items]))
         parts["subject"].append(np.array([ds.entries[v].subject for v in videos]))

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from train.checkpoint import atomic_save
 from train.pose.features import LabeledFeatures, extract_features, labeled_frames, load_ssl_model
 from train.pose.regressors import REGRESSOR_PRESETS, PoseRegressor
 from tvstream.errors import CheckpointError
@@ -117,13 +118,7 @@ def save_regressor(path: Path, model: PoseRegressor, stats: dict, cfg: PoseConfi
     """Atomic ``torch.save`` of everything ``export --regressor`` and ``evaluate`` need."""
     state = {"format": REGRESSOR_FORMAT, "config": asdict(model.cfg), "model": model.state_dict(),
              "stats": stats, "trained": True, "pose_config": asdict(cfg), "info": info}
-    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-    try:
-        torch.save(state, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return atomic_save(state, path)
 
 
 def load_regressor(path: str | os.PathLike) -> tuple[PoseRegressor, dict, PoseConfig, dict]:
