@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+from benchmarks.runtime_scaling import measure_process
 from tvstream.api import open_model
 from tvstream.bench import BenchResult, benchmark
 from tvstream.sysinfo import cpu_model
@@ -31,9 +32,9 @@ def _median_run(runs: list[BenchResult]) -> BenchResult:
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default=None, help="exported .onnx (default: the embedded model)")
-    ap.add_argument("--clip", default=str(SAMPLE))
+    ap.add_argument("--clip", default=os.path.relpath(SAMPLE))
     ap.add_argument("--batches", default="1,8")
-    ap.add_argument("--threads", type=int, default=0, help="ONNX Runtime threads (0: all cores)")
+    ap.add_argument("--threads", type=int, default=0, help="ONNX Runtime threads (0: all cores but one)")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--out", default=str(RESULTS / "runtime"), help="results path without extension")
     args = ap.parse_args(argv)
@@ -46,6 +47,7 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"batch {batch}: decode {best.decode.fps:.0f} fps, model {best.model.fps:.0f} fps, "
               f"end-to-end {best.end_to_end.fps:.0f} fps (overhead {100 * best.overhead:.0f}%)", file=sys.stderr)
     engine.close()
+    process = measure_process(args.model, args.clip, args.threads, None)  # one real `tvstream run`: RSS, start-up
     top = max(rows, key=lambda r: r["end_to_end"]["fps"])
     limit = min(top["decode"]["fps"], top["model"]["fps"])
     result = {
@@ -54,7 +56,8 @@ def main(argv: list[str] | None = None) -> dict:
         "threads": args.threads, "repeats": args.repeats, "rows": rows, "targets": TARGETS,
         "best": {"batch": top["batch"], "e2e_fps": top["end_to_end"]["fps"],
                  "e2e_over_limit": round(top["end_to_end"]["fps"] / limit, 3),
-                 "rss_mb": max(r["rss_mb"] for r in rows), "torch_imported": any(r["torch_imported"] for r in rows)},
+                 "rss_mb": process["rss_mb"], "startup_s": process["startup_s"],
+                 "torch_imported": any(r["torch_imported"] for r in rows)},
     }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -70,7 +73,8 @@ def report(result: dict) -> str:
     lines = ["# Runtime: decode-only, model-only, end-to-end (CPU)", "",
              f"Machine: {result['machine']['cpu']} ({result['machine']['cores']} cores); {result['date']}. "
              f"Model: {result['model']['path']} (hash {result['model']['hash']}, {result['model']['backend']}, "
-             f"threads {result['threads'] or 'all'}). Clip: {result['clip']}. Median of {result['repeats']} runs.", "",
+             f"threads {result['threads'] or 'all but one'}). Clip: {result['clip']}. "
+             f"Median of {result['repeats']} runs.", "",
              "| batch | decode fps | model fps | end-to-end fps | e2e / slower stage | e2e p50 ms | e2e p99 ms |",
              "|---:|---:|---:|---:|---:|---:|---:|"]
     for r in result["rows"]:
@@ -81,7 +85,8 @@ def report(result: dict) -> str:
               f"(target >= {t['e2e_over_limit']}: {ok(b['e2e_over_limit'] >= t['e2e_over_limit'])})",
               f"- end-to-end fps: {b['e2e_fps']:.0f} (target >= {t['e2e_fps_640x360']:.0f} at 640x360: "
               f"{ok(b['e2e_fps'] >= t['e2e_fps_640x360'])})",
-              f"- peak RSS: {b['rss_mb']:.0f} MB (target <= {t['rss_mb']:.0f}: {ok(b['rss_mb'] <= t['rss_mb'])}); "
+              f"- peak RSS of one `tvstream run` of the clip: {b['rss_mb']:.0f} MB (target <= {t['rss_mb']:.0f}: "
+              f"{ok(b['rss_mb'] <= t['rss_mb'])}); start-up to the first pose line {b['startup_s']:.2f} s; "
               f"torch imported: {b['torch_imported']}"]
     return "\n".join(lines) + "\n"
 

@@ -90,7 +90,8 @@ def estimate(source: VideoSource, backend, options: RunOptions,
     try:
         for batch in _batches(islice(source.frames(stop), options.max_frames), options.batch):
             tic = time.perf_counter()
-            out = backend.infer(np.stack([f.image for f in batch]))  # (N, H, W, 3) -> dict of (N, ...)
+            images = batch[0].image[None] if len(batch) == 1 else np.stack([f.image for f in batch])  # (N, H, W, 3)
+            out = backend.infer(images)  # -> dict of (N, ...)
             for i, frame in enumerate(batch):
                 box_model = out["box"][i]
                 score = background.observe(frame.image, box_model)

@@ -18,7 +18,8 @@ from tvstream.cli.context import AppContext, pass_app
 @click.option("--backend", type=click.Choice(("auto", "tensorrt", "onnxruntime", "torch")), default="auto",
               show_default=True)
 @click.option("--batch", type=click.IntRange(1, 64), default=1, show_default=True)
-@click.option("--threads", type=click.IntRange(0, 256), default=0, help="ONNX Runtime threads (0: all cores).")
+@click.option("--threads", type=click.IntRange(0, 256), default=0,
+              help="ONNX Runtime threads (0: all cores but one, which decodes).")
 @click.option("--frames", "max_frames", type=click.IntRange(1), default=None, help="Use the first N frames.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON (for scripts).")
 @pass_app

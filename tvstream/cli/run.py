@@ -23,7 +23,8 @@ from tvstream.cli.context import AppContext, pass_app
               show_default=True, help="auto: TensorRT with a GPU, else ONNX Runtime.")
 @click.option("--batch", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Frames per inference call (files: more throughput; live: more latency).")
-@click.option("--threads", type=click.IntRange(0, 256), default=0, help="ONNX Runtime threads (0: all cores).")
+@click.option("--threads", type=click.IntRange(0, 256), default=0,
+              help="ONNX Runtime threads (0: all cores but one, which decodes).")
 @click.option("--no-smooth", is_flag=True, help="Write raw per-frame poses (no One-Euro filter).")
 @click.option("--scenario", type=click.Choice(("studio", "dive", "ski")), default="studio", show_default=True,
               help="dive: gravity-aware box tracking.")
