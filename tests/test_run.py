@@ -89,3 +89,16 @@ def test_rolling_background_scores_the_box_with_the_athlete():
     img, box = render_pattern_frame(40, 160, 120), square_box(40, 160, 120)
     empty = np.array([5.0, 100, 20, 115])  # a corner the square never visits
     assert bg.score(img, box) > 0.5 and bg.score(img, empty) < 0.05
+
+
+def test_run_uses_the_embedded_default_model(tmp_path):
+    out = tvstream("run", SAMPLE, "--out", tmp_path / "poses.jsonl", "--batch", "8")
+    assert out.returncode == 0, out.stderr.decode()
+    lines = [json.loads(line) for line in (tmp_path / "poses.jsonl").read_text().splitlines()]
+    header, poses = lines[0], lines[1:-1]
+    assert header["model"]["trained"] is True and len(header["model"]["hash"]) == 16
+    assert len(poses) == 250 and lines[-1]["frames"] == 250
+    detected = [p for p in poses if p["detected"]]
+    assert len(detected) > 200  # the skier is in every frame
+    hips = np.array([p["pose2d"][0] for p in detected])
+    assert (hips[:, 0] > 0).all() and (hips[:, 0] < 640).all() and (hips[:, 1] > 0).all() and (hips[:, 1] < 360).all()
