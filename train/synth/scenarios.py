@@ -55,9 +55,12 @@ def cameras_for(scenario: Scenario, width: int, height: int, pelvis: np.ndarray,
     frames = len(pelvis)
     if scenario.rig == "studio":
         target = np.array([0.0, 0.0, 0.9])
-        # Human3.6M-like framing (its cameras: ~47 degrees, ~5 m): the athlete fills about 30-55% of the height
+        # Human3.6M-like framing (square 1000 px frames, ~47 degrees, ~5 m): the athlete fills about 30-55% of the
+        # height; the field of view is set vertically so wide frames show more floor, not a cut-off athlete
+        vfov = np.radians(rng.uniform(42, 48))
+        hfov = 2 * np.degrees(np.arctan(np.tan(vfov / 2) * width / height))
         rig = ring_of_cameras(width, height, 4, radius=rng.uniform(4.6, 5.2), height_m=rng.uniform(1.4, 2.0),
-                              target=target, hfov_deg=rng.uniform(42, 48), start_deg=45 + rng.uniform(-10, 10))
+                              target=target, hfov_deg=hfov, start_deg=45 + rng.uniform(-10, 10))
         return [[cam] * frames for cam in rig]
     if scenario.rig == "dive":
         mid = PLATFORM_HEIGHT / 2 + 0.6
