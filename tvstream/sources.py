@@ -166,6 +166,9 @@ class VideoSource:
         except av.error.FFmpegError as exc:
             container.close()
             raise SourceError(f"{self.uri}: cannot decode video ({exc})") from None
+        # PyAV's side-data objects and their frame keep each other alive until the cycle collector runs (at 1080p
+        # that held ~400 MB of frames): read timecodes only where the first frame carries one
+        self._timecodes = _timecode(first) is not None
         self.rotation = first.rotation
         self._turns = round(first.rotation / 90) % 4  # quarter turns counter-clockwise
         w, h = first.width, first.height
@@ -297,7 +300,8 @@ class VideoSource:
         image = _upright(frame.to_ndarray(width=w, height=h, format="rgb24"), self._turns)
         display = _upright(frame.to_ndarray(format="rgb24"), self._turns) if self.display else None
         index, self._index = self._index, self._index + 1
-        return Frame(index=index, t=self._timeline(frame.time), image=image, tc=_timecode(frame), display=display)
+        tc = _timecode(frame) if self._timecodes else None
+        return Frame(index=index, t=self._timeline(frame.time), image=image, tc=tc, display=display)
 
     def _put(self, item: object) -> None:
         if not self.live or item is _END:
