@@ -46,10 +46,16 @@ def _batches(frames: Iterator[Frame], size: int) -> Iterator[list[Frame]]:
         yield batch
 
 
-def to_source_pixels(points: np.ndarray, model_size: tuple[int, int], source_size: tuple[int, int]) -> np.ndarray:
-    """(..., 2) pixel coordinates in the model's input frame -> the source's pixels (centres at integers)."""
+def pixel_scale(model_size: tuple[int, int], source_size: tuple[int, int]) -> np.ndarray:
+    """(x, y) factors from the model's input pixels to the source's (computed once per stream)."""
     (mh, mw), (sh, sw) = model_size, source_size
-    scale = np.array([sw / mw, sh / mh])
+    return np.array([sw / mw, sh / mh])
+
+
+def to_source_pixels(points: np.ndarray, model_size: tuple[int, int], source_size: tuple[int, int],
+                     scale: np.ndarray | None = None) -> np.ndarray:
+    """(..., 2) pixel coordinates in the model's input frame -> the source's pixels (centres at integers)."""
+    scale = pixel_scale(model_size, source_size) if scale is None else scale
     return (points + 0.5) * scale - 0.5
 
 
@@ -81,6 +87,7 @@ def estimate(source: VideoSource, backend, options: RunOptions,
     and removed if the pipeline fails.
     """
     model_size, source_size = backend.metadata.input_size, (source.height, source.width)
+    scale = pixel_scale(model_size, source_size)
     background = RollingBackground()
     filters = (OneEuroFilter(), OneEuroFilter(min_cutoff=1.0, beta=0.05))  # pose3d (mm), pose2d (px)
     tracker = GravityBoxTracker() if options.scenario == "dive" else None
@@ -96,10 +103,10 @@ def estimate(source: VideoSource, backend, options: RunOptions,
                 box_model = out["box"][i]
                 score = background.observe(frame.image, box_model)
                 detected = score >= options.min_score
-                box = to_source_pixels(box_model.reshape(2, 2), model_size, source_size).reshape(4)
+                box = to_source_pixels(box_model.reshape(2, 2), model_size, source_size, scale).reshape(4)
                 if tracker is not None and detected:
                     box = tracker(box, frame.t)
-                pose3d, pose2d = out["pose3d"][i], to_source_pixels(out["pose2d"][i], model_size, source_size)
+                pose3d, pose2d = out["pose3d"][i], to_source_pixels(out["pose2d"][i], model_size, source_size, scale)
                 if options.smooth and detected:
                     pose3d, pose2d = filters[0](pose3d, frame.t), filters[1](pose2d, frame.t)
                 elif not detected:
