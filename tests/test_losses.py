@@ -346,3 +346,43 @@ def test_box_prior_accepts_a_per_axis_target():
     scale = torch.tensor([[0.2, 0.4], [0.2, 0.2]])  # batch mean (0.2, 0.3)
     # target (0.2, 0.35): only y is off by 0.05 -> 0.05^2 / (2 * 0.1^2) = 0.125
     assert box_prior_loss(scale, target_scale=(0.2, 0.35)).item() == pytest.approx(0.125)
+
+
+def test_foreground_box_of_a_filled_rectangle():
+    from train.losses.foreground import foreground_box, foreground_map
+
+    frames = torch.zeros(2, 3, 32, 32)
+    frames[0, :, 8:24, 4:12] = 1  # rows 8..23, columns 4..11: x from -0.75 to -0.25, y from -0.5 to 0.5
+    centre, scale, valid = foreground_box(foreground_map(frames, torch.zeros_like(frames)))
+    assert centre[0].tolist() == pytest.approx([-0.5, 0.0], abs=1e-6)
+    # sqrt(3) x the std of 8 (16) evenly spaced pixel centres: 0.25 * sqrt(1 - 1/8^2) (0.5 * sqrt(1 - 1/16^2))
+    assert scale[0].tolist() == pytest.approx([0.25 * (1 - 1 / 64) ** 0.5, 0.5 * (1 - 1 / 256) ** 0.5], abs=1e-5)
+    assert valid.tolist() == [True, False]  # the second frame equals its background
+
+
+def test_foreground_map_ignores_differences_below_the_threshold():
+    from train.losses.foreground import foreground_map
+
+    frames = torch.full((1, 3, 4, 4), 0.05)
+    frames[0, :, 0, 0] = 0.58  # a difference of 0.58 -> weight 0.5
+    weights = foreground_map(frames, torch.zeros_like(frames), threshold=0.08)
+    assert weights[0, 0, 0].item() == pytest.approx(0.5)
+    assert weights.sum().item() == pytest.approx(0.5)  # 0.05 < 0.08 everywhere else
+
+
+def test_foreground_box_loss_pulls_the_box_to_the_foreground():
+    from train.losses.foreground import foreground_box_loss
+
+    frames = torch.zeros(1, 3, 32, 32)
+    frames[0, :, 8:24, 4:12] = 1
+    bg = torch.zeros_like(frames)
+    target_scale = torch.tensor([[0.25 * (1 - 1 / 64) ** 0.5, 0.5 * (1 - 1 / 256) ** 0.5]])
+    centre = torch.tensor([[-0.5, 0.0]], requires_grad=True)
+    assert foreground_box_loss(target_scale, centre, frames, bg).item() == pytest.approx(0.0, abs=1e-6)
+    centre = torch.tensor([[0.5, 0.0]], requires_grad=True)  # 1.0 off in x: Huber(1, delta 0.1) = 0.1 * 0.95
+    loss = foreground_box_loss(target_scale, centre, frames, bg)
+    assert loss.item() == pytest.approx(0.1 * (1.0 - 0.05) / 0.1, rel=1e-5)
+    loss.backward()
+    assert centre.grad[0, 0].item() > 0 and centre.grad[0, 1].item() == 0  # descent moves the box left
+    empty = foreground_box_loss(target_scale, centre, bg, bg)  # no foreground anywhere: nothing to learn
+    assert empty.item() == 0.0

@@ -173,3 +173,38 @@ def test_weak_2d_in_frame_coordinates_pulls_the_box_and_the_paper_form_does_not(
         assert (out.centre.grad < 0).all(), out.centre.grad
     else:
         assert out.centre.grad is None or (out.centre.grad == 0).all()
+
+
+def test_reconstruction_grid_of_a_mixed_precision_step(fixed_batch, tmp_path):
+    """An AMP step leaves half-precision outputs; the picture writer decodes outside autocast (a CUDA crash once)."""
+    from train.ssl.reports import reconstruction_grid
+
+    model = SSLModel(model_config(TrainConfig(model="tiny")))
+    with torch.autocast(device_type="cpu", dtype=torch.bfloat16):
+        out = model(fixed_batch["frames"], None, torch.Generator().manual_seed(0))
+    assert out.tv.dtype == torch.bfloat16
+    png = reconstruction_grid(model, out, None, tmp_path / "grid.png")
+    assert png.stat().st_size > 0
+
+
+def test_config_overrides_reach_fields_and_loss_weights():
+    from train.ssl.config import apply_overrides
+
+    cfg = apply_overrides(config_for("studio"), ["detector_lr_scale=10", "weights.foreground=0",
+                                                 "weights.box_scale=[0.25, 0.45]", "eval_split=labeled"])
+    assert cfg.detector_lr_scale == 10 and cfg.weights.foreground == 0 and cfg.weights.box_scale == (0.25, 0.45)
+    assert cfg.eval_split == "labeled" and cfg.weights.centre_prior  # untouched fields keep the preset's values
+    with pytest.raises(ValueError, match="unknown config key 'lr_scale'"):
+        apply_overrides(cfg, ["lr_scale=2"])
+    with pytest.raises(ValueError, match="KEY=VALUE"):
+        apply_overrides(cfg, ["steps"])
+
+
+def test_detector_learning_rate_scale_makes_its_own_adam_group():
+    from train.ssl.fit import _param_groups
+
+    model = SSLModel(model_config(TrainConfig(model="tiny")))
+    groups = _param_groups(model, TrainConfig(model="tiny", detector_lr_scale=10, lr=1e-4))
+    assert groups[1]["lr"] == pytest.approx(1e-3)
+    assert {id(p) for p in groups[1]["params"]} == {id(p) for p in model.detector.parameters()}
+    assert sum(len(g["params"]) for g in groups) == len(list(model.parameters()))

@@ -32,6 +32,7 @@ class SSLOutput:
     mask: torch.Tensor | None  # (B, S, 1, h, w)
     crop: torch.Tensor  # (B, S, 3, C, C) the crops, [0, 1]
     pose2d: torch.Tensor | None = None  # (B, S, K, 2) 2D joints in crop coordinates (-1..1), weak-2D head
+    background: torch.Tensor | None = None  # (B, S, 3, h, w) the background at detector size, [0, 1], if given
 
 
 def to_unit(frames: torch.Tensor) -> torch.Tensor:
@@ -113,6 +114,8 @@ class SSLModel(nn.Module):
         else:
             tv, ti = self.encoder(self._norm(crops))
         recon = mask = None
+        bg = None if background is None else F.interpolate(
+            to_unit(background.flatten(0, 1)), size=self.cfg.detector_size, mode="area")
         if self.decoder is not None:
             pose, ti_swapped = tv, None
             if rotation is not None:
@@ -123,9 +126,7 @@ class SSLModel(nn.Module):
                 ti_swapped = ti.view(b, s, -1).roll(shifts=1, dims=1).flatten(0, 1)
             rgb, logit = self.decoder(pose, ti_swapped)  # (B*S, 3, C, C), (B*S, 1, C, C)
             full_rgb, mask = paste(rgb, logit, scale, centre, self.cfg.detector_size)
-            bg = target if background is None else F.interpolate(
-                to_unit(background.flatten(0, 1)), size=self.cfg.detector_size, mode="area")
-            recon = compose(full_rgb, mask, bg)
+            recon = compose(full_rgb, mask, target if bg is None else bg)
 
         def per_item(t: torch.Tensor | None) -> torch.Tensor | None:
             return None if t is None else t.view(b, s, *t.shape[1:])
@@ -133,4 +134,4 @@ class SSLModel(nn.Module):
         pose2d = None if self.pose2d is None else self.pose2d(tv).view(b * s, -1, 2)  # (B*S, K, 2)
         return SSLOutput(scale=per_item(scale), centre=per_item(centre), tv=per_item(tv), ti=per_item(ti),
                          target=per_item(target), recon=per_item(recon), mask=per_item(mask),
-                         crop=per_item(crops), pose2d=per_item(pose2d))
+                         crop=per_item(crops), pose2d=per_item(pose2d), background=per_item(bg))

@@ -28,6 +28,7 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def boxes_in_pixels(scale: torch.Tensor, centre: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
     """Normalised ``scale``, ``centre`` (N, 2) -> pixel boxes (N, 4) in a frame of ``size = (H, W)``."""
     h, w = size
+    scale, centre = scale.detach().float().cpu(), centre.detach().float().cpu()  # a CUDA/AMP model's outputs too
     half = torch.tensor([w / 2, h / 2])
     lo = (centre - scale + 1) * half
     hi = (centre + scale + 1) * half
@@ -57,12 +58,13 @@ def box_iou_of_model(model: SSLModel, ds: VideoDataset, batch: int = 32) -> dict
     was_training = model.training
     model.eval()
     mcfg = model.cfg
+    device = next(model.parameters()).device
     ious = []
     for start in range(0, len(ds), batch):
         items = [ds[i] for i in range(start, min(start + batch, len(ds)))]
         frames = torch.as_tensor(np.concatenate([it["frames"] for it in items]))  # (N, H, W, 3)
         truth = np.concatenate([it["box"] for it in items])  # (N, 4)
-        scale, centre, _ = model.detect(to_unit(frames))
+        scale, centre, _ = model.detect(to_unit(frames.to(device)))
         pred = boxes_in_pixels(scale, centre, mcfg.frame_size)
         keep = np.isfinite(truth).all(axis=1)
         ious.append(box_iou(pred[keep], truth[keep]))

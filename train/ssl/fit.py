@@ -43,7 +43,7 @@ StepCallback = Callable[[int, dict], None]
 """Called as ``on_step(step, stats)`` after every logged step (the CLI's progress bar)."""
 
 # fields a resumed run must share with its checkpoint; steps, workers and logging may change
-_RESUME_KEYS = ("variant", "model", "scenario", "batch_size", "lr", "seed", "near", "far", "background",
+_RESUME_KEYS = ("variant", "model", "scenario", "batch_size", "lr", "detector_lr_scale", "seed", "near", "far", "background",
                 "gravity_steps", "gravity_step", "weights")
 
 
@@ -133,7 +133,7 @@ def fit(cfg: TrainConfig, out_dir: str | os.PathLike, resume: bool = False,
         perceptual = perceptual.to(info.device, memory_format=torch.channels_last)
     if perceptual is not None:
         log.info("perceptual network: %s", perceptual.weights_source)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    optimizer = torch.optim.Adam(_param_groups(model, cfg), lr=cfg.lr)
     scaler = torch.amp.GradScaler("cuda", enabled=info.device.type == "cuda")
     critic = None  # DrNet's scene discriminator: its own network and optimiser
     if VARIANTS[cfg.variant].adversarial:
@@ -162,6 +162,16 @@ def fit(cfg: TrainConfig, out_dir: str | os.PathLike, resume: bool = False,
     finally:
         cleanup(info)
     return ckpt_path
+
+
+def _param_groups(model: SSLModel, cfg: TrainConfig) -> list[dict]:
+    """Adam's parameter groups: the detector at ``lr * detector_lr_scale``, everything else at ``lr``."""
+    if model.detector is None or cfg.detector_lr_scale == 1.0:
+        return [{"params": list(model.parameters())}]
+    detector = list(model.detector.parameters())
+    ids = {id(p) for p in detector}
+    rest = [p for p in model.parameters() if id(p) not in ids]
+    return [{"params": rest}, {"params": detector, "lr": cfg.lr * cfg.detector_lr_scale}]
 
 
 @dataclass

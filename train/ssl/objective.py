@@ -16,6 +16,7 @@ from train.losses.adversarial import confusion_loss, content_similarity_loss
 from train.losses.box_prior import box_prior_loss
 from train.losses.contrastive import css_infonce_loss, triplet_loss
 from train.losses.dsl import dsl_all
+from train.losses.foreground import foreground_box_loss
 from train.losses.gravity import gravity_loss
 from train.losses.reconstruction import PerceptualNet, perceptual_loss, pixel_loss
 from train.losses.weak2d import weak2d_loss
@@ -38,6 +39,7 @@ class LossWeights:
     box_prior: float = 1.0
     centre_prior: bool = False  # also pull the batch-mean centre to the middle (studio data)
     box_scale: tuple[float, float] = (0.5, 0.5)  # the batch-mean box size (x, y) the prior expects
+    foreground: float = 0.0  # pull each box to the background-subtraction box (train/losses/foreground.py; not the paper's)
     content: float = 1.0  # DrNet's similarity of content (ti) across frames (its code: weight 1 on the MSE)
     adversarial: float = 1e-4  # DrNet's scene-discriminator term of the encoder (its code's sd_weight)
 
@@ -106,6 +108,9 @@ def ssl_loss(out: SSLOutput, distance: torch.Tensor, variant: Variant, weights: 
         scale, centre = out.scale.flatten(0, 1), out.centre.flatten(0, 1)
         terms["box_prior"] = weights.box_prior * box_prior_loss(
             scale, centre if weights.centre_prior else None, target_scale=weights.box_scale)
+    if variant.use_stn and weights.foreground > 0 and out.background is not None:
+        terms["foreground"] = weights.foreground * foreground_box_loss(
+            out.scale.flatten(0, 1), out.centre.flatten(0, 1), out.target.flatten(0, 1), out.background.flatten(0, 1))
     if not terms:
         raise ValueError(f"variant {variant.name} has no loss term in stage {stage!r}")
     total = sum(terms.values())

@@ -91,9 +91,10 @@ def reconstruction_grid(model: SSLModel, out: SSLOutput, background: torch.Tenso
             tiles.append(_to_uint8(out.mask[i, 0].expand(3, -1, -1)))
             if out.ti is not None:
                 j = (i + 1) % out.tv.shape[0]
-                rgb, logit = model.decoder(out.tv[i, :1], out.ti[j, :1])
-                full, mask = paste(rgb, logit, out.scale[i, :1], out.centre[i, :1], (h, w))
-                bg = out.target[i, :1] if background is None else background[i, :1]
+                # outside the step's autocast: an AMP step's half-precision outputs go back to float32
+                rgb, logit = model.decoder(out.tv[i, :1].float(), out.ti[j, :1].float())
+                full, mask = paste(rgb, logit, out.scale[i, :1].float(), out.centre[i, :1].float(), (h, w))
+                bg = (out.target[i, :1] if background is None else background[i, :1]).float()
                 tiles.append(_to_uint8(compose(full, mask, bg)[0]))
         rows.append(np.concatenate(tiles, axis=1))
     model.train(was_training)

@@ -35,21 +35,29 @@ def train() -> None:
 @click.option("--workers", type=click.IntRange(0), default=2, show_default=True, help="Data loader processes.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+              help="Override a config field, e.g. --set detector_lr_scale=10 --set weights.foreground=1 "
+                   "(repeatable; train/ssl/config.py lists the fields).")
 @pass_app
 def ssl(app: AppContext, data: Path, out_dir: Path, variant: str | None, size: str, scenario: str,
-        steps: int | None, batch_size: int | None, workers: int, seed: int, resume: bool) -> None:
+        steps: int | None, batch_size: int | None, workers: int, seed: int, resume: bool,
+        sets: tuple[str, ...]) -> None:
     """Self-supervised training of the detector and the pose features on unlabeled video.
 
     \b
     Example:
       tvstream train ssl --data data/studio --out runs/ours --config small --steps 3000
     """
-    from train.ssl.config import config_for  # lazy: torch
+    from train.ssl.config import apply_overrides, config_for  # lazy: torch
     from train.ssl.fit import fit
 
     overrides = {k: v for k, v in {"variant": variant, "steps": steps, "batch_size": batch_size}.items()
                  if v is not None}
     cfg = replace(config_for(scenario), model=size, data=str(data), workers=workers, seed=seed, **overrides)
+    try:
+        cfg = apply_overrides(cfg, sets)
+    except (ValueError, TypeError) as err:
+        raise click.BadParameter(str(err), param_hint="--set") from err
     with Progress(TextColumn("[bold]train ssl[/] {task.description}"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("{task.fields[stats]}"), TimeRemainingColumn(), console=app.console,
                   disable=app.quiet) as bar:
