@@ -43,8 +43,8 @@ StepCallback = Callable[[int, dict], None]
 """Called as ``on_step(step, stats)`` after every logged step (the CLI's progress bar)."""
 
 # fields a resumed run must share with its checkpoint; steps, workers and logging may change
-_RESUME_KEYS = ("variant", "model", "scenario", "batch_size", "lr", "detector_lr_scale", "seed", "near", "far", "background",
-                "gravity_steps", "gravity_step", "weights")
+_RESUME_KEYS = ("variant", "model", "scenario", "batch_size", "lr", "detector_lr_scale", "seed", "near", "far",
+                "background", "gravity_steps", "gravity_step", "weights")
 
 
 class TrainingError(TvstreamError, RuntimeError):

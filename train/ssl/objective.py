@@ -39,7 +39,7 @@ class LossWeights:
     box_prior: float = 1.0
     centre_prior: bool = False  # also pull the batch-mean centre to the middle (studio data)
     box_scale: tuple[float, float] = (0.5, 0.5)  # the batch-mean box size (x, y) the prior expects
-    foreground: float = 0.0  # pull each box to the background-subtraction box (train/losses/foreground.py; not the paper's)
+    foreground: float = 0.0  # pull boxes to the background-subtraction box (losses/foreground.py; not the paper's)
     content: float = 1.0  # DrNet's similarity of content (ti) across frames (its code: weight 1 on the MSE)
     adversarial: float = 1e-4  # DrNet's scene-discriminator term of the encoder (its code's sd_weight)
 
