@@ -55,8 +55,16 @@ def test_resume_equals_uninterrupted_training(clip_dir, tmp_path):
     cfg = _tiny(clip_dir, steps=6)
     straight = load_checkpoint(fit(cfg, tmp_path / "a"))
     fit(replace(cfg, steps=3), tmp_path / "b")
+    with open(tmp_path / "b" / "metrics.jsonl", "a") as f:  # a line logged after the last checkpoint, then a crash
+        f.write('{"step": 5, "stage": "temporal", "loss": 1.0}\n')
     resumed = load_checkpoint(fit(cfg, tmp_path / "b", resume=True))
     assert straight["step"] == resumed["step"] == 6
+
+    def steps(run):
+        lines = (tmp_path / run / "metrics.jsonl").read_text().splitlines()
+        return [(r["step"], r["stage"]) for r in map(__import__("json").loads, lines)]
+
+    assert steps("b") == steps("a")  # the orphan line is gone: one clean curve
     for key, value in straight["model"].items():
         assert torch.equal(value, resumed["model"][key]), key
 
@@ -208,3 +216,15 @@ def test_detector_learning_rate_scale_makes_its_own_adam_group():
     assert groups[1]["lr"] == pytest.approx(1e-3)
     assert {id(p) for p in groups[1]["params"]} == {id(p) for p in model.detector.parameters()}
     assert sum(len(g["params"]) for g in groups) == len(list(model.parameters()))
+
+
+def test_a_fresh_run_refuses_a_folder_that_holds_one(rig_dir, tmp_path):
+    from train.ssl.fit import TrainingError
+
+    cfg = replace(config_for("studio"), model="tiny", data=str(rig_dir), split=None, batch_size=2, workers=0,
+                  steps=1, background=None, eval_every=0, image_every=0)
+    fit(cfg, tmp_path)
+    before = (tmp_path / "metrics.jsonl").read_text()
+    with pytest.raises(TrainingError, match="--resume"):
+        fit(cfg, tmp_path)
+    assert (tmp_path / "metrics.jsonl").read_text() == before  # nothing appended, the checkpoint kept

@@ -118,6 +118,9 @@ def fit(cfg: TrainConfig, out_dir: str | os.PathLike, resume: bool = False,
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     ckpt_path = out / "last.pt"
+    if not resume and ckpt_path.is_file():  # a fresh run would overwrite its checkpoint and mix up its metrics
+        raise TrainingError(f"{out} already holds a training run: pass --resume to continue it, or choose "
+                            "another --out")
     info = setup()
     if cfg.batch_size % info.world_size:
         raise ValueError(f"batch_size {cfg.batch_size} must split evenly over {info.world_size} processes")
@@ -153,6 +156,7 @@ def fit(cfg: TrainConfig, out_dir: str | os.PathLike, resume: bool = False,
         start = state["step"]
         log.info("resumed %s at step %d", ckpt_path, start)
     if info.is_main:
+        _trim_metrics(out / "metrics.jsonl", start)
         (out / "config.json").write_text(json.dumps({**cfg.to_dict(), "model_config": mcfg.to_dict(),
                                                      "perceptual": perceptual.weights_source if perceptual else None,
                                                      "world_size": info.world_size}, indent=1) + "\n")
@@ -162,6 +166,17 @@ def fit(cfg: TrainConfig, out_dir: str | os.PathLike, resume: bool = False,
     finally:
         cleanup(info)
     return ckpt_path
+
+
+def _trim_metrics(path: Path, start: int) -> None:
+    """Drop the lines an earlier, interrupted run logged after step ``start`` (all of them for a fresh start)."""
+    if not path.is_file():
+        return
+    kept = [line for line in path.read_text().splitlines(keepends=True)
+            if line.strip() and json.loads(line)["step"] <= start]
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("".join(kept))
+    tmp.replace(path)
 
 
 def _param_groups(model: SSLModel, cfg: TrainConfig) -> list[dict]:
