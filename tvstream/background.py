@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+_GREY = np.full(3, 1 / 3, np.float32)  # channel weights of the grey image the background is kept in
+
 
 def nan_median(stack: np.ndarray) -> np.ndarray:
     """Median over axis 0 ignoring NaN (``np.nanmedian``'s answer, 2-4x faster here); NaN where all are.
@@ -44,7 +46,7 @@ class RollingBackground:
     def _small(self, image: np.ndarray) -> np.ndarray:
         h, w = image.shape[:2]
         step = max(w // self.width, 1)
-        return image[::step, ::step].mean(axis=2, dtype=np.float32)  # (h', w') grey, strided (no copy of the frame)
+        return image[::step, ::step] @ _GREY  # (h', w') float32 grey, strided (no copy of the frame); 2x a .mean
 
     def _box_slice(self, box: np.ndarray | None, image_shape: tuple[int, ...], small_shape: tuple[int, int]):
         if box is None or not np.isfinite(box).all():
@@ -70,10 +72,10 @@ class RollingBackground:
         if self.background is None or region is None:
             return 1.0 if region is not None else 0.0
         diff = np.abs(small[region] - self.background[region])
-        known = np.isfinite(diff)
-        if not known.any():
+        known = diff.size - np.count_nonzero(np.isnan(diff))  # NaN: pixels the athlete has always covered
+        if not known:
             return 1.0
-        return float((diff[known] > self.threshold).mean())
+        return np.count_nonzero(diff > self.threshold) / known  # NaN > threshold is False
 
     def update(self, image: np.ndarray, box: np.ndarray | None) -> None:
         """Add a frame; pixels inside the subject's ``box`` do not vote for the background."""
