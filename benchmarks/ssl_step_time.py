@@ -43,7 +43,8 @@ def step_time(model_size: str, variant: str, batch: int, device: str, frames: in
     mcfg = model_config(cfg)
     model = SSLModel(mcfg).train().to(dev, memory_format=torch.channels_last)
     perceptual = PerceptualNet().to(dev, memory_format=torch.channels_last) if mcfg.use_decoder else None
-    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+    torch.set_flush_denormal(True)  # as train.ssl.fit
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4, fused=True)
     scaler = torch.amp.GradScaler("cuda", enabled=cuda)
     h, w = mcfg.frame_size
     x = torch.randint(0, 255, (batch, frames, h, w, 3), dtype=torch.uint8, device=dev)
