@@ -1,17 +1,18 @@
 """The recipe of the model shipped inside the package (``tvstream/models/default.onnx``).
 
-Stage 1 (``ssl``): self-supervised training on synthetic studio video, ``small`` config, variant
-``Ours+2D`` with the weak-2D loss in frame coordinates (``weak2d_box``): the labeled pool's 2D joints
-also pull the detector's box onto the athlete. Plain ``Ours`` did not learn to localise within an hour
-of CPU training (held-out box IoU stayed at 0.15-0.21; see the session notes), and a runtime whose box
-misses the athlete is no product. Stage 2 (``build``): the embedded-size regressor (``mlp_small``) on
-every labeled-pool frame, scored on the held-out test subjects, exported with those numbers in its
-metadata (``config["card"]``, shown by ``tvstream info``).
+Stage 1 (``ssl``): self-supervised training of ``Ours`` on synthetic studio video with the ``studio`` preset
+and the ``small`` config. The preset includes the background-subtraction box term
+(``train/losses/foreground.py``): with the paper's losses alone the detector did not find the athlete
+(held-out box IoU 0.21 after 3000 steps; ``benchmarks/results/detector_sweep_gpu.md``), and a runtime whose
+box misses the athlete is no product. (The first shipped model used ``Ours+2D`` with the weak-2D loss in
+frame coordinates as the workaround: box IoU 0.22.) Stage 2 (``build``): the embedded-size regressor
+(``mlp_small``) on every labeled-pool frame, scored on the held-out test subjects, exported with those
+numbers in its metadata (``config["card"]``, shown by ``tvstream info``).
 
-Run (about an hour on 2 CPU cores)::
+Run (stage 1: ~1 h for 3000 steps on an idle 2-core CPU, ~2.5 min on one H200; stage 2: ~7 min on CPU)::
 
     tvstream synth --scenario studio --subjects 8 --sequences 2 --seconds 4 --size 256x256 --seed 11 --out DATA
-    python -m train.default_model ssl DATA RUN_DIR [--steps 1500]
+    python -m train.default_model ssl DATA RUN_DIR [--steps 3000]
     python -m train.default_model build RUN_DIR [--out tvstream/models/default.onnx]
 """
 
@@ -29,7 +30,7 @@ PACKAGE_MODEL = Path(__file__).parent.parent / "tvstream" / "models" / "default.
 MAX_BYTES = 10 * 1024 * 1024
 
 
-def build_default_model(run_dir: Path, out: Path, steps: int = 3000) -> dict:
+def build_default_model(run_dir: Path, out: Path, steps: int = 3000, ssl_device: str | None = None) -> dict:
     """Regressor + evaluation + export; returns the model card (also written beside the model as JSON)."""
     from engines.export import export_onnx
     from train.pose.evaluate import evaluate_pose
@@ -46,7 +47,9 @@ def build_default_model(run_dir: Path, out: Path, steps: int = 3000) -> dict:
     result = evaluate_pose(pose_dir, "test")
     card = {"trained_on": "synthetic studio video (tvstream synth --scenario studio), held-out test subjects",
             "ssl": {"variant": ssl["config"]["variant"], "model": ssl["config"]["model"], "steps": ssl["step"],
-                    "weak2d_box": ssl["config"]["weights"].get("weak2d_box", False)},
+                    "weak2d_box": ssl["config"]["weights"].get("weak2d_box", False),
+                    "foreground": ssl["config"]["weights"].get("foreground", 0.0),
+                    "device": ssl_device or ssl["extra"].get("device", "unknown")},
             "regressor": {"preset": cfg.regressor, "labeled_frames": result["train"]["frames"]},
             "test": {k: round(result[k], 1) for k in ("mpjpe", "n_mpjpe", "p_mpjpe")} | {
                 "box_iou": round(result["box_iou"], 3), "frames": result["frames"], "subjects": result["subjects"]},
@@ -63,14 +66,10 @@ def build_default_model(run_dir: Path, out: Path, steps: int = 3000) -> dict:
 
 
 def ssl_config(data: Path, steps: int):
-    """Stage 1's training config: the studio preset, Ours+2D, weak 2D in frame coordinates."""
-    from dataclasses import replace
-
+    """Stage 1's training config: the studio preset (with its foreground term), Ours, small."""
     from train.ssl.config import config_for
 
-    base = config_for("studio")
-    return replace(base, variant="Ours+2D", model="small", data=str(data), steps=steps, workers=1,
-                   weights=replace(base.weights, weak2d_box=True))
+    return config_for("studio", variant="Ours", model="small", data=str(data), steps=steps, workers=1)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -79,18 +78,20 @@ def main(argv: list[str] | None = None) -> None:
     ssl = sub.add_parser("ssl", help="stage 1: self-supervised training (resumes)")
     ssl.add_argument("data", type=Path)
     ssl.add_argument("run_dir", type=Path)
-    ssl.add_argument("--steps", type=int, default=1500)
+    ssl.add_argument("--steps", type=int, default=3000)
     build = sub.add_parser("build", help="stage 2: regressor, test scores, export")
     build.add_argument("run_dir", type=Path, help="a finished stage-1 run")
     build.add_argument("--out", type=Path, default=PACKAGE_MODEL)
     build.add_argument("--steps", type=int, default=3000, help="regressor steps")
+    build.add_argument("--ssl-device", default=None, help="what trained stage 1, where its checkpoint predates "
+                       "recording it (e.g. 'NVIDIA H200')")
     args = ap.parse_args(argv)
     if args.stage == "ssl":
         from train.ssl.fit import fit
 
         print(fit(ssl_config(args.data, args.steps), args.run_dir, resume=(args.run_dir / "last.pt").is_file()))
     else:
-        print(json.dumps(build_default_model(args.run_dir, args.out, args.steps), indent=1))
+        print(json.dumps(build_default_model(args.run_dir, args.out, args.steps, args.ssl_device), indent=1))
 
 
 if __name__ == "__main__":

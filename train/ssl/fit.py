@@ -171,6 +171,11 @@ def fit(cfg: TrainConfig, out_dir: str | os.PathLike, resume: bool = False,
     return ckpt_path
 
 
+def _device_name(device: torch.device) -> str:
+    """What trained the run, for model cards: the GPU's name, or "cpu"."""
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+
+
 def _trim_metrics(path: Path, start: int) -> None:
     """Drop the lines an earlier, interrupted run logged after step ``start`` (all of them for a fresh start)."""
     if not path.is_file():
@@ -258,7 +263,8 @@ def train_steps(cfg: TrainConfig, rt: _Runtime, out: Path, start: int, on_step: 
                 if info.is_main and cfg.image_every and (done % cfg.image_every == 0 or done == cfg.steps):
                     _write_pictures(model, output, batch.get("background"), out, done)
                 if info.is_main and (done % cfg.checkpoint_every == 0 or done == cfg.steps):
-                    extra = {"model_config": model.cfg.to_dict(), "world_size": info.world_size}
+                    extra = {"model_config": model.cfg.to_dict(), "world_size": info.world_size,
+                             "device": _device_name(info.device)}
                     if rt.critic is not None:
                         extra["critic"] = rt.critic.state_dict()
                     save_checkpoint(out / "last.pt", config=cfg.to_dict(), step=done, model=model,
