@@ -114,8 +114,9 @@ class SSLModel(nn.Module):
         else:
             tv, ti = self.encoder(self._norm(crops))
         recon = mask = None
-        bg = None if background is None else F.interpolate(
-            to_unit(background.flatten(0, 1)), size=self.cfg.detector_size, mode="area")
+        bg = None  # at detector size: for the composition, and the foreground box term of detecting variants
+        if background is not None and (self.decoder is not None or self.detector is not None):
+            bg = F.interpolate(to_unit(background.flatten(0, 1)), size=self.cfg.detector_size, mode="area")
         if self.decoder is not None:
             pose, ti_swapped = tv, None
             if rotation is not None:
