@@ -39,11 +39,12 @@ def collapsed(clip: Path, batch: int, rate: int, loops: int) -> str:
     with tempfile.TemporaryDirectory() as tmp:
         # one process runs the clip `loops` times, so start-up is a small share of the samples
         argv = ["tvstream", "-q", "run", str(clip), "--out", str(Path(tmp) / "p.jsonl"), "--batch", str(batch)]
-        script = (f"import sys; from tvstream.cli.main import main; sys.argv = {argv!r}\n"
-                  f"for _ in range({loops}):\n    try:\n        main()\n    except SystemExit:\n        pass\n")
+        script = Path(tmp) / "profiled_run.py"  # a file, not -c: py-spy puts the command line into its stacks
+        script.write_text(f"import sys\nfrom tvstream.cli.main import main\nsys.argv = {argv!r}\n"
+                          f"for _ in range({loops}):\n    try:\n        main()\n    except SystemExit:\n        pass\n")
         out = Path(tmp) / "stacks.txt"
-        cmd = [spy, "record", "--format", "raw", "--rate", str(rate), "--threads", "--subprocesses", "-o", str(out),
-               "--", sys.executable, "-c", script]
+        cmd = [spy, "record", "--format", "raw", "--rate", str(rate), "--threads", "-o", str(out),
+               "--", sys.executable, str(script)]
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         return out.read_text()
 
@@ -59,10 +60,16 @@ def summarise(stacks: str, top: int = 15) -> dict:
         frames = path.split(";")
         own[_short(frames[-1])] += n
         for stage, (function, file) in STAGES.items():
-            if any(f.startswith(function + " (") and file in f for f in frames):
+            if any(_matches(f, function, file) for f in frames):
                 inclusive[stage] += n
     return {"samples": total, "own": [(f, n / total) for f, n in own.most_common(top)],
             "stages": [(s, inclusive[s] / total) for s in STAGES]}
+
+
+def _matches(frame: str, function: str, file: str) -> bool:
+    """Is ``frame`` (``Class.function (path/file.py:12)`` or ``function (...)``) ``function`` in ``file``?"""
+    name, _, where = frame.partition(" (")
+    return (name == function or name.endswith("." + function)) and file in where
 
 
 def _short(frame: str) -> str:

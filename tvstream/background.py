@@ -35,7 +35,7 @@ class RollingBackground:
         threshold: grey-level difference that counts a pixel as foreground.
     """
 
-    def __init__(self, history: int = 31, refresh: int = 15, width: int = 64, threshold: float = 25.0) -> None:
+    def __init__(self, history: int = 31, refresh: int = 30, width: int = 64, threshold: float = 25.0) -> None:
         if history < 3 or refresh < 1 or width < 8:
             raise ValueError(f"need history >= 3, refresh >= 1, width >= 8; got {history}, {refresh}, {width}")
         self.history, self.refresh, self.width, self.threshold = history, refresh, width, threshold
