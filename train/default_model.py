@@ -52,6 +52,7 @@ def build_default_model(run_dir: Path, out: Path, steps: int = 3000, ssl_device:
                     "device": ssl_device or ssl["extra"].get("device", "unknown")},
             "regressor": {"preset": cfg.regressor, "labeled_frames": result["train"]["frames"]},
             "test": {k: round(result[k], 1) for k in ("mpjpe", "n_mpjpe", "p_mpjpe")} | {
+                "mean_pose": {k: round(result[f"mean_pose_{k}"], 1) for k in ("mpjpe", "n_mpjpe", "p_mpjpe")}} | {
                 "box_iou": round(result["box_iou"], 3), "frames": result["frames"], "subjects": result["subjects"]},
             "built": {"date": time.strftime("%Y-%m-%d"), "machine": f"{cpu_model()} ({os.cpu_count()} cores)",
                       "pose_minutes": round((time.perf_counter() - tic) / 60, 1)}}

@@ -40,13 +40,14 @@ def evaluate_pose(pose_dir: str | os.PathLike, split: str = "test", data: str | 
     half = np.array([w / 2, h / 2])
     pred_box = np.concatenate([(feats.centre - feats.scale + 1) * half, (feats.centre + feats.scale + 1) * half], 1)
     keep = np.isfinite(feats.box).all(axis=1)
+    mean_pose = np.broadcast_to(stats["mean3"].numpy(), pred3d.shape).copy()
     result = {"split": split, "subjects": sorted(set(feats.subject.tolist())), "train": info,
               "recipe": {"fraction": cfg.fraction, "init": cfg.init, "regressor": cfg.regressor},
               **pose_metrics(pred3d, feats.pose3d, feats.action),
               "box_iou": float(box_iou(pred_box[keep], feats.box[keep]).mean()) if keep.any() else None,
               # the floor any feature must beat: the labeled frames' mean pose predicted for every frame
-              "mean_pose_n_mpjpe": float(n_mpjpe(np.broadcast_to(stats["mean3"].numpy(), pred3d.shape).copy(),
-                                                 feats.pose3d).mean())}
+              **{f"mean_pose_{name}": float(metric(mean_pose, feats.pose3d).mean())
+                 for name, metric in (("mpjpe", mpjpe), ("n_mpjpe", n_mpjpe), ("p_mpjpe", p_mpjpe))}}
     out = pose_dir / f"eval_{split}.json"
     tmp = out.with_name(out.name + ".tmp")
     tmp.write_text(json.dumps(result, indent=1) + "\n")
