@@ -5,7 +5,8 @@ on fewer frames, ``--only``/``--skip`` to choose, ``--report-only`` to rebuild t
 already there). Each benchmark runs in its own process, one after another (they would disturb each
 other's timings), and writes its own ``benchmarks/results/<name>.{json,md}``; this script then writes
 ``benchmarks/results/REPORT.md``: the machine, and every result file's Markdown in a fixed order, each
-with the date it was measured. A benchmark that fails is named in the report and the exit status.
+with the date it was measured, followed by ``<name>_notes.md`` where one holds what was learnt from it
+(hand-written, so a rerun does not lose it). A benchmark that fails is named in the report and the exit status.
 GPU rows (``ssl_step_time --device cuda``) run only where torch sees a GPU; their last results stay in the
 report with the card they ran on.
 """
@@ -91,6 +92,9 @@ def write_report(status: dict[str, str], quick: bool) -> Path:
         md = RESULTS / f"{stem}.md"
         if md.is_file():
             lines += [_demote(md.read_text().rstrip()), ""]
+            notes = RESULTS / f"{stem}_notes.md"  # findings written by hand; they survive a benchmark's rerun
+            if notes.is_file():
+                lines += [notes.read_text().rstrip(), ""]
         else:
             missing.append(stem)
     if missing:
