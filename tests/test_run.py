@@ -102,3 +102,21 @@ def test_run_uses_the_embedded_default_model(tmp_path):
     assert len(detected) > 200  # the skier is in every frame
     hips = np.array([p["pose2d"][0] for p in detected])
     assert (hips[:, 0] > 0).all() and (hips[:, 0] < 640).all() and (hips[:, 1] > 0).all() and (hips[:, 1] < 360).all()
+
+
+def test_ski_runs_without_a_foreground_score_and_says_why(model, tmp_path):
+    """The ski camera pans and zooms: a rolling background cannot score frames, so the header says so and
+    every frame is reported (where the studio default decides per frame)."""
+    out = tvstream("run", SAMPLE, "--model", model, "--out", tmp_path / "ski.jsonl", "--scenario", "ski")
+    assert out.returncode == 0, out.stderr.decode()
+    lines = [json.loads(line) for line in (tmp_path / "ski.jsonl").read_text().splitlines()]
+    validator = jsonschema.Draft202012Validator(output_schema())
+    for line in lines:
+        validator.validate(line)
+    header, poses = lines[0], lines[1:-1]
+    assert header["foreground"]["scored"] is False and "camera" in header["foreground"]["reason"]
+    assert len(poses) == 250 and all(p["detected"] and p["score"] == 1.0 and p["box"] for p in poses)
+    studio = tvstream("run", SAMPLE, "--model", model, "--out", tmp_path / "studio.jsonl")
+    assert studio.returncode == 0
+    studio_header = json.loads((tmp_path / "studio.jsonl").read_text().splitlines()[0])
+    assert "foreground" not in studio_header  # scored against the rolling background

@@ -29,7 +29,7 @@ class RunOptions:
     smooth: bool = True  # One-Euro filter on every joint coordinate
     min_score: float = 0.05  # foreground evidence in the box below which `detected` is false
     render: str | None = None  # overlay video path
-    scenario: str = "studio"  # "dive": gravity-aware box tracking
+    scenario: str = "studio"  # "dive": gravity-aware box tracking; "ski": no foreground score (moving camera)
     max_frames: int | None = None  # stop after this many frames (None: the whole source)
 
 
@@ -79,6 +79,15 @@ class PoseRecord:
         return pose_line(**self.__dict__)
 
 
+MOVING_CAMERA = ("ski: the camera pans and zooms, so a rolling background does not hold; every frame counts as "
+                 "detected (score 1)")
+
+
+def foreground_scored(options: RunOptions) -> bool:
+    """Is ``detected`` decided by the rolling-background foreground score? Not for a moving camera (ski)."""
+    return options.scenario != "ski"
+
+
 def estimate(source: VideoSource, backend, options: RunOptions,
              stop: threading.Event | None = None) -> Iterator[PoseRecord]:
     """Poses of ``source``'s frames in order, until the source ends or ``stop`` is set (between batches).
@@ -88,7 +97,7 @@ def estimate(source: VideoSource, backend, options: RunOptions,
     """
     model_size, source_size = backend.metadata.input_size, (source.height, source.width)
     scale = pixel_scale(model_size, source_size)
-    background = RollingBackground()
+    background = RollingBackground() if foreground_scored(options) else None
     filters = (OneEuroFilter(), OneEuroFilter(min_cutoff=1.0, beta=0.05))  # pose3d (mm), pose2d (px)
     tracker = GravityBoxTracker() if options.scenario == "dive" else None
     even_w, even_h = source.width // 2 * 2, source.height // 2 * 2  # H.264 needs even sizes
@@ -101,7 +110,7 @@ def estimate(source: VideoSource, backend, options: RunOptions,
             out = backend.infer(images)  # -> dict of (N, ...)
             for i, frame in enumerate(batch):
                 box_model = out["box"][i]
-                score = background.observe(frame.image, box_model)
+                score = 1.0 if background is None else background.observe(frame.image, box_model)
                 detected = score >= options.min_score
                 box = to_source_pixels(box_model.reshape(2, 2), model_size, source_size, scale).reshape(4)
                 if tracker is not None and detected:
@@ -134,7 +143,8 @@ def estimate(source: VideoSource, backend, options: RunOptions,
 def run_stream(source: VideoSource, backend, sink: JsonlSink, options: RunOptions, model_info: dict,
                progress: Progress | None = None, stop: threading.Event | None = None) -> RunStats:
     """Process ``source`` to the end (or until it fails or ``stop`` is set), one line per frame to ``sink``."""
-    sink.header(model_info, source.uri, source.width, source.height, source.fps)
+    foreground = None if foreground_scored(options) else {"scored": False, "reason": MOVING_CAMERA}
+    sink.header(model_info, source.uri, source.width, source.height, source.fps, foreground)
     stats = RunStats()
     for record in estimate(source, backend, options, stop):
         sink.pose(**record.__dict__)

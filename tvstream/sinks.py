@@ -124,11 +124,16 @@ class JsonlSink:
                 raise SinkError(f"{self.target}: cannot write output ({exc})") from None
         self.lines += 1
 
-    def header(self, model: dict[str, Any], uri: str, width: int, height: int, fps: float | None) -> None:
-        """The first line: schema, model, joints, units and the source."""
+    def header(self, model: dict[str, Any], uri: str, width: int, height: int, fps: float | None,
+               foreground: dict[str, Any] | None = None) -> None:
+        """The first line: schema, model, joints, units and the source (``foreground``: how frames were scored,
+        when not against a rolling background)."""
         fps = fps if fps and math.isfinite(fps) and fps > 0 else None
-        self._write({"type": "header", "schema": POSE_SCHEMA_ID, "model": model, "joints": list(JOINT_NAMES),
-                     "units": "mm", "source": {"uri": uri, "width": int(width), "height": int(height), "fps": fps}})
+        line = {"type": "header", "schema": POSE_SCHEMA_ID, "model": model, "joints": list(JOINT_NAMES),
+                "units": "mm", "source": {"uri": uri, "width": int(width), "height": int(height), "fps": fps}}
+        if foreground is not None:
+            line["foreground"] = foreground
+        self._write(line)
 
     def pose(self, frame: int, t: float, detected: bool, score: float, box: np.ndarray | None,
              pose3d: np.ndarray | None, pose2d: np.ndarray | None, latency_ms: float, tc: str | None = None,

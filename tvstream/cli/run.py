@@ -27,7 +27,7 @@ from tvstream.cli.context import AppContext, pass_app
               help="ONNX Runtime threads (0: all cores but one, which decodes).")
 @click.option("--no-smooth", is_flag=True, help="Write raw per-frame poses (no One-Euro filter).")
 @click.option("--scenario", type=click.Choice(("studio", "dive", "ski")), default="studio", show_default=True,
-              help="dive: gravity-aware box tracking.")
+              help="dive: gravity-aware box tracking; ski: no foreground score (moving camera), all frames detected.")
 @click.option("--render", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write an overlay video with the box and skeleton drawn.")
 @click.option("--deinterlace", is_flag=True, help="Deinterlace (bwdif) first: 1080i / 576i broadcast feeds.")
