@@ -228,3 +228,15 @@ def test_a_fresh_run_refuses_a_folder_that_holds_one(rig_dir, tmp_path):
     with pytest.raises(TrainingError, match="--resume"):
         fit(cfg, tmp_path)
     assert (tmp_path / "metrics.jsonl").read_text() == before  # nothing appended, the checkpoint kept
+
+
+def test_bfloat16_autocast_on_cpu_trains_and_resumes_exactly(rig_dir, tmp_path):
+    cfg = replace(config_for("studio"), model="tiny", data=str(rig_dir), split=None, eval_split="train", near=3,
+                  far=20, batch_size=4, workers=0, steps=4, background=None, cpu_amp=True, image_every=2,
+                  checkpoint_every=2)
+    straight = load_checkpoint(fit(cfg, tmp_path / "a"))
+    fit(replace(cfg, steps=2), tmp_path / "b")
+    resumed = load_checkpoint(fit(cfg, tmp_path / "b", resume=True))
+    for key, value in straight["model"].items():
+        assert value.dtype != torch.bfloat16 and torch.equal(value, resumed["model"][key]), key  # fp32 weights
+    assert (tmp_path / "a" / "images" / "recon_000004.png").is_file()  # pictures of bf16 outputs

@@ -23,6 +23,7 @@ class TrainConfig:
     steps: int = 2000
     batch_size: int = 32
     lr: float = 1e-4
+    cpu_amp: bool = False  # bfloat16 autocast on CPU (AVX512-BF16/AMX x86: small steps ~27% faster); CUDA: fp16 AMP
     detector_lr_scale: float = 1.0  # the detector learns at lr x this (the paper: 1; > 1 finds the athlete sooner)
     seed: int = 0
     near: int = 5  # positives within `near` frames

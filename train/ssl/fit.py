@@ -231,7 +231,8 @@ def train_steps(cfg: TrainConfig, rt: _Runtime, out: Path, start: int, on_step: 
                 batch = {k: v.to(info.device, non_blocking=True) for k, v in batch.items()}
                 generator = torch.Generator().manual_seed((cfg.seed * 1_000_003 + step) * 1009 + info.rank)
                 rotation = _rotations(batch, step) if variant.rotate else None
-                with torch.autocast(device_type=info.device.type, dtype=torch.float16, enabled=cuda):
+                with torch.autocast(device_type=info.device.type, dtype=torch.float16 if cuda else torch.bfloat16,
+                                    enabled=cuda or cfg.cpu_amp):
                     output = rt.network(batch["frames"], batch.get("background"), generator, rotation)
                     visible = batch["visible"] & batch["labeled"][..., None] if "visible" in batch else None
                     loss, terms = ssl_loss(output, batch["distance"], variant, cfg.weights, perceptual,
