@@ -35,7 +35,7 @@ BENCHMARKS: dict[str, tuple[list[str], list[str], list[str]]] = {
     "synth_speed": ([], [], ["synth_speed"]),
 }
 # results that other commands write (training runs): shown in the report when present
-EXTRA_RESULTS = ("ssl_box_iou", "detector_sweep_gpu")
+EXTRA_RESULTS = ("ssl_box_iou", "detector_sweep_gpu", "cpu_bf16_vs_fp32")
 
 
 def _command(name: str, quick: bool) -> list[str]:
