@@ -18,6 +18,8 @@ import json
 import time
 from pathlib import Path
 
+from benchmarks.plotting import pyplot
+
 RESULTS = Path(__file__).parent / "results"
 
 
@@ -41,11 +43,9 @@ def summarise(run: Path) -> dict:
 
 
 def plot(runs: list[dict], png: Path, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
+    if plt is None:
+        return
     fig, ax = plt.subplots(figsize=(8, 4.2))
     for r in runs:
         steps, ious = [c[0] for c in r["curve"]], [c[1] for c in r["curve"]]

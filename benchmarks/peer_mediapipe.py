@@ -25,6 +25,7 @@ from benchmarks.clips import HEIGHTS, ROOT, clip
 from tvstream.api import open_model
 from tvstream.bench import time_end_to_end
 from tvstream.pipeline import RunOptions
+from benchmarks.plotting import pyplot
 from tvstream.sysinfo import cpu_model
 
 RESULTS = Path(__file__).parent / "results"
@@ -150,13 +151,8 @@ def report(result: dict) -> str:
 
 def plot(result: dict, path: Path) -> None:
     """Grouped bars: fps per clip, each tvstream batch beside MediaPipe Full (skipped without matplotlib)."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib is not installed: no plot (pip install -e '.[dev]')", file=sys.stderr)
+    plt = pyplot()
+    if plt is None:
         return
     rows = result["rows"]
     series = [(f"tvstream batch {b}", [r["tvstream"][b]["fps"] for r in rows]) for b in rows[0]["tvstream"]]

@@ -26,6 +26,7 @@ from pathlib import Path
 from benchmarks.clips import HEIGHTS, ROOT, clip
 from tvstream.api import open_model
 from tvstream.bench import BenchResult, benchmark
+from benchmarks.plotting import pyplot
 from tvstream.sysinfo import cpu_model
 
 RESULTS = Path(__file__).parent / "results"
@@ -168,13 +169,8 @@ def _where(rows: list[dict], key: str, **match: int) -> list[dict]:
 
 def plot(result: dict, out: Path) -> None:
     """``<out>_batch.png`` and ``<out>_resolution.png`` (skipped without matplotlib)."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib is not installed: no plots (pip install -e '.[dev]')", file=sys.stderr)
+    plt = pyplot()
+    if plt is None:
         return
     title = f"{result['machine']['cpu']}, {result['machine']['cores']} cores"
     for name, draw in (("batch", _plot_batch), ("resolution", _plot_resolution)):
