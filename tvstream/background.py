@@ -71,7 +71,8 @@ class RollingBackground:
         region = self._box_slice(box, image_shape, small.shape)
         if self.background is None or region is None:
             return 1.0 if region is not None else 0.0
-        diff = np.abs(small[region] - self.background[region])
+        diff = small[region] - self.background[region]  # a new array: take its absolute value in place
+        np.abs(diff, out=diff)
         known = diff.size - np.count_nonzero(np.isnan(diff))  # NaN: pixels the athlete has always covered
         if not known:
             return 1.0
