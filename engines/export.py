@@ -49,7 +49,10 @@ def build_inference_graph(ssl_state: dict[str, Any], regressor_state: dict[str, 
             regressor = PoseRegressor(reg_cfg)
         stats, trained = None, False
     else:
-        if regressor_state.get("pose_config", {}).get("init", "ssl") != "ssl":
+        finetuned = regressor_state.get("ssl_model")
+        if finetuned is not None:  # fine-tuned end to end: its detector/encoder replace the checkpoint's
+            ssl.load_state_dict(finetuned)
+        elif regressor_state.get("pose_config", {}).get("init", "ssl") != "ssl":
             raise CheckpointError("this regressor was trained on random features (init=random), not on this "
                                   "checkpoint's: it is a baseline, not an exportable model")
         reg_cfg = RegressorConfig(**regressor_state["config"])

@@ -57,6 +57,20 @@ def test_detector_starts_from_one_fixed_box():
     torch.testing.assert_close(centre, torch.zeros(3, 2))
 
 
+def test_the_dive_preset_lets_boxes_shrink_to_a_small_diver():
+    from train.ssl.config import config_for
+    from train.ssl.fit import model_config
+
+    det = Detector(18, 8, min_scale=0.02)
+    with torch.no_grad():
+        det.head.bias.copy_(torch.tensor([-30.0, -30.0, 0.0, 0.0]))  # the smallest box the head can ask for
+    scale, _ = det(torch.randn(2, 3, 32, 32))
+    torch.testing.assert_close(scale, torch.full((2, 2), 0.02))
+    assert model_config(config_for("dive")).min_box == 0.02  # a 7%-wide diver fits; the default floor is 40%
+    assert SSLModel(model_config(config_for("dive"))).detector.min_scale == 0.02
+    assert model_config(config_for("studio")).min_box == 0.2
+
+
 def test_base_grid_holds_pixel_centres():
     g = base_grid(2, 4, torch.zeros(1))
     torch.testing.assert_close(g[0, 0, :, 0], torch.tensor([-0.75, -0.25, 0.25, 0.75]))

@@ -2,6 +2,7 @@
 path SSL checkpoint -> `train pose` -> `evaluate` -> ONNX with the trained head."""
 
 import json
+from pathlib import Path
 from dataclasses import replace
 
 import numpy as np
@@ -95,7 +96,7 @@ def test_train_pose_evaluate_and_export_with_the_trained_head(labeled_rig, tiny_
     cfg = PoseConfig(features=str(tiny_ssl), data=str(labeled_rig), fraction=0.5, regressor="mlp_small",
                      steps=30, stride=4)
     path = fit_pose(cfg, tmp_path / "pose")
-    regressor, stats, stored, info = load_regressor(tmp_path / "pose")
+    regressor, stats, stored, info, _ = load_regressor(tmp_path / "pose")
     assert stored == cfg and info["pool_frames"] == 2 * 60 and info["frames"] == 60 and info["ssl_step"] == 7
 
     result = evaluate_pose(tmp_path / "pose", "test", stride=4)
@@ -134,3 +135,72 @@ def test_random_feature_regressors_are_not_exported(tiny_ssl, tmp_path):
     path = save_regressor(tmp_path / "regressor.pt", reg, {}, cfg, {})
     with pytest.raises(CheckpointError, match="random"):
         export_onnx(tiny_ssl, tmp_path / "m.onnx", regressor=path)
+
+
+def test_finetuning_moves_the_box_onto_the_labels_and_travels_into_evaluation_and_export(labeled_rig, tiny_ssl,
+                                                                                           tmp_path):
+    """Supervised from scratch (random init + fine-tuning): the box learns from labeled boxes, and evaluate and
+    export read the fine-tuned detector/encoder, not the checkpoint's."""
+    from engines.backends import load_backend
+    from engines.export import export_onnx
+    from train.pose.evaluate import evaluate_pose
+    from train.pose.features import extract_features, labeled_frames
+    from train.pose.finetune import box_target
+    from train.pose.fit import feature_model, fit_pose
+
+    cfg = PoseConfig(features=str(tiny_ssl), data=str(labeled_rig), fraction=0.5, regressor="mlp_small",
+                     steps=20, stride=4, init="random", finetune_steps=100, finetune_batch=16, finetune_lr=3e-4)
+    path = fit_pose(cfg, tmp_path / "pose")
+    loaded = load_regressor(path)
+    assert loaded.ssl_weights is not None and loaded.config.finetune_steps == 100
+
+    def boxes(model) -> tuple[np.ndarray, np.ndarray]:  # (predicted, labeled) centre x, y, half-size x, y
+        feats = extract_features(model, labeled_frames(labeled_rig, model.cfg, "labeled", stride=4))
+        return np.concatenate([feats.centre, feats.scale], 1), box_target(feats.box, model.cfg.frame_size).numpy()
+
+    before, tuned = feature_model(cfg)[0], feature_model(cfg, loaded.ssl_weights)[0]
+    (start, labeled), (end, _) = boxes(before), boxes(tuned)
+    # the random detector's one big box (half-size 0.7) shrinks towards the labeled ones (0.11 x 0.15)
+    assert (start[:, 2:] > 0.69).all() and (end[:, 2:].mean(0) < start[:, 2:].mean(0) - 0.05).all(), end.mean(0)
+    assert np.abs(end[:, :2] - labeled[:, :2]).mean() < np.abs(start[:, :2] - labeled[:, :2]).mean()
+
+    result = evaluate_pose(tmp_path / "pose", "test", stride=4)
+    assert result["recipe"]["finetune_steps"] == 100 and result["recipe"]["init"] == "random"
+
+    # a fine-tuned baseline is a whole model: it exports, and the graph gives the fine-tuned prediction
+    export_onnx(tiny_ssl, tmp_path / "m.onnx", regressor=path)
+    ds = labeled_frames(labeled_rig, tuned.cfg, "test", stride=40)
+    feats = extract_features(tuned, ds)
+    frames = np.concatenate([ds[i]["frames"] for i in range(len(ds))])
+    out = load_backend(tmp_path / "m.onnx", "onnxruntime").infer(frames)
+    want3d, _ = predict(loaded.model, loaded.stats, feats.tv)
+    assert np.abs(out["pose3d"] - want3d).max() < 0.05  # mm
+
+
+def test_frames_with_2d_labels_only_are_left_out_of_the_regressor(labeled_rig, tiny_ssl, tmp_path):
+    from tvstream.labels import load_labels, save_labels
+    from tvstream.manifest import load_manifest, write_manifest
+    from train.pose.fit import fit_pose
+
+    entries = []
+    for e in load_manifest(labeled_rig):
+        labels = load_labels(e.labels)
+        if e.split == "labeled":  # every 8th frame (every other one of the stride-4 pool) keeps only its 2D joints
+            joints3d = labels.joints3d.copy()
+            joints3d[::8] = np.nan
+            labels = replace(labels, joints3d=joints3d)
+        save_labels(tmp_path / Path(e.labels).name, labels)
+        entries.append(replace(e, labels=tmp_path / Path(e.labels).name))
+    write_manifest(tmp_path / "manifest.json", entries)
+    cfg = PoseConfig(features=str(tiny_ssl), data=str(tmp_path / "manifest.json"), regressor="mlp_small",
+                     steps=5, stride=4)
+    info = load_regressor(fit_pose(cfg, tmp_path / "pose")).info
+    assert info["pool_frames"] == 120 and info["frames_2d_only"] == 60 and info["frames"] == 60
+
+    only2d = replace(cfg, train_split="test")  # no 3D at all: a clear error, not a NaN regressor
+    for e in entries:
+        if e.split == "test":
+            labels = load_labels(e.labels)
+            save_labels(e.labels, replace(labels, joints3d=np.full_like(labels.joints3d, np.nan)))
+    with pytest.raises(CheckpointError, match="has 3D joints"):
+        fit_pose(only2d, tmp_path / "pose2d")

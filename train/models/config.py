@@ -29,12 +29,15 @@ class ModelConfig:
     use_stn: bool = True  # False: the encoder sees the whole frame (no detector)
     use_decoder: bool = True  # False: no reconstruction path
     pose2d_joints: int = 0  # > 0: an MLP on tv predicts this many 2D joints in crop coordinates (weak 2D)
+    min_box: float = 0.2  # smallest box half-size the detector can give, in units of the frame's half-size
 
     def __post_init__(self) -> None:
         if self.crop_size % 8:
             raise ValueError(f"crop_size must be a multiple of 8 (three x2 up-blocks), got {self.crop_size}")
         if self.detector_depth not in (18, 50) or self.encoder_depth not in (18, 50):
             raise ValueError(f"depths must be 18 or 50, got {self.detector_depth}, {self.encoder_depth}")
+        if not 0 < self.min_box < 1:
+            raise ValueError(f"min_box must be in (0, 1), got {self.min_box}")
         for name in ("frame_size", "detector_size"):
             h, w = getattr(self, name)
             if h < 16 or w < 16:

@@ -7,7 +7,7 @@ from torch import nn
 
 from train.models.backbone import ResNetTrunk
 
-SCALE_MIN = 0.2  # scale = SCALE_MIN + (1 - SCALE_MIN) * sigmoid(p): boxes between 20% and 100% of the frame
+SCALE_MIN = 0.2  # scale = min_scale + (1 - min_scale) * sigmoid(p): by default boxes 20% to 100% of the frame
 CENTRE_RANGE = 0.8  # centre = 0.8 * tanh(p): the box centre stays inside the frame
 SCALE_BIAS = 0.5  # initial pre-activation of the scale (the last layer starts at zero), as in NSD
 
@@ -15,8 +15,9 @@ SCALE_BIAS = 0.5  # initial pre-activation of the scale (the last layer starts a
 class Detector(nn.Module):
     """(N, 3, h, w) normalised frames -> ``scale (N, 2)``, ``centre (N, 2)`` in normalised coordinates."""
 
-    def __init__(self, depth: int, width: int) -> None:
+    def __init__(self, depth: int, width: int, min_scale: float = SCALE_MIN) -> None:
         super().__init__()
+        self.min_scale = min_scale
         self.trunk = ResNetTrunk(depth, width)
         self.head = nn.Linear(self.trunk.out_channels, 4)
         nn.init.zeros_(self.head.weight)  # start from one fixed box: learning moves it from there
@@ -25,6 +26,6 @@ class Detector(nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         p = self.head(self.trunk(x))  # (N, 4)
-        scale = SCALE_MIN + (1 - SCALE_MIN) * torch.sigmoid(p[:, :2])
+        scale = self.min_scale + (1 - self.min_scale) * torch.sigmoid(p[:, :2])
         centre = CENTRE_RANGE * torch.tanh(p[:, 2:])
         return scale, centre

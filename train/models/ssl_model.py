@@ -62,7 +62,7 @@ class SSLModel(nn.Module):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        self.detector = Detector(cfg.detector_depth, cfg.detector_width) if cfg.use_stn else None
+        self.detector = Detector(cfg.detector_depth, cfg.detector_width, cfg.min_box) if cfg.use_stn else None
         ti_dim = cfg.ti_dim if cfg.split else 0
         enc_tv = cfg.tv_dim if cfg.split else cfg.tv_dim + cfg.ti_dim
         self.encoder = Encoder(cfg.encoder_depth, cfg.encoder_width, enc_tv, ti_dim)

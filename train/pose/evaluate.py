@@ -31,10 +31,11 @@ def evaluate_pose(pose_dir: str | os.PathLike, split: str = "test", data: str | 
     Writes ``pose_dir/eval_<split>.json`` and returns the same dict.
     """
     pose_dir = Path(pose_dir)
-    regressor, stats, cfg, info = load_regressor(pose_dir)
-    model, _ = feature_model(cfg)
+    regressor, stats, cfg, info, ssl_weights = load_regressor(pose_dir)
+    model, _ = feature_model(cfg, ssl_weights)
     ds = labeled_frames(data or cfg.data, model.cfg, split, stride, cache_dir=cache_dir or pose_dir / "cache")
     feats = extract_features(model, ds)
+    feats = feats.take(np.isfinite(feats.pose3d).all(axis=(1, 2)))  # frames with 3D truth only
     pred3d, _ = predict(regressor, stats, feats.tv)
     h, w = model.cfg.frame_size
     half = np.array([w / 2, h / 2])
@@ -42,7 +43,8 @@ def evaluate_pose(pose_dir: str | os.PathLike, split: str = "test", data: str | 
     keep = np.isfinite(feats.box).all(axis=1)
     mean_pose = np.broadcast_to(stats["mean3"].numpy(), pred3d.shape).copy()
     result = {"split": split, "subjects": sorted(set(feats.subject.tolist())), "train": info,
-              "recipe": {"fraction": cfg.fraction, "init": cfg.init, "regressor": cfg.regressor},
+              "recipe": {"fraction": cfg.fraction, "init": cfg.init, "regressor": cfg.regressor,
+                         "finetune_steps": cfg.finetune_steps},
               **pose_metrics(pred3d, feats.pose3d, feats.action),
               "box_iou": float(box_iou(pred_box[keep], feats.box[keep]).mean()) if keep.any() else None,
               # the floor any feature must beat: the labeled frames' mean pose predicted for every frame

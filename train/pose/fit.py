@@ -14,12 +14,14 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
 
 from train.checkpoint import atomic_save
 from train.pose.features import LabeledFeatures, extract_features, labeled_frames, load_ssl_model
+from train.pose.finetune import finetune
 from train.pose.regressors import REGRESSOR_PRESETS, PoseRegressor
 from tvstream.errors import CheckpointError
 
@@ -42,6 +44,11 @@ class PoseConfig:
     weight2d: float = 1.0  # weight of the 2D (crop coordinates) loss beside the 3D one
     stride: int = 1  # every stride-th labeled frame forms the pool
     seed: int = 0
+    # > 0: then train detector, encoder and regressor together on the same frames (train/pose/finetune.py);
+    # with init="random" that is the supervised-from-scratch baseline
+    finetune_steps: int = 0
+    finetune_lr: float = 1e-4  # detector and encoder (the regressor keeps ``lr``)
+    finetune_batch: int = 32
 
     def __post_init__(self) -> None:
         if not 0 < self.fraction <= 1:
@@ -50,15 +57,30 @@ class PoseConfig:
             raise ValueError(f"init must be 'ssl' or 'random', got {self.init!r}")
         if self.regressor not in REGRESSOR_PRESETS:
             raise ValueError(f"regressor must be one of {', '.join(REGRESSOR_PRESETS)}, got {self.regressor!r}")
+        if self.finetune_steps < 0:
+            raise ValueError(f"finetune_steps must be >= 0, got {self.finetune_steps}")
 
 
-def feature_model(cfg: PoseConfig):
-    """The frozen SSL model the recipe reads features with (seeded random weights for ``init='random'``)."""
+class LoadedRegressor(NamedTuple):
+    """What ``regressor.pt`` holds."""
+
+    model: PoseRegressor
+    stats: dict
+    config: PoseConfig
+    info: dict
+    ssl_weights: dict | None  # the fine-tuned detector/encoder (``finetune_steps > 0``), else None
+
+
+def feature_model(cfg: PoseConfig, ssl_weights: dict | None = None):
+    """The SSL model the recipe reads features with: the checkpoint's, seeded random (``init='random'``),
+    or the fine-tuned weights a regressor file carries (``ssl_weights``)."""
     model, state = load_ssl_model(cfg.features)
     if cfg.init == "random":
         with torch.random.fork_rng():
             torch.manual_seed(cfg.seed)
             model = type(model)(model.cfg).eval()
+    if ssl_weights is not None:
+        model.load_state_dict(ssl_weights)
     return model, state
 
 
@@ -115,15 +137,19 @@ def predict(model: PoseRegressor, stats: dict, tv: np.ndarray) -> tuple[np.ndarr
     return (p3 * stats["std3"] + stats["mean3"]).numpy(), (p2 * stats["std2"] + stats["mean2"]).numpy()
 
 
-def save_regressor(path: Path, model: PoseRegressor, stats: dict, cfg: PoseConfig, info: dict) -> Path:
-    """Atomic ``torch.save`` of everything ``export --regressor`` and ``evaluate`` need."""
+def save_regressor(path: Path, model: PoseRegressor, stats: dict, cfg: PoseConfig, info: dict,
+                   ssl_weights: dict | None = None) -> Path:
+    """Atomic ``torch.save`` of everything ``export --regressor`` and ``evaluate`` need.
+
+    ``ssl_weights``: the fine-tuned SSL model's state (it replaces the checkpoint's when features are read).
+    """
     state = {"format": REGRESSOR_FORMAT, "config": asdict(model.cfg), "model": model.state_dict(),
-             "stats": stats, "trained": True, "pose_config": asdict(cfg), "info": info}
+             "stats": stats, "trained": True, "pose_config": asdict(cfg), "info": info, "ssl_model": ssl_weights}
     return atomic_save(state, path)
 
 
-def load_regressor(path: str | os.PathLike) -> tuple[PoseRegressor, dict, PoseConfig, dict]:
-    """``regressor.pt`` (or its folder) -> (regressor in eval mode, target stats, recipe, info)."""
+def load_regressor(path: str | os.PathLike) -> LoadedRegressor:
+    """``regressor.pt`` (or its folder) -> regressor in eval mode, target stats, recipe, info, fine-tuned weights."""
     from train.pose.regressors import RegressorConfig
 
     path = Path(path)
@@ -138,7 +164,8 @@ def load_regressor(path: str | os.PathLike) -> tuple[PoseRegressor, dict, PoseCo
         raise CheckpointError(f"{path}: not a tvstream regressor (expected format {REGRESSOR_FORMAT!r})")
     model = PoseRegressor(RegressorConfig(**state["config"]))
     model.load_state_dict(state["model"])
-    return model.eval(), state["stats"], PoseConfig(**state["pose_config"]), state.get("info", {})
+    return LoadedRegressor(model.eval(), state["stats"], PoseConfig(**state["pose_config"]), state.get("info", {}),
+                           state.get("ssl_model"))
 
 
 def fit_pose(cfg: PoseConfig, out_dir: str | os.PathLike, progress: Callable[[str, int, int], None] | None = None,
@@ -154,12 +181,28 @@ def fit_pose(cfg: PoseConfig, out_dir: str | os.PathLike, progress: Callable[[st
     ds = labeled_frames(cfg.data, model.cfg, cfg.train_split, cfg.stride, cache_dir=cache_dir or out_dir / "cache")
     report = None if progress is None else (lambda done, total: progress("features", done, total))
     pool = extract_features(model, ds, progress=report)
-    feats = pool.take(pool_subset(len(pool), cfg.fraction, cfg.seed))
+    with3d = np.flatnonzero(np.isfinite(pool.pose3d).all(axis=(1, 2)))  # 2D-only hand labels: weak-2D term only
+    if len(with3d) == 0:
+        raise CheckpointError(f"{cfg.data}: none of the {len(pool)} labeled frames of split {cfg.train_split!r} "
+                              "has 3D joints; the regressor needs some (2D-only frames feed `train ssl`'s weak-2D "
+                              "term)")
+    rows = with3d[pool_subset(len(with3d), cfg.fraction, cfg.seed)]
+    feats = pool.take(rows)
     fit_report = None if progress is None else (lambda step, loss: progress("regressor", step, cfg.steps))
     regressor, stats = train_regressor(feats, cfg, fit_report)
-    info = {"pool_frames": len(pool), "frames": len(feats), "subjects": sorted(set(feats.subject.tolist())),
-            "ssl_step": int(state["step"]), "ssl_variant": state["config"].get("variant"),
-            "minutes": round((time.perf_counter() - tic) / 60, 2)}
-    path = save_regressor(out_dir / "regressor.pt", regressor, stats, cfg, info)
+    ssl_weights = None
+    if cfg.finetune_steps:
+        frames = np.concatenate([ds[int(i)]["frames"] for i in rows])
+        joints2d = np.concatenate([ds[int(i)]["joints2d"] for i in rows])
+        tune_report = None if progress is None else (lambda step, loss: progress("fine-tune", step,
+                                                                                  cfg.finetune_steps))
+        finetune(model, regressor, stats, frames, feats.pose3d, joints2d, feats.visible, feats.box,
+                 cfg.finetune_steps, cfg.finetune_lr, cfg.lr, cfg.finetune_batch, weight2d=cfg.weight2d,
+                 seed=cfg.seed, on_step=tune_report)
+        ssl_weights = model.state_dict()
+    info = {"pool_frames": len(pool), "frames": len(feats), "frames_2d_only": len(pool) - len(with3d),
+            "subjects": sorted(set(feats.subject.tolist())), "ssl_step": int(state["step"]),
+            "ssl_variant": state["config"].get("variant"), "minutes": round((time.perf_counter() - tic) / 60, 2)}
+    path = save_regressor(out_dir / "regressor.pt", regressor, stats, cfg, info, ssl_weights)
     (out_dir / "pose_config.json").write_text(json.dumps({"config": asdict(cfg), "info": info}, indent=1) + "\n")
     return path

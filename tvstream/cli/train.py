@@ -89,10 +89,13 @@ def _ssl_checkpoint(features: Path) -> Path:
 @click.option("--init", type=click.Choice(("ssl", "random")), default="ssl", show_default=True,
               help="random: the same encoder with random weights (the floor self-supervision must beat).")
 @click.option("--steps", type=click.IntRange(1), default=2000, show_default=True)
+@click.option("--finetune-steps", type=click.IntRange(0), default=0, show_default=True,
+              help="Then train detector, encoder and regressor together on the labeled frames for this many steps "
+                   "(0: frozen features, the paper's protocol). With --init random: the supervised baseline.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @pass_app
 def pose(app: AppContext, features: Path, labels: str, data: Path | None, out_dir: Path, regressor: str,
-         init: str, steps: int, seed: int) -> None:
+         init: str, steps: int, finetune_steps: int, seed: int) -> None:
     """Train the 3D pose regressor on frozen self-supervised features of a few labeled frames.
 
     \b
@@ -114,7 +117,7 @@ def pose(app: AppContext, features: Path, labels: str, data: Path | None, out_di
     if data is None:
         data = Path(load_checkpoint(ckpt)["config"]["data"])
     cfg = PoseConfig(features=str(ckpt), data=str(data), fraction=fraction, init=init, regressor=regressor,
-                     steps=steps, seed=seed)
+                     steps=steps, seed=seed, finetune_steps=finetune_steps)
     with Progress(TextColumn("[bold]train pose[/] {task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeRemainingColumn(), console=app.console, disable=app.quiet) as bar:
         task = bar.add_task("features", total=None)
