@@ -9,6 +9,10 @@ Everything is resumable and incremental: a run continues from its ``last.pt``; a
 evaluation (``eval_test.json``) is not redone; the table is rewritten after every cell, so it can be filled
 over several sittings (and machines: copy ``--work``). Two floors ride along: the ``random`` row (the same
 encoder with random weights, frozen) and the ``mean pose`` row (the labeled frames' mean pose for every frame).
+Two fine-tuned rows train detector, encoder and regressor end to end on the same labeled frames
+(``--finetune-steps``): ``supervised`` from random weights (what the labels alone buy) and ``Ours fine-tuned``
+from Ours' weights (the paper's initialisation experiment). ``ablation.png`` plots N-MPJPE against the label
+fraction for every row.
 """
 
 from __future__ import annotations
@@ -74,18 +78,27 @@ def train_variant(variant: str, seed: int, data: Path, work: Path, steps: int, w
     return run
 
 
-def pose_cell(run: Path, fraction: float, init: str = "ssl", steps: int = 2000) -> dict:
-    """Regressor on ``run``'s frozen features at ``fraction`` of the labels, scored on the test subjects."""
+# rows read out of Ours-s0's architecture with another recipe: (init, fine-tuned end to end)
+DERIVED_ROWS = {"random": ("random", False), "supervised": ("random", True), "Ours fine-tuned": ("ssl", True)}
+
+
+def pose_dir_name(init: str, fraction: float, finetune: bool = False) -> str:
+    return f"pose-{init}{'-ft' if finetune else ''}-{fraction:g}"
+
+
+def pose_cell(run: Path, fraction: float, init: str = "ssl", steps: int = 2000, finetune_steps: int = 0) -> dict:
+    """Regressor on ``run``'s frozen features (or fine-tuned with them) at ``fraction`` of the labels, scored on
+    the test subjects."""
     from train.pose.evaluate import evaluate_pose
     from train.pose.fit import PoseConfig, fit_pose
     from train.checkpoint import load_checkpoint
 
-    pose_dir = run / f"pose-{init}-{fraction:g}"
+    pose_dir = run / pose_dir_name(init, fraction, finetune_steps > 0)
     scored = pose_dir / "eval_test.json"
     if not scored.is_file():
         ckpt = run / "last.pt"
         cfg = PoseConfig(features=str(ckpt), data=load_checkpoint(ckpt)["config"]["data"], fraction=fraction,
-                         init=init, regressor="mlp", steps=steps)
+                         init=init, regressor="mlp", steps=steps, finetune_steps=finetune_steps)
         fit_pose(cfg, pose_dir, cache_dir=run.parent.parent / "cache")
         evaluate_pose(pose_dir, "test", cache_dir=run.parent.parent / "cache")
     return json.loads(scored.read_text())
@@ -99,15 +112,15 @@ def _mean_spread(values: list[float]) -> dict:
 def collect(work: Path, variants: list[str], fractions: tuple[float, ...]) -> dict:
     """The table from whatever cells exist under ``work`` (missing cells stay missing)."""
     rows = {}
-    for variant in [*variants, "random"]:
-        # random: Ours' architecture with seeded random weights (one run: the SSL seed does not enter it)
-        runs = sorted((work / "runs").glob(f"{variant}-s*")) if variant != "random" else sorted(
-            (work / "runs").glob("Ours-s0"))
-        init = "random" if variant == "random" else "ssl"
+    for variant in [*variants, *DERIVED_ROWS]:
+        # derived rows: Ours-s0's architecture and labeled frames, another recipe (the SSL seed does not enter
+        # the random ones; the fine-tuned one starts from Ours-s0)
+        init, finetune = DERIVED_ROWS.get(variant, ("ssl", False))
+        runs = sorted((work / "runs").glob("Ours-s0" if variant in DERIVED_ROWS else f"{variant}-s*"))
         cells = {}
         for fraction in fractions:
             evals = [json.loads(p.read_text()) for r in runs
-                     if (p := r / f"pose-{init}-{fraction:g}" / "eval_test.json").is_file()]
+                     if (p := r / pose_dir_name(init, fraction, finetune) / "eval_test.json").is_file()]
             if evals:
                 cells[f"{fraction:g}"] = {m: _mean_spread([e[m] for e in evals])
                                           for m in ("n_mpjpe", "mpjpe", "p_mpjpe")}
@@ -142,7 +155,9 @@ def write_table(rows: dict, args: argparse.Namespace, out: Path) -> None:
              f"Machine: {result['machine']['cpu']} ({result['machine']['cores']} cores); {result['date']}. "
              f"Studio data {DATA_RECIPE}; every variant `{args.config}`, {args.steps} steps; regressor MLP 2x2048 "
              f"on frozen features, {args.pose_steps} steps. Cells: mean (spread over seeds). `random`: Ours' "
-             "encoder with random weights; `mean pose`: the labeled mean pose for every frame (the floors).", "",
+             "encoder with random weights; `mean pose`: the labeled mean pose for every frame (the floors); "
+             f"`supervised` / `Ours fine-tuned`: detector, encoder and regressor trained together on the same "
+             f"labeled frames for {args.finetune_steps} more steps, from random / Ours' weights.", "",
              f"| variant | seeds | {head} | MPJPE 1 | P-MPJPE 1 | minutes | config |",
              "|---|---:|" + "---:|" * len(args.fractions) + "---:|---:|---:|---|"]
     for name, row in rows.items():
@@ -154,7 +169,32 @@ def write_table(rows: dict, args: argparse.Namespace, out: Path) -> None:
     missing = [n for n, r in rows.items() if not r["cells"]]
     if missing:
         lines += ["", f"Not run yet (or not implemented): {', '.join(missing)}."]
+    if plot_fractions(rows, out.with_suffix(".png")):
+        lines += ["", f"![N-MPJPE against the label fraction]({out.with_suffix('.png').name})"]
     out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+
+
+def plot_fractions(rows: dict, path: Path) -> bool:
+    """N-MPJPE against the label fraction, one line per row with cells (log x); False when nothing to plot."""
+    from benchmarks.plotting import pyplot
+
+    drawn = {name: row["cells"] for name, row in rows.items() if row["cells"]}
+    plt = pyplot() if drawn else None
+    if plt is None:
+        return False
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for name, cells in drawn.items():
+        xs = sorted(cells, key=float)
+        style = {"mean pose": {"linestyle": ":", "color": "black"}, "random": {"linestyle": "--", "color": "grey"}
+                 }.get(name, {"marker": "o"})
+        ax.plot([float(x) * 100 for x in xs], [cells[x]["n_mpjpe"]["mean"] for x in xs], label=name, **style)
+    ax.set(xscale="log", xlabel="labeled frames used (% of the labeled pool)", ylabel="N-MPJPE on test subjects (mm)",
+           title="Features read out with few labels")
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -166,6 +206,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--config", default="small", help="model size of every variant (tiny: smoke tests)")
     ap.add_argument("--pose-steps", type=int, default=2000, help="regressor steps of every cell")
+    ap.add_argument("--finetune-steps", type=int, default=1000,
+                    help="end-to-end steps of the supervised and Ours fine-tuned rows (0: leave them out)")
     ap.add_argument("--out", type=Path, default=RESULTS / "ablation")
     args = ap.parse_args(argv)
     variants = args.variants.split(",")
@@ -179,7 +221,11 @@ def main(argv: list[str] | None = None) -> None:
             for fraction in args.fractions:
                 pose_cell(run, fraction, steps=args.pose_steps)
                 if variant == "Ours" and seed == 0:
-                    pose_cell(run, fraction, init="random", steps=args.pose_steps)
+                    for init, finetune in DERIVED_ROWS.values():
+                        if finetune and not args.finetune_steps:
+                            continue
+                        pose_cell(run, fraction, init=init, steps=args.pose_steps,
+                                  finetune_steps=args.finetune_steps if finetune else 0)
                 write_table(collect(args.work, variants, args.fractions), args, args.out)
     write_table(collect(args.work, variants, args.fractions), args, args.out)
     print(args.out.with_suffix(".md").read_text())

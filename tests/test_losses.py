@@ -360,6 +360,17 @@ def test_foreground_box_of_a_filled_rectangle():
     assert valid.tolist() == [True, False]  # the second frame equals its background
 
 
+def test_a_distant_diver_is_foreground():
+    """A 10 m platform diver: 4 x 10 pixels of a 128 x 128 detector frame, 0.2 off the pool (dive preset data)."""
+    from train.losses.foreground import foreground_box, foreground_map
+
+    frames = torch.zeros(1, 3, 128, 128)
+    frames[0, :, 20:30, 60:64] = 0.2
+    centre, scale, valid = foreground_box(foreground_map(frames, torch.zeros_like(frames)))
+    assert valid.item()  # mass 40 x 0.12 / 128^2 = 2.9e-4 of the frame
+    assert centre[0].tolist() == pytest.approx([(62 - 64) / 64, (25 - 64) / 64], abs=1e-6)
+
+
 def test_foreground_map_ignores_differences_below_the_threshold():
     from train.losses.foreground import foreground_map
 
