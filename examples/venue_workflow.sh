@@ -7,8 +7,9 @@
 #
 # Every step resumes: run the script again after a stop and it goes on where it was (the SSL run from its
 # last checkpoint; finished steps are skipped). Settings (environment variables, defaults in brackets):
-#   SCENARIO [dive]  WORK [runs/$SCENARIO-venue]  CONFIG [small]  STEPS [2000]  LABELS [0.1]
-#   DATA [render a synthetic venue into $WORK/data]  CLIP [the first held-out video of DATA]
+#   SCENARIO [dive]  WORK [runs/$SCENARIO-venue]  CONFIG [small]  STEPS [2000]  LABELS [0.1]  POSE_STEPS [2000]
+#   DATA [render a synthetic venue into $WORK/data: SUBJECTS [8] x 2 takes of TAKE_SECONDS [4] at SIZE [640x360]]
+#   CLIP [the first held-out video of DATA]
 #   SSL_SET [nothing]: extra `train ssl --set KEY=VALUE ...` overrides, e.g. "weights.foreground=1"
 set -euo pipefail
 
@@ -17,6 +18,7 @@ WORK=${WORK:-runs/$SCENARIO-venue}
 CONFIG=${CONFIG:-small}
 STEPS=${STEPS:-2000}
 LABELS=${LABELS:-0.1}
+POSE_STEPS=${POSE_STEPS:-2000}
 SSL_SET=${SSL_SET:-}
 mkdir -p "$WORK"
 log() { printf '\n== %s (%s)\n' "$1" "$(date +%H:%M:%S)"; }
@@ -26,8 +28,9 @@ if [ -z "${DATA:-}" ]; then
     DATA=$WORK/data
     if [ ! -f "$DATA/manifest.json" ]; then
         log "render a synthetic $SCENARIO venue"
-        tvstream synth --scenario "$SCENARIO" --subjects 8 --sequences 2 --seconds 4 --size 640x360 \
-            --seed 3 --out "$DATA.partial"
+        rm -rf "$DATA.partial"
+        tvstream synth --scenario "$SCENARIO" --subjects "${SUBJECTS:-8}" --sequences 2 --seconds "${TAKE_SECONDS:-4}" \
+            --size "${SIZE:-640x360}" --seed 3 --out "$DATA.partial"
         mv "$DATA.partial" "$DATA"
     fi
 fi
@@ -43,7 +46,8 @@ tvstream train ssl --scenario "$SCENARIO" --data "$DATA" --out "$WORK/ssl" --con
 # 3. The 3D regressor from a few labeled frames (a share of the labeled pool, or a folder of labeled clips).
 if [ ! -f "$WORK/pose/regressor.pt" ]; then
     log "train pose (labels: $LABELS)"
-    tvstream train pose --features "$WORK/ssl" --labels "$LABELS" --data "$DATA" --out "$WORK/pose"
+    tvstream train pose --features "$WORK/ssl" --labels "$LABELS" --data "$DATA" --out "$WORK/pose" \
+        --steps "$POSE_STEPS"
 fi
 if grep -q '"split": *"test"' "$DATA/manifest.json" 2>/dev/null; then  # held-out labeled athletes: score them
     tvstream evaluate "$WORK/pose" --split test
