@@ -7,7 +7,7 @@
 #
 # Every step resumes: run the script again after a stop and it goes on where it was (the SSL run from its
 # last checkpoint; finished steps are skipped). Settings (environment variables, defaults in brackets):
-#   SCENARIO [dive]  WORK [runs/$SCENARIO-venue]  CONFIG [small]  STEPS [2000]  LABELS [0.1]  POSE_STEPS [2000]
+#   SCENARIO [dive]  WORK [runs/$SCENARIO-venue]  CONFIG [small]  STEPS [1000]  LABELS [0.1]  POSE_STEPS [2000]
 #   DATA [render a synthetic venue into $WORK/data: SUBJECTS [8] x 2 takes of TAKE_SECONDS [4] at SIZE [640x360]]
 #   CLIP [the first held-out video of DATA]
 #   SSL_SET [nothing]: extra `train ssl --set KEY=VALUE ...` overrides, e.g. "weights.foreground=1"
@@ -16,7 +16,7 @@ set -euo pipefail
 SCENARIO=${SCENARIO:-dive}
 WORK=${WORK:-runs/$SCENARIO-venue}
 CONFIG=${CONFIG:-small}
-STEPS=${STEPS:-2000}
+STEPS=${STEPS:-1000}
 LABELS=${LABELS:-0.1}
 POSE_STEPS=${POSE_STEPS:-2000}
 SSL_SET=${SSL_SET:-}

@@ -204,3 +204,28 @@ def test_frames_with_2d_labels_only_are_left_out_of_the_regressor(labeled_rig, t
             save_labels(e.labels, replace(labels, joints3d=np.full_like(labels.joints3d, np.nan)))
     with pytest.raises(CheckpointError, match="has 3D joints"):
         fit_pose(only2d, tmp_path / "pose2d")
+
+
+def test_train_pose_reads_a_folder_of_hand_labeled_clips(tiny_ssl, tmp_path):
+    """A user's own labels: clip.mp4 + clip.json (tvstream.handlabels/1), some frames with 3D, some 2D only."""
+    import subprocess
+    import sys
+
+    from train.data.pattern_video import pattern_labels, write_pattern_video
+    from tvstream.labels import HANDLABELS_SCHEMA
+    from tvstream.skeleton import JOINT_NAMES
+
+    clips = tmp_path / "my_labels"
+    clips.mkdir()
+    write_pattern_video(clips / "clip.mp4", 60)
+    truth = pattern_labels(60)
+    frames = [{"frame": int(f), "joints2d": truth.joints2d[f].tolist(),
+               **({"joints3d": truth.joints3d[f].tolist()} if f % 4 == 0 else {})} for f in range(0, 60, 2)]
+    (clips / "clip.json").write_text(json.dumps({"schema": HANDLABELS_SCHEMA, "video": "clip.mp4",
+                                                 "joints": list(JOINT_NAMES), "frames": frames}))
+    out = subprocess.run([sys.executable, "-m", "tvstream", "train", "pose", "--features", str(tiny_ssl),
+                          "--labels", str(clips), "--out", str(tmp_path / "pose"), "--steps", "5",
+                          "--regressor", "mlp_small"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    info = load_regressor(tmp_path / "pose").info
+    assert (info["pool_frames"], info["frames"], info["frames_2d_only"]) == (30, 15, 15)

@@ -35,7 +35,7 @@ class PoseConfig:
     features: str  # the SSL checkpoint whose frozen encoder gives the features
     data: str  # dataset folder or manifest with labeled videos
     fraction: float = 1.0  # share of the labeled pool's frames used (paper: 1%, 10%, 100%)
-    train_split: str = "labeled"  # the few-label pool
+    train_split: str | None = "labeled"  # the few-label pool; None: every labeled video of ``data``
     init: str = "ssl"  # "ssl": the checkpoint's weights; "random": same architecture, seeded random (the floor)
     regressor: str = "mlp"  # a REGRESSOR_PRESETS name
     steps: int = 2000

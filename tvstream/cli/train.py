@@ -105,6 +105,7 @@ def pose(app: AppContext, features: Path, labels: str, data: Path | None, out_di
     """
     from train.checkpoint import load_checkpoint  # lazy: torch
     from train.pose.fit import PoseConfig, fit_pose
+    from tvstream.manifest import discover
 
     ckpt = _ssl_checkpoint(features)
     try:
@@ -116,8 +117,11 @@ def pose(app: AppContext, features: Path, labels: str, data: Path | None, out_di
         fraction, data = 1.0, Path(labels)
     if data is None:
         data = Path(load_checkpoint(ckpt)["config"]["data"])
+    # a dataset with splits keeps its labeled pool (never its test athletes); a plain folder of your labeled
+    # clips is the pool
+    pool = "labeled" if any(e.split == "labeled" for e in discover(data)) else None
     cfg = PoseConfig(features=str(ckpt), data=str(data), fraction=fraction, init=init, regressor=regressor,
-                     steps=steps, seed=seed, finetune_steps=finetune_steps)
+                     steps=steps, seed=seed, finetune_steps=finetune_steps, train_split=pool)
     with Progress(TextColumn("[bold]train pose[/] {task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeRemainingColumn(), console=app.console, disable=app.quiet) as bar:
         task = bar.add_task("features", total=None)

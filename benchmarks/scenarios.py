@@ -1,0 +1,214 @@
+"""Venue scenarios on synthetic held-out athletes: gravity pretraining for diving, Ours vs DSL for skiing.
+
+Run: ``python -m benchmarks.scenarios [--steps 1000] [--only dive,ski] [--work DIR]`` (CPU: about 20 minutes
+per dive run and 20 per ski Ours run at the default steps). It renders one venue per scenario (8 athletes
+split into unlabeled / labeled / test, the recipe of ``examples/venue_workflow.sh``), trains every run of
+``RUNS`` with the ``small`` config and the same steps, reads the pose out with the same regressor recipe from
+the labeled pool (``--fractions``), and writes ``benchmarks/results/scenarios.{json,md,png}``:
+
+- dive: box IoU on the test athletes every 50 steps, the first step with IoU >= 0.5 (the paper: 50K
+  iterations without gravity pretraining, 5K with), and N-MPJPE with and without the gravity loss (the
+  paper: +21% without), each with and without the foreground box term;
+- ski: N-MPJPE of Ours (detector + decoder, panorama background) against DSL (the whole frame).
+
+Runs resume from their checkpoints and finished read-outs are not redone, so the table fills over sittings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tvstream.sysinfo import cpu_model
+
+RESULTS = Path(__file__).parent / "results"
+WORK = Path(__file__).parent / ".scenarios"  # ignored by git
+DATA_RECIPE = {"subjects": 8, "sequences": 2, "seconds": 4.0, "width": 640, "height": 360, "seed": 3}
+FRACTIONS = (1.0,)  # the labeled pool: 2 athletes x 2 takes x 100 frames
+IOU_GOAL = 0.5
+
+
+@dataclass(frozen=True)
+class ScenarioRun:
+    """One row: a scenario preset with overrides (``--set`` syntax)."""
+
+    name: str
+    scenario: str
+    overrides: tuple[str, ...] = ()
+    about: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+RUNS = (
+    ScenarioRun("dive: gravity pretraining + fg", "dive", (), "the dive preset: 500 steps gravity + reconstruction, "
+                "then DSL; foreground term"),
+    ScenarioRun("dive: no gravity + fg", "dive", ("variant=Ours", "gravity_steps=0"),
+                "Ours from step 0; foreground term"),
+    ScenarioRun("dive: gravity pretraining", "dive", ("weights.foreground=0",), "the paper's dive recipe"),
+    ScenarioRun("dive: no gravity", "dive", ("variant=Ours", "gravity_steps=0", "weights.foreground=0"),
+                "the paper's losses without the gravity stage"),
+    ScenarioRun("ski: Ours", "ski", (), "the ski preset: panorama background, lambda = 0.05"),
+    ScenarioRun("ski: DSL", "ski", ("variant=DSL",), "DSL on the whole frame (no detector, no decoder)"),
+)
+
+
+def slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-")
+
+
+def make_data(scenario: str, work: Path) -> Path:
+    """The venue of ``scenario`` (rendered once)."""
+    from train.synth.generate import SynthConfig, synthesize
+
+    data = work / f"data-{scenario}"
+    if not (data / "manifest.json").is_file():
+        r = DATA_RECIPE
+        synthesize(SynthConfig(scenario=scenario, subjects=r["subjects"], sequences=r["sequences"],
+                               seconds=r["seconds"], width=r["width"], height=r["height"], seed=r["seed"]), data)
+    return data
+
+
+def train_run(run: ScenarioRun, data: Path, work: Path, steps: int, workers: int) -> Path:
+    from train.ssl.config import apply_overrides, config_for
+    from train.ssl.fit import fit
+
+    out = work / "runs" / slug(run.name)
+    cfg = apply_overrides(config_for(run.scenario), [*run.overrides, f"data={data}", f"steps={steps}",
+                                                     f"workers={workers}", "eval_every=50", "image_every=500",
+                                                     f"cache_dir={work / ('cache-' + run.scenario)}"])
+    done = out / "done.json"
+    if not done.is_file():
+        tic = time.perf_counter()
+        fit(cfg, out, resume=(out / "last.pt").is_file())
+        done.write_text(json.dumps({"minutes": round((time.perf_counter() - tic) / 60, 1)}) + "\n")
+    return out
+
+
+def read_out(run_dir: Path, fraction: float, steps: int) -> dict:
+    """N-MPJPE etc. of the standard regressor on ``run_dir``'s frozen features, on the test athletes."""
+    from train.checkpoint import load_checkpoint
+    from train.pose.evaluate import evaluate_pose
+    from train.pose.fit import PoseConfig, fit_pose
+
+    pose_dir = run_dir / f"pose-{fraction:g}"
+    scored = pose_dir / "eval_test.json"
+    if not scored.is_file():
+        ckpt = run_dir / "last.pt"
+        cfg = PoseConfig(features=str(ckpt), data=load_checkpoint(ckpt)["config"]["data"], fraction=fraction,
+                         regressor="mlp", steps=steps)
+        fit_pose(cfg, pose_dir, cache_dir=run_dir / "pose-cache")
+        evaluate_pose(pose_dir, "test", cache_dir=run_dir / "pose-cache")
+    return json.loads(scored.read_text())
+
+
+def iou_curve(run_dir: Path) -> list[dict]:
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    return [{"step": r["step"], "box_iou": r["box_iou"], "frac_0.5": r["box_iou_frac_0.5"]}
+            for r in rows if r["stage"] == "eval"]
+
+
+def collect(work: Path, fractions: tuple[float, ...]) -> dict:
+    rows = {}
+    for run in RUNS:
+        run_dir = work / "runs" / slug(run.name)
+        if not (run_dir / "metrics.jsonl").is_file():
+            continue
+        curve = iou_curve(run_dir)
+        first = next((c["step"] for c in curve if c["box_iou"] >= IOU_GOAL), None)
+        cells = {f"{f:g}": json.loads(p.read_text()) for f in fractions
+                 if (p := run_dir / f"pose-{f:g}" / "eval_test.json").is_file()}
+        done = run_dir / "done.json"
+        config = json.loads((run_dir / "config.json").read_text())
+        rows[run.name] = {"about": run.about, "overrides": list(run.overrides), "curve": curve,
+                          "first_step_iou_0.5": first, "final_iou": curve[-1]["box_iou"] if curve else None,
+                          "steps": config["steps"], "variant": config["variant"],
+                          "minutes": json.loads(done.read_text())["minutes"] if done.is_file() else None,
+                          "cells": {f: {m: c[m] for m in ("n_mpjpe", "mpjpe", "p_mpjpe", "mean_pose_n_mpjpe")}
+                                    for f, c in cells.items()}}
+    return rows
+
+
+def write_results(rows: dict, args: argparse.Namespace, out: Path) -> None:
+    result = {"machine": {"cpu": cpu_model(), "cores": os.cpu_count()}, "date": time.strftime("%Y-%m-%d %H:%M"),
+              "data": DATA_RECIPE, "steps": args.steps, "pose_steps": args.pose_steps, "rows": rows}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n")
+    heads = " | ".join(f"N-MPJPE {float(f) * 100:g}%" for f in map(str, args.fractions))
+    lines = ["# Venue scenarios: diving with and without gravity pretraining, skiing Ours vs DSL", "",
+             f"Machine: {result['machine']['cpu']} ({result['machine']['cores']} cores); {result['date']}. "
+             f"Each venue: {DATA_RECIPE['subjects']} synthetic athletes x {DATA_RECIPE['sequences']} takes of "
+             f"{DATA_RECIPE['seconds']:g} s at {DATA_RECIPE['width']}x{DATA_RECIPE['height']} (4 unlabeled, "
+             "2 labeled, 2 held out). `small` config, the same steps per run; regressor MLP 2x2048 on "
+             f"frozen features, {args.pose_steps} steps, at a share of the labeled pool. Errors in mm on the "
+             f"held-out athletes. Box IoU on the test athletes every 50 steps; 'IoU >= {IOU_GOAL}' is the first "
+             "evaluation at or above it.", "",
+             f"| run | steps | IoU >= {IOU_GOAL} at step | final IoU | {heads} | MPJPE 100% | P-MPJPE 100% | "
+             "mean-pose N-MPJPE | minutes |",
+             "|---|---:|---:|---:|" + "---:|" * len(args.fractions) + "---:|---:|---:|---:|"]
+    for name, row in rows.items():
+        cells = row["cells"]
+        cell = lambda f, m, cells=cells: f"{cells[f][m]:.1f}" if f in cells else "-"  # noqa: E731
+        n = " | ".join(cell(f"{f:g}", "n_mpjpe") for f in args.fractions)
+        first = row["first_step_iou_0.5"]
+        first = f"{first}" if first is not None else f"not by {row['curve'][-1]['step']}" if row["curve"] else "-"
+        final = f"{row['final_iou']:.3f}" if row["final_iou"] is not None else "-"
+        lines.append(f"| {name} | {row['steps']} | {first} | {final} | {n} | {cell('1', 'mpjpe')} | "
+                     f"{cell('1', 'p_mpjpe')} | {cell('1', 'mean_pose_n_mpjpe')} | {row['minutes'] or '-'} |")
+    missing = [r.name for r in RUNS if r.name not in rows]
+    if missing:
+        lines += ["", f"Not run yet: {', '.join(missing)}."]
+    lines += ["", "Runs:", *[f"- **{r.name}**: {r.about}" + (f" (`--set {' '.join(r.overrides)}`)" if r.overrides
+                                                              else "") for r in RUNS]]
+    if plot_curves(rows, out.with_suffix(".png")):
+        lines += ["", f"![box IoU against training step]({out.with_suffix('.png').name})"]
+    out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+
+
+def plot_curves(rows: dict, path: Path) -> bool:
+    from benchmarks.plotting import pyplot
+
+    drawn = {name: row["curve"] for name, row in rows.items() if row["curve"]}
+    plt = pyplot() if drawn else None
+    if plt is None:
+        return False
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for name, curve in drawn.items():
+        ax.plot([c["step"] for c in curve], [c["box_iou"] for c in curve], label=name)
+    ax.axhline(IOU_GOAL, color="grey", linestyle=":", linewidth=1)
+    ax.set(xlabel="training step", ylabel="box IoU, held-out athletes", title="Does the detector find the athlete?")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--steps", type=int, default=1000, help="SSL steps of every run (the same budget)")
+    ap.add_argument("--only", default="", help="comma-separated run names or scenarios (default: all)")
+    ap.add_argument("--fractions", type=lambda s: tuple(float(f) for f in s.split(",")), default=FRACTIONS)
+    ap.add_argument("--pose-steps", type=int, default=1000)
+    ap.add_argument("--work", type=Path, default=WORK)
+    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--out", type=Path, default=RESULTS / "scenarios")
+    args = ap.parse_args(argv)
+    wanted = [w for w in args.only.split(",") if w]
+    for run in RUNS:
+        if wanted and run.name not in wanted and run.scenario not in wanted:
+            continue
+        run_dir = train_run(run, make_data(run.scenario, args.work), args.work, args.steps, args.workers)
+        for fraction in args.fractions:
+            read_out(run_dir, fraction, args.pose_steps)
+        write_results(collect(args.work, args.fractions), args, args.out)
+    write_results(collect(args.work, args.fractions), args, args.out)
+    print(args.out.with_suffix(".md").read_text())
+
+
+if __name__ == "__main__":
+    main()
