@@ -31,6 +31,7 @@ WORK = Path(__file__).parent / ".scenarios"  # ignored by git
 DATA_RECIPE = {"subjects": 8, "sequences": 2, "seconds": 4.0, "width": 640, "height": 360, "seed": 3}
 FRACTIONS = (1.0,)  # the labeled pool: 2 athletes x 2 takes x 100 frames
 IOU_GOAL = 0.5
+IOU_EARLY = 0.2  # a second, lower bar: on CPU budgets a 2-7%-wide diver may not reach 0.5
 
 
 @dataclass(frozen=True)
@@ -119,13 +120,15 @@ def collect(work: Path, fractions: tuple[float, ...]) -> dict:
         if not (run_dir / "metrics.jsonl").is_file():
             continue
         curve = iou_curve(run_dir)
-        first = next((c["step"] for c in curve if c["box_iou"] >= IOU_GOAL), None)
+        first = {bar: next((c["step"] for c in curve if c["box_iou"] >= bar), None) for bar in (IOU_EARLY, IOU_GOAL)}
         cells = {f"{f:g}": json.loads(p.read_text()) for f in fractions
                  if (p := run_dir / f"pose-{f:g}" / "eval_test.json").is_file()}
         done = run_dir / "done.json"
         config = json.loads((run_dir / "config.json").read_text())
         rows[run.name] = {"about": run.about, "overrides": list(run.overrides), "curve": curve,
-                          "first_step_iou_0.5": first, "final_iou": curve[-1]["box_iou"] if curve else None,
+                          "first_step_iou": {f"{bar:g}": step for bar, step in first.items()},
+                          "final_iou": curve[-1]["box_iou"] if curve else None,
+                          "best_iou": max((c["box_iou"] for c in curve), default=None),
                           "steps": config["steps"], "variant": config["variant"],
                           "minutes": json.loads(done.read_text())["minutes"] if done.is_file() else None,
                           "cells": {f: {m: c[m] for m in ("n_mpjpe", "mpjpe", "p_mpjpe", "mean_pose_n_mpjpe")}
@@ -147,17 +150,17 @@ def write_results(rows: dict, args: argparse.Namespace, out: Path) -> None:
              f"frozen features, {args.pose_steps} steps, at a share of the labeled pool. Errors in mm on the "
              f"held-out athletes. Box IoU on the test athletes every 50 steps; 'IoU >= {IOU_GOAL}' is the first "
              "evaluation at or above it.", "",
-             f"| run | steps | IoU >= {IOU_GOAL} at step | final IoU | {heads} | MPJPE 100% | P-MPJPE 100% | "
-             "mean-pose N-MPJPE | minutes |",
-             "|---|---:|---:|---:|" + "---:|" * len(args.fractions) + "---:|---:|---:|---:|"]
+             f"| run | steps | IoU >= {IOU_EARLY} at step | IoU >= {IOU_GOAL} at step | final (best) IoU | {heads} | "
+             "MPJPE 100% | P-MPJPE 100% | mean-pose N-MPJPE | minutes |",
+             "|---|---:|---:|---:|---:|" + "---:|" * len(args.fractions) + "---:|---:|---:|---:|"]
     for name, row in rows.items():
         cells = row["cells"]
         cell = lambda f, m, cells=cells: f"{cells[f][m]:.1f}" if f in cells else "-"  # noqa: E731
         n = " | ".join(cell(f"{f:g}", "n_mpjpe") for f in args.fractions)
-        first = row["first_step_iou_0.5"]
-        first = f"{first}" if first is not None else f"not by {row['curve'][-1]['step']}" if row["curve"] else "-"
-        final = f"{row['final_iou']:.3f}" if row["final_iou"] is not None else "-"
-        lines.append(f"| {name} | {row['steps']} | {first} | {final} | {n} | {cell('1', 'mpjpe')} | "
+        last = f"not by {row['curve'][-1]['step']}" if row["curve"] else "-"
+        first = [f"{step}" if step is not None else last for step in row["first_step_iou"].values()]
+        final = f"{row['final_iou']:.3f} ({row['best_iou']:.3f})" if row["final_iou"] is not None else "-"
+        lines.append(f"| {name} | {row['steps']} | {' | '.join(first)} | {final} | {n} | {cell('1', 'mpjpe')} | "
                      f"{cell('1', 'p_mpjpe')} | {cell('1', 'mean_pose_n_mpjpe')} | {row['minutes'] or '-'} |")
     missing = [r.name for r in RUNS if r.name not in rows]
     if missing:
@@ -197,9 +200,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--work", type=Path, default=WORK)
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--out", type=Path, default=RESULTS / "scenarios")
+    ap.add_argument("--report-only", action="store_true", help="rewrite the results from the runs there are")
     args = ap.parse_args(argv)
     wanted = [w for w in args.only.split(",") if w]
-    for run in RUNS:
+    for run in RUNS if not args.report_only else ():
         if wanted and run.name not in wanted and run.scenario not in wanted:
             continue
         run_dir = train_run(run, make_data(run.scenario, args.work), args.work, args.steps, args.workers)
