@@ -176,25 +176,17 @@ def write_table(rows: dict, args: argparse.Namespace, out: Path) -> None:
 
 def plot_fractions(rows: dict, path: Path) -> bool:
     """N-MPJPE against the label fraction, one line per row with cells (log x); False when nothing to plot."""
-    from benchmarks.plotting import pyplot
+    from benchmarks.plotting import line_plot
 
-    drawn = {name: row["cells"] for name, row in rows.items() if row["cells"]}
-    plt = pyplot() if drawn else None
-    if plt is None:
-        return False
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for name, cells in drawn.items():
-        xs = sorted(cells, key=float)
-        style = {"mean pose": {"linestyle": ":", "color": "black"}, "random": {"linestyle": "--", "color": "grey"}
-                 }.get(name, {"marker": "o"})
-        ax.plot([float(x) * 100 for x in xs], [cells[x]["n_mpjpe"]["mean"] for x in xs], label=name, **style)
-    ax.set(xscale="log", xlabel="labeled frames used (% of the labeled pool)", ylabel="N-MPJPE on test subjects (mm)",
-           title="Features read out with few labels")
-    ax.legend(fontsize=7, ncol=2)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return True
+    styles = {"mean pose": {"linestyle": ":", "color": "black"}, "random": {"linestyle": "--", "color": "grey"}}
+    series = {}
+    for name, row in rows.items():
+        xs = sorted(row["cells"], key=float)
+        if xs:
+            series[name] = ([float(x) * 100 for x in xs], [row["cells"][x]["n_mpjpe"]["mean"] for x in xs],
+                            styles.get(name, {"marker": "o"}))
+    return line_plot(path, series, legend_columns=2, xscale="log", title="Features read out with few labels",
+                     xlabel="labeled frames used (% of the labeled pool)", ylabel="N-MPJPE on test subjects (mm)")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -16,3 +16,23 @@ def pyplot():
         print("matplotlib is not installed: no plot (pip install -e '.[dev]')", file=sys.stderr)
         return None
     return plt
+
+
+def line_plot(path, series: dict[str, tuple[list, list, dict]], hline: float | None = None, legend_columns: int = 1,
+              **axes) -> bool:
+    """Save one line per ``series`` entry (name -> xs, ys, matplotlib style) to ``path``; ``axes`` go to ``Axes.set``
+    (labels, title, scales). False, and nothing written, without series or without matplotlib."""
+    plt = pyplot() if series else None
+    if plt is None:
+        return False
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for name, (xs, ys, style) in series.items():
+        ax.plot(xs, ys, label=name, **style)
+    if hline is not None:
+        ax.axhline(hline, color="grey", linestyle=":", linewidth=1)
+    ax.set(**axes)
+    ax.legend(fontsize=7, ncol=legend_columns)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True

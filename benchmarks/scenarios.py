@@ -173,22 +173,12 @@ def write_results(rows: dict, args: argparse.Namespace, out: Path) -> None:
 
 
 def plot_curves(rows: dict, path: Path) -> bool:
-    from benchmarks.plotting import pyplot
+    from benchmarks.plotting import line_plot
 
-    drawn = {name: row["curve"] for name, row in rows.items() if row["curve"]}
-    plt = pyplot() if drawn else None
-    if plt is None:
-        return False
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for name, curve in drawn.items():
-        ax.plot([c["step"] for c in curve], [c["box_iou"] for c in curve], label=name)
-    ax.axhline(IOU_GOAL, color="grey", linestyle=":", linewidth=1)
-    ax.set(xlabel="training step", ylabel="box IoU, held-out athletes", title="Does the detector find the athlete?")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return True
+    series = {name: ([c["step"] for c in row["curve"]], [c["box_iou"] for c in row["curve"]], {})
+              for name, row in rows.items() if row["curve"]}
+    return line_plot(path, series, hline=IOU_GOAL, xlabel="training step", ylabel="box IoU, held-out athletes",
+                     title="Does the detector find the athlete?")
 
 
 def main(argv: list[str] | None = None) -> None:
