@@ -1,0 +1,31 @@
+"""The scenarios table: the first evaluation at each IoU bar, read-outs per run, runs not yet trained named."""
+
+import argparse
+import json
+
+from benchmarks.scenarios import RUNS, collect, slug, write_results
+
+
+def test_first_steps_at_each_iou_bar_and_read_outs(tmp_path):
+    run = tmp_path / "runs" / slug(RUNS[0].name)
+    run.mkdir(parents=True)
+    ious = {50: 0.1, 100: 0.25, 150: 0.18, 200: 0.55, 250: 0.5}
+    lines = [{"step": s, "stage": "temporal", "loss": 1.0} for s in ious] + [
+        {"step": s, "stage": "eval", "box_iou": v, "box_iou_frac_0.5": 0.0} for s, v in ious.items()]
+    (run / "metrics.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    (run / "config.json").write_text(json.dumps({"steps": 250, "variant": "Ours+gravity"}))
+    (run / "done.json").write_text(json.dumps({"minutes": 3.5}))
+    (run / "pose-1").mkdir()
+    (run / "pose-1" / "eval_test.json").write_text(json.dumps(
+        {"n_mpjpe": 300.0, "mpjpe": 400.0, "p_mpjpe": 170.0, "mean_pose_n_mpjpe": 405.0}))
+    rows = collect(tmp_path, (1.0,))
+
+    row = rows[RUNS[0].name]
+    assert row["first_step_iou"] == {"0.2": 100, "0.5": 200} and row["final_iou"] == 0.5 and row["best_iou"] == 0.55
+    assert list(rows) == [RUNS[0].name]  # the other runs have no folder yet
+
+    args = argparse.Namespace(steps=250, pose_steps=10, fractions=(1.0,))
+    write_results(rows, args, tmp_path / "scenarios")
+    md = (tmp_path / "scenarios.md").read_text()
+    assert f"| {RUNS[0].name} | 250 | 100 | 200 | 0.500 (0.550) | 300.0 | 400.0 | 170.0 | 405.0 | 3.5 |" in md
+    assert f"Not run yet: {RUNS[1].name}" in md
