@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # From unlabeled venue footage to a live pose stream, in five commands (README: "Your venue, end to end").
 #
-#   bash examples/venue_workflow.sh                       # synthetic dive venue, small config (CPU: ~40 min)
+#   bash examples/venue_workflow.sh                       # synthetic dive venue, small config (CPU: ~20 min)
 #   SCENARIO=ski bash examples/venue_workflow.sh          # the panning-camera ski venue
 #   DATA=my_clips/ LABELS=my_labels/ bash examples/venue_workflow.sh   # your own footage and labeled clips
 #
