@@ -24,6 +24,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from benchmarks.notes import hand_notes
 from tvstream.sysinfo import cpu_model
 
 RESULTS = Path(__file__).parent / "results"
@@ -169,9 +170,7 @@ def write_results(rows: dict, args: argparse.Namespace, out: Path) -> None:
                                                               else "") for r in RUNS]]
     if plot_curves(rows, out.with_suffix(".png")):
         lines += ["", f"![box IoU against training step]({out.with_suffix('.png').name})"]
-    notes = out.with_name(out.name + "_notes.md")  # hand-written findings, kept across reruns
-    if notes.is_file():
-        lines += ["", notes.read_text().rstrip()]
+    lines += hand_notes(out)
     out.with_suffix(".md").write_text("\n".join(lines) + "\n")
 
 

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from benchmarks.ablation import DERIVED_ROWS, RESULTS, pose_cell
+from benchmarks.notes import hand_notes
 from tvstream.sysinfo import cpu_model
 
 RECIPES = {"Ours (frozen)": ("ssl", False), "supervised": DERIVED_ROWS["supervised"],
@@ -69,7 +70,7 @@ def write(table: dict, config: dict, args: argparse.Namespace) -> None:
     floor = next(iter(table.values()))
     lines.append("| mean pose | " + " | ".join(f"{floor[f]['mean_pose_n_mpjpe']:.1f}" if f in floor else "-"
                                              for f in fractions) + " |" + " - |" * len(fractions))
-    args.out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    args.out.with_suffix(".md").write_text("\n".join(lines + hand_notes(args.out)) + "\n")
 
 
 if __name__ == "__main__":
