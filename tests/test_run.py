@@ -91,6 +91,19 @@ def test_rolling_background_scores_the_box_with_the_athlete():
     assert bg.score(img, box) > 0.5 and bg.score(img, empty) < 0.05
 
 
+def test_an_athlete_standing_still_stays_detected_when_its_box_grows():
+    """Pixels the box has covered in every frame have no background; they count as the athlete, not as unknown."""
+    bg = RollingBackground(history=9, refresh=3, width=64)
+    img = np.full((64, 64, 3), 200.0, np.float32)
+    img[20:40, 30:34] = 40.0  # a thin, still diver
+    box = np.array([29.0, 18, 35, 42])
+    for _ in range(12):
+        bg.update(img, box)
+    taller = np.array([29.0, 12, 35, 42])  # arms up: the box grows over sky the background knows
+    assert bg.score(img, taller) == pytest.approx(24 / 30)  # 24 of 30 rows never seen without the diver
+    assert bg.score(img, np.array([2.0, 2, 10, 10])) == 0.0  # empty sky
+
+
 def test_run_uses_the_embedded_default_model(tmp_path):
     out = tvstream("run", SAMPLE, "--out", tmp_path / "poses.jsonl", "--batch", "8")
     assert out.returncode == 0, out.stderr.decode()

@@ -64,7 +64,8 @@ class RollingBackground:
         return score
 
     def score(self, image: np.ndarray, box: np.ndarray | None) -> float:
-        """Fraction of pixels inside ``box`` (image pixels) that differ from the background; 1.0 before it exists."""
+        """Fraction of pixels inside ``box`` (image pixels) that differ from the background, or that the athlete has
+        covered in every frame so far (no background known there); 1.0 before a background exists."""
         return self._score(self._small(image), image.shape, box)
 
     def _score(self, small: np.ndarray, image_shape: tuple[int, ...], box: np.ndarray | None) -> float:
@@ -73,10 +74,10 @@ class RollingBackground:
             return 1.0 if region is not None else 0.0
         diff = small[region] - self.background[region]  # a new array: take its absolute value in place
         np.abs(diff, out=diff)
-        known = diff.size - np.count_nonzero(np.isnan(diff))  # NaN: pixels the athlete has always covered
-        if not known:
-            return 1.0
-        return np.count_nonzero(diff > self.threshold) / known  # NaN > threshold is False
+        # NaN: pixels the athlete has always covered. They count as the athlete: judged on the few known pixels at
+        # its edge alone, a diver standing still on the platform scored 0 (not detected) for 20 frames
+        unknown = np.count_nonzero(np.isnan(diff))
+        return (np.count_nonzero(diff > self.threshold) + unknown) / diff.size  # NaN > threshold is False
 
     def update(self, image: np.ndarray, box: np.ndarray | None) -> None:
         """Add a frame; pixels inside the subject's ``box`` do not vote for the background."""
