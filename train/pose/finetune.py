@@ -16,6 +16,7 @@ import torch
 
 from train.models.spatial import crop, pixels_to_crop
 from train.models.ssl_model import SSLModel, to_unit
+from train.pose.optimisation import descend, step_decay_adam
 from train.pose.regressors import PoseRegressor
 
 
@@ -49,8 +50,7 @@ def finetune(model: SSLModel, regressor: PoseRegressor, stats: dict[str, torch.T
     groups = [{"params": model.encoder.parameters(), "lr": lr}, {"params": regressor.parameters(), "lr": regressor_lr}]
     if model.detector is not None:  # its box head starts as one fixed box far from the labels: it must travel
         groups.append({"params": model.detector.parameters(), "lr": lr * detector_lr_scale})
-    opt = torch.optim.Adam(groups, fused=True)
-    sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=[int(steps * 0.75)], gamma=0.1)
+    opt, sched = step_decay_adam(groups, steps)
     model.train()
     regressor.train()
     for step in range(1, steps + 1):
@@ -70,13 +70,9 @@ def finetune(model: SSLModel, regressor: PoseRegressor, stats: dict[str, torch.T
         v = vis[rows]
         loss = loss + weight2d * (((pred2d - target2d) / unit).pow(2) * v).sum() / (v.sum() * 2).clamp(min=1)
         box_err = (torch.cat([centre, scale], dim=1) - boxes[rows]).abs() * has_box[rows]
-        loss = loss + box_weight * box_err.sum() / (has_box[rows].sum() * 4).clamp(min=1)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
+        value = descend(opt, sched, loss + box_weight * box_err.sum() / (has_box[rows].sum() * 4).clamp(min=1))
         if on_step is not None:
-            on_step(step, loss.item())
+            on_step(step, value)
     recalibrate_batchnorm(model, frames, batch_size)
     model.eval()
     regressor.eval()

@@ -22,6 +22,7 @@ import torch
 from train.checkpoint import atomic_save
 from train.pose.features import LabeledFeatures, extract_features, labeled_frames, load_ssl_model
 from train.pose.finetune import finetune
+from train.pose.optimisation import descend, step_decay_adam
 from train.pose.regressors import REGRESSOR_PRESETS, PoseRegressor
 from tvstream.errors import CheckpointError
 
@@ -111,8 +112,7 @@ def train_regressor(feats: LabeledFeatures, cfg: PoseConfig,
     vis = torch.as_tensor(feats.visible & np.isfinite(feats.crop2d).all(-1), dtype=torch.float32)[..., None]
     model = PoseRegressor(replace(REGRESSOR_PRESETS[cfg.regressor], in_dim=x.shape[1]))
     torch.set_flush_denormal(True)  # as the SSL loop: denormal Adam moments are ~100x slower on x86 CPUs
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, fused=True)
-    sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=[int(cfg.steps * 0.75)], gamma=0.1)
+    opt, sched = step_decay_adam(model.parameters(), cfg.steps, cfg.lr)
     gen = torch.Generator().manual_seed(cfg.seed)
     model.train()
     for step in range(1, cfg.steps + 1):
@@ -120,13 +120,9 @@ def train_regressor(feats: LabeledFeatures, cfg: PoseConfig,
         p3, p2 = model(x[rows])
         loss3 = (p3 - y3[rows]).pow(2).mean()
         loss2 = ((p2 - y2[rows]).pow(2) * vis[rows]).sum() / (vis[rows].sum() * 2).clamp(min=1)
-        loss = loss3 + cfg.weight2d * loss2
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
+        value = descend(opt, sched, loss3 + cfg.weight2d * loss2)
         if on_step is not None:
-            on_step(step, loss.item())
+            on_step(step, value)
     return model.eval(), stats
 
 
