@@ -21,7 +21,7 @@ import json
 import os
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks.notes import hand_notes
@@ -43,7 +43,6 @@ class ScenarioRun:
     scenario: str
     overrides: tuple[str, ...] = ()
     about: str = ""
-    extra: dict = field(default_factory=dict)
 
 
 RUNS = (

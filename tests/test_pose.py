@@ -229,3 +229,28 @@ def test_train_pose_reads_a_folder_of_hand_labeled_clips(tiny_ssl, tmp_path):
     assert out.returncode == 0, out.stderr
     info = load_regressor(tmp_path / "pose").info
     assert (info["pool_frames"], info["frames"], info["frames_2d_only"]) == (30, 15, 15)
+
+
+def test_train_pose_never_takes_test_clips_into_the_pool(tiny_ssl, tmp_path):
+    """A manifest without a labeled split: the pool is every labeled clip except the held-out test ones."""
+    import subprocess
+    import sys
+
+    from train.data.pattern_video import pattern_labels, write_pattern_video
+    from tvstream.labels import save_labels
+    from tvstream.manifest import VideoEntry, write_manifest
+
+    entries = []
+    for name, split in (("a", "train"), ("b", "test")):
+        video = write_pattern_video(tmp_path / f"{name}.mp4", 40)
+        save_labels(tmp_path / f"{name}.npz", pattern_labels(40, sequence=name))
+        entries.append(VideoEntry(video=video, labels=tmp_path / f"{name}.npz", subject=name, sequence=name,
+                                  camera="c0", split=split))
+    write_manifest(tmp_path / "manifest.json", entries)
+    out = subprocess.run([sys.executable, "-m", "tvstream", "train", "pose", "--features", str(tiny_ssl),
+                          "--labels", str(tmp_path / "manifest.json"), "--out", str(tmp_path / "pose"),
+                          "--steps", "3", "--regressor", "mlp_small"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    loaded = load_regressor(tmp_path / "pose")
+    assert loaded.info["pool_frames"] == 40 and loaded.info["subjects"] == ["a"]
+    assert tuple(loaded.config.train_split) == ("train",)

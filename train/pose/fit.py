@@ -36,7 +36,7 @@ class PoseConfig:
     features: str  # the SSL checkpoint whose frozen encoder gives the features
     data: str  # dataset folder or manifest with labeled videos
     fraction: float = 1.0  # share of the labeled pool's frames used (paper: 1%, 10%, 100%)
-    train_split: str | None = "labeled"  # the few-label pool; None: every labeled video of ``data``
+    train_split: str | tuple[str, ...] | None = "labeled"  # the few-label pool; None: every labeled video of ``data``
     init: str = "ssl"  # "ssl": the checkpoint's weights; "random": same architecture, seeded random (the floor)
     regressor: str = "mlp"  # a REGRESSOR_PRESETS name
     steps: int = 2000
@@ -188,8 +188,9 @@ def fit_pose(cfg: PoseConfig, out_dir: str | os.PathLike, progress: Callable[[st
     regressor, stats = train_regressor(feats, cfg, fit_report)
     ssl_weights = None
     if cfg.finetune_steps:
-        frames = np.concatenate([ds[int(i)]["frames"] for i in rows])
-        joints2d = np.concatenate([ds[int(i)]["joints2d"] for i in rows])
+        items = [ds[int(i)] for i in rows]  # each item read once
+        frames = np.concatenate([it["frames"] for it in items])
+        joints2d = np.concatenate([it["joints2d"] for it in items])
         tune_report = None if progress is None else (lambda step, loss: progress("fine-tune", step,
                                                                                   cfg.finetune_steps))
         finetune(model, regressor, stats, frames, feats.pose3d, joints2d, feats.visible, feats.box,

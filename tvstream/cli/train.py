@@ -117,9 +117,13 @@ def pose(app: AppContext, features: Path, labels: str, data: Path | None, out_di
         fraction, data = 1.0, Path(labels)
     if data is None:
         data = Path(load_checkpoint(ckpt)["config"]["data"])
-    # a dataset with splits keeps its labeled pool (never its test athletes); a plain folder of your labeled
-    # clips is the pool
-    pool = "labeled" if any(e.split == "labeled" for e in discover(data)) else None
+    # a dataset with a labeled split keeps that pool; otherwise every labeled clip is the pool, except held-out
+    # test clips (a plain folder of your labeled clips has no splits: all of it)
+    splits = {e.split for e in discover(data)}
+    pool = "labeled" if "labeled" in splits else tuple(sorted(splits - {"test"}))
+    if not pool:
+        raise click.BadParameter(f"{data}: every video is in the test split; nothing to train the regressor on",
+                                 param_hint="--labels")
     cfg = PoseConfig(features=str(ckpt), data=str(data), fraction=fraction, init=init, regressor=regressor,
                      steps=steps, seed=seed, finetune_steps=finetune_steps, train_split=pool)
     with Progress(TextColumn("[bold]train pose[/] {task.description}"), BarColumn(), MofNCompleteColumn(),
