@@ -51,6 +51,23 @@ def make_data(work: Path) -> Path:
     return data
 
 
+def warm_cache(data: Path, work: Path, size: str, jobs: int = 1) -> None:
+    """Decode every video of ``data`` into the shared frame cache at ``size``'s frame size, ``jobs`` at a time.
+
+    Variants run as parallel processes (``--variants X`` each) read one cache; building it first means no two
+    of them decode the same video into the same file.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from train.data.frame_cache import build_cache
+    from train.models.config import MODEL_PRESETS
+
+    videos = [data / v["video"] for v in json.loads((data / "manifest.json").read_text())["videos"]]
+    frame_size = MODEL_PRESETS[size].frame_size
+    with ThreadPoolExecutor(max(1, jobs)) as pool:
+        list(pool.map(lambda v: build_cache(v, frame_size, work / "cache"), videos))
+
+
 def config_hash(cfg_dict: dict) -> str:
     """Short hash of what decides the result (not where the data, caches or workers are)."""
     kept = {k: v for k, v in cfg_dict.items() if k not in ("data", "cache_dir", "workers")}
@@ -73,8 +90,11 @@ def train_variant(variant: str, seed: int, data: Path, work: Path, steps: int, w
     if not done.is_file():
         tic = time.perf_counter()
         fit(cfg, run, resume=(run / "last.pt").is_file())
-        done.write_text(json.dumps({"minutes": round((time.perf_counter() - tic) / 60, 1),
-                                    "config_hash": config_hash(cfg.to_dict())}) + "\n")
+        # atomic: parallel variant processes read each other's done.json when they write the table
+        tmp = done.with_name(done.name + ".tmp")
+        tmp.write_text(json.dumps({"minutes": round((time.perf_counter() - tic) / 60, 1),
+                                   "config_hash": config_hash(cfg.to_dict())}) + "\n")
+        os.replace(tmp, done)
     return run
 
 
@@ -86,7 +106,8 @@ def pose_dir_name(init: str, fraction: float, finetune: bool = False) -> str:
     return f"pose-{init}{'-ft' if finetune else ''}-{fraction:g}"
 
 
-def pose_cell(run: Path, fraction: float, init: str = "ssl", steps: int = 2000, finetune_steps: int = 0) -> dict:
+def pose_cell(run: Path, fraction: float, init: str = "ssl", steps: int = 2000, finetune_steps: int = 0,
+              device: str | None = None) -> dict:
     """Regressor on ``run``'s frozen features (or fine-tuned with them) at ``fraction`` of the labels, scored on
     the test subjects."""
     from train.pose.evaluate import evaluate_pose
@@ -99,8 +120,8 @@ def pose_cell(run: Path, fraction: float, init: str = "ssl", steps: int = 2000, 
         ckpt = run / "last.pt"
         cfg = PoseConfig(features=str(ckpt), data=load_checkpoint(ckpt)["config"]["data"], fraction=fraction,
                          init=init, regressor="mlp", steps=steps, finetune_steps=finetune_steps)
-        fit_pose(cfg, pose_dir, cache_dir=run.parent.parent / "cache")
-        evaluate_pose(pose_dir, "test", cache_dir=run.parent.parent / "cache")
+        fit_pose(cfg, pose_dir, cache_dir=run.parent.parent / "cache", device=device)
+        evaluate_pose(pose_dir, "test", cache_dir=run.parent.parent / "cache", device=device)
     return json.loads(scored.read_text())
 
 
@@ -200,24 +221,33 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--pose-steps", type=int, default=2000, help="regressor steps of every cell")
     ap.add_argument("--finetune-steps", type=int, default=1000,
                     help="end-to-end steps of the supervised and Ours fine-tuned rows (0: leave them out)")
+    ap.add_argument("--seeds", type=lambda s: tuple(int(x) for x in s.split(",")), default=None,
+                    help="SSL seeds of every variant given (default: 0,1 for Ours, DSL and CSS; 0 for the rest)")
+    ap.add_argument("--warm-cache", type=int, default=0, metavar="JOBS",
+                    help="only render the data and build the frame cache, JOBS videos at a time, then stop "
+                         "(before starting variants as parallel processes on one --work)")
+    ap.add_argument("--pose-device", default=None, help="where the regressors train (default: GPU if any)")
     ap.add_argument("--out", type=Path, default=RESULTS / "ablation")
     args = ap.parse_args(argv)
     variants = args.variants.split(",")
     data = make_data(args.work)
+    if args.warm_cache:
+        warm_cache(data, args.work, args.config, args.warm_cache)
+        return
     for variant in variants:
-        for seed in (0, 1) if variant in TWO_SEEDS else (0,):
+        for seed in args.seeds or ((0, 1) if variant in TWO_SEEDS else (0,)):
             run = train_variant(variant, seed, data, args.work, args.steps, args.workers, args.config)
             if run is None:
                 print(f"{variant}: not implemented in this code yet; its row stays empty")
                 continue
             for fraction in args.fractions:
-                pose_cell(run, fraction, steps=args.pose_steps)
+                pose_cell(run, fraction, steps=args.pose_steps, device=args.pose_device)
                 if variant == "Ours" and seed == 0:
                     for init, finetune in DERIVED_ROWS.values():
                         if finetune and not args.finetune_steps:
                             continue
                         pose_cell(run, fraction, init=init, steps=args.pose_steps,
-                                  finetune_steps=args.finetune_steps if finetune else 0)
+                                  finetune_steps=args.finetune_steps if finetune else 0, device=args.pose_device)
                 write_table(collect(args.work, variants, args.fractions), args, args.out)
     write_table(collect(args.work, variants, args.fractions), args, args.out)
     print(args.out.with_suffix(".md").read_text())

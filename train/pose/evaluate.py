@@ -7,9 +7,10 @@ import os
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from train.metrics.pose import mpjpe, n_mpjpe, p_mpjpe, per_group, per_joint
-from train.pose.features import extract_features, labeled_frames
+from train.pose.features import extract_features, labeled_frames, pose_device
 from train.pose.fit import feature_model, load_regressor, predict
 from train.ssl.box_eval import box_iou
 from tvstream.skeleton import JOINT_NAMES
@@ -25,16 +26,18 @@ def pose_metrics(pred3d: np.ndarray, true3d: np.ndarray, actions: np.ndarray) ->
 
 
 def evaluate_pose(pose_dir: str | os.PathLike, split: str = "test", data: str | None = None,
-                  stride: int = 1, cache_dir: str | os.PathLike | None = None) -> dict:
+                  stride: int = 1, cache_dir: str | os.PathLike | None = None,
+                  device: str | torch.device | None = None) -> dict:
     """Metrics of ``pose_dir``'s regressor (on its frozen features) on the labeled ``split`` videos.
 
-    Writes ``pose_dir/eval_<split>.json`` and returns the same dict.
+    Writes ``pose_dir/eval_<split>.json`` and returns the same dict. ``device``: where the features are read
+    (default: the GPU when there is one).
     """
     pose_dir = Path(pose_dir)
     regressor, stats, cfg, info, ssl_weights = load_regressor(pose_dir)
     model, _ = feature_model(cfg, ssl_weights)
     ds = labeled_frames(data or cfg.data, model.cfg, split, stride, cache_dir=cache_dir or pose_dir / "cache")
-    feats = extract_features(model, ds)
+    feats = extract_features(model.to(pose_device(device)), ds)
     feats = feats.take(np.isfinite(feats.pose3d).all(axis=(1, 2)))  # frames with 3D truth only
     pred3d, _ = predict(regressor, stats, feats.tv)
     h, w = model.cfg.frame_size

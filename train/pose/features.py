@@ -62,6 +62,11 @@ def load_ssl_model(checkpoint: str | os.PathLike) -> tuple[SSLModel, dict]:
     return model.eval(), state
 
 
+def pose_device(device: str | torch.device | None = None) -> torch.device:
+    """Where pose fitting and evaluation run: ``device``, else the GPU when there is one, else the CPU."""
+    return torch.device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
 def labeled_frames(data: str | os.PathLike, mcfg: ModelConfig, split: str | tuple[str, ...],
                    stride: int = 1, cache_dir: str | os.PathLike | None = None) -> VideoDataset:
     """Every ``stride``-th labeled frame of the ``split`` videos at the model's frame size, with labels."""
@@ -72,14 +77,18 @@ def labeled_frames(data: str | os.PathLike, mcfg: ModelConfig, split: str | tupl
 @torch.no_grad()
 def extract_features(model: SSLModel, ds: VideoDataset, batch: int = 64,
                      progress: Callable[[int, int], None] | None = None) -> LabeledFeatures:
-    """Run ``model`` on every item of ``ds`` (frame mode, labeled) and collect features with targets."""
+    """Run ``model`` on every item of ``ds`` (frame mode, labeled) and collect features with targets.
+
+    The frames go to the model's device; the features come back as numpy.
+    """
     mcfg = model.cfg
+    device = next(model.parameters()).device
     parts: dict[str, list[np.ndarray]] = {k: [] for k in LabeledFeatures.__dataclass_fields__}
     for start in range(0, len(ds), batch):
         items = [ds[i] for i in range(start, min(start + batch, len(ds)))]
         frames = torch.as_tensor(np.concatenate([it["frames"] for it in items]))  # (n, H, W, 3) uint8
-        tv, scale, centre, _ = model.features(to_unit(frames))
-        scale, centre = scale.numpy(), centre.numpy()
+        tv, scale, centre, _ = model.features(to_unit(frames.to(device)))
+        tv, scale, centre = tv.cpu(), scale.cpu().numpy(), centre.cpu().numpy()
         joints3d = np.concatenate([it["joints3d"] for it in items])  # (n, K, 3)
         joints2d = np.concatenate([it["joints2d"] for it in items])
         videos = np.concatenate([it["video"] for it in items])

@@ -31,22 +31,28 @@ def box_target(box: np.ndarray, frame_size: tuple[int, int]) -> torch.Tensor:
 def finetune(model: SSLModel, regressor: PoseRegressor, stats: dict[str, torch.Tensor], frames: np.ndarray,
              pose3d: np.ndarray, joints2d: np.ndarray, visible: np.ndarray, box: np.ndarray, steps: int,
              lr: float, regressor_lr: float, batch_size: int, box_weight: float = 1.0, weight2d: float = 1.0,
-             detector_lr_scale: float = 10.0,
-             seed: int = 0, on_step: Callable[[int, float], None] | None = None) -> None:
+             detector_lr_scale: float = 10.0, seed: int = 0, on_step: Callable[[int, float], None] | None = None,
+             device: torch.device | None = None) -> None:
     """Train ``model``'s detector and encoder with ``regressor`` on labeled frames, in place (both end in eval mode).
 
     Args:
         frames: (N, H, W, 3) uint8 at the model's frame size; pose3d (N, K, 3) root-relative mm;
             joints2d (N, K, 2) pixels at that size; visible (N, K); box (N, 4) pixels (NaN rows: no box term).
         stats: the regressor's target mean/std (``train.pose.fit.target_stats``), kept fixed.
+        device: where the training runs (default: the model's device); the regressor moves there and back.
     """
     torch.manual_seed(seed)
+    device = device or next(model.parameters()).device
+    model.to(device)
+    regressor.to(device)
     gen = torch.Generator().manual_seed(seed)
-    y3 = (torch.as_tensor(pose3d, dtype=torch.float32) - stats["mean3"]) / stats["std3"]
-    j2 = torch.as_tensor(np.nan_to_num(joints2d), dtype=torch.float32)
-    vis = torch.as_tensor(visible & np.isfinite(joints2d).all(-1), dtype=torch.float32)[..., None]
-    boxes = box_target(np.nan_to_num(box), model.cfg.frame_size)
-    has_box = torch.as_tensor(np.isfinite(box).all(axis=1), dtype=torch.float32)[:, None]
+    on = lambda a: torch.as_tensor(a, dtype=torch.float32, device=device)  # noqa: E731
+    stats = {k: on(v) for k, v in stats.items()}
+    y3 = (on(pose3d) - stats["mean3"]) / stats["std3"]
+    j2 = on(np.nan_to_num(joints2d))
+    vis = on(visible & np.isfinite(joints2d).all(-1))[..., None]
+    boxes = box_target(np.nan_to_num(box), model.cfg.frame_size).to(device)
+    has_box = on(np.isfinite(box).all(axis=1))[:, None]
     groups = [{"params": model.encoder.parameters(), "lr": lr}, {"params": regressor.parameters(), "lr": regressor_lr}]
     if model.detector is not None:  # its box head starts as one fixed box far from the labels: it must travel
         groups.append({"params": model.detector.parameters(), "lr": lr * detector_lr_scale})
@@ -54,8 +60,9 @@ def finetune(model: SSLModel, regressor: PoseRegressor, stats: dict[str, torch.T
     model.train()
     regressor.train()
     for step in range(1, steps + 1):
-        rows = torch.randint(len(frames), (min(batch_size, len(frames)),), generator=gen)
-        x = to_unit(torch.as_tensor(frames[rows.numpy()]))
+        picked = torch.randint(len(frames), (min(batch_size, len(frames)),), generator=gen)
+        rows = picked.to(device)
+        x = to_unit(torch.as_tensor(frames[picked.numpy()]).to(device))
         # the box learns from the labeled boxes alone: through the crop, the pose losses would pull it wherever
         # the regressor finds its job easiest
         scale, centre, _ = model.detect(x)
@@ -75,7 +82,7 @@ def finetune(model: SSLModel, regressor: PoseRegressor, stats: dict[str, torch.T
             on_step(step, value)
     recalibrate_batchnorm(model, frames, batch_size)
     model.eval()
-    regressor.eval()
+    regressor.cpu().eval()
 
 
 @torch.no_grad()
@@ -85,6 +92,7 @@ def recalibrate_batchnorm(model: SSLModel, frames: np.ndarray, batch_size: int) 
     After a short fine-tuning the running averages still remember the first steps' weights; evaluation
     would see statistics its weights never produced.
     """
+    device = next(model.parameters()).device
     norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
     saved = [m.momentum for m in norms]
     for m in norms:
@@ -92,6 +100,6 @@ def recalibrate_batchnorm(model: SSLModel, frames: np.ndarray, batch_size: int) 
         m.momentum = None  # cumulative average
     model.train()
     for start in range(0, len(frames), batch_size):
-        model.features(to_unit(torch.as_tensor(frames[start:start + batch_size])))
+        model.features(to_unit(torch.as_tensor(frames[start:start + batch_size]).to(device)))
     for m, momentum in zip(norms, saved):
         m.momentum = momentum

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from train.checkpoint import atomic_save
-from train.pose.features import LabeledFeatures, extract_features, labeled_frames, load_ssl_model
+from train.pose.features import LabeledFeatures, extract_features, labeled_frames, load_ssl_model, pose_device
 from train.pose.finetune import finetune
 from train.pose.optimisation import descend, step_decay_adam
 from train.pose.regressors import REGRESSOR_PRESETS, PoseRegressor
@@ -101,29 +101,32 @@ def target_stats(feats: LabeledFeatures) -> dict[str, torch.Tensor]:
             "mean2": t(mean2), "std2": t(np.maximum(std2, 1e-3))}
 
 
-def train_regressor(feats: LabeledFeatures, cfg: PoseConfig,
-                    on_step: Callable[[int, float], None] | None = None) -> tuple[PoseRegressor, dict]:
-    """Fit a regressor of preset ``cfg.regressor`` on ``feats``; returns it (eval mode) and the target stats."""
+def train_regressor(feats: LabeledFeatures, cfg: PoseConfig, on_step: Callable[[int, float], None] | None = None,
+                    device: torch.device | None = None) -> tuple[PoseRegressor, dict]:
+    """Fit a regressor of preset ``cfg.regressor`` on ``feats`` (on ``device``, default CPU); returns it (eval
+    mode, on the CPU) and the target stats."""
     torch.manual_seed(cfg.seed)
+    device = device or torch.device("cpu")
     stats = target_stats(feats)
-    x = torch.as_tensor(feats.tv, dtype=torch.float32)
-    y3 = (torch.as_tensor(feats.pose3d, dtype=torch.float32) - stats["mean3"]) / stats["std3"]
-    y2 = (torch.as_tensor(np.nan_to_num(feats.crop2d), dtype=torch.float32) - stats["mean2"]) / stats["std2"]
-    vis = torch.as_tensor(feats.visible & np.isfinite(feats.crop2d).all(-1), dtype=torch.float32)[..., None]
-    model = PoseRegressor(replace(REGRESSOR_PRESETS[cfg.regressor], in_dim=x.shape[1]))
+    on = lambda a: torch.as_tensor(a, dtype=torch.float32, device=device)  # noqa: E731
+    x = on(feats.tv)
+    y3 = (on(feats.pose3d) - on(stats["mean3"])) / on(stats["std3"])
+    y2 = (on(np.nan_to_num(feats.crop2d)) - on(stats["mean2"])) / on(stats["std2"])
+    vis = on(feats.visible & np.isfinite(feats.crop2d).all(-1))[..., None]
+    model = PoseRegressor(replace(REGRESSOR_PRESETS[cfg.regressor], in_dim=x.shape[1])).to(device)
     torch.set_flush_denormal(True)  # as the SSL loop: denormal Adam moments are ~100x slower on x86 CPUs
     opt, sched = step_decay_adam(model.parameters(), cfg.steps, cfg.lr)
     gen = torch.Generator().manual_seed(cfg.seed)
     model.train()
     for step in range(1, cfg.steps + 1):
-        rows = torch.randint(len(x), (min(cfg.batch_size, len(x)),), generator=gen)
+        rows = torch.randint(len(x), (min(cfg.batch_size, len(x)),), generator=gen).to(device)
         p3, p2 = model(x[rows])
         loss3 = (p3 - y3[rows]).pow(2).mean()
         loss2 = ((p2 - y2[rows]).pow(2) * vis[rows]).sum() / (vis[rows].sum() * 2).clamp(min=1)
         value = descend(opt, sched, loss3 + cfg.weight2d * loss2)
         if on_step is not None:
             on_step(step, value)
-    return model.eval(), stats
+    return model.cpu().eval(), stats
 
 
 @torch.no_grad()
@@ -165,15 +168,18 @@ def load_regressor(path: str | os.PathLike) -> LoadedRegressor:
 
 
 def fit_pose(cfg: PoseConfig, out_dir: str | os.PathLike, progress: Callable[[str, int, int], None] | None = None,
-             cache_dir: str | os.PathLike | None = None) -> Path:
+             cache_dir: str | os.PathLike | None = None, device: str | torch.device | None = None) -> Path:
     """Extract features of the labeled pool, train the regressor, write ``out_dir/regressor.pt``.
 
     ``cache_dir``: frame caches (default ``out_dir/cache``); runs on the same data may share one.
+    ``device``: where the features, the regressor and the fine-tuning run (default: the GPU when there is one).
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     tic = time.perf_counter()
+    device = pose_device(device)
     model, state = feature_model(cfg)
+    model.to(device)
     ds = labeled_frames(cfg.data, model.cfg, cfg.train_split, cfg.stride, cache_dir=cache_dir or out_dir / "cache")
     report = None if progress is None else (lambda done, total: progress("features", done, total))
     pool = extract_features(model, ds, progress=report)
@@ -185,7 +191,7 @@ def fit_pose(cfg: PoseConfig, out_dir: str | os.PathLike, progress: Callable[[st
     rows = with3d[pool_subset(len(with3d), cfg.fraction, cfg.seed)]
     feats = pool.take(rows)
     fit_report = None if progress is None else (lambda step, loss: progress("regressor", step, cfg.steps))
-    regressor, stats = train_regressor(feats, cfg, fit_report)
+    regressor, stats = train_regressor(feats, cfg, fit_report, device)
     ssl_weights = None
     if cfg.finetune_steps:
         items = [ds[int(i)] for i in rows]  # each item read once
@@ -195,8 +201,8 @@ def fit_pose(cfg: PoseConfig, out_dir: str | os.PathLike, progress: Callable[[st
                                                                                   cfg.finetune_steps))
         finetune(model, regressor, stats, frames, feats.pose3d, joints2d, feats.visible, feats.box,
                  cfg.finetune_steps, cfg.finetune_lr, cfg.lr, cfg.finetune_batch, weight2d=cfg.weight2d,
-                 seed=cfg.seed, on_step=tune_report)
-        ssl_weights = model.state_dict()
+                 seed=cfg.seed, on_step=tune_report, device=device)
+        ssl_weights = {k: v.cpu() for k, v in model.state_dict().items()}
     info = {"pool_frames": len(pool), "frames": len(feats), "frames_2d_only": len(pool) - len(with3d),
             "subjects": sorted(set(feats.subject.tolist())), "ssl_step": int(state["step"]),
             "ssl_variant": state["config"].get("variant"), "minutes": round((time.perf_counter() - tic) / 60, 2)}
