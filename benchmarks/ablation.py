@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tvstream.sysinfo import cpu_model
+from benchmarks.provenance import MACHINE_HELP, machine
 
 RESULTS = Path(__file__).parent / "results"
 WORK = Path(__file__).parent / ".ablation"  # ignored by git: data, runs, caches
@@ -166,14 +166,15 @@ def _cell(cells: dict, fraction: str, metric: str) -> str:
 
 
 def write_table(rows: dict, args: argparse.Namespace, out: Path) -> None:
-    result = {"machine": {"cpu": cpu_model(), "cores": os.cpu_count()}, "date": time.strftime("%Y-%m-%d %H:%M"),
+    record, where = machine(args.machine)
+    result = {"machine": record, "date": time.strftime("%Y-%m-%d %H:%M"),
               "data": DATA_RECIPE, "steps": args.steps, "config": args.config, "fractions": list(args.fractions),
               "rows": rows}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n")
     head = " | ".join(f"N-MPJPE {f:g}" for f in args.fractions)
     lines = ["# Synthetic benchmark: features read out with few labels (held-out subjects, mm)", "",
-             f"Machine: {result['machine']['cpu']} ({result['machine']['cores']} cores); {result['date']}. "
+             f"Machine: {where}; {result['date']}. "
              f"Studio data {DATA_RECIPE}; every variant `{args.config}`, {args.steps} steps; regressor MLP 2x2048 "
              f"on frozen features, {args.pose_steps} steps. Cells: mean (spread over seeds). `random`: Ours' "
              "encoder with random weights; `mean pose`: the labeled mean pose for every frame (the floors); "
@@ -199,7 +200,8 @@ def plot_fractions(rows: dict, path: Path) -> bool:
     """N-MPJPE against the label fraction, one line per row with cells (log x); False when nothing to plot."""
     from benchmarks.plotting import line_plot
 
-    styles = {"mean pose": {"linestyle": ":", "color": "black"}, "random": {"linestyle": "--", "color": "grey"}}
+    styles = {"mean pose": {"linestyle": ":", "color": "black"}, "random": {"linestyle": "--", "color": "grey"},
+              "Ours": {"marker": "o", "linewidth": 3, "color": "crimson"}}
     series = {}
     for name, row in rows.items():
         xs = sorted(row["cells"], key=float)
@@ -227,9 +229,15 @@ def main(argv: list[str] | None = None) -> None:
                     help="only render the data and build the frame cache, JOBS videos at a time, then stop "
                          "(before starting variants as parallel processes on one --work)")
     ap.add_argument("--pose-device", default=None, help="where the regressors train (default: GPU if any)")
+    ap.add_argument("--machine", default="", help=MACHINE_HELP)
+    ap.add_argument("--report-only", action="store_true", help="rewrite the table from the cells there are")
     ap.add_argument("--out", type=Path, default=RESULTS / "ablation")
     args = ap.parse_args(argv)
     variants = args.variants.split(",")
+    if args.report_only:
+        write_table(collect(args.work, variants, args.fractions), args, args.out)
+        print(args.out.with_suffix(".md").read_text())
+        return
     data = make_data(args.work)
     if args.warm_cache:
         warm_cache(data, args.work, args.config, args.warm_cache)

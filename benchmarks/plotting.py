@@ -26,6 +26,8 @@ def line_plot(path, series: dict[str, tuple[list, list, dict]], hline: float | N
     if plt is None:
         return False
     fig, ax = plt.subplots(figsize=(7, 4.5))
+    if len(series) > 10:  # the default cycle repeats after ten: two rows would share a colour
+        ax.set_prop_cycle(color=plt.get_cmap("tab20").colors)
     for name, (xs, ys, style) in series.items():
         ax.plot(xs, ys, label=name, **style)
     if hline is not None:

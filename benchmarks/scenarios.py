@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks.notes import hand_notes
-from tvstream.sysinfo import cpu_model
+from benchmarks.provenance import MACHINE_HELP, machine
 
 RESULTS = Path(__file__).parent / "results"
 WORK = Path(__file__).parent / ".scenarios"  # ignored by git
@@ -137,13 +136,14 @@ def collect(work: Path, fractions: tuple[float, ...]) -> dict:
 
 
 def write_results(rows: dict, args: argparse.Namespace, out: Path) -> None:
-    result = {"machine": {"cpu": cpu_model(), "cores": os.cpu_count()}, "date": time.strftime("%Y-%m-%d %H:%M"),
+    record, where = machine(args.machine)
+    result = {"machine": record, "date": time.strftime("%Y-%m-%d %H:%M"),
               "data": DATA_RECIPE, "steps": args.steps, "pose_steps": args.pose_steps, "rows": rows}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n")
     heads = " | ".join(f"N-MPJPE {float(f) * 100:g}%" for f in map(str, args.fractions))
     lines = ["# Venue scenarios: diving with and without gravity pretraining, skiing Ours vs DSL", "",
-             f"Machine: {result['machine']['cpu']} ({result['machine']['cores']} cores); {result['date']}. "
+             f"Machine: {where}; {result['date']}. "
              f"Each venue: {DATA_RECIPE['subjects']} synthetic athletes x {DATA_RECIPE['sequences']} takes of "
              f"{DATA_RECIPE['seconds']:g} s at {DATA_RECIPE['width']}x{DATA_RECIPE['height']} (4 unlabeled, "
              "2 labeled, 2 held out). `small` config, the same steps per run; regressor MLP 2x2048 on "
@@ -191,6 +191,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--work", type=Path, default=WORK)
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--out", type=Path, default=RESULTS / "scenarios")
+    ap.add_argument("--machine", default="", help=MACHINE_HELP)
     ap.add_argument("--report-only", action="store_true", help="rewrite the results from the runs there are")
     args = ap.parse_args(argv)
     wanted = [w for w in args.only.split(",") if w]
