@@ -30,9 +30,13 @@ def test_rows_average_seeds_and_read_the_supervised_baseline_from_ours_s0(tmp_pa
     assert rows["DSL"]["cells"] == {} and rows["random"]["cells"] == {} and "1" not in rows["Ours"]["cells"]
     assert rows["mean pose"]["cells"]["0.01"]["n_mpjpe"]["mean"] == 225.0
 
-    args = argparse.Namespace(steps=10, config="tiny", fractions=(0.01, 1.0), pose_steps=5, finetune_steps=7)
+    args = argparse.Namespace(steps=10, config="tiny", fractions=(0.01, 1.0), pose_steps=5, finetune_steps=7,
+                              machine="NVIDIA Test Card (runs copied back)")
     write_table(rows, args, tmp_path / "table")
     md = (tmp_path / "table.md").read_text()
+    assert md.splitlines()[2].startswith("Machine: NVIDIA Test Card (runs copied back); ")
+    recorded = json.loads((tmp_path / "table.json").read_text())["machine"]
+    assert recorded == {"device": "NVIDIA Test Card (runs copied back)"}
     assert "| Ours | 2 | 105.0 (10.0) | - |" in md and "| supervised | 1 | 200.0 | - |" in md
     assert "Not run yet (or not implemented): DSL, random." in md
     pytest.importorskip("matplotlib")

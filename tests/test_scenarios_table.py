@@ -24,8 +24,9 @@ def test_first_steps_at_each_iou_bar_and_read_outs(tmp_path):
     assert row["first_step_iou"] == {"0.2": 100, "0.5": 200} and row["final_iou"] == 0.5 and row["best_iou"] == 0.55
     assert list(rows) == [RUNS[0].name]  # the other runs have no folder yet
 
-    args = argparse.Namespace(steps=250, pose_steps=10, fractions=(1.0,))
+    args = argparse.Namespace(steps=250, pose_steps=10, fractions=(1.0,), machine="")
     write_results(rows, args, tmp_path / "scenarios")
     md = (tmp_path / "scenarios.md").read_text()
+    assert md.splitlines()[2].startswith("Machine: ") and " cores); " in md.splitlines()[2]  # this CPU by default
     assert f"| {RUNS[0].name} | 250 | 100 | 200 | 0.500 (0.550) | 300.0 | 400.0 | 170.0 | 405.0 | 3.5 |" in md
     assert f"Not run yet: {RUNS[1].name}" in md
