@@ -13,7 +13,7 @@ from train.data.video_reader import decode_frames
 
 
 def _texture(height: int, width: int, block: int, seed: int = 0) -> np.ndarray:
-    """Random colour blocks, lightly blurred: corners everywhere for ORB, like a busy venue. ``(H, W, 3)``."""
+    """Random colour blocks, lightly blurred: corners everywhere to track, like a busy venue. ``(H, W, 3)``."""
     rng = np.random.default_rng(seed)
     cells = rng.integers(0, 256, (height // block + 1, width // block + 1, 3), dtype=np.uint8)
     big = cv2.resize(cells, (cells.shape[1] * block, cells.shape[0] * block), interpolation=cv2.INTER_NEAREST)
@@ -191,3 +191,49 @@ def test_nan_median_equals_numpy_nanmedian_with_holes_and_all_nan_pixels():
             want = np.nanmedian(stack, axis=0)
         np.testing.assert_allclose(nan_median(stack), want, equal_nan=True)
     assert nan_median(np.array([[1.0], [np.nan], [4.0], [10.0]], np.float32))[0] == 4.0  # median of 1, 4, 10
+
+
+def _corner_error(estimate: np.ndarray, truth: np.ndarray, size: tuple[int, int]) -> float:
+    """Mean distance between where two 3x3 maps put the corners of a frame of ``size = (h, w)``."""
+    h, w = size
+    corners = np.array([[0, 0, 1], [w - 1, 0, 1], [w - 1, h - 1, 1], [0, h - 1, 1]], dtype=np.float64)
+    a, b = corners @ estimate.T, corners @ truth.T
+    return float(np.linalg.norm(a[:, :2] / a[:, 2:] - b[:, :2] / b[:, 2:], axis=1).mean())
+
+
+def test_panorama_follows_the_synthetic_ski_camera_and_removes_the_skier(tmp_path):
+    """The ski venue's camera turns and zooms about a fixed eye, so its true frame-to-frame map is the homography
+    K_s R_s R_t^T K_t^-1: registration is checked against it, and the background against the labeled box."""
+    from train.background.panorama import register_chain
+    from train.synth.generate import SynthConfig, synthesize
+
+    synthesize(SynthConfig(scenario="ski", subjects=1, sequences=1, seconds=2.4, width=320, height=180, seed=5),
+               tmp_path)
+    video, labels = tmp_path / "videos" / "S01_01_ski_c0.mp4", np.load(tmp_path / "labels" / "S01_01_ski_c0.npz")
+    frames = np.stack(list(decode_frames(video, (180, 320))))
+    K, R = labels["K_frames"].astype(np.float64), labels["R_frames"].astype(np.float64)
+
+    reg = register_chain(frames)
+
+    assert reg.ok.all()
+    errors = {gap: [_corner_error(np.linalg.inv(reg.transforms[t - gap]) @ reg.transforms[t],
+                                  K[t - gap] @ R[t - gap] @ R[t].T @ np.linalg.inv(K[t]), (180, 320))
+                    for t in range(gap, len(frames))] for gap in (1, 10, 20)}
+    # measured 0.7-0.85, 2.4-3.5 and 5.1-6.4 px over renders (the renderer is not bit-exact between runs); the ORB
+    # registration this replaced was off by hundreds, and similarity steps alone by ~30 at 20 frames
+    assert np.median(errors[1]) < 1.2 and np.median(errors[10]) < 5.0 and np.median(errors[20]) < 9.0
+
+    backgrounds = panorama_from_frames(frames)
+    static = np.median(frames, axis=0)
+
+    def share_on_skier(background: np.ndarray) -> float:
+        """Share of the foreground mass relu(|I - B| - 0.08) inside the labeled box (widened by 20%)."""
+        fg = np.maximum(np.abs(frames.astype(np.float32) - background).mean(-1) / 255 - 0.08, 0)
+        shares = []
+        for t, (x0, y0, x1, y1) in enumerate(labels["box"]):
+            cx, cy, hw, hh = (x0 + x1) / 2, (y0 + y1) / 2, 0.6 * (x1 - x0), 0.6 * (y1 - y0)
+            inside = fg[t, max(0, int(cy - hh)):int(cy + hh) + 1, max(0, int(cx - hw)):int(cx + hw) + 1].sum()
+            shares.append(inside / max(fg[t].sum(), 1e-6))
+        return float(np.mean(shares))
+
+    assert share_on_skier(backgrounds) > 0.6 > 0.2 > share_on_skier(static)  # measured 0.71-0.73 vs 0.04
