@@ -53,6 +53,8 @@ RUNS = (
     ScenarioRun("dive: no gravity", "dive", ("variant=Ours", "gravity_steps=0", "weights.foreground=0"),
                 "the paper's losses without the gravity stage"),
     ScenarioRun("ski: Ours", "ski", (), "the ski preset: panorama background, lambda = 0.05"),
+    ScenarioRun("ski: Ours + fg", "ski", ("weights.foreground=1",), "the ski preset with the foreground box term "
+                "(against the per-frame panorama backgrounds)"),
     ScenarioRun("ski: DSL", "ski", ("variant=DSL",), "DSL on the whole frame (no detector, no decoder)"),
 )
 

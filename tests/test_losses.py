@@ -355,9 +355,35 @@ def test_foreground_box_of_a_filled_rectangle():
     frames[0, :, 8:24, 4:12] = 1  # rows 8..23, columns 4..11: x from -0.75 to -0.25, y from -0.5 to 0.5
     centre, scale, valid = foreground_box(foreground_map(frames, torch.zeros_like(frames)))
     assert centre[0].tolist() == pytest.approx([-0.5, 0.0], abs=1e-6)
-    # sqrt(3) x the std of 8 (16) evenly spaced pixel centres: 0.25 * sqrt(1 - 1/8^2) (0.5 * sqrt(1 - 1/16^2))
-    assert scale[0].tolist() == pytest.approx([0.25 * (1 - 1 / 64) ** 0.5, 0.5 * (1 - 1 / 256) ** 0.5], abs=1e-5)
+    # the 2% and 98% quantiles fall on the end pixels' centres (x: columns 4 and 11, 7 pixels of 2/32 apart),
+    # widened by 1/0.96 for the mass left out, plus half a pixel (1/32) at each end
+    assert scale[0].tolist() == pytest.approx([7 / 32 / 0.96 + 1 / 32, 15 / 32 / 0.96 + 1 / 32], abs=1e-6)
     assert valid.tolist() == [True, False]  # the second frame equals its background
+
+
+def test_foreground_box_spans_thin_limbs_not_just_the_torso():
+    """A body's mass sits in the torso; the box must still reach the arms (the labeled box does)."""
+    from train.losses.foreground import foreground_box, foreground_map
+
+    frames = torch.zeros(1, 3, 64, 64)
+    frames[0, :, 20:44, 28:36] = 1  # torso: 8 columns wide, 24 rows of full weight
+    frames[0, :, 24:27, 12:52] = 1  # arms out to columns 12..51: three rows, a quarter of the mass
+    centre, scale, _ = foreground_box(foreground_map(frames, torch.zeros_like(frames)))
+    assert centre[0, 0].item() == pytest.approx(0.0, abs=1e-6)
+    # the arms' half-span is 40 / 64 = 0.625; measured 0.618 (sqrt(3) x the std of the mass gives 0.414)
+    assert 0.58 < scale[0, 0].item() < 0.64
+
+
+def test_foreground_map_ignores_a_lighting_change_of_the_whole_venue():
+    from train.losses.foreground import foreground_box, foreground_map
+
+    background = torch.rand(1, 3, 48, 48, generator=torch.Generator().manual_seed(0)) * 0.5 + 0.4
+    frames = background * 1.1  # the lights drift 10% brighter: up to 0.09 difference everywhere
+    frames[0, :, 10:20, 30:34] = 0.0  # and a dark athlete
+    weights = foreground_map(frames, background)
+    assert weights[0, :, :30].sum().item() == pytest.approx(0.0, abs=1e-6)  # nothing but the athlete
+    centre, scale, valid = foreground_box(weights)
+    assert valid.item() and centre[0].tolist() == pytest.approx([(32 - 24) / 24, (15 - 24) / 24], abs=0.02)
 
 
 def test_a_distant_diver_is_foreground():
@@ -387,7 +413,7 @@ def test_foreground_box_loss_pulls_the_box_to_the_foreground():
     frames = torch.zeros(1, 3, 32, 32)
     frames[0, :, 8:24, 4:12] = 1
     bg = torch.zeros_like(frames)
-    target_scale = torch.tensor([[0.25 * (1 - 1 / 64) ** 0.5, 0.5 * (1 - 1 / 256) ** 0.5]])
+    target_scale = torch.tensor([[7 / 32 / 0.96 + 1 / 32, 15 / 32 / 0.96 + 1 / 32]])  # as in the test above
     centre = torch.tensor([[-0.5, 0.0]], requires_grad=True)
     assert foreground_box_loss(target_scale, centre, frames, bg).item() == pytest.approx(0.0, abs=1e-6)
     centre = torch.tensor([[0.5, 0.0]], requires_grad=True)  # 1.0 off in x: Huber(1, delta 0.1) = 0.1 * 0.95

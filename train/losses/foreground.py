@@ -3,33 +3,36 @@
 Not one of the paper's losses. The paper's detector learns where the athlete is only through the whole-frame
 reconstruction against the background, and it says itself that this is slow ("it takes a long time for the
 network to find the correct locations", supplementary S.1); on a CPU budget the detector's centre barely
-moves. The same background gives a direct, label-free signal: the weighted centroid and spread of the
-foreground map ``|I - B|`` are a rough box, and a robust (Huber) pull of each detected box towards it
+moves. The same background gives a direct, label-free signal: the span of the foreground map
+``|I - B|``'s mass is a rough box, and a robust (Huber) pull of each detected box towards it
 bootstraps the detector, which the reconstruction then refines. Boxes are in affine_grid units (centre u,
 half-size s; the box covers ``u ± s`` of the ``-1..1`` frame), as the detector predicts them.
 """
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-UNIFORM_HALF_WIDTH = math.sqrt(3.0)  # half-width of a uniform mass over [-a, a] is sqrt(3) x its std
+EXTENT = (0.02, 0.98)  # the mass quantiles a foreground box spans along each axis
 
 
 def foreground_map(frames: Tensor, background: Tensor, threshold: float = 0.08) -> Tensor:
     """(N, 3, h, w) frames and backgrounds in [0, 1] -> (N, h, w) foreground weights, 0 below ``threshold``.
 
-    The weight is the mean absolute colour difference minus the threshold (camera noise and lighting drift
-    stay below it), so strong differences count more than faint ones.
+    The weight is the mean absolute colour difference minus the threshold (camera noise stays below it), so
+    strong differences count more than faint ones. The background is first matched to the frame's lighting:
+    per frame and channel, the least-squares gain ``sum(I B) / sum(B B)`` (the athlete is a small part of the
+    frame, so the venue decides it). Without it an 8% lighting drift puts a bright venue over the threshold
+    everywhere: on the synthetic dive, half the flight's frames got a box as big as the frame.
     """
     if frames.shape != background.shape or frames.dim() != 4:
         raise ValueError(f"frames and background must share one (N, 3, h, w) shape, got {tuple(frames.shape)} "
                          f"and {tuple(background.shape)}")
-    diff = (frames - background).abs().mean(dim=1)  # (N, h, w)
+    gain = (frames * background).sum(dim=(2, 3), keepdim=True) / (background * background).sum(
+        dim=(2, 3), keepdim=True).clamp_min(1e-6)  # (N, 3, 1, 1)
+    diff = (frames - gain * background).abs().mean(dim=1)  # (N, h, w)
     return F.relu(diff - threshold)
 
 
@@ -38,26 +41,34 @@ def foreground_map(frames: Tensor, background: Tensor, threshold: float = 0.08) 
 MIN_MASS = 5e-5
 
 
+def _extent(marginal: Tensor, grid: Tensor, lo: float, hi: float) -> tuple[Tensor, Tensor]:
+    """Centre and half-size along one axis of the span between the ``lo`` and ``hi`` quantiles of ``marginal``
+    ``(N, n)`` over pixel centres ``grid (n,)``; the span's end pixels count whole."""
+    n = grid.numel()
+    cdf = marginal.cumsum(dim=1) / marginal.sum(dim=1, keepdim=True).clamp_min(1e-12)
+    first = grid[(cdf < lo).sum(dim=1).clamp(max=n - 1)]
+    last = grid[(cdf < hi).sum(dim=1).clamp(max=n - 1)]
+    return (first + last) / 2, (last - first) / 2 / (hi - lo) + 1 / n
+
+
 def foreground_box(weights: Tensor, min_mass: float = MIN_MASS) -> tuple[Tensor, Tensor, Tensor]:
     """(N, h, w) foreground weights -> ``centre (N, 2)``, ``scale (N, 2)``, ``valid (N,)``.
 
-    centre is the weighted mean pixel position and scale ``sqrt(3)`` times the weighted standard deviation
-    (exact for a uniformly filled box), both in normalised coordinates (x right, y down, pixel centres at
-    ``(2i + 1)/n - 1``). ``valid`` is False where the map holds less than ``min_mass`` of the frame (no
-    foreground: an empty scene or a background that already contains the athlete).
+    Along each axis the box spans the ``EXTENT`` quantiles of the map's mass (widened back by the share they
+    leave out), in normalised coordinates (x right, y down, pixel centres at ``(2i + 1)/n - 1``). ``valid``
+    is False where the map holds less than ``min_mass`` of the frame (no foreground: an empty scene or a
+    background that already contains the athlete).
+
+    A first version used the mass's mean and sqrt(3) x its standard deviation (exact for a uniformly filled
+    box): a body's mass sits in the torso, so that box was a third too narrow, and on the labeled subjects it
+    matched the labeled box at IoU 0.57 (dive) / 0.60 (studio), against 0.80 / 0.78 for the quantile span.
     """
     n, h, w = weights.shape
     ys = (2 * torch.arange(h, device=weights.device, dtype=weights.dtype) + 1) / h - 1
     xs = (2 * torch.arange(w, device=weights.device, dtype=weights.dtype) + 1) / w - 1
+    (cx, sx), (cy, sy) = _extent(weights.sum(dim=1), xs, *EXTENT), _extent(weights.sum(dim=2), ys, *EXTENT)
     mass = weights.sum(dim=(1, 2))  # (N,)
-    safe = mass.clamp_min(1e-12)
-    px, py = weights.sum(dim=1), weights.sum(dim=2)  # (N, w) column and (N, h) row marginals
-    cx, cy = (px * xs).sum(1) / safe, (py * ys).sum(1) / safe
-    vx = (px * (xs[None] - cx[:, None]) ** 2).sum(1) / safe
-    vy = (py * (ys[None] - cy[:, None]) ** 2).sum(1) / safe
-    centre = torch.stack([cx, cy], dim=1)
-    scale = UNIFORM_HALF_WIDTH * torch.stack([vx, vy], dim=1).sqrt()
-    return centre, scale, mass / (h * w) >= min_mass
+    return torch.stack([cx, cy], dim=1), torch.stack([sx, sy], dim=1), mass / (h * w) >= min_mass
 
 
 def foreground_box_loss(scale: Tensor, centre: Tensor, frames: Tensor, background: Tensor,
