@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.notes import hand_notes
 from benchmarks.provenance import MACHINE_HELP, machine
 
 RESULTS = Path(__file__).parent / "results"
@@ -193,7 +194,7 @@ def write_table(rows: dict, args: argparse.Namespace, out: Path) -> None:
         lines += ["", f"Not run yet (or not implemented): {', '.join(missing)}."]
     if plot_fractions(rows, out.with_suffix(".png")):
         lines += ["", f"![N-MPJPE against the label fraction]({out.with_suffix('.png').name})"]
-    out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    out.with_suffix(".md").write_text("\n".join(lines + hand_notes(out)) + "\n")
 
 
 def plot_fractions(rows: dict, path: Path) -> bool:
