@@ -5,13 +5,17 @@ more than its own field of view, and one plane cannot hold such a sweep: mapped 
 frame 80 steps later is a wildly projective warp (on the synthetic ski venue, corner displacements
 of thousands of pixels, the *true* geometry, not drift). So each frame gets its own local panorama:
 
-1. **Registration**: each frame is linked to the previous registered one by a similarity transform
-   (rotation, zoom, shift: what a camera turning about its centre does with a narrow field of view),
-   fitted with RANSAC to corners tracked by pyramidal Lucas–Kanade optical flow with a
-   forward–backward check. Tracked corners work on snow, poles and tree lines where descriptor
-   matching (ORB, the first version here) found too few correct matches; four degrees of freedom are
-   well determined from a few dozen of them. Links compose into a transform from every frame to the
-   first registered one; being similarities, the products stay well conditioned.
+1. **Registration**: each frame is linked to the previous registered one by a homography fitted with
+   RANSAC to corners tracked by pyramidal Lucas–Kanade optical flow with a forward–backward check. Where
+   that homography strays more than ``max_perspective_px`` from the similarity fit of the same corners
+   (rotation, zoom, shift: what one frame's turn of a narrow-field camera mostly is), the similarity is
+   kept: with few corners, the perspective terms fit noise. Tracked corners work on snow, poles and tree
+   lines where descriptor matching (ORB, the first version here) found too few correct matches. Links
+   compose into a transform from every frame to the first registered one; only products over a window
+   of neighbours are ever used, so the far-projective ones never matter.
+   On the synthetic ski venue (true homographies from the rendering camera), frames 1 / 10 / 20 apart
+   register to within ~0.8 / 2.5 / 5 pixels at 320 wide; similarity steps alone drift to ~30 at 20 frames
+   (they leave out the perspective of the turn).
 2. **Local median**: frame ``t``'s background is the per-pixel median of up to ``max_median_frames``
    registered frames spread over ``t ± window`` frames, warped into ``t``'s view. The camera follows the
    athlete, so in ``t``'s view the athlete of another frame sits elsewhere (the background moved under
@@ -124,7 +128,7 @@ def track_step(gray_prev: np.ndarray, gray_now: np.ndarray, cfg: PanoramaConfig,
 class Registration:
     """Where each frame lies relative to the first registered one, in registration pixels."""
 
-    transforms: np.ndarray  # (T, 3, 3) frame t -> first registered frame (identity for dropped frames)
+    transforms: np.ndarray  # (T, 3, 3) frame t -> first registered frame, up to scale (identity for dropped frames)
     ok: np.ndarray  # (T,) bool, False for dropped frames
     size: tuple[int, int]  # (h, w) of the registration frames
 
@@ -153,7 +157,8 @@ def register_chain(frames: Iterable[np.ndarray], cfg: PanoramaConfig = PanoramaC
             transforms.append(np.eye(3))
             ok.append(False)
             continue
-        last = (gray, last[1] @ step, step)
+        chained = last[1] @ step
+        last = (gray, chained / np.linalg.norm(chained), step)  # a homography's scale is free: keep it bounded
         transforms.append(last[1])
         ok.append(True)
     return Registration(np.asarray(transforms).reshape(-1, 3, 3), np.asarray(ok, dtype=bool), size)
