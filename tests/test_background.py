@@ -107,6 +107,18 @@ def test_panorama_drops_a_blank_frame_with_a_warning(caplog):
     assert error[12].mean() < np.abs(truth[11].astype(int) - truth[12]).mean() + 2
 
 
+def test_panorama_does_not_start_its_chain_on_a_near_blank_frame(caplog):
+    frames, truth, _ = _panning((128, 128), 24, (2, 1))
+    frames[0] = 128
+    frames[0, 60:63, 60:63] = 255  # one bright dot: a few corners, too few to track the next frame from
+
+    with caplog.at_level(logging.WARNING, logger="train.background.panorama"):
+        backgrounds = panorama_from_frames(frames)
+
+    assert "frame 0 dropped" in caplog.text and "frame 1 dropped" not in caplog.text
+    assert np.abs(backgrounds[1:].astype(int) - truth[1:]).mean() < 4  # the rest registers from frame 1 on
+
+
 def test_background_cache_is_reused_and_keyed_by_size_and_kind(tmp_path, monkeypatch):
     video = write_pattern_video(tmp_path / "v.mp4", 20, width=64, height=48)
     first = background_for(video, (48, 64), "median", tmp_path / "cache")

@@ -142,13 +142,14 @@ def register_chain(frames: Iterable[np.ndarray], cfg: PanoramaConfig = PanoramaC
     for t, frame in enumerate(frames):
         size = frame.shape[:2]
         gray = cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY)
-        if last is None:
-            if cv2.goodFeaturesToTrack(gray, cfg.min_inliers, cfg.corner_quality, 5) is not None:
+        if last is None:  # the chain starts at the first frame with enough corners for the next one to track
+            corners = cv2.goodFeaturesToTrack(gray, cfg.min_inliers, cfg.corner_quality, 5)
+            if corners is not None and len(corners) >= cfg.min_inliers:
                 last = (gray, np.eye(3), None)
                 transforms.append(np.eye(3))
                 ok.append(True)
                 continue
-            step, inliers = None, 0
+            step, inliers = None, 0 if corners is None else len(corners)
         else:
             step, inliers = track_step(last[0], gray, cfg, last[2])
         if step is None or inliers < cfg.min_inliers:
