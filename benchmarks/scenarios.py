@@ -11,7 +11,9 @@ the labeled pool (``--fractions``), and writes ``benchmarks/results/scenarios.{j
   paper: +21% without), each with and without the foreground box term;
 - ski: N-MPJPE of Ours (detector + decoder, panorama background) against DSL (the whole frame).
 
-Runs resume from their checkpoints and finished read-outs are not redone, so the table fills over sittings.
+``--seeds 0,1,2`` trains each run once per SSL seed (seed 0 in ``runs/<run>``, seed k in ``runs/<run>-s<k>``); the
+table gives the N-MPJPE mean and spread over the seeds there are, and the IoU columns of each seed. Runs resume
+from their checkpoints and finished read-outs are not redone, so the table fills over sittings.
 """
 
 from __future__ import annotations
@@ -75,12 +77,22 @@ def make_data(scenario: str, work: Path) -> Path:
     return data
 
 
-def train_run(run: ScenarioRun, data: Path, work: Path, steps: int, workers: int) -> Path:
+def run_dir(work: Path, name: str, seed: int) -> Path:
+    return work / "runs" / (slug(name) + (f"-s{seed}" if seed else ""))
+
+
+def seeds_on_disk(work: Path, name: str) -> list[int]:
+    found = [int(p.name.rsplit("-s", 1)[1]) for p in (work / "runs").glob(slug(name) + "-s*")
+             if p.name.rsplit("-s", 1)[1].isdigit()]
+    return sorted([0] * (work / "runs" / slug(name)).is_dir() + found)
+
+
+def train_run(run: ScenarioRun, data: Path, work: Path, steps: int, workers: int, seed: int = 0) -> Path:
     from train.ssl.config import apply_overrides, config_for
     from train.ssl.fit import fit
 
-    out = work / "runs" / slug(run.name)
-    cfg = apply_overrides(config_for(run.scenario), [*run.overrides, f"data={data}", f"steps={steps}",
+    out = run_dir(work, run.name, seed)
+    cfg = apply_overrides(config_for(run.scenario), [*run.overrides, f"data={data}", f"steps={steps}", f"seed={seed}",
                                                      f"workers={workers}", "eval_every=50", "image_every=500",
                                                      f"cache_dir={work / ('cache-' + run.scenario)}"])
     done = out / "done.json"
@@ -114,26 +126,40 @@ def iou_curve(run_dir: Path) -> list[dict]:
             for r in rows if r["stage"] == "eval"]
 
 
+def seed_record(run_dir: Path, fractions: tuple[float, ...]) -> dict:
+    """One seed of one run: its IoU curve, first steps over the bars, and read-out cells."""
+    curve = iou_curve(run_dir)
+    first = {bar: next((c["step"] for c in curve if c["box_iou"] >= bar), None) for bar in (IOU_EARLY, IOU_GOAL)}
+    cells = {f"{f:g}": json.loads(p.read_text()) for f in fractions
+             if (p := run_dir / f"pose-{f:g}" / "eval_test.json").is_file()}
+    done = run_dir / "done.json"
+    config = json.loads((run_dir / "config.json").read_text())
+    return {"curve": curve, "first_step_iou": {f"{bar:g}": step for bar, step in first.items()},
+            "final_iou": curve[-1]["box_iou"] if curve else None,
+            "best_iou": max((c["box_iou"] for c in curve), default=None),
+            "steps": config["steps"], "variant": config["variant"],
+            "minutes": json.loads(done.read_text())["minutes"] if done.is_file() else None,
+            "cells": {f: {m: c[m] for m in ("n_mpjpe", "mpjpe", "p_mpjpe", "mean_pose_n_mpjpe")}
+                      for f, c in cells.items()}}
+
+
 def collect(work: Path, fractions: tuple[float, ...]) -> dict:
+    """Per run: seed 0's record (or the first seed's) at the top level, every seed under ``seeds`` and the
+    read-out's mean and spread over the seeds that have one under ``mean``."""
     rows = {}
     for run in RUNS:
-        run_dir = work / "runs" / slug(run.name)
-        if not (run_dir / "metrics.jsonl").is_file():
+        seeds = {s: seed_record(run_dir(work, run.name, s), fractions) for s in seeds_on_disk(work, run.name)
+                 if (run_dir(work, run.name, s) / "metrics.jsonl").is_file()}
+        if not seeds:
             continue
-        curve = iou_curve(run_dir)
-        first = {bar: next((c["step"] for c in curve if c["box_iou"] >= bar), None) for bar in (IOU_EARLY, IOU_GOAL)}
-        cells = {f"{f:g}": json.loads(p.read_text()) for f in fractions
-                 if (p := run_dir / f"pose-{f:g}" / "eval_test.json").is_file()}
-        done = run_dir / "done.json"
-        config = json.loads((run_dir / "config.json").read_text())
-        rows[run.name] = {"about": run.about, "overrides": list(run.overrides), "curve": curve,
-                          "first_step_iou": {f"{bar:g}": step for bar, step in first.items()},
-                          "final_iou": curve[-1]["box_iou"] if curve else None,
-                          "best_iou": max((c["box_iou"] for c in curve), default=None),
-                          "steps": config["steps"], "variant": config["variant"],
-                          "minutes": json.loads(done.read_text())["minutes"] if done.is_file() else None,
-                          "cells": {f: {m: c[m] for m in ("n_mpjpe", "mpjpe", "p_mpjpe", "mean_pose_n_mpjpe")}
-                                    for f, c in cells.items()}}
+        mean = {}
+        for f in {f for rec in seeds.values() for f in rec["cells"]}:
+            scored = [rec["cells"][f] for rec in seeds.values() if f in rec["cells"]]
+            mean[f] = {m: sum(c[m] for c in scored) / len(scored) for m in scored[0]} | {
+                "seeds": len(scored), "n_mpjpe_spread": max(c["n_mpjpe"] for c in scored) - min(
+                    c["n_mpjpe"] for c in scored)}
+        rows[run.name] = {"about": run.about, "overrides": list(run.overrides)} | next(iter(seeds.values())) | {
+            "seeds": {str(s): rec for s, rec in seeds.items()}, "mean": mean}
     return rows
 
 
@@ -156,14 +182,20 @@ def write_results(rows: dict, args: argparse.Namespace, out: Path) -> None:
              "MPJPE 100% | P-MPJPE 100% | mean-pose N-MPJPE | minutes |",
              "|---|---:|---:|---:|---:|" + "---:|" * len(args.fractions) + "---:|---:|---:|---:|"]
     for name, row in rows.items():
-        cells = row["cells"]
-        cell = lambda f, m, cells=cells: f"{cells[f][m]:.1f}" if f in cells else "-"  # noqa: E731
-        n = " | ".join(cell(f"{f:g}", "n_mpjpe") for f in args.fractions)
-        last = f"not by {row['curve'][-1]['step']}" if row["curve"] else "-"
-        first = [f"{step}" if step is not None else last for step in row["first_step_iou"].values()]
-        final = f"{row['final_iou']:.3f} ({row['best_iou']:.3f})" if row["final_iou"] is not None else "-"
-        lines.append(f"| {name} | {row['steps']} | {' | '.join(first)} | {final} | {n} | {cell('1', 'mpjpe')} | "
-                     f"{cell('1', 'p_mpjpe')} | {cell('1', 'mean_pose_n_mpjpe')} | {row['minutes'] or '-'} |")
+        for seed, rec in row["seeds"].items():
+            lines.append(table_line(name if len(row["seeds"]) == 1 else f"{name} [seed {seed}]", rec,
+                                    args.fractions))
+    means = {name: row["mean"] for name, row in rows.items() if any(m["seeds"] > 1 for m in row["mean"].values())}
+    if means:
+        lines += ["", "Over seeds (mean, and max - min in brackets):", "",
+                  f"| run | seeds | {heads} | MPJPE 100% | P-MPJPE 100% |",
+                  "|---|---:|" + "---:|" * len(args.fractions) + "---:|---:|"]
+        for name, mean in means.items():
+            n = " | ".join(f"{mean[f]['n_mpjpe']:.1f} ({mean[f]['n_mpjpe_spread']:.1f})" if f in mean else "-"
+                           for f in map(lambda f: f"{f:g}", args.fractions))
+            full = mean.get("1", {})
+            lines.append(f"| {name} | {max(m['seeds'] for m in mean.values())} | {n} | "
+                         f"{full.get('mpjpe', float('nan')):.1f} | {full.get('p_mpjpe', float('nan')):.1f} |")
     missing = [r.name for r in RUNS if r.name not in rows]
     if missing:
         lines += ["", f"Not run yet: {', '.join(missing)}."]
@@ -175,11 +207,23 @@ def write_results(rows: dict, args: argparse.Namespace, out: Path) -> None:
     out.with_suffix(".md").write_text("\n".join(lines) + "\n")
 
 
+def table_line(name: str, rec: dict, fractions: tuple[float, ...]) -> str:
+    cells = rec["cells"]
+    cell = lambda f, m: f"{cells[f][m]:.1f}" if f in cells else "-"  # noqa: E731
+    n = " | ".join(cell(f"{f:g}", "n_mpjpe") for f in fractions)
+    last = f"not by {rec['curve'][-1]['step']}" if rec["curve"] else "-"
+    first = [f"{step}" if step is not None else last for step in rec["first_step_iou"].values()]
+    final = f"{rec['final_iou']:.3f} ({rec['best_iou']:.3f})" if rec["final_iou"] is not None else "-"
+    return (f"| {name} | {rec['steps']} | {' | '.join(first)} | {final} | {n} | {cell('1', 'mpjpe')} | "
+            f"{cell('1', 'p_mpjpe')} | {cell('1', 'mean_pose_n_mpjpe')} | {rec['minutes'] or '-'} |")
+
+
 def plot_curves(rows: dict, path: Path) -> bool:
     from benchmarks.plotting import line_plot
 
-    series = {name: ([c["step"] for c in row["curve"]], [c["box_iou"] for c in row["curve"]], {})
-              for name, row in rows.items() if row["curve"]}
+    series = {name if len(row["seeds"]) == 1 else f"{name} [seed {seed}]":
+              ([c["step"] for c in rec["curve"]], [c["box_iou"] for c in rec["curve"]], {})
+              for name, row in rows.items() for seed, rec in row["seeds"].items() if rec["curve"]}
     return line_plot(path, series, hline=IOU_GOAL, xlabel="training step", ylabel="box IoU, held-out athletes",
                      title="Does the detector find the athlete?")
 
@@ -187,6 +231,8 @@ def plot_curves(rows: dict, path: Path) -> bool:
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=1000, help="SSL steps of every run (the same budget)")
+    ap.add_argument("--seeds", type=lambda s: tuple(int(x) for x in s.split(",")), default=(0,),
+                    help="SSL seeds of every run (default: 0)")
     ap.add_argument("--only", default="", help="comma-separated run names or scenarios (default: all)")
     ap.add_argument("--fractions", type=lambda s: tuple(float(f) for f in s.split(",")), default=FRACTIONS)
     ap.add_argument("--pose-steps", type=int, default=1000)
@@ -200,10 +246,11 @@ def main(argv: list[str] | None = None) -> None:
     for run in RUNS if not args.report_only else ():
         if wanted and run.name not in wanted and run.scenario not in wanted:
             continue
-        run_dir = train_run(run, make_data(run.scenario, args.work), args.work, args.steps, args.workers)
-        for fraction in args.fractions:
-            read_out(run_dir, fraction, args.pose_steps)
-        write_results(collect(args.work, args.fractions), args, args.out)
+        for seed in args.seeds:
+            trained = train_run(run, make_data(run.scenario, args.work), args.work, args.steps, args.workers, seed)
+            for fraction in args.fractions:
+                read_out(trained, fraction, args.pose_steps)
+            write_results(collect(args.work, args.fractions), args, args.out)
     write_results(collect(args.work, args.fractions), args, args.out)
     print(args.out.with_suffix(".md").read_text())
 
