@@ -183,8 +183,7 @@ def write_results(rows: dict, args: argparse.Namespace, out: Path) -> None:
              "|---|---:|---:|---:|---:|" + "---:|" * len(args.fractions) + "---:|---:|---:|---:|"]
     for name, row in rows.items():
         for seed, rec in row["seeds"].items():
-            lines.append(table_line(name if len(row["seeds"]) == 1 else f"{name} [seed {seed}]", rec,
-                                    args.fractions))
+            lines.append(table_line(seed_label(name, row, seed), rec, args.fractions))
     means = {name: row["mean"] for name, row in rows.items() if any(m["seeds"] > 1 for m in row["mean"].values())}
     if means:
         lines += ["", "Over seeds (mean, and max - min in brackets):", "",
@@ -207,6 +206,10 @@ def write_results(rows: dict, args: argparse.Namespace, out: Path) -> None:
     out.with_suffix(".md").write_text("\n".join(lines) + "\n")
 
 
+def seed_label(name: str, row: dict, seed: str) -> str:
+    return name if list(row["seeds"]) == ["0"] else f"{name} [seed {seed}]"
+
+
 def table_line(name: str, rec: dict, fractions: tuple[float, ...]) -> str:
     cells = rec["cells"]
     cell = lambda f, m: f"{cells[f][m]:.1f}" if f in cells else "-"  # noqa: E731
@@ -221,7 +224,7 @@ def table_line(name: str, rec: dict, fractions: tuple[float, ...]) -> str:
 def plot_curves(rows: dict, path: Path) -> bool:
     from benchmarks.plotting import line_plot
 
-    series = {name if len(row["seeds"]) == 1 else f"{name} [seed {seed}]":
+    series = {seed_label(name, row, seed):
               ([c["step"] for c in rec["curve"]], [c["box_iou"] for c in rec["curve"]], {})
               for name, row in rows.items() for seed, rec in row["seeds"].items() if rec["curve"]}
     return line_plot(path, series, hline=IOU_GOAL, xlabel="training step", ylabel="box IoU, held-out athletes",
