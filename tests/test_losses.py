@@ -423,3 +423,19 @@ def test_foreground_box_loss_pulls_the_box_to_the_foreground():
     assert centre.grad[0, 0].item() > 0 and centre.grad[0, 1].item() == 0  # descent moves the box left
     empty = foreground_box_loss(target_scale, centre, bg, bg)  # no foreground anywhere: nothing to learn
     assert empty.item() == 0.0
+
+
+def test_foreground_box_ignores_residue_spread_over_the_frame():
+    """Ski backgrounds leave faint edges all over the frame: a fifth of the mass outside the skier."""
+    from train.losses.foreground import foreground_box
+
+    weights = torch.zeros(1, 128, 128)
+    weights[0, 40:80, 56:68] = 0.5  # the skier: 12 x 40 pixels, mass 240
+    g = torch.Generator().manual_seed(0)
+    rows, cols = torch.randint(0, 128, (2, 600), generator=g)
+    weights[0, rows, cols] += 0.1  # single-pixel residue anywhere: mass 60, a fifth of the total
+    centre, scale, valid = foreground_box(weights)
+    assert valid.item()
+    assert centre[0].tolist() == pytest.approx([(62 - 64) / 64, (60 - 64) / 64], abs=0.03)
+    # the skier's half-sizes are 6/64 and 20/64; the whole map's quantile span would be most of the frame
+    assert scale[0].tolist() == pytest.approx([6 / 64, 20 / 64], abs=0.04)
