@@ -54,9 +54,10 @@ RUNS = (
     ScenarioRun("dive: gravity pretraining", "dive", ("weights.foreground=0",), "the paper's dive recipe"),
     ScenarioRun("dive: no gravity", "dive", ("variant=Ours", "gravity_steps=0", "weights.foreground=0"),
                 "the paper's losses without the gravity stage"),
-    ScenarioRun("ski: Ours", "ski", (), "the ski preset: panorama background, lambda = 0.05"),
-    ScenarioRun("ski: Ours + fg", "ski", ("weights.foreground=1",), "the ski preset with the foreground box term "
-                "(against the per-frame panorama backgrounds)"),
+    ScenarioRun("ski: Ours + fg", "ski", (), "the ski preset: panorama background, lambda = 0.05, the foreground "
+                "term, boxes down to 5% of the frame, no box prior"),
+    ScenarioRun("ski: Ours", "ski", ("weights.foreground=0", "weights.box_prior=1", "min_box=0.2"),
+                "the paper's losses: panorama background, lambda = 0.05, the box prior, boxes >= 40% of the frame"),
     ScenarioRun("ski: DSL", "ski", ("variant=DSL",), "DSL on the whole frame (no detector, no decoder)"),
 )
 
