@@ -79,7 +79,11 @@ SCENARIO_PRESETS: dict[str, dict] = {
     # foreground term as in studio (the diving background is the clean pool, from two half-frames)
     "dive": {"near": 3, "far": 20, "background": "diving", "batch_size": 16, "variant": "Ours+gravity",
              "gravity_steps": 500, "min_box": 0.02, "weights": LossWeights(box_prior=0.0, foreground=1.0)},
-    "ski": {"near": 5, "far": 40, "background": "panorama", "weights": LossWeights(pixel=0.05)},
+    # the skier is small and narrow (~9% x 33% of a follow-cam frame): boxes may shrink to 5% of the frame; the
+    # foreground term against the per-frame panorama backgrounds, without the box prior (as dive). The paper's
+    # losses alone (boxes >= 40% of the frame, the prior at 50%) left the box at IoU 0.15 (scenarios.md)
+    "ski": {"near": 5, "far": 40, "background": "panorama", "min_box": 0.05,
+            "weights": LossWeights(pixel=0.05, box_prior=0.0, foreground=1.0)},
 }
 
 
