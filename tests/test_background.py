@@ -249,3 +249,31 @@ def test_panorama_follows_the_synthetic_ski_camera_and_removes_the_skier(tmp_pat
         return float(np.mean(shares))
 
     assert share_on_skier(backgrounds) > 0.6 > 0.2 > share_on_skier(static)  # measured 0.71-0.73 vs 0.04
+
+
+def _panning_shot(seed: int, frames: int, size: tuple[int, int] = (72, 96)) -> np.ndarray:
+    """A camera panning 2 px per frame across a smooth random texture: ``(frames, h, w, 3)`` uint8."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    texture = cv2.GaussianBlur(rng.integers(0, 256, (size[0], size[1] + 2 * frames, 3), dtype=np.uint8), (0, 0), 1.5)
+    texture = cv2.normalize(texture, None, 0, 255, cv2.NORM_MINMAX)
+    return np.stack([texture[:, 2 * t:2 * t + size[1]] for t in range(frames)])
+
+
+def test_panorama_starts_a_new_segment_after_a_cut():
+    """Two shots with a blank frame between: the second shot registers as its own chain, and its backgrounds
+    come from its own frames (before, every frame after a cut was dropped and took the first shot's)."""
+    from train.background.panorama import register_chain
+
+    first, second = _panning_shot(1, 12), _panning_shot(2, 12)
+    frames = np.concatenate([first, np.zeros_like(first[:1]), second])
+
+    reg = register_chain(frames)
+
+    assert reg.segment.tolist() == [0] * 12 + [-1] + [1] * 12 and reg.ok.tolist() == [True] * 12 + [False] + [True] * 12
+    steps = [np.linalg.inv(reg.transforms[t - 1]) @ reg.transforms[t] for t in range(14, 25)]
+    assert all(abs(s[0, 2] / s[2, 2] - 2.0) < 0.2 for s in steps)  # frame t's pixel x is frame t-1's x + 2
+    backgrounds = panorama_from_frames(frames).astype(np.float32)
+    assert np.abs(backgrounds[13:] - frames[13:]).mean() < 8  # the scene itself: nothing moves in it
+    assert np.abs(backgrounds[12] - backgrounds[11]).max() == 0  # the blank frame: its neighbour's background

@@ -25,7 +25,7 @@ from train.data.frame_cache import build_cache, cache_key
 
 log = logging.getLogger(__name__)
 
-CACHE_VERSION = 2  # bump when an estimator's output changes, so old caches are not reused
+CACHE_VERSION = 3  # bump when an estimator's output changes, so old caches are not reused
 KINDS = ("median", "diving", "panorama")
 
 

@@ -11,8 +11,11 @@ of thousands of pixels, the *true* geometry, not drift). So each frame gets its 
    (rotation, zoom, shift: what one frame's turn of a narrow-field camera mostly is), the similarity is
    kept: with few corners, the perspective terms fit noise. Tracked corners work on snow, poles and tree
    lines where descriptor matching (ORB, the first version here) found too few correct matches. Links
-   compose into a transform from every frame to the first registered one; only products over a window
-   of neighbours are ever used, so the far-projective ones never matter.
+   compose into a transform from every frame to the first one of its segment; only products over a window
+   of neighbours are ever used, so the far-projective ones never matter. A frame that does not link to the
+   last registered one (a cut, a flash) starts a new segment where it has corners to track from, else it
+   is dropped; backgrounds are built from frames of the same segment only, so a new shot never gets the
+   old shot's scene (before, every frame after a cut was dropped and took the last frame's background).
    On the synthetic ski venue (true homographies from the rendering camera), frames 1 / 10 / 20 apart
    register to within ~0.8 / 2.5 / 5 pixels at 320 wide; similarity steps alone drift to ~30 at 20 frames
    (they leave out the perspective of the turn).
@@ -52,7 +55,7 @@ class PanoramaConfig:
     flow_levels: int = 4  # pyramid levels: motion up to ~2**levels * window / 2 pixels per frame
     max_round_trip_px: float = 0.5  # a corner tracked forward then back must land this close to its start
     ransac_px: float = 1.0  # inlier threshold, in registration pixels
-    min_inliers: int = 15  # fewer inliers: the frame is dropped
+    min_inliers: int = 15  # fewer inliers: the frame does not link (it starts a new segment, or is dropped)
     max_step_scale: float = 1.5  # a step that zooms more than this is a bad fit, not a camera
     # each step is a homography where it stays within this many pixels (at the frame corners) of the similarity
     # fit, else the similarity; 0: similarities only. Chained over a second of a wide pan, the perspective a
@@ -128,41 +131,47 @@ def track_step(gray_prev: np.ndarray, gray_now: np.ndarray, cfg: PanoramaConfig,
 class Registration:
     """Where each frame lies relative to the first registered one, in registration pixels."""
 
-    transforms: np.ndarray  # (T, 3, 3) frame t -> first registered frame, up to scale (identity for dropped frames)
+    transforms: np.ndarray  # (T, 3, 3) frame t -> its segment's first frame, up to scale (identity: dropped)
     ok: np.ndarray  # (T,) bool, False for dropped frames
     size: tuple[int, int]  # (h, w) of the registration frames
+    segment: np.ndarray  # (T,) int, the chain each frame belongs to (0, 1, ... in order; -1 for dropped frames)
 
 
 def register_chain(frames: Iterable[np.ndarray], cfg: PanoramaConfig = PanoramaConfig()) -> Registration:
-    """Link each frame (``(h, w, 3)`` uint8 RGB) to the last registered one; drop, with a warning, the ones
-    that do not register (a flash, a cut, a blank frame). The frame after a dropped one links past it."""
+    """Link each frame (``(h, w, 3)`` uint8 RGB) to the last registered one. A frame that does not link
+    starts a new segment if it has enough corners for the next frame to track from (a cut); else it is
+    dropped, with a warning (a blank or flash frame), and the next frame links past it."""
     cv2.setRNGSeed(0)  # RANSAC samples with OpenCV's generator: the same video gives the same backgrounds
-    transforms, ok, size = [], [], (0, 0)
-    last = None  # (grey image, transform to the first registered frame, last step)
+    transforms, segment, size = [], [], (0, 0)  # segment -1: dropped
+    last = None  # (grey image, transform to the segment's first frame, last step)
+    current = -1  # the segment being chained
     for t, frame in enumerate(frames):
         size = frame.shape[:2]
         gray = cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY)
-        if last is None:  # the chain starts at the first frame with enough corners for the next one to track
-            corners = cv2.goodFeaturesToTrack(gray, cfg.min_inliers, cfg.corner_quality, 5)
-            if corners is not None and len(corners) >= cfg.min_inliers:
-                last = (gray, np.eye(3), None)
-                transforms.append(np.eye(3))
-                ok.append(True)
-                continue
-            step, inliers = None, 0 if corners is None else len(corners)
-        else:
+        if last is not None:
             step, inliers = track_step(last[0], gray, cfg, last[2])
-        if step is None or inliers < cfg.min_inliers:
-            log.warning("panorama: frame %d dropped, registration found %d inliers (< %d)",
-                        t, inliers, cfg.min_inliers)
+            if step is not None and inliers >= cfg.min_inliers:
+                chained = last[1] @ step
+                last = (gray, chained / np.linalg.norm(chained), step)  # a homography's scale is free: bound it
+                transforms.append(last[1])
+                segment.append(current)
+                continue
+        corners = cv2.goodFeaturesToTrack(gray, cfg.min_inliers, cfg.corner_quality, 5)
+        if corners is None or len(corners) < cfg.min_inliers:
+            log.warning("panorama: frame %d dropped, it has %d corners to track (< %d)",
+                        t, 0 if corners is None else len(corners), cfg.min_inliers)
             transforms.append(np.eye(3))
-            ok.append(False)
+            segment.append(-1)
             continue
-        chained = last[1] @ step
-        last = (gray, chained / np.linalg.norm(chained), step)  # a homography's scale is free: keep it bounded
-        transforms.append(last[1])
-        ok.append(True)
-    return Registration(np.asarray(transforms).reshape(-1, 3, 3), np.asarray(ok, dtype=bool), size)
+        if last is not None:
+            log.warning("panorama: frame %d does not link to the last registered frame (%d inliers < %d); "
+                        "a new segment starts there (a cut?)", t, inliers, cfg.min_inliers)
+        current += 1  # a segment starts here
+        last = (gray, np.eye(3), None)
+        transforms.append(np.eye(3))
+        segment.append(current)
+    segment = np.asarray(segment, dtype=np.int64)
+    return Registration(np.asarray(transforms).reshape(-1, 3, 3), segment >= 0, size, segment)
 
 
 # ---------------------------------------------------------------- local median
@@ -230,8 +239,8 @@ def panorama_from_frames(frames: np.ndarray, register_frames: Iterable[np.ndarra
             a moderate size); default: ``frames`` rescaled to ``cfg.register_long_side``.
         out: array ``(T, H, W, 3)`` uint8 to write into (e.g. a memmap), allocated when None.
 
-    A dropped frame (it did not register) gets the background of its nearest registered neighbour: the
-    camera moves little in a frame or two.
+    Backgrounds come from the frame's own segment (``register_chain``). A dropped frame (it had nothing to
+    track) gets the background of its nearest registered neighbour: the camera moves little in a frame or two.
     """
     if frames.ndim != 4 or frames.shape[-1] != 3 or len(frames) == 0:
         raise ValueError(f"frames must be (T, H, W, 3) with T >= 1, got shape {frames.shape}")
@@ -251,7 +260,8 @@ def panorama_from_frames(frames: np.ndarray, register_frames: Iterable[np.ndarra
     to_first = scale @ reg.transforms @ np.linalg.inv(scale)  # (T, 3, 3) at training size
     out = np.empty(frames.shape, np.uint8) if out is None else out
     for t in good:
-        out[t] = local_background(frames, t, neighbours(t, good, cfg), to_first)
+        same = good[reg.segment[good] == reg.segment[t]]
+        out[t] = local_background(frames, t, neighbours(t, same, cfg), to_first)
     for t in np.flatnonzero(~reg.ok):
         out[t] = out[good[np.abs(good - t).argmin()]]
     return out
