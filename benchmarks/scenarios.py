@@ -83,9 +83,8 @@ def run_dir(work: Path, name: str, seed: int) -> Path:
 
 
 def seeds_on_disk(work: Path, name: str) -> list[int]:
-    found = [int(p.name.rsplit("-s", 1)[1]) for p in (work / "runs").glob(slug(name) + "-s*")
-             if p.name.rsplit("-s", 1)[1].isdigit()]
-    return sorted([0] * (work / "runs" / slug(name)).is_dir() + found)
+    tails = [p.name[len(slug(name)) + 2:] for p in (work / "runs").glob(slug(name) + "-s*")]
+    return sorted(([0] if run_dir(work, name, 0).is_dir() else []) + [int(t) for t in tails if t.isdigit()])
 
 
 def train_run(run: ScenarioRun, data: Path, work: Path, steps: int, workers: int, seed: int = 0) -> Path:
@@ -192,7 +191,7 @@ def write_results(rows: dict, args: argparse.Namespace, out: Path) -> None:
                   "|---|---:|" + "---:|" * len(args.fractions) + "---:|---:|"]
         for name, mean in means.items():
             n = " | ".join(f"{mean[f]['n_mpjpe']:.1f} ({mean[f]['n_mpjpe_spread']:.1f})" if f in mean else "-"
-                           for f in map(lambda f: f"{f:g}", args.fractions))
+                           for f in (f"{f:g}" for f in args.fractions))
             full = mean.get("1", {})
             lines.append(f"| {name} | {max(m['seeds'] for m in mean.values())} | {n} | "
                          f"{full.get('mpjpe', float('nan')):.1f} | {full.get('p_mpjpe', float('nan')):.1f} |")
