@@ -9,7 +9,6 @@ size here (it ran at batch 1 and failed at 8). torch, onnx and the training code
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from engines.metadata import INPUT_NAME, OUTPUTS, ModelMetadata
+from engines.posenet_graph import build_posenet_graph, export_posenet, weights_hash
 from tvstream.errors import CheckpointError
 
 OPSET = 17
@@ -102,12 +102,8 @@ def build_inference_graph(ssl_state: dict[str, Any], regressor_state: dict[str, 
             return paste(rgb, logit, scale, centre, mcfg.detector_size)[1]  # (N, 1, h, w)
 
     graph = InferenceGraph().eval()
-    digest = hashlib.sha256()
-    for name, tensor in sorted(graph.state_dict().items()):
-        digest.update(name.encode())
-        digest.update(tensor.detach().cpu().numpy().tobytes())
     meta = ModelMetadata(input_size=tuple(mcfg.frame_size), outputs=OUTPUTS + (("mask",) if with_mask else ()),
-                         model_hash=digest.hexdigest()[:16], trained=trained,
+                         model_hash=weights_hash(graph), trained=trained,
                          config={"ssl": ssl_state["config"], "model": mcfg.to_dict(),
                                  "regressor": reg_cfg.__dict__, **({"card": card} if card else {})})
     return graph, meta
@@ -125,18 +121,27 @@ def export_onnx(checkpoint: str | os.PathLike, out: str | os.PathLike, regressor
     from train.checkpoint import atomic_save, load_checkpoint
 
     ssl_state = load_checkpoint(checkpoint)
-    reg_state = torch.load(regressor, map_location="cpu", weights_only=True) if regressor else None
-    graph, meta = build_inference_graph(ssl_state, reg_state, with_mask, card)
+    posenet = ssl_state["config"].get("kind") == "posenet"
+    if posenet:
+        if regressor is not None or with_mask:
+            raise CheckpointError(f"{checkpoint}: a pose-network checkpoint has its own heads (no regressor, no mask)")
+        graph, meta = build_posenet_graph(ssl_state, card)
+        reg_state = None
+    else:
+        reg_state = torch.load(regressor, map_location="cpu", weights_only=True) if regressor else None
+        graph, meta = build_inference_graph(ssl_state, reg_state, with_mask, card)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     h, w = meta.input_size
-    dummy = torch.zeros(2, h, w, 3, dtype=torch.uint8)
     names = list(meta.outputs)
     tmp = out.with_name(out.name + ".tmp")
     try:
-        torch.onnx.export(graph, (dummy,), str(tmp), input_names=[INPUT_NAME], output_names=names,
-                          dynamic_axes={INPUT_NAME: {0: "batch"}, **{n: {0: "batch"} for n in names}},
-                          opset_version=OPSET, dynamo=False)
+        if posenet:
+            export_posenet(graph, meta, str(tmp), OPSET)
+        else:
+            torch.onnx.export(graph, (torch.zeros(2, h, w, 3, dtype=torch.uint8),), str(tmp), input_names=[INPUT_NAME],
+                              output_names=names, dynamic_axes={INPUT_NAME: {0: "batch"}, **{n: {0: "batch"} for n in names}},
+                              opset_version=OPSET, dynamo=False)
         model = onnx.load(str(tmp))
         for key, value in meta.to_props().items():
             model.metadata_props.add(key=key, value=value)
@@ -147,7 +152,10 @@ def export_onnx(checkpoint: str | os.PathLike, out: str | os.PathLike, regressor
         tmp.unlink(missing_ok=True)
     pt = out.with_suffix(".pt")
     weights_only = {k: v for k, v in ssl_state.items() if k not in ("optimizer", "scaler", "rng")}
-    atomic_save({"ssl": weights_only, "regressor": reg_state, "with_mask": with_mask}, pt)
+    if posenet:
+        atomic_save({"posenet": weights_only, "card": card}, pt)
+    else:
+        atomic_save({"ssl": weights_only, "regressor": reg_state, "with_mask": with_mask}, pt)
     return meta
 
 

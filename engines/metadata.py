@@ -13,8 +13,9 @@ from tvstream.skeleton import JOINT_NAMES
 
 MODEL_SCHEMA = "tvstream.model/1"
 INPUT_NAME = "frames"  # (N, H, W, 3) uint8 RGB at the model's working resolution
+TRACK_INPUT = "track"  # (N, 5) float32 [use, cx, cy, hx, hy]: a box the crop follows instead of the detector's
 OUTPUTS = ("box", "pose3d", "pose2d")  # (N, 4) px, (N, K, 3) mm root-relative, (N, K, 2) px
-OPTIONAL_OUTPUTS = ("mask",)
+OPTIONAL_OUTPUTS = ("mask", "conf")  # conf (N, K) per-joint confidence in [0, 1]
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class ModelMetadata:
     name: str = "tvstream"
     trained: bool = True  # False when the regressor was randomly initialised (engine tests, demos)
     config: dict = field(default_factory=dict)  # the training config(s), for provenance
+    inputs: tuple[str, ...] = (INPUT_NAME,)  # models with a tracking crop also take TRACK_INPUT
     schema: str = MODEL_SCHEMA
 
     def to_props(self) -> dict[str, str]:
@@ -50,7 +52,8 @@ class ModelMetadata:
             meta = ModelMetadata(input_size=tuple(d["input_size"]), joints=tuple(d["joints"]), units=d["units"],
                                  outputs=tuple(d["outputs"]), model_hash=d.get("model_hash", ""),
                                  name=d.get("name", "tvstream"), trained=bool(d.get("trained", True)),
-                                 config=d.get("config", {}), schema=d["schema"])
+                                 config=d.get("config", {}), schema=d["schema"],
+                                 inputs=tuple(d.get("inputs", (INPUT_NAME,))))
         except (KeyError, TypeError) as exc:
             raise CheckpointError(f"{source}: tvstream metadata misses field {exc}") from None
         meta.check(source)
@@ -66,5 +69,8 @@ class ModelMetadata:
         missing = [o for o in OUTPUTS if o not in self.outputs]
         if missing:
             raise CheckpointError(f"{source}: model lacks output(s) {missing}")
+        if self.inputs not in ((INPUT_NAME,), (INPUT_NAME, TRACK_INPUT)):
+            raise CheckpointError(f"{source}: model inputs {list(self.inputs)}, this runtime feeds "
+                                  f"[{INPUT_NAME!r}] or [{INPUT_NAME!r}, {TRACK_INPUT!r}]")
         if len(self.input_size) != 2 or min(self.input_size) < 16:
             raise CheckpointError(f"{source}: bad input_size {self.input_size}")

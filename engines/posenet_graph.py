@@ -1,0 +1,83 @@
+"""The exportable per-frame graph of the localising pose network (``train/posenet``).
+
+``frames (N, H, W, 3) uint8`` and ``track (N, 5)`` -> ``box (N, 4)`` px, ``pose3d (N, K, 3)`` mm pelvis-relative,
+``pose2d (N, K, 2)`` px, ``conf (N, K)`` in [0, 1]. ``track = [use, cx, cy, hx, hy]``: where ``use`` is 1 the
+crop follows that box (normalised centre and half-size, from the previous frame's joints) instead of the
+detector's; all zeros = detect every frame. torch is imported only inside.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import numpy as np
+
+from engines.metadata import INPUT_NAME, OUTPUTS, TRACK_INPUT, ModelMetadata
+
+POSENET_OUTPUTS = (*OUTPUTS, "conf")
+
+
+def weights_hash(module: Any) -> str:
+    """sha256 (16 hex digits) over a module's state dict, names included."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(module.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def build_posenet_graph(state: dict[str, Any], card: dict[str, Any] | None = None):
+    """``(graph, metadata)`` from a pose-network checkpoint state (``train/posenet/fit.py``)."""
+    import torch
+    from torch import nn
+
+    from train.posenet.config import PoseNetConfig
+    from train.posenet.model import PoseNet
+
+    cfg = PoseNetConfig.from_dict(state["config"]["model"])
+    net = PoseNet(cfg)
+    net.load_state_dict(state["model"])
+    h, w = cfg.frame_size
+
+    class PoseNetGraph(nn.Module):
+        """uint8 frames + track boxes -> box px, pose3d mm, pose2d px, conf."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = net.eval()
+            self.register_buffer("half_size", torch.tensor([w / 2.0, h / 2.0]))  # (W/2, H/2)
+
+        def forward(self, frames: torch.Tensor, track: torch.Tensor):
+            x = frames.permute(0, 3, 1, 2).float() / 255.0  # (N, 3, H, W) in [0, 1]
+            centre, half, scale, xy, xyz, conf = self.net(x, track)
+            frame_xy = centre[:, None, :] + scale[:, None, :] * xy  # (N, K, 2) normalised frame coordinates
+            pose2d = (frame_xy + 1) * self.half_size - 0.5  # pixel centres at integers
+            box = torch.cat([(centre - half + 1) * self.half_size, (centre + half + 1) * self.half_size], dim=1)
+            return box, xyz * 1000.0, pose2d, conf
+
+    graph = PoseNetGraph().eval()
+    meta = ModelMetadata(input_size=(h, w), outputs=POSENET_OUTPUTS, inputs=(INPUT_NAME, TRACK_INPUT),
+                         model_hash=weights_hash(graph), trained=True,
+                         config={"kind": "posenet", "model": cfg.to_dict(), "fit": state["config"].get("fit", {}),
+                                 "step": state.get("step"), **({"card": card} if card else {})})
+    return graph, meta
+
+
+def export_posenet(graph, meta: ModelMetadata, tmp_path: str, opset: int) -> None:
+    """Trace ``graph`` to ``tmp_path`` with a dynamic batch on every input and output."""
+    import torch
+
+    h, w = meta.input_size
+    frames = torch.zeros(2, h, w, 3, dtype=torch.uint8)
+    track = torch.zeros(2, 5)
+    names = list(meta.outputs)
+    torch.onnx.export(graph, (frames, track), tmp_path, input_names=[INPUT_NAME, TRACK_INPUT], output_names=names,
+                      dynamic_axes={INPUT_NAME: {0: "batch"}, TRACK_INPUT: {0: "batch"},
+                                    **{n: {0: "batch"} for n in names}},
+                      opset_version=opset, dynamo=False)
+
+
+def no_track(n: int) -> np.ndarray:
+    """The ``track`` input that lets the detector place every crop."""
+    return np.zeros((n, 5), np.float32)

@@ -1,0 +1,140 @@
+"""Batched augmentation of cached crops and frames, with the labels moved along (torch, CPU).
+
+Geometry (pose crops): the crop box is the labeled box grown by the runtime's margin, then jittered in
+scale and position as a detector would miss it, rotated, sometimes squashed sideways (sources whose aspect
+is not the model's 16:9 arrive squashed) and mirrored (left/right joints swapped, 3D x negated).
+Appearance (both): brightness, contrast, saturation, channel gains, grey, blur, sensor noise, and an
+occluder pasted from another sample of the batch. Every draw comes from an owned ``torch.Generator``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from tvstream.skeleton import H36M_17
+
+FLIP = torch.as_tensor(H36M_17.flip_permutation())
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """Ranges of the random draws (uniform unless said)."""
+
+    scale: tuple[float, float] = (0.8, 1.3)  # crop side / (margin x box side): a detector's size error
+    shift: float = 0.15  # of the crop side, each axis
+    rotate_deg: float = 35.0
+    rotate_p: float = 0.5
+    squash: tuple[float, float] = (0.6, 1.05)  # horizontal compression of the source
+    squash_p: float = 0.3
+    flip_p: float = 0.5
+    brightness: tuple[float, float] = (0.6, 1.4)
+    contrast: tuple[float, float] = (0.6, 1.4)
+    saturation: tuple[float, float] = (0.2, 1.5)
+    gains: float = 0.15  # per-channel colour cast
+    grey_p: float = 0.1
+    blur_p: float = 0.25
+    noise: float = 0.04  # max std of sensor noise in [0, 1] units
+    occlude_p: float = 0.35
+    zoom_p: float = 0.5  # frames: show a part of the frame, so the athlete gets larger
+    zoom: tuple[float, float] = (0.45, 1.0)
+
+
+def _u(n: int, lo: float, hi: float, g: torch.Generator) -> torch.Tensor:
+    return lo + (hi - lo) * torch.rand(n, generator=g)
+
+
+def _p(n: int, p: float, g: torch.Generator) -> torch.Tensor:
+    return torch.rand(n, generator=g) < p
+
+
+def pose_crops(images: torch.Tensor, joints2d: torch.Tensor, joints3d: torch.Tensor, tight: torch.Tensor,
+               size: int, margin: float, cfg: AugmentConfig, g: torch.Generator,
+               train: bool = True) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Pre-crops (N, 3, P, P) [0, 1] -> crops (N, 3, size, size), 2D (N, K, 2) crop coords, 3D (N, K, 3).
+
+    ``joints2d`` and ``tight`` (N, 2) are in the pre-crop's normalised coordinates (the box is centred).
+    Without ``train`` the crop is the runtime's: the box grown by ``margin``, no jitter.
+    """
+    n = images.shape[0]
+    side = margin * tight.max(dim=1).values  # (N,) half-side of the crop, pre-crop units
+    if train:
+        side = side * _u(n, *cfg.scale, g)
+        shift = (torch.rand(n, 2, generator=g) * 2 - 1) * cfg.shift * side[:, None]  # (N, 2)
+        angle = torch.where(_p(n, cfg.rotate_p, g), _u(n, -cfg.rotate_deg, cfg.rotate_deg, g), torch.zeros(n))
+        squash = torch.where(_p(n, cfg.squash_p, g), _u(n, *cfg.squash, g), torch.ones(n))
+        flip = _p(n, cfg.flip_p, g)
+    else:
+        shift, angle, squash = torch.zeros(n, 2), torch.zeros(n), torch.ones(n)
+        flip = torch.zeros(n, dtype=torch.bool)
+    a = angle * math.pi / 180
+    cos, sin = torch.cos(a), torch.sin(a)
+    rot = torch.stack([torch.stack([cos, -sin], -1), torch.stack([sin, cos], -1)], -2)  # (N, 2, 2)
+    sign = torch.where(flip, -1.0, 1.0)
+    diag = torch.diag_embed(torch.stack([sign * side / squash, side], -1))  # (N, 2, 2)
+    lin = rot @ diag  # output crop coords -> pre-crop coords
+    theta = torch.cat([lin, shift[:, :, None]], dim=2)  # (N, 2, 3)
+    grid = F.affine_grid(theta, [n, 3, size, size], align_corners=False)
+    crops = F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    j2 = torch.linalg.solve(lin[:, None], (joints2d - shift[:, None])[..., None])[..., 0]  # (N, K, 2)
+    rot_t = rot.transpose(1, 2)  # the athlete turns by the inverse of the sampling rotation
+    j3 = joints3d.clone()
+    j3[..., :2] = (rot_t[:, None] @ joints3d[..., :2, None])[..., 0]
+    j3[..., 0] = j3[..., 0] * sign[:, None]
+    j2 = torch.where(flip[:, None, None], j2[:, FLIP], j2)
+    j3 = torch.where(flip[:, None, None], j3[:, FLIP], j3)
+    return crops, j2, j3
+
+
+def zoom_frames(frames: torch.Tensor, box: torch.Tensor, cfg: AugmentConfig,
+                g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Frames (N, 3, h, w) and boxes [cx, cy, hx, hy] -> a window of each frame holding the box centre, mirrored."""
+    n = frames.shape[0]
+    z = torch.where(_p(n, cfg.zoom_p, g), _u(n, *cfg.zoom, g), torch.ones(n))  # (N,) window half-size
+    lo, hi = (box[:, :2] - (1 - z[:, None])).clamp(min=-1 + z[:, None]), (box[:, :2] + (1 - z[:, None]))
+    hi = hi.clamp(max=1 - z[:, None])
+    lo = torch.minimum(lo, hi)
+    wc = lo + (hi - lo) * torch.rand(n, 2, generator=g)  # (N, 2) window centre
+    flip = _p(n, cfg.flip_p, g)
+    sign = torch.where(flip, -1.0, 1.0)
+    theta = torch.zeros(n, 2, 3)
+    theta[:, 0, 0], theta[:, 1, 1] = sign * z, z
+    theta[:, :, 2] = wc
+    grid = F.affine_grid(theta, list(frames.shape), align_corners=False)
+    out = F.grid_sample(frames, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    centre = (box[:, :2] - wc) / z[:, None]
+    centre[:, 0] = centre[:, 0] * sign
+    return out, torch.cat([centre, box[:, 2:] / z[:, None]], dim=1)
+
+
+def appearance(x: torch.Tensor, cfg: AugmentConfig, g: torch.Generator) -> torch.Tensor:
+    """Photometric augmentation of (N, 3, H, W) [0, 1] images (a new tensor)."""
+    n = x.shape[0]
+    grey = x.mean(dim=1, keepdim=True)
+    x = grey + (x - grey) * _u(n, *cfg.saturation, g).view(n, 1, 1, 1)
+    x = torch.where(_p(n, cfg.grey_p, g).view(n, 1, 1, 1), x.mean(dim=1, keepdim=True).expand_as(x), x)
+    mean = x.mean(dim=(1, 2, 3), keepdim=True)
+    x = mean + (x - mean) * _u(n, *cfg.contrast, g).view(n, 1, 1, 1)
+    x = x * _u(n, *cfg.brightness, g).view(n, 1, 1, 1)
+    x = x * (1 + (torch.rand(n, 3, 1, 1, generator=g) * 2 - 1) * cfg.gains)
+    blurred = F.avg_pool2d(x, 3, stride=1, padding=1, count_include_pad=False)
+    x = torch.where(_p(n, cfg.blur_p, g).view(n, 1, 1, 1), blurred, x)
+    x = x + torch.randn(x.shape, generator=g) * (torch.rand(n, 1, 1, 1, generator=g) * cfg.noise)
+    if cfg.occlude_p > 0:
+        x = occlude(x, cfg.occlude_p, g)
+    return x.clamp(0, 1)
+
+
+def occlude(x: torch.Tensor, p: float, g: torch.Generator) -> torch.Tensor:
+    """Paste a rectangle of another sample of the batch (real texture, not a flat colour) into some images."""
+    n, _, h, w = x.shape
+    out = x.clone()
+    donors = torch.roll(x, 1, dims=0)
+    for i in torch.nonzero(_p(n, p, g)).flatten().tolist():
+        rh, rw = (int(v) for v in (_u(2, 0.15, 0.45, g) * torch.tensor([h, w])))
+        y0, x0 = int(torch.randint(0, h - rh + 1, (1,), generator=g)), int(torch.randint(0, w - rw + 1, (1,), generator=g))
+        out[i, :, y0:y0 + rh, x0:x0 + rw] = donors[i, :, y0:y0 + rh, x0:x0 + rw]
+    return out

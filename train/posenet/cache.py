@@ -1,0 +1,196 @@
+"""Labeled videos -> a training cache: per frame a square pre-crop around the athlete and a small whole frame.
+
+Decoding H.264 every step would cost more than the step, so each labeled frame is decoded once into:
+- ``crops (N, P, P, 3)`` uint8: a square of twice the box's longer side around the box centre (room for
+  scale, shift and rotation augmentation), resampled to ``P`` pixels;
+- ``frames (N, h, w, 3)`` uint8: the whole frame at the detector's size (area-averaged, as the runtime's
+  scale-then-pool);
+- ``joints2d (N, K, 2)`` in the pre-crop's normalised coordinates (-1..1 over its square),
+  ``joints3d (N, K, 3)`` mm pelvis-relative (camera axes), ``visible (N, K)``, ``box (N, 4)`` =
+  ``[cx, cy, hx, hy]`` in the frame's normalised coordinates, ``tight (N, 2)`` the box half-size in the
+  pre-crop's coordinates.
+Works for any folder of labeled clips (``VideoDataset``'s formats), synthetic or real.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import av
+import numpy as np
+
+from tvstream.labels import load_any_labels
+from tvstream.manifest import discover
+
+log = logging.getLogger(__name__)
+
+PRECROP_SIDE = 2.0  # pre-crop side / the box's longer side
+MIN_BOX_PX = 8  # smaller athletes are left out of training
+MIN_VISIBLE = 6  # frames with fewer joints in view are left out
+FIELDS = ("crops", "frames", "joints2d", "joints3d", "visible", "box", "tight")
+
+
+def _labeled_videos(folder: Path) -> list[tuple[Path, Path]]:
+    """(video, labels) pairs of a dataset folder (manifest or plain folder), labeled ones only."""
+    return [(Path(e.video), Path(e.labels)) for e in discover(folder) if e.labels is not None]
+
+
+def precrop(image: np.ndarray, box: np.ndarray, side: int) -> tuple[np.ndarray, np.ndarray, float]:
+    """Square pre-crop of ``image`` around ``box`` [x0, y0, x1, y1] px; returns crop, centre (edge coords), side px."""
+    import cv2
+
+    centre = np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2])
+    q = PRECROP_SIDE * max(box[2] - box[0], box[3] - box[1], MIN_BOX_PX)
+    a = side / q
+    # source edge coordinate e maps to (e - (c - q/2)) * a; cv2 maps pixel centres (integers): shift by 0.5
+    m = np.array([[a, 0, (0.5 - centre[0] + q / 2) * a - 0.5], [0, a, (0.5 - centre[1] + q / 2) * a - 0.5]])
+    out = cv2.warpAffine(image, m, (side, side), flags=cv2.INTER_AREA if a < 1 else cv2.INTER_LINEAR,
+                         borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
+    return out, centre, q
+
+
+def cache_video(video: Path, labels_path: Path, side: int, small: tuple[int, int]) -> dict[str, np.ndarray]:
+    """The cache rows of one labeled video (frames without usable labels are skipped)."""
+    import cv2
+
+    labels = load_any_labels(labels_path)
+    rows = {int(f): i for i, f in enumerate(labels.frames)}
+    out: dict[str, list] = {k: [] for k in FIELDS}
+    with av.open(str(video)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        for index, frame in enumerate(container.decode(stream)):
+            i = rows.get(index)
+            if i is None or labels.joints3d is None or not np.isfinite(labels.joints3d[i]).all():
+                continue
+            box, vis = labels.box[i], labels.visible[i]
+            if min(box[2] - box[0], box[3] - box[1]) < MIN_BOX_PX or vis.sum() < MIN_VISIBLE:
+                continue
+            image = frame.to_ndarray(format="rgb24")
+            hs, ws = image.shape[:2]
+            crop_img, centre, q = precrop(image, box, side)
+            out["crops"].append(crop_img)
+            out["frames"].append(cv2.resize(image, (small[1], small[0]), interpolation=cv2.INTER_AREA))
+            out["joints2d"].append(2 * (labels.joints2d[i] + 0.5 - centre) / q)
+            out["joints3d"].append(labels.joints3d[i] - labels.joints3d[i][:1])
+            out["visible"].append(vis)
+            out["box"].append([(box[0] + box[2]) / ws - 1, (box[1] + box[3]) / hs - 1,
+                               (box[2] - box[0]) / ws, (box[3] - box[1]) / hs])
+            out["tight"].append([(box[2] - box[0]) / q, (box[3] - box[1]) / q])
+    dtypes = {"crops": np.uint8, "frames": np.uint8, "visible": bool}
+    return {k: np.asarray(v, dtype=dtypes.get(k, np.float32)) for k, v in out.items()}
+
+
+def build_cache(data: Path, out: Path, side: int, small: tuple[int, int],
+                progress: Callable[[int, int], None] | None = None) -> dict:
+    """Cache every labeled video under ``data`` (a dataset, or a folder of datasets) into ``out/*.npy``.
+
+    Written to temp names and renamed last, so a stopped build leaves no half cache (it restarts).
+    """
+    marker = out / "cache.json"
+    if marker.is_file():
+        meta = json.loads(marker.read_text())
+        if meta["side"] == side and meta["small"] == list(small):
+            return meta
+    folders = [data] if (data / "manifest.json").is_file() else sorted(p for p in data.iterdir()
+                                                                         if (p / "manifest.json").is_file())
+    videos = [pair for folder in folders for pair in _labeled_videos(folder)]
+    if not videos:
+        raise FileNotFoundError(f"{data}: no labeled videos")
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in FIELDS}
+    sources = []
+    for n, (video, labels) in enumerate(videos):
+        rows = cache_video(video, labels, side, small)
+        for k in FIELDS:
+            parts[k].append(rows[k])
+        sources += [n] * len(rows["crops"])
+        if progress is not None:
+            progress(n + 1, len(videos))
+    out.mkdir(parents=True, exist_ok=True)
+    for k in FIELDS:
+        np.save(out / f"{k}.tmp.npy", np.concatenate(parts[k]))
+    np.save(out / "video.tmp.npy", np.asarray(sources, np.int32))
+    for k in (*FIELDS, "video"):
+        (out / f"{k}.tmp.npy").rename(out / f"{k}.npy")
+    meta = {"side": side, "small": list(small), "frames": len(sources), "videos": [str(v) for v, _ in videos]}
+    marker.write_text(json.dumps(meta, indent=1) + "\n")
+    return meta
+
+
+class Cache:
+    """Several built caches read as one: labels concatenated in memory, images memory-mapped per shard."""
+
+    def __init__(self, folders: list[Path]) -> None:
+        if not folders:
+            raise FileNotFoundError("no training cache given")
+        for folder in folders:
+            if not (folder / "cache.json").is_file():
+                raise FileNotFoundError(f"{folder}: no training cache (build it first)")
+        self.images = [{k: np.load(f / f"{k}.npy", mmap_mode="r") for k in ("crops", "frames")} for f in folders]
+        sizes = [len(part["crops"]) for part in self.images]
+        self.offsets = np.cumsum([0, *sizes])
+        self.labels = {k: np.concatenate([np.load(f / f"{k}.npy") for f in folders])
+                       for k in ("joints2d", "joints3d", "visible", "box", "tight")}
+        # video ids made unique over shards, so held-out videos are whole videos of one shard
+        self.labels["video"] = np.concatenate([np.load(f / "video.npy") + 100_000 * i for i, f in enumerate(folders)])
+
+    def __len__(self) -> int:
+        return int(self.offsets[-1])
+
+    def image_rows(self, key: str, rows: np.ndarray) -> np.ndarray:
+        """(len(rows), H, W, 3) uint8 images of global ``rows``."""
+        shard = np.searchsorted(self.offsets, rows, side="right") - 1
+        return np.stack([self.images[s][key][r - self.offsets[s]] for s, r in zip(shard, rows)])
+
+
+def find_caches(root: Path) -> list[Path]:
+    """``root`` if it is a built cache, else the built caches directly under it."""
+    if (root / "cache.json").is_file():
+        return [root]
+    return sorted(p for p in root.iterdir() if (p / "cache.json").is_file()) if root.is_dir() else []
+
+
+def load_cache(root: Path) -> Cache:
+    """Every built cache at or directly under ``root``."""
+    folders = find_caches(root)
+    if not folders:
+        raise FileNotFoundError(f"{root}: no training cache (build it first)")
+    return Cache(folders)
+
+
+def _build_one(args: tuple[Path, Path, int, tuple[int, int]]) -> tuple[str, int, float]:
+    import time
+
+    data, out, side, small = args
+    tic = time.perf_counter()
+    meta = build_cache(data, out, side, small)
+    return data.name, meta["frames"], time.perf_counter() - tic
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Build one cache per dataset under ``data`` (each shard of a world) into ``out/<name>``, in parallel."""
+    import argparse
+    from multiprocessing import get_context
+
+    from train.posenet.config import PoseNetConfig
+
+    ap = argparse.ArgumentParser(description="cache labeled videos for pose-network training")
+    ap.add_argument("data", type=Path, help="a dataset folder, or a folder of them (a world)")
+    ap.add_argument("out", type=Path)
+    ap.add_argument("--side", type=int, default=160, help="pre-crop side in pixels")
+    ap.add_argument("--workers", type=int, default=2)
+    args = ap.parse_args(argv)
+    small = PoseNetConfig().detector_size
+    datasets = [args.data] if (args.data / "manifest.json").is_file() else sorted(
+        p for p in args.data.iterdir() if (p / "manifest.json").is_file())
+    jobs = [(d, args.out / d.name, args.side, small) for d in datasets]
+    with get_context("spawn").Pool(args.workers) as pool:
+        for name, frames, seconds in pool.imap_unordered(_build_one, jobs):
+            print(f"{name}: {frames} frames cached in {seconds:.0f} s", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,69 @@
+"""Config of the localising pose network: frozen dataclasses, one preset per model size."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+from tvstream.skeleton import NUM_JOINTS
+
+
+@dataclass(frozen=True)
+class PoseNetConfig:
+    """Sizes of the detector and the pose head.
+
+    The working frame is 16:9 (broadcast and phone-landscape footage are; other aspects are squashed, which
+    training covers with horizontal squash augmentation). The detector reads it 4x downsampled.
+    """
+
+    frame_size: tuple[int, int] = (288, 512)  # (H, W) the runtime scales every source to
+    detector_stride: int = 4  # the detector sees the frame average-pooled by this factor (72 x 128)
+    detector_width: int = 16  # stage-1 channels of the detector trunk
+    crop_size: int = 128  # the pose head's input crop (pixels, square)
+    width: int = 32  # stage-1 channels of the pose trunk (64 in torchvision's ResNet18)
+    up_channels: int = 64  # channels of the two upsampling blocks (heatmaps at stride 4)
+    joints: int = NUM_JOINTS
+    box_margin: float = 1.25  # the crop's side is this times the longer side of the detected box
+
+    def __post_init__(self) -> None:
+        h, w = self.frame_size
+        if h % self.detector_stride or w % self.detector_stride:
+            raise ValueError(f"frame_size {self.frame_size} must be a multiple of detector_stride "
+                             f"{self.detector_stride}")
+        if self.crop_size % 16:
+            raise ValueError(f"crop_size must be a multiple of 16, got {self.crop_size}")
+        if min(self.width, self.detector_width, self.up_channels) < 4:
+            raise ValueError("widths must be >= 4")
+        if not 1.0 <= self.box_margin <= 3.0:
+            raise ValueError(f"box_margin must be in [1, 3], got {self.box_margin}")
+
+    @property
+    def detector_size(self) -> tuple[int, int]:
+        return self.frame_size[0] // self.detector_stride, self.frame_size[1] // self.detector_stride
+
+    @property
+    def heatmap_size(self) -> int:
+        return self.crop_size // 4
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @staticmethod
+    def from_dict(d: dict) -> PoseNetConfig:
+        known = {f.name for f in fields(PoseNetConfig)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown PoseNetConfig fields {sorted(unknown)}")
+        d = dict(d)
+        if "frame_size" in d:
+            d["frame_size"] = tuple(d["frame_size"])
+        return PoseNetConfig(**d)
+
+
+# Model sizes for the speed/accuracy curve (as MediaPipe's Lite / Full / Heavy); same code, other numbers.
+SIZES: dict[str, PoseNetConfig] = {
+    "lite": PoseNetConfig(crop_size=96, width=16, up_channels=32),
+    "full": PoseNetConfig(),
+    "heavy": PoseNetConfig(crop_size=160, width=48, up_channels=96),
+    "tiny": PoseNetConfig(frame_size=(72, 128), detector_stride=2, detector_width=4, crop_size=32, width=4,
+                          up_channels=8),  # tests
+}

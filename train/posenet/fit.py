@@ -1,0 +1,264 @@
+"""Supervised training of the localising pose network on a labeled cache (resumable, checkpointed).
+
+``fit(cfg, run_dir)`` does the setup (cache, model, optimiser, resume) and loops ``train_step``; stats go to
+``run_dir/metrics.jsonl`` as JSON lines, ``last.pt`` is rewritten atomically every ``checkpoint_every`` steps.
+A held-out slice of the cache's videos (``val_every`` videos) is scored every ``eval_every`` steps.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from train.checkpoint import load_checkpoint, save_checkpoint
+from train.losses.pose_heads import box_loss, confidence_bce, coord_l1, heatmap_ce
+from train.posenet.augment import AugmentConfig, appearance, pose_crops, zoom_frames
+from train.posenet.cache import Cache, load_cache
+from train.posenet.config import SIZES, PoseNetConfig
+from train.posenet.model import PoseNet
+from tvstream.errors import CheckpointError
+
+log = logging.getLogger(__name__)
+KIND = "posenet"
+
+
+@dataclass(frozen=True)
+class LossWeights:
+    coords: float = 1.0  # 2D soft-argmax L1 (crop coords)
+    heatmap: float = 0.1  # cross-entropy to a Gaussian
+    pose3d: float = 2.0  # L1 in metres
+    confidence: float = 0.2
+    box: float = 1.0
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    """A training run. ``model`` names a size preset (``SIZES``)."""
+
+    model: str = "full"
+    cache: str = "cache/posenet"
+    steps: int = 6000
+    batch: int = 32
+    lr: float = 1e-3
+    warmup: int = 200
+    weight_decay: float = 1e-4
+    seed: int = 0
+    threads: int = 2
+    val_every: int = 40  # every n-th cached video is held out
+    eval_every: int = 500
+    checkpoint_every: int = 200
+    weights: LossWeights = field(default_factory=LossWeights)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+    def __post_init__(self) -> None:
+        if self.model not in SIZES:
+            raise ValueError(f"model must be one of {', '.join(SIZES)}, got {self.model!r}")
+        if self.steps < 1 or self.batch < 2:
+            raise ValueError(f"need steps >= 1 and batch >= 2, got {self.steps}, {self.batch}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @staticmethod
+    def from_dict(d: dict) -> FitConfig:
+        d = dict(d)
+        d["weights"] = LossWeights(**d.get("weights", {}))
+        aug = {k: tuple(v) if isinstance(v, list) else v for k, v in d.get("augment", {}).items()}
+        d["augment"] = AugmentConfig(**aug)
+        return FitConfig(**d)
+
+
+def learning_rate(step: int, cfg: FitConfig) -> float:
+    """Linear warm-up, then cosine decay to 1% of ``cfg.lr`` at ``cfg.steps``."""
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    t = min(1.0, (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup))
+    return cfg.lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * t)))
+
+
+class Batches:
+    """Random batches of the cache's training rows (held-out videos left out), from an owned generator."""
+
+    def __init__(self, cache: Cache, rows: np.ndarray, g: torch.Generator) -> None:
+        self.cache, self.rows, self.g = cache, rows, g
+
+    def take(self, n: int) -> dict[str, torch.Tensor]:
+        pick = np.sort(self.rows[torch.randint(len(self.rows), (n,), generator=self.g).numpy()])
+        return rows_to_tensors(self.cache, pick)
+
+
+def rows_to_tensors(cache: Cache, pick: np.ndarray) -> dict[str, torch.Tensor]:
+    """Cache rows -> float tensors (images (N, 3, H, W) in [0, 1], 3D in metres)."""
+    def images(key: str) -> torch.Tensor:
+        return torch.from_numpy(cache.image_rows(key, pick)).permute(0, 3, 1, 2).float() / 255
+
+    labels = cache.labels
+    return {"crops": images("crops"), "frames": images("frames"),
+            "joints2d": torch.from_numpy(labels["joints2d"][pick]).float(),
+            "joints3d": torch.from_numpy(labels["joints3d"][pick]).float() / 1000,
+            "tight": torch.from_numpy(labels["tight"][pick]).float(),
+            "box": torch.from_numpy(labels["box"][pick]).float()}
+
+
+def split_rows(cache: Cache, val_every: int) -> tuple[np.ndarray, np.ndarray]:
+    """(train rows, held-out rows): every ``val_every``-th video is held out."""
+    held = cache.labels["video"] % val_every == val_every - 1
+    return np.flatnonzero(~held), np.flatnonzero(held)
+
+
+def losses(model: PoseNet, batch: dict[str, torch.Tensor], cfg: FitConfig, g: torch.Generator,
+           train: bool = True) -> tuple[torch.Tensor, dict[str, float]]:
+    """The weighted loss of one batch and its terms."""
+    mcfg, w = model.cfg, cfg.weights
+    crops, j2, j3 = pose_crops(batch["crops"], batch["joints2d"], batch["joints3d"], batch["tight"],
+                               mcfg.crop_size, mcfg.box_margin, cfg.augment, g, train=train)
+    frames, boxes = batch["frames"], batch["box"]
+    if train:
+        crops = appearance(crops, cfg.augment, g)
+        frames, boxes = zoom_frames(frames, boxes, cfg.augment, g)
+        frames = appearance(frames, cfg.augment.__class__(**{**asdict(cfg.augment), "occlude_p": 0.0}), g)
+    xy, xyz, conf, logits = model.read_crop(crops)
+    inside = (j2.abs() < 1).all(-1)  # (N, K)
+    weight = inside.float()
+    centre, half, box_logits = model.detect(frames)
+    terms = {
+        "coords": coord_l1(xy, j2, weight),
+        "heatmap": heatmap_ce(logits, j2, mcfg.heatmap_size, weight),
+        "pose3d": coord_l1(xyz, j3 - j3[:, :1], torch.ones_like(weight)),
+        "confidence": confidence_bce(conf, xy, j2, inside),
+        "box": box_loss(centre, half, box_logits, boxes),
+    }
+    total = sum(getattr(w, k) * v for k, v in terms.items())
+    stats = {k: float(v) for k, v in terms.items()}
+    stats["mpjpe_mm"] = float((xyz - (j3 - j3[:, :1])).norm(dim=-1).mean() * 1000)
+    stats["pck_crop"] = float((((xy - j2).norm(dim=-1) < 0.1).float() * weight).sum() / weight.sum().clamp(min=1))
+    return total, stats
+
+
+@torch.no_grad()
+def evaluate_rows(model: PoseNet, cache: Cache, rows: np.ndarray, cfg: FitConfig,
+                  max_rows: int = 512) -> dict[str, float]:
+    """Held-out stats without augmentation (the runtime's crop around the labeled box)."""
+    if len(rows) == 0:
+        return {}
+    model.eval()
+    rows = rows[np.linspace(0, len(rows) - 1, min(max_rows, len(rows))).astype(int)]
+    g = torch.Generator().manual_seed(0)
+    sums: dict[str, float] = {}
+    chunks = np.array_split(rows, max(1, len(rows) // 64))
+    for chunk in chunks:
+        _, stats = losses(model, rows_to_tensors(cache, chunk), cfg, g, train=False)
+        for k, v in stats.items():
+            sums[k] = sums.get(k, 0.0) + v * len(chunk)
+    model.train()
+    return {f"val_{k}": v / len(rows) for k, v in sums.items()}
+
+
+def fit(cfg: FitConfig, run_dir: Path, resume: bool = False,
+        progress: Callable[[int, int, dict], None] | None = None) -> dict:
+    """Train (or resume) ``cfg`` into ``run_dir``; returns the last stats."""
+    # ---- setup: threads, data, model, optimiser
+    torch.set_num_threads(cfg.threads)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    ckpt_path = run_dir / "last.pt"
+    if ckpt_path.exists() and not resume:
+        raise CheckpointError(f"{run_dir} already holds a run (resume it, or train into another folder)")
+    cache = load_cache(Path(cfg.cache))
+    train_rows, val_rows = split_rows(cache, cfg.val_every)
+    mcfg: PoseNetConfig = SIZES[cfg.model]
+    torch.manual_seed(cfg.seed)
+    model = PoseNet(mcfg)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    g = torch.Generator().manual_seed(cfg.seed)
+    step = 0
+    # ---- resume
+    if resume and ckpt_path.exists():
+        state = load_checkpoint(ckpt_path, expect={"kind": KIND, "model": mcfg.to_dict()}, keys=("kind", "model"))
+        model.load_state_dict(state["model"])
+        optimiser.load_state_dict(state["optimizer"])
+        g.set_state(state["rng"]["generator"])
+        step = state["step"]
+    batches = Batches(cache, train_rows, g)
+    metrics = (run_dir / "metrics.jsonl").open("a")
+    stats: dict[str, float] = {}
+    model.train()
+    try:
+        while step < cfg.steps:
+            tic = time.perf_counter()
+            for group in optimiser.param_groups:
+                group["lr"] = learning_rate(step, cfg)
+            loss, stats = losses(model, batches.take(cfg.batch), cfg, g)
+            if not math.isfinite(float(loss)):
+                raise FloatingPointError(f"loss is {float(loss)} at step {step}: stopping (last good: {ckpt_path})")
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+            step += 1
+            stats |= {"step": step, "loss": float(loss), "lr": learning_rate(step - 1, cfg),
+                      "s_per_step": time.perf_counter() - tic}
+            if step % cfg.eval_every == 0 or step == cfg.steps:
+                stats |= evaluate_rows(model, cache, val_rows, cfg)
+            if step % 25 == 0 or "val_loss" in stats or "val_coords" in stats:
+                metrics.write(json.dumps({k: round(v, 5) if isinstance(v, float) else v for k, v in stats.items()})
+                              + "\n")
+                metrics.flush()
+            if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+                save(ckpt_path, cfg, mcfg, step, model, optimiser, g)
+            if progress is not None:
+                progress(step, cfg.steps, stats)
+    finally:
+        metrics.close()
+    return stats
+
+
+def save(path: Path, cfg: FitConfig, mcfg: PoseNetConfig, step: int, model: PoseNet,
+         optimiser: torch.optim.Optimizer, g: torch.Generator) -> None:
+    save_checkpoint(path, config={"kind": KIND, "model": mcfg.to_dict(), "fit": cfg.to_dict()}, step=step,
+                    model=model, optimizer=optimiser, rng_state={"generator": g.get_state()})
+
+
+def load_model(path: Path) -> tuple[PoseNet, dict]:
+    """A trained PoseNet (eval mode) and its checkpoint's state, refusing other kinds of checkpoint."""
+    state = load_checkpoint(path)
+    if state["config"].get("kind") != KIND:
+        raise CheckpointError(f"{path}: not a pose-network checkpoint (kind {state['config'].get('kind')!r})")
+    model = PoseNet(PoseNetConfig.from_dict(state["config"]["model"]))
+    model.load_state_dict(state["model"])
+    return model.eval(), state
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    ap = argparse.ArgumentParser(description="train the localising pose network on a labeled cache")
+    ap.add_argument("run_dir", type=Path)
+    ap.add_argument("--model", default="full", choices=sorted(SIZES))
+    ap.add_argument("--cache", default="cache/posenet")
+    ap.add_argument("--steps", type=int, default=6000)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--resume", action="store_true")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO)
+    cfg = FitConfig(model=args.model, cache=args.cache, steps=args.steps, batch=args.batch, threads=args.threads)
+    if args.resume and (args.run_dir / "last.pt").exists():
+        cfg = FitConfig.from_dict(load_checkpoint(args.run_dir / "last.pt")["config"]["fit"])
+        cfg = FitConfig.from_dict({**cfg.to_dict(), "steps": args.steps})
+
+    def report(step: int, total: int, stats: dict) -> None:
+        if step % 25 == 0:
+            print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in stats.items()}), flush=True)
+
+    fit(cfg, args.run_dir, resume=args.resume, progress=report)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,151 @@
+"""The localising pose network: box detector -> square crop -> heatmap 2D joints + location-map 3D joints.
+
+- ``BoxDetector`` reads the 4x-downsampled frame; a centre heatmap at stride 8 (soft-argmax, so the box is
+  translation-equivariant, not a global regression) and a log half-size map read at the same weights.
+- ``PoseHead`` reads the crop: a reduced-width ResNet18 to stage 3 (stride 16), two bilinear x2 + conv
+  blocks to stride-4 maps, then per joint a heatmap (soft-argmax: 2D in crop coordinates), three location
+  maps (x, y, z in metres relative to the pelvis, read at the heatmap's weights, as VNect's location maps)
+  and a confidence map (its weighted logit through a sigmoid).
+- ``PoseNet`` joins them the way the exported graph runs: frames -> detect -> crop -> head.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from train.models.backbone import ResNetTrunk
+from train.models.spatial import crop, pixel_centres
+from train.posenet.config import PoseNetConfig
+
+MEAN = (0.45, 0.45, 0.45)
+STD = (0.225, 0.225, 0.225)
+INIT_HALF_SIZE = 0.25  # the detector starts at boxes a quarter of the frame
+
+
+def _conv_bn_relu(cin: int, cout: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+
+
+def _grid(height: int, width: int, like: torch.Tensor) -> torch.Tensor:
+    """(H*W, 2) normalised (x, y) centres of an H x W map, row-major."""
+    ys, xs = pixel_centres(height, like.device, like.dtype), pixel_centres(width, like.device, like.dtype)
+    return torch.stack([xs[None, :].expand(height, width), ys[:, None].expand(height, width)], -1).reshape(-1, 2)
+
+
+class _Stride16(nn.Module):
+    """ResNet18 stem and stages 1-3 of ``width`` channels: (N, 3, H, W) -> stride-8 and stride-16 maps."""
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        trunk = ResNetTrunk(18, width)
+        self.stem, self.s1, self.s2, self.s3 = trunk.stem, trunk.stages[0], trunk.stages[1], trunk.stages[2]
+        self.out8, self.out16 = 2 * width, 4 * width
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        f8 = self.s2(self.s1(self.stem(x)))  # (N, 2w, H/8, W/8)
+        return f8, self.s3(f8)  # (N, 4w, H/16, W/16)
+
+
+class BoxDetector(nn.Module):
+    """(N, 3, h, w) normalised frames -> ``centre (N, 2)``, ``half (N, 2)`` normalised, centre logits (N, h/8, w/8)."""
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.trunk = _Stride16(width)
+        c = self.trunk.out16
+        self.lateral = nn.Conv2d(self.trunk.out8, c, 1)
+        self.fuse = _conv_bn_relu(c, c)
+        self.head = nn.Conv2d(c, 3, 1)  # centre logit, log half-size x, log half-size y
+        nn.init.normal_(self.head.weight, std=1e-3)
+        with torch.no_grad():
+            self.head.bias.copy_(torch.tensor([0.0, *(2 * [float(torch.log(torch.tensor(INIT_HALF_SIZE)))])]))
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        f8, f16 = self.trunk(x)
+        f = self.fuse(self.lateral(f8) + F.interpolate(f16, size=f8.shape[-2:], mode="bilinear", align_corners=False))
+        out = self.head(f)  # (N, 3, h8, w8)
+        logits = out[:, 0].flatten(1)  # (N, h8*w8)
+        p = torch.softmax(logits, dim=1)
+        centre = p @ _grid(out.shape[2], out.shape[3], out)  # (N, 2)
+        log_half = (out[:, 1:].flatten(2) * p[:, None, :]).sum(-1)  # (N, 2)
+        return centre, torch.exp(log_half.clamp(-5, 1)), out[:, 0]
+
+
+class PoseHead(nn.Module):
+    """(N, 3, S, S) normalised crops -> 2D ``xy (N, K, 2)`` crop coords, 3D ``(N, K, 3)`` m, ``conf (N, K)``, logits.
+
+    The logits are the heatmaps ``(N, K, (S/4)^2)`` before the softmax (the heatmap loss reads them).
+    """
+
+    def __init__(self, width: int, up_channels: int, joints: int) -> None:
+        super().__init__()
+        self.joints = joints
+        self.trunk = _Stride16(width)
+        self.up = nn.Sequential(nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False),
+                                _conv_bn_relu(self.trunk.out16, up_channels),
+                                nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False),
+                                _conv_bn_relu(up_channels, up_channels))
+        self.out = nn.Conv2d(up_channels, 5 * joints, 1)  # heat K, location 3K, confidence K
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        k = self.joints
+        o = self.out(self.up(self.trunk(x)[1]))  # (N, 5K, S/4, S/4)
+        n, _, h, w = o.shape
+        logits = o[:, :k].flatten(2)  # (N, K, h*w)
+        p = torch.softmax(logits, dim=-1)
+        xy = p @ _grid(h, w, o)  # (N, K, 2)
+        loc = o[:, k:4 * k].reshape(n, k, 3, h * w)  # (N, K, 3, h*w)
+        xyz = (loc * p[:, :, None, :]).sum(-1)  # (N, K, 3)
+        conf = torch.sigmoid((o[:, 4 * k:].flatten(2) * p).sum(-1))  # (N, K)
+        return xy, xyz, conf, logits
+
+
+def crop_scale(half: torch.Tensor, frame_size: tuple[int, int], margin: float) -> torch.Tensor:
+    """Box half-sizes (N, 2) normalised -> the (N, 2) scale of the square crop (in frame pixels) around it."""
+    h, w = frame_size
+    side = margin * torch.maximum(half[:, 0] * w, half[:, 1] * h)  # (N,) pixels
+    return torch.stack([side / w, side / h], dim=1)
+
+
+class PoseNet(nn.Module):
+    """Detector + pose head, as they run per frame (``forward``) and as they train (``detect``, ``head``)."""
+
+    def __init__(self, cfg: PoseNetConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.detector = BoxDetector(cfg.detector_width)
+        self.head = PoseHead(cfg.width, cfg.up_channels, cfg.joints)
+        self.register_buffer("mean", torch.tensor(MEAN).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(STD).view(1, 3, 1, 1))
+
+    def normalise(self, x: torch.Tensor) -> torch.Tensor:
+        """[0, 1] images -> the networks' input."""
+        return (x - self.mean) / self.std
+
+    def detect(self, small: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(N, 3, h, w) [0, 1] frames at the detector's size -> centre, half, logits."""
+        return self.detector(self.normalise(small))
+
+    def read_crop(self, crops: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(N, 3, S, S) [0, 1] crops -> xy, xyz (m, pelvis-relative), conf, logits."""
+        xy, xyz, conf, logits = self.head(self.normalise(crops))
+        return xy, xyz - xyz[:, :1], conf, logits
+
+    def forward(self, frames: torch.Tensor, track: torch.Tensor | None = None):
+        """(N, 3, H, W) [0, 1] working frames -> centre, half, crop scale, xy, xyz, conf.
+
+        ``track (N, 5)`` = ``[use, cx, cy, hx, hy]``: where ``use`` is 1 the box comes from the runtime's
+        tracker (the previous frame's joints) instead of the detector.
+        """
+        small = F.avg_pool2d(frames, self.cfg.detector_stride)  # (N, 3, H/s, W/s)
+        centre, half, _ = self.detect(small)
+        if track is not None:
+            use = track[:, :1]
+            centre = use * track[:, 1:3] + (1 - use) * centre
+            half = use * track[:, 3:5] + (1 - use) * half
+        scale = crop_scale(half, self.cfg.frame_size, self.cfg.box_margin)
+        crops = crop(frames, scale, centre, self.cfg.crop_size)  # (N, 3, S, S)
+        xy, xyz, conf, _ = self.read_crop(crops)
+        return centre, half, scale, xy, xyz, conf

@@ -1,0 +1,126 @@
+"""The labeled training world and its held-out bench set: many synthetic datasets (shards), rendered once.
+
+Every shard is a ``SynthConfig`` of its own seed (so its bodies, outfits, motions and cameras are its own),
+rendered into ``OUT/<shard>/`` by ``synthesize``. A shard is done when its ``manifest.json`` exists; a
+stopped render resumes at the first unfinished shard (a half-written shard is rendered again). Workers
+take shards round-robin, so two processes keep both cores busy. The bench set uses other seeds and the
+bench half of the photo plates (``train/synth/photo_plates.py``): no body, outfit or photo of it is ever
+trained on.
+
+Run::
+
+    python -m train.synth.world train --out data/world --plates data/plates [--workers 2]
+    python -m train.synth.world bench --out data/bench --plates data/plates
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import time
+from dataclasses import replace
+from multiprocessing import get_context
+from pathlib import Path
+
+from train.synth.generate import SynthConfig
+
+BASE = SynthConfig(width=640, height=360, sequences=2, seconds=3.0, test_fraction=0.0, labeled_fraction=1.0)
+
+
+def shards(kind: str, plates: Path | None) -> dict[str, SynthConfig]:
+    """The shards of ``kind`` ("train" or "bench"); photo shards are left out without ``plates``."""
+    photos = str(plates / ("bench" if kind == "bench" else "train")) if plates else None
+    if kind == "train":
+        table = {
+            **{f"studio_photo_{k}": replace(BASE, scenario="studio", subjects=10, seed=100 + k, backgrounds=photos)
+               for k in range(5)},
+            **{f"studio_{k}": replace(BASE, scenario="studio", subjects=10, seed=200 + k) for k in range(2)},
+            **{f"ski_{k}": replace(BASE, scenario="ski", subjects=20, seconds=4.0, seed=300 + k) for k in range(3)},
+            **{f"ski_photo_{k}": replace(BASE, scenario="ski", subjects=20, seconds=4.0, seed=350 + k,
+                                         backgrounds=photos) for k in range(2)},
+            **{f"dive_{k}": replace(BASE, scenario="dive", subjects=20, seconds=4.0, seed=400 + k) for k in range(2)},
+            "dive_photo_0": replace(BASE, scenario="dive", subjects=20, seconds=4.0, seed=450, backgrounds=photos),
+        }
+    elif kind == "bench":
+        one = replace(BASE, sequences=1, seconds=2.0)
+        table = {
+            "bench_studio_photo": replace(one, scenario="studio", subjects=6, seed=9001, backgrounds=photos),
+            "bench_studio": replace(one, scenario="studio", subjects=4, seed=9005),
+            "bench_ski": replace(one, scenario="ski", subjects=8, seconds=4.0, seed=9002),
+            "bench_ski_photo": replace(one, scenario="ski", subjects=6, seconds=4.0, seed=9004, backgrounds=photos),
+            "bench_dive": replace(one, scenario="dive", subjects=8, seconds=4.0, seed=9003),
+        }
+    else:
+        raise ValueError(f"kind must be 'train' or 'bench', got {kind!r}")
+    return {name: cfg for name, cfg in table.items() if cfg.backgrounds is None or plates is not None}
+
+
+def shard_frames(cfg: SynthConfig) -> int:
+    """Labeled frames a shard holds (studio renders four cameras)."""
+    return cfg.subjects * cfg.sequences * cfg.frames * (4 if cfg.scenario == "studio" else 1)
+
+
+def is_done(folder: Path) -> bool:
+    return (folder / "manifest.json").is_file()
+
+
+def _render(args: tuple[str, SynthConfig, Path]) -> tuple[str, float]:
+    from train.synth.generate import synthesize
+
+    name, cfg, folder = args
+    if folder.exists():  # a shard stopped half-way is rendered again from its seed
+        shutil.rmtree(folder)
+    partial = folder.with_name(folder.name + ".partial")
+    if partial.exists():
+        shutil.rmtree(partial)
+    tic = time.perf_counter()
+    synthesize(cfg, partial)
+    # the manifest names videos by path: rewrite it for the final folder, then move the shard in place
+    manifest = json.loads((partial / "manifest.json").read_text())
+    text = json.dumps(manifest).replace(str(partial), str(folder))
+    (partial / "manifest.json").write_text(text)
+    partial.rename(folder)
+    return name, time.perf_counter() - tic
+
+
+def render_world(kind: str, out: Path, plates: Path | None, workers: int = 2) -> dict:
+    """Render every unfinished shard of ``kind`` into ``out``; returns the world's summary (also ``world.json``)."""
+    table = shards(kind, plates)
+    out.mkdir(parents=True, exist_ok=True)
+    todo = [(name, cfg, out / name) for name, cfg in table.items() if not is_done(out / name)]
+    total = sum(shard_frames(cfg) for _, cfg, _ in todo)
+    print(f"{kind}: {len(table) - len(todo)} of {len(table)} shards done; rendering {len(todo)} ({total} frames) "
+          f"with {workers} worker(s)", flush=True)
+    tic = time.perf_counter()
+    done_frames = 0
+    with get_context("spawn").Pool(workers) as pool:
+        for name, seconds in pool.imap_unordered(_render, todo):
+            done_frames += shard_frames(table[name])
+            print(f"  {name}: {shard_frames(table[name])} frames in {seconds:.0f} s "
+                  f"({done_frames}/{total} frames, {done_frames / (time.perf_counter() - tic):.1f} frames/s overall)",
+                  flush=True)
+    summary = {"kind": kind, "frames": sum(shard_frames(c) for c in table.values()),
+               "subjects": sum(c.subjects for c in table.values()),
+               "shards": {name: {"scenario": c.scenario, "seed": c.seed, "subjects": c.subjects,
+                                 "frames": shard_frames(c), "backgrounds": "photos" if c.backgrounds else "procedural"}
+                          for name, c in table.items()},
+               "plates_sources": str(plates / "sources.json") if plates else None,
+               "render_seconds_this_run": round(time.perf_counter() - tic, 1)}
+    (out / "world.json").write_text(json.dumps(summary, indent=1) + "\n")
+    return summary
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("kind", choices=("train", "bench"))
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--plates", type=Path, default=None, help="photo plates (python -m train.synth.photo_plates)")
+    ap.add_argument("--workers", type=int, default=2)
+    args = ap.parse_args(argv)
+    summary = render_world(args.kind, args.out, args.plates, args.workers)
+    print(f"{summary['frames']} labeled frames of {summary['subjects']} bodies in {args.out}")
+
+
+if __name__ == "__main__":
+    main()
