@@ -1,8 +1,9 @@
 """A small fake of the `tensorrt` module and of `pycuda.driver`, enough to run the TensorRT backend's logic on CPU.
 
 The fake builder "parses" the ONNX with the onnx package and serialises a JSON description of its I/O
-tensors; the fake engine "executes" by calling a Python function on the frames it reads from fake device
-memory (numpy bytes keyed by fake pointers) and writing the results back. Every object records its calls.
+tensors; the fake engine "executes" by calling a Python function on the inputs it reads from fake device
+memory (numpy bytes keyed by fake pointers: ``run(frames)``, or ``run(frames, track)`` for an engine with a
+``track`` input) and writing the results back. Every object records its calls.
 """
 
 from __future__ import annotations
@@ -325,7 +326,10 @@ class FakeExecutionContext:
 
     def set_input_shape(self, name: str, shape: Any) -> bool:
         shape = tuple(shape)
-        lo, _, hi = self.engine.spec["profiles"][0][name]
+        profile = self.engine.spec["profiles"][0]
+        if name not in profile:  # an input the build gave no profile shapes (TensorRT refuses to build that)
+            return False
+        lo, _, hi = profile[name]
         ok = len(shape) == len(hi) and all(a <= s <= b for a, s, b in zip(lo, shape, hi))
         if ok:
             self.input_shapes[name] = shape
@@ -343,13 +347,18 @@ class FakeExecutionContext:
 
     def execute_async_v3(self, stream_handle: int) -> bool:
         trt, tensors = self.engine.trt, self.engine.tensors
-        if set(self.addresses) != set(tensors) or not self.input_shapes:
+        input_names = {n for n, t in tensors.items() if t["mode"] == TensorIOMode.INPUT}
+        if set(self.addresses) != set(tensors) or set(self.input_shapes) != input_names:
             return False
+        if len({s[0] for s in self.input_shapes.values()}) != 1:
+            return False  # inputs of different batch sizes
         inputs = {n: trt.cuda.read(self.addresses[n], s, NPTYPES[DataType(tensors[n]["dtype"])])
                   for n, s in self.input_shapes.items()}
+        trt.fed.append(inputs)
         outputs = [n for n, t in tensors.items() if t["mode"] == TensorIOMode.OUTPUT]
         shapes = {n: self.get_tensor_shape(n) for n in outputs}
-        results = trt.run(inputs["frames"]) if trt.run else {n: np.zeros(s) for n, s in shapes.items()}
+        args = [inputs["frames"]] + ([inputs["track"]] if "track" in inputs else [])
+        results = trt.run(*args) if trt.run else {n: np.zeros(s) for n, s in shapes.items()}
         for n in outputs:
             out = np.asarray(results[n], NPTYPES[DataType(tensors[n]["dtype"])])
             if out.shape != shapes[n]:
@@ -361,7 +370,7 @@ class FakeExecutionContext:
 
 
 class FakeTensorRT:
-    """Stands in for the ``tensorrt`` module; ``run(frames) -> outputs`` is what the fake engine computes."""
+    """Stands in for the ``tensorrt`` module; ``run(frames[, track]) -> outputs`` is what the fake engine computes."""
 
     NetworkDefinitionCreationFlag = NetworkDefinitionCreationFlag
     MemoryPoolType = MemoryPoolType
@@ -369,7 +378,7 @@ class FakeTensorRT:
     DataType = DataType
     ILogger = ILogger
 
-    def __init__(self, cuda: FakeCuda, run: Callable[[np.ndarray], dict[str, np.ndarray]] | None = None,
+    def __init__(self, cuda: FakeCuda, run: Callable[..., dict[str, np.ndarray]] | None = None,
                  version: str = "10.0.1-fake") -> None:
         self.__version__ = version
         self.cuda, self.run = cuda, run
@@ -379,6 +388,7 @@ class FakeTensorRT:
         self.configs: list[FakeConfig] = []
         self.parsed: list[str | None] = []
         self.builds = self.deserialized = self.executions = 0
+        self.fed: list[dict[str, np.ndarray]] = []  # the inputs each execution read from device memory
 
     def Builder(self, logger: Any) -> FakeBuilder:  # tensorrt's class names
         return FakeBuilder(self, logger)

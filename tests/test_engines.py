@@ -104,3 +104,53 @@ def test_build_without_tensorrt_is_one_clear_line(tiny_onnx):
                          text=True, timeout=120)
     assert out.returncode != 0 and "Traceback" not in out.stderr
     assert "tensorrt" in out.stderr.lower() and len(out.stderr.strip().splitlines()) == 1
+
+
+# ---- the pose network's export: frames + track in, conf out ---------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tiny_posenet(tmp_path_factory):
+    from tiny_model import export_tiny_posenet
+
+    return export_tiny_posenet(tmp_path_factory.mktemp("posenet"))
+
+
+def _frames_and_track(n: int):
+    frames = np.random.default_rng(n).integers(0, 255, (n, 72, 128, 3), dtype=np.uint8)
+    track = np.zeros((n, 5), np.float32)
+    track[1::2] = [1.0, 0.1, -0.2, 0.3, 0.4]  # odd frames follow this box, even ones use the detector
+    return frames, track
+
+
+@pytest.mark.parametrize("batch", [1, 4])
+def test_posenet_onnxruntime_matches_torch_with_a_track_input(tiny_posenet, batch):
+    frames, track = _frames_and_track(batch)
+    ort, ref = load_backend(tiny_posenet, "onnxruntime"), load_backend(tiny_posenet, "torch")
+    assert ort.metadata.inputs == ("frames", "track") == ref.metadata.inputs and "conf" in ort.metadata.outputs
+    ort_out, torch_out = ort.infer(frames, track), ref.infer(frames, track)
+    assert ort_out["conf"].shape == (batch, 17) and ((ort_out["conf"] >= 0) & (ort_out["conf"] <= 1)).all()
+    for name, tol in (("pose3d", 1.0), ("box", 1e-3), ("pose2d", 1e-2), ("conf", 1e-4)):
+        assert np.abs(ort_out[name] - torch_out[name]).max() < tol, name
+
+
+def test_posenet_box_is_the_track_box_where_use_is_1_and_the_detector_s_elsewhere(tiny_posenet):
+    backend = load_backend(tiny_posenet, "onnxruntime")
+    frames, track = _frames_and_track(2)
+    tracked, detected = backend.infer(frames, track), backend.infer(frames)  # None: zeros, detect every frame
+    # [use, cx, cy, hx, hy] = [1, 0.1, -0.2, 0.3, 0.4] on a 128 x 72 frame: (c -/+ h + 1) * (64, 36) px
+    np.testing.assert_allclose(tracked["box"][1], [51.2, 14.4, 89.6, 43.2], atol=1e-3)
+    np.testing.assert_allclose(tracked["box"][0], detected["box"][0], atol=1e-5)
+    assert np.abs(tracked["box"][1] - detected["box"][1]).max() > 1.0
+
+
+def test_track_inputs_are_checked_against_the_model(tiny_onnx, tiny_posenet):
+    frames_only = load_backend(tiny_onnx[0], "onnxruntime")
+    with pytest.raises(BackendError, match="has no 'track' input"):
+        frames_only.infer(np.zeros((1, 64, 64, 3), np.uint8), np.zeros((1, 5), np.float32))
+    assert frames_only.infer(np.zeros((1, 64, 64, 3), np.uint8), None)["pose3d"].shape == (1, 17, 3)
+    tracked = load_backend(tiny_posenet, "onnxruntime")
+    frames, _ = _frames_and_track(2)
+    for bad in (np.zeros((2, 4), np.float32), np.zeros((1, 5), np.float32), np.zeros((2, 5))):
+        with pytest.raises(BackendError, match=r"track must be float32 \(2, 5\)"):
+            tracked.infer(frames, bad)

@@ -26,8 +26,13 @@ from tvstream.skeleton import JOINT_NAMES
 H, W, K = 32, 32, len(JOINT_NAMES)
 
 
-def tiny_onnx(path: Path, fp16: bool = False) -> Path:
-    """A valid model: frames (N, H, W, 3) uint8 -> every output filled with the frame's mean pixel value."""
+def tiny_onnx(path: Path, fp16: bool = False, track: bool = False,
+              meta_inputs: tuple[str, ...] | None = None) -> Path:
+    """A valid model: frames (N, H, W, 3) uint8 -> every output filled with the frame's mean pixel value.
+
+    ``track``: a second input ``track (N, 5)`` and a ``conf`` output, as the pose network's export has
+    (see :func:`tiny_track_outputs`). ``meta_inputs``: what the metadata claims (default: the graph's inputs).
+    """
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
@@ -37,21 +42,41 @@ def tiny_onnx(path: Path, fp16: bool = False) -> Path:
              numpy_helper.from_array(np.ones((1, K, 2), npt), "ones_2d"),
              numpy_helper.from_array(np.array([-1, 1], np.int64), "shape_n1"),
              numpy_helper.from_array(np.array([-1, 1, 1], np.int64), "shape_n11")]
+    box3d = ("box", "pose3d") if not track else ("box0", "pose3d0")
     nodes = [helper.make_node("Cast", ["frames"], ["x"], to=ft),
              helper.make_node("ReduceMean", ["x"], ["m"], axes=[1, 2, 3], keepdims=1),  # (N, 1, 1, 1)
              helper.make_node("Reshape", ["m", "shape_n1"], ["m2"]),  # (N, 1, 1, 1) -> (N, 1)
              helper.make_node("Reshape", ["m", "shape_n11"], ["m3"]),  # (N, 1, 1, 1) -> (N, 1, 1)
-             helper.make_node("Mul", ["m2", "ones_box"], ["box"]),
-             helper.make_node("Mul", ["m3", "ones_3d"], ["pose3d"]),
+             helper.make_node("Mul", ["m2", "ones_box"], [box3d[0]]),
+             helper.make_node("Mul", ["m3", "ones_3d"], [box3d[1]]),
              helper.make_node("Mul", ["m3", "ones_2d"], ["pose2d"])]
     inputs = [helper.make_tensor_value_info("frames", TensorProto.UINT8, ["N", H, W, 3])]
     outputs = [helper.make_tensor_value_info("box", ft, ["N", 4]),
                helper.make_tensor_value_info("pose3d", ft, ["N", K, 3]),
                helper.make_tensor_value_info("pose2d", ft, ["N", K, 2])]
+    names = ("box", "pose3d", "pose2d")
+    if track:  # box += track[:, 1:5]; pose3d += 100 * cx; conf = mean / 255
+        inits += [numpy_helper.from_array(np.array([1], np.int64), "i1"),
+                  numpy_helper.from_array(np.array([2], np.int64), "i2"),
+                  numpy_helper.from_array(np.array([5], np.int64), "i5"),
+                  numpy_helper.from_array(np.full((1, K, 3), 100, npt), "hundreds_3d"),
+                  numpy_helper.from_array(np.full((1, K), 1 / 255, npt), "inv255_k")]
+        nodes += [helper.make_node("Cast", ["track"], ["tr"], to=ft),
+                  helper.make_node("Slice", ["tr", "i1", "i5", "i1"], ["tbox"]),  # (N, 4)
+                  helper.make_node("Add", ["box0", "tbox"], ["box"]),
+                  helper.make_node("Slice", ["tr", "i1", "i2", "i1"], ["cx"]),  # (N, 1)
+                  helper.make_node("Reshape", ["cx", "shape_n11"], ["cx3"]),  # (N, 1) -> (N, 1, 1)
+                  helper.make_node("Mul", ["cx3", "hundreds_3d"], ["shift"]),
+                  helper.make_node("Add", ["pose3d0", "shift"], ["pose3d"]),
+                  helper.make_node("Mul", ["m2", "inv255_k"], ["conf"])]
+        inputs.append(helper.make_tensor_value_info("track", TensorProto.FLOAT, ["N", 5]))
+        outputs.append(helper.make_tensor_value_info("conf", ft, ["N", K]))
+        names += ("conf",)
     graph = helper.make_graph(nodes, "tiny", inputs, outputs, inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8  # readable by any onnxruntime >= 1.17
-    helper.set_model_props(model, ModelMetadata(input_size=(H, W)).to_props())
+    meta_inputs = meta_inputs or tuple(i.name for i in inputs)
+    helper.set_model_props(model, ModelMetadata(input_size=(H, W), outputs=names, inputs=meta_inputs).to_props())
     onnx.save(model, str(path))
     return path
 
@@ -66,10 +91,20 @@ def tiny_outputs(frames: np.ndarray, pose_offset_mm: float = 0.0) -> dict[str, n
             "pose2d": np.broadcast_to(m[:, None, None], (n, K, 2))}
 
 
+def tiny_track_outputs(frames: np.ndarray, track: np.ndarray) -> dict[str, np.ndarray]:
+    """What ``tiny_onnx(..., track=True)`` computes: box + track box, pose3d + 100 mm x cx, conf = mean / 255."""
+    out = tiny_outputs(frames)
+    m = frames.astype(np.float32).mean(axis=(1, 2, 3))  # (N,)
+    return {"box": out["box"] + track[:, 1:5], "pose3d": out["pose3d"] + 100 * track[:, 1, None, None],
+            "pose2d": out["pose2d"], "conf": np.broadcast_to(m[:, None] / 255, (len(frames), K))}
+
+
 @pytest.fixture(scope="module")
 def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("onnx")
-    return {"fp32": tiny_onnx(root / "tiny.onnx"), "fp16": tiny_onnx(root / "tiny_fp16.onnx", fp16=True)}
+    return {"fp32": tiny_onnx(root / "tiny.onnx"), "fp16": tiny_onnx(root / "tiny_fp16.onnx", fp16=True),
+            "track": tiny_onnx(root / "tiny_track.onnx", track=True),
+            "track_unclaimed": tiny_onnx(root / "tiny_track_unclaimed.onnx", track=True, meta_inputs=("frames",))}
 
 
 @pytest.fixture
@@ -250,6 +285,65 @@ def test_close_frees_device_memory_and_refuses_infer(models, tmp_path, fakes) ->
     backend.close()  # twice is fine
     with pytest.raises(BackendError, match="closed"):
         backend.infer(frames_of(1))
+
+
+# ---- the track input -----------------------------------------------------------------------------------
+
+
+def track_of(n: int) -> np.ndarray:
+    """``(n, 5)`` track rows: frame 0 uses the detector, the others follow a box centred at x = 0.1 i."""
+    track = np.zeros((n, 5), np.float32)
+    track[1:] = [[1.0, 0.1 * i, -0.2, 0.3, 0.4] for i in range(1, n)]
+    return track
+
+
+def test_track_engine_profiles_reserves_and_copies_both_inputs(models, tmp_path) -> None:
+    cuda = FakeCuda()
+    trt = FakeTensorRT(cuda, run=tiny_track_outputs)
+    backend = make_backend(models["track"], tmp_path, (trt, cuda), max_batch=4)
+    assert trt.configs[0].profiles[0].shapes["track"] == ((1, 5), (4, 5), (4, 5))
+    sizes = {name: buf.capacity * buf.dtype.itemsize for name, buf in backend.buffers.items()}
+    assert sizes == {"frames": 4 * H * W * 3, "track": 4 * 5 * 4, "box": 4 * 4 * 4, "pose3d": 4 * K * 3 * 4,
+                     "pose2d": 4 * K * 2 * 4, "conf": 4 * K * 4}
+    frames, track = np.repeat(frames_of(1), 3, axis=0), track_of(3)  # (3, H, W, 3): the same frame 3 times
+    out = backend.infer(frames, track)
+    np.testing.assert_array_equal(trt.fed[-1]["track"], track)  # what the engine read from device memory
+    for name, expected in tiny_track_outputs(frames, track).items():
+        np.testing.assert_allclose(out[name], expected, atol=1e-4)
+    assert out["pose3d"][2, 0, 0] - out["pose3d"][0, 0, 0] == pytest.approx(20.0, abs=1e-3)  # 100 mm x cx 0.2
+    backend.infer(frames)  # no track: zeros, the detector's boxes
+    np.testing.assert_array_equal(trt.fed[-1]["track"], np.zeros((3, 5), np.float32))
+    assert backend.allocations == 6
+
+
+def test_parity_check_feeds_the_same_track_boxes_to_onnxruntime(models, tmp_path) -> None:
+    cuda = FakeCuda()
+    trt = FakeTensorRT(cuda, run=tiny_track_outputs)
+    backend = make_backend(models["track"], tmp_path, (trt, cuda), max_batch=4)
+    assert backend.built and backend.parity["pose3d_max_mm"] < 1e-3 and backend.parity["frames"] == 5
+    assert [f["track"][:, 0].tolist() for f in trt.fed] == [[0.0], [0.0, 1.0, 0.0, 1.0]]  # rows that follow boxes
+    blind = FakeTensorRT(FakeCuda(), run=lambda f, t: tiny_track_outputs(f, np.zeros_like(t)))  # ignores the track
+    with pytest.raises(BackendError, match=r"fp32 pose error \d+\.\d mm > 5\.0 mm"):
+        make_backend(models["track"], tmp_path / "blind", (blind, blind.cuda), max_batch=4)
+
+
+def test_track_is_refused_by_a_frames_only_engine_and_checked_on_a_track_engine(models, tmp_path, fakes) -> None:
+    frames_only = make_backend(models["fp32"], tmp_path, fakes)
+    with pytest.raises(BackendError, match="has no 'track' input"):
+        frames_only.infer(frames_of(2), track_of(2))
+    cuda = FakeCuda()
+    tracked = make_backend(models["track"], tmp_path, (FakeTensorRT(cuda, run=tiny_track_outputs), cuda))
+    for bad in (np.zeros((2, 4), np.float32), track_of(3), track_of(2).astype(np.float64)):
+        with pytest.raises(BackendError, match=r"track must be float32 \(2, 5\)"):
+            tracked.infer(frames_of(2), bad)
+
+
+def test_engine_whose_inputs_differ_from_the_metadata_is_refused(models, tmp_path) -> None:
+    cuda = FakeCuda()
+    trt = FakeTensorRT(cuda, run=tiny_track_outputs)
+    with pytest.raises(BackendError, match=r"engine inputs \['frames', 'track'\] .*whose inputs are \['frames'\]"):
+        make_backend(models["track_unclaimed"], tmp_path, (trt, cuda))
+    assert cuda.memory == {} and cuda.context_depth == 0
 
 
 # ---- precision and parity ------------------------------------------------------------------------------

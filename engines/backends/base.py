@@ -11,18 +11,22 @@ from typing import Protocol
 
 import numpy as np
 
-from engines.metadata import ModelMetadata
+from engines.metadata import TRACK_INPUT, ModelMetadata
 from tvstream.errors import BackendError
 
 
 class Backend(Protocol):
-    """A loaded model: ``infer`` maps uint8 frames ``(N, H, W, 3)`` to named float32 outputs."""
+    """A loaded model: ``infer`` maps uint8 frames ``(N, H, W, 3)`` (and a track box per frame) to named outputs."""
 
     name: str
     metadata: ModelMetadata
 
-    def infer(self, frames: np.ndarray) -> dict[str, np.ndarray]:
-        """``frames (N, H, W, 3)`` uint8 at ``metadata.input_size`` -> ``{"box": (N, 4), "pose3d": ..., ...}``."""
+    def infer(self, frames: np.ndarray, track: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """``frames (N, H, W, 3)`` uint8 at ``metadata.input_size`` -> ``{"box": (N, 4), "pose3d": ..., ...}``.
+
+        ``track (N, 5)`` float32 ``[use, cx, cy, hx, hy]`` only for models whose ``metadata.inputs`` has
+        ``"track"`` (None: zeros, the detector places every crop); a model without it refuses a track.
+        """
         ...
 
     def close(self) -> None:
@@ -80,3 +84,21 @@ def check_frames(frames: np.ndarray, meta: ModelMetadata) -> None:
     h, w = meta.input_size
     if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[1:] != (h, w, 3):
         raise BackendError(f"frames must be uint8 (N, {h}, {w}, 3), got {frames.dtype} {frames.shape}")
+
+
+def check_track(track: np.ndarray | None, n: int, meta: ModelMetadata) -> np.ndarray | None:
+    """The ``track`` input to feed for ``n`` frames: zeros when None for a tracking model, None for a model without.
+
+    Raises BackendError for a track of the wrong shape or type, or a track given to a model that takes none.
+    """
+    if TRACK_INPUT not in meta.inputs:
+        if track is not None:
+            raise BackendError(f"model {meta.name!r} has no {TRACK_INPUT!r} input (inputs {list(meta.inputs)}); "
+                               "pass track=None")
+        return None
+    if track is None:
+        return np.zeros((n, 5), np.float32)  # use = 0 everywhere: the detector's boxes
+    if not isinstance(track, np.ndarray) or track.dtype != np.float32 or track.shape != (n, 5):
+        got = f"{track.dtype} {track.shape}" if isinstance(track, np.ndarray) else type(track).__name__
+        raise BackendError(f"track must be float32 ({n}, 5) [use, cx, cy, hx, hy] for {n} frames, got {got}")
+    return np.ascontiguousarray(track)

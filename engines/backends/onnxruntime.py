@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from engines.backends.base import check_frames
-from engines.metadata import INPUT_NAME, ModelMetadata
+from engines.backends.base import check_frames, check_track
+from engines.metadata import INPUT_NAME, TRACK_INPUT, ModelMetadata
 from tvstream.errors import BackendError, CheckpointError
 
 
@@ -44,11 +44,19 @@ class OnnxRuntimeBackend:
         missing = [o for o in self.metadata.outputs if o not in self._outputs]
         if missing:
             raise CheckpointError(f"{path}: the graph lacks outputs {missing} its metadata promises")
+        inputs = sorted(i.name for i in self.session.get_inputs())
+        if inputs != sorted(self.metadata.inputs):
+            raise CheckpointError(f"{path}: the graph takes inputs {inputs}, its metadata promises "
+                                  f"{list(self.metadata.inputs)}")
 
-    def infer(self, frames: np.ndarray) -> dict[str, np.ndarray]:
+    def infer(self, frames: np.ndarray, track: np.ndarray | None = None) -> dict[str, np.ndarray]:
         check_frames(frames, self.metadata)
+        feed = {INPUT_NAME: frames}
+        track = check_track(track, len(frames), self.metadata)
+        if track is not None:
+            feed[TRACK_INPUT] = track
         try:
-            values = self.session.run(self._outputs, {INPUT_NAME: frames})
+            values = self.session.run(self._outputs, feed)
         except Exception as exc:
             raise BackendError(f"onnxruntime failed: {exc}") from None
         return dict(zip(self._outputs, values))

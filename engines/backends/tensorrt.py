@@ -4,7 +4,8 @@ Name-based I/O (tensor addresses + ``execute_async_v3``), device memory and the 
 builds a plain network; FP16 builds a strongly typed network from an FP16 ONNX, so the ONNX's own types
 decide each layer's precision (the way TensorRT 11 keeps; the weakly typed ``BuilderFlag.FP16`` is not
 used). INT8 comes later, through explicit Q/DQ quantisation in the ONNX. A fresh build is checked against
-ONNX Runtime on sample frames and refused when its pose error exceeds ``tolerance_mm``.
+ONNX Runtime on sample frames (and track boxes, for models with a ``track`` input) and refused when its pose
+error exceeds ``tolerance_mm``.
 
 ``tensorrt`` and ``pycuda`` are imported in the constructor only, so this module imports without them.
 """
@@ -22,9 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from engines.backends.base import check_frames
+from engines.backends.base import check_frames, check_track
 from engines.engine_cache import EngineCache, EngineKey
-from engines.metadata import INPUT_NAME, ModelMetadata
+from engines.metadata import INPUT_NAME, TRACK_INPUT, ModelMetadata
 from engines.parity import compare_outputs, refuse_precision
 from tvstream.errors import BackendError, CheckpointError
 
@@ -35,6 +36,21 @@ MISSING = ("TensorRT backend needs the `tensorrt` and `pycuda` packages (pip ins
 PRECISIONS = ("fp32", "fp16")  # int8 later: explicit Q/DQ nodes in the ONNX, built strongly typed like fp16
 WORKSPACE_BYTES = 1 << 30  # scratch for the faster conv/GEMM tactics during the build; TensorRT uses less when it can
 PARITY_SEED = 0
+INPUT_DTYPES = {INPUT_NAME: np.uint8, TRACK_INPUT: np.float32}
+
+
+def input_shape(name: str, n: int, input_size: tuple[int, int]) -> tuple[int, ...]:
+    """The shape of input ``name`` for a batch of ``n``: frames ``(n, H, W, 3)``, track ``(n, 5)``."""
+    return (n, *input_size, 3) if name == INPUT_NAME else (n, 5)
+
+
+def parity_track(rng: np.random.RandomState, n: int) -> np.ndarray:
+    """``(n, 5)`` track rows for the parity check: odd rows follow a random box, even rows use the detector."""
+    track = np.zeros((n, 5), np.float32)
+    track[1::2, 0] = 1.0
+    track[1::2, 1:3] = rng.uniform(-0.5, 0.5, size=(n // 2, 2))  # centre
+    track[1::2, 3:5] = rng.uniform(0.1, 0.4, size=(n // 2, 2))  # half-size
+    return track
 
 
 @dataclass(frozen=True)
@@ -114,10 +130,12 @@ def build_engine(trt: Any, logger: Any, model: OnnxModel, path: str | os.PathLik
         raise BackendError(f"TensorRT cannot parse {path}: {errors or logger.last_errors()}")
     config = builder.create_builder_config()
     config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, WORKSPACE_BYTES)
-    h, w = model.metadata.input_size
+    size = model.metadata.input_size
     profile = builder.create_optimization_profile()
-    # opt = max: the pipeline fills whole batches, a partial one only at the end of a stream
-    profile.set_shape(INPUT_NAME, (1, h, w, 3), (max_batch, h, w, 3), (max_batch, h, w, 3))
+    for name in model.metadata.inputs:
+        # opt = max: the pipeline fills whole batches, a partial one only at the end of a stream
+        full = input_shape(name, max_batch, size)
+        profile.set_shape(name, input_shape(name, 1, size), full, full)
     config.add_optimization_profile(profile)
     serialized = builder.build_serialized_network(network, config)
     if serialized is None:
@@ -262,23 +280,25 @@ class TensorRTBackend:
             name = engine.get_tensor_name(i)
             is_input = engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT
             tensors[name] = DeviceBuffer(name, is_input, np.dtype(trt.nptype(engine.get_tensor_dtype(name))))
-        inputs = [n for n, b in tensors.items() if b.is_input]
-        if inputs != [INPUT_NAME] or tensors[INPUT_NAME].dtype != np.uint8:
-            raise BackendError(f"engine inputs {inputs} are not the single uint8 {INPUT_NAME!r} of a tvstream model")
+        inputs = sorted(n for n, b in tensors.items() if b.is_input)
+        if inputs != sorted(self.metadata.inputs) or any(tensors[n].dtype != INPUT_DTYPES[n] for n in inputs):
+            raise BackendError(f"engine inputs {inputs} are not the uint8 {INPUT_NAME!r} (+ float32 {TRACK_INPUT!r}) "
+                               f"of this model, whose inputs are {list(self.metadata.inputs)}")
         missing = [o for o in self.metadata.outputs if o not in tensors]
         if missing:
             raise BackendError(f"engine lacks output(s) {missing} the model metadata promises")
         # size every buffer for max_batch once, so infer never allocates in steady state
-        h, w = self.metadata.input_size
-        full = (self.max_batch, h, w, 3)
-        self._set_input_shape(full)
+        self._set_input_shapes(self.max_batch)
         for buf in tensors.values():
             self.buffers[buf.name] = buf
-            self._reserve(buf, full if buf.is_input else tuple(self._context.get_tensor_shape(buf.name)))
+            self._reserve(buf, tuple(self._context.get_tensor_shape(buf.name)) if not buf.is_input
+                          else input_shape(buf.name, self.max_batch, self.metadata.input_size))
 
-    def _set_input_shape(self, shape: tuple[int, ...]) -> None:
-        if not self._context.set_input_shape(INPUT_NAME, shape):
-            raise BackendError(f"TensorRT refused input shape {shape} (profile is batch 1..{self.max_batch})")
+    def _set_input_shapes(self, n: int) -> None:
+        for name in self.metadata.inputs:
+            shape = input_shape(name, n, self.metadata.input_size)
+            if not self._context.set_input_shape(name, shape):
+                raise BackendError(f"TensorRT refused {name} shape {shape} (profile is batch 1..{self.max_batch})")
 
     def _reserve(self, buf: DeviceBuffer, shape: tuple[int, ...]) -> None:
         """Make ``buf`` hold ``shape``, re-allocating only when it outgrows the capacity."""
@@ -316,22 +336,26 @@ class TensorRTBackend:
         names = [o.name for o in session.get_outputs()]
         rng = np.random.RandomState(PARITY_SEED)
         h, w = self.metadata.input_size
+        tracked = TRACK_INPUT in self.metadata.inputs
         report: dict[str, float] = {}
         for n in sorted({1, self.max_batch}):
             frames = rng.randint(0, 256, size=(n, h, w, 3)).astype(np.uint8)  # (n, H, W, 3)
-            reference = dict(zip(names, session.run(None, {INPUT_NAME: frames})))
-            for k, v in compare_outputs(reference, self._run(frames)).items():
+            track = parity_track(rng, n) if tracked else None
+            feed = {INPUT_NAME: frames, **({TRACK_INPUT: track} if tracked else {})}
+            reference = dict(zip(names, session.run(None, feed)))
+            for k, v in compare_outputs(reference, self._run(frames, track)).items():
                 report[k] = v + report.get(k, 0.0) if k == "frames" else max(v, report.get(k, 0.0))
         _log.info("TensorRT %s parity vs ONNX Runtime: %s", self.precision, report)
         return report
 
     # ---- inference ---------------------------------------------------------------------------------
 
-    def infer(self, frames: np.ndarray) -> dict[str, np.ndarray]:
-        """``frames (N, H, W, 3)`` uint8, ``N <= max_batch`` -> float32 outputs trimmed to ``N``."""
+    def infer(self, frames: np.ndarray, track: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """``frames (N, H, W, 3)`` uint8, ``N <= max_batch`` (+ ``track (N, 5)``) -> float32 outputs trimmed to ``N``."""
         if self._context is None:
             raise BackendError("TensorRT backend is closed")
         check_frames(frames, self.metadata)
+        track = check_track(track, len(frames), self.metadata)
         n = frames.shape[0]
         if n > self.max_batch:
             raise BackendError(f"batch of {n} frames exceeds max_batch={self.max_batch} this engine was built for; "
@@ -340,15 +364,18 @@ class TensorRTBackend:
         if n == 0:  # the profile starts at batch 1
             return {b.name: np.zeros((0, *b.shape[1:]), np.float32) for b in outputs}
         with self._current():
-            return self._run(np.ascontiguousarray(frames))
+            return self._run(np.ascontiguousarray(frames), track)
 
-    def _run(self, frames: np.ndarray) -> dict[str, np.ndarray]:
+    def _run(self, frames: np.ndarray, track: np.ndarray | None = None) -> dict[str, np.ndarray]:
         cuda, stream = self._cuda, self._stream
-        self._set_input_shape(frames.shape)
-        inp = self.buffers[INPUT_NAME]
-        self._reserve(inp, frames.shape)
-        inp.host[: inp.size] = frames.reshape(-1)  # (N, H, W, 3) -> (N*H*W*3,)
-        cuda.memcpy_htod_async(inp.device, inp.host[: inp.size], stream)
+        self._set_input_shapes(len(frames))
+        for name, value in ((INPUT_NAME, frames), (TRACK_INPUT, track)):
+            if name not in self.metadata.inputs:
+                continue
+            inp = self.buffers[name]
+            self._reserve(inp, value.shape)
+            inp.host[: inp.size] = value.reshape(-1)  # (N, H, W, 3) -> (N*H*W*3,); (N, 5) -> (N*5,)
+            cuda.memcpy_htod_async(inp.device, inp.host[: inp.size], stream)
         outputs = [b for b in self.buffers.values() if not b.is_input]
         for buf in outputs:
             self._reserve(buf, tuple(self._context.get_tensor_shape(buf.name)))
