@@ -25,6 +25,8 @@ def validator():
     HEADER, POSE, END,
     {**POSE, "tc": "10:00:01:12", "dropped": 3},
     {**POSE, "detected": False, "score": 0.0, "box": None, "pose3d": None, "pose2d": None},
+    {**POSE, "conf": [0.912, 0.0, 1.0] + [0.5] * 14},
+    {**POSE, "detected": False, "score": 0.0, "box": None, "pose3d": None, "pose2d": None, "conf": None},
     {**END, "reason": "stream lost"},
 ])
 def test_design_lines_are_valid(validator, line):
@@ -40,6 +42,9 @@ def test_design_lines_are_valid(validator, line):
     lambda d: d.update(box=[1, 2, 3]),
     lambda d: d.update(tc="10:00:01"),
     lambda d: d.update(extra=1),
+    lambda d: d.update(conf=[1.2] * 17),
+    lambda d: d.update(conf=[-0.1] * 17),
+    lambda d: d.update(conf=[[0.5]] * 17),
 ])
 def test_malformed_pose_lines_are_invalid(validator, change):
     line = copy.deepcopy(POSE)
@@ -48,6 +53,12 @@ def test_malformed_pose_lines_are_invalid(validator, change):
 
 
 def test_header_needs_mm_and_the_schema_id(validator):
+    assert POSE_SCHEMA_ID == "tvstream.pose/2" and output_schema()["$id"].endswith("tvstream.pose-2.json")
     assert not validator.is_valid({**HEADER, "units": "m"})
-    assert not validator.is_valid({**HEADER, "schema": "tvstream.pose/2"})
+    assert not validator.is_valid({**HEADER, "schema": "tvstream.pose/1"})
     assert not validator.is_valid({k: v for k, v in HEADER.items() if k != "source"})
+
+
+def test_schema_description_says_what_pose_2_changed():
+    description = output_schema()["description"]
+    assert "tvstream.pose/1" in description and "conf" in description and "min_conf" in description

@@ -38,6 +38,25 @@ def test_lines_are_whole_valid_and_in_order(tmp_path):
     assert lines[1]["pose2d"][0] == [55.56, 55.56] and lines[1]["box"] == [10.0, 20.0, 110.0, 220.0]
 
 
+def test_conf_is_rounded_clipped_and_null_when_not_detected(tmp_path):
+    conf = np.linspace(0.0, 1.0, 17)
+    conf[0], conf[1] = 0.12345, 1.0000001  # a sigmoid at float32 can land a hair above 1
+    with JsonlSink(tmp_path / "out.jsonl") as sink:
+        sink.header({"name": "test"}, "clip.mp4", 640, 360, 25.0)
+        for i, detected in enumerate((True, False)):
+            sink.pose(i, i / 25, detected, 0.9, np.array([10.0, 20, 110, 220]), np.zeros((17, 3)),
+                      np.zeros((17, 2)), 4.2, conf=conf)
+        sink.pose(2, 0.08, True, 0.9, np.array([10.0, 20, 110, 220]), np.zeros((17, 3)), np.zeros((17, 2)), 4.2)
+        sink.end(frames=3)
+    lines = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    for line in lines:
+        VALIDATOR.validate(line)
+    assert lines[0]["schema"] == "tvstream.pose/2"
+    assert lines[1]["conf"][:3] == [0.123, 1.0, 0.125] and len(lines[1]["conf"]) == 17
+    assert lines[2]["conf"] is None  # a model with conf, a frame without a detection
+    assert "conf" not in lines[3]  # a model without a confidence output
+
+
 def test_a_crash_keeps_written_lines_and_ends_with_the_reason(tmp_path):
     with pytest.raises(RuntimeError), JsonlSink(tmp_path / "out.jsonl") as sink:
         _write_run(sink, frames=5, fail_at=2)

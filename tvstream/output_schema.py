@@ -1,4 +1,8 @@
-"""The JSON Lines output format (``tvstream.pose/1``) as a JSON Schema shipped inside the package."""
+"""The JSON Lines output format (``tvstream.pose/2``) as a JSON Schema shipped inside the package.
+
+Version 2 adds the per-joint ``conf`` of pose lines (models with a confidence output); the schema's
+description says what changed.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-POSE_SCHEMA_ID = "tvstream.pose/1"
+POSE_SCHEMA_ID = "tvstream.pose/2"
 LINE_TYPES = ("header", "pose", "end")
 
 

@@ -1,4 +1,4 @@
-"""JSON Lines output (``tvstream.pose/1``): to a file, stdout, a TCP peer or any number of TCP clients.
+"""JSON Lines output (``tvstream.pose/2``): to a file, stdout, a TCP peer or any number of TCP clients.
 
 Targets (:data:`OUTPUT_HELP`): a path, ``-`` for stdout, ``tcp://HOST:PORT`` (connect to one peer) or
 ``tcp-listen://[HOST]:PORT`` (serve clients; host defaults to 0.0.0.0, port 0 picks a free one: ``sink.port``).
@@ -37,7 +37,6 @@ SCHEMES = ("tcp", "tcp-listen")
 OUTPUT_HELP = "a file, - for stdout, tcp://HOST:PORT (a peer, re-connected) or tcp-listen://[HOST]:PORT (serve clients)"
 
 
-
 def _rounded(a: np.ndarray | None, digits: int) -> list | None:
     """A (K, D) array as nested lists rounded to ``digits``; None when absent or not finite."""
     if a is None:
@@ -50,14 +49,19 @@ def _rounded(a: np.ndarray | None, digits: int) -> list | None:
 
 def pose_line(frame: int, t: float, detected: bool, score: float, box: np.ndarray | None,
               pose3d: np.ndarray | None, pose2d: np.ndarray | None, latency_ms: float, tc: str | None = None,
-              dropped: int = 0) -> dict[str, Any]:
-    """The ``pose`` line of one frame as a JSON-ready dict (DESIGN §5); pose fields None when not detected."""
+              dropped: int = 0, conf: np.ndarray | None = None) -> dict[str, Any]:
+    """The ``pose`` line of one frame as a JSON-ready dict (DESIGN §5); pose fields None when not detected.
+
+    ``conf (K,)``: per-joint confidence of models that have one (written with 3 digits); None leaves it out.
+    """
     line: dict[str, Any] = {"type": "pose", "frame": int(frame), "t": round(float(t), 6),
                             "detected": bool(detected), "score": round(float(min(max(score, 0.0), 1.0)), 4),
                             "box": _rounded(box, 1) if detected else None,
                             "pose3d": _rounded(pose3d, 1) if detected else None,
-                            "pose2d": _rounded(pose2d, 2) if detected else None,
-                            "latency_ms": round(max(float(latency_ms), 0.0), 2)}
+                            "pose2d": _rounded(pose2d, 2) if detected else None}
+    if conf is not None:
+        line["conf"] = _rounded(np.clip(conf, 0.0, 1.0), 3) if detected else None
+    line["latency_ms"] = round(max(float(latency_ms), 0.0), 2)
     if tc is not None:
         line["tc"] = tc
     if dropped:
@@ -137,9 +141,10 @@ class JsonlSink:
 
     def pose(self, frame: int, t: float, detected: bool, score: float, box: np.ndarray | None,
              pose3d: np.ndarray | None, pose2d: np.ndarray | None, latency_ms: float, tc: str | None = None,
-             dropped: int = 0) -> None:
-        """One frame: box / pose2d in source pixels, pose3d root-relative mm; None when nothing was detected."""
-        self._write(pose_line(frame, t, detected, score, box, pose3d, pose2d, latency_ms, tc, dropped))
+             dropped: int = 0, conf: np.ndarray | None = None) -> None:
+        """One frame: box / pose2d in source pixels, pose3d root-relative mm, per-joint conf (models with one);
+        None when nothing was detected."""
+        self._write(pose_line(frame, t, detected, score, box, pose3d, pose2d, latency_ms, tc, dropped, conf))
 
     def end(self, frames: int, dropped: int = 0, errors: int = 0, reason: str | None = None) -> None:
         """The last line (written once)."""
