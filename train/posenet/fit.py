@@ -52,6 +52,8 @@ class FitConfig:
     weight_decay: float = 1e-4
     seed: int = 0
     threads: int = 2
+    device: str = "cpu"  # "cuda" on a GPU machine; augmentation stays on the CPU
+    cpu_amp: bool = False  # bfloat16 autocast on CPUs with native bf16 (AVX512-BF16 / AMX)
     val_every: int = 40  # every n-th cached video is held out
     eval_every: int = 500
     checkpoint_every: int = 200
@@ -116,8 +118,9 @@ def split_rows(cache: Cache, val_every: int) -> tuple[np.ndarray, np.ndarray]:
 
 def losses(model: PoseNet, batch: dict[str, torch.Tensor], cfg: FitConfig, g: torch.Generator,
            train: bool = True) -> tuple[torch.Tensor, dict[str, float]]:
-    """The weighted loss of one batch and its terms."""
+    """The weighted loss of one batch and its terms (augmentation on the CPU, the networks on ``cfg.device``)."""
     mcfg, w = model.cfg, cfg.weights
+    device = next(model.parameters()).device
     crops, j2, j3 = pose_crops(batch["crops"], batch["joints2d"], batch["joints3d"], batch["tight"],
                                mcfg.crop_size, mcfg.box_margin, cfg.augment, g, train=train)
     frames, boxes = batch["frames"], batch["box"]
@@ -125,10 +128,16 @@ def losses(model: PoseNet, batch: dict[str, torch.Tensor], cfg: FitConfig, g: to
         crops = appearance(crops, cfg.augment, g)
         frames, boxes = zoom_frames(frames, boxes, cfg.augment, g)
         frames = appearance(frames, cfg.augment.__class__(**{**asdict(cfg.augment), "occlude_p": 0.0}), g)
-    xy, xyz, conf, logits = model.read_crop(crops)
+    crops, j2, j3, frames, boxes = (t.to(device) for t in (crops, j2, j3, frames, boxes))
+    amp = torch.autocast(device.type, dtype=torch.bfloat16 if device.type == "cpu" else torch.float16,
+                         enabled=cfg.cpu_amp if device.type == "cpu" else True)
+    with amp:
+        xy, xyz, conf, logits = model.read_crop(crops)
+        centre, half, box_logits = model.detect(frames)
+    xy, xyz, conf, logits = xy.float(), xyz.float(), conf.float(), logits.float()
+    centre, half, box_logits = centre.float(), half.float(), box_logits.float()
     inside = (j2.abs() < 1).all(-1)  # (N, K)
     weight = inside.float()
-    centre, half, box_logits = model.detect(frames)
     terms = {
         "coords": coord_l1(xy, j2, weight),
         "heatmap": heatmap_ce(logits, j2, mcfg.heatmap_size, weight),
@@ -137,7 +146,7 @@ def losses(model: PoseNet, batch: dict[str, torch.Tensor], cfg: FitConfig, g: to
         "box": box_loss(centre, half, box_logits, boxes),
     }
     total = sum(getattr(w, k) * v for k, v in terms.items())
-    stats = {k: float(v) for k, v in terms.items()}
+    stats = {k: float(v.detach()) for k, v in terms.items()}
     stats["mpjpe_mm"] = float((xyz - (j3 - j3[:, :1])).norm(dim=-1).mean() * 1000)
     stats["pck_crop"] = float((((xy - j2).norm(dim=-1) < 0.1).float() * weight).sum() / weight.sum().clamp(min=1))
     return total, stats
@@ -175,13 +184,14 @@ def fit(cfg: FitConfig, run_dir: Path, resume: bool = False,
     train_rows, val_rows = split_rows(cache, cfg.val_every)
     mcfg: PoseNetConfig = SIZES[cfg.model]
     torch.manual_seed(cfg.seed)
-    model = PoseNet(mcfg)
+    model = PoseNet(mcfg).to(cfg.device)
     optimiser = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     g = torch.Generator().manual_seed(cfg.seed)
     step = 0
     # ---- resume
     if resume and ckpt_path.exists():
         state = load_checkpoint(ckpt_path, expect={"kind": KIND, "model": mcfg.to_dict()}, keys=("kind", "model"))
+        state["model"] = {k: v.to(cfg.device) for k, v in state["model"].items()}
         model.load_state_dict(state["model"])
         optimiser.load_state_dict(state["optimizer"])
         g.set_state(state["rng"]["generator"])
@@ -245,10 +255,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--steps", type=int, default=6000)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--cpu-amp", action="store_true", help="bfloat16 autocast on the CPU")
     ap.add_argument("--resume", action="store_true")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
-    cfg = FitConfig(model=args.model, cache=args.cache, steps=args.steps, batch=args.batch, threads=args.threads)
+    cfg = FitConfig(model=args.model, cache=args.cache, steps=args.steps, batch=args.batch, threads=args.threads,
+                    device=args.device, cpu_amp=args.cpu_amp)
     if args.resume and (args.run_dir / "last.pt").exists():
         cfg = FitConfig.from_dict(load_checkpoint(args.run_dir / "last.pt")["config"]["fit"])
         cfg = FitConfig.from_dict({**cfg.to_dict(), "steps": args.steps})

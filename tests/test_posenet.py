@@ -1,0 +1,243 @@
+"""The localising pose network: geometry of crops and augmentation, losses, metrics, cache, training, export."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from train.losses.pose_heads import box_loss, confidence_bce, coord_l1, heatmap_ce
+from train.metrics.keypoints import CORE_JOINTS, pck, torso_diagonal
+from train.posenet.augment import AugmentConfig, pose_crops, zoom_frames
+from train.posenet.config import SIZES, PoseNetConfig
+from train.posenet.model import PoseNet, crop_scale
+from tvstream.errors import CheckpointError
+from tvstream.skeleton import H36M_17
+
+NO_AUG = AugmentConfig(rotate_p=0, squash_p=0, flip_p=0, scale=(1, 1), shift=0.0, zoom_p=0)
+
+
+def _dot_images(points: torch.Tensor, side: int) -> torch.Tensor:
+    """(N, 3, side, side) black images with one white pixel at each point (normalised coords, (N, 2))."""
+    n = points.shape[0]
+    img = torch.zeros(n, 3, side, side)
+    px = ((points + 1) / 2 * side - 0.5).round().long()
+    for i in range(n):
+        img[i, :, px[i, 1], px[i, 0]] = 1.0
+    return img
+
+
+def _brightest(crops: torch.Tensor) -> torch.Tensor:
+    """(N, 3, S, S) -> (N, 2) normalised coords of each crop's brightest pixel."""
+    s = crops.shape[-1]
+    flat = crops.sum(1).flatten(1).argmax(1)
+    xy = torch.stack([flat % s, flat // s], 1).float()
+    return (2 * xy + 1) / s - 1
+
+
+def test_crop_scale_is_a_square_in_frame_pixels():
+    scale = crop_scale(torch.tensor([[0.1, 0.3]]), (288, 512), 1.25)
+    side = 1.25 * max(0.1 * 512, 0.3 * 288)  # 108 px
+    assert torch.allclose(scale, torch.tensor([[side / 512, side / 288]]))
+
+
+@pytest.mark.parametrize("aug", [NO_AUG, replace(NO_AUG, flip_p=1.0), replace(NO_AUG, rotate_p=1.0),
+                                 replace(NO_AUG, squash_p=1.0, scale=(0.8, 1.2), shift=0.1)])
+def test_augmented_joints_land_where_the_image_moved(aug):
+    """A white dot at a joint's position ends up at that joint's augmented crop coordinates."""
+    g = torch.Generator().manual_seed(3)
+    n, k = 6, H36M_17.num_joints
+    j2 = (torch.rand(n, k, 2, generator=g) - 0.5) * 0.5
+    target = 13  # lwrist: a left joint, so a flip must move it to rwrist's slot
+    images = _dot_images(j2[:, target], 160)
+    tight = torch.full((n, 2), 0.4)
+    crops, out2, out3 = pose_crops(images, j2, torch.zeros(n, k, 3), tight, 64, 1.25, aug, g, train=True)
+    slot = H36M_17.flip_permutation()[target] if aug.flip_p == 1.0 else target
+    assert torch.allclose(_brightest(crops), out2[:, slot], atol=3 * 2 / 64)
+
+
+def test_flip_negates_x_and_swaps_sides_in_3d():
+    g = torch.Generator().manual_seed(0)
+    j3 = torch.randn(2, 17, 3)
+    _, _, out3 = pose_crops(torch.zeros(2, 3, 32, 32), torch.zeros(2, 17, 2), j3, torch.full((2, 2), 0.4), 16,
+                            1.25, replace(NO_AUG, flip_p=1.0), g)
+    perm = H36M_17.flip_permutation()
+    assert torch.allclose(out3[:, :, 0], -j3[:, perm, 0]) and torch.allclose(out3[:, :, 1:], j3[:, perm, 1:])
+
+
+def test_rotation_turns_the_3d_pose_with_the_image():
+    """A crop rotated so a joint straight below the pelvis appears rotated: 3D (x, y) turns by the same angle."""
+    g = torch.Generator().manual_seed(1)
+    j3 = torch.zeros(1, 17, 3)
+    j3[0, 3] = torch.tensor([0.0, 1.0, 0.5])  # rankle 1 m below the pelvis
+    aug = replace(NO_AUG, rotate_p=1.0)
+    j2 = torch.zeros(1, 17, 2)
+    j2[0, 3] = torch.tensor([0.0, 0.3])
+    _, out2, out3 = pose_crops(torch.zeros(1, 3, 32, 32), j2, j3, torch.full((1, 2), 0.4), 16, 1.25, aug, g)
+    angle2d = math.atan2(out2[0, 3, 1], out2[0, 3, 0])
+    angle3d = math.atan2(out3[0, 3, 1], out3[0, 3, 0])
+    assert abs(angle2d - angle3d) < 1e-4 and abs(out3[0, 3, 2] - 0.5) < 1e-6
+
+
+def test_zoomed_frames_keep_the_box_on_the_athlete():
+    g = torch.Generator().manual_seed(2)
+    centre = torch.tensor([[0.3, -0.2], [-0.5, 0.4], [0.0, 0.0]])
+    frames = _dot_images(centre, 64)
+    box = torch.cat([centre, torch.full((3, 2), 0.1)], 1)
+    out, new_box = zoom_frames(frames, box, replace(AugmentConfig(), zoom_p=1.0), g)
+    assert torch.allclose(_brightest(out), new_box[:, :2], atol=3 * 2 / 64)
+    assert (new_box[:, 2:] >= 0.1).all()  # zooming in makes the athlete larger
+
+
+def test_coord_l1_is_the_weighted_mean_joint_distance():
+    pred = torch.tensor([[[0.0, 0.0], [1.0, 1.0]]])
+    target = torch.tensor([[[0.5, 0.0], [0.0, 0.0]]])
+    assert float(coord_l1(pred, target, torch.tensor([[1.0, 0.0]]))) == pytest.approx(0.5)
+    assert float(coord_l1(pred, target, torch.tensor([[1.0, 1.0]]))) == pytest.approx((0.5 + 2.0) / 2)
+    with pytest.raises(ValueError):
+        coord_l1(pred, target[:, :1], torch.ones(1, 2))
+
+
+def test_heatmap_ce_is_lowest_for_a_gaussian_on_the_joint():
+    side, sigma = 8, 1.5
+    target = torch.tensor([[[-0.625, 0.375]]])  # the centre of cell (row 5, col 1)
+    rows, cols = torch.meshgrid(torch.arange(side), torch.arange(side), indexing="ij")
+
+    def gaussian_logits(row: int, col: int) -> torch.Tensor:
+        return (-((rows - row) ** 2 + (cols - col) ** 2) / (2 * sigma**2)).reshape(1, 1, -1).float()
+
+    w = torch.ones(1, 1)
+    on, off = heatmap_ce(gaussian_logits(5, 1), target, side, w), heatmap_ce(gaussian_logits(2, 5), target, side, w)
+    p = torch.softmax(gaussian_logits(5, 1), -1)
+    entropy = float(-(p * p.log()).sum())
+    assert float(on) == pytest.approx(entropy, rel=1e-4)  # cross-entropy reaches the target's entropy
+    assert float(off) > float(on) + 3
+
+
+def test_confidence_learns_which_joints_are_right():
+    pred = torch.tensor([[[0.0, 0.0], [0.5, 0.5]]])
+    target = torch.tensor([[[0.01, 0.0], [0.0, 0.0]]])
+    inside = torch.tensor([[True, True]])
+    right = confidence_bce(torch.tensor([[0.99, 0.01]]), pred, target, inside)
+    wrong = confidence_bce(torch.tensor([[0.01, 0.99]]), pred, target, inside)
+    assert float(right) < 0.02 < 4 < float(wrong)
+
+
+def test_box_loss_is_zero_for_the_labeled_box_and_grows_off_it():
+    logits = torch.zeros(1, 4, 4)
+    logits[0, 2, 1] = 50.0  # all mass on the cell holding the centre
+    target = torch.tensor([[-0.25, 0.25, 0.2, 0.3]])
+    exact = box_loss(target[:, :2], target[:, 2:], logits, target, ce_weight=1.0)
+    off = box_loss(target[:, :2] + 0.1, target[:, 2:] * 2, logits, target, ce_weight=1.0)
+    assert float(exact) < 1e-6
+    assert float(off) == pytest.approx(0.2 + 2 * math.log(2), abs=1e-4)
+
+
+def test_pck_counts_joints_within_a_fifth_of_the_torso_diagonal():
+    target = np.zeros((1, 17, 2))
+    names = ("lshoulder", "rshoulder", "lhip", "rhip")
+    for n, xy in zip(names, [(0, 0), (30, 0), (0, 40), (30, 40)]):
+        target[0, H36M_17.index(n)] = xy
+    assert torso_diagonal(target)[0] == pytest.approx(50.0)  # a 30 x 40 torso: 50 px diagonals
+    pred = target.copy()
+    moved = CORE_JOINTS[:3]
+    pred[0, list(moved), 0] += 11.0  # beyond 0.2 x 50 = 10 px
+    visible = np.ones((1, 17), bool)
+    assert pck(pred, target, visible) == pytest.approx(9 / 12)
+    visible[0, list(moved)] = False  # joints not in view are not counted
+    assert pck(pred, target, visible) == pytest.approx(1.0)
+
+
+def test_config_refuses_sizes_the_network_cannot_take():
+    with pytest.raises(ValueError, match="crop_size"):
+        PoseNetConfig(crop_size=100)
+    with pytest.raises(ValueError, match="detector_stride"):
+        PoseNetConfig(frame_size=(290, 512))
+    assert PoseNetConfig.from_dict(SIZES["full"].to_dict()) == SIZES["full"]
+
+
+def test_track_input_moves_the_crop():
+    torch.manual_seed(0)
+    net = PoseNet(SIZES["tiny"]).eval()
+    frames = torch.rand(2, 3, *SIZES["tiny"].frame_size)
+    track = torch.tensor([[0.0, 0, 0, 0, 0], [1.0, 0.5, -0.25, 0.1, 0.2]])
+    with torch.no_grad():
+        centre, half, scale, *_ = net(frames, track)
+        free_centre, *_ = net(frames)
+    assert torch.allclose(centre[0], free_centre[0])
+    assert torch.allclose(centre[1], torch.tensor([0.5, -0.25])) and torch.allclose(half[1], torch.tensor([0.1, 0.2]))
+
+
+# ---- cache, training and export on a tiny labeled pattern video -------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tiny_cache(rig_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from train.posenet.cache import build_cache
+
+    out = tmp_path_factory.mktemp("posenet_cache") / "rig"
+    meta = build_cache(rig_dir, out, side=48, small=SIZES["tiny"].detector_size)
+    assert meta["frames"] == 3 * 240
+    return out
+
+
+def test_cache_puts_the_box_centre_in_the_middle_of_each_precrop(tiny_cache: Path):
+    from train.posenet.cache import load_cache
+
+    cache = load_cache(tiny_cache)
+    j2 = cache.labels["joints2d"]  # the pattern's joints lie on a grid inside the box
+    assert np.allclose((j2.min(1) + j2.max(1)) / 2, 0.0, atol=0.05)
+    assert np.allclose(cache.labels["tight"], 0.5, atol=0.02)  # the pre-crop is twice the (square) box
+    assert cache.image_rows("crops", np.array([0, 500])).shape == (2, 48, 48, 3)
+
+
+def test_fit_resumes_exactly_and_refuses_another_config(tiny_cache: Path, tmp_path: Path):
+    from train.posenet.fit import FitConfig, fit
+
+    cfg = FitConfig(model="tiny", cache=str(tiny_cache), steps=4, batch=4, warmup=2, val_every=3, eval_every=4,
+                    checkpoint_every=2, threads=1)
+    straight = fit(cfg, tmp_path / "a")
+    fit(replace(cfg, steps=2), tmp_path / "b")
+    resumed = fit(cfg, tmp_path / "b", resume=True)
+    assert resumed["step"] == straight["step"] == 4
+    assert resumed["loss"] == pytest.approx(straight["loss"], rel=1e-5)
+    assert "val_pck_crop" in straight
+    with pytest.raises(CheckpointError, match="already holds"):
+        fit(cfg, tmp_path / "a")
+    with pytest.raises(CheckpointError, match="model"):
+        fit(replace(cfg, model="lite"), tmp_path / "a", resume=True)
+
+
+def test_export_matches_torch_at_batch_1_and_8_with_and_without_tracking(tiny_cache: Path, tmp_path: Path):
+    import onnxruntime as ort
+
+    from engines.export import export_onnx
+    from engines.posenet_graph import build_posenet_graph
+    from train.checkpoint import load_checkpoint, save_checkpoint
+
+    torch.manual_seed(0)
+    cfg = SIZES["tiny"]
+    ckpt = save_checkpoint(tmp_path / "last.pt", config={"kind": "posenet", "model": cfg.to_dict(), "fit": {}},
+                           step=1, model=PoseNet(cfg))
+    meta = export_onnx(ckpt, tmp_path / "m.onnx")
+    assert meta.inputs == ("frames", "track") and "conf" in meta.outputs
+    graph, _ = build_posenet_graph(load_checkpoint(ckpt))
+    session = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(0)
+    h, w = cfg.frame_size
+    for n in (1, 8):
+        frames = rng.integers(0, 256, (n, h, w, 3), dtype=np.uint8)
+        track = np.zeros((n, 5), np.float32)
+        track[::2] = [1, 0.2, -0.1, 0.3, 0.4]
+        got = session.run(list(meta.outputs), {"frames": frames, "track": track})
+        with torch.no_grad():
+            want = graph(torch.from_numpy(frames), torch.from_numpy(track))
+        for name, a, b in zip(meta.outputs, got, want):
+            tol = 0.5 if name == "pose3d" else 1e-2  # mm / px
+            assert a.shape == tuple(b.shape) and np.abs(a - b.numpy()).max() < tol, name
+        conf = got[list(meta.outputs).index("conf")]
+        assert ((conf >= 0) & (conf <= 1)).all()
