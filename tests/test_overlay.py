@@ -39,3 +39,20 @@ def test_3d_inset_skips_poses_that_are_not_finite():
     img = np.full((200, 300, 3), 90, np.uint8)
     draw_pose3d_inset(img, np.full((17, 3), np.nan))
     assert (img == 90).all()
+
+
+def test_joints_below_0_3_confidence_and_their_bones_are_faded():
+    img = np.full((100, 100, 3), 100, np.uint8)
+    joints = np.full((17, 2), np.nan)
+    right_hip = next(j for j, p in enumerate(H36M_17.parents) if p == 0 and H36M_17.side(j) == "right")
+    right_knee = H36M_17.parents.index(right_hip)
+    joints[0], joints[right_hip], joints[right_knee] = (50, 50), (30, 50), (30, 80)
+    conf = np.full(17, 0.9)
+    conf[right_knee] = 0.1
+    draw_skeleton(img, joints, thickness=1, conf=conf)
+    colour = np.array(SIDE_COLORS["right"])
+    assert tuple(img[50, 40]) == tuple(colour)  # pelvis-hip bone: both joints sure
+    faded = np.round(0.35 * colour + 0.65 * 100)  # hip-knee bone: the knee is unsure
+    np.testing.assert_array_equal(img[65, 30], faded)
+    assert tuple(img[50, 30]) == (255, 255, 255)  # a sure joint
+    np.testing.assert_array_equal(img[80, 30], np.round(0.35 * 255 + 0.65 * faded))  # faded, over its faded bone
