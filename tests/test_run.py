@@ -24,6 +24,16 @@ def model(tmp_path_factory):
     return export_tiny_model(tmp_path_factory.mktemp("run"))
 
 
+@pytest.fixture(scope="module")
+def posenet(tmp_path_factory):
+    """A tiny pose network (frames + track in, conf out, 72 x 128) and a 40-frame clip at its size."""
+    from tiny_model import export_tiny_posenet
+    from train.data.pattern_video import write_pattern_video
+
+    root = tmp_path_factory.mktemp("posenet")
+    return export_tiny_posenet(root), write_pattern_video(root / "clip.mp4", 40, width=128, height=72)
+
+
 def tvstream(*args, stdin=None):
     return subprocess.run([sys.executable, "-m", "tvstream", *map(str, args)], input=stdin, capture_output=True,
                           timeout=300)
@@ -133,3 +143,49 @@ def test_ski_runs_without_a_foreground_score_and_says_why(model, tmp_path):
     assert studio.returncode == 0
     studio_header = json.loads((tmp_path / "studio.jsonl").read_text().splitlines()[0])
     assert "foreground" not in studio_header  # scored against the rolling background
+
+
+def _core_mean(conf):
+    from tvstream.tracking import CORE_JOINTS
+
+    return float(np.mean(np.asarray(conf)[list(CORE_JOINTS)]))
+
+
+@pytest.mark.parametrize("flags", [(), ("--no-track",)])
+def test_run_with_a_confidence_model_writes_conf_and_detects_by_it(posenet, tmp_path, flags):
+    model, clip = posenet
+    out = tvstream("run", clip, "--model", model, "--out", tmp_path / "poses.jsonl", "--scenario", "ski", *flags)
+    assert out.returncode == 0, out.stderr.decode()
+    lines = [json.loads(line) for line in (tmp_path / "poses.jsonl").read_text().splitlines()]
+    validator = jsonschema.Draft202012Validator(output_schema())
+    for line in lines:
+        validator.validate(line)
+    poses = lines[1:-1]
+    assert lines[0]["schema"] == "tvstream.pose/2" and len(poses) == 40
+    for p in poses:  # ski: no foreground score, so conf alone decides
+        assert (p["conf"] is not None) == p["detected"] == (_core_mean(p["conf"] or [0] * 17) >= 0.3 - 1e-3)
+    assert all(len(p["conf"]) == 17 for p in poses if p["detected"])
+
+
+def test_stream_yields_conf_and_the_crop_follows_the_joints_through_onnxruntime(posenet):
+    """With track_conf 0 every frame's joints place the next crop: the model's box at t + 1 is the tracker's."""
+    from tvstream.api import open_model, stream
+    from tvstream.pipeline import RunOptions, estimate
+    from tvstream.sources import VideoSource
+    from tvstream.tracking import JointTracker
+
+    model, clip = posenet
+    poses = list(stream(clip, model, scenario="ski"))
+    assert len(poses) == 40 and all("conf" in p for p in poses)
+    assert any(p["detected"] and len(p["conf"]) == 17 for p in poses)
+    engine, _ = open_model(model, "onnxruntime")
+    options = RunOptions(smooth=False, scenario="ski", min_conf=0.0, track_conf=0.0)
+    with VideoSource(str(clip), engine.metadata.input_size) as src:  # source pixels = model pixels (128 x 72)
+        records = list(estimate(src, engine, options))
+    tracker = JointTracker((72, 128), min_conf=0.0)
+    for prev, record in zip(records, records[1:]):
+        tracker.update(prev.pose2d, prev.conf, prev.detected)
+        use, cx, cy, hx, hy = tracker.track()
+        assert use == 1
+        np.testing.assert_allclose(record.box, [(cx - hx + 1) * 64, (cy - hy + 1) * 36, (cx + hx + 1) * 64,
+                                                (cy + hy + 1) * 36], atol=1e-3)

@@ -47,14 +47,15 @@ def open_model(model: str | os.PathLike | None, backend: str = "auto", threads: 
 
 
 def stream(source: str | os.PathLike, model: str | os.PathLike | None = None, *, backend: str = "auto",
-           batch: int = 1, smooth: bool = True, scenario: str = "studio", threads: int = 0,
+           batch: int = 1, smooth: bool = True, scenario: str = "studio", threads: int = 0, track: bool = True,
            **source_options: Any) -> Iterator[dict]:
     """Yield one dict per frame of ``source`` (a file, ``-``, a camera or a network URL), as the JSON lines.
 
     Each dict has the ``pose`` line's fields (``frame``, ``t``, ``detected``, ``score``, ``box``, ``pose3d``,
-    ``pose2d``, ``latency_ms``, optional ``tc`` and ``dropped``). ``source_options`` go to
-    :class:`tvstream.sources.VideoSource` (e.g. ``deinterlace=True``). Breaking out of the loop closes
-    the source and the model.
+    ``pose2d``, ``latency_ms``, optional ``tc`` and ``dropped``, and ``conf``, the per-joint confidence, for
+    models that have one). ``track``: let the crop follow the athlete's joints (models with a track input, at
+    batch 1). ``source_options`` go to :class:`tvstream.sources.VideoSource` (e.g. ``deinterlace=True``).
+    Breaking out of the loop closes the source and the model.
 
     Example::
 
@@ -68,7 +69,8 @@ def stream(source: str | os.PathLike, model: str | os.PathLike | None = None, *,
     engine, _ = open_model(model, backend, threads)
     try:
         with VideoSource(str(source), engine.metadata.input_size, **source_options) as src:
-            for record in estimate(src, engine, RunOptions(batch=batch, smooth=smooth, scenario=scenario)):
+            options = RunOptions(batch=batch, smooth=smooth, scenario=scenario, track=track)
+            for record in estimate(src, engine, options):
                 yield record.to_dict()
     finally:
         engine.close()

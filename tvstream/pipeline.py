@@ -1,4 +1,8 @@
-"""The per-frame pipeline: frames -> batches -> backend -> source pixels, foreground score, smoothing -> sink."""
+"""The per-frame pipeline: frames -> batches -> backend -> source pixels, detection, smoothing -> sink.
+
+For models with a ``track`` input (the pose network), at batch 1, each confident frame's joints place the
+next frame's crop (:class:`tvstream.tracking.JointTracker`); the detector runs again after a failed frame.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +14,13 @@ from itertools import islice
 
 import numpy as np
 
+from engines.metadata import TRACK_INPUT, ModelMetadata
 from tvstream.background import RollingBackground
 from tvstream.overlay import draw_box, draw_pose3d_inset, draw_skeleton
 from tvstream.sinks import JsonlSink, pose_line
 from tvstream.smoothing import OneEuroFilter
 from tvstream.sources import Frame, VideoSource
-from tvstream.tracking import GravityBoxTracker
+from tvstream.tracking import GravityBoxTracker, JointTracker, core_confidence
 from tvstream.video_writer import VideoWriter
 
 Progress = Callable[[int], None]
@@ -27,10 +32,21 @@ class RunOptions:
 
     batch: int = 1  # consecutive frames per inference call (throughput vs latency)
     smooth: bool = True  # One-Euro filter on every joint coordinate
-    min_score: float = 0.05  # foreground evidence in the box below which `detected` is false
+    min_score: float = 0.05  # foreground evidence in the box below which `detected` is false (fixed cameras)
+    # models with per-joint confidence: `detected` also needs the mean confidence of the 12 core joints (hips,
+    # knees, ankles, shoulders, elbows, wrists) >= min_conf
+    min_conf: float = 0.3
+    track: bool = True  # models with a track input, at batch 1: the crop follows the last confident frame's joints
+    track_conf: float = 0.5  # core-joint mean confidence a detected frame needs for the next crop to follow it
     render: str | None = None  # overlay video path
     scenario: str = "studio"  # "dive": gravity-aware box tracking; "ski": no foreground score (moving camera)
     max_frames: int | None = None  # stop after this many frames (None: the whole source)
+
+    def __post_init__(self) -> None:
+        if self.batch < 1:
+            raise ValueError(f"batch must be >= 1, got {self.batch}")
+        if not (0 <= self.min_conf <= 1 and 0 <= self.track_conf <= 1):
+            raise ValueError(f"min_conf and track_conf must be in [0, 1], got {self.min_conf}, {self.track_conf}")
 
 
 @dataclass
@@ -73,6 +89,7 @@ class PoseRecord:
     latency_ms: float  # inference of its batch + post-processing
     tc: str | None = None
     dropped: int = 0
+    conf: np.ndarray | None = None  # (K,) per-joint confidence in [0, 1]; None for models without it
 
     def to_dict(self) -> dict:
         """The JSON line of this frame (``type: pose``; pose fields None when nothing was detected)."""
@@ -88,6 +105,17 @@ def foreground_scored(options: RunOptions) -> bool:
     return options.scenario != "ski"
 
 
+def follows_joints(options: RunOptions, meta: ModelMetadata) -> bool:
+    """Does the crop follow the last frame's joints? With a model that takes a track input, at batch 1 only
+    (within a batch, frame t + 1 is inferred before frame t's joints exist)."""
+    return options.track and options.batch == 1 and TRACK_INPUT in meta.inputs
+
+
+def is_detected(score: float, conf: np.ndarray | None, options: RunOptions) -> bool:
+    """Foreground ``score`` >= ``min_score`` and, for models with ``conf (K,)``, core-joint mean >= ``min_conf``."""
+    return score >= options.min_score and (conf is None or core_confidence(conf) >= options.min_conf)
+
+
 def estimate(source: VideoSource, backend, options: RunOptions,
              stop: threading.Event | None = None) -> Iterator[PoseRecord]:
     """Poses of ``source``'s frames in order, until the source ends or ``stop`` is set (between batches).
@@ -100,6 +128,7 @@ def estimate(source: VideoSource, backend, options: RunOptions,
     background = RollingBackground() if foreground_scored(options) else None
     filters = (OneEuroFilter(), OneEuroFilter(min_cutoff=1.0, beta=0.05))  # pose3d (mm), pose2d (px)
     tracker = GravityBoxTracker() if options.scenario == "dive" else None
+    joints = JointTracker(model_size, options.track_conf) if follows_joints(options, backend.metadata) else None
     even_w, even_h = source.width // 2 * 2, source.height // 2 * 2  # H.264 needs even sizes
     writer = VideoWriter(options.render, even_w, even_h, source.fps or 25.0) if options.render else None
     failed = False
@@ -107,11 +136,15 @@ def estimate(source: VideoSource, backend, options: RunOptions,
         for batch in _batches(islice(source.frames(stop), options.max_frames), options.batch):
             tic = time.perf_counter()
             images = batch[0].image[None] if len(batch) == 1 else np.stack([f.image for f in batch])  # (N, H, W, 3)
-            out = backend.infer(images)  # -> dict of (N, ...)
+            # -> dict of (N, ...); only a tracking run passes track, so frames-only backends keep infer(frames)
+            out = backend.infer(images) if joints is None else backend.infer(images, track=joints.track()[None])
             for i, frame in enumerate(batch):
                 box_model = out["box"][i]
+                conf = out["conf"][i] if "conf" in out else None
                 score = 1.0 if background is None else background.observe(frame.image, box_model)
-                detected = score >= options.min_score
+                detected = is_detected(score, conf, options)
+                if joints is not None:
+                    joints.update(out["pose2d"][i], conf, detected)
                 box = to_source_pixels(box_model.reshape(2, 2), model_size, source_size, scale).reshape(4)
                 if tracker is not None and detected:
                     box = tracker(box, frame.t)
@@ -125,11 +158,11 @@ def estimate(source: VideoSource, backend, options: RunOptions,
                     img = np.ascontiguousarray(frame.display[:even_h, :even_w])
                     if detected:
                         draw_box(img, box)
-                        draw_skeleton(img, pose2d)
+                        draw_skeleton(img, pose2d, conf=conf)
                         draw_pose3d_inset(img, pose3d)
                     writer.write(img)
                 yield PoseRecord(frame.index, frame.t, bool(detected), float(score), box, pose3d, pose2d,
-                                 1000 * (time.perf_counter() - tic), frame.tc, frame.dropped)
+                                 1000 * (time.perf_counter() - tic), frame.tc, frame.dropped, conf)
             if stop is not None and stop.is_set():
                 break
     except Exception:

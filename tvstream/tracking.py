@@ -1,8 +1,11 @@
-"""Gravity-aware box tracking for diving: the box centre follows a parabola, its size changes slowly.
+"""Tracking between frames: the crop that follows the athlete's joints, and the gravity-aware box for diving.
 
-A diver in free fall has constant vertical acceleration, so a least-squares quadratic over the last few
-frames predicts the centre far better than the per-frame detection, and a straight line does for the
-horizontal drift. The box size is a running median. Used by ``tvstream run --scenario dive``.
+``JointTracker``: for models with a ``track`` input, a frame whose joints are confident places the next
+frame's crop around them, so the detector runs only to (re)acquire the athlete.
+
+``GravityBoxTracker``: a diver in free fall has constant vertical acceleration, so a least-squares quadratic
+over the last few frames predicts the centre far better than the per-frame detection, and a straight line
+does for the horizontal drift. The box size is a running median. Used by ``tvstream run --scenario dive``.
 """
 
 from __future__ import annotations
@@ -10,6 +13,68 @@ from __future__ import annotations
 from collections import deque
 
 import numpy as np
+
+from tvstream.skeleton import H36M_17
+
+# the limbs' joints: where a person is visible, these are; spine, neck and head are guessed even when not
+CORE_JOINTS: tuple[int, ...] = tuple(H36M_17.index(n) for n in (
+    "rhip", "lhip", "rknee", "lknee", "rankle", "lankle",
+    "rshoulder", "lshoulder", "relbow", "lelbow", "rwrist", "lwrist"))
+
+
+def core_confidence(conf: np.ndarray) -> float:
+    """Mean of ``conf (K,)`` per-joint confidence over the 12 :data:`CORE_JOINTS` (NaN stays NaN)."""
+    conf = np.asarray(conf)
+    if conf.shape != (H36M_17.num_joints,):
+        raise ValueError(f"conf must be ({H36M_17.num_joints},), got {conf.shape}")
+    return float(conf[list(CORE_JOINTS)].mean())
+
+
+class JointTracker:
+    """The ``track`` input row ``[use, cx, cy, hx, hy]`` for the next frame, from this frame's joints.
+
+    After a detected frame whose core joints' mean confidence is >= ``min_conf``, the next crop is centred on
+    the extent of the joints with confidence >= ``joint_conf``; its half-size is that extent's times ``grow``
+    (the joints lie inside the body: the head top, feet and hands are beyond them) plus ``pad`` of the frame
+    on each side (what the athlete moves in one frame: a diver at entry falls ~5% of the frame per frame at
+    25 fps). Any other frame resets it: the detector places the next crop. Units are normalised frame
+    coordinates (-1..1, pixel ``x`` at ``(2x + 1) / W - 1``).
+
+    Args:
+        input_size: ``(H, W)`` of the model input the joints are in (pixels).
+    """
+
+    def __init__(self, input_size: tuple[int, int], min_conf: float = 0.5, joint_conf: float = 0.3,
+                 grow: float = 1.15, pad: float = 0.04) -> None:
+        if not (0 <= min_conf <= 1 and 0 <= joint_conf <= 1):
+            raise ValueError(f"min_conf and joint_conf must be in [0, 1], got {min_conf}, {joint_conf}")
+        if grow < 1 or not 0 <= pad < 0.5:
+            raise ValueError(f"need grow >= 1 and 0 <= pad < 0.5, got {grow}, {pad}")
+        h, w = input_size
+        self._size = np.array([w, h], np.float64)  # (x, y) pixels
+        self.min_conf, self.joint_conf, self.grow, self.pad = min_conf, joint_conf, grow, pad
+        self._track = np.zeros(5, np.float32)
+
+    def track(self) -> np.ndarray:
+        """The next frame's ``(5,)`` float32 row; ``use`` 0 (all zeros) lets the detector place the crop."""
+        return self._track.copy()
+
+    def reset(self) -> None:
+        self._track = np.zeros(5, np.float32)
+
+    def update(self, pose2d: np.ndarray, conf: np.ndarray | None, detected: bool) -> None:
+        """Take frame t's ``pose2d (K, 2)`` model pixels and ``conf (K,)``; sets the row frame t + 1 gets."""
+        if not detected or conf is None or not core_confidence(conf) >= self.min_conf:
+            self.reset()
+            return
+        good = (np.asarray(conf) >= self.joint_conf) & np.isfinite(pose2d).all(axis=1)
+        if good.sum() < 2:
+            self.reset()
+            return
+        lo, hi = pose2d[good].min(axis=0), pose2d[good].max(axis=0)  # (2,) pixels
+        centre = np.clip((lo + hi + 1) / self._size - 1, -1, 1)  # the extent's centre, normalised
+        half = np.minimum((hi - lo) / self._size * self.grow + 2 * self.pad, 1.0)  # 2 * pad: the frame spans 2
+        self._track = np.array([1.0, *centre, *half], np.float32)
 
 
 class GravityBoxTracker:

@@ -26,6 +26,9 @@ from tvstream.cli.context import AppContext, pass_app
 @click.option("--threads", type=click.IntRange(0, 256), default=0,
               help="ONNX Runtime threads (0: all cores but one, which decodes).")
 @click.option("--no-smooth", is_flag=True, help="Write raw per-frame poses (no One-Euro filter).")
+@click.option("--no-track", is_flag=True,
+              help="Detect the athlete in every frame (models with a track input otherwise crop around the last "
+                   "confident frame's joints at --batch 1).")
 @click.option("--scenario", type=click.Choice(("studio", "dive", "ski")), default="studio", show_default=True,
               help="dive: gravity-aware box tracking; ski: no foreground score (moving camera), all frames detected.")
 @click.option("--render", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -38,7 +41,7 @@ from tvstream.cli.context import AppContext, pass_app
                    "files and stdin, which process every frame).")
 @pass_app
 def run(app: AppContext, source: str, model: Path | None, out: str, backend: str, batch: int, threads: int,
-        no_smooth: bool, scenario: str, render: Path | None, deinterlace: bool, hwaccel: str | None,
+        no_smooth: bool, no_track: bool, scenario: str, render: Path | None, deinterlace: bool, hwaccel: str | None,
         live: bool | None) -> None:
     """Estimate 3D poses in INPUT: a video file, - for stdin, a camera (camera:0, /dev/video0) or a URL
     (rtsp, rtmp, srt, http, tcp, udp; re-connected with back-off when the stream drops).
@@ -57,7 +60,8 @@ def run(app: AppContext, source: str, model: Path | None, out: str, backend: str
     from tvstream.sources import VideoSource
 
     engine, info = open_model(model, backend, threads)
-    opts = RunOptions(batch=batch, smooth=not no_smooth, render=str(render) if render else None, scenario=scenario)
+    opts = RunOptions(batch=batch, smooth=not no_smooth, track=not no_track, render=str(render) if render else None,
+                      scenario=scenario)
     with VideoSource(source, engine.metadata.input_size, display=render is not None, deinterlace=deinterlace,
                      hwaccel=hwaccel, live=live) as src, \
             JsonlSink(out) as sink, StopOnSignal() as stop:

@@ -1,0 +1,157 @@
+"""The crop that follows the athlete: frame t's confident joints place frame t + 1's crop (the track input).
+
+A bright rectangle moves across a dark 128 x 72 clip; a fake backend "sees" only what its crop covers (the
+track box when ``use`` is 1, else the whole frame, as a detector) and puts 17 joints over that part of the
+rectangle, with a scripted confidence per call.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engines.metadata import ModelMetadata
+from tvstream.pipeline import RunOptions, estimate, is_detected
+from tvstream.sources import Frame
+from tvstream.tracking import CORE_JOINTS, JointTracker, core_confidence
+
+H, W, K = 72, 128, 17
+FX = np.linspace(0.0, 1.0, K)  # where each joint sits across the visible rectangle
+FY = (np.arange(K) * 7 % K) / (K - 1)  # a permutation of 0..1, so the joints span the rectangle's height
+
+
+def rect(t: int) -> tuple[int, int, int, int]:
+    """The 'person' in frame t: first and last pixel column and row (inclusive); 3 px right per frame."""
+    return 20 + 3 * t, 16, 35 + 3 * t, 55
+
+
+class MovingRectangle:
+    """A source of ``n`` frames at the model's size (source pixels = model pixels)."""
+
+    width, height, fps, uri = W, H, 25.0, "rect"
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def frames(self, stop=None):
+        for t in range(self.n):
+            image = np.full((H, W, 3), 20, np.uint8)
+            x0, y0, x1, y1 = rect(t)
+            image[y0:y1 + 1, x0:x1 + 1] = 230
+            yield Frame(t, t / 25, image)
+
+
+class CropBackend:
+    """A pose network stand-in whose outputs are a function of the frames and the track input."""
+
+    name = "fake"
+
+    def __init__(self, conf_of_call: dict[int, float] | None = None, inputs=("frames", "track")) -> None:
+        outputs = ("box", "pose3d", "pose2d", "conf") if "track" in inputs else ("box", "pose3d", "pose2d")
+        self.metadata = ModelMetadata(input_size=(H, W), outputs=outputs, inputs=inputs)
+        self.conf_of_call = conf_of_call or {}
+        self.fed: list[np.ndarray | None] = []  # the track of each call (None: not passed)
+
+    def infer(self, frames: np.ndarray, track: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        self.fed.append(None if track is None else track.copy())
+        n = len(frames)
+        rows = np.zeros((n, 5), np.float32) if track is None else track
+        out = {"box": np.zeros((n, 4), np.float32), "pose3d": np.zeros((n, K, 3), np.float32),
+               "pose2d": np.zeros((n, K, 2), np.float32), "conf": np.zeros((n, K), np.float32)}
+        for i in range(n):
+            bright = frames[i, ..., 0] > 128  # (H, W)
+            if rows[i, 0] == 1:  # the crop is the track box: see nothing outside it
+                c, h = rows[i, 1:3], rows[i, 3:5]
+                x0, y0 = (c - h + 1) * [W / 2, H / 2]
+                x1, y1 = (c + h + 1) * [W / 2, H / 2]
+                ys, xs = np.mgrid[:H, :W] + 0.5  # pixel centres in edge coordinates
+                bright &= (xs >= x0) & (xs <= x1) & (ys >= y0) & (ys <= y1)
+                out["box"][i] = [x0, y0, x1, y1]
+            ys, xs = np.nonzero(bright)
+            lo, hi = np.array([xs.min(), ys.min()]), np.array([xs.max(), ys.max()])
+            if rows[i, 0] == 0:  # the detector's box: the rectangle's pixel edges
+                out["box"][i] = [*lo, *(hi + 1)]
+            out["pose2d"][i] = lo + (hi - lo) * np.stack([FX, FY], axis=1)  # (K, 2) pixel centres
+            out["conf"][i] = self.conf_of_call.get(len(self.fed) - 1, 0.9)
+        if "conf" not in self.metadata.outputs:
+            del out["conf"]
+        return out
+
+
+class FramesOnlyBackend(CropBackend):
+    """An old-kind model: no track input, no conf output, and an ``infer`` that takes frames alone."""
+
+    def __init__(self) -> None:
+        super().__init__(inputs=("frames",))
+
+    def infer(self, frames: np.ndarray) -> dict[str, np.ndarray]:  # type: ignore[override]
+        return super().infer(frames)
+
+
+def expected_track(x0: float, y0: float, x1: float, y1: float) -> list[float]:
+    """[1, cx, cy, hx, hy] of joints spanning pixel centres x0..x1, y0..y1: extent x 1.15 + 4% of the frame a side."""
+    return [1.0, (x0 + x1 + 1) / W - 1, (y0 + y1 + 1) / H - 1, (x1 - x0) / W * 1.15 + 0.08,
+            (y1 - y0) / H * 1.15 + 0.08]
+
+
+def test_next_crop_follows_this_frame_s_joints_and_a_weak_frame_brings_the_detector_back():
+    # frame 4: conf 0.1, not detected; frame 6: conf 0.4, detected (>= 0.3) but too weak to track (< 0.5)
+    backend = CropBackend({4: 0.1, 6: 0.4})
+    records = list(estimate(MovingRectangle(8), backend, RunOptions(smooth=False)))
+    assert [r.detected for r in records] == [True, True, True, True, False, True, True, True]
+    assert all(len(track) == 1 for track in backend.fed)  # batch 1: one row per call
+    uses = [float(track[0, 0]) for track in backend.fed]
+    assert uses == [0, 1, 1, 1, 1, 0, 1, 0]  # detector first, after the failed frame 4 and the weak frame 6
+    np.testing.assert_allclose(backend.fed[1][0], [1.0, -0.5625, 0.0, 0.214766, 0.702917], atol=1e-5)
+    for t in (1, 2, 3, 4, 6):  # each tracked crop comes from the previous frame's joints
+        prev = records[t - 1].pose2d  # (K, 2); source pixels = model pixels here
+        np.testing.assert_allclose(backend.fed[t][0], expected_track(*prev.min(axis=0), *prev.max(axis=0)),
+                                   atol=1e-5)
+        np.testing.assert_allclose(records[t].pose2d.min(axis=0), rect(t)[:2])  # the crop still holds the
+        np.testing.assert_allclose(records[t].pose2d.max(axis=0), rect(t)[2:])  # whole moved rectangle
+    np.testing.assert_allclose(records[4].conf, 0.1)
+    np.testing.assert_allclose(records[6].conf, 0.4)
+    assert records[4].to_dict()["conf"] is None and records[6].to_dict()["conf"] == [0.4] * K
+
+
+@pytest.mark.parametrize("options", [RunOptions(batch=2, smooth=False), RunOptions(track=False, smooth=False)])
+def test_batches_and_no_track_leave_every_crop_to_the_detector(options):
+    backend = CropBackend()
+    records = list(estimate(MovingRectangle(6), backend, options))
+    assert len(records) == 6 and all(r.detected for r in records)
+    assert backend.fed == [None] * len(backend.fed) and len(backend.fed) == 6 // options.batch
+
+
+def test_frames_only_model_gets_no_track_and_writes_no_conf():
+    records = list(estimate(MovingRectangle(5), FramesOnlyBackend(), RunOptions(smooth=False)))
+    assert all(r.detected and r.conf is None for r in records)
+    assert "conf" not in records[0].to_dict()
+
+
+def test_tracker_leaves_unsure_joints_out_of_the_box_and_resets_on_a_failed_frame():
+    tracker = JointTracker((H, W))
+    pose2d = np.tile([[40.0, 30.0]], (K, 1))
+    pose2d[:8] = [[30.0, 20.0]]
+    pose2d[-1] = [120.0, 70.0]  # far away, but unsure: not part of the box
+    conf = np.full(K, 0.8)
+    conf[-1] = 0.2
+    tracker.update(pose2d, conf, detected=True)
+    np.testing.assert_allclose(tracker.track(), expected_track(30, 20, 40, 30), atol=1e-6)
+    assert tracker.track().dtype == np.float32
+    tracker.update(pose2d, conf, detected=False)
+    assert (tracker.track() == 0).all()
+    tracker.update(pose2d, np.full(K, 0.45), detected=True)  # detected, but below track_conf 0.5
+    assert (tracker.track() == 0).all()
+
+
+def test_detected_needs_the_core_joints_mean_confidence_and_the_foreground_score():
+    assert len(CORE_JOINTS) == 12 and 0 not in CORE_JOINTS  # hips, knees, ankles, shoulders, elbows, wrists
+    conf = np.ones(K)  # pelvis, spine, thorax, neck and head sure ...
+    conf[list(CORE_JOINTS)] = 0.25  # ... limbs not: no person
+    assert core_confidence(conf) == pytest.approx(0.25)
+    options = RunOptions()
+    assert not is_detected(0.9, conf, options)
+    conf[list(CORE_JOINTS)[:6]] = 0.35  # legs 0.35, arms 0.25: mean 0.3
+    assert is_detected(0.9, conf, options) and not is_detected(0.04, conf, options)
+    assert is_detected(0.9, None, options)  # a model without confidence: the foreground score alone
+    assert not is_detected(0.9, conf, RunOptions(min_conf=0.31))
