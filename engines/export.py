@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from engines.metadata import INPUT_NAME, OUTPUTS, ModelMetadata
+from engines.metadata import INPUT_NAME, OUTPUTS, TRACK_INPUT, ModelMetadata
 from engines.posenet_graph import build_posenet_graph, export_posenet, weights_hash
 from tvstream.errors import CheckpointError
 
@@ -170,11 +170,13 @@ def write_triton_repository(onnx_path: str | os.PathLike, repo: str | os.PathLik
     shutil.copy(onnx_path, version / "model.onnx")
     h, w = meta.input_size
     k = len(meta.joints)
-    dims = {"box": [4], "pose3d": [k, 3], "pose2d": [k, 2], "mask": [1, -1, -1]}
+    dims = {"box": [4], "pose3d": [k, 3], "pose2d": [k, 2], "mask": [1, -1, -1], "conf": [k]}
     outputs = ",\n".join(f'  {{ name: "{o}" data_type: TYPE_FP32 dims: {dims[o]} }}' for o in meta.outputs)
     (repo / name / "config.pbtxt").write_text(
         f'name: "{name}"\nplatform: "onnxruntime_onnx"\nmax_batch_size: {max_batch}\n'
-        f'input [\n  {{ name: "{INPUT_NAME}" data_type: TYPE_UINT8 dims: [{h}, {w}, 3] }}\n]\n'
+        f'input [\n  {{ name: "{INPUT_NAME}" data_type: TYPE_UINT8 dims: [{h}, {w}, 3] }}'
+        + (f',\n  {{ name: "{TRACK_INPUT}" data_type: TYPE_FP32 dims: [5] }}' if TRACK_INPUT in meta.inputs else "")
+        + '\n]\n'
         f"output [\n{outputs}\n]\n"
         f"dynamic_batching {{ max_queue_delay_microseconds: 2000 }}\n")
     return repo / name

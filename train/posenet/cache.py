@@ -22,6 +22,7 @@ from pathlib import Path
 import av
 import numpy as np
 
+from tvstream.errors import LabelError
 from tvstream.labels import load_any_labels
 from tvstream.manifest import discover
 
@@ -99,7 +100,7 @@ def build_cache(data: Path, out: Path, side: int, small: tuple[int, int],
                                                                          if (p / "manifest.json").is_file())
     videos = [pair for folder in folders for pair in _labeled_videos(folder)]
     if not videos:
-        raise FileNotFoundError(f"{data}: no labeled videos")
+        raise LabelError(f"{data}: no labeled videos")
     parts: dict[str, list[np.ndarray]] = {k: [] for k in FIELDS}
     sources = []
     for n, (video, labels) in enumerate(videos):
@@ -125,10 +126,10 @@ class Cache:
 
     def __init__(self, folders: list[Path]) -> None:
         if not folders:
-            raise FileNotFoundError("no training cache given")
+            raise LabelError("no training cache given")
         for folder in folders:
             if not (folder / "cache.json").is_file():
-                raise FileNotFoundError(f"{folder}: no training cache (build it first)")
+                raise LabelError(f"{folder}: no training cache (build it first)")
         self.images = [{k: np.load(f / f"{k}.npy", mmap_mode="r") for k in ("crops", "frames")} for f in folders]
         sizes = [len(part["crops"]) for part in self.images]
         self.offsets = np.cumsum([0, *sizes])
@@ -157,7 +158,7 @@ def load_cache(root: Path) -> Cache:
     """Every built cache at or directly under ``root``."""
     folders = find_caches(root)
     if not folders:
-        raise FileNotFoundError(f"{root}: no training cache (build it first)")
+        raise LabelError(f"{root}: no training cache (build it first)")
     return Cache(folders)
 
 

@@ -147,8 +147,8 @@ def losses(model: PoseNet, batch: dict[str, torch.Tensor], cfg: FitConfig, g: to
     }
     total = sum(getattr(w, k) * v for k, v in terms.items())
     stats = {k: float(v.detach()) for k, v in terms.items()}
-    stats["mpjpe_mm"] = float((xyz - (j3 - j3[:, :1])).norm(dim=-1).mean() * 1000)
-    stats["pck_crop"] = float((((xy - j2).norm(dim=-1) < 0.1).float() * weight).sum() / weight.sum().clamp(min=1))
+    stats["mpjpe_mm"] = float((xyz.detach() - (j3 - j3[:, :1])).norm(dim=-1).mean() * 1000)
+    stats["pck_crop"] = float((((xy.detach() - j2).norm(dim=-1) < 0.1).float() * weight).sum() / weight.sum().clamp(min=1))
     return total, stats
 
 

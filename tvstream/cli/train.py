@@ -135,3 +135,64 @@ def pose(app: AppContext, features: Path, labels: str, data: Path | None, out_di
 
         path = fit_pose(cfg, out_dir, on_progress)
     app.say(f"regressor: {path}")
+
+
+@train.command()
+@click.option("--data", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True,
+              help="Labeled clips: a dataset folder (manifest or plain folder with clip.npz/clip.json), or a folder "
+                   "of such datasets (a rendered world: python -m train.synth.world train ...).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Run folder: last.pt, metrics.jsonl.")
+@click.option("--cache", "cache_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("cache/posenet"),
+              show_default=True, help="Where the decoded training crops go (built once, reused).")
+@click.option("--size", type=click.Choice(("lite", "full", "heavy", "tiny")), default="full", show_default=True,
+              help="Model size (train/posenet/config.py): lite, full (the default model), heavy; tiny for tests.")
+@click.option("--steps", type=click.IntRange(1), default=6000, show_default=True)
+@click.option("--batch-size", type=click.IntRange(2), default=32, show_default=True)
+@click.option("--device", default="cpu", show_default=True, help="cpu, or cuda on a GPU machine.")
+@click.option("--cpu-amp", is_flag=True,
+              help="bfloat16 autocast on the CPU: about 2x faster where the CPU has AVX512-BF16 or AMX.")
+@click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
+@pass_app
+def posenet(app: AppContext, data: Path, out_dir: Path, cache_dir: Path, size: str, steps: int, batch_size: int,
+            device: str, cpu_amp: bool, resume: bool) -> None:
+    """Supervised training of the localising pose network (box detector + heatmap/location-map heads).
+
+    \b
+    Example:
+      python -m train.synth.world train --out data/world --plates data/plates
+      tvstream train posenet --data data/world --out runs/posenet --steps 6000
+      tvstream export runs/posenet/last.pt --out model.onnx
+    """
+    from dataclasses import replace as dc_replace
+
+    from train.checkpoint import load_checkpoint  # lazy: torch
+    from train.posenet.cache import build_cache, find_caches
+    from train.posenet.config import SIZES
+    from train.posenet.fit import FitConfig, fit
+
+    datasets = [data] if (data / "manifest.json").is_file() or not any(
+        (p / "manifest.json").is_file() for p in data.iterdir()) else sorted(
+        p for p in data.iterdir() if (p / "manifest.json").is_file())
+    with Progress(TextColumn("[bold]train posenet[/] {task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("{task.fields[stats]}"), TimeRemainingColumn(), console=app.console,
+                  disable=app.quiet) as bar:
+        task = bar.add_task("cache", total=len(datasets), stats="")
+        for i, d in enumerate(datasets):
+            target = cache_dir / d.name if len(datasets) > 1 else cache_dir
+            build_cache(d, target, 160, SIZES[size].detector_size)
+            bar.update(task, completed=i + 1)
+        if not find_caches(cache_dir):
+            raise click.BadParameter(f"{data}: no labeled clips to train on", param_hint="--data")
+        cfg = FitConfig(model=size, cache=str(cache_dir), steps=steps, batch=batch_size, device=device,
+                        cpu_amp=cpu_amp)
+        if resume and (out_dir / "last.pt").is_file():
+            cfg = dc_replace(FitConfig.from_dict(load_checkpoint(out_dir / "last.pt")["config"]["fit"]), steps=steps)
+        bar.update(task, description=size, completed=0, total=steps)
+
+        def on_step(step: int, total: int, stats: dict) -> None:
+            shown = " ".join(f"{k}={stats[k]:.3g}" for k in ("loss", "pck_crop", "mpjpe_mm") if k in stats)
+            bar.update(task, completed=step, stats=shown)
+
+        fit(cfg, out_dir, resume=resume, progress=on_step)
+    app.say(f"checkpoint: {out_dir / 'last.pt'}")
