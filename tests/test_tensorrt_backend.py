@@ -69,7 +69,7 @@ def tiny_onnx(path: Path, fp16: bool = False, track: bool = False,
                   helper.make_node("Mul", ["cx3", "hundreds_3d"], ["shift"]),
                   helper.make_node("Add", ["pose3d0", "shift"], ["pose3d"]),
                   helper.make_node("Mul", ["m2", "inv255_k"], ["conf"])]
-        inputs.append(helper.make_tensor_value_info("track", TensorProto.FLOAT, ["N", 5]))
+        inputs.append(helper.make_tensor_value_info("track", ft, ["N", 5]))
         outputs.append(helper.make_tensor_value_info("conf", ft, ["N", K]))
         names += ("conf",)
     graph = helper.make_graph(nodes, "tiny", inputs, outputs, inits)
@@ -104,6 +104,7 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("onnx")
     return {"fp32": tiny_onnx(root / "tiny.onnx"), "fp16": tiny_onnx(root / "tiny_fp16.onnx", fp16=True),
             "track": tiny_onnx(root / "tiny_track.onnx", track=True),
+            "track_fp16": tiny_onnx(root / "tiny_track_fp16.onnx", fp16=True, track=True),
             "track_unclaimed": tiny_onnx(root / "tiny_track_unclaimed.onnx", track=True, meta_inputs=("frames",))}
 
 
@@ -327,6 +328,17 @@ def test_parity_check_feeds_the_same_track_boxes_to_onnxruntime(models, tmp_path
         make_backend(models["track"], tmp_path / "blind", (blind, blind.cuda), max_batch=4)
 
 
+def test_fp16_engine_takes_a_half_track_checked_against_the_fp32_export(models, tmp_path) -> None:
+    cuda = FakeCuda()
+    trt = FakeTensorRT(cuda, run=tiny_track_outputs)
+    backend = make_backend(models["track_fp16"], tmp_path, (trt, cuda), precision="fp16",
+                           reference_onnx=models["track"], max_batch=2)
+    assert backend.buffers["track"].dtype == np.float16 and backend.parity["pose3d_max_mm"] < 0.1
+    frames, track = frames_of(2), track_of(2)
+    out = backend.infer(frames, track)  # fp16 outputs: ~0.06 steps near 128
+    np.testing.assert_allclose(out["box"], tiny_track_outputs(frames, track)["box"], atol=0.07)
+
+
 def test_track_is_refused_by_a_frames_only_engine_and_checked_on_a_track_engine(models, tmp_path, fakes) -> None:
     frames_only = make_backend(models["fp32"], tmp_path, fakes)
     with pytest.raises(BackendError, match="has no 'track' input"):
@@ -430,3 +442,17 @@ def test_real_tensorrt_matches_onnxruntime(models, tmp_path) -> None:
     with TensorRTBackend(models["fp32"], max_batch=4, cache_dir=tmp_path) as again:
         assert not again.built
     assert os.listdir(tmp_path)
+
+
+@pytest.mark.gpu
+def test_real_tensorrt_feeds_the_track_input(models, tmp_path) -> None:
+    reason = "needs the real tensorrt package and an NVIDIA GPU; not installable here"
+    pytest.importorskip("tensorrt", reason=reason)
+    pytest.importorskip("pycuda.driver", reason=reason)
+    with TensorRTBackend(models["track"], max_batch=4, cache_dir=tmp_path) as backend:
+        assert backend.parity["pose3d_max_mm"] < 1e-2  # the build's check fed both inputs to ONNX Runtime
+        frames, track = frames_of(3), track_of(3)
+        for fed in (track, None):
+            out = backend.infer(frames, fed)
+            for name, expected in tiny_track_outputs(frames, np.zeros_like(track) if fed is None else fed).items():
+                np.testing.assert_allclose(out[name], expected, atol=1e-2)

@@ -36,7 +36,7 @@ MISSING = ("TensorRT backend needs the `tensorrt` and `pycuda` packages (pip ins
 PRECISIONS = ("fp32", "fp16")  # int8 later: explicit Q/DQ nodes in the ONNX, built strongly typed like fp16
 WORKSPACE_BYTES = 1 << 30  # scratch for the faster conv/GEMM tactics during the build; TensorRT uses less when it can
 PARITY_SEED = 0
-INPUT_DTYPES = {INPUT_NAME: np.uint8, TRACK_INPUT: np.float32}
+INPUT_DTYPES = {INPUT_NAME: (np.uint8,), TRACK_INPUT: (np.float32, np.float16)}  # an FP16 export may take a half track
 
 
 def input_shape(name: str, n: int, input_size: tuple[int, int]) -> tuple[int, ...]:
@@ -281,8 +281,8 @@ class TensorRTBackend:
             is_input = engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT
             tensors[name] = DeviceBuffer(name, is_input, np.dtype(trt.nptype(engine.get_tensor_dtype(name))))
         inputs = sorted(n for n, b in tensors.items() if b.is_input)
-        if inputs != sorted(self.metadata.inputs) or any(tensors[n].dtype != INPUT_DTYPES[n] for n in inputs):
-            raise BackendError(f"engine inputs {inputs} are not the uint8 {INPUT_NAME!r} (+ float32 {TRACK_INPUT!r}) "
+        if inputs != sorted(self.metadata.inputs) or any(tensors[n].dtype not in INPUT_DTYPES[n] for n in inputs):
+            raise BackendError(f"engine inputs {inputs} are not the uint8 {INPUT_NAME!r} (+ float {TRACK_INPUT!r}) "
                                f"of this model, whose inputs are {list(self.metadata.inputs)}")
         missing = [o for o in self.metadata.outputs if o not in tensors]
         if missing:
@@ -374,7 +374,7 @@ class TensorRTBackend:
                 continue
             inp = self.buffers[name]
             self._reserve(inp, value.shape)
-            inp.host[: inp.size] = value.reshape(-1)  # (N, H, W, 3) -> (N*H*W*3,); (N, 5) -> (N*5,)
+            inp.host[: inp.size] = value.reshape(-1)  # (N, H, W, 3) -> (N*H*W*3,); (N, 5) -> (N*5,), cast to its type
             cuda.memcpy_htod_async(inp.device, inp.host[: inp.size], stream)
         outputs = [b for b in self.buffers.values() if not b.is_input]
         for buf in outputs:
