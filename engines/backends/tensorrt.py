@@ -351,7 +351,7 @@ class TensorRTBackend:
     # ---- inference ---------------------------------------------------------------------------------
 
     def infer(self, frames: np.ndarray, track: np.ndarray | None = None) -> dict[str, np.ndarray]:
-        """``frames (N, H, W, 3)`` uint8, ``N <= max_batch`` (+ ``track (N, 5)``) -> float32 outputs trimmed to ``N``."""
+        """``frames (N, H, W, 3)`` uint8, ``N <= max_batch`` (+ ``track (N, 5)``) -> float32 outputs, ``N`` rows."""
         if self._context is None:
             raise BackendError("TensorRT backend is closed")
         check_frames(frames, self.metadata)
