@@ -50,7 +50,7 @@ class ReplayBackend:
     def __init__(self, metadata, outputs: list[dict]) -> None:
         self.metadata, self._outputs, self._next = metadata, outputs, 0
 
-    def infer(self, images: np.ndarray) -> dict:
+    def infer(self, images: np.ndarray, track: np.ndarray | None = None) -> dict:
         out = self._outputs[self._next % len(self._outputs)]
         self._next += 1
         return out

@@ -88,3 +88,8 @@ H36M_17 = Skeleton(
 
 JOINT_NAMES: tuple[str, ...] = H36M_17.names
 NUM_JOINTS: int = H36M_17.num_joints
+
+CORE_JOINTS: tuple[int, ...] = tuple(H36M_17.index(n) for n in (
+    "rhip", "rknee", "rankle", "lhip", "lknee", "lankle", "lshoulder", "lelbow", "lwrist",
+    "rshoulder", "relbow", "rwrist"))
+"""The 12 joints every 2D model has (hips, knees, ankles, shoulders, elbows, wrists): PCK and ``detected`` read them."""

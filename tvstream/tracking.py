@@ -14,12 +14,7 @@ from collections import deque
 
 import numpy as np
 
-from tvstream.skeleton import H36M_17
-
-# the limbs' joints: where a person is visible, these are; spine, neck and head are guessed even when not
-CORE_JOINTS: tuple[int, ...] = tuple(H36M_17.index(n) for n in (
-    "rhip", "lhip", "rknee", "lknee", "rankle", "lankle",
-    "rshoulder", "lshoulder", "relbow", "lelbow", "rwrist", "lwrist"))
+from tvstream.skeleton import CORE_JOINTS, H36M_17  # the limbs' joints: spine, neck and head are guessed even when unseen
 
 
 def core_confidence(conf: np.ndarray) -> float:

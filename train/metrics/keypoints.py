@@ -10,11 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tvstream.skeleton import H36M_17
-
-CORE_JOINTS = tuple(H36M_17.index(n) for n in (
-    "rhip", "rknee", "rankle", "lhip", "lknee", "lankle", "lshoulder", "lelbow", "lwrist",
-    "rshoulder", "relbow", "rwrist"))
+from tvstream.skeleton import CORE_JOINTS, H36M_17
 
 
 def torso_diagonal(joints2d: np.ndarray) -> np.ndarray:

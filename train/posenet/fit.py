@@ -206,13 +206,13 @@ def fit(cfg: FitConfig, run_dir: Path, resume: bool = False,
             for group in optimiser.param_groups:
                 group["lr"] = learning_rate(step, cfg)
             loss, stats = losses(model, batches.take(cfg.batch), cfg, g)
-            if not math.isfinite(float(loss)):
+            if not math.isfinite(float(loss.detach())):
                 raise FloatingPointError(f"loss is {float(loss)} at step {step}: stopping (last good: {ckpt_path})")
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
             step += 1
-            stats |= {"step": step, "loss": float(loss), "lr": learning_rate(step - 1, cfg),
+            stats |= {"step": step, "loss": float(loss.detach()), "lr": learning_rate(step - 1, cfg),
                       "s_per_step": time.perf_counter() - tic}
             if step % cfg.eval_every == 0 or step == cfg.steps:
                 stats |= evaluate_rows(model, cache, val_rows, cfg)
