@@ -5,6 +5,8 @@ so it cannot share tvstream's environment). Frames come from :class:`tvstream.so
 (imported from this checkout; it needs only PyAV and numpy): the same decoding thread, queue and rgb24
 conversion as ``tvstream run``, at source size because MediaPipe takes whole frames and finds the person
 itself. ``--probe`` prints the versions and which pose models the wheel ships, without running anything.
+``--landmarks OUT.npz`` writes every frame's 33 landmarks in source pixels instead of timing (accuracy runs,
+``benchmarks/peer_accuracy.py``). Only numpy, PyAV, MediaPipe and ``tvstream.sources`` are imported here.
 """
 
 from __future__ import annotations
@@ -90,6 +92,34 @@ def run_once(uri: str, complexity: int, max_frames: int | None) -> dict:
             "detected": detected, "init_s": round(init_s, 3), "width": size[1], "height": size[0]}
 
 
+def landmarks(uri: str, complexity: int, max_frames: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """Every frame's 33 landmarks in video mode (tracking and smoothing on, as ``run_once``).
+
+    Returns ``(frames (N,) int64 stream indices, landmarks (N, 33, 3) float32: x, y source px, visibility)``;
+    a frame where MediaPipe found no person is all NaN.
+    """
+    from mediapipe.python.solutions.pose import Pose
+
+    height, width = size = source_size(uri)
+    frames, rows = [], []
+    pose = Pose(static_image_mode=False, model_complexity=complexity, enable_segmentation=False)
+    try:
+        with VideoSource(uri, size) as src:
+            for frame in src.frames():
+                result = pose.process(np.ascontiguousarray(frame.image))
+                row = np.full((33, 3), np.nan, np.float32)
+                if result.pose_landmarks is not None:
+                    # MediaPipe's x, y are normalised to the image it was given (here: the upright source)
+                    row[:] = [(p.x * width, p.y * height, p.visibility) for p in result.pose_landmarks.landmark]
+                frames.append(frame.index)
+                rows.append(row)
+                if max_frames and len(rows) >= max_frames:
+                    break
+    finally:
+        pose.close()
+    return np.asarray(frames, np.int64), np.stack(rows) if rows else np.zeros((0, 33, 3), np.float32)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("clip", nargs="?")
@@ -97,6 +127,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--frames", type=int, default=None, help="stop after N frames (default: the whole clip)")
     ap.add_argument("--repeats", type=int, default=1, help="passes, each with a fresh Pose (no carried tracking)")
     ap.add_argument("--probe", action="store_true", help="print versions and bundled models, then exit")
+    ap.add_argument("--landmarks", type=Path, default=None, metavar="OUT.npz",
+                    help="write every frame's landmarks (frames, landmarks (N, 33, 3): x, y px, visibility)")
     args = ap.parse_args(argv)
     if args.probe:
         print(json.dumps(probe()))
@@ -105,6 +137,14 @@ def main(argv: list[str] | None = None) -> None:
         ap.error("a clip is needed (or --probe)")
     if not probe()["models"][str(args.complexity)]:
         ap.error(f"{LANDMARK_MODELS[args.complexity]} is not in the installed wheel (MediaPipe would download it)")
+    if args.landmarks is not None:
+        tic = time.perf_counter()
+        frames, marks = landmarks(args.clip, args.complexity, args.frames)
+        np.savez_compressed(args.landmarks, frames=frames, landmarks=marks)
+        found = int(np.isfinite(marks[:, 0, 0]).sum())
+        print(json.dumps({"frames": len(frames), "found": found, "seconds": round(time.perf_counter() - tic, 2),
+                          "complexity": args.complexity}))
+        return
     runs = [run_once(args.clip, args.complexity, args.frames) for _ in range(args.repeats)]
     print(json.dumps({"runs": runs, "complexity": args.complexity, "rss_mb": round(peak_rss_mb(), 1),
                       "cores": os.cpu_count()}))
