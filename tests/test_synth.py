@@ -101,7 +101,7 @@ def test_knee_flexion_moves_the_ankle_backwards(body):
     np.testing.assert_allclose(joints[1, 3], joints[0, 3], atol=1e-5)  # the right ankle stays
 
 
-@pytest.mark.parametrize("motion_name", ["walk", "squat", "jump", "dive", "ski"])
+@pytest.mark.parametrize("motion_name", ["walk", "squat", "jump", "dive", "ski", "boxing", "get_up", "inversion"])
 def test_joints_lie_inside_the_rendered_silhouette_in_every_view(body, motion_name):
     from train.synth.body import Phenotype
     from train.synth.motions import PROCEDURAL
@@ -411,6 +411,14 @@ def test_synth_can_drive_bodies_with_bvh_files(tmp_path, body):
     assert "_bvh_c0" in entries[0].video.name
     labels = load_labels(entries[0].labels)
     assert labels.visible.any(axis=1).all()
+
+
+def test_synth_cli_offers_every_scenario_and_mixed_renders_new_families():
+    from train.synth.scenarios import SCENARIOS
+    from tvstream.cli.synth import SCENARIO_NAMES
+
+    assert set(SCENARIO_NAMES) == set(SCENARIOS) and {"studio", "dive", "ski", "mixed"} <= set(SCENARIO_NAMES)
+    assert {"lunge", "boxing", "get_up"} <= set(SCENARIOS["mixed"].motions)
 
 
 def test_bad_bvh_is_refused_with_a_message(tmp_path):

@@ -1,4 +1,5 @@
-"""Procedural motions for the anny rig: walk, run, squat, arm swings, jump, turn, dive, ski turns.
+"""Procedural motions for the anny rig: walk, run, squat, arm swings, jump, turn, dive, ski turns, and the
+families of ``motions_extra.py``; :data:`PROCEDURAL` names them all (each with a small smooth per-joint noise).
 
 A :class:`Motion` is per-frame bone rotations (anny ``local-ref`` axis-angle, see ``body.py`` for the
 axes) plus where the body is: for grounded motions the lowest point of the body is put ``lift`` above
@@ -8,93 +9,19 @@ the ground under the pelvis; for airborne ones (dives) ``position`` is the pelvi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Callable
 
 import numpy as np
 
-from train.synth.rotations import axis_rotation, matrix_to_rotvec
-
-GRAVITY = 9.81  # m/s^2
-MAX_EXTENT = 1.6  # m: paths stay this close to the studio's centre (cameras ~5 m away keep the athlete in frame)
-
-
-@dataclass
-class Motion:
-    """``rotvecs (T, bones, 3)``; ``position (T, 3)`` world metres; ``lift (T,)`` height above ground."""
-
-    rotvecs: np.ndarray
-    position: np.ndarray
-    grounded: bool
-    lift: np.ndarray
-    name: str
-
-
-class _Rig:
-    """Writes joint angles by bone name into a (T, bones, 3) array."""
-
-    def __init__(self, bone_index: dict[str, int], frames: int) -> None:
-        self.idx = bone_index
-        self.rv = np.zeros((frames, len(bone_index), 3))
-
-    def set(self, bone: str, x=0.0, y=0.0, z=0.0) -> None:
-        self.rv[:, self.idx[bone]] = np.stack(np.broadcast_arrays(x, y, z, np.zeros(len(self.rv)))[:3], -1)
-
-    def both(self, bone: str, x=0.0, y_left=0.0, z_left=0.0) -> None:
-        """Same angle about x on both sides; y/z mirrored (the right side gets the opposite sign)."""
-        self.set(f"{bone}.L", x, y_left, z_left)
-        self.set(f"{bone}.R", x, -np.asarray(y_left), -np.asarray(z_left))
-
-    def root(self, yaw, pitch=0.0, roll=0.0) -> None:
-        """Body orientation: yaw about world z (0 = facing -y), then pitch about x, roll about y."""
-        yaw, pitch, roll = np.broadcast_arrays(yaw, pitch, roll, np.zeros(len(self.rv)))[:3]
-        R = axis_rotation("z", yaw) @ axis_rotation("x", pitch) @ axis_rotation("y", roll)  # (T, 3, 3)
-        self.rv[:, 0] = matrix_to_rotvec(R)
-
-
-def _heading_path(rng: np.random.Generator, t: np.ndarray, speed: float,
-                  radius: float) -> tuple[np.ndarray, np.ndarray]:
-    """A smooth wandering path around the origin: positions (T, 2) and the heading yaw (T,)."""
-    turn_rate = speed / radius * rng.choice([-1, 1])
-    yaw0 = rng.uniform(-np.pi, np.pi)
-    yaw = yaw0 + turn_rate * t + 0.3 * np.sin(rng.uniform(0.2, 0.5) * t + rng.uniform(0, 6))
-    direction = np.stack([np.sin(yaw), -np.cos(yaw)], -1)  # body faces -y at yaw 0
-    dt = np.diff(t, prepend=t[0])
-    xy = np.cumsum(direction * speed * dt[:, None], axis=0)
-    xy -= xy.mean(axis=0)  # centre the path on the capture area
-    extent = np.linalg.norm(xy, axis=1).max()
-    if extent > MAX_EXTENT:  # stay inside the capture area (the feet slide a little)
-        xy *= MAX_EXTENT / extent
-    return xy, yaw
-
-
-def _spot(rng: np.random.Generator, frames: int) -> np.ndarray:
-    """Where an on-the-spot motion happens: anywhere in the capture area, so that across takes the
-    per-camera median background is empty (a fixed spot would leave the athlete in it)."""
-    r, a = MAX_EXTENT * np.sqrt(rng.uniform()), rng.uniform(0, 2 * np.pi)
-    return np.tile([r * np.cos(a), r * np.sin(a), 0.0], (frames, 1))
-
-
-def _gait(rig: _Rig, rng: np.random.Generator, t: np.ndarray, cadence: float, hip: float, knee: float,
-          arm: float, lean: float) -> np.ndarray:
-    phase = 2 * np.pi * cadence * t + rng.uniform(0, 2 * np.pi)
-    s = np.sin(phase)
-    rig.set("upperleg01.L", -hip * s)
-    rig.set("upperleg01.R", hip * s)
-    rig.set("lowerleg01.L", knee * np.clip(np.sin(phase - 1.2), 0, None) + 0.1)
-    rig.set("lowerleg01.R", knee * np.clip(np.sin(phase + np.pi - 1.2), 0, None) + 0.1)
-    rig.set("upperarm01.L", arm * s)
-    rig.set("upperarm01.R", -arm * s)
-    rig.both("lowerarm01", -0.3 - 0.5 * arm)
-    rig.set("spine03", lean)
-    return phase
+from train.synth.motions_extra import EXTRA
+from train.synth.rig import GRAVITY, Motion, Rig, gait, heading_path, perturbed, spot
 
 
 def walk(bones: dict[str, int], frames: int, fps: float, rng: np.random.Generator) -> Motion:
     t = np.arange(frames) / fps
-    rig = _Rig(bones, frames)
-    xy, yaw = _heading_path(rng, t, speed=rng.uniform(0.9, 1.5), radius=rng.uniform(1.5, 3.0))
-    phase = _gait(rig, rng, t, cadence=rng.uniform(0.8, 1.0), hip=rng.uniform(0.35, 0.5),
+    rig = Rig(bones, frames)
+    xy, yaw = heading_path(rng, t, speed=rng.uniform(0.9, 1.5), radius=rng.uniform(1.5, 3.0))
+    phase = gait(rig, rng, t, cadence=rng.uniform(0.8, 1.0), hip=rng.uniform(0.35, 0.5),
                   knee=rng.uniform(0.6, 0.9), arm=rng.uniform(0.2, 0.45), lean=0.05)
     rig.root(yaw)
     lift = 0.01 * (1 + np.cos(2 * phase))
@@ -103,9 +30,9 @@ def walk(bones: dict[str, int], frames: int, fps: float, rng: np.random.Generato
 
 def run(bones: dict[str, int], frames: int, fps: float, rng: np.random.Generator) -> Motion:
     t = np.arange(frames) / fps
-    rig = _Rig(bones, frames)
-    xy, yaw = _heading_path(rng, t, speed=rng.uniform(2.2, 3.2), radius=rng.uniform(2.0, 3.0))
-    phase = _gait(rig, rng, t, cadence=rng.uniform(1.3, 1.6), hip=rng.uniform(0.6, 0.85),
+    rig = Rig(bones, frames)
+    xy, yaw = heading_path(rng, t, speed=rng.uniform(2.2, 3.2), radius=rng.uniform(2.0, 3.0))
+    phase = gait(rig, rng, t, cadence=rng.uniform(1.3, 1.6), hip=rng.uniform(0.6, 0.85),
                   knee=rng.uniform(1.3, 1.8), arm=rng.uniform(0.5, 0.8), lean=0.2)
     rig.both("lowerarm01", -1.3)
     rig.root(yaw)
@@ -115,7 +42,7 @@ def run(bones: dict[str, int], frames: int, fps: float, rng: np.random.Generator
 
 def squat(bones: dict[str, int], frames: int, fps: float, rng: np.random.Generator) -> Motion:
     t = np.arange(frames) / fps
-    rig = _Rig(bones, frames)
+    rig = Rig(bones, frames)
     depth = 0.5 - 0.5 * np.cos(2 * np.pi * rng.uniform(0.25, 0.45) * t)  # 0 standing .. 1 down
     d = rng.uniform(0.7, 1.0) * depth
     rig.both("upperleg01", -1.4 * d, 0.0, 0.15 * d)
@@ -124,24 +51,24 @@ def squat(bones: dict[str, int], frames: int, fps: float, rng: np.random.Generat
     rig.set("spine03", 0.5 * d)
     rig.both("upperarm01", -1.2 * d)
     rig.root(rng.uniform(-np.pi, np.pi) + np.zeros(frames))
-    return Motion(rig.rv, _spot(rng, frames), True, np.zeros(frames), "squat")
+    return Motion(rig.rv, spot(rng, frames), True, np.zeros(frames), "squat")
 
 
 def arm_swings(bones: dict[str, int], frames: int, fps: float, rng: np.random.Generator) -> Motion:
     t = np.arange(frames) / fps
-    rig = _Rig(bones, frames)
+    rig = Rig(bones, frames)
     f = rng.uniform(0.3, 0.7)
     rig.set("upperarm01.L", -1.2 * np.sin(2 * np.pi * f * t) ** 2, -1.6 * np.sin(np.pi * f * t) ** 2)
     rig.set("upperarm01.R", -1.2 * np.cos(2 * np.pi * f * t) ** 2, 1.6 * np.cos(np.pi * f * t) ** 2)
     rig.both("lowerarm01", -0.8 * (1 + np.sin(2 * np.pi * 2 * f * t)) / 2)
     rig.set("spine03", 0.1 * np.sin(2 * np.pi * f * t), 0.0, 0.3 * np.sin(np.pi * f * t))
     rig.root(rng.uniform(-np.pi, np.pi) + 0.5 * np.sin(2 * np.pi * 0.1 * t))
-    return Motion(rig.rv, _spot(rng, frames), True, np.zeros(frames), "arm_swings")
+    return Motion(rig.rv, spot(rng, frames), True, np.zeros(frames), "arm_swings")
 
 
 def jump(bones: dict[str, int], frames: int, fps: float, rng: np.random.Generator) -> Motion:
     t = np.arange(frames) / fps
-    rig = _Rig(bones, frames)
+    rig = Rig(bones, frames)
     period = rng.uniform(1.4, 2.0)
     u = (t % period) / period  # 0..1 per jump: crouch (0-0.35), flight (0.35-0.75), land (0.75-1)
     crouch = np.where(u < 0.35, np.sin(np.pi * u / 0.35), 0) + np.where(u > 0.75, np.sin(np.pi * (u - 0.75) / 0.25), 0)
@@ -155,26 +82,26 @@ def jump(bones: dict[str, int], frames: int, fps: float, rng: np.random.Generato
     rig.set("spine03", 0.4 * crouch)
     rig.both("upperarm01", 0.8 * crouch - 2.0 * flight)
     rig.root(rng.uniform(-np.pi, np.pi) + np.zeros(frames))
-    return Motion(rig.rv, _spot(rng, frames), True, height, "jump")
+    return Motion(rig.rv, spot(rng, frames), True, height, "jump")
 
 
 def turn(bones: dict[str, int], frames: int, fps: float, rng: np.random.Generator) -> Motion:
     t = np.arange(frames) / fps
-    rig = _Rig(bones, frames)
+    rig = Rig(bones, frames)
     rate = rng.uniform(0.8, 2.0) * rng.choice([-1, 1])  # rad/s
     rig.both("upperarm01", 0.0, -0.6)
     rig.both("lowerarm01", -0.6)
     rig.set("upperleg01.L", -0.3 * np.clip(np.sin(4 * t), 0, None))
     rig.set("upperleg01.R", -0.3 * np.clip(-np.sin(4 * t), 0, None))
     rig.root(rng.uniform(-np.pi, np.pi) + rate * t)
-    return Motion(rig.rv, _spot(rng, frames), True, np.zeros(frames), "turn")
+    return Motion(rig.rv, spot(rng, frames), True, np.zeros(frames), "turn")
 
 
 def dive(bones: dict[str, int], frames: int, fps: float, rng: np.random.Generator,
          platform: float = 10.0) -> Motion:
     """Stand on the edge, take off, tuck or pike while somersaulting forward, open up, enter the water."""
     t = np.arange(frames) / fps
-    rig = _Rig(bones, frames)
+    rig = Rig(bones, frames)
     vz, vy = rng.uniform(2.5, 3.5), rng.uniform(0.8, 1.5)
     stand_z = platform + 0.95  # pelvis above the platform when standing
     flight_time = (vz + np.sqrt(vz**2 + 2 * GRAVITY * stand_z)) / GRAVITY
@@ -209,7 +136,7 @@ def ski(bones: dict[str, int], frames: int, fps: float, rng: np.random.Generator
         slope: Callable[[np.ndarray], np.ndarray] | None = None) -> Motion:
     """Carved S-turns down the fall line (+y) with lean into each turn and flexed legs."""
     t = np.arange(frames) / fps
-    rig = _Rig(bones, frames)
+    rig = Rig(bones, frames)
     speed, amp, f = rng.uniform(6, 10), rng.uniform(3, 6), rng.uniform(0.25, 0.4)
     phase = 2 * np.pi * f * t + rng.uniform(0, 2 * np.pi)
     x = amp * np.sin(phase)
@@ -229,7 +156,10 @@ def ski(bones: dict[str, int], frames: int, fps: float, rng: np.random.Generator
     return Motion(rig.rv, np.c_[x, y, np.zeros(frames)], True, np.zeros(frames), "ski")
 
 
-PROCEDURAL: dict[str, Callable[..., Motion]] = {
+_FAMILIES: dict[str, Callable[..., Motion]] = {
     "walk": walk, "run": run, "squat": squat, "arm_swings": arm_swings, "jump": jump, "turn": turn,
-    "dive": dive, "ski": ski,
+    "dive": dive, "ski": ski, **EXTRA,
 }
+# every procedural motion gets a few degrees of smooth per-joint noise, so no two frames or takes repeat
+PROCEDURAL: dict[str, Callable[..., Motion]] = {name: perturbed(fn) for name, fn in _FAMILIES.items()}
+EVERYDAY = tuple(name for name in _FAMILIES if name not in ("dive", "ski"))

@@ -8,6 +8,7 @@ import numpy as np
 
 from train.synth.cameras import Camera, make_camera, ring_of_cameras
 from train.synth.environments import PLATFORM_HEIGHT, Environment, pool_hall, slope_height, ski_slope, studio_room
+from train.synth.motions import EVERYDAY
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,8 @@ SCENARIOS = {
     "studio": Scenario("studio", ("walk", "run", "squat", "arm_swings", "jump", "turn"), "casual", "studio"),
     "dive": Scenario("dive", ("dive",), "swimwear", "dive"),
     "ski": Scenario("ski", ("ski",), "skisuit", "ski"),
+    # the studio rig with every everyday family (not dives or ski turns): more kinds of pose for real footage
+    "mixed": Scenario("mixed", EVERYDAY, "casual", "studio"),
 }
 
 
