@@ -9,15 +9,18 @@ BVH axes are y up with the character facing +z (x = its left); anny is z up faci
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from train.synth.motions import Motion
+from train.synth.rig import Motion
 from train.synth.rotations import euler_to_matrix, matrix_to_rotvec, rotation_between
 from tvstream.errors import LabelError
+
+log = logging.getLogger(__name__)
 
 BVH_TO_ANNY_AXES = np.array([[1.0, 0, 0], [0, 0, -1], [0, 1, 0]])  # columns: images of BVH x, y, z
 
@@ -31,6 +34,10 @@ DEFAULT_MAPPING = {
     "RightShoulder": "clavicle.R", "RightArm": "upperarm01.R", "RightForeArm": "lowerarm01.R",
     "RightHand": "wrist.R",
 }
+# anny bones a clip must drive: without them the labels would be a statue with a moving pelvis
+REQUIRED_BONES = ("root", "upperleg01.L", "lowerleg01.L", "upperleg01.R", "lowerleg01.R",
+                  "upperarm01.L", "lowerarm01.L", "upperarm01.R", "lowerarm01.R")
+MIN_BONE = 1e-6  # rest bones shorter than this (CMU's LHipJoint, Neck, LeftShoulder: OFFSET 0 0 0) have no direction
 
 
 @dataclass
@@ -43,6 +50,7 @@ class BvhClip:
     channels: list[list[str]]  # per joint, e.g. ["Xposition", ..., "Zrotation", "Xrotation", "Yrotation"]
     frame_time: float
     motion: np.ndarray  # (T, total channels)
+    path: str = "<bvh>"  # where it was read from, for error messages
 
     @property
     def fps(self) -> float:
@@ -129,9 +137,14 @@ def load_bvh(path: str | os.PathLike) -> BvhClip:
     except (IndexError, ValueError) as exc:
         raise LabelError(f"{path}: malformed BVH ({exc})") from None
     total = sum(len(c) for c in channels)
-    if total == 0 or values.size != frames * total:
+    if total == 0 or values.size == 0 or values.size % total:
         raise LabelError(f"{path}: MOTION has {values.size} values, expected {frames} frames x {total} channels")
-    return BvhClip(names, parents, np.asarray(offsets, float), channels, frame_time, values.reshape(frames, total))
+    if values.size != frames * total:  # some exporters write a Frames: count one off the data
+        log.warning("%s: header says %d frames, the data holds %d; reading %d", path, frames, values.size // total,
+                    values.size // total)
+        frames = values.size // total
+    return BvhClip(names, parents, np.asarray(offsets, float), channels, frame_time, values.reshape(frames, total),
+                   str(path))
 
 
 def retarget(clip: BvhClip, bone_index: dict[str, int], bone_parents: np.ndarray, rest_heads: np.ndarray,
@@ -144,8 +157,15 @@ def retarget(clip: BvhClip, bone_index: dict[str, int], bone_parents: np.ndarray
         mapping: BVH joint name -> anny bone (default :data:`DEFAULT_MAPPING`); must map the root.
         units_per_metre: BVH length unit; default guesses centimetres when the skeleton is > 10 units tall.
     """
-    mapping = {k: v for k, v in (mapping or DEFAULT_MAPPING).items() if k in clip.names}
-    root_name = clip.names[0]
+    wanted = mapping or DEFAULT_MAPPING
+    index_of = {n.split(":")[-1]: j for j, n in enumerate(clip.names)}  # Mixamo writes "mixamorig:Hips"
+    mapping = {k: v for k, v in wanted.items() if k in index_of}
+    missing = [k for k, v in wanted.items() if v in REQUIRED_BONES and k not in index_of]
+    if missing:
+        raise LabelError(f"{clip.path}: unknown BVH joint naming, no joint named {', '.join(missing)} "
+                         f"(the file has {', '.join(clip.names[:10])}{', ...' if len(clip.names) > 10 else ''}); "
+                         "pass a mapping from its names to anny bones")
+    root_name = clip.names[0].split(":")[-1]
     if mapping.get(root_name) != "root":
         raise LabelError(f"BVH root {root_name!r} must map to anny's 'root' (mapping has {mapping.get(root_name)!r})")
     unknown = [b for b in mapping.values() if b not in bone_index]
@@ -160,16 +180,19 @@ def retarget(clip: BvhClip, bone_index: dict[str, int], bone_parents: np.ndarray
     if units_per_metre is None:
         height = np.ptp(rest_pos[:, 2])
         units_per_metre = 100.0 if height > 10 else 1.0
-    j_of = {name: clip.names.index(name) for name in mapping}
-    anny_of = {j_of[n]: bone_index[b] for n, b in mapping.items()}
+    anny_of = {index_of[n]: bone_index[b] for n, b in mapping.items()}
 
-    def mapped_child(j: int) -> int | None:  # the first mapped descendant (or End Site) along the chain
+    def mapped_child(j: int, origin: int | None = None) -> int | None:
+        """The first mapped descendant (or End Site) along the chain that is not where ``j`` is: zero-length
+        joints (CMU's Neck at Spine1) are looked through, so the bone takes the direction of the next real one."""
+        origin = j if origin is None else origin
         kids = [k for k, p in enumerate(clip.parents) if p == j]
         for k in kids:
-            if k in anny_of or clip.names[k].endswith("_end"):
+            away = np.linalg.norm(rest_pos[k] - rest_pos[origin]) > MIN_BONE
+            if away and (k in anny_of or clip.names[k].endswith("_end")):
                 return k
         for k in kids:
-            found = mapped_child(k)
+            found = mapped_child(k, origin)
             if found is not None:
                 return found
         return None
@@ -178,8 +201,8 @@ def retarget(clip: BvhClip, bone_index: dict[str, int], bone_parents: np.ndarray
     Q = {}
     for j, a in anny_of.items():
         c = mapped_child(j)
-        if a == 0 or c is None or c not in anny_of:
-            Q[a] = np.eye(3)
+        if a == 0 or c is None or c not in anny_of or np.linalg.norm(rest_heads[anny_of[c]] - rest_heads[a]) < MIN_BONE:
+            Q[a] = np.eye(3)  # no direction to align (the root, a chain's end, or a zero-length anny bone)
             continue
         Q[a] = rotation_between(rest_heads[anny_of[c]] - rest_heads[a], rest_pos[c] - rest_pos[j])
 
