@@ -41,6 +41,10 @@ def shards(kind: str, plates: Path | None) -> dict[str, SynthConfig]:
                                          backgrounds=photos) for k in range(2)},
             **{f"dive_{k}": replace(BASE, scenario="dive", subjects=20, seconds=4.0, seed=400 + k) for k in range(2)},
             "dive_photo_0": replace(BASE, scenario="dive", subjects=20, seconds=4.0, seed=450, backgrounds=photos),
+            # everyday and sports motions (20 families) on the studio rig
+            **{f"mixed_photo_{k}": replace(BASE, scenario="mixed", subjects=10, seed=500 + k, backgrounds=photos)
+               for k in range(3)},
+            "mixed_0": replace(BASE, scenario="mixed", subjects=10, seed=550),
         }
     elif kind == "bench":
         one = replace(BASE, sequences=1, seconds=2.0)
@@ -50,6 +54,7 @@ def shards(kind: str, plates: Path | None) -> dict[str, SynthConfig]:
             "bench_ski": replace(one, scenario="ski", subjects=8, seconds=4.0, seed=9002),
             "bench_ski_photo": replace(one, scenario="ski", subjects=6, seconds=4.0, seed=9004, backgrounds=photos),
             "bench_dive": replace(one, scenario="dive", subjects=8, seconds=4.0, seed=9003),
+            "bench_mixed_photo": replace(one, scenario="mixed", subjects=8, seed=9006, backgrounds=photos),
         }
     else:
         raise ValueError(f"kind must be 'train' or 'bench', got {kind!r}")
@@ -58,7 +63,9 @@ def shards(kind: str, plates: Path | None) -> dict[str, SynthConfig]:
 
 def shard_frames(cfg: SynthConfig) -> int:
     """Labeled frames a shard holds (studio renders four cameras)."""
-    return cfg.subjects * cfg.sequences * cfg.frames * (4 if cfg.scenario == "studio" else 1)
+    from train.synth.scenarios import SCENARIOS
+
+    return cfg.subjects * cfg.sequences * cfg.frames * (4 if SCENARIOS[cfg.scenario].rig == "studio" else 1)
 
 
 def is_done(folder: Path) -> bool:
