@@ -37,6 +37,7 @@ class LossWeights:
     pose3d: float = 2.0  # L1 in metres
     confidence: float = 0.2
     box: float = 1.0
+    box_centre_ce: float = 0.05  # inside the box term: the centre map's cross-entropy (small athletes need more)
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ class FitConfig:
     warmup: int = 200
     weight_decay: float = 1e-4
     seed: int = 0
+    init: str | None = None  # warm start: the weights of another run's checkpoint of the same model size
     threads: int = 2
     device: str = "cpu"  # "cuda" on a GPU machine; augmentation stays on the CPU
     cpu_amp: bool = False  # bfloat16 autocast on CPUs with native bf16 (AVX512-BF16 / AMX)
@@ -143,7 +145,7 @@ def losses(model: PoseNet, batch: dict[str, torch.Tensor], cfg: FitConfig, g: to
         "heatmap": heatmap_ce(logits, j2, mcfg.heatmap_size, weight),
         "pose3d": coord_l1(xyz, j3 - j3[:, :1], torch.ones_like(weight)),
         "confidence": confidence_bce(conf, xy, j2, inside),
-        "box": box_loss(centre, half, box_logits, boxes),
+        "box": box_loss(centre, half, box_logits, boxes, ce_weight=w.box_centre_ce),
     }
     total = sum(getattr(w, k) * v for k, v in terms.items())
     stats = {k: float(v.detach()) for k, v in terms.items()}
@@ -188,6 +190,9 @@ def fit(cfg: FitConfig, run_dir: Path, resume: bool = False,
     optimiser = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     g = torch.Generator().manual_seed(cfg.seed)
     step = 0
+    if cfg.init and not (resume and ckpt_path.exists()):
+        init = load_checkpoint(Path(cfg.init), expect={"kind": KIND, "model": mcfg.to_dict()}, keys=("kind", "model"))
+        model.load_state_dict({k: v.to(cfg.device) for k, v in init["model"].items()})
     # ---- resume
     if resume and ckpt_path.exists():
         state = load_checkpoint(ckpt_path, expect={"kind": KIND, "model": mcfg.to_dict()}, keys=("kind", "model"))

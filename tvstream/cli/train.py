@@ -152,10 +152,15 @@ def pose(app: AppContext, features: Path, labels: str, data: Path | None, out_di
 @click.option("--device", default="cpu", show_default=True, help="cpu, or cuda on a GPU machine.")
 @click.option("--cpu-amp", is_flag=True,
               help="bfloat16 autocast on the CPU: about 2x faster where the CPU has AVX512-BF16 or AMX.")
+@click.option("--init", "init", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Start from this checkpoint's weights (same --size), e.g. to continue on more data.")
+@click.option("--lr", type=click.FloatRange(0, min_open=True), default=1e-3, show_default=True)
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+              help="Override a loss weight, e.g. --set weights.box_centre_ce=0.5 (train/posenet/fit.py).")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
 @pass_app
 def posenet(app: AppContext, data: Path, out_dir: Path, cache_dir: Path, size: str, steps: int, batch_size: int,
-            device: str, cpu_amp: bool, resume: bool) -> None:
+            device: str, cpu_amp: bool, init: Path | None, lr: float, sets: tuple[str, ...], resume: bool) -> None:
     """Supervised training of the localising pose network (box detector + heatmap/location-map heads).
 
     \b
@@ -184,8 +189,22 @@ def posenet(app: AppContext, data: Path, out_dir: Path, cache_dir: Path, size: s
             bar.update(task, completed=i + 1)
         if not find_caches(cache_dir):
             raise click.BadParameter(f"{data}: no labeled clips to train on", param_hint="--data")
-        cfg = FitConfig(model=size, cache=str(cache_dir), steps=steps, batch=batch_size, device=device,
-                        cpu_amp=cpu_amp)
+        weights = {}
+        for item in sets:
+            key, _, value = item.partition("=")
+            if not key.startswith("weights.") or not value:
+                raise click.BadParameter(f"{item!r}: expected weights.NAME=VALUE", param_hint="--set")
+            try:
+                weights[key.removeprefix("weights.")] = float(value)
+            except ValueError:
+                raise click.BadParameter(f"{item!r}: {value!r} is not a number", param_hint="--set") from None
+        try:
+            cfg = FitConfig.from_dict({**FitConfig().to_dict(), "model": size, "cache": str(cache_dir), "steps": steps,
+                                       "batch": batch_size, "device": device, "cpu_amp": cpu_amp, "lr": lr,
+                                       "init": str(init) if init else None,
+                                       "weights": {**FitConfig().to_dict()["weights"], **weights}})
+        except TypeError as err:
+            raise click.BadParameter(str(err), param_hint="--set") from None
         if resume and (out_dir / "last.pt").is_file():
             cfg = dc_replace(FitConfig.from_dict(load_checkpoint(out_dir / "last.pt")["config"]["fit"]), steps=steps)
         bar.update(task, description=size, completed=0, total=steps)
