@@ -43,18 +43,45 @@ def model_outputs(backend, video: Path, batch: int = 8) -> tuple[dict[str, np.nd
     return out, src
 
 
+def pipeline_outputs(backend, video: Path, scenario: str) -> tuple[dict[str, np.ndarray], tuple[int, int]]:
+    """The product's outputs (``tvstream run``: tracking crop, smoothing, ``detected``), per frame.
+
+    Frames the pipeline does not report as detected get NaN joints and an empty box: they count as misses.
+    """
+    from tvstream.pipeline import RunOptions, estimate
+
+    size = backend.metadata.input_size
+    k = len(backend.metadata.joints)
+    rows: dict[str, list[np.ndarray]] = {"box": [], "pose2d": [], "pose3d": []}
+    with VideoSource(str(video), size) as source:
+        src = (source.height, source.width)
+        for record in estimate(source, backend, RunOptions(scenario=scenario)):
+            ok = record.detected
+            rows["box"].append(record.box if ok else np.zeros(4))
+            rows["pose2d"].append(record.pose2d if ok else np.full((k, 2), np.nan))
+            rows["pose3d"].append(record.pose3d if ok else np.full((k, 3), np.nan))
+    return {key: np.stack(v) for key, v in rows.items()}, src
+
+
+def scenario_of(name: str) -> str:
+    """The ``--scenario`` a clip group runs with (from its name): ski (moving camera), dive, else studio."""
+    return "ski" if "ski" in name else "dive" if "dive" in name else "studio"
+
+
 def score_clip(out: dict[str, np.ndarray], labels_path: Path) -> dict[str, np.ndarray]:
     """Per-frame hit counts and errors of one clip against its labels."""
     labels = load_any_labels(labels_path)
     rows = np.asarray(labels.frames, int)
     keep = rows < len(out["box"])
     rows, idx = rows[keep], np.flatnonzero(keep)
-    hits, counted = pck_hits(out["pose2d"][rows], labels.joints2d[idx], labels.visible[idx])
+    pred2d = np.nan_to_num(out["pose2d"][rows], nan=-1e6)  # not detected: a miss
+    hits, counted = pck_hits(pred2d, labels.joints2d[idx], labels.visible[idx])
     result = {"hits": hits.sum(1), "counted": counted.sum(1), "iou": box_iou(out["box"][rows], labels.box[idx])}
     if labels.joints3d is not None:
         gt = labels.joints3d[idx] - labels.joints3d[idx][:, :1]
         pred = out["pose3d"][rows] - out["pose3d"][rows][:, :1]
-        result |= {"mpjpe": mpjpe(pred, gt), "p_mpjpe": p_mpjpe(pred, gt)}
+        found = np.isfinite(pred).all(axis=(1, 2))  # 3D errors over the frames the model reported
+        result |= {"mpjpe": mpjpe(pred[found], gt[found]), "p_mpjpe": p_mpjpe(pred[found], gt[found])}
     return result
 
 
@@ -92,15 +119,19 @@ def latency_ms(backend, repeats: int = 60) -> float:
     return float(np.median(times) * 1000)
 
 
-def bench_model(model: str, groups: dict[str, list[tuple[Path, Path]]]) -> dict:
+def bench_model(model: str, groups: dict[str, list[tuple[Path, Path]]], pipeline: bool = False) -> dict:
+    """Scores per group of clips, plus "bench (all)": the model alone, or with ``pipeline`` the product's path."""
     backend = load_backend(model, "onnxruntime")
     rows, everything = {}, []
     for name, clips in groups.items():
-        parts = [score_clip(model_outputs(backend, v)[0], lab) for v, lab in clips]
+        outputs = ((pipeline_outputs(backend, v, scenario_of(name)) if pipeline else model_outputs(backend, v))[0]
+                   for v, _ in clips)
+        parts = [score_clip(out, lab) for out, (_, lab) in zip(outputs, clips)]
         rows[name] = summarise(parts)
         if name != "sample_ski":
             everything += parts
     if everything:
         rows["bench (all)"] = summarise(everything)
-    return {"model": model, "hash": backend.metadata.model_hash, "ms_per_frame": latency_ms(backend),
+    return {"model": model, "mode": "pipeline" if pipeline else "model", "hash": backend.metadata.model_hash,
+            "ms_per_frame": latency_ms(backend),
             "onnx_bytes": Path(model).stat().st_size, "groups": rows}
