@@ -20,6 +20,9 @@ FX = np.linspace(0.0, 1.0, K)  # where each joint sits across the visible rectan
 FY = (np.arange(K) * 7 % K) / (K - 1)  # a permutation of 0..1, so the joints span the rectangle's height
 
 
+MARGIN = 1.25  # the pose network's box_margin (train/posenet/config.py)
+
+
 def rect(t: int) -> tuple[int, int, int, int]:
     """The 'person' in frame t: first and last pixel column and row (inclusive); 3 px right per frame."""
     return 20 + 3 * t, 16, 35 + 3 * t, 55
@@ -60,8 +63,10 @@ class CropBackend:
                "pose2d": np.zeros((n, K, 2), np.float32), "conf": np.zeros((n, K), np.float32)}
         for i in range(n):
             bright = frames[i, ..., 0] > 128  # (H, W)
-            if rows[i, 0] == 1:  # the crop is the track box: see nothing outside it
+            if rows[i, 0] == 1:  # the crop around the track box, as the graph cuts it: see nothing outside it
                 c, h = rows[i, 1:3], rows[i, 3:5]
+                side = MARGIN * max(h[0] * W, h[1] * H)  # a square of 1.25 x the box's longer side, in pixels
+                h = np.array([side / W, side / H])
                 x0, y0 = (c - h + 1) * [W / 2, H / 2]
                 x1, y1 = (c + h + 1) * [W / 2, H / 2]
                 ys, xs = np.mgrid[:H, :W] + 0.5  # pixel centres in edge coordinates
@@ -89,9 +94,8 @@ class FramesOnlyBackend(CropBackend):
 
 
 def expected_track(x0: float, y0: float, x1: float, y1: float) -> list[float]:
-    """[1, cx, cy, hx, hy] of joints spanning pixel centres x0..x1, y0..y1: extent x 1.15 + 4% of the frame a side."""
-    return [1.0, (x0 + x1 + 1) / W - 1, (y0 + y1 + 1) / H - 1, (x1 - x0) / W * 1.15 + 0.08,
-            (y1 - y0) / H * 1.15 + 0.08]
+    """[1, cx, cy, hx, hy] of joints spanning pixel centres x0..x1, y0..y1: the extent x 1.1 (the default grow)."""
+    return [1.0, (x0 + x1 + 1) / W - 1, (y0 + y1 + 1) / H - 1, (x1 - x0) / W * 1.1, (y1 - y0) / H * 1.1]
 
 
 def test_next_crop_follows_this_frame_s_joints_and_a_weak_frame_brings_the_detector_back():
@@ -102,7 +106,7 @@ def test_next_crop_follows_this_frame_s_joints_and_a_weak_frame_brings_the_detec
     assert all(len(track) == 1 for track in backend.fed)  # batch 1: one row per call
     uses = [float(track[0, 0]) for track in backend.fed]
     assert uses == [0, 1, 1, 1, 1, 0, 1, 0]  # detector first, after the failed frame 4 and the weak frame 6
-    np.testing.assert_allclose(backend.fed[1][0], [1.0, -0.5625, 0.0, 0.214766, 0.702917], atol=1e-5)
+    np.testing.assert_allclose(backend.fed[1][0], [1.0, -0.5625, 0.0, 0.128906, 0.595833], atol=1e-5)
     for t in (1, 2, 3, 4, 6):  # each tracked crop comes from the previous frame's joints
         prev = records[t - 1].pose2d  # (K, 2); source pixels = model pixels here
         np.testing.assert_allclose(backend.fed[t][0], expected_track(*prev.min(axis=0), *prev.max(axis=0)),

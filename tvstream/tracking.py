@@ -30,9 +30,13 @@ class JointTracker:
 
     After a detected frame whose core joints' mean confidence is >= ``min_conf``, the next crop is centred on
     the extent of the joints with confidence >= ``joint_conf``; its half-size is that extent's times ``grow``
-    (the joints lie inside the body: the head top, feet and hands are beyond them) plus ``pad`` of the frame
-    on each side (what the athlete moves in one frame: a diver at entry falls ~5% of the frame per frame at
-    25 fps). Any other frame resets it: the detector places the next crop. Units are normalised frame
+    (the joints lie inside the body: the head top, feet and hands are beyond them; over the 74,000 labeled
+    training frames the body's box is 1.075x the joints' extent on its longer side, the side the crop reads)
+    plus ``pad`` of the frame on each side. The crop then matches what the model was trained on. Measured on
+    held-out training-world clips (2 ski, 2 ski on photos, 2 studio, 2 studio on photos; 500 frames, no bench or
+    sample clip): grow 1.15 with pad 0.04 made PCK@0.2 0.67 (a crop ~25% wider than trained, for a small
+    athlete much more), grow 1.1 without pad 0.81, no tracking 0.78. Any other frame resets it: the detector
+    places the next crop. Units are normalised frame
     coordinates (-1..1, pixel ``x`` at ``(2x + 1) / W - 1``).
 
     Args:
@@ -40,7 +44,7 @@ class JointTracker:
     """
 
     def __init__(self, input_size: tuple[int, int], min_conf: float = 0.5, joint_conf: float = 0.3,
-                 grow: float = 1.15, pad: float = 0.04) -> None:
+                 grow: float = 1.1, pad: float = 0.0) -> None:
         if not (0 <= min_conf <= 1 and 0 <= joint_conf <= 1):
             raise ValueError(f"min_conf and joint_conf must be in [0, 1], got {min_conf}, {joint_conf}")
         if grow < 1 or not 0 <= pad < 0.5:

@@ -1,0 +1,65 @@
+"""Speed against accuracy over model sizes (as MediaPipe's Lite / Full / Heavy): bench PCK and MPJPE vs ms/frame.
+
+Run: ``python -m benchmarks.size_curve NAME=MODEL.onnx [NAME=MODEL.onnx ...] --bench data/bench``; writes
+``benchmarks/results/size_curve.{json,md,png}``. Each model is scored alone (detector on every frame) on the
+bench set and timed at batch 1 with ONNX Runtime on this machine, all in one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from benchmarks.plotting import pyplot
+from train.posenet.evaluate import bench_model, clip_groups
+from tvstream.sysinfo import cpu_model
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("models", nargs="+", metavar="NAME=MODEL.onnx")
+    ap.add_argument("--bench", type=Path, required=True)
+    ap.add_argument("--note", default="", help="a line under the table (e.g. how long each size trained)")
+    args = ap.parse_args(argv)
+    groups = clip_groups(args.bench, sample=True)
+    rows = []
+    for item in args.models:
+        name, _, path = item.partition("=")
+        r = bench_model(path, groups)
+        rows.append({"name": name, "model": path, "ms_per_frame": r["ms_per_frame"], "onnx_mb": r["onnx_bytes"] / 2**20,
+                     "bench": r["groups"]["bench (all)"], "sample_ski": r["groups"]["sample_ski"]})
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "size_curve.json").write_text(json.dumps(rows, indent=1) + "\n")
+    lines = ["# Model sizes: speed against accuracy", "",
+             f"Machine: {cpu_model()}; {time.strftime('%Y-%m-%d %H:%M')}. ms/frame: model only, batch 1, ONNX Runtime "
+             "on this CPU (median of 60). Bench: every bench clip, the model alone (detector on every frame).", "",
+             "| size | ms/frame | ONNX MB | bench PCK@0.2 | bench MPJPE | bench P-MPJPE | box IoU | sample PCK@0.2 |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        b, s = r["bench"], r["sample_ski"]
+        lines.append(f"| {r['name']} | {r['ms_per_frame']:.2f} | {r['onnx_mb']:.1f} | {b['pck']:.3f} | {b['mpjpe']:.1f} | "
+                     f"{b['p_mpjpe']:.1f} | {b['box_iou']:.3f} | {s['pck']:.3f} |")
+    if args.note:
+        lines += ["", args.note]
+    (RESULTS / "size_curve.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    plt = pyplot()
+    if plt is not None:
+        fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+        for r in rows:
+            axes[0].plot(r["ms_per_frame"], r["bench"]["pck"], "o")
+            axes[0].annotate(r["name"], (r["ms_per_frame"], r["bench"]["pck"]))
+            axes[1].plot(r["ms_per_frame"], r["bench"]["mpjpe"], "o")
+            axes[1].annotate(r["name"], (r["ms_per_frame"], r["bench"]["mpjpe"]))
+        axes[0].set(xlabel="ms/frame (batch 1, CPU)", ylabel="bench PCK@0.2")
+        axes[1].set(xlabel="ms/frame (batch 1, CPU)", ylabel="bench MPJPE (mm)")
+        fig.tight_layout()
+        fig.savefig(RESULTS / "size_curve.png", dpi=100)
+
+
+if __name__ == "__main__":
+    main()
