@@ -470,3 +470,64 @@ def test_background_plates_replace_the_venue(tmp_path, body):
     with FrameReader(probe_video(entry.video), (64, 96)) as reader:
         frame = reader.read(0).astype(int)
     assert np.abs(frame[60, 5] - [200, 30, 30]).max() < 25 and np.abs(frame[60, 90] - [30, 30, 200]).max() < 25
+
+
+# ------------------------------------------------------------------------------- varied world: light, props
+
+
+def test_drawn_lighting_differs_per_take_and_changes_the_rendered_colour():
+    from train.synth.renderer import Lighting, Renderer, kelvin_rgb
+
+    np.testing.assert_allclose(kelvin_rgb(6600), [1, 1, 1], atol=0.02)
+    assert kelvin_rgb(3000)[2] < 0.5 < kelvin_rgb(9000)[2]  # tungsten is orange, shade is blue
+    rng = np.random.default_rng(3)
+    lights = [Lighting.sample(rng) for _ in range(50)]
+    assert len({light.direction for light in lights}) == 50 and all(np.linalg.norm(light.direction) == pytest.approx(1)
+                                                                     for light in lights)
+    blue_over_red = np.array([light.light[2] / light.light[0] for light in lights])
+    assert blue_over_red.min() < 0.6 and blue_over_red.max() > 1.1
+    cam = make_camera(96, 64, 60, eye=[3, -4, 2], target=[0, 0, 1])
+    renderer = Renderer(96, 64)
+    try:
+        renderer.add_mesh(CUBE_F, np.full((8, 3), 0.8), subject=True, vertices=CUBE_V)
+        means = [renderer.render(cam, light)[0][renderer.render(cam, light)[1]].mean(axis=0) for light in lights[:2]]
+    finally:
+        renderer.close()
+    assert np.abs(means[0] - means[1]).max() > 10  # grey levels of the cube's mean colour
+
+
+def test_joints_behind_an_occluder_are_labeled_not_visible():
+    from train.synth.environments import box
+    from train.synth.generate import frame_labels
+    from train.synth.renderer import Renderer
+
+    cam = make_camera(160, 120, 60, eye=[0, -5, 1.0], target=[0, 0, 1.0])
+    renderer = Renderer(160, 120)
+    try:
+        renderer.add_mesh(CUBE_F, np.full((8, 3), 0.8), subject=True, vertices=CUBE_V)
+        _, bare = renderer.render(cam)
+        panel = box([0, -2, 0.45], [2.0, 0.1, 0.9], (0.2, 0.5, 0.2))  # hides the cube below z ~ 0.8
+        prop = renderer.add_mesh(panel.faces, panel.colors, subject=False, vertices=panel.vertices, uvs=panel.uvs)
+        _, hidden = renderer.render(cam)
+        renderer.remove_mesh(prop)
+        _, again = renderer.render(cam)
+    finally:
+        renderer.close()
+    joints = np.array([[0, -0.5, 1.3], [0, -0.5, 0.6]])  # on the cube's front face: above and behind the panel
+    assert frame_labels(cam, joints, bare)[3].tolist() == [True, True]
+    assert frame_labels(cam, joints, hidden)[3].tolist() == [True, False]
+    assert 0.3 < hidden.sum() / bare.sum() < 0.8 and (again == bare).all()
+
+
+def test_occluders_stand_between_the_camera_and_the_athlete():
+    from train.synth.environments import occluder
+
+    rng = np.random.default_rng(0)
+    path = np.array([[0, 0, 0.9], [1.0, 0, 0.9]])
+    eye = np.array([0.5, -8, 1.5])
+    for _ in range(30):
+        mesh = occluder(rng, eye, path)
+        centre = mesh.vertices.mean(axis=0)
+        assert mesh.vertices[:, 2].min() == pytest.approx(0) and -7.5 < centre[1] < -0.7
+        assert abs(centre[0] - 0.5) < 1.3  # near the line of sight
+    assert occluder(rng, np.array([0.5, -1.0, 1.5]), path) is None  # no room in front of a close camera

@@ -184,3 +184,58 @@ def ski_slope(rng: np.random.Generator, length: float = 120.0, width: float = 60
     trees = merge(props)
     trees.texture = None
     return Environment([ground, trees], sky=tuple(rng.uniform([0.5, 0.65, 0.85], [0.7, 0.8, 0.95])))
+
+
+def open_ground(rng: np.random.Generator, half: float = 120.0) -> Environment:
+    """Open ground (a field, a square, a beach) ``2*half`` metres wide, with blocks of buildings far off.
+
+    Open so that cameras from 1 m to tens of metres away, from low to high, see the athlete without walls.
+    """
+    kind = rng.integers(3)
+    base = [rng.uniform([0.2, 0.35, 0.1], [0.4, 0.6, 0.25]),  # grass
+            np.full(3, rng.uniform(0.3, 0.6)),  # asphalt, concrete
+            rng.uniform([0.65, 0.55, 0.4], [0.85, 0.75, 0.6])][kind]  # sand
+    ground_tex = (noise_texture(rng, base, spread=0.5, cells=8) if kind != 1 else
+                  tile_texture(rng, base, base * rng.uniform(0.8, 1.2, 3), tiles=int(rng.integers(2, 8))))
+    ground = quad([[-half, -half, 0], [half, -half, 0], [half, half, 0], [-half, half, 0]], (1, 1, 1),
+                  (half / 2, half / 2), ground_tex)
+    wall_tex = noise_texture(rng, rng.uniform(0.4, 0.9, 3), spread=0.4)
+    blocks = []
+    for _ in range(int(rng.integers(6, 16))):
+        a, r = rng.uniform(0, 2 * np.pi), rng.uniform(30, 90)
+        size = rng.uniform([4, 4, 3], [20, 20, 25])
+        blocks.append(box([r * np.cos(a), r * np.sin(a), size[2] / 2], size, rng.uniform(0.5, 1.0, 3), wall_tex,
+                          uv_scale=0.25))
+    return Environment([ground, merge(blocks)], sky=tuple(rng.uniform([0.55, 0.65, 0.75], [0.8, 0.88, 0.98])))
+
+
+def occluder(rng: np.random.Generator, eye: np.ndarray, path: np.ndarray,
+             texture: np.ndarray | None = None) -> MeshData | None:
+    """A box, pole or panel standing between the camera at ``eye`` and the athlete's ``path (T, 3)``.
+
+    It stands on z = 0 on the line of sight to the path's middle, a random distance in front of the
+    path's horizontal reach, and off that line by up to half its width, so it hides part of the athlete.
+    None when the camera is too close for anything to fit in between.
+    """
+    mid = path.mean(axis=0)
+    to_eye = eye[:2] - mid[:2]
+    dist = float(np.linalg.norm(to_eye))
+    reach = float(np.linalg.norm(path[:, :2] - mid[:2], axis=1).max()) + 0.5  # where the athlete's limbs go
+    gap = reach + rng.uniform(0.2, 2.0)
+    if dist < gap + 0.6:
+        return None
+    along = to_eye / dist
+    side = np.array([-along[1], along[0]])
+    kind = rng.integers(3)
+    # (across, deep, tall): a crate or a wall end, a pole or a tree trunk, a board or a banner
+    size = [rng.uniform([0.6, 0.6, 0.5], [1.6, 1.6, 1.3]), rng.uniform([0.08, 0.08, 1.8], [0.35, 0.35, 3.5]),
+            rng.uniform([0.8, 0.05, 0.8], [2.5, 0.1, 1.9])][kind]
+    xy = mid[:2] + gap * along + side * rng.uniform(-0.5, 0.5) * max(size[0], 0.5)
+    colour = rng.uniform(0.15, 0.95, 3)
+    if texture is None:
+        texture = noise_texture(rng, np.ones(3), spread=rng.uniform(0.1, 0.6), cells=int(rng.integers(2, 8)))
+    # box() is axis-aligned: turn its corners to face the camera
+    mesh = box([0, 0, size[2] / 2], size[[0, 1, 2]], colour, texture, uv_scale=1 / max(size[0], size[2]))
+    turn = np.array([[side[0], along[0], 0], [side[1], along[1], 0], [0, 0, 1]])  # x -> side, y -> along
+    mesh.vertices = mesh.vertices @ turn.T + np.array([xy[0], xy[1], 0.0])
+    return mesh

@@ -21,6 +21,7 @@ from train.synth.appearance import Appearance, paint
 from train.synth.body import BodyModel, Phenotype
 from train.synth.bvh import load_captures, resample
 from train.synth.cameras import Camera
+from train.synth.environments import occluder
 from train.synth.motions import PROCEDURAL, Motion
 from train.synth.plates import load_plates
 from train.synth.renderer import Lighting, Renderer, vertex_normals
@@ -140,6 +141,7 @@ class _Take:
     normals: list[np.ndarray]  # T x (V, 3)
     joints: np.ndarray  # (T, 17, 3)
     drift_phase: float
+    lighting: Lighting = Lighting()
 
 
 def _motion(scenario: Scenario, captures: list, body: BodyModel, cfg: SynthConfig,
@@ -159,11 +161,29 @@ def _render_take(renderer: Renderer, body_mesh, env, cfg: SynthConfig, take: _Ta
         for t, cam in enumerate(take.cams):
             body_mesh.update(take.verts[t], take.normals[t])
             gain = 1 + cfg.drift * np.sin(2 * np.pi * t / (4 * cfg.fps) + take.drift_phase)
-            rgb, mask = renderer.render(cam, Lighting().scaled(gain), clear=env.sky)
+            rgb, mask = renderer.render(cam, take.lighting.scaled(gain), clear=env.sky)
             writer.write(degrade(rgb))
             rows.append(frame_labels(cam, take.joints[t], mask))
             tick()
     return tuple(np.stack(column) for column in zip(*rows))
+
+
+def _occluder(renderer: Renderer, scenario: Scenario, cam: Camera, joints: np.ndarray, plate: np.ndarray | None,
+              rng: np.random.Generator):
+    """For a share of the takes, a prop between the camera and the athlete, textured from the plate when
+    there is one; returns the renderer's mesh (to remove after the take) or None."""
+    if scenario.occluders <= 0 or rng.random() >= scenario.occluders:
+        return None
+    texture = None
+    if plate is not None:  # a patch of the photograph: real texture, and it matches the scene
+        size = min(plate.shape[0], plate.shape[1], 96)
+        y, x = rng.integers(plate.shape[0] - size + 1), rng.integers(plate.shape[1] - size + 1)
+        texture = np.ascontiguousarray(plate[y:y + size, x:x + size])
+    mesh = occluder(rng, cam.center, joints[:, 0], texture)
+    if mesh is None:
+        return None
+    return renderer.add_mesh(mesh.faces, mesh.colors, subject=False, vertices=mesh.vertices, uvs=mesh.uvs,
+                             texture=mesh.texture)
 
 
 def _camera_params(cams: list[Camera]) -> tuple[CameraParams, CameraParams | None]:
@@ -191,7 +211,7 @@ def synthesize(cfg: SynthConfig, out_dir: str | os.PathLike, progress: Progress 
     body = body or BodyModel()
     env = venue(scenario, world_rng)
     # a studio is one calibrated rig for every take (as Human3.6M): fixed cameras, shared backgrounds
-    studio_rig = ([c[0] for c in cameras_for(scenario, cfg.width, cfg.height, np.zeros((1, 3)), world_rng)]
+    studio_rig = ([c[0] for c in cameras_for(scenario, cfg.width, cfg.height, np.zeros((1, 17, 3)), world_rng)]
                   if scenario.rig == "studio" else None)
     plates = load_plates(cfg.backgrounds, cfg.width, cfg.height) if cfg.backgrounds else []
     captures = load_captures(cfg.bvh, body) if cfg.bvh else []
@@ -231,15 +251,23 @@ def synthesize(cfg: SynthConfig, out_dir: str | os.PathLike, progress: Progress 
                 sequence = f"{subject}_{k + 1:02d}_{motion.name}"
                 normals = [vertex_normals(v, body.faces) for v in verts]
                 rigs = ([[cam] * cfg.frames for cam in studio_rig] if studio_rig is not None
-                        else cameras_for(scenario, cfg.width, cfg.height, joints[:, 0], rng))
+                        else cameras_for(scenario, cfg.width, cfg.height, joints, rng))
                 drift_phase = rng.uniform(0, 2 * np.pi)
                 for c, cams in enumerate(rigs):
                     name = f"{sequence}_c{c}"
-                    renderer.set_plate(plates[int(rng.integers(len(plates)))] if plates else None)
+                    plate = plates[int(rng.integers(len(plates)))] if plates else None
+                    renderer.set_plate(plate)
                     degrade = _Degrade(cfg, np.random.default_rng(rng.integers(2**32)))
-                    take = _Take(cams, verts, normals, joints, drift_phase)
-                    j3, j2, boxes, vis = _render_take(renderer, body_mesh, env, cfg, take, degrade,
-                                                      out / "videos" / f"{name}.mp4", tick)
+                    # drawn only by scenarios that vary them, so the other scenarios' renders stay as they were
+                    lighting = Lighting.sample(rng) if scenario.lighting == "drawn" else Lighting()
+                    prop = _occluder(renderer, scenario, cams[0], joints, plate, rng)
+                    take = _Take(cams, verts, normals, joints, drift_phase, lighting)
+                    try:
+                        j3, j2, boxes, vis = _render_take(renderer, body_mesh, env, cfg, take, degrade,
+                                                          out / "videos" / f"{name}.mp4", tick)
+                    finally:
+                        if prop is not None:
+                            renderer.remove_mesh(prop)
                     camera, frame_cameras = _camera_params(cams)
                     labels = VideoLabels(frames=np.arange(len(cams)), joints3d=j3, joints2d=j2, box=boxes,
                                          visible=vis, camera=camera, subject=subject, sequence=sequence,

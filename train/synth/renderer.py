@@ -2,7 +2,8 @@
 
 Meshes carry per-vertex colours (and optionally a texture); lighting is ambient + one directional
 light. The body writes alpha 1 and the environment alpha 0, so one read-back gives the image and the
-subject's mask. A plate (user image or venue background) can fill the frame behind everything.
+subject's mask; an environment mesh in front of the body (an occluder) wins the depth test and so
+clears the mask there. A plate (user image or venue background) can fill the frame behind everything.
 """
 
 from __future__ import annotations
@@ -83,6 +84,31 @@ class Lighting:
         """The same light with its intensity times ``gain`` (lighting drift)."""
         return Lighting(self.direction, tuple(gain * c for c in self.light), tuple(gain * c for c in self.ambient))
 
+    @classmethod
+    def sample(cls, rng: np.random.Generator) -> Lighting:
+        """A random light: direction from low to high sun, colour 3000-9000 K (tungsten to shade), intensity."""
+        azimuth, elevation = rng.uniform(0, 2 * np.pi), np.radians(rng.uniform(10, 85))
+        direction = (np.cos(elevation) * np.cos(azimuth), np.cos(elevation) * np.sin(azimuth), np.sin(elevation))
+        colour = kelvin_rgb(rng.uniform(3000, 9000))
+        # the fill light (sky, bounce) is bluish or warm on its own, and from a dim room to a bright day
+        fill = kelvin_rgb(rng.uniform(4000, 12000))
+        light, ambient = rng.uniform(0.35, 1.1), rng.uniform(0.15, 0.5)
+        return cls(tuple(float(d) for d in direction), tuple(float(c) for c in light * colour),
+                   tuple(float(c) for c in ambient * fill))
+
+
+def kelvin_rgb(kelvin: float) -> np.ndarray:
+    """RGB ``(3,)`` of a black body at ``kelvin`` (1000-40000 K), scaled so its largest channel is 1.
+
+    Tanner Helland's fit to Mitchell Charity's black-body table.
+    """
+    t = np.clip(kelvin, 1000, 40000) / 100
+    r = 1.0 if t <= 66 else 1.2929362 * (t - 60) ** -0.1332047
+    g = 0.3900816 * np.log(t) - 0.6318414 if t <= 66 else 1.1298909 * (t - 60) ** -0.0755148
+    b = 1.0 if t >= 66 else (0.0 if t <= 19 else 0.5432068 * np.log(t - 10) - 1.1962541)
+    rgb = np.clip([r, g, b], 0, 1)
+    return rgb / rgb.max()
+
 
 def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     """Area-weighted unit vertex normals ``(V, 3)`` of a triangle mesh ``vertices (V, 3)``, ``faces (F, 3)``."""
@@ -113,6 +139,11 @@ class _Mesh:
         if len(colors) != self.num_vertices:
             raise ValueError(f"mesh has {self.num_vertices} vertices, got {len(colors)} colours")
         self.color.write(np.ascontiguousarray(colors, dtype="f4").tobytes())
+
+    def release(self) -> None:
+        for obj in (self.vao, self.pos, self.normal, self.color, self.uv, self.index, self.texture):
+            if obj is not None:
+                obj.release()
 
     def update(self, vertices: np.ndarray, normals: np.ndarray) -> None:
         if len(vertices) != self.num_vertices:
@@ -165,6 +196,11 @@ class Renderer:
             mesh.update(vertices, vertex_normals(vertices, faces))
         self._meshes.append((mesh, 1.0 if subject else 0.0))
         return mesh
+
+    def remove_mesh(self, mesh: _Mesh) -> None:
+        """Stop drawing ``mesh`` and free its GL objects (a per-take prop)."""
+        self._meshes = [(m, a) for m, a in self._meshes if m is not mesh]
+        mesh.release()
 
     def set_plate(self, image: np.ndarray | None) -> None:
         """Fill the frame behind all meshes with ``image`` (H, W, 3) uint8, or nothing (None)."""

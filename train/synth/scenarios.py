@@ -6,8 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from train.synth.cameras import Camera, make_camera, ring_of_cameras
-from train.synth.environments import PLATFORM_HEIGHT, Environment, pool_hall, slope_height, ski_slope, studio_room
+from train.synth.cameras import Camera, VariedRig, make_camera, ring_of_cameras, varied_cameras
+from train.synth.environments import (PLATFORM_HEIGHT, Environment, open_ground, pool_hall, slope_height, ski_slope,
+                                      studio_room)
 from train.synth.motions import EVERYDAY
 
 
@@ -18,8 +19,10 @@ class Scenario:
     name: str
     motions: tuple[str, ...]
     outfit: str
-    rig: str  # "studio" (4 fixed cameras), "dive" (1 fixed), "ski" (1 panning/zooming)
+    rig: str  # "studio" (4 fixed cameras), "dive" (1 fixed), "ski" (1 panning/zooming), "varied" (1 drawn per take)
     sky_ground: bool = True  # grounded motions stand on the venue's ground
+    lighting: str = "fixed"  # "fixed" (one light, drifting intensity) or "drawn" per take (direction, colour, level)
+    occluders: float = 0.0  # share of takes with a prop between the camera and the athlete
 
 
 SCENARIOS = {
@@ -28,12 +31,15 @@ SCENARIOS = {
     "ski": Scenario("ski", ("ski",), "skisuit", "ski"),
     # the studio rig with every everyday family (not dives or ski turns): more kinds of pose for real footage
     "mixed": Scenario("mixed", EVERYDAY, "casual", "studio"),
+    # the mixed motions framed every way real footage is: one camera drawn per take (VariedRig), drawn light,
+    # props in front of the athlete in a fifth of the takes
+    "varied": Scenario("varied", EVERYDAY, "casual", "varied", lighting="drawn", occluders=0.2),
 }
 
 
 def venue(scenario: Scenario, rng: np.random.Generator) -> Environment:
     """The procedural venue of a scenario."""
-    return {"studio": studio_room, "dive": pool_hall, "ski": ski_slope}[scenario.rig](rng)
+    return {"studio": studio_room, "dive": pool_hall, "ski": ski_slope, "varied": open_ground}[scenario.rig](rng)
 
 
 def ground_height(scenario: Scenario, xy: np.ndarray) -> np.ndarray:
@@ -49,13 +55,16 @@ def vfov_camera(width: int, height: int, vfov_deg: float, eye, target) -> Camera
     return make_camera(width, height, hfov, eye, target)
 
 
-def cameras_for(scenario: Scenario, width: int, height: int, pelvis: np.ndarray,
+def cameras_for(scenario: Scenario, width: int, height: int, joints: np.ndarray,
                 rng: np.random.Generator) -> list[list[Camera]]:
     """Per camera of the rig, one Camera per frame (fixed rigs repeat the same one).
 
-    ``pelvis (T, 3)`` is the subject's path, which the ski camera follows.
+    ``joints (T, 17, 3)`` are the subject's world joints, which the ski and varied cameras follow.
     """
-    frames = len(pelvis)
+    frames = len(joints)
+    pelvis = joints[:, 0]
+    if scenario.rig == "varied":
+        return [varied_cameras(VariedRig(), width, height, joints, rng)]
     if scenario.rig == "studio":
         target = np.array([0.0, 0.0, 0.9])
         # Human3.6M-like framing (square 1000 px frames, ~47 degrees, ~5 m): the athlete fills about 30-55% of the

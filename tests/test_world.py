@@ -1,0 +1,36 @@
+"""The training world's shard table: size, bodies, seeds, and the bench set kept apart."""
+
+from pathlib import Path
+
+from train.synth.world import shard_frames, shards
+
+PLATES = Path("data/plates")  # only named: the table does not read the plates
+
+
+def test_world_holds_300_bodies_and_200k_labeled_frames():
+    table = shards("train", PLATES)
+    assert sum(cfg.subjects for cfg in table.values()) >= 300
+    assert sum(shard_frames(cfg) for cfg in table.values()) >= 200_000
+
+
+def test_varied_shards_frame_one_camera_per_take_on_both_kinds_of_background():
+    table = shards("train", PLATES)
+    varied = {name: cfg for name, cfg in table.items() if cfg.scenario == "varied"}
+    assert len(varied) == 12 and {cfg.backgrounds is None for cfg in varied.values()} == {True, False}
+    assert all(shard_frames(cfg) == cfg.subjects * cfg.sequences * 75 for cfg in varied.values())
+    assert sum(shard_frames(cfg) for cfg in varied.values()) == 108_000
+
+
+def test_bench_seeds_and_photos_are_never_trained_on():
+    train, bench = shards("train", PLATES), shards("bench", PLATES)
+    assert "bench_varied_photo" in bench and bench["bench_varied_photo"].scenario == "varied"
+    assert bench["bench_varied_photo"].backgrounds == str(PLATES / "bench")
+    train_seeds = [cfg.seed for cfg in train.values()]
+    assert len(set(train_seeds)) == len(train_seeds)
+    assert not {cfg.seed for cfg in bench.values()} & set(train_seeds)
+    assert all(cfg.backgrounds in (None, str(PLATES / "train")) for cfg in train.values())
+
+
+def test_photo_shards_are_left_out_without_plates():
+    assert all(cfg.backgrounds is None for cfg in shards("train", None).values())
+    assert "varied_0" in shards("train", None) and "varied_photo_0" not in shards("train", None)
