@@ -52,7 +52,9 @@ def model_info(model: str | None) -> dict:
         return {"error": str(exc)}
     card = meta.config.get("card", {})
     return {"path": str(path), "default": model is None, "hash": meta.model_hash, "trained": meta.trained,
-            "input_size": list(meta.input_size), "outputs": list(meta.outputs), "test": card.get("test")}
+            "input_size": list(meta.input_size), "outputs": list(meta.outputs), "test": card.get("test"),
+            "bench": (card.get("bench") or {}).get("bench (all)"), "sample": card.get("sample_ski"),
+            "trained_on": card.get("trained_on")}
 
 
 def _model_text(m: dict) -> str:
@@ -63,6 +65,11 @@ def _model_text(m: dict) -> str:
     if m.get("test"):
         t = m["test"]
         text += f"; synthetic test N-MPJPE {t['n_mpjpe']} mm, box IoU {t['box_iou']}"
+    if m.get("bench"):
+        b = m["bench"]
+        text += f"; bench PCK@0.2 {b['pck']}, MPJPE {b['mpjpe']} mm, box IoU {b['box_iou']}"
+        if m.get("sample"):
+            text += f"; sample clip PCK@0.2 {m['sample']['pck']}"
     return text
 
 

@@ -10,7 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from tvstream.cli.context import AppContext, pass_app
 
-SCENARIO_NAMES = ("studio", "dive", "ski", "mixed")
+SCENARIO_NAMES = ("studio", "dive", "ski", "mixed", "varied")
 
 
 class FrameSize(click.ParamType):
@@ -33,7 +33,8 @@ class FrameSize(click.ParamType):
 @click.command()
 @click.option("--scenario", type=click.Choice(SCENARIO_NAMES), default="studio", show_default=True,
               help="studio: 4 synchronised cameras; dive: 10 m platform, fixed camera; ski: panning camera; "
-                   "mixed: the studio with every everyday motion family.")
+                   "mixed: the studio with every everyday motion family; varied: those motions, one camera drawn per "
+                   "take (field of view 20-90 degrees, roll, pan, zoom, 10-95% of the frame), lighting, occluders.")
 @click.option("--subjects", type=click.IntRange(1, 1000), default=4, show_default=True,
               help="Distinct bodies; split by subject into unlabeled train / labeled / test.")
 @click.option("--sequences", type=click.IntRange(1, 100), default=2, show_default=True,
