@@ -105,6 +105,9 @@ def build_cache(data: Path, out: Path, side: int, small: tuple[int, int],
     sources = []
     for n, (video, labels) in enumerate(videos):
         rows = cache_video(video, labels, side, small)
+        if len(rows["crops"]) == 0:  # no usable frame (the athlete out of view or too small throughout)
+            log.warning("%s: no frame with a usable label; left out of the cache", video)
+            continue
         for k in FIELDS:
             parts[k].append(rows[k])
         sources += [n] * len(rows["crops"])

@@ -144,7 +144,8 @@ def pose(app: AppContext, features: Path, labels: str, data: Path | None, out_di
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Run folder: last.pt, metrics.jsonl.")
 @click.option("--cache", "cache_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("cache/posenet"),
-              show_default=True, help="Where the decoded training crops go (built once, reused).")
+              show_default=True,
+              help="Where the decoded training crops go: CACHE/<data folder name>/, built once and reused.")
 @click.option("--size", type=click.Choice(("lite", "full", "heavy", "tiny")), default="full", show_default=True,
               help="Model size (train/posenet/config.py): lite, full (the default model), heavy; tiny for tests.")
 @click.option("--steps", type=click.IntRange(1), default=6000, show_default=True)
@@ -183,11 +184,11 @@ def posenet(app: AppContext, data: Path, out_dir: Path, cache_dir: Path, size: s
                   TextColumn("{task.fields[stats]}"), TimeRemainingColumn(), console=app.console,
                   disable=app.quiet) as bar:
         task = bar.add_task("cache", total=len(datasets), stats="")
+        root = cache_dir / data.resolve().name  # one cache per --data, so runs on other data never mix in
         for i, d in enumerate(datasets):
-            target = cache_dir / d.name if len(datasets) > 1 else cache_dir
-            build_cache(d, target, 160, SIZES[size].detector_size)
+            build_cache(d, root / d.name if len(datasets) > 1 else root, 160, SIZES[size].detector_size)
             bar.update(task, completed=i + 1)
-        if not find_caches(cache_dir):
+        if not find_caches(root):
             raise click.BadParameter(f"{data}: no labeled clips to train on", param_hint="--data")
         weights = {}
         for item in sets:
@@ -199,7 +200,7 @@ def posenet(app: AppContext, data: Path, out_dir: Path, cache_dir: Path, size: s
             except ValueError:
                 raise click.BadParameter(f"{item!r}: {value!r} is not a number", param_hint="--set") from None
         try:
-            cfg = FitConfig.from_dict({**FitConfig().to_dict(), "model": size, "cache": str(cache_dir), "steps": steps,
+            cfg = FitConfig.from_dict({**FitConfig().to_dict(), "model": size, "cache": str(root), "steps": steps,
                                        "batch": batch_size, "device": device, "cpu_amp": cpu_amp, "lr": lr,
                                        "init": str(init) if init else None,
                                        "weights": {**FitConfig().to_dict()["weights"], **weights}})
