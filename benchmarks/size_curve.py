@@ -23,6 +23,8 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("models", nargs="+", metavar="NAME=MODEL.onnx")
     ap.add_argument("--bench", type=Path, required=True)
+    ap.add_argument("--speed-only", action="append", default=[], metavar="NAME=MODEL.onnx",
+                    help="a size timed but not scored (e.g. not trained at the same budget)")
     ap.add_argument("--note", default="", help="a line under the table (e.g. how long each size trained)")
     args = ap.parse_args(argv)
     groups = clip_groups(args.bench, sample=True)
@@ -32,6 +34,13 @@ def main(argv: list[str] | None = None) -> None:
         r = bench_model(path, groups)
         rows.append({"name": name, "model": path, "ms_per_frame": r["ms_per_frame"], "onnx_mb": r["onnx_bytes"] / 2**20,
                      "bench": r["groups"]["bench (all)"], "sample_ski": r["groups"]["sample_ski"]})
+    from engines.backends import load_backend
+    from train.posenet.evaluate import latency_ms
+
+    for item in args.speed_only:
+        name, _, path = item.partition("=")
+        rows.append({"name": name, "model": path, "ms_per_frame": latency_ms(load_backend(path, "onnxruntime")),
+                     "onnx_mb": Path(path).stat().st_size / 2**20, "bench": None, "sample_ski": None})
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "size_curve.json").write_text(json.dumps(rows, indent=1) + "\n")
     lines = ["# Model sizes: speed against accuracy", "",
@@ -41,6 +50,9 @@ def main(argv: list[str] | None = None) -> None:
              "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         b, s = r["bench"], r["sample_ski"]
+        if b is None:
+            lines.append(f"| {r['name']} | {r['ms_per_frame']:.2f} | {r['onnx_mb']:.1f} | not scored | | | | |")
+            continue
         lines.append(f"| {r['name']} | {r['ms_per_frame']:.2f} | {r['onnx_mb']:.1f} | {b['pck']:.3f} | {b['mpjpe']:.1f} | "
                      f"{b['p_mpjpe']:.1f} | {b['box_iou']:.3f} | {s['pck']:.3f} |")
     if args.note:
@@ -50,7 +62,7 @@ def main(argv: list[str] | None = None) -> None:
     plt = pyplot()
     if plt is not None:
         fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-        for r in rows:
+        for r in (r for r in rows if r["bench"] is not None):
             axes[0].plot(r["ms_per_frame"], r["bench"]["pck"], "o")
             axes[0].annotate(r["name"], (r["ms_per_frame"], r["bench"]["pck"]))
             axes[1].plot(r["ms_per_frame"], r["bench"]["mpjpe"], "o")
