@@ -241,3 +241,32 @@ def test_export_matches_torch_at_batch_1_and_8_with_and_without_tracking(tiny_ca
             assert a.shape == tuple(b.shape) and np.abs(a - b.numpy()).max() < tol, name
         conf = got[list(meta.outputs).index("conf")]
         assert ((conf >= 0) & (conf <= 1)).all()
+
+
+def test_train_export_and_run_end_to_end_from_the_cli(rig_dir: Path, tmp_path: Path):
+    """`tvstream train posenet` on labeled clips, `export`, then `run` with the exported model: real processes."""
+    import json
+    import subprocess
+    import sys
+
+    def tvstream(*args):
+        return subprocess.run([sys.executable, "-m", "tvstream", "--quiet", *map(str, args)], capture_output=True,
+                              text=True, timeout=300)
+
+    out = tvstream("train", "posenet", "--data", rig_dir, "--out", tmp_path / "run", "--cache", tmp_path / "cache",
+                   "--size", "tiny", "--steps", "3", "--batch-size", "4")
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "cache" / rig_dir.name / "cache.json").is_file()  # one cache folder per --data
+    out = tvstream("train", "posenet", "--data", rig_dir, "--out", tmp_path / "run", "--cache", tmp_path / "cache",
+                   "--size", "tiny", "--steps", "3")
+    assert out.returncode != 0 and "already holds a run" in out.stderr and "Traceback" not in out.stderr
+    out = tvstream("export", tmp_path / "run" / "last.pt", "--out", tmp_path / "m.onnx")
+    assert out.returncode == 0, out.stderr
+    video = next(rig_dir.glob("*.mp4"))
+    out = tvstream("run", video, "--model", tmp_path / "m.onnx", "--out", tmp_path / "p.jsonl")
+    assert out.returncode == 0, out.stderr
+    lines = [json.loads(line) for line in (tmp_path / "p.jsonl").read_text().splitlines()]
+    assert lines[0]["schema"] == "tvstream.pose/2" and lines[-1]["type"] == "end"
+    poses = [line for line in lines if line["type"] == "pose"]
+    assert len(poses) == lines[-1]["frames"] == 240
+    assert all(p["conf"] is None or len(p["conf"]) == 17 for p in poses)
