@@ -34,3 +34,16 @@ def test_bench_seeds_and_photos_are_never_trained_on():
 def test_photo_shards_are_left_out_without_plates():
     assert all(cfg.backgrounds is None for cfg in shards("train", None).values())
     assert "varied_0" in shards("train", None) and "varied_photo_0" not in shards("train", None)
+
+
+def test_photo_plates_are_windows_of_the_photo_at_the_plate_size():
+    import numpy as np
+
+    from train.synth.photo_plates import cut_plates
+
+    photo = np.zeros((300, 400, 3), np.uint8)
+    photo[:, :200] = 255  # left half white: every window shows some of one or both halves
+    plates = cut_plates(photo, 5, (64, 36), np.random.default_rng(0))
+    assert [p.shape for p in plates] == [(36, 64, 3)] * 5
+    assert all(p.dtype == np.uint8 and p.min() >= 0 for p in plates)
+    assert {int(p.mean() > 0) for p in plates} <= {0, 1} and any(p.max() == 255 for p in plates)

@@ -24,6 +24,8 @@ from pathlib import Path
 import av
 import numpy as np
 
+from tvstream.errors import SourceError
+
 log = logging.getLogger(__name__)
 
 PACKAGES = ("gnome-backgrounds", "mate-backgrounds", "plasma-workspace-wallpapers", "ukui-wallpapers")
@@ -36,12 +38,16 @@ def unpack_packages(packages: tuple[str, ...], into: Path) -> dict[str, Path]:
     roots = {}
     for name in packages:
         root = into / name
-        if not root.is_dir():
-            with tempfile.TemporaryDirectory() as tmp:
-                subprocess.run(["apt-get", "download", name], cwd=tmp, check=True, capture_output=True)
+        if not root.is_dir():  # unpacked beside it and renamed, so a stopped unpack is redone, not half-used
+            into.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryDirectory() as tmp, tempfile.TemporaryDirectory(dir=into) as part:
+                try:
+                    subprocess.run(["apt-get", "download", name], cwd=tmp, check=True, capture_output=True)
+                except (OSError, subprocess.CalledProcessError) as exc:
+                    raise SourceError(f"cannot download the Debian package {name} ({exc})") from None
                 deb = next(Path(tmp).glob("*.deb"))
-                root.mkdir(parents=True)
-                subprocess.run(["dpkg", "-x", str(deb), str(root.resolve())], check=True, capture_output=True)
+                subprocess.run(["dpkg", "-x", str(deb), str(Path(part).resolve())], check=True, capture_output=True)
+                Path(part).rename(root)
         roots[name] = root
     return roots
 
