@@ -45,5 +45,5 @@ def test_photo_plates_are_windows_of_the_photo_at_the_plate_size():
     photo[:, :200] = 255  # left half white: every window shows some of one or both halves
     plates = cut_plates(photo, 5, (64, 36), np.random.default_rng(0))
     assert [p.shape for p in plates] == [(36, 64, 3)] * 5
-    assert all(p.dtype == np.uint8 and p.min() >= 0 for p in plates)
-    assert {int(p.mean() > 0) for p in plates} <= {0, 1} and any(p.max() == 255 for p in plates)
+    assert all(p.dtype == np.uint8 for p in plates)
+    assert len({round(float(p.mean()), 1) for p in plates}) > 1  # windows at random places and scales differ
