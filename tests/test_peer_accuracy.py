@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from benchmarks.peer_accuracy import MP_LANDMARK, score_clip, summarise, to_h36m
-from tvstream.labels import VideoLabels
+from tvstream.labels import VideoLabels, load_any_labels
 from tvstream.skeleton import CORE_JOINTS, H36M_17
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -87,4 +87,7 @@ def test_worker_writes_source_pixel_landmarks_for_every_frame(tmp_path):
     assert info["frames"] == 10 and frames.tolist() == list(range(10)) and marks.shape == (10, 33, 3)
     found = np.isfinite(marks[:, 0, 0])
     assert found.sum() == info["found"] > 0
-    assert 1 < np.median(marks[found, :, 0]) < 640  # pixels of the 640x360 clip, not MediaPipe's 0..1
+    # source pixels of the 640x360 clip (not MediaPipe's 0..1): the hips' midpoint lies in the labeled box
+    box = load_any_labels(ROOT / "examples" / "sample_ski.npz").box[:10][found]  # (n, 4) px
+    hips = marks[found][:, [23, 24], :2].mean(axis=1)  # (n, 2)
+    assert ((hips >= box[:, :2]) & (hips <= box[:, 2:])).all()

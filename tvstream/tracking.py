@@ -16,13 +16,15 @@ import numpy as np
 
 from tvstream.skeleton import CORE_JOINTS, H36M_17  # the limbs' joints: spine, neck and head are guessed even when unseen
 
+_CORE = np.asarray(CORE_JOINTS)  # index array built once: core_confidence runs twice per frame
+
 
 def core_confidence(conf: np.ndarray) -> float:
     """Mean of ``conf (K,)`` per-joint confidence over the 12 :data:`CORE_JOINTS` (NaN stays NaN)."""
     conf = np.asarray(conf)
     if conf.shape != (H36M_17.num_joints,):
         raise ValueError(f"conf must be ({H36M_17.num_joints},), got {conf.shape}")
-    return float(conf[list(CORE_JOINTS)].mean())
+    return float(conf[_CORE].mean())
 
 
 class JointTracker:
