@@ -429,11 +429,15 @@ def test_missing_tensorrt_is_a_backend_error_naming_the_extra(models, monkeypatc
     assert str(info.value) == MISSING
 
 
-@pytest.mark.gpu
-def test_real_tensorrt_matches_onnxruntime(models, tmp_path) -> None:
+def _need_real_tensorrt() -> None:
     reason = "needs the real tensorrt package and an NVIDIA GPU; not installable here"
     pytest.importorskip("tensorrt", reason=reason)
     pytest.importorskip("pycuda.driver", reason=reason)
+
+
+@pytest.mark.gpu
+def test_real_tensorrt_matches_onnxruntime(models, tmp_path) -> None:
+    _need_real_tensorrt()
     with TensorRTBackend(models["fp32"], max_batch=4, cache_dir=tmp_path) as backend:
         frames = frames_of(3)
         out = backend.infer(frames)
@@ -446,9 +450,7 @@ def test_real_tensorrt_matches_onnxruntime(models, tmp_path) -> None:
 
 @pytest.mark.gpu
 def test_real_tensorrt_feeds_the_track_input(models, tmp_path) -> None:
-    reason = "needs the real tensorrt package and an NVIDIA GPU; not installable here"
-    pytest.importorskip("tensorrt", reason=reason)
-    pytest.importorskip("pycuda.driver", reason=reason)
+    _need_real_tensorrt()
     with TensorRTBackend(models["track"], max_batch=4, cache_dir=tmp_path) as backend:
         assert backend.parity["pose3d_max_mm"] < 1e-2  # the build's check fed both inputs to ONNX Runtime
         frames, track = frames_of(3), track_of(3)
