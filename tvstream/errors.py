@@ -36,6 +36,12 @@ class LabelError(TvstreamError, ValueError):
     exit_code = ExitStatus.BAD_INPUT
 
 
+class CameraError(TvstreamError, ValueError):
+    """A camera file (``tvstream run --camera``) is missing, not JSON, or has a bad ``K`` or ground plane."""
+
+    exit_code = ExitStatus.BAD_INPUT
+
+
 class SourceError(TvstreamError, OSError):
     """A video cannot be opened, decoded or read (missing file, corrupt data, dead stream)."""
 
