@@ -28,6 +28,7 @@ import numpy as np
 
 from tvstream.errors import SinkError
 from tvstream.output_schema import POSE_SCHEMA_ID
+from tvstream.root_position import RootEstimate
 from tvstream.skeleton import JOINT_NAMES
 from tvstream.tcp_outputs import TcpPeer, TcpServer, host_port
 
@@ -49,10 +50,13 @@ def _rounded(a: np.ndarray | None, digits: int) -> list | None:
 
 def pose_line(frame: int, t: float, detected: bool, score: float, box: np.ndarray | None,
               pose3d: np.ndarray | None, pose2d: np.ndarray | None, latency_ms: float, tc: str | None = None,
-              dropped: int = 0, conf: np.ndarray | None = None) -> dict[str, Any]:
+              dropped: int = 0, conf: np.ndarray | None = None,
+              root: RootEstimate | None = None) -> dict[str, Any]:
     """The ``pose`` line of one frame as a JSON-ready dict (DESIGN §5); pose fields None when not detected.
 
     ``conf (K,)``: per-joint confidence of models that have one (written with 3 digits); None leaves it out.
+    ``root``: the root's position (mm, 1 digit), speed (mm/s) and, with a known floor, height (mm)
+    (:mod:`tvstream.root_position`); None leaves them out.
     """
     line: dict[str, Any] = {"type": "pose", "frame": int(frame), "t": round(float(t), 6),
                             "detected": bool(detected), "score": round(float(min(max(score, 0.0), 1.0)), 4),
@@ -61,6 +65,11 @@ def pose_line(frame: int, t: float, detected: bool, score: float, box: np.ndarra
                             "pose2d": _rounded(pose2d, 2) if detected else None}
     if conf is not None:
         line["conf"] = _rounded(np.clip(conf, 0.0, 1.0), 3) if detected else None
+    if root is not None:
+        line["root"] = _rounded(root.position, 1) if detected else None
+        line["speed"] = _rounded(root.speed, 1) if detected else None
+        if root.ground:
+            line["height"] = _rounded(root.height, 1) if detected else None
     line["latency_ms"] = round(max(float(latency_ms), 0.0), 2)
     if tc is not None:
         line["tc"] = tc
@@ -129,22 +138,28 @@ class JsonlSink:
         self.lines += 1
 
     def header(self, model: dict[str, Any], uri: str, width: int, height: int, fps: float | None,
-               foreground: dict[str, Any] | None = None) -> None:
+               foreground: dict[str, Any] | None = None,
+               camera: dict[str, Any] | None = None) -> None:
         """The first line: schema, model, joints, units and the source (``foreground``: how frames were scored,
-        when not against a rolling background)."""
+        when not against a rolling background; ``camera``: the
+        intrinsics and floor the root positions use, :meth:`tvstream.camera.SceneCamera.to_dict`)."""
         fps = fps if fps and math.isfinite(fps) and fps > 0 else None
         line = {"type": "header", "schema": POSE_SCHEMA_ID, "model": model, "joints": list(JOINT_NAMES),
                 "units": "mm", "source": {"uri": uri, "width": int(width), "height": int(height), "fps": fps}}
         if foreground is not None:
             line["foreground"] = foreground
+        if camera is not None:
+            line["camera"] = camera
         self._write(line)
 
     def pose(self, frame: int, t: float, detected: bool, score: float, box: np.ndarray | None,
              pose3d: np.ndarray | None, pose2d: np.ndarray | None, latency_ms: float, tc: str | None = None,
-             dropped: int = 0, conf: np.ndarray | None = None) -> None:
+             dropped: int = 0, conf: np.ndarray | None = None,
+             root: RootEstimate | None = None) -> None:
         """One frame: box / pose2d in source pixels, pose3d root-relative mm, per-joint conf (models with one);
         None when nothing was detected."""
-        self._write(pose_line(frame, t, detected, score, box, pose3d, pose2d, latency_ms, tc, dropped, conf))
+        self._write(pose_line(frame, t, detected, score, box, pose3d, pose2d, latency_ms, tc, dropped, conf,
+                              root=root))
 
     def end(self, frames: int, dropped: int = 0, errors: int = 0, reason: str | None = None) -> None:
         """The last line (written once)."""
