@@ -48,6 +48,7 @@ def open_model(model: str | os.PathLike | None, backend: str = "auto", threads: 
 
 def stream(source: str | os.PathLike, model: str | os.PathLike | None = None, *, backend: str = "auto",
            batch: int = 1, smooth: bool = True, scenario: str = "studio", threads: int = 0, track: bool = True,
+           camera: str | os.PathLike | None = None, fov: float | None = None,
            **source_options: Any) -> Iterator[dict]:
     """Yield one dict per frame of ``source`` (a file, ``-``, a camera or a network URL), as the JSON lines.
 
@@ -55,6 +56,9 @@ def stream(source: str | os.PathLike, model: str | os.PathLike | None = None, *,
     ``pose2d``, ``latency_ms``, optional ``tc`` and ``dropped``, and ``conf``, the per-joint confidence, for
     models that have one). ``track``: let the crop follow the athlete's joints (models with a track input, at
     batch 1). ``source_options`` go to :class:`tvstream.sources.VideoSource` (e.g. ``deinterlace=True``).
+    Each also has ``root`` (the pelvis in camera mm), ``speed`` (mm/s) and, when the camera file gives
+    the floor, ``height`` (mm): ``camera`` is such a file and ``fov`` the horizontal field of view
+    otherwise (default: an assumed 60 degrees; :mod:`tvstream.camera`).
     Breaking out of the loop closes the source and the model.
 
     Example::
@@ -63,13 +67,16 @@ def stream(source: str | os.PathLike, model: str | os.PathLike | None = None, *,
             if pose["detected"]:
                 print(pose["t"], pose["pose3d"][0])
     """
+    from tvstream.camera import load_camera_file
     from tvstream.pipeline import RunOptions, estimate
     from tvstream.sources import VideoSource
 
+    camera_file = load_camera_file(camera) if camera is not None else None
     engine, _ = open_model(model, backend, threads)
     try:
         with VideoSource(str(source), engine.metadata.input_size, **source_options) as src:
-            options = RunOptions(batch=batch, smooth=smooth, scenario=scenario, track=track)
+            options = RunOptions(batch=batch, smooth=smooth, scenario=scenario, track=track, camera=camera_file,
+                                 fov=fov)
             for record in estimate(src, engine, options):
                 yield record.to_dict()
     finally:

@@ -36,13 +36,21 @@ from tvstream.cli.context import AppContext, pass_app
 @click.option("--deinterlace", is_flag=True, help="Deinterlace (bwdif) first: 1080i / 576i broadcast feeds.")
 @click.option("--hwaccel", type=click.Choice(("cuda",)), default=None,
               help="Decode on the GPU (falls back to the CPU with a warning where it cannot).")
+@click.option("--camera", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="FILE",
+              help="The camera's intrinsics, for each pose's root position: JSON with K (3x3, source pixels) and "
+                   "optionally the width/height it was calibrated at and the floor (ground: normal, point in camera "
+                   "mm; or the labels' R, t), which adds each root's height. Default: --fov, else an assumed 60 "
+                   "degrees (the header says which).")
+@click.option("--fov", type=click.FloatRange(1, 179), default=None, metavar="DEG",
+              help="The source's horizontal field of view, when there is no camera file (a wrong one scales the "
+                   "root's depth, not its direction).")
 @click.option("--live/--no-live", default=None,
               help="Newest frame wins when processing lags (default: on for cameras and network URLs, off for "
                    "files and stdin, which process every frame).")
 @pass_app
 def run(app: AppContext, source: str, model: Path | None, out: str, backend: str, batch: int, threads: int,
         no_smooth: bool, no_track: bool, scenario: str, render: Path | None, deinterlace: bool, hwaccel: str | None,
-        live: bool | None) -> None:
+        live: bool | None, camera: Path | None, fov: float | None) -> None:
     """Estimate 3D poses in INPUT: a video file, - for stdin, a camera (camera:0, /dev/video0) or a URL
     (rtsp, rtmp, srt, http, tcp, udp; re-connected with back-off when the stream drops).
 
@@ -55,13 +63,17 @@ def run(app: AppContext, source: str, model: Path | None, out: str, backend: str
     Ctrl-C (or SIGTERM) finishes the current frame, writes the `end` line and exits (130 / 0).
     """
     from tvstream.api import open_model
+    from tvstream.camera import load_camera_file
     from tvstream.pipeline import RunOptions, run_stream
     from tvstream.sinks import JsonlSink
     from tvstream.sources import VideoSource
 
+    if camera is not None and fov is not None:
+        raise click.UsageError("give --camera or --fov, not both")
+    camera_file = load_camera_file(camera) if camera is not None else None  # a bad file fails first
     engine, info = open_model(model, backend, threads)
     opts = RunOptions(batch=batch, smooth=not no_smooth, track=not no_track, render=str(render) if render else None,
-                      scenario=scenario)
+                      scenario=scenario, camera=camera_file, fov=fov)
     with VideoSource(source, engine.metadata.input_size, display=render is not None, deinterlace=deinterlace,
                      hwaccel=hwaccel, live=live) as src, \
             JsonlSink(out) as sink, StopOnSignal() as stop:
