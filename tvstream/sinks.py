@@ -1,7 +1,9 @@
-"""JSON Lines output (``tvstream.pose/2``): to a file, stdout, a TCP peer or any number of TCP clients.
+"""JSON Lines output (``tvstream.pose/2``): to a file, stdout, a TCP peer or any number of TCP or WebSocket clients.
 
-Targets (:data:`OUTPUT_HELP`): a path, ``-`` for stdout, ``tcp://HOST:PORT`` (connect to one peer) or
-``tcp-listen://[HOST]:PORT`` (serve clients; host defaults to 0.0.0.0, port 0 picks a free one: ``sink.port``).
+Targets (:data:`OUTPUT_HELP`): a path, ``-`` for stdout, ``tcp://HOST:PORT`` (connect to one peer),
+``tcp-listen://[HOST]:PORT`` (serve clients) or ``ws://[HOST]:PORT`` (serve WebSocket clients, one text
+frame per line, any path; :mod:`tvstream.ws_outputs`). Listeners' host defaults to 0.0.0.0 and port 0 picks
+a free one (``sink.port``); ``sink.wait_for_client()`` holds a run until the first client is there.
 
 A consumer can read a file while it is written: each line is one ``write`` of a complete JSON object
 followed by a flush, the header comes first, and the ``end`` line is written even when the run fails
@@ -31,11 +33,20 @@ from tvstream.output_schema import POSE_SCHEMA_ID
 from tvstream.root_position import RootEstimate
 from tvstream.skeleton import JOINT_NAMES
 from tvstream.tcp_outputs import TcpPeer, TcpServer, host_port
+from tvstream.ws_outputs import WsServer
 
 log = logging.getLogger(__name__)
 
-SCHEMES = ("tcp", "tcp-listen")
-OUTPUT_HELP = "a file, - for stdout, tcp://HOST:PORT (a peer, re-connected) or tcp-listen://[HOST]:PORT (serve clients)"
+SCHEMES = ("tcp", "tcp-listen", "ws")
+LISTEN_SCHEMES = ("tcp-listen", "ws")  # outputs that serve clients (and can wait for the first one)
+OUTPUT_HELP = ("a file, - for stdout, tcp://HOST:PORT (a peer, re-connected), tcp-listen://[HOST]:PORT "
+               "or ws://[HOST]:PORT (serve TCP or WebSocket clients)")
+
+
+def is_listener(target: str) -> bool:
+    """Does ``target`` serve clients (``tcp-listen://``, ``ws://``), so a run can wait for the first one?"""
+    scheme, sep, _ = str(target).partition("://")
+    return bool(sep) and scheme in LISTEN_SCHEMES
 
 
 def _rounded(a: np.ndarray | None, digits: int) -> list | None:
@@ -79,13 +90,15 @@ def pose_line(frame: int, t: float, detected: bool, score: float, box: np.ndarra
 
 
 class JsonlSink:
-    """Writes one run's lines to ``target``: a path, ``"-"`` for stdout, ``tcp://`` or ``tcp-listen://``."""
+    """Writes one run's lines to ``target``: a path, ``"-"`` for stdout, ``tcp://``, ``tcp-listen://`` or ``ws://``."""
 
     def __init__(self, target: str | os.PathLike) -> None:
         self.target = str(target)
         self._net: TcpPeer | TcpServer | None = None
         self._file: IO[str] | None = None
         scheme, sep, address = self.target.partition("://")
+        if sep and scheme == "wss":
+            raise SinkError(f"{self.target}: TLS (wss://) is not supported; serve ws:// behind a TLS proxy")
         if sep and scheme not in SCHEMES:
             raise SinkError(f"{self.target}: unknown output scheme {scheme}:// (use {OUTPUT_HELP})")
         if not sep and self.target != "-" and not Path(self.target).parent.is_dir():
@@ -95,8 +108,9 @@ class JsonlSink:
                 self._file = sys.stdout
             elif scheme == "tcp":
                 self._net = TcpPeer(*host_port(address, "127.0.0.1"))
-            elif scheme == "tcp-listen":
-                self._net = TcpServer(*host_port(address, "0.0.0.0"))
+            elif scheme in LISTEN_SCHEMES:
+                server, address = (WsServer, address.partition("/")[0]) if scheme == "ws" else (TcpServer, address)
+                self._net = server(*host_port(address, "0.0.0.0"))  # a ws:// path is any path: ignored
             else:
                 self._file = open(self.target, "w", encoding="utf-8")  # closed in close()
         except (OSError, ValueError) as exc:
@@ -107,18 +121,33 @@ class JsonlSink:
 
     @property
     def port(self) -> int | None:
-        """The bound port of a ``tcp-listen://`` sink (useful with port 0); None otherwise."""
+        """The bound port of a listening sink (useful with port 0); None otherwise."""
         return self._net.port if isinstance(self._net, TcpServer) else None
 
     @property
+    def address(self) -> str | None:
+        """Where a listening sink serves, as a URL with the bound port (``ws://0.0.0.0:41234``); None otherwise."""
+        if not isinstance(self._net, TcpServer):
+            return None
+        host = f"[{self._net.host}]" if ":" in self._net.host else self._net.host
+        return f"{self.target.partition('://')[0]}://{host}:{self._net.port}"
+
+    @property
     def clients(self) -> int:
-        """Clients connected to a ``tcp-listen://`` sink now; 0 otherwise."""
+        """Clients connected to a listening sink now (WebSocket ones once their handshake is done); 0 otherwise."""
         return self._net.clients if isinstance(self._net, TcpServer) else 0
 
     @property
     def dropped_clients(self) -> int:
-        """Clients of a ``tcp-listen://`` sink dropped so far because they went away or fell behind."""
+        """Clients of a listening sink dropped so far because they went away or fell behind."""
         return self._net.dropped_clients if isinstance(self._net, TcpServer) else 0
+
+    def wait_for_client(self, timeout: float | None = None) -> bool:
+        """Block until a listening sink's first client has joined (True at once if one did); False when
+        ``timeout`` seconds passed first. Other outputs have no clients to wait for: SinkError."""
+        if not isinstance(self._net, TcpServer):
+            raise SinkError(f"{self.target}: not a listening output (tcp-listen:// or ws://): no client to wait for")
+        return self._net.wait_for_client(timeout)
 
     @property
     def lost_lines(self) -> int:

@@ -2,7 +2,8 @@
 
 Sockets never stall the pipeline: they are non-blocking, and each connection keeps a bounded backlog of
 the bytes the kernel has not taken yet. Every (re)connection and every new client starts with the header
-line (see :mod:`tvstream.sinks`).
+line (see :mod:`tvstream.sinks`). The server's hooks (a client's greeting, what it sends, how a connection
+ends) let :mod:`tvstream.ws_outputs` serve WebSocket clients on the same machinery.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import select
 import socket
 import threading
 import time
+from dataclasses import dataclass, field
 from typing import Literal
 
 log = logging.getLogger(__name__)
@@ -24,6 +26,8 @@ BACKOFF_S = (0.25, 4.0)  # first and longest wait between attempts to re-connect
 CONNECT_TIMEOUT_S = 10.0  # the first connection blocks (a failure is the user's mistake); re-connects do not
 CLOSE_TIMEOUT_S = 1.0  # how long close() waits for connections to take their backlog (the end line)
 ACCEPT_POLL_S = 0.1  # the accept thread checks for close() this often
+GREETING_TIMEOUT_S = 5.0  # a client that must greet first (a WebSocket handshake) is closed when it takes longer
+GREETING_MAX_BYTES = 16 * 1024  # ... or sends more than this without finishing its greeting
 
 LineKind = Literal["header", "pose", "end"]
 
@@ -70,12 +74,22 @@ class _Conn:
         except OSError as exc:
             self._error = exc
 
+    def _received(self, data: bytes) -> None:
+        """Handle bytes from the other end: a plain TCP client is not meant to send, so they are discarded."""
+
+    def _settled(self) -> bool:
+        """Has a closing connection nothing left to exchange? Here: its backlog is sent."""
+        return not self.backlog
+
     def _poll(self) -> None:
-        """Raise when the other end has gone; it is not meant to send, so what it sends is discarded."""
+        """Take what the other end sent and send what the kernel takes; raise when the other end has gone."""
         if self._error is None:
             try:
-                if not self.sock.recv(65536):
+                data = self.sock.recv(65536)
+                if not data:
                     self._error = ConnectionResetError("closed by the other end")
+                else:
+                    self._received(data)
             except BlockingIOError:
                 pass
             except OSError as exc:
@@ -85,11 +99,12 @@ class _Conn:
             raise self._error
 
     def close(self, deadline: float) -> None:
-        """Send the backlog until ``deadline`` (``time.monotonic``), then close."""
+        """Send the backlog (and, in subclasses, finish a closing handshake) until ``deadline``
+        (``time.monotonic``), then close."""
         try:
-            while self.backlog and self._error is None and (left := deadline - time.monotonic()) > 0:
-                select.select([], [self.sock], [], left)
-                self._send()
+            while not self._settled() and self._error is None and (left := deadline - time.monotonic()) > 0:
+                select.select([self.sock], [self.sock] if self.backlog else [], [], left)
+                self._poll()
             self._poll()  # unread input would make close() reset the connection instead of ending it
         except OSError:
             pass
@@ -178,24 +193,39 @@ class TcpPeer:
             self._conn.close(deadline=time.monotonic() + CLOSE_TIMEOUT_S)
 
 
+@dataclass
+class _Greeting:
+    """What a new client has sent so far of the request it must send before it is served."""
+
+    address: tuple
+    deadline: float  # time.monotonic()
+    data: bytearray = field(default_factory=bytearray)
+
+
 class TcpServer:
     """``tcp-listen://[HOST]:PORT``: any number of clients, each starting with the header; slow ones dropped.
 
-    The accept thread only appends new sockets to ``_joined`` (under ``_lock``); the pipeline thread moves
-    them to ``_clients`` at its next line, so every socket is written by one thread only.
+    The accept thread reads the greeting of servers that need one (``greeting_end`` set; see :meth:`_welcome`)
+    and appends ready connections to ``_joined`` (under ``_lock``); the pipeline thread moves them to
+    ``_clients`` at its next line, so every socket is written by one thread at a time.
     """
+
+    greeting_end: bytes | None = None  # what ends the request a client sends before it is served; None: none
 
     def __init__(self, host: str, port: int) -> None:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self._listener = socket.create_server((host, port), family=family)
-        self._listener.settimeout(ACCEPT_POLL_S)
+        self._listener.setblocking(False)
+        self.host = host
         self.port: int = self._listener.getsockname()[1]
         self._lock = threading.Lock()
-        self._joined: list[socket.socket] = []  # guarded by _lock
+        self._joined: list[_Conn] = []  # guarded by _lock
+        self._greetings: dict[socket.socket, _Greeting] = {}  # accept thread only
         self._clients: list[_Conn] = []  # pipeline thread only
         self._header: bytes | None = None
         self._end: bytes | None = None
         self.dropped_clients = 0
+        self._first_client = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._accept, name=f"tvstream-sink:{self.port}", daemon=True)
         self._thread.start()
@@ -205,24 +235,84 @@ class TcpServer:
         with self._lock:
             return len(self._clients) + len(self._joined)
 
+    def wait_for_client(self, timeout: float | None = None) -> bool:
+        """Block until a client has joined (now or before); False when ``timeout`` seconds passed first."""
+        return self._first_client.wait(timeout)
+
+    # ------------------------------------------------------------------ accept thread
+
     def _accept(self) -> None:
         while not self._stop.is_set():
             try:
-                sock, address = self._listener.accept()
-            except TimeoutError:
-                continue
+                readable = select.select([self._listener, *self._greetings], [], [], ACCEPT_POLL_S)[0]
             except OSError as exc:
                 log.warning("output listener on port %d stopped accepting: %s", self.port, exc)
                 return
-            log.info("output client %s:%s joined", *address[:2])
-            with self._lock:
-                self._joined.append(sock)
+            for sock in readable:
+                if sock is self._listener:
+                    self._take_new()
+                else:
+                    self._read_greeting(sock)
+            now = time.monotonic()
+            for sock in [s for s, greeting in self._greetings.items() if greeting.deadline < now]:
+                self._refuse(sock, "did not finish its request in time")
+
+    def _take_new(self) -> None:
+        try:
+            sock, address = self._listener.accept()
+            sock.setblocking(False)
+            if self.greeting_end is None:
+                self._join(_Conn(sock), address)
+            else:
+                self._greetings[sock] = _Greeting(address, time.monotonic() + GREETING_TIMEOUT_S)
+        except BlockingIOError:
+            pass  # the client gave up before it was accepted
+        except OSError as exc:  # out of file descriptors, say: keep serving the clients there are
+            log.warning("output listener on port %d could not accept a client: %s", self.port, exc)
+            self._stop.wait(ACCEPT_POLL_S)
+
+    def _read_greeting(self, sock: socket.socket) -> None:
+        greeting = self._greetings[sock]
+        try:
+            data = sock.recv(GREETING_MAX_BYTES)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        greeting.data += data
+        end = greeting.data.find(self.greeting_end)
+        if end < 0:
+            if data and len(greeting.data) <= GREETING_MAX_BYTES:
+                return
+            self._refuse(sock, "sent no complete request" if not data else "sent too long a request")
+            return
+        del self._greetings[sock]
+        end += len(self.greeting_end)
+        conn = self._welcome(sock, bytes(greeting.data[:end]), bytes(greeting.data[end:]))
+        if conn is not None:
+            self._join(conn, greeting.address)
+
+    def _welcome(self, sock: socket.socket, greeting: bytes, rest: bytes) -> _Conn | None:
+        """Answer a client's ``greeting`` (``rest``: what it sent after it); its connection, or None
+        (having closed ``sock``) when it is refused. Subclasses with a ``greeting_end`` define it."""
+        raise NotImplementedError
+
+    def _refuse(self, sock: socket.socket, reason: str) -> None:
+        log.info("output client %s:%s refused: %s", *self._greetings.pop(sock).address[:2], reason)
+        sock.close()
+
+    def _join(self, conn: _Conn, address: tuple) -> None:
+        log.info("output client %s:%s joined", *address[:2])
+        with self._lock:
+            self._joined.append(conn)
+        self._first_client.set()
+
+    # ------------------------------------------------------------------ pipeline thread
 
     def _admit_joined(self, before: LineKind | None) -> list[_Conn]:
         """Move newly accepted clients to ``_clients``, giving each the header (unless ``before`` is it)."""
         with self._lock:
-            joined, self._joined = self._joined, []
-        admitted = [_Conn(sock) for sock in joined]
+            admitted, self._joined = self._joined, []
         self._clients += admitted
         for conn in admitted:
             if self._header is not None and before != "header":
@@ -254,6 +344,9 @@ class TcpServer:
         self._stop.set()
         self._thread.join()
         self._listener.close()
+        for sock in self._greetings:
+            sock.close()
+        self._greetings.clear()
         for conn in self._admit_joined(before=None):
             if self._end is not None and conn in self._clients:
                 self._offer(conn, self._end)  # a client that joined after end() still sees a whole run
