@@ -15,7 +15,8 @@ MODEL_SCHEMA = "tvstream.model/1"
 INPUT_NAME = "frames"  # (N, H, W, 3) uint8 RGB at the model's working resolution
 TRACK_INPUT = "track"  # (N, 5) float32 [use, cx, cy, hx, hy]: a box the crop follows instead of the detector's
 OUTPUTS = ("box", "pose3d", "pose2d")  # (N, 4) px, (N, K, 3) mm root-relative, (N, K, 2) px
-OPTIONAL_OUTPUTS = ("mask", "conf")  # conf (N, K) per-joint confidence in [0, 1]
+DETECTIONS = "detections"  # (N, 3, h, w) a detector's raw map: centre logits, log half-size x, log half-size y
+OPTIONAL_OUTPUTS = ("mask", "conf", DETECTIONS)  # conf (N, K) per-joint confidence in [0, 1]
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """The exportable per-frame graph of the localising pose network (``train/posenet``).
 
 ``frames (N, H, W, 3) uint8`` and ``track (N, 5)`` -> ``box (N, 4)`` px, ``pose3d (N, K, 3)`` mm pelvis-relative,
-``pose2d (N, K, 2)`` px, ``conf (N, K)`` in [0, 1]. ``track = [use, cx, cy, hx, hy]``: where ``use`` is 1 the
+``pose2d (N, K, 2)`` px, ``conf (N, K)`` in [0, 1], ``detections (N, 3, H/32, W/32)`` the detector's raw map
+(centre logits and log half-sizes: every person makes a peak, :mod:`tvstream.candidates` reads them). ``track = [use, cx, cy, hx, hy]``: where ``use`` is 1 the
 crop follows that box (normalised centre and half-size, from the previous frame's joints) instead of the
 detector's; all zeros = detect every frame. torch is imported only inside.
 """
@@ -13,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from engines.metadata import INPUT_NAME, OUTPUTS, TRACK_INPUT, ModelMetadata
+from engines.metadata import DETECTIONS, INPUT_NAME, OUTPUTS, TRACK_INPUT, ModelMetadata
 
-POSENET_OUTPUTS = (*OUTPUTS, "conf")
+POSENET_OUTPUTS = (*OUTPUTS, "conf", DETECTIONS)
 
 
 def weights_hash(module: Any) -> str:
@@ -50,11 +51,11 @@ def build_posenet_graph(state: dict[str, Any], card: dict[str, Any] | None = Non
 
         def forward(self, frames: torch.Tensor, track: torch.Tensor):
             x = frames.permute(0, 3, 1, 2).float() / 255.0  # (N, 3, H, W) in [0, 1]
-            centre, half, scale, xy, xyz, conf = self.net(x, track)
+            centre, half, scale, xy, xyz, conf, detections = self.net(x, track)
             frame_xy = centre[:, None, :] + scale[:, None, :] * xy  # (N, K, 2) normalised frame coordinates
             pose2d = (frame_xy + 1) * self.half_size - 0.5  # pixel centres at integers
             box = torch.cat([(centre - half + 1) * self.half_size, (centre + half + 1) * self.half_size], dim=1)
-            return box, xyz * 1000.0, pose2d, conf
+            return box, xyz * 1000.0, pose2d, conf, detections
 
     graph = PoseNetGraph().eval()
     meta = ModelMetadata(input_size=(h, w), outputs=POSENET_OUTPUTS, inputs=(INPUT_NAME, TRACK_INPUT),
@@ -81,3 +82,37 @@ def export_posenet(graph, meta: ModelMetadata, tmp_path: str, opset: int) -> Non
 def no_track(n: int) -> np.ndarray:
     """The ``track`` input that lets the detector place every crop."""
     return np.zeros((n, 5), np.float32)
+
+
+DETECTOR_MAP_TENSOR = "/net/detector/head/Conv_output_0"  # the detector head's output, as the exporter names it
+
+
+def expose_detections(onnx_path: str) -> bool:
+    """Give a pose-network ONNX exported before :data:`DETECTIONS` existed that output, in place (atomic).
+
+    The tensor is already computed inside the graph (the detector's head); this only lists it as an output and
+    in the metadata, so the weights and every other output stay as they were. False when it is already there.
+    """
+    import os
+
+    import onnx
+
+    model = onnx.load(onnx_path)
+    props = {p.key: p.value for p in model.metadata_props}
+    meta = ModelMetadata.from_props(props, onnx_path)
+    if DETECTIONS in meta.outputs:
+        return False
+    if not any(DETECTOR_MAP_TENSOR in node.output for node in model.graph.node):
+        raise ValueError(f"{onnx_path}: no {DETECTOR_MAP_TENSOR} in the graph (not a pose-network export)")
+    model.graph.output.append(onnx.helper.make_tensor_value_info(
+        DETECTIONS, onnx.TensorProto.FLOAT, ["batch", 3, "map_h", "map_w"]))
+    model.graph.node.append(onnx.helper.make_node("Identity", [DETECTOR_MAP_TENSOR], [DETECTIONS],
+                                                  name="detections_out"))
+    meta = ModelMetadata(**{**meta.__dict__, "outputs": (*meta.outputs, DETECTIONS)})
+    del model.metadata_props[:]
+    for key, value in meta.to_props().items():
+        model.metadata_props.add(key=key, value=value)
+    tmp = f"{onnx_path}.tmp"
+    onnx.save(model, tmp)
+    os.replace(tmp, onnx_path)
+    return True

@@ -135,9 +135,9 @@ def losses(model: PoseNet, batch: dict[str, torch.Tensor], cfg: FitConfig, g: to
                          enabled=cfg.cpu_amp if device.type == "cpu" else True)
     with amp:
         xy, xyz, conf, logits = model.read_crop(crops)
-        centre, half, box_logits = model.detect(frames)
+        centre, half, box_map = model.detect(frames)
     xy, xyz, conf, logits = xy.float(), xyz.float(), conf.float(), logits.float()
-    centre, half, box_logits = centre.float(), half.float(), box_logits.float()
+    centre, half, box_logits = centre.float(), half.float(), box_map[:, 0].float()
     inside = (j2.abs() < 1).all(-1)  # (N, K)
     weight = inside.float()
     terms = {

@@ -49,7 +49,8 @@ class _Stride16(nn.Module):
 
 
 class BoxDetector(nn.Module):
-    """(N, 3, h, w) normalised frames -> ``centre (N, 2)``, ``half (N, 2)`` normalised, centre logits (N, h/8, w/8)."""
+    """(N, 3, h, w) normalised frames -> ``centre (N, 2)``, ``half (N, 2)`` normalised, and the raw map
+    ``(N, 3, h/8, w/8)``: centre logits, log half-size x, log half-size y (the runtime finds every person's peak in it)."""
 
     def __init__(self, width: int) -> None:
         super().__init__()
@@ -70,7 +71,7 @@ class BoxDetector(nn.Module):
         p = torch.softmax(logits, dim=1)
         centre = p @ _grid(out.shape[2], out.shape[3], out)  # (N, 2)
         log_half = (out[:, 1:].flatten(2) * p[:, None, :]).sum(-1)  # (N, 2)
-        return centre, torch.exp(log_half.clamp(-5, 1)), out[:, 0]
+        return centre, torch.exp(log_half.clamp(-5, 1)), out
 
 
 class PoseHead(nn.Module):
@@ -125,7 +126,7 @@ class PoseNet(nn.Module):
         return (x - self.mean) / self.std
 
     def detect(self, small: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(N, 3, h, w) [0, 1] frames at the detector's size -> centre, half, logits."""
+        """(N, 3, h, w) [0, 1] frames at the detector's size -> centre, half, raw map (:class:`BoxDetector`)."""
         return self.detector(self.normalise(small))
 
     def read_crop(self, crops: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -134,13 +135,13 @@ class PoseNet(nn.Module):
         return xy, xyz - xyz[:, :1], conf, logits
 
     def forward(self, frames: torch.Tensor, track: torch.Tensor | None = None):
-        """(N, 3, H, W) [0, 1] working frames -> centre, half, crop scale, xy, xyz, conf.
+        """(N, 3, H, W) [0, 1] working frames -> centre, half, crop scale, xy, xyz, conf, detector map.
 
         ``track (N, 5)`` = ``[use, cx, cy, hx, hy]``: where ``use`` is 1 the box comes from the runtime's
         tracker (the previous frame's joints) instead of the detector.
         """
         small = F.avg_pool2d(frames, self.cfg.detector_stride)  # (N, 3, H/s, W/s)
-        centre, half, _ = self.detect(small)
+        centre, half, box_map = self.detect(small)
         if track is not None:
             use = track[:, :1]
             centre = use * track[:, 1:3] + (1 - use) * centre
@@ -148,4 +149,4 @@ class PoseNet(nn.Module):
         scale = crop_scale(half, self.cfg.frame_size, self.cfg.box_margin)
         crops = crop(frames, scale, centre, self.cfg.crop_size)  # (N, 3, S, S)
         xy, xyz, conf, _ = self.read_crop(crops)
-        return centre, half, scale, xy, xyz, conf
+        return centre, half, scale, xy, xyz, conf, box_map

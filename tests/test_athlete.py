@@ -1,0 +1,181 @@
+"""Choosing and keeping the athlete: the detector map's people, the select policies, the gate, the hold, the ids,
+and the pipeline re-cropping around the athlete when the detector's soft-argmax lands between two people."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engines.metadata import ModelMetadata
+from tvstream.athlete import AthleteTrack, KeepOptions, appearance, similarity
+from tvstream.candidates import Candidate, find_people
+from tvstream.pipeline import RunOptions, estimate
+from tvstream.sources import Frame
+
+H, W, K = 72, 128, 17
+MAP_H, MAP_W = 9, 16
+
+
+def cell_x(c: int) -> float:
+    return (2 * c + 1) / MAP_W - 1
+
+
+def cell_y(r: int) -> float:
+    return (2 * r + 1) / MAP_H - 1
+
+
+def two_peak_map(cells=((4, 3), (4, 12)), logit=8.0, halves=((0.1, 0.3), (0.2, 0.4))) -> np.ndarray:
+    """A detector map with one sharp peak per cell (row, col); each peak's 3x3 log half-size is ``halves``."""
+    m = np.zeros((3, MAP_H, MAP_W), np.float32)
+    for (r, c), half in zip(cells, halves):
+        m[0, r, c] = logit
+        m[1:, max(r - 1, 0):r + 2, max(c - 1, 0):c + 2] = np.log(half)[:, None, None]
+    return m
+
+
+def test_find_people_reads_one_candidate_per_peak_with_its_centre_size_and_share():
+    people = find_people(two_peak_map())
+    assert len(people) == 2
+    exp8 = np.exp(8.0)
+    share = exp8 / (2 * exp8 + MAP_H * MAP_W - 2)  # each peak's cell; its neighbours hold 8 more of weight 1
+    by_x = sorted(people, key=lambda p: p.centre[0])
+    for p, (r, c), half in zip(by_x, ((4, 3), (4, 12)), ((0.1, 0.3), (0.2, 0.4))):
+        assert p.score == pytest.approx(share * (1 + 8 / exp8), rel=1e-6)
+        # the neighbours' small weights pull the centre by < 1e-3 (symmetric here: not at all)
+        np.testing.assert_allclose(p.centre, [cell_x(c), cell_y(r)], atol=1e-6)
+        np.testing.assert_allclose(p.half, half, rtol=1e-5)
+
+
+def test_find_people_drops_weak_peaks_and_refuses_a_bad_map():
+    flat = np.zeros((3, MAP_H, MAP_W), np.float32)  # nobody: every cell 1/144, far below min_score
+    assert find_people(flat) == []
+    one = two_peak_map(cells=((4, 3),), halves=((0.1, 0.3),))
+    assert len(find_people(one)) == 1
+    with pytest.raises(ValueError, match=r"\(3, h, w\)"):
+        find_people(np.zeros((2, MAP_H, MAP_W)))
+
+
+def person(x: float, y: float, hx: float, hy: float, score: float = 0.5) -> Candidate:
+    return Candidate(np.array([x, y]), np.array([hx, hy]), score)
+
+
+@pytest.mark.parametrize("policy, expected", [("largest", 1), ("centre", 0), ("first", 2)])
+def test_select_policies_pick_the_athlete_at_the_start(policy, expected):
+    people = [person(0.05, 0.0, 0.1, 0.2, 0.3), person(0.6, 0.0, 0.2, 0.4, 0.2), person(-0.6, 0.1, 0.1, 0.2, 0.5)]
+    people.sort(key=lambda p: -p.score)  # find_people's order
+    track = AthleteTrack((H, W), KeepOptions(select=policy))
+    chosen = track.choose(people, 0.0, np.zeros((H, W, 3), np.uint8))
+    assert chosen.score == [0.3, 0.2, 0.5][expected]
+
+
+def test_a_held_athlete_is_kept_against_a_bigger_stranger_and_reacquired_where_expected():
+    image = np.zeros((H, W, 3), np.uint8)
+    track = AthleteTrack((H, W), KeepOptions(hold_s=1.0))
+    assert track.update([-0.5, 0.0], [0.1, 0.3], 0.0, True, True, image) == 1
+    assert track.update([-0.4, 0.0], [0.1, 0.3], 0.1, True, True, image) == 1  # moving right, 1 unit/s
+    stranger, athlete = person(0.6, 0.0, 0.2, 0.4), person(-0.25, 0.0, 0.1, 0.3)
+    # 0.15 s later the prediction is x = -0.325 (half the step's speed is learnt: 0.5 units/s): the athlete
+    assert track.choose([stranger, athlete], 0.25, image) is athlete
+    assert track.choose([stranger], 0.25, image) is None  # the stranger is too far: nobody is the athlete
+    assert track.update([0.0, 0.0], [0.1, 0.3], 0.5, False, False) == 1  # unseen, still held
+    assert track.update([0.0, 0.0], [0.1, 0.3], 1.2, False, False) is None  # gone longer than hold_s
+    assert track.choose([stranger], 1.2, image) is stranger  # a new start: the policy chooses
+    assert track.update(stranger.centre, stranger.half, 1.2, True, True, image) == 2
+
+
+def test_the_gate_refuses_a_candidate_of_another_size_or_other_colours():
+    red = np.zeros((H, W, 3), np.uint8)
+    red[..., 0] = 200
+    track = AthleteTrack((H, W))
+    track.update([0.0, 0.0], [0.1, 0.3], 0.0, True, True, red)
+    assert track.choose([person(0.0, 0.0, 0.3, 0.9)], 0.04, red) is None  # 3x the size
+    assert track.choose([person(0.02, 0.0, 0.1, 0.3)], 0.04, red) is not None
+    blue = np.zeros((H, W, 3), np.uint8)
+    blue[..., 2] = 200
+    assert track.choose([person(0.02, 0.0, 0.1, 0.3)], 0.04, blue) is None  # same place, other clothes
+
+
+def test_appearance_is_a_histogram_of_the_torso_region():
+    image = np.zeros((H, W, 3), np.uint8)
+    image[:, W // 2:] = 255  # right half white
+    left = appearance(image, np.array([-0.5, 0.0]), np.array([0.2, 0.5]))
+    right = appearance(image, np.array([0.5, 0.0]), np.array([0.2, 0.5]))
+    assert left.sum() == pytest.approx(1.0) and left[0] == 1.0 and right[-1] == 1.0
+    assert similarity(left, right) == 0.0 and similarity(left, left) == pytest.approx(1.0)
+    assert appearance(image, np.array([3.0, 0.0]), np.array([0.1, 0.1])) is None  # outside the frame
+    with pytest.raises(ValueError, match="select"):
+        KeepOptions(select="nearest")
+
+
+class TwoPeople:
+    """Two bright rectangles (left: red, the athlete; right: blue); the detector's map has a peak on each and
+    its soft-argmax box lies between them. With a track row the crop sees only what is inside it."""
+
+    name = "fake"
+    left, right = (16, 20, 32, 56), (80, 24, 92, 52)  # x0, y0, x1, y1 pixels: left bigger, right more central
+
+    def __init__(self) -> None:
+        self.metadata = ModelMetadata(input_size=(H, W), outputs=("box", "pose3d", "pose2d", "conf", "detections"),
+                                      inputs=("frames", "track"))
+        self.tracks: list[np.ndarray] = []
+
+    def frames(self, n: int):
+        for t in range(n):
+            image = np.zeros((H, W, 3), np.uint8)
+            x0, y0, x1, y1 = self.left
+            image[y0:y1, x0:x1, 0] = 220
+            x0, y0, x1, y1 = self.right
+            image[y0:y1, x0:x1, 2] = 220
+            yield Frame(t, t / 25, image)
+
+    @staticmethod
+    def _norm(box) -> tuple[np.ndarray, np.ndarray]:
+        x0, y0, x1, y1 = box
+        return np.array([(x0 + x1) / W - 1, (y0 + y1) / H - 1]), np.array([(x1 - x0) / W, (y1 - y0) / H])
+
+    def infer(self, frames, track=None):
+        row = track[0]
+        self.tracks.append(row.copy())
+        out = {"pose3d": np.zeros((1, K, 3), np.float32), "conf": np.full((1, K), 0.9, np.float32)}
+        if row[0] == 1:
+            c, h = row[1:3], row[3:5]
+            box = np.array([(c[0] - h[0] + 1) * W / 2, (c[1] - h[1] + 1) * H / 2,
+                            (c[0] + h[0] + 1) * W / 2, (c[1] + h[1] + 1) * H / 2])
+        else:
+            box = (np.array(self.left) + np.array(self.right)) / 2.0  # between the two
+        lo, hi = box[:2], box[2:]
+        out["box"] = box[None].astype(np.float32)
+        out["pose2d"] = (lo + (hi - lo) * np.linspace(0.1, 0.9, K)[:, None])[None].astype(np.float32)
+        m = np.zeros((3, MAP_H, MAP_W), np.float32)
+        for b in (self.left, self.right):
+            c, h = self._norm(b)
+            col, r = int((c[0] + 1) / 2 * MAP_W), int((c[1] + 1) / 2 * MAP_H)
+            m[0, r, col] = 9.0
+            m[1:, max(r - 1, 0):r + 2, max(col - 1, 0):col + 2] = np.log(h)[:, None, None]
+        out["detections"] = m[None]
+        return out
+
+
+class FrameSource:
+    width, height, fps, uri = W, H, 25.0, "two"
+
+    def __init__(self, frames) -> None:
+        self._frames = frames
+
+    def frames(self, stop=None):
+        yield from self._frames
+
+
+@pytest.mark.parametrize("select, side", [("largest", "left"), ("centre", "right")])
+def test_the_pipeline_recrops_on_the_chosen_person_instead_of_between_two(select, side):
+    backend = TwoPeople()
+    opts = RunOptions(smooth=False, scenario="ski", keep=KeepOptions(select=select))
+    records = list(estimate(FrameSource(list(backend.frames(3))), backend, opts))
+    assert [r.track for r in records] == [1, 1, 1] and all(r.detected for r in records)
+    # frame 0: the detector's call, then a second call around the chosen person
+    assert backend.tracks[0][0] == 0 and backend.tracks[1][0] == 1
+    centre, _ = backend._norm(getattr(backend, side))
+    np.testing.assert_allclose(backend.tracks[1][1:3], centre, atol=1 / MAP_W + 1e-3)  # a sharp peak: its cell
+    x0, _, x1, _ = records[0].box
+    # the box holds the athlete, within half a map cell (4 px) of where the sharp peak put it
+    assert x0 <= getattr(backend, side)[0] + 4 and x1 >= getattr(backend, side)[2] - 4

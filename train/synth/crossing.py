@@ -1,0 +1,129 @@
+"""Clips with a second person or a pillar in the way: does the run keep the athlete?
+
+A fixed camera 8 m from the athlete, on open ground. The athlete (labeled, the subject mask) performs an
+on-the-spot motion or walks sideways; the way is crossed by:
+
+- ``front``: a passer-by walking across, 2.5 m in front of the athlete (bigger, and covering it);
+- ``behind``: a passer-by jogging across, 2.5 m behind it;
+
+the passer-by enters the frame after the first frame (the athlete is alone when the run starts) and passes the
+athlete in the middle of the clip;
+- ``pillar``: no passer-by; the athlete walks behind a pillar 4 m from the camera and is fully hidden for
+  about 0.6 s (partly for about 1.4 s).
+
+Each clip writes its video (H.264), the athlete's labels (the project's ``.npz`` format) and the passer-by's 2D
+joints (``<name>_passer.npy``, ``(T, 17, 2)`` pixels, NaN where there is none), so a benchmark can tell whose
+skeleton the run reported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from train.synth.appearance import Appearance, paint
+from train.synth.body import BodyModel, Phenotype
+from train.synth.cameras import make_camera
+from train.synth.environments import box
+from train.synth.generate import frame_labels, place
+from train.synth.motions import PROCEDURAL
+from train.synth.renderer import Renderer, vertex_normals
+from train.synth.scenarios import SCENARIOS, venue
+from tvstream.labels import CameraParams, VideoLabels, save_labels
+from tvstream.video_writer import VideoWriter
+
+KINDS = ("front", "behind", "pillar")
+ON_THE_SPOT = ("squat", "arm_swings", "jump", "turn")
+CAMERA_DISTANCE = 8.0  # m, camera to the athlete's line
+HFOV = 50.0  # degrees
+
+
+@dataclass(frozen=True)
+class CrossingClip:
+    """One clip's files and what crosses the athlete."""
+
+    kind: str
+    video: Path
+    labels: Path
+    passer: Path
+
+
+def _walker(body: BodyModel, phenotype: Phenotype, frames: int, fps: float, rng: np.random.Generator,
+            x0: float, y: float, speed: float) -> tuple[np.ndarray, np.ndarray]:
+    """A body walking along +x from ``x0`` at depth ``y``: world vertices (T, V, 3) and joints (T, 17, 3)."""
+    motion = PROCEDURAL["walk"](body.bone_index, frames, fps, rng)
+    motion.rotvecs[:, 0] = [0.0, 0.0, np.pi / 2]  # facing +x (yaw pi/2 about world z)
+    t = np.arange(frames) / fps
+    motion.position[:] = np.stack([x0 + speed * t, np.full(frames, y), np.zeros(frames)], axis=1)
+    return place(motion, *body.pose(phenotype, motion.rotvecs), SCENARIOS["varied"])
+
+
+def _dressed(body: BodyModel, rng: np.random.Generator) -> tuple[Phenotype, np.ndarray]:
+    phenotype = Phenotype.sample(rng)
+    rest_v, rest_j = body.pose(phenotype, body.zero_pose(1))
+    return phenotype, paint(Appearance.sample(rng, "casual"), rest_v[0], body.vertex_region, rest_j[0, 10])
+
+
+def render_crossing(out_dir: str | Path, kind: str, seed: int, width: int = 640, height: int = 360,
+                    seconds: float = 5.0, fps: float = 25.0, body: BodyModel | None = None,
+                    progress: Callable[[], None] | None = None) -> CrossingClip:
+    """Render one clip of ``kind`` (:data:`KINDS`) into ``out_dir``; deterministic for ``seed``."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    body = body or BodyModel()
+    frames = int(round(seconds * fps))
+    name = f"{kind}_{seed:03d}"
+    phenotype, colours = _dressed(body, rng)
+    if kind == "pillar":  # the athlete walks behind the pillar, hidden around the middle of the clip
+        verts, joints = _walker(body, phenotype, frames, fps, rng, -1.2 * seconds / 2, 0.0, 1.2)
+    else:
+        motion = PROCEDURAL[ON_THE_SPOT[int(rng.integers(len(ON_THE_SPOT)))]](body.bone_index, frames, fps, rng)
+        motion.position[:] = [rng.uniform(-0.5, 0.5), 0.0, 0.0]
+        verts, joints = place(motion, *body.pose(phenotype, motion.rotvecs), SCENARIOS["varied"])
+    camera = make_camera(width, height, HFOV, [0.0, -CAMERA_DISTANCE, 1.5], [0.0, 0.0, 1.0])
+    renderer = Renderer(width, height)
+    env = venue(SCENARIOS["varied"], rng)
+    for mesh in env.meshes:
+        renderer.add_mesh(mesh.faces, mesh.colors, subject=False, vertices=mesh.vertices, uvs=mesh.uvs,
+                          texture=mesh.texture)
+    athlete = renderer.add_mesh(body.faces, colours, subject=True)
+    passer_mesh, passer_joints = None, None
+    if kind == "pillar":
+        pillar = box([0.0, -CAMERA_DISTANCE / 2, 1.5], [0.6, 0.6, 3.0], (0.55, 0.5, 0.45))
+        renderer.add_mesh(pillar.faces, pillar.colors, subject=False, vertices=pillar.vertices)
+    else:
+        passer_pheno, passer_colours = _dressed(body, rng)
+        depth = -2.5 if kind == "front" else 2.5
+        x0 = -((CAMERA_DISTANCE + depth) * np.tan(np.radians(HFOV / 2)) + 0.6)  # just outside the view
+        passer_verts, passer_joints = _walker(body, passer_pheno, frames, fps, rng, x0, depth, -x0 / (seconds / 2))
+        passer_mesh = renderer.add_mesh(body.faces, passer_colours, subject=False)
+    rows = []
+    try:
+        with VideoWriter(out / f"{name}.mp4", width, height, fps) as writer:
+            for t in range(frames):
+                athlete.update(verts[t], vertex_normals(verts[t], body.faces))
+                if passer_mesh is not None:
+                    passer_mesh.update(passer_verts[t], vertex_normals(passer_verts[t], body.faces))
+                rgb, mask = renderer.render(camera, clear=env.sky)
+                writer.write(rgb)
+                rows.append(frame_labels(camera, joints[t], mask))
+                if progress is not None:
+                    progress()
+    finally:
+        renderer.close()
+    j3, j2, boxes, visible = (np.stack(c) for c in zip(*rows))
+    params = CameraParams(K=camera.K.astype(np.float32), R=camera.R.astype(np.float32),
+                          t=(camera.t * 1000).astype(np.float32))
+    save_labels(out / f"{name}.npz", VideoLabels(frames=np.arange(frames), joints3d=j3, joints2d=j2, box=boxes,
+                                                 visible=visible, camera=params, subject="athlete",
+                                                 sequence=name, camera_id="c0"))
+    passer = (np.stack([camera.project(j) for j in passer_joints]) if passer_joints is not None
+              else np.full((frames, 17, 2), np.nan))
+    np.save(out / f"{name}_passer.npy", passer.astype(np.float32))
+    return CrossingClip(kind, out / f"{name}.mp4", out / f"{name}.npz", out / f"{name}_passer.npy")
