@@ -1,11 +1,16 @@
 """The ws:// output, read by a real WebSocket client (the `websockets` library): handshake, header first for
-every client, slow clients dropped, ping and close, refusals."""
+every client, slow clients dropped, ping and close, refusals; `tvstream run --out ws://... --wait-client`."""
 
 import http.client
 import json
+import re
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,6 +21,8 @@ from tvstream import tcp_outputs
 from tvstream.errors import SinkError
 from tvstream.sinks import JsonlSink
 from tvstream.ws_outputs import accept_key
+
+SAMPLE = Path(__file__).parent.parent / "examples" / "sample_ski.mp4"
 
 
 def _header(sink):
@@ -199,3 +206,69 @@ def test_wait_for_client_holds_until_the_first_client_and_needs_a_listener(tmp_p
         client.close()
     with JsonlSink(tmp_path / "out.jsonl") as sink, pytest.raises(SinkError, match="not a listening output"):
         sink.wait_for_client(timeout=0.05)
+
+
+# ---------------------------------------------------------------------------------------------- the CLI
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    from tiny_model import export_tiny_model
+
+    return export_tiny_model(tmp_path_factory.mktemp("ws"))
+
+
+def _start_run(*args):
+    return subprocess.Popen([sys.executable, "-m", "tvstream", "run", *map(str, args)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _waiting_address(proc):
+    """The URL in the run's 'waiting for a client on URL' line, stderr so far and the thread that reads it to
+    the end."""
+    found, seen = threading.Event(), []
+
+    def read():
+        for line in proc.stderr:
+            seen.append(line)
+            if "waiting for a client on" in line:
+                found.set()
+
+    thread = threading.Thread(target=read, daemon=True)
+    thread.start()
+    assert found.wait(60), "".join(seen)
+    return re.search(r"waiting for a client on (\S+)", "".join(seen))[1], seen, thread
+
+
+def test_run_waits_for_a_late_ws_client_which_then_gets_the_whole_run(model):
+    proc = _start_run(SAMPLE, "--model", model, "--out", "ws://127.0.0.1:0", "--wait-client")
+    try:
+        url, stderr, _ = _waiting_address(proc)
+        time.sleep(0.5)  # a late client: without --wait-client the 10 s clip is done by now
+        reader = Reader(connect(url, open_timeout=3, close_timeout=2, legacy=True))
+        reader.join(timeout=60)
+        assert proc.wait(timeout=30) == 0, "".join(stderr)
+    finally:
+        proc.kill()
+    assert url.startswith("ws://127.0.0.1:")
+    assert reader.kinds() == ["header"] + ["pose"] * 250 + ["end"] and reader.frames() == list(range(250))
+    assert reader.lines[-1]["frames"] == 250 and reader.ws.close_code == 1000
+
+
+def test_ctrl_c_while_waiting_for_a_client_exits_130(model):
+    proc = _start_run(SAMPLE, "--model", model, "--out", "tcp-listen://127.0.0.1:0", "--wait-client")
+    try:
+        _, stderr, reading = _waiting_address(proc)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=10) == 130
+        reading.join(timeout=10)
+    finally:
+        proc.kill()
+    stderr = "".join(stderr)
+    assert "Traceback" not in stderr and "0 frames" in stderr and "stopped by SIGINT" in stderr
+
+
+def test_wait_client_without_a_listening_output_is_a_usage_error(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "tvstream", "run", SAMPLE, "--out", tmp_path / "p.jsonl",
+                          "--wait-client"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and "--wait-client needs a tcp-listen:// or ws:// output" in out.stderr

@@ -55,7 +55,8 @@ def stream(source: str | os.PathLike, model: str | os.PathLike | None = None, *,
     Each dict has the ``pose`` line's fields (``frame``, ``t``, ``detected``, ``score``, ``box``, ``pose3d``,
     ``pose2d``, ``latency_ms``, optional ``tc`` and ``dropped``, and ``conf``, the per-joint confidence, for
     models that have one). ``track``: let the crop follow the athlete's joints (models with a track input, at
-    batch 1). ``source_options`` go to :class:`tvstream.sources.VideoSource` (e.g. ``deinterlace=True``).
+    batch 1). ``source_options`` go to :class:`tvstream.sources.VideoSource` (e.g. ``deinterlace=True``, or
+    ``realtime=True`` to pace a file at its own frame rate).
     Each also has ``root`` (the pelvis in camera mm), ``speed`` (mm/s) and, when the camera file gives
     the floor, ``height`` (mm): ``camera`` is such a file and ``fov`` the horizontal field of view
     otherwise (default: an assumed 60 degrees; :mod:`tvstream.camera`).

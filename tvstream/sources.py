@@ -2,8 +2,9 @@
 
 A source is a context manager whose ``frames()`` generator yields :class:`Frame` objects at the model's
 input size, upright (a phone's rotation is applied). Files deliver every frame (the decoder waits for the
-consumer); live sources (cameras, network, stdin) keep only the newest frames and count the ones they
-dropped, so the lag stays bounded. Damaged packets are skipped and counted in ``errors``, never raised.
+consumer), as fast as it takes them or, with ``realtime``, at their own frame rate (:class:`Pacer`); live
+sources (cameras, network, stdin) keep only the newest frames and count the ones they dropped, so the lag
+stays bounded. Damaged packets are skipped and counted in ``errors``, never raised.
 Network sources reconnect with exponential back-off when the stream breaks or ends, and frame numbers
 and times carry on across the gap.
 """
@@ -15,7 +16,8 @@ import logging
 import queue
 import re
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,6 +65,29 @@ class Reconnect:
         return min(self.first * 2**failures, self.longest)
 
 
+class Pacer:
+    """Holds frames back to their own times on the wall clock, as ``ffmpeg -re`` does: the frame at time ``t``
+    is due ``t - t_first`` seconds after the first one was, so late wake-ups never add up to drift.
+
+    ``clock`` and ``sleep`` are injectable (tests use a fake clock).
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], object] = time.sleep) -> None:
+        self._clock, self._sleep = clock, sleep
+        self._origin: tuple[float, float] | None = None  # (wall clock, frame time) of the first frame
+
+    def wait(self, t: float) -> None:
+        """Return once the frame at time ``t`` (seconds) is due; the first frame is due at once."""
+        now = self._clock()
+        if self._origin is None:
+            self._origin = (now, t)
+            return
+        delay = self._origin[0] + (t - self._origin[1]) - now
+        if delay > 0:  # behind schedule (a slow consumer), frames go out at once until it has caught up
+            self._sleep(delay)
+
+
 def camera_device(uri: str) -> str | None:
     """The V4L2 device a URI names (``camera:N`` -> ``/dev/videoN``, ``/dev/videoN`` as is), else None."""
     if match := re.fullmatch(r"camera:(\d+)", uri):
@@ -93,6 +118,8 @@ class VideoSource:
         deinterlace: run FFmpeg's bwdif (yadif where bwdif is missing) on every frame, for 1080i feeds.
         hwaccel: decode on this FFmpeg hardware device type (``"cuda"``); decodes on the CPU, with a
             warning, when the device cannot be created. Unknown names raise ValueError.
+        realtime: deliver frames no faster than their timestamps (:class:`Pacer`), from the first one read;
+            ignored by live sources, which are real time already.
 
     Attributes set on opening: ``width``, ``height`` (upright source size), ``fps``, ``num_frames``,
     ``rotation`` (degrees counter-clockwise applied to make frames upright); counters updated while
@@ -102,7 +129,7 @@ class VideoSource:
 
     def __init__(self, uri: str, size: tuple[int, int], queue_size: int = 8,
                  reconnect: Reconnect = Reconnect(), display: bool = False, deinterlace: bool = False,
-                 hwaccel: str | None = None, live: bool | None = None) -> None:
+                 hwaccel: str | None = None, live: bool | None = None, realtime: bool = False) -> None:
         self.uri = str(uri)
         self.size = size
         self.device = camera_device(self.uri)
@@ -111,6 +138,9 @@ class VideoSource:
         # live: the newest frame wins when the consumer lags. A pipe is not live by default: it blocks its
         # writer, so `ffmpeg ... | tvstream run -` processes every frame (pass live=True for a real-time feed)
         self.live = (self.network or self.device is not None) if live is None else live
+        self.realtime = realtime and not self.live  # a forced-live file would drop frames while held back
+        if realtime and self.live:
+            log.info("%s: a live source is real time already; realtime pacing is off", self.uri)
         self.reconnect = reconnect
         self.display = display
         self.deinterlace = deinterlace
@@ -332,6 +362,7 @@ class VideoSource:
         if self._thread is None:
             raise RuntimeError("use the source as a context manager: with VideoSource(...) as src")
         seen_dropped = 0
+        pacer = Pacer(sleep=stop.wait if stop is not None else time.sleep) if self.realtime else None
         while True:
             try:
                 item = self._queue.get(timeout=0.1)
@@ -343,6 +374,8 @@ class VideoSource:
                 if self._error is not None:
                     raise self._error
                 return
+            if pacer is not None:
+                pacer.wait(item.t)
             dropped, seen_dropped = self.dropped - seen_dropped, self.dropped
             yield item if not dropped else Frame(item.index, item.t, item.image, item.tc, dropped, item.display)
 

@@ -5,11 +5,16 @@ from __future__ import annotations
 import signal
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from tvstream.cli.context import AppContext, pass_app
+
+if TYPE_CHECKING:
+    from tvstream.sinks import JsonlSink
 
 
 @click.command()
@@ -17,8 +22,15 @@ from tvstream.cli.context import AppContext, pass_app
 @click.option("--model", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="An exported model (.onnx; see `tvstream export`). Default: the embedded model.")
 @click.option("--out", "out", default="-", show_default=True,
-              help="Where the JSON lines go: a file, - for stdout, tcp://HOST:PORT (a peer, re-connected) or "
-                   "tcp-listen://[HOST]:PORT (serve any number of clients).")
+              help="Where the JSON lines go: a file, - for stdout, tcp://HOST:PORT (a peer, re-connected), "
+                   "tcp-listen://[HOST]:PORT or ws://[HOST]:PORT (serve any number of TCP or WebSocket clients; "
+                   "wss:// needs a TLS proxy in front).")
+@click.option("--wait-client", is_flag=True,
+              help="With a tcp-listen:// or ws:// output: read INPUT only once the first client is connected, so "
+                   "it misses nothing.")
+@click.option("--realtime", is_flag=True,
+              help="Deliver a file's frames at their own timestamps, as ffmpeg -re does, not as fast as possible "
+                   "(cameras and URLs are real time already).")
 @click.option("--backend", type=click.Choice(("auto", "tensorrt", "onnxruntime", "torch")), default="auto",
               show_default=True, help="auto: TensorRT with a GPU, else ONNX Runtime.")
 @click.option("--batch", type=click.IntRange(1, 64), default=1, show_default=True,
@@ -50,7 +62,7 @@ from tvstream.cli.context import AppContext, pass_app
 @pass_app
 def run(app: AppContext, source: str, model: Path | None, out: str, backend: str, batch: int, threads: int,
         no_smooth: bool, no_track: bool, scenario: str, render: Path | None, deinterlace: bool, hwaccel: str | None,
-        live: bool | None, camera: Path | None, fov: float | None) -> None:
+        live: bool | None, wait_client: bool, realtime: bool, camera: Path | None, fov: float | None) -> None:
     """Estimate 3D poses in INPUT: a video file, - for stdin, a camera (camera:0, /dev/video0) or a URL
     (rtsp, rtmp, srt, http, tcp, udp; re-connected with back-off when the stream drops).
 
@@ -58,16 +70,19 @@ def run(app: AppContext, source: str, model: Path | None, out: str, backend: str
     Example:
       tvstream run camera.mp4 --out poses.jsonl
       tvstream run rtsp://cam/live --model venue.onnx --out tcp-listen://:9000
+      tvstream run replay.mp4 --realtime --out ws://:9000 --wait-client
       ffmpeg -i feed.ts -f mpegts - | tvstream run - --out - | jq .pose3d
 
     Ctrl-C (or SIGTERM) finishes the current frame, writes the `end` line and exits (130 / 0).
     """
     from tvstream.api import open_model
     from tvstream.camera import load_camera_file
-    from tvstream.pipeline import RunOptions, run_stream
-    from tvstream.sinks import JsonlSink
+    from tvstream.pipeline import RunOptions, RunStats, run_stream
+    from tvstream.sinks import JsonlSink, is_listener
     from tvstream.sources import VideoSource
 
+    if wait_client and not is_listener(out):
+        raise click.UsageError(f"--wait-client needs a tcp-listen:// or ws:// output, not --out {out}")
     if camera is not None and fov is not None:
         raise click.UsageError("give --camera or --fov, not both")
     camera_file = load_camera_file(camera) if camera is not None else None  # a bad file fails first
@@ -75,13 +90,15 @@ def run(app: AppContext, source: str, model: Path | None, out: str, backend: str
     opts = RunOptions(batch=batch, smooth=not no_smooth, track=not no_track, render=str(render) if render else None,
                       scenario=scenario, camera=camera_file, fov=fov)
     with VideoSource(source, engine.metadata.input_size, display=render is not None, deinterlace=deinterlace,
-                     hwaccel=hwaccel, live=live) as src, \
+                     hwaccel=hwaccel, live=live, realtime=realtime) as src, \
             JsonlSink(out) as sink, StopOnSignal() as stop:
+        waited = not wait_client or _wait_for_client(app, sink, stop.event)
         quiet = app.quiet or out == "-"
         with Progress(TextColumn("[bold]run[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("frames"),
                       TimeRemainingColumn(), console=app.console, disable=quiet, transient=True) as bar:
             task = bar.add_task("run", total=src.num_frames)
-            stats = run_stream(src, engine, sink, opts, info, lambda n: bar.update(task, completed=n), stop.event)
+            stats = (run_stream(src, engine, sink, opts, info, lambda n: bar.update(task, completed=n), stop.event)
+                     if waited else RunStats(stopped=True))
         reason = f"stopped by {stop.signal_name}" if stats.stopped else None
         sink.end(frames=stats.frames, dropped=stats.dropped + src.dropped, errors=stats.errors + src.errors,
                  reason=reason)
@@ -90,6 +107,15 @@ def run(app: AppContext, source: str, model: Path | None, out: str, backend: str
             + (f" ({reason})" if reason else ""))
     if stop.signal_name == "SIGINT":
         raise SystemExit(130)  # the shell's convention for Ctrl-C; SIGTERM is a requested, clean stop (0)
+
+
+def _wait_for_client(app: AppContext, sink: JsonlSink, stop: threading.Event) -> bool:
+    """Hold the run until ``sink``'s first client has joined; False when a signal came first."""
+    app.say(f"waiting for a client on {escape(sink.address)}")
+    while not sink.wait_for_client(timeout=0.1):
+        if stop.is_set():
+            return False
+    return True
 
 
 class StopOnSignal:
