@@ -26,6 +26,7 @@ RESULTS = Path(__file__).parent / "results"
 BENCHMARKS: dict[str, tuple[list[str], list[str], list[str]]] = {
     "runtime": ([], ["--repeats", "1"], ["runtime"]),
     "pipeline_overhead": ([], ["--frames", "200"], ["pipeline_overhead"]),
+    "ws_fanout": ([], ["--seconds", "15"], ["ws_fanout"]),
     "runtime_scaling": ([], ["--frames", "150", "--repeats", "1"], ["runtime_scaling"]),
     "peer_mediapipe": ([], ["--frames", "150", "--repeats", "1"], ["peer_mediapipe"]),
     "engines_latency": ([], [], ["engines_latency"]),

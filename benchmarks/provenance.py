@@ -1,8 +1,10 @@
-"""Where a results file's numbers were measured: this CPU, or what the runs say they trained on."""
+"""Where a results file's numbers were measured (this CPU, or what the runs say they trained on), and saving them."""
 
 from __future__ import annotations
 
+import json
 import os
+from pathlib import Path
 
 from tvstream.sysinfo import cpu_model
 
@@ -17,3 +19,11 @@ def machine(described: str = "") -> tuple[dict, str]:
 
 
 MACHINE_HELP = "what the runs were measured on, for the header (default: this CPU)"
+
+
+def save(out: Path, result: dict, markdown: str) -> None:
+    """Write ``out``.json (the record) and ``out``.md (the report), making the folder, and print the report."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n")
+    out.with_suffix(".md").write_text(markdown)
+    print(markdown)

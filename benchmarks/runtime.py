@@ -9,12 +9,12 @@ median run (by end-to-end fps) is reported. torch is never imported (checked and
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
 from pathlib import Path
 
+from benchmarks.provenance import save
 from benchmarks.runtime_scaling import measure_process
 from tvstream.api import open_model
 from tvstream.bench import BenchResult, benchmark
@@ -59,11 +59,7 @@ def main(argv: list[str] | None = None) -> dict:
                  "rss_mb": process["rss_mb"], "startup_s": process["startup_s"],
                  "torch_imported": any(r["torch_imported"] for r in rows)},
     }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n")
-    out.with_suffix(".md").write_text(report(result))
-    print(report(result))
+    save(Path(args.out), result, report(result))
     return result
 
 
