@@ -24,33 +24,33 @@ def cell_y(r: int) -> float:
     return (2 * r + 1) / MAP_H - 1
 
 
-def two_peak_map(cells=((4, 3), (4, 12)), logit=8.0, halves=((0.1, 0.3), (0.2, 0.4))) -> np.ndarray:
+def two_peak_map(cells=((4, 3), (4, 12)), logits=(14.0, 10.0), halves=((0.1, 0.3), (0.2, 0.4))) -> np.ndarray:
     """A detector map with one sharp peak per cell (row, col); each peak's 3x3 log half-size is ``halves``."""
     m = np.zeros((3, MAP_H, MAP_W), np.float32)
-    for (r, c), half in zip(cells, halves):
+    for (r, c), logit, half in zip(cells, logits, halves):
         m[0, r, c] = logit
         m[1:, max(r - 1, 0):r + 2, max(c - 1, 0):c + 2] = np.log(half)[:, None, None]
     return m
 
 
-def test_find_people_reads_one_candidate_per_peak_with_its_centre_size_and_share():
+def test_find_people_reads_one_candidate_per_peak_above_the_logit_threshold():
+    # the second person holds a share of e^-4 of the map's probability: a threshold on shares would miss it
     people = find_people(two_peak_map())
-    assert len(people) == 2
-    exp8 = np.exp(8.0)
-    share = exp8 / (2 * exp8 + MAP_H * MAP_W - 2)  # each peak's cell; its neighbours hold 8 more of weight 1
-    by_x = sorted(people, key=lambda p: p.centre[0])
-    for p, (r, c), half in zip(by_x, ((4, 3), (4, 12)), ((0.1, 0.3), (0.2, 0.4))):
-        assert p.score == pytest.approx(share * (1 + 8 / exp8), rel=1e-6)
-        # the neighbours' small weights pull the centre by < 1e-3 (symmetric here: not at all)
+    assert [p.score for p in people] == [14.0, 10.0]  # strongest first
+    for p, (r, c), half in zip(people, ((4, 3), (4, 12)), ((0.1, 0.3), (0.2, 0.4))):
+        # the neighbours' weights are e^-logit of the peak's: the centre moves by < 1e-4 (symmetric: not at all)
         np.testing.assert_allclose(p.centre, [cell_x(c), cell_y(r)], atol=1e-6)
         np.testing.assert_allclose(p.half, half, rtol=1e-5)
 
 
-def test_find_people_drops_weak_peaks_and_refuses_a_bad_map():
-    flat = np.zeros((3, MAP_H, MAP_W), np.float32)  # nobody: every cell 1/144, far below min_score
-    assert find_people(flat) == []
-    one = two_peak_map(cells=((4, 3),), halves=((0.1, 0.3),))
-    assert len(find_people(one)) == 1
+def test_find_people_keeps_the_strongest_faint_peak_and_refuses_a_bad_map():
+    faint = find_people(two_peak_map(logits=(6.0, 5.0)))  # both below the threshold: the strongest only
+    assert [p.score for p in faint] == [6.0]
+    off_centre = two_peak_map(cells=((4, 3),), logits=(12.0,), halves=((0.1, 0.3),))
+    off_centre[0, 4, 4] = 11.0  # a neighbour almost as strong pulls the centre towards it
+    (p,) = find_people(off_centre)
+    w = np.exp(-1.0) / (1 + np.exp(-1.0) + 7 * np.exp(-12.0))
+    assert p.centre[0] == pytest.approx(cell_x(3) + w * (cell_x(4) - cell_x(3)), rel=1e-4)
     with pytest.raises(ValueError, match=r"\(3, h, w\)"):
         find_people(np.zeros((2, MAP_H, MAP_W)))
 
@@ -74,7 +74,7 @@ def test_a_held_athlete_is_kept_against_a_bigger_stranger_and_reacquired_where_e
     assert track.update([-0.5, 0.0], [0.1, 0.3], 0.0, True, True, image) == 1
     assert track.update([-0.4, 0.0], [0.1, 0.3], 0.1, True, True, image) == 1  # moving right, 1 unit/s
     stranger, athlete = person(0.6, 0.0, 0.2, 0.4), person(-0.25, 0.0, 0.1, 0.3)
-    # 0.15 s later the prediction is x = -0.325 (half the step's speed is learnt: 0.5 units/s): the athlete
+    # 0.15 s later the prediction is x = -0.355 (0.3 of the step's speed is learnt: 0.3 units/s): the athlete
     assert track.choose([stranger, athlete], 0.25, image) is athlete
     assert track.choose([stranger], 0.25, image) is None  # the stranger is too far: nobody is the athlete
     assert track.update([0.0, 0.0], [0.1, 0.3], 0.5, False, False) == 1  # unseen, still held
@@ -83,16 +83,16 @@ def test_a_held_athlete_is_kept_against_a_bigger_stranger_and_reacquired_where_e
     assert track.update(stranger.centre, stranger.half, 1.2, True, True, image) == 2
 
 
-def test_the_gate_refuses_a_candidate_of_another_size_or_other_colours():
-    red = np.zeros((H, W, 3), np.uint8)
-    red[..., 0] = 200
+def test_the_gate_refuses_another_size_and_colours_break_a_tie():
+    image = np.zeros((H, W, 3), np.uint8)
+    image[:, : W // 2, 0] = 200  # red left half, blue right half
+    image[:, W // 2:, 2] = 200
     track = AthleteTrack((H, W))
-    track.update([0.0, 0.0], [0.1, 0.3], 0.0, True, True, red)
-    assert track.choose([person(0.0, 0.0, 0.3, 0.9)], 0.04, red) is None  # 3x the size
-    assert track.choose([person(0.02, 0.0, 0.1, 0.3)], 0.04, red) is not None
-    blue = np.zeros((H, W, 3), np.uint8)
-    blue[..., 2] = 200
-    assert track.choose([person(0.02, 0.0, 0.1, 0.3)], 0.04, blue) is None  # same place, other clothes
+    track.update([-0.1, 0.0], [0.1, 0.3], 0.0, True, True, image)  # the athlete wears red
+    assert track.choose([person(-0.1, 0.0, 0.3, 0.9)], 0.04, image) is None  # 3x the size
+    assert track.choose([person(0.1, 0.0, 0.1, 0.3)], 0.04, image) is not None  # alone in the gate: blue passes
+    red, blue = person(-0.14, 0.0, 0.1, 0.3), person(0.06, 0.0, 0.1, 0.3)  # blue is nearer the prediction
+    assert track.choose([blue, red], 0.04, image) is red
 
 
 def test_appearance_is_a_histogram_of_the_torso_region():
@@ -105,6 +105,8 @@ def test_appearance_is_a_histogram_of_the_torso_region():
     assert appearance(image, np.array([3.0, 0.0]), np.array([0.1, 0.1])) is None  # outside the frame
     with pytest.raises(ValueError, match="select"):
         KeepOptions(select="nearest")
+    with pytest.raises(ValueError, match="colour_weight"):
+        KeepOptions(colour_weight=-1)
 
 
 class TwoPeople:

@@ -48,7 +48,7 @@ def open_model(model: str | os.PathLike | None, backend: str = "auto", threads: 
 
 def stream(source: str | os.PathLike, model: str | os.PathLike | None = None, *, backend: str = "auto",
            batch: int = 1, smooth: bool = True, scenario: str = "studio", threads: int = 0, track: bool = True,
-           camera: str | os.PathLike | None = None, fov: float | None = None,
+           camera: str | os.PathLike | None = None, fov: float | None = None, select: str = "largest",
            **source_options: Any) -> Iterator[dict]:
     """Yield one dict per frame of ``source`` (a file, ``-``, a camera or a network URL), as the JSON lines.
 
@@ -59,7 +59,9 @@ def stream(source: str | os.PathLike, model: str | os.PathLike | None = None, *,
     ``realtime=True`` to pace a file at its own frame rate).
     Each also has ``root`` (the pelvis in camera mm), ``speed`` (mm/s) and, when the camera file gives
     the floor, ``height`` (mm): ``camera`` is such a file and ``fov`` the horizontal field of view
-    otherwise (default: an assumed 60 degrees; :mod:`tvstream.camera`).
+    otherwise (default: an assumed 60 degrees; :mod:`tvstream.camera`). ``track`` in each dict is the
+    athlete's track id; ``select`` (largest, centre, first) chooses the athlete among several people
+    (:mod:`tvstream.athlete`).
     Breaking out of the loop closes the source and the model.
 
     Example::
@@ -69,6 +71,7 @@ def stream(source: str | os.PathLike, model: str | os.PathLike | None = None, *,
                 print(pose["t"], pose["pose3d"][0])
     """
     from tvstream.camera import load_camera_file
+    from tvstream.athlete import KeepOptions
     from tvstream.pipeline import RunOptions, estimate
     from tvstream.sources import VideoSource
 
@@ -77,7 +80,7 @@ def stream(source: str | os.PathLike, model: str | os.PathLike | None = None, *,
     try:
         with VideoSource(str(source), engine.metadata.input_size, **source_options) as src:
             options = RunOptions(batch=batch, smooth=smooth, scenario=scenario, track=track, camera=camera_file,
-                                 fov=fov)
+                                 fov=fov, keep=KeepOptions(select=select))
             for record in estimate(src, engine, options):
                 yield record.to_dict()
     finally:

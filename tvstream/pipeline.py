@@ -2,6 +2,8 @@
 
 For models with a ``track`` input (the pose network), at batch 1, each confident frame's joints place the
 next frame's crop (:class:`tvstream.tracking.JointTracker`); the detector runs again after a failed frame.
+Models that also return the detector's map (``detections``) find every person in such a frame, and the
+athlete is chosen and kept among them (:mod:`tvstream.athlete`); every line carries the athlete's track id.
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ from itertools import islice
 
 import numpy as np
 
-from engines.metadata import TRACK_INPUT, ModelMetadata
+from engines.metadata import DETECTIONS, TRACK_INPUT, ModelMetadata
+from tvstream.athlete import AthleteTrack, KeepOptions
 from tvstream.background import RollingBackground
+from tvstream.candidates import Candidate, find_people
 from tvstream.camera import CameraFile, SceneCamera, scene_camera
 from tvstream.overlay import draw_box, draw_pose3d_inset, draw_skeleton
 from tvstream.root_position import RootEstimate, RootTracker
@@ -45,6 +49,7 @@ class RunOptions:
     max_frames: int | None = None  # stop after this many frames (None: the whole source)
     camera: CameraFile | None = None  # --camera: the source's K (and floor) for the root position
     fov: float | None = None  # --fov: horizontal field of view (degrees) when there is no camera file
+    keep: KeepOptions = KeepOptions()  # which person is the athlete, and how long its track survives unseen
 
     def __post_init__(self) -> None:
         if self.batch < 1:
@@ -94,6 +99,7 @@ class PoseRecord:
     tc: str | None = None
     dropped: int = 0
     conf: np.ndarray | None = None  # (K,) per-joint confidence in [0, 1]; None for models without it
+    track: int | None = None  # the athlete's track id (None while no athlete is held)
     root: RootEstimate | None = None  # root position (mm), speed, height (tvstream.root_position)
 
     def to_dict(self) -> dict:
@@ -114,6 +120,20 @@ def follows_joints(options: RunOptions, meta: ModelMetadata) -> bool:
     """Does the crop follow the last frame's joints? With a model that takes a track input, at batch 1 only
     (within a batch, frame t + 1 is inferred before frame t's joints exist)."""
     return options.track and options.batch == 1 and TRACK_INPUT in meta.inputs
+
+
+def keeps_athlete(options: RunOptions, meta: ModelMetadata) -> bool:
+    """Does the run choose the athlete among the detector's people? When the crop follows joints and the model
+    returns the detector's map."""
+    return follows_joints(options, meta) and DETECTIONS in meta.outputs
+
+
+def normalised_box(box: np.ndarray, input_size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """A model-pixel box ``[x0, y0, x1, y1]`` -> normalised ``centre (2,)``, ``half (2,)`` (the track row's units)."""
+    h, w = input_size
+    size = np.array([w, h], np.float64)
+    lo, hi = np.asarray(box[:2], np.float64), np.asarray(box[2:], np.float64)
+    return (lo + hi) / size - 1, (hi - lo) / size
 
 
 def is_detected(score: float, conf: np.ndarray | None, options: RunOptions) -> bool:
@@ -139,6 +159,7 @@ def estimate(source: VideoSource, backend, options: RunOptions, stop: threading.
                         options.smooth)
     tracker = GravityBoxTracker() if options.scenario == "dive" else None
     joints = JointTracker(model_size, options.track_conf) if follows_joints(options, backend.metadata) else None
+    athlete, keeps = AthleteTrack(model_size, options.keep), keeps_athlete(options, backend.metadata)
     even_w, even_h = source.width // 2 * 2, source.height // 2 * 2  # H.264 needs even sizes
     writer = VideoWriter(options.render, even_w, even_h, source.fps or 25.0) if options.render else None
     failed = False
@@ -147,12 +168,23 @@ def estimate(source: VideoSource, backend, options: RunOptions, stop: threading.
             tic = time.perf_counter()
             images = batch[0].image[None] if len(batch) == 1 else np.stack([f.image for f in batch])  # (N, H, W, 3)
             # -> dict of (N, ...); only a tracking run passes track, so frames-only backends keep infer(frames)
-            out = backend.infer(images) if joints is None else backend.infer(images, track=joints.track()[None])
+            row = None if joints is None else joints.track()
+            if keeps:
+                row = athlete.limit(row, batch[0].t)
+            out = backend.infer(images) if row is None else backend.infer(images, track=row[None])
             for i, frame in enumerate(batch):
+                vetoed, seen, clear = False, None, False
+                if keeps:  # batch 1: is the crop on the athlete, among the people the detector sees?
+                    out, vetoed, seen, clear = _crop_on_athlete(backend, out, row, athlete, frame, model_size)
                 box_model = out["box"][i]
                 conf = out["conf"][i] if "conf" in out else None
                 score = 1.0 if background is None else background.observe(frame.image, box_model)
-                detected = is_detected(score, conf, options)
+                detected = is_detected(score, conf, options) and not vetoed
+                confident = conf is None or core_confidence(conf) >= options.track_conf
+                # the athlete's place: the detector's person when it saw one, else the crop's box
+                where = (seen.centre, seen.half) if seen is not None else normalised_box(box_model, model_size)
+                learn = seen is not None and clear if keeps else True  # colours only from the athlete alone
+                track_id = athlete.update(*where, frame.t, detected, confident, frame.image if learn else None)
                 if joints is not None:
                     joints.update(out["pose2d"][i], conf, detected)
                 box = to_source_pixels(box_model.reshape(2, 2), model_size, source_size, scale).reshape(4)
@@ -173,7 +205,7 @@ def estimate(source: VideoSource, backend, options: RunOptions, stop: threading.
                     writer.write(img)
                 root = roots(pose3d, pose2d, conf, frame.t, detected)
                 yield PoseRecord(frame.index, frame.t, bool(detected), float(score), box, pose3d, pose2d,
-                                 1000 * (time.perf_counter() - tic), frame.tc, frame.dropped, conf, root=root)
+                                 1000 * (time.perf_counter() - tic), frame.tc, frame.dropped, conf, track_id, root=root)
             if stop is not None and stop.is_set():
                 break
     except Exception:
@@ -182,6 +214,38 @@ def estimate(source: VideoSource, backend, options: RunOptions, stop: threading.
     finally:  # also when the consumer stops early (GeneratorExit) or on Ctrl-C: the video so far is kept
         if writer is not None:
             writer.abort() if failed else writer.close()
+
+
+def _crop_on_athlete(backend, out: dict[str, np.ndarray], row: np.ndarray, athlete: AthleteTrack, frame: Frame,
+                     model_size: tuple[int, int]) -> tuple[dict[str, np.ndarray], bool, Candidate | None, bool]:
+    """One batch-1 frame: ``(outputs, vetoed, the athlete among the detector's people or None, clear)``.
+
+    When the athlete is somewhere else than the crop (the detector's soft-argmax landed between two people, or
+    the joints the crop followed moved onto someone crossing), the frame is inferred again around the athlete.
+    ``vetoed``: the crop is on someone who is not the athlete (or, for a detector-placed crop, nobody is).
+    ``clear``: nobody else is near the athlete (its colours may be learnt)."""
+    people = find_people(out[DETECTIONS][0])
+    pick = athlete.choose(people, frame.t, frame.image)
+    clear = pick is not None and athlete.clear(pick, people)
+    px = np.array(model_size[::-1], np.float64) / 2
+    centre, _ = normalised_box(out["box"][0], model_size)
+
+    def off(p: Candidate) -> float:  # the crop's centre from a person's, in that person's half-sizes
+        return float(np.linalg.norm((p.centre - centre) * px)) / float(np.max(p.half * px))
+
+    if row[0] == 0:  # the detector placed the crop
+        if pick is None:
+            return out, True, None, False
+        if off(pick) > 0.5:
+            out = backend.infer(frame.image[None], track=athlete.limit(pick.track_row(), frame.t)[None])
+        return out, False, pick, clear
+    # the crop followed the joints: is it on someone who is not the athlete?
+    owner = min(people, key=off, default=None)
+    if owner is None or owner is pick or off(owner) > 1.0:
+        return out, False, pick, clear
+    if pick is None:
+        return out, True, None, False
+    return backend.infer(frame.image[None], track=athlete.limit(pick.track_row(), frame.t)[None]), False, pick, clear
 
 
 def run_stream(source: VideoSource, backend, sink: JsonlSink, options: RunOptions, model_info: dict,

@@ -11,6 +11,7 @@ import click
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from tvstream.athlete import SELECT_POLICIES, KeepOptions
 from tvstream.cli.context import AppContext, pass_app
 
 if TYPE_CHECKING:
@@ -41,6 +42,12 @@ if TYPE_CHECKING:
 @click.option("--no-track", is_flag=True,
               help="Detect the athlete in every frame (models with a track input otherwise crop around the last "
                    "confident frame's joints at --batch 1).")
+@click.option("--select", type=click.Choice(SELECT_POLICIES), default="largest", show_default=True,
+              help="Which person is the athlete at the start (and after it was gone longer than --hold): the "
+                   "largest, the one nearest the centre, or the first the detector finds. Others who cross later "
+                   "do not take over (models with a detections output, at --batch 1).")
+@click.option("--hold", type=click.FloatRange(0, 60), default=KeepOptions.hold_s, show_default=True, metavar="SECONDS",
+              help="How long the athlete's track id survives unseen (an occlusion); a later person starts a new id.")
 @click.option("--scenario", type=click.Choice(("studio", "dive", "ski")), default="studio", show_default=True,
               help="dive: gravity-aware box tracking; ski: no foreground score (moving camera), all frames detected.")
 @click.option("--render", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -62,7 +69,8 @@ if TYPE_CHECKING:
 @pass_app
 def run(app: AppContext, source: str, model: Path | None, out: str, backend: str, batch: int, threads: int,
         no_smooth: bool, no_track: bool, scenario: str, render: Path | None, deinterlace: bool, hwaccel: str | None,
-        live: bool | None, wait_client: bool, realtime: bool, camera: Path | None, fov: float | None) -> None:
+        live: bool | None, wait_client: bool, realtime: bool, camera: Path | None, fov: float | None, select: str,
+        hold: float) -> None:
     """Estimate 3D poses in INPUT: a video file, - for stdin, a camera (camera:0, /dev/video0) or a URL
     (rtsp, rtmp, srt, http, tcp, udp; re-connected with back-off when the stream drops).
 
@@ -88,7 +96,7 @@ def run(app: AppContext, source: str, model: Path | None, out: str, backend: str
     camera_file = load_camera_file(camera) if camera is not None else None  # a bad file fails first
     engine, info = open_model(model, backend, threads)
     opts = RunOptions(batch=batch, smooth=not no_smooth, track=not no_track, render=str(render) if render else None,
-                      scenario=scenario, camera=camera_file, fov=fov)
+                      scenario=scenario, camera=camera_file, fov=fov, keep=KeepOptions(select=select, hold_s=hold))
     with VideoSource(source, engine.metadata.input_size, display=render is not None, deinterlace=deinterlace,
                      hwaccel=hwaccel, live=live, realtime=realtime) as src, \
             JsonlSink(out) as sink, StopOnSignal() as stop:
