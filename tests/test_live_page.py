@@ -27,6 +27,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tvstream.camera import SceneCamera
+from tvstream.root_position import RootEstimate
+from tvstream.sinks import JsonlSink
 from tvstream.skeleton import H36M_17, JOINT_NAMES
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -40,7 +43,7 @@ K = [[500.0, 0.0, 320.0], [0.0, 500.0, 180.0], [0.0, 0.0, 1.0]]
 FADED = 16  # rwrist: sent with a low confidence, so it and its bone are drawn faint
 
 # Colours of examples/live_skeleton.html (COLOURS there).
-LEFT_RGB, RIGHT_RGB, CENTER_RGB, TRAIL_RGB = (79, 195, 247), (255, 138, 61), (230, 230, 230), (255, 213, 79)
+LEFT_RGB, RIGHT_RGB, CENTER_RGB = (79, 195, 247), (255, 138, 61), (230, 230, 230)
 
 # A standing body, root-relative mm (x right, y down), placed at the root and projected through K.
 BODY = {"hip": (0, 0), "rhip": (-130, 0), "rknee": (-140, 450), "rankle": (-150, 880), "lhip": (130, 0),
@@ -65,56 +68,24 @@ def pose2d_at(t: float) -> np.ndarray:
     return np.array([project([root[0] + x, root[1] + y, root[2]]) for x, y in (BODY[n] for n in JOINT_NAMES)])
 
 
-def stream_lines() -> Iterator[dict]:
-    """Header, FRAMES pose lines and the end line of one synthetic run (tvstream.pose/2 plus root fields)."""
-    yield {"type": "header", "schema": "tvstream.pose/2", "model": {"name": "synthetic"}, "joints": list(JOINT_NAMES),
-           "units": "mm", "source": {"uri": "synthetic", "width": SRC_W, "height": SRC_H, "fps": FPS},
-           "camera": {"K": K}}
-    conf = [0.9] * len(JOINT_NAMES)
-    conf[FADED] = 0.1
-    for f in range(FRAMES):
-        t = f / FPS
-        p2d = pose2d_at(t)
-        box = [*(p2d.min(0) - 12), *(p2d.max(0) + 12)]
-        yield {"type": "pose", "frame": f, "t": t, "detected": True, "score": 1.0, "box": box,
-               "pose3d": [[x, y, 0.0] for x, y in BODY.values()], "pose2d": p2d.round(2).tolist(), "conf": conf,
-               "latency_ms": 3.0, "root": root_at(t), "speed": 1100.0, "height": 950.0, "track": 1}
-    yield {"type": "end", "frames": FRAMES, "dropped": 0, "errors": 0}
+def write_header(sink: JsonlSink, camera: bool = True) -> None:
+    cam = SceneCamera(K=np.array(K), width=SRC_W, intrinsics="fov").to_dict() if camera else None
+    sink.header({"name": "synthetic"}, "synthetic", SRC_W, SRC_H, FPS, camera=cam)
 
 
-class StubWsSource:
-    """A one-client WebSocket server that sends each line as one text frame (stands in for the ws sink)."""
-
-    def __init__(self) -> None:
-        import socket
-        self._server = socket.create_server(("127.0.0.1", 0))
-        self.port = self._server.getsockname()[1]
-        self._client = None
-
-    def wait_for_client(self, timeout: float) -> bool:
-        import hashlib
-        self._server.settimeout(timeout)
-        self._client, _ = self._server.accept()
-        request = b""
-        while b"\r\n\r\n" not in request:
-            request += self._client.recv(4096)
-        key = re.search(rb"(?i)sec-websocket-key:\s*(\S+)", request).group(1)
-        accept = base64.b64encode(hashlib.sha1(key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest())
-        self._client.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                             b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n")
-        return True
-
-    def send(self, line: dict) -> None:
-        data = json.dumps(line).encode()
-        n = len(data)
-        head = bytes([0x81, n]) if n < 126 else bytes([0x81, 126]) + n.to_bytes(2, "big")
-        self._client.sendall(head + data)
-
-    def close(self) -> None:
-        if self._client is not None:
-            self._client.sendall(bytes([0x88, 0]))
-            self._client.close()
-        self._server.close()
+def write_pose(sink: JsonlSink, frame: int, rich: bool = True) -> None:
+    """One frame of the walk; ``rich``: with conf (``FADED`` low), track and root (pose/2 lines without them
+    are what a model without confidence and a run without root positions write)."""
+    t = frame / FPS
+    p2d = pose2d_at(t)
+    box = np.concatenate([p2d.min(0) - 12, p2d.max(0) + 12])
+    pose3d = np.array([[x, y, 0.0] for x, y in BODY.values()])
+    conf = np.where(np.arange(len(JOINT_NAMES)) == FADED, 0.1, 0.9)
+    root = RootEstimate(position=np.array(root_at(t)), speed=1100.0, height=950.0, ground=True)
+    if rich:
+        sink.pose(frame, t, True, 1.0, box, pose3d, p2d, 3.0, conf=conf, track=1, root=root)
+    else:
+        sink.pose(frame, t, True, 1.0, box, pose3d, p2d, 3.0)
 
 
 # ---- the browser -----------------------------------------------------------------------------------------
@@ -143,6 +114,7 @@ class Browser:
         self._buffer = b""
         self._next_id = 0
         self.events: list[dict] = []
+        self.png = b""  # the last screenshot
         target = self.call("Target.createTarget", url="about:blank")["targetId"]
         self._session = self.call("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
         self.call("Emulation.setDeviceMetricsOverride", session=True, width=VIEW_W, height=VIEW_H,
@@ -153,6 +125,8 @@ class Browser:
         self.call("Page.navigate", session=True, url=url)
 
     def exceptions(self) -> list[str]:
+        """Uncaught errors of the page so far (a syntax error shows here, not as a failed connection)."""
+        self.call("Runtime.evaluate", session=True, expression="0")  # reads the events sent before its reply
         return [e["params"]["exceptionDetails"].get("exception", {}).get("description", str(e["params"]))
                 for e in self.events if e["method"] == "Runtime.exceptionThrown"]
 
@@ -281,21 +255,23 @@ def test_page_skeleton_matches_the_python_skeleton():
 
 
 def test_page_draws_the_live_skeleton_and_root_trail(browser: Browser, examples_url: str):
-    source = StubWsSource()
-    try:
-        browser.open(f"{examples_url}/live_skeleton.html?ws=ws://127.0.0.1:{source.port}")
-        assert source.wait_for_client(10)
-        lines = list(stream_lines())
-        for line in lines[:-1]:
-            source.send(line)
+    with JsonlSink("ws://127.0.0.1:0") as sink:
+        browser.open(f"{examples_url}/live_skeleton.html?ws=ws://127.0.0.1:{sink.port}")
+        assert sink.wait_for_client(10), f"the page never connected: {browser.exceptions()}"
+        write_header(sink)
+        for f in range(FRAMES):
+            write_pose(sink, f)
         browser.wait_for(f"state.pose !== null && state.pose.frame === {FRAMES - 1}")
         img = browser.screenshot()
         if os.environ.get(SAVE_ENV):
             Path(os.environ[SAVE_ENV]).write_bytes(browser.png)
-        source.send(lines[-1])
-    finally:
-        source.close()
-    browser.wait_for("state.end !== null && state.connection.includes('retry')")  # it will reconnect
+        sink.end(FRAMES)
+    # The end line, then the close frame: the page keeps the last frame and tries again, until a new run serves.
+    browser.wait_for(f"state.end !== null && state.end.frames === {FRAMES} && state.connection.includes('retry')")
+    with JsonlSink(f"ws://127.0.0.1:{sink.port}") as again:
+        assert again.wait_for_client(10), "the page did not reconnect"
+        write_header(again)
+        browser.wait_for("state.header !== null && state.end === null && state.pose === null")
     assert browser.exceptions() == []
     assert (img[..., 3] == 255).all() and img[5, VIEW_W - 5, :3].max() < 40  # dark, opaque background
 
@@ -333,20 +309,15 @@ def test_page_draws_the_live_skeleton_and_root_trail(browser: Browser, examples_
 
 
 def test_transparent_page_draws_a_plain_pose2_stream(browser: Browser, examples_url: str):
-    """Lines without root, track or camera (pose/2 as written today) draw the skeleton; &bg=transparent keys."""
-    source = StubWsSource()
-    try:
-        browser.open(f"{examples_url}/live_skeleton.html?bg=transparent&ws=ws://127.0.0.1:{source.port}")
-        assert source.wait_for_client(10)
-        for line in list(stream_lines())[:4]:
-            line.pop("camera", None)
-            for key in ("root", "speed", "height", "track", "conf"):
-                line.pop(key, None)
-            source.send(line)
+    """Lines without conf, root, track or camera draw the skeleton; &bg=transparent keys the background out."""
+    with JsonlSink("ws://127.0.0.1:0") as sink:
+        browser.open(f"{examples_url}/live_skeleton.html?bg=transparent&ws=ws://127.0.0.1:{sink.port}")
+        assert sink.wait_for_client(10), f"the page never connected: {browser.exceptions()}"
+        write_header(sink, camera=False)
+        for f in range(3):
+            write_pose(sink, f, rich=False)
         browser.wait_for("state.pose !== null && state.pose.frame === 2")
         img = browser.screenshot(transparent=True)
-    finally:
-        source.close()
     assert browser.exceptions() == []
     assert img[VIEW_H // 2, 5, 3] == 0 and img[5, VIEW_W - 5, 3] == 0  # keyed out
     assert img[VIEW_H - 30, VIEW_W - 30, 3] > 0  # the plan-view panel stays readable
