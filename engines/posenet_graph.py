@@ -84,7 +84,7 @@ def no_track(n: int) -> np.ndarray:
     return np.zeros((n, 5), np.float32)
 
 
-DETECTOR_MAP_TENSOR = "/net/detector/head/Conv_output_0"  # the detector head's output, as the exporter names it
+DETECTOR_HEAD_NODE = "/net/detector/head/Conv"  # the detector head, as the exporter names it
 
 
 def expose_detections(onnx_path: str) -> bool:
@@ -102,12 +102,14 @@ def expose_detections(onnx_path: str) -> bool:
     meta = ModelMetadata.from_props(props, onnx_path)
     if DETECTIONS in meta.outputs:
         return False
-    if not any(DETECTOR_MAP_TENSOR in node.output for node in model.graph.node):
-        raise ValueError(f"{onnx_path}: no {DETECTOR_MAP_TENSOR} in the graph (not a pose-network export)")
+    head = next((node for node in model.graph.node if node.name == DETECTOR_HEAD_NODE), None)
+    if head is None:
+        raise ValueError(f"{onnx_path}: no {DETECTOR_HEAD_NODE} in the graph (not a pose-network export)")
+    if head.output[0] != DETECTIONS:
+        model.graph.node.append(onnx.helper.make_node("Identity", [head.output[0]], [DETECTIONS],
+                                                      name="detections_out"))
     model.graph.output.append(onnx.helper.make_tensor_value_info(
         DETECTIONS, onnx.TensorProto.FLOAT, ["batch", 3, "map_h", "map_w"]))
-    model.graph.node.append(onnx.helper.make_node("Identity", [DETECTOR_MAP_TENSOR], [DETECTIONS],
-                                                  name="detections_out"))
     meta = ModelMetadata(**{**meta.__dict__, "outputs": (*meta.outputs, DETECTIONS)})
     del model.metadata_props[:]
     for key, value in meta.to_props().items():

@@ -270,3 +270,96 @@ def test_train_export_and_run_end_to_end_from_the_cli(rig_dir: Path, tmp_path: P
     poses = [line for line in lines if line["type"] == "pose"]
     assert len(poses) == lines[-1]["frames"] == 240
     assert all(p["conf"] is None or len(p["conf"]) == 17 for p in poses)
+
+
+def _export_tiny_with_real_norms(tmp_path: Path):
+    """A tiny pose network whose batch norms are not the identity (so folding them matters), exported."""
+    from engines.export import export_onnx
+    from train.checkpoint import save_checkpoint
+
+    torch.manual_seed(1)
+    cfg = SIZES["tiny"]
+    net = PoseNet(cfg)
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 2.0)
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.2, 0.2)
+    ckpt = save_checkpoint(tmp_path / "last.pt", config={"kind": "posenet", "model": cfg.to_dict(), "fit": {}},
+                           step=7, model=net)
+    return ckpt, export_onnx(ckpt, tmp_path / "m.onnx"), tmp_path / "m.onnx"
+
+
+def test_a_checkpoint_recovered_from_onnx_computes_the_exported_graph(tmp_path: Path):
+    import onnxruntime as ort
+
+    from engines.posenet_graph import build_posenet_graph
+    from train.checkpoint import load_checkpoint
+    from train.posenet.from_onnx import module_path, write_checkpoint
+
+    assert module_path("/net/detector/trunk/s1/s1.0/conv1/Conv") == "detector.trunk.s1.0.conv1"
+    assert module_path("/net/head/up/up.1/up.1.0/Conv") == "head.up.1.0"
+    _, meta, onnx_path = _export_tiny_with_real_norms(tmp_path)
+    state = load_checkpoint(write_checkpoint(onnx_path, tmp_path / "recovered.pt"))
+    assert state["step"] == 7 and state["config"]["kind"] == "posenet"
+    graph, _ = build_posenet_graph(state)
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    h, w = SIZES["tiny"].frame_size
+    frames = np.random.default_rng(0).integers(0, 256, (3, h, w, 3), dtype=np.uint8)
+    track = np.zeros((3, 5), np.float32)
+    track[1] = [1, 0.1, 0.0, 0.3, 0.5]
+    got = session.run(list(meta.outputs), {"frames": frames, "track": track})
+    with torch.no_grad():
+        want = graph(torch.from_numpy(frames), torch.from_numpy(track))
+    for name, a, b in zip(meta.outputs, got, want):
+        assert np.abs(a - b.numpy()).max() < (0.5 if name == "pose3d" else 1e-3), name
+
+
+def test_expose_detections_adds_the_output_to_an_older_export(tmp_path: Path):
+    import onnx
+    import onnxruntime as ort
+
+    from engines.metadata import ModelMetadata
+    from engines.posenet_graph import expose_detections
+
+    _, meta, onnx_path = _export_tiny_with_real_norms(tmp_path)
+    assert expose_detections(str(onnx_path)) is False  # new exports have it
+    model = onnx.load(str(onnx_path))  # make an "older" export: no detections output, nor in the metadata
+    for i, out in enumerate(model.graph.output):
+        if out.name == "detections":
+            del model.graph.output[i]
+            break
+    old = ModelMetadata(**{**meta.__dict__, "outputs": tuple(o for o in meta.outputs if o != "detections")})
+    del model.metadata_props[:]
+    for k, v in old.to_props().items():
+        model.metadata_props.add(key=k, value=v)
+    older = tmp_path / "older.onnx"
+    onnx.save(model, str(older))
+    assert expose_detections(str(older)) is True
+    h, w = SIZES["tiny"].frame_size
+    feed = {"frames": np.random.default_rng(1).integers(0, 256, (2, h, w, 3), dtype=np.uint8),
+            "track": np.zeros((2, 5), np.float32)}
+    a = dict(zip(meta.outputs, ort.InferenceSession(str(onnx_path)).run(list(meta.outputs), feed)))
+    b = ort.InferenceSession(str(older))
+    assert [o.name for o in b.get_outputs()][-1] == "detections"
+    b = dict(zip(meta.outputs, b.run(list(meta.outputs), feed)))
+    for name in meta.outputs:
+        np.testing.assert_array_equal(a[name], b[name])
+
+
+def test_freeze_bn_keeps_the_norm_statistics_while_the_weights_learn(tiny_cache: Path, tmp_path: Path):
+    from train.checkpoint import load_checkpoint
+    from train.posenet.fit import FitConfig, fit
+    from train.posenet.from_onnx import write_checkpoint
+
+    _, _, onnx_path = _export_tiny_with_real_norms(tmp_path)
+    init = write_checkpoint(onnx_path, tmp_path / "recovered.pt")
+    cfg = FitConfig(model="tiny", cache=str(tiny_cache), steps=2, batch=4, warmup=1, eval_every=2, threads=1,
+                    init=str(init), freeze_bn=True)
+    fit(cfg, tmp_path / "run")
+    before, after = load_checkpoint(init)["model"], load_checkpoint(tmp_path / "run" / "last.pt")["model"]
+    stats = [k for k in before if k.endswith(("running_mean", "running_var"))]
+    assert stats and all(torch.equal(before[k], after[k]) for k in stats)
+    assert not torch.equal(before["head.out.weight"], after["head.out.weight"])

@@ -56,6 +56,7 @@ class FitConfig:
     threads: int = 2
     device: str = "cpu"  # "cuda" on a GPU machine; augmentation stays on the CPU
     cpu_amp: bool = False  # bfloat16 autocast on CPUs with native bf16 (AVX512-BF16 / AMX)
+    freeze_bn: bool = False  # batch norms keep their running statistics (a start recovered from ONNX: from_onnx.py)
     val_every: int = 40  # every n-th cached video is held out
     eval_every: int = 500
     checkpoint_every: int = 200
@@ -78,6 +79,16 @@ class FitConfig:
         aug = {k: tuple(v) if isinstance(v, list) else v for k, v in d.get("augment", {}).items()}
         d["augment"] = AugmentConfig(**aug)
         return FitConfig(**d)
+
+
+def train_mode(model: PoseNet, cfg: FitConfig) -> None:
+    """``model.train()``, with the batch norms left in eval mode when ``cfg.freeze_bn`` (their scale and bias
+    still learn; their statistics stay)."""
+    model.train()
+    if cfg.freeze_bn:
+        for m in model.modules():
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+                m.eval()
 
 
 def learning_rate(step: int, cfg: FitConfig) -> float:
@@ -169,7 +180,7 @@ def evaluate_rows(model: PoseNet, cache: Cache, rows: np.ndarray, cfg: FitConfig
         _, stats = losses(model, rows_to_tensors(cache, chunk), cfg, g, train=False)
         for k, v in stats.items():
             sums[k] = sums.get(k, 0.0) + v * len(chunk)
-    model.train()
+    train_mode(model, cfg)
     return {f"val_{k}": v / len(rows) for k, v in sums.items()}
 
 
@@ -204,7 +215,7 @@ def fit(cfg: FitConfig, run_dir: Path, resume: bool = False,
     batches = Batches(cache, train_rows, g)
     metrics = (run_dir / "metrics.jsonl").open("a")
     stats: dict[str, float] = {}
-    model.train()
+    train_mode(model, cfg)
     try:
         while step < cfg.steps:
             tic = time.perf_counter()

@@ -156,12 +156,16 @@ def pose(app: AppContext, features: Path, labels: str, data: Path | None, out_di
 @click.option("--init", "init", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Start from this checkpoint's weights (same --size), e.g. to continue on more data.")
 @click.option("--lr", type=click.FloatRange(0, min_open=True), default=1e-3, show_default=True)
+@click.option("--freeze-bn", is_flag=True,
+              help="Keep the batch norms' statistics (a start recovered from an exported model: "
+                   "python -m train.posenet.from_onnx MODEL.onnx OUT.pt, then --init OUT.pt).")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help="Override a loss weight, e.g. --set weights.box_centre_ce=0.5 (train/posenet/fit.py).")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
 @pass_app
 def posenet(app: AppContext, data: Path, out_dir: Path, cache_dir: Path, size: str, steps: int, batch_size: int,
-            device: str, cpu_amp: bool, init: Path | None, lr: float, sets: tuple[str, ...], resume: bool) -> None:
+            device: str, cpu_amp: bool, init: Path | None, lr: float, freeze_bn: bool, sets: tuple[str, ...],
+            resume: bool) -> None:
     """Supervised training of the localising pose network (box detector + heatmap/location-map heads).
 
     \b
@@ -202,7 +206,7 @@ def posenet(app: AppContext, data: Path, out_dir: Path, cache_dir: Path, size: s
         try:
             cfg = FitConfig.from_dict({**FitConfig().to_dict(), "model": size, "cache": str(root), "steps": steps,
                                        "batch": batch_size, "device": device, "cpu_amp": cpu_amp, "lr": lr,
-                                       "init": str(init) if init else None,
+                                       "init": str(init) if init else None, "freeze_bn": freeze_bn,
                                        "weights": {**FitConfig().to_dict()["weights"], **weights}})
         except TypeError as err:
             raise click.BadParameter(str(err), param_hint="--set") from None
