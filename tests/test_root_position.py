@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from tvstream.camera import GroundPlane, SceneCamera, fov_intrinsics
-from tvstream.root_position import RootTracker, solve_root
+from tvstream.root_position import ANKLE_HEIGHT_MM, RootTracker, combined_scale, floor_scale, solve_root
 
 # a standing adult, root-relative mm, camera axes (x right, y down, z forward), turned a little towards the camera
 SKELETON = np.array([
@@ -125,6 +125,45 @@ def test_height_above_a_tilted_floor():
     ground = GroundPlane(normal=up, point=floor_point)
     ahead = np.array([0.0, -np.sin(pitch), np.cos(pitch)])  # level, away from the camera
     T = floor_point + 10000.0 * ahead + 950.0 * up
-    est = RootTracker(_camera(ground), smooth=False)(SKELETON, project(SKELETON + T), None, 0.0, True)
+    est = RootTracker(_camera(ground), smooth=False, use_floor=False)(SKELETON, project(SKELETON + T), None, 0.0, True)
     assert est.ground and est.height == pytest.approx(950.0, abs=1e-3)
     np.testing.assert_allclose(est.position, T, atol=1e-3)
+
+
+def _standing(scale_error: float, distance: float = 12000.0):
+    """A level camera 1.6 m up, the floor, the skeleton standing on it (lower ankle ANKLE_HEIGHT_MM up) at
+    ``distance``, and what a solver with a skeleton ``scale_error`` too large finds: (ground, true T, joints)."""
+    ground = GroundPlane(normal=np.array([0.0, -1.0, 0.0]), point=np.array([0.0, 1600.0, 0.0]))
+    lowest = SKELETON[[3, 6], 1].max()
+    T = np.array([800.0, 1600.0 - ANKLE_HEIGHT_MM - lowest, distance])
+    found = solve_root(SKELETON * scale_error, project(SKELETON + T), K)
+    return ground, T, SKELETON * scale_error + found
+
+
+def test_the_floor_rescales_a_wrongly_sized_skeleton_onto_it():
+    ground, T, joints = _standing(1.12)
+    scale, sd = floor_scale(joints, K, ground)
+    assert scale == pytest.approx(1 / 1.12, rel=1e-6) and 0 < sd < 0.1
+    assert floor_scale(joints * scale, K, ground)[0] == pytest.approx(1.0)  # standing on it already
+    # the two estimates (the skeleton's 12% error, the floor's exact one) meet between them, weighted by trust
+    combined = combined_scale((scale, sd))
+    assert scale < combined < 1.0 and abs(combined * 1.12 - 1) < 0.12 / 2
+
+
+def test_a_tracker_with_a_floor_is_closer_than_one_without():
+    ground, T, _ = _standing(1.12)
+    camera = _camera(ground)
+    pose3d, pose2d = SKELETON * 1.12, project(SKELETON + T)
+    with_floor = RootTracker(camera, smooth=False)(pose3d, pose2d, None, 0.0, True)
+    without = RootTracker(camera, smooth=False, use_floor=False)(pose3d, pose2d, None, 0.0, True)
+    assert np.linalg.norm(with_floor.position - T) < 0.5 * np.linalg.norm(without.position - T)
+
+
+def test_the_floor_is_ignored_where_it_cannot_help():
+    ground, T, joints = _standing(1.0)
+    conf = np.ones(17)
+    conf[[3, 6]] = 0.1
+    assert floor_scale(joints, K, ground, conf) is None  # the ankles are not confident
+    below = GroundPlane(normal=ground.normal, point=np.array([0.0, -500.0, 0.0]))  # the floor above the camera
+    assert floor_scale(joints, K, below) is None
+    assert combined_scale(None) == 1.0

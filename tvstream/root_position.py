@@ -11,9 +11,16 @@ its size in the image, so a skeleton 5% too large puts the athlete 5% too far: t
 3D scale error (and, at long range, with the 2D error against the athlete's size in pixels). A wrong focal
 length scales the depth the same way and leaves x and y nearly unchanged.
 
+A monocular skeleton cannot know how tall the athlete is, so its scale is off by about the spread of adult
+statures. With a known floor a second, independent estimate exists: scaled about the camera (which keeps the
+fit's reprojection), the skeleton's lower ankle should stand on the floor (:func:`floor_scale`). Its error comes
+from the ankle's pixel error against its angle below the horizon and from feet that are not flat; the two are
+averaged by inverse variance (:func:`combined_scale`). An athlete in the air is pulled towards the floor's answer
+(farther away) by its weight. ``pose3d`` stays the model's; ``root`` places the rescaled skeleton.
+
 :class:`RootTracker` runs per frame in the pipeline: the solved root, One-Euro smoothed, its speed (finite
-difference of the smoothed trajectory over the frame timestamps) and, when the camera file gives the floor,
-the root's height above it.
+difference of a more heavily smoothed trajectory over the frame timestamps) and, when the camera file gives the
+floor, the root's height above it.
 """
 
 from __future__ import annotations
@@ -22,11 +29,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tvstream.camera import SceneCamera
+from tvstream.camera import GroundPlane, SceneCamera
 from tvstream.smoothing import OneEuroFilter
 
 MIN_JOINTS = 4  # 8 equations for 3 unknowns: a few joints' errors cannot be fitted away unseen
 MIN_DEPTH_MM = 100.0  # a solution with a joint closer to (or behind) the camera than this is refused
+ANKLES = (3, 6)  # rankle, lankle
+# The floor's scale estimate (:func:`floor_scale`) and how far each estimate is trusted. The sds were set a priori
+# (2-6 px, 30-80 mm and 0.05-0.12 all gave 3.3-4.4% median error on benchmarks/root_position.py's first clips); the
+# ankle height was then chosen on other clips than the reported ones (--seed 1): 80 / 100 / 120 / 140 mm gave
+# 3.9 / 3.6 / 3.3 / 3.3% median error, the root 2.5 / 1.7 / 0.8 / -0.1% too far.
+ANKLE_HEIGHT_MM = 120.0  # the lower ankle over a gait: 80 mm standing (0.039 x stature + a sole), heel-off lifts it
+ANKLE_HEIGHT_SD_MM = 50.0  # the lower foot is not always flat: heel-off and swing lift it
+ANKLE_PIXEL_SD = 4.0  # the 2D ankle's error, pixels
+SKELETON_SCALE_SD = 0.08  # relative: adults' stature varies by ~7% (sd) and a monocular skeleton cannot see it
 
 
 def solve_root(pose3d: np.ndarray, pose2d: np.ndarray, K: np.ndarray, weights: np.ndarray | None = None,
@@ -95,6 +111,40 @@ def _weighted_lstsq(A: np.ndarray, b: np.ndarray, sw: np.ndarray) -> np.ndarray 
     return T
 
 
+def floor_scale(joints: np.ndarray, K: np.ndarray, ground: GroundPlane,
+                conf: np.ndarray | None = None) -> tuple[float, float] | None:
+    """How much to scale the solved skeleton ``joints (J, 3)`` (camera mm) about the camera so its lower ankle
+    stands on ``ground``: ``(scale, sd)``, with the scale's standard deviation from the ankle's pixel error and
+    height above the floor; None when the ankle is not confident (< 0.3) or its ray does not meet the floor ahead.
+
+    Scaling about the camera centre keeps every joint on its ray, so the reprojection is unchanged.
+    """
+    ankles = np.asarray(joints, dtype=np.float64)[list(ANKLES)]  # (2, 3)
+    if not np.isfinite(ankles).all():
+        return None
+    heights = ankles @ ground.normal  # along "up" from the camera: the floor is at ground.normal @ ground.point
+    a = int(np.argmin(heights))
+    if conf is not None and not conf[ANKLES[a]] >= 0.3:
+        return None
+    rise = ANKLE_HEIGHT_MM + ground.normal @ ground.point  # the ankle's height above the camera (negative)
+    if heights[a] >= 0 or rise >= 0:  # the ankle is level with or above the camera: its ray never meets the floor
+        return None
+    scale = rise / heights[a]
+    ray = ankles[a] / ankles[a, 2]  # (3,) K^-1 [u, v, 1] of the ankle
+    d_pixel = np.linalg.norm(ground.normal @ np.linalg.inv(K)[:, :2])  # d(normal . ray) per pixel
+    sd = scale * np.hypot(ANKLE_PIXEL_SD * d_pixel / abs(ground.normal @ ray), ANKLE_HEIGHT_SD_MM / abs(rise))
+    return float(scale), float(sd)
+
+
+def combined_scale(floor: tuple[float, float] | None) -> float:
+    """The inverse-variance mean of the skeleton's own scale (1, sd :data:`SKELETON_SCALE_SD`) and the floor's."""
+    if floor is None:
+        return 1.0
+    scale, sd = floor
+    w_skeleton, w_floor = SKELETON_SCALE_SD ** -2, sd ** -2
+    return (w_skeleton + w_floor * scale) / (w_skeleton + w_floor)
+
+
 @dataclass(frozen=True, eq=False)
 class RootEstimate:
     """One frame's root: ``position`` (3,) mm in the camera frame, ``speed`` mm/s and ``height`` mm above the
@@ -109,23 +159,34 @@ class RootEstimate:
 class RootTracker:
     """Per-frame root position, smoothed, with speed and height above the floor (see the module docstring).
 
-    Any frame without a solved root (not detected, too few joints) resets the filter and the speed.
+    Any frame without a solved root (not detected, too few joints) resets the filters and the speed.
 
     Args:
         camera: the intrinsics of the source pixels and, optionally, the floor.
-        smooth: One-Euro filter the position (mm); speed and height then come from the filtered one.
-        min_cutoff, beta: the filter's (see :class:`tvstream.smoothing.OneEuroFilter`); a root's depth is far
-            noisier than a joint's position, hence the lower cutoff and speed gain than the joints'.
+        smooth: One-Euro filter the position (mm) and, separately, the trajectory the speed is taken from.
+        min_cutoff, beta: the position filter's (see :class:`tvstream.smoothing.OneEuroFilter`): a root's depth is
+            far noisier than a joint's position, hence the lower cutoff and speed gain than the joints'.
+        speed_cutoff: the cutoff (Hz, no speed gain) of the trajectory the speed is the finite difference of: depth
+            noise at 25 fps is a large apparent speed, which the position filter's speed gain would follow.
+        use_floor: with a floor, also scale the skeleton by :func:`combined_scale` (its ankle on the floor).
+
+    The defaults were chosen on other clips than the reported ones (``benchmarks/root_position.py --seed 1``, in
+    ``benchmarks/results/root_position_tuning.md``): 0.5 Hz / 0.0005 kept the position error of no filter (within
+    0.5% of the distance), and a 0.5 Hz, beta 0 trajectory gave speeds 224-654 mm/s off (median) where 1 Hz gave
+    287-1737 and no filter 932-10856.
     """
 
-    def __init__(self, camera: SceneCamera, smooth: bool = True, min_cutoff: float = 0.5, beta: float = 0.0005) -> None:
-        self.camera = camera
+    def __init__(self, camera: SceneCamera, smooth: bool = True, min_cutoff: float = 0.5, beta: float = 0.0005,
+                 speed_cutoff: float = 0.5, use_floor: bool = True) -> None:
+        self.camera, self.use_floor = camera, use_floor
         self.filter = OneEuroFilter(min_cutoff=min_cutoff, beta=beta) if smooth else None
+        self.speed_filter = OneEuroFilter(min_cutoff=speed_cutoff, beta=0.0) if smooth else None
         self._last: tuple[np.ndarray, float] | None = None
 
     def reset(self) -> None:
-        if self.filter is not None:
-            self.filter.reset()
+        for f in (self.filter, self.speed_filter):
+            if f is not None:
+                f.reset()
         self._last = None
 
     def __call__(self, pose3d: np.ndarray, pose2d: np.ndarray, conf: np.ndarray | None, t: float,
@@ -137,11 +198,14 @@ class RootTracker:
         if T is None:
             self.reset()
             return RootEstimate(ground=ground is not None)
+        if ground is not None and self.use_floor:
+            T = T * combined_scale(floor_scale(pose3d + T, self.camera.K, ground, conf))
+        path = T if self.speed_filter is None else self.speed_filter(T, t)
         if self.filter is not None:
             T = self.filter(T, t)
         speed = None
         if self._last is not None and t > self._last[1]:
-            speed = float(np.linalg.norm(T - self._last[0]) / (t - self._last[1]))
-        self._last = (T, t)
+            speed = float(np.linalg.norm(path - self._last[0]) / (t - self._last[1]))
+        self._last = (path, t)
         height = None if ground is None else float(ground.height(T))
         return RootEstimate(position=T, speed=speed, height=height, ground=ground is not None)
