@@ -105,3 +105,39 @@ def test_bad_camera_options_are_one_line_and_an_exit_code(posenet, tmp_path):
         err = out.stderr.decode()
         assert out.returncode == code and text in err, err
         assert "Traceback" not in err
+
+
+def test_pose_lines_write_root_speed_and_height_rounded_and_null_when_not_detected():
+    from tvstream.root_position import RootEstimate
+    from tvstream.sinks import pose_line
+
+    args = dict(frame=3, t=0.12, score=1.0, box=np.zeros(4), pose3d=np.zeros((17, 3)), pose2d=np.zeros((17, 2)),
+                latency_ms=1.0)
+    est = RootEstimate(position=np.array([12.345, -6.78, 9876.54]), speed=1234.56, height=901.23, ground=True)
+    line = pose_line(detected=True, root=est, **args)
+    assert (line["root"], line["speed"], line["height"]) == ([12.3, -6.8, 9876.5], 1234.6, 901.2)
+    assert "height" not in pose_line(detected=True, root=RootEstimate(position=est.position), **args)
+    lost = pose_line(detected=False, root=RootEstimate(ground=True), **args)
+    assert (lost["root"], lost["speed"], lost["height"]) == (None, None, None)
+    assert not {"root", "speed", "height"} & set(pose_line(detected=True, **args))  # callers without a root
+
+
+def test_the_schema_documents_the_camera_and_root_fields():
+    from tvstream.camera import GroundPlane, scene_camera
+
+    validator = jsonschema.Draft202012Validator(output_schema())
+    header = {"type": "header", "schema": output_schema()["$defs"]["header"]["properties"]["schema"]["const"],
+              "model": {"name": "m"}, "joints": ["hip"], "units": "mm",
+              "source": {"uri": "a.mp4", "width": 640, "height": 360, "fps": 25.0}}
+    camera = scene_camera(640, 360).to_dict()
+    validator.validate({**header, "camera": camera})
+    floor = GroundPlane(normal=np.array([0.0, -1, 0]), point=np.array([0.0, 1600, 0]))
+    validator.validate({**header, "camera": {**camera, "intrinsics": "file", "file": "c.json",
+                                             "calibrated_size": [1920, 1080], "ground": floor.to_dict()}})
+    assert not validator.is_valid({**header, "camera": {**camera, "intrinsics": "guessed"}})
+    pose = {"type": "pose", "frame": 0, "t": 0.0, "detected": True, "score": 1.0, "box": [0, 0, 1, 1],
+            "pose3d": [[0.0, 0.0, 0.0]], "pose2d": [[0.0, 0.0]], "latency_ms": 1.0}
+    validator.validate({**pose, "root": [1.0, 2.0, 9000.0], "speed": 1200.0, "height": 950.0})
+    validator.validate({**pose, "root": None, "speed": None, "height": None})
+    assert not validator.is_valid({**pose, "root": [1.0, 2.0]})
+    assert not validator.is_valid({**pose, "speed": -1.0})
