@@ -37,7 +37,7 @@ def test_the_labels_extrinsics_give_the_floor(tmp_path):
 
 
 @pytest.mark.parametrize("doc, message", [
-    ("not json", "not a readable JSON"),
+    ("not json", "not valid JSON"),
     ([1, 2], "JSON object"),
     ({"width": 10}, "missing field 'K'"),
     ({"K": [[1, 0], [0, 1]]}, "field 'K' must be finite numbers of shape"),

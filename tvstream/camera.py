@@ -24,7 +24,6 @@ A wrong focal length scales the root's depth by the same factor and leaves its x
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -35,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from tvstream.errors import CameraError
+from tvstream.json_documents import read_json_object
 
 log = logging.getLogger(__name__)
 
@@ -152,14 +152,7 @@ def _ground(src: str, doc: dict[str, Any]) -> GroundPlane | None:
 def load_camera_file(path: str | os.PathLike) -> CameraFile:
     """Read and check a ``--camera`` file (see the module docstring); CameraError naming the first bad field."""
     src = str(path)
-    try:
-        doc = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise CameraError(f"{src}: no such camera file") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CameraError(f"{src}: not a readable JSON camera file ({exc})") from None
-    if not isinstance(doc, dict):
-        raise CameraError(f"{src}: a camera file is a JSON object, got {type(doc).__name__}")
+    doc = read_json_object(Path(path), "camera file", CameraError)
     if "K" not in doc:
         raise CameraError(f"{src}: missing field 'K' (the 3x3 intrinsic matrix in source pixels)")
     unknown = sorted(set(doc) - _KNOWN_FIELDS)

@@ -1,4 +1,4 @@
-"""Reading tvstream's versioned JSON documents (manifests, hand labels) with one kind of error."""
+"""Reading tvstream's JSON files (manifests, hand labels, camera files) with one kind of error per file kind."""
 
 from __future__ import annotations
 
@@ -6,7 +6,24 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tvstream.errors import LabelError
+from tvstream.errors import LabelError, TvstreamError
+
+
+def read_json_object(path: Path, kind: str, error: type[TvstreamError] = LabelError) -> dict[str, Any]:
+    """The JSON object in ``path``; ``error`` (a :class:`TvstreamError` class) naming the file otherwise.
+
+    Args:
+        kind: what the file is, for messages ("manifest", "camera file").
+    """
+    try:
+        doc = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise error(f"{path}: no such {kind}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise error(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(doc, dict):
+        raise error(f"{path}: top level must be a JSON object, got {type(doc).__name__}")
+    return doc
 
 
 def read_document(path: Path, kind: str, schema: str) -> dict[str, Any]:
@@ -15,14 +32,7 @@ def read_document(path: Path, kind: str, schema: str) -> dict[str, Any]:
     Args:
         kind: what the file is, for messages ("manifest", "hand-label file").
     """
-    try:
-        doc = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise LabelError(f"{path}: no such {kind}") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise LabelError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(doc, dict):
-        raise LabelError(f"{path}: top level must be a JSON object, got {type(doc).__name__}")
+    doc = read_json_object(path, kind)
     if doc.get("schema") != schema:
         raise LabelError(f"{path}: field 'schema' is {doc.get('schema')!r}, expected {schema!r}")
     return doc
