@@ -53,7 +53,7 @@ def test_malformed_pose_lines_are_invalid(validator, change):
 
 
 def test_header_needs_mm_and_the_schema_id(validator):
-    assert POSE_SCHEMA_ID == "tvstream.pose/2" and output_schema()["$id"].endswith("tvstream.pose-2.json")
+    assert POSE_SCHEMA_ID == "tvstream.pose/3" and output_schema()["$id"].endswith("tvstream.pose-3.json")
     assert not validator.is_valid({**HEADER, "units": "m"})
     assert not validator.is_valid({**HEADER, "schema": "tvstream.pose/1"})
     assert not validator.is_valid({k: v for k, v in HEADER.items() if k != "source"})

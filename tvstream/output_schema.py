@@ -1,7 +1,8 @@
-"""The JSON Lines output format (``tvstream.pose/2``) as a JSON Schema shipped inside the package.
+"""The JSON Lines output format (``tvstream.pose/3``) as a JSON Schema shipped inside the package.
 
-Version 2 adds the per-joint ``conf`` of pose lines (models with a confidence output); the schema's
-description says what changed.
+Version 2 added the per-joint ``conf`` of pose lines (models with a confidence output); version 3 adds the
+athlete's ``track`` id, the ``root`` position, ``speed`` and ``height`` of pose lines and the header's ``camera``.
+The schema's description says what changed.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-POSE_SCHEMA_ID = "tvstream.pose/2"
+POSE_SCHEMA_ID = "tvstream.pose/3"
 LINE_TYPES = ("header", "pose", "end")
 
 

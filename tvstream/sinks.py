@@ -1,4 +1,4 @@
-"""JSON Lines output (``tvstream.pose/2``): to a file, stdout, a TCP peer or any number of TCP or WebSocket clients.
+"""JSON Lines output (``tvstream.pose/3``): to a file, stdout, a TCP peer or any number of TCP or WebSocket clients.
 
 Targets (:data:`OUTPUT_HELP`): a path, ``-`` for stdout, ``tcp://HOST:PORT`` (connect to one peer),
 ``tcp-listen://[HOST]:PORT`` (serve clients) or ``ws://[HOST]:PORT`` (serve WebSocket clients, one text
