@@ -363,3 +363,12 @@ def test_freeze_bn_keeps_the_norm_statistics_while_the_weights_learn(tiny_cache:
     stats = [k for k in before if k.endswith(("running_mean", "running_var"))]
     assert stats and all(torch.equal(before[k], after[k]) for k in stats)
     assert not torch.equal(before["head.out.weight"], after["head.out.weight"])
+
+
+def test_native_bf16_is_read_from_the_cpu_flags():
+    from tvstream.sysinfo import cpu_has_native_bf16
+
+    assert cpu_has_native_bf16("processor: 0\nflags\t\t: fpu sse2 avx512f avx512_bf16\n")
+    assert cpu_has_native_bf16("flags : fpu amx_bf16 amx_tile\n")
+    assert not cpu_has_native_bf16("flags : fpu sse2 avx2 avx512f\n")
+    assert not cpu_has_native_bf16("model name : no flags line\n")

@@ -78,6 +78,18 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def cpu_has_native_bf16(cpuinfo: str | None = None) -> bool:
+    """Does the CPU compute bfloat16 natively (AVX512-BF16 or AMX)? Without it torch emulates bf16 autocast,
+    which on this project's pose network ran 10x slower than float32 (9 s against 0.9 s per training step)."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            return False
+    flags = next((line.split(":", 1)[1].split() for line in cpuinfo.splitlines() if line.startswith("flags")), [])
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
 def system_info(probe_torch: bool = True) -> dict[str, Any]:
     """A JSON-ready description of the software and accelerators tvstream sees."""
     return {

@@ -152,7 +152,8 @@ def pose(app: AppContext, features: Path, labels: str, data: Path | None, out_di
 @click.option("--batch-size", type=click.IntRange(2), default=32, show_default=True)
 @click.option("--device", default="cpu", show_default=True, help="cpu, or cuda on a GPU machine.")
 @click.option("--cpu-amp", is_flag=True,
-              help="bfloat16 autocast on the CPU: about 2x faster where the CPU has AVX512-BF16 or AMX.")
+              help="bfloat16 autocast on the CPU: about 2x faster where the CPU has AVX512-BF16 or AMX, about 10x "
+                   "slower where it has not (emulated; a warning says so).")
 @click.option("--init", "init", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Start from this checkpoint's weights (same --size), e.g. to continue on more data.")
 @click.option("--lr", type=click.FloatRange(0, min_open=True), default=1e-3, show_default=True)
