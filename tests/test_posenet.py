@@ -372,3 +372,25 @@ def test_native_bf16_is_read_from_the_cpu_flags():
     assert cpu_has_native_bf16("flags : fpu amx_bf16 amx_tile\n")
     assert not cpu_has_native_bf16("flags : fpu sse2 avx2 avx512f\n")
     assert not cpu_has_native_bf16("model name : no flags line\n")
+
+
+def test_calibrated_norms_keep_the_recovered_outputs_and_normalise_again(tiny_cache: Path, tmp_path: Path):
+    from train.posenet.cache import load_cache
+    from train.posenet.fit import FitConfig, calibrate_norms, rows_to_tensors
+    from train.posenet.from_onnx import recover
+
+    _, _, onnx_path = _export_tiny_with_real_norms(tmp_path)
+    net, _ = recover(onnx_path)
+    cache = load_cache(tiny_cache)
+    batch = rows_to_tensors(cache, np.arange(0, 720, 12))
+    crops = torch.nn.functional.interpolate(batch["crops"], size=SIZES["tiny"].crop_size)
+    with torch.no_grad():
+        before = net.read_crop(crops)[1]
+        assert calibrate_norms(net, [batch], FitConfig(model="tiny", cache=str(tiny_cache))) > 0
+        after = net.read_crop(crops)[1]
+        torch.testing.assert_close(after, before, atol=1e-4, rtol=1e-4)  # eval: the same network
+        norms = [m for m in net.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+        assert not all(torch.allclose(m.weight, torch.ones_like(m.weight)) for m in norms)  # real scales again
+        net.train()  # batch statistics of the calibration data: close to the calibrated ones
+        trained = net.read_crop(crops)[1]
+    assert (trained - before).abs().mean() < 0.1 * before.abs().mean()

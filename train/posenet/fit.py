@@ -12,7 +12,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -90,6 +90,45 @@ def train_mode(model: PoseNet, cfg: FitConfig) -> None:
         for m in model.modules():
             if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
                 m.eval()
+
+
+def calibrate_norms(model: PoseNet, batches: list[dict[str, torch.Tensor]], cfg: FitConfig) -> int:
+    """Give identity batch norms (a start recovered from ONNX, ``from_onnx.py``) real statistics again.
+
+    Each norm's input is measured over ``batches`` (the un-augmented crops and frames), and its scale, bias and
+    running statistics are set so that its output is unchanged (``sigma * (x - mu) / sigma + mu + b``) while
+    training normalises by the batch again, as the network was trained. (Training the identity norms instead,
+    ``freeze_bn``, at lr 3e-4 made the held-out crop PCK fall from 0.669 to 0.626 in 1500 steps.) Returns the
+    number of norms calibrated.
+    """
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    sums = {id(m): [0.0, 0.0, 0] for m in norms}
+
+    def record(module, inputs, output) -> None:
+        x = inputs[0].detach().double().transpose(0, 1).flatten(1)  # (C, N*H*W)
+        acc = sums[id(module)]
+        acc[0], acc[1], acc[2] = acc[0] + x.sum(1), acc[1] + (x * x).sum(1), acc[2] + x.shape[1]
+
+    hooks = [m.register_forward_hook(record) for m in norms]
+    model.eval()
+    g = torch.Generator().manual_seed(0)
+    try:
+        with torch.no_grad():
+            for batch in batches:
+                losses(model, batch, replace(cfg, cpu_amp=False), g, train=False)
+    finally:
+        for h in hooks:
+            h.remove()
+    with torch.no_grad():
+        for m in norms:
+            total, squares, n = sums[id(m)]
+            mu = total / n
+            var = (squares / n - mu * mu).clamp_min(1e-8)
+            m.bias.copy_((m.bias.double() + mu).float())  # identity norms: the bias carries the folded conv bias
+            m.weight.copy_(torch.sqrt(var + m.eps).float())
+            m.running_mean.copy_(mu.float())
+            m.running_var.copy_(var.float())
+    return len(norms)
 
 
 def learning_rate(step: int, cfg: FitConfig) -> float:
@@ -208,6 +247,10 @@ def fit(cfg: FitConfig, run_dir: Path, resume: bool = False,
     if cfg.init and not (resume and ckpt_path.exists()):
         init = load_checkpoint(Path(cfg.init), expect={"kind": KIND, "model": mcfg.to_dict()}, keys=("kind", "model"))
         model.load_state_dict({k: v.to(cfg.device) for k, v in init["model"].items()})
+        if init["config"].get("fit", {}).get("recovered_from") and not cfg.freeze_bn:
+            picks = np.array_split(train_rows[torch.randperm(len(train_rows), generator=g)[:256].numpy()], 8)
+            n = calibrate_norms(model, [rows_to_tensors(cache, p) for p in picks if len(p)], cfg)
+            log.info("init %s was recovered from ONNX: %d batch norms calibrated on 256 training rows", cfg.init, n)
     # ---- resume
     if resume and ckpt_path.exists():
         state = load_checkpoint(ckpt_path, expect={"kind": KIND, "model": mcfg.to_dict()}, keys=("kind", "model"))
