@@ -6,7 +6,8 @@ supervised on the labeled synthetic world (photo-plate and procedural background
 athletes). The self-supervised ``Ours`` model it replaces read pose barely better than the mean pose
 (PCK@0.2 0.004 on the sample clip).
 
-Run (CPU: each step ~0.15-0.18 s at batch 32 with ``--cpu-amp`` on this 2-core AMD EPYC)::
+Run (CPU: each step ~0.15-0.18 s at batch 32 with ``--cpu-amp`` on a 2-core AMD EPYC with AVX512-BF16; ~0.8 s in
+float32 on one without, where ``--cpu-amp`` is 10x slower)::
 
     python -m train.synth.photo_plates --out data/plates
     python -m train.synth.world train --out data/world --plates data/plates
@@ -14,6 +15,9 @@ Run (CPU: each step ~0.15-0.18 s at batch 32 with ``--cpu-amp`` on this 2-core A
     tvstream train posenet --data data/world --out runs/default --size full --steps 7000 --cpu-amp
     # the shipped model then continued on more of the world:  --init runs/default/last.pt --lr 5e-4
     #   --set weights.box_centre_ce=0.5 (9000 steps with the mixed shards, 4000 with the varied ones, lr 3e-4)
+    # when the run is gone (a fresh checkout), start from the shipped model itself; its folded batch norms are
+    # calibrated again on the training data (train/posenet/from_onnx.py, fit.calibrate_norms):
+    #   python -m train.posenet.from_onnx tvstream/models/default.onnx runs/shipped.pt; then --init runs/shipped.pt
     python -m train.default_model build runs/default --bench data/bench
 
 ``build`` exports the run, scores it and the current default on the bench set and the sample clip, and
