@@ -141,3 +141,24 @@ def test_the_schema_documents_the_camera_and_root_fields():
     validator.validate({**pose, "root": None, "speed": None, "height": None})
     assert not validator.is_valid({**pose, "root": [1.0, 2.0]})
     assert not validator.is_valid({**pose, "speed": -1.0})
+
+
+def test_a_dive_run_takes_the_roots_scale_from_the_skeleton_alone(posenet, tmp_path):
+    from tvstream.api import open_model
+    from tvstream.camera import load_camera_file, scene_camera
+    from tvstream.pipeline import RunOptions, estimate
+    from tvstream.sources import VideoSource
+
+    model, clip = posenet
+    (tmp_path / "cam.json").write_text(json.dumps({"K": K, "width": 128, "height": 72, "ground": GROUND}))
+    engine, _ = open_model(model, "onnxruntime")
+    moved = {}
+    for scenario in ("dive", "ski"):
+        with VideoSource(str(clip), engine.metadata.input_size) as src:
+            camera = scene_camera(src.width, src.height, load_camera_file(tmp_path / "cam.json"))
+            records = list(estimate(src, engine, RunOptions(smooth=False, scenario=scenario), camera=camera))
+        solved = [(r, solve_root(r.pose3d, r.pose2d, camera.K, r.conf)) for r in records if r.root.position is not None]
+        assert solved and all(r.root.height is not None for r, _ in solved)  # height above the floor either way
+        moved[scenario] = max(float(np.abs(r.root.position - T).max()) for r, T in solved)
+    engine.close()
+    assert moved["dive"] < 1e-6 < moved["ski"]  # a diver is in the air: the floor does not rescale the skeleton

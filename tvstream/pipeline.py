@@ -155,8 +155,9 @@ def estimate(source: VideoSource, backend, options: RunOptions, stop: threading.
     # pose3d (mm), pose2d (px). The 2D filter follows fast motion (a panning camera moves the athlete across the
     # frame): at 1 Hz / beta 0.05 it cost 0.044 PCK@0.2 on held-out training-world clips, at 3 Hz / 0.3 nothing
     filters = (OneEuroFilter(), OneEuroFilter(min_cutoff=3.0, beta=0.3))
+    # a diver is in the air: the floor's scale (the lower ankle on it) would push the root too far away
     roots = RootTracker(camera or scene_camera(source.width, source.height, options.camera, options.fov),
-                        options.smooth)
+                        options.smooth, use_floor=options.scenario != "dive")
     tracker = GravityBoxTracker() if options.scenario == "dive" else None
     joints = JointTracker(model_size, options.track_conf) if follows_joints(options, backend.metadata) else None
     athlete, keeps = AthleteTrack(model_size, options.keep), keeps_athlete(options, backend.metadata)
