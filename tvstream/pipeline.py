@@ -128,11 +128,10 @@ def keeps_athlete(options: RunOptions, meta: ModelMetadata) -> bool:
     return follows_joints(options, meta) and DETECTIONS in meta.outputs
 
 
-def normalised_box(box: np.ndarray, input_size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """A model-pixel box ``[x0, y0, x1, y1]`` -> normalised ``centre (2,)``, ``half (2,)`` (the track row's units)."""
-    h, w = input_size
-    size = np.array([w, h], np.float64)
-    lo, hi = np.asarray(box[:2], np.float64), np.asarray(box[2:], np.float64)
+def normalised_box(box: np.ndarray, size: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A model-pixel box ``[x0, y0, x1, y1]`` in a frame of ``size = (W, H)`` -> normalised ``centre (2,)``,
+    ``half (2,)`` (the track row's units)."""
+    lo, hi = box[:2], box[2:]
     return (lo + hi) / size - 1, (hi - lo) / size
 
 
@@ -161,6 +160,7 @@ def estimate(source: VideoSource, backend, options: RunOptions, stop: threading.
     tracker = GravityBoxTracker() if options.scenario == "dive" else None
     joints = JointTracker(model_size, options.track_conf) if follows_joints(options, backend.metadata) else None
     athlete, keeps = AthleteTrack(model_size, options.keep), keeps_athlete(options, backend.metadata)
+    frame_wh = np.array(model_size[::-1], np.float64)  # (W, H) of the model's frame, for normalised boxes
     even_w, even_h = source.width // 2 * 2, source.height // 2 * 2  # H.264 needs even sizes
     writer = VideoWriter(options.render, even_w, even_h, source.fps or 25.0) if options.render else None
     failed = False
@@ -176,15 +176,16 @@ def estimate(source: VideoSource, backend, options: RunOptions, stop: threading.
             for i, frame in enumerate(batch):
                 vetoed, seen, clear = False, None, False
                 if keeps:  # batch 1: is the crop on the athlete, among the people the detector sees?
-                    out, vetoed, seen, clear = _crop_on_athlete(backend, out, row, athlete, frame, model_size)
+                    out, vetoed, seen, clear = _crop_on_athlete(backend, out, row, athlete, frame, frame_wh)
                 box_model = out["box"][i]
                 conf = out["conf"][i] if "conf" in out else None
                 score = 1.0 if background is None else background.observe(frame.image, box_model)
                 detected = is_detected(score, conf, options) and not vetoed
-                confident = conf is None or core_confidence(conf) >= options.track_conf
                 # the athlete's place: the detector's person when it saw one, else the crop's box
-                where = (seen.centre, seen.half) if seen is not None else normalised_box(box_model, model_size)
-                learn = seen is not None and clear if keeps else True  # colours only from the athlete alone
+                where = (seen.centre, seen.half) if seen is not None else normalised_box(box_model, frame_wh)
+                # colours only serve choosing among people, and only from the athlete alone
+                learn = keeps and seen is not None and clear
+                confident = learn and (conf is None or core_confidence(conf) >= options.track_conf)
                 track_id = athlete.update(*where, frame.t, detected, confident, frame.image if learn else None)
                 if joints is not None:
                     joints.update(out["pose2d"][i], conf, detected)
@@ -218,7 +219,7 @@ def estimate(source: VideoSource, backend, options: RunOptions, stop: threading.
 
 
 def _crop_on_athlete(backend, out: dict[str, np.ndarray], row: np.ndarray, athlete: AthleteTrack, frame: Frame,
-                     model_size: tuple[int, int]) -> tuple[dict[str, np.ndarray], bool, Candidate | None, bool]:
+                     frame_wh: np.ndarray) -> tuple[dict[str, np.ndarray], bool, Candidate | None, bool]:
     """One batch-1 frame: ``(outputs, vetoed, the athlete among the detector's people or None, clear)``.
 
     When the athlete is somewhere else than the crop (the detector's soft-argmax landed between two people, or
@@ -228,8 +229,8 @@ def _crop_on_athlete(backend, out: dict[str, np.ndarray], row: np.ndarray, athle
     people = find_people(out[DETECTIONS][0])
     pick = athlete.choose(people, frame.t, frame.image)
     clear = pick is not None and athlete.clear(pick, people)
-    px = np.array(model_size[::-1], np.float64) / 2
-    centre, _ = normalised_box(out["box"][0], model_size)
+    px = frame_wh / 2
+    centre, _ = normalised_box(out["box"][0], frame_wh)
 
     def off(p: Candidate) -> float:  # the crop's centre from a person's, in that person's half-sizes
         return float(np.linalg.norm((p.centre - centre) * px)) / float(np.max(p.half * px))
