@@ -231,6 +231,31 @@ def test_same_seed_gives_identical_label_bytes(tiny_dataset, tmp_path, body):
     assert other[0].labels.read_bytes() != entries[0].labels.read_bytes()
 
 
+def test_fabrics_cut_from_photos_print_the_garments_not_the_skin(body):
+    from train.synth.appearance import FABRIC_PIXELS, Appearance, draw_fabrics, paint
+    from train.synth.body import Phenotype
+
+    rng = np.random.default_rng(0)
+    photo = np.zeros((90, 160, 3), np.uint8)
+    photo[:, :, 1] = 255  # a green photo: any patch of it is green
+    assert draw_fabrics(rng, []) == {}
+    fabrics = {}
+    while "top" not in fabrics:
+        fabrics = draw_fabrics(rng, [photo])
+    assert fabrics["top"].shape == (FABRIC_PIXELS, FABRIC_PIXELS, 3) and fabrics["top"][..., 0].max() == 0
+    look = Appearance(skin=(0.9, 0.7, 0.6), top=(0.0, 0.0, 1.0), bottom=(0.0, 0.0, 1.0), shoes=(0.1, 0.1, 0.1),
+                      hair=(0.1, 0.1, 0.1), accent=(0.0, 0.0, 1.0), pattern="plain", outfit="casual")
+    rest_v, rest_j = body.pose(Phenotype.sample(rng), body.zero_pose(1))
+    plain = paint(look, rest_v[0], body.vertex_region, rest_j[0, 10])
+    printed = paint(look, rest_v[0], body.vertex_region, rest_j[0, 10], {"top": fabrics["top"]})
+    changed = np.abs(printed - plain).max(axis=1) > 1e-6
+    was_top = (plain == [0.0, 0.0, 1.0]).all(axis=1)
+    assert changed.any() and not (changed & ~was_top).any()  # only garment vertices changed
+    assert (printed[changed, 1] > printed[changed, 2]).all()  # and they are now mostly the photo's green
+    skin = (plain == look.skin).all(axis=1)
+    assert skin.sum() > 100 and (printed[skin] == plain[skin]).all()
+
+
 def test_subject_splits():
     from train.synth.generate import subject_splits
 
@@ -470,6 +495,57 @@ def test_background_plates_replace_the_venue(tmp_path, body):
     with FrameReader(probe_video(entry.video), (64, 96)) as reader:
         frame = reader.read(0).astype(int)
     assert np.abs(frame[60, 5] - [200, 30, 30]).max() < 25 and np.abs(frame[60, 90] - [30, 30, 200]).max() < 25
+
+
+def test_plate_is_upright_and_moves_with_the_camera():
+    from train.synth.renderer import Renderer, plate_warp
+
+    w, h = 160, 120
+    ys, xs = np.mgrid[0:h, 0:w]
+    plate = np.stack([xs * 255 // (w - 1), ys * 255 // (h - 1), np.zeros_like(xs)], -1).astype(np.uint8)
+    renderer = Renderer(w, h)
+    renderer.set_plate(plate)
+    try:
+        first = make_camera(w, h, 60, eye=[0, -5, 1.5], target=[0, 0, 1.5])
+        rgb = renderer.render(first)[0].astype(int)
+        assert np.abs(rgb - plate).max() <= 2  # no warp: the plate as given, top row on top
+        panned = make_camera(w, h, 50, eye=[0, -5, 1.5], target=[0.6, 0, 1.7], roll_deg=5)
+        H = plate_warp(first, panned)
+        rgb = renderer.render(panned, plate_warp=H)[0].astype(int)
+    finally:
+        renderer.close()
+    # the far background moved the way the camera turned: a pixel shows the plate at H @ pixel
+    q = np.stack([xs, ys, np.ones_like(xs)], -1) @ H.T
+    qx, qy = q[..., 0] / q[..., 2], q[..., 1] / q[..., 2]
+    inside = (qx > 1) & (qx < w - 2) & (qy > 1) & (qy < h - 2)
+    assert inside.mean() > 0.5 and (qx[inside] - xs[inside]).mean() > 10  # panned right: the plate slid left
+    np.testing.assert_allclose(rgb[..., 0][inside], qx[inside] * 255 / (w - 1), atol=5)
+    np.testing.assert_allclose(rgb[..., 1][inside], qy[inside] * 255 / (h - 1), atol=5)
+
+
+def test_subject_casts_its_shadow_on_the_ground_away_from_the_light():
+    from train.synth.environments import quad
+    from train.synth.renderer import Ground, Lighting, Renderer
+
+    cam = make_camera(160, 120, 70, eye=[0, -6, 4], target=[0, 0, 0.5])
+    floor = quad(np.array([[-6, -6, 0], [6, -6, 0], [6, 6, 0], [-6, 6, 0.0]]), (0.7, 0.7, 0.7))
+    renderer = Renderer(160, 120)
+    try:
+        renderer.add_mesh(floor.faces, floor.colors, subject=False, vertices=floor.vertices, uvs=floor.uvs)
+        renderer.add_mesh(CUBE_F, np.full((8, 3), 0.8), subject=True, vertices=CUBE_V)  # floats 0.5 m up
+        light = Lighting(direction=(1.0, 0.0, 1.0))  # from +x, 45 degrees up: the shadow falls 0.5-1.5 m to -x
+        bare, mask = renderer.render(cam, light)
+        shaded, shaded_mask = renderer.render(cam, light, ground=Ground(softness=0))
+    finally:
+        renderer.close()
+    assert (mask == shaded_mask).all()  # the shadow is not the subject
+    darker = (shaded.astype(int).sum(-1) < bare.astype(int).sum(-1) - 20) & ~mask
+    ys, xs = np.nonzero(darker)
+    centre = cam.project(np.array([-1.0, 0.0, 0.0]))  # the cube's footprint moved 1 m along -x
+    assert darker.sum() > 100
+    assert abs(xs.mean() - centre[0]) < 6 and abs(ys.mean() - centre[1]) < 6
+    factor = shaded[darker].mean() / bare[darker].mean()
+    assert factor == pytest.approx(1 - light.shadow_strength(), abs=0.05)
 
 
 # ------------------------------------------------------------------------------- varied world: light, props

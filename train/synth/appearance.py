@@ -3,7 +3,8 @@
 Colours are painted per vertex through the body regions of ``body.py`` (from the skinning weights):
 a top over torso and arms, trousers over the legs and the lower torso, shoes on the feet, hair on the
 back and top of the head. Outfits depend on the scenario (studio: shirt and trousers; dive: swimwear;
-ski: ski suit and helmet). Patterns (stripes, two-tone) come from vertex positions in the rest pose.
+ski: ski suit and helmet). Patterns (stripes, two-tone) come from vertex positions in the rest pose;
+fabrics are patches cut from real photographs, wrapped around the body (``draw_fabrics``).
 """
 
 from __future__ import annotations
@@ -47,8 +48,40 @@ class Appearance:
                           pattern=str(rng.choice(["plain", "stripes", "twotone"])), outfit=outfit)
 
 
-def paint(appearance: Appearance, rest_vertices: np.ndarray, regions: np.ndarray, head_top: np.ndarray) -> np.ndarray:
-    """Per-vertex colours ``(V, 3)`` of a body in its rest pose (``rest_vertices (V, 3)``, z up, facing -y)."""
+FABRIC_SHARE = 0.5  # of garments printed with a photo patch when photos are given
+FABRIC_PIXELS = 32  # a patch's side, in pixels of the photo
+FABRIC_METRES = 0.5  # what a patch's side covers on the body
+
+
+def draw_fabrics(rng: np.random.Generator, photos: list[np.ndarray]) -> dict[str, np.ndarray]:
+    """Patches ``(FABRIC_PIXELS, FABRIC_PIXELS, 3)`` in [0, 1] for some of the garments ("top", "bottom"),
+    cut from random places of random ``photos`` (uint8 RGB); none without photos."""
+    fabrics = {}
+    for garment in ("top", "bottom"):
+        if not photos or rng.random() >= FABRIC_SHARE:
+            continue
+        photo = photos[int(rng.integers(len(photos)))]
+        h, w = photo.shape[:2]
+        y, x = rng.integers(h - FABRIC_PIXELS + 1), rng.integers(w - FABRIC_PIXELS + 1)
+        patch = photo[y:y + FABRIC_PIXELS, x:x + FABRIC_PIXELS].astype(float) / 255
+        fabrics[garment] = np.clip(patch * rng.uniform(0.7, 1.2), 0, 1)
+    return fabrics
+
+
+def _wrap(patch: np.ndarray, rest_vertices: np.ndarray) -> np.ndarray:
+    """``patch`` sampled at each vertex: wrapped around the body's vertical axis (a cylinder), repeated."""
+    x, y, z = rest_vertices.T
+    around = (np.arctan2(x, -y) + np.pi) * 0.15  # metres along a 0.95 m girth
+    n = len(patch)
+    col = np.floor(around / FABRIC_METRES * n).astype(int) % n
+    row = np.floor(-z / FABRIC_METRES * n).astype(int) % n
+    return patch[row, col]
+
+
+def paint(appearance: Appearance, rest_vertices: np.ndarray, regions: np.ndarray, head_top: np.ndarray,
+          fabrics: dict[str, np.ndarray] | None = None) -> np.ndarray:
+    """Per-vertex colours ``(V, 3)`` of a body in its rest pose (``rest_vertices (V, 3)``, z up, facing -y);
+    ``fabrics`` ("top", "bottom": photo patches from :func:`draw_fabrics`) print over the garment's colour."""
     a = appearance
     z = rest_vertices[:, 2]
     region = np.asarray(REGIONS)[regions]
@@ -74,6 +107,12 @@ def paint(appearance: Appearance, rest_vertices: np.ndarray, regions: np.ndarray
             colors[stripe] = a.accent
         elif a.pattern == "twotone":
             colors[top & (rest_vertices[:, 0] > 0)] = a.accent
+    fabrics = fabrics or {}
+    garments = {"top": torso & ~lower if a.outfit == "swimwear" else (torso & ~lower) | arms,
+                "bottom": lower if a.outfit == "swimwear" else legs | lower}
+    for garment, patch in fabrics.items():
+        where = garments[garment] & (colors != np.asarray(a.skin, float)).any(axis=1)  # cloth, not skin
+        colors[where] = 0.8 * _wrap(patch, rest_vertices[where]) + 0.2 * colors[where]
     # hair (or a helmet for skiing): the top and back of the head
     cap = head & ((z > head_top[2] - 0.09) | ((rest_vertices[:, 1] > head_top[1] + 0.03) & (z > head_top[2] - 0.2)))
     colors[cap] = a.accent if a.outfit == "skisuit" else a.hair

@@ -17,15 +17,15 @@ from pathlib import Path
 
 import numpy as np
 
-from train.synth.appearance import Appearance, paint
+from train.synth.appearance import Appearance, draw_fabrics, paint
 from train.synth.body import BodyModel, Phenotype
 from train.synth.bvh import load_captures, resample
 from train.synth.cameras import Camera
 from train.synth.environments import occluder
 from train.synth.motions import PROCEDURAL, Motion
 from train.synth.plates import load_plates
-from train.synth.renderer import Lighting, Renderer, vertex_normals
-from train.synth.scenarios import SCENARIOS, Scenario, cameras_for, ground_height, venue
+from train.synth.renderer import Ground, Lighting, Renderer, plate_warp, vertex_normals
+from train.synth.scenarios import SCENARIOS, Scenario, cameras_for, ground_height, shadow_ground, venue
 from tvstream.labels import CameraParams, VideoLabels, save_labels
 from tvstream.manifest import VideoEntry, write_manifest
 from tvstream.video_writer import VideoWriter
@@ -55,6 +55,8 @@ class SynthConfig:
     labeled_fraction: float = 0.25  # subjects whose labels the few-label regressor may use
     backgrounds: str | None = None  # folder of plates (images/videos) instead of the procedural venue
     bvh: str | None = None  # folder of BVH motion capture used instead of the scenario's procedural motions
+    textures: str | None = None  # folder of photos that half the garments are printed with (patches)
+    shadows: bool = True  # the athlete casts a contact shadow on the ground (not in dives)
 
     def __post_init__(self) -> None:
         if self.scenario not in SCENARIOS:
@@ -142,6 +144,8 @@ class _Take:
     joints: np.ndarray  # (T, 17, 3)
     drift_phase: float
     lighting: Lighting = Lighting()
+    ground: Ground | None = None  # where the athlete's shadow falls
+    plate: bool = False  # a photo plate is behind: it moves with the camera
 
 
 def _motion(scenario: Scenario, captures: list, body: BodyModel, cfg: SynthConfig,
@@ -161,7 +165,9 @@ def _render_take(renderer: Renderer, body_mesh, env, cfg: SynthConfig, take: _Ta
         for t, cam in enumerate(take.cams):
             body_mesh.update(take.verts[t], take.normals[t])
             gain = 1 + cfg.drift * np.sin(2 * np.pi * t / (4 * cfg.fps) + take.drift_phase)
-            rgb, mask = renderer.render(cam, take.lighting.scaled(gain), clear=env.sky)
+            warp = plate_warp(take.cams[0], cam) if take.plate else None
+            rgb, mask = renderer.render(cam, take.lighting.scaled(gain), clear=env.sky, plate_warp=warp,
+                                        ground=take.ground)
             writer.write(degrade(rgb))
             rows.append(frame_labels(cam, take.joints[t], mask))
             tick()
@@ -214,6 +220,8 @@ def synthesize(cfg: SynthConfig, out_dir: str | os.PathLike, progress: Progress 
     studio_rig = ([c[0] for c in cameras_for(scenario, cfg.width, cfg.height, np.zeros((1, 17, 3)), world_rng)]
                   if scenario.rig == "studio" else None)
     plates = load_plates(cfg.backgrounds, cfg.width, cfg.height) if cfg.backgrounds else []
+    photos = load_plates(cfg.textures, 160, 90) if cfg.textures else []  # fabric patches: a fifth of a photo wide
+    ground = shadow_ground(scenario) if cfg.shadows else None
     captures = load_captures(cfg.bvh, body) if cfg.bvh else []
     renderer = Renderer(cfg.width, cfg.height)
     if not plates:
@@ -239,8 +247,9 @@ def synthesize(cfg: SynthConfig, out_dir: str | os.PathLike, progress: Progress 
             subject = f"S{s + 1:02d}"
             phenotype = Phenotype.sample(rng)
             appearance = Appearance.sample(rng, scenario.outfit)
+            fabrics = draw_fabrics(rng, photos)
             rest_v, rest_j = body.pose(phenotype, body.zero_pose(1))
-            colors = paint(appearance, rest_v[0], body.vertex_region, rest_j[0, 10])
+            colors = paint(appearance, rest_v[0], body.vertex_region, rest_j[0, 10], fabrics)
             if body_mesh is None:
                 body_mesh = renderer.add_mesh(body.faces, colors, subject=True)
             else:
@@ -261,7 +270,7 @@ def synthesize(cfg: SynthConfig, out_dir: str | os.PathLike, progress: Progress 
                     # drawn only by scenarios that vary them, so the other scenarios' renders stay as they were
                     lighting = Lighting.sample(rng) if scenario.lighting == "drawn" else Lighting()
                     prop = _occluder(renderer, scenario, cams[0], joints, plate, rng)
-                    take = _Take(cams, verts, normals, joints, drift_phase, lighting)
+                    take = _Take(cams, verts, normals, joints, drift_phase, lighting, ground, plate is not None)
                     try:
                         j3, j2, boxes, vis = _render_take(renderer, body_mesh, env, cfg, take, degrade,
                                                           out / "videos" / f"{name}.mp4", tick)

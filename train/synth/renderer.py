@@ -3,7 +3,10 @@
 Meshes carry per-vertex colours (and optionally a texture); lighting is ambient + one directional
 light. The body writes alpha 1 and the environment alpha 0, so one read-back gives the image and the
 subject's mask; an environment mesh in front of the body (an occluder) wins the depth test and so
-clears the mask there. A plate (user image or venue background) can fill the frame behind everything.
+clears the mask there. A plate (user image or venue background) can fill the frame behind everything;
+it is warped with the camera's pan, roll and zoom (a far background: a homography) and lit like the
+scene. Subject meshes can cast a contact shadow on a ground plane (planar projection along the light),
+written to alpha as "shadow" and darkened after the read-back, so the mask stays the body's.
 """
 
 from __future__ import annotations
@@ -59,17 +62,68 @@ void main() {
 _PLATE_VS = """
 #version 330
 in vec2 in_xy;
-out vec2 v_uv;
-void main() { v_uv = vec2(in_xy.x * 0.5 + 0.5, in_xy.y * 0.5 + 0.5); gl_Position = vec4(in_xy, 0.0, 1.0); }
+void main() { gl_Position = vec4(in_xy, 0.0, 1.0); }
 """
 
+# framebuffer row r is image row r (see Camera.gl_projection); the plate texture's first row is the image's top
 _PLATE_FS = """
 #version 330
 uniform sampler2D u_plate;
-in vec2 v_uv;
+uniform mat3 u_warp;        // image pixel -> plate pixel (homogeneous)
+uniform vec2 u_plate_size;  // plate width, height in pixels
+uniform vec3 u_gain;        // the scene's light on the plate
 out vec4 f_color;
-void main() { f_color = vec4(texture(u_plate, v_uv).rgb, 0.0); }
+void main() {
+    vec3 q = u_warp * vec3(gl_FragCoord.xy - 0.5, 1.0);
+    vec2 uv = (q.xy / q.z + 0.5) / u_plate_size;
+    uv = 1.0 - abs(1.0 - mod(uv, 2.0));  // mirror beyond the photo's edge
+    f_color = vec4(texture(u_plate, uv).rgb * u_gain, 0.0);
+}
 """
+
+# a subject mesh flattened onto the ground plane along the light: writes alpha SHADOW_ALPHA only
+_SHADOW_VS = """
+#version 330
+uniform mat4 u_view;
+uniform mat4 u_proj;
+uniform vec3 u_light_dir;   // towards the light
+uniform vec4 u_plane;       // n.x, n.y, n.z, d with n . p = d on the ground
+in vec3 in_pos;
+void main() {
+    float above = dot(u_plane.xyz, in_pos) - u_plane.w;
+    vec3 p = in_pos - u_light_dir * (above / dot(u_plane.xyz, u_light_dir)) + u_plane.xyz * 0.005;
+    gl_Position = u_proj * u_view * vec4(p, 1.0);
+}
+"""
+
+_SHADOW_FS = """
+#version 330
+out vec4 f_color;
+void main() { f_color = vec4(0.0, 0.0, 0.0, 0.4); }  // alpha 102: under the mask threshold
+"""
+
+SHADOW_ALPHA = (64, 160)  # read-back alpha range that means "ground in the subject's shadow"
+
+
+@dataclass(frozen=True)
+class Ground:
+    """The plane ``normal . p = offset`` (world metres) that subject meshes cast their shadow on."""
+
+    normal: tuple[float, float, float] = (0.0, 0.0, 1.0)
+    offset: float = 0.0
+    softness: float = 1.5  # Gaussian sigma of the shadow's edge, pixels
+
+
+def plate_warp(reference: Camera, camera: Camera) -> np.ndarray:
+    """3x3 homography from ``camera``'s pixels to those of a plate seen by ``reference`` without its roll.
+
+    The plate is a far background (points at infinity), so pan, tilt, roll and zoom move it by
+    ``K_ref R_ref R^T K^-1``; the reference's roll is taken out so the photo's horizon stays level in it.
+    """
+    a = np.radians(reference.roll_deg)
+    unroll = np.array([[np.cos(a), np.sin(a), 0.0], [-np.sin(a), np.cos(a), 0.0], [0.0, 0.0, 1.0]])
+    level = unroll.T @ reference.R
+    return reference.K @ level @ camera.R.T @ np.linalg.inv(camera.K)
 
 
 @dataclass(frozen=True)
@@ -83,6 +137,18 @@ class Lighting:
     def scaled(self, gain: float) -> Lighting:
         """The same light with its intensity times ``gain`` (lighting drift)."""
         return Lighting(self.direction, tuple(gain * c for c in self.light), tuple(gain * c for c in self.ambient))
+
+    def plate_gain(self) -> tuple[float, float, float]:
+        """How this light tints a photo plate: 1 under the default light, warmer, cooler, dimmer or brighter
+        with it (half the body's change, since a photo already carries its own light)."""
+        ref = np.asarray(Lighting.ambient) + 0.7 * np.asarray(Lighting.light)
+        here = np.asarray(self.ambient) + 0.7 * np.asarray(self.light)
+        return tuple(float(g) for g in np.clip(1 + 0.5 * (here / ref.mean() - 1), 0.5, 1.4))
+
+    def shadow_strength(self) -> float:
+        """How much the ground darkens in the shadow: the directional light's share of the total."""
+        light, ambient = float(np.mean(self.light)), float(np.mean(self.ambient))
+        return 0.85 * light / max(light + ambient, 1e-6)
 
     @classmethod
     def sample(cls, rng: np.random.Generator) -> Lighting:
@@ -122,7 +188,7 @@ def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
 
 class _Mesh:
     def __init__(self, ctx, program, faces: np.ndarray, colors: np.ndarray, uvs: np.ndarray | None,
-                 texture=None) -> None:
+                 texture=None, shadow_program=None) -> None:
         n = len(colors)
         self.pos = ctx.buffer(reserve=n * 12, dynamic=True)
         self.normal = ctx.buffer(reserve=n * 12, dynamic=True)
@@ -132,6 +198,9 @@ class _Mesh:
         self.vao = ctx.vertex_array(program, [(self.pos, "3f", "in_pos"), (self.normal, "3f", "in_normal"),
                                               (self.color, "3f", "in_color"), (self.uv, "2f", "in_uv")],
                                     index_buffer=self.index, index_element_size=4)
+        self.shadow_vao = (None if shadow_program is None else
+                           ctx.vertex_array(shadow_program, [(self.pos, "3f", "in_pos")],
+                                            index_buffer=self.index, index_element_size=4))
         self.texture = texture
         self.num_vertices = n
 
@@ -141,7 +210,7 @@ class _Mesh:
         self.color.write(np.ascontiguousarray(colors, dtype="f4").tobytes())
 
     def release(self) -> None:
-        for obj in (self.vao, self.pos, self.normal, self.color, self.uv, self.index, self.texture):
+        for obj in (self.vao, self.shadow_vao, self.pos, self.normal, self.color, self.uv, self.index, self.texture):
             if obj is not None:
                 obj.release()
 
@@ -175,6 +244,7 @@ class Renderer:
         log.debug("renderer: %s", self.ctx.info.get("GL_RENDERER"))
         self._mesh_prog = self.ctx.program(vertex_shader=_MESH_VS, fragment_shader=_MESH_FS)
         self._plate_prog = self.ctx.program(vertex_shader=_PLATE_VS, fragment_shader=_PLATE_FS)
+        self._shadow_prog = self.ctx.program(vertex_shader=_SHADOW_VS, fragment_shader=_SHADOW_FS)
         quad = np.array([-1, -1, 1, -1, -1, 1, 1, 1], dtype="f4")
         self._plate_vao = self.ctx.vertex_array(self._plate_prog, [(self.ctx.buffer(quad.tobytes()), "2f", "in_xy")])
         self._plate_tex = None
@@ -191,7 +261,7 @@ class Renderer:
             tex = self.ctx.texture((texture.shape[1], texture.shape[0]), 3, np.ascontiguousarray(texture).tobytes())
             tex.build_mipmaps()
             tex.repeat_x = tex.repeat_y = True
-        mesh = _Mesh(self.ctx, self._mesh_prog, faces, colors, uvs, tex)
+        mesh = _Mesh(self.ctx, self._mesh_prog, faces, colors, uvs, tex, self._shadow_prog if subject else None)
         if vertices is not None:
             mesh.update(vertices, vertex_normals(vertices, faces))
         self._meshes.append((mesh, 1.0 if subject else 0.0))
@@ -207,14 +277,19 @@ class Renderer:
         if image is None:
             self._plate_tex = None
             return
-        image = np.ascontiguousarray(image[::-1])  # texture rows go bottom-up, our NDC y grows downwards
+        image = np.ascontiguousarray(image)  # first row = top: framebuffer rows are image rows (gl_projection)
         if self._plate_tex is None or self._plate_tex.size != (image.shape[1], image.shape[0]):
             self._plate_tex = self.ctx.texture((image.shape[1], image.shape[0]), 3)
         self._plate_tex.write(image.tobytes())
 
     def render(self, camera: Camera, lighting: Lighting = Lighting(),
-               clear: tuple[float, float, float] = (0.5, 0.5, 0.5)) -> tuple[np.ndarray, np.ndarray]:
-        """Draw every mesh from ``camera``: ``(rgb (H, W, 3) uint8, mask (H, W) bool)``."""
+               clear: tuple[float, float, float] = (0.5, 0.5, 0.5), plate_warp: np.ndarray | None = None,
+               ground: Ground | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Draw every mesh from ``camera``: ``(rgb (H, W, 3) uint8, mask (H, W) bool)``.
+
+        ``plate_warp`` maps this frame's pixels to the plate's (:func:`plate_warp`; identity when None);
+        with a ``ground``, subject meshes cast a shadow on it, away from the light.
+        """
         if (camera.width, camera.height) != (self.width, self.height):
             raise ValueError(f"camera is {camera.width}x{camera.height}, renderer {self.width}x{self.height}")
         mgl = self._moderngl
@@ -223,26 +298,82 @@ class Renderer:
         if self._plate_tex is not None:
             self.ctx.disable(mgl.DEPTH_TEST)
             self._plate_tex.use(0)
-            self._plate_prog["u_plate"].value = 0
+            plate = self._plate_prog
+            plate["u_plate"].value = 0
+            warp = np.eye(3) if plate_warp is None else np.asarray(plate_warp, float)
+            plate["u_warp"].write(warp.T.astype("f4").tobytes())
+            plate["u_plate_size"].value = tuple(float(v) for v in self._plate_tex.size)
+            plate["u_gain"].value = lighting.plate_gain()
             self._plate_vao.render(mgl.TRIANGLE_STRIP)
         self.ctx.enable(mgl.DEPTH_TEST)
-        prog = self._mesh_prog
-        # GL wants column-major: write the transpose of our row-major matrices
-        prog["u_view"].write(camera.view_matrix().T.astype("f4").tobytes())
-        prog["u_proj"].write(camera.gl_projection().T.astype("f4").tobytes())
+        view = camera.view_matrix().T.astype("f4").tobytes()  # GL wants column-major: the transposes
+        proj = camera.gl_projection().T.astype("f4").tobytes()
         d = np.asarray(lighting.direction, float)
-        prog["u_light_dir"].value = tuple(d / np.linalg.norm(d))
+        d = tuple(d / np.linalg.norm(d))
+        prog = self._mesh_prog
+        prog["u_view"].write(view)
+        prog["u_proj"].write(proj)
+        prog["u_light_dir"].value = d
         prog["u_light"].value = tuple(lighting.light)
         prog["u_ambient"].value = tuple(lighting.ambient)
         for mesh, alpha in self._meshes:
-            prog["u_alpha"].value = alpha
-            prog["u_textured"].value = mesh.texture is not None
-            if mesh.texture is not None:
-                mesh.texture.use(1)
-                prog["u_texture"].value = 1
-            mesh.vao.render(mgl.TRIANGLES)
+            if alpha:
+                continue  # the subject comes after its shadow
+            self._draw(mesh, alpha)
+        if ground is not None and np.dot(ground.normal, d) > 0.05:  # a light below the horizon casts nothing
+            self._shadow(view, proj, d, ground)
+        for mesh, alpha in self._meshes:
+            if alpha:
+                self._draw(mesh, alpha)
         rgba = np.frombuffer(self.fbo.read(components=4), dtype=np.uint8).reshape(self.height, self.width, 4)
-        return rgba[..., :3], rgba[..., 3] > 127
+        rgb, alpha = rgba[..., :3], rgba[..., 3]
+        if ground is not None:
+            rgb = self._darken(rgb, alpha, lighting.shadow_strength(), ground.softness)
+        return rgb, alpha > 127
+
+    def _draw(self, mesh: _Mesh, alpha: float) -> None:
+        prog = self._mesh_prog
+        prog["u_alpha"].value = alpha
+        prog["u_textured"].value = mesh.texture is not None
+        if mesh.texture is not None:
+            mesh.texture.use(1)
+            prog["u_texture"].value = 1
+        mesh.vao.render(self._moderngl.TRIANGLES)
+
+    def _shadow(self, view: bytes, proj: bytes, light_dir: tuple, ground: Ground) -> None:
+        """Subject meshes flattened onto the ground: alpha only, depth-tested against the venue, not written."""
+        prog = self._shadow_prog
+        prog["u_view"].write(view)
+        prog["u_proj"].write(proj)
+        prog["u_light_dir"].value = light_dir
+        prog["u_plane"].value = (*(float(v) for v in ground.normal), float(ground.offset))
+        mgl = self._moderngl
+        # blending keeps the colour and takes the alpha (a colour mask is not applied by every moderngl)
+        self.ctx.enable(mgl.BLEND)
+        self.ctx.blend_func = mgl.ZERO, mgl.ONE, mgl.ONE, mgl.ZERO
+        self.ctx.depth_mask = False
+        try:
+            for mesh, alpha in self._meshes:
+                if alpha and mesh.shadow_vao is not None:
+                    mesh.shadow_vao.render(mgl.TRIANGLES)
+        finally:
+            self.ctx.disable(mgl.BLEND)
+            self.ctx.blend_func = mgl.DEFAULT_BLENDING
+            self.ctx.depth_mask = True
+
+    @staticmethod
+    def _darken(rgb: np.ndarray, alpha: np.ndarray, strength: float, softness: float) -> np.ndarray:
+        """``rgb`` with the shadow pixels (alpha in SHADOW_ALPHA) darkened by ``strength``, soft-edged."""
+        lo, hi = SHADOW_ALPHA
+        shadow = ((alpha >= lo) & (alpha < hi)).astype(np.float32)
+        if not shadow.any():
+            return rgb
+        if softness > 0:
+            import cv2
+
+            shadow = cv2.GaussianBlur(shadow, (0, 0), softness)
+        shadow[alpha >= hi] = 0  # the body is drawn over its shadow
+        return (rgb * (1 - strength * shadow[..., None]) + 0.5).astype(np.uint8)
 
     def close(self) -> None:
         """Release the GL context."""

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from train.synth.cameras import Camera, VariedRig, make_camera, ring_of_cameras, varied_cameras
-from train.synth.environments import (PLATFORM_HEIGHT, Environment, open_ground, pool_hall, slope_height, ski_slope,
-                                      studio_room)
+from train.synth.environments import (PLATFORM_HEIGHT, SLOPE_DEG, Environment, open_ground, pool_hall, slope_height,
+                                      ski_slope, studio_room)
 from train.synth.motions import EVERYDAY
+from train.synth.renderer import Ground
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,17 @@ def ground_height(scenario: Scenario, xy: np.ndarray) -> np.ndarray:
     if scenario.rig == "ski":
         return slope_height(xy[..., 1])
     return np.zeros(xy.shape[:-1])
+
+
+def shadow_ground(scenario: Scenario) -> Ground | None:
+    """The plane the athlete's shadow falls on (also over a photo plate), or None where the athlete is in
+    the air (a dive: the water is metres below, where no contact shadow would show)."""
+    if scenario.rig == "dive":
+        return None
+    if scenario.rig == "ski":  # z = -tan(slope) y
+        n = np.array([0.0, np.tan(np.radians(SLOPE_DEG)), 1.0])
+        return Ground(normal=tuple(n / np.linalg.norm(n)), offset=0.0)
+    return Ground()
 
 
 def vfov_camera(width: int, height: int, vfov_deg: float, eye, target) -> Camera:

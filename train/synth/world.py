@@ -72,6 +72,8 @@ def shards(kind: str, plates: Path | None) -> dict[str, SynthConfig]:
         }
     else:
         raise ValueError(f"kind must be 'train' or 'bench', got {kind!r}")
+    # every body wears fabrics cut from the same split's photos (the bench's from bench photos only)
+    table = {name: replace(cfg, textures=photos) for name, cfg in table.items()}
     # without plates `photos` is None, so a photo shard would silently render the procedural venue: drop it
     return {name: cfg for name, cfg in table.items() if plates is not None or "_photo" not in name}
 
