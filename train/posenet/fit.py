@@ -169,11 +169,10 @@ def split_rows(cache: Cache, val_every: int) -> tuple[np.ndarray, np.ndarray]:
     return np.flatnonzero(~held), np.flatnonzero(held)
 
 
-def losses(model: PoseNet, batch: dict[str, torch.Tensor], cfg: FitConfig, g: torch.Generator,
-           train: bool = True) -> tuple[torch.Tensor, dict[str, float]]:
-    """The weighted loss of one batch and its terms (augmentation on the CPU, the networks on ``cfg.device``)."""
-    mcfg, w = model.cfg, cfg.weights
-    device = next(model.parameters()).device
+def network_inputs(batch: dict[str, torch.Tensor], mcfg: PoseNetConfig, cfg: FitConfig, g: torch.Generator,
+                   train: bool = True) -> tuple[torch.Tensor, ...]:
+    """Cache rows -> ``(crops, joints2d, joints3d, frames, boxes)`` as the networks see them: the crop around
+    the labeled box, augmented when ``train`` (geometry, appearance, occluders; zoomed frames)."""
     crops, j2, j3 = pose_crops(batch["crops"], batch["joints2d"], batch["joints3d"], batch["tight"],
                                mcfg.crop_size, mcfg.box_margin, cfg.augment, g, train=train)
     frames, boxes = batch["frames"], batch["box"]
@@ -181,7 +180,16 @@ def losses(model: PoseNet, batch: dict[str, torch.Tensor], cfg: FitConfig, g: to
         crops = appearance(crops, cfg.augment, g)
         frames, boxes = zoom_frames(frames, boxes, cfg.augment, g)
         frames = appearance(frames, cfg.augment.__class__(**{**asdict(cfg.augment), "occlude_p": 0.0}), g)
-    crops, j2, j3, frames, boxes = (t.to(device) for t in (crops, j2, j3, frames, boxes))
+    return crops, j2, j3, frames, boxes
+
+
+def losses(model: PoseNet, batch: dict[str, torch.Tensor], cfg: FitConfig, g: torch.Generator,
+           train: bool = True) -> tuple[torch.Tensor, dict[str, float]]:
+    """The weighted loss of one batch and its terms (augmentation on the CPU, the networks on ``cfg.device``)."""
+    mcfg, w = model.cfg, cfg.weights
+    device = next(model.parameters()).device
+    inputs = network_inputs(batch, mcfg, cfg, g, train)
+    crops, j2, j3, frames, boxes = (t.to(device) for t in inputs)
     amp = torch.autocast(device.type, dtype=torch.bfloat16 if device.type == "cpu" else torch.float16,
                          enabled=cfg.cpu_amp if device.type == "cpu" else True)
     with amp:

@@ -16,11 +16,26 @@ from tvstream.overlay import draw_box, draw_skeleton
 def contact_sheet(dataset: str | os.PathLike, out_png: str | os.PathLike, videos: int = 4, frames: int = 4,
                   tile: int = 256) -> Path:
     """Write a ``videos x frames`` grid (one row per video, frames evenly spread) with skeletons and boxes."""
-    from PIL import Image  # pillow comes with torchvision (the train extra)
-
     everything = discover(dataset)
     # spread the rows over the dataset (other subjects and sequences, not four views of one take)
     entries = [everything[i] for i in np.unique(np.linspace(0, len(everything) - 1, videos).round().astype(int))]
+    return _sheet(entries, out_png, frames, tile)
+
+
+def world_contact_sheet(world: str | os.PathLike, out_image: str | os.PathLike, per_shard: int = 1, frames: int = 4,
+                        tile: int = 192, seed: int = 0) -> Path:
+    """A grid of a whole world (``train.synth.world``): ``per_shard`` random videos of every shard, a row each."""
+    rng = np.random.default_rng(seed)
+    entries = []
+    for shard in sorted(p for p in Path(world).iterdir() if (p / "manifest.json").is_file()):
+        videos = discover(shard)
+        entries += [videos[i] for i in sorted(rng.choice(len(videos), min(per_shard, len(videos)), replace=False))]
+    return _sheet(entries, out_image, frames, tile)
+
+
+def _sheet(entries: list, out_image: str | os.PathLike, frames: int, tile: int) -> Path:
+    from PIL import Image  # pillow comes with torchvision (the train extra)
+
     first = probe_video(entries[0].video)
     tile_h = int(round(tile * first.height / first.width)) if first.width >= first.height else tile
     rows = []
@@ -45,6 +60,24 @@ def contact_sheet(dataset: str | os.PathLike, out_png: str | os.PathLike, videos
                 tiles.append(canvas)
         rows.append(np.concatenate(tiles, axis=1))
     sheet = np.concatenate(rows, axis=0)
-    out_png = Path(out_png)
-    Image.fromarray(sheet).save(out_png)
-    return out_png
+    out_image = Path(out_image)
+    Image.fromarray(sheet).save(out_image, quality=85)  # PNG ignores the quality; a .jpg keeps a big sheet small
+    return out_image
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    ap = argparse.ArgumentParser(description="a contact sheet of a world of shards (one row per shard)")
+    ap.add_argument("world", type=Path)
+    ap.add_argument("out", type=Path, help=".png or .jpg")
+    ap.add_argument("--per-shard", type=int, default=1)
+    ap.add_argument("--frames", type=int, default=4)
+    ap.add_argument("--tile", type=int, default=192)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+    print(world_contact_sheet(args.world, args.out, args.per_shard, args.frames, args.tile, args.seed))
+
+
+if __name__ == "__main__":
+    main()

@@ -21,6 +21,7 @@ from train.synth.appearance import Appearance, draw_fabrics, paint
 from train.synth.body import BodyModel, Phenotype
 from train.synth.bvh import load_captures, resample
 from train.synth.cameras import Camera
+from train.synth.collisions import self_intersecting
 from train.synth.environments import occluder
 from train.synth.motions import PROCEDURAL, Motion
 from train.synth.plates import load_plates
@@ -157,6 +158,30 @@ def _motion(scenario: Scenario, captures: list, body: BodyModel, cfg: SynthConfi
     return PROCEDURAL[name](body.bone_index, cfg.frames, cfg.fps, rng)
 
 
+MOTION_TRIES = 4  # draws of a motion before the least self-intersecting one is kept
+MAX_INTERSECTING = 0.05  # share of a motion's frames where limbs may pass through each other
+
+
+def _posed_motion(scenario: Scenario, captures: list, body: BodyModel, phenotype: Phenotype, cfg: SynthConfig,
+                  rng: np.random.Generator, stats: dict[str, int]) -> tuple[Motion, np.ndarray, np.ndarray]:
+    """A motion posed on ``phenotype``: ``(motion, vertices (T, V, 3), joints (T, 17, 3))`` in the world. It is
+    drawn again while more than ``MAX_INTERSECTING`` of its frames have limbs through each other (up to
+    ``MOTION_TRIES`` draws; then the cleanest draw is kept). ``stats`` counts redraws and frames kept anyway."""
+    best = None
+    for _ in range(MOTION_TRIES):
+        motion = _motion(scenario, captures, body, cfg, rng)
+        verts, joints = body.pose(phenotype, motion.rotvecs)
+        bad = int(self_intersecting(joints).sum())
+        if best is None or bad < best[0]:
+            best = (bad, motion, verts, joints)
+        if bad <= MAX_INTERSECTING * len(joints):
+            break
+        stats["motions_redrawn"] += 1
+    bad, motion, verts, joints = best
+    stats["frames_self_intersecting"] += bad * (4 if scenario.rig == "studio" else 1)
+    return (motion, *place(motion, verts, joints, scenario))
+
+
 def _render_take(renderer: Renderer, body_mesh, env, cfg: SynthConfig, take: _Take, degrade: _Degrade,
                  path: Path, tick: Callable[[], None]) -> tuple[np.ndarray, ...]:
     """Render, degrade and encode one take; its labels ``(joints3d, joints2d, box, visible)`` stacked over frames."""
@@ -241,6 +266,7 @@ def synthesize(cfg: SynthConfig, out_dir: str | os.PathLike, progress: Progress 
 
     entries: list[VideoEntry] = []
     splits = subject_splits(cfg.subjects, cfg.test_fraction, cfg.labeled_fraction)
+    stats = {"motions_redrawn": 0, "frames_self_intersecting": 0, "frames": total}
     try:
         for s, seed in enumerate(subject_seeds):
             rng = np.random.default_rng(seed)
@@ -255,8 +281,7 @@ def synthesize(cfg: SynthConfig, out_dir: str | os.PathLike, progress: Progress 
             else:
                 body_mesh.set_colors(colors)
             for k in range(cfg.sequences):
-                motion = _motion(scenario, captures, body, cfg, rng)
-                verts, joints = place(motion, *body.pose(phenotype, motion.rotvecs), scenario)
+                motion, verts, joints = _posed_motion(scenario, captures, body, phenotype, cfg, rng, stats)
                 sequence = f"{subject}_{k + 1:02d}_{motion.name}"
                 normals = [vertex_normals(v, body.faces) for v in verts]
                 rigs = ([[cam] * cfg.frames for cam in studio_rig] if studio_rig is not None
@@ -289,4 +314,5 @@ def synthesize(cfg: SynthConfig, out_dir: str | os.PathLike, progress: Progress 
         renderer.close()
     write_manifest(out / "manifest.json", entries)
     (out / "synth_config.json").write_text(json.dumps(asdict(cfg), indent=1) + "\n")
+    (out / "synth_stats.json").write_text(json.dumps(stats, indent=1) + "\n")
     return entries
