@@ -195,6 +195,19 @@ def test_cache_puts_the_box_centre_in_the_middle_of_each_precrop(tiny_cache: Pat
     assert cache.image_rows("crops", np.array([0, 500])).shape == (2, 48, 48, 3)
 
 
+def test_a_damaged_clip_is_named_and_left_out_of_the_cache(rig_dir: Path, tmp_path: Path, caplog):
+    import shutil
+
+    from train.posenet.cache import build_cache
+
+    shard = tmp_path / "shard"
+    shutil.copytree(rig_dir, shard)
+    (shard / "seq1_c1.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(2000))  # a header and nothing else
+    meta = build_cache(shard, tmp_path / "cache", side=32, small=SIZES["tiny"].detector_size)
+    assert meta["frames"] == 2 * 240  # the two good clips are all there
+    assert any("seq1_c1.mp4" in r.getMessage() and "left out" in r.getMessage() for r in caplog.records)
+
+
 def test_fit_resumes_exactly_and_refuses_another_config(tiny_cache: Path, tmp_path: Path):
     from train.posenet.fit import FitConfig, fit
 

@@ -47,3 +47,30 @@ def test_photo_plates_are_windows_of_the_photo_at_the_plate_size():
     assert [p.shape for p in plates] == [(36, 64, 3)] * 5
     assert all(p.dtype == np.uint8 for p in plates)
     assert len({round(float(p.mean()), 1) for p in plates}) > 1  # windows at random places and scales differ
+
+
+def test_a_shard_with_a_missing_or_empty_file_is_rendered_again(tmp_path, capsys):
+    from train.synth.world import is_done
+    from tvstream.manifest import VideoEntry, write_manifest
+
+    shard = tmp_path / "ski_0"
+    shard.mkdir()
+    assert not is_done(shard)  # no manifest yet: stopped before the end
+    (shard / "a.mp4").write_bytes(b"video")
+    (shard / "a.npz").write_bytes(b"labels")
+    write_manifest(shard / "manifest.json", [VideoEntry(video=shard / "a.mp4", labels=shard / "a.npz", subject="S01")])
+    assert is_done(shard)
+    (shard / "a.mp4").write_bytes(b"")
+    assert not is_done(shard) and "a.mp4 is missing or empty" in capsys.readouterr().out
+    (shard / "manifest.json").write_text("{not json")
+    assert not is_done(shard) and "unreadable manifest" in capsys.readouterr().out
+
+
+def test_synth_config_refuses_a_backwards_quality_range():
+    import pytest
+
+    from train.synth.generate import SynthConfig
+
+    with pytest.raises(ValueError, match="crf"):
+        SynthConfig(crf=(30, 20))
+    assert shards("train", PLATES)["ski_0"].crf == (16, 34)

@@ -104,7 +104,11 @@ def build_cache(data: Path, out: Path, side: int, small: tuple[int, int],
     parts: dict[str, list[np.ndarray]] = {k: [] for k in FIELDS}
     sources = []
     for n, (video, labels) in enumerate(videos):
-        rows = cache_video(video, labels, side, small)
+        try:
+            rows = cache_video(video, labels, side, small)
+        except (av.error.FFmpegError, LabelError, OSError) as exc:  # one damaged clip does not stop the rest
+            log.warning("%s: cannot be read (%s); left out of the cache", video, exc)
+            continue
         if len(rows["crops"]) == 0:  # no usable frame (the athlete out of view or too small throughout)
             log.warning("%s: no frame with a usable label; left out of the cache", video)
             continue

@@ -52,6 +52,7 @@ class SynthConfig:
     noise: float = 2.0  # sensor noise, grey levels (std)
     blur: float = 0.15  # motion blur: weight of the previous exposure (higher ghosts on pans)
     drift: float = 0.08  # lighting drift amplitude (relative)
+    crf: tuple[int, int] = (20, 20)  # H.264 quality drawn per take from this range (higher: blockier, as streams)
     test_fraction: float = 0.25  # subjects held out for testing
     labeled_fraction: float = 0.25  # subjects whose labels the few-label regressor may use
     backgrounds: str | None = None  # folder of plates (images/videos) instead of the procedural venue
@@ -70,6 +71,8 @@ class SynthConfig:
             raise ValueError(f"seconds must be in [0.1, 600], got {self.seconds}")
         if not 1 <= self.fps <= 240:
             raise ValueError(f"fps must be in [1, 240], got {self.fps}")
+        if not 0 <= self.crf[0] <= self.crf[1] <= 51:
+            raise ValueError(f"crf must be a range within [0, 51], got {self.crf}")
 
     @property
     def frames(self) -> int:
@@ -147,6 +150,7 @@ class _Take:
     lighting: Lighting = Lighting()
     ground: Ground | None = None  # where the athlete's shadow falls
     plate: bool = False  # a photo plate is behind: it moves with the camera
+    crf: int = 20  # H.264 quality of this take
 
 
 def _motion(scenario: Scenario, captures: list, body: BodyModel, cfg: SynthConfig,
@@ -186,7 +190,7 @@ def _render_take(renderer: Renderer, body_mesh, env, cfg: SynthConfig, take: _Ta
                  path: Path, tick: Callable[[], None]) -> tuple[np.ndarray, ...]:
     """Render, degrade and encode one take; its labels ``(joints3d, joints2d, box, visible)`` stacked over frames."""
     rows = []
-    with VideoWriter(path, cfg.width, cfg.height, cfg.fps) as writer:
+    with VideoWriter(path, cfg.width, cfg.height, cfg.fps, crf=take.crf) as writer:
         for t, cam in enumerate(take.cams):
             body_mesh.update(take.verts[t], take.normals[t])
             gain = 1 + cfg.drift * np.sin(2 * np.pi * t / (4 * cfg.fps) + take.drift_phase)
@@ -295,7 +299,8 @@ def synthesize(cfg: SynthConfig, out_dir: str | os.PathLike, progress: Progress 
                     # drawn only by scenarios that vary them, so the other scenarios' renders stay as they were
                     lighting = Lighting.sample(rng) if scenario.lighting == "drawn" else Lighting()
                     prop = _occluder(renderer, scenario, cams[0], joints, plate, rng)
-                    take = _Take(cams, verts, normals, joints, drift_phase, lighting, ground, plate is not None)
+                    crf = int(rng.integers(cfg.crf[0], cfg.crf[1] + 1)) if cfg.crf[0] < cfg.crf[1] else cfg.crf[0]
+                    take = _Take(cams, verts, normals, joints, drift_phase, lighting, ground, plate is not None, crf)
                     try:
                         j3, j2, boxes, vis = _render_take(renderer, body_mesh, env, cfg, take, degrade,
                                                           out / "videos" / f"{name}.mp4", tick)

@@ -31,7 +31,9 @@ from pathlib import Path
 
 from train.synth.generate import SynthConfig
 
-BASE = SynthConfig(width=640, height=360, sequences=2, seconds=3.0, test_fraction=0.0, labeled_fraction=1.0)
+# re-encoded at a quality drawn per take, from near-lossless to a busy stream's blocks
+BASE = SynthConfig(width=640, height=360, sequences=2, seconds=3.0, test_fraction=0.0, labeled_fraction=1.0,
+                   crf=(16, 34))
 
 
 def shards(kind: str, plates: Path | None) -> dict[str, SynthConfig]:
@@ -86,7 +88,22 @@ def shard_frames(cfg: SynthConfig) -> int:
 
 
 def is_done(folder: Path) -> bool:
-    return (folder / "manifest.json").is_file()
+    """A shard is done when its manifest exists and names only videos and labels that are there (not empty)."""
+    manifest = folder / "manifest.json"
+    if not manifest.is_file():
+        return False
+    from tvstream.errors import TvstreamError
+    from tvstream.manifest import load_manifest
+
+    try:
+        files = [Path(f) for e in load_manifest(manifest) for f in (e.video, e.labels) if f is not None]
+    except (TvstreamError, ValueError, KeyError, TypeError) as exc:
+        print(f"  {folder.name}: unreadable manifest ({exc}); rendering the shard again", flush=True)
+        return False
+    missing = [f for f in files if not f.is_file() or f.stat().st_size == 0]
+    if missing:
+        print(f"  {folder.name}: {missing[0]} is missing or empty; rendering the shard again", flush=True)
+    return not missing
 
 
 def _render(args: tuple[str, SynthConfig, Path]) -> tuple[str, float]:
