@@ -208,6 +208,23 @@ def test_a_damaged_clip_is_named_and_left_out_of_the_cache(rig_dir: Path, tmp_pa
     assert any("seq1_c1.mp4" in r.getMessage() and "left out" in r.getMessage() for r in caplog.records)
 
 
+def test_a_cache_is_built_again_when_its_clips_were_rendered_again(rig_dir: Path, tmp_path: Path):
+    import os
+    import shutil
+
+    from train.posenet.cache import build_cache
+
+    shard = tmp_path / "shard"
+    shutil.copytree(rig_dir, shard)
+    small = SIZES["tiny"].detector_size
+    first = build_cache(shard, tmp_path / "cache", side=32, small=small)
+    assert build_cache(shard, tmp_path / "cache", side=32, small=small) == first  # reused as it is
+    labels = shard / "seq1_c0.npz"
+    os.utime(labels, ns=(labels.stat().st_atime_ns, labels.stat().st_mtime_ns + 10**9))  # re-rendered
+    again = build_cache(shard, tmp_path / "cache", side=32, small=small)
+    assert again["fingerprint"] != first["fingerprint"] and again["frames"] == first["frames"]
+
+
 def test_fit_resumes_exactly_and_refuses_another_config(tiny_cache: Path, tmp_path: Path):
     from train.posenet.fit import FitConfig, fit
 

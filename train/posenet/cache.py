@@ -39,6 +39,17 @@ def _labeled_videos(folder: Path) -> list[tuple[Path, Path]]:
     return [(Path(e.video), Path(e.labels)) for e in discover(folder) if e.labels is not None]
 
 
+def fingerprint(videos: list[tuple[Path, Path]]) -> str:
+    """A digest of the clips' and labels' paths, sizes and modification times: a re-rendered world differs."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in (p for pair in videos for p in pair):
+        st = path.stat()
+        digest.update(f"{path}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:16]
+
+
 def precrop(image: np.ndarray, box: np.ndarray, side: int) -> tuple[np.ndarray, np.ndarray, float]:
     """Square pre-crop of ``image`` around ``box`` [x0, y0, x1, y1] px; returns crop, centre (edge coords), side px."""
     import cv2
@@ -92,15 +103,17 @@ def build_cache(data: Path, out: Path, side: int, small: tuple[int, int],
     Written to temp names and renamed last, so a stopped build leaves no half cache (it restarts).
     """
     marker = out / "cache.json"
-    if marker.is_file():
-        meta = json.loads(marker.read_text())
-        if meta["side"] == side and meta["small"] == list(small):
-            return meta
     folders = [data] if (data / "manifest.json").is_file() else sorted(p for p in data.iterdir()
                                                                          if (p / "manifest.json").is_file())
     videos = [pair for folder in folders for pair in _labeled_videos(folder)]
     if not videos:
         raise LabelError(f"{data}: no labeled videos")
+    stamp = fingerprint(videos)
+    if marker.is_file():
+        meta = json.loads(marker.read_text())
+        if meta["side"] == side and meta["small"] == list(small) and meta.get("fingerprint") == stamp:
+            return meta
+        log.info("%s: the clips or the sizes changed since %s was built; building it again", data, out)
     parts: dict[str, list[np.ndarray]] = {k: [] for k in FIELDS}
     sources = []
     for n, (video, labels) in enumerate(videos):
@@ -123,7 +136,8 @@ def build_cache(data: Path, out: Path, side: int, small: tuple[int, int],
     np.save(out / "video.tmp.npy", np.asarray(sources, np.int32))
     for k in (*FIELDS, "video"):
         (out / f"{k}.tmp.npy").rename(out / f"{k}.npy")
-    meta = {"side": side, "small": list(small), "frames": len(sources), "videos": [str(v) for v, _ in videos]}
+    meta = {"side": side, "small": list(small), "frames": len(sources), "videos": [str(v) for v, _ in videos],
+            "fingerprint": stamp}
     marker.write_text(json.dumps(meta, indent=1) + "\n")
     return meta
 
