@@ -46,7 +46,7 @@ def fingerprint(videos: list[tuple[Path, Path]]) -> str:
     digest = hashlib.sha256()
     for path in (p for pair in videos for p in pair):
         st = path.stat()
-        digest.update(f"{path}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+        digest.update(f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}\n".encode())
     return digest.hexdigest()[:16]
 
 
