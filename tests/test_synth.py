@@ -256,6 +256,21 @@ def test_fabrics_cut_from_photos_print_the_garments_not_the_skin(body):
     assert skin.sum() > 100 and (printed[skin] == plain[skin]).all()
 
 
+def test_world_contact_sheet_has_a_row_per_shard(tiny_dataset, tmp_path):
+    import shutil
+
+    from PIL import Image
+
+    from train.synth.contact_sheet import world_contact_sheet
+
+    _, out, _ = tiny_dataset
+    for shard in ("a_0", "b_0", "c_0"):
+        shutil.copytree(out, tmp_path / "world" / shard)
+    (tmp_path / "world" / "b_0" / "manifest.json").unlink()  # an unfinished shard has no row
+    sheet = world_contact_sheet(tmp_path / "world", tmp_path / "world.jpg", frames=3, tile=64)
+    assert Image.open(sheet).size == (3 * 64, 2 * 64)  # 96x96 frames: square tiles
+
+
 def test_subject_splits():
     from train.synth.generate import subject_splits
 
