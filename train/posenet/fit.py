@@ -140,14 +140,38 @@ def learning_rate(step: int, cfg: FitConfig) -> float:
 
 
 class Batches:
-    """Random batches of the cache's training rows (held-out videos left out), from an owned generator."""
+    """Random batches of ``n`` of the cache's training rows (held-out videos left out), read one batch ahead.
 
-    def __init__(self, cache: Cache, rows: np.ndarray, g: torch.Generator) -> None:
-        self.cache, self.rows, self.g = cache, rows, g
+    The rows come from the batches' own generator, drawn in the caller's thread; a worker thread reads the
+    next batch from the memory-mapped cache while the current step runs. :meth:`state` is the generator's
+    state before the batch read ahead, so a run resumed from it draws the same batches.
+    """
 
-    def take(self, n: int) -> dict[str, torch.Tensor]:
-        pick = np.sort(self.rows[torch.randint(len(self.rows), (n,), generator=self.g).numpy()])
-        return rows_to_tensors(self.cache, pick)
+    def __init__(self, cache: Cache, rows: np.ndarray, n: int, g: torch.Generator) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.cache, self.rows, self.n, self.g = cache, rows, n, g
+        self._reader = ThreadPoolExecutor(1, thread_name_prefix="batches")
+        self._ahead = None
+        self._state = g.get_state()
+
+    def _read_ahead(self) -> None:
+        self._state = self.g.get_state()
+        pick = np.sort(self.rows[torch.randint(len(self.rows), (self.n,), generator=self.g).numpy()])
+        self._ahead = self._reader.submit(rows_to_tensors, self.cache, pick)
+
+    def take(self) -> dict[str, torch.Tensor]:
+        if self._ahead is None:
+            self._read_ahead()
+        batch = self._ahead.result()
+        self._read_ahead()
+        return batch
+
+    def state(self) -> torch.Tensor:
+        return self._state
+
+    def close(self) -> None:
+        self._reader.shutdown(wait=True, cancel_futures=True)
 
 
 def rows_to_tensors(cache: Cache, pick: np.ndarray) -> dict[str, torch.Tensor]:
@@ -250,7 +274,8 @@ def fit(cfg: FitConfig, run_dir: Path, resume: bool = False,
     torch.manual_seed(cfg.seed)
     model = PoseNet(mcfg).to(cfg.device)
     optimiser = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    g = torch.Generator().manual_seed(cfg.seed)
+    g = torch.Generator().manual_seed(cfg.seed)  # augmentation
+    row_g = torch.Generator().manual_seed(cfg.seed + 1)  # which rows each batch reads
     step = 0
     if cfg.init and not (resume and ckpt_path.exists()):
         init = load_checkpoint(Path(cfg.init), expect={"kind": KIND, "model": mcfg.to_dict()}, keys=("kind", "model"))
@@ -267,7 +292,11 @@ def fit(cfg: FitConfig, run_dir: Path, resume: bool = False,
         optimiser.load_state_dict(state["optimizer"])
         g.set_state(state["rng"]["generator"])
         step = state["step"]
-    batches = Batches(cache, train_rows, g)
+        if "rows" in state["rng"]:
+            row_g.set_state(state["rng"]["rows"])
+        else:  # a checkpoint from before batches had their own generator
+            row_g.manual_seed(cfg.seed + 1 + step)
+    batches = Batches(cache, train_rows, cfg.batch, row_g)
     metrics = (run_dir / "metrics.jsonl").open("a")
     stats: dict[str, float] = {}
     train_mode(model, cfg)
@@ -276,7 +305,7 @@ def fit(cfg: FitConfig, run_dir: Path, resume: bool = False,
             tic = time.perf_counter()
             for group in optimiser.param_groups:
                 group["lr"] = learning_rate(step, cfg)
-            loss, stats = losses(model, batches.take(cfg.batch), cfg, g)
+            loss, stats = losses(model, batches.take(), cfg, g)
             if not math.isfinite(float(loss.detach())):
                 raise FloatingPointError(f"loss is {float(loss)} at step {step}: stopping (last good: {ckpt_path})")
             optimiser.zero_grad(set_to_none=True)
@@ -292,18 +321,20 @@ def fit(cfg: FitConfig, run_dir: Path, resume: bool = False,
                               + "\n")
                 metrics.flush()
             if step % cfg.checkpoint_every == 0 or step == cfg.steps:
-                save(ckpt_path, cfg, mcfg, step, model, optimiser, g)
+                save(ckpt_path, cfg, mcfg, step, model, optimiser, g, batches.state())
             if progress is not None:
                 progress(step, cfg.steps, stats)
     finally:
         metrics.close()
+        batches.close()
     return stats
 
 
 def save(path: Path, cfg: FitConfig, mcfg: PoseNetConfig, step: int, model: PoseNet,
-         optimiser: torch.optim.Optimizer, g: torch.Generator) -> None:
+         optimiser: torch.optim.Optimizer, g: torch.Generator, rows: torch.Tensor) -> None:
+    """The run's checkpoint: weights, optimiser, the augmentation generator and the batches' (``rows``)."""
     save_checkpoint(path, config={"kind": KIND, "model": mcfg.to_dict(), "fit": cfg.to_dict()}, step=step,
-                    model=model, optimizer=optimiser, rng_state={"generator": g.get_state()})
+                    model=model, optimizer=optimiser, rng_state={"generator": g.get_state(), "rows": rows})
 
 
 def load_model(path: Path) -> tuple[PoseNet, dict]:
