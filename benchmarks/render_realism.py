@@ -14,6 +14,7 @@ writes ``benchmarks/results/render_realism.{json,md}``. Sets go to ``data/realis
 from __future__ import annotations
 
 import argparse
+import shutil
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -25,6 +26,7 @@ from benchmarks.peer_accuracy import VARIANTS, run_variant, score_clip, summaris
 from benchmarks.peer_mediapipe import ensure_mp_venv, run_worker
 from benchmarks.provenance import machine, save
 from train.synth.generate import SynthConfig, synthesize
+from train.synth.world import is_done
 from tvstream.labels import load_any_labels
 from tvstream.manifest import discover
 
@@ -93,7 +95,8 @@ def main(argv: list[str] | None = None) -> None:
             result["sets"][scenario] = {}
             for k, (variant, cfg) in enumerate(variants(base).items()):
                 folder = args.data / f"{scenario}_{k}"
-                if not (folder / "manifest.json").is_file():
+                if not is_done(folder, cfg):  # a set from another recipe is rendered again
+                    shutil.rmtree(folder, ignore_errors=True)
                     synthesize(cfg, folder)
                 result["sets"][scenario][variant] = score_set(python, folder, Path(tmp))
                 print(scenario, variant, result["sets"][scenario][variant], flush=True)

@@ -243,7 +243,7 @@ def test_fabrics_cut_from_photos_print_the_garments_not_the_skin(body):
     while "top" not in fabrics:
         fabrics = draw_fabrics(rng, [photo])
     assert fabrics["top"].shape == (FABRIC_PIXELS, FABRIC_PIXELS, 3) and fabrics["top"][..., 0].max() == 0
-    look = Appearance(skin=(0.9, 0.7, 0.6), top=(0.0, 0.0, 1.0), bottom=(0.0, 0.0, 1.0), shoes=(0.1, 0.1, 0.1),
+    look = Appearance(skin=(0.9, 0.7, 0.6), top=(0.0, 0.0, 1.0), bottom=(1.0, 0.0, 0.0), shoes=(0.1, 0.1, 0.1),
                       hair=(0.1, 0.1, 0.1), accent=(0.0, 0.0, 1.0), pattern="plain", outfit="casual")
     rest_v, rest_j = body.pose(Phenotype.sample(rng), body.zero_pose(1))
     plain = paint(look, rest_v[0], body.vertex_region, rest_j[0, 10])
@@ -269,6 +269,28 @@ def test_world_contact_sheet_has_a_row_per_shard(tiny_dataset, tmp_path):
     (tmp_path / "world" / "b_0" / "manifest.json").unlink()  # an unfinished shard has no row
     sheet = world_contact_sheet(tmp_path / "world", tmp_path / "world.jpg", frames=3, tile=64)
     assert Image.open(sheet).size == (3 * 64, 2 * 64)  # 96x96 frames: square tiles
+
+
+def test_fabrics_and_quality_leave_the_rest_of_a_seed_as_it_was(tmp_path, body):
+    from dataclasses import replace
+
+    import cv2
+
+    from train.synth.generate import SynthConfig, synthesize
+    from tvstream.labels import load_labels
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    cv2.imwrite(str(photos / "a.png"), np.random.default_rng(0).integers(0, 255, (90, 160, 3), dtype=np.uint8))
+    full = SynthConfig(scenario="varied", subjects=3, sequences=1, seconds=0.2, width=64, height=64, seed=3,
+                       noise=0, textures=str(photos), crf=(16, 34))
+    plain = replace(full, textures=None, crf=(20, 20))
+    a, b = synthesize(full, tmp_path / "a", body=body), synthesize(plain, tmp_path / "b", body=body)
+    assert [e.sequence for e in a] == [e.sequence for e in b]  # the same motions
+    for ea, eb in zip(a, b):
+        la, lb = load_labels(ea.labels), load_labels(eb.labels)
+        np.testing.assert_array_equal(la.joints3d, lb.joints3d)  # the same bodies, placed and filmed alike
+        np.testing.assert_array_equal(la.camera.K, lb.camera.K)
 
 
 def test_subject_splits():
@@ -518,6 +540,17 @@ def test_plate_is_upright_and_moves_with_the_camera():
     w, h = 160, 120
     ys, xs = np.mgrid[0:h, 0:w]
     plate = np.stack([xs * 255 // (w - 1), ys * 255 // (h - 1), np.zeros_like(xs)], -1).astype(np.uint8)
+
+    def shows_plate_at(rgb: np.ndarray, H: np.ndarray) -> np.ndarray:
+        """Checks that each pixel shows the plate at H @ pixel; returns the plate x of every pixel."""
+        q = np.stack([xs, ys, np.ones_like(xs)], -1) @ H.T
+        qx, qy = q[..., 0] / q[..., 2], q[..., 1] / q[..., 2]
+        inside = (qx > 1) & (qx < w - 2) & (qy > 1) & (qy < h - 2)
+        assert inside.mean() > 0.5
+        np.testing.assert_allclose(rgb[..., 0][inside], qx[inside] * 255 / (w - 1), atol=5)
+        np.testing.assert_allclose(rgb[..., 1][inside], qy[inside] * 255 / (h - 1), atol=5)
+        return np.where(inside, qx, np.nan)
+
     renderer = Renderer(w, h)
     renderer.set_plate(plate)
     try:
@@ -526,16 +559,34 @@ def test_plate_is_upright_and_moves_with_the_camera():
         assert np.abs(rgb - plate).max() <= 2  # no warp: the plate as given, top row on top
         panned = make_camera(w, h, 50, eye=[0, -5, 1.5], target=[0.6, 0, 1.7], roll_deg=5)
         H = plate_warp(first, panned)
-        rgb = renderer.render(panned, plate_warp=H)[0].astype(int)
+        qx = shows_plate_at(renderer.render(panned, plate_warp=H)[0].astype(int), H)
+        assert np.nanmean(qx - xs) > 10  # panned right: the plate slid left
+        # a first camera that is rolled sees the plate rolled with it: the photo's horizon stays level in the world
+        rolled = make_camera(w, h, 60, eye=[0, -5, 1.5], target=[0, 0, 1.5], roll_deg=-8)
+        H = plate_warp(rolled, rolled)
+        shows_plate_at(renderer.render(rolled, plate_warp=H)[0].astype(int), H)
     finally:
         renderer.close()
-    # the far background moved the way the camera turned: a pixel shows the plate at H @ pixel
-    q = np.stack([xs, ys, np.ones_like(xs)], -1) @ H.T
-    qx, qy = q[..., 0] / q[..., 2], q[..., 1] / q[..., 2]
-    inside = (qx > 1) & (qx < w - 2) & (qy > 1) & (qy < h - 2)
-    assert inside.mean() > 0.5 and (qx[inside] - xs[inside]).mean() > 10  # panned right: the plate slid left
-    np.testing.assert_allclose(rgb[..., 0][inside], qx[inside] * 255 / (w - 1), atol=5)
-    np.testing.assert_allclose(rgb[..., 1][inside], qy[inside] * 255 / (h - 1), atol=5)
+    centre, right = H @ [79.5, 59.5, 1], H @ [129.5, 59.5, 1]
+    np.testing.assert_allclose(centre[:2] / centre[2], [79.5, 59.5], atol=1e-6)
+    turn = np.degrees(np.arctan2(right[1] / right[2] - 59.5, right[0] / right[2] - 79.5))
+    assert abs(abs(turn) - 8) < 0.1  # an image row crosses the plate at the camera's roll
+
+
+def test_a_body_below_the_shadow_plane_is_not_hidden_by_its_shadow():
+    from train.synth.renderer import Ground, Lighting, Renderer
+
+    cam = make_camera(160, 120, 60, eye=[0, -5, 3], target=[0, 0, 0])
+    renderer = Renderer(160, 120)  # no floor mesh, as over a photo plate: nothing else hides what is below z = 0
+    try:
+        renderer.set_plate(np.full((120, 160, 3), 128, np.uint8))
+        renderer.add_mesh(CUBE_F, np.full((8, 3), 0.8), subject=True, vertices=CUBE_V - [0, 0, 0.8])  # 0.3 m sunk
+        light = Lighting(direction=(0.2, -0.3, 1.0))
+        _, bare = renderer.render(cam, light)
+        _, shaded = renderer.render(cam, light, ground=Ground())
+    finally:
+        renderer.close()
+    assert bare.sum() > 200 and (bare == shaded).all()
 
 
 def test_subject_casts_its_shadow_on_the_ground_away_from_the_light():
@@ -548,13 +599,16 @@ def test_subject_casts_its_shadow_on_the_ground_away_from_the_light():
     try:
         renderer.add_mesh(floor.faces, floor.colors, subject=False, vertices=floor.vertices, uvs=floor.uvs)
         renderer.add_mesh(CUBE_F, np.full((8, 3), 0.8), subject=True, vertices=CUBE_V)  # floats 0.5 m up
+        standing = CUBE_V * [0.3, 0.3, 1] + [2.5, 1.5, -0.5]  # a thin box standing on the floor, off to the side
+        renderer.add_mesh(CUBE_F, np.full((8, 3), 0.8), subject=True, vertices=standing)
         light = Lighting(direction=(1.0, 0.0, 1.0))  # from +x, 45 degrees up: the shadow falls 0.5-1.5 m to -x
         bare, mask = renderer.render(cam, light)
         shaded, shaded_mask = renderer.render(cam, light, ground=Ground(softness=0))
     finally:
         renderer.close()
-    assert (mask == shaded_mask).all()  # the shadow is not the subject
+    assert (mask == shaded_mask).all()  # the shadow is not the subject, and hides none of it down to the floor
     darker = (shaded.astype(int).sum(-1) < bare.astype(int).sum(-1) - 20) & ~mask
+    darker[:, int(cam.project(np.array([1.5, 1.5, 0.0]))[0]):] = False  # the standing box's own shadow
     ys, xs = np.nonzero(darker)
     centre = cam.project(np.array([-1.0, 0.0, 0.0]))  # the cube's footprint moved 1 m along -x
     assert darker.sum() > 100

@@ -1,5 +1,7 @@
 """The training world's shard table: size, bodies, seeds, and the bench set kept apart."""
 
+import json
+from dataclasses import asdict
 from pathlib import Path
 
 from train.synth.world import shard_frames, shards
@@ -62,6 +64,13 @@ def test_a_shard_with_a_missing_or_empty_file_is_rendered_again(tmp_path, capsys
     assert is_done(shard)
     (shard / "a.mp4").write_bytes(b"")
     assert not is_done(shard) and "a.mp4 is missing or empty" in capsys.readouterr().out
+    from train.synth.generate import SynthConfig
+
+    cfg = SynthConfig(seed=5)
+    assert not is_done(shard, cfg) and "another recipe" in capsys.readouterr().out  # no synth_config.json
+    (shard / "a.mp4").write_bytes(b"video")
+    (shard / "synth_config.json").write_text(json.dumps(asdict(cfg)))
+    assert is_done(shard, cfg) and not is_done(shard, SynthConfig(seed=6))
     (shard / "manifest.json").write_text("{not json")
     assert not is_done(shard) and "unreadable manifest" in capsys.readouterr().out
 

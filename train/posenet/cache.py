@@ -45,8 +45,8 @@ def fingerprint(videos: list[tuple[Path, Path]]) -> str:
 
     digest = hashlib.sha256()
     for path in (p for pair in videos for p in pair):
-        st = path.stat()
-        digest.update(f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+        st = path.stat() if path.exists() else None  # a missing clip is left out by the build, not fatal here
+        digest.update(f"{path.resolve()}|{st and st.st_size}|{st and st.st_mtime_ns}\n".encode())
     return digest.hexdigest()[:16]
 
 
@@ -114,6 +114,7 @@ def build_cache(data: Path, out: Path, side: int, small: tuple[int, int],
         if meta["side"] == side and meta["small"] == list(small) and meta.get("fingerprint") == stamp:
             return meta
         log.info("%s: the clips or the sizes changed since %s was built; building it again", data, out)
+        marker.unlink()  # a stop during the rebuild must not leave the old marker over new files
     parts: dict[str, list[np.ndarray]] = {k: [] for k in FIELDS}
     sources = []
     for n, (video, labels) in enumerate(videos):
@@ -130,6 +131,8 @@ def build_cache(data: Path, out: Path, side: int, small: tuple[int, int],
         sources += [n] * len(rows["crops"])
         if progress is not None:
             progress(n + 1, len(videos))
+    if not sources:
+        raise LabelError(f"{data}: none of its {len(videos)} labeled clips could be cached")
     out.mkdir(parents=True, exist_ok=True)
     for k in FIELDS:
         np.save(out / f"{k}.tmp.npy", np.concatenate(parts[k]))

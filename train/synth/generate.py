@@ -274,10 +274,13 @@ def synthesize(cfg: SynthConfig, out_dir: str | os.PathLike, progress: Progress 
     try:
         for s, seed in enumerate(subject_seeds):
             rng = np.random.default_rng(seed)
+            # fabrics and encoding quality draw from streams of their own: turning them off or on leaves the
+            # bodies, motions, cameras and lights of a seed as they are
+            fabric_rng, crf_rng = (np.random.default_rng(child) for child in seed.spawn(2))
             subject = f"S{s + 1:02d}"
             phenotype = Phenotype.sample(rng)
             appearance = Appearance.sample(rng, scenario.outfit)
-            fabrics = draw_fabrics(rng, photos)
+            fabrics = draw_fabrics(fabric_rng, photos)
             rest_v, rest_j = body.pose(phenotype, body.zero_pose(1))
             colors = paint(appearance, rest_v[0], body.vertex_region, rest_j[0, 10], fabrics)
             if body_mesh is None:
@@ -299,7 +302,7 @@ def synthesize(cfg: SynthConfig, out_dir: str | os.PathLike, progress: Progress 
                     # drawn only by scenarios that vary them, so the other scenarios' renders stay as they were
                     lighting = Lighting.sample(rng) if scenario.lighting == "drawn" else Lighting()
                     prop = _occluder(renderer, scenario, cams[0], joints, plate, rng)
-                    crf = int(rng.integers(cfg.crf[0], cfg.crf[1] + 1)) if cfg.crf[0] < cfg.crf[1] else cfg.crf[0]
+                    crf = int(crf_rng.integers(cfg.crf[0], cfg.crf[1] + 1))
                     take = _Take(cams, verts, normals, joints, drift_phase, lighting, ground, plate is not None, crf)
                     try:
                         j3, j2, boxes, vis = _render_take(renderer, body_mesh, env, cfg, take, degrade,
@@ -317,7 +320,7 @@ def synthesize(cfg: SynthConfig, out_dir: str | os.PathLike, progress: Progress 
                                               sequence=sequence, camera=f"c{c}", split=splits[s]))
     finally:
         renderer.close()
-    write_manifest(out / "manifest.json", entries)
     (out / "synth_config.json").write_text(json.dumps(asdict(cfg), indent=1) + "\n")
     (out / "synth_stats.json").write_text(json.dumps(stats, indent=1) + "\n")
+    write_manifest(out / "manifest.json", entries)  # last: a dataset with a manifest is complete
     return entries

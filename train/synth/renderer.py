@@ -145,10 +145,13 @@ class Lighting:
         here = np.asarray(self.ambient) + 0.7 * np.asarray(self.light)
         return tuple(float(g) for g in np.clip(1 + 0.5 * (here / ref.mean() - 1), 0.5, 1.4))
 
-    def shadow_strength(self) -> float:
-        """How much the ground darkens in the shadow: the directional light's share of the total."""
-        light, ambient = float(np.mean(self.light)), float(np.mean(self.ambient))
-        return 0.85 * light / max(light + ambient, 1e-6)
+    def shadow_strength(self, normal: tuple[float, float, float] = (0.0, 0.0, 1.0)) -> float:
+        """How much a ground of ``normal`` darkens in the shadow: the share of its light that comes directly
+        from the light (``light * cos / (ambient + light * cos)``, as the mesh shader lights it)."""
+        d = np.asarray(self.direction, float)
+        cos = abs(float(np.dot(normal, d / np.linalg.norm(d))))
+        light, ambient = float(np.mean(self.light)) * cos, float(np.mean(self.ambient))
+        return light / max(light + ambient, 1e-6)
 
     @classmethod
     def sample(cls, rng: np.random.Generator) -> Lighting:
@@ -280,6 +283,7 @@ class Renderer:
         image = np.ascontiguousarray(image)  # first row = top: framebuffer rows are image rows (gl_projection)
         if self._plate_tex is None or self._plate_tex.size != (image.shape[1], image.shape[0]):
             self._plate_tex = self.ctx.texture((image.shape[1], image.shape[0]), 3)
+            self._plate_tex.repeat_x = self._plate_tex.repeat_y = False  # the shader mirrors; no seam at the edge
         self._plate_tex.write(image.tobytes())
 
     def render(self, camera: Camera, lighting: Lighting = Lighting(),
@@ -328,7 +332,7 @@ class Renderer:
         rgba = np.frombuffer(self.fbo.read(components=4), dtype=np.uint8).reshape(self.height, self.width, 4)
         rgb, alpha = rgba[..., :3], rgba[..., 3]
         if ground is not None:
-            rgb = self._darken(rgb, alpha, lighting.shadow_strength(), ground.softness)
+            rgb = self._darken(rgb, alpha, lighting.shadow_strength(ground.normal), ground.softness)
         return rgb, alpha > 127
 
     def _draw(self, mesh: _Mesh, alpha: float) -> None:
@@ -348,18 +352,19 @@ class Renderer:
         prog["u_light_dir"].value = light_dir
         prog["u_plane"].value = (*(float(v) for v in ground.normal), float(ground.offset))
         mgl = self._moderngl
-        # blending keeps the colour and takes the alpha (a colour mask is not applied by every moderngl)
-        self.ctx.enable(mgl.BLEND)
-        self.ctx.blend_func = mgl.ZERO, mgl.ONE, mgl.ONE, mgl.ZERO
-        self.ctx.depth_mask = False
+        # only the alpha is written, and no depth: the body drawn next must not hide behind its own shadow
+        # (moderngl applies a framebuffer's masks when it is bound)
+        self.fbo.color_mask = (False, False, False, True)
+        self.fbo.depth_mask = False
+        self.fbo.use()
         try:
             for mesh, alpha in self._meshes:
                 if alpha and mesh.shadow_vao is not None:
                     mesh.shadow_vao.render(mgl.TRIANGLES)
         finally:
-            self.ctx.disable(mgl.BLEND)
-            self.ctx.blend_func = mgl.DEFAULT_BLENDING
-            self.ctx.depth_mask = True
+            self.fbo.color_mask = (True, True, True, True)
+            self.fbo.depth_mask = True
+            self.fbo.use()
 
     @staticmethod
     def _darken(rgb: np.ndarray, alpha: np.ndarray, strength: float, softness: float) -> np.ndarray:

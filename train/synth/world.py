@@ -27,7 +27,7 @@ import argparse
 import json
 import shutil
 import time
-from dataclasses import replace
+from dataclasses import asdict, replace
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -89,11 +89,18 @@ def shard_frames(cfg: SynthConfig) -> int:
     return cfg.subjects * cfg.sequences * cfg.frames * (4 if SCENARIOS[cfg.scenario].rig == "studio" else 1)
 
 
-def is_done(folder: Path) -> bool:
-    """A shard is done when its manifest exists and names only videos and labels that are there (not empty)."""
+def is_done(folder: Path, cfg: SynthConfig | None = None) -> bool:
+    """A shard is done when its manifest exists and names only videos and labels that are there (not empty),
+    and (given ``cfg``) it was rendered from that recipe."""
     manifest = folder / "manifest.json"
     if not manifest.is_file():
         return False
+    if cfg is not None:
+        recipe = folder / "synth_config.json"
+        wanted = json.loads(json.dumps(asdict(cfg)))
+        if not recipe.is_file() or json.loads(recipe.read_text()) != wanted:
+            print(f"  {folder.name}: rendered from another recipe; rendering the shard again", flush=True)
+            return False
     from tvstream.errors import TvstreamError
     from tvstream.manifest import load_manifest
 
@@ -142,7 +149,7 @@ def render_world(kind: str, out: Path, plates: Path | None, workers: int = 2) ->
     """Render every unfinished shard of ``kind`` into ``out``; returns the world's summary (also ``world.json``)."""
     table = shards(kind, plates)
     out.mkdir(parents=True, exist_ok=True)
-    todo = [(name, cfg, out / name) for name, cfg in table.items() if not is_done(out / name)]
+    todo = [(name, cfg, out / name) for name, cfg in table.items() if not is_done(out / name, cfg)]
     total = sum(shard_frames(cfg) for _, cfg, _ in todo)
     print(f"{kind}: {len(table) - len(todo)} of {len(table)} shards done; rendering {len(todo)} ({total} frames) "
           f"with {workers} worker(s)", flush=True)
