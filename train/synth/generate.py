@@ -250,7 +250,10 @@ def synthesize(cfg: SynthConfig, out_dir: str | os.PathLike, progress: Progress 
                   if scenario.rig == "studio" else None)
     plates = load_plates(cfg.backgrounds, cfg.width, cfg.height) if cfg.backgrounds else []
     photos = load_plates(cfg.textures, 160, 90) if cfg.textures else []  # fabric patches: a fifth of a photo wide
-    ground = shadow_ground(scenario) if cfg.shadows else None
+    # a shadow needs a ground where the scene has one: the procedural venues, not a photo (whose ground, if
+    # it shows one, is not our plane; shadows over photos cost MediaPipe 0.12 on drawn cameras,
+    # benchmarks/results/render_realism.md)
+    ground = shadow_ground(scenario) if cfg.shadows and not plates else None
     captures = load_captures(cfg.bvh, body) if cfg.bvh else []
     renderer = Renderer(cfg.width, cfg.height)
     if not plates:

@@ -10,7 +10,8 @@ trained on.
 The "varied" shards draw one camera per take (field of view 20-90 degrees, the athlete 10-95% of the frame
 height, roll, pan, zoom, sometimes cut by the frame edge), a light per take and, in a fifth of the takes, a
 prop in front of the athlete. Every shard: photo plates that move with the camera and take the scene's light,
-a contact shadow on the ground (not in dives), half the garments printed with patches of the split's photos,
+a contact shadow on the venue's ground (not over photos, not in dives), half the garments printed with patches
+of the split's photos,
 H.264 at a quality drawn per take (CRF 16-34), motions drawn again when limbs pass through each other. Speed: a 640x360 "varied" render (2 subjects x 2 sequences x 1 s, anny posing,
 rendering, noise and H.264 included) ran at 29 frames/s in one process on this 2-core CPU while a training
 job shared it; the 108,000 varied frames take about an hour at that rate.

@@ -48,7 +48,7 @@ class FrameSize(click.ParamType):
               help="Folder of images/videos of your venue to use as background plates.")
 @click.option("--textures", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="Folder of photos: half the garments are printed with patches cut from them.")
-@click.option("--no-shadows", is_flag=True, help="No contact shadow under the athlete.")
+@click.option("--no-shadows", is_flag=True, help="No contact shadow under the athlete (there is none over --backgrounds plates).")
 @click.option("--bvh", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="Folder of BVH motion capture (CMU/Mixamo joint names) to drive the bodies instead.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
