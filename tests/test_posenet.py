@@ -55,7 +55,7 @@ def test_augmented_joints_land_where_the_image_moved(aug):
     target = 13  # lwrist: a left joint, so a flip must move it to rwrist's slot
     images = _dot_images(j2[:, target], 160)
     tight = torch.full((n, 2), 0.4)
-    crops, out2, out3 = pose_crops(images, j2, torch.zeros(n, k, 3), tight, 64, 1.25, aug, g, train=True)
+    crops, out2, out3, _ = pose_crops(images, j2, torch.zeros(n, k, 3), tight, 64, 1.25, aug, g, train=True)
     slot = H36M_17.flip_permutation()[target] if aug.flip_p == 1.0 else target
     assert torch.allclose(_brightest(crops), out2[:, slot], atol=3 * 2 / 64)
 
@@ -63,10 +63,12 @@ def test_augmented_joints_land_where_the_image_moved(aug):
 def test_flip_negates_x_and_swaps_sides_in_3d():
     g = torch.Generator().manual_seed(0)
     j3 = torch.randn(2, 17, 3)
-    _, _, out3 = pose_crops(torch.zeros(2, 3, 32, 32), torch.zeros(2, 17, 2), j3, torch.full((2, 2), 0.4), 16,
-                            1.25, replace(NO_AUG, flip_p=1.0), g)
+    trust = torch.rand(2, 17)
+    _, _, out3, w = pose_crops(torch.zeros(2, 3, 32, 32), torch.zeros(2, 17, 2), j3, torch.full((2, 2), 0.4), 16,
+                               1.25, replace(NO_AUG, flip_p=1.0), g, weight=trust)
     perm = H36M_17.flip_permutation()
     assert torch.allclose(out3[:, :, 0], -j3[:, perm, 0]) and torch.allclose(out3[:, :, 1:], j3[:, perm, 1:])
+    assert torch.equal(w, trust[:, perm])  # a teacher's confidence in the left wrist goes with it
 
 
 def test_rotation_turns_the_3d_pose_with_the_image():
@@ -77,7 +79,7 @@ def test_rotation_turns_the_3d_pose_with_the_image():
     aug = replace(NO_AUG, rotate_p=1.0)
     j2 = torch.zeros(1, 17, 2)
     j2[0, 3] = torch.tensor([0.0, 0.3])
-    _, out2, out3 = pose_crops(torch.zeros(1, 3, 32, 32), j2, j3, torch.full((1, 2), 0.4), 16, 1.25, aug, g)
+    _, out2, out3, _ = pose_crops(torch.zeros(1, 3, 32, 32), j2, j3, torch.full((1, 2), 0.4), 16, 1.25, aug, g)
     angle2d = math.atan2(out2[0, 3, 1], out2[0, 3, 0])
     angle3d = math.atan2(out3[0, 3, 1], out3[0, 3, 0])
     assert abs(angle2d - angle3d) < 1e-4 and abs(out3[0, 3, 2] - 0.5) < 1e-6
@@ -223,6 +225,41 @@ def test_a_cache_is_built_again_when_its_clips_were_rendered_again(rig_dir: Path
     os.utime(labels, ns=(labels.stat().st_atime_ns, labels.stat().st_mtime_ns + 10**9))  # re-rendered
     again = build_cache(shard, tmp_path / "cache", side=32, small=small)
     assert again["fingerprint"] != first["fingerprint"] and again["frames"] == first["frames"]
+
+
+def test_frames_labeled_in_2d_only_are_cached_and_train_2d_without_3d(rig_dir: Path, tmp_path: Path):
+    """A clip whose labels have 2D and a confidence but no 3D (a teacher's pseudo-labels): its rows are cached
+    with NaN 3D and the confidence as 2D weight; in the loss they add nothing to the 3D term, and a joint of
+    weight 0 adds nothing to the 2D terms."""
+    import dataclasses
+    import shutil
+
+    from train.posenet.cache import build_cache, load_cache
+    from train.posenet.fit import FitConfig, losses, rows_to_tensors
+    from tvstream.labels import load_labels, save_labels
+
+    shard = tmp_path / "shard"
+    shutil.copytree(rig_dir, shard)
+    labels = load_labels(shard / "seq1_c2.npz")
+    save_labels(shard / "seq1_c2.npz", dataclasses.replace(labels, joints3d=np.full_like(labels.joints3d, np.nan)))
+    build_cache(shard, tmp_path / "cache", side=32, small=SIZES["tiny"].detector_size)
+    cache = load_cache(tmp_path / "cache")
+    only2d = np.isnan(cache.labels["joints3d"]).any(axis=(1, 2))
+    assert only2d.sum() == 240 and len(cache) == 3 * 240
+    assert np.all(cache.labels["weight2d"] == 1.0)  # rendered labels: every joint trusted
+
+    torch.manual_seed(0)
+    model = PoseNet(SIZES["tiny"]).eval()
+    cfg = FitConfig(model="tiny", augment=NO_AUG, threads=1)
+    g = torch.Generator().manual_seed(0)
+    rows = np.flatnonzero(only2d)[:4]
+    batch = rows_to_tensors(cache, rows)
+    assert not batch["has3d"].any() and torch.isfinite(batch["joints3d"]).all()
+    _, stats = losses(model, batch, cfg, g, train=False)
+    assert stats["pose3d"] == 0.0 and stats["coords"] > 0.0
+    batch["weight2d"] = torch.zeros_like(batch["weight2d"])
+    _, none = losses(model, batch, cfg, g, train=False)
+    assert none["coords"] == 0.0 and none["heatmap"] == 0.0
 
 
 def test_fit_resumes_exactly_and_refuses_another_config(tiny_cache: Path, tmp_path: Path):

@@ -47,14 +47,18 @@ def heatmap_ce(logits: torch.Tensor, target: torch.Tensor, side: int, weight: to
 
 
 def confidence_bce(conf: torch.Tensor, pred: torch.Tensor, target: torch.Tensor, inside: torch.Tensor,
-                   tolerance: float = 0.1) -> torch.Tensor:
+                   tolerance: float = 0.1, known: torch.Tensor | None = None) -> torch.Tensor:
     """conf (N, K) in (0, 1) learns whether the 2D joint ``pred`` is within ``tolerance`` of ``target`` (crop coords).
 
-    Joints outside the crop (``inside`` false) are targets of 0: the model cannot have seen them.
+    Joints outside the crop (``inside`` false) are targets of 0: the model cannot have seen them. Joints whose
+    label is unknown (``known`` false: a teacher gave none) are left out of the mean.
     """
     _check("confidence_bce", pred, target)
     hit = ((pred.detach() - target).norm(dim=-1) < tolerance) & inside  # (N, K)
-    return F.binary_cross_entropy(conf.clamp(1e-6, 1 - 1e-6), hit.to(conf.dtype))
+    bce = F.binary_cross_entropy(conf.clamp(1e-6, 1 - 1e-6), hit.to(conf.dtype), reduction="none")
+    if known is None:
+        return bce.mean()
+    return (bce * known).sum() / known.sum().clamp(min=1)
 
 
 def box_loss(centre: torch.Tensor, half: torch.Tensor, logits: torch.Tensor, target: torch.Tensor,

@@ -52,9 +52,11 @@ def _p(n: int, p: float, g: torch.Generator) -> torch.Tensor:
 
 
 def pose_crops(images: torch.Tensor, joints2d: torch.Tensor, joints3d: torch.Tensor, tight: torch.Tensor,
-               size: int, margin: float, cfg: AugmentConfig, g: torch.Generator,
-               train: bool = True) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Pre-crops (N, 3, P, P) [0, 1] -> crops (N, 3, size, size), 2D (N, K, 2) crop coords, 3D (N, K, 3).
+               size: int, margin: float, cfg: AugmentConfig, g: torch.Generator, train: bool = True,
+               weight: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Pre-crops (N, 3, P, P) [0, 1] -> crops (N, 3, size, size), 2D (N, K, 2) crop coords, 3D (N, K, 3), and
+    the joints' label weights (N, K) (``weight``, ones when not given) in the same joint order (a flip swaps
+    left and right).
 
     ``joints2d`` and ``tight`` (N, 2) are in the pre-crop's normalised coordinates (the box is centred).
     Without ``train`` the crop is the runtime's: the box grown by ``margin``, no jitter.
@@ -86,7 +88,9 @@ def pose_crops(images: torch.Tensor, joints2d: torch.Tensor, joints3d: torch.Ten
     j3[..., 0] = j3[..., 0] * sign[:, None]
     j2 = torch.where(flip[:, None, None], j2[:, FLIP], j2)
     j3 = torch.where(flip[:, None, None], j3[:, FLIP], j3)
-    return crops, j2, j3
+    w = torch.ones(joints2d.shape[:2]) if weight is None else weight
+    w = torch.where(flip[:, None], w[:, FLIP], w)
+    return crops, j2, j3, w
 
 
 def zoom_frames(frames: torch.Tensor, box: torch.Tensor, cfg: AugmentConfig,

@@ -6,10 +6,12 @@ Decoding H.264 every step would cost more than the step, so each labeled frame i
 - ``frames (N, h, w, 3)`` uint8: the whole frame at the detector's size (area-averaged, as the runtime's
   scale-then-pool);
 - ``joints2d (N, K, 2)`` in the pre-crop's normalised coordinates (-1..1 over its square),
-  ``joints3d (N, K, 3)`` mm pelvis-relative (camera axes), ``visible (N, K)``, ``box (N, 4)`` =
-  ``[cx, cy, hx, hy]`` in the frame's normalised coordinates, ``tight (N, 2)`` the box half-size in the
-  pre-crop's coordinates.
-Works for any folder of labeled clips (``VideoDataset``'s formats), synthetic or real.
+  ``joints3d (N, K, 3)`` mm pelvis-relative (camera axes; NaN on frames labeled in 2D only),
+  ``visible (N, K)``, ``box (N, 4)`` = ``[cx, cy, hx, hy]`` in the frame's normalised coordinates,
+  ``tight (N, 2)`` the box half-size in the pre-crop's coordinates, ``weight2d (N, K)`` how much each 2D
+  joint is trusted (1 for rendered labels; a teacher's confidence for pseudo-labels, 0 where it gave none).
+Works for any folder of labeled clips (``VideoDataset``'s formats), synthetic or real. Frames labeled in 2D
+only (hand labels, a teacher's pseudo-labels: ``tvstream label``) are kept; their 3D term is masked in training.
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ log = logging.getLogger(__name__)
 PRECROP_SIDE = 2.0  # pre-crop side / the box's longer side
 MIN_BOX_PX = 8  # smaller athletes are left out of training
 MIN_VISIBLE = 6  # frames with fewer joints in view are left out
-FIELDS = ("crops", "frames", "joints2d", "joints3d", "visible", "box", "tight")
+FIELDS = ("crops", "frames", "joints2d", "joints3d", "visible", "box", "tight", "weight2d")
+LABEL_FIELDS = ("joints2d", "joints3d", "visible", "box", "tight", "weight2d")
 
 
 def _labeled_videos(folder: Path) -> list[tuple[Path, Path]]:
@@ -70,28 +73,33 @@ def cache_video(video: Path, labels_path: Path, side: int, small: tuple[int, int
 
     labels = load_any_labels(labels_path)
     rows = {int(f): i for i, f in enumerate(labels.frames)}
+    trust = labels.confidence if getattr(labels, "confidence", None) is not None else np.ones(labels.visible.shape)
     out: dict[str, list] = {k: [] for k in FIELDS}
     with av.open(str(video)) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         for index, frame in enumerate(container.decode(stream)):
             i = rows.get(index)
-            if i is None or labels.joints3d is None or not np.isfinite(labels.joints3d[i]).all():
+            if i is None:
                 continue
-            box, vis = labels.box[i], labels.visible[i]
-            if min(box[2] - box[0], box[3] - box[1]) < MIN_BOX_PX or vis.sum() < MIN_VISIBLE:
+            known = np.isfinite(labels.joints2d[i]).all(-1)  # (K,) a teacher may leave joints out
+            box, vis = labels.box[i], labels.visible[i] & known
+            if not np.isfinite(box).all() or min(box[2] - box[0], box[3] - box[1]) < MIN_BOX_PX \
+                    or vis.sum() < MIN_VISIBLE:
                 continue
             image = frame.to_ndarray(format="rgb24")
             hs, ws = image.shape[:2]
             crop_img, centre, q = precrop(image, box, side)
+            j3 = labels.joints3d[i] if np.isfinite(labels.joints3d[i]).all() else np.full_like(labels.joints3d[i], np.nan)
             out["crops"].append(crop_img)
             out["frames"].append(cv2.resize(image, (small[1], small[0]), interpolation=cv2.INTER_AREA))
-            out["joints2d"].append(2 * (labels.joints2d[i] + 0.5 - centre) / q)
-            out["joints3d"].append(labels.joints3d[i] - labels.joints3d[i][:1])
+            out["joints2d"].append(np.where(known[:, None], 2 * (labels.joints2d[i] + 0.5 - centre) / q, 0.0))
+            out["joints3d"].append(j3 - j3[:1])
             out["visible"].append(vis)
             out["box"].append([(box[0] + box[2]) / ws - 1, (box[1] + box[3]) / hs - 1,
                                (box[2] - box[0]) / ws, (box[3] - box[1]) / hs])
             out["tight"].append([(box[2] - box[0]) / q, (box[3] - box[1]) / q])
+            out["weight2d"].append(np.where(known, np.clip(trust[i], 0.0, 1.0), 0.0))
     dtypes = {"crops": np.uint8, "frames": np.uint8, "visible": bool}
     return {k: np.asarray(v, dtype=dtypes.get(k, np.float32)) for k, v in out.items()}
 
@@ -157,8 +165,7 @@ class Cache:
         self.images = [{k: np.load(f / f"{k}.npy", mmap_mode="r") for k in ("crops", "frames")} for f in folders]
         sizes = [len(part["crops"]) for part in self.images]
         self.offsets = np.cumsum([0, *sizes])
-        self.labels = {k: np.concatenate([np.load(f / f"{k}.npy") for f in folders])
-                       for k in ("joints2d", "joints3d", "visible", "box", "tight")}
+        self.labels = {k: np.concatenate([_load_labels(f, k) for f in folders]) for k in LABEL_FIELDS}
         # video ids made unique over shards, so held-out videos are whole videos of one shard
         self.labels["video"] = np.concatenate([np.load(f / "video.npy") + 100_000 * i for i, f in enumerate(folders)])
 
@@ -169,6 +176,14 @@ class Cache:
         """(len(rows), H, W, 3) uint8 images of global ``rows``."""
         shard = np.searchsorted(self.offsets, rows, side="right") - 1
         return np.stack([self.images[s][key][r - self.offsets[s]] for s, r in zip(shard, rows)])
+
+
+def _load_labels(folder: Path, key: str) -> np.ndarray:
+    """One label array of a built cache; caches built before ``weight2d`` existed trust every joint."""
+    path = folder / f"{key}.npy"
+    if key == "weight2d" and not path.is_file():
+        return np.ones(np.load(folder / "visible.npy", mmap_mode="r").shape, np.float32)
+    return np.load(path)
 
 
 def find_caches(root: Path) -> list[Path]:

@@ -180,9 +180,12 @@ def rows_to_tensors(cache: Cache, pick: np.ndarray) -> dict[str, torch.Tensor]:
         return torch.from_numpy(cache.image_rows(key, pick)).permute(0, 3, 1, 2).float() / 255
 
     labels = cache.labels
+    j3 = torch.from_numpy(labels["joints3d"][pick]).float() / 1000
+    has3d = torch.isfinite(j3).all(-1).all(-1)  # (N,) rows labeled in 2D only have NaN 3D
     return {"crops": images("crops"), "frames": images("frames"),
             "joints2d": torch.from_numpy(labels["joints2d"][pick]).float(),
-            "joints3d": torch.from_numpy(labels["joints3d"][pick]).float() / 1000,
+            "joints3d": torch.nan_to_num(j3), "has3d": has3d,
+            "weight2d": torch.from_numpy(labels["weight2d"][pick]).float(),
             "tight": torch.from_numpy(labels["tight"][pick]).float(),
             "box": torch.from_numpy(labels["box"][pick]).float()}
 
@@ -195,16 +198,18 @@ def split_rows(cache: Cache, val_every: int) -> tuple[np.ndarray, np.ndarray]:
 
 def network_inputs(batch: dict[str, torch.Tensor], mcfg: PoseNetConfig, cfg: FitConfig, g: torch.Generator,
                    train: bool = True) -> tuple[torch.Tensor, ...]:
-    """Cache rows -> ``(crops, joints2d, joints3d, frames, boxes)`` as the networks see them: the crop around
-    the labeled box, augmented when ``train`` (geometry, appearance, occluders; zoomed frames)."""
-    crops, j2, j3 = pose_crops(batch["crops"], batch["joints2d"], batch["joints3d"], batch["tight"],
-                               mcfg.crop_size, mcfg.box_margin, cfg.augment, g, train=train)
+    """Cache rows -> ``(crops, joints2d, joints3d, frames, boxes, weight2d)`` as the networks see them: the crop
+    around the labeled box, augmented when ``train`` (geometry, appearance, occluders; zoomed frames), and how
+    much each 2D label is trusted."""
+    crops, j2, j3, trust = pose_crops(batch["crops"], batch["joints2d"], batch["joints3d"], batch["tight"],
+                                      mcfg.crop_size, mcfg.box_margin, cfg.augment, g, train=train,
+                                      weight=batch.get("weight2d"))
     frames, boxes = batch["frames"], batch["box"]
     if train:
         crops = appearance(crops, cfg.augment, g)
         frames, boxes = zoom_frames(frames, boxes, cfg.augment, g)
         frames = appearance(frames, cfg.augment.__class__(**{**asdict(cfg.augment), "occlude_p": 0.0}), g)
-    return crops, j2, j3, frames, boxes
+    return crops, j2, j3, frames, boxes, trust
 
 
 def losses(model: PoseNet, batch: dict[str, torch.Tensor], cfg: FitConfig, g: torch.Generator,
@@ -213,7 +218,7 @@ def losses(model: PoseNet, batch: dict[str, torch.Tensor], cfg: FitConfig, g: to
     mcfg, w = model.cfg, cfg.weights
     device = next(model.parameters()).device
     inputs = network_inputs(batch, mcfg, cfg, g, train)
-    crops, j2, j3, frames, boxes = (t.to(device) for t in inputs)
+    crops, j2, j3, frames, boxes, trust = (t.to(device) for t in inputs)
     amp = torch.autocast(device.type, dtype=torch.bfloat16 if device.type == "cpu" else torch.float16,
                          enabled=cfg.cpu_amp if device.type == "cpu" else True)
     with amp:
@@ -221,18 +226,21 @@ def losses(model: PoseNet, batch: dict[str, torch.Tensor], cfg: FitConfig, g: to
         centre, half, box_map = model.detect(frames)
     xy, xyz, conf, logits = xy.float(), xyz.float(), conf.float(), logits.float()
     centre, half, box_logits = centre.float(), half.float(), box_map[:, 0].float()
+    has3d = batch["has3d"].to(device) if "has3d" in batch else torch.ones(len(j2), dtype=torch.bool, device=device)
     inside = (j2.abs() < 1).all(-1)  # (N, K)
-    weight = inside.float()
+    weight = inside.float() * trust  # a teacher's pseudo-labels count by its confidence (the weak-2D term)
+    weight3d = has3d[:, None].float().expand_as(weight)
     terms = {
         "coords": coord_l1(xy, j2, weight),
         "heatmap": heatmap_ce(logits, j2, mcfg.heatmap_size, weight),
-        "pose3d": coord_l1(xyz, j3 - j3[:, :1], torch.ones_like(weight)),
-        "confidence": confidence_bce(conf, xy, j2, inside),
+        "pose3d": coord_l1(xyz, j3 - j3[:, :1], weight3d),
+        "confidence": confidence_bce(conf, xy, j2, inside, known=trust > 0),
         "box": box_loss(centre, half, box_logits, boxes, ce_weight=w.box_centre_ce),
     }
     total = sum(getattr(w, k) * v for k, v in terms.items())
     stats = {k: float(v.detach()) for k, v in terms.items()}
-    stats["mpjpe_mm"] = float((xyz.detach() - (j3 - j3[:, :1])).norm(dim=-1).mean() * 1000)
+    err3d = (xyz.detach() - (j3 - j3[:, :1])).norm(dim=-1)  # (N, K)
+    stats["mpjpe_mm"] = float((err3d * weight3d).sum() / weight3d.sum().clamp(min=1) * 1000)
     stats["pck_crop"] = float((((xy.detach() - j2).norm(dim=-1) < 0.1).float() * weight).sum() / weight.sum().clamp(min=1))
     return total, stats
 
