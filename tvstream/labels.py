@@ -22,7 +22,9 @@ field          shape        meaning
 =============  ===========  =====================================================================
 
 Hand labels (JSON, ``"schema": "tvstream.handlabels/1"``) carry the same fields per labeled frame;
-a frame may give only ``joints2d`` (it then feeds the weak-2D loss), ``joints3d`` is optional.
+a frame may give only ``joints2d`` (it then feeds the weak-2D loss), ``joints3d`` is optional. Files written
+by a teacher (``tvstream label``, :mod:`tvstream.teacher.labeling`) add a per-joint ``confidence`` and mark
+frames where it found nobody as ``{"frame": i, "found": false}``; those frames are skipped on loading.
 """
 
 from __future__ import annotations
@@ -71,6 +73,7 @@ class VideoLabels:
     sequence: str = ""
     camera_id: str = ""
     frame_cameras: CameraParams | None = None  # moving camera: K (N, 3, 3), R (N, 3, 3), t (N, 3)
+    confidence: np.ndarray | None = None  # (N, K) float32 in [0, 1]: a teacher's per-joint confidence
 
     def camera_at(self, row: int) -> CameraParams | None:
         """The camera of label row ``row`` (the per-row one for a moving camera)."""
@@ -270,7 +273,11 @@ def load_hand_labels(path: str | os.PathLike, skeleton: Skeleton = H36M_17) -> V
          "camera": {"K": [[...]], "R": [[...]], "t": [...]},            # optional
          "subject": "s1", "sequence": "clip", "camera_id": "0",         # optional
          "frames": [{"frame": 12, "joints2d": [[u, v], ...],            # required per frame
-                     "joints3d": [[x, y, z], ...], "visible": [...], "box": [x0, y0, x1, y1]}]}
+                     "joints3d": [[x, y, z], ...], "visible": [...], "box": [x0, y0, x1, y1],
+                     "confidence": [...]}]}                              # confidence: optional
+
+    Frames with ``"found": false`` (a teacher found nobody there) carry no joints and are skipped.
+    ``confidence`` is kept only when every loaded frame has it.
     """
     path = Path(path)
     src = str(path)
@@ -282,11 +289,13 @@ def load_hand_labels(path: str | os.PathLike, skeleton: Skeleton = H36M_17) -> V
     if not isinstance(doc["frames"], list):
         raise LabelError(f"{src}: field 'frames' must be a list")
     k = skeleton.num_joints
-    frames, j3, j2, vis, boxes = [], [], [], [], []
+    frames, j3, j2, vis, boxes, conf = [], [], [], [], [], []
     for i, item in enumerate(doc["frames"]):
         where = f"frames[{i}]"
         if not isinstance(item, dict):
             raise LabelError(f"{src}: field '{where}' must be an object")
+        if item.get("found", True) is False:
+            continue
         for field in ("frame", "joints2d"):
             if field not in item:
                 raise LabelError(f"{src}: missing field '{where}.{field}'")
@@ -298,6 +307,8 @@ def load_hand_labels(path: str | os.PathLike, skeleton: Skeleton = H36M_17) -> V
                    if "visible" in item else np.ones(k, bool))
         box = (_check_array(src, f"{where}.box", item["box"], (4,), "f")
                if "box" in item else box_from_joints(uv, visible))
+        if item.get("confidence") is not None:
+            conf.append(_check_array(src, f"{where}.confidence", item["confidence"], (k,), "f"))
         frames.append(int(frame))
         j3.append(xyz)
         j2.append(uv)
@@ -326,6 +337,7 @@ def load_hand_labels(path: str | os.PathLike, skeleton: Skeleton = H36M_17) -> V
         subject=str(doc.get("subject", "")),
         sequence=str(doc.get("sequence", stem)),
         camera_id=str(doc.get("camera_id", "0")),
+        confidence=stack(conf, (k,), np.float32) if conf and len(conf) == len(frames) else None,
     )
     return _check_consistent(src, labels, skeleton)
 

@@ -16,8 +16,10 @@ from tvstream.cli.data import data
 from tvstream.cli.evaluate import evaluate
 from tvstream.cli.export import build, export
 from tvstream.cli.info import info
+from tvstream.cli.label import label
 from tvstream.cli.run import run
 from tvstream.cli.synth import synth
+from tvstream.cli.teacher import teacher
 from tvstream.cli.train import train
 from tvstream.errors import ExitStatus, TvstreamError
 
@@ -42,6 +44,7 @@ def cli(ctx: click.Context, quiet: bool, verbose: int, traceback: bool) -> None:
       tvstream synth --scenario dive --out data/dive   render a labeled synthetic dataset
       tvstream train ssl --data data/dive --scenario dive --out runs/dive   learn without labels
       tvstream export runs/dive/last.pt --out dive.onnx                     one ONNX graph per frame
+      tvstream label footage/*.mp4 --teacher mediapipe-heavy   2D labels from a pre-trained teacher
     """
     app = ctx.ensure_object(AppContext)
     app.quiet, app.verbose = quiet, verbose
@@ -57,6 +60,8 @@ cli.add_command(export)
 cli.add_command(build)
 cli.add_command(evaluate)
 cli.add_command(bench)
+cli.add_command(teacher)
+cli.add_command(label)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
