@@ -30,6 +30,7 @@ from tvstream.manifest import discover
 
 log = logging.getLogger(__name__)
 
+CACHE_SIDE = 160  # pixels of a cached pre-crop (what `tvstream train posenet` and `adapt` build)
 PRECROP_SIDE = 2.0  # pre-crop side / the box's longer side
 MIN_BOX_PX = 8  # smaller athletes are left out of training
 MIN_VISIBLE = 6  # frames with fewer joints in view are left out
@@ -220,7 +221,7 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description="cache labeled videos for pose-network training")
     ap.add_argument("data", type=Path, help="a dataset folder, or a folder of them (a world)")
     ap.add_argument("out", type=Path)
-    ap.add_argument("--side", type=int, default=160, help="pre-crop side in pixels")
+    ap.add_argument("--side", type=int, default=CACHE_SIDE, help="pre-crop side in pixels")
     ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args(argv)
     small = PoseNetConfig().detector_size

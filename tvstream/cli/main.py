@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 
 import tvstream
+from tvstream.cli.adapt import adapt
 from tvstream.cli.context import AppContext
 from tvstream.cli.bench import bench
 from tvstream.cli.data import data
@@ -62,6 +63,7 @@ cli.add_command(evaluate)
 cli.add_command(bench)
 cli.add_command(teacher)
 cli.add_command(label)
+cli.add_command(adapt)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

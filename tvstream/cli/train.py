@@ -178,7 +178,7 @@ def posenet(app: AppContext, data: Path, out_dir: Path, cache_dir: Path, size: s
     from dataclasses import replace as dc_replace
 
     from train.checkpoint import load_checkpoint  # lazy: torch
-    from train.posenet.cache import build_cache, find_caches
+    from train.posenet.cache import CACHE_SIDE, build_cache, find_caches
     from train.posenet.config import SIZES
     from train.posenet.fit import FitConfig, fit
 
@@ -191,7 +191,7 @@ def posenet(app: AppContext, data: Path, out_dir: Path, cache_dir: Path, size: s
         task = bar.add_task("cache", total=len(datasets), stats="")
         root = cache_dir / data.resolve().name  # one cache per --data, so runs on other data never mix in
         for i, d in enumerate(datasets):
-            build_cache(d, root / d.name if len(datasets) > 1 else root, 160, SIZES[size].detector_size)
+            build_cache(d, root / d.name if len(datasets) > 1 else root, CACHE_SIDE, SIZES[size].detector_size)
             bar.update(task, completed=i + 1)
         if not find_caches(root):
             raise click.BadParameter(f"{data}: no labeled clips to train on", param_hint="--data")

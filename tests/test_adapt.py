@@ -1,0 +1,119 @@
+"""``tvstream adapt``: venue plates without the athlete, camera motion, and the whole command on a tiny
+synthetic venue (the oracle teacher and the fake MediaPipe worker), resumed and refused."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from train.adapt.venue import camera_moves, median_without_people
+
+FAKE = Path(__file__).parent / "fake_teacher.py"
+
+
+def test_median_without_people_removes_a_person_who_never_leaves():
+    """A grey venue; a white 'athlete' standing at the same place in every frame and a black one walking
+    across: the plate is the venue everywhere, also under the one who never moved (inpainted)."""
+    n, h, w = 9, 40, 80
+    frames = np.full((n, h, w, 3), 120, np.uint8)
+    boxes = []
+    for i in range(n):
+        frames[i, 10:30, 5:15] = 255  # stands still
+        x = 20 + 6 * i
+        frames[i, 10:30, x:x + 8] = 0  # walks
+        boxes.append([np.array([5, 10, 15, 30]), np.array([x, 10, x + 8, 30])])
+    plain = np.median(frames, axis=0)
+    assert (plain[10:30, 5:15] == 255).all()  # the ordinary median keeps whoever stands still
+    # one box per frame (the teacher's person): the walker here, the still one is left for the inpainting test
+    walker = median_without_people(frames, [b[1] for b in boxes])
+    assert np.abs(walker[:, 16:].astype(int) - 120).max() <= 1
+    both = [np.array([min(a[0], b[0]), 10, max(a[2], b[2]), 30]) for a, b in boxes]
+    plate = median_without_people(frames, both, grow=0.0)
+    assert np.abs(plate.astype(int) - 120).max() <= 4  # covered in every frame: filled from the grey around it
+
+
+def test_camera_moves_tells_a_pan_from_a_fixed_camera():
+    rng = np.random.default_rng(0)
+    scene = (rng.random((60, 400, 3)) * 255).astype(np.uint8)
+    scene = np.repeat(np.repeat(scene, 2, 0), 2, 1)  # some texture at 2-pixel scale
+    still = np.stack([scene[20:100, 100:260]] * 6)
+    pan = np.stack([scene[20:100, 100 + 12 * i:260 + 12 * i] for i in range(6)])  # 12 px of 160 per frame
+    assert not camera_moves(still) and camera_moves(pan)
+
+
+@pytest.fixture(scope="module")
+def venue(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two clips of a rendered studio athlete with their labels beside them, and a clip that is only a header."""
+    from train.synth.generate import SynthConfig, synthesize
+    from tvstream.manifest import discover
+
+    rendered = tmp_path_factory.mktemp("rendered")
+    synthesize(SynthConfig(scenario="studio", subjects=1, sequences=1, seconds=1.6, width=192, height=112, seed=5),
+               rendered)
+    folder = tmp_path_factory.mktemp("venue")
+    for entry in discover(rendered)[:2]:
+        shutil.copy(entry.video, folder / Path(entry.video).name)
+        shutil.copy(entry.labels, folder / Path(entry.video).with_suffix(".npz").name)
+    (folder / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(2000))
+    return folder
+
+
+def _adapt(venue: Path, out: Path, *extra: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "tvstream", "adapt", str(venue), "--out", str(out), "--size", "tiny",
+           "--init", "none", "--steps", "4", "--synth-subjects", "1", "--synth-seconds", "0.5",
+           "--synth-size", "128x96", "--every", "2", *extra]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, **(env or {})})
+
+
+def test_adapt_runs_every_stage_names_bad_clips_and_goes_on_after_a_stop(venue: Path, tmp_path: Path):
+    out = tmp_path / "venue.onnx"
+    done = _adapt(venue, out, "--teacher", "labels")
+    assert done.returncode == 0, done.stderr[-3000:]
+    work = tmp_path / "venue.adapt"
+    report = json.loads((work / "report.json").read_text())
+    assert out.is_file() and (work / "report.md").is_file()
+    assert list(report["skipped"]) == [str(venue / "broken.mp4")]
+    assert set(report["clips"]) == {p.stem for p in venue.glob("*.mp4")} - {"broken"}
+    for clip in report["clips"].values():  # 40 frames, every 2nd labeled, the last 20% held out
+        assert clip["train"] + clip["holdout"] <= 20 and clip["holdout"] >= 3 and clip["camera_moves"] is False
+    assert report["synth_frames"] > 0 and report["plates"] == 2
+    assert 0.0 <= report["after"]["pck"] <= 1.0 and report["before"]["pck"] > 0.5  # the shipped model sees him
+    assert set(report["after"]["clips"]) == set(report["clips"])
+    first = out.read_bytes()
+    kept = [work / "synth" / "manifest.json", work / "run" / "last.pt", work / "model.onnx",
+            *(work / "teacher").glob("*.json"), *(work / "plates").glob("*.png")]
+    stamps = [p.stat().st_mtime_ns for p in kept]
+
+    again = _adapt(venue, out, "--teacher", "labels")  # everything is there: nothing is redone
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert [p.stat().st_mtime_ns for p in kept] == stamps
+    assert "export" not in json.loads((work / "report.json").read_text())["seconds"]
+    assert out.read_bytes() == first
+
+    other = _adapt(venue, out, "--teacher", "labels", "--steps", "5")
+    assert other.returncode != 0 and "other settings (steps)" in other.stderr
+
+
+def test_adapt_takes_its_labels_from_the_teacher(venue: Path, tmp_path: Path):
+    """The MediaPipe path, with the fake worker: a teacher that dies mid-clip is named and what it labeled is
+    kept; the next run goes on from there, and the label files are written and trained on."""
+    out = tmp_path / "venue.onnx"
+    crashed = _adapt(venue, out, "--venv", sys.prefix, "--worker", str(FAKE),
+                     env={"FAKE_TEACHER_FRAMES": "40", "FAKE_TEACHER_CRASH_AFTER": "5"})
+    assert crashed.returncode != 0 and "teacher failed" in crashed.stderr and "stopped after frame" in crashed.stderr
+    work = tmp_path / "venue.adapt"
+    assert all(len(p.read_text().splitlines()) == 1 + 5 for p in (work / "teacher").glob("*.partial.jsonl"))
+    done = _adapt(venue, out, "--venv", sys.prefix, "--worker", str(FAKE), env={"FAKE_TEACHER_FRAMES": "40"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert not list((work / "teacher").glob("*.partial.jsonl"))
+    labels = json.loads(next((work / "teacher").glob("*.json")).read_text())
+    assert labels["teacher"]["mediapipe"] == "fake-1" and labels["every"] == 2
+    report = json.loads((work / "report.json").read_text())
+    assert report["labeled_frames"] == 2 * 20 and report["teacher_fps"] > 0

@@ -1,0 +1,373 @@
+"""``tvstream adapt``: a venue's unlabeled footage in, a pose model fitted to that venue out.
+
+The stages, each kept in the work folder and skipped when already done (a stop loses at most the stage it
+was in; the fine-tuning resumes from its last checkpoint):
+
+1. ``clips``: the readable clips (the others are named in the report);
+2. ``teacher``: a pre-trained 2D model's pseudo-labels on every ``every``-th frame (``tvstream.teacher``:
+   MediaPipe Pose in its own venv; cached per clip hash and teacher version, resumable inside a clip);
+3. ``plates``: background plates of the venue from its own footage, the people the teacher found left out
+   (``venue.py``);
+4. ``real``: the labeled frames before each clip's held-out tail, as a dataset folder (links to the clips and
+   their 2D-only labels); the tail's labels score the agreement;
+5. ``synth``: synthetic athletes rendered over the venue's plates (3D labels for this venue);
+6. ``cache`` and ``fit``: the pose network fine-tuned from the default model on both: the teacher's 2D,
+   weighted by its confidence (the paper's weak-2D term), and the rendered 2D and 3D;
+7. ``export`` to ONNX, and the report: agreement with the teacher on every clip's held-out tail before and
+   after adaptation (PCK@0.2 of the core joints, 0.2 x the teacher's torso diagonal), and the speed of both.
+
+The paper's self-supervised terms (reconstruction, DSL) train the SSL model of ``tvstream train ssl``, not
+this pose network; ``adapt`` does not use them (see the closing notes of issue 21).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from train.adapt.config import AdaptConfig
+from train.adapt.venue import Clip, find_clips, venue_plates
+from tvstream.errors import CheckpointError, TvstreamError
+
+log = logging.getLogger(__name__)
+
+Say = Callable[[str], None]
+Progress = Callable[[str, int, "int | None"], None]  # (stage, done, total)
+
+
+def _write_json(path: Path, doc: dict) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(doc, indent=1) + "\n")
+    tmp.replace(path)
+
+
+def check_work(work: Path, cfg: AdaptConfig) -> None:
+    """Create ``work`` for ``cfg``, or refuse one holding another recipe's stages."""
+    work.mkdir(parents=True, exist_ok=True)
+    stored = work / "adapt_config.json"
+    if stored.is_file():
+        before = AdaptConfig.from_dict(json.loads(stored.read_text()))
+        if before != cfg:
+            changed = [k for k, v in cfg.to_dict().items() if before.to_dict().get(k) != v]
+            raise CheckpointError(f"{work} holds an adaptation with other settings ({', '.join(changed)}); "
+                                  "use another --work folder or delete it")
+    else:
+        _write_json(stored, cfg.to_dict())
+
+
+# ---- 2. plates ---------------------------------------------------------------------------------------------
+
+
+def people_boxes(work: Path, clip: Clip) -> dict[int, list[float] | None]:
+    """Frame -> the teacher's box of the person there (None: it found nobody)."""
+    doc = json.loads((work / "teacher" / f"{clip.name}.json").read_text())
+    return {int(f["frame"]): (f.get("box") if f.get("found") else None) for f in doc["frames"]}
+
+
+def make_plates(clips: list[Clip], work: Path, cfg: AdaptConfig, progress: Progress) -> dict[str, bool]:
+    """Plates of every clip into ``work/plates``, the teacher's people left out; returns ``{clip: camera
+    moves}`` (cached in plates.json)."""
+    import cv2
+
+    folder = work / "plates"
+    index = folder / "plates.json"
+    done = json.loads(index.read_text()) if index.is_file() else {}
+    folder.mkdir(parents=True, exist_ok=True)
+    for n, clip in enumerate(clips):
+        if clip.name not in done:
+            try:
+                plates, moving = venue_plates(clip, cfg.plates_per_clip, cfg.camera, people_boxes(work, clip))
+            except TvstreamError as exc:
+                log.warning("%s: no plate (%s)", clip.path, exc)
+                continue
+            for k, plate in enumerate(plates):
+                cv2.imwrite(str(folder / f"{clip.name}_{k}.png"), cv2.cvtColor(plate, cv2.COLOR_RGB2BGR))
+            done[clip.name] = moving
+            _write_json(index, done)
+        progress("plates", n + 1, len(clips))
+    return done
+
+
+# ---- 3. teacher --------------------------------------------------------------------------------------------
+
+
+def labels_as_teacher(clip: Clip, out: Path, every: int) -> None:
+    """The clip's own label file (beside it, or named by the venue's manifest) in the teacher's format, 2D
+    only and fully trusted: the oracle teacher of the synthetic-venue benchmark (``--teacher labels``)."""
+    from tvstream.labels import load_any_labels
+
+    if clip.labels is None:
+        raise TvstreamError(f"{clip.path}: --teacher labels needs a label file for the clip")
+    labels = load_any_labels(clip.labels)
+    by_frame = {int(f): i for i, f in enumerate(labels.frames)}
+    frames = []
+    for f in range(0, clip.frames, every):
+        i = by_frame.get(f)
+        if i is None or not np.isfinite(labels.joints2d[i]).all():
+            frames.append({"frame": f, "found": False})
+            continue
+        frames.append({"frame": f, "found": True, "joints2d": labels.joints2d[i].round(2).tolist(),
+                       "confidence": [1.0] * labels.joints2d.shape[1], "visible": labels.visible[i].tolist(),
+                       "box": labels.box[i].round(2).tolist()})
+    from tvstream.labels import HANDLABELS_SCHEMA
+    from tvstream.skeleton import H36M_17
+
+    _write_json(out, {"schema": HANDLABELS_SCHEMA, "video": clip.path.name, "sequence": clip.name,
+                      "joints": list(H36M_17.names), "teacher": {"name": "labels", "version": "labels/1"},
+                      "every": every, "frames": frames})
+
+
+def teach(clips: list[Clip], work: Path, cfg: AdaptConfig, teacher, progress: Progress
+          ) -> tuple[list[Clip], dict[str, str], dict[str, dict]]:
+    """Teacher labels for every clip in ``work/teacher``; returns (clips labeled, {clip: why not}, timing)."""
+    from tvstream.teacher.labeling import LabelConfig, label_clip
+
+    folder = work / "teacher"
+    folder.mkdir(parents=True, exist_ok=True)
+    timing_path = folder / "timing.json"
+    timing = json.loads(timing_path.read_text()) if timing_path.is_file() else {}
+    kept, skipped = [], {}
+    for n, clip in enumerate(clips):
+        out = folder / f"{clip.name}.json"
+        tic = time.perf_counter()
+        try:
+            if teacher is None:
+                if not out.is_file():
+                    labels_as_teacher(clip, out, cfg.every)
+            else:
+                result = label_clip(clip.path, teacher, out, LabelConfig(every=cfg.every),
+                                    progress=lambda _c, done, total: progress(f"teacher {clip.name}", done, total))
+                if not result.cached:
+                    timing[clip.name] = {"frames": result.frames, "seconds": round(time.perf_counter() - tic, 2),
+                                         "source_frames": clip.frames}
+                    _write_json(timing_path, timing)
+        except TvstreamError as exc:
+            skipped[str(clip.path)] = f"teacher failed: {exc}"
+            continue
+        doc = json.loads(out.read_text())
+        if not any(f.get("found") for f in doc["frames"]):
+            skipped[str(clip.path)] = "the teacher found nobody in it"
+            continue
+        kept.append(clip)
+        progress("teacher", n + 1, len(clips))
+    return kept, skipped, timing
+
+
+# ---- 4. the real frames, split into training head and held-out tail ---------------------------------------
+
+
+def split_labels(clips: list[Clip], work: Path, cfg: AdaptConfig) -> dict[str, dict[str, int]]:
+    """``work/real``: a link to each clip and its labeled frames before the tail; ``work/holdout``: the
+    tail's labels (found frames only); each a dataset with a manifest. Returns per clip the frames in each."""
+    from tvstream.manifest import VideoEntry, write_manifest
+
+    counts, entries = {}, {"real": [], "holdout": []}
+    for part in ("real", "holdout"):
+        (work / part).mkdir(parents=True, exist_ok=True)
+    for clip in clips:
+        doc = json.loads((work / "teacher" / f"{clip.name}.json").read_text())
+        split = clip.split(cfg.holdout)
+        found = [f for f in doc["frames"] if f.get("found")]
+        head = [f for f in found if f["frame"] < split]
+        tail = [f for f in found if f["frame"] >= split]
+        for part, frames in (("real", head), ("holdout", tail)):
+            link = work / part / f"{clip.name}{clip.path.suffix.lower()}"
+            if not link.exists():
+                os.symlink(clip.path, link)
+            _write_json(link.with_suffix(".json"), {**doc, "frames": frames})
+            if frames:
+                entries[part].append(VideoEntry(video=link, labels=link.with_suffix(".json"), subject=clip.name,
+                                                sequence=clip.name))
+        counts[clip.name] = {"train": len(head), "holdout": len(tail)}
+    for part, items in entries.items():
+        write_manifest(work / part / "manifest.json", items)
+    return counts
+
+
+# ---- 5. synthetic athletes over the venue's plates --------------------------------------------------------
+
+
+def render_synth(work: Path, cfg: AdaptConfig, progress: Progress) -> Path:
+    """Render ``cfg.synth_subjects`` athletes over ``work/plates`` into ``work/synth`` (once)."""
+    from train.synth.generate import SynthConfig, synthesize
+
+    out = work / "synth"
+    if (out / "manifest.json").is_file():
+        return out
+    partial = work / "synth.partial"
+    if partial.exists():
+        shutil.rmtree(partial)
+    scfg = SynthConfig(scenario="varied", subjects=cfg.synth_subjects, sequences=cfg.synth_sequences,
+                       seconds=cfg.synth_seconds, width=cfg.synth_size[0], height=cfg.synth_size[1],
+                       seed=cfg.seed, crf=(16, 34), test_fraction=0.0, labeled_fraction=1.0,
+                       backgrounds=str(work / "plates"))
+    synthesize(scfg, partial, progress=lambda done, total: progress("synth", done, total))
+    text = (partial / "manifest.json").read_text().replace(str(partial), str(out))
+    (partial / "manifest.json").write_text(text)
+    partial.rename(out)
+    return out
+
+
+# ---- 6. fine-tuning ----------------------------------------------------------------------------------------
+
+
+def initial_weights(work: Path, cfg: AdaptConfig) -> str | None:
+    """The checkpoint the fine-tuning starts from (the shipped model, recovered from its ONNX, by default)."""
+    if cfg.init is None:
+        return None
+    if cfg.init.endswith(".pt"):
+        return cfg.init
+    from train.posenet.from_onnx import write_checkpoint
+    from tvstream.api import resolve_model
+
+    onnx = resolve_model(None if cfg.init == "default" else cfg.init)
+    target = work / "init.pt"
+    if not target.is_file():
+        write_checkpoint(onnx, target)
+    return str(target)
+
+
+def fine_tune(work: Path, cfg: AdaptConfig, progress: Progress) -> Path:
+    """Cache the real and the rendered frames and fine-tune the pose network on both (resumable)."""
+    from train.posenet.cache import CACHE_SIDE, build_cache
+    from train.posenet.config import SIZES
+    from train.posenet.fit import FitConfig, fit
+
+    small = SIZES[cfg.size].detector_size
+    for part in ("real", "synth"):
+        build_cache(work / part, work / "cache" / part, CACHE_SIDE, small)
+    run = work / "run"
+    fcfg = FitConfig(model=cfg.size, cache=str(work / "cache"), steps=cfg.steps, batch=cfg.batch, lr=cfg.lr,
+                     warmup=min(100, cfg.steps // 10), seed=cfg.seed, threads=cfg.threads, device=cfg.device,
+                     init=initial_weights(work, cfg), eval_every=max(cfg.steps, 1), checkpoint_every=50)
+    ckpt = run / "last.pt"
+    if ckpt.is_file():
+        from train.checkpoint import load_checkpoint
+
+        if load_checkpoint(ckpt)["step"] >= cfg.steps:
+            return ckpt
+    fit(fcfg, run, resume=ckpt.is_file(), progress=lambda step, total, _stats: progress("fit", step, total))
+    return ckpt
+
+
+# ---- 7. export and report ----------------------------------------------------------------------------------
+
+
+def agreement(model: Path | None, clips: list[Clip], work: Path, moving: dict[str, bool]) -> dict:
+    """The runtime (``tvstream run``'s pipeline; a moving camera runs as ``--scenario ski``, without the
+    rolling background) against the teacher on each clip's held-out tail."""
+    from engines.backends import load_backend
+    from train.posenet.evaluate import latency_ms, pipeline_outputs
+    from train.metrics.keypoints import pck_hits
+    from tvstream.api import resolve_model
+    from tvstream.labels import load_any_labels
+
+    backend = load_backend(resolve_model(model), "onnxruntime", threads=1)
+    per_clip, hits, counted = {}, 0, 0
+    for clip in clips:
+        labels = load_any_labels(work / "holdout" / f"{clip.name}.json")
+        if len(labels.frames) == 0:
+            continue
+        out, _ = pipeline_outputs(backend, clip.path, "ski" if moving.get(clip.name) else "studio")
+        rows = np.asarray(labels.frames, int)
+        keep = rows < len(out["pose2d"])
+        pred = np.nan_to_num(out["pose2d"][rows[keep]], nan=-1e6)  # not reported: a miss
+        h, c = pck_hits(pred, labels.joints2d[keep], labels.visible[keep])
+        per_clip[clip.name] = {"frames": int(keep.sum()), "pck": round(float(h.sum() / max(c.sum(), 1)), 4)}
+        hits, counted = hits + int(h.sum()), counted + int(c.sum())
+    return {"model": str(resolve_model(model)), "pck": round(hits / max(counted, 1), 4), "clips": per_clip,
+            "ms_per_frame": round(latency_ms(backend), 2)}
+
+
+def report_markdown(report: dict) -> str:
+    lines = [f"# tvstream adapt: {report['venue']}", "",
+             f"Teacher: {report['teacher']}; {report['labeled_frames']} frames labeled "
+             f"(one in {report['config']['every']}), {report['synth_frames']} rendered over "
+             f"{report['plates']} venue plates; {report['config']['steps']} fine-tuning steps.", "",
+             "| model | agreement with the teacher, held-out tails (PCK@0.2) | ms/frame (model, batch 1) |",
+             "|---|---|---|"]
+    for key in ("before", "after"):
+        row = report[key]
+        lines.append(f"| {key}: `{Path(row['model']).name}` | {row['pck']:.3f} | {row['ms_per_frame']:.2f} |")
+    if report.get("teacher_fps"):
+        lines.append(f"\nTeacher speed: {report['teacher_fps']:.1f} labeled frames/s; the adapted model runs "
+                     f"{1000 / report['after']['ms_per_frame']:.0f} frames/s (model only).")
+    lines += ["", "| clip | held-out frames | before | after |", "|---|---|---|---|"]
+    for name, row in report["after"]["clips"].items():
+        lines.append(f"| {name} | {row['frames']} | {report['before']['clips'][name]['pck']:.3f} | {row['pck']:.3f} |")
+    if report["skipped"]:
+        lines += ["", "Skipped:"] + [f"- `{path}`: {why}" for path, why in report["skipped"].items()]
+    stages = ", ".join(f"{k} {v:.0f} s" for k, v in report["seconds"].items())
+    lines += ["", f"Time per stage (this run): {stages}."]
+    return "\n".join(lines) + "\n"
+
+
+def adapt(venue: Path, out: Path, cfg: AdaptConfig, work: Path, teacher, say: Say, progress: Progress) -> dict:
+    """Every stage (see the module docstring); returns the report, also ``work/report.json`` and ``.md``."""
+    from engines.export import export_onnx
+
+    check_work(work, cfg)
+    seconds: dict[str, float] = {}
+
+    def stage(name: str, fn, *args):
+        tic = time.perf_counter()
+        result = fn(*args)
+        seconds[name] = round(time.perf_counter() - tic, 1)
+        return result
+
+    clips, skipped = find_clips(venue)
+    say(f"{len(clips)} clips ({sum(c.frames for c in clips)} frames); {len(skipped)} unreadable")
+    taught, why, timing = stage("teacher", teach, clips, work, cfg, teacher, progress)
+    skipped |= why
+    if not taught:
+        named = "; ".join(f"{Path(p).name}: {r}" for p, r in list((why or skipped).items())[:3])
+        raise TvstreamError(f"{venue}: no clip could be labeled by the teacher ({len(skipped)} skipped; {named})")
+    moving = stage("plates", make_plates, taught, work, cfg, progress)
+    skipped |= {str(c.path): "no background plate could be made" for c in taught if c.name not in moving}
+    taught = [c for c in taught if c.name in moving]
+    counts = split_labels(taught, work, cfg)
+    say(f"teacher labels: {sum(c['train'] for c in counts.values())} training frames, "
+        f"{sum(c['holdout'] for c in counts.values())} held out, in {len(taught)} clips")
+    synth = stage("synth", render_synth, work, cfg, progress)
+    ckpt = stage("fit", fine_tune, work, cfg, progress)
+    model = work / "model.onnx"
+    if not model.is_file() or model.stat().st_mtime < ckpt.stat().st_mtime:
+        card = {"trained_on": f"the default model fine-tuned on {venue} by tvstream adapt: the teacher "
+                              f"{cfg.teacher}'s 2D labels of {len(taught)} clips and athletes rendered over its plates"}
+        stage("export", export_onnx, ckpt, model, None, False, card)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.copyfile(model, tmp)
+    tmp.replace(out)
+    start = Path(cfg.init) if cfg.init and cfg.init.endswith(".onnx") else None  # else: the shipped model
+    before = stage("score before", agreement, start, taught, work, moving)
+    after = stage("score after", agreement, out, taught, work, moving)
+    labeled = sum(t["frames"] for t in timing.values())
+    teach_s = sum(t["seconds"] for t in timing.values())
+    report = {"venue": str(venue), "out": str(out), "teacher": cfg.teacher, "config": cfg.to_dict(),
+              "clips": {c.name: {"path": str(c.path), "frames": c.frames, "camera_moves": moving.get(c.name),
+                                 **counts.get(c.name, {})} for c in clips},
+              "skipped": skipped, "labeled_frames": sum(len(json.loads((work / "teacher" / f"{c.name}.json")
+                                                                        .read_text())["frames"]) for c in taught),
+              "synth_frames": _rendered_frames(synth),
+              "plates": len(list((work / "plates").glob("*.png"))),
+              "teacher_fps": round(labeled / teach_s, 2) if teach_s else None,
+              "before": before, "after": after, "seconds": seconds}
+    _write_json(work / "report.json", report)
+    (work / "report.md").write_text(report_markdown(report))
+    return report
+
+
+def _rendered_frames(synth: Path) -> int:
+    """Labeled frames of the rendered dataset."""
+    from tvstream.labels import load_labels
+    from tvstream.manifest import discover
+
+    return sum(len(load_labels(e.labels).frames) for e in discover(synth) if e.labels is not None)

@@ -1,0 +1,104 @@
+"""``tvstream adapt``: a folder of a venue's unlabeled footage -> a pose model fitted to that venue."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from tvstream.cli.context import AppContext, pass_app
+from tvstream.teacher.specs import DEFAULT_TEACHER, TEACHERS
+
+
+@click.command()
+@click.argument("venue", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="The adapted model (.onnx), for `tvstream run --model`.")
+@click.option("--work", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where the stages keep their results (default: OUT without .onnx + '.adapt/'); "
+                   "run the same command again to go on after a stop.")
+@click.option("--teacher", "teacher_name", type=click.Choice([*sorted(TEACHERS), "labels"]), default=DEFAULT_TEACHER,
+              show_default=True, help="The 2D teacher (tvstream teacher install); 'labels': the clips' own label "
+                                      "files (to measure what a perfect teacher would give, on a synthetic venue).")
+@click.option("--every", type=click.IntRange(1), default=5, show_default=True, metavar="N",
+              help="The teacher labels every N-th frame.")
+@click.option("--steps", type=click.IntRange(1), default=800, show_default=True, help="Fine-tuning steps.")
+@click.option("--camera", type=click.Choice(["auto", "fixed", "moving"]), default="auto", show_default=True,
+              help="How the venue's plates are made: median (fixed) or registered panorama (moving).")
+@click.option("--synth-subjects", type=click.IntRange(1), default=12, show_default=True,
+              help="Synthetic athletes rendered over the venue's plates (3D labels for this venue).")
+@click.option("--synth-seconds", type=click.FloatRange(0.2, 60), default=3.0, show_default=True, hidden=True)
+@click.option("--synth-size", default="640x360", show_default=True, hidden=True, metavar="WxH")
+@click.option("--holdout", type=click.FloatRange(0.05, 0.5), default=0.2, show_default=True,
+              help="The last share of every clip, kept out of training to score agreement with the teacher.")
+@click.option("--size", type=click.Choice(["lite", "full", "heavy", "tiny"]), default="full", show_default=True,
+              help="Pose network size; full starts from the shipped default model, the others from --init.")
+@click.option("--init", default="default", show_default=True,
+              help="Start from: 'default' (the shipped model), a model .onnx, a posenet .pt, or 'none'.")
+@click.option("--lr", type=click.FloatRange(0, min_open=True), default=2e-4, show_default=True)
+@click.option("--device", default="cpu", show_default=True, help="cpu, or cuda on a GPU machine.")
+@click.option("--venv", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="The teacher's venv (default: $TVSTREAM_TEACHER_HOME or ~/.cache/tvstream/teacher).")
+@click.option("--worker", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None, hidden=True,
+              help="Run this script instead of the shipped teacher worker (tests: a fake teacher).")
+@pass_app
+def adapt(app: AppContext, venue: Path, out: Path, work: Path | None, teacher_name: str, every: int, steps: int,
+          camera: str, synth_subjects: int, synth_seconds: float, synth_size: str, holdout: float, size: str,
+          init: str, lr: float, device: str, venv: Path | None, worker: Path | None) -> None:
+    """Fit a fast pose model to a venue from its unlabeled footage, taught by a pre-trained 2D model.
+
+    VENUE is a folder of clips of the venue (any length; last season's runs, warm-ups). The stages: background
+    plates of the venue; the teacher's 2D labels on every N-th frame; synthetic athletes rendered over the
+    plates; the default model fine-tuned on both; export; and a report (WORK/report.md) of agreement with the
+    teacher on every clip's held-out last 20%, before and after, and the speed of both. Every stage is kept
+    in WORK: run the same command again after a stop and it goes on.
+
+    \b
+    Example:
+      tvstream teacher install --teacher mediapipe-heavy
+      tvstream adapt footage/ --out venue.onnx
+      tvstream run camera.mp4 --model venue.onnx --out poses.jsonl
+    """
+    from train.adapt.config import AdaptConfig  # lazy: torch
+    from train.adapt.pipeline import adapt as run_adapt
+
+    try:
+        w, h = (int(v) for v in synth_size.lower().split("x"))
+    except ValueError:
+        raise click.BadParameter(f"{synth_size!r}: expected WxH", param_hint="--synth-size") from None
+    if out.suffix.lower() != ".onnx":
+        raise click.BadParameter(f"{out}: the model file must end in .onnx", param_hint="--out")
+    start = None if init == "none" else init
+    if start not in (None, "default") and not Path(start).is_file():
+        raise click.BadParameter(f"{start}: no such model file", param_hint="--init")
+    if size != "full" and start == "default":
+        start = None  # the shipped model is a full-size network: another size starts from scratch
+    try:
+        cfg = AdaptConfig(teacher=teacher_name, every=every, holdout=holdout, camera=camera,
+                          synth_subjects=synth_subjects, synth_seconds=synth_seconds, synth_size=(w, h), size=size,
+                          init=start, steps=steps, lr=lr, device=device)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    teacher = None
+    if teacher_name != "labels":
+        from tvstream.teacher.runner import open_teacher
+
+        teacher = open_teacher(teacher_name, venv, worker)
+    work = work or out.with_suffix("").with_name(out.stem + ".adapt")
+    with Progress(TextColumn("[bold]adapt[/] {task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=app.console, disable=app.quiet) as bar:
+        tasks: dict[str, int] = {}
+
+        def progress(stage: str, done: int, total: int | None) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(escape(stage), total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        report = run_adapt(venue, out, cfg, work, teacher, lambda msg: bar.console.print(escape(msg)), progress)
+    for path, why in report["skipped"].items():
+        app.say(f"skipped {path}: {why}")
+    app.say(f"agreement with the teacher on held-out footage (PCK@0.2): before {report['before']['pck']:.3f}, "
+            f"after {report['after']['pck']:.3f}; report: {work / 'report.md'}")
+    app.say(f"model: {out}")
