@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# From unlabeled venue footage to a live pose stream, in five commands (README: "Your venue, end to end").
+# From unlabeled venue footage to a live pose stream, in five commands (README: "The paper's path: self-supervised features from the venue, a few labels"; the main path with a teacher is `tvstream adapt`).
 #
 #   bash examples/venue_workflow.sh                       # synthetic dive venue, small config (CPU: ~20 min)
 #   SCENARIO=ski bash examples/venue_workflow.sh          # the panning-camera ski venue

@@ -1,0 +1,118 @@
+"""``tvstream adapt`` on a synthetic venue where the true labels exist: teacher labels against true labels.
+
+A venue is rendered (``--scenario``, photo plates from ``--plates`` when given, its own seed); its first
+subjects' clips are the venue footage ``adapt`` sees (no labels read, except by the oracle run), the last
+subjects' clips are held out and scored against their true labels. Three models on those held-out clips:
+the shipped default model (before adaptation), the model adapted with MediaPipe Heavy as teacher, and the
+model adapted with the clips' true 2D labels as teacher (``--teacher labels``), same steps and settings.
+Also each adaptation's own report (agreement with its teacher on held-out tails, teacher and student speed).
+
+Run: ``python -m benchmarks.adapt_venue [--steps 800] [--subjects 6] [--work runs/adapt_venue]``
+(resumable: every adaptation keeps its work folder). Results: ``benchmarks/results/adapt_venue.{json,md}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from benchmarks.provenance import machine, save
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def render_venue(out: Path, scenario: str, subjects: int, seconds: float, plates: Path | None) -> Path:
+    """The venue's clips with their labels beside them (``out/footage``) and the held-out subjects'
+    (``out/heldout``): the split is by subject, the last ``subjects // 3`` (at least 1) held out."""
+    from train.synth.generate import SynthConfig, synthesize
+    from tvstream.manifest import discover
+
+    if (out / "footage").is_dir() and (out / "heldout").is_dir():
+        return out
+    rendered = out / "rendered"
+    if not (rendered / "manifest.json").is_file():
+        shutil.rmtree(rendered, ignore_errors=True)
+        synthesize(SynthConfig(scenario=scenario, subjects=subjects, sequences=1, seconds=seconds, width=640,
+                               height=360, seed=7007, crf=(16, 34), backgrounds=str(plates) if plates else None,
+                               textures=str(plates) if plates else None), rendered)
+    entries = discover(rendered)
+    names = sorted({e.subject for e in entries})
+    held = set(names[-max(1, len(names) // 3):])
+    for part in ("footage", "heldout"):
+        (out / f"{part}.tmp").mkdir(parents=True, exist_ok=True)
+    for e in entries:
+        part = "heldout" if e.subject in held else "footage"
+        video = Path(e.video)
+        shutil.copy(video, out / f"{part}.tmp" / video.name)
+        shutil.copy(e.labels, out / f"{part}.tmp" / video.with_suffix(".npz").name)
+    for part in ("footage", "heldout"):
+        (out / f"{part}.tmp").rename(out / part)
+    return out
+
+
+def adapt(venue: Path, out: Path, teacher: str, steps: int, every: int, venv: Path | None) -> dict:
+    """One ``tvstream adapt`` run (resumes when its work folder is there); its report."""
+    cmd = [sys.executable, "-m", "tvstream", "-q", "adapt", str(venue), "--out", str(out), "--teacher", teacher,
+           "--steps", str(steps), "--every", str(every), *(["--venv", str(venv)] if venv else [])]
+    tic = time.perf_counter()
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"adapt ({teacher}) failed:\n{done.stderr[-3000:]}")
+    report = json.loads((out.with_name(out.stem + ".adapt") / "report.json").read_text())
+    report["wall_s"] = round(time.perf_counter() - tic, 1)
+    return report
+
+
+def main(argv: list[str] | None = None) -> dict:
+    from train.posenet.evaluate import bench_model
+    from tvstream.api import DEFAULT_MODEL
+    from tvstream.manifest import discover
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--work", type=Path, default=Path("runs/adapt_venue"))
+    ap.add_argument("--scenario", default="studio")
+    ap.add_argument("--subjects", type=int, default=6)
+    ap.add_argument("--seconds", type=float, default=3.0)
+    ap.add_argument("--plates", type=Path, default=None, help="photo plates for the venue (data/plates/bench)")
+    ap.add_argument("--steps", type=int, default=800)
+    ap.add_argument("--every", type=int, default=3)
+    ap.add_argument("--venv", type=Path, default=None, help="the teacher's venv (default: tvstream's teacher home)")
+    ap.add_argument("--out", type=Path, default=RESULTS / "adapt_venue")
+    args = ap.parse_args(argv)
+    venue = render_venue(args.work / "venue", args.scenario, args.subjects, args.seconds, args.plates)
+    reports = {t: adapt(venue / "footage", args.work / f"{t}.onnx", t, args.steps, args.every, args.venv)
+               for t in ("mediapipe-heavy", "labels")}
+    held = {"heldout": [(Path(e.video), Path(e.labels)) for e in discover(venue / "heldout")]}
+    scores = {"default (before)": bench_model(str(DEFAULT_MODEL), held, pipeline=True),
+              **{f"adapted, teacher {t}": bench_model(str(args.work / f"{t}.onnx"), held, pipeline=True)
+                 for t in reports}}
+    record, header = machine()
+    result = {"machine": record, "date": time.strftime("%Y-%m-%d %H:%M"), "args": {k: str(v) for k, v in
+                                                                                   vars(args).items()},
+              "scores": scores, "reports": reports}
+    lines = [f"# tvstream adapt on a synthetic venue ({args.scenario}), {header}", "",
+             f"{args.subjects} subjects rendered over {'photo plates' if args.plates else 'the procedural venue'}; "
+             f"{len(held['heldout'])} clips of the last subjects held out and scored against their true labels "
+             f"through `tvstream run`'s path. {args.steps} fine-tuning steps, teacher on one frame in {args.every}.",
+             "", "| model | held-out PCK@0.2 | box IoU | MPJPE mm | P-MPJPE mm |", "|---|---:|---:|---:|---:|"]
+    for name, s in scores.items():
+        g = s["groups"]["heldout"]
+        lines.append(f"| {name} | {g['pck']:.3f} | {g['box_iou']:.3f} | {g.get('mpjpe', float('nan')):.1f} | "
+                     f"{g.get('p_mpjpe', float('nan')):.1f} |")
+    lines += ["", "| adaptation | agreement with its teacher before / after | labeled frames | teacher frames/s | "
+              "student ms/frame | wall s |", "|---|---|---:|---:|---:|---:|"]
+    for t, r in reports.items():
+        fps = f"{r['teacher_fps']:.1f}" if r.get("teacher_fps") else "-"
+        lines.append(f"| {t} | {r['before']['pck']:.3f} / {r['after']['pck']:.3f} | {r['labeled_frames']} | {fps} | "
+                     f"{r['after']['ms_per_frame']:.2f} | {r['wall_s']:.0f} |")
+    save(args.out, result, "\n".join(lines) + "\n")
+    return result
+
+
+if __name__ == "__main__":
+    main()
