@@ -117,3 +117,8 @@ def test_adapt_takes_its_labels_from_the_teacher(venue: Path, tmp_path: Path):
     assert labels["teacher"]["mediapipe"] == "fake-1" and labels["every"] == 2
     report = json.loads((work / "report.json").read_text())
     assert report["labeled_frames"] == 2 * 20 and report["teacher_fps"] > 0
+    trained = json.loads(next((work / "real").glob("*.json")).read_text())["frames"][0]["confidence"]
+    from tvstream.skeleton import CORE_JOINTS, H36M_17
+
+    assert trained[H36M_17.index("head")] == 0.0 and trained[H36M_17.index("hip")] == 0.0  # made, not seen
+    assert trained[H36M_17.index("rwrist")] == pytest.approx(0.9) and len(CORE_JOINTS) == 12

@@ -163,6 +163,16 @@ def teach(clips: list[Clip], work: Path, cfg: AdaptConfig, teacher, progress: Pr
 # ---- 4. the real frames, split into training head and held-out tail ---------------------------------------
 
 
+def trust_core_only(frame: dict) -> dict:
+    """A teacher's frame with no trust in the joints it does not have as such (pelvis, spine, thorax, neck,
+    head: MediaPipe's are made from other landmarks, ``tvstream/teacher/mapping.py``, and follow another
+    convention than the rendered skeleton's); they train from the rendered athletes only."""
+    from tvstream.skeleton import CORE_JOINTS
+
+    conf = [c if j in CORE_JOINTS else 0.0 for j, c in enumerate(frame.get("confidence") or [1.0] * 17)]
+    return {**frame, "confidence": conf}
+
+
 def split_labels(clips: list[Clip], work: Path, cfg: AdaptConfig) -> dict[str, dict[str, int]]:
     """``work/real``: a link to each clip and its labeled frames before the tail; ``work/holdout``: the
     tail's labels (found frames only); each a dataset with a manifest. Returns per clip the frames in each."""
@@ -175,7 +185,7 @@ def split_labels(clips: list[Clip], work: Path, cfg: AdaptConfig) -> dict[str, d
         doc = json.loads((work / "teacher" / f"{clip.name}.json").read_text())
         split = clip.split(cfg.holdout)
         found = [f for f in doc["frames"] if f.get("found")]
-        head = [f for f in found if f["frame"] < split]
+        head = [trust_core_only(f) if cfg.teacher != "labels" else f for f in found if f["frame"] < split]
         tail = [f for f in found if f["frame"] >= split]
         for part, frames in (("real", head), ("holdout", tail)):
             link = work / part / f"{clip.name}{clip.path.suffix.lower()}"
