@@ -323,6 +323,7 @@ def adapt(venue: Path, out: Path, cfg: AdaptConfig, work: Path, teacher, say: Sa
     """Every stage (see the module docstring); returns the report, also ``work/report.json`` and ``.md``."""
     from engines.export import export_onnx
 
+    clips, skipped = find_clips(venue)  # before the work folder: a wrong VENUE leaves nothing behind
     check_work(work, cfg)
     seconds: dict[str, float] = {}
 
@@ -332,7 +333,6 @@ def adapt(venue: Path, out: Path, cfg: AdaptConfig, work: Path, teacher, say: Sa
         seconds[name] = round(time.perf_counter() - tic, 1)
         return result
 
-    clips, skipped = find_clips(venue)
     say(f"{len(clips)} clips ({sum(c.frames for c in clips)} frames); {len(skipped)} unreadable")
     taught, why, timing = stage("teacher", teach, clips, work, cfg, teacher, progress)
     skipped |= why
