@@ -26,7 +26,8 @@ from benchmarks.provenance import machine, save
 RESULTS = Path(__file__).parent / "results"
 
 
-def render_venue(out: Path, scenario: str, subjects: int, seconds: float, plates: Path | None) -> Path:
+def render_venue(out: Path, scenario: str, subjects: int, seconds: float, plates: Path | None,
+                 textures: Path | None) -> Path:
     """The venue's clips with their labels beside them (``out/footage``) and the held-out subjects'
     (``out/heldout``): the split is by subject, the last ``subjects // 3`` (at least 1) held out."""
     from train.synth.generate import SynthConfig, synthesize
@@ -39,7 +40,7 @@ def render_venue(out: Path, scenario: str, subjects: int, seconds: float, plates
         shutil.rmtree(rendered, ignore_errors=True)
         synthesize(SynthConfig(scenario=scenario, subjects=subjects, sequences=1, seconds=seconds, width=640,
                                height=360, seed=7007, crf=(16, 34), backgrounds=str(plates) if plates else None,
-                               textures=str(plates) if plates else None), rendered)
+                               textures=str(textures) if textures else None), rendered)
     entries = discover(rendered)
     names = sorted({e.subject for e in entries})
     held = set(names[-max(1, len(names) // 3):])
@@ -78,13 +79,14 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--scenario", default="studio")
     ap.add_argument("--subjects", type=int, default=6)
     ap.add_argument("--seconds", type=float, default=3.0)
-    ap.add_argument("--plates", type=Path, default=None, help="photo plates for the venue (data/plates/bench)")
+    ap.add_argument("--plates", type=Path, default=None, help="a folder with the venue's photo plate(s)")
+    ap.add_argument("--textures", type=Path, default=None, help="photos printed on garments (data/plates/bench)")
     ap.add_argument("--steps", type=int, default=800)
     ap.add_argument("--every", type=int, default=3)
     ap.add_argument("--venv", type=Path, default=None, help="the teacher's venv (default: tvstream's teacher home)")
     ap.add_argument("--out", type=Path, default=RESULTS / "adapt_venue")
     args = ap.parse_args(argv)
-    venue = render_venue(args.work / "venue", args.scenario, args.subjects, args.seconds, args.plates)
+    venue = render_venue(args.work / "venue", args.scenario, args.subjects, args.seconds, args.plates, args.textures)
     reports = {t: adapt(venue / "footage", args.work / f"{t}.onnx", t, args.steps, args.every, args.venv)
                for t in ("mediapipe-heavy", "labels")}
     held = {"heldout": [(Path(e.video), Path(e.labels)) for e in discover(venue / "heldout")]}
