@@ -73,32 +73,43 @@ def _adapt(venue: Path, out: Path, *extra: str, env: dict | None = None) -> subp
 
 
 def test_adapt_runs_every_stage_names_bad_clips_and_goes_on_after_a_stop(venue: Path, tmp_path: Path):
+    footage = tmp_path / "footage"
+    shutil.copytree(venue, footage)
     out = tmp_path / "venue.onnx"
-    done = _adapt(venue, out, "--teacher", "labels")
+    work = footage / "venue.adapt"  # inside the footage folder: its renders must not be read as footage
+    done = _adapt(footage, out, "--teacher", "labels", "--work", str(work))
     assert done.returncode == 0, done.stderr[-3000:]
-    work = tmp_path / "venue.adapt"
     report = json.loads((work / "report.json").read_text())
     assert out.is_file() and (work / "report.md").is_file()
-    assert list(report["skipped"]) == [str(venue / "broken.mp4")]
+    assert list(report["skipped"]) == [str(footage / "broken.mp4")]
     assert set(report["clips"]) == {p.stem for p in venue.glob("*.mp4")} - {"broken"}
-    for clip in report["clips"].values():  # 40 frames, every 2nd labeled, the last 20% held out
-        assert clip["train"] + clip["holdout"] <= 20 and clip["holdout"] >= 3 and clip["camera_moves"] is False
+    for clip in report["clips"].values():  # 40 frames, every 2nd labeled, 1 s before the last 20% left out
+        assert clip["train"] == len(range(0, 32 - 25, 2)) and clip["holdout"] == 4 and clip["camera_moves"] is False
     assert report["synth_frames"] > 0 and report["plates"] == 2
     assert 0.0 <= report["after"]["pck"] <= 1.0 and report["before"]["pck"] > 0.5  # the shipped model sees him
     assert set(report["after"]["clips"]) == set(report["clips"])
     first = out.read_bytes()
     kept = [work / "synth" / "manifest.json", work / "run" / "last.pt", work / "model.onnx",
-            *(work / "teacher").glob("*.json"), *(work / "plates").glob("*.png")]
+            *(work / "teacher").glob("*.json"), *(work / "plates").glob("*.png"), *(work / "cache").rglob("*.npy")]
     stamps = [p.stat().st_mtime_ns for p in kept]
 
-    again = _adapt(venue, out, "--teacher", "labels")  # everything is there: nothing is redone
+    again = _adapt(footage, out, "--teacher", "labels", "--work", str(work))  # all there: nothing is redone
     assert again.returncode == 0, again.stderr[-3000:]
     assert [p.stat().st_mtime_ns for p in kept] == stamps
-    assert "export" not in json.loads((work / "report.json").read_text())["seconds"]
+    assert set(json.loads((work / "report.json").read_text())["clips"]) == set(report["clips"])
     assert out.read_bytes() == first
 
-    other = _adapt(venue, out, "--teacher", "labels", "--steps", "5")
+    other = _adapt(footage, out, "--teacher", "labels", "--work", str(work), "--steps", "5")
     assert other.returncode != 0 and "other settings (steps)" in other.stderr
+    elsewhere = _adapt(venue, out, "--teacher", "labels", "--work", str(work))
+    assert elsewhere.returncode != 0 and "other settings (venue)" in elsewhere.stderr
+
+    gone = sorted(footage.glob("S*.mp4"))[0]  # footage taken away: trained again on what is left
+    gone.unlink()
+    fewer = _adapt(footage, out, "--teacher", "labels", "--work", str(work))
+    assert fewer.returncode == 0 and "rendering and training again" in fewer.stdout + fewer.stderr
+    assert set(json.loads((work / "report.json").read_text())["clips"]) == set(report["clips"]) - {gone.stem}
+    assert (work / "run" / "last.pt").stat().st_mtime_ns != stamps[1]
 
 
 def test_adapt_takes_its_labels_from_the_teacher(venue: Path, tmp_path: Path):
@@ -117,7 +128,7 @@ def test_adapt_takes_its_labels_from_the_teacher(venue: Path, tmp_path: Path):
     assert labels["teacher"]["mediapipe"] == "fake-1" and labels["every"] == 2
     report = json.loads((work / "report.json").read_text())
     assert report["labeled_frames"] == 2 * 20 and report["teacher_fps"] > 0
-    trained = json.loads(next((work / "real").glob("*.json")).read_text())["frames"][0]["confidence"]
+    trained = json.loads(next((work / "real" / "clips").glob("*.json")).read_text())["frames"][0]["confidence"]
     from tvstream.skeleton import CORE_JOINTS, H36M_17
 
     assert trained[H36M_17.index("head")] == 0.0 and trained[H36M_17.index("hip")] == 0.0  # made, not seen

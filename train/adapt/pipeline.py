@@ -42,24 +42,53 @@ Say = Callable[[str], None]
 Progress = Callable[[str, int, "int | None"], None]  # (stage, done, total)
 
 
+GAP_SECONDS = 1.0  # labeled frames this close before a clip's held-out tail are not trained on (near copies)
+RUN_ONLY = ("device", "threads")  # settings that change how a run goes, not what it makes: free on a rerun
+
+
 def _write_json(path: Path, doc: dict) -> None:
+    """Write ``doc`` atomically; a file that already holds it is left alone (its time stamp feeds caches)."""
+    text = json.dumps(doc, indent=1) + "\n"
+    if path.is_file() and path.read_text() == text:
+        return
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(doc, indent=1) + "\n")
+    tmp.write_text(text)
     tmp.replace(path)
 
 
-def check_work(work: Path, cfg: AdaptConfig) -> None:
-    """Create ``work`` for ``cfg``, or refuse one holding another recipe's stages."""
+def check_work(work: Path, cfg: AdaptConfig, venue: Path) -> None:
+    """Create ``work`` for ``cfg`` on ``venue``, or refuse one holding another venue's or recipe's stages."""
     work.mkdir(parents=True, exist_ok=True)
     stored = work / "adapt_config.json"
+    wanted = {"venue": str(venue.resolve()), **cfg.to_dict()}
     if stored.is_file():
-        before = AdaptConfig.from_dict(json.loads(stored.read_text()))
-        if before != cfg:
-            changed = [k for k, v in cfg.to_dict().items() if before.to_dict().get(k) != v]
+        try:
+            before = json.loads(stored.read_text())
+        except json.JSONDecodeError as exc:
+            raise CheckpointError(f"{stored} is damaged ({exc}); delete {work} to start again") from None
+        changed = [k for k, v in wanted.items() if k not in RUN_ONLY and before.get(k) != json.loads(json.dumps(v))]
+        if changed:
             raise CheckpointError(f"{work} holds an adaptation with other settings ({', '.join(changed)}); "
                                   "use another --work folder or delete it")
-    else:
-        _write_json(stored, cfg.to_dict())
+    _write_json(stored, wanted)
+
+
+def clips_changed(work: Path, clips: list[Clip]) -> bool:
+    """Whether the labeled clips differ (names or contents) from those the stored synth/fit/model were made
+    from; a change clears those stages, which are then made again."""
+    from tvstream.teacher.labeling import video_hash
+
+    record = work / "trained_clips.json"
+    now = {c.name: video_hash(c.path) for c in clips}
+    before = json.loads(record.read_text()) if record.is_file() else None
+    if before == now:
+        return False
+    for stale in ("synth", "synth.partial", "cache", "run"):
+        shutil.rmtree(work / stale, ignore_errors=True)
+    for stale in ("model.onnx", "model.pt"):
+        (work / stale).unlink(missing_ok=True)
+    _write_json(record, now)
+    return before is not None
 
 
 # ---- 2. plates ---------------------------------------------------------------------------------------------
@@ -76,12 +105,17 @@ def make_plates(clips: list[Clip], work: Path, cfg: AdaptConfig, progress: Progr
     moves}`` (cached in plates.json)."""
     import cv2
 
+    from tvstream.teacher.labeling import video_hash
+
     folder = work / "plates"
-    index = folder / "plates.json"
+    index = work / "plates.json"
     done = json.loads(index.read_text()) if index.is_file() else {}
     folder.mkdir(parents=True, exist_ok=True)
     for n, clip in enumerate(clips):
-        if clip.name not in done:
+        digest = video_hash(clip.path)
+        if done.get(clip.name, {}).get("hash") != digest:
+            for old in folder.glob(f"{clip.name}_*.png"):
+                old.unlink()
             try:
                 plates, moving = venue_plates(clip, cfg.plates_per_clip, cfg.camera, people_boxes(work, clip))
             except TvstreamError as exc:
@@ -89,10 +123,10 @@ def make_plates(clips: list[Clip], work: Path, cfg: AdaptConfig, progress: Progr
                 continue
             for k, plate in enumerate(plates):
                 cv2.imwrite(str(folder / f"{clip.name}_{k}.png"), cv2.cvtColor(plate, cv2.COLOR_RGB2BGR))
-            done[clip.name] = moving
+            done[clip.name] = {"moving": moving, "hash": digest}
             _write_json(index, done)
         progress("plates", n + 1, len(clips))
-    return done
+    return {c.name: done[c.name]["moving"] for c in clips if c.name in done}
 
 
 # ---- 3. teacher --------------------------------------------------------------------------------------------
@@ -131,7 +165,7 @@ def teach(clips: list[Clip], work: Path, cfg: AdaptConfig, teacher, progress: Pr
 
     folder = work / "teacher"
     folder.mkdir(parents=True, exist_ok=True)
-    timing_path = folder / "timing.json"
+    timing_path = work / "teacher_timing.json"
     timing = json.loads(timing_path.read_text()) if timing_path.is_file() else {}
     kept, skipped = [], {}
     for n, clip in enumerate(clips):
@@ -145,7 +179,7 @@ def teach(clips: list[Clip], work: Path, cfg: AdaptConfig, teacher, progress: Pr
                 result = label_clip(clip.path, teacher, out, LabelConfig(every=cfg.every),
                                     progress=lambda _c, done, total: progress(f"teacher {clip.name}", done, total))
                 if not result.cached:
-                    timing[clip.name] = {"frames": result.frames, "seconds": round(time.perf_counter() - tic, 2),
+                    timing[clip.name] = {"frames": result.frames - (result.resumed_from or 0), "seconds": round(time.perf_counter() - tic, 2),
                                          "source_frames": clip.frames}
                     _write_json(timing_path, timing)
         except TvstreamError as exc:
@@ -174,22 +208,26 @@ def trust_core_only(frame: dict) -> dict:
 
 
 def split_labels(clips: list[Clip], work: Path, cfg: AdaptConfig) -> dict[str, dict[str, int]]:
-    """``work/real``: a link to each clip and its labeled frames before the tail; ``work/holdout``: the
-    tail's labels (found frames only); each a dataset with a manifest. Returns per clip the frames in each."""
+    """``work/real``: a link to each clip and its labeled frames before the tail (less ``GAP_SECONDS``);
+    ``work/holdout``: the tail's labels (found frames only); each a dataset with a manifest (clips and labels
+    in its ``clips/``). Returns per clip the frames in each."""
     from tvstream.manifest import VideoEntry, write_manifest
 
     counts, entries = {}, {"real": [], "holdout": []}
     for part in ("real", "holdout"):
-        (work / part).mkdir(parents=True, exist_ok=True)
+        (work / part / "clips").mkdir(parents=True, exist_ok=True)
     for clip in clips:
         doc = json.loads((work / "teacher" / f"{clip.name}.json").read_text())
         split = clip.split(cfg.holdout)
+        last = split - int(round(GAP_SECONDS * clip.fps))
         found = [f for f in doc["frames"] if f.get("found")]
-        head = [trust_core_only(f) if cfg.teacher != "labels" else f for f in found if f["frame"] < split]
+        head = [trust_core_only(f) if cfg.teacher != "labels" else f for f in found if f["frame"] < last]
         tail = [f for f in found if f["frame"] >= split]
         for part, frames in (("real", head), ("holdout", tail)):
-            link = work / part / f"{clip.name}{clip.path.suffix.lower()}"
-            if not link.exists():
+            link = work / part / "clips" / f"{clip.name}{clip.path.suffix.lower()}"
+            if link.is_symlink() and link.resolve() != clip.path:  # the footage moved since the last run
+                link.unlink()
+            if not link.is_symlink():
                 os.symlink(clip.path, link)
             _write_json(link.with_suffix(".json"), {**doc, "frames": frames})
             if frames:
@@ -256,7 +294,8 @@ def fine_tune(work: Path, cfg: AdaptConfig, progress: Progress) -> Path:
     run = work / "run"
     fcfg = FitConfig(model=cfg.size, cache=str(work / "cache"), steps=cfg.steps, batch=cfg.batch, lr=cfg.lr,
                      warmup=min(100, cfg.steps // 10), seed=cfg.seed, threads=cfg.threads, device=cfg.device,
-                     init=initial_weights(work, cfg), eval_every=max(cfg.steps, 1), checkpoint_every=50)
+                     init=initial_weights(work, cfg), eval_every=max(cfg.steps, 1), checkpoint_every=50,
+                     val_every=10**9)  # every real clip trains (the held-out tails score the result)
     ckpt = run / "last.pt"
     if ckpt.is_file():
         from train.checkpoint import load_checkpoint
@@ -283,7 +322,7 @@ def agreement(model: Path | None, clips: list[Clip], work: Path, moving: dict[st
     backend = load_backend(resolve_model(model), "onnxruntime", threads=1)
     per_clip, hits, counted, frames, seconds = {}, 0, 0, 0, 0.0
     for clip in clips:
-        labels = load_any_labels(work / "holdout" / f"{clip.name}.json")
+        labels = load_any_labels(work / "holdout" / "clips" / f"{clip.name}.json")
         if len(labels.frames) == 0:
             continue
         tic = time.perf_counter()
@@ -329,8 +368,8 @@ def adapt(venue: Path, out: Path, cfg: AdaptConfig, work: Path, teacher, say: Sa
     """Every stage (see the module docstring); returns the report, also ``work/report.json`` and ``.md``."""
     from engines.export import export_onnx
 
-    clips, skipped = find_clips(venue)  # before the work folder: a wrong VENUE leaves nothing behind
-    check_work(work, cfg)
+    clips, skipped = find_clips(venue, exclude=work)  # before the work folder: a wrong VENUE leaves nothing
+    check_work(work, cfg, venue)
     seconds: dict[str, float] = {}
 
     def stage(name: str, fn, *args):
@@ -348,6 +387,8 @@ def adapt(venue: Path, out: Path, cfg: AdaptConfig, work: Path, teacher, say: Sa
     moving = stage("plates", make_plates, taught, work, cfg, progress)
     skipped |= {str(c.path): "no background plate could be made" for c in taught if c.name not in moving}
     taught = [c for c in taught if c.name in moving]
+    if clips_changed(work, taught):
+        say("the labeled clips changed since the last run: rendering and training again")
     counts = split_labels(taught, work, cfg)
     say(f"teacher labels: {sum(c['train'] for c in counts.values())} training frames, "
         f"{sum(c['holdout'] for c in counts.values())} held out, in {len(taught)} clips")

@@ -52,16 +52,20 @@ class Clip:
         return int(round(self.frames * (1.0 - holdout)))
 
 
-def find_clips(venue: Path) -> tuple[list[Clip], dict[str, str]]:
+def find_clips(venue: Path, exclude: Path | None = None) -> tuple[list[Clip], dict[str, str]]:
     """Readable clips under ``venue`` (a folder of clips, or a dataset with a manifest) and, for the others,
-    why not (``{path: reason}``)."""
+    why not (``{path: reason}``). Clips under ``exclude`` (the work folder, when it lies inside the venue's:
+    its renders are not footage) are left out."""
     if not venue.is_dir():
         raise TvstreamError(f"{venue}: no such folder of venue footage")
     entries = discover(venue)
     clips, skipped = [], {}
     names: set[str] = set()
+    skip_under = exclude.absolute() if exclude is not None else None
     for entry in entries:
         path = Path(entry.video)
+        if skip_under is not None and path.absolute().is_relative_to(skip_under):
+            continue
         try:
             info = probe_video(path)
         except TvstreamError as exc:

@@ -100,7 +100,11 @@ def cache_video(video: Path, labels_path: Path, side: int, small: tuple[int, int
             out["box"].append([(box[0] + box[2]) / ws - 1, (box[1] + box[3]) / hs - 1,
                                (box[2] - box[0]) / ws, (box[3] - box[1]) / hs])
             out["tight"].append([(box[2] - box[0]) / q, (box[3] - box[1]) / q])
-            out["weight2d"].append(np.where(known, np.clip(trust[i], 0.0, 1.0), 0.0))
+            if getattr(labels, "confidence", None) is None and not np.isfinite(j3).all():
+                weight = vis.astype(np.float32)  # 2D-only hand labels: a joint marked not visible may be a guess
+            else:
+                weight = np.clip(trust[i], 0.0, 1.0)
+            out["weight2d"].append(np.where(known, weight, 0.0))
     dtypes = {"crops": np.uint8, "frames": np.uint8, "visible": bool}
     return {k: np.asarray(v, dtype=dtypes.get(k, np.float32)) for k, v in out.items()}
 

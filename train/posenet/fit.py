@@ -255,13 +255,17 @@ def evaluate_rows(model: PoseNet, cache: Cache, rows: np.ndarray, cfg: FitConfig
     rows = rows[np.linspace(0, len(rows) - 1, min(max_rows, len(rows))).astype(int)]
     g = torch.Generator().manual_seed(0)
     sums: dict[str, float] = {}
+    counts: dict[str, float] = {}
     chunks = np.array_split(rows, max(1, len(rows) // 64))
     for chunk in chunks:
-        _, stats = losses(model, rows_to_tensors(cache, chunk), cfg, g, train=False)
+        batch = rows_to_tensors(cache, chunk)
+        _, stats = losses(model, batch, cfg, g, train=False)
+        rows3d = float(batch["has3d"].sum())  # the 3D terms are means over the rows that have 3D
         for k, v in stats.items():
-            sums[k] = sums.get(k, 0.0) + v * len(chunk)
+            n = rows3d if k in ("pose3d", "mpjpe_mm") else len(chunk)
+            sums[k], counts[k] = sums.get(k, 0.0) + v * n, counts.get(k, 0.0) + n
     train_mode(model, cfg)
-    return {f"val_{k}": v / len(rows) for k, v in sums.items()}
+    return {f"val_{k}": v / counts[k] for k, v in sums.items() if counts[k] > 0}
 
 
 def fit(cfg: FitConfig, run_dir: Path, resume: bool = False,
