@@ -50,12 +50,13 @@ def test_camera_moves_tells_a_pan_from_a_fixed_camera():
 
 @pytest.fixture(scope="module")
 def venue(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Two clips of a rendered studio athlete with their labels beside them, and a clip that is only a header."""
+    """Two clips of a rendered studio athlete with their labels beside them, and a clip that is only a header
+    (352x198: the fake teacher's joints, up to x = 320 and y = 128, lie inside)."""
     from train.synth.generate import SynthConfig, synthesize
     from tvstream.manifest import discover
 
     rendered = tmp_path_factory.mktemp("rendered")
-    synthesize(SynthConfig(scenario="studio", subjects=1, sequences=1, seconds=1.6, width=192, height=112, seed=5),
+    synthesize(SynthConfig(scenario="studio", subjects=1, sequences=1, seconds=1.6, width=352, height=198, seed=5),
                rendered)
     folder = tmp_path_factory.mktemp("venue")
     for entry in discover(rendered)[:2]:
@@ -133,3 +134,16 @@ def test_adapt_takes_its_labels_from_the_teacher(venue: Path, tmp_path: Path):
 
     assert trained[H36M_17.index("head")] == 0.0 and trained[H36M_17.index("hip")] == 0.0  # made, not seen
     assert trained[H36M_17.index("rwrist")] == pytest.approx(0.9) and len(CORE_JOINTS) == 12
+
+
+def test_a_teacher_pose_outside_the_image_or_unseen_is_not_used():
+    """MediaPipe can keep a lost pose hundreds of pixels outside the frame: such frames are not labels."""
+    from train.adapt.pipeline import plausible
+
+    inside = {"found": True, "joints2d": [[100.0 + j, 50.0 + j] for j in range(17)], "visible": [True] * 17}
+    assert plausible(inside, 640, 360)
+    above = {**inside, "joints2d": [[100.0 + j, -450.0 + 20 * j] for j in range(17)]}  # no core joint inside
+    assert not plausible(above, 640, 360)
+    unseen = {**inside, "visible": [j < 8 for j in range(17)]}  # core joints 1-6 seen: exactly the minimum
+    assert plausible(unseen, 640, 360) and not plausible({**unseen, "visible": [j < 6 for j in range(17)]}, 640, 360)
+    assert not plausible({"frame": 3, "found": False}, 640, 360)

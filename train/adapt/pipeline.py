@@ -73,6 +73,24 @@ def check_work(work: Path, cfg: AdaptConfig, venue: Path) -> None:
     _write_json(stored, wanted)
 
 
+def labels_changed(work: Path) -> bool:
+    """Whether the training labels (``work/real``) differ from those the stored fine-tuning was made from; a
+    change clears the real frames' cache, the run and the model."""
+    import hashlib
+
+    record = work / "trained_labels.json"
+    now = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted((work / "real" / "clips").glob("*.json"))}
+    before = json.loads(record.read_text()) if record.is_file() else None
+    if before == now:
+        return False
+    for stale in ("cache", "run"):
+        shutil.rmtree(work / stale, ignore_errors=True)
+    for stale in ("model.onnx", "model.pt"):
+        (work / stale).unlink(missing_ok=True)
+    _write_json(record, now)
+    return before is not None
+
+
 def clips_changed(work: Path, clips: list[Clip]) -> bool:
     """Whether the labeled clips differ (names or contents) from those the stored synth/fit/model were made
     from; a change clears those stages, which are then made again."""
@@ -186,7 +204,7 @@ def teach(clips: list[Clip], work: Path, cfg: AdaptConfig, teacher, progress: Pr
             skipped[str(clip.path)] = f"teacher failed: {exc}"
             continue
         doc = json.loads(out.read_text())
-        if not any(f.get("found") for f in doc["frames"]):
+        if not any(plausible(f, clip.width, clip.height) for f in doc["frames"]):
             skipped[str(clip.path)] = "the teacher found nobody in it"
             continue
         kept.append(clip)
@@ -197,14 +215,33 @@ def teach(clips: list[Clip], work: Path, cfg: AdaptConfig, teacher, progress: Pr
 # ---- 4. the real frames, split into training head and held-out tail ---------------------------------------
 
 
+MIN_SEEN_JOINTS = 6  # a teacher's frame is used when this many core joints are in the image and visible
+
+
+def plausible(frame: dict, width: int, height: int) -> bool:
+    """Whether a teacher's ``found`` frame shows someone: at least ``MIN_SEEN_JOINTS`` of the 12 core joints
+    visible and inside the image. (MediaPipe's tracker can hold on to a pose it has lost, placed hundreds of
+    pixels outside the frame with a low visibility: such frames taught and scored nonsense.)"""
+    from tvstream.skeleton import CORE_JOINTS
+
+    if not frame.get("found"):
+        return False
+    uv = np.asarray(frame["joints2d"], float)[list(CORE_JOINTS)]
+    seen = np.asarray(frame.get("visible", [True] * 17), bool)[list(CORE_JOINTS)]
+    inside = (uv[:, 0] >= 0) & (uv[:, 0] < width) & (uv[:, 1] >= 0) & (uv[:, 1] < height)
+    return int((seen & inside).sum()) >= MIN_SEEN_JOINTS
+
+
 def trust_core_only(frame: dict) -> dict:
     """A teacher's frame with no trust in the joints it does not have as such (pelvis, spine, thorax, neck,
     head: MediaPipe's are made from other landmarks, ``tvstream/teacher/mapping.py``, and follow another
-    convention than the rendered skeleton's); they train from the rendered athletes only."""
+    convention than the rendered skeleton's; they train from the rendered athletes only), and its box made
+    from the joints it sees (``box_from_joints``, as hand labels without a box) rather than from all 33
+    landmarks, guessed ones included."""
     from tvstream.skeleton import CORE_JOINTS
 
     conf = [c if j in CORE_JOINTS else 0.0 for j, c in enumerate(frame.get("confidence") or [1.0] * 17)]
-    return {**frame, "confidence": conf}
+    return {k: v for k, v in frame.items() if k != "box"} | {"confidence": conf}
 
 
 def split_labels(clips: list[Clip], work: Path, cfg: AdaptConfig) -> dict[str, dict[str, int]]:
@@ -220,7 +257,7 @@ def split_labels(clips: list[Clip], work: Path, cfg: AdaptConfig) -> dict[str, d
         doc = json.loads((work / "teacher" / f"{clip.name}.json").read_text())
         split = clip.split(cfg.holdout)
         last = split - int(round(GAP_SECONDS * clip.fps))
-        found = [f for f in doc["frames"] if f.get("found")]
+        found = [f for f in doc["frames"] if plausible(f, clip.width, clip.height)]
         head = [trust_core_only(f) if cfg.teacher != "labels" else f for f in found if f["frame"] < last]
         tail = [f for f in found if f["frame"] >= split]
         for part, frames in (("real", head), ("holdout", tail)):
@@ -390,6 +427,8 @@ def adapt(venue: Path, out: Path, cfg: AdaptConfig, work: Path, teacher, say: Sa
     if clips_changed(work, taught):
         say("the labeled clips changed since the last run: rendering and training again")
     counts = split_labels(taught, work, cfg)
+    if labels_changed(work):
+        say("the training labels changed since the last run: training again")
     say(f"teacher labels: {sum(c['train'] for c in counts.values())} training frames, "
         f"{sum(c['holdout'] for c in counts.values())} held out, in {len(taught)} clips")
     synth = stage("synth", render_synth, work, cfg, progress)
