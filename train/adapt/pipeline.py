@@ -205,7 +205,7 @@ def teach(clips: list[Clip], work: Path, cfg: AdaptConfig, teacher, progress: Pr
             continue
         doc = json.loads(out.read_text())
         if not any(plausible(f, clip.width, clip.height) for f in doc["frames"]):
-            skipped[str(clip.path)] = "the teacher found nobody in it"
+            skipped[str(clip.path)] = "the teacher found nobody in it (no frame with 6 core joints seen in the image)"
             continue
         kept.append(clip)
         progress("teacher", n + 1, len(clips))
