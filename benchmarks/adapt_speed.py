@@ -3,7 +3,7 @@
 The footage is made from rendered clips (``--source``, a dataset folder: e.g. a shard of the world): decoded,
 scaled to 1280x720 and written as ``--clips`` H.264 clips of ``--seconds`` each, one after the other, so the
 teacher, the plates and the scoring see real 720p video of the intended length. Then one ``tvstream adapt``
-run with its defaults (MediaPipe Heavy on one frame in 5, 800 steps); the result is its report's time per
+run with its defaults (MediaPipe Heavy on one frame in 5, 400 steps); the result is its report's time per
 stage and the frames labeled.
 
 Run: ``python -m benchmarks.adapt_speed --source data/world/studio_photo_0 [--venv .mpvenv]``.

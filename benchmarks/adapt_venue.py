@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--seconds", type=float, default=3.0)
     ap.add_argument("--plates", type=Path, default=None, help="a folder with the venue's photo plate(s)")
     ap.add_argument("--textures", type=Path, default=None, help="photos printed on garments (data/plates/bench)")
-    ap.add_argument("--steps", type=int, default=800)
+    ap.add_argument("--steps", type=int, default=400)
     ap.add_argument("--every", type=int, default=3)
     ap.add_argument("--venv", type=Path, default=None, help="the teacher's venv (default: tvstream's teacher home)")
     ap.add_argument("--out", type=Path, default=RESULTS / "adapt_venue")

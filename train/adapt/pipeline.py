@@ -332,7 +332,8 @@ def fine_tune(work: Path, cfg: AdaptConfig, progress: Progress) -> Path:
     fcfg = FitConfig(model=cfg.size, cache=str(work / "cache"), steps=cfg.steps, batch=cfg.batch, lr=cfg.lr,
                      warmup=min(100, cfg.steps // 10), seed=cfg.seed, threads=cfg.threads, device=cfg.device,
                      init=initial_weights(work, cfg), eval_every=max(cfg.steps, 1), checkpoint_every=50,
-                     val_every=10**9)  # every real clip trains (the held-out tails score the result)
+                     val_every=10**9,  # every real clip trains (the held-out tails score the result)
+                     freeze_bn=cfg.freeze_bn)
     ckpt = run / "last.pt"
     if ckpt.is_file():
         from train.checkpoint import load_checkpoint

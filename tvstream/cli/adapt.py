@@ -24,7 +24,7 @@ from tvstream.teacher.specs import DEFAULT_TEACHER, TEACHERS
                                       "files (to measure what a perfect teacher would give, on a synthetic venue).")
 @click.option("--every", type=click.IntRange(1), default=5, show_default=True, metavar="N",
               help="The teacher labels every N-th frame.")
-@click.option("--steps", type=click.IntRange(1), default=800, show_default=True, help="Fine-tuning steps.")
+@click.option("--steps", type=click.IntRange(1), default=400, show_default=True, help="Fine-tuning steps.")
 @click.option("--camera", type=click.Choice(["auto", "fixed", "moving"]), default="auto", show_default=True,
               help="How the venue's plates are made: median (fixed) or registered panorama (moving).")
 @click.option("--synth-subjects", type=click.IntRange(1), default=12, show_default=True,
@@ -37,7 +37,7 @@ from tvstream.teacher.specs import DEFAULT_TEACHER, TEACHERS
               help="Pose network size; full starts from the shipped default model, the others from --init.")
 @click.option("--init", default="default", show_default=True,
               help="Start from: 'default' (the shipped model), a model .onnx, a posenet .pt, or 'none'.")
-@click.option("--lr", type=click.FloatRange(0, min_open=True), default=2e-4, show_default=True)
+@click.option("--lr", type=click.FloatRange(0, min_open=True), default=5e-5, show_default=True)
 @click.option("--device", default="cpu", show_default=True, help="cpu, or cuda on a GPU machine.")
 @click.option("--venv", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="The teacher's venv (default: $TVSTREAM_TEACHER_HOME or ~/.cache/tvstream/teacher).")
