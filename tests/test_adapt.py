@@ -88,6 +88,7 @@ def test_adapt_runs_every_stage_names_bad_clips_and_goes_on_after_a_stop(venue: 
         assert clip["train"] == len(range(0, 32 - 25, 2)) and clip["holdout"] == 4 and clip["camera_moves"] is False
     assert report["synth_frames"] > 0 and report["plates"] == 2
     assert 0.0 <= report["after"]["pck"] <= 1.0 and report["before"]["pck"] > 0.5  # the shipped model sees him
+    assert "agrees less with the teacher" in done.stderr  # 4 steps from scratch: worse than the shipped model
     assert set(report["after"]["clips"]) == set(report["clips"])
     first = out.read_bytes()
     kept = [work / "synth" / "manifest.json", work / "run" / "last.pt", work / "model.onnx",

@@ -99,6 +99,10 @@ def adapt(app: AppContext, venue: Path, out: Path, work: Path | None, teacher_na
         report = run_adapt(venue, out, cfg, work, teacher, lambda msg: bar.console.print(escape(msg)), progress)
     for path, why in report["skipped"].items():
         app.say(f"skipped {path}: {why}")
-    app.say(f"agreement with the teacher on held-out footage (PCK@0.2): before {report['before']['pck']:.3f}, "
-            f"after {report['after']['pck']:.3f}; report: {work / 'report.md'}")
+    before, after = report["before"]["pck"], report["after"]["pck"]
+    app.say(f"agreement with the teacher on held-out footage (PCK@0.2): before {before:.3f}, after {after:.3f}; "
+            f"report: {work / 'report.md'}")
     app.say(f"model: {out}")
+    if after < before:
+        app.say(f"[bold yellow]warning:[/] the adapted model agrees less with the teacher on the held-out "
+                f"footage than the model it started from ({after:.3f} < {before:.3f}): keep using that one")
