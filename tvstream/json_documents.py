@@ -1,8 +1,10 @@
-"""Reading tvstream's JSON files (manifests, hand labels, camera files) with one kind of error per file kind."""
+"""Reading tvstream's JSON files (manifests, hand labels, camera files) with one kind of error per file kind, and
+writing text files whole or not at all."""
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -36,3 +38,12 @@ def read_document(path: Path, kind: str, schema: str) -> dict[str, Any]:
     if doc.get("schema") != schema:
         raise LabelError(f"{path}: field 'schema' is {doc.get('schema')!r}, expected {schema!r}")
     return doc
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temp file in the same folder and a rename: a reader (or a run
+    stopped half-way) sees the old file or the new one, never half of one."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)

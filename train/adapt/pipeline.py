@@ -35,6 +35,7 @@ import numpy as np
 from train.adapt.config import AdaptConfig
 from train.adapt.venue import Clip, find_clips, venue_plates
 from tvstream.errors import CheckpointError, TvstreamError
+from tvstream.json_documents import write_text_atomic
 
 log = logging.getLogger(__name__)
 
@@ -49,11 +50,8 @@ RUN_ONLY = ("device", "threads")  # settings that change how a run goes, not wha
 def _write_json(path: Path, doc: dict) -> None:
     """Write ``doc`` atomically; a file that already holds it is left alone (its time stamp feeds caches)."""
     text = json.dumps(doc, indent=1) + "\n"
-    if path.is_file() and path.read_text() == text:
-        return
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+    if not (path.is_file() and path.read_text() == text):
+        write_text_atomic(path, text)
 
 
 def check_work(work: Path, cfg: AdaptConfig, venue: Path) -> None:

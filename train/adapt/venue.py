@@ -10,6 +10,7 @@ points of the clip.
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -109,12 +110,9 @@ def median_without_people(frames: np.ndarray, boxes: list[np.ndarray | None], gr
         x0, y0 = int(max(0, box[0] - grow * bw)), int(max(0, box[1] - grow * bh))
         x1, y1 = int(min(w, np.ceil(box[2] + grow * bw))), int(min(h, np.ceil(box[3] + grow * bh)))
         masked[i, y0:y1, x0:x1] = np.nan
-    with np.errstate(all="ignore"):
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN pixels: filled below
-            median = np.nanmedian(masked, axis=0)  # (H, W, 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN pixels: filled below
+        median = np.nanmedian(masked, axis=0)  # (H, W, 3)
     hole = np.isnan(median).any(-1)
     plate = np.round(np.nan_to_num(median)).astype(np.uint8)
     if hole.any():

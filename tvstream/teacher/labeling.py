@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from tvstream.errors import SourceError, TeacherError, TvstreamError
+from tvstream.json_documents import write_text_atomic
 from tvstream.labels import HANDLABELS_SCHEMA, box_from_joints
 from tvstream.skeleton import H36M_17
 from tvstream.teacher.mapping import joint_confidence, to_h36m, world_to_camera_mm
@@ -157,9 +158,7 @@ def _read_partial(path: Path, key: dict) -> tuple[dict | None, list[dict]]:
 
 def _write_partial(path: Path, header: dict, records: list[dict]) -> None:
     """Start ``path`` over with ``header`` and ``records`` (drops a torn last line before appending)."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("".join(json.dumps(r, separators=(",", ":")) + "\n" for r in [header, *records]))
-    os.replace(tmp, path)
+    write_text_atomic(path, "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in [header, *records]))
 
 
 def _expected(num_frames: int | None, cfg: LabelConfig) -> int | None:
@@ -179,9 +178,7 @@ def _write_labels(out: Path, clip: Path, header: dict, teacher: Teacher, cfg: La
            "max_frames": cfg.max_frames, "visible_threshold": cfg.visible_threshold, "width": header.get("width"),
            "height": header.get("height"),
            "counts": {"frames": len(frames), "found": sum(1 for r in frames if r["found"])}, "frames": frames}
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(json.dumps(doc, separators=(",", ":")) + "\n")
-    os.replace(tmp, out)
+    write_text_atomic(out, json.dumps(doc, separators=(",", ":")) + "\n")
 
 
 def label_clip(clip: str | os.PathLike, teacher: Teacher, out: str | os.PathLike | None = None,
