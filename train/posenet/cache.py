@@ -74,7 +74,7 @@ def cache_video(video: Path, labels_path: Path, side: int, small: tuple[int, int
 
     labels = load_any_labels(labels_path)
     rows = {int(f): i for i, f in enumerate(labels.frames)}
-    trust = labels.confidence if getattr(labels, "confidence", None) is not None else np.ones(labels.visible.shape)
+    trust = labels.confidence  # (N, K) a teacher's confidence, or None
     out: dict[str, list] = {k: [] for k in FIELDS}
     with av.open(str(video)) as container:
         stream = container.streams.video[0]
@@ -91,7 +91,8 @@ def cache_video(video: Path, labels_path: Path, side: int, small: tuple[int, int
             image = frame.to_ndarray(format="rgb24")
             hs, ws = image.shape[:2]
             crop_img, centre, q = precrop(image, box, side)
-            j3 = labels.joints3d[i] if np.isfinite(labels.joints3d[i]).all() else np.full_like(labels.joints3d[i], np.nan)
+            has3d = bool(np.isfinite(labels.joints3d[i]).all())
+            j3 = labels.joints3d[i] if has3d else np.full_like(labels.joints3d[i], np.nan)
             out["crops"].append(crop_img)
             out["frames"].append(cv2.resize(image, (small[1], small[0]), interpolation=cv2.INTER_AREA))
             out["joints2d"].append(np.where(known[:, None], 2 * (labels.joints2d[i] + 0.5 - centre) / q, 0.0))
@@ -100,10 +101,10 @@ def cache_video(video: Path, labels_path: Path, side: int, small: tuple[int, int
             out["box"].append([(box[0] + box[2]) / ws - 1, (box[1] + box[3]) / hs - 1,
                                (box[2] - box[0]) / ws, (box[3] - box[1]) / hs])
             out["tight"].append([(box[2] - box[0]) / q, (box[3] - box[1]) / q])
-            if getattr(labels, "confidence", None) is None and not np.isfinite(j3).all():
-                weight = vis.astype(np.float32)  # 2D-only hand labels: a joint marked not visible may be a guess
-            else:
+            if trust is not None:
                 weight = np.clip(trust[i], 0.0, 1.0)
+            else:  # rendered labels: all trusted; 2D-only hand labels: a joint marked not visible may be a guess
+                weight = np.ones(vis.shape, np.float32) if has3d else vis.astype(np.float32)
             out["weight2d"].append(np.where(known, weight, 0.0))
     dtypes = {"crops": np.uint8, "frames": np.uint8, "visible": bool}
     return {k: np.asarray(v, dtype=dtypes.get(k, np.float32)) for k, v in out.items()}
