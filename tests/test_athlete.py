@@ -188,7 +188,7 @@ def test_a_crop_around_the_held_athlete_is_capped_at_its_smoothed_size():
     image = np.zeros((H, W, 3), np.uint8)
     track.update([0.0, 0.0], [0.1, 0.3], 0.0, True, True, image)
     track.update([0.0, 0.0], [0.3, 0.3], 0.04, True, True, image)  # a merge with someone: 3x as wide, once
-    np.testing.assert_allclose(track._half, [0.8 * 0.1 + 0.2 * 0.3, 0.3])  # the running size moves by a fifth
+    np.testing.assert_allclose(track.athlete.half, [0.8 * 0.1 + 0.2 * 0.3, 0.3])  # the running size moves by a fifth
     wide = np.array([1.0, 0.1, 0.0, 0.4, 0.3], np.float32)
     np.testing.assert_allclose(track.limit(wide, 0.08), [1.0, 0.1, 0.0, 1.25 * 0.14, 0.3], rtol=1e-6)
     np.testing.assert_array_equal(track.limit(np.zeros(5, np.float32), 0.08), np.zeros(5))  # detector: untouched

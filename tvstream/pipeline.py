@@ -19,12 +19,14 @@ import numpy as np
 from engines.metadata import DETECTIONS, TRACK_INPUT, ModelMetadata
 from tvstream.athlete import AthleteTrack, KeepOptions
 from tvstream.background import RollingBackground
+from tvstream.camera_motion import CameraMotion
 from tvstream.candidates import Candidate, find_people
 from tvstream.camera import CameraFile, SceneCamera, scene_camera
 from tvstream.overlay import draw_box, draw_pose3d_inset, draw_skeleton
 from tvstream.root_position import RootEstimate, RootTracker
 from tvstream.sinks import JsonlSink, pose_line
 from tvstream.smoothing import OneEuroFilter
+from tvstream.skeleton import CORE_JOINTS
 from tvstream.sources import Frame, VideoSource
 from tvstream.tracking import GravityBoxTracker, JointTracker, core_confidence
 from tvstream.video_writer import VideoWriter
@@ -135,6 +137,13 @@ def normalised_box(box: np.ndarray, size: np.ndarray) -> tuple[np.ndarray, np.nd
     return (lo + hi) / size - 1, (hi - lo) / size
 
 
+def skeleton_box(pose2d: np.ndarray, size: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The normalised ``centre``, ``half`` of the extent of a skeleton's core joints (``pose2d (K, 2)`` model
+    pixels) in a frame of ``size = (W, H)``."""
+    core = pose2d[list(CORE_JOINTS)]
+    return normalised_box(np.concatenate([core.min(axis=0), core.max(axis=0)]), size)
+
+
 def is_detected(score: float, conf: np.ndarray | None, options: RunOptions) -> bool:
     """Foreground ``score`` >= ``min_score`` and, for models with ``conf (K,)``, core-joint mean >= ``min_conf``."""
     return score >= options.min_score and (conf is None or core_confidence(conf) >= options.min_conf)
@@ -159,7 +168,10 @@ def estimate(source: VideoSource, backend, options: RunOptions, stop: threading.
                         options.smooth, use_floor=options.scenario != "dive")
     tracker = GravityBoxTracker() if options.scenario == "dive" else None
     joints = JointTracker(model_size, options.track_conf) if follows_joints(options, backend.metadata) else None
-    athlete, keeps = AthleteTrack(model_size, options.keep), keeps_athlete(options, backend.metadata)
+    athlete = AthleteTrack(model_size, options.keep, fixed_camera=foreground_scored(options))
+    keeps = keeps_athlete(options, backend.metadata)
+    # crossings are judged while the camera holds still (a panning camera sweeps still things across the image)
+    motion = CameraMotion() if keeps and foreground_scored(options) else None
     frame_wh = np.array(model_size[::-1], np.float64)  # (W, H) of the model's frame, for normalised boxes
     even_w, even_h = source.width // 2 * 2, source.height // 2 * 2  # H.264 needs even sizes
     writer = VideoWriter(options.render, even_w, even_h, source.fps or 25.0) if options.render else None
@@ -175,6 +187,8 @@ def estimate(source: VideoSource, backend, options: RunOptions, stop: threading.
             out = backend.infer(images) if row is None else backend.infer(images, track=row[None])
             for i, frame in enumerate(batch):
                 vetoed, seen, clear = False, None, False
+                if motion is not None:
+                    athlete.fixed_camera = not motion.observe(frame.image)
                 if keeps:  # batch 1: is the crop on the athlete, among the people the detector sees?
                     out, vetoed, seen, clear = _crop_on_athlete(backend, out, row, athlete, frame, frame_wh)
                 box_model = out["box"][i]
@@ -186,7 +200,9 @@ def estimate(source: VideoSource, backend, options: RunOptions, stop: threading.
                 # colours only serve choosing among people, and only from the athlete alone
                 learn = keeps and seen is not None and clear
                 confident = learn and (conf is None or core_confidence(conf) >= options.track_conf)
-                track_id = athlete.update(*where, frame.t, detected, confident, frame.image if learn else None)
+                skeleton = skeleton_box(out["pose2d"][i], frame_wh)[1] if confident else None
+                track_id = athlete.update(*where, frame.t, detected, confident, frame.image if learn else None,
+                                          skeleton)
                 if joints is not None:
                     joints.update(out["pose2d"][i], conf, detected)
                 box = to_source_pixels(box_model.reshape(2, 2), model_size, source_size, scale).reshape(4)
@@ -235,15 +251,21 @@ def _crop_on_athlete(backend, out: dict[str, np.ndarray], row: np.ndarray, athle
     def off(p: Candidate) -> float:  # the crop's centre from a person's, in that person's half-sizes
         return float(np.linalg.norm((p.centre - centre) * px)) / float(np.max(p.half * px))
 
+    if athlete.ambiguous:  # someone overlaps the athlete: crop where it is predicted, keep only its own skeleton
+        predicted = Candidate(*np.split(athlete.predicted_row(frame.t)[1:].astype(np.float64), 2), 0.0)
+        if off(predicted) > 0.5:
+            out = backend.infer(frame.image[None], track=athlete.limit(predicted.track_row(), frame.t)[None])
+        return out, not athlete.owns(*skeleton_box(out["pose2d"][0], frame_wh), frame.t, frame.image), None, False
+
     if row[0] == 0:  # the detector placed the crop
         if pick is None:
             return out, True, None, False
         if off(pick) > 0.5:
             out = backend.infer(frame.image[None], track=athlete.limit(pick.track_row(), frame.t)[None])
         return out, False, pick, clear
-    # the crop followed the joints: is it on someone who is not the athlete?
+    # the crop followed the joints: is it on someone who is not the athlete, or pulled towards someone near it?
     owner = min(people, key=off, default=None)
-    if owner is None or owner is pick or off(owner) > 1.0:
+    if owner is None or off(owner) > 1.0 or (owner is pick and (clear or off(pick) <= 0.5)):
         return out, False, pick, clear
     if pick is None:
         return out, True, None, False
