@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from engines.metadata import ModelMetadata
-from tvstream.athlete import AthleteTrack, KeepOptions, appearance, similarity
+from tvstream.athlete import AthleteTrack, KeepOptions, Person, appearance, similarity
 from tvstream.candidates import Candidate, find_people
 from tvstream.pipeline import RunOptions, estimate
 from tvstream.sources import Frame
@@ -193,3 +193,72 @@ def test_a_crop_around_the_held_athlete_is_capped_at_its_smoothed_size():
     np.testing.assert_allclose(track.limit(wide, 0.08), [1.0, 0.1, 0.0, 1.25 * 0.14, 0.3], rtol=1e-6)
     np.testing.assert_array_equal(track.limit(np.zeros(5, np.float32), 0.08), np.zeros(5))  # detector: untouched
     np.testing.assert_array_equal(track.limit(wide, 5.0), wide)  # no athlete held any more: untouched
+
+
+def test_a_crossing_keeps_the_athlete_through_the_merged_peak_and_gives_the_passer_its_own_track():
+    """A still athlete at x = -0.1 and a passer-by walking right at 1 unit/s, 25 fps: apart, then one merged peak
+    between them for 0.5 s, then apart again. The athlete's track must not follow the merged peak, and when they
+    part the athlete is the one that stayed (the passer's track carries it on along its path)."""
+    image = np.zeros((H, W, 3), np.uint8)
+    track = AthleteTrack((H, W))
+    fps, athlete_x = 25.0, -0.1
+    ambiguous, picks = [], []
+    for i in range(60):
+        t = i / fps
+        passer_x = -0.9 + 1.0 * t
+        athlete = person(athlete_x, 0.0, 0.1, 0.3, 14.0)
+        passer = person(passer_x, 0.0, 0.1, 0.3, 13.0)
+        merged = abs(passer_x - athlete_x) < 0.25
+        people = [person((athlete_x + passer_x) / 2, 0.0, 0.1, 0.3, 16.0)] if merged else [athlete, passer]
+        pick = track.choose(people, t, image)
+        ambiguous.append(track.ambiguous)
+        picks.append(None if pick is None else float(pick.centre[0]))
+        where = pick if pick is not None else athlete
+        assert track.update(where.centre, where.half, t, pick is not None, True) == 1
+    first_merged = next(i for i in range(60) if abs(-0.9 + i / fps - athlete_x) < 0.25)
+    last_merged = max(i for i in range(60) if abs(-0.9 + i / fps - athlete_x) < 0.25)
+    assert all(ambiguous[first_merged:last_merged + 1])  # one peak for two: the athlete is ambiguous throughout
+    np.testing.assert_allclose(track.athlete.centre[0], athlete_x, atol=1e-6)  # never moved by the merged peak
+    after = picks[last_merged + 1:]
+    assert after and all(x == pytest.approx(athlete_x) for x in after)  # the one that stayed
+    assert not ambiguous[-1]
+    passer_track = max(track.others, key=lambda p: p.hits)
+    assert passer_track.centre[0] > 0.3 and passer_track.velocity[0] == pytest.approx(1.0, abs=0.05)
+
+
+def test_owns_withholds_skeletons_where_the_two_are_predicted_on_top_of_each_other():
+    image = np.zeros((H, W, 3), np.uint8)
+    track = AthleteTrack((H, W))
+    track.update([0.0, 0.0], [0.1, 0.3], 0.0, True, True)
+    rival = Person(np.array([0.6, 0.0]), np.array([0.1, 0.3]), 0.0)
+    track.rivals = [rival]
+    centre, half = np.array([0.0, 0.0]), np.array([0.1, 0.3])
+    assert track.owns(centre, half, 0.0, image)  # the rival is far: a skeleton on the athlete's place is its
+    assert not track.owns(np.array([0.6, 0.0]), half, 0.0, image)  # ... one on the rival's is not
+    rival.centre = np.array([0.05, 0.0])
+    assert not track.owns(centre, half, 0.0, image)  # on top of each other: neither
+
+
+def test_joint_matching_prefers_more_pairs_then_the_least_total_cost():
+    inf = np.inf
+    # greedy (cheapest pair first) would give track 0 candidate 0 and leave track 1 with nothing
+    cost = np.array([[0.1, 0.5], [0.2, inf]])
+    assert AthleteTrack._assign(cost) == [1, 0]
+    # equal numbers of pairs: the lower sum wins over the cheapest single pair
+    cost = np.array([[0.3, 1.0], [0.2, 2.0]])
+    assert AthleteTrack._assign(cost) == [1, 0]  # 1.0 + 0.2 < 0.3 + 2.0
+    assert AthleteTrack._assign(np.full((2, 1), inf)) == [-1]
+
+
+def test_camera_motion_reads_a_pan_and_a_still_camera():
+    from tvstream.camera_motion import CameraMotion, phase_shift, small_grey
+
+    rng = np.random.default_rng(0)
+    scene = (rng.random((300, 900, 3)) * 255).astype(np.uint8)
+    view = lambda x: np.ascontiguousarray(scene[6:294, x:x + 512])  # noqa: E731
+    assert phase_shift(small_grey(view(40)), small_grey(view(52))) == (-3, 0)  # 12 px pan right at 1/4 scale
+    panning, still = CameraMotion(), CameraMotion()
+    for i in range(30):
+        panning.observe(view(10 + 6 * i))
+        still.observe(view(10))
+    assert panning.moving and not still.moving
