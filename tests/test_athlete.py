@@ -262,3 +262,30 @@ def test_camera_motion_reads_a_pan_and_a_still_camera():
         panning.observe(view(10 + 6 * i))
         still.observe(view(10))
     assert panning.moving and not still.moving
+
+
+def test_the_athlete_size_is_not_learnt_from_a_peak_shared_with_someone():
+    track = AthleteTrack((H, W))
+    track.update([0.0, 0.0], [0.1, 0.3], 0.0, True, True)
+    track.update([0.02, 0.0], [0.3, 0.5], 0.04, True, True, alone=False)  # a peak on two people: bigger
+    np.testing.assert_allclose(track.athlete.half, [0.1, 0.3])
+    np.testing.assert_allclose(track.athlete.centre, [0.02, 0.0])  # the place still follows
+
+
+@pytest.mark.parametrize("kind, hidden_s", [("wall", 1.0), ("front", 0.0)])
+def test_crossing_clips_hide_the_athlete_as_described(tmp_path, kind, hidden_s):
+    """The benchmark's clips (train/synth/crossing.py), small: the wall hides the athlete fully for over a second;
+    a passer-by's joints are written for every frame it is in."""
+    pytest.importorskip("anny")
+    from tvstream.labels import load_labels
+    from train.synth.crossing import render_crossing
+
+    clip = render_crossing(tmp_path, kind, 7, width=192, height=108)
+    labels, passer = load_labels(clip.labels), np.load(clip.passer)
+    hidden = ~labels.visible.any(axis=1)
+    longest = max((len(run) for run in np.split(hidden, np.flatnonzero(np.diff(hidden.astype(int))) + 1) if run.all()),
+                  default=0)
+    if hidden_s:
+        assert longest / 25.0 >= hidden_s and np.isnan(passer).all()
+    else:
+        assert longest == 0 and np.isfinite(passer).all(axis=(1, 2)).sum() > 60

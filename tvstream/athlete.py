@@ -38,6 +38,7 @@ from tvstream.candidates import MIN_LOGIT, Candidate
 SELECT_POLICIES = ("largest", "centre", "first")
 TORSO = np.array([0.3, 0.3])  # the appearance region: this share of the box's half-size around its centre
 COLOUR_LEVELS = 4  # per channel: a 64-bin RGB histogram
+MAX_OTHERS = 16  # tracks of other people kept at most (the most recently seen)
 
 
 def appearance(image: np.ndarray, centre: np.ndarray, half: np.ndarray) -> np.ndarray | None:
@@ -76,12 +77,14 @@ class KeepOptions:
     colour_weight: float = 2.0  # matching cost: distance (half-sizes) + |log size ratio| + this x (1 - colour similarity)
     learn: float = 0.05  # running-average weight of the colours of a confident frame where the athlete is clear
     learn_similarity: float = 0.8  # clear: its colours at least this close, and nobody within 2 half-sizes
+    prefer: float = 1.0  # another track's matching cost carries this much more than the athlete's (a second peak on
+    # the athlete's own body, e.g. a crouching skier's legs, does not take the athlete's peak)
     confirm: int = 3  # another person's track counts (can make the athlete ambiguous) after this many detections
     merge: float = 1.0  # a person's peak is missing and the athlete's is within this many of its half-sizes of where
     # it is predicted (or the reverse): one peak for both, the athlete is ambiguous ...
     inseparable: float = 0.5  # ... and no skeleton is the athlete's while a rival is predicted within this many of
     # its half-sizes of the athlete (a single-person pose head reads two bodies on top of each other as one)
-    uncertainty: float = 0.5  # ... counting a coasting track's velocity as known to within this share
+    uncertainty: float = 1.0  # ... counting a coasting track's velocity as known to within this share
     velocity_s: float = 0.5  # a track's velocity: the least-squares slope of its positions over this many seconds
 
     def __post_init__(self) -> None:
@@ -112,11 +115,16 @@ class Person:
         return self.centre + self.velocity * min(t - self.seen, predict_s)
 
     def observe(self, centre: np.ndarray, half: np.ndarray, t: float, size_smoothing: float,
-                velocity_s: float = 0.5) -> None:
+                velocity_s: float = 0.5, motion: bool = True) -> None:
         """Take a detection at time ``t``: the velocity is the least-squares slope of the positions seen in the last
         ``velocity_s`` (one jumpy detection moves it little; none after a gap of more than 0.2 s), the size is
-        smoothed."""
+        smoothed. Without ``motion`` (a doubtful box: a body going behind something shows a part of itself), or
+        for a box that the frame's edge cuts, only the place moves on: velocity and size stay what they were."""
         centre, half = np.asarray(centre, np.float64), np.asarray(half, np.float64)
+        if not motion or np.any(np.abs(centre) + half > 1.0):  # a box cut by the frame's edge moves with the cut
+            # (a passer-by walking in from the side seemed twice as fast as it was)
+            self.centre, self.seen, self.hits = centre, t, self.hits + 1
+            return
         if t - self.seen > 0.2:
             self.path = []
         self.path = [(s, c) for s, c in self.path if t - s <= velocity_s] + [(t, centre)]
@@ -217,29 +225,17 @@ class AthleteTrack:
             pick = self._select(people) if people else None
             self._start_others([p for p in people if p is not pick and p.score >= MIN_LOGIT], t, image, people)
             return pick
-        self.others = [p for p in self.others if t - p.seen <= o.hold_s]
+        self.others = sorted((p for p in self.others if t - p.seen <= o.hold_s), key=lambda p: -p.seen)[:MAX_OTHERS]
         tracks = [self.athlete, *self.others]
         several = len(tracks) > 1 or len(people) > 1
         colours = [appearance(image, p.centre, p.half) if several else None for p in people]
         cost = np.array([[self._cost(k, p.centre, p.half, c, t) for p, c in zip(people, colours)] for k in tracks])
         cost[1:, [p.score < MIN_LOGIT for p in people]] = np.inf  # a faint peak may be the athlete, nobody else
+        cost[1:] += o.prefer  # where tracks compete for fewer peaks; a split's pairings all carry it once per track
         owner = self._assign(cost)  # owner[i]: the track index of candidate i, or -1
         taken = {k: i for i, k in enumerate(owner) if k >= 0}
         athlete_at = taken.get(0)
-        # a confirmed person overlapping the athlete where the two are one peak: the athlete's peak could be
-        # theirs (they have none), or the athlete has none and theirs could be the athlete's (hidden behind them).
-        # A merge lasts until each of the two has a peak of its own: its tracks do not learn from the merged peak
-        def merged(j: int) -> bool:  # within `merge` half-sizes of the other's (athlete's) predicted place
-            if athlete_at is not None and j not in taken:
-                return self._distance(tracks[j], people[athlete_at].centre, t) <= o.merge
-            return athlete_at is None and j in taken and self._distance(self.athlete, people[taken[j]].centre, t) <= o.merge
-
-        split = athlete_at is not None
-        self.rivals = [r for r in self.rivals if self.fixed_camera and r in self.others
-                       and not (split and self.others.index(r) + 1 in taken)]
-        for j, other in enumerate(self.others, start=1):
-            if self.fixed_camera and other not in self.rivals and other.hits >= o.confirm and self._alike(self.athlete, other) and merged(j):
-                self.rivals.append(other)
+        self._update_rivals(people, taken, t)
         self.ambiguous = bool(self.rivals)
         for j, other in enumerate(self.others, start=1):
             i = taken.get(j)
@@ -248,7 +244,36 @@ class AthleteTrack:
                 if self._clear(people[i], people):
                     other.learn_colours(colours[i], o.learn, o.learn_similarity)
         self._start_others([p for i, p in enumerate(people) if owner[i] < 0 and p.score >= MIN_LOGIT], t, image, people)
-        return None if athlete_at is None else people[athlete_at]
+        if athlete_at is None:
+            return None
+        if people[athlete_at].score >= MIN_LOGIT:  # a person where the athlete should be: its id holds, even
+            self._alive = t  # while its pose is still too unsure to report (coming out from behind a wall)
+        return people[athlete_at]
+
+    def _update_rivals(self, people: list[Candidate], taken: dict[int, int], t: float) -> None:
+        """Who is merged with the athlete this frame (``taken``: track index -> its candidate; 0 is the athlete).
+
+        A confirmed person of the athlete's size joins the rivals where the two are one peak: its own peak is
+        missing and the athlete's is within ``merge`` of its half-sizes of where it is predicted, or the athlete's
+        is missing and theirs is that near the athlete's prediction (the athlete hidden behind them). A rival
+        stays one until both have peaks of their own again (or its track expires); while the camera moves there
+        are none."""
+        o, athlete_at = self.options, taken.get(0)
+
+        def merged(j: int, other: Person) -> bool:
+            if athlete_at is not None and j not in taken:
+                return self._distance(other, people[athlete_at].centre, t) <= o.merge
+            return athlete_at is None and j in taken and self._distance(self.athlete, people[taken[j]].centre, t) <= o.merge
+
+        if not self.fixed_camera:
+            self.rivals = []
+            return
+        index = {id(p): j for j, p in enumerate(self.others, start=1)}
+        self.rivals = [r for r in self.rivals if id(r) in index and not (athlete_at is not None and index[id(r)] in taken)]
+        for j, other in enumerate(self.others, start=1):
+            if (other not in self.rivals and other.hits >= o.confirm and self._alike(self.athlete, other)
+                    and merged(j, other)):
+                self.rivals.append(other)
 
     @staticmethod
     def _assign(cost: np.ndarray, max_search: int = 4096) -> list[int]:
@@ -341,13 +366,17 @@ class AthleteTrack:
         return not self.ambiguous and self._clear(pick, people)
 
     def update(self, centre: np.ndarray, half: np.ndarray, t: float, detected: bool, confident: bool,
-               image: np.ndarray | None = None, skeleton_half: np.ndarray | None = None) -> int | None:
+               image: np.ndarray | None = None, skeleton_half: np.ndarray | None = None, alone: bool = True,
+               steady: bool = True) -> int | None:
         """Take frame ``t``'s box (normalised ``centre``, ``half``); returns the track id its line carries
         (None when no athlete is held). In an ambiguous frame the box is not learnt (it may be the merged peak),
         the track only stays alive. With an ``image``, a ``confident`` frame whose colours are close to the
         athlete's (and the first frame of a track) teaches the colours, and ``skeleton_half`` (the joints'
         half-extent) the skeleton's size in its box: a person merging with the athlete, or in front of it, must
-        not (pass no image where someone else is near, see :meth:`clear`)."""
+        not (pass no image where someone else is near, see :meth:`clear`). Not ``alone`` (someone within two
+        half-sizes): the box's size is not learnt (a peak on both is bigger than the athlete). Not ``steady`` (the
+        skeleton's confidence is low, e.g. going behind something): neither its velocity nor its size
+        (:meth:`Person.observe`)."""
         if self.ambiguous and self.held(t):
             self._alive = t
             return self.track_id
@@ -362,7 +391,8 @@ class AthleteTrack:
             self.athlete = Person(centre, half, t)
             self._shape = 1.0
         else:
-            self.athlete.observe(centre, half, t, self.options.size_smoothing, self.options.velocity_s)
+            self.athlete.observe(centre, half if alone else self.athlete.half, t, self.options.size_smoothing,
+                                 self.options.velocity_s, motion=steady)
         self._alive = t
         if image is not None and (confident or self.athlete.colours is None):
             self.athlete.learn_colours(appearance(image, centre, half), self.options.learn, self.options.learn_similarity)

@@ -202,7 +202,8 @@ def estimate(source: VideoSource, backend, options: RunOptions, stop: threading.
                 confident = learn and (conf is None or core_confidence(conf) >= options.track_conf)
                 skeleton = skeleton_box(out["pose2d"][i], frame_wh)[1] if confident else None
                 track_id = athlete.update(*where, frame.t, detected, confident, frame.image if learn else None,
-                                          skeleton)
+                                          skeleton, alone=not keeps or clear,
+                                          steady=conf is None or core_confidence(conf) >= options.track_conf)
                 if joints is not None:
                     joints.update(out["pose2d"][i], conf, detected)
                 box = to_source_pixels(box_model.reshape(2, 2), model_size, source_size, scale).reshape(4)
@@ -253,14 +254,14 @@ def _crop_on_athlete(backend, out: dict[str, np.ndarray], row: np.ndarray, athle
 
     if athlete.ambiguous:  # someone overlaps the athlete: crop where it is predicted, keep only its own skeleton
         predicted = Candidate(*np.split(athlete.predicted_row(frame.t)[1:].astype(np.float64), 2), 0.0)
-        if off(predicted) > 0.5:
+        if off(predicted) > 0.25:
             out = backend.infer(frame.image[None], track=athlete.limit(predicted.track_row(), frame.t)[None])
         return out, not athlete.owns(*skeleton_box(out["pose2d"][0], frame_wh), frame.t, frame.image), None, False
 
     if row[0] == 0:  # the detector placed the crop
         if pick is None:
             return out, True, None, False
-        if off(pick) > 0.5:
+        if off(pick) > (0.5 if clear else 0.1):  # with someone near, a crop between the two reads either
             out = backend.infer(frame.image[None], track=athlete.limit(pick.track_row(), frame.t)[None])
         return out, False, pick, clear
     # the crop followed the joints: is it on someone who is not the athlete, or pulled towards someone near it?

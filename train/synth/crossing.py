@@ -9,7 +9,8 @@ on-the-spot motion or walks sideways; the way is crossed by:
 the passer-by enters the frame after the first frame (the athlete is alone when the run starts) and passes the
 athlete in the middle of the clip;
 - ``pillar``: no passer-by; the athlete walks behind a pillar 4 m from the camera and is fully hidden for
-  about 0.6 s (partly for about 1.4 s).
+  about 0.6 s (partly for about 1.4 s);
+- ``wall``: the same behind a 1 m wide pillar: fully hidden for about 1.2 s.
 
 Each clip writes its video (H.264), the athlete's labels (the project's ``.npz`` format) and the passer-by's 2D
 joints (``<name>_passer.npy``, ``(T, 17, 2)`` pixels, NaN where there is none), so a benchmark can tell whose
@@ -35,7 +36,8 @@ from train.synth.scenarios import SCENARIOS, venue
 from tvstream.labels import CameraParams, VideoLabels, save_labels
 from tvstream.video_writer import VideoWriter
 
-KINDS = ("front", "behind", "pillar")
+KINDS = ("front", "behind", "pillar", "wall")
+OCCLUDER_WIDTH = {"pillar": 0.6, "wall": 1.0}  # m, 4 m from the camera
 ON_THE_SPOT = ("squat", "arm_swings", "jump", "turn")
 CAMERA_DISTANCE = 8.0  # m, camera to the athlete's line
 HFOV = 50.0  # degrees
@@ -80,7 +82,7 @@ def render_crossing(out_dir: str | Path, kind: str, seed: int, width: int = 640,
     frames = int(round(seconds * fps))
     name = f"{kind}_{seed:03d}"
     phenotype, colours = _dressed(body, rng)
-    if kind == "pillar":  # the athlete walks behind the pillar, hidden around the middle of the clip
+    if kind in OCCLUDER_WIDTH:  # the athlete walks behind the pillar, hidden around the middle of the clip
         verts, joints = _walker(body, phenotype, frames, fps, rng, -1.2 * seconds / 2, 0.0, 1.2)
     else:
         motion = PROCEDURAL[ON_THE_SPOT[int(rng.integers(len(ON_THE_SPOT)))]](body.bone_index, frames, fps, rng)
@@ -94,8 +96,8 @@ def render_crossing(out_dir: str | Path, kind: str, seed: int, width: int = 640,
                           texture=mesh.texture)
     athlete = renderer.add_mesh(body.faces, colours, subject=True)
     passer_mesh, passer_joints = None, None
-    if kind == "pillar":
-        pillar = box([0.0, -CAMERA_DISTANCE / 2, 1.5], [0.6, 0.6, 3.0], (0.55, 0.5, 0.45))
+    if kind in OCCLUDER_WIDTH:
+        pillar = box([0.0, -CAMERA_DISTANCE / 2, 1.5], [OCCLUDER_WIDTH[kind], 0.6, 3.0], (0.55, 0.5, 0.45))
         renderer.add_mesh(pillar.faces, pillar.colors, subject=False, vertices=pillar.vertices)
     else:
         passer_pheno, passer_colours = _dressed(body, rng)
