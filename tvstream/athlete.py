@@ -6,19 +6,21 @@ detector's candidates (:mod:`tvstream.candidates`) by the ``select`` policy: ``l
 That starts a new track id.
 
 While the athlete is held, everyone the detector sees has a track of its own (:class:`Person`: a constant-
-velocity box and the colours of its torso region), and each frame's candidates are matched to the tracks,
-nearest prediction first (distance in the track's half-sizes, size ratio, and colours where both are known),
-within a gate that widens the longer a track has been unseen. A candidate outside the athlete's gate never
-becomes the athlete: a person crossing the frame does not take over the track, and an athlete hidden for up to
-``hold_s`` keeps the id when it reappears.
+velocity box and the colours of its torso region), and each frame's candidates are matched to the tracks
+jointly (as many pairs as possible, then the least total cost: distance from the prediction in the track's
+half-sizes, size ratio, colours where both are known), each within a gate that widens the longer its track has
+been unseen. A candidate outside the athlete's gate never becomes the athlete: a person crossing the frame does
+not take over the track, and an athlete hidden for up to ``hold_s`` keeps the id when it reappears.
 
-Two people who overlap in the image are one peak of the detector: a crossing. While the athlete's predicted box
-overlaps another confirmed person's and one of the two has no candidate of its own, the athlete is
-*ambiguous*: neither track learns from the merged peak (both coast on their velocities, so the one walking past
-is predicted beyond the athlete when they part), the crop goes where the athlete is predicted, and the frame is
-the athlete's only when its skeleton matches the athlete's predicted box (place, size, colours) better than
-the other person's (:meth:`AthleteTrack.owns`). Before, the athlete's track followed the merged peak and left
-with the passer-by (9 synthetic crossing clips: 28-40 identity switches per minute).
+Two people close together in the image are one peak of the detector (trained on one person per frame): a
+crossing. When a confirmed person's peak goes missing next to the athlete's (or the reverse), the athlete is
+*ambiguous* until both have peaks of their own again: neither track learns from the merged peak (both coast on
+their velocities, so the one walking past is predicted beyond the athlete when they part), the crop goes where
+the athlete is predicted, and its skeleton is the athlete's only when the two are predicted apart (allowing for
+their velocities' error) and it matches the athlete's box better than the other's (:meth:`AthleteTrack.owns`);
+otherwise the frame is not reported. Crossings are judged only while the camera holds still
+(:mod:`tvstream.camera_motion`). Before this, the athlete's track followed the merged peak and left with the
+passer-by: 28-40 identity switches per minute on the synthetic crossing clips of ``benchmarks/keep_athlete.py``.
 
 Colours only break ties: on ``examples/sample_ski.mp4`` the skier's own torso histogram, against the one learnt,
 scored 0.2-0.7 (snow and sky behind a small, turning body), so a colour threshold vetoed the athlete itself
