@@ -43,8 +43,8 @@ TRAINED_ON = ("tvstream's synthetic world (train/synth/world.py), all 31 shards 
               "cut from Debian wallpaper photos that move with the camera; garments printed with photo patches; H.264 "
               "at CRF 16-34; 22 procedural motion families. Trained 7000 steps on the first 15 shards, then 9000 with "
               "the 20 everyday motion families, then 4000 + 3500 with the drawn cameras (bf16), then 3500 on the "
-              "whole re-rendered world (float32, from the shipped model recovered from its ONNX), on 2-core CPUs. "
-              "No real footage.")
+              "whole re-rendered world (float32, from the shipped model recovered from its ONNX) and 2500 more at lr "
+              "1e-4, on 2-core CPUs. No real footage.")
 
 
 def score(model: Path, bench: Path) -> dict:
