@@ -267,8 +267,8 @@ class AthleteTrack:
                 return self._distance(other, people[athlete_at].centre, t) <= o.merge
             return athlete_at is None and j in taken and self._distance(self.athlete, people[taken[j]].centre, t) <= o.merge
 
-        if not self.fixed_camera:
-            self.rivals = []
+        if not self.fixed_camera or not self.others:
+            self.rivals = []  # (a rival's track that expired is gone from others too)
             return
         index = {id(p): j for j, p in enumerate(self.others, start=1)}
         self.rivals = [r for r in self.rivals if id(r) in index and not (athlete_at is not None and index[id(r)] in taken)]
@@ -355,9 +355,9 @@ class AthleteTrack:
         row[3:5] = np.minimum(row[3:5], self.options.max_growth * self.athlete.half)
         return row
 
-    def predicted_row(self, t: float) -> np.ndarray:
-        """The ``track`` row that crops where the held athlete is predicted at time ``t``."""
-        return np.array([1.0, *self.athlete.predict(t, self.options.predict_s), *self.athlete.half], np.float32)
+    def predicted(self, t: float) -> Candidate:
+        """The held athlete where it is predicted at time ``t`` (its ``track_row`` crops there)."""
+        return Candidate(self.athlete.predict(t, self.options.predict_s), self.athlete.half, 0.0)
 
     def _clear(self, pick: Candidate, people: list[Candidate]) -> bool:
         size = self._size(pick.half)

@@ -26,9 +26,8 @@ from tvstream.overlay import draw_box, draw_pose3d_inset, draw_skeleton
 from tvstream.root_position import RootEstimate, RootTracker
 from tvstream.sinks import JsonlSink, pose_line
 from tvstream.smoothing import OneEuroFilter
-from tvstream.skeleton import CORE_JOINTS
 from tvstream.sources import Frame, VideoSource
-from tvstream.tracking import GravityBoxTracker, JointTracker, core_confidence
+from tvstream.tracking import CORE_INDEX, GravityBoxTracker, JointTracker, core_confidence
 from tvstream.video_writer import VideoWriter
 
 Progress = Callable[[int], None]
@@ -140,7 +139,7 @@ def normalised_box(box: np.ndarray, size: np.ndarray) -> tuple[np.ndarray, np.nd
 def skeleton_box(pose2d: np.ndarray, size: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The normalised ``centre``, ``half`` of the extent of a skeleton's core joints (``pose2d (K, 2)`` model
     pixels) in a frame of ``size = (W, H)``."""
-    core = pose2d[list(CORE_JOINTS)]
+    core = pose2d[CORE_INDEX]
     return normalised_box(np.concatenate([core.min(axis=0), core.max(axis=0)]), size)
 
 
@@ -199,11 +198,11 @@ def estimate(source: VideoSource, backend, options: RunOptions, stop: threading.
                 where = (seen.centre, seen.half) if seen is not None else normalised_box(box_model, frame_wh)
                 # colours only serve choosing among people, and only from the athlete alone
                 learn = keeps and seen is not None and clear
-                confident = learn and (conf is None or core_confidence(conf) >= options.track_conf)
+                sure = conf is None or core_confidence(conf) >= options.track_conf  # sure enough to follow
+                confident = learn and sure
                 skeleton = skeleton_box(out["pose2d"][i], frame_wh)[1] if confident else None
                 track_id = athlete.update(*where, frame.t, detected, confident, frame.image if learn else None,
-                                          skeleton, alone=not keeps or clear,
-                                          steady=conf is None or core_confidence(conf) >= options.track_conf)
+                                          skeleton, alone=not keeps or clear, steady=sure)
                 if joints is not None:
                     joints.update(out["pose2d"][i], conf, detected)
                 box = to_source_pixels(box_model.reshape(2, 2), model_size, source_size, scale).reshape(4)
@@ -253,7 +252,7 @@ def _crop_on_athlete(backend, out: dict[str, np.ndarray], row: np.ndarray, athle
         return float(np.linalg.norm((p.centre - centre) * px)) / float(np.max(p.half * px))
 
     if athlete.ambiguous:  # someone overlaps the athlete: crop where it is predicted, keep only its own skeleton
-        predicted = Candidate(*np.split(athlete.predicted_row(frame.t)[1:].astype(np.float64), 2), 0.0)
+        predicted = athlete.predicted(frame.t)
         if off(predicted) > 0.25:
             out = backend.infer(frame.image[None], track=athlete.limit(predicted.track_row(), frame.t)[None])
         return out, not athlete.owns(*skeleton_box(out["pose2d"][0], frame_wh), frame.t, frame.image), None, False

@@ -16,7 +16,7 @@ import numpy as np
 
 from tvstream.skeleton import CORE_JOINTS, H36M_17  # the limbs' joints: spine, neck and head are guessed even when unseen
 
-_CORE = np.asarray(CORE_JOINTS)  # index array built once: core_confidence runs twice per frame
+CORE_INDEX = np.asarray(CORE_JOINTS)  # index array built once: the per-frame code indexes with it
 
 
 def core_confidence(conf: np.ndarray) -> float:
@@ -24,7 +24,7 @@ def core_confidence(conf: np.ndarray) -> float:
     conf = np.asarray(conf)
     if conf.shape != (H36M_17.num_joints,):
         raise ValueError(f"conf must be ({H36M_17.num_joints},), got {conf.shape}")
-    return float(conf[_CORE].mean())
+    return float(conf[CORE_INDEX].mean())
 
 
 class JointTracker:
