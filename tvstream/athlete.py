@@ -330,10 +330,10 @@ class AthleteTrack:
         if not self.rivals:
             return True
         o = self.options
-        mine, size = self.athlete.predict(t, o.predict_s), self._size(self.athlete.half)
+        here, size = self.athlete.predict(t, o.predict_s), self._size(self.athlete.half)
 
         def apart(r: Person) -> float:  # the rival's predicted distance from the athlete, less its uncertainty
-            gap = float(np.linalg.norm((r.predict(t, o.predict_s) - mine) * self._px))
+            gap = float(np.linalg.norm((r.predict(t, o.predict_s) - here) * self._px))
             drift = sum(float(np.linalg.norm(p.velocity * self._px)) * min(t - p.seen, o.predict_s)
                         for p in (r, self.athlete))
             return (gap - o.uncertainty * drift) / size
@@ -342,8 +342,8 @@ class AthleteTrack:
             return False  # the two may be on top of each other: a skeleton there may be either, or both
         colours = appearance(image, centre, half)
         box = np.asarray(half) / self._shape  # the box a person with this skeleton would have
-        mine = self._cost(self.athlete, centre, box, colours, t, gated=False)
-        return all(mine < self._cost(r, centre, box, colours, t, gated=False) for r in self.rivals)
+        cost = self._cost(self.athlete, centre, box, colours, t, gated=False)
+        return all(cost < self._cost(r, centre, box, colours, t, gated=False) for r in self.rivals)
 
     def limit(self, row: np.ndarray, t: float) -> np.ndarray:
         """A ``track`` row ``[use, cx, cy, hx, hy]`` whose half-size is at most ``max_growth`` times the held
