@@ -33,22 +33,33 @@ from benchmarks.provenance import MACHINE_HELP, machine
 RESULTS = Path(__file__).parent / "results"
 WORK = Path(__file__).parent / ".ablation"  # ignored by git: data, runs, caches
 TABLE_VARIANTS = ("CSS", "MV-CSS", "DrNet", "NSD", "DSL", "DSL-STN", "DSL-STN-Dec", "AE-STN-Dec",
-                  "CSS-STN-Dec-Split", "Ours")
-TWO_SEEDS = ("Ours", "DSL", "CSS")
+                  "CSS-STN-Dec-Split", "Ours", "Ours-noID")
+SEEDED = ("Ours", "DSL", "CSS", "Ours-noID")  # the rows the claims compare: several seeds (--seed-count)
 FRACTIONS = (0.01, 0.1, 1.0)
-DATA_RECIPE = {"scenario": "studio", "subjects": 8, "sequences": 2, "seconds": 4.0, "size": (256, 256), "seed": 11}
+# how much each feature names the athlete on the test subjects (train/analysis/disentanglement.py)
+IDENTITY_METRICS = ("ti_accuracy", "tv_accuracy", "ti_probe", "tv_probe")
+# the studio worlds of the table: `studio8` is the first one (8 subjects, 2 of them labeled: a regressor cannot
+# tell pose from person there); `world64` is sized like the paper's setting (44 unlabeled subjects, 12 labeled,
+# 8 held out for the test)
+DATA_RECIPES = {
+    "studio8": {"scenario": "studio", "subjects": 8, "sequences": 2, "seconds": 4.0, "size": (256, 256), "seed": 11,
+                "test_fraction": 0.25, "labeled_fraction": 0.25},
+    "world64": {"scenario": "studio", "subjects": 64, "sequences": 2, "seconds": 4.0, "size": (128, 128),
+                "seed": 12, "test_fraction": 0.125, "labeled_fraction": 0.1875},
+}
 
 
-def make_data(work: Path) -> Path:
+def make_data(work: Path, recipe: str) -> Path:
     """The studio dataset of the table (rendered once; ``synth_config.json`` records the recipe)."""
     from train.synth.generate import SynthConfig, synthesize
 
     data = work / "data"
     if (data / "manifest.json").is_file():
         return data
-    r = DATA_RECIPE
+    r = DATA_RECIPES[recipe]
     synthesize(SynthConfig(scenario=r["scenario"], subjects=r["subjects"], sequences=r["sequences"],
-                           seconds=r["seconds"], width=r["size"][1], height=r["size"][0], seed=r["seed"]), data)
+                           seconds=r["seconds"], width=r["size"][1], height=r["size"][0], seed=r["seed"],
+                           test_fraction=r["test_fraction"], labeled_fraction=r["labeled_fraction"]), data)
     return data
 
 
@@ -147,54 +158,83 @@ def collect(work: Path, variants: list[str], fractions: tuple[float, ...]) -> di
                 cells[f"{fraction:g}"] = {m: _mean_spread([e[m] for e in evals])
                                           for m in ("n_mpjpe", "mpjpe", "p_mpjpe")}
         done = [json.loads((r / "done.json").read_text()) for r in runs if (r / "done.json").is_file()]
+        analyses = [json.loads(p.read_text()) for r in runs if (p := r / "analysis_test.json").is_file()]
+        identity = {m: _mean_spread([a[m] for a in analyses]) for m in IDENTITY_METRICS
+                    if analyses and variant not in DERIVED_ROWS and all(a.get(m) is not None for a in analyses)}
         rows[variant] = {"cells": cells, "seeds": len(runs), "minutes": [d["minutes"] for d in done],
-                         "config_hash": done[0]["config_hash"] if done else None}
+                         "config_hash": done[0]["config_hash"] if done else None, "identity": identity}
     floor = {}
     for fraction in fractions:
         pattern = f"Ours-s*/pose-ssl-{fraction:g}/eval_test.json"
         evals = [json.loads(p.read_text()) for p in (work / "runs").glob(pattern)]
         if evals:
             floor[f"{fraction:g}"] = {"n_mpjpe": _mean_spread([e["mean_pose_n_mpjpe"] for e in evals])}
-    rows["mean pose"] = {"cells": floor, "seeds": 0, "minutes": [], "config_hash": None}
+    rows["mean pose"] = {"cells": floor, "seeds": 0, "minutes": [], "config_hash": None, "identity": {}}
     return rows
 
 
 def _cell(cells: dict, fraction: str, metric: str) -> str:
-    if metric not in cells.get(fraction, {}):
+    return _value(cells.get(fraction, {}), metric)
+
+
+def _value(values: dict, metric: str, percent: bool = False) -> str:
+    if metric not in values:
         return "-"
-    v = cells[fraction][metric]
-    return f"{v['mean']:.1f}" + (f" ({v['spread']:.1f})" if v["n"] > 1 else "")
+    v, k = values[metric], 100 if percent else 1
+    return f"{v['mean'] * k:.1f}" + (f" ({v['spread'] * k:.1f})" if v["n"] > 1 else "")
+
+
+def analyse(run: Path) -> dict:
+    """Subject clustering and probe of ``run``'s ``ti`` / ``tv`` on the test subjects (and the swap grid)."""
+    from train.analysis.disentanglement import analyse_run
+
+    done = run / "analysis_test.json"
+    return json.loads(done.read_text()) if done.is_file() else analyse_run(run, "test")
 
 
 def write_table(rows: dict, args: argparse.Namespace, out: Path) -> None:
     record, where = machine(args.machine)
-    result = {"machine": record, "date": time.strftime("%Y-%m-%d %H:%M"),
-              "data": DATA_RECIPE, "steps": args.steps, "config": args.config, "fractions": list(args.fractions),
-              "rows": rows}
+    recipe = DATA_RECIPES[args.recipe]
+    result = {"machine": record, "date": time.strftime("%Y-%m-%d %H:%M"), "recipe": args.recipe,
+              "data": recipe, "steps": args.steps, "config": args.config, "fractions": list(args.fractions),
+              "pose_steps": args.pose_steps, "finetune_steps": args.finetune_steps, "rows": rows}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n")
     head = " | ".join(f"N-MPJPE {f:g}" for f in args.fractions)
     lines = ["# Synthetic benchmark: features read out with few labels (held-out subjects, mm)", "",
              f"Machine: {where}; {result['date']}. "
-             f"Studio data {DATA_RECIPE}; every variant `{args.config}`, {args.steps} steps; regressor MLP 2x2048 "
-             f"on frozen features, {args.pose_steps} steps. Cells: mean (spread over seeds). `random`: Ours' "
-             "encoder with random weights; `mean pose`: the labeled mean pose for every frame (the floors); "
-             f"`supervised` / `Ours fine-tuned`: detector, encoder and regressor trained together on the same "
-             f"labeled frames for {args.finetune_steps} more steps, from random / Ours' weights.", "",
-             f"| variant | seeds | {head} | MPJPE 1 | P-MPJPE 1 | minutes | config |",
-             "|---|---:|" + "---:|" * len(args.fractions) + "---:|---:|---:|---|"]
+             f"Studio data `{args.recipe}` {recipe}; every variant `{args.config}`, {args.steps} steps; regressor "
+             f"MLP 2x2048 on frozen features, {args.pose_steps} steps. Cells: mean (spread = max - min over seeds). "
+             "`random`: Ours' encoder with random weights; `mean pose`: the labeled mean pose for every frame (the "
+             f"floors); `supervised` / `Ours fine-tuned`: detector, encoder and regressor trained together on the "
+             f"same labeled frames for {args.finetune_steps} more steps, from random / Ours' weights. Identity "
+             "columns (test subjects, %): KMeans subject clustering of `ti` / `tv` and a nearest-class-mean subject "
+             "probe (means from half of each subject's videos, scored on the other half).", "",
+             f"| variant | seeds | {head} | MPJPE 1 | P-MPJPE 1 | ti KMeans | tv KMeans | ti probe | tv probe "
+             "| minutes | config |",
+             "|---|---:|" + "---:|" * len(args.fractions) + "---:|" * 6 + "---|"]
     for name, row in rows.items():
         fmt = lambda f, m="n_mpjpe", c=row["cells"]: _cell(c, f, m)  # noqa: E731
         cells = " | ".join(fmt(f"{f:g}") for f in args.fractions)
+        identity = " | ".join(_value(row.get("identity", {}), m, percent=True) for m in IDENTITY_METRICS)
         minutes = ", ".join(f"{m:g}" for m in row["minutes"]) or "-"
         lines.append(f"| {name} | {row['seeds']} | {cells} | {fmt('1', 'mpjpe')} | {fmt('1', 'p_mpjpe')} | "
-                     f"{minutes} | {row['config_hash'] or '-'} |")
+                     f"{identity} | {minutes} | {row['config_hash'] or '-'} |")
+    chance = next((a for a in _analyses(args.work)), None)
+    if chance is not None:
+        lines += ["", f"Identity chance level: {100 * chance['chance']:.1f}% ({chance['subjects']} test subjects, "
+                      f"{chance['frames']} frames)."]
     missing = [n for n, r in rows.items() if not r["cells"]]
     if missing:
         lines += ["", f"Not run yet (or not implemented): {', '.join(missing)}."]
     if plot_fractions(rows, out.with_suffix(".png")):
         lines += ["", f"![N-MPJPE against the label fraction]({out.with_suffix('.png').name})"]
     out.with_suffix(".md").write_text("\n".join(lines + hand_notes(out)) + "\n")
+
+
+def _analyses(work: Path):
+    for path in sorted((work / "runs").glob("*/analysis_test.json")):
+        yield json.loads(path.read_text())
 
 
 def plot_fractions(rows: dict, path: Path) -> bool:
@@ -213,42 +253,58 @@ def plot_fractions(rows: dict, path: Path) -> bool:
                      xlabel="labeled frames used (% of the labeled pool)", ylabel="N-MPJPE on test subjects (mm)")
 
 
+def seeds_of(variant: str, args: argparse.Namespace) -> tuple[int, ...]:
+    if args.seeds:
+        return args.seeds
+    return tuple(range(args.seed_count)) if variant in SEEDED else (0,)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--recipe", choices=sorted(DATA_RECIPES), default="studio8",
+                    help="the studio world: studio8 (8 subjects, the first table) or world64 (44 unlabeled, 12 "
+                         "labeled and 8 test subjects)")
     ap.add_argument("--steps", type=int, default=2000, help="SSL steps of every variant (the same budget)")
     ap.add_argument("--variants", default=",".join(TABLE_VARIANTS))
     ap.add_argument("--fractions", type=lambda s: tuple(float(f) for f in s.split(",")), default=FRACTIONS)
-    ap.add_argument("--work", type=Path, default=WORK)
+    ap.add_argument("--work", type=Path, default=None, help="data, runs and caches (default: benchmarks/.ablation/"
+                                                            "RECIPE, ignored by git)")
     ap.add_argument("--workers", type=int, default=1)
-    ap.add_argument("--config", default="small", help="model size of every variant (tiny: smoke tests)")
+    ap.add_argument("--config", default="small", help="model size of every variant (tiny: smoke tests, CPU tables)")
     ap.add_argument("--pose-steps", type=int, default=2000, help="regressor steps of every cell")
     ap.add_argument("--finetune-steps", type=int, default=1000,
                     help="end-to-end steps of the supervised and Ours fine-tuned rows (0: leave them out)")
     ap.add_argument("--seeds", type=lambda s: tuple(int(x) for x in s.split(",")), default=None,
-                    help="SSL seeds of every variant given (default: 0,1 for Ours, DSL and CSS; 0 for the rest)")
+                    help="SSL seeds of every variant given (default: --seed-count for Ours, Ours-noID, DSL and CSS; "
+                         "0 for the rest)")
+    ap.add_argument("--seed-count", type=int, default=3, help="seeds of the compared rows (Ours, Ours-noID, DSL, CSS)")
     ap.add_argument("--warm-cache", type=int, default=0, metavar="JOBS",
                     help="only render the data and build the frame cache, JOBS videos at a time, then stop "
                          "(before starting variants as parallel processes on one --work)")
     ap.add_argument("--pose-device", default=None, help="where the regressors train (default: GPU if any)")
     ap.add_argument("--machine", default="", help=MACHINE_HELP)
     ap.add_argument("--report-only", action="store_true", help="rewrite the table from the cells there are")
-    ap.add_argument("--out", type=Path, default=RESULTS / "ablation")
+    ap.add_argument("--out", type=Path, default=None,
+                    help="results file stem (default: benchmarks/results/ablation for studio8, ablation_RECIPE else)")
     args = ap.parse_args(argv)
+    args.work = args.work or WORK / args.recipe
+    args.out = args.out or RESULTS / ("ablation" if args.recipe == "studio8" else f"ablation_{args.recipe}")
     variants = args.variants.split(",")
     if args.report_only:
         write_table(collect(args.work, variants, args.fractions), args, args.out)
         print(args.out.with_suffix(".md").read_text())
         return
-    data = make_data(args.work)
+    data = make_data(args.work, args.recipe)
     if args.warm_cache:
         warm_cache(data, args.work, args.config, args.warm_cache)
         return
     for variant in variants:
-        for seed in args.seeds or ((0, 1) if variant in TWO_SEEDS else (0,)):
+        for seed in seeds_of(variant, args):
             run = train_variant(variant, seed, data, args.work, args.steps, args.workers, args.config)
             if run is None:
                 print(f"{variant}: not implemented in this code yet; its row stays empty")
                 continue
+            analyse(run)
             for fraction in args.fractions:
                 pose_cell(run, fraction, steps=args.pose_steps, device=args.pose_device)
                 if variant == "Ours" and seed == 0:

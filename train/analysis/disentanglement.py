@@ -23,8 +23,8 @@ from train.pose.features import load_ssl_model
 
 @torch.no_grad()
 def encode_frames(model: SSLModel, ds: VideoDataset, batch: int = 64) -> dict[str, np.ndarray]:
-    """``tv``, ``ti`` (None-free only for split models), crops and subject ids of every item of ``ds``."""
-    tv, ti, crops, subjects = [], [], [], []
+    """``tv``, ``ti`` (None-free only for split models), crops, subject and video ids of every item of ``ds``."""
+    tv, ti, crops, subjects, videos = [], [], [], [], []
     for start in range(0, len(ds), batch):
         items = [ds[i] for i in range(start, min(start + batch, len(ds)))]
         x = to_unit(torch.as_tensor(np.concatenate([it["frames"] for it in items])))
@@ -35,8 +35,9 @@ def encode_frames(model: SSLModel, ds: VideoDataset, batch: int = 64) -> dict[st
         ti.append(None if b is None else b.numpy())
         crops.append(c.numpy())
         subjects.append(np.concatenate([it["subject"] for it in items]))
+        videos.append(np.concatenate([it["video"] for it in items]))
     return {"tv": np.concatenate(tv), "ti": None if ti[0] is None else np.concatenate(ti),
-            "crops": np.concatenate(crops), "subject": np.concatenate(subjects)}
+            "crops": np.concatenate(crops), "subject": np.concatenate(subjects), "video": np.concatenate(videos)}
 
 
 def _standardise(x: np.ndarray) -> np.ndarray:
@@ -50,6 +51,32 @@ def subject_clustering(enc: dict[str, np.ndarray], seed: int = 0) -> dict[str, f
     return {"subjects": k, "frames": int(len(enc["tv"])), "chance": round(1 / k, 3),
             "ti_accuracy": None if enc["ti"] is None else round(acc(enc["ti"]), 4),
             "tv_accuracy": round(acc(enc["tv"]), 4)}
+
+
+def probe_accuracy(x: np.ndarray, subject: np.ndarray, video: np.ndarray) -> float | None:
+    """Nearest-class-mean subject probe: each subject's mean feature from half of its videos (every other one),
+    the other half's frames named by the nearest mean (standardised features, Euclidean). None when no subject
+    has two videos. Unlike KMeans it is told which frames belong together, so it finds identity that is there
+    but not the largest structure of the feature."""
+    x = _standardise(x)
+    fit = np.zeros(len(x), bool)
+    for s in np.unique(subject):
+        vids = np.unique(video[subject == s])
+        fit |= np.isin(video, vids[::2]) & (subject == s)
+    names = np.unique(subject[fit])
+    score = ~fit & np.isin(subject, names)
+    if not score.any():
+        return None
+    means = np.stack([x[fit & (subject == s)].mean(0) for s in names])
+    nearest = names[((x[score, None] - means[None]) ** 2).sum(-1).argmin(1)]
+    return float((nearest == subject[score]).mean())
+
+
+def subject_probe(enc: dict[str, np.ndarray]) -> dict[str, float | None]:
+    """:func:`probe_accuracy` of ``ti`` and ``tv``."""
+    probe = lambda x: None if x is None else probe_accuracy(x, enc["subject"], enc["video"])  # noqa: E731
+    rounded = lambda v: None if v is None else round(v, 4)  # noqa: E731
+    return {"ti_probe": rounded(probe(enc["ti"])), "tv_probe": rounded(probe(enc["tv"]))}
 
 
 @torch.no_grad()
@@ -88,7 +115,7 @@ def analyse_run(run_dir: str | os.PathLike, split: str = "test", data: str | Non
                       sampling=SamplingConfig(mode="frame", stride=stride), split=split, with_labels=False)
     enc = encode_frames(model, ds)
     result = {"split": split, "step": int(state["step"]), "variant": state["config"].get("variant"),
-              **subject_clustering(enc, seed)}
+              **subject_clustering(enc, seed), **subject_probe(enc)}
     folder = ckpt.parent
     if enc["ti"] is not None and model.decoder is not None:  # one frame of each subject, then others
         rng = np.random.default_rng(seed)

@@ -50,3 +50,15 @@ def content_similarity_loss(content: Tensor, other: Tensor) -> Tensor:
     if content.dim() != 2 or other.shape != content.shape:
         raise ValueError(f"content and other must both be (N, D), got {tuple(content.shape)} and {tuple(other.shape)}")
     return F.mse_loss(content, other)
+
+
+def uniform_confusion_loss(logits: Tensor) -> Tensor:
+    """logits (N, K) of a K-way classifier -> scalar mean cross-entropy towards the uniform answer.
+
+    The encoder's side of an identity adversary: ``log K`` when every class is equally likely (its minimum),
+    larger when the classifier can name a class. Unlike pushing the true class down (gradient reversal), it
+    has a floor, so the encoder is not rewarded for making the classifier confidently wrong.
+    """
+    if logits.dim() != 2:
+        raise ValueError(f"logits must be (N, K), got {tuple(logits.shape)}")
+    return -F.log_softmax(logits.float(), dim=1).mean()

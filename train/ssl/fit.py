@@ -27,6 +27,7 @@ from train.distributed import DistInfo, cleanup, setup
 from train.losses.reconstruction import PerceptualNet
 from train.models.config import MODEL_PRESETS, ModelConfig
 from train.models.drnet import SceneCritic
+from train.models.identity_critic import SubjectCritic
 from train.models.ssl_model import SSLModel, to_unit
 from train.ssl.box_eval import box_eval_dataset, box_iou_of_model
 from train.ssl.config import TrainConfig
@@ -73,6 +74,18 @@ def _dataset(cfg: TrainConfig, mcfg: ModelConfig, stage: str, cache_dir: Path) -
     return VideoDataset(cfg.data, size=mcfg.frame_size, sampling=sampling, cache_dir=cache_dir, split=cfg.split,
                         seed=cfg.seed, with_labels=weak2d or rotate, label_splits=label_splits,
                         background=cfg.background)
+
+
+def _subject_count(cfg: TrainConfig, mcfg: ModelConfig) -> int:
+    """How many subjects the identity adversary tells apart: those of the videos the run learns from."""
+    ds = VideoDataset(cfg.data, size=mcfg.frame_size, sampling=SamplingConfig(mode="frame"), split=cfg.split)
+    try:
+        if len(ds.subjects) < 2:
+            raise TrainingError(f"{cfg.variant}: the identity adversary needs videos of at least 2 subjects in "
+                                f"{cfg.data} (split {cfg.split}), found {len(ds.subjects)}")
+        return len(ds.subjects)
+    finally:
+        ds.close()
 
 
 def _loader(ds: VideoDataset, cfg: TrainConfig, start: int, stop: int, info: DistInfo) -> DataLoader:
@@ -141,9 +154,12 @@ def fit(cfg: TrainConfig, out_dir: str | os.PathLike, resume: bool = False,
         log.info("perceptual network: %s", perceptual.weights_source)
     optimizer = torch.optim.Adam(_param_groups(model, cfg), lr=cfg.lr, fused=True)  # one kernel for all tensors
     scaler = torch.amp.GradScaler("cuda", enabled=info.device.type == "cuda")
-    critic = None  # DrNet's scene discriminator: its own network and optimiser
+    critic = None  # DrNet's scene discriminator or the identity adversary: its own network and optimiser
     if VARIANTS[cfg.variant].adversarial:
         critic = SceneCritic(mcfg.tv_dim, cfg.lr, info.device, distributed=info.distributed)
+    elif VARIANTS[cfg.variant].identity:
+        critic = SubjectCritic(mcfg.tv_dim, _subject_count(cfg, mcfg), cfg.lr, info.device,
+                               distributed=info.distributed)
 
     # ---- resume
     start = 0
@@ -207,7 +223,7 @@ class _Runtime:
     optimizer: torch.optim.Optimizer
     scaler: torch.amp.GradScaler
     info: DistInfo
-    critic: SceneCritic | None = None  # DrNet's scene discriminator, stepped after the model
+    critic: SceneCritic | SubjectCritic | None = None  # DrNet's or the identity adversary, stepped after the model
 
 
 def train_steps(cfg: TrainConfig, rt: _Runtime, out: Path, start: int, on_step: StepCallback | None) -> None:
@@ -237,15 +253,17 @@ def train_steps(cfg: TrainConfig, rt: _Runtime, out: Path, start: int, on_step: 
                     visible = batch["visible"] & batch["labeled"][..., None] if "visible" in batch else None
                     loss, terms = ssl_loss(output, batch["distance"], variant, cfg.weights, perceptual,
                                            float(cfg.far), stage, model.cfg.perceptual_size, batch.get("joints2d"),
-                                           visible, model.cfg.frame_size, rt.critic.judge if rt.critic else None)
+                                           visible, model.cfg.frame_size,
+                                           rt.critic.judge if variant.adversarial else None,
+                                           rt.critic.judge if variant.identity else None)
                 if not math.isfinite(loss.item()):
                     raise TrainingError(f"non-finite loss at step {step}: {terms}")
                 optimizer.zero_grad(set_to_none=True)
                 rt.scaler.scale(loss).backward()
                 rt.scaler.step(optimizer)
                 rt.scaler.update()
-                if rt.critic is not None:  # the discriminator learns from this step's (detached) pose vectors
-                    terms.update(rt.critic.step(output.tv, batch["video"]))
+                if rt.critic is not None:  # the critic learns from this step's (detached) pose vectors
+                    terms.update(rt.critic.step(output.tv, batch["subject" if variant.identity else "video"]))
                 done = step + 1
                 if info.is_main and (done % cfg.log_every == 0 or done == last):
                     stats = {"step": done, "stage": stage, "loss": loss.item(), **terms,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from train.losses.adversarial import confusion_loss, content_similarity_loss
+from train.losses.adversarial import confusion_loss, content_similarity_loss, uniform_confusion_loss
 from train.losses.box_prior import box_prior_loss
 from train.losses.contrastive import css_infonce_loss, triplet_loss
 from train.losses.dsl import dsl_all
@@ -42,6 +42,7 @@ class LossWeights:
     foreground: float = 0.0  # pull boxes to the background-subtraction box (losses/foreground.py; not the paper's)
     content: float = 1.0  # DrNet's similarity of content (ti) across frames (its code: weight 1 on the MSE)
     adversarial: float = 1e-4  # DrNet's scene-discriminator term of the encoder (its code's sd_weight)
+    identity: float = 0.1  # the identity adversary's term of the encoder (Ours-noID)
 
 
 def ssl_loss(out: SSLOutput, distance: torch.Tensor, variant: Variant, weights: LossWeights,
@@ -49,6 +50,7 @@ def ssl_loss(out: SSLOutput, distance: torch.Tensor, variant: Variant, weights: 
              perceptual_size: int = 0, joints2d: torch.Tensor | None = None, visible: torch.Tensor | None = None,
              frame_size: tuple[int, int] = (0, 0),
              discriminator: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+             identifier: Callable[[torch.Tensor], torch.Tensor] | None = None,
              ) -> tuple[torch.Tensor, dict]:
     """Total loss and its terms (floats) for one batch.
 
@@ -93,6 +95,10 @@ def ssl_loss(out: SSLOutput, distance: torch.Tensor, variant: Variant, weights: 
         content = out.ti.roll(1, dims=1).detach()  # the content the decoder swapped in, a fixed target as in DrNet
         terms["content"] = weights.content * content_similarity_loss(out.ti.flatten(0, 1), content.flatten(0, 1))
         terms["adversarial"] = weights.adversarial * confusion_loss(discriminator(*same_video_pairs(out.tv)))
+    if variant.identity and stage != "gravity":
+        if identifier is None:
+            raise ValueError(f"variant {variant.name} needs the subject classifier")
+        terms["identity"] = weights.identity * uniform_confusion_loss(identifier(out.tv))
     if out.pose2d is not None and joints2d is not None:
         scale, centre = out.scale.flatten(0, 1), out.centre.flatten(0, 1)
         if weights.weak2d_box:  # in frame coordinates: the labeled joints also pull the detector's box onto them

@@ -19,6 +19,7 @@ class Variant:
     multiview: bool = False  # items are synchronised views of a camera rig (view 0..V-1 at t, view 0 far)
     adversarial: bool = False  # DrNet: ti similar across frames, a scene discriminator on tv pairs to fool
     rotate: bool = False  # NSD: tv is a 3D point set, rotated into another view and decoded there
+    identity: bool = False  # a subject classifier on tv that the encoder must leave unsure (not the paper's)
 
     def __post_init__(self) -> None:
         if self.temporal not in ("dsl", "css", "mvcss", None):
@@ -52,4 +53,5 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in (
     Variant("Ours"),  # DSL-STN-Dec-Split
     Variant("Ours+gravity", gravity=True),
     Variant("Ours+2D", weak2d=True),
+    Variant("Ours-noID", identity=True),  # Ours with identity kept out of tv (train/models/identity_critic.py)
 )}
