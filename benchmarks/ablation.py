@@ -1,9 +1,11 @@
 """The synthetic benchmark table: every variant of the paper's Table 1 with one budget, read out at 1/10/100% labels.
 
-Run: ``python -m benchmarks.ablation [--steps 2000] [--variants Ours,DSL,...] [--work DIR]``. It renders the
-studio dataset once (held-out test subjects), trains each variant with the ``small`` config and the same
-steps and data (two seeds for Ours, DSL and CSS), trains the same regressor recipe on 1%, 10% and 100% of
-the labeled pool, scores the held-out test subjects, and writes ``benchmarks/results/ablation.{json,md}``.
+Run: ``python -m benchmarks.ablation [--recipe world64] [--steps 2000] [--variants Ours,DSL,...]``. It renders
+the studio world of the recipe once (held-out test subjects), trains each variant with one config (``small``
+by default) and the same steps and data (three seeds for Ours, Ours-noID, DSL and CSS), trains the same
+regressor recipe on 1%, 10% and 100% of the labeled pool, scores the held-out test subjects, measures how much
+``ti`` and ``tv`` name the test subjects (KMeans and a probe, ``train/analysis/disentanglement.py``), and writes
+``benchmarks/results/ablation{,_RECIPE}.{json,md,png}``.
 
 Everything is resumable and incremental: a run continues from its ``last.pt``; a finished pose
 evaluation (``eval_test.json``) is not redone; the table is rewritten after every cell, so it can be filled
@@ -38,6 +40,7 @@ SEEDED = ("Ours", "DSL", "CSS", "Ours-noID")  # the rows the claims compare: sev
 FRACTIONS = (0.01, 0.1, 1.0)
 # how much each feature names the athlete on the test subjects (train/analysis/disentanglement.py)
 IDENTITY_METRICS = ("ti_accuracy", "tv_accuracy", "ti_probe", "tv_probe")
+REGRESSOR_WORDS = {"mlp": "MLP 2x2048", "mlp_small": "MLP 2x512, dropout 0.25", "mlp_resnet": "residual MLP 3x1024"}
 # the studio worlds of the table: `studio8` is the first one (8 subjects, 2 of them labeled: a regressor cannot
 # tell pose from person there); `world64` is sized like the paper's setting (44 unlabeled subjects, 12 labeled,
 # 8 held out for the test)
@@ -119,7 +122,7 @@ def pose_dir_name(init: str, fraction: float, finetune: bool = False) -> str:
 
 
 def pose_cell(run: Path, fraction: float, init: str = "ssl", steps: int = 2000, finetune_steps: int = 0,
-              device: str | None = None) -> dict:
+              device: str | None = None, regressor: str = "mlp") -> dict:
     """Regressor on ``run``'s frozen features (or fine-tuned with them) at ``fraction`` of the labels, scored on
     the test subjects."""
     from train.pose.evaluate import evaluate_pose
@@ -131,7 +134,7 @@ def pose_cell(run: Path, fraction: float, init: str = "ssl", steps: int = 2000, 
     if not scored.is_file():
         ckpt = run / "last.pt"
         cfg = PoseConfig(features=str(ckpt), data=load_checkpoint(ckpt)["config"]["data"], fraction=fraction,
-                         init=init, regressor="mlp", steps=steps, finetune_steps=finetune_steps)
+                         init=init, regressor=regressor, steps=steps, finetune_steps=finetune_steps)
         fit_pose(cfg, pose_dir, cache_dir=run.parent.parent / "cache", device=device)
         evaluate_pose(pose_dir, "test", cache_dir=run.parent.parent / "cache", device=device)
     return json.loads(scored.read_text())
@@ -197,14 +200,16 @@ def write_table(rows: dict, args: argparse.Namespace, out: Path) -> None:
     recipe = DATA_RECIPES[args.recipe]
     result = {"machine": record, "date": time.strftime("%Y-%m-%d %H:%M"), "recipe": args.recipe,
               "data": recipe, "steps": args.steps, "config": args.config, "fractions": list(args.fractions),
-              "pose_steps": args.pose_steps, "finetune_steps": args.finetune_steps, "rows": rows}
+              "pose_steps": args.pose_steps, "regressor": args.regressor, "finetune_steps": args.finetune_steps,
+              "rows": rows}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n")
     head = " | ".join(f"N-MPJPE {f:g}" for f in args.fractions)
     lines = ["# Synthetic benchmark: features read out with few labels (held-out subjects, mm)", "",
              f"Machine: {where}; {result['date']}. "
              f"Studio data `{args.recipe}` {recipe}; every variant `{args.config}`, {args.steps} steps; regressor "
-             f"MLP 2x2048 on frozen features, {args.pose_steps} steps. Cells: mean (spread = max - min over seeds). "
+             f"`{args.regressor}` ({REGRESSOR_WORDS[args.regressor]}) on frozen features, {args.pose_steps} steps. "
+             "Cells: mean (spread = max - min over seeds). "
              "`random`: Ours' encoder with random weights; `mean pose`: the labeled mean pose for every frame (the "
              f"floors); `supervised` / `Ours fine-tuned`: detector, encoder and regressor trained together on the "
              f"same labeled frames for {args.finetune_steps} more steps, from random / Ours' weights. Identity "
@@ -272,6 +277,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--config", default="small", help="model size of every variant (tiny: smoke tests, CPU tables)")
     ap.add_argument("--pose-steps", type=int, default=2000, help="regressor steps of every cell")
+    ap.add_argument("--regressor", choices=sorted(REGRESSOR_WORDS), default="mlp",
+                    help="regressor of every cell (mlp_small: CPU tables, 16x cheaper)")
     ap.add_argument("--finetune-steps", type=int, default=1000,
                     help="end-to-end steps of the supervised and Ours fine-tuned rows (0: leave them out)")
     ap.add_argument("--seeds", type=lambda s: tuple(int(x) for x in s.split(",")), default=None,
@@ -306,13 +313,14 @@ def main(argv: list[str] | None = None) -> None:
                 continue
             analyse(run)
             for fraction in args.fractions:
-                pose_cell(run, fraction, steps=args.pose_steps, device=args.pose_device)
+                pose_cell(run, fraction, steps=args.pose_steps, device=args.pose_device, regressor=args.regressor)
                 if variant == "Ours" and seed == 0:
                     for init, finetune in DERIVED_ROWS.values():
                         if finetune and not args.finetune_steps:
                             continue
                         pose_cell(run, fraction, init=init, steps=args.pose_steps,
-                                  finetune_steps=args.finetune_steps if finetune else 0, device=args.pose_device)
+                                  finetune_steps=args.finetune_steps if finetune else 0, device=args.pose_device,
+                                  regressor=args.regressor)
                 write_table(collect(args.work, variants, args.fractions), args, args.out)
     write_table(collect(args.work, variants, args.fractions), args, args.out)
     print(args.out.with_suffix(".md").read_text())

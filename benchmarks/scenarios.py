@@ -87,12 +87,14 @@ def seeds_on_disk(work: Path, name: str) -> list[int]:
     return sorted(([0] if run_dir(work, name, 0).is_dir() else []) + [int(t) for t in tails if t.isdigit()])
 
 
-def train_run(run: ScenarioRun, data: Path, work: Path, steps: int, workers: int, seed: int = 0) -> Path:
+def train_run(run: ScenarioRun, data: Path, work: Path, steps: int, workers: int, seed: int = 0,
+              size: str = "small") -> Path:
     from train.ssl.config import apply_overrides, config_for
     from train.ssl.fit import fit
 
     out = run_dir(work, run.name, seed)
-    cfg = apply_overrides(config_for(run.scenario), [*run.overrides, f"data={data}", f"steps={steps}", f"seed={seed}",
+    cfg = apply_overrides(config_for(run.scenario), [*run.overrides, f"model={size}", f"data={data}", f"steps={steps}",
+                                                     f"seed={seed}",
                                                      f"workers={workers}", "eval_every=50", "image_every=500",
                                                      f"cache_dir={work / ('cache-' + run.scenario)}"])
     done = out / "done.json"
@@ -166,7 +168,8 @@ def collect(work: Path, fractions: tuple[float, ...]) -> dict:
 def write_results(rows: dict, args: argparse.Namespace, out: Path) -> None:
     record, where = machine(args.machine)
     result = {"machine": record, "date": time.strftime("%Y-%m-%d %H:%M"),
-              "data": DATA_RECIPE, "steps": args.steps, "pose_steps": args.pose_steps, "rows": rows}
+              "data": DATA_RECIPE, "steps": args.steps, "config": args.config, "pose_steps": args.pose_steps,
+              "rows": rows}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n")
     heads = " | ".join(f"N-MPJPE {float(f) * 100:g}%" for f in map(str, args.fractions))
@@ -174,7 +177,7 @@ def write_results(rows: dict, args: argparse.Namespace, out: Path) -> None:
              f"Machine: {where}; {result['date']}. "
              f"Each venue: {DATA_RECIPE['subjects']} synthetic athletes x {DATA_RECIPE['sequences']} takes of "
              f"{DATA_RECIPE['seconds']:g} s at {DATA_RECIPE['width']}x{DATA_RECIPE['height']} (4 unlabeled, "
-             "2 labeled, 2 held out). `small` config, the same steps per run; regressor MLP 2x2048 on "
+             f"2 labeled, 2 held out). `{args.config}` config, the same steps per run; regressor MLP 2x2048 on "
              f"frozen features, {args.pose_steps} steps, at a share of the labeled pool. Errors in mm on the "
              f"held-out athletes. Box IoU on the test athletes every 50 steps; 'IoU >= {IOU_GOAL}' is the first "
              "evaluation at or above it.", "",
@@ -241,6 +244,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--pose-steps", type=int, default=1000)
     ap.add_argument("--work", type=Path, default=WORK)
     ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--config", default="small", help="model size of every run (tiny: CPU tables, smoke tests)")
     ap.add_argument("--out", type=Path, default=RESULTS / "scenarios")
     ap.add_argument("--machine", default="", help=MACHINE_HELP)
     ap.add_argument("--report-only", action="store_true", help="rewrite the results from the runs there are")
@@ -250,7 +254,8 @@ def main(argv: list[str] | None = None) -> None:
         if wanted and run.name not in wanted and run.scenario not in wanted:
             continue
         for seed in args.seeds:
-            trained = train_run(run, make_data(run.scenario, args.work), args.work, args.steps, args.workers, seed)
+            trained = train_run(run, make_data(run.scenario, args.work), args.work, args.steps, args.workers, seed,
+                                args.config)
             for fraction in args.fractions:
                 read_out(trained, fraction, args.pose_steps)
             write_results(collect(args.work, args.fractions), args, args.out)

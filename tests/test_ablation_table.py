@@ -31,7 +31,8 @@ def test_rows_average_seeds_and_read_the_supervised_baseline_from_ours_s0(tmp_pa
     assert rows["mean pose"]["cells"]["0.01"]["n_mpjpe"]["mean"] == 225.0
 
     args = argparse.Namespace(steps=10, config="tiny", fractions=(0.01, 1.0), pose_steps=5, finetune_steps=7,
-                              machine="NVIDIA Test Card (runs copied back)", recipe="studio8", work=tmp_path)
+                              machine="NVIDIA Test Card (runs copied back)", recipe="studio8", work=tmp_path,
+                              regressor="mlp")
     write_table(rows, args, tmp_path / "table")
     md = (tmp_path / "table.md").read_text()
     assert md.splitlines()[2].startswith("Machine: NVIDIA Test Card (runs copied back); ")
@@ -54,9 +55,11 @@ def test_identity_columns_average_the_runs_analyses_and_name_the_chance_level(tm
     assert rows["Ours"]["identity"]["tv_accuracy"] == {"mean": 0.4, "spread": pytest.approx(0.2), "n": 2}
     assert rows["random"]["identity"] == {}  # derived rows share Ours-s0's run, not its analysis
     args = argparse.Namespace(steps=10, config="tiny", fractions=(1.0,), pose_steps=5, finetune_steps=0,
-                              machine="cpu", recipe="world64", work=tmp_path)
+                              machine="cpu", recipe="world64", work=tmp_path, regressor="mlp_small")
     write_table(rows, args, tmp_path / "table")
     md = (tmp_path / "table.md").read_text()
-    assert "| Ours | 2 | 100.0 (0.0) | 120.0 (0.0) | 50.0 (0.0) | 90.0 (0.0) | 40.0 (20.0) | 100.0 (0.0) | 60.0 (20.0) |" in md
+    # N-MPJPE, MPJPE, P-MPJPE at 100%, then ti / tv KMeans and ti / tv probe in %
+    assert ("| Ours | 2 | 100.0 (0.0) | 120.0 (0.0) | 50.0 (0.0) | 90.0 (0.0) | 40.0 (20.0) | 100.0 (0.0) | "
+            "60.0 (20.0) |") in md
     assert "Identity chance level: 12.5% (8 test subjects, 640 frames)." in md
     assert json.loads((tmp_path / "table.json").read_text())["data"]["subjects"] == 64

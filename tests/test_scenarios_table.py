@@ -26,7 +26,7 @@ def test_first_steps_at_each_iou_bar_and_read_outs(tmp_path):
     assert row["first_step_iou"] == {"0.2": 100, "0.5": 200} and row["final_iou"] == 0.5 and row["best_iou"] == 0.55
     assert list(rows) == [RUNS[0].name]  # the other runs have no folder yet
 
-    args = argparse.Namespace(steps=250, pose_steps=10, fractions=(1.0,), machine="")
+    args = argparse.Namespace(steps=250, pose_steps=10, fractions=(1.0,), machine="", config="small")
     write_results(rows, args, tmp_path / "scenarios")
     md = (tmp_path / "scenarios.md").read_text()
     assert md.splitlines()[2].startswith("Machine: ") and " cores); " in md.splitlines()[2]  # this CPU by default
@@ -45,7 +45,7 @@ def test_seeds_are_rows_of_their_own_and_averaged(tmp_path):
     assert rows[name]["seeds"]["2"]["first_step_iou"] == {"0.2": 50, "0.5": None}
     assert rows[name]["mean"]["1"]["n_mpjpe"] == 320.0 and rows[name]["mean"]["1"]["n_mpjpe_spread"] == 40.0
 
-    args = argparse.Namespace(steps=250, pose_steps=10, fractions=(1.0,), machine="")
+    args = argparse.Namespace(steps=250, pose_steps=10, fractions=(1.0,), machine="", config="small")
     write_results(rows, args, tmp_path / "scenarios")
     md = (tmp_path / "scenarios.md").read_text()
     assert f"| {name} [seed 2] | 250 | 50 | not by 100 | 0.400 (0.400) | 340.0 |" in md
