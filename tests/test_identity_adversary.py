@@ -84,3 +84,10 @@ def test_ours_no_id_trains_resumes_and_logs_the_critic(clip_dir, tmp_path):
 
     critic = state["extra"]["critic"]["net"]
     assert critic["net.2.weight"].shape[0] == 2 and critic["net.0.weight"].shape[1] == MODEL_PRESETS["tiny"].tv_dim
+
+
+def test_the_cli_offers_every_variant_the_trainer_knows():
+    from train.ssl.variants import VARIANTS
+    from tvstream.cli.train import VARIANT_NAMES
+
+    assert sorted(VARIANT_NAMES) == sorted(VARIANTS)
