@@ -85,5 +85,7 @@ def test_run_realtime_takes_a_two_second_clip_in_two_seconds(model, tmp_path):
     poses = [(when, line["t"]) for when, line in arrivals if line["type"] == "pose"]
     assert len(poses) == 50 and arrivals[-1][1]["type"] == "end"
     assert poses[-1][0] - poses[0][0] >= 1.8  # frame 49 is due 1.96 s after frame 0; unpaced it takes ~0.1 s
-    for when, t in poses:  # never early
-        assert when - poses[0][0] >= t - poses[0][1] - 0.01
+    # never early against the clock the lines keep: a loaded machine delays lines (the first one too, which
+    # made the first line a bad reference), it never sends one before its time; unpaced, line 49 is 1.8 s early
+    lag = sorted(when - t for when, t in poses)
+    assert lag[0] >= lag[len(lag) // 2] - 0.05
