@@ -2,7 +2,7 @@
 
 Run: ``python -m benchmarks.ablation [--recipe world64] [--steps 2000] [--variants Ours,DSL,...]``. It renders
 the studio world of the recipe once (held-out test subjects), trains each variant with one config (``small``
-by default) and the same steps and data (three seeds for Ours, Ours-noID, DSL and CSS), trains the same
+by default) and the same steps and data (three seeds for the rows the claims compare: Ours, its two variants, DSL and CSS), trains the same
 regressor recipe on 1%, 10% and 100% of the labeled pool, scores the held-out test subjects, measures how much
 ``ti`` and ``tv`` name the test subjects (KMeans and a probe, ``train/analysis/disentanglement.py``), and writes
 ``benchmarks/results/ablation{,_RECIPE}.{json,md,png}``.
@@ -35,8 +35,8 @@ from benchmarks.provenance import MACHINE_HELP, machine
 RESULTS = Path(__file__).parent / "results"
 WORK = Path(__file__).parent / ".ablation"  # ignored by git: data, runs, caches
 TABLE_VARIANTS = ("CSS", "MV-CSS", "DrNet", "NSD", "DSL", "DSL-STN", "DSL-STN-Dec", "AE-STN-Dec",
-                  "CSS-STN-Dec-Split", "Ours", "Ours-noID")
-SEEDED = ("Ours", "DSL", "CSS", "Ours-noID")  # the rows the claims compare: several seeds (--seed-count)
+                  "CSS-STN-Dec-Split", "Ours", "Ours-noID", "Ours-farswap")
+SEEDED = ("Ours", "DSL", "CSS", "Ours-noID", "Ours-farswap")  # the rows the claims compare: several seeds (--seed-count)
 FRACTIONS = (0.01, 0.1, 1.0)
 # how much each feature names the athlete on the test subjects (train/analysis/disentanglement.py)
 IDENTITY_METRICS = ("ti_accuracy", "tv_accuracy", "ti_probe", "tv_probe")
@@ -282,9 +282,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--finetune-steps", type=int, default=1000,
                     help="end-to-end steps of the supervised and Ours fine-tuned rows (0: leave them out)")
     ap.add_argument("--seeds", type=lambda s: tuple(int(x) for x in s.split(",")), default=None,
-                    help="SSL seeds of every variant given (default: --seed-count for Ours, Ours-noID, DSL and CSS; "
+                    help="SSL seeds of every variant given (default: --seed-count for the SEEDED rows; "
                          "0 for the rest)")
-    ap.add_argument("--seed-count", type=int, default=3, help="seeds of the compared rows (Ours, Ours-noID, DSL, CSS)")
+    ap.add_argument("--seed-count", type=int, default=3, help="seeds of the compared rows (" + ", ".join(SEEDED) + ")")
     ap.add_argument("--warm-cache", type=int, default=0, metavar="JOBS",
                     help="only render the data and build the frame cache, JOBS videos at a time, then stop "
                          "(before starting variants as parallel processes on one --work)")

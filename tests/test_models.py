@@ -1,5 +1,7 @@
 """The self-supervised network's parts: crops and pastes land where the box says; shapes and inits."""
 
+from dataclasses import replace
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -103,6 +105,19 @@ def test_time_invariant_features_are_swapped_within_a_video():
     ti_used = seen[0].view(2, 3, -1)
     torch.testing.assert_close(ti_used[:, 0], out.ti[:, 2])  # frame 0 decodes with frame 2's appearance
     torch.testing.assert_close(ti_used[:, 1], out.ti[:, 0])
+
+
+def test_far_swap_never_passes_appearance_between_the_reference_and_its_near_frame():
+    torch.manual_seed(0)
+    model = SSLModel(replace(MODEL_PRESETS["tiny"], ti_swap="far")).eval()
+    seen = []
+    model.decoder.register_forward_hook(lambda mod, args, out: seen.append(args[1]))
+    out = model(torch.randint(0, 255, (2, 4, 64, 64, 3), dtype=torch.uint8))  # ref, near, far, intermediate
+    ti_used = seen[0].view(2, 4, -1)
+    for frame, source in enumerate((2, 2, 0, 0)):
+        torch.testing.assert_close(ti_used[:, frame], out.ti[:, source])
+    with pytest.raises(ValueError, match="ti_swap"):
+        ModelConfig(ti_swap="near")
 
 
 def test_colour_jitter_changes_colour_not_layout():

@@ -5,6 +5,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 
+# How a temporal item's frames (reference, near, far, intermediate) trade time-invariant features before
+# decoding. "roll": frame i takes frame i-1's (the paper's swap "across time"; near takes the reference's,
+# which is <= `near` frames away, so ti may carry the posture both frames share). "far": frames before the
+# far one take the far frame's, the rest take the reference's: every swap crosses the far gap.
+TI_SWAPS = ("roll", "far")
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """Sizes of the detector-encoder-decoder.
@@ -26,6 +33,7 @@ class ModelConfig:
     decoder_channels: int = 32  # feature maps of each FC-to-grid branch of the decoder (paper: 128)
     perceptual_size: int = 64  # the perceptual loss compares frames resized to this (0: detector size)
     split: bool = True  # tv/ti split; False: one latent of tv_dim + ti_dim, pose read from all of it
+    ti_swap: str = "roll"  # whose ti decodes a frame: "roll" (the previous frame of the item) or "far" (TI_SWAPS)
     use_stn: bool = True  # False: the encoder sees the whole frame (no detector)
     use_decoder: bool = True  # False: no reconstruction path
     pose2d_joints: int = 0  # > 0: an MLP on tv predicts this many 2D joints in crop coordinates (weak 2D)
@@ -36,6 +44,8 @@ class ModelConfig:
             raise ValueError(f"crop_size must be a multiple of 8 (three x2 up-blocks), got {self.crop_size}")
         if self.detector_depth not in (18, 50) or self.encoder_depth not in (18, 50):
             raise ValueError(f"depths must be 18 or 50, got {self.detector_depth}, {self.encoder_depth}")
+        if self.ti_swap not in TI_SWAPS:
+            raise ValueError(f"ti_swap must be one of {sorted(TI_SWAPS)}, got {self.ti_swap!r}")
         if not 0 < self.min_box < 1:
             raise ValueError(f"min_box must be in (0, 1), got {self.min_box}")
         for name in ("frame_size", "detector_size"):

@@ -19,6 +19,20 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
+def swap_ti(ti: torch.Tensor, how: str) -> torch.Tensor:
+    """``ti (B, S, D)`` of the S frames of each item -> the ti each frame is decoded with (``ModelConfig.ti_swap``).
+
+    "roll": frame i gets frame i-1's. "far": frames 0..1 (reference, near) get frame 2's (far), frames 2.. get
+    frame 0's; with fewer than 3 frames the two swap.
+    """
+    if how == "roll":
+        return ti.roll(shifts=1, dims=1)
+    s = ti.shape[1]
+    far = min(2, s - 1)
+    source = [far if i < far else 0 for i in range(s)]
+    return ti[:, source]
+
+
 @dataclass
 class SSLOutput:
     """Everything the losses read; B items of S frames each."""
@@ -124,7 +138,7 @@ class SSLModel(nn.Module):
                     raise ValueError("cross-view decoding needs the tv/ti split (appearance from another frame)")
                 pose, ti_swapped = cross_view_latents(tv.view(b, s, -1), ti.view(b, s, -1), rotation)
             elif ti is not None:  # appearance from another frame of the same video
-                ti_swapped = ti.view(b, s, -1).roll(shifts=1, dims=1).flatten(0, 1)
+                ti_swapped = swap_ti(ti.view(b, s, -1), self.cfg.ti_swap).flatten(0, 1)
             rgb, logit = self.decoder(pose, ti_swapped)  # (B*S, 3, C, C), (B*S, 1, C, C)
             full_rgb, mask = paste(rgb, logit, scale, centre, self.cfg.detector_size)
             recon = compose(full_rgb, mask, target if bg is None else bg)

@@ -57,7 +57,7 @@ def model_config(cfg: TrainConfig) -> ModelConfig:
     v, base = VARIANTS[cfg.variant], MODEL_PRESETS[cfg.model]
     tv_dim = base.tv_dim - base.tv_dim % 3 if v.rotate else base.tv_dim  # NSD reads tv as 3D points
     return replace(base, use_stn=v.use_stn, use_decoder=v.use_decoder, split=v.split, tv_dim=tv_dim,
-                   pose2d_joints=NUM_JOINTS if v.weak2d else 0, min_box=cfg.min_box)
+                   ti_swap=v.ti_swap, pose2d_joints=NUM_JOINTS if v.weak2d else 0, min_box=cfg.min_box)
 
 
 def _dataset(cfg: TrainConfig, mcfg: ModelConfig, stage: str, cache_dir: Path) -> VideoDataset:

@@ -20,6 +20,7 @@ class Variant:
     adversarial: bool = False  # DrNet: ti similar across frames, a scene discriminator on tv pairs to fool
     rotate: bool = False  # NSD: tv is a 3D point set, rotated into another view and decoded there
     identity: bool = False  # a subject classifier on tv that the encoder must leave unsure (not the paper's)
+    ti_swap: str = "roll"  # whose ti decodes a frame (train/models/config.py: TI_SWAPS); "far": not the paper's
 
     def __post_init__(self) -> None:
         if self.temporal not in ("dsl", "css", "mvcss", None):
@@ -54,4 +55,5 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in (
     Variant("Ours+gravity", gravity=True),
     Variant("Ours+2D", weak2d=True),
     Variant("Ours-noID", identity=True),  # Ours with identity kept out of tv (train/models/identity_critic.py)
+    Variant("Ours-farswap", ti_swap="far"),  # Ours with ti swapped only across the far gap, never near frames
 )}

@@ -11,7 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from tvstream.cli.context import AppContext, pass_app
 
 VARIANT_NAMES = ("DSL", "DSL-STN", "DSL-STN-Dec", "AE-STN-Dec", "CSS", "CSS-STN-Dec-Split", "MV-CSS", "DrNet", "NSD",
-                 "Ours", "Ours+gravity", "Ours+2D", "Ours-noID")  # train/ssl/variants.py (kept torch-free here)
+                 "Ours", "Ours+gravity", "Ours+2D", "Ours-noID", "Ours-farswap")  # train/ssl/variants.py (kept torch-free here)
 
 
 @click.group()
