@@ -50,8 +50,8 @@ def build_posenet_graph(state: dict[str, Any], card: dict[str, Any] | None = Non
             self.register_buffer("half_size", torch.tensor([w / 2.0, h / 2.0]))  # (W/2, H/2)
 
         def forward(self, frames: torch.Tensor, track: torch.Tensor):
-            x = frames.permute(0, 3, 1, 2).float() / 255.0  # (N, 3, H, W) in [0, 1]
-            centre, half, scale, xy, xyz, conf, detections = self.net(x, track)
+            x = frames.permute(0, 3, 1, 2).float()  # (N, 3, H, W) in [0, 255]: scaled after pooling and cropping
+            centre, half, scale, xy, xyz, conf, detections = self.net(x, track, pixel_max=255.0)
             frame_xy = centre[:, None, :] + scale[:, None, :] * xy  # (N, K, 2) normalised frame coordinates
             pose2d = (frame_xy + 1) * self.half_size - 0.5  # pixel centres at integers
             box = torch.cat([(centre - half + 1) * self.half_size, (centre + half + 1) * self.half_size], dim=1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import replace
 from pathlib import Path
@@ -172,6 +173,18 @@ def test_track_input_moves_the_crop():
         free_centre, *_ = net(frames)
     assert torch.allclose(centre[0], free_centre[0])
     assert torch.allclose(centre[1], torch.tensor([0.5, -0.25])) and torch.allclose(half[1], torch.tensor([0.1, 0.2]))
+
+
+def test_frames_in_0_255_give_the_outputs_of_frames_in_0_1():
+    torch.manual_seed(0)
+    net = PoseNet(SIZES["tiny"]).eval()
+    pixels = torch.randint(0, 256, (2, 3, *SIZES["tiny"].frame_size)).float()
+    track = torch.tensor([[0.0, 0, 0, 0, 0], [1.0, 0.5, -0.25, 0.1, 0.2]])
+    with torch.no_grad():
+        unit = net(pixels / 255, track)
+        raw = net(pixels, track, pixel_max=255.0)
+    for a, b in zip(unit, raw):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
 
 
 # ---- cache, training and export on a tiny labeled pattern video -------------------------------------------
@@ -382,6 +395,32 @@ def test_a_checkpoint_recovered_from_onnx_computes_the_exported_graph(tmp_path: 
         want = graph(torch.from_numpy(frames), torch.from_numpy(track))
     for name, a, b in zip(meta.outputs, got, want):
         assert np.abs(a - b.numpy()).max() < (0.5 if name == "pose3d" else 1e-3), name
+
+
+def test_reexport_installs_the_same_weights_with_their_card_and_refuses_other_weights(tmp_path: Path):
+    import shutil
+
+    from train.checkpoint import save_checkpoint
+    from train.default_model import reexport_default_model
+
+    _, meta, onnx_path = _export_tiny_with_real_norms(tmp_path)
+    installed = tmp_path / "package" / "default.onnx"
+    installed.parent.mkdir()
+    shutil.copyfile(onnx_path, installed)
+    card = {"trained_on": "noise", "file": {"bytes": 1, "hash": meta.model_hash, "input_size": [72, 128]}}
+    installed.with_suffix(".json").write_text(json.dumps(card))
+    report = reexport_default_model(tmp_path, installed)
+    assert report["frames"] == 250 and report["pose3d_max_mm"] < 0.5 and report["pose2d_max_px"] < 0.05
+    kept = json.loads(installed.with_suffix(".json").read_text())
+    assert kept["trained_on"] == "noise" and kept["file"]["bytes"] == installed.stat().st_size
+    other = tmp_path / "other"
+    torch.manual_seed(2)
+    save_checkpoint(other / "last.pt", config={"kind": "posenet", "model": SIZES["tiny"].to_dict(), "fit": {}},
+                    step=7, model=PoseNet(SIZES["tiny"]))
+    before = installed.read_bytes()
+    with pytest.raises(SystemExit, match="other weights"):
+        reexport_default_model(other, installed)
+    assert installed.read_bytes() == before
 
 
 def test_expose_detections_adds_the_output_to_an_older_export(tmp_path: Path):

@@ -22,6 +22,8 @@ float32 on one without, where ``--cpu-amp`` is 10x slower)::
 
 ``build`` exports the run, scores it and the current default on the bench set and the sample clip, and
 replaces the packaged model only when the new one is better on the bench set (``--force`` overrides).
+``reexport RUN_DIR`` writes the installed model again from its own checkpoint with today's graph code (same
+weights and card; installed only when every output agrees on the sample clip).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from pathlib import Path
 from tvstream.sysinfo import cpu_model
 
 PACKAGE_MODEL = Path(__file__).parent.parent / "tvstream" / "models" / "default.onnx"
+SAMPLE_CLIP = Path(__file__).parent.parent / "examples" / "sample_ski.mp4"
 MAX_BYTES = 10 * 1024 * 1024
 TRAINED_ON = ("tvstream's synthetic world (train/synth/world.py), all 31 shards as rendered on 2026-12-01: 206k labeled "
               "frames of 510 anny bodies; studio (4 cameras), panning ski and platform dive cameras, and drawn cameras "
@@ -99,6 +102,52 @@ def build_default_model(run_dir: Path, bench: Path, out: Path = PACKAGE_MODEL, f
     return card
 
 
+REEXPORT_TOLERANCE_MM = 0.5  # worst 3D joint disagreement allowed between the installed graph and its re-export
+REEXPORT_TOLERANCE_PX = 0.05  # worst 2D joint / box coordinate disagreement, model-input pixels
+
+
+def reexport_default_model(run_dir: Path, out: Path = PACKAGE_MODEL, clip: Path = SAMPLE_CLIP) -> dict:
+    """Export the installed model's own checkpoint again with today's graph code (a faster graph, the same weights).
+
+    The card is kept. Installs only when the weights hash equals the installed model's and the outputs agree on
+    every frame of ``clip`` (3D within :data:`REEXPORT_TOLERANCE_MM`, 2D and box within
+    :data:`REEXPORT_TOLERANCE_PX`); returns the parity report.
+    """
+    import numpy as np
+
+    from engines.backends import load_backend
+    from engines.export import export_onnx
+    from engines.parity import compare_outputs, refuse_precision
+    from tvstream.sources import VideoSource
+
+    card = json.loads(out.with_suffix(".json").read_text())
+    installed = load_backend(out, "onnxruntime")
+    candidate = run_dir / "candidate.onnx"
+    export_onnx(run_dir / "last.pt", candidate, card={k: v for k, v in card.items() if k != "file"})
+    fresh = load_backend(candidate, "onnxruntime")
+    if fresh.metadata.model_hash != installed.metadata.model_hash:
+        raise SystemExit(f"not installed: {run_dir / 'last.pt'} holds other weights ({fresh.metadata.model_hash}) "
+                         f"than {out} ({installed.metadata.model_hash})")
+    with VideoSource(str(clip), installed.metadata.input_size) as source:
+        images = np.stack([f.image for f in source.frames()])
+    reference = [installed.infer(images[i:i + 8]) for i in range(0, len(images), 8)]
+    new = [fresh.infer(images[i:i + 8]) for i in range(0, len(images), 8)]
+    report = compare_outputs(*({k: np.concatenate([o[k] for o in outs]) for k in ("pose3d", "box", "pose2d")}
+                               for outs in (reference, new)))
+    refusal = refuse_precision(report, REEXPORT_TOLERANCE_MM, "re-export")
+    worst_px = max(report["pose2d_max_px"], report["box_max_px"])
+    if worst_px > REEXPORT_TOLERANCE_PX:
+        refusal = f"re-export 2D error {worst_px:.3f} px > {REEXPORT_TOLERANCE_PX} px tolerance"
+    if refusal:
+        raise SystemExit(f"not installed: {refusal}")
+    size = candidate.stat().st_size
+    card["file"] = {**card["file"], "bytes": size}
+    shutil.copyfile(candidate, out.with_name(out.name + ".tmp"))
+    os.replace(out.with_name(out.name + ".tmp"), out)
+    out.with_suffix(".json").write_text(json.dumps(card, indent=1) + "\n")
+    return report
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="stage", required=True)
@@ -107,8 +156,15 @@ def main(argv: list[str] | None = None) -> None:
     build.add_argument("--bench", type=Path, required=True, help="the bench world")
     build.add_argument("--out", type=Path, default=PACKAGE_MODEL)
     build.add_argument("--force", action="store_true", help="install even when not better on the bench set")
+    again = sub.add_parser("reexport", help="export the installed model's checkpoint with today's graph code "
+                                            "(same weights, same card), install when the outputs agree")
+    again.add_argument("run_dir", type=Path, help="the run whose last.pt the installed model was built from")
+    again.add_argument("--out", type=Path, default=PACKAGE_MODEL)
     args = ap.parse_args(argv)
-    print(json.dumps(build_default_model(args.run_dir, args.bench, args.out, args.force), indent=1))
+    if args.stage == "reexport":
+        print(json.dumps(reexport_default_model(args.run_dir, args.out), indent=1))
+    else:
+        print(json.dumps(build_default_model(args.run_dir, args.bench, args.out, args.force), indent=1))
 
 
 if __name__ == "__main__":

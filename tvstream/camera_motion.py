@@ -52,10 +52,7 @@ class CameraMotion:
         self._last: tuple[np.ndarray, tuple[int, int]] | None = None
         self._shifts: deque[float] = deque(maxlen=window)
         self._count = 0
-
-    @property
-    def moving(self) -> bool:
-        return len(self._shifts) > 0 and float(np.median(self._shifts)) >= self.min_shift
+        self.moving = False  # the median of the last `window` shifts >= min_shift (updated per comparison)
 
     def observe(self, image: np.ndarray) -> bool:
         """Take the next frame (model frame, ``(H, W, 3)`` uint8); returns :attr:`moving`."""
@@ -66,5 +63,13 @@ class CameraMotion:
         spectrum = _spectrum(grey)
         if self._last is not None and self._last[1] == grey.shape:
             self._shifts.append(float(np.hypot(*shift_between(self._last[0], spectrum, grey.shape))))
+            self.moving = _median(self._shifts) >= self.min_shift
         self._last = (spectrum, grey.shape)
         return self.moving
+
+
+def _median(values: deque[float]) -> float:
+    """The median of a few numbers (numpy's costs ~0.3 ms a call, a sort of 8 floats a microsecond)."""
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else 0.5 * (ordered[mid - 1] + ordered[mid])

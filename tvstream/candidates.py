@@ -39,6 +39,17 @@ def _cell_centres(n: int) -> np.ndarray:
     return (2 * np.arange(n) + 1) / n - 1
 
 
+def _max3x3(x: np.ndarray) -> np.ndarray:
+    """The maximum over each cell's 3x3 neighbourhood (itself included; the border has fewer neighbours)."""
+    rows = x.copy()
+    np.maximum(rows[:, 1:], x[:, :-1], out=rows[:, 1:])
+    np.maximum(rows[:, :-1], x[:, 1:], out=rows[:, :-1])
+    out = rows.copy()
+    np.maximum(out[1:], rows[:-1], out=out[1:])
+    np.maximum(out[:-1], rows[1:], out=out[:-1])
+    return out
+
+
 def find_people(detections: np.ndarray, min_logit: float = MIN_LOGIT, max_people: int = 8) -> list[Candidate]:
     """``detections (3, h, w)`` (centre logits, log half-size x, y) -> candidates, strongest first.
 
@@ -50,10 +61,7 @@ def find_people(detections: np.ndarray, min_logit: float = MIN_LOGIT, max_people
         raise ValueError(f"detections must be (3, h, w), got {detections.shape}")
     logits = detections[0].astype(np.float64)
     h, w = logits.shape
-    padded = np.pad(logits, 1, constant_values=-np.inf)
-    neighbours = np.stack([padded[1 + dy:1 + dy + h, 1 + dx:1 + dx + w]
-                           for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx])
-    peaks = np.argwhere(logits >= neighbours.max(axis=0))  # (n, 2) rows, cols
+    peaks = np.argwhere((logits >= _max3x3(logits)) & (logits >= min(min_logit, logits.max())))  # (n, 2) rows, cols
     peaks = peaks[np.argsort(-logits[peaks[:, 0], peaks[:, 1]], kind="stable")]
     xs, ys = _cell_centres(w), _cell_centres(h)
     people: list[Candidate] = []

@@ -27,8 +27,17 @@ def base_grid(height: int, width: int, like: torch.Tensor) -> torch.Tensor:
 
 
 def crop(frames: torch.Tensor, scale: torch.Tensor, centre: torch.Tensor, size: int) -> torch.Tensor:
-    """(N, C, H, W) frames -> (N, C, size, size) crops of the boxes (zeros outside the frame)."""
-    grid = base_grid(size, size, frames) * scale[:, None, None, :] + centre[:, None, None, :]  # (N, S, S, 2)
+    """(N, C, H, W) frames -> (N, C, size, size) crops of the boxes (zeros outside the frame).
+
+    The grid is ``base_grid * scale + centre``, built per axis (N x S numbers) and only then spread over the
+    S x S crop: the same numbers, but ONNX Runtime's broadcasts over a last axis of 2 cost as much per frame as
+    a convolution of the pose head.
+    """
+    n = frames.shape[0]
+    u = pixel_centres(size, frames.device, frames.dtype)[None, :]  # (1, S)
+    xs = u * scale[:, :1] + centre[:, :1]  # (N, S) crop column -> frame x
+    ys = u * scale[:, 1:] + centre[:, 1:]  # (N, S) crop row -> frame y
+    grid = torch.stack([xs[:, None, :].expand(n, size, size), ys[:, :, None].expand(n, size, size)], -1)
     return F.grid_sample(frames, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 

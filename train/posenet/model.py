@@ -121,32 +121,34 @@ class PoseNet(nn.Module):
         self.register_buffer("mean", torch.tensor(MEAN).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(STD).view(1, 3, 1, 1))
 
-    def normalise(self, x: torch.Tensor) -> torch.Tensor:
-        """[0, 1] images -> the networks' input."""
-        return (x - self.mean) / self.std
+    def normalise(self, x: torch.Tensor, pixel_max: float = 1.0) -> torch.Tensor:
+        """[0, pixel_max] images -> the networks' input."""
+        return ((x if pixel_max == 1.0 else x * (1.0 / pixel_max)) - self.mean) / self.std
 
-    def detect(self, small: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(N, 3, h, w) [0, 1] frames at the detector's size -> centre, half, raw map (:class:`BoxDetector`)."""
-        return self.detector(self.normalise(small))
+    def detect(self, small: torch.Tensor, pixel_max: float = 1.0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(N, 3, h, w) [0, pixel_max] frames at the detector's size -> centre, half, raw map (:class:`BoxDetector`)."""
+        return self.detector(self.normalise(small, pixel_max))
 
-    def read_crop(self, crops: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(N, 3, S, S) [0, 1] crops -> xy, xyz (m, pelvis-relative), conf, logits."""
-        xy, xyz, conf, logits = self.head(self.normalise(crops))
+    def read_crop(self, crops: torch.Tensor, pixel_max: float = 1.0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor,
+                                                                          torch.Tensor]:
+        """(N, 3, S, S) [0, pixel_max] crops -> xy, xyz (m, pelvis-relative), conf, logits."""
+        xy, xyz, conf, logits = self.head(self.normalise(crops, pixel_max))
         return xy, xyz - xyz[:, :1], conf, logits
 
-    def forward(self, frames: torch.Tensor, track: torch.Tensor | None = None):
-        """(N, 3, H, W) [0, 1] working frames -> centre, half, crop scale, xy, xyz, conf, detector map.
+    def forward(self, frames: torch.Tensor, track: torch.Tensor | None = None, pixel_max: float = 1.0):
+        """(N, 3, H, W) [0, pixel_max] working frames -> centre, half, crop scale, xy, xyz, conf, detector map.
 
         ``track (N, 5)`` = ``[use, cx, cy, hx, hy]``: where ``use`` is 1 the box comes from the runtime's
-        tracker (the previous frame's joints) instead of the detector.
+        tracker (the previous frame's joints) instead of the detector. ``pixel_max`` 255 lets the exported graph
+        scale only the small frame and the crop, not the whole frame (pooling and cropping are linear).
         """
         small = F.avg_pool2d(frames, self.cfg.detector_stride)  # (N, 3, H/s, W/s)
-        centre, half, box_map = self.detect(small)
+        centre, half, box_map = self.detect(small, pixel_max)
         if track is not None:
             use = track[:, :1]
             centre = use * track[:, 1:3] + (1 - use) * centre
             half = use * track[:, 3:5] + (1 - use) * half
         scale = crop_scale(half, self.cfg.frame_size, self.cfg.box_margin)
         crops = crop(frames, scale, centre, self.cfg.crop_size)  # (N, 3, S, S)
-        xy, xyz, conf, _ = self.read_crop(crops)
+        xy, xyz, conf, _ = self.read_crop(crops, pixel_max)
         return centre, half, scale, xy, xyz, conf, box_map
