@@ -292,6 +292,26 @@ def test_fit_resumes_exactly_and_refuses_another_config(tiny_cache: Path, tmp_pa
         fit(replace(cfg, model="lite"), tmp_path / "a", resume=True)
 
 
+def test_a_detector_run_trains_the_box_and_leaves_the_pose_head_as_it_was(tiny_cache: Path, tmp_path: Path):
+    from train.checkpoint import load_checkpoint
+    from train.posenet.fit import FitConfig, fit
+
+    base = FitConfig(model="tiny", cache=str(tiny_cache), steps=2, batch=4, warmup=1, val_every=3, threads=1)
+    fit(base, tmp_path / "start")
+    start = load_checkpoint(tmp_path / "start" / "last.pt")["model"]
+    stats = fit(replace(base, steps=30, lr=3e-3, eval_every=30, part="detector", init=str(tmp_path / "start" / "last.pt")),
+                tmp_path / "det")
+    after = load_checkpoint(tmp_path / "det" / "last.pt")["model"]
+    assert set(stats) >= {"box", "box_iou", "val_box_iou"} and "coords" not in stats
+    for name, tensor in start.items():
+        if not name.startswith("detector."):
+            assert torch.equal(tensor, after[name]), name  # the head's weights and norm statistics untouched
+    weights = [n for n in start if n.startswith("detector.") and n.endswith(".weight")]
+    assert all(not torch.equal(start[n], after[n]) for n in weights)
+    with pytest.raises(ValueError, match="part"):
+        replace(base, part="head")
+
+
 def test_export_matches_torch_at_batch_1_and_8_with_and_without_tracking(tiny_cache: Path, tmp_path: Path):
     import onnxruntime as ort
 
@@ -500,3 +520,20 @@ def test_calibrated_norms_keep_the_recovered_outputs_and_normalise_again(tiny_ca
         net.train()  # batch statistics of the calibration data: close to the calibrated ones
         trained = net.read_crop(crops)[1]
     assert (trained - before).abs().mean() < 0.1 * before.abs().mean()
+
+
+def test_labeled_track_crops_labeled_frames_on_their_boxes_and_leaves_the_rest_to_the_detector(tmp_path: Path):
+    from train.data.pattern_video import pattern_labels
+    from train.posenet.evaluate import labeled_track
+    from tvstream.labels import save_labels
+
+    labels = pattern_labels(40, frames=np.arange(0, 40, 2))  # 160x120 frames, labels on even frames
+    save_labels(tmp_path / "l.npz", labels)
+    track = labeled_track(tmp_path / "l.npz", 30, (120, 160))  # the video has fewer frames than the labels
+    assert track.shape == (30, 5)
+    np.testing.assert_array_equal(track[:, 0], np.arange(30) % 2 == 0)
+    assert not track[1::2].any()
+    use, cx, cy, hx, hy = track[4]
+    x0, y0, x1, y1 = labels.box[2]  # frame 4
+    np.testing.assert_allclose([(cx - hx + 1) * 80, (cy - hy + 1) * 60, (cx + hx + 1) * 80, (cy + hy + 1) * 60],
+                               [x0, y0, x1, y1], atol=1e-3)

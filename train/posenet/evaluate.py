@@ -26,15 +26,35 @@ from tvstream.sources import VideoSource
 SAMPLE = Path(__file__).resolve().parent.parent.parent / "examples" / "sample_ski.mp4"
 
 
-def model_outputs(backend, video: Path, batch: int = 8) -> tuple[dict[str, np.ndarray], tuple[int, int]]:
-    """Every frame's outputs (source pixels for box / pose2d) and the source size (H, W)."""
+def labeled_track(labels_path: Path, frames: int, source_size: tuple[int, int]) -> np.ndarray:
+    """The model's ``track`` rows ``(frames, 5)`` that crop every labeled frame around its labeled box (the
+    detector's box elsewhere): what the pose head reads when the box is right."""
+    labels = load_any_labels(labels_path)
+    h, w = source_size
+    track = np.zeros((frames, 5), np.float32)
+    rows = np.asarray(labels.frames, int)
+    keep = rows < frames
+    box = labels.box[np.flatnonzero(keep)].astype(np.float64)  # (n, 4) x0 y0 x1 y1, source pixels
+    to_norm = np.array([2.0 / w, 2.0 / h])
+    centre = (box[:, :2] + box[:, 2:]) / 2 * to_norm - 1  # as the training cache reads labeled boxes
+    half = (box[:, 2:] - box[:, :2]) / 2 * to_norm
+    track[rows[keep]] = np.concatenate([np.ones((len(box), 1)), centre, half], axis=1)
+    return track
+
+
+def model_outputs(backend, video: Path, batch: int = 8,
+                  labels: Path | None = None) -> tuple[dict[str, np.ndarray], tuple[int, int]]:
+    """Every frame's outputs (source pixels for box / pose2d) and the source size (H, W). With ``labels`` the
+    labeled frames are cropped around their labeled boxes (:func:`labeled_track`)."""
     size = backend.metadata.input_size
     chunks: dict[str, list[np.ndarray]] = {}
     with VideoSource(str(video), size) as source:
         src = (source.height, source.width)
         frames = list(source.frames())
+    track = None if labels is None else labeled_track(labels, len(frames), src)
     for i in range(0, len(frames), batch):
-        out = backend.infer(np.stack([f.image for f in frames[i:i + batch]]))
+        out = backend.infer(np.stack([f.image for f in frames[i:i + batch]]),
+                            None if track is None else track[i:i + batch])
         for k, v in out.items():
             chunks.setdefault(k, []).append(v)
     out = {k: np.concatenate(v) for k, v in chunks.items()}
@@ -119,19 +139,33 @@ def latency_ms(backend, repeats: int = 60) -> float:
     return float(np.median(times) * 1000)
 
 
-def bench_model(model: str, groups: dict[str, list[tuple[Path, Path]]], pipeline: bool = False) -> dict:
-    """Scores per group of clips, plus "bench (all)": the model alone, or with ``pipeline`` the product's path."""
+MODES = ("model", "pipeline", "labeled-box")  # the model alone; the product's path; the model cropped on the labels
+
+
+def bench_model(model: str, groups: dict[str, list[tuple[Path, Path]]], pipeline: bool = False,
+                mode: str | None = None) -> dict:
+    """Scores per group of clips, plus "bench (all)": the model alone, or with ``pipeline`` the product's path, or
+    (``mode="labeled-box"``) the model cropped around every labeled box: the head's accuracy with a perfect
+    detector (box IoU is then 1 by construction)."""
+    mode = mode or ("pipeline" if pipeline else "model")
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     backend = load_backend(model, "onnxruntime")
     rows, everything = {}, []
+
+    def outputs_of(name: str, video: Path, labels: Path) -> dict[str, np.ndarray]:
+        if mode == "pipeline":
+            return pipeline_outputs(backend, video, scenario_of(name))[0]
+        return model_outputs(backend, video, labels=labels if mode == "labeled-box" else None)[0]
+
     for name, clips in groups.items():
-        outputs = ((pipeline_outputs(backend, v, scenario_of(name)) if pipeline else model_outputs(backend, v))[0]
-                   for v, _ in clips)
+        outputs = (outputs_of(name, v, lab) for v, lab in clips)
         parts = [score_clip(out, lab) for out, (_, lab) in zip(outputs, clips)]
         rows[name] = summarise(parts)
         if name != "sample_ski":
             everything += parts
     if everything:
         rows["bench (all)"] = summarise(everything)
-    return {"model": model, "mode": "pipeline" if pipeline else "model", "hash": backend.metadata.model_hash,
+    return {"model": model, "mode": mode, "hash": backend.metadata.model_hash,
             "ms_per_frame": latency_ms(backend),
             "onnx_bytes": Path(model).stat().st_size, "groups": rows}

@@ -41,6 +41,12 @@ class LossWeights:
     box_centre_ce: float = 0.05  # inside the box term: the centre map's cross-entropy (small athletes need more)
 
 
+# What a run trains. "detector": the box detector alone, on the small frames (the crops are not even read: a step
+# costs a few percent of a whole one), for a detector that lags the pose head: on the bench set the head read
+# from the labeled box scores PCK@0.2 0.743, from the detector's box 0.663 (benchmarks/results/pose_bench_labeled_box.md).
+PARTS = ("all", "detector")
+
+
 @dataclass(frozen=True)
 class FitConfig:
     """A training run. ``model`` names a size preset (``SIZES``)."""
@@ -58,6 +64,7 @@ class FitConfig:
     device: str = "cpu"  # "cuda" on a GPU machine; augmentation stays on the CPU
     cpu_amp: bool = False  # bfloat16 autocast on CPUs with native bf16 (AVX512-BF16 / AMX)
     freeze_bn: bool = False  # batch norms keep their running statistics (a start recovered from ONNX: from_onnx.py)
+    part: str = "all"  # PARTS: "detector" trains the box detector alone (the pose head is neither run nor changed)
     val_every: int = 40  # every n-th cached video is held out
     eval_every: int = 500
     checkpoint_every: int = 200
@@ -69,6 +76,8 @@ class FitConfig:
             raise ValueError(f"model must be one of {', '.join(SIZES)}, got {self.model!r}")
         if self.steps < 1 or self.batch < 2:
             raise ValueError(f"need steps >= 1 and batch >= 2, got {self.steps}, {self.batch}")
+        if self.part not in PARTS:
+            raise ValueError(f"part must be one of {', '.join(PARTS)}, got {self.part!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -147,10 +156,10 @@ class Batches:
     state before the batch read ahead, so a run resumed from it draws the same batches.
     """
 
-    def __init__(self, cache: Cache, rows: np.ndarray, n: int, g: torch.Generator) -> None:
+    def __init__(self, cache: Cache, rows: np.ndarray, n: int, g: torch.Generator, crops: bool = True) -> None:
         from concurrent.futures import ThreadPoolExecutor
 
-        self.cache, self.rows, self.n, self.g = cache, rows, n, g
+        self.cache, self.rows, self.n, self.g, self.crops = cache, rows, n, g, crops
         self._reader = ThreadPoolExecutor(1, thread_name_prefix="batches")
         self._ahead = None
         self._state = g.get_state()
@@ -158,7 +167,7 @@ class Batches:
     def _read_ahead(self) -> None:
         self._state = self.g.get_state()
         pick = np.sort(self.rows[torch.randint(len(self.rows), (self.n,), generator=self.g).numpy()])
-        self._ahead = self._reader.submit(rows_to_tensors, self.cache, pick)
+        self._ahead = self._reader.submit(rows_to_tensors, self.cache, pick, self.crops)
 
     def take(self) -> dict[str, torch.Tensor]:
         if self._ahead is None:
@@ -174,15 +183,16 @@ class Batches:
         self._reader.shutdown(wait=True, cancel_futures=True)
 
 
-def rows_to_tensors(cache: Cache, pick: np.ndarray) -> dict[str, torch.Tensor]:
-    """Cache rows -> float tensors (images (N, 3, H, W) in [0, 1], 3D in metres)."""
+def rows_to_tensors(cache: Cache, pick: np.ndarray, crops: bool = True) -> dict[str, torch.Tensor]:
+    """Cache rows -> float tensors (images (N, 3, H, W) in [0, 1], 3D in metres); ``crops`` False leaves the
+    pose head's crops unread (a detector-only run)."""
     def images(key: str) -> torch.Tensor:
         return torch.from_numpy(cache.image_rows(key, pick)).permute(0, 3, 1, 2).float() / 255
 
     labels = cache.labels
     j3 = torch.from_numpy(labels["joints3d"][pick]).float() / 1000
     has3d = torch.isfinite(j3).all(-1).all(-1)  # (N,) rows labeled in 2D only have NaN 3D
-    return {"crops": images("crops"), "frames": images("frames"),
+    return {**({"crops": images("crops")} if crops else {}), "frames": images("frames"),
             "joints2d": torch.from_numpy(labels["joints2d"][pick]).float(),
             "joints3d": torch.nan_to_num(j3), "has3d": has3d,
             "weight2d": torch.from_numpy(labels["weight2d"][pick]).float(),
@@ -204,17 +214,46 @@ def network_inputs(batch: dict[str, torch.Tensor], mcfg: PoseNetConfig, cfg: Fit
     crops, j2, j3, trust = pose_crops(batch["crops"], batch["joints2d"], batch["joints3d"], batch["tight"],
                                       mcfg.crop_size, mcfg.box_margin, cfg.augment, g, train=train,
                                       weight=batch.get("weight2d"))
-    frames, boxes = batch["frames"], batch["box"]
     if train:
         crops = appearance(crops, cfg.augment, g)
+    return (crops, j2, j3, *detector_inputs(batch, cfg, g, train), trust)
+
+
+def detector_inputs(batch: dict[str, torch.Tensor], cfg: FitConfig, g: torch.Generator,
+                    train: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cache rows -> ``(frames, boxes)`` as the detector sees them (zoomed and recoloured when ``train``)."""
+    frames, boxes = batch["frames"], batch["box"]
+    if train:
         frames, boxes = zoom_frames(frames, boxes, cfg.augment, g)
         frames = appearance(frames, cfg.augment.__class__(**{**asdict(cfg.augment), "occlude_p": 0.0}), g)
-    return crops, j2, j3, frames, boxes, trust
+    return frames, boxes
+
+
+def box_iou_normalised(centre: torch.Tensor, half: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean IoU of boxes ``centre ± half`` (N, 2 each) with ``target (N, 4)`` = [cx, cy, hx, hy]."""
+    lo = torch.maximum(centre - half, target[:, :2] - target[:, 2:])
+    hi = torch.minimum(centre + half, target[:, :2] + target[:, 2:])
+    inter = (hi - lo).clamp(min=0).prod(-1)
+    union = (2 * half).prod(-1) + (2 * target[:, 2:]).prod(-1) - inter
+    return (inter / union.clamp(min=1e-9)).mean()
+
+
+def detector_losses(model: PoseNet, batch: dict[str, torch.Tensor], cfg: FitConfig, g: torch.Generator,
+                    train: bool = True) -> tuple[torch.Tensor, dict[str, float]]:
+    """The box term alone (``part="detector"``): the pose head is not run."""
+    device = next(model.parameters()).device
+    frames, boxes = (t.to(device) for t in detector_inputs(batch, cfg, g, train))
+    centre, half, box_map = model.detect(frames)
+    box = box_loss(centre, half, box_map[:, 0], boxes, ce_weight=cfg.weights.box_centre_ce)
+    return cfg.weights.box * box, {"box": float(box.detach()),
+                                   "box_iou": float(box_iou_normalised(centre.detach(), half.detach(), boxes))}
 
 
 def losses(model: PoseNet, batch: dict[str, torch.Tensor], cfg: FitConfig, g: torch.Generator,
            train: bool = True) -> tuple[torch.Tensor, dict[str, float]]:
     """The weighted loss of one batch and its terms (augmentation on the CPU, the networks on ``cfg.device``)."""
+    if cfg.part == "detector":
+        return detector_losses(model, batch, cfg, g, train)
     mcfg, w = model.cfg, cfg.weights
     device = next(model.parameters()).device
     inputs = network_inputs(batch, mcfg, cfg, g, train)
@@ -239,6 +278,7 @@ def losses(model: PoseNet, batch: dict[str, torch.Tensor], cfg: FitConfig, g: to
     }
     total = sum(getattr(w, k) * v for k, v in terms.items())
     stats = {k: float(v.detach()) for k, v in terms.items()}
+    stats["box_iou"] = float(box_iou_normalised(centre.detach(), half.detach(), boxes))
     err3d = (xyz.detach() - (j3 - j3[:, :1])).norm(dim=-1)  # (N, K)
     stats["mpjpe_mm"] = float((err3d * weight3d).sum() / weight3d.sum().clamp(min=1) * 1000)
     stats["pck_crop"] = float((((xy.detach() - j2).norm(dim=-1) < 0.1).float() * weight).sum() / weight.sum().clamp(min=1))
@@ -258,7 +298,7 @@ def evaluate_rows(model: PoseNet, cache: Cache, rows: np.ndarray, cfg: FitConfig
     counts: dict[str, float] = {}
     chunks = np.array_split(rows, max(1, len(rows) // 64))
     for chunk in chunks:
-        batch = rows_to_tensors(cache, chunk)
+        batch = rows_to_tensors(cache, chunk, crops=cfg.part != "detector")
         _, stats = losses(model, batch, cfg, g, train=False)
         rows3d = float(batch["has3d"].sum())  # the 3D terms are means over the rows that have 3D
         for k, v in stats.items():
@@ -285,7 +325,8 @@ def fit(cfg: FitConfig, run_dir: Path, resume: bool = False,
     mcfg: PoseNetConfig = SIZES[cfg.model]
     torch.manual_seed(cfg.seed)
     model = PoseNet(mcfg).to(cfg.device)
-    optimiser = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    trained = model.detector if cfg.part == "detector" else model  # the head's weights stay as they are
+    optimiser = torch.optim.AdamW(trained.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     g = torch.Generator().manual_seed(cfg.seed)  # augmentation
     row_g = torch.Generator().manual_seed(cfg.seed + 1)  # which rows each batch reads
     step = 0
@@ -308,7 +349,7 @@ def fit(cfg: FitConfig, run_dir: Path, resume: bool = False,
             row_g.set_state(state["rng"]["rows"])
         else:  # a checkpoint from before batches had their own generator
             row_g.manual_seed(cfg.seed + 1 + step)
-    batches = Batches(cache, train_rows, cfg.batch, row_g)
+    batches = Batches(cache, train_rows, cfg.batch, row_g, crops=cfg.part != "detector")
     metrics = (run_dir / "metrics.jsonl").open("a")
     stats: dict[str, float] = {}
     train_mode(model, cfg)
@@ -372,10 +413,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--cpu-amp", action="store_true", help="bfloat16 autocast on the CPU")
     ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--part", default="all", choices=PARTS, help="what to train (detector: the box detector alone)")
+    ap.add_argument("--init", default=None, help="start from this checkpoint's weights (same model size)")
+    ap.add_argument("--lr", type=float, default=1e-3)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
     cfg = FitConfig(model=args.model, cache=args.cache, steps=args.steps, batch=args.batch, threads=args.threads,
-                    device=args.device, cpu_amp=args.cpu_amp)
+                    device=args.device, cpu_amp=args.cpu_amp, part=args.part, init=args.init, lr=args.lr)
     if args.resume and (args.run_dir / "last.pt").exists():
         cfg = FitConfig.from_dict(load_checkpoint(args.run_dir / "last.pt")["config"]["fit"])
         cfg = FitConfig.from_dict({**cfg.to_dict(), "steps": args.steps})

@@ -162,11 +162,14 @@ def pose(app: AppContext, features: Path, labels: str, data: Path | None, out_di
                    "python -m train.posenet.from_onnx MODEL.onnx OUT.pt, then --init OUT.pt).")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help="Override a loss weight, e.g. --set weights.box_centre_ce=0.5 (train/posenet/fit.py).")
+@click.option("--part", type=click.Choice(("all", "detector")), default="all", show_default=True,
+              help="What to train: all, or the box detector alone (with --init: the pose head is kept as it is; "
+                   "a step costs a fraction of a whole one).")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
 @pass_app
 def posenet(app: AppContext, data: Path, out_dir: Path, cache_dir: Path, size: str, steps: int, batch_size: int,
             device: str, cpu_amp: bool, init: Path | None, lr: float, freeze_bn: bool, sets: tuple[str, ...],
-            resume: bool) -> None:
+            part: str, resume: bool) -> None:
     """Supervised training of the localising pose network (box detector + heatmap/location-map heads).
 
     \b
@@ -207,7 +210,7 @@ def posenet(app: AppContext, data: Path, out_dir: Path, cache_dir: Path, size: s
         try:
             cfg = FitConfig.from_dict({**FitConfig().to_dict(), "model": size, "cache": str(root), "steps": steps,
                                        "batch": batch_size, "device": device, "cpu_amp": cpu_amp, "lr": lr,
-                                       "init": str(init) if init else None, "freeze_bn": freeze_bn,
+                                       "init": str(init) if init else None, "freeze_bn": freeze_bn, "part": part,
                                        "weights": {**FitConfig().to_dict()["weights"], **weights}})
         except TypeError as err:
             raise click.BadParameter(str(err), param_hint="--set") from None
@@ -216,7 +219,7 @@ def posenet(app: AppContext, data: Path, out_dir: Path, cache_dir: Path, size: s
         bar.update(task, description=size, completed=0, total=steps)
 
         def on_step(step: int, total: int, stats: dict) -> None:
-            shown = " ".join(f"{k}={stats[k]:.3g}" for k in ("loss", "pck_crop", "mpjpe_mm") if k in stats)
+            shown = " ".join(f"{k}={stats[k]:.3g}" for k in ("loss", "pck_crop", "mpjpe_mm", "box_iou") if k in stats)
             bar.update(task, completed=step, stats=shown)
 
         fit(cfg, out_dir, resume=resume, progress=on_step)
