@@ -297,8 +297,9 @@ def main(argv: list[str] | None = None) -> None:
     args.work = args.work or WORK / args.recipe
     args.out = args.out or RESULTS / ("ablation" if args.recipe == "studio8" else f"ablation_{args.recipe}")
     variants = args.variants.split(",")
+    shown = list(dict.fromkeys([*TABLE_VARIANTS, *variants]))  # a run of some variants keeps the others' rows
     if args.report_only:
-        write_table(collect(args.work, variants, args.fractions), args, args.out)
+        write_table(collect(args.work, shown, args.fractions), args, args.out)
         print(args.out.with_suffix(".md").read_text())
         return
     data = make_data(args.work, args.recipe)
@@ -321,8 +322,8 @@ def main(argv: list[str] | None = None) -> None:
                         pose_cell(run, fraction, init=init, steps=args.pose_steps,
                                   finetune_steps=args.finetune_steps if finetune else 0, device=args.pose_device,
                                   regressor=args.regressor)
-                write_table(collect(args.work, variants, args.fractions), args, args.out)
-    write_table(collect(args.work, variants, args.fractions), args, args.out)
+                write_table(collect(args.work, shown, args.fractions), args, args.out)
+    write_table(collect(args.work, shown, args.fractions), args, args.out)
     print(args.out.with_suffix(".md").read_text())
 
 
