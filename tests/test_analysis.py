@@ -56,5 +56,18 @@ def test_analysis_of_a_run_writes_accuracies_and_a_swap_grid(clip_dir, tmp_path)
     assert result["subjects"] == 2 and result["frames"] == 15 + 13 and result["chance"] == 0.5
     assert 0.5 <= result["ti_accuracy"] <= 1 and 0.5 <= result["tv_accuracy"] <= 1
     assert json.loads((tmp_path / "run" / "analysis_test.json").read_text()) == result
+    assert 0 <= result["ti_share"] <= 1
     grid = Image.open(result["swap_grid"])
     assert grid.size == (2 * 32 * 7, 2 * 32 * 7)  # 6 frames + the header row/column, crops 32 px, shown 2x
+
+
+def test_ti_share_says_which_half_of_the_latent_shapes_the_decoded_swaps():
+    from train.analysis.disentanglement import ti_share
+
+    pose = np.arange(4.0)[:, None, None]  # cell (i, j) = what row i's tv alone decides
+    appearance = np.arange(4.0)[None, :, None]  # what column j's ti alone decides
+    ones = np.ones((4, 4, 5))
+    assert ti_share(pose * ones) == 0.0  # the decoder ignores ti
+    assert ti_share(appearance * ones) == 1.0
+    assert ti_share((pose + appearance) * ones) == pytest.approx(0.5)
+    assert ti_share((pose + 0.5 * appearance) * ones) == pytest.approx(0.2)  # variances: 0.25 against 1

@@ -80,25 +80,44 @@ def subject_probe(enc: dict[str, np.ndarray]) -> dict[str, float | None]:
 
 
 @torch.no_grad()
-def swap_grid(model: SSLModel, enc: dict[str, np.ndarray], rows: np.ndarray, out_png: str | os.PathLike) -> Path:
-    """Grid PNG: cell (i, j) decodes the pose ``tv`` of frame ``rows[i]`` with the appearance ``ti`` of ``rows[j]``.
+@torch.no_grad()
+def decode_swaps(model: SSLModel, enc: dict[str, np.ndarray], rows: np.ndarray) -> np.ndarray:
+    """``(R, R, 3, C, C)``: cell (i, j) decodes the pose ``tv`` of frame ``rows[i]`` with the appearance ``ti`` of
+    ``rows[j]``, the decoded person composited on white."""
+    if enc["ti"] is None or model.decoder is None:
+        raise ValueError("swapping needs a split model with a decoder")
+    cells = []
+    for i in rows:
+        rgb, logit = model.decoder(torch.as_tensor(enc["tv"][[i] * len(rows)]), torch.as_tensor(enc["ti"][rows]))
+        mask = torch.sigmoid(logit)
+        cells.append((rgb * mask + (1 - mask)).numpy())
+    return np.stack(cells)
+
+
+def ti_share(cells: np.ndarray) -> float:
+    """How much of the decoded swap grid ``cells (R, R, ...)`` changes with ``ti`` (along a row) rather than with
+    ``tv`` (down a column): var over j / (var over j + var over i), pixel-wise, averaged. About 0.5 when both
+    halves shape the picture; near 0 when the decoder ignores ``ti`` (appearance then rides in ``tv``)."""
+    along_ti = cells.var(axis=1).mean()
+    along_tv = cells.var(axis=0).mean()
+    return float(along_ti / max(along_ti + along_tv, 1e-12))
+
+
+def swap_grid(model: SSLModel, enc: dict[str, np.ndarray], rows: np.ndarray, out_png: str | os.PathLike,
+              cells: np.ndarray | None = None) -> Path:
+    """Grid PNG of :func:`decode_swaps` (given, or decoded here): pose from the row, appearance from the column.
 
     The first row shows the appearance frames' crops, the first column the pose frames' crops.
     """
     from PIL import Image
 
-    if enc["ti"] is None or model.decoder is None:
-        raise ValueError("the swap grid needs a split model with a decoder")
+    cells = decode_swaps(model, enc, rows) if cells is None else cells
     to_img = lambda t: (t.clip(0, 1).transpose(1, 2, 0) * 255).astype(np.uint8)  # noqa: E731
     c = model.cfg.crop_size
     blank = np.full((c, c, 3), 255, np.uint8)
     grid = [[blank] + [to_img(enc["crops"][j]) for j in rows]]
-    for i in rows:
-        tv = torch.as_tensor(enc["tv"][[i] * len(rows)])
-        rgb, logit = model.decoder(tv, torch.as_tensor(enc["ti"][rows]))
-        mask = torch.sigmoid(logit)
-        cells = (rgb * mask + (1 - mask)).numpy()  # decoded person on white
-        grid.append([to_img(enc["crops"][i])] + [to_img(cell) for cell in cells])
+    for i, row in zip(rows, cells):
+        grid.append([to_img(enc["crops"][i])] + [to_img(cell) for cell in row])
     img = np.concatenate([np.concatenate(r, axis=1) for r in grid], axis=0)
     out_png = Path(out_png)
     Image.fromarray(img).resize((img.shape[1] * 2, img.shape[0] * 2), Image.NEAREST).save(out_png)
@@ -121,6 +140,8 @@ def analyse_run(run_dir: str | os.PathLike, split: str = "test", data: str | Non
         rng = np.random.default_rng(seed)
         firsts = [int(rng.choice(np.flatnonzero(enc["subject"] == s))) for s in np.unique(enc["subject"])]
         rows = np.array(firsts[:6] if len(firsts) >= 4 else rng.choice(len(enc["tv"]), 6, replace=False))
-        result["swap_grid"] = str(swap_grid(model, enc, rows, folder / f"swap_grid_{split}.png"))
+        cells = decode_swaps(model, enc, rows)
+        result["ti_share"] = ti_share(cells)
+        result["swap_grid"] = str(swap_grid(model, enc, rows, folder / f"swap_grid_{split}.png", cells))
     (folder / f"analysis_{split}.json").write_text(json.dumps(result, indent=1) + "\n")
     return result
