@@ -41,9 +41,10 @@ class LossWeights:
     box_centre_ce: float = 0.05  # inside the box term: the centre map's cross-entropy (small athletes need more)
 
 
-# What a run trains. "detector": the box detector alone, on the small frames (the crops are not even read: a step
-# costs a few percent of a whole one), for a detector that lags the pose head: on the bench set the head read
-# from the labeled box scores PCK@0.2 0.743, from the detector's box 0.663 (benchmarks/results/pose_bench_labeled_box.md).
+# What a run trains. "detector": the box detector alone, on the small frames (the crops are not even read; per
+# frame a step costs about a seventh of a whole one on the CPU). Made for a detector that lags the pose head (on
+# the bench the head scores PCK@0.2 0.743 from the labeled box, 0.663 from the detector's); 6000 more steps for
+# v9's detector did not move the bench (benchmarks/results/pose_bench_labeled_box_notes.md).
 PARTS = ("all", "detector")
 
 
