@@ -90,8 +90,8 @@ def main(argv: list[str] | None = None) -> dict:
     reports = {t: adapt(venue / "footage", args.work / f"{t}.onnx", t, args.steps, args.every, args.venv)
                for t in ("mediapipe-heavy", "labels")}
     held = {"heldout": [(Path(e.video), Path(e.labels)) for e in discover(venue / "heldout")]}
-    scores = {"default (before)": bench_model(str(DEFAULT_MODEL), held, pipeline=True),
-              **{f"adapted, teacher {t}": bench_model(str(args.work / f"{t}.onnx"), held, pipeline=True)
+    scores = {"default (before)": bench_model(str(DEFAULT_MODEL), held, mode="pipeline"),
+              **{f"adapted, teacher {t}": bench_model(str(args.work / f"{t}.onnx"), held, mode="pipeline")
                  for t in reports}}
     record, header = machine()
     result = {"machine": record, "date": time.strftime("%Y-%m-%d %H:%M"), "args": {k: str(v) for k, v in

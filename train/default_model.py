@@ -38,7 +38,6 @@ from pathlib import Path
 from tvstream.sysinfo import cpu_model
 
 PACKAGE_MODEL = Path(__file__).parent.parent / "tvstream" / "models" / "default.onnx"
-SAMPLE_CLIP = Path(__file__).parent.parent / "examples" / "sample_ski.mp4"
 MAX_BYTES = 10 * 1024 * 1024
 TRAINED_ON = ("tvstream's synthetic world (train/synth/world.py), all 31 shards as rendered on 2026-12-01: 206k labeled "
               "frames of 510 anny bodies; studio (4 cameras), panning ski and platform dive cameras, and drawn cameras "
@@ -96,21 +95,26 @@ def build_default_model(run_dir: Path, bench: Path, out: Path = PACKAGE_MODEL, f
 
     card["file"] = {"bytes": size, "hash": load_backend(candidate, "onnxruntime").metadata.model_hash,
                     "input_size": list(state["config"]["model"]["frame_size"])}
+    install(candidate, out, card)
+    return card
+
+
+def install(candidate: Path, out: Path, card: dict) -> None:
+    """Copy ``candidate`` over ``out`` (through a temp name: a crash leaves the old model whole) and write its card."""
     shutil.copyfile(candidate, out.with_name(out.name + ".tmp"))
     os.replace(out.with_name(out.name + ".tmp"), out)
     out.with_suffix(".json").write_text(json.dumps(card, indent=1) + "\n")
-    return card
 
 
 REEXPORT_TOLERANCE_MM = 0.5  # worst 3D joint disagreement allowed between the installed graph and its re-export
 REEXPORT_TOLERANCE_PX = 0.05  # worst 2D joint / box coordinate disagreement, model-input pixels
 
 
-def reexport_default_model(run_dir: Path, out: Path = PACKAGE_MODEL, clip: Path = SAMPLE_CLIP) -> dict:
+def reexport_default_model(run_dir: Path, out: Path = PACKAGE_MODEL, clip: Path | None = None) -> dict:
     """Export the installed model's own checkpoint again with today's graph code (a faster graph, the same weights).
 
     The card is kept. Installs only when the weights hash equals the installed model's and the outputs agree on
-    every frame of ``clip`` (3D within :data:`REEXPORT_TOLERANCE_MM`, 2D and box within
+    every frame of ``clip`` (default: the sample clip; 3D within :data:`REEXPORT_TOLERANCE_MM`, 2D and box within
     :data:`REEXPORT_TOLERANCE_PX`); returns the parity report.
     """
     import numpy as np
@@ -118,6 +122,7 @@ def reexport_default_model(run_dir: Path, out: Path = PACKAGE_MODEL, clip: Path 
     from engines.backends import load_backend
     from engines.export import export_onnx
     from engines.parity import compare_outputs, refuse_precision
+    from train.posenet.evaluate import SAMPLE
     from tvstream.sources import VideoSource
 
     card = json.loads(out.with_suffix(".json").read_text())
@@ -128,7 +133,7 @@ def reexport_default_model(run_dir: Path, out: Path = PACKAGE_MODEL, clip: Path 
     if fresh.metadata.model_hash != installed.metadata.model_hash:
         raise SystemExit(f"not installed: {run_dir / 'last.pt'} holds other weights ({fresh.metadata.model_hash}) "
                          f"than {out} ({installed.metadata.model_hash})")
-    with VideoSource(str(clip), installed.metadata.input_size) as source:
+    with VideoSource(str(clip or SAMPLE), installed.metadata.input_size) as source:
         images = np.stack([f.image for f in source.frames()])
     reference = [installed.infer(images[i:i + 8]) for i in range(0, len(images), 8)]
     new = [fresh.infer(images[i:i + 8]) for i in range(0, len(images), 8)]
@@ -140,11 +145,8 @@ def reexport_default_model(run_dir: Path, out: Path = PACKAGE_MODEL, clip: Path 
         refusal = f"re-export 2D error {worst_px:.3f} px > {REEXPORT_TOLERANCE_PX} px tolerance"
     if refusal:
         raise SystemExit(f"not installed: {refusal}")
-    size = candidate.stat().st_size
-    card["file"] = {**card["file"], "bytes": size}
-    shutil.copyfile(candidate, out.with_name(out.name + ".tmp"))
-    os.replace(out.with_name(out.name + ".tmp"), out)
-    out.with_suffix(".json").write_text(json.dumps(card, indent=1) + "\n")
+    card["file"] = {**card["file"], "bytes": candidate.stat().st_size}
+    install(candidate, out, card)
     return report
 
 

@@ -34,7 +34,7 @@ def labeled_track(labels_path: Path, frames: int, source_size: tuple[int, int]) 
     track = np.zeros((frames, 5), np.float32)
     rows = np.asarray(labels.frames, int)
     keep = rows < frames
-    box = labels.box[np.flatnonzero(keep)].astype(np.float64)  # (n, 4) x0 y0 x1 y1, source pixels
+    box = labels.box[keep].astype(np.float64)  # (n, 4) x0 y0 x1 y1, source pixels
     to_norm = np.array([2.0 / w, 2.0 / h])
     centre = (box[:, :2] + box[:, 2:]) / 2 * to_norm - 1  # as the training cache reads labeled boxes
     half = (box[:, 2:] - box[:, :2]) / 2 * to_norm
@@ -142,12 +142,10 @@ def latency_ms(backend, repeats: int = 60) -> float:
 MODES = ("model", "pipeline", "labeled-box")  # the model alone; the product's path; the model cropped on the labels
 
 
-def bench_model(model: str, groups: dict[str, list[tuple[Path, Path]]], pipeline: bool = False,
-                mode: str | None = None) -> dict:
-    """Scores per group of clips, plus "bench (all)": the model alone, or with ``pipeline`` the product's path, or
-    (``mode="labeled-box"``) the model cropped around every labeled box: the head's accuracy with a perfect
-    detector (box IoU is then 1 by construction)."""
-    mode = mode or ("pipeline" if pipeline else "model")
+def bench_model(model: str, groups: dict[str, list[tuple[Path, Path]]], mode: str = "model") -> dict:
+    """Scores per group of clips, plus "bench (all)", in one of :data:`MODES`: the model alone, the product's
+    path (``pipeline``), or the model cropped around every labeled box (``labeled-box``: the head's accuracy with
+    a perfect detector; box IoU is then 1 by construction)."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     backend = load_backend(model, "onnxruntime")
