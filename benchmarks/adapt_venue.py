@@ -2,12 +2,14 @@
 
 A venue is rendered (``--scenario``, photo plates from ``--plates`` when given, its own seed); its first
 subjects' clips are the venue footage ``adapt`` sees (no labels read, except by the oracle run), the last
-subjects' clips are held out and scored against their true labels. Three models on those held-out clips:
-the shipped default model (before adaptation), the model adapted with MediaPipe Heavy as teacher, and the
-model adapted with the clips' true 2D labels as teacher (``--teacher labels``), same steps and settings.
-Also each adaptation's own report (agreement with its teacher on held-out tails, teacher and student speed).
+subjects' clips are held out and scored against their true labels. On those held-out clips: the shipped
+default model (before adaptation) and one model per recipe (``--recipes``: teacher, what learns, replay), all
+with the same steps and settings. Every model is scored twice: through ``tvstream run``'s path (frames it does
+not report count as misses) and the model alone on every frame (the detector's box; ``model``), plus the pose
+head on the labeled box (``labeled-box``: what the head alone can do). Also each adaptation's own report
+(agreement with its teacher on held-out tails, teacher and student speed).
 
-Run: ``python -m benchmarks.adapt_venue [--steps 800] [--subjects 6] [--work runs/adapt_venue]``
+Run: ``python -m benchmarks.adapt_venue [--steps 400] [--subjects 6] [--work runs/adapt_venue]``
 (resumable: every adaptation keeps its work folder). Results: ``benchmarks/results/adapt_venue.{json,md}``.
 """
 
@@ -56,21 +58,44 @@ def render_venue(out: Path, scenario: str, subjects: int, seconds: float, plates
     return out
 
 
-def adapt(venue: Path, out: Path, teacher: str, steps: int, every: int, venv: Path | None) -> dict:
+RECIPES = "mediapipe-heavy:detector,labels:detector,labels:all,labels:all+replay"
+
+
+def parse_recipe(text: str) -> tuple[str, str, bool]:
+    """``teacher:part[+replay]`` -> (teacher, part, replay)."""
+    teacher, _, rest = text.partition(":")
+    part, _, extra = (rest or "detector").partition("+")
+    if part not in ("detector", "all") or extra not in ("", "replay"):
+        raise SystemExit(f"{text!r}: a recipe is teacher:detector or teacher:all[+replay]")
+    return teacher, part, extra == "replay"
+
+
+def adapt(venue: Path, out: Path, recipe: str, steps: int, every: int, venv: Path | None,
+          replay: Path | None) -> dict:
     """One ``tvstream adapt`` run (resumes when its work folder is there); its report."""
+    teacher, part, with_replay = parse_recipe(recipe)
+    if with_replay and replay is None:
+        raise SystemExit(f"{recipe}: needs --replay CACHE")
     cmd = [sys.executable, "-m", "tvstream", "-q", "adapt", str(venue), "--out", str(out), "--teacher", teacher,
-           "--steps", str(steps), "--every", str(every), *(["--venv", str(venv)] if venv else [])]
+           "--steps", str(steps), "--every", str(every), "--part", part, *(["--venv", str(venv)] if venv else []),
+           *(["--replay", str(replay)] if with_replay else [])]
     tic = time.perf_counter()
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:
-        raise SystemExit(f"adapt ({teacher}) failed:\n{done.stderr[-3000:]}")
+        raise SystemExit(f"adapt ({recipe}) failed:\n{done.stderr[-3000:]}")
     report = json.loads((out.with_name(out.stem + ".adapt") / "report.json").read_text())
     report["wall_s"] = round(time.perf_counter() - tic, 1)
     return report
 
 
+def scores(model: str, held: dict) -> dict:
+    """The model on the held-out clips in every mode of ``bench_model``: {mode: {pck, box_iou, mpjpe, ...}}."""
+    from train.posenet.evaluate import MODES, bench_model
+
+    return {mode: bench_model(model, held, mode=mode)["groups"]["heldout"] for mode in MODES}
+
+
 def main(argv: list[str] | None = None) -> dict:
-    from train.posenet.evaluate import bench_model
     from tvstream.api import DEFAULT_MODEL
     from tvstream.manifest import discover
 
@@ -85,33 +110,37 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--every", type=int, default=3)
     ap.add_argument("--venv", type=Path, default=None, help="the teacher's venv (default: tvstream's teacher home)")
     ap.add_argument("--out", type=Path, default=RESULTS / "adapt_venue")
+    ap.add_argument("--recipes", default=RECIPES, help="teacher:detector|all[+replay], comma-separated")
+    ap.add_argument("--replay", type=Path, default=None, help="the world's pose cache, for +replay recipes")
     args = ap.parse_args(argv)
     venue = render_venue(args.work / "venue", args.scenario, args.subjects, args.seconds, args.plates, args.textures)
-    reports = {t: adapt(venue / "footage", args.work / f"{t}.onnx", t, args.steps, args.every, args.venv)
-               for t in ("mediapipe-heavy", "labels")}
+    recipes = args.recipes.split(",")
+    reports = {r: adapt(venue / "footage", args.work / f"{r.replace(':', '_').replace('+', '_')}.onnx", r,
+                        args.steps, args.every, args.venv, args.replay) for r in recipes}
     held = {"heldout": [(Path(e.video), Path(e.labels)) for e in discover(venue / "heldout")]}
-    scores = {"default (before)": bench_model(str(DEFAULT_MODEL), held, mode="pipeline"),
-              **{f"adapted, teacher {t}": bench_model(str(args.work / f"{t}.onnx"), held, mode="pipeline")
-                 for t in reports}}
+    table = {"default (before)": scores(str(DEFAULT_MODEL), held),
+             **{f"adapted, {r}": scores(reports[r]["out"], held) for r in recipes}}
     record, header = machine()
     result = {"machine": record, "date": time.strftime("%Y-%m-%d %H:%M"), "args": {k: str(v) for k, v in
                                                                                    vars(args).items()},
-              "scores": scores, "reports": reports}
+              "scores": table, "reports": reports}
     lines = [f"# tvstream adapt on a synthetic venue ({args.scenario}), {header}", "",
              f"{args.subjects} subjects rendered over {'photo plates' if args.plates else 'the procedural venue'}; "
-             f"{len(held['heldout'])} clips of the last subjects held out and scored against their true labels "
-             f"through `tvstream run`'s path. {args.steps} fine-tuning steps, teacher on one frame in {args.every}.",
-             "", "| model | held-out PCK@0.2 | box IoU | MPJPE mm | P-MPJPE mm |", "|---|---:|---:|---:|---:|"]
-    for name, s in scores.items():
-        g = s["groups"]["heldout"]
-        lines.append(f"| {name} | {g['pck']:.3f} | {g['box_iou']:.3f} | {g.get('mpjpe', float('nan')):.1f} | "
-                     f"{g.get('p_mpjpe', float('nan')):.1f} |")
+             f"{len(held['heldout'])} clips of the last subjects held out and scored against their true labels. "
+             f"{args.steps} fine-tuning steps, teacher on one frame in {args.every}. A recipe is teacher : what "
+             "learns (+ replay of the world's rows).", "",
+             "| model | PCK@0.2 through run | PCK@0.2 model alone | box IoU (alone) | MPJPE mm (alone) | "
+             "P-MPJPE mm (alone) | PCK@0.2 on the labeled box |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for name, s in table.items():
+        run, alone, boxed = s["pipeline"], s["model"], s["labeled-box"]
+        lines.append(f"| {name} | {run['pck']:.3f} | {alone['pck']:.3f} | {alone['box_iou']:.3f} | "
+                     f"{alone['mpjpe']:.1f} | {alone['p_mpjpe']:.1f} | {boxed['pck']:.3f} |")
     lines += ["", "| adaptation | agreement with its teacher before / after | labeled frames | teacher frames/s | "
               "student ms/frame | wall s |", "|---|---|---:|---:|---:|---:|"]
-    for t, r in reports.items():
-        fps = f"{r['teacher_fps']:.1f}" if r.get("teacher_fps") else "-"
-        lines.append(f"| {t} | {r['before']['pck']:.3f} / {r['after']['pck']:.3f} | {r['labeled_frames']} | {fps} | "
-                     f"{r['after']['ms_per_frame']:.2f} | {r['wall_s']:.0f} |")
+    for r, rep in reports.items():
+        fps = f"{rep['teacher_fps']:.1f}" if rep.get("teacher_fps") else "-"
+        lines.append(f"| {r} | {rep['before']['pck']:.3f} / {rep['after']['pck']:.3f} | {rep['labeled_frames']} | "
+                     f"{fps} | {rep['after']['ms_per_frame']:.2f} | {rep['wall_s']:.0f} |")
     save(args.out, result, "\n".join(lines) + "\n")
     return result
 

@@ -90,6 +90,9 @@ def test_adapt_runs_every_stage_names_bad_clips_and_goes_on_after_a_stop(venue: 
     assert 0.0 <= report["after"]["pck"] <= 1.0 and report["before"]["pck"] > 0.5  # the shipped model sees him
     assert "agrees less with the teacher" in done.stderr  # 4 steps from scratch: worse than the shipped model
     assert set(report["after"]["clips"]) == set(report["clips"])
+    from train.checkpoint import load_checkpoint
+
+    assert load_checkpoint(work / "run" / "last.pt")["config"]["fit"]["part"] == "detector"  # the default recipe
     first = out.read_bytes()
     kept = [work / "synth" / "manifest.json", work / "run" / "last.pt", work / "model.onnx",
             *(work / "teacher").glob("*.json"), *(work / "plates").glob("*.png"), *(work / "cache").rglob("*.npy")]
@@ -148,3 +151,35 @@ def test_a_teacher_pose_outside_the_image_or_unseen_is_not_used():
     unseen = {**inside, "visible": [j < 8 for j in range(17)]}  # core joints 1-6 seen: exactly the minimum
     assert plausible(unseen, 640, 360) and not plausible({**unseen, "visible": [j < 6 for j in range(17)]}, 640, 360)
     assert not plausible({"frame": 3, "found": False}, 640, 360)
+
+
+def _fake_world(folder: Path, side: int, small: tuple[int, int], rows: int = 6) -> Path:
+    """A built pose cache of ``rows`` blank rows (what ``--replay`` reads)."""
+    folder.mkdir(parents=True)
+    arrays = {"crops": np.zeros((rows, side, side, 3), np.uint8), "frames": np.zeros((rows, *small, 3), np.uint8),
+              "joints2d": np.zeros((rows, 17, 2), np.float32), "joints3d": np.zeros((rows, 17, 3), np.float32),
+              "visible": np.ones((rows, 17), bool), "box": np.tile(np.float32([0, 0, 0.3, 0.6]), (rows, 1)),
+              "tight": np.full((rows, 2), 0.5, np.float32), "weight2d": np.ones((rows, 17), np.float32),
+              "video": np.arange(rows, dtype=np.int32)}
+    for k, a in arrays.items():
+        np.save(folder / f"{k}.npy", a)
+    (folder / "cache.json").write_text(json.dumps({"side": side, "small": list(small), "frames": rows}))
+    return folder
+
+
+def test_adapt_mixes_in_replay_rows_and_refuses_a_cache_of_other_sizes(venue: Path, tmp_path: Path):
+    from train.posenet.cache import CACHE_SIDE, load_cache
+    from train.posenet.config import SIZES
+
+    small = SIZES["tiny"].detector_size
+    good = _fake_world(tmp_path / "world" / "shard", CACHE_SIDE, small).parent
+    done = _adapt(venue, tmp_path / "a.onnx", "--teacher", "labels", "--part", "all", "--replay", str(good))
+    assert done.returncode == 0, done.stderr[-3000:]
+    work = tmp_path / "a.adapt"
+    assert len(load_cache(work / "cache" / "replay")) == 6  # fewer rows than asked for: all of them
+    from train.checkpoint import load_checkpoint
+
+    assert load_checkpoint(work / "run" / "last.pt")["config"]["fit"]["part"] == "all"
+    other = _fake_world(tmp_path / "other" / "shard", 48, small).parent
+    refused = _adapt(venue, tmp_path / "b.onnx", "--teacher", "labels", "--part", "all", "--replay", str(other))
+    assert refused.returncode != 0 and "48 px crops" in refused.stderr and "Traceback" not in refused.stderr

@@ -22,6 +22,9 @@ class AdaptConfig:
     synth_size: tuple[int, int] = (640, 360)  # W, H
     size: str = "full"  # the pose network's size; "full" starts from the default model
     init: str | None = "default"  # "default": the shipped model; a .onnx or a posenet .pt; None: from scratch
+    part: str = "detector"  # what is fine-tuned: "detector" (the box detector; the pose head as shipped) or "all"
+    replay: str | None = None  # a pose-network training cache (the world it was trained on), rows mixed in
+    replay_rows: int = 2000  # random rows of ``replay`` kept beside the venue's rows
     steps: int = 400
     batch: int = 32
     lr: float = 5e-5  # small data: 800 steps at 2e-4 with re-estimated norms made held-out subjects worse
@@ -37,6 +40,10 @@ class AdaptConfig:
             raise ValueError(f"holdout must be in (0, 1), got {self.holdout}")
         if self.camera not in ("auto", "fixed", "moving"):
             raise ValueError(f"camera must be auto, fixed or moving, got {self.camera!r}")
+        if self.part not in ("detector", "all"):
+            raise ValueError(f"part must be detector or all, got {self.part!r}")
+        if self.replay_rows < 1:
+            raise ValueError(f"replay_rows must be >= 1, got {self.replay_rows}")
         if self.synth_subjects < 1 or self.steps < 1:
             raise ValueError("need synth_subjects >= 1 and steps >= 1")
 

@@ -12,7 +12,11 @@ was in; the fine-tuning resumes from its last checkpoint):
    their 2D-only labels); the tail's labels score the agreement;
 5. ``synth``: synthetic athletes rendered over the venue's plates (3D labels for this venue);
 6. ``cache`` and ``fit``: the pose network fine-tuned from the default model on both: the teacher's 2D,
-   weighted by its confidence (the paper's weak-2D term), and the rendered 2D and 3D;
+   weighted by its confidence (the paper's weak-2D term), and the rendered 2D and 3D. By default only the box
+   detector learns (``part``): the venue's own background is what the shipped model has not seen; the pose
+   head's training on a few venue clips made held-out people worse (``benchmarks/results/adapt_venue_notes.md``).
+   ``part="all"`` trains the head too, best with ``replay``: random rows of the world the model was trained on,
+   mixed in so that it keeps seeing other people;
 7. ``export`` to ONNX, and the report: agreement with the teacher on every clip's held-out tail before and
    after adaptation (PCK@0.2 of the core joints, 0.2 x the teacher's torso diagonal), and the speed of both.
 
@@ -319,19 +323,24 @@ def initial_weights(work: Path, cfg: AdaptConfig) -> str | None:
 
 def fine_tune(work: Path, cfg: AdaptConfig, progress: Progress) -> Path:
     """Cache the real and the rendered frames and fine-tune the pose network on both (resumable)."""
-    from train.posenet.cache import CACHE_SIDE, build_cache
+    from train.posenet.cache import CACHE_SIDE, build_cache, sample_cache
     from train.posenet.config import SIZES
     from train.posenet.fit import FitConfig, fit
 
     small = SIZES[cfg.size].detector_size
     for part in ("real", "synth"):
         build_cache(work / part, work / "cache" / part, CACHE_SIDE, small)
+    if cfg.replay:
+        meta = sample_cache(Path(cfg.replay), work / "cache" / "replay", cfg.replay_rows, cfg.seed)
+        if tuple(meta["small"]) != tuple(small) or meta["side"] != CACHE_SIDE:
+            raise TvstreamError(f"{cfg.replay}: a cache of {meta['small']} frames and {meta['side']} px crops; "
+                                f"the {cfg.size} network trains on {list(small)} and {CACHE_SIDE}")
     run = work / "run"
     fcfg = FitConfig(model=cfg.size, cache=str(work / "cache"), steps=cfg.steps, batch=cfg.batch, lr=cfg.lr,
                      warmup=min(100, cfg.steps // 10), seed=cfg.seed, threads=cfg.threads, device=cfg.device,
                      init=initial_weights(work, cfg), eval_every=max(cfg.steps, 1), checkpoint_every=50,
                      val_every=10**9,  # every real clip trains (the held-out tails score the result)
-                     freeze_bn=cfg.freeze_bn)
+                     freeze_bn=cfg.freeze_bn, part=cfg.part)
     ckpt = run / "last.pt"
     if ckpt.is_file():
         from train.checkpoint import load_checkpoint

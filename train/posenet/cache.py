@@ -207,6 +207,33 @@ def load_cache(root: Path) -> Cache:
     return Cache(folders)
 
 
+def sample_cache(source: Path, out: Path, rows: int, seed: int = 0) -> dict:
+    """``rows`` random rows of the caches at or under ``source`` (whole world shards) written as one cache into
+    ``out``: a replay set to mix into a fine-tuning, so the network keeps seeing the people and places it was
+    trained on. Kept when ``out`` already holds the same draw; written through temp names like ``build_cache``."""
+    marker = out / "cache.json"
+    src = load_cache(source)
+    want = {"source": str(source.resolve()), "rows": int(min(rows, len(src))), "seed": seed}
+    if marker.is_file():
+        meta = json.loads(marker.read_text())
+        if meta.get("sample") == want:
+            return meta
+        marker.unlink()
+    pick = np.sort(np.random.default_rng(seed).choice(len(src), size=want["rows"], replace=False))
+    out.mkdir(parents=True, exist_ok=True)
+    arrays = {"crops": src.image_rows("crops", pick), "frames": src.image_rows("frames", pick),
+              **{k: src.labels[k][pick] for k in LABEL_FIELDS},
+              "video": np.unique(src.labels["video"][pick], return_inverse=True)[1].astype(np.int32)}
+    for k, a in arrays.items():
+        np.save(out / f"{k}.tmp.npy", a)
+    for k in arrays:
+        (out / f"{k}.tmp.npy").rename(out / f"{k}.npy")
+    first = json.loads((find_caches(source)[0] / "cache.json").read_text())
+    meta = {"side": first["side"], "small": first["small"], "frames": int(len(pick)), "videos": [], "sample": want}
+    marker.write_text(json.dumps(meta, indent=1) + "\n")
+    return meta
+
+
 def _build_one(args: tuple[Path, Path, int, tuple[int, int]]) -> tuple[str, int, float]:
     import time
 

@@ -37,6 +37,11 @@ from tvstream.teacher.specs import DEFAULT_TEACHER, TEACHERS
               help="Pose network size; full starts from the shipped default model, the others from --init.")
 @click.option("--init", default="default", show_default=True,
               help="Start from: 'default' (the shipped model), a model .onnx, a posenet .pt, or 'none'.")
+@click.option("--part", type=click.Choice(["detector", "all"]), default="detector", show_default=True,
+              help="What learns the venue: the box detector (its background, cameras and people's size), or "
+                   "the whole network (the pose head too: give it --replay, or it forgets other people).")
+@click.option("--replay", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="A pose-network training cache (tvstream train posenet's) whose random rows are mixed in.")
 @click.option("--lr", type=click.FloatRange(0, min_open=True), default=5e-5, show_default=True)
 @click.option("--device", default="cpu", show_default=True, help="cpu, or cuda on a GPU machine.")
 @click.option("--venv", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
@@ -46,7 +51,7 @@ from tvstream.teacher.specs import DEFAULT_TEACHER, TEACHERS
 @pass_app
 def adapt(app: AppContext, venue: Path, out: Path, work: Path | None, teacher_name: str, every: int, steps: int,
           camera: str, synth_subjects: int, synth_seconds: float, synth_size: str, holdout: float, size: str,
-          init: str, lr: float, device: str, venv: Path | None, worker: Path | None) -> None:
+          init: str, part: str, replay: Path | None, lr: float, device: str, venv: Path | None, worker: Path | None) -> None:
     """Fit a fast pose model to a venue from its unlabeled footage, taught by a pre-trained 2D model.
 
     VENUE is a folder of clips of the venue (any length; last season's runs, warm-ups). The stages: background
@@ -78,7 +83,8 @@ def adapt(app: AppContext, venue: Path, out: Path, work: Path | None, teacher_na
     try:
         cfg = AdaptConfig(teacher=teacher_name, every=every, holdout=holdout, camera=camera,
                           synth_subjects=synth_subjects, synth_seconds=synth_seconds, synth_size=(w, h), size=size,
-                          init=start, steps=steps, lr=lr, device=device)
+                          init=start, part=part, replay=str(replay.resolve()) if replay else None, steps=steps,
+                          lr=lr, device=device)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     teacher = None
