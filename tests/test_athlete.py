@@ -89,10 +89,37 @@ def test_the_gate_refuses_another_size_and_colours_break_a_tie():
     image[:, W // 2:, 2] = 200
     track = AthleteTrack((H, W))
     track.update([-0.1, 0.0], [0.1, 0.3], 0.0, True, True, image)  # the athlete wears red
-    assert track.choose([person(-0.1, 0.0, 0.3, 0.9)], 0.04, image) is None  # 3x the size
+    # 3x the size: refused beyond 1 half-size of the prediction (1 half-size here is 0.3 * H/2 px = 0.3 * H/W in x)
+    assert track.choose([person(-0.1 + 1.2 * 0.3 * H / W, 0.0, 0.3, 0.9)], 0.04, image) is None
     assert track.choose([person(0.1, 0.0, 0.1, 0.3)], 0.04, image) is not None  # alone in the gate: blue passes
     red, blue = person(-0.14, 0.0, 0.1, 0.3), person(0.06, 0.0, 0.1, 0.3)  # blue is nearer the prediction
     assert track.choose([blue, red], 0.04, image) is red
+
+
+def test_the_athlete_changing_shape_in_place_is_still_the_athlete():
+    """Getting up from the floor: the box's longer side drops from one frame to the next (the detector reads a
+    crouch instead of a body lying flat), beyond the size gate. A peak no other track takes, where the athlete
+    is predicted, is the athlete, whatever its size; it must not start a track of 'someone else' that then
+    merges with the athlete (and vetoes its frames as ambiguous: 40 of these 49 frames, before)."""
+    image = np.zeros((H, W, 3), np.uint8)
+    track = AthleteTrack((H, W))
+    track.update([0.0, 0.3], [0.5, 0.12], 0.0, True, True, image)  # lying: long and flat
+    for i in range(1, 50):  # 2 s at 25 fps, centre still; from frame 10 a crouch, 0.4 of the longer side
+        t = i / 25
+        pick = track.choose([person(0.0, 0.3, 0.5 if i < 10 else 0.2, 0.12, 12.0)], t, image)
+        assert pick is not None and not track.ambiguous
+        track.update(pick.centre, pick.half, t, True, True, image)
+    assert not track.others and track.athlete.half[0] < 0.25
+    front = person(-0.1, 0.0, 0.25, 0.75, 14.0)  # 2.5x the athlete's size, within 1 of its half-sizes
+    alone = AthleteTrack((H, W))
+    alone.update([0.0, 0.0], [0.1, 0.3], 0.0, True, True, image)
+    assert alone.choose([front], 0.04, image) is front  # nobody else is tracked: the athlete, reshaped
+    passer = AthleteTrack((H, W))  # but not when another track takes the peak: a bigger person walking in front
+    passer.update([0.0, 0.0], [0.1, 0.3], 0.0, True, True, image)
+    for i in range(1, 5):  # seen coming from the left, 2.5 units/s
+        passer.choose([person(0.0, 0.0, 0.1, 0.3, 12.0), person(-0.6 + 0.1 * i, 0.0, 0.25, 0.75, 12.0)], i / 25, image)
+        passer.update([0.0, 0.0], [0.1, 0.3], i / 25, True, True, image)
+    assert passer.choose([front], 5 / 25, image) is None  # theirs: the athlete is hidden behind them
 
 
 def test_appearance_is_a_histogram_of_the_torso_region():

@@ -73,6 +73,10 @@ class KeepOptions:
     gate: float = 1.5  # a candidate's centre may be this many track half-sizes from the prediction ...
     gate_growth: float = 1.0  # ... times (1 + gate_growth * seconds unseen)
     size_ratio: float = 2.0  # ... and its size within this factor of the track's
+    reshape: float = 1.0  # a peak nobody's track takes, within this many athlete half-sizes of where the athlete
+    # is predicted while the athlete has no peak, is the athlete changing shape, whatever its size (getting up
+    # from the floor halved the box's longer side in a second; the smoothed size lagged, the athlete's own peak
+    # started a track of "someone else" that then merged with it: 37% of that clip's frames were vetoed)
     predict_s: float = 1.0  # the constant-velocity prediction stops after this long unseen (the gate still grows)
     max_growth: float = 1.25  # a crop around the held athlete is at most this times its (smoothed) size
     size_smoothing: float = 0.8  # weight of the old size in the running size (a merge with a passer-by is brief)
@@ -235,6 +239,11 @@ class AthleteTrack:
         cost[1:, [p.score < MIN_LOGIT for p in people]] = np.inf  # a faint peak may be the athlete, nobody else
         cost[1:] += o.prefer  # where tracks compete for fewer peaks; a split's pairings all carry it once per track
         owner = self._assign(cost)  # owner[i]: the track index of candidate i, or -1
+        if 0 not in owner:
+            reshaped = [(self._distance(self.athlete, p.centre, t), i) for i, p in enumerate(people) if owner[i] < 0]
+            near = min(reshaped, default=(np.inf, -1))
+            if near[0] <= o.reshape:
+                owner[near[1]] = 0
         taken = {k: i for i, k in enumerate(owner) if k >= 0}
         athlete_at = taken.get(0)
         self._update_rivals(people, taken, t)
