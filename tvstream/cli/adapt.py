@@ -51,7 +51,8 @@ from tvstream.teacher.specs import DEFAULT_TEACHER, TEACHERS
 @pass_app
 def adapt(app: AppContext, venue: Path, out: Path, work: Path | None, teacher_name: str, every: int, steps: int,
           camera: str, synth_subjects: int, synth_seconds: float, synth_size: str, holdout: float, size: str,
-          init: str, part: str, replay: Path | None, lr: float, device: str, venv: Path | None, worker: Path | None) -> None:
+          init: str, part: str, replay: Path | None, lr: float, device: str, venv: Path | None,
+          worker: Path | None) -> None:
     """Fit a fast pose model to a venue from its unlabeled footage, taught by a pre-trained 2D model.
 
     VENUE is a folder of clips of the venue (any length; last season's runs, warm-ups). The stages: background
