@@ -558,3 +558,18 @@ def test_labeled_track_crops_labeled_frames_on_their_boxes_and_leaves_the_rest_t
     x0, y0, x1, y1 = labels.box[2]  # frame 4
     np.testing.assert_allclose([(cx - hx + 1) * 80, (cy - hy + 1) * 60, (cx + hx + 1) * 80, (cy + hy + 1) * 60],
                                [x0, y0, x1, y1], atol=1e-3)
+
+
+def test_pipeline_outputs_run_with_the_options_given():
+    """The bench's path through the run takes run options: a full confidence (none reaches it) withholds every frame,
+    which then carries NaN joints (a miss), while the defaults report the skier of the sample clip."""
+    from engines.backends import load_backend
+    from train.posenet.evaluate import SAMPLE, pipeline_outputs
+    from tvstream.api import DEFAULT_MODEL
+    from tvstream.pipeline import RunOptions
+
+    backend = load_backend(str(DEFAULT_MODEL), "onnxruntime", threads=1)
+    shown, _ = pipeline_outputs(backend, SAMPLE, "ski", RunOptions(max_frames=6))
+    none, _ = pipeline_outputs(backend, SAMPLE, "ski", RunOptions(max_frames=6, min_conf=1.0))
+    assert len(shown["pose2d"]) == len(none["pose2d"]) == 6
+    assert np.isfinite(shown["pose2d"]).all() and np.isnan(none["pose2d"]).all()

@@ -63,11 +63,15 @@ def model_outputs(backend, video: Path, batch: int = 8,
     return out, src
 
 
-def pipeline_outputs(backend, video: Path, scenario: str) -> tuple[dict[str, np.ndarray], tuple[int, int]]:
-    """The product's outputs (``tvstream run``: tracking crop, smoothing, ``detected``), per frame.
+def pipeline_outputs(backend, video: Path, scenario: str,
+                     options=None) -> tuple[dict[str, np.ndarray], tuple[int, int]]:
+    """The product's outputs (``tvstream run``: tracking crop, smoothing, ``detected``), per frame, with
+    ``options`` (a ``RunOptions``; its scenario is replaced by ``scenario``) or the defaults.
 
     Frames the pipeline does not report as detected get NaN joints and an empty box: they count as misses.
     """
+    from dataclasses import replace
+
     from tvstream.pipeline import RunOptions, estimate
 
     size = backend.metadata.input_size
@@ -75,7 +79,7 @@ def pipeline_outputs(backend, video: Path, scenario: str) -> tuple[dict[str, np.
     rows: dict[str, list[np.ndarray]] = {"box": [], "pose2d": [], "pose3d": []}
     with VideoSource(str(video), size) as source:
         src = (source.height, source.width)
-        for record in estimate(source, backend, RunOptions(scenario=scenario)):
+        for record in estimate(source, backend, replace(options or RunOptions(), scenario=scenario)):
             ok = record.detected
             rows["box"].append(record.box if ok else np.zeros(4))
             rows["pose2d"].append(record.pose2d if ok else np.full((k, 2), np.nan))
