@@ -22,9 +22,6 @@ RESULTS = Path(__file__).parent / "results"
 
 def measure(min_conf: float, bench: Path, seeds: int) -> dict:
     """One threshold: bench PCK through the run, share reported, and reports during full occlusions."""
-    import torch
-
-    torch.set_num_threads(1)
     from benchmarks.keep_athlete import clips
     from engines.backends import load_backend
     from train.posenet.evaluate import clip_groups, pipeline_outputs, scenario_of, score_clip, summarise

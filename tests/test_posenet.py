@@ -242,12 +242,17 @@ def test_a_cache_is_built_again_when_its_clips_were_rendered_again(rig_dir: Path
 
 def test_a_replay_sample_holds_the_same_rows_as_the_world_it_was_drawn_from(tiny_cache: Path, tmp_path: Path):
     from train.posenet.cache import load_cache, sample_cache
+    from tvstream.errors import LabelError
 
     world = tmp_path / "world"
     world.mkdir()
     (world / "a").symlink_to(tiny_cache)
     (world / "b").symlink_to(tiny_cache)  # two shards: global rows run over both
-    meta = sample_cache(world, tmp_path / "replay", rows=100, seed=3)
+
+    def draw(rows: int, side: int = 48) -> dict:
+        return sample_cache(world, tmp_path / "replay", rows=rows, side=side, small=SIZES["tiny"].detector_size, seed=3)
+
+    meta = draw(100)
     assert meta["frames"] == 100 and meta["side"] == 48 and meta["small"] == list(SIZES["tiny"].detector_size)
     src, got = load_cache(world), load_cache(tmp_path / "replay")
     assert len(got) == 100
@@ -256,9 +261,12 @@ def test_a_replay_sample_holds_the_same_rows_as_the_world_it_was_drawn_from(tiny
     assert np.array_equal(got.image_rows("crops", np.arange(5)), src.image_rows("crops", np.array(rows)))
     assert np.array_equal(got.labels["visible"][:5], src.labels["visible"][rows])
     stamp = (tmp_path / "replay" / "crops.npy").stat().st_mtime_ns
-    assert sample_cache(world, tmp_path / "replay", rows=100, seed=3) == meta  # the same draw: kept
+    assert draw(100) == meta  # the same draw: kept
     assert (tmp_path / "replay" / "crops.npy").stat().st_mtime_ns == stamp
-    assert sample_cache(world, tmp_path / "replay", rows=10**6, seed=3)["frames"] == len(src)  # all there is
+    with pytest.raises(LabelError, match="48 px crops"):  # another network's sizes: refused, nothing rewritten
+        draw(100, side=160)
+    assert (tmp_path / "replay" / "crops.npy").stat().st_mtime_ns == stamp
+    assert draw(10**6)["frames"] == len(src)  # all there is
 
 
 def test_frames_labeled_in_2d_only_are_cached_and_train_2d_without_3d(rig_dir: Path, tmp_path: Path):

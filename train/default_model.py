@@ -35,6 +35,7 @@ import shutil
 import time
 from pathlib import Path
 
+from tvstream.json_documents import write_text_atomic
 from tvstream.sysinfo import cpu_model
 
 PACKAGE_MODEL = Path(__file__).parent.parent / "tvstream" / "models" / "default.onnx"
@@ -103,7 +104,7 @@ def install(candidate: Path, out: Path, card: dict) -> None:
     """Copy ``candidate`` over ``out`` (through a temp name: a crash leaves the old model whole) and write its card."""
     shutil.copyfile(candidate, out.with_name(out.name + ".tmp"))
     os.replace(out.with_name(out.name + ".tmp"), out)
-    out.with_suffix(".json").write_text(json.dumps(card, indent=1) + "\n")
+    write_text_atomic(out.with_suffix(".json"), json.dumps(card, indent=1) + "\n")
 
 
 REEXPORT_TOLERANCE_MM = 0.5  # worst 3D joint disagreement allowed between the installed graph and its re-export

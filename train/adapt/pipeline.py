@@ -331,10 +331,7 @@ def fine_tune(work: Path, cfg: AdaptConfig, progress: Progress) -> Path:
     for part in ("real", "synth"):
         build_cache(work / part, work / "cache" / part, CACHE_SIDE, small)
     if cfg.replay:
-        meta = sample_cache(Path(cfg.replay), work / "cache" / "replay", cfg.replay_rows, cfg.seed)
-        if tuple(meta["small"]) != tuple(small) or meta["side"] != CACHE_SIDE:
-            raise TvstreamError(f"{cfg.replay}: a cache of {meta['small']} frames and {meta['side']} px crops; "
-                                f"the {cfg.size} network trains on {list(small)} and {CACHE_SIDE}")
+        sample_cache(Path(cfg.replay), work / "cache" / "replay", cfg.replay_rows, CACHE_SIDE, small, cfg.seed)
     run = work / "run"
     fcfg = FitConfig(model=cfg.size, cache=str(work / "cache"), steps=cfg.steps, batch=cfg.batch, lr=cfg.lr,
                      warmup=min(100, cfg.steps // 10), seed=cfg.seed, threads=cfg.threads, device=cfg.device,

@@ -207,11 +207,16 @@ def load_cache(root: Path) -> Cache:
     return Cache(folders)
 
 
-def sample_cache(source: Path, out: Path, rows: int, seed: int = 0) -> dict:
+def sample_cache(source: Path, out: Path, rows: int, side: int, small: tuple[int, int], seed: int = 0) -> dict:
     """``rows`` random rows of the caches at or under ``source`` (whole world shards) written as one cache into
     ``out``: a replay set to mix into a fine-tuning, so the network keeps seeing the people and places it was
-    trained on. Kept when ``out`` already holds the same draw; written through temp names like ``build_cache``."""
+    trained on. Kept when ``out`` already holds the same draw; written through temp names like ``build_cache``.
+    A source of other sizes than ``side`` px crops and ``small`` frames is refused before anything is read."""
     marker = out / "cache.json"
+    first = json.loads((find_caches(source)[0] / "cache.json").read_text()) if find_caches(source) else None
+    if first is not None and (first["side"] != side or tuple(first["small"]) != tuple(small)):
+        raise LabelError(f"{source}: a cache of {first['small']} frames and {first['side']} px crops; "
+                         f"this network trains on {list(small)} and {side}")
     src = load_cache(source)
     want = {"source": str(source.resolve()), "rows": int(min(rows, len(src))), "seed": seed}
     if marker.is_file():
@@ -228,8 +233,7 @@ def sample_cache(source: Path, out: Path, rows: int, seed: int = 0) -> dict:
         np.save(out / f"{k}.tmp.npy", a)
     for k in arrays:
         (out / f"{k}.tmp.npy").rename(out / f"{k}.npy")
-    first = json.loads((find_caches(source)[0] / "cache.json").read_text())
-    meta = {"side": first["side"], "small": first["small"], "frames": int(len(pick)), "videos": [], "sample": want}
+    meta = {"side": side, "small": list(small), "frames": int(len(pick)), "videos": [], "sample": want}
     marker.write_text(json.dumps(meta, indent=1) + "\n")
     return meta
 
