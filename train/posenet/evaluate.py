@@ -104,7 +104,8 @@ def score_clip(out: dict[str, np.ndarray], labels_path: Path) -> dict[str, np.nd
     if labels.joints3d is not None:
         gt = labels.joints3d[idx] - labels.joints3d[idx][:, :1]
         pred = out["pose3d"][rows] - out["pose3d"][rows][:, :1]
-        found = np.isfinite(pred).all(axis=(1, 2))  # 3D errors over the frames the model reported
+        # 3D errors over the frames the model reported and the labels have (a teacher's frame with nobody is NaN)
+        found = np.isfinite(pred).all(axis=(1, 2)) & np.isfinite(gt).all(axis=(1, 2))
         result |= {"mpjpe": mpjpe(pred[found], gt[found]), "p_mpjpe": p_mpjpe(pred[found], gt[found])}
     return result
 
