@@ -27,7 +27,7 @@ SAMPLE = Path(__file__).parents[1] / "examples" / "sample_ski.mp4"
 # stage -> (function, file) as py-spy names frames: "function (path/file.py:line)"
 STAGES = {"model (backend infer)": ("infer", "backends/"), "decoder thread": ("_decode_loop", "sources.py"),
           "foreground score": ("observe", "background.py"), "smoothing": ("__call__", "smoothing.py"),
-          "JSON line + write": ("pose", "sinks.py"), "box/joint mapping": ("to_source_pixels", "pipeline.py"),
+          "JSON line + write": ("pose", "sinks.py"), "box/joint mapping": ("to_source", "frame_fit.py"),
           "overlay drawing": ("draw_skeleton", "overlay.py")}
 
 

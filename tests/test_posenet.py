@@ -554,11 +554,13 @@ def test_calibrated_norms_keep_the_recovered_outputs_and_normalise_again(tiny_ca
 def test_labeled_track_crops_labeled_frames_on_their_boxes_and_leaves_the_rest_to_the_detector(tmp_path: Path):
     from train.data.pattern_video import pattern_labels
     from train.posenet.evaluate import labeled_track
+    from tvstream.frame_fit import FrameFit
     from tvstream.labels import save_labels
 
     labels = pattern_labels(40, frames=np.arange(0, 40, 2))  # 160x120 frames, labels on even frames
     save_labels(tmp_path / "l.npz", labels)
-    track = labeled_track(tmp_path / "l.npz", 30, (120, 160))  # the video has fewer frames than the labels
+    fit = FrameFit.of((120, 160), (120, 160))
+    track = labeled_track(tmp_path / "l.npz", 30, fit)  # the video has fewer frames than the labels
     assert track.shape == (30, 5)
     np.testing.assert_array_equal(track[:, 0], np.arange(30) % 2 == 0)
     assert not track[1::2].any()

@@ -12,7 +12,7 @@ import pytest
 from tvstream.background import RollingBackground
 from tvstream.errors import ExitStatus
 from tvstream.output_schema import output_schema
-from tvstream.pipeline import to_source_pixels
+from tvstream.frame_fit import FrameFit
 
 SAMPLE = Path(__file__).parent.parent / "examples" / "sample_ski.mp4"
 
@@ -83,9 +83,28 @@ def test_bad_input_is_one_line_and_an_exit_code(model, tmp_path):
 
 
 def test_model_pixels_map_to_source_pixels():
-    # a 64x64 model input of a 640x360 source: pixel centre 31.5 -> 319.5 (x) and 179.5 (y)
-    np.testing.assert_allclose(to_source_pixels(np.array([[31.5, 31.5], [-0.5, -0.5]]), (64, 64), (360, 640)),
-                               [[319.5, 179.5], [-0.5, -0.5]])
+    # a 36x64 model input of a 360x640 source (same aspect, no bars): pixel centre 31.5 -> 319.5 (x), 17.5 -> 179.5
+    fit = FrameFit.of((360, 640), (36, 64))
+    assert fit.fills and fit.offset == (0, 0)
+    np.testing.assert_allclose(fit.to_source(np.array([[31.5, 17.5], [-0.5, -0.5]])), [[319.5, 179.5], [-0.5, -0.5]])
+
+
+def test_a_portrait_source_keeps_its_aspect_between_black_bars():
+    # 1080x1920 portrait into 288x512: scale 0.15, content 162x288 starting at x = 175
+    fit = FrameFit.of((1920, 1080), (288, 512))
+    assert fit.content == (288, 162) and fit.offset == (175, 0) and not fit.fills
+    np.testing.assert_allclose(fit.scale, [1080 / 162, 1920 / 288])
+    # the content's corners (edges) are the source's corners; pixel centres map back and forth
+    np.testing.assert_allclose(fit.to_source(np.array([[175.0, 0.0], [337.0, 288.0]]), edges=True),
+                               [[0, 0], [1080, 1920]])
+    points = np.array([[3.0, 7.0], [1000.5, 1900.25]])
+    np.testing.assert_allclose(fit.to_source(fit.to_model(points)), points)
+    frame = fit.place(np.full((288, 162, 3), 200, np.uint8))
+    assert frame.shape == (288, 512, 3)
+    assert frame[:, 175:337].min() == 200 and frame[:, :175].max() == 0 and frame[:, 337:].max() == 0
+    # a 4:3 source: bars above and below? no, at the sides; a wide 21:9 one: above and below
+    assert FrameFit.of((480, 640), (288, 512)).offset == (64, 0)
+    assert FrameFit.of((800, 2100), (288, 512)).offset == (0, 46)
 
 
 def test_rolling_background_scores_the_box_with_the_athlete():

@@ -84,10 +84,24 @@ def test_rotated_phone_clip_is_delivered_upright(tmp_path):
     assert (source.width, source.height, source.rotation) == (48, 64, 90)
     display, image = frames[0].display, frames[0].image
     assert display.shape == (64, 48, 3) and image.shape == (*SIZE, 3)
+    # upright it is portrait: 18 of the model's 32 columns, black bars beside it (tvstream.frame_fit)
+    assert source.fit.content == (24, 18) and source.fit.offset == (7, 0)
+    assert image[:, :7].max() == 0 and image[:, 25:].max() == 0
     # turned a quarter counter-clockwise, the white top-left quadrant ends up bottom-left
-    for picture in (display, image):
+    for picture in (display, image[:, 7:25]):
         h, w = picture.shape[:2]
         assert picture[-h // 4, w // 4].mean() > 200 and picture[h // 4, w // 4].mean() < 200
+
+
+def test_a_portrait_clip_keeps_its_aspect_in_the_model_frame(tmp_path):
+    # 48x96 (1:2) into 24x32: content 24 rows x 12 columns, centred (offset 10), black bars at the sides
+    clip = write_clip(tmp_path / "tall.mp4", n=5, width=48, height=96, codec="libx264")
+    source, frames = read_all(clip)
+    assert source.fit.content == (24, 12) and source.fit.offset == (10, 0)
+    image = frames[0].image
+    assert image[:, :10].max() == 0 and image[:, 22:].max() == 0 and image[:, 10:22].mean() > 40
+    # the white top-left quadrant stays square: 6 columns by 12 rows of the content, not stretched
+    assert image[3, 12].mean() > 200 and image[9, 18].mean() < 200
 
 
 def test_variable_frame_rate_times_follow_pts(tmp_path):

@@ -72,19 +72,6 @@ def _batches(frames: Iterator[Frame], size: int) -> Iterator[list[Frame]]:
         yield batch
 
 
-def pixel_scale(model_size: tuple[int, int], source_size: tuple[int, int]) -> np.ndarray:
-    """(x, y) factors from the model's input pixels to the source's (computed once per stream)."""
-    (mh, mw), (sh, sw) = model_size, source_size
-    return np.array([sw / mw, sh / mh])
-
-
-def to_source_pixels(points: np.ndarray, model_size: tuple[int, int], source_size: tuple[int, int],
-                     scale: np.ndarray | None = None) -> np.ndarray:
-    """(..., 2) pixel coordinates in the model's input frame -> the source's pixels (centres at integers)."""
-    scale = pixel_scale(model_size, source_size) if scale is None else scale
-    return (points + 0.5) * scale - 0.5
-
-
 @dataclass(frozen=True)
 class PoseRecord:
     """One frame's result: box / pose2d in source pixels, pose3d root-relative mm (raw arrays)."""
@@ -156,8 +143,7 @@ def estimate(source: VideoSource, backend, options: RunOptions, stop: threading.
     and removed if the pipeline fails.
     ``camera``: the intrinsics for the root position (default: from ``options.camera`` / ``options.fov``).
     """
-    model_size, source_size = backend.metadata.input_size, (source.height, source.width)
-    scale = pixel_scale(model_size, source_size)
+    model_size, fit = backend.metadata.input_size, source.fit
     background = RollingBackground() if foreground_scored(options) else None
     # pose3d (mm), pose2d (px). The 2D filter follows fast motion (a panning camera moves the athlete across the
     # frame): at 1 Hz / beta 0.05 it cost 0.044 PCK@0.2 on held-out training-world clips, at 3 Hz / 0.3 nothing
@@ -205,10 +191,10 @@ def estimate(source: VideoSource, backend, options: RunOptions, stop: threading.
                                           skeleton, alone=not keeps or clear, steady=sure)
                 if joints is not None:
                     joints.update(out["pose2d"][i], conf, detected)
-                box = to_source_pixels(box_model.reshape(2, 2), model_size, source_size, scale).reshape(4)
+                box = fit.to_source(box_model.reshape(2, 2)).reshape(4)
                 if tracker is not None and detected:
                     box = tracker(box, frame.t)
-                pose3d, pose2d = out["pose3d"][i], to_source_pixels(out["pose2d"][i], model_size, source_size, scale)
+                pose3d, pose2d = out["pose3d"][i], fit.to_source(out["pose2d"][i])
                 if options.smooth and detected:
                     pose3d, pose2d = filters[0](pose3d, frame.t), filters[1](pose2d, frame.t)
                 elif not detected:

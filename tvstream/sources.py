@@ -1,7 +1,8 @@
 """Video sources: files, cameras, network URLs and stdin (``-``), decoded by PyAV in a thread, scaled to the model.
 
 A source is a context manager whose ``frames()`` generator yields :class:`Frame` objects at the model's
-input size, upright (a phone's rotation is applied). Files deliver every frame (the decoder waits for the
+input size, upright (a phone's rotation is applied), the source's aspect kept (``fit``: black bars around a
+source of another shape, :mod:`tvstream.frame_fit`). Files deliver every frame (the decoder waits for the
 consumer), as fast as it takes them or, with ``realtime``, at their own frame rate (:class:`Pacer`); live
 sources (cameras, network, stdin) keep only the newest frames and count the ones they dropped, so the lag
 stays bounded. Damaged packets are skipped and counted in ``errors``, never raised.
@@ -27,6 +28,7 @@ import numpy as np
 
 from tvstream.deinterlace import Deinterlacer
 from tvstream.errors import SourceError
+from tvstream.frame_fit import FrameFit
 from tvstream.timeline import Timeline
 
 log = logging.getLogger(__name__)
@@ -122,7 +124,8 @@ class VideoSource:
             ignored by live sources, which are real time already.
 
     Attributes set on opening: ``width``, ``height`` (upright source size), ``fps``, ``num_frames``,
-    ``rotation`` (degrees counter-clockwise applied to make frames upright); counters updated while
+    ``rotation`` (degrees counter-clockwise applied to make frames upright), ``fit`` (where the source sits in
+    the model's frame: :class:`tvstream.frame_fit.FrameFit`); counters updated while
     decoding: ``dropped`` (live frames discarded), ``errors`` (damaged packets or frames skipped),
     ``reconnects`` (network streams reopened).
     """
@@ -203,6 +206,7 @@ class VideoSource:
         self._turns = round(first.rotation / 90) % 4  # quarter turns counter-clockwise
         w, h = first.width, first.height
         self.width, self.height = (h, w) if self._turns % 2 else (w, h)
+        self.fit = FrameFit.of((self.height, self.width), self.size)
         return itertools.chain([first], decoded)
 
     # ------------------------------------------------------------------ context manager
@@ -324,10 +328,10 @@ class VideoSource:
         return intact
 
     def _frame(self, frame: av.VideoFrame) -> Frame:
-        h, w = self.size
+        h, w = self.fit.content  # the aspect kept, bars around it (tvstream.frame_fit)
         if self._turns % 2:  # scale to the sideways size, then turn upright
             h, w = w, h
-        image = _upright(frame.to_ndarray(width=w, height=h, format="rgb24"), self._turns)
+        image = self.fit.place(_upright(frame.to_ndarray(width=w, height=h, format="rgb24"), self._turns))
         display = _upright(frame.to_ndarray(format="rgb24"), self._turns) if self.display else None
         index, self._index = self._index, self._index + 1
         tc = _timecode(frame) if self._timecodes else None

@@ -25,6 +25,7 @@ import av
 import numpy as np
 
 from tvstream.errors import LabelError
+from tvstream.frame_fit import FrameFit
 from tvstream.labels import load_any_labels
 from tvstream.manifest import discover
 
@@ -76,6 +77,7 @@ def cache_video(video: Path, labels_path: Path, side: int, small: tuple[int, int
     rows = {int(f): i for i, f in enumerate(labels.frames)}
     trust = labels.confidence  # (N, K) a teacher's confidence, or None
     out: dict[str, list] = {k: [] for k in FIELDS}
+    fit = None
     with av.open(str(video)) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
@@ -89,17 +91,18 @@ def cache_video(video: Path, labels_path: Path, side: int, small: tuple[int, int
                     or vis.sum() < MIN_VISIBLE:
                 continue
             image = frame.to_ndarray(format="rgb24")
-            hs, ws = image.shape[:2]
+            if fit is None:  # the small frame keeps the source's aspect, as the runtime's (tvstream.frame_fit)
+                fit = FrameFit.of(image.shape[:2], small)
             crop_img, centre, q = precrop(image, box, side)
             has3d = bool(np.isfinite(labels.joints3d[i]).all())
             j3 = labels.joints3d[i] if has3d else np.full_like(labels.joints3d[i], np.nan)
             out["crops"].append(crop_img)
-            out["frames"].append(cv2.resize(image, (small[1], small[0]), interpolation=cv2.INTER_AREA))
+            out["frames"].append(fit.place(cv2.resize(image, fit.content[::-1], interpolation=cv2.INTER_AREA)))
             out["joints2d"].append(np.where(known[:, None], 2 * (labels.joints2d[i] + 0.5 - centre) / q, 0.0))
             out["joints3d"].append(j3 - j3[:1])
             out["visible"].append(vis)
-            out["box"].append([(box[0] + box[2]) / ws - 1, (box[1] + box[3]) / hs - 1,
-                               (box[2] - box[0]) / ws, (box[3] - box[1]) / hs])
+            (x0, y0), (x1, y1) = fit.to_model(box.reshape(2, 2), edges=True) / (np.array(small[::-1]) / 2)
+            out["box"].append([(x0 + x1) / 2 - 1, (y0 + y1) / 2 - 1, (x1 - x0) / 2, (y1 - y0) / 2])
             out["tight"].append([(box[2] - box[0]) / q, (box[3] - box[1]) / q])
             if trust is not None:
                 weight = np.clip(trust[i], 0.0, 1.0)
@@ -154,7 +157,7 @@ def build_cache(data: Path, out: Path, side: int, small: tuple[int, int],
     for k in (*FIELDS, "video"):
         (out / f"{k}.tmp.npy").rename(out / f"{k}.npy")
     meta = {"side": side, "small": list(small), "frames": len(sources), "videos": [str(v) for v, _ in videos],
-            "fingerprint": stamp}
+            "fingerprint": stamp, "fit": "aspect"}  # small frames keep the clip's aspect (earlier: stretched)
     marker.write_text(json.dumps(meta, indent=1) + "\n")
     return meta
 

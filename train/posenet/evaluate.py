@@ -18,27 +18,27 @@ from engines.backends import load_backend
 from train.metrics.keypoints import pck_hits
 from train.metrics.pose import mpjpe, p_mpjpe
 from train.ssl.box_eval import box_iou
+from tvstream.frame_fit import FrameFit
 from tvstream.labels import load_any_labels
 from tvstream.manifest import discover
-from tvstream.pipeline import to_source_pixels
 from tvstream.sources import VideoSource
 
 SAMPLE = Path(__file__).resolve().parent.parent.parent / "examples" / "sample_ski.mp4"
 
 
-def labeled_track(labels_path: Path, frames: int, source_size: tuple[int, int]) -> np.ndarray:
+def labeled_track(labels_path: Path, frames: int, fit: FrameFit) -> np.ndarray:
     """The model's ``track`` rows ``(frames, 5)`` that crop every labeled frame around its labeled box (the
-    detector's box elsewhere): what the pose head reads when the box is right."""
+    detector's box elsewhere): what the pose head reads when the box is right. ``fit``: the source's place in
+    the model's frame."""
     labels = load_any_labels(labels_path)
-    h, w = source_size
     track = np.zeros((frames, 5), np.float32)
     rows = np.asarray(labels.frames, int)
     keep = rows < frames
-    box = labels.box[keep].astype(np.float64)  # (n, 4) x0 y0 x1 y1, source pixels
-    to_norm = np.array([2.0 / w, 2.0 / h])
-    centre = (box[:, :2] + box[:, 2:]) / 2 * to_norm - 1  # as the training cache reads labeled boxes
-    half = (box[:, 2:] - box[:, :2]) / 2 * to_norm
-    track[rows[keep]] = np.concatenate([np.ones((len(box), 1)), centre, half], axis=1)
+    corners = fit.to_model(labels.box[keep].astype(np.float64).reshape(-1, 2, 2), edges=True)  # (n, 2, 2)
+    to_norm = 2.0 / np.array(fit.model[::-1])  # as the training cache reads labeled boxes
+    centre = corners.mean(axis=1) * to_norm - 1
+    half = (corners[:, 1] - corners[:, 0]) / 2 * to_norm
+    track[rows[keep]] = np.concatenate([np.ones((len(corners), 1)), centre, half], axis=1)
     return track
 
 
@@ -49,17 +49,17 @@ def model_outputs(backend, video: Path, batch: int = 8,
     size = backend.metadata.input_size
     chunks: dict[str, list[np.ndarray]] = {}
     with VideoSource(str(video), size) as source:
-        src = (source.height, source.width)
+        src, fit = (source.height, source.width), source.fit
         frames = list(source.frames())
-    track = None if labels is None else labeled_track(labels, len(frames), src)
+    track = None if labels is None else labeled_track(labels, len(frames), fit)
     for i in range(0, len(frames), batch):
         out = backend.infer(np.stack([f.image for f in frames[i:i + batch]]),
                             None if track is None else track[i:i + batch])
         for k, v in out.items():
             chunks.setdefault(k, []).append(v)
     out = {k: np.concatenate(v) for k, v in chunks.items()}
-    out["pose2d"] = to_source_pixels(out["pose2d"], size, src)
-    out["box"] = to_source_pixels(out["box"].reshape(-1, 2, 2), size, src).reshape(-1, 4)
+    out["pose2d"] = fit.to_source(out["pose2d"])
+    out["box"] = fit.to_source(out["box"].reshape(-1, 2, 2)).reshape(-1, 4)
     return out, src
 
 

@@ -1,0 +1,68 @@
+"""How a source frame fits the model's input: scaled by one factor, centred, the rest padded black.
+
+A phone's portrait video (1080x1920) stretched to a 512x288 model frame would make every person three
+times thinner than any the model learnt from; a 4:3 camera, a third thinner. So the frame keeps its aspect
+and bars fill the rest, as the black border of the training crops does. A source of the model's aspect
+fills the frame exactly, as before. Points map both ways: pixel centres at integers (``to_source`` /
+``to_model``) or edges at integers (``edges=True``, for boxes normalised by the frame's size).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class FrameFit:
+    """A source of ``source = (H, W)`` pixels inside a model frame of ``model = (H, W)``: its content is
+    ``content = (h, w)`` pixels with its top-left corner at ``offset = (x, y)``."""
+
+    source: tuple[int, int]
+    model: tuple[int, int]
+    content: tuple[int, int]
+    offset: tuple[int, int]
+
+    @classmethod
+    def of(cls, source: tuple[int, int], model: tuple[int, int]) -> FrameFit:
+        (sh, sw), (mh, mw) = source, model
+        if min(sh, sw, mh, mw) < 1:
+            raise ValueError(f"sizes must be positive, got source {source}, model {model}")
+        s = min(mw / sw, mh / sh)
+        ch, cw = min(mh, max(1, round(sh * s))), min(mw, max(1, round(sw * s)))
+        return cls(source=(sh, sw), model=(mh, mw), content=(ch, cw), offset=((mw - cw) // 2, (mh - ch) // 2))
+
+    @property
+    def fills(self) -> bool:
+        """Whether the content is the whole model frame (no bars)."""
+        return self.content == self.model
+
+    @cached_property
+    def scale(self) -> np.ndarray:
+        """(x, y) source pixels per model pixel."""
+        return np.array([self.source[1] / self.content[1], self.source[0] / self.content[0]])
+
+    @cached_property
+    def _shift(self) -> np.ndarray:
+        return np.array(self.offset, np.float64)
+
+    def to_source(self, points: np.ndarray, edges: bool = False) -> np.ndarray:
+        """(..., 2) model-frame coordinates -> the source's."""
+        half = 0.0 if edges else 0.5
+        return (np.asarray(points) + half - self._shift) * self.scale - half
+
+    def to_model(self, points: np.ndarray, edges: bool = False) -> np.ndarray:
+        """(..., 2) source coordinates -> the model frame's."""
+        half = 0.0 if edges else 0.5
+        return (np.asarray(points) + half) / self.scale + self._shift - half
+
+    def place(self, content: np.ndarray) -> np.ndarray:
+        """The model frame (H, W, C) holding ``content`` (h, w, C), black around it."""
+        if self.fills:
+            return content
+        frame = np.zeros((*self.model, content.shape[2]), content.dtype)
+        (x, y), (h, w) = self.offset, self.content
+        frame[y:y + h, x:x + w] = content
+        return frame
