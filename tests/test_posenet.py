@@ -210,6 +210,19 @@ def test_cache_puts_the_box_centre_in_the_middle_of_each_precrop(tiny_cache: Pat
     assert cache.image_rows("crops", np.array([0, 500])).shape == (2, 48, 48, 3)
 
 
+def test_held_out_clips_are_the_videos_training_leaves_out(tiny_cache: Path):
+    from train.posenet.cache import held_out_clips, load_cache
+    from train.posenet.fit import split_rows
+
+    groups = held_out_clips(tiny_cache, val_every=2)  # 3 clips: the second is held out
+    assert list(groups) == [tiny_cache.name] and len(groups[tiny_cache.name]) == 1
+    (video, labels), = groups[tiny_cache.name]
+    assert video.name == "seq1_c1.mp4" and labels.is_file() and labels.stem == "seq1_c1"
+    cache = load_cache(tiny_cache)
+    _, held = split_rows(cache, 2)
+    assert set(cache.labels["video"][held].tolist()) == {1}  # the rows training holds out are that clip's
+
+
 def test_a_damaged_clip_is_named_and_left_out_of_the_cache(rig_dir: Path, tmp_path: Path, caplog):
     import shutil
 

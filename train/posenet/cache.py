@@ -202,6 +202,20 @@ def find_caches(root: Path) -> list[Path]:
     return sorted(p for p in root.iterdir() if (p / "cache.json").is_file()) if root.is_dir() else []
 
 
+def held_out_clips(root: Path, val_every: int) -> dict[str, list[tuple[Path, Path]]]:
+    """Cache folder name -> the (video, labels) pairs that training holds out of the caches at or under ``root``:
+    every ``val_every``-th video of each (``fit.split_rows``). Clips never trained on, to choose run-time settings
+    without touching the bench."""
+    groups = {}
+    for folder in find_caches(root):
+        videos = [Path(v) for v in json.loads((folder / "cache.json").read_text())["videos"]]
+        held = videos[val_every - 1::val_every]
+        datasets = {next((p for p in v.parents if (p / "manifest.json").is_file()), v.parent) for v in held}
+        labels = {v.resolve(): lab for d in datasets for v, lab in _labeled_videos(d)}
+        groups[folder.name] = [(v, labels[v.resolve()]) for v in held if v.resolve() in labels]
+    return groups
+
+
 def load_cache(root: Path) -> Cache:
     """Every built cache at or directly under ``root``."""
     folders = find_caches(root)
