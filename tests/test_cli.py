@@ -81,3 +81,16 @@ def test_user_mistakes_exit_non_zero_without_traceback(tmp_path):
     out = tvstream("nonsense")
     assert out.returncode == ExitStatus.USAGE and "No such command" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_train_posenet_set_names_a_loss_weight_or_an_augmentation_and_says_what_is_wrong(tmp_path):
+    """``--set`` is checked before any cache is built: a field that does not exist, a range given one number and a
+    value that is no number each end in one line naming the item."""
+    for item, text in (("augment.bogus=1", "expected weights.NAME=VALUE or augment.NAME=VALUE"),
+                       ("colour.bars_p=1", "expected weights.NAME=VALUE"),
+                       ("augment.zoom=0.5", "augment.zoom is a range"),
+                       ("augment.bars_p=lots", "'lots' is not a number")):
+        out = tvstream("train", "posenet", "--data", tmp_path, "--out", tmp_path / "run", "--cache", tmp_path / "c",
+                       "--set", item)
+        assert out.returncode == ExitStatus.USAGE and text in out.stderr, out.stderr
+        assert "Traceback" not in out.stderr and not (tmp_path / "c").exists()

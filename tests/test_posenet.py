@@ -96,6 +96,26 @@ def test_zoomed_frames_keep_the_box_on_the_athlete():
     assert (new_box[:, 2:] >= 0.1).all()  # zooming in makes the athlete larger
 
 
+def test_frames_between_bars_keep_the_athlete_in_the_picture():
+    # a white frame with a dot (the athlete): with bars every column outside the kept middle is black, the dot
+    # and its whole box are inside the picture, and the box follows it
+    g = torch.Generator().manual_seed(5)
+    centre = torch.tensor([[0.7, -0.2], [-0.6, 0.5], [0.1, 0.0], [0.9, 0.9]])
+    frames = 0.5 + 0.5 * _dot_images(centre, 64)
+    box = torch.cat([centre, torch.full((4, 2), 0.08)], 1)
+    cfg = replace(AugmentConfig(), zoom_p=0.5, bars_p=1.0, bars=(0.3, 0.5))
+    out, new_box = zoom_frames(frames, box, cfg, g)
+    assert torch.allclose(_brightest(out), new_box[:, :2], atol=3 * 2 / 64)
+    lit = out.sum(1).amax(1) > 0  # (N, W) columns showing the picture
+    width = lit.float().mean(1)
+    assert ((width >= 0.28) & (width <= 0.53)).all()  # a 0.3-0.5 share of the width, bars around it
+    x = (torch.arange(64) + 0.5) / 32 - 1
+    for i in range(4):  # the picture sits in the middle and holds the whole box
+        shown = x[lit[i]]
+        assert abs(float(shown.min() + shown.max())) < 0.1
+        assert shown.min() - 0.05 <= new_box[i, 0] - new_box[i, 2] and new_box[i, 0] + new_box[i, 2] <= shown.max() + 0.05
+
+
 def test_coord_l1_is_the_weighted_mean_joint_distance():
     pred = torch.tensor([[[0.0, 0.0], [1.0, 1.0]]])
     target = torch.tensor([[[0.5, 0.0], [0.0, 0.0]]])

@@ -41,6 +41,10 @@ class AugmentConfig:
     occlude_p: float = 0.35
     zoom_p: float = 0.5  # frames: show a part of the frame, so the athlete gets larger
     zoom: tuple[float, float] = (0.45, 1.0)
+    # frames: a narrower camera (portrait 9:16 .. 4:3) between black bars, as the runtime fits it (tvstream.frame_fit):
+    # the share of the frame's width the picture keeps
+    bars_p: float = 0.0
+    bars: tuple[float, float] = (0.3, 0.8)
 
 
 def _u(n: int, lo: float, hi: float, g: torch.Generator) -> torch.Tensor:
@@ -95,13 +99,22 @@ def pose_crops(images: torch.Tensor, joints2d: torch.Tensor, joints3d: torch.Ten
 
 def zoom_frames(frames: torch.Tensor, box: torch.Tensor, cfg: AugmentConfig,
                 g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """Frames (N, 3, h, w) and boxes [cx, cy, hx, hy] -> a window of each frame holding the box centre, mirrored."""
+    """Frames (N, 3, h, w) and boxes [cx, cy, hx, hy] -> a window of each frame holding the box centre, mirrored;
+    with ``cfg.bars_p`` some show only a narrower picture between black bars, the athlete inside it."""
     n = frames.shape[0]
     z = torch.where(_p(n, cfg.zoom_p, g), _u(n, *cfg.zoom, g), torch.ones(n))  # (N,) window half-size
     lo, hi = (box[:, :2] - (1 - z[:, None])).clamp(min=-1 + z[:, None]), (box[:, :2] + (1 - z[:, None]))
     hi = hi.clamp(max=1 - z[:, None])
     lo = torch.minimum(lo, hi)
     wc = lo + (hi - lo) * torch.rand(n, 2, generator=g)  # (N, 2) window centre
+    # bars: only the middle `keep` of the output's width shows the picture; its window stays on the athlete
+    bars = _p(n, cfg.bars_p, g)
+    keep = torch.where(bars, _u(n, *cfg.bars, g), torch.ones(n))  # (N,)
+    half = keep * z  # the picture's half-width in the frame's coordinates
+    left = torch.maximum(box[:, 0] + box[:, 2] - half, half - 1)  # holds the box, stays inside the frame
+    right = torch.minimum(box[:, 0] - box[:, 2] + half, 1 - half)
+    inside = torch.where(left <= right, left + (right - left) * torch.rand(n, generator=g), box[:, 0])
+    wc[:, 0] = torch.where(bars, inside, wc[:, 0])
     flip = _p(n, cfg.flip_p, g)
     sign = torch.where(flip, -1.0, 1.0)
     theta = torch.zeros(n, 2, 3)
@@ -109,6 +122,9 @@ def zoom_frames(frames: torch.Tensor, box: torch.Tensor, cfg: AugmentConfig,
     theta[:, :, 2] = wc
     grid = F.affine_grid(theta, list(frames.shape), align_corners=False)
     out = F.grid_sample(frames, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    if bars.any():
+        x = torch.linspace(-1, 1, 2 * frames.shape[3] + 1)[1::2]  # output column centres
+        out = out * (x.abs()[None, :] <= keep[:, None]).to(out.dtype)[:, None, None, :]
     centre = (box[:, :2] - wc) / z[:, None]
     centre[:, 0] = centre[:, 0] * sign
     return out, torch.cat([centre, box[:, 2:] / z[:, None]], dim=1)

@@ -161,7 +161,8 @@ def pose(app: AppContext, features: Path, labels: str, data: Path | None, out_di
               help="Keep the batch norms' statistics (a start recovered from an exported model: "
                    "python -m train.posenet.from_onnx MODEL.onnx OUT.pt, then --init OUT.pt).")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
-              help="Override a loss weight, e.g. --set weights.box_centre_ce=0.5 (train/posenet/fit.py).")
+              help="Override a loss weight or an augmentation, e.g. --set weights.box_centre_ce=0.5 --set "
+                   "augment.bars_p=0.3 (train/posenet/fit.py, train/posenet/augment.py).")
 @click.option("--part", type=click.Choice(("all", "detector")), default="all", show_default=True,
               help="What to train: all, or the box detector alone (with --init: the pose head is kept as it is; "
                    "a step costs a fraction of a whole one).")
@@ -185,6 +186,21 @@ def posenet(app: AppContext, data: Path, out_dir: Path, cache_dir: Path, size: s
     from train.posenet.config import SIZES
     from train.posenet.fit import FitConfig, fit
 
+    defaults = FitConfig().to_dict()
+    sections = {"weights": dict(defaults["weights"]), "augment": dict(defaults["augment"])}
+    for item in sets:
+        key, _, value = item.partition("=")
+        section, _, name = key.partition(".")
+        if section not in sections or name not in sections[section] or not value:
+            raise click.BadParameter(f"{item!r}: expected weights.NAME=VALUE or augment.NAME=VALUE with a NAME of "
+                                     "train/posenet/fit.py's LossWeights or augment.py's AugmentConfig",
+                                     param_hint="--set")
+        if isinstance(sections[section].get(name), (list, tuple)):
+            raise click.BadParameter(f"{item!r}: {key} is a range, not one number", param_hint="--set")
+        try:
+            sections[section][name] = float(value)
+        except ValueError:
+            raise click.BadParameter(f"{item!r}: {value!r} is not a number", param_hint="--set") from None
     datasets = [data] if (data / "manifest.json").is_file() or not any(
         (p / "manifest.json").is_file() for p in data.iterdir()) else sorted(
         p for p in data.iterdir() if (p / "manifest.json").is_file())
@@ -198,20 +214,11 @@ def posenet(app: AppContext, data: Path, out_dir: Path, cache_dir: Path, size: s
             bar.update(task, completed=i + 1)
         if not find_caches(root):
             raise click.BadParameter(f"{data}: no labeled clips to train on", param_hint="--data")
-        weights = {}
-        for item in sets:
-            key, _, value = item.partition("=")
-            if not key.startswith("weights.") or not value:
-                raise click.BadParameter(f"{item!r}: expected weights.NAME=VALUE", param_hint="--set")
-            try:
-                weights[key.removeprefix("weights.")] = float(value)
-            except ValueError:
-                raise click.BadParameter(f"{item!r}: {value!r} is not a number", param_hint="--set") from None
         try:
-            cfg = FitConfig.from_dict({**FitConfig().to_dict(), "model": size, "cache": str(root), "steps": steps,
+            cfg = FitConfig.from_dict({**defaults, "model": size, "cache": str(root), "steps": steps,
                                        "batch": batch_size, "device": device, "cpu_amp": cpu_amp, "lr": lr,
                                        "init": str(init) if init else None, "freeze_bn": freeze_bn, "part": part,
-                                       "weights": {**FitConfig().to_dict()["weights"], **weights}})
+                                       **sections})
         except TypeError as err:
             raise click.BadParameter(str(err), param_hint="--set") from None
         if resume and (out_dir / "last.pt").is_file():
