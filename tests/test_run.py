@@ -208,3 +208,27 @@ def test_stream_yields_conf_and_the_crop_follows_the_joints_through_onnxruntime(
         assert use == 1
         np.testing.assert_allclose(record.box, [(cx - hx + 1) * 64, (cy - hy + 1) * 36, (cx + hx + 1) * 64,
                                                 (cy + hy + 1) * 36], atol=1e-3)
+
+
+def test_a_run_that_finds_nobody_says_so_in_one_warning(tmp_path):
+    """An empty portrait scene through the embedded model: every frame is written (not detected), the aspect is
+    kept, and a warning says the athlete was hardly ever reported, with what to do about it."""
+    import av
+
+    clip = tmp_path / "empty.mp4"
+    with av.open(str(clip), mode="w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 90, 160, "yuv420p"
+        for i in range(30):
+            image = np.full((160, 90, 3), 90 + i, np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    out = tvstream("run", clip, "--out", tmp_path / "poses.jsonl")
+    err = out.stderr.decode()
+    assert out.returncode == 0, err
+    lines = [json.loads(line) for line in (tmp_path / "poses.jsonl").read_text().splitlines()]
+    assert lines[0]["source"]["width"] == 90 and len(lines) == 32
+    assert not any(line.get("detected") for line in lines[1:-1])
+    assert "reported in only 0 of 30 frames" in err and "tvstream adapt" in err

@@ -65,6 +65,7 @@ class RunStats:
     dropped: int = 0
     errors: int = 0
     stopped: bool = False  # ended by a stop request (SIGINT/SIGTERM), not by the source
+    detected: int = 0  # frames with the athlete reported
 
 
 def _batches(frames: Iterator[Frame], size: int) -> Iterator[list[Frame]]:
@@ -268,6 +269,7 @@ def run_stream(source: VideoSource, backend, sink: JsonlSink, options: RunOption
     for record in estimate(source, backend, options, stop, camera):
         sink.pose(**record.__dict__)
         stats.frames += 1
+        stats.detected += record.detected
         stats.dropped += record.dropped
         if progress is not None:
             progress(stats.frames)
