@@ -9,6 +9,7 @@ import pytest
 from engines.metadata import ModelMetadata
 from tvstream.athlete import AthleteTrack, KeepOptions, Person, appearance, similarity
 from tvstream.candidates import Candidate, find_people
+from tvstream.frame_fit import FrameFit
 from tvstream.pipeline import RunOptions, estimate
 from tvstream.sources import Frame
 
@@ -187,6 +188,7 @@ class TwoPeople:
 
 class FrameSource:
     width, height, fps, uri = W, H, 25.0, "two"
+    fit = FrameFit.of((H, W), (H, W))  # frames at the model's size
 
     def __init__(self, frames) -> None:
         self._frames = frames
@@ -316,3 +318,23 @@ def test_crossing_clips_hide_the_athlete_as_described(tmp_path, kind, hidden_s):
         assert longest / 25.0 >= hidden_s and np.isnan(passer).all()
     else:
         assert longest == 0 and np.isfinite(passer).all(axis=(1, 2)).sum() > 60
+
+
+def test_a_stale_track_does_not_take_the_athlete_s_own_peak_by_pushing_it_onto_a_faint_one(monkeypatch):
+    """A panning ski clip: someone seen once, 0.36 s ago, down-left of the skier; now a second, fainter peak appears
+    1.5 half-sizes to the skier's right. Matching as many pairs as possible would give the old track the skier's
+    own peak and the skier the faint one (the skier was then lost for 2.4 s). The skier keeps its peak."""
+    image = np.zeros((H, W, 3), np.uint8)
+
+    def run() -> Candidate | None:
+        track = AthleteTrack((H, W))
+        for i in range(17):
+            t = i / 25
+            people = [person(-0.16, 0.05, 0.13, 0.35, 17.0)] + ([person(-0.42, 0.34, 0.18, 0.3, 12.0)] if i == 7 else [])
+            pick = track.choose(people, t, image)
+            track.update(pick.centre, pick.half, t, True, True)
+        return track.choose([person(-0.18, 0.05, 0.13, 0.32, 17.9), person(0.14, 0.06, 0.11, 0.41, 9.3)], 17 / 25, image)
+
+    assert run().centre[0] == pytest.approx(-0.18)
+    monkeypatch.setattr(AthleteTrack, "_own_peak", lambda self, people, t: None)
+    assert run().centre[0] == pytest.approx(0.14)  # without the rule: pushed onto the faint peak

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from engines.metadata import ModelMetadata
+from tvstream.frame_fit import FrameFit
 from tvstream.pipeline import RunOptions, estimate, is_detected
 from tvstream.sources import Frame
 from tvstream.tracking import CORE_JOINTS, JointTracker, core_confidence
@@ -32,6 +33,7 @@ class MovingRectangle:
     """A source of ``n`` frames at the model's size (source pixels = model pixels)."""
 
     width, height, fps, uri = W, H, 25.0, "rect"
+    fit = FrameFit.of((H, W), (H, W))  # frames at the model's size
 
     def __init__(self, n: int) -> None:
         self.n = n

@@ -76,7 +76,8 @@ class KeepOptions:
     reshape: float = 1.0  # a peak nobody's track takes, within this many athlete half-sizes of where the athlete
     # is predicted while the athlete has no peak, is the athlete changing shape, whatever its size (getting up
     # from the floor halved the box's longer side in a second; the smoothed size lagged, the athlete's own peak
-    # started a track of "someone else" that then merged with it: 37% of that clip's frames were vetoed)
+    # started a track of "someone else" that then merged with it: 37% of that clip's frames were vetoed).
+    # Also: a peak that near, whose nearest track is the athlete's, stays the athlete's (see choose)
     predict_s: float = 1.0  # the constant-velocity prediction stops after this long unseen (the gate still grows)
     max_growth: float = 1.25  # a crop around the held athlete is at most this times its (smoothed) size
     size_smoothing: float = 0.8  # weight of the old size in the running size (a merge with a passer-by is brief)
@@ -238,6 +239,12 @@ class AthleteTrack:
         cost = np.array([[self._cost(k, p.centre, p.half, c, t) for p, c in zip(people, colours)] for k in tracks])
         cost[1:, [p.score < MIN_LOGIT for p in people]] = np.inf  # a faint peak may be the athlete, nobody else
         cost[1:] += o.prefer  # where tracks compete for fewer peaks; a split's pairings all carry it once per track
+        own = self._own_peak(people, t)
+        if own is not None and np.isfinite(cost[0, own]):
+            # matching as many pairs as possible must not push the athlete onto a faint second peak so that a stale
+            # track of someone else can take its own (a panning ski clip lost its skier for 2.4 s that way)
+            cost[1:, own] = np.inf
+            cost[0, np.arange(len(people)) != own] = np.inf
         owner = self._assign(cost)  # owner[i]: the track index of candidate i, or -1
         if 0 not in owner:
             reshaped = [(self._distance(self.athlete, p.centre, t), i) for i, p in enumerate(people) if owner[i] < 0]
@@ -260,6 +267,18 @@ class AthleteTrack:
         if people[athlete_at].score >= MIN_LOGIT:  # a person where the athlete should be: its id holds, even
             self._alive = t  # while its pose is still too unsure to report (coming out from behind a wall)
         return people[athlete_at]
+
+    def _own_peak(self, people: list[Candidate], t: float) -> int | None:
+        """The index of the peak nearest where the athlete is predicted when it is within ``reshape`` of the athlete's
+        half-sizes and no other track is predicted as near it (it can only be the athlete's), else None."""
+        if not people:
+            return None
+        distance, i = min((self._distance(self.athlete, p.centre, t), i) for i, p in enumerate(people))
+        if distance > self.options.reshape:
+            return None
+        if any(self._distance(other, people[i].centre, t) <= distance for other in self.others):
+            return None
+        return i
 
     def _update_rivals(self, people: list[Candidate], taken: dict[int, int], t: float) -> None:
         """Who is merged with the athlete this frame (``taken``: track index -> its candidate; 0 is the athlete).
