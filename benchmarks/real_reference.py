@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> dict:
              "Box IoU against Heavy's box (joints grown by `JOINT_BOX_MARGIN`). Held out: never train or tune "
              "on these clips.", "",
              *[f"- `{g}`: {text}" for g, text in GROUPS.items()], "",
-             "| model | mode | " + " | ".join(names) + " |", "|---|---|" + "---:|" * len(names)]
+             "| model | mode | " + " | ".join(names[:-1]) + " | all clips |", "|---|---|" + "---:|" * len(names)]
     lines.append("| MediaPipe Full | whole frame | " + " | ".join(
         f"{peer[g]['pck']:.3f}" for g in groups) + " | " + f"{np.mean([peer[g]['pck'] for g in groups]):.3f}* |")
     for r in rows:
