@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from train.adapt.venue import camera_moves, median_without_people
+from train.adapt.venue import Clip, camera_moves, median_without_people, synth_size
 
 FAKE = Path(__file__).parent / "fake_teacher.py"
 
@@ -37,6 +37,16 @@ def test_median_without_people_removes_a_person_who_never_leaves():
     both = [np.array([min(a[0], b[0]), 10, max(a[2], b[2]), 30]) for a, b in boxes]
     plate = median_without_people(frames, both, grow=0.0)
     assert np.abs(plate.astype(int) - 120).max() <= 4  # covered in every frame: filled from the grey around it
+
+
+def test_a_venue_filmed_mostly_upright_renders_its_athletes_upright():
+    def clip(frames: int, width: int, height: int) -> Clip:
+        return Clip(path=Path(f"c{frames}.mp4"), labels=None, frames=frames, fps=25.0, width=width, height=height)
+
+    assert synth_size([clip(100, 1920, 1080)]) == (640, 360)
+    assert synth_size([clip(100, 1080, 1920), clip(50, 1920, 1080)]) == (360, 640)  # two thirds of the frames
+    assert synth_size([clip(50, 1080, 1920), clip(100, 1280, 720)]) == (640, 360)
+    assert synth_size([clip(10, 480, 480)]) == (640, 360)  # square: not portrait
 
 
 def test_camera_moves_tells_a_pan_from_a_fixed_camera():

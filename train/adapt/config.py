@@ -19,7 +19,7 @@ class AdaptConfig:
     synth_subjects: int = 12  # synthetic athletes rendered over the venue's plates (3D labels for this venue)
     synth_sequences: int = 2
     synth_seconds: float = 3.0
-    synth_size: tuple[int, int] = (640, 360)  # W, H
+    synth_size: tuple[int, int] | None = None  # W, H; None: the venue's shape (train.adapt.venue.synth_size)
     size: str = "full"  # the pose network's size; "full" starts from the default model
     init: str | None = "default"  # "default": the shipped model; a .onnx or a posenet .pt; None: from scratch
     part: str = "detector"  # what is fine-tuned: "detector" (the box detector; the pose head as shipped) or "all"
@@ -53,5 +53,5 @@ class AdaptConfig:
     @staticmethod
     def from_dict(d: dict) -> AdaptConfig:
         d = dict(d)
-        d["synth_size"] = tuple(d.get("synth_size", (640, 360)))
+        d["synth_size"] = None if d.get("synth_size") is None else tuple(d["synth_size"])
         return AdaptConfig(**d)

@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from train.adapt.config import AdaptConfig
-from train.adapt.venue import Clip, find_clips, venue_plates
+from train.adapt.venue import Clip, find_clips, synth_size, venue_plates
 from tvstream.errors import CheckpointError, TvstreamError
 from tvstream.json_documents import write_text_atomic
 
@@ -281,8 +281,8 @@ def split_labels(clips: list[Clip], work: Path, cfg: AdaptConfig) -> dict[str, d
 # ---- 5. synthetic athletes over the venue's plates --------------------------------------------------------
 
 
-def render_synth(work: Path, cfg: AdaptConfig, progress: Progress) -> Path:
-    """Render ``cfg.synth_subjects`` athletes over ``work/plates`` into ``work/synth`` (once)."""
+def render_synth(work: Path, cfg: AdaptConfig, size: tuple[int, int], progress: Progress) -> Path:
+    """Render ``cfg.synth_subjects`` athletes of ``size = (W, H)`` over ``work/plates`` into ``work/synth`` (once)."""
     from train.synth.generate import SynthConfig, synthesize
 
     out = work / "synth"
@@ -292,7 +292,7 @@ def render_synth(work: Path, cfg: AdaptConfig, progress: Progress) -> Path:
     if partial.exists():
         shutil.rmtree(partial)
     scfg = SynthConfig(scenario="varied", subjects=cfg.synth_subjects, sequences=cfg.synth_sequences,
-                       seconds=cfg.synth_seconds, width=cfg.synth_size[0], height=cfg.synth_size[1],
+                       seconds=cfg.synth_seconds, width=size[0], height=size[1],
                        seed=cfg.seed, crf=(16, 34), test_fraction=0.0, labeled_fraction=1.0,
                        backgrounds=str(work / "plates"))
     synthesize(scfg, partial, progress=lambda done, total: progress("synth", done, total))
@@ -436,7 +436,7 @@ def adapt(venue: Path, out: Path, cfg: AdaptConfig, work: Path, teacher, say: Sa
         say("the training labels changed since the last run: training again")
     say(f"teacher labels: {sum(c['train'] for c in counts.values())} training frames, "
         f"{sum(c['holdout'] for c in counts.values())} held out, in {len(taught)} clips")
-    synth = stage("synth", render_synth, work, cfg, progress)
+    synth = stage("synth", render_synth, work, cfg, cfg.synth_size or synth_size(clips), progress)
     ckpt = stage("fit", fine_tune, work, cfg, progress)
     model = work / "model.onnx"
     if not model.is_file() or model.stat().st_mtime < ckpt.stat().st_mtime:

@@ -120,6 +120,14 @@ def median_without_people(frames: np.ndarray, boxes: list[np.ndarray | None], gr
     return plate
 
 
+def synth_size(clips: list[Clip]) -> tuple[int, int]:
+    """(W, H) to render the venue's synthetic athletes at: 640x360, or 360x640 where most of the footage is
+    portrait (the plates keep the clips' aspect; a landscape render would stretch them, and the runtime keeps a
+    portrait frame's aspect)."""
+    portrait = sum(c.frames for c in clips if c.height > c.width)
+    return (360, 640) if portrait > sum(c.frames for c in clips) / 2 else (640, 360)
+
+
 def venue_plates(clip: Clip, count: int, camera: str = "auto",
                  people: dict[int, np.ndarray | None] | None = None) -> tuple[list[np.ndarray], bool]:
     """``count`` plates (H, W, 3) uint8 of ``clip`` at its ``plate_size``, and whether its camera moves.

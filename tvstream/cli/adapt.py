@@ -30,7 +30,8 @@ from tvstream.teacher.specs import DEFAULT_TEACHER, TEACHERS
 @click.option("--synth-subjects", type=click.IntRange(1), default=12, show_default=True,
               help="Synthetic athletes rendered over the venue's plates (3D labels for this venue).")
 @click.option("--synth-seconds", type=click.FloatRange(0.2, 60), default=3.0, show_default=True, hidden=True)
-@click.option("--synth-size", default="640x360", show_default=True, hidden=True, metavar="WxH")
+@click.option("--synth-size", default="auto", show_default=True, hidden=True, metavar="WxH",
+              help="Size of the rendered athletes' clips; auto: 640x360, or 360x640 for portrait footage.")
 @click.option("--holdout", type=click.FloatRange(0.05, 0.5), default=0.2, show_default=True,
               help="The last share of every clip, kept out of training to score agreement with the teacher.")
 @click.option("--size", type=click.Choice(["lite", "full", "heavy", "tiny"]), default="full", show_default=True,
@@ -71,9 +72,11 @@ def adapt(app: AppContext, venue: Path, out: Path, work: Path | None, teacher_na
     from train.adapt.pipeline import adapt as run_adapt
 
     try:
-        w, h = (int(v) for v in synth_size.lower().split("x"))
+        render_size = None if synth_size == "auto" else tuple(int(v) for v in synth_size.lower().split("x"))
+        if render_size is not None and len(render_size) != 2:
+            raise ValueError
     except ValueError:
-        raise click.BadParameter(f"{synth_size!r}: expected WxH", param_hint="--synth-size") from None
+        raise click.BadParameter(f"{synth_size!r}: expected WxH or auto", param_hint="--synth-size") from None
     if out.suffix.lower() != ".onnx":
         raise click.BadParameter(f"{out}: the model file must end in .onnx", param_hint="--out")
     start = None if init == "none" else init
@@ -83,7 +86,7 @@ def adapt(app: AppContext, venue: Path, out: Path, work: Path | None, teacher_na
         start = None  # the shipped model is a full-size network: another size starts from scratch
     try:
         cfg = AdaptConfig(teacher=teacher_name, every=every, holdout=holdout, camera=camera,
-                          synth_subjects=synth_subjects, synth_seconds=synth_seconds, synth_size=(w, h), size=size,
+                          synth_subjects=synth_subjects, synth_seconds=synth_seconds, synth_size=render_size, size=size,
                           init=start, part=part, replay=str(replay.resolve()) if replay else None, steps=steps,
                           lr=lr, device=device)
     except ValueError as exc:
