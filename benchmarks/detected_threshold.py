@@ -60,7 +60,8 @@ def main(argv: list[str] | None = None) -> dict:
     where.add_argument("--bench", type=Path, help="the bench world (python -m train.synth.world bench): the test set")
     where.add_argument("--world-cache", type=Path, help="a training cache (cache/posenet/world): its held-out "
                        "clips, never trained on, where a threshold may be chosen")
-    ap.add_argument("--val-every", type=int, default=40, help="the training's held-out share (FitConfig.val_every)")
+    ap.add_argument("--val-every", type=int, default=40, help="the training's held-out share (FitConfig.val_every, "
+                    "40 unless the run set another)")
     ap.add_argument("--values", default="0.3,0.15,0", help="min_conf values, comma-separated (0.3: the default)")
     ap.add_argument("--seeds", type=int, default=16, help="occlusion clips per kind (pillar, wall)")
     ap.add_argument("--workers", type=int, default=3)

@@ -37,8 +37,8 @@ TARGET = 0.15
 class RecordedSource:
     """Frames decoded beforehand, served like a file ``VideoSource``."""
 
-    def __init__(self, frames: list, width: int, height: int, fps: float, uri: str) -> None:
-        self._frames, self.width, self.height, self.fps, self.uri = frames, width, height, fps, uri
+    def __init__(self, frames: list, width: int, height: int, fps: float, uri: str, fit) -> None:
+        self._frames, self.width, self.height, self.fps, self.uri, self.fit = frames, width, height, fps, uri, fit
 
     def frames(self, stop=None):
         return iter(self._frames)
@@ -61,7 +61,7 @@ def measure(clip: Path, frames: int, batch: int, repeats: int = 5) -> tuple[dict
     size = backend.metadata.input_size
     with VideoSource(str(clip), size) as source:
         decoded = [f for _, f in zip(range(frames), source.frames())]
-        recorded = RecordedSource(decoded, source.width, source.height, source.fps, str(clip))
+        recorded = RecordedSource(decoded, source.width, source.height, source.fps, str(clip), source.fit)
     batches = [decoded[i:i + batch] for i in range(0, len(decoded), batch)]
     stacks = [np.stack([f.image for f in b]) for b in batches]
     outputs = [backend.infer(s) for s in stacks]  # warm-up and the outputs to replay

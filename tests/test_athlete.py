@@ -330,10 +330,12 @@ def test_a_stale_track_does_not_take_the_athlete_s_own_peak_by_pushing_it_onto_a
         track = AthleteTrack((H, W))
         for i in range(17):
             t = i / 25
-            people = [person(-0.16, 0.05, 0.13, 0.35, 17.0)] + ([person(-0.42, 0.34, 0.18, 0.3, 12.0)] if i == 7 else [])
+            seen_once = [person(-0.42, 0.34, 0.18, 0.3, 12.0)] if i == 7 else []
+            people = [person(-0.16, 0.05, 0.13, 0.35, 17.0), *seen_once]
             pick = track.choose(people, t, image)
             track.update(pick.centre, pick.half, t, True, True)
-        return track.choose([person(-0.18, 0.05, 0.13, 0.32, 17.9), person(0.14, 0.06, 0.11, 0.41, 9.3)], 17 / 25, image)
+        now = [person(-0.18, 0.05, 0.13, 0.32, 17.9), person(0.14, 0.06, 0.11, 0.41, 9.3)]
+        return track.choose(now, 17 / 25, image)
 
     assert run().centre[0] == pytest.approx(-0.18)
     monkeypatch.setattr(AthleteTrack, "_own_peak", lambda self, people, t: None)

@@ -113,7 +113,8 @@ def test_frames_between_bars_keep_the_athlete_in_the_picture():
     for i in range(4):  # the picture sits in the middle and holds the whole box
         shown = x[lit[i]]
         assert abs(float(shown.min() + shown.max())) < 0.1
-        assert shown.min() - 0.05 <= new_box[i, 0] - new_box[i, 2] and new_box[i, 0] + new_box[i, 2] <= shown.max() + 0.05
+        left, right = new_box[i, 0] - new_box[i, 2], new_box[i, 0] + new_box[i, 2]
+        assert shown.min() - 0.05 <= left and right <= shown.max() + 0.05
 
 
 def test_coord_l1_is_the_weighted_mean_joint_distance():
@@ -228,6 +229,53 @@ def test_cache_puts_the_box_centre_in_the_middle_of_each_precrop(tiny_cache: Pat
     assert np.allclose((j2.min(1) + j2.max(1)) / 2, 0.0, atol=0.05)
     assert np.allclose(cache.labels["tight"], 0.5, atol=0.02)  # the pre-crop is twice the (square) box
     assert cache.image_rows("crops", np.array([0, 500])).shape == (2, 48, 48, 3)
+
+
+def test_cache_frames_keep_the_clip_s_aspect_between_bars_and_the_boxes_follow(tiny_cache: Path, rig_dir: Path):
+    """The rig's 4:3 clips (160x120) in the tiny detector's 16:9 frame (36x64): content 48 columns wide from
+    column 8, black beside it, and each normalised box is its labeled box placed there."""
+    from train.posenet.cache import load_cache
+    from tvstream.labels import load_any_labels
+
+    cache = load_cache(tiny_cache)
+    frames = cache.image_rows("frames", np.arange(0, 240, 40))  # the first clip's rows
+    assert frames.shape[1:3] == (36, 64)
+    assert frames[:, :, :8].max() == 0 and frames[:, :, 56:].max() == 0 and frames[:, :, 8:56].mean() > 10
+    labels = load_any_labels(sorted(rig_dir.glob("*.npz"))[0])
+    x0, y0, x1, y1 = labels.box[0]
+    cx, cy, hx, hy = cache.labels["box"][0]
+    # edges: source x -> 8 + x * 48 / 160 model columns -> normalised over 64; y -> y * 36 / 120 over 36
+    np.testing.assert_allclose([cx, hx], [(8 + (x0 + x1) / 2 * 0.3) / 32 - 1, (x1 - x0) / 2 * 0.3 / 32], atol=1e-5)
+    np.testing.assert_allclose([cy, hy], [(y0 + y1) / 2 * 0.3 / 18 - 1, (y1 - y0) / 2 * 0.3 / 18], atol=1e-5)
+
+
+def test_a_phone_clip_stored_sideways_is_cached_upright_as_its_labels_are(tmp_path: Path):
+    """A clip stored sideways with a display rotation (a phone held upright) is cached as the runtime and the
+    teacher see it: upright. Its rows match those of the same pictures stored upright."""
+    import av
+
+    from train.data.pattern_video import pattern_labels, render_pattern_frame, write_pattern_video
+    from train.posenet.cache import cache_video
+    from tvstream.labels import save_labels
+
+    upright_clip = write_pattern_video(tmp_path / "upright.mp4", 12)
+    sideways_clip = tmp_path / "sideways.mp4"
+    with av.open(str(sideways_clip), mode="w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 120, 160, "yuv420p"  # stored turned a quarter clockwise
+        stream.options = {"crf": "12", "preset": "veryfast"}
+        stream.set_display_rotation(90)
+        for t in range(12):
+            stored = np.ascontiguousarray(np.rot90(render_pattern_frame(t, 160, 120), -1))
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(stored, format="rgb24")))
+        container.mux(stream.encode())
+    save_labels(tmp_path / "labels.npz", pattern_labels(12))
+    small = SIZES["tiny"].detector_size
+    want = cache_video(upright_clip, tmp_path / "labels.npz", 48, small)
+    got = cache_video(sideways_clip, tmp_path / "labels.npz", 48, small)
+    np.testing.assert_allclose(got["box"], want["box"], atol=1e-6)
+    assert np.abs(got["frames"].astype(int) - want["frames"]).mean() < 4  # the same pictures, coded twice
+    assert np.abs(got["crops"].astype(int) - want["crops"]).mean() < 4
 
 
 def test_held_out_clips_are_the_videos_training_leaves_out(tiny_cache: Path):

@@ -97,12 +97,16 @@ def test_a_portrait_source_keeps_its_aspect_between_black_bars():
     # the content's corners (edges) are the source's corners; pixel centres map back and forth
     np.testing.assert_allclose(fit.to_source(np.array([[175.0, 0.0], [337.0, 288.0]]), edges=True),
                                [[0, 0], [1080, 1920]])
-    points = np.array([[3.0, 7.0], [1000.5, 1900.25]])
-    np.testing.assert_allclose(fit.to_source(fit.to_model(points)), points)
+    # pixel centres: source pixel 0 spans model x 175 .. 175.15, its centre at 175.075, i.e. 174.575 with centres at
+    # integers; a box's edges at source 0 and 1080 are the content's edges
+    np.testing.assert_allclose(fit.to_model(np.array([[0.0, 0.0]])), [[174.575, -0.425]])
+    np.testing.assert_allclose(fit.to_source(np.array([[174.575, -0.425]])), [[0.0, 0.0]], atol=1e-9)
+    np.testing.assert_allclose(fit.to_model(np.array([[0.0, 0.0], [1080.0, 1920.0]]), edges=True),
+                               [[175.0, 0.0], [337.0, 288.0]])
     frame = fit.place(np.full((288, 162, 3), 200, np.uint8))
     assert frame.shape == (288, 512, 3)
     assert frame[:, 175:337].min() == 200 and frame[:, :175].max() == 0 and frame[:, 337:].max() == 0
-    # a 4:3 source: bars above and below? no, at the sides; a wide 21:9 one: above and below
+    # a 4:3 source gets bars at the sides; a 21:9 one above and below
     assert FrameFit.of((480, 640), (288, 512)).offset == (64, 0)
     assert FrameFit.of((800, 2100), (288, 512)).offset == (0, 46)
 

@@ -269,11 +269,13 @@ class AthleteTrack:
         return people[athlete_at]
 
     def _own_peak(self, people: list[Candidate], t: float) -> int | None:
-        """The index of the peak nearest where the athlete is predicted when it is within ``reshape`` of the athlete's
-        half-sizes and no other track is predicted as near it (it can only be the athlete's), else None."""
-        if not people:
+        """The index of the person's peak (``MIN_LOGIT`` or more) nearest where the athlete is predicted when it is
+        within ``reshape`` of the athlete's half-sizes and no other track is predicted as near it (it can only be
+        the athlete's), else None."""
+        strong = [i for i, p in enumerate(people) if p.score >= MIN_LOGIT]  # a faint peak is never forced on it
+        if not strong:
             return None
-        distance, i = min((self._distance(self.athlete, p.centre, t), i) for i, p in enumerate(people))
+        distance, i = min((self._distance(self.athlete, people[i].centre, t), i) for i in strong)
         if distance > self.options.reshape:
             return None
         if any(self._distance(other, people[i].centre, t) <= distance for other in self.others):

@@ -18,7 +18,8 @@ import numpy as np
 @dataclass(frozen=True)
 class FrameFit:
     """A source of ``source = (H, W)`` pixels inside a model frame of ``model = (H, W)``: its content is
-    ``content = (h, w)`` pixels with its top-left corner at ``offset = (x, y)``."""
+    ``content = (h, w)`` pixels with its top-left corner at ``offset = (x, y)`` (sizes are (H, W) as arrays are;
+    points and offsets are (x, y) as image coordinates are)."""
 
     source: tuple[int, int]
     model: tuple[int, int]
@@ -27,6 +28,8 @@ class FrameFit:
 
     @classmethod
     def of(cls, source: tuple[int, int], model: tuple[int, int]) -> FrameFit:
+        """The fit of a ``source = (H, W)`` frame in a ``model = (H, W)`` one: the largest content of the source's
+        aspect that fits, centred (an odd leftover puts the extra pixel after it)."""
         (sh, sw), (mh, mw) = source, model
         if min(sh, sw, mh, mw) < 1:
             raise ValueError(f"sizes must be positive, got source {source}, model {model}")

@@ -192,7 +192,7 @@ def estimate(source: VideoSource, backend, options: RunOptions, stop: threading.
                                           skeleton, alone=not keeps or clear, steady=sure)
                 if joints is not None:
                     joints.update(out["pose2d"][i], conf, detected)
-                box = fit.to_source(box_model.reshape(2, 2)).reshape(4)
+                box = fit.to_source(box_model.reshape(2, 2), edges=True).reshape(4)  # the box's edges at integers
                 if tracker is not None and detected:
                     box = tracker(box, frame.t)
                 pose3d, pose2d = out["pose3d"][i], fit.to_source(out["pose2d"][i])

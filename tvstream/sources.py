@@ -331,8 +331,8 @@ class VideoSource:
         h, w = self.fit.content  # the aspect kept, bars around it (tvstream.frame_fit)
         if self._turns % 2:  # scale to the sideways size, then turn upright
             h, w = w, h
-        image = self.fit.place(_upright(frame.to_ndarray(width=w, height=h, format="rgb24"), self._turns))
-        display = _upright(frame.to_ndarray(format="rgb24"), self._turns) if self.display else None
+        image = self.fit.place(upright(frame.to_ndarray(width=w, height=h, format="rgb24"), self._turns))
+        display = upright(frame.to_ndarray(format="rgb24"), self._turns) if self.display else None
         index, self._index = self._index, self._index + 1
         tc = _timecode(frame) if self._timecodes else None
         return Frame(index=index, t=self._timeline(frame.time), image=image, tc=tc, display=display)
@@ -404,7 +404,7 @@ def _hwaccel(name: str | None) -> object | None:
     return HWAccel(name, allow_software_fallback=True)
 
 
-def _upright(image: np.ndarray, turns: int) -> np.ndarray:
+def upright(image: np.ndarray, turns: int) -> np.ndarray:
     """``image`` turned ``turns`` quarter turns counter-clockwise, the way its display matrix asks."""
     return np.ascontiguousarray(np.rot90(image, turns)) if turns else image
 

@@ -28,6 +28,7 @@ from tvstream.errors import LabelError
 from tvstream.frame_fit import FrameFit
 from tvstream.labels import load_any_labels
 from tvstream.manifest import discover
+from tvstream.sources import upright
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,9 @@ CACHE_SIDE = 160  # pixels of a cached pre-crop (what `tvstream train posenet` a
 PRECROP_SIDE = 2.0  # pre-crop side / the box's longer side
 MIN_BOX_PX = 8  # smaller athletes are left out of training
 MIN_VISIBLE = 6  # frames with fewer joints in view are left out
+# how the small frames sit in the detector's size: "aspect" (kept, black bars; tvstream.frame_fit). A cache without
+# it was stretched: built again
+FIT = "aspect"
 FIELDS = ("crops", "frames", "joints2d", "joints3d", "visible", "box", "tight", "weight2d")
 LABEL_FIELDS = ("joints2d", "joints3d", "visible", "box", "tight", "weight2d")
 
@@ -90,7 +94,7 @@ def cache_video(video: Path, labels_path: Path, side: int, small: tuple[int, int
             if not np.isfinite(box).all() or min(box[2] - box[0], box[3] - box[1]) < MIN_BOX_PX \
                     or vis.sum() < MIN_VISIBLE:
                 continue
-            image = frame.to_ndarray(format="rgb24")
+            image = upright(frame.to_ndarray(format="rgb24"), round(frame.rotation / 90) % 4)  # as the labels
             if fit is None:  # the small frame keeps the source's aspect, as the runtime's (tvstream.frame_fit)
                 fit = FrameFit.of(image.shape[:2], small)
             crop_img, centre, q = precrop(image, box, side)
@@ -128,9 +132,11 @@ def build_cache(data: Path, out: Path, side: int, small: tuple[int, int],
     stamp = fingerprint(videos)
     if marker.is_file():
         meta = json.loads(marker.read_text())
-        if meta["side"] == side and meta["small"] == list(small) and meta.get("fingerprint") == stamp:
+        if (meta["side"] == side and meta["small"] == list(small) and meta.get("fingerprint") == stamp
+                and meta.get("fit") == FIT):
             return meta
-        log.info("%s: the clips or the sizes changed since %s was built; building it again", data, out)
+        log.info("%s: the clips, the sizes or the frame fit changed since %s was built; building it again",
+                 data, out)
         marker.unlink()  # a stop during the rebuild must not leave the old marker over new files
     parts: dict[str, list[np.ndarray]] = {k: [] for k in FIELDS}
     sources = []
@@ -157,7 +163,7 @@ def build_cache(data: Path, out: Path, side: int, small: tuple[int, int],
     for k in (*FIELDS, "video"):
         (out / f"{k}.tmp.npy").rename(out / f"{k}.npy")
     meta = {"side": side, "small": list(small), "frames": len(sources), "videos": [str(v) for v, _ in videos],
-            "fingerprint": stamp, "fit": "aspect"}  # small frames keep the clip's aspect (earlier: stretched)
+            "fingerprint": stamp, "fit": FIT}
     marker.write_text(json.dumps(meta, indent=1) + "\n")
     return meta
 

@@ -59,7 +59,7 @@ def model_outputs(backend, video: Path, batch: int = 8,
             chunks.setdefault(k, []).append(v)
     out = {k: np.concatenate(v) for k, v in chunks.items()}
     out["pose2d"] = fit.to_source(out["pose2d"])
-    out["box"] = fit.to_source(out["box"].reshape(-1, 2, 2)).reshape(-1, 4)
+    out["box"] = fit.to_source(out["box"].reshape(-1, 2, 2), edges=True).reshape(-1, 4)  # edges at integers
     return out, src
 
 

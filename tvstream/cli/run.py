@@ -19,7 +19,8 @@ if TYPE_CHECKING:
     from tvstream.sinks import JsonlSink
 
 log = logging.getLogger(__name__)
-FEW_DETECTED = (25, 0.1)  # a run of at least 25 frames reporting the athlete in under 10% of them gets a warning
+FEW_DETECTED_FRAMES = 25  # a run of at least this many frames ...
+FEW_DETECTED_SHARE = 0.1  # ... that reports the athlete in fewer than this share of them ends with a warning
 
 
 @click.command()
@@ -118,10 +119,11 @@ def run(app: AppContext, source: str, model: Path | None, out: str, backend: str
     engine.close()
     app.say(f"{stats.frames} frames -> {out}" + (f", overlay {render}" if render else "")
             + (f" ({reason})" if reason else ""))
-    if stats.frames >= FEW_DETECTED[0] and stats.detected < FEW_DETECTED[1] * stats.frames:
+    if stats.frames >= FEW_DETECTED_FRAMES and stats.detected < FEW_DETECTED_SHARE * stats.frames:
         log.warning("the athlete was reported in only %d of %d frames (%.0f%%): is the whole body in view? The "
                     "default model learnt from rendered people only; on camera footage fit it to the venue first "
-                    "(tvstream adapt, see the README)", stats.detected, stats.frames, 100 * stats.detected / stats.frames)
+                    "(tvstream adapt, see the README)", stats.detected, stats.frames,
+                    100 * stats.detected / stats.frames)
     if stop.signal_name == "SIGINT":
         raise SystemExit(130)  # the shell's convention for Ctrl-C; SIGTERM is a requested, clean stop (0)
 
