@@ -47,13 +47,6 @@ def groups() -> dict[str, list[tuple[Path, Path]]]:
     return found
 
 
-def stretched(source: tuple[int, int], model: tuple[int, int]):
-    """The old geometry: the whole model frame is the source, each axis scaled on its own."""
-    from tvstream.frame_fit import FrameFit
-
-    return FrameFit(source=tuple(source), model=tuple(model), content=tuple(model), offset=(0, 0))
-
-
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default=str(Path(__file__).parents[1] / "tvstream" / "models" / "default.onnx"))
@@ -64,8 +57,8 @@ def main(argv: list[str] | None = None) -> dict:
     clips = groups()
     rows, kept = [], FrameFit.__dict__["of"]
     try:
-        for fit, of in (("aspect kept", kept), ("stretched", staticmethod(stretched))):
-            FrameFit.of = of  # every VideoSource below places its frames this way
+        for fit, of in (("aspect kept", kept), ("stretched", FrameFit.__dict__["stretched"])):
+            FrameFit.of = of  # every VideoSource below places its frames this way (the old geometry: stretched)
             rows += [{"fit": fit, "mode": mode, **bench_model(args.model, clips, mode)} for mode in MODES]
     finally:
         FrameFit.of = kept

@@ -34,6 +34,12 @@ class ModelMetadata:
     inputs: tuple[str, ...] = (INPUT_NAME,)  # models with a tracking crop also take TRACK_INPUT
     schema: str = MODEL_SCHEMA
 
+    @property
+    def keeps_aspect(self) -> bool:
+        """Whether the model learnt from frames of kept aspect between bars (the pose network), not stretched ones
+        (the self-supervised graphs): how :class:`tvstream.sources.VideoSource` must place its frames."""
+        return self.config.get("kind") == "posenet"
+
     def to_props(self) -> dict[str, str]:
         """String key/values for ``onnx.ModelProto.metadata_props``."""
         return {"tvstream": json.dumps(asdict(self), sort_keys=True)}

@@ -102,6 +102,14 @@ def test_a_portrait_clip_keeps_its_aspect_in_the_model_frame(tmp_path):
     assert image[:, :10].max() == 0 and image[:, 22:].max() == 0 and image[:, 10:22].mean() > 40
     # the white top-left quadrant stays square: 6 columns by 12 rows of the content, not stretched
     assert image[3, 12].mean() > 200 and image[9, 18].mean() < 200
+    # a model that learnt from stretched frames (the self-supervised graphs) gets them stretched, as before
+    from engines.metadata import ModelMetadata
+
+    assert ModelMetadata(input_size=SIZE, config={"kind": "posenet"}).keeps_aspect
+    assert not ModelMetadata(input_size=SIZE, config={"ssl": {}}).keeps_aspect
+    source, frames = read_all(clip, keep_aspect=False)
+    assert source.fit.fills and frames[0].image[:, :10].mean() > 40  # no bars
+    assert frames[0].image[3, 3].mean() > 200 and frames[0].image[3, 18].mean() < 200  # the quadrant: half the width
 
 
 def test_variable_frame_rate_times_follow_pts(tmp_path):

@@ -78,7 +78,8 @@ def stream(source: str | os.PathLike, model: str | os.PathLike | None = None, *,
     camera_file = load_camera_file(camera) if camera is not None else None
     engine, _ = open_model(model, backend, threads)
     try:
-        with VideoSource(str(source), engine.metadata.input_size, **source_options) as src:
+        with VideoSource(str(source), engine.metadata.input_size, keep_aspect=engine.metadata.keeps_aspect,
+                         **source_options) as src:
             options = RunOptions(batch=batch, smooth=smooth, scenario=scenario, track=track, camera=camera_file,
                                  fov=fov, keep=KeepOptions(select=select))
             for record in estimate(src, engine, options):

@@ -121,7 +121,8 @@ class _Latencies(JsonlSink):
 
 def time_end_to_end(uri: str, engine, options: RunOptions) -> Timing:
     """``tvstream run`` of ``uri`` into ``os.devnull``: the whole path, JSON formatting included."""
-    with VideoSource(uri, engine.metadata.input_size) as src, _Latencies() as sink:
+    with VideoSource(uri, engine.metadata.input_size, keep_aspect=engine.metadata.keeps_aspect) as src, \
+            _Latencies() as sink:
         cpu, tic = time.process_time(), time.perf_counter()
         stats = run_stream(src, engine, sink, options, {"name": "bench"})
         seconds, cpu = time.perf_counter() - tic, time.process_time() - cpu

@@ -37,6 +37,12 @@ class FrameFit:
         ch, cw = min(mh, max(1, round(sh * s))), min(mw, max(1, round(sw * s)))
         return cls(source=(sh, sw), model=(mh, mw), content=(ch, cw), offset=((mw - cw) // 2, (mh - ch) // 2))
 
+    @classmethod
+    def stretched(cls, source: tuple[int, int], model: tuple[int, int]) -> FrameFit:
+        """The whole model frame is the source, each axis scaled on its own: what models trained on stretched
+        frames (the self-supervised graphs of ``train/ssl``) expect."""
+        return cls(source=tuple(source), model=tuple(model), content=tuple(model), offset=(0, 0))
+
     @property
     def fills(self) -> bool:
         """Whether the content is the whole model frame (no bars)."""

@@ -120,6 +120,8 @@ class VideoSource:
         deinterlace: run FFmpeg's bwdif (yadif where bwdif is missing) on every frame, for 1080i feeds.
         hwaccel: decode on this FFmpeg hardware device type (``"cuda"``); decodes on the CPU, with a
             warning, when the device cannot be created. Unknown names raise ValueError.
+        keep_aspect: place the frame in the model's size with its aspect kept (black bars); False stretches it,
+            for models that learnt from stretched frames (``ModelMetadata.keeps_aspect``).
         realtime: deliver frames no faster than their timestamps (:class:`Pacer`), from the first one read;
             ignored by live sources, which are real time already.
 
@@ -132,9 +134,11 @@ class VideoSource:
 
     def __init__(self, uri: str, size: tuple[int, int], queue_size: int = 8,
                  reconnect: Reconnect = Reconnect(), display: bool = False, deinterlace: bool = False,
-                 hwaccel: str | None = None, live: bool | None = None, realtime: bool = False) -> None:
+                 hwaccel: str | None = None, live: bool | None = None, realtime: bool = False,
+                 keep_aspect: bool = True) -> None:
         self.uri = str(uri)
         self.size = size
+        self.keep_aspect = keep_aspect
         self.device = camera_device(self.uri)
         self.network = self.uri.startswith(NETWORK_SCHEMES)
         self.streaming = self.network or self.device is not None or self.uri == "-"  # no file on disk
@@ -206,7 +210,7 @@ class VideoSource:
         self._turns = round(first.rotation / 90) % 4  # quarter turns counter-clockwise
         w, h = first.width, first.height
         self.width, self.height = (h, w) if self._turns % 2 else (w, h)
-        self.fit = FrameFit.of((self.height, self.width), self.size)
+        self.fit = (FrameFit.of if self.keep_aspect else FrameFit.stretched)((self.height, self.width), self.size)
         return itertools.chain([first], decoded)
 
     # ------------------------------------------------------------------ context manager

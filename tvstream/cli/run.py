@@ -103,7 +103,8 @@ def run(app: AppContext, source: str, model: Path | None, out: str, backend: str
     engine, info = open_model(model, backend, threads)
     opts = RunOptions(batch=batch, smooth=not no_smooth, track=not no_track, render=str(render) if render else None,
                       scenario=scenario, camera=camera_file, fov=fov, keep=KeepOptions(select=select, hold_s=hold))
-    with VideoSource(source, engine.metadata.input_size, display=render is not None, deinterlace=deinterlace,
+    with VideoSource(source, engine.metadata.input_size, keep_aspect=engine.metadata.keeps_aspect,
+                     display=render is not None, deinterlace=deinterlace,
                      hwaccel=hwaccel, live=live, realtime=realtime) as src, \
             JsonlSink(out) as sink, StopOnSignal() as stop:
         waited = not wait_client or _wait_for_client(app, sink, stop.event)
