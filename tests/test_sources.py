@@ -266,3 +266,15 @@ def test_stream_that_ends_is_the_end_when_reconnect_at_end_is_off(tmp_path):
     server = LoopbackServer(write_clip(tmp_path / "vod.ts", n=20).read_bytes(), connections=1)
     source, frames = read_all(server.url, queue_size=64, reconnect=Reconnect(at_end=False))
     assert [f.index for f in frames] == list(range(20)) and source.reconnects == 0
+
+
+def test_a_stream_that_comes_back_at_another_size_keeps_the_first_size_and_says_so_once(tmp_path, caplog):
+    """After a reconnect the server may send another size: frames, overlays and poses stay in the size the run
+    started with (its header), with one warning."""
+    clip = write_clip(tmp_path / "a.mp4", n=3, codec="libx264")  # 64x48
+    bigger = av.VideoFrame.from_ndarray(np.zeros((96, 128, 3), np.uint8), format="rgb24")
+    with VideoSource(str(clip), SIZE, display=True) as source:
+        frames = [source._frame(bigger) for _ in range(2)]
+    assert all(f.image.shape == (*SIZE, 3) and f.display.shape == (48, 64, 3) for f in frames)
+    warnings = [r for r in caplog.records if "128x96 now (it was 64x48" in r.getMessage()]
+    assert len(warnings) == 1

@@ -139,6 +139,7 @@ class VideoSource:
         self.uri = str(uri)
         self.size = size
         self.keep_aspect = keep_aspect
+        self._resized = False  # warned that the stream changed size
         self.device = camera_device(self.uri)
         self.network = self.uri.startswith(NETWORK_SCHEMES)
         self.streaming = self.network or self.device is not None or self.uri == "-"  # no file on disk
@@ -336,7 +337,12 @@ class VideoSource:
         if self._turns % 2:  # scale to the sideways size, then turn upright
             h, w = w, h
         image = self.fit.place(upright(frame.to_ndarray(width=w, height=h, format="rgb24"), self._turns))
-        display = upright(frame.to_ndarray(format="rgb24"), self._turns) if self.display else None
+        sw, sh = (self.height, self.width) if self._turns % 2 else (self.width, self.height)  # as stored
+        if (frame.width, frame.height) != (sw, sh) and not self._resized:
+            self._resized = True  # a reconnected stream that came back at another size: once
+            log.warning("%s: the stream is %dx%d now (it was %dx%d when opened): its frames are scaled to the first "
+                        "size, and poses stay in its pixels", self.uri, frame.width, frame.height, sw, sh)
+        display = upright(frame.to_ndarray(width=sw, height=sh, format="rgb24"), self._turns) if self.display else None
         index, self._index = self._index, self._index + 1
         tc = _timecode(frame) if self._timecodes else None
         return Frame(index=index, t=self._timeline(frame.time), image=image, tc=tc, display=display)
