@@ -338,5 +338,5 @@ def test_a_stale_track_does_not_take_the_athlete_s_own_peak_by_pushing_it_onto_a
         return track.choose(now, 17 / 25, image)
 
     assert run().centre[0] == pytest.approx(-0.18)
-    monkeypatch.setattr(AthleteTrack, "_own_peak", lambda self, people, t: None)
+    monkeypatch.setattr(AthleteTrack, "_own_peak", lambda self, people, reach, t: None)
     assert run().centre[0] == pytest.approx(0.14)  # without the rule: pushed onto the faint peak

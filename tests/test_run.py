@@ -236,3 +236,12 @@ def test_a_run_that_finds_nobody_says_so_in_one_warning(tmp_path):
     assert lines[0]["source"]["width"] == 90 and len(lines) == 32
     assert not any(line.get("detected") for line in lines[1:-1])
     assert "reported in only 0 of 30 frames" in err and "tvstream adapt" in err
+
+
+def test_a_labeled_box_reads_as_the_cache_reads_it_between_bars():
+    # a 1080x1920 portrait in 288x512: content 162 columns from 175; a box over the left half of the source
+    fit = FrameFit.of((1920, 1080), (288, 512))
+    cx, cy, hx, hy = fit.normalised_boxes(np.array([0.0, 0.0, 540.0, 1920.0]))
+    # columns 175 .. 256 of 512 -> -1 + 175/256 .. 0; rows all -> -1 .. 1
+    np.testing.assert_allclose([cx, cy, hx, hy], [(175 / 256 - 1) / 2, 0.0, (1 - 175 / 256) / 2, 1.0], atol=1e-9)
+    assert fit.normalised_boxes(np.zeros((3, 2, 4))).shape == (3, 2, 4)  # any leading shape

@@ -239,7 +239,8 @@ class AthleteTrack:
         cost = np.array([[self._cost(k, p.centre, p.half, c, t) for p, c in zip(people, colours)] for k in tracks])
         cost[1:, [p.score < MIN_LOGIT for p in people]] = np.inf  # a faint peak may be the athlete, nobody else
         cost[1:] += o.prefer  # where tracks compete for fewer peaks; a split's pairings all carry it once per track
-        own = self._own_peak(people, t)
+        reach = [self._distance(self.athlete, p.centre, t) for p in people]  # in the athlete's half-sizes
+        own = self._own_peak(people, reach, t)
         if own is not None and np.isfinite(cost[0, own]):
             # matching as many pairs as possible must not push the athlete onto a faint second peak so that a stale
             # track of someone else can take its own (a panning ski clip lost its skier for 2.4 s that way)
@@ -247,8 +248,7 @@ class AthleteTrack:
             cost[0, np.arange(len(people)) != own] = np.inf
         owner = self._assign(cost)  # owner[i]: the track index of candidate i, or -1
         if 0 not in owner:
-            reshaped = [(self._distance(self.athlete, p.centre, t), i) for i, p in enumerate(people) if owner[i] < 0]
-            near = min(reshaped, default=(np.inf, -1))
+            near = min(((reach[i], i) for i in range(len(people)) if owner[i] < 0), default=(np.inf, -1))
             if near[0] <= o.reshape:
                 owner[near[1]] = 0
         taken = {k: i for i, k in enumerate(owner) if k >= 0}
@@ -268,14 +268,12 @@ class AthleteTrack:
             self._alive = t  # while its pose is still too unsure to report (coming out from behind a wall)
         return people[athlete_at]
 
-    def _own_peak(self, people: list[Candidate], t: float) -> int | None:
+    def _own_peak(self, people: list[Candidate], reach: list[float], t: float) -> int | None:
         """The index of the person's peak (``MIN_LOGIT`` or more) nearest where the athlete is predicted when it is
         within ``reshape`` of the athlete's half-sizes and no other track is predicted as near it (it can only be
-        the athlete's), else None."""
-        strong = [i for i, p in enumerate(people) if p.score >= MIN_LOGIT]  # a faint peak is never forced on it
-        if not strong:
-            return None
-        distance, i = min((self._distance(self.athlete, people[i].centre, t), i) for i in strong)
+        the athlete's), else None. ``reach``: each peak's distance from the athlete's prediction."""
+        distance, i = min(((reach[i], i) for i, p in enumerate(people) if p.score >= MIN_LOGIT),  # never a faint one
+                          default=(np.inf, -1))
         if distance > self.options.reshape:
             return None
         if any(self._distance(other, people[i].centre, t) <= distance for other in self.others):

@@ -54,18 +54,26 @@ class FrameFit:
         return np.array([self.source[1] / self.content[1], self.source[0] / self.content[0]])
 
     @cached_property
-    def _shift(self) -> np.ndarray:
-        return np.array(self.offset, np.float64)
+    def _to_source_shift(self) -> tuple[np.ndarray, np.ndarray]:
+        """(centres, edges): what ``to_source`` adds after scaling, so a call makes two arrays, not four."""
+        shift = np.array(self.offset, np.float64)
+        return (0.5 - shift) * self.scale - 0.5, -shift * self.scale
 
     def to_source(self, points: np.ndarray, edges: bool = False) -> np.ndarray:
-        """(..., 2) model-frame coordinates -> the source's."""
-        half = 0.0 if edges else 0.5
-        return (np.asarray(points) + half - self._shift) * self.scale - half
+        """(..., 2) model-frame coordinates -> the source's (the per-frame mapping of the run's joints and box)."""
+        return points * self.scale + self._to_source_shift[edges]
 
     def to_model(self, points: np.ndarray, edges: bool = False) -> np.ndarray:
         """(..., 2) source coordinates -> the model frame's."""
         half = 0.0 if edges else 0.5
-        return (np.asarray(points) + half) / self.scale + self._shift - half
+        return (np.asarray(points) + half) / self.scale + np.array(self.offset) - half
+
+    def normalised_boxes(self, boxes: np.ndarray) -> np.ndarray:
+        """(..., 4) source boxes ``[x0, y0, x1, y1]`` (edges) -> ``[cx, cy, hx, hy]`` over the model frame, -1..1:
+        how the training cache and the detector's crop read a labeled box."""
+        corners = self.to_model(np.asarray(boxes, np.float64).reshape(*np.shape(boxes)[:-1], 2, 2), edges=True)
+        corners = corners / (np.array(self.model[::-1]) / 2)  # (..., 2 corners, xy) in 0..2
+        return np.concatenate([corners.mean(axis=-2) - 1, (corners[..., 1, :] - corners[..., 0, :]) / 2], axis=-1)
 
     def place(self, content: np.ndarray) -> np.ndarray:
         """The model frame (H, W, C) holding ``content`` (h, w, C), black around it."""

@@ -209,7 +209,7 @@ class VideoSource:
         self._timecodes = _timecode(first) is not None
         self.rotation = first.rotation
         self._turns = round(first.rotation / 90) % 4  # quarter turns counter-clockwise
-        w, h = first.width, first.height
+        w, h = self._stored = first.width, first.height  # as decoded (a later size is scaled to it)
         self.width, self.height = (h, w) if self._turns % 2 else (w, h)
         self.fit = (FrameFit.of if self.keep_aspect else FrameFit.stretched)((self.height, self.width), self.size)
         return itertools.chain([first], decoded)
@@ -337,8 +337,8 @@ class VideoSource:
         if self._turns % 2:  # scale to the sideways size, then turn upright
             h, w = w, h
         image = self.fit.place(upright(frame.to_ndarray(width=w, height=h, format="rgb24"), self._turns))
-        sw, sh = (self.height, self.width) if self._turns % 2 else (self.width, self.height)  # as stored
-        if (frame.width, frame.height) != (sw, sh) and not self._resized:
+        sw, sh = self._stored
+        if not self._resized and (frame.width != sw or frame.height != sh):
             self._resized = True  # a reconnected stream that came back at another size: once
             log.warning("%s: the stream is %dx%d now (it was %dx%d when opened): its frames are scaled to the first "
                         "size, and poses stay in its pixels", self.uri, frame.width, frame.height, sw, sh)

@@ -105,8 +105,7 @@ def cache_video(video: Path, labels_path: Path, side: int, small: tuple[int, int
             out["joints2d"].append(np.where(known[:, None], 2 * (labels.joints2d[i] + 0.5 - centre) / q, 0.0))
             out["joints3d"].append(j3 - j3[:1])
             out["visible"].append(vis)
-            (x0, y0), (x1, y1) = fit.to_model(box.reshape(2, 2), edges=True) / (np.array(small[::-1]) / 2)
-            out["box"].append([(x0 + x1) / 2 - 1, (y0 + y1) / 2 - 1, (x1 - x0) / 2, (y1 - y0) / 2])
+            out["box"].append(fit.normalised_boxes(box))
             out["tight"].append([(box[2] - box[0]) / q, (box[3] - box[1]) / q])
             if trust is not None:
                 weight = np.clip(trust[i], 0.0, 1.0)
@@ -236,7 +235,8 @@ def sample_cache(source: Path, out: Path, rows: int, side: int, small: tuple[int
     trained on. Kept when ``out`` already holds the same draw; written through temp names like ``build_cache``.
     A source of other sizes than ``side`` px crops and ``small`` frames is refused before anything is read."""
     marker = out / "cache.json"
-    first = json.loads((find_caches(source)[0] / "cache.json").read_text()) if find_caches(source) else None
+    caches = find_caches(source)
+    first = json.loads((caches[0] / "cache.json").read_text()) if caches else None
     if first is not None and (first["side"] != side or tuple(first["small"]) != tuple(small)):
         raise LabelError(f"{source}: a cache of {first['small']} frames and {first['side']} px crops; "
                          f"this network trains on {list(small)} and {side}")

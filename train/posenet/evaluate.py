@@ -34,11 +34,8 @@ def labeled_track(labels_path: Path, frames: int, fit: FrameFit) -> np.ndarray:
     track = np.zeros((frames, 5), np.float32)
     rows = np.asarray(labels.frames, int)
     keep = rows < frames
-    corners = fit.to_model(labels.box[keep].astype(np.float64).reshape(-1, 2, 2), edges=True)  # (n, 2, 2)
-    to_norm = 2.0 / np.array(fit.model[::-1])  # as the training cache reads labeled boxes
-    centre = corners.mean(axis=1) * to_norm - 1
-    half = (corners[:, 1] - corners[:, 0]) / 2 * to_norm
-    track[rows[keep]] = np.concatenate([np.ones((len(corners), 1)), centre, half], axis=1)
+    boxes = fit.normalised_boxes(labels.box[keep])  # (n, 4) as the training cache reads labeled boxes
+    track[rows[keep]] = np.concatenate([np.ones((len(boxes), 1)), boxes], axis=1)
     return track
 
 
