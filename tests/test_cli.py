@@ -88,9 +88,14 @@ def test_train_posenet_set_names_a_loss_weight_or_an_augmentation_and_says_what_
     value that is no number each end in one line naming the item."""
     for item, text in (("augment.bogus=1", "expected weights.NAME=VALUE or augment.NAME=VALUE"),
                        ("colour.bars_p=1", "expected weights.NAME=VALUE"),
-                       ("augment.zoom=0.5", "augment.zoom is a range"),
+                       ("augment.zoom=0.5", "augment.zoom takes 2 comma-separated numbers"),
                        ("augment.bars_p=lots", "'lots' is not a number")):
         out = tvstream("train", "posenet", "--data", tmp_path, "--out", tmp_path / "run", "--cache", tmp_path / "c",
                        "--set", item)
         assert out.returncode == ExitStatus.USAGE and text in out.stderr, out.stderr
         assert "Traceback" not in out.stderr and not (tmp_path / "c").exists()
+    # a range given as two numbers, and kernel sides as any count of whole numbers, pass the check (the empty data
+    # folder is what stops this run)
+    out = tvstream("train", "posenet", "--data", tmp_path, "--out", tmp_path / "run", "--cache", tmp_path / "c",
+                   "--set", "augment.squash=0.6,1.35", "--set", "augment.randconv_k=1,3")
+    assert "--set" not in out.stderr and "no labeled videos" in out.stderr, out.stderr

@@ -13,7 +13,7 @@ import torch
 
 from train.losses.pose_heads import box_loss, confidence_bce, coord_l1, heatmap_ce
 from train.metrics.keypoints import CORE_JOINTS, pck, torso_diagonal
-from train.posenet.augment import AugmentConfig, pose_crops, zoom_frames
+from train.posenet.augment import AugmentConfig, pose_crops, random_convolution, shade, zoom_frames
 from train.posenet.config import SIZES, PoseNetConfig
 from train.posenet.model import PoseNet, crop_scale
 from tvstream.errors import CheckpointError
@@ -59,6 +59,42 @@ def test_augmented_joints_land_where_the_image_moved(aug):
     crops, out2, out3, _ = pose_crops(images, j2, torch.zeros(n, k, 3), tight, 64, 1.25, aug, g, train=True)
     slot = H36M_17.flip_permutation()[target] if aug.flip_p == 1.0 else target
     assert torch.allclose(_brightest(crops), out2[:, slot], atol=3 * 2 / 64)
+
+
+def test_random_convolution_keeps_outlines_and_each_channels_mean():
+    """A dark square on a light ground: with 1x1 kernels (a colour remap) the square stays one colour and the ground
+    another, the boundary where it was; for any kernel each channel's mean is kept; p = 0 changes nothing."""
+    g = torch.Generator().manual_seed(5)
+    x = torch.full((4, 3, 32, 32), 0.8)
+    x[:, :, 8:20, 10:24] = torch.tensor([0.1, 0.3, 0.2]).view(3, 1, 1)
+    inside = torch.zeros(32, 32, dtype=torch.bool)
+    inside[8:20, 10:24] = True
+    out = random_convolution(x, 1.0, (1,), g)
+    for img in out:
+        a, b = img[:, inside], img[:, ~inside]
+        assert torch.allclose(a, a[:, :1].expand_as(a), atol=1e-5) and torch.allclose(b, b[:, :1].expand_as(b), atol=1e-5)
+    assert not torch.allclose(out, x, atol=1e-3)  # the colours did change
+    for sides in ((1,), (3, 5, 7)):
+        out = random_convolution(x, 1.0, sides, g)
+        assert torch.allclose(out.mean(dim=(2, 3)), x.mean(dim=(2, 3)), atol=1e-4)
+    assert torch.equal(random_convolution(x, 0.0, (3,), g), x)
+
+
+def test_shade_is_a_ramp_across_the_image():
+    """A flat grey image: the shaded one is a plane in x and y (darker on one side), its mean kept, its range within
+    1 +- amount (both axes together at most sqrt 2 of it)."""
+    g = torch.Generator().manual_seed(2)
+    x = torch.full((6, 3, 16, 24), 0.5)
+    out = shade(x, 1.0, 0.4, g)
+    ratio = out[:, 0] / 0.5  # (N, H, W)
+    ys, xs = torch.meshgrid(torch.linspace(-1, 1, 16), torch.linspace(-1, 1, 24), indexing="ij")
+    design = torch.stack([torch.ones_like(xs), xs, ys], -1).reshape(-1, 3)
+    for r in ratio:
+        coef = torch.linalg.lstsq(design, r.reshape(-1, 1)).solution
+        assert torch.allclose(design @ coef, r.reshape(-1, 1), atol=1e-5)  # a plane
+        assert abs(float(coef[0]) - 1) < 1e-5 and float(coef[1:].norm()) <= 0.4 + 1e-5
+    assert (ratio.amax(dim=(1, 2)) - ratio.amin(dim=(1, 2)) > 0.01).any()
+    assert torch.equal(shade(x, 0.0, 0.4, g), x)
 
 
 def test_flip_negates_x_and_swaps_sides_in_3d():

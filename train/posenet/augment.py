@@ -3,8 +3,9 @@
 Geometry (pose crops): the crop box is the labeled box grown by the runtime's margin, then jittered in
 scale and position as a detector would miss it, rotated, sometimes squashed sideways (sources whose aspect
 is not the model's 16:9 arrive squashed) and mirrored (left/right joints swapped, 3D x negated).
-Appearance (both): brightness, contrast, saturation, channel gains, grey, blur, sensor noise, and an
-occluder pasted from another sample of the batch. Every draw comes from an owned ``torch.Generator``.
+Appearance (both): brightness, contrast, saturation, channel gains, grey, light falling off across the image,
+a random convolution mixed in (new textures and colours), blur, sensor noise, and an occluder pasted from another
+sample of the batch. Every draw comes from an owned ``torch.Generator``.
 """
 
 from __future__ import annotations
@@ -46,6 +47,13 @@ class AugmentConfig:
     # 0.57 in 1500 steps, 16:9 clips unchanged: benchmarks/results/frame_fit_notes.md)
     bars_p: float = 0.3
     bars: tuple[float, float] = (0.3, 0.8)
+    # the look of camera footage the renderer does not make: a random convolution of the image mixed into it
+    # (texture and colour drawn anew, shapes kept; Xu et al., ICLR 2021, "random convolutions"), kernel sides drawn
+    # from `randconv_k`, and light falling off across the image (a shaded side) by up to `shade` of its level
+    randconv_p: float = 0.0
+    randconv_k: tuple[int, ...] = (1, 3, 5, 7)
+    shade_p: float = 0.0
+    shade: float = 0.6
 
 
 def _u(n: int, lo: float, hi: float, g: torch.Generator) -> torch.Tensor:
@@ -141,12 +149,52 @@ def appearance(x: torch.Tensor, cfg: AugmentConfig, g: torch.Generator) -> torch
     x = mean + (x - mean) * _u(n, *cfg.contrast, g).view(n, 1, 1, 1)
     x = x * _u(n, *cfg.brightness, g).view(n, 1, 1, 1)
     x = x * (1 + (torch.rand(n, 3, 1, 1, generator=g) * 2 - 1) * cfg.gains)
+    if cfg.shade_p > 0:
+        x = shade(x, cfg.shade_p, cfg.shade, g)
+    if cfg.randconv_p > 0:
+        x = random_convolution(x, cfg.randconv_p, cfg.randconv_k, g)
     blurred = F.avg_pool2d(x, 3, stride=1, padding=1, count_include_pad=False)
     x = torch.where(_p(n, cfg.blur_p, g).view(n, 1, 1, 1), blurred, x)
     x = x + torch.randn(x.shape, generator=g) * (torch.rand(n, 1, 1, 1, generator=g) * cfg.noise)
     if cfg.occlude_p > 0:
         x = occlude(x, cfg.occlude_p, g)
     return x.clamp(0, 1)
+
+
+def shade(x: torch.Tensor, p: float, amount: float, g: torch.Generator) -> torch.Tensor:
+    """Light that falls off across some images: ``x`` times a ramp ``1 + a (cos t X + sin t Y)`` over the image
+    (``X, Y`` in -1..1, ``t`` a drawn direction, ``a`` up to ``amount``), so one side is darker than the other."""
+    n, _, h, w = x.shape
+    a = torch.where(_p(n, p, g), _u(n, 0.0, amount, g), torch.zeros(n))
+    t = _u(n, 0.0, 2 * math.pi, g)
+    ys, xs = torch.linspace(-1, 1, h), torch.linspace(-1, 1, w)
+    ramp = torch.cos(t)[:, None, None] * xs[None, None, :] + torch.sin(t)[:, None, None] * ys[None, :, None]
+    return x * (1 + a[:, None, None] * ramp).clamp(min=0.1)[:, None]
+
+
+def random_convolution(x: torch.Tensor, p: float, sides: tuple[int, ...], g: torch.Generator) -> torch.Tensor:
+    """Some images mixed with a random convolution of themselves: ``m x + (1 - m) c(x)``, ``m`` uniform in 0..1,
+    ``c`` a 3 -> 3 convolution of a drawn odd side with normal weights, its output brought to the image's own
+    per-channel mean and spread (textures and colours change, outlines stay where they are)."""
+    n = x.shape[0]
+    chosen = torch.nonzero(_p(n, p, g)).flatten()
+    if len(chosen) == 0:
+        return x
+    out = x.clone()
+    side = torch.as_tensor(sides)[torch.randint(0, len(sides), (len(chosen),), generator=g)]
+    for k in side.unique().tolist():
+        idx = chosen[side == k]
+        m = len(idx)
+        weight = torch.randn(m * 3, 3, k, k, generator=g) / math.sqrt(3 * k * k)
+        src = x[idx]
+        padded = F.pad(src.reshape(1, m * 3, *x.shape[2:]), [k // 2] * 4, mode="reflect") if k > 1 else \
+            src.reshape(1, m * 3, *x.shape[2:])
+        conv = F.conv2d(padded, weight, groups=m).reshape(src.shape)
+        mean, std = src.mean(dim=(2, 3), keepdim=True), src.std(dim=(2, 3), keepdim=True)
+        conv = (conv - conv.mean(dim=(2, 3), keepdim=True)) / conv.std(dim=(2, 3), keepdim=True).clamp(min=1e-4)
+        mix = torch.rand(m, 1, 1, 1, generator=g)
+        out[idx] = mix * src + (1 - mix) * (mean + conv * std.clamp(min=0.05))
+    return out
 
 
 def occlude(x: torch.Tensor, p: float, g: torch.Generator) -> torch.Tensor:

@@ -20,6 +20,7 @@ Run::
 
     python -m train.synth.world train --out data/world --plates data/plates [--workers 2]
     python -m train.synth.world bench --out data/bench --plates data/plates
+    python -m train.synth.world train --out data/world --plates data/plates --shards varied_photo_0,ski_photo_0
 """
 
 from __future__ import annotations
@@ -146,9 +147,16 @@ def _checks(out: Path, table: dict[str, SynthConfig]) -> dict[str, int]:
     return totals
 
 
-def render_world(kind: str, out: Path, plates: Path | None, workers: int = 2) -> dict:
-    """Render every unfinished shard of ``kind`` into ``out``; returns the world's summary (also ``world.json``)."""
+def render_world(kind: str, out: Path, plates: Path | None, workers: int = 2, only: list[str] | None = None) -> dict:
+    """Render every unfinished shard of ``kind`` into ``out`` (``only``: these shards, a smaller world); returns the
+    world's summary (also ``world.json``)."""
     table = shards(kind, plates)
+    if only:
+        unknown = sorted(set(only) - set(table))
+        if unknown:
+            raise SystemExit(f"error: no {kind} shard named {', '.join(unknown)} (with these plates: "
+                             f"{', '.join(table)})")
+        table = {name: cfg for name, cfg in table.items() if name in only}
     out.mkdir(parents=True, exist_ok=True)
     todo = [(name, cfg, out / name) for name, cfg in table.items() if not is_done(out / name, cfg)]
     total = sum(shard_frames(cfg) for _, cfg, _ in todo)
@@ -181,8 +189,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--plates", type=Path, default=None, help="photo plates (python -m train.synth.photo_plates)")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--shards", type=lambda s: [n for n in s.split(",") if n],
+                    help="comma-separated shard names: render only these (a smaller world; default: all)")
     args = ap.parse_args(argv)
-    summary = render_world(args.kind, args.out, args.plates, args.workers)
+    summary = render_world(args.kind, args.out, args.plates, args.workers, args.shards)
     print(f"{summary['frames']} labeled frames of {summary['subjects']} bodies in {args.out}")
 
 

@@ -162,7 +162,8 @@ def pose(app: AppContext, features: Path, labels: str, data: Path | None, out_di
                    "python -m train.posenet.from_onnx MODEL.onnx OUT.pt, then --init OUT.pt).")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help="Override a loss weight or an augmentation, e.g. --set weights.box_centre_ce=0.5 --set "
-                   "augment.bars_p=0.3 (train/posenet/fit.py, train/posenet/augment.py).")
+                   "augment.bars_p=0.3 --set augment.squash=0.6,1.35 (a range: its numbers comma-separated; "
+                   "train/posenet/fit.py, train/posenet/augment.py).")
 @click.option("--part", type=click.Choice(("all", "detector")), default="all", show_default=True,
               help="What to train: all, or the box detector alone (with --init: the pose head is kept as it is; "
                    "a step costs a fraction of a whole one).")
@@ -195,10 +196,17 @@ def posenet(app: AppContext, data: Path, out_dir: Path, cache_dir: Path, size: s
             raise click.BadParameter(f"{item!r}: expected weights.NAME=VALUE or augment.NAME=VALUE with a NAME of "
                                      "train/posenet/fit.py's LossWeights or augment.py's AugmentConfig",
                                      param_hint="--set")
-        if isinstance(sections[section].get(name), (list, tuple)):
-            raise click.BadParameter(f"{item!r}: {key} is a range, not one number", param_hint="--set")
+        current = sections[section][name]
         try:
-            sections[section][name] = float(value)
+            if isinstance(current, (list, tuple)):  # a range (as many numbers) or choices (whole numbers, any count)
+                choices = all(isinstance(v, int) for v in current)
+                numbers = [int(v) if choices else float(v) for v in value.split(",")]
+                if len(numbers) != len(current) and not choices:
+                    raise click.BadParameter(f"{item!r}: {key} takes {len(current)} comma-separated numbers",
+                                             param_hint="--set")
+                sections[section][name] = numbers
+            else:
+                sections[section][name] = float(value)
         except ValueError:
             raise click.BadParameter(f"{item!r}: {value!r} is not a number", param_hint="--set") from None
     datasets = [data] if (data / "manifest.json").is_file() or not any(
