@@ -90,6 +90,29 @@ def teacher_agreement(student: Path, reference: Path) -> tuple[int, int, int]:
     return int(hits.sum()), int(counted.sum()), len(ref.frames)
 
 
+def full_agreement(groups: dict[str, list[tuple[Path, Path]]], full: Path) -> dict[str, dict]:
+    """MediaPipe Full's agreement with Heavy per group of (clip, Heavy's labels): frames and pooled PCK, Full's
+    label files being the same names in ``full``."""
+    peer = {}
+    for g, pairs in groups.items():
+        parts = [teacher_agreement(full / ref.name, ref) for _, ref in pairs]
+        hits, counted, frames = map(sum, zip(*parts))
+        peer[g] = {"frames": frames, "pck": hits / max(counted, 1)}
+    return peer
+
+
+def table(groups: list[str], peer: dict[str, dict], rows: list[dict]) -> list[str]:
+    """The markdown table: MediaPipe Full's row, then one per ``bench_model`` row, a column per group plus all."""
+    names = groups + ["bench (all)"]
+    lines = ["| model | mode | " + " | ".join(groups) + " | all clips |", "|---|---|" + "---:|" * len(names)]
+    lines.append("| MediaPipe Full | whole frame | " + " | ".join(
+        f"{peer[g]['pck']:.3f}" for g in groups) + " | " + f"{np.mean([peer[g]['pck'] for g in groups]):.3f}* |")
+    for r in rows:
+        cells = [f"{r['groups'][g]['pck']:.3f} (IoU {r['groups'][g]['box_iou']:.2f})" for g in names]
+        lines.append(f"| `{Path(r['model']).name}` {r['hash'][:8]} | {r['mode']} | " + " | ".join(cells) + " |")
+    return lines + ["", "\\* MediaPipe Full's last cell is the mean of its groups, not pooled over frames."]
+
+
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", action="append", required=True, help="an exported .onnx (repeatable)")
@@ -105,15 +128,10 @@ def main(argv: list[str] | None = None) -> dict:
     for clip in clips:
         groups[group_of(clip.stem)].append((clip, labels["mediapipe-heavy"] / f"{clip.stem}.json"))
 
-    peer = {}
-    for g, pairs in groups.items():
-        parts = [teacher_agreement(labels["mediapipe-full"] / ref.name, ref) for _, ref in pairs]
-        hits, counted, frames = map(sum, zip(*parts))
-        peer[g] = {"frames": frames, "pck": hits / max(counted, 1)}
+    peer = full_agreement(groups, labels["mediapipe-full"])
     rows = [{"model": m, **bench_model(m, groups, mode)} for m in args.model for mode in MODES]
 
     record, header = machine()
-    names = list(groups) + ["bench (all)"]
     lines = [f"# Real footage: the held-out reference clips against MediaPipe Heavy, {header}", "",
              f"{time.strftime('%Y-%m-%d %H:%M')}. PCK@0.2 of the 12 core joints against MediaPipe Pose Heavy's "
              "2D (`tvstream label`, every 2nd frame, frames where it found a person). Modes as "
@@ -121,14 +139,7 @@ def main(argv: list[str] | None = None) -> dict:
              "a frame not reported counts as misses), `labeled-box` (cropped on Heavy's box: the head alone). "
              "Box IoU against Heavy's box (joints grown by `JOINT_BOX_MARGIN`). Held out: never train or tune "
              "on these clips.", "",
-             *[f"- `{g}`: {text}" for g, text in GROUPS.items()], "",
-             "| model | mode | " + " | ".join(names[:-1]) + " | all clips |", "|---|---|" + "---:|" * len(names)]
-    lines.append("| MediaPipe Full | whole frame | " + " | ".join(
-        f"{peer[g]['pck']:.3f}" for g in groups) + " | " + f"{np.mean([peer[g]['pck'] for g in groups]):.3f}* |")
-    for r in rows:
-        cells = [f"{r['groups'][g]['pck']:.3f} (IoU {r['groups'][g]['box_iou']:.2f})" for g in names]
-        lines.append(f"| `{Path(r['model']).name}` {r['hash'][:8]} | {r['mode']} | " + " | ".join(cells) + " |")
-    lines += ["", "\\* MediaPipe Full's last cell is the mean of its groups, not pooled over frames."]
+             *[f"- `{g}`: {text}" for g, text in GROUPS.items()], "", *table(list(groups), peer, rows)]
     result = {"machine": record, "date": time.strftime("%Y-%m-%d %H:%M"), "mediapipe_full": peer,
               "rows": [{k: v for k, v in r.items()} for r in rows]}
     save(RESULTS / args.name, result, "\n".join(lines) + "\n")

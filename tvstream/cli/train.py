@@ -167,11 +167,13 @@ def pose(app: AppContext, features: Path, labels: str, data: Path | None, out_di
 @click.option("--part", type=click.Choice(("all", "detector")), default="all", show_default=True,
               help="What to train: all, or the box detector alone (with --init: the pose head is kept as it is; "
                    "a step costs a fraction of a whole one).")
+@click.option("--threads", type=click.IntRange(min=1), default=2, show_default=True,
+              help="CPU threads of the training step (1 each lets two runs share two cores).")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
 @pass_app
 def posenet(app: AppContext, data: Path, out_dir: Path, cache_dir: Path, size: str, steps: int, batch_size: int,
             device: str, cpu_amp: bool, init: Path | None, lr: float, freeze_bn: bool, sets: tuple[str, ...],
-            part: str, resume: bool) -> None:
+            part: str, threads: int, resume: bool) -> None:
     """Supervised training of the localising pose network (box detector + heatmap/location-map heads).
 
     \b
@@ -226,11 +228,12 @@ def posenet(app: AppContext, data: Path, out_dir: Path, cache_dir: Path, size: s
             cfg = FitConfig.from_dict({**defaults, "model": size, "cache": str(root), "steps": steps,
                                        "batch": batch_size, "device": device, "cpu_amp": cpu_amp, "lr": lr,
                                        "init": str(init) if init else None, "freeze_bn": freeze_bn, "part": part,
-                                       **sections})
+                                       "threads": threads, **sections})
         except TypeError as err:
             raise click.BadParameter(str(err), param_hint="--set") from None
         if resume and (out_dir / "last.pt").is_file():
-            cfg = dc_replace(FitConfig.from_dict(load_checkpoint(out_dir / "last.pt")["config"]["fit"]), steps=steps)
+            cfg = dc_replace(FitConfig.from_dict(load_checkpoint(out_dir / "last.pt")["config"]["fit"]), steps=steps,
+                             threads=threads)
         bar.update(task, description=size, completed=0, total=steps)
 
         def on_step(step: int, total: int, stats: dict) -> None:
