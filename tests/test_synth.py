@@ -293,6 +293,34 @@ def test_fabrics_and_quality_leave_the_rest_of_a_seed_as_it_was(tmp_path, body):
         np.testing.assert_array_equal(la.camera.K, lb.camera.K)
 
 
+def test_loose_clothes_widen_the_silhouette_and_leave_the_skeleton(tmp_path, body):
+    """The same seed with clothes standing off the body: the same joints and cameras, a larger silhouette (the
+    labeled box holds it), and bare hands, feet and head."""
+    from dataclasses import replace
+
+    from train.synth.body import REGIONS
+    from train.synth.generate import LOOSE_SHARE, SynthConfig, loose_clothes, synthesize
+    from tvstream.labels import load_labels
+
+    standoff = loose_clothes(np.random.default_rng(0), body.vertex_region, 0.05)
+    for k, region in enumerate(REGIONS):
+        part = standoff[body.vertex_region == k]
+        assert part.min() == part.max() and 0 <= part.max() <= LOOSE_SHARE.get(region, 0.0) * 0.05 + 1e-7
+    assert standoff.max() > 0
+    tight = SynthConfig(scenario="studio", subjects=1, sequences=1, seconds=0.2, width=96, height=96, seed=5, noise=0)
+    a = synthesize(tight, tmp_path / "a", body=body)
+    b = synthesize(replace(tight, loose=0.12), tmp_path / "b", body=body)
+    widths = []
+    for ea, eb in zip(a, b):
+        la, lb = load_labels(ea.labels), load_labels(eb.labels)
+        np.testing.assert_array_equal(la.joints3d, lb.joints3d)
+        widths.append([(l.box[:, 2] - l.box[:, 0]).mean() for l in (la, lb)])
+    tight_w, loose_w = np.array(widths).T
+    assert (loose_w >= tight_w).all() and loose_w.sum() > 1.05 * tight_w.sum()
+    with pytest.raises(ValueError, match="loose"):
+        SynthConfig(loose=0.5)
+
+
 def test_subject_splits():
     from train.synth.generate import subject_splits
 

@@ -71,6 +71,9 @@ def test_a_shard_with_a_missing_or_empty_file_is_rendered_again(tmp_path, capsys
     (shard / "a.mp4").write_bytes(b"video")
     (shard / "synth_config.json").write_text(json.dumps(asdict(cfg)))
     assert is_done(shard, cfg) and not is_done(shard, SynthConfig(seed=6))
+    older = {k: v for k, v in asdict(cfg).items() if k != "loose"}  # rendered before SynthConfig.loose existed
+    (shard / "synth_config.json").write_text(json.dumps(older))
+    assert is_done(shard, cfg) and not is_done(shard, SynthConfig(seed=5, loose=0.05))
     (shard / "manifest.json").write_text("{not json")
     assert not is_done(shard) and "unreadable manifest" in capsys.readouterr().out
 

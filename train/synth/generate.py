@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from train.synth.appearance import Appearance, draw_fabrics, paint
-from train.synth.body import BodyModel, Phenotype
+from train.synth.body import REGIONS, BodyModel, Phenotype
 from train.synth.bvh import load_captures, resample
 from train.synth.cameras import Camera
 from train.synth.collisions import self_intersecting
@@ -59,6 +59,9 @@ class SynthConfig:
     bvh: str | None = None  # folder of BVH motion capture used instead of the scenario's procedural motions
     textures: str | None = None  # folder of photos that half the garments are printed with (patches)
     shadows: bool = True  # the athlete casts a contact shadow on the ground (not in dives)
+    # clothes that stand off the body, as camera footage's people wear them (anny's garments are painted on): the
+    # torso, arms and legs pushed out along the surface's normals by up to this many metres, drawn per subject
+    loose: float = 0.0
 
     def __post_init__(self) -> None:
         if self.scenario not in SCENARIOS:
@@ -71,6 +74,8 @@ class SynthConfig:
             raise ValueError(f"seconds must be in [0.1, 600], got {self.seconds}")
         if not 1 <= self.fps <= 240:
             raise ValueError(f"fps must be in [1, 240], got {self.fps}")
+        if not 0 <= self.loose <= 0.2:
+            raise ValueError(f"loose must be in [0, 0.2] metres, got {self.loose}")
         if not 0 <= self.crf[0] <= self.crf[1] <= 51:
             raise ValueError(f"crf must be a range within [0, 51], got {self.crf}")
 
@@ -186,6 +191,19 @@ def _posed_motion(scenario: Scenario, captures: list, body: BodyModel, phenotype
     return (motion, *place(motion, verts, joints, scenario))
 
 
+# how far each region's clothes stand off, as a share of SynthConfig.loose (hands, feet and head stay bare)
+LOOSE_SHARE = {"torso": 1.0, "arms": 0.7, "legs": 0.8}
+
+
+def loose_clothes(rng: np.random.Generator, vertex_region: np.ndarray, loose: float) -> np.ndarray:
+    """Per vertex, how far (metres) one subject's clothes stand off its body: per region a draw in
+    ``[0, LOOSE_SHARE * loose]`` (``vertex_region``: indices into ``body.REGIONS``). ``rng`` is the subject's own
+    stream for this, so its bodies, motions and cameras are the same whatever ``loose`` is."""
+    draws = rng.uniform(0, 1, len(REGIONS))
+    share = np.array([LOOSE_SHARE.get(r, 0.0) for r in REGIONS])
+    return (draws * share * loose)[vertex_region].astype(np.float32)
+
+
 def _render_take(renderer: Renderer, body_mesh, env, cfg: SynthConfig, take: _Take, degrade: _Degrade,
                  path: Path, tick: Callable[[], None]) -> tuple[np.ndarray, ...]:
     """Render, degrade and encode one take; its labels ``(joints3d, joints2d, box, visible)`` stacked over frames."""
@@ -280,6 +298,7 @@ def synthesize(cfg: SynthConfig, out_dir: str | os.PathLike, progress: Progress 
             # fabrics and encoding quality draw from streams of their own: turning them off or on leaves the
             # bodies, motions, cameras and lights of a seed as they are
             fabric_rng, crf_rng = (np.random.default_rng(child) for child in seed.spawn(2))
+            standoff = loose_clothes(np.random.default_rng(seed.spawn(1)[0]), body.vertex_region, cfg.loose)
             subject = f"S{s + 1:02d}"
             phenotype = Phenotype.sample(rng)
             appearance = Appearance.sample(rng, scenario.outfit)
@@ -294,6 +313,9 @@ def synthesize(cfg: SynthConfig, out_dir: str | os.PathLike, progress: Progress 
                 motion, verts, joints = _posed_motion(scenario, captures, body, phenotype, cfg, rng, stats)
                 sequence = f"{subject}_{k + 1:02d}_{motion.name}"
                 normals = [vertex_normals(v, body.faces) for v in verts]
+                if cfg.loose > 0:  # the clothed surface, and its own normals for the light
+                    verts = verts + np.stack(normals) * standoff[None, :, None]
+                    normals = [vertex_normals(v, body.faces) for v in verts]
                 rigs = ([[cam] * cfg.frames for cam in studio_rig] if studio_rig is not None
                         else cameras_for(scenario, cfg.width, cfg.height, joints, rng))
                 drift_phase = rng.uniform(0, 2 * np.pi)

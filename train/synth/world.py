@@ -100,7 +100,12 @@ def is_done(folder: Path, cfg: SynthConfig | None = None) -> bool:
     if cfg is not None:
         recipe = folder / "synth_config.json"
         wanted = json.loads(json.dumps(asdict(cfg)))
-        if not recipe.is_file() or json.loads(recipe.read_text()) != wanted:
+        # a field added to SynthConfig since the shard was rendered counts as its default (which it rendered with)
+        defaults = json.loads(json.dumps(asdict(SynthConfig())))
+        stored = json.loads(recipe.read_text()) if recipe.is_file() else None
+        if stored is not None:
+            stored = {**{k: defaults[k] for k in wanted.keys() - stored.keys()}, **stored}
+        if stored != wanted:
             print(f"  {folder.name}: rendered from another recipe; rendering the shard again", flush=True)
             return False
     from tvstream.errors import TvstreamError
@@ -147,10 +152,11 @@ def _checks(out: Path, table: dict[str, SynthConfig]) -> dict[str, int]:
     return totals
 
 
-def render_world(kind: str, out: Path, plates: Path | None, workers: int = 2, only: list[str] | None = None) -> dict:
-    """Render every unfinished shard of ``kind`` into ``out`` (``only``: these shards, a smaller world); returns the
-    world's summary (also ``world.json``)."""
-    table = shards(kind, plates)
+def render_world(kind: str, out: Path, plates: Path | None, workers: int = 2, only: list[str] | None = None,
+                 loose: float = 0.0) -> dict:
+    """Render every unfinished shard of ``kind`` into ``out`` (``only``: these shards, a smaller world; ``loose``:
+    clothes that stand off the body, ``SynthConfig.loose``); returns the world's summary (also ``world.json``)."""
+    table = {name: replace(cfg, loose=loose) for name, cfg in shards(kind, plates).items()}
     if only:
         unknown = sorted(set(only) - set(table))
         if unknown:
@@ -191,8 +197,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--shards", type=lambda s: [n for n in s.split(",") if n],
                     help="comma-separated shard names: render only these (a smaller world; default: all)")
+    ap.add_argument("--loose", type=float, default=0.0,
+                    help="clothes that stand off the body by up to this many metres (SynthConfig.loose)")
     args = ap.parse_args(argv)
-    summary = render_world(args.kind, args.out, args.plates, args.workers, args.shards)
+    summary = render_world(args.kind, args.out, args.plates, args.workers, args.shards, args.loose)
     print(f"{summary['frames']} labeled frames of {summary['subjects']} bodies in {args.out}")
 
 

@@ -49,6 +49,9 @@ class FrameSize(click.ParamType):
 @click.option("--textures", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="Folder of photos: half the garments are printed with patches cut from them.")
 @click.option("--no-shadows", is_flag=True, help="No contact shadow under the athlete (there is none over --backgrounds plates).")
+@click.option("--loose", type=click.FloatRange(0, 0.2), default=0.0, show_default=True,
+              help="Clothes that stand off the body by up to this many metres (torso, arms, legs; drawn per subject), "
+                   "as camera footage's people wear them.")
 @click.option("--bvh", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="Folder of BVH motion capture (CMU/Mixamo joint names) to drive the bodies instead.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
@@ -56,8 +59,8 @@ class FrameSize(click.ParamType):
 @click.option("--contact-sheet", "sheet", is_flag=True, help="Also write contact_sheet.png with labels drawn.")
 @pass_app
 def synth(app: AppContext, scenario: str, subjects: int, sequences: int, seconds: float, size: tuple[int, int],
-          fps: float, seed: int, backgrounds: Path | None, textures: Path | None, no_shadows: bool, bvh: Path | None,
-          out_dir: Path, sheet: bool) -> None:
+          fps: float, seed: int, backgrounds: Path | None, textures: Path | None, no_shadows: bool, loose: float,
+          bvh: Path | None, out_dir: Path, sheet: bool) -> None:
     """Render synthetic athletes (anny bodies, procedural motions) to H.264 videos with 3D/2D labels.
 
     \b
@@ -76,7 +79,7 @@ def synth(app: AppContext, scenario: str, subjects: int, sequences: int, seconds
     cfg = SynthConfig(scenario=scenario, subjects=subjects, sequences=sequences, seconds=seconds, width=size[0],
                       height=size[1], fps=fps, seed=seed, backgrounds=str(backgrounds) if backgrounds else None,
                       textures=str(textures) if textures else None, shadows=not no_shadows,
-                      bvh=str(bvh) if bvh else None)
+                      loose=loose, bvh=str(bvh) if bvh else None)
     with Progress(TextColumn("[bold]synth[/] {task.description}"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("frames"), TimeRemainingColumn(), console=app.console, disable=app.quiet) as bar:
         task = bar.add_task(scenario, total=None)
