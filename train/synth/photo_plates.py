@@ -47,6 +47,9 @@ def unpack_packages(packages: tuple[str, ...], into: Path) -> dict[str, Path]:
                     raise SourceError(f"cannot download the Debian package {name} ({exc})") from None
                 deb = next(Path(tmp).glob("*.deb"))
                 subprocess.run(["dpkg", "-x", str(deb), str(Path(part).resolve())], check=True, capture_output=True)
+                version = subprocess.run(["dpkg-deb", "-f", str(deb), "Version"], check=True, capture_output=True,
+                                         text=True).stdout.strip()
+                (Path(part) / "VERSION").write_text(version + "\n")  # which release the photos came from
                 Path(part).rename(root)
         roots[name] = root
     return roots
@@ -101,9 +104,12 @@ def write_plates(out: Path, per_photo: int = 6, size: tuple[int, int] = (640, 36
     roots = unpack_packages(PACKAGES, cache)
     rng = np.random.default_rng(seed)
     record = {"size": list(size), "per_photo": per_photo, "packages": {}, "plates": []}
+    record["versions"] = {}
     for package, root in roots.items():
         licence = next(iter(sorted(root.rglob("copyright"))), None)
         record["packages"][package] = str(licence.relative_to(cache)) if licence else "see the package's copyright"
+        stamp = root / "VERSION"
+        record["versions"][package] = stamp.read_text().strip() if stamp.is_file() else None
     for i, (package, path) in enumerate(find_photos(roots)):
         photo = _read_rgb(path)
         if photo is None or min(photo.shape[:2]) < MIN_SIDE:

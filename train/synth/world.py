@@ -152,6 +152,24 @@ def _checks(out: Path, table: dict[str, SynthConfig]) -> dict[str, int]:
     return totals
 
 
+# what a render depends on besides its recipe: the bench re-rendered on 2026-12-02 scored the same model 0.713
+# where the one rendered a day before scored 0.665 (benchmarks/results/pose_bench_notes.md), so say what drew it
+RENDER_PACKAGES = ("anny", "numpy", "torch", "opencv-python-headless", "av", "moderngl")
+
+
+def renderer_versions() -> dict[str, str | None]:
+    """The installed versions of the packages a render depends on (None: not installed)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found: dict[str, str | None] = {}
+    for name in RENDER_PACKAGES:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = None
+    return found
+
+
 def render_world(kind: str, out: Path, plates: Path | None, workers: int = 2, only: list[str] | None = None,
                  loose: float = 0.0) -> dict:
     """Render every unfinished shard of ``kind`` into ``out`` (``only``: these shards, a smaller world; ``loose``:
@@ -183,6 +201,7 @@ def render_world(kind: str, out: Path, plates: Path | None, workers: int = 2, on
                           for name, c in table.items()},
                "plates_sources": str(plates / "sources.json") if plates else None,
                "checks": _checks(out, table),
+               "versions": renderer_versions(),
                "render_seconds_this_run": round(time.perf_counter() - tic, 1),
                "frames_per_second_this_run": round(done_frames / max(time.perf_counter() - tic, 1e-9), 1)}
     (out / "world.json").write_text(json.dumps(summary, indent=1) + "\n")
