@@ -25,7 +25,6 @@ teacher venv). Results: ``benchmarks/results/real_dev.{json,md}``.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import subprocess
@@ -40,7 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.provenance import machine, save
-from benchmarks.real_reference import TEACHERS, full_agreement, label, table
+from benchmarks.real_reference import TEACHERS, full_agreement, label, parse_args, table
 
 RESULTS = Path(__file__).parent / "results"
 FOLDER = Path(__file__).parent / ".clips" / "real_dev"
@@ -312,12 +311,7 @@ def sources_lines() -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", action="append", required=True, help="an exported .onnx (repeatable)")
-    ap.add_argument("--folder", type=Path, default=FOLDER, help="where the sources, clips and labels are kept")
-    ap.add_argument("--venv", type=Path, help="the teacher's venv (default: tvstream's)")
-    ap.add_argument("--name", default="real_dev")
-    args = ap.parse_args(argv)
+    args = parse_args(argv, __doc__, FOLDER, "real_dev")
     from train.posenet.evaluate import MODES, bench_model
 
     clips = make_clips(fetch(args.folder), args.folder)

@@ -113,13 +113,19 @@ def table(groups: list[str], peer: dict[str, dict], rows: list[dict]) -> list[st
     return lines + ["", "\\* MediaPipe Full's last cell is the mean of its groups, not pooled over frames."]
 
 
-def main(argv: list[str] | None = None) -> dict:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def parse_args(argv: list[str] | None, doc: str, folder: Path, name: str) -> argparse.Namespace:
+    """The arguments of a real-footage benchmark (this one and ``real_dev``): models, where its clips are kept,
+    the teacher's venv, the results' name."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
     ap.add_argument("--model", action="append", required=True, help="an exported .onnx (repeatable)")
-    ap.add_argument("--folder", type=Path, default=FOLDER, help="where the clips and their labels are kept")
+    ap.add_argument("--folder", type=Path, default=folder, help="where the clips and their labels are kept")
     ap.add_argument("--venv", type=Path, help="the teacher's venv (default: tvstream's)")
-    ap.add_argument("--name", default="real_reference")
-    args = ap.parse_args(argv)
+    ap.add_argument("--name", default=name)
+    return ap.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args(argv, __doc__, FOLDER, "real_reference")
     from train.posenet.evaluate import MODES, bench_model
 
     clips = fetch(args.folder)
