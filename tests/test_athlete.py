@@ -3,6 +3,8 @@ and the pipeline re-cropping around the athlete when the detector's soft-argmax 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -291,6 +293,30 @@ def test_camera_motion_reads_a_pan_and_a_still_camera():
         panning.observe(view(10 + 6 * i))
         still.observe(view(10))
     assert panning.moving and not still.moving
+
+
+def test_camera_motion_reads_a_pan_between_black_bars_from_the_picture_alone(tmp_path):
+    """A portrait window of the panning sample clip, fitted between bars (tvstream.frame_fit): read with the bars,
+    which never move, the pan looks still in most frames; read within the picture, in most frames it is a pan."""
+    import av
+
+    from tvstream.camera_motion import CameraMotion
+    from tvstream.sources import VideoSource
+    from tvstream.video_writer import VideoWriter
+
+    sample = Path(__file__).resolve().parent.parent / "examples" / "sample_ski.mp4"
+    with av.open(str(sample)) as container:
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    x0 = (frames[0].shape[1] - 202) // 2
+    with VideoWriter(str(tmp_path / "portrait.mp4"), 202, frames[0].shape[0], 25.0) as writer:
+        for f in frames:
+            writer.write(np.ascontiguousarray(f[:, x0:x0 + 202]))
+    with VideoSource(str(tmp_path / "portrait.mp4"), (288, 512)) as source:
+        assert not source.fit.fills
+        whole, picture = CameraMotion(), CameraMotion(picture=source.fit.picture)
+        read = [(whole.observe(fr.image), picture.observe(fr.image)) for fr in source.frames()]
+    share_whole, share_picture = np.mean(read[16:], axis=0)  # after the first window of comparisons
+    assert share_picture > 0.5 > share_whole
 
 
 def test_the_athlete_size_is_not_learnt_from_a_peak_shared_with_someone():

@@ -48,6 +48,12 @@ class FrameFit:
         """Whether the content is the whole model frame (no bars)."""
         return self.content == self.model
 
+    @property
+    def picture(self) -> tuple[slice, slice]:
+        """The rows and columns of the model frame that the source fills (``image[fit.picture]``)."""
+        (h, w), (x, y) = self.content, self.offset
+        return slice(y, y + h), slice(x, x + w)
+
     @cached_property
     def scale(self) -> np.ndarray:
         """(x, y) source pixels per model pixel."""

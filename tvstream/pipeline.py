@@ -157,7 +157,7 @@ def estimate(source: VideoSource, backend, options: RunOptions, stop: threading.
     athlete = AthleteTrack(model_size, options.keep, fixed_camera=foreground_scored(options))
     keeps = keeps_athlete(options, backend.metadata)
     # crossings are judged while the camera holds still (a panning camera sweeps still things across the image)
-    motion = CameraMotion() if keeps and foreground_scored(options) else None
+    motion = CameraMotion(picture=fit.picture) if keeps and foreground_scored(options) else None
     frame_wh = np.array(model_size[::-1], np.float64)  # (W, H) of the model's frame, for normalised boxes
     even_w, even_h = source.width // 2 * 2, source.height // 2 * 2  # H.264 needs even sizes
     writer = VideoWriter(options.render, even_w, even_h, source.fps or 25.0) if options.render else None
