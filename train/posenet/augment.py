@@ -187,9 +187,10 @@ def random_convolution(x: torch.Tensor, p: float, sides: tuple[int, ...], g: tor
         m = len(idx)
         weight = torch.randn(m * 3, 3, k, k, generator=g) / math.sqrt(3 * k * k)
         src = x[idx]
-        padded = F.pad(src.reshape(1, m * 3, *x.shape[2:]), [k // 2] * 4, mode="reflect") if k > 1 else \
-            src.reshape(1, m * 3, *x.shape[2:])
-        conv = F.conv2d(padded, weight, groups=m).reshape(src.shape)
+        flat = src.reshape(1, m * 3, *x.shape[2:])  # one image of m * 3 channels: a grouped convolution per image
+        if k > 1:
+            flat = F.pad(flat, [k // 2] * 4, mode="reflect")
+        conv = F.conv2d(flat, weight, groups=m).reshape(src.shape)
         mean, std = src.mean(dim=(2, 3), keepdim=True), src.std(dim=(2, 3), keepdim=True)
         conv = (conv - conv.mean(dim=(2, 3), keepdim=True)) / conv.std(dim=(2, 3), keepdim=True).clamp(min=1e-4)
         mix = torch.rand(m, 1, 1, 1, generator=g)

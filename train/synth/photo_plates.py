@@ -103,8 +103,7 @@ def write_plates(out: Path, per_photo: int = 6, size: tuple[int, int] = (640, 36
     cache = cache or out / "_packages"
     roots = unpack_packages(PACKAGES, cache)
     rng = np.random.default_rng(seed)
-    record = {"size": list(size), "per_photo": per_photo, "packages": {}, "plates": []}
-    record["versions"] = {}
+    record = {"size": list(size), "per_photo": per_photo, "packages": {}, "versions": {}, "plates": []}
     for package, root in roots.items():
         licence = next(iter(sorted(root.rglob("copyright"))), None)
         record["packages"][package] = str(licence.relative_to(cache)) if licence else "see the package's copyright"

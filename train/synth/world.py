@@ -153,7 +153,7 @@ def _checks(out: Path, table: dict[str, SynthConfig]) -> dict[str, int]:
 
 
 # what a render depends on besides its recipe: the bench re-rendered on 2026-12-02 scored the same model 0.713
-# where the one rendered a day before scored 0.665 (benchmarks/results/pose_bench_notes.md), so say what drew it
+# where the one rendered a day before scored 0.665 (benchmarks/results/sim2real.md), so say what drew it
 RENDER_PACKAGES = ("anny", "numpy", "torch", "opencv-python-headless", "av", "moderngl")
 
 
