@@ -99,3 +99,7 @@ def test_train_posenet_set_names_a_loss_weight_or_an_augmentation_and_says_what_
     out = tvstream("train", "posenet", "--data", tmp_path, "--out", tmp_path / "run", "--cache", tmp_path / "c",
                    "--set", "augment.squash=0.6,1.35", "--set", "augment.randconv_k=1,3")
     assert "--set" not in out.stderr and "no labeled videos" in out.stderr, out.stderr
+    for item in ("cutouts", "cutouts=0", "=3"):
+        out = tvstream("train", "posenet", "--data", tmp_path, "--out", tmp_path / "run", "--cache", tmp_path / "c",
+                       "--repeat", item)
+        assert out.returncode == ExitStatus.USAGE and "expected NAME=K" in out.stderr, out.stderr

@@ -700,3 +700,40 @@ def test_pipeline_outputs_run_with_the_options_given():
     none, _ = pipeline_outputs(backend, SAMPLE, "ski", RunOptions(max_frames=6, min_conf=1.0))
     assert len(shown["pose2d"]) == len(none["pose2d"]) == 6
     assert np.isfinite(shown["pose2d"]).all() and np.isnan(none["pose2d"]).all()
+
+
+def _tiny_cache(folder: Path, rows: int, videos: int) -> Path:
+    """A built cache of ``rows`` blank rows over ``videos`` videos (what Cache reads; no images to speak of)."""
+    from train.posenet.cache import FIELDS
+
+    folder.mkdir(parents=True)
+    shapes = {"crops": (rows, 2, 2, 3), "frames": (rows, 2, 2, 3), "joints2d": (rows, 17, 2),
+              "joints3d": (rows, 17, 3), "visible": (rows, 17), "box": (rows, 4), "tight": (rows, 2),
+              "weight2d": (rows, 17)}
+    assert set(shapes) == set(FIELDS)
+    for k, shape in shapes.items():
+        np.save(folder / f"{k}.npy", np.zeros(shape, np.uint8 if k in ("crops", "frames") else np.float32))
+    np.save(folder / "video.npy", np.arange(rows, dtype=np.int32) % videos)
+    (folder / "cache.json").write_text('{"side": 2, "small": [2, 2], "frames": %d, "videos": []}' % rows)
+    return folder
+
+
+def test_a_repeated_cache_folder_is_drawn_that_many_times_and_a_wrong_name_is_refused(tmp_path: Path):
+    from train.posenet.cache import load_cache
+    from train.posenet.fit import FitConfig, repeated_rows, split_rows
+    from tvstream.errors import LabelError
+
+    _tiny_cache(tmp_path / "cutouts", rows=6, videos=3)
+    _tiny_cache(tmp_path / "world", rows=10, videos=5)
+    cache = load_cache(tmp_path)
+    assert cache.names == ["cutouts", "world"]
+    train, _ = split_rows(cache, val_every=1000)  # nothing held out
+    train = train[train != 4]  # as if row 4 were held out
+    rows = repeated_rows(cache, train, {"cutouts": 3})
+    assert sorted(rows) == sorted([0, 1, 2, 3, 5] * 3 + list(range(6, 16)))
+    assert list(repeated_rows(cache, train, {})) == list(train)
+    with pytest.raises(LabelError, match="cutout"):
+        repeated_rows(cache, train, {"cutout": 2})
+    with pytest.raises(ValueError, match="whole numbers"):
+        FitConfig(repeat={"cutouts": 0})
+    assert FitConfig.from_dict(FitConfig(repeat={"cutouts": 4}).to_dict()).repeat == {"cutouts": 4}

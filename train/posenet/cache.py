@@ -176,6 +176,7 @@ class Cache:
         for folder in folders:
             if not (folder / "cache.json").is_file():
                 raise LabelError(f"{folder}: no training cache (build it first)")
+        self.names = [f.name for f in folders]
         self.images = [{k: np.load(f / f"{k}.npy", mmap_mode="r") for k in ("crops", "frames")} for f in folders]
         sizes = [len(part["crops"]) for part in self.images]
         self.offsets = np.cumsum([0, *sizes])

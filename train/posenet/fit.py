@@ -24,7 +24,7 @@ from train.posenet.augment import AugmentConfig, appearance, pose_crops, zoom_fr
 from train.posenet.cache import Cache, load_cache
 from train.posenet.config import SIZES, PoseNetConfig
 from train.posenet.model import PoseNet
-from tvstream.errors import CheckpointError
+from tvstream.errors import CheckpointError, LabelError
 from tvstream.sysinfo import cpu_has_native_bf16
 
 log = logging.getLogger(__name__)
@@ -69,6 +69,9 @@ class FitConfig:
     val_every: int = 40  # every n-th cached video is held out
     eval_every: int = 500
     checkpoint_every: int = 200
+    # cache folder name -> how many times its training rows are drawn (a small set of real people among tens of
+    # thousands of rendered frames: {"cutouts": 8}); folders not named are drawn once
+    repeat: dict[str, int] = field(default_factory=dict)
     weights: LossWeights = field(default_factory=LossWeights)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
@@ -79,6 +82,8 @@ class FitConfig:
             raise ValueError(f"need steps >= 1 and batch >= 2, got {self.steps}, {self.batch}")
         if self.part not in PARTS:
             raise ValueError(f"part must be one of {', '.join(PARTS)}, got {self.part!r}")
+        if any(int(k) != k or k < 1 for k in self.repeat.values()):
+            raise ValueError(f"repeat counts must be whole numbers >= 1, got {self.repeat}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -207,6 +212,16 @@ def split_rows(cache: Cache, val_every: int) -> tuple[np.ndarray, np.ndarray]:
     return np.flatnonzero(~held), np.flatnonzero(held)
 
 
+def repeated_rows(cache: Cache, rows: np.ndarray, repeat: dict[str, int]) -> np.ndarray:
+    """``rows`` with those of each cache folder named in ``repeat`` there that many times (drawn as often)."""
+    unknown = set(repeat) - set(cache.names)
+    if unknown:
+        raise LabelError(f"repeat names {sorted(unknown)}: no such cache folder (there are {cache.names})")
+    shard = np.searchsorted(cache.offsets, rows, side="right") - 1
+    times = np.asarray([repeat.get(name, 1) for name in cache.names])[shard]
+    return np.repeat(rows, times)
+
+
 def network_inputs(batch: dict[str, torch.Tensor], mcfg: PoseNetConfig, cfg: FitConfig, g: torch.Generator,
                    train: bool = True) -> tuple[torch.Tensor, ...]:
     """Cache rows -> ``(crops, joints2d, joints3d, frames, boxes, weight2d)`` as the networks see them: the crop
@@ -323,6 +338,7 @@ def fit(cfg: FitConfig, run_dir: Path, resume: bool = False,
         raise CheckpointError(f"{run_dir} already holds a run (resume it, or train into another folder)")
     cache = load_cache(Path(cfg.cache))
     train_rows, val_rows = split_rows(cache, cfg.val_every)
+    train_rows = repeated_rows(cache, train_rows, cfg.repeat)
     mcfg: PoseNetConfig = SIZES[cfg.model]
     torch.manual_seed(cfg.seed)
     model = PoseNet(mcfg).to(cfg.device)

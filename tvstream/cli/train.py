@@ -169,11 +169,14 @@ def pose(app: AppContext, features: Path, labels: str, data: Path | None, out_di
                    "a step costs a fraction of a whole one).")
 @click.option("--threads", type=click.IntRange(min=1), default=2, show_default=True,
               help="CPU threads of the training step (1 each lets two runs share two cores).")
+@click.option("--repeat", "repeats", multiple=True, metavar="NAME=K",
+              help="Draw the training rows of the dataset NAME (a folder of --data) K times as often, e.g. "
+                   "--repeat cutouts=8 (a few real people among a rendered world).")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
 @pass_app
 def posenet(app: AppContext, data: Path, out_dir: Path, cache_dir: Path, size: str, steps: int, batch_size: int,
             device: str, cpu_amp: bool, init: Path | None, lr: float, freeze_bn: bool, sets: tuple[str, ...],
-            part: str, threads: int, resume: bool) -> None:
+            part: str, threads: int, repeats: tuple[str, ...], resume: bool) -> None:
     """Supervised training of the localising pose network (box detector + heatmap/location-map heads).
 
     \b
@@ -211,6 +214,12 @@ def posenet(app: AppContext, data: Path, out_dir: Path, cache_dir: Path, size: s
                 sections[section][name] = float(value)
         except ValueError:
             raise click.BadParameter(f"{item!r}: {value!r} is not a number", param_hint="--set") from None
+    repeat = {}
+    for item in repeats:
+        name, _, k = item.partition("=")
+        if not name or not k.isdigit() or int(k) < 1:
+            raise click.BadParameter(f"{item!r}: expected NAME=K, K a whole number >= 1", param_hint="--repeat")
+        repeat[name] = int(k)
     datasets = [data] if (data / "manifest.json").is_file() or not any(
         (p / "manifest.json").is_file() for p in data.iterdir()) else sorted(
         p for p in data.iterdir() if (p / "manifest.json").is_file())
@@ -224,11 +233,14 @@ def posenet(app: AppContext, data: Path, out_dir: Path, cache_dir: Path, size: s
             bar.update(task, completed=i + 1)
         if not find_caches(root):
             raise click.BadParameter(f"{data}: no labeled clips to train on", param_hint="--data")
+        unknown = set(repeat) - {p.name for p in find_caches(root)}
+        if unknown:
+            raise click.BadParameter(f"{', '.join(sorted(unknown))}: not a dataset of {data}", param_hint="--repeat")
         try:
             cfg = FitConfig.from_dict({**defaults, "model": size, "cache": str(root), "steps": steps,
                                        "batch": batch_size, "device": device, "cpu_amp": cpu_amp, "lr": lr,
                                        "init": str(init) if init else None, "freeze_bn": freeze_bn, "part": part,
-                                       "threads": threads, **sections})
+                                       "threads": threads, "repeat": repeat, **sections})
         except TypeError as err:
             raise click.BadParameter(str(err), param_hint="--set") from None
         if resume and (out_dir / "last.pt").is_file():
