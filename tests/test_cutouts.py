@@ -95,3 +95,19 @@ def test_on_person_counts_only_the_joints_the_teacher_sees():
     assert not on_person(f, [40, 20, 60, 80])
     f["visible"] = [j not in CORE_JOINTS[:6] for j in range(17)]
     assert on_person(f, [40, 20, 60, 80])
+
+
+def test_a_cut_shot_puts_the_person_partly_outside_the_frame(tmp_path: Path):
+    Image.fromarray(np.zeros((30, 40, 3), np.uint8)).save(tmp_path / "black.png")
+    pal = np.full((40, 20), 255, np.uint8)
+    pal[:, 4:16] = 1
+    im = Image.fromarray(pal, "P")
+    im.putpalette([0, 0, 0, 250, 250, 250] + [0, 0, 0] * 254)
+    im.save(tmp_path / "white.gif", transparency=255)
+    for cut_p, touches in ((1.0, True), (0.0, False)):
+        cfg = CompositeConfig(clips=1, segments=6, frames=2, width=160, height=96, cut_p=cut_p, drift=0.0,
+                              person=(0.5, 0.6))
+        doc = make_clip(tmp_path / "c.mp4", [tmp_path / "white.gif"], [tmp_path / "black.png"], cfg,
+                        np.random.default_rng(1))
+        edge = [b[0] <= 0 or b[2] >= 160 or b[3] >= 96 for b in doc["boxes"]]
+        assert all(edge) if touches else not any(edge), doc["boxes"]

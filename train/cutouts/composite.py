@@ -29,7 +29,9 @@ class CompositeConfig:
     width: int = 640
     height: int = 360
     fps: float = 25.0
-    person: tuple[float, float] = (0.35, 0.92)  # the person's height, a share of the frame's
+    person: tuple[float, float] = (0.25, 0.92)  # the person's height, a share of the frame's
+    cut_p: float = 0.2  # shots where the person stands partly outside the frame (feet below it, or a side)
+    cut: float = 0.3  # at most this share of the person's height / width outside
     drift: float = 0.08  # how far the person moves over a shot (share of the frame's width)
     zoom: float = 0.12  # how much the person grows or shrinks over a shot
     flip_p: float = 0.5
@@ -114,9 +116,16 @@ def shot(person: np.ndarray, background: np.ndarray, cfg: CompositeConfig,
     h1 = min(h0 * rng.uniform(1 - cfg.zoom, 1 + cfg.zoom), H)
     aspect = person.shape[1] / person.shape[0]
     half = max(h0, h1) * aspect / 2
-    xa = rng.uniform(half, max(half, W - half))
-    xb = float(np.clip(xa + rng.uniform(-cfg.drift, cfg.drift) * W, half, max(half, W - half)))
-    ya = rng.uniform(max(h0, h1), H)
+    lo, hi = half, max(half, W - half)  # the feet's centre x with the whole person inside
+    xa, ya = rng.uniform(lo, hi), rng.uniform(min(max(h0, h1), H), H)
+    if rng.random() < cfg.cut_p:  # partly outside: feet below the bottom edge, or beyond a side
+        if rng.random() < 0.5:
+            ya = H + rng.uniform(0.05, cfg.cut) * min(h0, h1)
+        else:
+            out = rng.uniform(0.1, cfg.cut) * 2 * half
+            lo, hi = half - out, W - half + out
+            xa = lo if rng.random() < 0.5 else hi
+    xb = float(np.clip(xa + rng.uniform(-cfg.drift, cfg.drift) * W, lo, hi))
     sigma = rng.uniform(*cfg.blur)
     frames, boxes = [], []
     for t in np.linspace(0, 1, cfg.frames):
