@@ -22,7 +22,7 @@ from benchmarks.provenance import machine, save
 RESULTS = Path(__file__).parent / "results"
 
 
-def measure(min_conf: float, groups: dict[str, list[tuple[Path, Path]]], seeds: int) -> dict:
+def measure(min_conf: float, groups: dict[str, list[tuple[Path, Path]]], seeds: int, model: str | None = None) -> dict:
     """One threshold: PCK through the run on ``groups`` of labeled clips, share reported, and reports during
     full occlusions."""
     from benchmarks.keep_athlete import clips
@@ -33,7 +33,7 @@ def measure(min_conf: float, groups: dict[str, list[tuple[Path, Path]]], seeds: 
     from tvstream.pipeline import RunOptions
     from tvstream.skeleton import CORE_JOINTS
 
-    backend = load_backend(str(DEFAULT_MODEL), "onnxruntime", threads=1)
+    backend = load_backend(str(model or DEFAULT_MODEL), "onnxruntime", threads=1)
     options = RunOptions(min_conf=min_conf)
     parts, reported, frames = [], 0, 0
     for name, group in groups.items():
@@ -65,6 +65,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--values", default="0.3,0.15,0", help="min_conf values, comma-separated (0.3: the default)")
     ap.add_argument("--seeds", type=int, default=16, help="occlusion clips per kind (pillar, wall)")
     ap.add_argument("--workers", type=int, default=3)
+    ap.add_argument("--model", default=None, help="an exported .onnx (default: the shipped model)")
+    ap.add_argument("--name", default=None, help="results file name (default: detected_threshold[_world])")
     args = ap.parse_args(argv)
     from train.posenet.cache import held_out_clips
     from train.posenet.evaluate import clip_groups
@@ -73,10 +75,11 @@ def main(argv: list[str] | None = None) -> dict:
     groups = clip_groups(args.bench, sample=False) if args.bench else held_out_clips(args.world_cache, args.val_every)
     clips = "bench" if args.bench else f"held-out world ({sum(map(len, groups.values()))} clips)"
     with ProcessPoolExecutor(args.workers) as pool:
-        rows = list(pool.map(measure, values, [groups] * len(values), [args.seeds] * len(values)))
+        rows = list(pool.map(measure, values, [groups] * len(values), [args.seeds] * len(values),
+                             [args.model] * len(values)))
     record, header = machine()
     lines = [f"# When a frame is `detected`: the core-confidence threshold, {header}", "",
-             f"Shipped model, `tvstream run`'s path on every {clips} clip (a withheld frame counts as misses) and on "
+             f"{'Shipped model' if args.model is None else f'`{args.model}`'}, `tvstream run`'s path on every {clips} clip (a withheld frame counts as misses) and on "
              f"the pillar and wall clips of `keep_athlete.py` ({args.seeds} each), where the athlete is fully "
              "hidden for 0.6-1.3 s: a skeleton reported then is drawn on nobody.", "",
              f"| min_conf | {clips} PCK@0.2 through run | frames reported | MPJPE mm (reported) | "
@@ -84,7 +87,7 @@ def main(argv: list[str] | None = None) -> dict:
     for r in rows:
         lines.append(f"| {r['min_conf']:.2f} | {r['pck']:.3f} | {r['reported']:.1%} | {r['mpjpe']:.1f} | "
                      f"{r['reported_while_hidden']:.1%} of {r['hidden_frames']} |")
-    name = "detected_threshold" if args.bench else "detected_threshold_world"
+    name = args.name or ("detected_threshold" if args.bench else "detected_threshold_world")
     save(RESULTS / name, {"machine": record, "clips": clips, "date": time.strftime("%Y-%m-%d %H:%M"), "rows": rows},
          "\n".join(lines) + "\n")
     return {"rows": rows}
