@@ -58,6 +58,20 @@ def test_run_writes_one_valid_line_per_frame_and_an_overlay(model, tmp_path):
     assert (overlay.num_frames, overlay.width, overlay.height) == (250, 640, 360)
 
 
+def test_min_conf_decides_which_frames_of_the_default_model_are_reported(tmp_path):
+    """The shipped model on the sample clip: nearly every frame at the default threshold, none at 1 (no joint is
+    ever that sure), and an out-of-range value is a usage error."""
+    counts = {}
+    for extra in ((), ("--min-conf", "1")):
+        out = tvstream("run", SAMPLE, "--out", tmp_path / "p.jsonl", "--scenario", "ski", *extra)
+        assert out.returncode == 0, out.stderr.decode()
+        poses = [json.loads(line) for line in (tmp_path / "p.jsonl").read_text().splitlines()][1:-1]
+        counts[extra] = sum(p["detected"] for p in poses)
+    assert counts[()] >= 200 and counts[("--min-conf", "1")] == 0, counts
+    out = tvstream("run", SAMPLE, "--min-conf", "1.5")
+    assert out.returncode == ExitStatus.USAGE and "--min-conf" in out.stderr.decode()
+
+
 def test_run_reads_a_stream_from_stdin_to_stdout(model, tmp_path):
     from train.data.pattern_video import write_pattern_video
 

@@ -153,11 +153,12 @@ def test_tracker_leaves_unsure_joints_out_of_the_box_and_resets_on_a_failed_fram
 def test_detected_needs_the_core_joints_mean_confidence_and_the_foreground_score():
     assert len(CORE_JOINTS) == 12 and 0 not in CORE_JOINTS  # hips, knees, ankles, shoulders, elbows, wrists
     conf = np.ones(K)  # pelvis, spine, thorax, neck and head sure ...
-    conf[list(CORE_JOINTS)] = 0.25  # ... limbs not: no person
-    assert core_confidence(conf) == pytest.approx(0.25)
+    conf[list(CORE_JOINTS)] = 0.1  # ... limbs not: no person
+    assert core_confidence(conf) == pytest.approx(0.1)
     options = RunOptions()
+    assert options.min_conf == 0.15
     assert not is_detected(0.9, conf, options)
-    conf[list(CORE_JOINTS)[:6]] = 0.35  # legs 0.35, arms 0.25: mean 0.3
+    conf[list(CORE_JOINTS)[:6]] = 0.22  # legs 0.22, arms 0.1: mean 0.16
     assert is_detected(0.9, conf, options) and not is_detected(0.04, conf, options)
     assert is_detected(0.9, None, options)  # a model without confidence: the foreground score alone
-    assert not is_detected(0.9, conf, RunOptions(min_conf=0.31))
+    assert not is_detected(0.9, conf, RunOptions(min_conf=0.17))

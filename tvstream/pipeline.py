@@ -41,8 +41,11 @@ class RunOptions:
     smooth: bool = True  # One-Euro filter on every joint coordinate
     min_score: float = 0.05  # foreground evidence in the box below which `detected` is false (fixed cameras)
     # models with per-joint confidence: `detected` also needs the mean confidence of the 12 core joints (hips,
-    # knees, ankles, shoulders, elbows, wrists) >= min_conf
-    min_conf: float = 0.3
+    # knees, ankles, shoulders, elbows, wrists) >= min_conf. 0.15 since 2026-12-02 (was 0.3): on real people the
+    # confidence runs low, and at 0.3 the run withheld most of their frames (real dev set through the run: 0.028 ->
+    # 0.081; held-out world clips 0.563 -> 0.606; no skeleton on a hidden athlete at either value;
+    # benchmarks/results/detected_threshold_notes.md)
+    min_conf: float = 0.15
     track: bool = True  # models with a track input, at batch 1: the crop follows the last confident frame's joints
     track_conf: float = 0.5  # core-joint mean confidence a detected frame needs for the next crop to follow it
     render: str | None = None  # overlay video path

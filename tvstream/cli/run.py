@@ -47,6 +47,9 @@ FEW_DETECTED_SHARE = 0.1  # ... that reports the athlete in fewer than this shar
 @click.option("--no-track", is_flag=True,
               help="Detect the athlete in every frame (models with a track input otherwise crop around the last "
                    "confident frame's joints at --batch 1).")
+@click.option("--min-conf", type=click.FloatRange(0, 1), default=None, metavar="CONF",
+              help="A frame is reported (detected) when its 12 core joints' mean confidence reaches CONF (default "
+                   "0.15). Higher is stricter: 0.3 withholds most frames of real people.")
 @click.option("--select", type=click.Choice(SELECT_POLICIES), default="largest", show_default=True,
               help="Which person is the athlete at the start (and after it was gone longer than --hold): the "
                    "largest, the one nearest the centre, or the first the detector finds. Others who cross later "
@@ -76,7 +79,7 @@ FEW_DETECTED_SHARE = 0.1  # ... that reports the athlete in fewer than this shar
 def run(app: AppContext, source: str, model: Path | None, out: str, backend: str, batch: int, threads: int,
         no_smooth: bool, no_track: bool, scenario: str, render: Path | None, deinterlace: bool, hwaccel: str | None,
         live: bool | None, wait_client: bool, realtime: bool, camera: Path | None, fov: float | None, select: str,
-        hold: float) -> None:
+        hold: float, min_conf: float) -> None:
     """Estimate 3D poses in INPUT: a video file, - for stdin, a camera (camera:0, /dev/video0) or a URL
     (rtsp, rtmp, srt, http, tcp, udp; re-connected with back-off when the stream drops).
 
@@ -102,7 +105,8 @@ def run(app: AppContext, source: str, model: Path | None, out: str, backend: str
     camera_file = load_camera_file(camera) if camera is not None else None  # a bad file fails first
     engine, info = open_model(model, backend, threads)
     opts = RunOptions(batch=batch, smooth=not no_smooth, track=not no_track, render=str(render) if render else None,
-                      scenario=scenario, camera=camera_file, fov=fov, keep=KeepOptions(select=select, hold_s=hold))
+                      scenario=scenario, camera=camera_file, fov=fov, keep=KeepOptions(select=select, hold_s=hold),
+                      **({} if min_conf is None else {"min_conf": min_conf}))
     with VideoSource(source, engine.metadata.input_size, keep_aspect=engine.metadata.keeps_aspect,
                      display=render is not None, deinterlace=deinterlace,
                      hwaccel=hwaccel, live=live, realtime=realtime) as src, \
