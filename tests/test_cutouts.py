@@ -48,17 +48,22 @@ def test_a_person_half_outside_the_frame_is_cut_and_its_box_clipped():
     assert out[30, 2, 0] == 255 and out[30, 8, 0] == 0
 
 
-def test_a_clip_holds_its_shots_and_every_frame_has_the_box_of_its_person(tmp_path: Path):
-    Image.fromarray(np.zeros((30, 40, 3), np.uint8)).save(tmp_path / "black.png")
+def _white_on_black(folder: Path) -> tuple[Path, Path]:
+    """A white person cut-out (a GIF with a transparent colour) and a black background photo."""
+    Image.fromarray(np.zeros((30, 40, 3), np.uint8)).save(folder / "black.png")
     pal = np.full((40, 20), 255, np.uint8)
     pal[:, 4:16] = 1
     im = Image.fromarray(pal, "P")
     im.putpalette([0, 0, 0, 250, 250, 250] + [0, 0, 0] * 254)
-    im.save(tmp_path / "white.gif", transparency=255)
+    im.save(folder / "white.gif", transparency=255)
+    return folder / "white.gif", folder / "black.png"
+
+
+def test_a_clip_holds_its_shots_and_every_frame_has_the_box_of_its_person(tmp_path: Path):
+    person, background = _white_on_black(tmp_path)
     cfg = CompositeConfig(clips=1, segments=2, frames=3, width=96, height=64, jitter=0.0, blur=(0.0, 0.0),
                           crf=(10, 10))
-    doc = make_clip(tmp_path / "c.mp4", [tmp_path / "white.gif"], [tmp_path / "black.png"], cfg,
-                    np.random.default_rng(0))
+    doc = make_clip(tmp_path / "c.mp4", [person], [background], cfg, np.random.default_rng(0))
     assert [s["start"] for s in doc["shots"]] == [0, 3]
     assert json.loads(sidecar(tmp_path / "c.mp4").read_text())["boxes"] == doc["boxes"]
     with av.open(str(tmp_path / "c.mp4")) as c:
@@ -98,16 +103,10 @@ def test_on_person_counts_only_the_joints_the_teacher_sees():
 
 
 def test_a_cut_shot_puts_the_person_partly_outside_the_frame(tmp_path: Path):
-    Image.fromarray(np.zeros((30, 40, 3), np.uint8)).save(tmp_path / "black.png")
-    pal = np.full((40, 20), 255, np.uint8)
-    pal[:, 4:16] = 1
-    im = Image.fromarray(pal, "P")
-    im.putpalette([0, 0, 0, 250, 250, 250] + [0, 0, 0] * 254)
-    im.save(tmp_path / "white.gif", transparency=255)
+    person, background = _white_on_black(tmp_path)
     for cut_p, touches in ((1.0, True), (0.0, False)):
         cfg = CompositeConfig(clips=1, segments=6, frames=2, width=160, height=96, cut_p=cut_p, drift=0.0,
                               person=(0.5, 0.6))
-        doc = make_clip(tmp_path / "c.mp4", [tmp_path / "white.gif"], [tmp_path / "black.png"], cfg,
-                        np.random.default_rng(1))
+        doc = make_clip(tmp_path / "c.mp4", [person], [background], cfg, np.random.default_rng(1))
         edge = [b[0] <= 0 or b[2] >= 160 or b[3] >= 96 for b in doc["boxes"]]
         assert all(edge) if touches else not any(edge), doc["boxes"]
