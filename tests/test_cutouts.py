@@ -110,3 +110,19 @@ def test_a_cut_shot_puts_the_person_partly_outside_the_frame(tmp_path: Path):
         doc = make_clip(tmp_path / "c.mp4", [person], [background], cfg, np.random.default_rng(1))
         edge = [b[0] <= 0 or b[2] >= 160 or b[3] >= 96 for b in doc["boxes"]]
         assert all(edge) if touches else not any(edge), doc["boxes"]
+
+
+def test_a_clip_made_with_another_config_is_made_again_but_more_clips_keep_it(tmp_path: Path):
+    from dataclasses import replace
+
+    from train.cutouts.composite import made_with
+
+    person, background = _white_on_black(tmp_path)
+    cfg = CompositeConfig(clips=1, segments=1, frames=2, width=64, height=48)
+    clip = tmp_path / "c.mp4"
+    assert not made_with(clip, cfg)
+    make_clip(clip, [person], [background], cfg, np.random.default_rng(0))
+    assert made_with(clip, cfg) and made_with(clip, replace(cfg, clips=10))
+    assert not made_with(clip, replace(cfg, cut_p=0.5)) and not made_with(clip, replace(cfg, person=(0.3, 0.9)))
+    sidecar(clip).write_text("{broken")
+    assert not made_with(clip, cfg)

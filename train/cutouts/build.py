@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from train.cutouts.composite import CompositeConfig, make_clip, sidecar
+from train.cutouts.composite import CompositeConfig, made_with, make_clip, sidecar
 from train.cutouts.sources import SCRATCH, fetch
 from tvstream.json_documents import write_text_atomic
 
@@ -57,6 +57,15 @@ def keep_labels(teacher_doc: dict, paste: dict, width: int, height: int) -> dict
 
 
 def main(argv: list[str] | None = None) -> dict:
+    from tvstream.errors import TvstreamError
+
+    try:
+        return build(argv)
+    except (TvstreamError, FileNotFoundError, ValueError) as exc:  # a missing teacher, package or folder: one line
+        raise SystemExit(f"error: {exc}") from None
+
+
+def build(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--out", type=Path, default=Path("data/cutouts"), help="the dataset folder (clips, labels)")
     ap.add_argument("--clips", type=int, default=CompositeConfig.clips)
@@ -82,7 +91,7 @@ def main(argv: list[str] | None = None) -> dict:
     clips = []
     for i in range(cfg.clips):
         clip = clips_dir / f"paste_{i:04d}.mp4"
-        if not (clip.is_file() and sidecar(clip).is_file()):
+        if not made_with(clip, cfg):
             make_clip(clip, cutouts, backgrounds, cfg, np.random.default_rng([cfg.seed, i]))
         clips.append(clip)
         print(f"\rclips {i + 1}/{cfg.clips}", end="", file=sys.stderr)

@@ -156,3 +156,16 @@ def make_clip(path: Path, cutouts: list[Path], backgrounds: list[Path], cfg: Com
 
 def sidecar(clip: Path) -> Path:
     return clip.with_name(clip.stem + ".paste.json")
+
+
+def made_with(clip: Path, cfg: CompositeConfig) -> bool:
+    """Whether ``clip`` exists and was made with ``cfg`` (its clip count aside: asking for more clips keeps the
+    ones made), so a build goes on after a stop and makes again what another config would make otherwise."""
+    if not (clip.is_file() and sidecar(clip).is_file()):
+        return False
+    try:
+        made = json.loads(sidecar(clip).read_text())["config"]
+    except (json.JSONDecodeError, KeyError):
+        return False
+    want = json.loads(json.dumps(asdict(cfg)))  # tuples as the sidecar's lists
+    return {k: v for k, v in made.items() if k != "clips"} == {k: v for k, v in want.items() if k != "clips"}
