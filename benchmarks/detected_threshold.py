@@ -79,7 +79,8 @@ def main(argv: list[str] | None = None) -> dict:
                              [args.model] * len(values)))
     record, header = machine()
     lines = [f"# When a frame is `detected`: the core-confidence threshold, {header}", "",
-             f"{'Shipped model' if args.model is None else f'`{args.model}`'}, `tvstream run`'s path on every {clips} clip (a withheld frame counts as misses) and on "
+             f"{'Shipped model' if args.model is None else f'`{args.model}`'}, `tvstream run`'s path on every "
+             f"{clips} clip (a withheld frame counts as misses) and on "
              f"the pillar and wall clips of `keep_athlete.py` ({args.seeds} each), where the athlete is fully "
              "hidden for 0.6-1.3 s: a skeleton reported then is drawn on nobody.", "",
              f"| min_conf | {clips} PCK@0.2 through run | frames reported | MPJPE mm (reported) | "

