@@ -455,7 +455,46 @@ def test_a_detector_run_trains_the_box_and_leaves_the_pose_head_as_it_was(tiny_c
     weights = [n for n in start if n.startswith("detector.") and n.endswith(".weight")]
     assert all(not torch.equal(start[n], after[n]) for n in weights)
     with pytest.raises(ValueError, match="part"):
-        replace(base, part="head")
+        replace(base, part="box")
+
+
+def test_a_head_run_trains_the_pose_head_and_leaves_the_detector_as_it_was(tiny_cache: Path, tmp_path: Path):
+    from train.checkpoint import load_checkpoint
+    from train.posenet.fit import FitConfig, fit
+
+    base = FitConfig(model="tiny", cache=str(tiny_cache), steps=2, batch=4, warmup=1, val_every=3, threads=1)
+    fit(base, tmp_path / "start")
+    start = load_checkpoint(tmp_path / "start" / "last.pt")["model"]
+    stats = fit(replace(base, steps=6, lr=3e-3, eval_every=6, part="head", init=str(tmp_path / "start" / "last.pt")),
+                tmp_path / "head")
+    after = load_checkpoint(tmp_path / "head" / "last.pt")["model"]
+    assert {"coords", "pose3d", "val_pck_crop"} <= set(stats) and "box" not in stats
+    for name, tensor in start.items():
+        if name.startswith("detector."):
+            assert torch.equal(tensor, after[name]), name  # the detector's weights and norm statistics untouched
+    weights = [n for n in start if n.startswith("head.") and n.endswith(".weight")]
+    assert weights and all(not torch.equal(start[n], after[n]) for n in weights)
+
+
+def test_init_from_a_model_with_another_head_takes_its_detector_only(tiny_cache: Path, tmp_path: Path, monkeypatch):
+    from train.checkpoint import load_checkpoint
+    from train.posenet import fit as fit_module
+    from train.posenet.fit import FitConfig, fit
+
+    base = FitConfig(model="tiny", cache=str(tiny_cache), steps=1, batch=4, warmup=1, val_every=3, threads=1)
+    fit(base, tmp_path / "start")
+    other_head = replace(SIZES["tiny"], crop_size=48, width=8)
+    monkeypatch.setitem(fit_module.SIZES, "tiny-other-head", other_head)
+    fit(replace(base, model="tiny-other-head", lr=1e-9, freeze_bn=True, init=str(tmp_path / "start" / "last.pt")),
+        tmp_path / "b")
+    start = load_checkpoint(tmp_path / "start" / "last.pt")["model"]
+    after = load_checkpoint(tmp_path / "b" / "last.pt")["model"]
+    for name, tensor in start.items():
+        if name.startswith("detector.") and tensor.is_floating_point():
+            assert torch.allclose(tensor, after[name], atol=1e-6), name  # taken (lr 1e-9, norms frozen: kept)
+    monkeypatch.setitem(fit_module.SIZES, "tiny-other-detector", replace(SIZES["tiny"], detector_width=8))
+    with pytest.raises(CheckpointError, match="box detector"):
+        fit(replace(base, model="tiny-other-detector", init=str(tmp_path / "start" / "last.pt")), tmp_path / "c")
 
 
 def test_export_matches_torch_at_batch_1_and_8_with_and_without_tracking(tiny_cache: Path, tmp_path: Path):
@@ -737,3 +776,42 @@ def test_a_repeated_cache_folder_is_drawn_that_many_times_and_a_wrong_name_is_re
     with pytest.raises(ValueError, match="whole numbers"):
         FitConfig(repeat={"cutouts": 0})
     assert FitConfig.from_dict(FitConfig(repeat={"cutouts": 4}).to_dict()).repeat == {"cutouts": 4}
+
+
+def test_a_head_on_the_blazepose_trunk_exports_and_matches_torch(tmp_path: Path):
+    import onnxruntime as ort
+
+    from engines.export import export_onnx
+    from engines.posenet_graph import build_posenet_graph
+    from train.checkpoint import load_checkpoint, save_checkpoint
+
+    torch.manual_seed(0)
+    cfg = SIZES["real-lite"]
+    net = PoseNet(cfg)
+    assert net.head.trunk.channels == 32 and net.head.heat.out_channels == 17
+    ckpt = save_checkpoint(tmp_path / "last.pt", config={"kind": "posenet", "model": cfg.to_dict(), "fit": {}},
+                           step=1, model=net)
+    meta = export_onnx(ckpt, tmp_path / "m.onnx")
+    graph, _ = build_posenet_graph(load_checkpoint(ckpt))
+    session = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
+    frames = np.random.default_rng(0).integers(0, 256, (2, *cfg.frame_size, 3), dtype=np.uint8)
+    track = np.array([[1, 0.1, 0.0, 0.2, 0.45], [0, 0, 0, 0, 0]], np.float32)
+    got = session.run(list(meta.outputs), {"frames": frames, "track": track})
+    with torch.no_grad():
+        want = graph(torch.from_numpy(frames), torch.from_numpy(track))
+    for name, a, b in zip(meta.outputs, got, want):
+        tol = 0.5 if name == "pose3d" else 1e-2  # mm / px
+        assert a.shape == tuple(b.shape) and np.abs(a - b.numpy()).max() < tol, name
+
+
+def test_the_blazepose_heatmaps_start_as_the_landmarks_each_joint_is_made_of():
+    from train.pretrained.mediapipe import heatmap_rows
+    from tvstream.teacher.mapping import MP_LANDMARK
+
+    rows = heatmap_rows()
+    assert rows.shape == (17, 33) and np.allclose(rows.sum(1), 1) and (rows >= 0).all()
+    for name, landmark in MP_LANDMARK.items():
+        assert rows[H36M_17.index(name), landmark] == 1.0
+    assert rows[H36M_17.index("hip"), [23, 24]].tolist() == [0.5, 0.5]
+    head = rows[H36M_17.index("head")]
+    assert set(np.flatnonzero(head)) == {2, 5, 7, 8}  # ears and eyes; the recipe's mouth terms (negative) dropped

@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass, fields
 
 from tvstream.skeleton import NUM_JOINTS
 
+HEAD_TRUNKS = ("resnet", "blazepose_lite", "blazepose_full")
+
 
 @dataclass(frozen=True)
 class PoseNetConfig:
@@ -23,6 +25,9 @@ class PoseNetConfig:
     up_channels: int = 64  # channels of the two upsampling blocks (heatmaps at stride 4)
     joints: int = NUM_JOINTS
     box_margin: float = 1.25  # the crop's side is this times the longer side of the detected box
+    # the pose head's trunk: "resnet" (a reduced ResNet18, ``width`` / ``up_channels``) or a network trained on
+    # real images by others, read from its file at the start of training (train.pretrained.mediapipe.TRUNKS)
+    head_trunk: str = "resnet"
 
     def __post_init__(self) -> None:
         h, w = self.frame_size
@@ -33,6 +38,10 @@ class PoseNetConfig:
             raise ValueError(f"crop_size must be a multiple of 16, got {self.crop_size}")
         if min(self.width, self.detector_width, self.up_channels) < 4:
             raise ValueError("widths must be >= 4")
+        if self.head_trunk not in HEAD_TRUNKS:
+            raise ValueError(f"head_trunk must be one of {', '.join(HEAD_TRUNKS)}, got {self.head_trunk!r}")
+        if self.head_trunk != "resnet" and self.crop_size % 32:
+            raise ValueError(f"a {self.head_trunk} head needs crop_size a multiple of 32, got {self.crop_size}")
         if not 1.0 <= self.box_margin <= 3.0:
             raise ValueError(f"box_margin must be in [1, 3], got {self.box_margin}")
 
@@ -64,6 +73,11 @@ SIZES: dict[str, PoseNetConfig] = {
     "lite": PoseNetConfig(crop_size=96, width=16, up_channels=32),
     "full": PoseNetConfig(),
     "heavy": PoseNetConfig(crop_size=160, width=48, up_channels=96),
+    # the pose head on MediaPipe BlazePose's landmark network (real people, Apache-2.0), the full detector; its
+    # crop at 192 px: the network learnt people at 256 px and reads a 128 px crop badly (real dev set, head alone
+    # before training: 0.028 at 128, 0.566 at 192, 0.570 at 256)
+    "real-lite": PoseNetConfig(crop_size=192, head_trunk="blazepose_lite", up_channels=32),
+    "real-full": PoseNetConfig(crop_size=192, head_trunk="blazepose_full", up_channels=32),
     "tiny": PoseNetConfig(frame_size=(72, 128), detector_stride=2, detector_width=4, crop_size=32, width=4,
                           up_channels=8),  # tests
 }

@@ -23,7 +23,7 @@ from train.losses.pose_heads import box_loss, confidence_bce, coord_l1, heatmap_
 from train.posenet.augment import AugmentConfig, appearance, pose_crops, zoom_frames
 from train.posenet.cache import Cache, load_cache
 from train.posenet.config import SIZES, PoseNetConfig
-from train.posenet.model import PoseNet
+from train.posenet.model import PoseNet, PretrainedPoseHead
 from tvstream.errors import CheckpointError, LabelError
 from tvstream.sysinfo import cpu_has_native_bf16
 
@@ -45,7 +45,9 @@ class LossWeights:
 # frame a step costs about a seventh of a whole one on the CPU). Made for a detector that lags the pose head (on
 # the bench the head scores PCK@0.2 0.743 from the labeled box, 0.663 from the detector's); 6000 more steps for
 # v9's detector did not move the bench (benchmarks/results/pose_bench_labeled_box_notes.md).
-PARTS = ("all", "detector")
+# "head": the pose head alone, on the crops (the detector is neither run nor changed): a head on a new trunk
+# (``PoseNetConfig.head_trunk``) behind a detector that already finds people.
+PARTS = ("all", "detector", "head")
 
 
 @dataclass(frozen=True)
@@ -64,8 +66,9 @@ class FitConfig:
     threads: int = 2
     device: str = "cpu"  # "cuda" on a GPU machine; augmentation stays on the CPU
     cpu_amp: bool = False  # bfloat16 autocast on CPUs with native bf16 (AVX512-BF16 / AMX)
+    pretrained_lr: float = 0.1  # lr multiplier of a trunk trained on real people (PretrainedPoseHead): kept near it
     freeze_bn: bool = False  # batch norms keep their running statistics (a start recovered from ONNX: from_onnx.py)
-    part: str = "all"  # PARTS: "detector" trains the box detector alone (the pose head is neither run nor changed)
+    part: str = "all"  # PARTS: "detector" / "head" trains that part alone (the other is neither run nor changed)
     val_every: int = 40  # every n-th cached video is held out
     eval_every: int = 500
     checkpoint_every: int = 200
@@ -95,6 +98,21 @@ class FitConfig:
         aug = {k: tuple(v) if isinstance(v, list) else v for k, v in d.get("augment", {}).items()}
         d["augment"] = AugmentConfig(**aug)
         return FitConfig(**d)
+
+
+def param_groups(trained: torch.nn.Module, cfg: FitConfig) -> list[dict]:
+    """The optimiser's groups: a pretrained trunk (``PretrainedPoseHead.trunk``) at ``cfg.pretrained_lr`` times
+    the learning rate, so that what it learnt on real people is moved, not replaced; the rest at 1x."""
+    pretrained = {id(p) for m in trained.modules() if isinstance(m, PretrainedPoseHead) for p in m.trunk.parameters()}
+    slow = [p for p in trained.parameters() if id(p) in pretrained]
+    rest = [p for p in trained.parameters() if id(p) not in pretrained]
+    return [g for g in ({"params": rest, "lr_scale": 1.0}, {"params": slow, "lr_scale": cfg.pretrained_lr})
+            if g["params"]]
+
+
+def same_detector(a: PoseNetConfig, b: PoseNetConfig) -> bool:
+    """Whether models of configs ``a`` and ``b`` have the same box detector (they may differ in the head)."""
+    return (a.frame_size, a.detector_stride, a.detector_width) == (b.frame_size, b.detector_stride, b.detector_width)
 
 
 def train_mode(model: PoseNet, cfg: FitConfig) -> None:
@@ -278,9 +296,9 @@ def losses(model: PoseNet, batch: dict[str, torch.Tensor], cfg: FitConfig, g: to
                          enabled=cfg.cpu_amp if device.type == "cpu" else True)
     with amp:
         xy, xyz, conf, logits = model.read_crop(crops)
-        centre, half, box_map = model.detect(frames)
+        if cfg.part != "head":
+            centre, half, box_map = model.detect(frames)
     xy, xyz, conf, logits = xy.float(), xyz.float(), conf.float(), logits.float()
-    centre, half, box_logits = centre.float(), half.float(), box_map[:, 0].float()
     has3d = batch["has3d"].to(device) if "has3d" in batch else torch.ones(len(j2), dtype=torch.bool, device=device)
     inside = (j2.abs() < 1).all(-1)  # (N, K)
     weight = inside.float() * trust  # a teacher's pseudo-labels count by its confidence (the weak-2D term)
@@ -290,11 +308,14 @@ def losses(model: PoseNet, batch: dict[str, torch.Tensor], cfg: FitConfig, g: to
         "heatmap": heatmap_ce(logits, j2, mcfg.heatmap_size, weight),
         "pose3d": coord_l1(xyz, j3 - j3[:, :1], weight3d),
         "confidence": confidence_bce(conf, xy, j2, inside, known=trust > 0),
-        "box": box_loss(centre, half, box_logits, boxes, ce_weight=w.box_centre_ce),
     }
+    if cfg.part != "head":
+        centre, half = centre.float(), half.float()
+        terms["box"] = box_loss(centre, half, box_map[:, 0].float(), boxes, ce_weight=w.box_centre_ce)
     total = sum(getattr(w, k) * v for k, v in terms.items())
     stats = {k: float(v.detach()) for k, v in terms.items()}
-    stats["box_iou"] = float(box_iou_normalised(centre.detach(), half.detach(), boxes))
+    if cfg.part != "head":
+        stats["box_iou"] = float(box_iou_normalised(centre.detach(), half.detach(), boxes))
     err3d = (xyz.detach() - (j3 - j3[:, :1])).norm(dim=-1)  # (N, K)
     stats["mpjpe_mm"] = float((err3d * weight3d).sum() / weight3d.sum().clamp(min=1) * 1000)
     stats["pck_crop"] = float((((xy.detach() - j2).norm(dim=-1) < 0.1).float() * weight).sum() / weight.sum().clamp(min=1))
@@ -342,15 +363,28 @@ def fit(cfg: FitConfig, run_dir: Path, resume: bool = False,
     mcfg: PoseNetConfig = SIZES[cfg.model]
     torch.manual_seed(cfg.seed)
     model = PoseNet(mcfg).to(cfg.device)
-    trained = model.detector if cfg.part == "detector" else model  # the head's weights stay as they are
-    optimiser = torch.optim.AdamW(trained.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    trained = {"detector": model.detector, "head": model.head}.get(cfg.part, model)  # the rest stays as it is
+    optimiser = torch.optim.AdamW(param_groups(trained, cfg), lr=cfg.lr, weight_decay=cfg.weight_decay)
     g = torch.Generator().manual_seed(cfg.seed)  # augmentation
     row_g = torch.Generator().manual_seed(cfg.seed + 1)  # which rows each batch reads
     step = 0
-    if cfg.init and not (resume and ckpt_path.exists()):
-        init = load_checkpoint(Path(cfg.init), expect={"kind": KIND, "model": mcfg.to_dict()}, keys=("kind", "model"))
-        model.load_state_dict({k: v.to(cfg.device) for k, v in init["model"].items()})
-        if init["config"].get("fit", {}).get("recovered_from") and not cfg.freeze_bn:
+    fresh = not (resume and ckpt_path.exists())
+    if fresh and isinstance(model.head, PretrainedPoseHead):
+        model.head.load_pretrained()  # MediaPipe's landmark network, from the teacher venv (train.pretrained)
+        model.to(cfg.device)
+    if cfg.init and fresh:
+        init = load_checkpoint(Path(cfg.init), expect={"kind": KIND}, keys=("kind",))
+        init_cfg = PoseNetConfig.from_dict(init["config"]["model"])
+        if init_cfg == mcfg:
+            model.load_state_dict({k: v.to(cfg.device) for k, v in init["model"].items()})
+        elif same_detector(init_cfg, mcfg):  # another head: take the detector, the head starts as it is
+            model.detector.load_state_dict({k.removeprefix("detector."): v.to(cfg.device)
+                                            for k, v in init["model"].items() if k.startswith("detector.")})
+            log.info("init %s: its box detector only (its pose head is another size)", cfg.init)
+        else:
+            raise CheckpointError(f"{cfg.init}: a {init_cfg} checkpoint, neither this model ({mcfg}) nor one with "
+                                  "its box detector")
+        if init["config"].get("fit", {}).get("recovered_from") and not cfg.freeze_bn and cfg.part != "head":
             picks = np.array_split(train_rows[torch.randperm(len(train_rows), generator=g)[:256].numpy()], 8)
             n = calibrate_norms(model, [rows_to_tensors(cache, p) for p in picks if len(p)], cfg)
             log.info("init %s was recovered from ONNX: %d batch norms calibrated on 256 training rows", cfg.init, n)
@@ -374,7 +408,7 @@ def fit(cfg: FitConfig, run_dir: Path, resume: bool = False,
         while step < cfg.steps:
             tic = time.perf_counter()
             for group in optimiser.param_groups:
-                group["lr"] = learning_rate(step, cfg)
+                group["lr"] = learning_rate(step, cfg) * group["lr_scale"]
             loss, stats = losses(model, batches.take(), cfg, g)
             if not math.isfinite(float(loss.detach())):
                 raise FloatingPointError(f"loss is {float(loss)} at step {step}: stopping (last good: {ckpt_path})")

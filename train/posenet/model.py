@@ -6,6 +6,8 @@
   blocks to stride-4 maps, then per joint a heatmap (soft-argmax: 2D in crop coordinates), three location
   maps (x, y, z in metres relative to the pelvis, read at the heatmap's weights, as VNect's location maps)
   and a confidence map (its weighted logit through a sigmoid).
+- ``PretrainedPoseHead`` is the same head on a trunk trained on real people (MediaPipe BlazePose's landmark
+  network, ``train.pretrained``): stride-4 features straight from its decoder.
 - ``PoseNet`` joins them the way the exported graph runs: frames -> detect -> crop -> head.
 """
 
@@ -90,9 +92,13 @@ class PoseHead(nn.Module):
                                 _conv_bn_relu(up_channels, up_channels))
         self.out = nn.Conv2d(up_channels, 5 * joints, 1)  # heat K, location 3K, confidence K
 
+    def maps(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, 5K, S/4, S/4): heatmap logits, location maps (x, y, z per joint), confidence logits."""
+        return self.out(self.up(self.trunk(x)[1]))
+
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         k = self.joints
-        o = self.out(self.up(self.trunk(x)[1]))  # (N, 5K, S/4, S/4)
+        o = self.maps(x)  # (N, 5K, S/4, S/4)
         n, _, h, w = o.shape
         logits = o[:, :k].flatten(2)  # (N, K, h*w)
         p = torch.softmax(logits, dim=-1)
@@ -101,6 +107,32 @@ class PoseHead(nn.Module):
         xyz = (loc * p[:, :, None, :]).sum(-1)  # (N, K, 3)
         conf = torch.sigmoid((o[:, 4 * k:].flatten(2) * p).sum(-1))  # (N, K)
         return xy, xyz, conf, logits
+
+
+class PretrainedPoseHead(PoseHead):
+    """:class:`PoseHead` on a trunk trained on real people (``train.pretrained.mediapipe``): its stride-4
+    features give the heatmaps through ``heat`` (starting as MediaPipe's own heatmaps of the H36M joints,
+    :meth:`load_pretrained`) and the location and confidence maps through one more conv block."""
+
+    def __init__(self, trunk: str, up_channels: int, joints: int) -> None:
+        nn.Module.__init__(self)
+        from train.pretrained.mediapipe import BlazePoseTrunk
+
+        self.joints = joints
+        self.trunk = BlazePoseTrunk(trunk, MEAN, STD)
+        c = self.trunk.channels
+        self.heat = nn.Conv2d(c, joints, 1)
+        self.up = _conv_bn_relu(c, up_channels)
+        self.out = nn.Conv2d(up_channels, 4 * joints, 1)  # location 3K, confidence K
+
+    def load_pretrained(self, tflite: str | None = None) -> None:
+        from train.pretrained.mediapipe import load_weights
+
+        load_weights(self.trunk, self.heat, tflite)
+
+    def maps(self, x: torch.Tensor) -> torch.Tensor:
+        f = self.trunk(x)
+        return torch.cat([self.heat(f), self.out(self.up(f))], 1)
 
 
 def crop_scale(half: torch.Tensor, frame_size: tuple[int, int], margin: float) -> torch.Tensor:
@@ -117,7 +149,8 @@ class PoseNet(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.detector = BoxDetector(cfg.detector_width)
-        self.head = PoseHead(cfg.width, cfg.up_channels, cfg.joints)
+        self.head = (PoseHead(cfg.width, cfg.up_channels, cfg.joints) if cfg.head_trunk == "resnet"
+                     else PretrainedPoseHead(cfg.head_trunk, cfg.up_channels, cfg.joints))
         self.register_buffer("mean", torch.tensor(MEAN).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(STD).view(1, 3, 1, 1))
 

@@ -146,8 +146,11 @@ def pose(app: AppContext, features: Path, labels: str, data: Path | None, out_di
 @click.option("--cache", "cache_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("cache/posenet"),
               show_default=True,
               help="Where the decoded training crops go: CACHE/<data folder name>/, built once and reused.")
-@click.option("--size", type=click.Choice(("lite", "full", "heavy", "tiny")), default="full", show_default=True,
-              help="Model size (train/posenet/config.py): lite, full (the default model), heavy; tiny for tests.")
+@click.option("--size", type=click.Choice(("lite", "full", "heavy", "real-lite", "real-full", "tiny")), default="full",
+              show_default=True,
+              help="Model size (train/posenet/config.py): lite, full (the default model), heavy; real-lite and "
+                   "real-full: the pose head on MediaPipe BlazePose's landmark network (trained on real people; read "
+                   "from the teacher venv, `tvstream teacher install`); tiny for tests.")
 @click.option("--steps", type=click.IntRange(1), default=6000, show_default=True)
 @click.option("--batch-size", type=click.IntRange(2), default=32, show_default=True)
 @click.option("--device", default="cpu", show_default=True, help="cpu, or cuda on a GPU machine.")
@@ -155,7 +158,8 @@ def pose(app: AppContext, features: Path, labels: str, data: Path | None, out_di
               help="bfloat16 autocast on the CPU: about 2x faster where the CPU has AVX512-BF16 or AMX, about 10x "
                    "slower where it has not (emulated; a warning says so).")
 @click.option("--init", "init", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="Start from this checkpoint's weights (same --size), e.g. to continue on more data.")
+              help="Start from this checkpoint's weights (same --size), e.g. to continue on more data; of another "
+                   "size with the same box detector (full -> real-lite): its detector only.")
 @click.option("--lr", type=click.FloatRange(0, min_open=True), default=1e-3, show_default=True)
 @click.option("--freeze-bn", is_flag=True,
               help="Keep the batch norms' statistics (a start recovered from an exported model: "
@@ -164,9 +168,9 @@ def pose(app: AppContext, features: Path, labels: str, data: Path | None, out_di
               help="Override a loss weight or an augmentation, e.g. --set weights.box_centre_ce=0.5 --set "
                    "augment.bars_p=0.3 --set augment.squash=0.6,1.35 (a range: its numbers comma-separated; "
                    "train/posenet/fit.py, train/posenet/augment.py).")
-@click.option("--part", type=click.Choice(("all", "detector")), default="all", show_default=True,
-              help="What to train: all, or the box detector alone (with --init: the pose head is kept as it is; "
-                   "a step costs a fraction of a whole one).")
+@click.option("--part", type=click.Choice(("all", "detector", "head")), default="all", show_default=True,
+              help="What to train: all, the box detector alone (with --init: the pose head is kept as it is; a "
+                   "step costs a fraction of a whole one), or the pose head alone (the detector is kept).")
 @click.option("--threads", type=click.IntRange(min=1), default=2, show_default=True,
               help="CPU threads of the training step (1 each lets two runs share two cores).")
 @click.option("--repeat", "repeats", multiple=True, metavar="NAME=K",

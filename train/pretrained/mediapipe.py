@@ -1,0 +1,122 @@
+"""MediaPipe BlazePose's landmark network as the pose head's trunk: features of real people to start from.
+
+MediaPipe Pose (Apache-2.0) ships its landmark networks as ``pose_landmark_{lite,full}.tflite`` inside the
+PyPI package the teacher installs (``tvstream teacher install``). Each is an encoder-decoder: the image at 256 x
+256 down to stride 32 and back up to stride-4 features, read by a 1 x 1 convolution into 39 heatmaps (33
+landmarks and 6 auxiliary points). Its trunk (everything before that convolution) is fully convolutional, so
+tvstream reads it at its own crop size (a multiple of 32); the heatmaps of the H36M joints start as that
+convolution's rows (a joint made of several landmarks, ``tvstream.teacher.mapping``, averages their rows), so a
+fresh head already reads MediaPipe's heatmaps. The trunk's structure is committed beside this file
+(``blazepose_*.json``, from :func:`write_spec`); its weights come from the ``.tflite`` file at the start of
+training (:func:`load_weights`) and then live in tvstream's checkpoints and exported models.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from train.pretrained.tflite_graph import TfliteGraph, read_tflite
+
+TRUNKS = {"blazepose_lite": "pose_landmark_lite.tflite", "blazepose_full": "pose_landmark_full.tflite"}
+HEATMAP_TENSOR = "Identity_3"  # the landmark networks' (1, 64, 64, 39) heatmap output
+SPEC_DIR = Path(__file__).parent
+PATH_ENV = "TVSTREAM_BLAZEPOSE_DIR"  # a folder holding the .tflite files (default: the teacher venv's MediaPipe)
+
+
+def _split(spec: dict) -> tuple[dict, dict]:
+    """The heatmap graph -> (trunk spec: all but the last node, the last node: the heatmap convolution)."""
+    *body, last = spec["nodes"]
+    if last["op"] != "conv" or last["kernel"] != [1, 1]:
+        raise ValueError("the landmark network's heatmaps are not read by a final 1x1 convolution")
+    return {"input": spec["input"], "output": last["in"][0], "channels": last["cin"], "nodes": body}, last
+
+
+def write_spec(name: str, tflite: str | os.PathLike) -> Path:
+    """Write the trunk structure of ``name`` read from ``tflite`` beside this module; its path."""
+    spec, _ = read_tflite(tflite, HEATMAP_TENSOR)
+    out = SPEC_DIR / f"{name}.json"
+    out.write_text(json.dumps(_split(spec)[0], separators=(",", ":")) + "\n")
+    return out
+
+
+def trunk_spec(name: str) -> dict:
+    if name not in TRUNKS:
+        raise ValueError(f"unknown pretrained trunk {name!r} (known: {', '.join(TRUNKS)})")
+    return json.loads((SPEC_DIR / f"{name}.json").read_text())
+
+
+def find_tflite(name: str) -> Path:
+    """The ``.tflite`` file of ``name``: in ``$TVSTREAM_BLAZEPOSE_DIR``, else the teacher venv's MediaPipe (fetched
+    from npm into it when the wheel lacks it, as the teacher's models are)."""
+    from tvstream.errors import TeacherError
+
+    file = TRUNKS[name]
+    folder = os.environ.get(PATH_ENV)
+    if not folder:  # the wheel holds the full network; the lite one comes from MediaPipe's npm package
+        from tvstream.teacher.install import find_teacher_python, install_model
+
+        return install_model(find_teacher_python(), file)
+    path = Path(folder) / file
+    if not path.is_file():
+        raise TeacherError(f"{file} not found in {folder} (${PATH_ENV}); unset it to use the teacher venv's")
+    return path
+
+
+class BlazePoseTrunk(nn.Module):
+    """(N, 3, S, S) crops normalised as tvstream's networks read them -> (N, C, S/4, S/4) stride-4 features."""
+
+    def __init__(self, name: str, mean: tuple[float, ...], std: tuple[float, ...]) -> None:
+        super().__init__()
+        self.name = name
+        self.graph = TfliteGraph(trunk_spec(name))
+        self.channels = self.graph.channels
+        self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.graph(x * self.std + self.mean)  # MediaPipe's landmark networks read RGB in [0, 1]
+
+
+def heatmap_rows() -> np.ndarray:
+    """(17, 33) how each H36M joint's heatmap row starts from MediaPipe's landmark rows: the landmarks its
+    ``tvstream.teacher.mapping`` recipe adds, averaged (a recipe's negative terms, the head's reach, dropped)."""
+    from tvstream.teacher.mapping import WEIGHTS
+
+    w = np.clip(WEIGHTS, 0.0, None)
+    return w / w.sum(1, keepdims=True)
+
+
+def load_weights(trunk: BlazePoseTrunk, heat: nn.Conv2d, tflite: str | os.PathLike | None = None) -> None:
+    """Put MediaPipe's weights into ``trunk`` and its heatmap convolution, mapped to H36M, into ``heat``."""
+    spec, state = read_tflite(tflite or find_tflite(trunk.name), HEATMAP_TENSOR)
+    body, last = _split(spec)
+    if body["nodes"] != trunk.graph.spec["nodes"]:
+        raise ValueError(f"{tflite}: not the {trunk.name} network this trunk was written from")
+    trunk.graph.load_tflite_state({k: v for k, v in state.items() if not k.startswith(last["key"] + ".")})
+    rows = torch.from_numpy(heatmap_rows())  # (17, 33)
+    w, b = state[f"{last['key']}.weight"][:33, :, 0, 0], state[f"{last['key']}.bias"][:33]  # landmarks, not aux
+    with torch.no_grad():
+        heat.weight.copy_((rows @ w)[:, :, None, None])
+        heat.bias.copy_(rows @ b)
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    ap = argparse.ArgumentParser(description="write the BlazePose trunk structures (blazepose_*.json) from the "
+                                             "teacher's MediaPipe .tflite files")
+    ap.add_argument("--dir", type=Path, default=None, help=f"folder of the .tflite files (default: ${PATH_ENV} or "
+                                                           "the teacher venv)")
+    args = ap.parse_args(argv)
+    for name, file in TRUNKS.items():
+        print(write_spec(name, args.dir / file if args.dir else find_tflite(name)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,213 @@
+"""A TensorFlow Lite model's convolutional part, read into a torch module (NCHW, float32).
+
+A ``.tflite`` file is a flatbuffer of tensors, buffers and operators (schema: TensorFlow's ``schema.fbs``, read
+with the ``tflite`` package's generated classes). :func:`read_tflite` keeps the operators one named tensor
+depends on and writes them as a *spec*: a JSON-able list of nodes (op, input and output tensor ids, sizes) that
+:class:`TfliteGraph` rebuilds without the file, and a state dict of their weights (float16 weights behind
+``DEQUANTIZE`` are widened to float32). Only the ops of convolutional image networks are read: ``CONV_2D``,
+``DEPTHWISE_CONV_2D``, ``ADD``, ``PAD``, ``MAX_POOL_2D``, ``RESIZE_BILINEAR``; any other op on the path is an
+error naming it. Tensors are NHWC in the file and NCHW here; a resize is read as a scale factor, so the module
+runs at input sizes other than the file's (multiples of the network's total stride).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+_ACTIVATIONS = {0: None, 1: "relu", 3: "relu6"}  # tflite ActivationFunctionType
+_SAME, _VALID = 0, 1  # tflite Padding
+_DTYPES = {0: np.float32, 1: np.float16}  # tflite TensorType
+
+
+def _op_names() -> dict[int, str]:
+    import tflite
+
+    return {v: k for k, v in vars(tflite.BuiltinOperator).items() if not k.startswith("_")}
+
+
+def _options(op, cls):
+    opts = cls()
+    table = op.BuiltinOptions()
+    opts.Init(table.Bytes, table.Pos)
+    return opts
+
+
+def _activation(code: int, where: str) -> str | None:
+    if code not in _ACTIVATIONS:
+        raise ValueError(f"{where}: fused activation {code} is not supported")
+    return _ACTIVATIONS[code]
+
+
+def read_tflite(path: str | os.PathLike, output: str) -> tuple[dict, dict[str, torch.Tensor]]:
+    """``path``'s operators up to the tensor named ``output`` -> (spec, state dict) for :class:`TfliteGraph`."""
+    import tflite
+
+    model = tflite.Model.GetRootAsModel(open(path, "rb").read(), 0)
+    graph = model.Subgraphs(0)
+    names = _op_names()
+    codes = [model.OperatorCodes(i) for i in range(model.OperatorCodesLength())]
+    ops = [graph.Operators(i) for i in range(graph.OperatorsLength())]
+
+    def op_name(op) -> str:
+        code = codes[op.OpcodeIndex()]
+        return names.get(max(code.BuiltinCode(), code.DeprecatedBuiltinCode()), "?")
+
+    def constant(tid: int) -> np.ndarray | None:
+        tensor = graph.Tensors(tid)
+        data = model.Buffers(tensor.Buffer()).DataAsNumpy()
+        if isinstance(data, int) or tensor.Type() not in _DTYPES and tensor.Type() != 2:
+            return None
+        dtype = _DTYPES.get(tensor.Type(), np.int32)
+        return np.frombuffer(data.tobytes(), dtype).reshape(tensor.ShapeAsNumpy()).astype(np.float32 if dtype != np.int32
+                                                                                           else np.int32)
+
+    producer = {int(o): op for op in ops for o in op.OutputsAsNumpy()}
+    dequantized = {int(op.OutputsAsNumpy()[0]): int(op.InputsAsNumpy()[0]) for op in ops if op_name(op) == "DEQUANTIZE"}
+    by_name = {graph.Tensors(i).Name().decode(): i for i in range(graph.TensorsLength())}
+    if output not in by_name:
+        raise KeyError(f"{path} has no tensor named {output!r}")
+    image_input = int(graph.Inputs(0))
+
+    def weight(tid: int) -> np.ndarray:
+        value = constant(dequantized.get(tid, tid))
+        if value is None:
+            raise ValueError(f"{path}: tensor {graph.Tensors(tid).Name().decode()} is not a constant")
+        return value
+
+    order: list = []
+    seen: set[int] = set()
+
+    def visit(tid: int) -> None:  # depth-first: a node after every node it reads
+        if tid in seen or tid == image_input or tid not in producer:
+            return
+        seen.add(tid)
+        op = producer[tid]
+        for i in op.InputsAsNumpy():
+            if i >= 0 and int(i) not in dequantized and constant(int(i)) is None:
+                visit(int(i))
+        order.append(op)
+
+    visit(by_name[output])
+    nodes, state = [], {}
+    for op in order:
+        kind, ins, out = op_name(op), [int(i) for i in op.InputsAsNumpy()], int(op.OutputsAsNumpy()[0])
+        where = f"{path}: {kind} -> {graph.Tensors(out).Name().decode()}"
+        shape_in = [int(s) for s in graph.Tensors(ins[0]).ShapeAsNumpy()]
+        shape_out = [int(s) for s in graph.Tensors(out).ShapeAsNumpy()]
+        node = {"op": kind, "in": [ins[0]], "out": out}
+        if kind in ("CONV_2D", "DEPTHWISE_CONV_2D"):
+            depthwise = kind == "DEPTHWISE_CONV_2D"
+            opts = _options(op, tflite.DepthwiseConv2DOptions if depthwise else tflite.Conv2DOptions)
+            w = weight(ins[1])  # conv (O, kh, kw, I); depthwise (1, kh, kw, C * multiplier)
+            w = w.transpose(3, 0, 1, 2) if depthwise else w.transpose(0, 3, 1, 2)  # -> (O, I / groups, kh, kw)
+            key = f"n{len(nodes)}"
+            state[f"{key}.weight"] = torch.from_numpy(np.ascontiguousarray(w))
+            state[f"{key}.bias"] = torch.from_numpy(weight(ins[2]) if len(ins) > 2 and ins[2] >= 0
+                                                    else np.zeros(w.shape[0], np.float32))
+            node.update(op="conv", key=key, cin=shape_in[3], cout=int(w.shape[0]), kernel=[int(w.shape[2]),
+                        int(w.shape[3])], stride=[opts.StrideH(), opts.StrideW()], groups=shape_in[3] if depthwise
+                        else 1, same=opts.Padding() == _SAME, act=_activation(opts.FusedActivationFunction(), where))
+            if opts.DilationHFactor() != 1 or opts.DilationWFactor() != 1:
+                raise ValueError(f"{where}: dilation is not supported")
+        elif kind == "ADD":
+            node.update(op="add", act=_activation(_options(op, tflite.AddOptions).FusedActivationFunction(), where))
+            node["in"] = ins[:2]
+        elif kind == "PAD":
+            (_, _), (top, bottom), (left, right), (c0, c1) = weight(ins[1]).tolist()
+            if c0 or c1:
+                raise ValueError(f"{where}: padding channels is not supported")
+            node.update(op="pad", pad=[int(left), int(right), int(top), int(bottom)])
+        elif kind == "MAX_POOL_2D":
+            opts = _options(op, tflite.Pool2DOptions)
+            node.update(op="maxpool", kernel=[opts.FilterHeight(), opts.FilterWidth()],
+                        stride=[opts.StrideH(), opts.StrideW()], same=opts.Padding() == _SAME,
+                        act=_activation(opts.FusedActivationFunction(), where))
+        elif kind == "RESIZE_BILINEAR":
+            opts = _options(op, tflite.ResizeBilinearOptions)
+            if opts.AlignCorners() or not opts.HalfPixelCenters():
+                raise ValueError(f"{where}: only half-pixel-centre resizing is supported")
+            if shape_out[1] % shape_in[1] or shape_out[2] % shape_in[2]:
+                raise ValueError(f"{where}: resize {shape_in} -> {shape_out} is not an integer scale")
+            node.update(op="resize", scale=[shape_out[1] // shape_in[1], shape_out[2] // shape_in[2]])
+        else:
+            raise ValueError(f"{where}: operator {kind} is not supported")
+        nodes.append(node)
+    spec = {"input": image_input, "output": by_name[output], "channels": int(graph.Tensors(by_name[output])
+            .ShapeAsNumpy()[-1]), "nodes": nodes}
+    return spec, state
+
+
+def _same_pad(size: int, kernel: int, stride: int) -> tuple[int, int]:
+    """TensorFlow's SAME padding of one axis: (before, after)."""
+    if stride == 1:  # independent of the size (and so of the input a traced export sees)
+        return (kernel - 1) // 2, kernel - 1 - (kernel - 1) // 2
+    total = max((-(-size // stride) - 1) * stride + kernel - size, 0)
+    return total // 2, total - total // 2
+
+
+def _activate(x: torch.Tensor, act: str | None) -> torch.Tensor:
+    if act == "relu6":
+        return F.relu6(x)
+    return F.relu(x) if act == "relu" else x
+
+
+class TfliteGraph(nn.Module):
+    """The network a :func:`read_tflite` spec describes: (N, C, H, W) images -> (N, channels, h, w) features.
+
+    Convolutions are ``nn.Conv2d`` modules named after their node (``convs.n12``), so a state dict from
+    :func:`read_tflite` loads into it and training updates them like any other layer.
+    """
+
+    def __init__(self, spec: dict) -> None:
+        super().__init__()
+        self.spec = spec
+        self.channels = int(spec["channels"])
+        self.convs = nn.ModuleDict({n["key"]: nn.Conv2d(n["cin"], n["cout"], tuple(n["kernel"]), tuple(n["stride"]),
+                                                        groups=n["groups"]) for n in spec["nodes"] if n["op"] == "conv"})
+        last_use: dict[int, int] = {}
+        for i, n in enumerate(spec["nodes"]):
+            for t in n["in"]:
+                last_use[t] = i
+        self._free = [[t for t in n["in"] if last_use[t] == i] for i, n in enumerate(spec["nodes"])]
+
+    def load_tflite_state(self, state: dict[str, torch.Tensor]) -> None:
+        """Load :func:`read_tflite`'s weights (its keys are the nodes' keys)."""
+        self.convs.load_state_dict(state)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        tensors = {self.spec["input"]: x}
+        for node, free in zip(self.spec["nodes"], self._free):
+            a = tensors[node["in"][0]]
+            op = node["op"]
+            if op == "conv":
+                if node["same"]:
+                    (t, b), (l, r) = (_same_pad(a.shape[2 + i], node["kernel"][i], node["stride"][i]) for i in (0, 1))
+                    if node["kernel"] != [1, 1] or node["stride"] != [1, 1]:
+                        a = F.pad(a, (l, r, t, b))
+                y = _activate(self.convs[node["key"]](a), node["act"])
+            elif op == "add":
+                y = _activate(a + tensors[node["in"][1]], node["act"])
+            elif op == "pad":
+                y = F.pad(a, tuple(node["pad"]))
+            elif op == "maxpool":
+                if node["same"]:
+                    (t, b), (l, r) = (_same_pad(a.shape[2 + i], node["kernel"][i], node["stride"][i]) for i in (0, 1))
+                    a = F.pad(a, (l, r, t, b), value=float("-inf"))
+                y = _activate(F.max_pool2d(a, tuple(node["kernel"]), tuple(node["stride"])), node["act"])
+            else:  # resize
+                y = F.interpolate(a, scale_factor=tuple(float(s) for s in node["scale"]), mode="bilinear",
+                                  align_corners=False)
+            for t in free:
+                del tensors[t]
+            tensors[node["out"]] = y
+        return tensors[self.spec["output"]]
+
+
+def node_kinds(spec: dict) -> Iterable[str]:
+    return (n["op"] for n in spec["nodes"])
