@@ -174,7 +174,7 @@ class TfliteGraph(nn.Module):
         for i, n in enumerate(spec["nodes"]):
             for t in n["in"]:
                 last_use[t] = i
-        self._free = [[t for t in n["in"] if last_use[t] == i] for i, n in enumerate(spec["nodes"])]
+        self._free = [sorted({t for t in n["in"] if last_use[t] == i}) for i, n in enumerate(spec["nodes"])]
 
     def load_tflite_state(self, state: dict[str, torch.Tensor]) -> None:
         """Load :func:`read_tflite`'s weights (its keys are the nodes' keys)."""

@@ -1,0 +1,241 @@
+"""A .tflite network read into torch: tiny files written by tiny_tflite.py, checked against NumPy in NHWC."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from tiny_tflite import TinyTflite
+from train.pretrained.tflite_graph import TfliteGraph, node_kinds, read_tflite
+
+ACTS = {"NONE": lambda v: v, "RELU": lambda v: np.maximum(v, 0), "RELU6": lambda v: np.clip(v, 0, 6)}
+
+
+# --- the reference: TensorFlow Lite's semantics written directly in NHWC, float64 --------------------------------
+
+
+def same_pad(size: int, kernel: int, stride: int) -> tuple[int, int]:
+    """TF's SAME padding (before, after): the odd pixel goes after."""
+    total = max((-(-size // stride) - 1) * stride + kernel - size, 0)
+    return total // 2, total - total // 2
+
+
+def ref_conv(x, w, b, stride=1, padding="SAME", act="NONE", depthwise=False):
+    """x (N, H, W, C); w (O, kh, kw, C), or with ``depthwise`` (1, kh, kw, C)."""
+    kh, kw = w.shape[1:3]
+    if padding == "SAME":
+        x = np.pad(x, ((0, 0), same_pad(x.shape[1], kh, stride), same_pad(x.shape[2], kw, stride), (0, 0)))
+    oh, ow = (x.shape[1] - kh) // stride + 1, (x.shape[2] - kw) // stride + 1
+    out = np.zeros((x.shape[0], oh, ow, w.shape[3] if depthwise else w.shape[0])) + b
+    for i in range(kh):
+        for j in range(kw):
+            patch = x[:, i:i + stride * (oh - 1) + 1:stride, j:j + stride * (ow - 1) + 1:stride, :]
+            out += patch * w[0, i, j] if depthwise else np.einsum("nhwc,oc->nhwo", patch, w[:, i, j, :])
+    return ACTS[act](out)
+
+
+def ref_max_pool(x, k, stride, padding="SAME"):
+    if padding == "SAME":
+        pads = ((0, 0), same_pad(x.shape[1], k, stride), same_pad(x.shape[2], k, stride), (0, 0))
+        x = np.pad(x, pads, constant_values=-np.inf)
+    oh, ow = (x.shape[1] - k) // stride + 1, (x.shape[2] - k) // stride + 1
+    return np.max([x[:, i:i + stride * (oh - 1) + 1:stride, j:j + stride * (ow - 1) + 1:stride]
+                   for i in range(k) for j in range(k)], axis=0)
+
+
+def ref_resize(x, size):
+    """Bilinear, half-pixel centres: src = (dst + 0.5) / scale - 0.5, clamped to the edge pixels."""
+    def weights(n_in, n_out):
+        m = np.zeros((n_out, n_in))
+        for d in range(n_out):
+            src = max((d + 0.5) * n_in / n_out - 0.5, 0.0)
+            lo = min(int(np.floor(src)), n_in - 1)
+            hi, frac = min(lo + 1, n_in - 1), src - lo
+            m[d, lo] += 1 - frac
+            m[d, hi] += frac
+        return m
+    return np.einsum("ih,jw,nhwc->nijc", weights(x.shape[1], size[0]), weights(x.shape[2], size[1]), x)
+
+
+def fp16(a):
+    return a.astype(np.float16).astype(np.float64)
+
+
+def run(spec, state, x):
+    """The torch module on NHWC ``x``, back in NHWC."""
+    model = TfliteGraph(spec)
+    model.load_tflite_state(state)
+    with torch.no_grad():
+        y = model(torch.from_numpy(x.transpose(0, 3, 1, 2)).float())
+    return y.numpy().transpose(0, 2, 3, 1)
+
+
+def image(h, w, n=1, seed=1):
+    return np.random.default_rng(seed).uniform(-1, 1, (n, h, w, 3))
+
+
+# --- the tiny net: conv (fp16 weights) -> pad + depthwise stride 2 -> 1x1 -> resize x2 -> + skip -> 1x1 ----------
+
+PADS = [[0, 0], [1, 0], [0, 1], [0, 0]]  # asymmetric: top and right only, so a top/left swap shows
+
+
+def tiny_weights():
+    """(weights, bias) of each layer: convs (O, kh, kw, I), the depthwise (1, kh, kw, C)."""
+    rng = np.random.default_rng(0)
+    shapes = {"c1": (4, 3, 3, 3), "dw": (1, 3, 3, 4), "c2": (4, 1, 1, 4), "out": (5, 1, 1, 4)}
+    scales = {"c1": 2.0, "dw": 0.5, "c2": 0.5, "out": 0.5}  # c1 large enough for its RELU6 to clip
+    return {k: (rng.normal(0, scales[k], s), rng.normal(0, 0.5, max(s[0], s[3]))) for k, s in shapes.items()}
+
+
+def write_tiny_net(path, h=8, w=8):
+    wt = tiny_weights()
+    net = TinyTflite((1, h, w, 3))
+    c1 = net.conv(net.input, *wt["c1"], act="RELU6", float16=True, name="c1")
+    dw = net.depthwise(net.pad(c1, PADS), *wt["dw"], stride=2, padding="VALID", name="dw")
+    c2 = net.conv(dw, *wt["c2"], name="c2")
+    skip = net.add(net.resize_bilinear(c2, (h, w), name="up"), c1, act="RELU", name="skip")
+    net.conv(skip, *wt["out"], name="out")
+    net.write(path)
+    return wt
+
+
+def tiny_reference(x, wt):
+    (w1, b1) = wt["c1"]
+    c1 = ref_conv(x, fp16(w1), fp16(b1), act="RELU6")
+    dw = ref_conv(np.pad(c1, PADS), *wt["dw"], stride=2, padding="VALID", depthwise=True)
+    up = ref_resize(ref_conv(dw, *wt["c2"]), c1.shape[1:3])
+    return ref_conv(np.maximum(up + c1, 0), *wt["out"])
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    path = tmp_path / "tiny.tflite"
+    wt = write_tiny_net(path)
+    spec, state = read_tflite(path, "out")
+    return spec, state, wt
+
+
+def test_helper_writes_a_tflite_flatbuffer(tmp_path):
+    import tflite
+
+    write_tiny_net(tmp_path / "tiny.tflite")
+    data = (tmp_path / "tiny.tflite").read_bytes()
+    assert data[4:8] == b"TFL3"
+    model = tflite.Model.GetRootAsModel(data, 0)
+    graph = model.Subgraphs(0)
+    assert model.Version() == 3 and model.Buffers(0).DataLength() == 0
+    tensors = {graph.Tensors(i).Name().decode(): graph.Tensors(i) for i in range(graph.TensorsLength())}
+    assert tensors["c1/weights_fp16"].Type() == tflite.TensorType.FLOAT16
+    assert tensors["c1/weights_fp16"].ShapeAsNumpy().tolist() == [4, 3, 3, 3]
+    assert tensors["up"].ShapeAsNumpy().tolist() == [1, 8, 8, 4]
+
+
+def test_tiny_net_matches_numpy_reference(tiny):
+    spec, state, wt = tiny
+    assert list(node_kinds(spec)) == ["conv", "pad", "conv", "conv", "resize", "add", "conv"]
+    assert spec["channels"] == 5
+    assert [n["act"] for n in spec["nodes"] if n["op"] == "conv"] == ["relu6", None, None, None]
+    # float16 weights behind DEQUANTIZE, widened exactly; (O, kh, kw, I) -> (O, I, kh, kw); depthwise -> (C, 1, kh, kw)
+    np.testing.assert_array_equal(state["n0.weight"].numpy(), fp16(wt["c1"][0]).transpose(0, 3, 1, 2))
+    np.testing.assert_array_equal(state["n0.bias"].numpy(), fp16(wt["c1"][1]))
+    np.testing.assert_allclose(state["n2.weight"].numpy(), wt["dw"][0].transpose(3, 0, 1, 2), rtol=1e-6)
+    assert all(v.dtype == torch.float32 for v in state.values())
+
+    x = image(8, 8, n=2)
+    got, want = run(spec, state, x), tiny_reference(x, wt)
+    assert got.shape == want.shape == (2, 8, 8, 5)
+    assert np.abs(want).max() > 0.5  # not a degenerate all-zero comparison
+    np.testing.assert_allclose(got, want, atol=1e-4)
+
+
+@pytest.mark.parametrize("size", [(16, 16), (12, 20)])
+def test_runs_at_other_input_sizes(tiny, size):
+    spec, state, wt = tiny  # the file says 8x8; the resize is a scale, SAME padding follows the size
+    x = image(*size)
+    got, want = run(spec, state, x), tiny_reference(x, wt)
+    assert got.shape == (1, *size, 5)
+    np.testing.assert_allclose(got, want, atol=1e-4)
+
+
+def test_spec_is_json_and_rebuilds_the_same_module(tiny):
+    spec, state, _ = tiny
+    again = json.loads(json.dumps(spec))
+    x = image(8, 8)
+    assert np.array_equal(run(again, state, x), run(spec, state, x))
+
+
+@pytest.mark.parametrize("kernel", [2, 3])
+@pytest.mark.parametrize("size", [(8, 8), (7, 7), (8, 7), (9, 6)])
+def test_same_padding_at_stride_2(tmp_path, size, kernel):
+    """SAME at stride 2 pads the odd pixel after (bottom/right), for conv, depthwise and max pool alike."""
+    assert same_pad(8, 3, 2) == (0, 1) and same_pad(7, 2, 2) == (0, 1)  # the cases below are asymmetric
+    rng = np.random.default_rng(2)
+    w, b = rng.normal(size=(4, kernel, kernel, 3)), rng.normal(size=4)
+    dw, db = rng.normal(size=(1, kernel, kernel, 4)), rng.normal(size=4) - 30  # all negative into the max pool
+    net = TinyTflite((1, *size, 3))
+    c = net.conv(net.input, w, b, stride=2, float16=True)
+    d = net.depthwise(c, dw, db, stride=2, padding="SAME")
+    net.max_pool(d, kernel, 2, padding="SAME", name="out")
+    net.write(tmp_path / "same.tflite")
+    spec, state = read_tflite(tmp_path / "same.tflite", "out")
+
+    x = image(*size, n=2)
+    c = ref_conv(x, fp16(w), fp16(b), stride=2)
+    want = ref_max_pool(ref_conv(c, dw, db, stride=2, depthwise=True), kernel, 2)
+    assert want.max() < 0  # so padding the max pool with 0 instead of -inf would show
+    got = run(spec, state, x)
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got, want, atol=1e-4)
+
+
+def test_reads_only_the_ops_the_tensor_depends_on(tmp_path):
+    rng = np.random.default_rng(3)
+    net = TinyTflite((1, 8, 8, 3))
+    wa = rng.normal(size=(4, 3, 3, 3))
+    a = net.conv(net.input, wa, float16=True, name="a")
+    net.conv(a, rng.normal(size=(2, 1, 1, 4)), name="out")
+    net.conv(a, rng.normal(size=(3, 1, 1, 4)), name="side")  # reads a, but "out" does not need it
+    branch = net.conv(net.input, rng.normal(size=(2, 3, 3, 3)), float16=True, name="branch")
+    net.op("LOGISTIC", [branch], net.shape(branch), name="branch_sigmoid")  # unsupported, but not on the path
+    net.write(tmp_path / "two.tflite", outputs=["out", "side", "branch_sigmoid"])
+
+    spec, state = read_tflite(tmp_path / "two.tflite", "out")
+    assert [n["out"] for n in spec["nodes"]] == [net.index("a"), net.index("out")]
+    assert spec["input"] == net.index("input") and spec["output"] == net.index("out") and spec["channels"] == 2
+    assert sorted(state) == ["n0.bias", "n0.weight", "n1.bias", "n1.weight"]
+    np.testing.assert_array_equal(state["n0.weight"].numpy(), fp16(wa).transpose(0, 3, 1, 2))
+
+    spec, state = read_tflite(tmp_path / "two.tflite", "branch")
+    assert [n["out"] for n in spec["nodes"]] == [net.index("branch")]
+
+
+@pytest.mark.parametrize("kind", ["LOGISTIC", "RESHAPE"])
+def test_unsupported_op_on_the_path_is_an_error_naming_it(tmp_path, kind):
+    rng = np.random.default_rng(4)
+    net = TinyTflite((1, 8, 8, 3))
+    a = net.conv(net.input, rng.normal(size=(4, 3, 3, 3)), name="a")
+    inputs = [a, net.tensor("new_shape", (4,), np.array([1, 8, 8, 4], np.int32))] if kind == "RESHAPE" else [a]
+    mid = net.op(kind, inputs, net.shape(a), name="mid")
+    net.conv(mid, rng.normal(size=(2, 1, 1, 4)), name="out")
+    net.write(tmp_path / "bad.tflite")
+
+    with pytest.raises(ValueError, match=f"{kind} -> mid"):
+        read_tflite(tmp_path / "bad.tflite", "out")
+    spec, _ = read_tflite(tmp_path / "bad.tflite", "a")  # before the op is fine
+    assert list(node_kinds(spec)) == ["conv"]
+    with pytest.raises(KeyError, match="no_such_tensor"):
+        read_tflite(tmp_path / "bad.tflite", "no_such_tensor")
+
+
+def test_add_of_a_tensor_to_itself(tmp_path):
+    net = TinyTflite((1, 4, 4, 3))
+    w = np.random.default_rng(5).normal(size=(2, 1, 1, 3))
+    c = net.conv(net.input, w, name="c")
+    net.add(c, c, name="out")
+    net.write(tmp_path / "double.tflite")
+    spec, state = read_tflite(tmp_path / "double.tflite", "out")
+    x = image(4, 4)
+    np.testing.assert_allclose(run(spec, state, x), 2 * ref_conv(x, w, 0), atol=1e-4)
