@@ -160,16 +160,19 @@ def _activate(x: torch.Tensor, act: str | None) -> torch.Tensor:
 class TfliteGraph(nn.Module):
     """The network a :func:`read_tflite` spec describes: (N, C, H, W) images -> (N, channels, h, w) features.
 
-    Convolutions are ``nn.Conv2d`` modules named after their node (``convs.n12``), so a state dict from
-    :func:`read_tflite` loads into it and training updates them like any other layer.
+    Convolutions are ``nn.Conv2d`` children named after their node (``n12``), so a state dict from
+    :func:`read_tflite` loads into it, training updates them like any other layer, and the exporter's scope names
+    (``.../graph/n12/Conv``) lead back to them (``train.posenet.from_onnx``).
     """
 
     def __init__(self, spec: dict) -> None:
         super().__init__()
         self.spec = spec
         self.channels = int(spec["channels"])
-        self.convs = nn.ModuleDict({n["key"]: nn.Conv2d(n["cin"], n["cout"], tuple(n["kernel"]), tuple(n["stride"]),
-                                                        groups=n["groups"]) for n in spec["nodes"] if n["op"] == "conv"})
+        for n in spec["nodes"]:
+            if n["op"] == "conv":
+                self.add_module(n["key"], nn.Conv2d(n["cin"], n["cout"], tuple(n["kernel"]), tuple(n["stride"]),
+                                                    groups=n["groups"]))
         last_use: dict[int, int] = {}
         for i, n in enumerate(spec["nodes"]):
             for t in n["in"]:
@@ -178,7 +181,7 @@ class TfliteGraph(nn.Module):
 
     def load_tflite_state(self, state: dict[str, torch.Tensor]) -> None:
         """Load :func:`read_tflite`'s weights (its keys are the nodes' keys)."""
-        self.convs.load_state_dict(state)
+        self.load_state_dict(state)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         tensors = {self.spec["input"]: x}
@@ -190,7 +193,7 @@ class TfliteGraph(nn.Module):
                     (t, b), (l, r) = (_same_pad(a.shape[2 + i], node["kernel"][i], node["stride"][i]) for i in (0, 1))
                     if node["kernel"] != [1, 1] or node["stride"] != [1, 1]:
                         a = F.pad(a, (l, r, t, b))
-                y = _activate(self.convs[node["key"]](a), node["act"])
+                y = _activate(getattr(self, node["key"])(a), node["act"])
             elif op == "add":
                 y = _activate(a + tensors[node["in"][1]], node["act"])
             elif op == "pad":
