@@ -802,6 +802,11 @@ def test_a_head_on_the_blazepose_trunk_exports_and_matches_torch(tmp_path: Path)
     for name, a, b in zip(meta.outputs, got, want):
         tol = 0.5 if name == "pose3d" else 1e-2  # mm / px
         assert a.shape == tuple(b.shape) and np.abs(a - b.numpy()).max() < tol, name
+    from train.posenet.from_onnx import recover
+
+    recovered, _ = recover(tmp_path / "m.onnx")  # a later session's warm start when the run is gone
+    for name, tensor in net.head.trunk.state_dict().items():
+        assert torch.equal(tensor, recovered.head.trunk.state_dict()[name]), name
 
 
 def test_the_blazepose_heatmaps_start_as_the_landmarks_each_joint_is_made_of():
