@@ -40,15 +40,17 @@ from tvstream.sysinfo import cpu_model
 
 PACKAGE_MODEL = Path(__file__).parent.parent / "tvstream" / "models" / "default.onnx"
 MAX_BYTES = 10 * 1024 * 1024
-TRAINED_ON = ("tvstream's synthetic world (train/synth/world.py), all 31 shards as rendered on 2026-12-01: 206k labeled "
-              "frames of 510 anny bodies; studio (4 cameras), panning ski and platform dive cameras, and drawn cameras "
-              "(FOV 20-90 deg, roll, pan, zoom, occluders); procedural venues with contact shadows and upright plates "
-              "cut from Debian wallpaper photos that move with the camera; garments printed with photo patches; H.264 "
-              "at CRF 16-34; 22 procedural motion families. Trained 7000 steps on the first 15 shards, then 9000 with "
-              "the 20 everyday motion families, then 4000 + 3500 with the drawn cameras (bf16), then 3500 on the "
-              "whole re-rendered world (float32, from the shipped model recovered from its ONNX) and 2500 more at lr "
-              "1e-4, then 1500 steps of the box detector alone with 30% of its frames shown between black bars "
-              "(a portrait or 4:3 camera, as the runtime fits one), on 2-core CPUs. No real footage.")
+TRAINED_ON = ("The box detector: tvstream's synthetic world (train/synth/world.py; 31 shards as rendered on 2026-12-01, 206k "
+              "labeled frames of 510 anny bodies, studio / ski / dive / drawn cameras, photo plates from Debian "
+              "wallpaper packages; the default model of 2026-12-01, 9057928b), then 1500 steps of the detector alone "
+              "on 11 of those shards rendered again plus real people: 55 photographed cut-outs of about 20 people "
+              "(Debian's scratch package, CC-BY-SA-3.0) pasted moving over real background photos, labeled in 2D by "
+              "MediaPipe Pose Heavy (train.cutouts; session 18's I4). The pose head: the trunk of MediaPipe Pose's "
+              "landmark network Lite (pose_landmark_lite.tflite, Apache-2.0, trained by Google on real people; read "
+              "by train.pretrained at a 192 px crop), its heatmap layer mapped to the 17 H36M joints, and new "
+              "location-map (3D) and confidence layers; trained 1500 + 1200 steps (--part head, lr 1e-3 then 3e-4, "
+              "the trunk at 0.1x) on the same 11 shards and the cut-outs (drawn 3x / 2x): rendered 2D and 3D labels, "
+              "the teacher's 2D on the real cut-outs, on a 2-core CPU. No footage of the reference or dev clips.")
 
 
 def score(model: Path, bench: Path) -> dict:

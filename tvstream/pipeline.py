@@ -47,7 +47,11 @@ class RunOptions:
     # benchmarks/results/detected_threshold_notes.md)
     min_conf: float = 0.15
     track: bool = True  # models with a track input, at batch 1: the crop follows the last confident frame's joints
-    track_conf: float = 0.5  # core-joint mean confidence a detected frame needs for the next crop to follow it
+    # core-joint mean confidence a detected frame needs for the next crop to follow it (and for the athlete's
+    # colours to learn from it). 0.8 since 2026-12-02 (was 0.5): the BlazePose-trunk model's crop, once it followed
+    # joints at 0.5-0.7 on real video, stayed on the wrong thing (real dev videos through the run 0.151 at 0.5,
+    # 0.523 at 0.8; the sample clip 0.841 -> 0.863; runs chosen on the dev set, not the reference clips)
+    track_conf: float = 0.8
     render: str | None = None  # overlay video path
     scenario: str = "studio"  # "dive": gravity-aware box tracking; "ski": no foreground score (moving camera)
     max_frames: int | None = None  # stop after this many frames (None: the whole source)
