@@ -20,7 +20,9 @@ float32 on one without, where ``--cpu-amp`` is 10x slower)::
     #   python -m train.posenet.from_onnx tvstream/models/default.onnx runs/shipped.pt; then --init runs/shipped.pt
     python -m train.default_model build runs/default --bench data/bench
 
-``build`` exports the run, scores it and the current default on the bench set and the sample clip, and
+Since 2026-12-02 (session 19) the shipped model's pose head is the ``real-lite`` size (MediaPipe BlazePose Lite's
+trunk, ``train/pretrained``) trained alone behind a full-size detector; its recipe is in :data:`TRAINED_ON` and
+the README ("Real people"). ``build`` exports the run, scores it and the current default on the bench set and the sample clip, and
 replaces the packaged model only when the new one is better on the bench set (``--force`` overrides).
 ``reexport RUN_DIR`` writes the installed model again from its own checkpoint with today's graph code (same
 weights and card; installed only when every output agrees on the sample clip).
