@@ -476,6 +476,29 @@ def test_a_head_run_trains_the_pose_head_and_leaves_the_detector_as_it_was(tiny_
     assert weights and all(not torch.equal(start[n], after[n]) for n in weights)
 
 
+def test_empty_crops_teach_the_confidence_that_nobody_is_there(tiny_cache: Path, tmp_path: Path):
+    """The same head run with and without person-free crops in its batches, the confidence taught by them alone
+    (its term on the people's crops off): the confidence on empty crops it never trained on falls with them, and
+    the run reports the term."""
+    from train.posenet.empty import empty_crops
+    from train.posenet.fit import FitConfig, LossWeights, fit, load_model
+
+    base = FitConfig(model="tiny", cache=str(tiny_cache), steps=2, batch=4, warmup=1, val_every=3, threads=1)
+    fit(base, tmp_path / "start")
+    head = replace(base, steps=60, lr=1e-2, eval_every=60, part="head", init=str(tmp_path / "start" / "last.pt"),
+                   weights=LossWeights(confidence=0.0, empty=1.0))
+    plain = fit(head, tmp_path / "plain")
+    taught = fit(replace(head, empty_crops=4), tmp_path / "taught")
+    assert "empty" not in plain and {"empty", "empty_conf"} <= set(taught)
+    unseen = empty_crops(16, SIZES["tiny"].crop_size, torch.Generator().manual_seed(99))
+    with torch.no_grad():
+        conf = {name: float(load_model(tmp_path / name / "last.pt")[0].read_crop(unseen)[2].mean())
+                for name in ("plain", "taught")}
+    assert conf["taught"] < 0.3 and conf["taught"] < conf["plain"] - 0.15, conf
+    with pytest.raises(ValueError, match="empty_crops"):
+        replace(base, empty_crops=-1)
+
+
 def test_init_from_a_model_with_another_head_takes_its_detector_only(tiny_cache: Path, tmp_path: Path, monkeypatch):
     from train.checkpoint import load_checkpoint
     from train.posenet import fit as fit_module

@@ -17,12 +17,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from train.checkpoint import load_checkpoint, save_checkpoint
 from train.losses.pose_heads import box_loss, confidence_bce, coord_l1, heatmap_ce
 from train.posenet.augment import AugmentConfig, appearance, pose_crops, zoom_frames
 from train.posenet.cache import Cache, load_cache
 from train.posenet.config import SIZES, PoseNetConfig
+from train.posenet.empty import empty_crops
 from train.posenet.model import PoseNet, PretrainedPoseHead
 from tvstream.errors import CheckpointError, LabelError
 from tvstream.sysinfo import cpu_has_native_bf16
@@ -39,6 +41,7 @@ class LossWeights:
     confidence: float = 0.2
     box: float = 1.0
     box_centre_ce: float = 0.05  # inside the box term: the centre map's cross-entropy (small athletes need more)
+    empty: float = 0.2  # every joint's confidence 0 on person-free crops (FitConfig.empty_crops)
 
 
 # What a run trains. "detector": the box detector alone, on the small frames (the crops are not even read; per
@@ -75,6 +78,11 @@ class FitConfig:
     # cache folder name -> how many times its training rows are drawn (a small set of real people among tens of
     # thousands of rendered frames: {"cutouts": 8}); folders not named are drawn once
     repeat: dict[str, int] = field(default_factory=dict)
+    # person-free crops added to each training batch, their confidence taught 0 (train/posenet/empty.py): without
+    # them the head never saw an empty crop and reported about 0.25 on a blank frame; ``empty_from``: a folder of
+    # person-free photos (the real-photo plates) for half of them, the rest procedural fills
+    empty_crops: int = 0
+    empty_from: str | None = None
     weights: LossWeights = field(default_factory=LossWeights)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
@@ -85,6 +93,8 @@ class FitConfig:
             raise ValueError(f"need steps >= 1 and batch >= 2, got {self.steps}, {self.batch}")
         if self.part not in PARTS:
             raise ValueError(f"part must be one of {', '.join(PARTS)}, got {self.part!r}")
+        if self.empty_crops < 0:
+            raise ValueError(f"empty_crops must be >= 0, got {self.empty_crops}")
         if any(int(k) != k or k < 1 for k in self.repeat.values()):
             raise ValueError(f"repeat counts must be whole numbers >= 1, got {self.repeat}")
 
@@ -244,12 +254,16 @@ def network_inputs(batch: dict[str, torch.Tensor], mcfg: PoseNetConfig, cfg: Fit
                    train: bool = True) -> tuple[torch.Tensor, ...]:
     """Cache rows -> ``(crops, joints2d, joints3d, frames, boxes, weight2d)`` as the networks see them: the crop
     around the labeled box, augmented when ``train`` (geometry, appearance, occluders; zoomed frames), and how
-    much each 2D label is trusted."""
+    much each 2D label is trusted. When ``train``, ``cfg.empty_crops`` person-free crops follow the rows' crops
+    (``crops`` is longer than ``joints2d`` by that many)."""
     crops, j2, j3, trust = pose_crops(batch["crops"], batch["joints2d"], batch["joints3d"], batch["tight"],
                                       mcfg.crop_size, mcfg.box_margin, cfg.augment, g, train=train,
                                       weight=batch.get("weight2d"))
     if train:
         crops = appearance(crops, cfg.augment, g)
+        if cfg.empty_crops:  # recoloured as the rest, without occluders (pasted from the batch: a person's limb)
+            empty = empty_crops(cfg.empty_crops, mcfg.crop_size, g, cfg.empty_from)
+            crops = torch.cat([crops, appearance(empty, replace(cfg.augment, occlude_p=0.0), g)])
     return (crops, j2, j3, *detector_inputs(batch, cfg, g, train), trust)
 
 
@@ -259,7 +273,7 @@ def detector_inputs(batch: dict[str, torch.Tensor], cfg: FitConfig, g: torch.Gen
     frames, boxes = batch["frames"], batch["box"]
     if train:
         frames, boxes = zoom_frames(frames, boxes, cfg.augment, g)
-        frames = appearance(frames, cfg.augment.__class__(**{**asdict(cfg.augment), "occlude_p": 0.0}), g)
+        frames = appearance(frames, replace(cfg.augment, occlude_p=0.0), g)
     return frames, boxes
 
 
@@ -298,7 +312,9 @@ def losses(model: PoseNet, batch: dict[str, torch.Tensor], cfg: FitConfig, g: to
         xy, xyz, conf, logits = model.read_crop(crops)
         if cfg.part != "head":
             centre, half, box_map = model.detect(frames)
-    xy, xyz, conf, logits = xy.float(), xyz.float(), conf.float(), logits.float()
+    n = len(j2)  # the rows' crops; any after them are empty crops
+    conf_empty = conf[n:].float()
+    xy, xyz, conf, logits = xy[:n].float(), xyz[:n].float(), conf[:n].float(), logits[:n].float()
     has3d = batch["has3d"].to(device) if "has3d" in batch else torch.ones(len(j2), dtype=torch.bool, device=device)
     inside = (j2.abs() < 1).all(-1)  # (N, K)
     weight = inside.float() * trust  # a teacher's pseudo-labels count by its confidence (the weak-2D term)
@@ -309,11 +325,15 @@ def losses(model: PoseNet, batch: dict[str, torch.Tensor], cfg: FitConfig, g: to
         "pose3d": coord_l1(xyz, j3 - j3[:, :1], weight3d),
         "confidence": confidence_bce(conf, xy, j2, inside, known=trust > 0),
     }
+    if len(conf_empty):
+        terms["empty"] = F.binary_cross_entropy(conf_empty.clamp(1e-6, 1 - 1e-6), torch.zeros_like(conf_empty))
     if cfg.part != "head":
         centre, half = centre.float(), half.float()
         terms["box"] = box_loss(centre, half, box_map[:, 0].float(), boxes, ce_weight=w.box_centre_ce)
     total = sum(getattr(w, k) * v for k, v in terms.items())
     stats = {k: float(v.detach()) for k, v in terms.items()}
+    if len(conf_empty):
+        stats["empty_conf"] = float(conf_empty.detach().mean())
     if cfg.part != "head":
         stats["box_iou"] = float(box_iou_normalised(centre.detach(), half.detach(), boxes))
     err3d = (xyz.detach() - (j3 - j3[:, :1])).norm(dim=-1)  # (N, K)

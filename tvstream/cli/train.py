@@ -176,11 +176,18 @@ def pose(app: AppContext, features: Path, labels: str, data: Path | None, out_di
 @click.option("--repeat", "repeats", multiple=True, metavar="NAME=K",
               help="Draw the training rows of the dataset NAME (a folder of --data) K times as often, e.g. "
                    "--repeat cutouts=8 (a few real people among a rendered world).")
+@click.option("--empty-crops", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Person-free crops added to each batch, every joint's confidence taught 0 on them (so an empty "
+                   "frame is not reported as a person): flat fills, and photo squares with --empty-from.")
+@click.option("--empty-from", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="A folder of person-free photos for half of the empty crops, e.g. the real-photo plates "
+                   "(data/plates/train).")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
 @pass_app
 def posenet(app: AppContext, data: Path, out_dir: Path, cache_dir: Path, size: str, steps: int, batch_size: int,
             device: str, cpu_amp: bool, init: Path | None, lr: float, freeze_bn: bool, sets: tuple[str, ...],
-            part: str, threads: int, repeats: tuple[str, ...], resume: bool) -> None:
+            part: str, threads: int, repeats: tuple[str, ...], empty_crops: int, empty_from: Path | None,
+            resume: bool) -> None:
     """Supervised training of the localising pose network (box detector + heatmap/location-map heads).
 
     \b
@@ -244,7 +251,8 @@ def posenet(app: AppContext, data: Path, out_dir: Path, cache_dir: Path, size: s
             cfg = FitConfig.from_dict({**defaults, "model": size, "cache": str(root), "steps": steps,
                                        "batch": batch_size, "device": device, "cpu_amp": cpu_amp, "lr": lr,
                                        "init": str(init) if init else None, "freeze_bn": freeze_bn, "part": part,
-                                       "threads": threads, "repeat": repeat, **sections})
+                                       "threads": threads, "repeat": repeat, "empty_crops": empty_crops,
+                                       "empty_from": str(empty_from.resolve()) if empty_from else None, **sections})
         except TypeError as err:
             raise click.BadParameter(str(err), param_hint="--set") from None
         if resume and (out_dir / "last.pt").is_file():
@@ -253,7 +261,8 @@ def posenet(app: AppContext, data: Path, out_dir: Path, cache_dir: Path, size: s
         bar.update(task, description=size, completed=0, total=steps)
 
         def on_step(step: int, total: int, stats: dict) -> None:
-            shown = " ".join(f"{k}={stats[k]:.3g}" for k in ("loss", "pck_crop", "mpjpe_mm", "box_iou") if k in stats)
+            shown = " ".join(f"{k}={stats[k]:.3g}" for k in ("loss", "pck_crop", "mpjpe_mm", "box_iou", "empty_conf")
+                             if k in stats)
             bar.update(task, completed=step, stats=shown)
 
         fit(cfg, out_dir, resume=resume, progress=on_step)
