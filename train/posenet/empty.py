@@ -62,7 +62,8 @@ def photo_squares(photos: tuple[torch.Tensor, ...], n: int, size: int, g: torch.
         y = int(torch.randint(h - side + 1, (1,), generator=g))
         x = int(torch.randint(w - side + 1, (1,), generator=g))
         square = photo[None, :, y:y + side, x:x + side].float() / 255
-        out[i] = F.interpolate(square, size=(size, size), mode="bilinear", antialias=side > size, align_corners=False)[0]
+        out[i] = F.interpolate(square, size=(size, size), mode="bilinear", antialias=side > size,
+                               align_corners=False)[0]
     return out
 
 
