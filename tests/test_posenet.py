@@ -499,6 +499,32 @@ def test_empty_crops_teach_the_confidence_that_nobody_is_there(tiny_cache: Path,
         replace(base, empty_crops=-1)
 
 
+def test_a_confidence_run_moves_the_confidence_rows_alone(tiny_cache: Path, tmp_path: Path):
+    """``part="confidence"`` with empty crops: every weight and norm statistic but the confidence's rows of the
+    head's output convolution stays bit for bit (the 2D and 3D cannot move), and the confidence on unseen empty
+    crops falls."""
+    from train.checkpoint import load_checkpoint
+    from train.posenet.empty import empty_crops
+    from train.posenet.fit import FitConfig, fit, load_model
+
+    base = FitConfig(model="tiny", cache=str(tiny_cache), steps=2, batch=4, warmup=1, val_every=3, threads=1)
+    fit(base, tmp_path / "start")
+    stats = fit(replace(base, steps=60, lr=3e-2, eval_every=60, part="confidence", empty_crops=4,
+                        init=str(tmp_path / "start" / "last.pt")), tmp_path / "conf")
+    assert {"empty", "confidence", "val_pck_crop"} <= set(stats) and "box" not in stats
+    start, after = (load_checkpoint(tmp_path / n / "last.pt")["model"] for n in ("start", "conf"))
+    k = SIZES["tiny"].joints
+    for name, tensor in start.items():
+        if name in ("head.out.weight", "head.out.bias"):
+            assert torch.equal(tensor[:-k], after[name][:-k]) and not torch.equal(tensor[-k:], after[name][-k:])
+        else:
+            assert torch.equal(tensor, after[name]), name
+    unseen = empty_crops(16, SIZES["tiny"].crop_size, torch.Generator().manual_seed(99))
+    with torch.no_grad():
+        conf = [float(load_model(tmp_path / n / "last.pt")[0].read_crop(unseen)[2].mean()) for n in ("start", "conf")]
+    assert conf[1] < conf[0] - 0.15, conf
+
+
 def test_init_from_a_model_with_another_head_takes_its_detector_only(tiny_cache: Path, tmp_path: Path, monkeypatch):
     from train.checkpoint import load_checkpoint
     from train.posenet import fit as fit_module
@@ -830,6 +856,65 @@ def test_a_head_on_the_blazepose_trunk_exports_and_matches_torch(tmp_path: Path)
     recovered, _ = recover(tmp_path / "m.onnx")  # a later session's warm start when the run is gone
     for name, tensor in net.head.trunk.state_dict().items():
         assert torch.equal(tensor, recovered.head.trunk.state_dict()[name]), name
+
+
+def test_the_presence_classifier_scales_every_joint_s_confidence():
+    """A head with the trunk's presence branch reports its joints' confidence times the presence: a logit of
+    +30 leaves the confidence of the same head without the branch, -30 makes it ~0; the 2D and 3D do not move."""
+    torch.manual_seed(0)
+    with_flag, plain = PoseNet(SIZES["real-lite"]).eval(), PoseNet(replace(SIZES["real-lite"], presence=False)).eval()
+    missing, _ = plain.load_state_dict(with_flag.state_dict(), strict=False)
+    assert not missing
+    last = with_flag.head.trunk.presence.spec["nodes"][-1]["key"]
+    crops = torch.rand(2, 3, 192, 192)
+    with torch.no_grad():
+        want = plain.read_crop(crops)
+        for bias, scale in ((30.0, 1.0), (-30.0, 0.0)):
+            conv = getattr(with_flag.head.trunk.presence, last)
+            conv.weight.zero_()
+            conv.bias.fill_(bias)
+            xy, xyz, conf, _, flag = with_flag.read_crop(crops, presence=True)
+            torch.testing.assert_close(flag, torch.full((2, 1), bias))
+            torch.testing.assert_close(conf, want[2] * scale, atol=1e-6, rtol=1e-5)
+            torch.testing.assert_close(xy, want[0])
+            torch.testing.assert_close(xyz, want[1])
+    assert plain.read_crop(crops, presence=True)[4] is None
+    with pytest.raises(ValueError, match="presence needs a pretrained"):
+        replace(SIZES["full"], presence=True)
+
+
+def test_a_model_from_before_the_presence_classifier_starts_a_confidence_run(tiny_cache: Path, tmp_path: Path,
+                                                                              monkeypatch):
+    """``--init`` with a checkpoint of the same size without the presence branch: its weights are taken, the
+    branch starts as it is (MediaPipe's, in a real run), and a confidence run trains the branch and the confidence
+    rows alone."""
+    from train.checkpoint import load_checkpoint
+    from train.posenet import fit as fit_module
+    from train.posenet.fit import FitConfig, fit
+    from train.posenet.model import PretrainedPoseHead
+
+    monkeypatch.setattr(PretrainedPoseHead, "load_pretrained", lambda self, tflite=None: None)  # no teacher here
+    blaze = replace(SIZES["tiny"], head_trunk="blazepose_lite", crop_size=192, up_channels=8, presence=True)
+    monkeypatch.setitem(fit_module.SIZES, "tiny-blaze", blaze)
+    monkeypatch.setitem(fit_module.SIZES, "tiny-blaze-old", replace(blaze, presence=False))
+    base = FitConfig(model="tiny-blaze-old", cache=str(tiny_cache), steps=1, batch=2, warmup=1, val_every=3,
+                     eval_every=100, threads=1)
+    fit(base, tmp_path / "old")
+    stats = fit(replace(base, model="tiny-blaze", steps=2, part="confidence", empty_crops=2,
+                        init=str(tmp_path / "old" / "last.pt")), tmp_path / "new")
+    assert stats["presence"] > 0 and "empty" in stats
+    old, new = (load_checkpoint(tmp_path / n / "last.pt")["model"] for n in ("old", "new"))
+    assert set(new) - set(old) and all(".presence." in k for k in set(new) - set(old))
+    k = blaze.joints
+    for name, tensor in old.items():
+        if name.startswith("head.out."):
+            assert torch.equal(tensor[:-k], new[name][:-k]), name
+        else:
+            assert torch.equal(tensor, new[name]), name
+    torch.manual_seed(base.seed)  # as fit builds the model: the branch's weights before training
+    start = fit_module.PoseNet(blaze).state_dict()
+    trained = [n for n, v in new.items() if ".presence." in n and n.endswith("weight") and not torch.equal(v, start[n])]
+    assert len(trained) == sum(n.endswith("weight") for n in new if ".presence." in n)
 
 
 def test_the_blazepose_heatmaps_start_as_the_landmarks_each_joint_is_made_of():

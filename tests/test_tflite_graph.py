@@ -199,7 +199,7 @@ def test_reads_only_the_ops_the_tensor_depends_on(tmp_path):
     net.conv(a, rng.normal(size=(2, 1, 1, 4)), name="out")
     net.conv(a, rng.normal(size=(3, 1, 1, 4)), name="side")  # reads a, but "out" does not need it
     branch = net.conv(net.input, rng.normal(size=(2, 3, 3, 3)), float16=True, name="branch")
-    net.op("LOGISTIC", [branch], net.shape(branch), name="branch_sigmoid")  # unsupported, but not on the path
+    net.op("SOFTMAX", [branch], net.shape(branch), name="branch_sigmoid")  # unsupported, but not on the path
     net.write(tmp_path / "two.tflite", outputs=["out", "side", "branch_sigmoid"])
 
     spec, state = read_tflite(tmp_path / "two.tflite", "out")
@@ -212,7 +212,7 @@ def test_reads_only_the_ops_the_tensor_depends_on(tmp_path):
     assert [n["out"] for n in spec["nodes"]] == [net.index("branch")]
 
 
-@pytest.mark.parametrize("kind", ["LOGISTIC", "RESHAPE"])
+@pytest.mark.parametrize("kind", ["SOFTMAX", "RESHAPE"])
 def test_unsupported_op_on_the_path_is_an_error_naming_it(tmp_path, kind):
     rng = np.random.default_rng(4)
     net = TinyTflite((1, 8, 8, 3))
@@ -228,6 +228,44 @@ def test_unsupported_op_on_the_path_is_an_error_naming_it(tmp_path, kind):
     assert list(node_kinds(spec)) == ["conv"]
     with pytest.raises(KeyError, match="no_such_tensor"):
         read_tflite(tmp_path / "bad.tflite", "no_such_tensor")
+
+
+def test_a_classifier_branch_reads_the_trunk_s_tapped_tensor(tmp_path):
+    """A presence flag on a trunk, as MediaPipe's landmark networks have one: the branch is read from the
+    trunk's inner tensor (``start_after``), the trunk hands it over (``taps``), and a VALID 2x2 convolution,
+    LOGISTIC and RESHAPE give (N, 1) probabilities equal to NumPy's."""
+    rng = np.random.default_rng(7)
+    net = TinyTflite((1, 8, 8, 3))
+    wa, wb, wt = rng.normal(size=(4, 3, 3, 3)), rng.normal(size=(4, 3, 3, 4)) * 0.3, rng.normal(size=(2, 1, 1, 4))
+    wf, bf = rng.normal(size=(1, 2, 2, 4)) * 0.3, rng.normal(size=(1,))
+    a = net.conv(net.input, wa, stride=2, act="RELU", name="a")  # 4x4
+    net.conv(a, wt, name="trunk_out")
+    b = net.conv(a, wb, stride=2, act="RELU6", name="b")  # 2x2
+    logit = net.conv(b, wf, bf, padding="VALID", name="logit")  # 1x1
+    sig = net.op("LOGISTIC", [logit], net.shape(logit), name="sig")
+    net.op("RESHAPE", [sig, net.tensor("flag_shape", (2,), np.array([1, 1], np.int32))], (1, 1), name="flag")
+    net.write(tmp_path / "flag.tflite", outputs=["trunk_out", "flag"])
+
+    trunk, trunk_state = read_tflite(tmp_path / "flag.tflite", "trunk_out")
+    branch, branch_state = read_tflite(tmp_path / "flag.tflite", "flag",
+                                       start_after=[n["out"] for n in trunk["nodes"]])
+    assert branch["input"] == net.index("a") and list(node_kinds(branch)) == ["conv", "conv", "sigmoid", "flatten"]
+    x = image(8, 8, n=2, seed=3)
+    body, head = TfliteGraph(trunk, taps=(net.index("a"),)), TfliteGraph(branch)
+    body.load_tflite_state(trunk_state)
+    head.load_tflite_state(branch_state)
+    with torch.no_grad():
+        out, tapped = body(torch.from_numpy(x.transpose(0, 3, 1, 2)).float())
+        flag = head(tapped)
+    ra = ref_conv(x, wa, 0, stride=2, act="RELU")
+    np.testing.assert_allclose(out.numpy().transpose(0, 2, 3, 1), ref_conv(ra, wt, 0), atol=1e-4)
+    rl = ref_conv(ref_conv(ra, wb, 0, stride=2, act="RELU6"), wf, bf, padding="VALID")  # (2, 1, 1, 1)
+    assert flag.shape == (2, 1)
+    np.testing.assert_allclose(flag.numpy(), 1 / (1 + np.exp(-rl.reshape(2, 1))), atol=1e-5)
+    with pytest.raises(ValueError, match="reads 0 of the given tensors and the image"):
+        read_tflite(tmp_path / "flag.tflite", "flag", start_after=[net.index("trunk_out")])
+    with pytest.raises(ValueError, match="not tensors of this graph"):
+        TfliteGraph(trunk, taps=(net.index("b"),))
 
 
 def test_add_of_a_tensor_to_itself(tmp_path):

@@ -28,6 +28,10 @@ class PoseNetConfig:
     # the pose head's trunk: "resnet" (a reduced ResNet18, ``width`` / ``up_channels``) or a network trained on
     # real images by others, read from its file at the start of training (train.pretrained.mediapipe.TRUNKS)
     head_trunk: str = "resnet"
+    # a pretrained trunk's own person-presence classifier (MediaPipe's pose flag, on the trunk's stride-32
+    # features) multiplies every joint's confidence: an empty crop then reports ~0 (the joints' confidence alone
+    # said ~0.25 on a blank frame)
+    presence: bool = False
 
     def __post_init__(self) -> None:
         h, w = self.frame_size
@@ -42,6 +46,8 @@ class PoseNetConfig:
             raise ValueError(f"head_trunk must be one of {', '.join(HEAD_TRUNKS)}, got {self.head_trunk!r}")
         if self.head_trunk != "resnet" and self.crop_size % 32:
             raise ValueError(f"a {self.head_trunk} head needs crop_size a multiple of 32, got {self.crop_size}")
+        if self.presence and self.head_trunk == "resnet":
+            raise ValueError("presence needs a pretrained head_trunk (the resnet trunk has no presence classifier)")
         if not 1.0 <= self.box_margin <= 3.0:
             raise ValueError(f"box_margin must be in [1, 3], got {self.box_margin}")
 
@@ -76,8 +82,8 @@ SIZES: dict[str, PoseNetConfig] = {
     # the pose head on MediaPipe BlazePose's landmark network (real people, Apache-2.0), the full detector; its
     # crop at 192 px: the network learnt people at 256 px and reads a 128 px crop badly (real dev set, head alone
     # before training: 0.028 at 128, 0.566 at 192, 0.570 at 256)
-    "real-lite": PoseNetConfig(crop_size=192, head_trunk="blazepose_lite", up_channels=32),
-    "real-full": PoseNetConfig(crop_size=192, head_trunk="blazepose_full", up_channels=32),
+    "real-lite": PoseNetConfig(crop_size=192, head_trunk="blazepose_lite", up_channels=32, presence=True),
+    "real-full": PoseNetConfig(crop_size=192, head_trunk="blazepose_full", up_channels=32, presence=True),
     "tiny": PoseNetConfig(frame_size=(72, 128), detector_stride=2, detector_width=4, crop_size=32, width=4,
                           up_channels=8),  # tests
 }

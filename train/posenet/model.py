@@ -96,9 +96,13 @@ class PoseHead(nn.Module):
         """(N, 5K, S/4, S/4): heatmap logits, location maps (x, y, z per joint), confidence logits."""
         return self.out(self.up(self.trunk(x)[1]))
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor, with_presence: bool = False) -> tuple[torch.Tensor | None, ...]:
+        """With ``with_presence`` also the presence logit: None, this head has no presence classifier."""
+        return (*self.read_maps(self.maps(x)), None) if with_presence else self.read_maps(self.maps(x))
+
+    def read_maps(self, o: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """:meth:`maps` ``(N, 5K, S/4, S/4)`` -> xy, xyz, conf, logits."""
         k = self.joints
-        o = self.maps(x)  # (N, 5K, S/4, S/4)
         n, _, h, w = o.shape
         logits = o[:, :k].flatten(2)  # (N, K, h*w)
         p = torch.softmax(logits, dim=-1)
@@ -114,12 +118,12 @@ class PretrainedPoseHead(PoseHead):
     features give the heatmaps through ``heat`` (starting as MediaPipe's own heatmaps of the H36M joints,
     :meth:`load_pretrained`) and the location and confidence maps through one more conv block."""
 
-    def __init__(self, trunk: str, up_channels: int, joints: int) -> None:
+    def __init__(self, trunk: str, up_channels: int, joints: int, presence: bool = False) -> None:
         nn.Module.__init__(self)
         from train.pretrained.mediapipe import BlazePoseTrunk
 
         self.joints = joints
-        self.trunk = BlazePoseTrunk(trunk, MEAN, STD)
+        self.trunk = BlazePoseTrunk(trunk, MEAN, STD, presence=presence)
         c = self.trunk.channels
         self.heat = nn.Conv2d(c, joints, 1)
         self.up = _conv_bn_relu(c, up_channels)
@@ -131,8 +135,18 @@ class PretrainedPoseHead(PoseHead):
         load_weights(self.trunk, self.heat, tflite)
 
     def maps(self, x: torch.Tensor) -> torch.Tensor:
-        f = self.trunk(x)
+        return self._maps(self.trunk(x)[0])
+
+    def _maps(self, f: torch.Tensor) -> torch.Tensor:
         return torch.cat([self.heat(f), self.out(self.up(f))], 1)
+
+    def forward(self, x: torch.Tensor, with_presence: bool = False) -> tuple[torch.Tensor | None, ...]:
+        """As :class:`PoseHead`'s, with the trunk's presence classifier, if any, multiplying every joint's
+        confidence; ``with_presence``: its logit (N, 1) or None too (training reads it)."""
+        f, presence = self.trunk(x)
+        xy, xyz, conf, logits = self.read_maps(self._maps(f))
+        out = (xy, xyz, conf if presence is None else conf * torch.sigmoid(presence), logits)
+        return (*out, presence) if with_presence else out
 
 
 def crop_scale(half: torch.Tensor, frame_size: tuple[int, int], margin: float) -> torch.Tensor:
@@ -150,7 +164,7 @@ class PoseNet(nn.Module):
         self.cfg = cfg
         self.detector = BoxDetector(cfg.detector_width)
         self.head = (PoseHead(cfg.width, cfg.up_channels, cfg.joints) if cfg.head_trunk == "resnet"
-                     else PretrainedPoseHead(cfg.head_trunk, cfg.up_channels, cfg.joints))
+                     else PretrainedPoseHead(cfg.head_trunk, cfg.up_channels, cfg.joints, cfg.presence))
         self.register_buffer("mean", torch.tensor(MEAN).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(STD).view(1, 3, 1, 1))
 
@@ -162,11 +176,12 @@ class PoseNet(nn.Module):
         """(N, 3, h, w) [0, pixel_max] frames at the detector's size -> centre, half, raw map (:class:`BoxDetector`)."""
         return self.detector(self.normalise(small, pixel_max))
 
-    def read_crop(self, crops: torch.Tensor, pixel_max: float = 1.0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor,
-                                                                          torch.Tensor]:
-        """(N, 3, S, S) [0, pixel_max] crops -> xy, xyz (m, pelvis-relative), conf, logits."""
-        xy, xyz, conf, logits = self.head(self.normalise(crops, pixel_max))
-        return xy, xyz - xyz[:, :1], conf, logits
+    def read_crop(self, crops: torch.Tensor, pixel_max: float = 1.0,
+                  presence: bool = False) -> tuple[torch.Tensor, ...]:
+        """(N, 3, S, S) [0, pixel_max] crops -> xy, xyz (m, pelvis-relative), conf, logits; with ``presence`` also
+        the head's presence logit (N, 1), None for a head without one."""
+        xy, xyz, conf, logits, flag = self.head(self.normalise(crops, pixel_max), with_presence=True)
+        return (xy, xyz - xyz[:, :1], conf, logits) + ((flag,) if presence else ())
 
     def forward(self, frames: torch.Tensor, track: torch.Tensor | None = None, pixel_max: float = 1.0):
         """(N, 3, H, W) [0, pixel_max] working frames -> centre, half, crop scale, xy, xyz, conf, detector map.

@@ -25,6 +25,7 @@ from train.pretrained.tflite_graph import TfliteGraph, read_tflite
 
 TRUNKS = {"blazepose_lite": "pose_landmark_lite.tflite", "blazepose_full": "pose_landmark_full.tflite"}
 HEATMAP_TENSOR = "Identity_3"  # the landmark networks' (1, 64, 64, 39) heatmap output
+PRESENCE_TENSOR = "Identity_1"  # their (1, 1) pose flag: is a person in the crop (a branch on stride-32 features)
 SPEC_DIR = Path(__file__).parent
 PATH_ENV = "TVSTREAM_BLAZEPOSE_DIR"  # a folder holding the .tflite files (default: the teacher venv's MediaPipe)
 
@@ -37,18 +38,32 @@ def _split(spec: dict) -> tuple[dict, dict]:
     return {"input": spec["input"], "output": last["in"][0], "channels": last["cin"], "nodes": body}, last
 
 
-def write_spec(name: str, tflite: str | os.PathLike) -> Path:
-    """Write the trunk structure of ``name`` read from ``tflite`` beside this module; its path."""
+def _read_presence(tflite: str | os.PathLike, trunk: dict) -> tuple[dict, dict[str, torch.Tensor]]:
+    """The pose-flag branch of ``tflite`` from the one ``trunk`` tensor it reads, up to its logit (N, 1, 1, 1):
+    the file's LOGISTIC and RESHAPE are left to the trunk, which trains the logit (a flag saturated at 1.0 has
+    no gradient through its sigmoid)."""
+    spec, state = read_tflite(tflite, PRESENCE_TENSOR, start_after=[n["out"] for n in trunk["nodes"]])
+    *body, sigmoid, flatten = spec["nodes"]
+    if (sigmoid["op"], flatten["op"], body[-1]["op"]) != ("sigmoid", "flatten", "conv"):
+        raise ValueError(f"{tflite}: the pose flag is not a convolution's sigmoid")
+    return {**spec, "output": sigmoid["in"][0], "nodes": body}, state
+
+
+def write_spec(name: str, tflite: str | os.PathLike) -> list[Path]:
+    """Write the trunk structure of ``name`` and its presence branch, read from ``tflite``, beside this module."""
     spec, _ = read_tflite(tflite, HEATMAP_TENSOR)
-    out = SPEC_DIR / f"{name}.json"
-    out.write_text(json.dumps(_split(spec)[0], separators=(",", ":")) + "\n")
-    return out
+    trunk = _split(spec)[0]
+    paths = [SPEC_DIR / f"{name}.json", SPEC_DIR / f"{name}_presence.json"]
+    for path, part in zip(paths, (trunk, _read_presence(tflite, trunk)[0])):
+        path.write_text(json.dumps(part, separators=(",", ":")) + "\n")
+    return paths
 
 
-def trunk_spec(name: str) -> dict:
+def trunk_spec(name: str, part: str = "") -> dict:
+    """The committed structure of ``name``'s trunk, or with ``part="presence"`` of its pose-flag branch."""
     if name not in TRUNKS:
         raise ValueError(f"unknown pretrained trunk {name!r} (known: {', '.join(TRUNKS)})")
-    return json.loads((SPEC_DIR / f"{name}.json").read_text())
+    return json.loads((SPEC_DIR / f"{name}{'_' + part if part else ''}.json").read_text())
 
 
 def find_tflite(name: str) -> Path:
@@ -69,18 +84,31 @@ def find_tflite(name: str) -> Path:
 
 
 class BlazePoseTrunk(nn.Module):
-    """(N, 3, S, S) crops normalised as tvstream's networks read them -> (N, C, S/4, S/4) stride-4 features."""
+    """(N, 3, S, S) crops normalised as tvstream's networks read them -> (N, C, S/4, S/4) stride-4 features and,
+    with ``presence``, (N, 1) the logit of the probability that a person is in the crop (else None).
 
-    def __init__(self, name: str, mean: tuple[float, ...], std: tuple[float, ...]) -> None:
+    The presence branch is MediaPipe's pose flag. It is calibrated for 256 px crops: read at 192 px as it comes
+    it said 1.0 on every crop, people or none, so a model trains it again on its own crops (``part="confidence"``
+    with empty crops; at 256 px MediaPipe's weights give people 0.88-0.97 and person-free crops 0.001-0.03).
+    """
+
+    def __init__(self, name: str, mean: tuple[float, ...], std: tuple[float, ...], presence: bool = False) -> None:
         super().__init__()
         self.name = name
-        self.graph = TfliteGraph(trunk_spec(name))
+        branch = trunk_spec(name, "presence") if presence else None
+        self.graph = TfliteGraph(trunk_spec(name), taps=(branch["input"],) if branch else ())
+        self.presence = TfliteGraph(branch) if branch else None
         self.channels = self.graph.channels
         self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.graph(x * self.std + self.mean)  # MediaPipe's landmark networks read RGB in [0, 1]
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """-> features, and the presence logit (N, 1) or None."""
+        x = x * self.std + self.mean  # MediaPipe's landmark networks read RGB in [0, 1]
+        if self.presence is None:
+            return self.graph(x), None
+        features, tapped = self.graph(x)
+        return features, self.presence(tapped).flatten(1)
 
 
 def heatmap_rows() -> np.ndarray:
@@ -92,6 +120,14 @@ def heatmap_rows() -> np.ndarray:
     return w / w.sum(1, keepdims=True)
 
 
+def load_presence(trunk: BlazePoseTrunk, tflite: str | os.PathLike) -> None:
+    """Put MediaPipe's pose-flag weights into ``trunk.presence``."""
+    spec, state = _read_presence(tflite, trunk.graph.spec)
+    if spec["nodes"] != trunk.presence.spec["nodes"]:
+        raise ValueError(f"{tflite}: not the {trunk.name} presence branch this trunk was written from")
+    trunk.presence.load_tflite_state(state)
+
+
 def load_weights(trunk: BlazePoseTrunk, heat: nn.Conv2d, tflite: str | os.PathLike | None = None) -> None:
     """Put MediaPipe's weights into ``trunk`` and its heatmap convolution, mapped to H36M, into ``heat``."""
     spec, state = read_tflite(tflite or find_tflite(trunk.name), HEATMAP_TENSOR)
@@ -99,6 +135,8 @@ def load_weights(trunk: BlazePoseTrunk, heat: nn.Conv2d, tflite: str | os.PathLi
     if body["nodes"] != trunk.graph.spec["nodes"]:
         raise ValueError(f"{tflite}: not the {trunk.name} network this trunk was written from")
     trunk.graph.load_tflite_state({k: v for k, v in state.items() if not k.startswith(last["key"] + ".")})
+    if trunk.presence is not None:
+        load_presence(trunk, tflite or find_tflite(trunk.name))
     rows = torch.from_numpy(heatmap_rows())  # (17, 33)
     w, b = state[f"{last['key']}.weight"][:33, :, 0, 0], state[f"{last['key']}.bias"][:33]  # landmarks, not aux
     with torch.no_grad():
@@ -115,7 +153,7 @@ def main(argv: list[str] | None = None) -> None:
                                                            "the teacher venv)")
     args = ap.parse_args(argv)
     for name, file in TRUNKS.items():
-        print(write_spec(name, args.dir / file if args.dir else find_tflite(name)))
+        print(*write_spec(name, args.dir / file if args.dir else find_tflite(name)), sep="\n")
 
 
 if __name__ == "__main__":

@@ -5,8 +5,8 @@ with the ``tflite`` package's generated classes). :func:`read_tflite` keeps the 
 depends on and writes them as a *spec*: a JSON-able list of nodes (op, input and output tensor ids, sizes) that
 :class:`TfliteGraph` rebuilds without the file, and a state dict of their weights (float16 weights behind
 ``DEQUANTIZE`` are widened to float32). Only the ops of convolutional image networks are read: ``CONV_2D``,
-``DEPTHWISE_CONV_2D``, ``ADD``, ``PAD``, ``MAX_POOL_2D``, ``RESIZE_BILINEAR``; any other op on the path is an
-error naming it. Tensors are NHWC in the file and NCHW here; a resize is read as a scale factor, so the module
+``DEPTHWISE_CONV_2D``, ``ADD``, ``PAD``, ``MAX_POOL_2D``, ``RESIZE_BILINEAR``, and ``LOGISTIC`` and a final
+``RESHAPE`` of a 1 x 1 map for a classifier's output; any other op on the path is an error naming it. Tensors are NHWC in the file and NCHW here; a resize is read as a scale factor, so the module
 runs at input sizes other than the file's (multiples of the network's total stride).
 """
 
@@ -44,8 +44,13 @@ def _activation(code: int, where: str) -> str | None:
     return _ACTIVATIONS[code]
 
 
-def read_tflite(path: str | os.PathLike, output: str) -> tuple[dict, dict[str, torch.Tensor]]:
-    """``path``'s operators up to the tensor named ``output`` -> (spec, state dict) for :class:`TfliteGraph`."""
+def read_tflite(path: str | os.PathLike, output: str,
+                start_after: Iterable[int] = ()) -> tuple[dict, dict[str, torch.Tensor]]:
+    """``path``'s operators up to the tensor named ``output`` -> (spec, state dict) for :class:`TfliteGraph`.
+
+    ``start_after``: tensor ids another graph computes (e.g. a trunk spec's node outputs): the graph starts from
+    the one of them it reads (its ``input``) instead of the image, a branch on that graph (an error if it reads
+    none or several)."""
     import tflite
 
     model = tflite.Model.GetRootAsModel(open(path, "rb").read(), 0)
@@ -72,7 +77,9 @@ def read_tflite(path: str | os.PathLike, output: str) -> tuple[dict, dict[str, t
     by_name = {graph.Tensors(i).Name().decode(): i for i in range(graph.TensorsLength())}
     if output not in by_name:
         raise KeyError(f"{path} has no tensor named {output!r}")
+    given = {int(t) for t in start_after}
     image_input = int(graph.Inputs(0))
+    reached: set[int] = set()
 
     def weight(tid: int) -> np.ndarray:
         value = constant(dequantized.get(tid, tid))
@@ -84,7 +91,10 @@ def read_tflite(path: str | os.PathLike, output: str) -> tuple[dict, dict[str, t
     seen: set[int] = set()
 
     def visit(tid: int) -> None:  # depth-first: a node after every node it reads
-        if tid in seen or tid == image_input or tid not in producer:
+        if tid in given or tid == image_input:
+            reached.add(tid)
+            return
+        if tid in seen or tid not in producer:
             return
         seen.add(tid)
         op = producer[tid]
@@ -94,6 +104,11 @@ def read_tflite(path: str | os.PathLike, output: str) -> tuple[dict, dict[str, t
         order.append(op)
 
     visit(by_name[output])
+    if given:
+        if len(reached) != 1 or image_input in reached:
+            raise ValueError(f"{path}: {output} reads {len(reached - {image_input})} of the given tensors"
+                             + (" and the image" if image_input in reached else "") + " (a branch reads one)")
+        image_input = reached.pop()
     nodes, state = [], {}
     for op in order:
         kind, ins, out = op_name(op), [int(i) for i in op.InputsAsNumpy()], int(op.OutputsAsNumpy()[0])
@@ -135,6 +150,12 @@ def read_tflite(path: str | os.PathLike, output: str) -> tuple[dict, dict[str, t
             if shape_out[1] % shape_in[1] or shape_out[2] % shape_in[2]:
                 raise ValueError(f"{where}: resize {shape_in} -> {shape_out} is not an integer scale")
             node.update(op="resize", scale=[shape_out[1] // shape_in[1], shape_out[2] // shape_in[2]])
+        elif kind == "LOGISTIC":
+            node.update(op="sigmoid")
+        elif kind == "RESHAPE":  # only (N, 1, 1, C) -> (N, C), where NHWC and NCHW orders agree
+            if shape_in[1:3] != [1, 1] or shape_out != [shape_in[0], shape_in[3]]:
+                raise ValueError(f"{where}: only (N, 1, 1, C) -> (N, C) reshapes are supported")
+            node.update(op="flatten")
         else:
             raise ValueError(f"{where}: operator {kind} is not supported")
         nodes.append(node)
@@ -147,7 +168,9 @@ def _same_pad(size: int, kernel: int, stride: int) -> tuple[int, int]:
     """TensorFlow's SAME padding of one axis: (before, after)."""
     if stride == 1:  # independent of the size (and so of the input a traced export sees)
         return (kernel - 1) // 2, kernel - 1 - (kernel - 1) // 2
-    total = max((-(-size // stride) - 1) * stride + kernel - size, 0)
+    # ceil(size / stride) written with non-negative operands: a traced export writes ``//`` as ONNX's Div, which
+    # truncates, so ``-(-3 // 2)`` became 1 there (the presence branch's odd 3x3 map came out 1x1, not 2x2)
+    total = max(((size + stride - 1) // stride - 1) * stride + kernel - size, 0)
     return total // 2, total - total // 2
 
 
@@ -165,9 +188,10 @@ class TfliteGraph(nn.Module):
     (``.../graph/n12/Conv``) lead back to them (``train.posenet.from_onnx``).
     """
 
-    def __init__(self, spec: dict) -> None:
+    def __init__(self, spec: dict, taps: tuple[int, ...] = ()) -> None:
         super().__init__()
         self.spec = spec
+        self.taps = tuple(int(t) for t in taps)  # inner tensors forward also returns (where a branch starts)
         self.channels = int(spec["channels"])
         for n in spec["nodes"]:
             if n["op"] == "conv":
@@ -177,13 +201,19 @@ class TfliteGraph(nn.Module):
         for i, n in enumerate(spec["nodes"]):
             for t in n["in"]:
                 last_use[t] = i
+        missing = set(self.taps) - {n["out"] for n in spec["nodes"]} - {spec["input"]}
+        if missing:
+            raise ValueError(f"taps {sorted(missing)} are not tensors of this graph")
+        for t in self.taps:
+            last_use[t] = len(spec["nodes"])  # kept to the end
         self._free = [sorted({t for t in n["in"] if last_use[t] == i}) for i, n in enumerate(spec["nodes"])]
 
     def load_tflite_state(self, state: dict[str, torch.Tensor]) -> None:
         """Load :func:`read_tflite`'s weights (its keys are the nodes' keys)."""
         self.load_state_dict(state)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, ...]:
+        """The output, or ``(output, *taps)`` when the graph has taps."""
         tensors = {self.spec["input"]: x}
         for node, free in zip(self.spec["nodes"], self._free):
             a = tensors[node["in"][0]]
@@ -203,13 +233,18 @@ class TfliteGraph(nn.Module):
                     (t, b), (l, r) = (_same_pad(a.shape[2 + i], node["kernel"][i], node["stride"][i]) for i in (0, 1))
                     a = F.pad(a, (l, r, t, b), value=float("-inf"))
                 y = _activate(F.max_pool2d(a, tuple(node["kernel"]), tuple(node["stride"])), node["act"])
+            elif op == "sigmoid":
+                y = torch.sigmoid(a)
+            elif op == "flatten":
+                y = a.flatten(1)
             else:  # resize
                 y = F.interpolate(a, scale_factor=tuple(float(s) for s in node["scale"]), mode="bilinear",
                                   align_corners=False)
             for t in free:
                 del tensors[t]
             tensors[node["out"]] = y
-        return tensors[self.spec["output"]]
+        out = tensors[self.spec["output"]]
+        return (out, *(tensors[t] for t in self.taps)) if self.taps else out
 
 
 def node_kinds(spec: dict) -> Iterable[str]:

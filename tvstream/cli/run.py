@@ -126,8 +126,8 @@ def run(app: AppContext, source: str, model: Path | None, out: str, backend: str
             + (f" ({reason})" if reason else ""))
     if stats.frames >= FEW_DETECTED_FRAMES and stats.detected < FEW_DETECTED_SHARE * stats.frames:
         log.warning("the athlete was reported in only %d of %d frames (%.0f%%): is the whole body in view? The "
-                    "default model learnt from rendered people only; on camera footage fit it to the venue first "
-                    "(tvstream adapt, see the README)", stats.detected, stats.frames,
+                    "default model's head learnt from rendered people and a few photos; on a venue's own footage, "
+                    "fit it to the venue first (tvstream adapt, see the README)", stats.detected, stats.frames,
                     100 * stats.detected / stats.frames)
     if stop.signal_name == "SIGINT":
         raise SystemExit(130)  # the shell's convention for Ctrl-C; SIGTERM is a requested, clean stop (0)
