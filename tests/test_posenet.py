@@ -438,15 +438,24 @@ def test_fit_resumes_exactly_and_refuses_another_config(tiny_cache: Path, tmp_pa
         fit(replace(cfg, model="lite"), tmp_path / "a", resume=True)
 
 
-def test_a_detector_run_trains_the_box_and_leaves_the_pose_head_as_it_was(tiny_cache: Path, tmp_path: Path):
-    from train.checkpoint import load_checkpoint
+@pytest.fixture(scope="module")
+def tiny_start(tiny_cache: Path, tmp_path_factory: pytest.TempPathFactory):
+    """A 2-step tiny run to start part runs from: ``(its FitConfig, its checkpoint path)``."""
     from train.posenet.fit import FitConfig, fit
 
     base = FitConfig(model="tiny", cache=str(tiny_cache), steps=2, batch=4, warmup=1, val_every=3, threads=1)
-    fit(base, tmp_path / "start")
-    start = load_checkpoint(tmp_path / "start" / "last.pt")["model"]
-    stats = fit(replace(base, steps=30, lr=3e-3, eval_every=30, part="detector", init=str(tmp_path / "start" / "last.pt")),
-                tmp_path / "det")
+    out = tmp_path_factory.mktemp("tiny_start")
+    fit(base, out)
+    return base, out / "last.pt"
+
+
+def test_a_detector_run_trains_the_box_and_leaves_the_pose_head_as_it_was(tiny_start, tmp_path: Path):
+    from train.checkpoint import load_checkpoint
+    from train.posenet.fit import fit
+
+    base, start_path = tiny_start
+    start = load_checkpoint(start_path)["model"]
+    stats = fit(replace(base, steps=30, lr=3e-3, eval_every=30, part="detector", init=str(start_path)), tmp_path / "det")
     after = load_checkpoint(tmp_path / "det" / "last.pt")["model"]
     assert set(stats) >= {"box", "box_iou", "val_box_iou"} and "coords" not in stats
     for name, tensor in start.items():
@@ -458,15 +467,13 @@ def test_a_detector_run_trains_the_box_and_leaves_the_pose_head_as_it_was(tiny_c
         replace(base, part="box")
 
 
-def test_a_head_run_trains_the_pose_head_and_leaves_the_detector_as_it_was(tiny_cache: Path, tmp_path: Path):
+def test_a_head_run_trains_the_pose_head_and_leaves_the_detector_as_it_was(tiny_start, tmp_path: Path):
     from train.checkpoint import load_checkpoint
-    from train.posenet.fit import FitConfig, fit
+    from train.posenet.fit import fit
 
-    base = FitConfig(model="tiny", cache=str(tiny_cache), steps=2, batch=4, warmup=1, val_every=3, threads=1)
-    fit(base, tmp_path / "start")
-    start = load_checkpoint(tmp_path / "start" / "last.pt")["model"]
-    stats = fit(replace(base, steps=6, lr=3e-3, eval_every=6, part="head", init=str(tmp_path / "start" / "last.pt")),
-                tmp_path / "head")
+    base, start_path = tiny_start
+    start = load_checkpoint(start_path)["model"]
+    stats = fit(replace(base, steps=6, lr=3e-3, eval_every=6, part="head", init=str(start_path)), tmp_path / "head")
     after = load_checkpoint(tmp_path / "head" / "last.pt")["model"]
     assert {"coords", "pose3d", "val_pck_crop"} <= set(stats) and "box" not in stats
     for name, tensor in start.items():
@@ -476,16 +483,15 @@ def test_a_head_run_trains_the_pose_head_and_leaves_the_detector_as_it_was(tiny_
     assert weights and all(not torch.equal(start[n], after[n]) for n in weights)
 
 
-def test_empty_crops_teach_the_confidence_that_nobody_is_there(tiny_cache: Path, tmp_path: Path):
+def test_empty_crops_teach_the_confidence_that_nobody_is_there(tiny_start, tmp_path: Path):
     """The same head run with and without person-free crops in its batches, the confidence taught by them alone
     (its term on the people's crops off): the confidence on empty crops it never trained on falls with them, and
     the run reports the term."""
     from train.posenet.empty import empty_crops
-    from train.posenet.fit import FitConfig, LossWeights, fit, load_model
+    from train.posenet.fit import LossWeights, fit, load_model
 
-    base = FitConfig(model="tiny", cache=str(tiny_cache), steps=2, batch=4, warmup=1, val_every=3, threads=1)
-    fit(base, tmp_path / "start")
-    head = replace(base, steps=60, lr=1e-2, eval_every=60, part="head", init=str(tmp_path / "start" / "last.pt"),
+    base, start_path = tiny_start
+    head = replace(base, steps=60, lr=1e-2, eval_every=60, part="head", init=str(start_path),
                    weights=LossWeights(confidence=0.0, empty=1.0))
     plain = fit(head, tmp_path / "plain")
     taught = fit(replace(head, empty_crops=4), tmp_path / "taught")
@@ -499,20 +505,19 @@ def test_empty_crops_teach_the_confidence_that_nobody_is_there(tiny_cache: Path,
         replace(base, empty_crops=-1)
 
 
-def test_a_confidence_run_moves_the_confidence_rows_alone(tiny_cache: Path, tmp_path: Path):
+def test_a_confidence_run_moves_the_confidence_rows_alone(tiny_start, tmp_path: Path):
     """``part="confidence"`` with empty crops: every weight and norm statistic but the confidence's rows of the
     head's output convolution stays bit for bit (the 2D and 3D cannot move), and the confidence on unseen empty
     crops falls."""
     from train.checkpoint import load_checkpoint
     from train.posenet.empty import empty_crops
-    from train.posenet.fit import FitConfig, fit, load_model
+    from train.posenet.fit import fit, load_model
 
-    base = FitConfig(model="tiny", cache=str(tiny_cache), steps=2, batch=4, warmup=1, val_every=3, threads=1)
-    fit(base, tmp_path / "start")
+    base, start_path = tiny_start
     stats = fit(replace(base, steps=60, lr=3e-2, eval_every=60, part="confidence", empty_crops=4,
-                        init=str(tmp_path / "start" / "last.pt")), tmp_path / "conf")
+                        init=str(start_path)), tmp_path / "conf")
     assert {"empty", "confidence", "val_pck_crop"} <= set(stats) and "box" not in stats
-    start, after = (load_checkpoint(tmp_path / n / "last.pt")["model"] for n in ("start", "conf"))
+    start, after = (load_checkpoint(p)["model"] for p in (start_path, tmp_path / "conf" / "last.pt"))
     k = SIZES["tiny"].joints
     for name, tensor in start.items():
         if name in ("head.out.weight", "head.out.bias"):
@@ -521,7 +526,7 @@ def test_a_confidence_run_moves_the_confidence_rows_alone(tiny_cache: Path, tmp_
             assert torch.equal(tensor, after[name]), name
     unseen = empty_crops(16, SIZES["tiny"].crop_size, torch.Generator().manual_seed(99))
     with torch.no_grad():
-        conf = [float(load_model(tmp_path / n / "last.pt")[0].read_crop(unseen)[2].mean()) for n in ("start", "conf")]
+        conf = [float(load_model(p)[0].read_crop(unseen)[2].mean()) for p in (start_path, tmp_path / "conf" / "last.pt")]
     assert conf[1] < conf[0] - 0.15, conf
 
 
@@ -546,6 +551,18 @@ def test_init_from_a_model_with_another_head_takes_its_detector_only(tiny_cache:
         fit(replace(base, model="tiny-other-detector", init=str(tmp_path / "start" / "last.pt")), tmp_path / "c")
 
 
+def _onnx_matches_torch(session, meta, graph, frames: np.ndarray, track: np.ndarray) -> list[np.ndarray]:
+    """ONNX Runtime's outputs of ``frames``/``track``, each asserted equal to the torch graph's (0.5 mm in 3D,
+    0.01 px elsewhere)."""
+    got = session.run(list(meta.outputs), {"frames": frames, "track": track})
+    with torch.no_grad():
+        want = graph(torch.from_numpy(frames), torch.from_numpy(track))
+    for name, a, b in zip(meta.outputs, got, want):
+        tol = 0.5 if name == "pose3d" else 1e-2  # mm / px
+        assert a.shape == tuple(b.shape) and np.abs(a - b.numpy()).max() < tol, name
+    return got
+
+
 def test_export_matches_torch_at_batch_1_and_8_with_and_without_tracking(tiny_cache: Path, tmp_path: Path):
     import onnxruntime as ort
 
@@ -567,12 +584,7 @@ def test_export_matches_torch_at_batch_1_and_8_with_and_without_tracking(tiny_ca
         frames = rng.integers(0, 256, (n, h, w, 3), dtype=np.uint8)
         track = np.zeros((n, 5), np.float32)
         track[::2] = [1, 0.2, -0.1, 0.3, 0.4]
-        got = session.run(list(meta.outputs), {"frames": frames, "track": track})
-        with torch.no_grad():
-            want = graph(torch.from_numpy(frames), torch.from_numpy(track))
-        for name, a, b in zip(meta.outputs, got, want):
-            tol = 0.5 if name == "pose3d" else 1e-2  # mm / px
-            assert a.shape == tuple(b.shape) and np.abs(a - b.numpy()).max() < tol, name
+        got = _onnx_matches_torch(session, meta, graph, frames, track)
         conf = got[list(meta.outputs).index("conf")]
         assert ((conf >= 0) & (conf <= 1)).all()
 
@@ -845,12 +857,7 @@ def test_a_head_on_the_blazepose_trunk_exports_and_matches_torch(tmp_path: Path)
     session = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
     frames = np.random.default_rng(0).integers(0, 256, (2, *cfg.frame_size, 3), dtype=np.uint8)
     track = np.array([[1, 0.1, 0.0, 0.2, 0.45], [0, 0, 0, 0, 0]], np.float32)
-    got = session.run(list(meta.outputs), {"frames": frames, "track": track})
-    with torch.no_grad():
-        want = graph(torch.from_numpy(frames), torch.from_numpy(track))
-    for name, a, b in zip(meta.outputs, got, want):
-        tol = 0.5 if name == "pose3d" else 1e-2  # mm / px
-        assert a.shape == tuple(b.shape) and np.abs(a - b.numpy()).max() < tol, name
+    _onnx_matches_torch(session, meta, graph, frames, track)
     from train.posenet.from_onnx import recover
 
     recovered, _ = recover(tmp_path / "m.onnx")  # a later session's warm start when the run is gone

@@ -101,8 +101,8 @@ def expected_track(x0: float, y0: float, x1: float, y1: float) -> list[float]:
 
 
 def test_next_crop_follows_this_frame_s_joints_and_a_weak_frame_brings_the_detector_back():
-    # frame 4: conf 0.1, not detected; frame 6: conf 0.4, detected (>= 0.3) but too weak to track (< 0.5)
-    backend = CropBackend({4: 0.1, 6: 0.4})
+    # frame 4: conf 0.03, not detected (< 0.05); frame 6: conf 0.4, detected but too weak to track (< 0.8)
+    backend = CropBackend({4: 0.03, 6: 0.4})
     records = list(estimate(MovingRectangle(8), backend, RunOptions(smooth=False)))
     assert [r.detected for r in records] == [True, True, True, True, False, True, True, True]
     assert all(len(track) == 1 for track in backend.fed)  # batch 1: one row per call
@@ -115,7 +115,7 @@ def test_next_crop_follows_this_frame_s_joints_and_a_weak_frame_brings_the_detec
                                    atol=1e-5)
         np.testing.assert_allclose(records[t].pose2d.min(axis=0), rect(t)[:2])  # the crop still holds the
         np.testing.assert_allclose(records[t].pose2d.max(axis=0), rect(t)[2:])  # whole moved rectangle
-    np.testing.assert_allclose(records[4].conf, 0.1)
+    np.testing.assert_allclose(records[4].conf, 0.03)
     np.testing.assert_allclose(records[6].conf, 0.4)
     assert records[4].to_dict()["conf"] is None and records[6].to_dict()["conf"] == [0.4] * K
 
@@ -153,12 +153,12 @@ def test_tracker_leaves_unsure_joints_out_of_the_box_and_resets_on_a_failed_fram
 def test_detected_needs_the_core_joints_mean_confidence_and_the_foreground_score():
     assert len(CORE_JOINTS) == 12 and 0 not in CORE_JOINTS  # hips, knees, ankles, shoulders, elbows, wrists
     conf = np.ones(K)  # pelvis, spine, thorax, neck and head sure ...
-    conf[list(CORE_JOINTS)] = 0.1  # ... limbs not: no person
-    assert core_confidence(conf) == pytest.approx(0.1)
+    conf[list(CORE_JOINTS)] = 0.03  # ... limbs not: no person
+    assert core_confidence(conf) == pytest.approx(0.03)
     options = RunOptions()
-    assert options.min_conf == 0.15
+    assert options.min_conf == 0.05
     assert not is_detected(0.9, conf, options)
-    conf[list(CORE_JOINTS)[:6]] = 0.22  # legs 0.22, arms 0.1: mean 0.16
+    conf[list(CORE_JOINTS)[:6]] = 0.08  # legs 0.08, arms 0.03: mean 0.055
     assert is_detected(0.9, conf, options) and not is_detected(0.04, conf, options)
     assert is_detected(0.9, None, options)  # a model without confidence: the foreground score alone
-    assert not is_detected(0.9, conf, RunOptions(min_conf=0.17))
+    assert not is_detected(0.9, conf, RunOptions(min_conf=0.06))

@@ -52,7 +52,11 @@ TRAINED_ON = ("The box detector: tvstream's synthetic world (train/synth/world.p
               "by train.pretrained at a 192 px crop), its heatmap layer mapped to the 17 H36M joints, and new "
               "location-map (3D) and confidence layers; trained 1500 + 1200 steps (--part head, lr 1e-3 then 3e-4, "
               "the trunk at 0.1x) on the same 11 shards and the cut-outs (drawn 3x / 2x): rendered 2D and 3D labels, "
-              "the teacher's 2D on the real cut-outs, on a 2-core CPU. No footage of the reference or dev clips.")
+              "the teacher's 2D on the real cut-outs, on a 2-core CPU. Then the confidence alone (session 20, --part "
+              "confidence, 400 steps, lr 1e-3; 2D and 3D unchanged bit for bit): MediaPipe's pose-flag branch as a "
+              "presence classifier multiplying every joint's confidence, trained with the confidence layer on the "
+              "same data plus 8 person-free crops a batch (flat fills, squares of the training wallpaper plates). "
+              "No footage of the reference or dev clips.")
 
 
 def score(model: Path, bench: Path) -> dict:

@@ -44,8 +44,11 @@ class RunOptions:
     # knees, ankles, shoulders, elbows, wrists) >= min_conf. 0.15 since 2026-12-02 (was 0.3): on real people the
     # confidence runs low, and at 0.3 the run withheld most of their frames (real dev set through the run: 0.028 ->
     # 0.081; held-out world clips 0.563 -> 0.606; no skeleton on a hidden athlete at either value;
-    # benchmarks/results/detected_threshold_notes.md)
-    min_conf: float = 0.15
+    # benchmarks/results/detected_threshold_notes.md). 0.05 since session 20: the default model's confidence is
+    # times its presence classifier, ~0 on an empty crop (it was ~0.25 on a blank frame: "detected" at 0.15), and
+    # at 0.15 it withheld seated people it had found (real dev set through the run 0.413 at 0.15, 0.436 at 0.05;
+    # held-out world clips 0.618 -> 0.620, no skeleton on a hidden athlete at either)
+    min_conf: float = 0.05
     track: bool = True  # models with a track input, at batch 1: the crop follows the last confident frame's joints
     # core-joint mean confidence a detected frame needs for the next crop to follow it (and for the athlete's
     # colours to learn from it). 0.8 since 2026-12-02 (was 0.5): the BlazePose-trunk model's crop, once it followed

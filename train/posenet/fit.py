@@ -89,6 +89,9 @@ class FitConfig:
     # person-free photos (the real-photo plates) for half of them, the rest procedural fills
     empty_crops: int = 0
     empty_from: str | None = None
+    # a confidence run trains the presence branch's last this many convolutions (0: all). The whole branch, 400
+    # steps at lr 1e-3, learnt our training people: on the real dev set's seated people it said nobody
+    presence_layers: int = 0
     weights: LossWeights = field(default_factory=LossWeights)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
@@ -116,11 +119,13 @@ class FitConfig:
         return FitConfig(**d)
 
 
-def confidence_modules(model: PoseNet) -> torch.nn.ModuleList:
+def confidence_modules(model: PoseNet, presence_layers: int = 0) -> torch.nn.ModuleList:
     """What ``part="confidence"`` trains: the head's output convolution (its confidence rows alone, see
-    :func:`confidence_rows_only`) and the trunk's presence classifier where it has one."""
+    :func:`confidence_rows_only`) and the trunk's presence classifier where it has one (its last
+    ``presence_layers`` convolutions; 0: all of them)."""
     presence = getattr(model.head.trunk, "presence", None)
-    return torch.nn.ModuleList([model.head.out] + ([presence] if presence is not None else []))
+    convs = [] if presence is None else [m for m in presence.modules() if isinstance(m, torch.nn.Conv2d)]
+    return torch.nn.ModuleList([model.head.out] + convs[-presence_layers if presence_layers else 0:])
 
 
 def confidence_rows_only(out: torch.nn.Conv2d, joints: int) -> None:
@@ -416,8 +421,8 @@ def fit(cfg: FitConfig, run_dir: Path, resume: bool = False,
     mcfg: PoseNetConfig = SIZES[cfg.model]
     torch.manual_seed(cfg.seed)
     model = PoseNet(mcfg).to(cfg.device)
-    trained = {"detector": model.detector, "head": model.head, "confidence": confidence_modules(model)}.get(
-        cfg.part, model)
+    trained = {"detector": model.detector, "head": model.head,
+               "confidence": confidence_modules(model, cfg.presence_layers)}.get(cfg.part, model)
     if cfg.part == "confidence":
         model.requires_grad_(False)
         trained.requires_grad_(True)

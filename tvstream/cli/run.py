@@ -49,7 +49,8 @@ FEW_DETECTED_SHARE = 0.1  # ... that reports the athlete in fewer than this shar
                    "confident frame's joints at --batch 1).")
 @click.option("--min-conf", type=click.FloatRange(0, 1), default=None, metavar="CONF",
               help="A frame is reported (detected) when its 12 core joints' mean confidence reaches CONF (default "
-                   "0.15). Higher is stricter: 0.3 withholds most frames of real people.")
+                   "0.05; the default model's confidence includes its presence classifier, ~0 on an empty frame). "
+                   "Higher is stricter: 0.3 withholds most frames of real people.")
 @click.option("--select", type=click.Choice(SELECT_POLICIES), default="largest", show_default=True,
               help="Which person is the athlete at the start (and after it was gone longer than --hold): the "
                    "largest, the one nearest the centre, or the first the detector finds. Others who cross later "
