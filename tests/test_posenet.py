@@ -218,6 +218,10 @@ def test_config_refuses_sizes_the_network_cannot_take():
     with pytest.raises(ValueError, match="detector_stride"):
         PoseNetConfig(frame_size=(290, 512))
     assert PoseNetConfig.from_dict(SIZES["full"].to_dict()) == SIZES["full"]
+    for crop in (160, 224, 384):  # the presence branch computes at 192 and 256 only (an add, or its 2x2 conv, breaks)
+        with pytest.raises(ValueError, match="presence needs crop_size 192 or 256"):
+            replace(SIZES["real-lite"], crop_size=crop)
+    assert replace(SIZES["real-lite"], crop_size=160, presence=False).crop_size == 160
 
 
 def test_track_input_moves_the_crop():

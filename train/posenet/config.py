@@ -9,6 +9,12 @@ from tvstream.skeleton import NUM_JOINTS
 HEAD_TRUNKS = ("resnet", "blazepose_lite", "blazepose_full")
 
 
+# crops at which the presence branch (MediaPipe's pose flag) computes: its residual adds need even maps down to
+# stride 64 and its last convolution a 2x2 map at stride 128 (160, 224, 288 ... break an add; 128 leaves a 1x1
+# map; 384 and over give more than one flag)
+PRESENCE_CROPS = (192, 256)
+
+
 @dataclass(frozen=True)
 class PoseNetConfig:
     """Sizes of the detector and the pose head.
@@ -48,6 +54,8 @@ class PoseNetConfig:
             raise ValueError(f"a {self.head_trunk} head needs crop_size a multiple of 32, got {self.crop_size}")
         if self.presence and self.head_trunk == "resnet":
             raise ValueError("presence needs a pretrained head_trunk (the resnet trunk has no presence classifier)")
+        if self.presence and self.crop_size not in PRESENCE_CROPS:
+            raise ValueError(f"presence needs crop_size {' or '.join(map(str, PRESENCE_CROPS))}, got {self.crop_size}")
         if not 1.0 <= self.box_margin <= 3.0:
             raise ValueError(f"box_margin must be in [1, 3], got {self.box_margin}")
 
