@@ -89,9 +89,6 @@ class FitConfig:
     # person-free photos (the real-photo plates) for half of them, the rest procedural fills
     empty_crops: int = 0
     empty_from: str | None = None
-    # a confidence run trains the presence branch's last this many convolutions (0: all). The whole branch, 400
-    # steps at lr 1e-3, learnt our training people: on the real dev set's seated people it said nobody
-    presence_layers: int = 0
     weights: LossWeights = field(default_factory=LossWeights)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
@@ -119,13 +116,11 @@ class FitConfig:
         return FitConfig(**d)
 
 
-def confidence_modules(model: PoseNet, presence_layers: int = 0) -> torch.nn.ModuleList:
+def confidence_modules(model: PoseNet) -> torch.nn.ModuleList:
     """What ``part="confidence"`` trains: the head's output convolution (its confidence rows alone, see
-    :func:`confidence_rows_only`) and the trunk's presence classifier where it has one (its last
-    ``presence_layers`` convolutions; 0: all of them)."""
+    :func:`confidence_rows_only`) and the trunk's presence classifier where it has one."""
     presence = getattr(model.head.trunk, "presence", None)
-    convs = [] if presence is None else [m for m in presence.modules() if isinstance(m, torch.nn.Conv2d)]
-    return torch.nn.ModuleList([model.head.out] + convs[-presence_layers if presence_layers else 0:])
+    return torch.nn.ModuleList([model.head.out] + ([presence] if presence is not None else []))
 
 
 def confidence_rows_only(out: torch.nn.Conv2d, joints: int) -> None:
@@ -361,10 +356,8 @@ def losses(model: PoseNet, batch: dict[str, torch.Tensor], cfg: FitConfig, g: to
         terms["empty"] = F.binary_cross_entropy(conf_empty.clamp(1e-6, 1 - 1e-6), torch.zeros_like(conf_empty))
     if flag is not None:  # the presence classifier: people's crops 1, empty crops 0 (each class its own mean)
         flag = flag.float()[:, 0]
-        terms["presence"] = F.binary_cross_entropy_with_logits(flag[:n], torch.ones_like(flag[:n]))
-        if len(flag) > n:
-            terms["presence"] = terms["presence"] + F.binary_cross_entropy_with_logits(flag[n:], torch.zeros_like(
-                flag[n:]))
+        terms["presence"] = sum(F.binary_cross_entropy_with_logits(part, torch.full_like(part, target))
+                                for part, target in ((flag[:n], 1.0), (flag[n:], 0.0)) if len(part))
     if cfg.part not in HEAD_PARTS:
         centre, half = centre.float(), half.float()
         terms["box"] = box_loss(centre, half, box_map[:, 0].float(), boxes, ce_weight=w.box_centre_ce)
@@ -422,7 +415,7 @@ def fit(cfg: FitConfig, run_dir: Path, resume: bool = False,
     torch.manual_seed(cfg.seed)
     model = PoseNet(mcfg).to(cfg.device)
     trained = {"detector": model.detector, "head": model.head,
-               "confidence": confidence_modules(model, cfg.presence_layers)}.get(cfg.part, model)
+               "confidence": confidence_modules(model)}.get(cfg.part, model)
     if cfg.part == "confidence":
         model.requires_grad_(False)
         trained.requires_grad_(True)

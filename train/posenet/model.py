@@ -98,7 +98,8 @@ class PoseHead(nn.Module):
 
     def forward(self, x: torch.Tensor, with_presence: bool = False) -> tuple[torch.Tensor | None, ...]:
         """With ``with_presence`` also the presence logit: None, this head has no presence classifier."""
-        return (*self.read_maps(self.maps(x)), None) if with_presence else self.read_maps(self.maps(x))
+        out = self.read_maps(self.maps(x))
+        return (*out, None) if with_presence else out
 
     def read_maps(self, o: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """:meth:`maps` ``(N, 5K, S/4, S/4)`` -> xy, xyz, conf, logits."""

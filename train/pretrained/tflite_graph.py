@@ -6,8 +6,9 @@ depends on and writes them as a *spec*: a JSON-able list of nodes (op, input and
 :class:`TfliteGraph` rebuilds without the file, and a state dict of their weights (float16 weights behind
 ``DEQUANTIZE`` are widened to float32). Only the ops of convolutional image networks are read: ``CONV_2D``,
 ``DEPTHWISE_CONV_2D``, ``ADD``, ``PAD``, ``MAX_POOL_2D``, ``RESIZE_BILINEAR``, and ``LOGISTIC`` and a final
-``RESHAPE`` of a 1 x 1 map for a classifier's output; any other op on the path is an error naming it. Tensors are NHWC in the file and NCHW here; a resize is read as a scale factor, so the module
-runs at input sizes other than the file's (multiples of the network's total stride).
+``RESHAPE`` of a 1 x 1 map for a classifier's output; any other op on the path is an error naming it. Tensors
+are NHWC in the file and NCHW here; a resize is read as a scale factor, so the module runs at input sizes other
+than the file's (multiples of the network's total stride).
 """
 
 from __future__ import annotations
