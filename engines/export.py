@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from engines.conditional_detector import detect_only_when_needed
+from engines.half_weights import store_half
 from engines.metadata import INPUT_NAME, OUTPUTS, TRACK_INPUT, ModelMetadata
 from engines.posenet_graph import build_posenet_graph, export_posenet, weights_hash
 from tvstream.errors import CheckpointError
@@ -113,6 +115,9 @@ def export_onnx(checkpoint: str | os.PathLike, out: str | os.PathLike, regressor
                 with_mask: bool = False, card: dict[str, Any] | None = None) -> ModelMetadata:
     """Export ``checkpoint`` (an SSL run's ``last.pt``) to ``out`` (.onnx), plus a ``.pt`` twin for the torch backend.
 
+    A pose network's large weights are stored as float16 (``engines.half_weights``; computed in float32), and its
+    person detector, if any, runs only on frames the runtime does not track (``engines.conditional_detector``).
+
     Both files are written through temp names and renamed, so a failed export leaves nothing behind.
     """
     import onnx
@@ -143,6 +148,9 @@ def export_onnx(checkpoint: str | os.PathLike, out: str | os.PathLike, regressor
                               output_names=names, dynamic_axes={INPUT_NAME: {0: "batch"}, **{n: {0: "batch"} for n in names}},
                               opset_version=OPSET, dynamo=False)
         model = onnx.load(str(tmp))
+        if posenet:  # half the file (the default model holds two networks of MediaPipe's, float16 at the source)
+            store_half(model)
+            detect_only_when_needed(model)  # a person detector runs on the frames without a crop to follow
         for key, value in meta.to_props().items():
             model.metadata_props.add(key=key, value=value)
         onnx.checker.check_model(model)

@@ -277,3 +277,44 @@ def test_add_of_a_tensor_to_itself(tmp_path):
     spec, state = read_tflite(tmp_path / "double.tflite", "out")
     x = image(4, 4)
     np.testing.assert_allclose(run(spec, state, x), 2 * ref_conv(x, w, 0), atol=1e-4)
+
+
+def test_depth_to_space_follows_tensorflow_s_order_and_other_heads_are_read_too(tmp_path):
+    """DEPTH_TO_SPACE as TensorFlow orders it (output pixel (2h + i, 2w + j), channel c = input channel
+    (2i + j) * C + c), and ``also`` reads a second head of the same trunk, handed over as a tap."""
+    rng = np.random.default_rng(11)
+    net = TinyTflite((1, 4, 6, 3))
+    wa, wb = rng.normal(size=(8, 1, 1, 3)), rng.normal(size=(2, 1, 1, 3))
+    a = net.conv(net.input, wa, name="a")  # (1, 4, 6, 8)
+    net.depth_to_space(a, 2, name="up")  # (1, 8, 12, 2)
+    net.conv(net.input, wb, name="other")
+    net.write(tmp_path / "d2s.tflite", outputs=["up", "other"])
+    spec, state = read_tflite(tmp_path / "d2s.tflite", "up", also=["other"])
+    assert list(node_kinds(spec)) == ["conv", "depth_to_space", "conv"] and spec["also"] == [net.index("other")]
+    graph = TfliteGraph(spec, taps=tuple(spec["also"]))
+    graph.load_tflite_state(state)
+    x = image(4, 6, n=2)
+    with torch.no_grad():
+        up, other = graph(torch.from_numpy(x.transpose(0, 3, 1, 2)).float())
+    ra = ref_conv(x, wa, 0)  # (2, 4, 6, 8) NHWC
+    want = np.zeros((2, 8, 12, 2))
+    for i in range(2):
+        for j in range(2):
+            want[:, i::2, j::2, :] = ra[..., (2 * i + j) * 2:(2 * i + j) * 2 + 2]
+    np.testing.assert_allclose(up.numpy().transpose(0, 2, 3, 1), want, atol=1e-5)
+    np.testing.assert_allclose(other.numpy().transpose(0, 2, 3, 1), ref_conv(x, wb, 0), atol=1e-5)
+
+
+def test_sparse_weights_are_made_dense():
+    """TensorFlow Lite's CSR storage (a DENSIFY op's input), by hand: [[0, 5, 0], [7, 0, 8]] stores the values
+    5, 7, 8, row segments [0, 1, 3] and column indices [1, 0, 2]; a dense leading dimension repeats the rows."""
+    from train.pretrained.tflite_graph import densify
+
+    csr = (0, np.array([0, 1, 3]), np.array([1, 0, 2]))
+    np.testing.assert_array_equal(densify((2, 3), np.array([5.0, 7.0, 8.0]), [(2, None, None), csr]),
+                                  [[0, 5, 0], [7, 0, 8]])
+    weights = densify((2, 1, 2), np.array([1.0, 2.0]), [(2, None, None), (1, None, None),
+                                                        (0, np.array([0, 1, 2]), np.array([1, 0]))])
+    np.testing.assert_array_equal(weights, [[[0, 1]], [[2, 0]]])
+    with pytest.raises(ValueError, match="3 values stored, 2 places"):
+        densify((2, 2), np.array([1.0, 2.0, 3.0]), [(2, None, None), (0, np.array([0, 1, 2]), np.array([0, 1]))])

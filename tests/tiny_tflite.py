@@ -107,6 +107,11 @@ class TinyTflite:
         fields = {"AlignCorners": False, "HalfPixelCenters": True}
         return self.op("RESIZE_BILINEAR", [x, size_t], (n, *size, c), name, ("ResizeBilinearOptions", fields))
 
+    def depth_to_space(self, x: str, block: int, name: str | None = None) -> str:
+        n, h, w, c = self.shape(x)
+        return self.op("DEPTH_TO_SPACE", [x], (n, h * block, w * block, c // block ** 2), name,
+                       ("DepthToSpaceOptions", {"BlockSize": block}))
+
     def write(self, path, outputs: list[str] | None = None) -> None:
         """Save as a .tflite file; the subgraph's outputs are ``outputs`` (default: the last op's output)."""
         b = flatbuffers.Builder(1024)

@@ -7,6 +7,11 @@ from dataclasses import asdict, dataclass, fields
 from tvstream.skeleton import NUM_JOINTS
 
 HEAD_TRUNKS = ("resnet", "blazepose_lite", "blazepose_full")
+# the box detector: "boxnet" (tvstream's own, trained on the synthetic world) or "boxnet+blazepose" (also MediaPipe's
+# person detector, trained on real people, read from its file when a model is built and not trained here: its box
+# where it is sure of a person, boxnet's elsewhere; train.posenet.model.PoseNet)
+DETECTORS = ("boxnet", "boxnet+blazepose")
+BLAZEPOSE_DETECTOR_WIDTH = 224  # MediaPipe's detector reads 224 px wide frames (its 224 x 224 input's pixel scale)
 
 
 # crops at which the presence branch (MediaPipe's pose flag) computes: its residual adds need even maps down to
@@ -38,6 +43,12 @@ class PoseNetConfig:
     # features) multiplies every joint's confidence: an empty crop then reports ~0 (the joints' confidence alone
     # said ~0.25 on a blank frame)
     presence: bool = False
+    detector: str = "boxnet"  # DETECTORS
+    # with blazepose: the crop's half-size is this times the radius of MediaPipe's whole-body circle (1.0: MediaPipe's
+    # own region of interest, 1.25 x the circle's diameter at box_margin 1.25)
+    detector_box_scale: float = 1.0
+    # with blazepose: its box replaces boxnet's where its score is at least this (MediaPipe's own threshold: 0.5)
+    detector_min_score: float = 0.5
 
     def __post_init__(self) -> None:
         h, w = self.frame_size
@@ -56,12 +67,26 @@ class PoseNetConfig:
             raise ValueError("presence needs a pretrained head_trunk (the resnet trunk has no presence classifier)")
         if self.presence and self.crop_size not in PRESENCE_CROPS:
             raise ValueError(f"presence needs crop_size {' or '.join(map(str, PRESENCE_CROPS))}, got {self.crop_size}")
+        if self.detector not in DETECTORS:
+            raise ValueError(f"detector must be one of {', '.join(DETECTORS)}, got {self.detector!r}")
+        if self.detector != "boxnet" and self.person_detector_size[0] % 32:
+            raise ValueError(f"frame_size {self.frame_size} is too far from 16:9 for the blazepose detector")
+        if not 0.0 < self.detector_min_score < 1.0:
+            raise ValueError(f"detector_min_score must be in (0, 1), got {self.detector_min_score}")
+        if not 0.5 <= self.detector_box_scale <= 2.0:
+            raise ValueError(f"detector_box_scale must be in [0.5, 2], got {self.detector_box_scale}")
         if not 1.0 <= self.box_margin <= 3.0:
             raise ValueError(f"box_margin must be in [1, 3], got {self.box_margin}")
 
     @property
     def detector_size(self) -> tuple[int, int]:
         return self.frame_size[0] // self.detector_stride, self.frame_size[1] // self.detector_stride
+
+    @property
+    def person_detector_size(self) -> tuple[int, int]:
+        """(h, w) of the frame MediaPipe's detector reads: 224 px wide, the nearest multiple of 32 high (128)."""
+        h, w = self.frame_size
+        return round(h * BLAZEPOSE_DETECTOR_WIDTH / w / 32) * 32, BLAZEPOSE_DETECTOR_WIDTH
 
     @property
     def heatmap_size(self) -> int:
@@ -92,6 +117,9 @@ SIZES: dict[str, PoseNetConfig] = {
     # before training: 0.028 at 128, 0.566 at 192, 0.570 at 256)
     "real-lite": PoseNetConfig(crop_size=192, head_trunk="blazepose_lite", up_channels=32, presence=True),
     "real-full": PoseNetConfig(crop_size=192, head_trunk="blazepose_full", up_channels=32, presence=True),
+    # real-lite behind MediaPipe's person detector (real people) instead of the one trained on rendered bodies
+    "real-lite-mpdet": PoseNetConfig(crop_size=192, head_trunk="blazepose_lite", up_channels=32, presence=True,
+                                     detector="boxnet+blazepose"),
     "tiny": PoseNetConfig(frame_size=(72, 128), detector_stride=2, detector_width=4, crop_size=32, width=4,
                           up_channels=8),  # tests
 }

@@ -143,6 +143,13 @@ def param_groups(trained: torch.nn.Module, cfg: FitConfig) -> list[dict]:
             if g["params"]]
 
 
+def without_person_detector(cfg: PoseNetConfig) -> PoseNetConfig:
+    """``cfg`` as a model without MediaPipe's person detector would have it (boxnet alone)."""
+    default = PoseNetConfig()
+    return replace(cfg, detector=default.detector, detector_box_scale=default.detector_box_scale,
+                   detector_min_score=default.detector_min_score)
+
+
 def same_detector(a: PoseNetConfig, b: PoseNetConfig) -> bool:
     """Whether models of configs ``a`` and ``b`` have the same box detector (they may differ in the head)."""
     return (a.frame_size, a.detector_stride, a.detector_width) == (b.frame_size, b.detector_stride, b.detector_width)
@@ -429,17 +436,25 @@ def fit(cfg: FitConfig, run_dir: Path, resume: bool = False,
     if fresh and isinstance(model.head, PretrainedPoseHead):
         model.head.load_pretrained()  # MediaPipe's landmark network, from the teacher venv (train.pretrained)
         model.to(cfg.device)
+    if model.person_detector is not None:  # MediaPipe's person detector is read, never trained
+        model.person_detector.requires_grad_(False)
+        if fresh:
+            model.person_detector.load_tflite()
+            model.to(cfg.device)
     if cfg.init and fresh:
         init = load_checkpoint(Path(cfg.init), expect={"kind": KIND}, keys=("kind",))
         init_cfg = PoseNetConfig.from_dict(init["config"]["model"])
         if init_cfg == mcfg:
             model.load_state_dict({k: v.to(cfg.device) for k, v in init["model"].items()})
-        elif init_cfg == replace(mcfg, presence=False):  # a model from before the presence classifier
+        elif init_cfg in (replace(mcfg, presence=False), without_person_detector(mcfg)):
+            # a model from before the presence classifier, or without MediaPipe's person detector: those start
+            # from MediaPipe's weights, read above
             missing, unexpected = model.load_state_dict({k: v.to(cfg.device) for k, v in init["model"].items()},
                                                         strict=False)
-            if unexpected or not all(".presence." in k for k in missing):
-                raise CheckpointError(f"{cfg.init}: its weights do not fit this model without its presence branch")
-            log.info("init %s: a model without the presence classifier, which starts from MediaPipe's", cfg.init)
+            part = ".presence." if init_cfg.presence != mcfg.presence else "person_detector."
+            if unexpected or not all(part in k for k in missing):
+                raise CheckpointError(f"{cfg.init}: its weights do not fit this model without its {part.strip('.')}")
+            log.info("init %s: a model without %s, which starts from MediaPipe's", cfg.init, part.strip("."))
         elif same_detector(init_cfg, mcfg):  # another head: take the detector, the head starts as it is
             model.detector.load_state_dict({k.removeprefix("detector."): v.to(cfg.device)
                                             for k, v in init["model"].items() if k.startswith("detector.")})

@@ -61,9 +61,9 @@ def recover(onnx_path: str | Path) -> tuple[PoseNet, dict]:
         raise ValueError(f"{onnx_path}: not a pose-network export")
     net = PoseNet(PoseNetConfig.from_dict(meta["config"]["model"]))
     weights = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
-    for node in model.graph.node:  # the exporter shares equal tensors (e.g. zero biases) through Identity nodes
-        if node.op_type == "Identity" and node.input[0] in weights:
-            weights[node.output[0]] = weights[node.input[0]]
+    for node in model.graph.node:  # the exporter shares equal tensors (e.g. zero biases) through Identity nodes;
+        if node.op_type in ("Identity", "Cast") and node.input[0] in weights:  # float16-stored weights are cast
+            weights[node.output[0]] = weights[node.input[0]].astype(np.float32)
     convs = dict(net.named_modules())
     norms = _norm_after(net)
     seen = set()

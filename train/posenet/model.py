@@ -8,7 +8,8 @@
   and a confidence map (its weighted logit through a sigmoid).
 - ``PretrainedPoseHead`` is the same head on a trunk trained on real people (MediaPipe BlazePose's landmark
   network, ``train.pretrained``): stride-4 features straight from its decoder.
-- ``PoseNet`` joins them the way the exported graph runs: frames -> detect -> crop -> head.
+- ``PoseNet`` joins them the way the exported graph runs: frames -> detect -> crop -> head; with MediaPipe's person
+  detector (``train.pretrained.blazepose_detector``) beside the box detector when the config says so.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from train.posenet.config import PoseNetConfig
 MEAN = (0.45, 0.45, 0.45)
 STD = (0.225, 0.225, 0.225)
 INIT_HALF_SIZE = 0.25  # the detector starts at boxes a quarter of the frame
+PERSON_PEAK_LOGIT = 20.0  # MediaPipe's person in the detector map: above boxnet's athletes (13-17, candidates.py)
 
 
 def _conv_bn_relu(cin: int, cout: int) -> nn.Sequential:
@@ -164,6 +166,11 @@ class PoseNet(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.detector = BoxDetector(cfg.detector_width)
+        self.person_detector = None
+        if cfg.detector == "boxnet+blazepose":
+            from train.pretrained.blazepose_detector import BlazePoseDetector
+
+            self.person_detector = BlazePoseDetector(cfg.detector_box_scale)
         self.head = (PoseHead(cfg.width, cfg.up_channels, cfg.joints) if cfg.head_trunk == "resnet"
                      else PretrainedPoseHead(cfg.head_trunk, cfg.up_channels, cfg.joints, cfg.presence))
         self.register_buffer("mean", torch.tensor(MEAN).view(1, 3, 1, 1))
@@ -176,6 +183,29 @@ class PoseNet(nn.Module):
     def detect(self, small: torch.Tensor, pixel_max: float = 1.0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(N, 3, h, w) [0, pixel_max] frames at the detector's size -> centre, half, raw map (:class:`BoxDetector`)."""
         return self.detector(self.normalise(small, pixel_max))
+
+    def detect_frames(self, frames: torch.Tensor, pixel_max: float = 1.0) -> tuple[torch.Tensor, ...]:
+        """(N, 3, H, W) working frames -> centre, half, raw map of every detector the model has, combined.
+
+        With MediaPipe's person detector (``boxnet+blazepose``): where it is sure of a person (score >=
+        ``detector_min_score``; MediaPipe's own threshold is 0.5) the box is its box and the map holds that person
+        alone (a peak at its centre, read by ``tvstream.candidates`` as any other; boxnet's peaks, phantoms beside a
+        real person included, are dropped); elsewhere both are boxnet's, which still sees the rendered and small
+        people MediaPipe's misses."""
+        centre, half, box_map = self.detect(F.avg_pool2d(frames, self.cfg.detector_stride), pixel_max)
+        if self.person_detector is None:
+            return centre, half, box_map
+        small = F.interpolate(F.avg_pool2d(frames, 2), size=self.cfg.person_detector_size, mode="bilinear",
+                              align_corners=False)  # 2x average, then a 0.875 bilinear step to 224 px wide
+        p_centre, p_half, p_logit = self.person_detector(small if pixel_max == 1.0 else small * (1.0 / pixel_max))
+        sure = (torch.sigmoid(p_logit) >= self.cfg.detector_min_score).to(frames.dtype)[:, None]  # (N, 1)
+        h, w = box_map.shape[-2:]
+        cells = (_grid(h, w, box_map) - p_centre[:, None, :]) * box_map.new_tensor([w / 2.0, h / 2.0])  # in cells
+        peak = PERSON_PEAK_LOGIT - 0.5 * (cells * cells).sum(-1).reshape(-1, 1, h, w)  # a 1-cell Gaussian
+        person_map = torch.cat([peak, torch.log(p_half)[:, :, None, None].expand(-1, 2, h, w)], 1)
+        s = sure[:, :, None, None]
+        return (sure * p_centre + (1 - sure) * centre, sure * p_half + (1 - sure) * half,
+                s * person_map + (1 - s) * box_map)
 
     def read_crop(self, crops: torch.Tensor, pixel_max: float = 1.0,
                   presence: bool = False) -> tuple[torch.Tensor, ...]:
@@ -191,8 +221,7 @@ class PoseNet(nn.Module):
         tracker (the previous frame's joints) instead of the detector. ``pixel_max`` 255 lets the exported graph
         scale only the small frame and the crop, not the whole frame (pooling and cropping are linear).
         """
-        small = F.avg_pool2d(frames, self.cfg.detector_stride)  # (N, 3, H/s, W/s)
-        centre, half, box_map = self.detect(small, pixel_max)
+        centre, half, box_map = self.detect_frames(frames, pixel_max)
         if track is not None:
             use = track[:, :1]
             centre = use * track[:, 1:3] + (1 - use) * centre

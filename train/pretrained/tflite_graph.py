@@ -5,8 +5,9 @@ with the ``tflite`` package's generated classes). :func:`read_tflite` keeps the 
 depends on and writes them as a *spec*: a JSON-able list of nodes (op, input and output tensor ids, sizes) that
 :class:`TfliteGraph` rebuilds without the file, and a state dict of their weights (float16 weights behind
 ``DEQUANTIZE`` are widened to float32). Only the ops of convolutional image networks are read: ``CONV_2D``,
-``DEPTHWISE_CONV_2D``, ``ADD``, ``PAD``, ``MAX_POOL_2D``, ``RESIZE_BILINEAR``, and ``LOGISTIC`` and a final
-``RESHAPE`` of a 1 x 1 map for a classifier's output; any other op on the path is an error naming it. Tensors
+``DEPTHWISE_CONV_2D``, ``ADD``, ``PAD``, ``MAX_POOL_2D``, ``RESIZE_BILINEAR``, ``DEPTH_TO_SPACE``, and ``LOGISTIC``
+and a final ``RESHAPE`` of a 1 x 1 map for a classifier's output; any other op on the path is an error naming it.
+Weights stored sparse (a ``DENSIFY`` op in front of them, as in MediaPipe's pose detector) are made dense. Tensors
 are NHWC in the file and NCHW here; a resize is read as a scale factor, so the module runs at input sizes other
 than the file's (multiples of the network's total stride).
 """
@@ -45,13 +46,63 @@ def _activation(code: int, where: str) -> str | None:
     return _ACTIVATIONS[code]
 
 
-def read_tflite(path: str | os.PathLike, output: str,
-                start_after: Iterable[int] = ()) -> tuple[dict, dict[str, torch.Tensor]]:
+def densify(shape: tuple[int, ...], values: np.ndarray, dims: list[tuple[int, np.ndarray | None, np.ndarray | None]]
+            ) -> np.ndarray:
+    """A sparse tflite tensor in its stored (identity) traversal order -> the dense array of ``shape``.
+
+    ``dims``: per dimension ``(dense_size, None, None)`` for a DENSE one or ``(0, segments, indices)`` for a
+    SPARSE_CSR one (TensorFlow Lite's ``DimensionMetadata``); ``values`` are the stored non-zeros, in order."""
+    segment = np.zeros(1, np.int64)  # per entry so far: its position among the stored entries of its dims
+    offset = np.zeros(1, np.int64)  # and its flat offset in the dense array
+    for d, (size, segments, indices) in enumerate(dims):
+        stride = int(np.prod(shape[d + 1:]))
+        if segments is None:  # every index of this dimension, for every entry so far
+            segment = (segment[:, None] * size + np.arange(size)).ravel()
+            offset = (offset[:, None] + np.arange(size) * stride).ravel()
+        else:  # the stored indices of each entry's segment
+            starts, counts = segments[segment].astype(np.int64), np.diff(segments)[segment].astype(np.int64)
+            segment = np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
+            offset = np.repeat(offset, counts) + indices[segment].astype(np.int64) * stride
+    if len(offset) != len(values):
+        raise ValueError(f"sparse tensor: {len(values)} values stored, {len(offset)} places")
+    out = np.zeros(int(np.prod(shape)), values.dtype)
+    out[offset] = values
+    return out.reshape(shape)
+
+
+def _sparse_dims(sparsity) -> list[tuple[int, np.ndarray | None, np.ndarray | None]]:
+    import tflite
+
+    if sparsity.BlockMapLength() or list(sparsity.TraversalOrderAsNumpy()) != list(range(sparsity.DimMetadataLength())):
+        raise ValueError("only sparse tensors without blocks, stored in their own order, are supported")
+    vectors = {tflite.SparseIndexVector.Int32Vector: tflite.Int32Vector,
+               tflite.SparseIndexVector.Uint16Vector: tflite.Uint16Vector,
+               tflite.SparseIndexVector.Uint8Vector: tflite.Uint8Vector}
+
+    def vector(kind: int, table) -> np.ndarray:
+        v = vectors[kind]()
+        v.Init(table.Bytes, table.Pos)
+        return v.ValuesAsNumpy()
+
+    dims = []
+    for d in range(sparsity.DimMetadataLength()):
+        m = sparsity.DimMetadata(d)
+        if m.Format() == tflite.DimensionType.DENSE:
+            dims.append((m.DenseSize(), None, None))
+        else:
+            dims.append((0, vector(m.ArraySegmentsType(), m.ArraySegments()),
+                         vector(m.ArrayIndicesType(), m.ArrayIndices())))
+    return dims
+
+
+def read_tflite(path: str | os.PathLike, output: str, start_after: Iterable[int] = (),
+                also: Iterable[str] = ()) -> tuple[dict, dict[str, torch.Tensor]]:
     """``path``'s operators up to the tensor named ``output`` -> (spec, state dict) for :class:`TfliteGraph`.
 
     ``start_after``: tensor ids another graph computes (e.g. a trunk spec's node outputs): the graph starts from
     the one of them it reads (its ``input``) instead of the image, a branch on that graph (an error if it reads
-    none or several)."""
+    none or several). ``also``: more tensors (by name) the graph computes, e.g. a detector's other heads; their ids
+    are the spec's ``also`` (pass them to :class:`TfliteGraph` as ``taps``)."""
     import tflite
 
     model = tflite.Model.GetRootAsModel(open(path, "rb").read(), 0)
@@ -64,20 +115,27 @@ def read_tflite(path: str | os.PathLike, output: str,
         code = codes[op.OpcodeIndex()]
         return names.get(max(code.BuiltinCode(), code.DeprecatedBuiltinCode()), "?")
 
+    producer = {int(o): op for op in ops for o in op.OutputsAsNumpy()}
+    densified = {int(op.OutputsAsNumpy()[0]): int(op.InputsAsNumpy()[0]) for op in ops if op_name(op) == "DENSIFY"}
+
     def constant(tid: int) -> np.ndarray | None:
-        tensor = graph.Tensors(tid)
+        tensor = graph.Tensors(densified.get(tid, tid))
         data = model.Buffers(tensor.Buffer()).DataAsNumpy()
         if isinstance(data, int) or tensor.Type() not in _DTYPES and tensor.Type() != 2:
             return None
         dtype = _DTYPES.get(tensor.Type(), np.int32)
-        return np.frombuffer(data.tobytes(), dtype).reshape(tensor.ShapeAsNumpy()).astype(np.float32 if dtype != np.int32
-                                                                                           else np.int32)
+        values = np.frombuffer(data.tobytes(), dtype)
+        shape = tuple(int(s) for s in tensor.ShapeAsNumpy())
+        values = values.reshape(shape) if tensor.Sparsity() is None else densify(shape, values,
+                                                                                _sparse_dims(tensor.Sparsity()))
+        return values.astype(np.float32 if dtype != np.int32 else np.int32)
 
-    producer = {int(o): op for op in ops for o in op.OutputsAsNumpy()}
     dequantized = {int(op.OutputsAsNumpy()[0]): int(op.InputsAsNumpy()[0]) for op in ops if op_name(op) == "DEQUANTIZE"}
     by_name = {graph.Tensors(i).Name().decode(): i for i in range(graph.TensorsLength())}
-    if output not in by_name:
-        raise KeyError(f"{path} has no tensor named {output!r}")
+    also = list(also)
+    for name in (output, *also):
+        if name not in by_name:
+            raise KeyError(f"{path} has no tensor named {name!r}")
     given = {int(t) for t in start_after}
     image_input = int(graph.Inputs(0))
     reached: set[int] = set()
@@ -104,7 +162,8 @@ def read_tflite(path: str | os.PathLike, output: str,
                 visit(int(i))
         order.append(op)
 
-    visit(by_name[output])
+    for name in (output, *also):
+        visit(by_name[name])
     if given:
         if len(reached) != 1 or image_input in reached:
             raise ValueError(f"{path}: {output} reads {len(reached - {image_input})} of the given tensors"
@@ -157,11 +216,15 @@ def read_tflite(path: str | os.PathLike, output: str,
             if shape_in[1:3] != [1, 1] or shape_out != [shape_in[0], shape_in[3]]:
                 raise ValueError(f"{where}: only (N, 1, 1, C) -> (N, C) reshapes are supported")
             node.update(op="flatten")
+        elif kind == "DEPTH_TO_SPACE":
+            node.update(op="depth_to_space", block=_options(op, tflite.DepthToSpaceOptions).BlockSize())
         else:
             raise ValueError(f"{where}: operator {kind} is not supported")
         nodes.append(node)
     spec = {"input": image_input, "output": by_name[output], "channels": int(graph.Tensors(by_name[output])
             .ShapeAsNumpy()[-1]), "nodes": nodes}
+    if also:
+        spec["also"] = [by_name[name] for name in also]
     return spec, state
 
 
@@ -173,6 +236,14 @@ def _same_pad(size: int, kernel: int, stride: int) -> tuple[int, int]:
     # truncates, so ``-(-3 // 2)`` became 1 there (the presence branch's odd 3x3 map came out 1x1, not 2x2)
     total = max(((size + stride - 1) // stride - 1) * stride + kernel - size, 0)
     return total // 2, total - total // 2
+
+
+def depth_to_space(x: torch.Tensor, block: int) -> torch.Tensor:
+    """TensorFlow's ``depth_to_space`` (ONNX's DCR order; torch's ``pixel_shuffle`` is CRD) on NCHW tensors:
+    output pixel ``(h * b + i, w * b + j)``, channel ``c`` = input channel ``(i * b + j) * C_out + c`` at ``(h, w)``."""
+    n, c, h, w = x.shape
+    x = x.reshape(n, block, block, c // (block * block), h, w).permute(0, 3, 4, 1, 5, 2)
+    return x.reshape(n, c // (block * block), h * block, w * block)
 
 
 def _activate(x: torch.Tensor, act: str | None) -> torch.Tensor:
@@ -238,6 +309,8 @@ class TfliteGraph(nn.Module):
                 y = torch.sigmoid(a)
             elif op == "flatten":
                 y = a.flatten(1)
+            elif op == "depth_to_space":
+                y = depth_to_space(a, node["block"])
             else:  # resize
                 y = F.interpolate(a, scale_factor=tuple(float(s) for s in node["scale"]), mode="bilinear",
                                   align_corners=False)

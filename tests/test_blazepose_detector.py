@@ -1,0 +1,126 @@
+"""MediaPipe's person detector as the pose network's second detector (``train/pretrained/blazepose_detector.py``):
+its SSD decoding on hand-made maps, how ``PoseNet`` combines it with boxnet, and (where the teacher venv holds
+``pose_detection.tflite``) the real network on the sample clip."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from train.pretrained.blazepose_detector import BlazePoseDetector
+from train.posenet.config import PoseNetConfig
+from train.posenet.model import PoseNet
+from tvstream.candidates import find_people
+
+ROOT = Path(__file__).resolve().parent.parent
+TFLITE_DIR = ROOT / ".mpvenv/lib/python3.11/site-packages/mediapipe/modules/pose_detection"
+
+
+class FakeHeads(nn.Module):
+    """The six head maps of a 128 x 224 input (score and box at strides 8, 16, 32), all scores -10 but the
+    anchors set by ``put``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.maps = [torch.zeros(1, c, 128 // s, 224 // s) for s, a in ((8, 2), (16, 2), (32, 6)) for c in (a, 12 * a)]
+        for score in self.maps[0::2]:
+            score.fill_(-10.0)
+
+    def put(self, level: int, row: int, col: int, anchor: int, logit: float, values: list[float]) -> None:
+        self.maps[2 * level][0, anchor, row, col] = logit
+        self.maps[2 * level + 1][0, 12 * anchor:12 * anchor + 12, row, col] = torch.tensor(values)
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        return [m.expand(len(x), -1, -1, -1) for m in self.maps]
+
+
+def _norm(px: float, py: float) -> np.ndarray:
+    return np.array([px / 224 * 2 - 1, py / 128 * 2 - 1])
+
+
+def test_the_best_person_s_hip_and_circle_weighted_with_its_overlapping_anchors():
+    """The stride-16 cell (row 3, col 5) has its centre at pixel (88, 56). Its anchor 1 (score 0.95) says: box
+    40 x 40 px around (+4, -2), hip at (+6, +10), circle point at (+6, -50): radius 60 px. Its anchor 0 (0.73,
+    same box) puts the hip at (+10, +10) and the circle at (+10, -30). An anchor elsewhere does not overlap, one
+    that overlaps scores under half the best: neither counts."""
+    det = BlazePoseDetector(size=0.8)
+    heads = FakeHeads()
+    box = [4.0, -2.0, 40.0, 40.0]
+    heads.put(1, 3, 5, 1, 3.0, box + [6, 10, 6, -50] + [0] * 4)
+    heads.put(1, 3, 5, 0, 1.0, box + [10, 10, 10, -30] + [0] * 4)
+    heads.put(0, 1, 1, 0, 2.0, [0, 0, 10, 10, 0, 0, 0, -5] + [0] * 4)  # far away (pixel 12, 12)
+    heads.put(2, 1, 2, 3, -0.5, [-72, -46, 40, 40, 0, 0, 0, 0] + [0] * 4)  # overlaps the best box, score 0.38
+    det.graph = heads
+    centre, half, logit = det(torch.zeros(2, 3, 128, 224))
+    w1, w0 = 1 / (1 + np.exp(-3.0)), 1 / (1 + np.exp(-1.0))
+    hip = (w1 * np.array([94.0, 66.0]) + w0 * np.array([98.0, 66.0])) / (w1 + w0)
+    circle = (w1 * np.array([94.0, 6.0]) + w0 * np.array([98.0, 26.0])) / (w1 + w0)
+    r = np.linalg.norm(circle - hip)
+    np.testing.assert_allclose(centre[0].numpy(), _norm(*hip), atol=1e-5)
+    np.testing.assert_allclose(half[0].numpy(), [0.8 * r / 112, 0.8 * r / 64], rtol=1e-5)
+    assert logit.tolist() == [3.0, 3.0]
+
+
+def _posenet_with_person(sure: bool) -> PoseNet:
+    cfg = PoseNetConfig(frame_size=(288, 512), detector_width=4, crop_size=32, width=4, up_channels=8,
+                        detector="boxnet+blazepose", detector_min_score=0.7)
+    torch.manual_seed(0)
+    net = PoseNet(cfg).eval()
+
+    class Person(nn.Module):
+        def forward(self, x):
+            n = len(x)
+            return (torch.tensor([[0.3, -0.2]]).expand(n, 2), torch.tensor([[0.1, 0.3]]).expand(n, 2),
+                    torch.full((n,), 2.0 if sure else 0.5))  # scores 0.88 / 0.62 against 0.7
+
+    net.person_detector = Person()
+    return net
+
+
+def test_a_sure_person_replaces_boxnet_s_box_and_map_and_an_unsure_one_does_not():
+    frames = torch.rand(2, 3, 288, 512)
+    with torch.no_grad():
+        own = _posenet_with_person(False).detect(torch.nn.functional.avg_pool2d(frames, 4))
+        unsure = _posenet_with_person(False).detect_frames(frames)
+        sure = _posenet_with_person(True).detect_frames(frames)
+    for a, b in zip(own, unsure):
+        assert torch.equal(a, b)
+    assert torch.allclose(sure[0], torch.tensor([[0.3, -0.2]] * 2))
+    assert torch.allclose(sure[1], torch.tensor([[0.1, 0.3]] * 2))
+    people = find_people(sure[2][0].numpy())  # the runtime reads the person back from the map: one, in place
+    assert len(people) == 1
+    np.testing.assert_allclose(people[0].centre, [0.3, -0.2], atol=0.02)
+    np.testing.assert_allclose(people[0].half, [0.1, 0.3], rtol=1e-5)
+
+
+@pytest.mark.skipif(not (TFLITE_DIR / "pose_detection.tflite").is_file(),
+                    reason=f"no pose_detection.tflite in {TFLITE_DIR}")
+def test_the_real_detector_finds_the_skier_of_the_sample_clip(monkeypatch):
+    """MediaPipe's network, read from its file into the committed structure, puts the skier's hip inside the
+    labeled box on the frames where it is sure (score >= 0.5) of a person, and is sure on half of them (0.56
+    measured: the skier is rendered)."""
+    from tvstream.frame_fit import FrameFit  # noqa: F401  (the source's place in the working frame, below)
+    from tvstream.labels import load_any_labels
+    from tvstream.sources import VideoSource
+
+    monkeypatch.setenv("TVSTREAM_BLAZEPOSE_DIR", str(TFLITE_DIR))
+    det = BlazePoseDetector(size=0.8)
+    det.load_tflite()
+    sample = ROOT / "examples" / "sample_ski.mp4"
+    labels = load_any_labels(sample.with_suffix(".npz"))
+    with VideoSource(str(sample), (288, 512)) as source:
+        fit, frames = source.fit, list(source.frames())
+    rows = {int(f): i for i, f in enumerate(labels.frames)}
+    pick = [f for f in range(0, len(frames), 10) if f in rows]
+    x = torch.from_numpy(np.stack([frames[f].image for f in pick])).permute(0, 3, 1, 2).float() / 255
+    small = torch.nn.functional.interpolate(torch.nn.functional.avg_pool2d(x, 2), size=(128, 224), mode="bilinear")
+    with torch.no_grad():
+        centre, half, logit = det(small)
+    boxes = np.asarray(fit.normalised_boxes(labels.box[[rows[f] for f in pick]]))  # (n, 4) centre, half
+    sure = logit.numpy() >= 0
+    inside = (np.abs(centre.numpy() - boxes[:, :2]) <= boxes[:, 2:]).all(1)
+    assert sure.mean() >= 0.5 and inside[sure].mean() >= 0.9, (sure.mean(), inside[sure].mean())

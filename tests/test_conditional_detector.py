@@ -1,0 +1,103 @@
+"""The exported pose network with MediaPipe's person detector: large weights stored as float16
+(``engines/half_weights.py``) and the person detector run only on frames without a crop to follow
+(``engines/conditional_detector.py``), checked against the torch graph."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+from train.posenet.config import PoseNetConfig
+from train.posenet.model import PoseNet
+
+
+def test_store_half_keeps_names_and_halves_only_large_weights(tmp_path: Path):
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    from engines.half_weights import store_half
+
+    rng = np.random.default_rng(0)
+    w = rng.normal(size=(64, 32)).astype(np.float32)  # 2048 values: stored as float16
+    b = rng.normal(size=(32,)).astype(np.float32)  # 32: stays float32
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["xw"]), helper.make_node("Add", ["xw", "b"], ["y"])]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 64])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 32])],
+                              [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    assert store_half(model) == 1
+    onnx.checker.check_model(model)
+    kinds = {i.name: i.data_type for i in model.graph.initializer}
+    assert kinds == {"w__f16": TensorProto.FLOAT16, "b": TensorProto.FLOAT}
+    x = rng.normal(size=(2, 64)).astype(np.float32)
+    got = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    np.testing.assert_allclose(got, x @ w.astype(np.float16).astype(np.float32) + b, rtol=1e-5, atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """A tiny pose network with the person detector (random weights, scaled down), exported; its torch graph."""
+    from engines.export import export_onnx
+    from engines.posenet_graph import build_posenet_graph
+    from train.checkpoint import load_checkpoint, save_checkpoint
+
+    tmp = tmp_path_factory.mktemp("cond")
+    torch.manual_seed(0)
+    cfg = PoseNetConfig(frame_size=(72, 128), detector_stride=2, detector_width=4, crop_size=32, width=4,
+                        up_channels=8, detector="boxnet+blazepose", detector_min_score=0.6)
+    net = PoseNet(cfg)
+    with torch.no_grad():
+        for p in net.person_detector.parameters():
+            p.mul_(0.1)
+    ckpt = save_checkpoint(tmp / "last.pt", config={"kind": "posenet", "model": cfg.to_dict(), "fit": {}}, step=1,
+                           model=net)
+    meta = export_onnx(ckpt, tmp / "m.onnx")
+    graph, _ = build_posenet_graph(load_checkpoint(ckpt))
+    return tmp / "m.onnx", meta, graph
+
+
+def _run(exported, frames: np.ndarray, track: np.ndarray):
+    import onnxruntime as ort
+
+    path, meta, graph = exported
+    got = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(
+        list(meta.outputs), {"frames": frames, "track": track})
+    with torch.no_grad():
+        want = graph(torch.from_numpy(frames), torch.from_numpy(track))
+    return dict(zip(meta.outputs, got)), dict(zip(meta.outputs, (w.numpy() for w in want))), graph
+
+
+def test_the_person_detector_sits_in_a_branch_and_the_file_stores_half_weights(exported):
+    model = onnx.load(str(exported[0]))
+    branch = [n for n in model.graph.node if n.op_type == "If"]
+    assert len(branch) == 1 and not any(n.name.startswith("/net/person_detector/") for n in model.graph.node)
+    then = next(a.g for a in branch[0].attribute if a.name == "then_branch")
+    assert sum(n.op_type == "Conv" for n in then.node) > 50  # MediaPipe's detector network
+    assert any(i.data_type == onnx.TensorProto.FLOAT16 for i in model.graph.initializer)
+
+
+def test_detector_frames_and_mixed_batches_match_torch(exported):
+    frames = np.random.default_rng(1).integers(0, 256, (3, 72, 128, 3), dtype=np.uint8)
+    track = np.array([[1, 0.1, 0.0, 0.2, 0.45], [0, 0, 0, 0, 0], [1, -0.2, 0.1, 0.3, 0.3]], np.float32)
+    for rows in (slice(1, 2), slice(0, 3)):  # one detector frame; a batch where one frame needs the detector
+        got, want, _ = _run(exported, frames[rows], track[rows])
+        for name in got:
+            tol = 0.5 if name == "pose3d" else 1e-2  # mm / px
+            assert np.abs(got[name] - want[name]).max() < tol, name
+
+
+def test_tracked_frames_skip_the_person_detector_and_report_boxnet_s_map(exported):
+    frames = np.random.default_rng(2).integers(0, 256, (2, 72, 128, 3), dtype=np.uint8)
+    track = np.array([[1, 0.1, 0.0, 0.2, 0.45], [1, -0.2, 0.1, 0.3, 0.3]], np.float32)
+    got, want, graph = _run(exported, frames, track)
+    for name in ("box", "pose2d", "pose3d", "conf"):  # the crop follows the track row either way
+        tol = 0.5 if name == "pose3d" else 1e-2
+        assert np.abs(got[name] - want[name]).max() < tol, name
+    with torch.no_grad():
+        x = torch.from_numpy(frames).permute(0, 3, 1, 2).float()
+        boxnet_map = graph.net.detect(torch.nn.functional.avg_pool2d(x, 2), 255.0)[2].numpy()
+    np.testing.assert_allclose(got["detections"], boxnet_map, atol=1e-4)
