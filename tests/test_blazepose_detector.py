@@ -124,3 +124,28 @@ def test_the_real_detector_finds_the_skier_of_the_sample_clip(monkeypatch):
     sure = logit.numpy() >= 0
     inside = (np.abs(centre.numpy() - boxes[:, :2]) <= boxes[:, 2:]).all(1)
     assert sure.mean() >= 0.5 and inside[sure].mean() >= 0.9, (sure.mean(), inside[sure].mean())
+
+
+def test_adding_the_person_detector_keeps_every_trained_weight(tmp_path, monkeypatch):
+    from train.checkpoint import load_checkpoint, save_checkpoint
+    from train.posenet.config import SIZES
+    from train.posenet.person_detector import add_person_detector
+    from tvstream.errors import CheckpointError
+
+    monkeypatch.setattr(BlazePoseDetector, "load_tflite", lambda self, path=None: None)  # no MediaPipe file here
+    torch.manual_seed(0)
+    cfg = SIZES["tiny"]
+    net = PoseNet(cfg)
+    ckpt = save_checkpoint(tmp_path / "run" / "last.pt", config={"kind": "posenet", "model": cfg.to_dict(), "fit": {}},
+                           step=7, model=net)
+    new = add_person_detector(ckpt, tmp_path / "mpdet" / "last.pt")
+    preset = SIZES["real-lite-mpdet"]
+    assert (new.detector, new.detector_box_scale, new.detector_min_score, new.crop_size) == (
+        "boxnet+blazepose", preset.detector_box_scale, preset.detector_min_score, cfg.crop_size)
+    state = load_checkpoint(tmp_path / "mpdet" / "last.pt")
+    assert state["step"] == 7 and state["config"]["model"]["detector"] == "boxnet+blazepose"
+    for name, tensor in net.state_dict().items():
+        assert torch.equal(state["model"][name], tensor), name
+    assert any(k.startswith("person_detector.") for k in state["model"])
+    with pytest.raises(CheckpointError, match="already has"):
+        add_person_detector(tmp_path / "mpdet" / "last.pt", tmp_path / "again.pt")

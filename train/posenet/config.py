@@ -117,9 +117,11 @@ SIZES: dict[str, PoseNetConfig] = {
     # before training: 0.028 at 128, 0.566 at 192, 0.570 at 256)
     "real-lite": PoseNetConfig(crop_size=192, head_trunk="blazepose_lite", up_channels=32, presence=True),
     "real-full": PoseNetConfig(crop_size=192, head_trunk="blazepose_full", up_channels=32, presence=True),
-    # real-lite behind MediaPipe's person detector (real people) instead of the one trained on rendered bodies
+    # real-lite with MediaPipe's person detector (real people) beside boxnet: its box where it scores >= 0.8 (on
+    # rendered training clips, 0.5 let it claim platforms and wallpaper for divers), 0.8 of its circle's radius as
+    # the half-size (the median ratio of the labeled boxes' to it on the training world's clips)
     "real-lite-mpdet": PoseNetConfig(crop_size=192, head_trunk="blazepose_lite", up_channels=32, presence=True,
-                                     detector="boxnet+blazepose"),
+                                     detector="boxnet+blazepose", detector_box_scale=0.8, detector_min_score=0.8),
     "tiny": PoseNetConfig(frame_size=(72, 128), detector_stride=2, detector_width=4, crop_size=32, width=4,
                           up_channels=8),  # tests
 }
