@@ -56,6 +56,10 @@ TRAINED_ON = ("The box detector: tvstream's synthetic world (train/synth/world.p
               "confidence, 400 steps, lr 1e-3; 2D and 3D unchanged bit for bit): MediaPipe's pose-flag branch as a "
               "presence classifier multiplying every joint's confidence, trained with the confidence layer on the "
               "same data plus 8 person-free crops a batch (flat fills, squares of the training wallpaper plates). "
+              "Then (session 21, no training) MediaPipe Pose's person detector (pose_detection.tflite, Apache-2.0, "
+              "trained by Google on real people; train.posenet.person_detector) beside the box detector: its box (a "
+              "square around the hip point, 0.8 of its whole-body circle's radius) where its score reaches 0.8, the "
+              "box detector's elsewhere; in the exported graph it runs only on frames the runtime does not track. "
               "No footage of the reference or dev clips.")
 
 

@@ -40,7 +40,7 @@ def add_person_detector(checkpoint: Path, out: Path, size: str = "real-lite-mpde
     if unexpected or not all(k.startswith("person_detector.") for k in missing):
         raise CheckpointError(f"{checkpoint}: its weights do not fit {cfg}")
     config = {**state["config"], "model": cfg.to_dict(),
-              "fit": {**state["config"].get("fit", {}), "person_detector": f"added from {checkpoint} ({size})"}}
+              "fit": {**state["config"].get("fit", {}), "model": size, "person_detector": f"added to {checkpoint}"}}
     save_checkpoint(out, config=config, step=state.get("step", 0), model=net)
     return cfg
 
