@@ -193,3 +193,27 @@ def test_adapt_mixes_in_replay_rows_and_refuses_a_cache_of_other_sizes(venue: Pa
     other = _fake_world(tmp_path / "other" / "shard", 48, small).parent
     refused = _adapt(venue, tmp_path / "b.onnx", "--teacher", "labels", "--part", "all", "--replay", str(other))
     assert refused.returncode != 0 and "48 px crops" in refused.stderr and "Traceback" not in refused.stderr
+
+
+def test_adaptation_continues_the_size_of_the_model_it_starts_from(tmp_path):
+    """The default model's size changed (full, real-lite, real-lite-mpdet): adapting it as "full" started a fresh
+    head behind its detector. The size is read from the checkpoint's config."""
+    from dataclasses import replace
+
+    import torch
+
+    from train.adapt.pipeline import model_size
+    from train.checkpoint import save_checkpoint
+    from train.posenet.config import SIZES
+    from train.posenet.model import PoseNet
+
+    assert model_size(None) == "full"
+    torch.manual_seed(0)
+    tiny = save_checkpoint(tmp_path / "tiny.pt", config={"kind": "posenet", "model": SIZES["tiny"].to_dict(), "fit": {}},
+                           step=1, model=PoseNet(SIZES["tiny"]))
+    assert model_size(str(tiny)) == "tiny"
+    odd = replace(SIZES["tiny"], box_margin=1.5)
+    other = save_checkpoint(tmp_path / "odd.pt", config={"kind": "posenet", "model": odd.to_dict(), "fit": {}},
+                            step=1, model=PoseNet(odd))
+    with pytest.raises(ValueError, match="none of the sizes"):
+        model_size(str(other))

@@ -101,3 +101,14 @@ def test_tracked_frames_skip_the_person_detector_and_report_boxnet_s_map(exporte
         x = torch.from_numpy(frames).permute(0, 3, 1, 2).float()
         boxnet_map = graph.net.detect(torch.nn.functional.avg_pool2d(x, 2), 255.0)[2].numpy()
     np.testing.assert_allclose(got["detections"], boxnet_map, atol=1e-4)
+
+
+def test_a_checkpoint_recovered_from_the_export_finds_the_branch_s_weights(exported):
+    """``adapt`` starts from the installed model's ONNX: the person detector's weights inside the If come back."""
+    from train.posenet.from_onnx import recover
+
+    path, meta, graph = exported
+    net, _ = recover(path)
+    for name, tensor in graph.net.person_detector.state_dict().items():  # stored as float16
+        want = tensor.half().float() if tensor.numel() >= 1024 else tensor
+        assert torch.equal(net.person_detector.state_dict()[name], want), name

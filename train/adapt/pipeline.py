@@ -321,21 +321,42 @@ def initial_weights(work: Path, cfg: AdaptConfig) -> str | None:
     return str(target)
 
 
+def model_size(init: str | None) -> str:
+    """The size (``train.posenet.config.SIZES``) of the checkpoint ``init``: the one its config is ("full" for a
+    run from scratch). The default model's size changed twice (full, real-lite, real-lite-mpdet): fine-tuning it
+    as another size would start a fresh head behind its detector."""
+    from train.checkpoint import load_checkpoint
+    from train.posenet.config import SIZES, PoseNetConfig
+
+    if init is None:
+        return "full"
+    state = load_checkpoint(init)
+    cfg = PoseNetConfig.from_dict(state["config"]["model"])
+    named = state["config"].get("fit", {}).get("model")
+    sizes = ([named] if named in SIZES else []) + list(SIZES)
+    for size in sizes:
+        if SIZES[size] == cfg:
+            return size
+    raise ValueError(f"{init}: its model is none of the sizes ({', '.join(SIZES)}); adapt cannot continue it")
+
+
 def fine_tune(work: Path, cfg: AdaptConfig, progress: Progress) -> Path:
     """Cache the real and the rendered frames and fine-tune the pose network on both (resumable)."""
     from train.posenet.cache import CACHE_SIDE, build_cache, sample_cache
     from train.posenet.config import SIZES
     from train.posenet.fit import FitConfig, fit
 
-    small = SIZES[cfg.size].detector_size
+    init = initial_weights(work, cfg)
+    size = cfg.size or model_size(init)
+    small = SIZES[size].detector_size
     for part in ("real", "synth"):
         build_cache(work / part, work / "cache" / part, CACHE_SIDE, small)
     if cfg.replay:
         sample_cache(Path(cfg.replay), work / "cache" / "replay", cfg.replay_rows, CACHE_SIDE, small, cfg.seed)
     run = work / "run"
-    fcfg = FitConfig(model=cfg.size, cache=str(work / "cache"), steps=cfg.steps, batch=cfg.batch, lr=cfg.lr,
+    fcfg = FitConfig(model=size, cache=str(work / "cache"), steps=cfg.steps, batch=cfg.batch, lr=cfg.lr,
                      warmup=min(100, cfg.steps // 10), seed=cfg.seed, threads=cfg.threads, device=cfg.device,
-                     init=initial_weights(work, cfg), eval_every=max(cfg.steps, 1), checkpoint_every=50,
+                     init=init, eval_every=max(cfg.steps, 1), checkpoint_every=50,
                      val_every=10**9,  # every real clip trains (the held-out tails score the result)
                      freeze_bn=cfg.freeze_bn, part=cfg.part)
     ckpt = run / "last.pt"

@@ -433,17 +433,20 @@ def fit(cfg: FitConfig, run_dir: Path, resume: bool = False,
     row_g = torch.Generator().manual_seed(cfg.seed + 1)  # which rows each batch reads
     step = 0
     fresh = not (resume and ckpt_path.exists())
-    if fresh and isinstance(model.head, PretrainedPoseHead):
-        model.head.load_pretrained()  # MediaPipe's landmark network, from the teacher venv (train.pretrained)
-        model.to(cfg.device)
-    if model.person_detector is not None:  # MediaPipe's person detector is read, never trained
+    if model.person_detector is not None:  # MediaPipe's person detector is read from its file, never trained
         model.person_detector.requires_grad_(False)
-        if fresh:
-            model.person_detector.load_tflite()
-            model.to(cfg.device)
+    init_cfg = None
     if cfg.init and fresh:
         init = load_checkpoint(Path(cfg.init), expect={"kind": KIND}, keys=("kind",))
         init_cfg = PoseNetConfig.from_dict(init["config"]["model"])
+    if fresh and isinstance(model.head, PretrainedPoseHead) and (
+            init_cfg is None or (init_cfg.head_trunk, init_cfg.presence) != (mcfg.head_trunk, mcfg.presence)):
+        model.head.load_pretrained()  # MediaPipe's landmark network, from the teacher venv (train.pretrained)
+        model.to(cfg.device)
+    if fresh and model.person_detector is not None and (init_cfg is None or init_cfg.detector == "boxnet"):
+        model.person_detector.load_tflite()  # else the init checkpoint holds its weights
+        model.to(cfg.device)
+    if init_cfg is not None:
         if init_cfg == mcfg:
             model.load_state_dict({k: v.to(cfg.device) for k, v in init["model"].items()})
         elif init_cfg in (replace(mcfg, presence=False), without_person_detector(mcfg)):

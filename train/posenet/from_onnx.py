@@ -38,6 +38,15 @@ def module_path(node_name: str) -> str:
     return ".".join(path)
 
 
+def _nodes(graph):
+    """Every node of ``graph``, those inside its subgraphs (an ``If``'s branches) included."""
+    for node in graph.node:
+        yield node
+        for attr in node.attribute:
+            if attr.HasField("g"):
+                yield from _nodes(attr.g)
+
+
 def _norm_after(net: nn.Module) -> dict[str, nn.BatchNorm2d]:
     """Each bias-free convolution's name -> the batch norm that follows it in registration order."""
     modules = list(net.named_modules())
@@ -68,7 +77,7 @@ def recover(onnx_path: str | Path) -> tuple[PoseNet, dict]:
     norms = _norm_after(net)
     seen = set()
     with torch.no_grad():
-        for node in model.graph.node:
+        for node in _nodes(model.graph):  # a person detector's convolutions sit in an If (conditional_detector)
             if node.op_type != "Conv":
                 continue
             name = module_path(node.name)
