@@ -96,6 +96,17 @@ def test_a_sure_person_replaces_boxnet_s_box_and_map_and_an_unsure_one_does_not(
     np.testing.assert_allclose(people[0].centre, [0.3, -0.2], atol=0.02)
     np.testing.assert_allclose(people[0].half, [0.1, 0.3], rtol=1e-5)
 
+    # boxnet sees someone else in the top-right corner (logit 15): that person stays, beside MediaPipe's
+    net = _posenet_with_person(True)
+    centre, half, box_map = net.detect(torch.nn.functional.avg_pool2d(frames, 4))
+    box_map = box_map.clone()
+    box_map[:, 0, 0, 15], box_map[:, 1:, 0, 15] = 15.0, -1.5
+    net.detect = lambda small, pixel_max=1.0: (centre, half, box_map)
+    with torch.no_grad():
+        both = find_people(net.detect_frames(frames)[2][0].numpy())
+    assert len(both) == 2 and both[0].score == pytest.approx(20.0, abs=0.5)
+    np.testing.assert_allclose(both[1].half, np.exp([-1.5, -1.5]), rtol=0.05)
+
 
 @pytest.mark.skipif(not (TFLITE_DIR / "pose_detection.tflite").is_file(),
                     reason=f"no pose_detection.tflite in {TFLITE_DIR}")

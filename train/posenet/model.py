@@ -188,10 +188,11 @@ class PoseNet(nn.Module):
         """(N, 3, H, W) working frames -> centre, half, raw map of every detector the model has, combined.
 
         With MediaPipe's person detector (``boxnet+blazepose``): where it is sure of a person (score >=
-        ``detector_min_score``; MediaPipe's own threshold is 0.5) the box is its box and the map holds that person
-        alone (a peak at its centre, read by ``tvstream.candidates`` as any other; boxnet's peaks, phantoms beside a
-        real person included, are dropped); elsewhere both are boxnet's, which still sees the rendered and small
-        people MediaPipe's misses."""
+        ``detector_min_score``; MediaPipe's own threshold is 0.5) the box is its box, and the map gets that person
+        as a peak at its centre (read by ``tvstream.candidates`` as any other) that replaces boxnet's peaks inside
+        its box (a second peak on the same person would look like someone overlapping it) and leaves boxnet's
+        people elsewhere (someone crossing). Where MediaPipe's is not sure, both are boxnet's, which still sees
+        the rendered and small people MediaPipe's misses."""
         centre, half, box_map = self.detect(F.avg_pool2d(frames, self.cfg.detector_stride), pixel_max)
         if self.person_detector is None:
             return centre, half, box_map
@@ -202,7 +203,12 @@ class PoseNet(nn.Module):
         h, w = box_map.shape[-2:]
         cells = (_grid(h, w, box_map) - p_centre[:, None, :]) * box_map.new_tensor([w / 2.0, h / 2.0])  # in cells
         peak = PERSON_PEAK_LOGIT - 0.5 * (cells * cells).sum(-1).reshape(-1, 1, h, w)  # a 1-cell Gaussian
-        person_map = torch.cat([peak, torch.log(p_half)[:, :, None, None].expand(-1, 2, h, w)], 1)
+        # inside the person's box only its peak; outside, boxnet's people stay (someone crossing is still seen)
+        offset = (_grid(h, w, box_map) - p_centre[:, None, :]).abs().reshape(-1, h, w, 2)
+        inside = (offset <= p_half[:, None, None, :]).all(-1)[:, None].to(box_map.dtype)  # (N, 1, h, w)
+        mine = torch.maximum(inside, (peak >= box_map[:, :1]).to(box_map.dtype))  # cells the person's peak owns
+        person_map = torch.cat([inside * peak + (1 - inside) * torch.maximum(peak, box_map[:, :1]),
+                                mine * torch.log(p_half)[:, :, None, None] + (1 - mine) * box_map[:, 1:]], 1)
         s = sure[:, :, None, None]
         return (sure * p_centre + (1 - sure) * centre, sure * p_half + (1 - sure) * half,
                 s * person_map + (1 - s) * box_map)
