@@ -47,7 +47,7 @@ def _toposort(nodes, available: set[str]) -> list:
             if attr.g is not None:
                 for sub in attr.g.node:
                     got |= {t for t in sub.input if t}
-                got -= {t for sub in attr.g.node for t in sub.output}
+                got -= {t for sub in attr.g.node for t in sub.output} | {i.name for i in attr.g.initializer}
         return got
 
     pending, order, have = list(nodes), [], set(available)
@@ -121,6 +121,8 @@ def detect_only_when_needed(model, track_input: str = "track") -> bool:
         else_outputs.append(helper.make_tensor_value_info(out, TensorProto.FLOAT, None))
     else_branch = helper.make_graph(else_nodes, "nobody", [], else_outputs)
 
+    rest = [n for i, n in enumerate(nodes) if i not in inside and i not in dead]
+    _move_weights_into(then_branch, rest, graph)  # before the If copies the branch
     cond = [f"person_detector__{s}" for s in ("use", "free", "most", "cond")]
     starts, ends, axes = (helper.make_tensor(f"person_detector__{s}", TensorProto.INT64, [1], [v])
                           for s, v in (("start", 0), ("end", 1), ("axis", 1)))
@@ -133,11 +135,46 @@ def detect_only_when_needed(model, track_input: str = "track") -> bool:
             helper.make_node("Greater", [cond[2], "person_detector__half"], [cond[3]]),
             helper.make_node("If", [cond[3]], leaving, name="person_detector_if_detecting",
                              then_branch=then_branch, else_branch=else_branch)]
-    rest = [n for i, n in enumerate(nodes) if i not in inside and i not in dead] + head
+    rest += head
     available = {i.name for i in graph.input} | {i.name for i in graph.initializer}
     del graph.node[:]
     graph.node.extend(_toposort(rest, available))
     return True
+
+
+def _move_weights_into(branch, main_nodes: list, graph) -> None:
+    """Move the weights only ``branch`` reads (initializers, and the Casts that widen float16 ones) into it.
+
+    Read from the outer scope, ONNX Runtime handed the branch its weights on every run: 24 against 16 ms a
+    detector frame on the 2-core CPU; as the branch's own constants they are folded and prepacked once, as in a
+    graph without the ``If``. ``main_nodes`` (the outer graph's nodes, the ``If`` not among them) loses the moved
+    Casts; ``graph`` its moved initializers."""
+    inits = {i.name: i for i in graph.initializer}
+    outer_reads: dict[str, int] = {}
+    for n in main_nodes:
+        for t in n.input:
+            outer_reads[t] = outer_reads.get(t, 0) + 1
+    outer_reads.update({o.name: 1 for o in graph.output})
+    made = {o: n for n in main_nodes for o in n.output}
+    moved_nodes, moved = [], set()
+    for t in sorted({t for n in branch.node for t in n.input}):
+        if t in outer_reads:
+            continue
+        if t in inits:
+            moved.add(t)
+        elif t in made and made[t].op_type == "Cast" and made[t].input[0] in inits \
+                and outer_reads.get(made[t].input[0]) == 1:  # the Cast alone reads its float16 source
+            moved_nodes.append(made[t])
+            moved.add(made[t].input[0])
+    for n in moved_nodes:
+        main_nodes.remove(n)
+    branch.initializer.extend(inits[t] for t in sorted(moved))
+    kept = [i for i in graph.initializer if i.name not in moved]
+    del graph.initializer[:]
+    graph.initializer.extend(kept)
+    nodes = moved_nodes + list(branch.node)
+    del branch.node[:]
+    branch.node.extend(nodes)
 
 
 def _fixed_dim(model, tensor: str, axis: int) -> int:

@@ -47,6 +47,15 @@ def _nodes(graph):
                 yield from _nodes(attr.g)
 
 
+def _graphs(graph):
+    """``graph`` and its subgraphs (an ``If``'s branches keep their own weights)."""
+    yield graph
+    for node in graph.node:
+        for attr in node.attribute:
+            if attr.HasField("g"):
+                yield from _graphs(attr.g)
+
+
 def _norm_after(net: nn.Module) -> dict[str, nn.BatchNorm2d]:
     """Each bias-free convolution's name -> the batch norm that follows it in registration order."""
     modules = list(net.named_modules())
@@ -69,8 +78,8 @@ def recover(onnx_path: str | Path) -> tuple[PoseNet, dict]:
     if meta.get("config", {}).get("kind") != KIND:
         raise ValueError(f"{onnx_path}: not a pose-network export")
     net = PoseNet(PoseNetConfig.from_dict(meta["config"]["model"]))
-    weights = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
-    for node in model.graph.node:  # the exporter shares equal tensors (e.g. zero biases) through Identity nodes;
+    weights = {i.name: numpy_helper.to_array(i) for g in _graphs(model.graph) for i in g.initializer}
+    for node in _nodes(model.graph):  # the exporter shares equal tensors (e.g. zero biases) through Identity nodes;
         if node.op_type in ("Identity", "Cast") and node.input[0] in weights:  # float16-stored weights are cast
             weights[node.output[0]] = weights[node.input[0]].astype(np.float32)
     convs = dict(net.named_modules())
