@@ -201,11 +201,11 @@ class PoseNet(nn.Module):
         p_centre, p_half, p_logit = self.person_detector(small if pixel_max == 1.0 else small * (1.0 / pixel_max))
         sure = (torch.sigmoid(p_logit) >= self.cfg.detector_min_score).to(frames.dtype)[:, None]  # (N, 1)
         h, w = box_map.shape[-2:]
-        cells = (_grid(h, w, box_map) - p_centre[:, None, :]) * box_map.new_tensor([w / 2.0, h / 2.0])  # in cells
+        offset = _grid(h, w, box_map) - p_centre[:, None, :]  # (N, h*w, 2) cell centres from the person's
+        cells = offset * box_map.new_tensor([w / 2.0, h / 2.0])  # in cells
         peak = PERSON_PEAK_LOGIT - 0.5 * (cells * cells).sum(-1).reshape(-1, 1, h, w)  # a 1-cell Gaussian
         # inside the person's box only its peak; outside, boxnet's people stay (someone crossing is still seen)
-        offset = (_grid(h, w, box_map) - p_centre[:, None, :]).abs().reshape(-1, h, w, 2)
-        inside = (offset <= p_half[:, None, None, :]).all(-1)[:, None].to(box_map.dtype)  # (N, 1, h, w)
+        inside = (offset.abs().reshape(-1, h, w, 2) <= p_half[:, None, None, :]).all(-1)[:, None].to(box_map.dtype)
         mine = torch.maximum(inside, (peak >= box_map[:, :1]).to(box_map.dtype))  # cells the person's peak owns
         person_map = torch.cat([inside * peak + (1 - inside) * torch.maximum(peak, box_map[:, :1]),
                                 mine * torch.log(p_half)[:, :, None, None] + (1 - mine) * box_map[:, 1:]], 1)
