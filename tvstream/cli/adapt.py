@@ -34,8 +34,9 @@ from tvstream.teacher.specs import DEFAULT_TEACHER, TEACHERS
               help="Size of the rendered athletes' clips; auto: 640x360, or 360x640 for portrait footage.")
 @click.option("--holdout", type=click.FloatRange(0.05, 0.5), default=0.2, show_default=True,
               help="The last share of every clip, kept out of training to score agreement with the teacher.")
-@click.option("--size", type=click.Choice(["lite", "full", "heavy", "tiny"]), default="full", show_default=True,
-              help="Pose network size; full starts from the shipped default model, the others from --init.")
+@click.option("--size", default=None, metavar="SIZE",
+              help="Pose network size (train/posenet/config.py: lite, full, heavy, real-lite, ...). Default: the "
+                   "size of the model it starts from; another size with --init default starts from scratch.")
 @click.option("--init", default="default", show_default=True,
               help="Start from: 'default' (the shipped model), a model .onnx, a posenet .pt, or 'none'.")
 @click.option("--part", type=click.Choice(["detector", "all"]), default="detector", show_default=True,
@@ -51,7 +52,7 @@ from tvstream.teacher.specs import DEFAULT_TEACHER, TEACHERS
               help="Run this script instead of the shipped teacher worker (tests: a fake teacher).")
 @pass_app
 def adapt(app: AppContext, venue: Path, out: Path, work: Path | None, teacher_name: str, every: int, steps: int,
-          camera: str, synth_subjects: int, synth_seconds: float, synth_size: str, holdout: float, size: str,
+          camera: str, synth_subjects: int, synth_seconds: float, synth_size: str, holdout: float, size: str | None,
           init: str, part: str, replay: Path | None, lr: float, device: str, venv: Path | None,
           worker: Path | None) -> None:
     """Fit a fast pose model to a venue from its unlabeled footage, taught by a pre-trained 2D model.
@@ -82,8 +83,13 @@ def adapt(app: AppContext, venue: Path, out: Path, work: Path | None, teacher_na
     start = None if init == "none" else init
     if start not in (None, "default") and not Path(start).is_file():
         raise click.BadParameter(f"{start}: no such model file", param_hint="--init")
-    if size != "full" and start == "default":
-        start = None  # the shipped model is a full-size network: another size starts from scratch
+    if size is not None:
+        from train.posenet.config import SIZES
+
+        if size not in SIZES:
+            raise click.BadParameter(f"{size!r}: one of {', '.join(SIZES)}", param_hint="--size")
+        if start == "default":
+            start = None  # a size of its own choosing starts from scratch (the shipped model is real-lite-mpdet)
     try:
         cfg = AdaptConfig(teacher=teacher_name, every=every, holdout=holdout, camera=camera,
                           synth_subjects=synth_subjects, synth_seconds=synth_seconds, synth_size=render_size, size=size,
