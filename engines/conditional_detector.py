@@ -44,21 +44,22 @@ def _toposort(nodes, available: set[str]) -> list:
     def reads(n) -> set[str]:
         got = {t for t in n.input if t}
         for attr in n.attribute:
-            if attr.g is not None:
-                for sub in attr.g.node:
-                    got |= {t for t in sub.input if t}
+            if attr.HasField("g"):
+                got |= {t for sub in attr.g.node for t in sub.input if t}
                 got -= {t for sub in attr.g.node for t in sub.output} | {i.name for i in attr.g.initializer}
         return got
 
-    pending, order, have = list(nodes), [], set(available)
+    needs = [reads(n) for n in nodes]
+    pending, order, have = list(range(len(nodes))), [], set(available)
     while pending:
-        ready = [n for n in pending if reads(n) <= have]
+        ready = [i for i in pending if needs[i] <= have]
         if not ready:
             raise ValueError("the graph has a cycle or reads an unknown tensor")
-        for n in ready:
-            order.append(n)
-            have |= set(n.output)
-        pending = [n for n in pending if n not in ready]
+        for i in ready:
+            order.append(nodes[i])
+            have |= set(nodes[i].output)
+        placed = set(ready)
+        pending = [i for i in pending if i not in placed]
     return order
 
 
@@ -79,10 +80,10 @@ def detect_only_when_needed(model, track_input: str = "track") -> bool:
     leaving = [t for i, n in enumerate(nodes) if i not in inside for t in n.input if t in made]
     leaving += [o.name for o in graph.output if o.name in made]
     leaving = list(dict.fromkeys(leaving))  # the detector's outputs other nodes read, in order of first use
-    ranks = {v.name: len(v.type.tensor_type.shape.dim)
-             for v in onnx.shape_inference.infer_shapes(model).graph.value_info if v.name in leaving}
-    if set(ranks) != set(leaving):
-        raise ValueError(f"no shape for the person detector's outputs {sorted(set(leaving) - set(ranks))}")
+    shapes = {v.name: [d.dim_value if d.HasField("dim_value") else None for d in v.type.tensor_type.shape.dim]
+              for v in onnx.shape_inference.infer_shapes(model).graph.value_info if v.name in leaving}
+    if set(shapes) != set(leaving) or any(None in shape[1:] for shape in shapes.values()):
+        raise ValueError(f"the person detector's outputs {leaving} need shapes fixed but for the batch, got {shapes}")
 
     renamed = {t: f"{t}__detected" for t in leaving}
     # the exporter shares equal weights through Identity nodes; the branch reads the weight itself, and an Identity
@@ -107,15 +108,15 @@ def detect_only_when_needed(model, track_input: str = "track") -> bool:
     else_nodes = [helper.make_node("Shape", [track_input], [n_rows], start=0, end=1)]
     else_outputs = []
     for t in leaving:
-        rank = ranks[t]
+        fixed = shapes[t][1:]  # the detector's sizes but for the batch: (N,) logits, (N, 2) points and sizes
         shape, out = f"{t}__shape", f"{t}__nobody"
-        dims = [n_rows] + [f"{t}__dim{d}" for d in range(1, rank)]
-        for d in range(1, rank):  # the other dimensions are the detector's fixed sizes: read them from the graph
-            else_nodes.append(helper.make_node("Constant", [], [dims[d]], value=helper.make_tensor(
-                dims[d], TensorProto.INT64, [1], [_fixed_dim(model, t, d)])))
-        else_nodes.append(helper.make_node("Concat", dims, [shape], axis=0) if rank > 1
-                          else helper.make_node("Identity", [n_rows], [shape]))
-        value = NOBODY_LOGIT if rank == 1 else 1.0
+        if fixed:
+            else_nodes.append(helper.make_node("Constant", [], [f"{t}__fixed"], value=helper.make_tensor(
+                f"{t}__fixed", TensorProto.INT64, [len(fixed)], fixed)))
+            else_nodes.append(helper.make_node("Concat", [n_rows, f"{t}__fixed"], [shape], axis=0))
+        else:
+            else_nodes.append(helper.make_node("Identity", [n_rows], [shape]))
+        value = 1.0 if fixed else NOBODY_LOGIT
         else_nodes.append(helper.make_node("ConstantOfShape", [shape], [out],
                                            value=helper.make_tensor("v", TensorProto.FLOAT, [1], [value])))
         else_outputs.append(helper.make_tensor_value_info(out, TensorProto.FLOAT, None))
@@ -175,15 +176,3 @@ def _move_weights_into(branch, main_nodes: list, graph) -> None:
     nodes = moved_nodes + list(branch.node)
     del branch.node[:]
     branch.node.extend(nodes)
-
-
-def _fixed_dim(model, tensor: str, axis: int) -> int:
-    """A dimension of ``tensor`` that shape inference fixed (the detector's outputs: (N, 2) or (N,))."""
-    import onnx
-
-    for v in onnx.shape_inference.infer_shapes(model).graph.value_info:
-        if v.name == tensor:
-            dim = v.type.tensor_type.shape.dim[axis]
-            if dim.HasField("dim_value"):
-                return dim.dim_value
-    raise ValueError(f"{tensor}: dimension {axis} is not fixed")

@@ -38,15 +38,6 @@ def module_path(node_name: str) -> str:
     return ".".join(path)
 
 
-def _nodes(graph):
-    """Every node of ``graph``, those inside its subgraphs (an ``If``'s branches) included."""
-    for node in graph.node:
-        yield node
-        for attr in node.attribute:
-            if attr.HasField("g"):
-                yield from _nodes(attr.g)
-
-
 def _graphs(graph):
     """``graph`` and its subgraphs (an ``If``'s branches keep their own weights)."""
     yield graph
@@ -78,15 +69,17 @@ def recover(onnx_path: str | Path) -> tuple[PoseNet, dict]:
     if meta.get("config", {}).get("kind") != KIND:
         raise ValueError(f"{onnx_path}: not a pose-network export")
     net = PoseNet(PoseNetConfig.from_dict(meta["config"]["model"]))
-    weights = {i.name: numpy_helper.to_array(i) for g in _graphs(model.graph) for i in g.initializer}
-    for node in _nodes(model.graph):  # the exporter shares equal tensors (e.g. zero biases) through Identity nodes;
+    graphs = list(_graphs(model.graph))
+    nodes = [node for g in graphs for node in g.node]
+    weights = {i.name: numpy_helper.to_array(i) for g in graphs for i in g.initializer}
+    for node in nodes:  # the exporter shares equal tensors (e.g. zero biases) through Identity nodes;
         if node.op_type in ("Identity", "Cast") and node.input[0] in weights:  # float16-stored weights are cast
             weights[node.output[0]] = weights[node.input[0]].astype(np.float32)
     convs = dict(net.named_modules())
     norms = _norm_after(net)
     seen = set()
     with torch.no_grad():
-        for node in _nodes(model.graph):  # a person detector's convolutions sit in an If (conditional_detector)
+        for node in nodes:  # a person detector's convolutions sit in an If (conditional_detector)
             if node.op_type != "Conv":
                 continue
             name = module_path(node.name)

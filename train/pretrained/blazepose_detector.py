@@ -28,11 +28,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from train.pretrained.tflite_graph import TfliteGraph, read_tflite
+from train.pretrained.tflite_graph import TfliteGraph, concatenated_maps, read_tflite
 
 DETECTOR_FILE = "pose_detection.tflite"
 SPEC_PATH = Path(__file__).parent / "blazepose_detector.json"
-INPUT_SIZE = (128, 224)  # (H, W): the 16:9 frame at the pixel scale of MediaPipe's 224 x 224 input
 STRIDES = (8, 16, 32)  # of the three heads, in the file's output order
 SCORE_CLIP = 100.0  # MediaPipe clips raw scores to +-100 before the sigmoid
 NMS_IOU = 0.3  # anchors overlapping the best one by more than this are averaged with it (weighted NMS)
@@ -40,38 +39,9 @@ NMS_SCORE = 0.5  # ... when their score is at least this share of the best one's
 # faint anchors of a frame without a clear person would otherwise outweigh the best)
 
 
-def _head_names(path: str | os.PathLike) -> tuple[list[str], list[str]]:
-    """The (classifier, regressor) maps, stride 8 to 32, that the file reshapes and concatenates into its outputs
-    ``Identity_1`` (scores) and ``Identity`` (boxes and keypoints)."""
-    import tflite
-
-    from train.pretrained.tflite_graph import _op_names
-
-    model = tflite.Model.GetRootAsModel(open(path, "rb").read(), 0)
-    graph = model.Subgraphs(0)
-    names = _op_names()
-    ops = [graph.Operators(i) for i in range(graph.OperatorsLength())]
-    producer = {int(o): op for op in ops for o in op.OutputsAsNumpy()}
-    by_name = {graph.Tensors(i).Name().decode(): i for i in range(graph.TensorsLength())}
-
-    def kind(op) -> str:
-        code = model.OperatorCodes(op.OpcodeIndex())
-        return names.get(max(code.BuiltinCode(), code.DeprecatedBuiltinCode()), "?")
-
-    def maps(output: str) -> list[str]:
-        concat = producer[by_name[output]]
-        if kind(concat) != "CONCATENATION":
-            raise ValueError(f"{path}: {output} is not a concatenation of the heads")
-        reshapes = [producer[int(i)] for i in concat.InputsAsNumpy()]
-        if [kind(r) for r in reshapes] != ["RESHAPE"] * len(STRIDES):
-            raise ValueError(f"{path}: {output} does not concatenate {len(STRIDES)} reshaped heads")
-        return [graph.Tensors(int(r.InputsAsNumpy()[0])).Name().decode() for r in reshapes]
-
-    return maps("Identity_1"), maps("Identity")
-
-
 def _read(path: str | os.PathLike) -> tuple[dict, dict[str, torch.Tensor]]:
-    scores, boxes = _head_names(path)
+    # the file reshapes and concatenates its per-level maps into Identity_1 (scores) and Identity (boxes, keypoints)
+    scores, boxes = (concatenated_maps(path, output, len(STRIDES)) for output in ("Identity_1", "Identity"))
     heads = [name for pair in zip(scores, boxes) for name in pair]  # score 8, box 8, score 16, ...
     return read_tflite(path, heads[0], also=heads[1:])
 

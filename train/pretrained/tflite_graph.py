@@ -46,6 +46,41 @@ def _activation(code: int, where: str) -> str | None:
     return _ACTIVATIONS[code]
 
 
+class _TfliteFile:
+    """A ``.tflite`` file's first subgraph: its operators, who makes each tensor, tensor ids by name."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        import tflite
+
+        self.path = path
+        with open(path, "rb") as fh:
+            self.model = tflite.Model.GetRootAsModel(fh.read(), 0)
+        self.graph = self.model.Subgraphs(0)
+        self._names = _op_names()
+        self._codes = [self.model.OperatorCodes(i) for i in range(self.model.OperatorCodesLength())]
+        self.ops = [self.graph.Operators(i) for i in range(self.graph.OperatorsLength())]
+        self.producer = {int(o): op for op in self.ops for o in op.OutputsAsNumpy()}
+        self.by_name = {self.graph.Tensors(i).Name().decode(): i for i in range(self.graph.TensorsLength())}
+
+    def op_name(self, op) -> str:
+        code = self._codes[op.OpcodeIndex()]
+        return self._names.get(max(code.BuiltinCode(), code.DeprecatedBuiltinCode()), "?")
+
+    def name(self, tid: int) -> str:
+        return self.graph.Tensors(tid).Name().decode()
+
+
+def concatenated_maps(path: str | os.PathLike, output: str, count: int) -> list[str]:
+    """The ``count`` tensors that ``path`` reshapes and concatenates into ``output`` (an SSD's per-level heads),
+    in order; an error when ``output`` is not made that way."""
+    f = _TfliteFile(path)
+    concat = f.producer[f.by_name[output]]
+    reshapes = [f.producer[int(i)] for i in concat.InputsAsNumpy()]
+    if f.op_name(concat) != "CONCATENATION" or [f.op_name(r) for r in reshapes] != ["RESHAPE"] * count:
+        raise ValueError(f"{path}: {output} is not a concatenation of {count} reshaped maps")
+    return [f.name(int(r.InputsAsNumpy()[0])) for r in reshapes]
+
+
 def densify(shape: tuple[int, ...], values: np.ndarray, dims: list[tuple[int, np.ndarray | None, np.ndarray | None]]
             ) -> np.ndarray:
     """A sparse tflite tensor in its stored (identity) traversal order -> the dense array of ``shape``.
@@ -105,17 +140,8 @@ def read_tflite(path: str | os.PathLike, output: str, start_after: Iterable[int]
     are the spec's ``also`` (pass them to :class:`TfliteGraph` as ``taps``)."""
     import tflite
 
-    model = tflite.Model.GetRootAsModel(open(path, "rb").read(), 0)
-    graph = model.Subgraphs(0)
-    names = _op_names()
-    codes = [model.OperatorCodes(i) for i in range(model.OperatorCodesLength())]
-    ops = [graph.Operators(i) for i in range(graph.OperatorsLength())]
-
-    def op_name(op) -> str:
-        code = codes[op.OpcodeIndex()]
-        return names.get(max(code.BuiltinCode(), code.DeprecatedBuiltinCode()), "?")
-
-    producer = {int(o): op for op in ops for o in op.OutputsAsNumpy()}
+    f = _TfliteFile(path)
+    model, graph, ops, op_name, producer, by_name = f.model, f.graph, f.ops, f.op_name, f.producer, f.by_name
     densified = {int(op.OutputsAsNumpy()[0]): int(op.InputsAsNumpy()[0]) for op in ops if op_name(op) == "DENSIFY"}
 
     def constant(tid: int) -> np.ndarray | None:
@@ -131,7 +157,6 @@ def read_tflite(path: str | os.PathLike, output: str, start_after: Iterable[int]
         return values.astype(np.float32 if dtype != np.int32 else np.int32)
 
     dequantized = {int(op.OutputsAsNumpy()[0]): int(op.InputsAsNumpy()[0]) for op in ops if op_name(op) == "DEQUANTIZE"}
-    by_name = {graph.Tensors(i).Name().decode(): i for i in range(graph.TensorsLength())}
     also = list(also)
     for name in (output, *also):
         if name not in by_name:
