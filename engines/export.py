@@ -178,7 +178,8 @@ def write_triton_repository(onnx_path: str | os.PathLike, repo: str | os.PathLik
     shutil.copy(onnx_path, version / "model.onnx")
     h, w = meta.input_size
     k = len(meta.joints)
-    dims = {"box": [4], "pose3d": [k, 3], "pose2d": [k, 2], "mask": [1, -1, -1], "conf": [k], "detections": [3, -1, -1]}
+    dims = {"box": [4], "pose3d": [k, 3], "pose2d": [k, 2], "mask": [1, -1, -1], "conf": [k], "detections": [3, -1, -1],
+            "person": [5]}
     outputs = ",\n".join(f'  {{ name: "{o}" data_type: TYPE_FP32 dims: {dims[o]} }}' for o in meta.outputs)
     (repo / name / "config.pbtxt").write_text(
         f'name: "{name}"\nplatform: "onnxruntime_onnx"\nmax_batch_size: {max_batch}\n'

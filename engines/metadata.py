@@ -16,7 +16,10 @@ INPUT_NAME = "frames"  # (N, H, W, 3) uint8 RGB at the model's working resolutio
 TRACK_INPUT = "track"  # (N, 5) float32 [use, cx, cy, hx, hy]: a box the crop follows instead of the detector's
 OUTPUTS = ("box", "pose3d", "pose2d")  # (N, 4) px, (N, K, 3) mm root-relative, (N, K, 2) px
 DETECTIONS = "detections"  # (N, 3, h, w) a detector's raw map: centre logits, log half-size x, log half-size y
-OPTIONAL_OUTPUTS = ("mask", "conf", DETECTIONS)  # conf (N, K) per-joint confidence in [0, 1]
+# (N, 5) [score, cx, cy, hx, hy]: a second detector's best person, sure or not (score 0 where it did not run),
+# normalised as the track row, so the runtime can crop on it where the first crop found nobody
+PERSON = "person"
+OPTIONAL_OUTPUTS = ("mask", "conf", DETECTIONS, PERSON)  # conf (N, K) per-joint confidence in [0, 1]
 
 
 @dataclass(frozen=True)

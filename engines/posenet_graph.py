@@ -2,7 +2,9 @@
 
 ``frames (N, H, W, 3) uint8`` and ``track (N, 5)`` -> ``box (N, 4)`` px, ``pose3d (N, K, 3)`` mm pelvis-relative,
 ``pose2d (N, K, 2)`` px, ``conf (N, K)`` in [0, 1], ``detections (N, 3, H/32, W/32)`` the detector's raw map
-(centre logits and log half-sizes: every person makes a peak, :mod:`tvstream.candidates` reads them). ``track = [use, cx, cy, hx, hy]``: where ``use`` is 1 the
+(centre logits and log half-sizes: every person makes a peak, :mod:`tvstream.candidates` reads them), and with
+MediaPipe's person detector ``person (N, 5)`` its best person ``[score, cx, cy, hx, hy]``, sure or not (score 0 on
+tracked frames, where it does not run). ``track = [use, cx, cy, hx, hy]``: where ``use`` is 1 the
 crop follows that box (normalised centre and half-size, from the previous frame's joints) instead of the
 detector's; all zeros = detect every frame. torch is imported only inside.
 """
@@ -14,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from engines.metadata import DETECTIONS, INPUT_NAME, OUTPUTS, TRACK_INPUT, ModelMetadata
+from engines.metadata import DETECTIONS, INPUT_NAME, OUTPUTS, PERSON, TRACK_INPUT, ModelMetadata
 
 POSENET_OUTPUTS = (*OUTPUTS, "conf", DETECTIONS)
 
@@ -40,6 +42,7 @@ def build_posenet_graph(state: dict[str, Any], card: dict[str, Any] | None = Non
     net = PoseNet(cfg)
     net.load_state_dict(state["model"])
     h, w = cfg.frame_size
+    person = net.person_detector is not None
 
     class PoseNetGraph(nn.Module):
         """uint8 frames + track boxes -> box px, pose3d mm, pose2d px, conf."""
@@ -51,14 +54,15 @@ def build_posenet_graph(state: dict[str, Any], card: dict[str, Any] | None = Non
 
         def forward(self, frames: torch.Tensor, track: torch.Tensor):
             x = frames.permute(0, 3, 1, 2).float()  # (N, 3, H, W) in [0, 255]: scaled after pooling and cropping
-            centre, half, scale, xy, xyz, conf, detections = self.net(x, track, pixel_max=255.0)
+            centre, half, scale, xy, xyz, conf, detections, *found = self.net(x, track, 255.0, person)
             frame_xy = centre[:, None, :] + scale[:, None, :] * xy  # (N, K, 2) normalised frame coordinates
             pose2d = (frame_xy + 1) * self.half_size - 0.5  # pixel centres at integers
             box = torch.cat([(centre - half + 1) * self.half_size, (centre + half + 1) * self.half_size], dim=1)
-            return box, xyz * 1000.0, pose2d, conf, detections
+            return (box, xyz * 1000.0, pose2d, conf, detections, *found)
 
     graph = PoseNetGraph().eval()
-    meta = ModelMetadata(input_size=(h, w), outputs=POSENET_OUTPUTS, inputs=(INPUT_NAME, TRACK_INPUT),
+    outputs = (*POSENET_OUTPUTS, PERSON) if person else POSENET_OUTPUTS
+    meta = ModelMetadata(input_size=(h, w), outputs=outputs, inputs=(INPUT_NAME, TRACK_INPUT),
                          model_hash=weights_hash(graph), trained=True,
                          config={"kind": "posenet", "model": cfg.to_dict(), "fit": state["config"].get("fit", {}),
                                  "step": state.get("step"), **({"card": card} if card else {})})

@@ -89,6 +89,9 @@ def test_a_sure_person_replaces_boxnet_s_box_and_map_and_an_unsure_one_does_not(
         sure = _posenet_with_person(True).detect_frames(frames)
     for a, b in zip(own, unsure):
         assert torch.equal(a, b)
+    with torch.no_grad():  # the unsure person is still given to the runtime, with its score
+        person = _posenet_with_person(False).detect_frames(frames, person=True)[3]
+    np.testing.assert_allclose(person.numpy(), [[1 / (1 + np.exp(-0.5)), 0.3, -0.2, 0.1, 0.3]] * 2, rtol=1e-6)
     assert torch.allclose(sure[0], torch.tensor([[0.3, -0.2]] * 2))
     assert torch.allclose(sure[1], torch.tensor([[0.1, 0.3]] * 2))
     people = find_people(sure[2][0].numpy())  # the runtime reads the person back from the map: one, in place

@@ -72,6 +72,13 @@ def test_min_conf_decides_which_frames_of_the_default_model_are_reported(tmp_pat
     assert out.returncode == ExitStatus.USAGE and "--min-conf" in out.stderr.decode()
 
 
+def test_second_look_flags_are_checked_before_the_model_loads():
+    out = tvstream("run", SAMPLE, "--second-look", "0.5", "--no-second-look")
+    assert out.returncode == ExitStatus.USAGE and "--no-second-look" in out.stderr.decode()
+    out = tvstream("run", SAMPLE, "--second-look", "2")
+    assert out.returncode == ExitStatus.USAGE and "--second-look" in out.stderr.decode()
+
+
 def test_run_reads_a_stream_from_stdin_to_stdout(model, tmp_path):
     from train.data.pattern_video import write_pattern_video
 

@@ -188,6 +188,15 @@ class AthleteTrack:
         """Is there an athlete whose track survives at time ``t``?"""
         return self._alive is not None and t - self._alive <= self.options.hold_s
 
+    def may_be(self, centre: np.ndarray, t: float) -> bool:
+        """Could a person at ``centre`` (normalised) be the athlete at time ``t``? Yes while no athlete is held;
+        else when it is within ``reshape`` of the athlete's half-sizes from where the athlete is predicted and no
+        other track is predicted nearer."""
+        if not self.held(t):
+            return True
+        distance = self._distance(self.athlete, centre, t)
+        return distance <= self.options.reshape and all(self._distance(o, centre, t) > distance for o in self.others)
+
     def _size(self, half: np.ndarray) -> float:
         return float(np.max(np.asarray(half) * self._px))  # pixels: the longer half-side
 

@@ -33,6 +33,13 @@ class Candidate:
         """The model's ``track`` input ``[1, cx, cy, hx, hy]`` that crops around this person."""
         return np.array([1.0, *self.centre, *self.half], np.float32)
 
+    def iou(self, centre: np.ndarray, half: np.ndarray) -> float:
+        """Intersection over union of this person's box and the box of ``centre``, ``half`` (normalised)."""
+        inter = np.prod(np.clip(np.minimum(self.centre + self.half, centre + half)
+                                - np.maximum(self.centre - self.half, centre - half), 0, None))
+        union = 4 * (np.prod(self.half) + np.prod(half)) - inter
+        return float(inter / union) if union > 0 else 0.0
+
 
 def _cell_centres(n: int) -> np.ndarray:
     """Normalised coordinates of ``n`` cell centres, ``(2i + 1) / n - 1`` (as the model's soft-argmax grid)."""

@@ -16,7 +16,7 @@ from itertools import islice
 
 import numpy as np
 
-from engines.metadata import DETECTIONS, TRACK_INPUT, ModelMetadata
+from engines.metadata import DETECTIONS, PERSON, TRACK_INPUT, ModelMetadata
 from tvstream.athlete import AthleteTrack, KeepOptions
 from tvstream.background import RollingBackground
 from tvstream.camera_motion import CameraMotion
@@ -55,6 +55,13 @@ class RunOptions:
     # joints at 0.5-0.7 on real video, stayed on the wrong thing (real dev videos through the run 0.151 at 0.5,
     # 0.523 at 0.8; the sample clip 0.841 -> 0.863; runs chosen on the dev set, not the reference clips)
     track_conf: float = 0.8
+    # models with a second person detector (output `person`: MediaPipe's, whose box the graph takes only where its
+    # score is >= 0.8), at batch 1 with tracking: a detector frame whose read stays unsure (core confidence under
+    # track_conf, after the athlete's re-crop) is read again cropped on that detector's best person when its score
+    # is >= second_look and its box is elsewhere, and that read is kept when the head is surer there (and >=
+    # SECOND_LOOK_CONF): the head arbitrates between the detectors, as MediaPipe's landmark network confirms its
+    # person detector. None: never.
+    second_look: float | None = 0.2
     render: str | None = None  # overlay video path
     scenario: str = "studio"  # "dive": gravity-aware box tracking; "ski": no foreground score (moving camera)
     max_frames: int | None = None  # stop after this many frames (None: the whole source)
@@ -67,6 +74,8 @@ class RunOptions:
             raise ValueError(f"batch must be >= 1, got {self.batch}")
         if not (0 <= self.min_conf <= 1 and 0 <= self.track_conf <= 1):
             raise ValueError(f"min_conf and track_conf must be in [0, 1], got {self.min_conf}, {self.track_conf}")
+        if self.second_look is not None and not 0 <= self.second_look <= 1:
+            raise ValueError(f"second_look must be in [0, 1] or None, got {self.second_look}")
 
 
 @dataclass
@@ -105,6 +114,10 @@ class PoseRecord:
         """The JSON line of this frame (``type: pose``; pose fields None when nothing was detected)."""
         return pose_line(**self.__dict__)
 
+
+# the core confidence a second look's read needs to replace the first: someone is clearly there (on real video
+# the head's confidence runs low, and between two reads under 0.5 it chose noise: dev videos 0.277 -> 0.202)
+SECOND_LOOK_CONF = 0.5
 
 MOVING_CAMERA = ("ski: the camera pans and zooms, so a rolling background does not hold; every frame counts as "
                  "detected (score 1)")
@@ -181,6 +194,7 @@ def estimate(source: VideoSource, backend, options: RunOptions, stop: threading.
             if keeps:
                 row = athlete.limit(row, batch[0].t)
             out = backend.infer(images) if row is None else backend.infer(images, track=row[None])
+            first = out
             for i, frame in enumerate(batch):
                 vetoed, seen, clear = False, None, False
                 if motion is not None:
@@ -191,6 +205,16 @@ def estimate(source: VideoSource, backend, options: RunOptions, stop: threading.
                 conf = out["conf"][i] if "conf" in out else None
                 score = 1.0 if background is None else background.observe(frame.image, box_model)
                 detected = is_detected(score, conf, options) and not vetoed
+                if (row is not None and row[0] < 0.5 and options.second_look is not None and PERSON in first
+                        and conf is not None and core_confidence(conf) < options.track_conf and not vetoed
+                        and not (keeps and athlete.ambiguous)):
+                    again = _second_look(backend, first, frame, options, conf, normalised_box(box_model, frame_wh),
+                                         athlete if keeps else None)
+                    if again is not None:
+                        out, vetoed, seen = again, False, None
+                        box_model, conf = out["box"][i], out["conf"][i]
+                        score = 1.0 if background is None else background.observe(frame.image, box_model)
+                        detected = is_detected(score, conf, options)
                 # the athlete's place: the detector's person when it saw one, else the crop's box
                 where = (seen.centre, seen.half) if seen is not None else normalised_box(box_model, frame_wh)
                 # colours only serve choosing among people, and only from the athlete alone
@@ -229,6 +253,24 @@ def estimate(source: VideoSource, backend, options: RunOptions, stop: threading.
     finally:  # also when the consumer stops early (GeneratorExit) or on Ctrl-C: the video so far is kept
         if writer is not None:
             writer.abort() if failed else writer.close()
+
+
+def _second_look(backend, first: dict[str, np.ndarray], frame: Frame, options: RunOptions, conf: np.ndarray,
+                 place: tuple[np.ndarray, np.ndarray], athlete: AthleteTrack | None) -> dict[str, np.ndarray] | None:
+    """A batch-1 frame whose detector-placed crop (at ``place``, read with ``conf``) is unsure: the outputs of a
+    second read cropped on the second detector's best person (``first``'s output ``person``) when it scores >=
+    ``options.second_look``, lies elsewhere (box IoU < 0.5), may be the ``athlete`` (someone crossing is not read
+    instead of it) and the head is surer there; else None. The head arbitrates between the detectors, as
+    MediaPipe's landmark network confirms its person detector."""
+    score, *box = first[PERSON][0].tolist()
+    person = Candidate(np.array(box[:2]), np.array(box[2:]), score)
+    if score < options.second_look or person.iou(*place) >= 0.5:
+        return None
+    if athlete is not None and not athlete.may_be(person.centre, frame.t):
+        return None
+    again = backend.infer(frame.image[None], track=person.track_row()[None])
+    sure = core_confidence(again["conf"][0])
+    return again if sure >= SECOND_LOOK_CONF and sure > core_confidence(conf) else None
 
 
 def _crop_on_athlete(backend, out: dict[str, np.ndarray], row: np.ndarray, athlete: AthleteTrack, frame: Frame,

@@ -184,8 +184,11 @@ class PoseNet(nn.Module):
         """(N, 3, h, w) [0, pixel_max] frames at the detector's size -> centre, half, raw map (:class:`BoxDetector`)."""
         return self.detector(self.normalise(small, pixel_max))
 
-    def detect_frames(self, frames: torch.Tensor, pixel_max: float = 1.0) -> tuple[torch.Tensor, ...]:
-        """(N, 3, H, W) working frames -> centre, half, raw map of every detector the model has, combined.
+    def detect_frames(self, frames: torch.Tensor, pixel_max: float = 1.0,
+                      person: bool = False) -> tuple[torch.Tensor, ...]:
+        """(N, 3, H, W) working frames -> centre, half, raw map of every detector the model has, combined; with
+        ``person`` also MediaPipe's best person, sure or not, as ``(N, 5)`` ``[score, cx, cy, hx, hy]`` (score 0
+        without that detector), for the runtime to try where the crop is unsure.
 
         With MediaPipe's person detector (``boxnet+blazepose``): where it is sure of a person (score >=
         ``detector_min_score``; MediaPipe's own threshold is 0.5) the box is its box, and the map gets that person
@@ -195,7 +198,7 @@ class PoseNet(nn.Module):
         the rendered and small people MediaPipe's misses."""
         centre, half, box_map = self.detect(F.avg_pool2d(frames, self.cfg.detector_stride), pixel_max)
         if self.person_detector is None:
-            return centre, half, box_map
+            return (centre, half, box_map) + ((torch.zeros_like(centre[:, :1]).repeat(1, 5),) if person else ())
         small = F.interpolate(F.avg_pool2d(frames, 2), size=self.cfg.person_detector_size, mode="bilinear",
                               align_corners=False)  # 2x average, then a 0.875 bilinear step to 224 px wide
         p_centre, p_half, p_logit = self.person_detector(small if pixel_max == 1.0 else small * (1.0 / pixel_max))
@@ -210,8 +213,9 @@ class PoseNet(nn.Module):
         person_map = torch.cat([inside * peak + (1 - inside) * torch.maximum(peak, box_map[:, :1]),
                                 mine * torch.log(p_half)[:, :, None, None] + (1 - mine) * box_map[:, 1:]], 1)
         s = sure[:, :, None, None]
+        found = (torch.cat([torch.sigmoid(p_logit)[:, None], p_centre, p_half], 1),) if person else ()
         return (sure * p_centre + (1 - sure) * centre, sure * p_half + (1 - sure) * half,
-                s * person_map + (1 - s) * box_map)
+                s * person_map + (1 - s) * box_map) + found
 
     def read_crop(self, crops: torch.Tensor, pixel_max: float = 1.0,
                   presence: bool = False) -> tuple[torch.Tensor, ...]:
@@ -220,14 +224,16 @@ class PoseNet(nn.Module):
         xy, xyz, conf, logits, flag = self.head(self.normalise(crops, pixel_max), with_presence=True)
         return (xy, xyz - xyz[:, :1], conf, logits) + ((flag,) if presence else ())
 
-    def forward(self, frames: torch.Tensor, track: torch.Tensor | None = None, pixel_max: float = 1.0):
-        """(N, 3, H, W) [0, pixel_max] working frames -> centre, half, crop scale, xy, xyz, conf, detector map.
+    def forward(self, frames: torch.Tensor, track: torch.Tensor | None = None, pixel_max: float = 1.0,
+                person: bool = False):
+        """(N, 3, H, W) [0, pixel_max] working frames -> centre, half, crop scale, xy, xyz, conf, detector map (and
+        with ``person`` MediaPipe's best person, :meth:`detect_frames`).
 
         ``track (N, 5)`` = ``[use, cx, cy, hx, hy]``: where ``use`` is 1 the box comes from the runtime's
         tracker (the previous frame's joints) instead of the detector. ``pixel_max`` 255 lets the exported graph
         scale only the small frame and the crop, not the whole frame (pooling and cropping are linear).
         """
-        centre, half, box_map = self.detect_frames(frames, pixel_max)
+        centre, half, box_map, *found = self.detect_frames(frames, pixel_max, person)
         if track is not None:
             use = track[:, :1]
             centre = use * track[:, 1:3] + (1 - use) * centre
@@ -235,4 +241,4 @@ class PoseNet(nn.Module):
         scale = crop_scale(half, self.cfg.frame_size, self.cfg.box_margin)
         crops = crop(frames, scale, centre, self.cfg.crop_size)  # (N, 3, S, S)
         xy, xyz, conf, _ = self.read_crop(crops, pixel_max)
-        return centre, half, scale, xy, xyz, conf, box_map
+        return (centre, half, scale, xy, xyz, conf, box_map, *found)

@@ -51,6 +51,11 @@ FEW_DETECTED_SHARE = 0.1  # ... that reports the athlete in fewer than this shar
               help="A frame is reported (detected) when its 12 core joints' mean confidence reaches CONF (default "
                    "0.05; the default model's confidence includes its presence classifier, ~0 on an empty frame). "
                    "Higher is stricter: 0.3 withholds most frames of real people.")
+@click.option("--second-look", type=click.FloatRange(0, 1), default=None, metavar="SCORE",
+              help="Models with a second person detector (the default model: MediaPipe's): a frame whose crop is "
+                   "unsure is read again on that detector's person when it scores at least SCORE, and kept where the "
+                   "pose is surer (default 0.2; at --batch 1 with tracking).")
+@click.option("--no-second-look", is_flag=True, help="Never read a frame a second time (one inference a frame).")
 @click.option("--select", type=click.Choice(SELECT_POLICIES), default="largest", show_default=True,
               help="Which person is the athlete at the start (and after it was gone longer than --hold): the "
                    "largest, the one nearest the centre, or the first the detector finds. Others who cross later "
@@ -80,7 +85,7 @@ FEW_DETECTED_SHARE = 0.1  # ... that reports the athlete in fewer than this shar
 def run(app: AppContext, source: str, model: Path | None, out: str, backend: str, batch: int, threads: int,
         no_smooth: bool, no_track: bool, scenario: str, render: Path | None, deinterlace: bool, hwaccel: str | None,
         live: bool | None, wait_client: bool, realtime: bool, camera: Path | None, fov: float | None, select: str,
-        hold: float, min_conf: float | None) -> None:
+        hold: float, min_conf: float | None, second_look: float | None, no_second_look: bool) -> None:
     """Estimate 3D poses in INPUT: a video file, - for stdin, a camera (camera:0, /dev/video0) or a URL
     (rtsp, rtmp, srt, http, tcp, udp; re-connected with back-off when the stream drops).
 
@@ -103,11 +108,15 @@ def run(app: AppContext, source: str, model: Path | None, out: str, backend: str
         raise click.UsageError(f"--wait-client needs a tcp-listen:// or ws:// output, not --out {out}")
     if camera is not None and fov is not None:
         raise click.UsageError("give --camera or --fov, not both")
+    if second_look is not None and no_second_look:
+        raise click.UsageError("give --second-look or --no-second-look, not both")
     camera_file = load_camera_file(camera) if camera is not None else None  # a bad file fails first
     engine, info = open_model(model, backend, threads)
     opts = RunOptions(batch=batch, smooth=not no_smooth, track=not no_track, render=str(render) if render else None,
                       scenario=scenario, camera=camera_file, fov=fov, keep=KeepOptions(select=select, hold_s=hold),
-                      **({} if min_conf is None else {"min_conf": min_conf}))
+                      **({} if min_conf is None else {"min_conf": min_conf}),
+                      **({"second_look": None} if no_second_look else {} if second_look is None
+                         else {"second_look": second_look}))
     with VideoSource(source, engine.metadata.input_size, keep_aspect=engine.metadata.keeps_aspect,
                      display=render is not None, deinterlace=deinterlace,
                      hwaccel=hwaccel, live=live, realtime=realtime) as src, \
