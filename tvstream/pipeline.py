@@ -203,18 +203,16 @@ def estimate(source: VideoSource, backend, options: RunOptions, stop: threading.
                     out, vetoed, seen, clear = _crop_on_athlete(backend, out, row, athlete, frame, frame_wh)
                 box_model = out["box"][i]
                 conf = out["conf"][i] if "conf" in out else None
-                score = 1.0 if background is None else background.observe(frame.image, box_model)
-                detected = is_detected(score, conf, options) and not vetoed
                 if (row is not None and row[0] < 0.5 and options.second_look is not None and PERSON in first
                         and conf is not None and core_confidence(conf) < options.track_conf and not vetoed
                         and not (keeps and athlete.ambiguous)):
                     again = _second_look(backend, first, frame, options, conf, normalised_box(box_model, frame_wh),
                                          athlete if keeps else None)
                     if again is not None:
-                        out, vetoed, seen = again, False, None
+                        out, seen = again, None
                         box_model, conf = out["box"][i], out["conf"][i]
-                        score = 1.0 if background is None else background.observe(frame.image, box_model)
-                        detected = is_detected(score, conf, options)
+                score = 1.0 if background is None else background.observe(frame.image, box_model)
+                detected = is_detected(score, conf, options) and not vetoed
                 # the athlete's place: the detector's person when it saw one, else the crop's box
                 where = (seen.centre, seen.half) if seen is not None else normalised_box(box_model, frame_wh)
                 # colours only serve choosing among people, and only from the athlete alone
