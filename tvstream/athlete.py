@@ -192,9 +192,11 @@ class AthleteTrack:
         """Could a person at ``centre`` (normalised) be the athlete at time ``t``? Yes while no athlete is held;
         else when it is within ``reshape`` of the athlete's half-sizes from where the athlete is predicted and no
         other track is predicted nearer."""
-        if not self.held(t):
-            return True
-        distance = self._distance(self.athlete, centre, t)
+        return not self.held(t) or self._claims(centre, self._distance(self.athlete, centre, t), t)
+
+    def _claims(self, centre: np.ndarray, distance: float, t: float) -> bool:
+        """Is ``centre``, ``distance`` (athlete half-sizes) from where the athlete is predicted, within ``reshape``
+        of it and nearer to it than to every other track's prediction?"""
         return distance <= self.options.reshape and all(self._distance(o, centre, t) > distance for o in self.others)
 
     def _size(self, half: np.ndarray) -> float:
@@ -283,11 +285,7 @@ class AthleteTrack:
         the athlete's), else None. ``reach``: each peak's distance from the athlete's prediction."""
         distance, i = min(((reach[i], i) for i, p in enumerate(people) if p.score >= MIN_LOGIT),  # never a faint one
                           default=(np.inf, -1))
-        if distance > self.options.reshape:
-            return None
-        if any(self._distance(other, people[i].centre, t) <= distance for other in self.others):
-            return None
-        return i
+        return i if i >= 0 and self._claims(people[i].centre, distance, t) else None
 
     def _update_rivals(self, people: list[Candidate], taken: dict[int, int], t: float) -> None:
         """Who is merged with the athlete this frame (``taken``: track index -> its candidate; 0 is the athlete).

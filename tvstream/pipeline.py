@@ -179,6 +179,9 @@ def estimate(source: VideoSource, backend, options: RunOptions, stop: threading.
     joints = JointTracker(model_size, options.track_conf) if follows_joints(options, backend.metadata) else None
     athlete = AthleteTrack(model_size, options.keep, fixed_camera=foreground_scored(options))
     keeps = keeps_athlete(options, backend.metadata)
+    # an unsure detector frame may be read again on a second detector's person (batch 1, tracking)
+    looks_twice = (joints is not None and options.second_look is not None and PERSON in backend.metadata.outputs
+                   and "conf" in backend.metadata.outputs)
     # crossings are judged while the camera holds still (a panning camera sweeps still things across the image)
     motion = CameraMotion(picture=fit.picture) if keeps and foreground_scored(options) else None
     frame_wh = np.array(model_size[::-1], np.float64)  # (W, H) of the model's frame, for normalised boxes
@@ -194,7 +197,7 @@ def estimate(source: VideoSource, backend, options: RunOptions, stop: threading.
             if keeps:
                 row = athlete.limit(row, batch[0].t)
             out = backend.infer(images) if row is None else backend.infer(images, track=row[None])
-            first = out
+            person = out[PERSON][0] if looks_twice and row[0] < 0.5 else None  # the graph ran its person detector
             for i, frame in enumerate(batch):
                 vetoed, seen, clear = False, None, False
                 if motion is not None:
@@ -203,21 +206,22 @@ def estimate(source: VideoSource, backend, options: RunOptions, stop: threading.
                     out, vetoed, seen, clear = _crop_on_athlete(backend, out, row, athlete, frame, frame_wh)
                 box_model = out["box"][i]
                 conf = out["conf"][i] if "conf" in out else None
-                if (row is not None and row[0] < 0.5 and options.second_look is not None and PERSON in first
-                        and conf is not None and core_confidence(conf) < options.track_conf and not vetoed
+                core = None if conf is None else core_confidence(conf)
+                if (person is not None and core < options.track_conf and not vetoed
                         and not (keeps and athlete.ambiguous)):
-                    again = _second_look(backend, first, frame, options, conf, normalised_box(box_model, frame_wh),
+                    again = _second_look(backend, person, frame, options, core, normalised_box(box_model, frame_wh),
                                          athlete if keeps else None)
                     if again is not None:
                         out, seen = again, None
                         box_model, conf = out["box"][i], out["conf"][i]
+                        core = core_confidence(conf)
                 score = 1.0 if background is None else background.observe(frame.image, box_model)
                 detected = is_detected(score, conf, options) and not vetoed
                 # the athlete's place: the detector's person when it saw one, else the crop's box
                 where = (seen.centre, seen.half) if seen is not None else normalised_box(box_model, frame_wh)
                 # colours only serve choosing among people, and only from the athlete alone
                 learn = keeps and seen is not None and clear
-                sure = conf is None or core_confidence(conf) >= options.track_conf  # sure enough to follow
+                sure = core is None or core >= options.track_conf  # sure enough to follow
                 confident = learn and sure
                 skeleton = skeleton_box(out["pose2d"][i], frame_wh)[1] if confident else None
                 track_id = athlete.update(*where, frame.t, detected, confident, frame.image if learn else None,
@@ -253,22 +257,21 @@ def estimate(source: VideoSource, backend, options: RunOptions, stop: threading.
             writer.abort() if failed else writer.close()
 
 
-def _second_look(backend, first: dict[str, np.ndarray], frame: Frame, options: RunOptions, conf: np.ndarray,
+def _second_look(backend, person: np.ndarray, frame: Frame, options: RunOptions, core: float,
                  place: tuple[np.ndarray, np.ndarray], athlete: AthleteTrack | None) -> dict[str, np.ndarray] | None:
-    """A batch-1 frame whose detector-placed crop (at ``place``, read with ``conf``) is unsure: the outputs of a
-    second read cropped on the second detector's best person (``first``'s output ``person``) when it scores >=
-    ``options.second_look``, lies elsewhere (box IoU < 0.5), may be the ``athlete`` (someone crossing is not read
-    instead of it) and the head is surer there; else None. The head arbitrates between the detectors, as
-    MediaPipe's landmark network confirms its person detector."""
-    score, *box = first[PERSON][0].tolist()
-    person = Candidate(np.array(box[:2]), np.array(box[2:]), score)
-    if score < options.second_look or person.iou(*place) >= 0.5:
+    """A batch-1 frame whose detector-placed crop (at ``place``, its core joints' mean confidence ``core``) is
+    unsure: the outputs of a second read cropped on the second detector's best ``person`` (the graph's ``person``
+    row ``[score, cx, cy, hx, hy]``) when it scores >= ``options.second_look``, lies elsewhere (box IoU < 0.5),
+    may be the ``athlete`` (someone crossing is not read instead of it) and the head is surer there; else None.
+    The head arbitrates between the detectors, as MediaPipe's landmark network confirms its person detector."""
+    if person[0] < options.second_look:
         return None
-    if athlete is not None and not athlete.may_be(person.centre, frame.t):
+    box = Candidate(person[1:3], person[3:5], float(person[0]))
+    if box.iou(*place) >= 0.5 or (athlete is not None and not athlete.may_be(box.centre, frame.t)):
         return None
-    again = backend.infer(frame.image[None], track=person.track_row()[None])
+    again = backend.infer(frame.image[None], track=box.track_row()[None])
     sure = core_confidence(again["conf"][0])
-    return again if sure >= SECOND_LOOK_CONF and sure > core_confidence(conf) else None
+    return again if sure >= SECOND_LOOK_CONF and sure > core else None
 
 
 def _crop_on_athlete(backend, out: dict[str, np.ndarray], row: np.ndarray, athlete: AthleteTrack, frame: Frame,
