@@ -202,7 +202,8 @@ def test_adaptation_continues_the_size_of_the_model_it_starts_from(tmp_path):
 
     import torch
 
-    from train.adapt.pipeline import model_size
+    from train.adapt.config import AdaptConfig
+    from train.adapt.pipeline import model_size, size_and_start
     from train.checkpoint import save_checkpoint
     from train.posenet.config import SIZES
     from train.posenet.model import PoseNet
@@ -212,6 +213,13 @@ def test_adaptation_continues_the_size_of_the_model_it_starts_from(tmp_path):
     tiny = save_checkpoint(tmp_path / "tiny.pt", config={"kind": "posenet", "model": SIZES["tiny"].to_dict(), "fit": {}},
                            step=1, model=PoseNet(SIZES["tiny"]))
     assert model_size(str(tiny)) == "tiny"
+    # the shipped model (here: tiny) continued at its own size; another size starts from scratch, unless the
+    # starting checkpoint was given
+    assert size_and_start(str(tiny), AdaptConfig()) == ("tiny", str(tiny))
+    assert size_and_start(str(tiny), AdaptConfig(size="tiny")) == ("tiny", str(tiny))
+    assert size_and_start(str(tiny), AdaptConfig(size="full")) == ("full", None)
+    assert size_and_start(str(tiny), AdaptConfig(size="full", init=str(tiny))) == ("full", str(tiny))
+    assert size_and_start(None, AdaptConfig(size="tiny", init=None)) == ("tiny", None)
     odd = replace(SIZES["tiny"], box_margin=1.5)
     other = save_checkpoint(tmp_path / "odd.pt", config={"kind": "posenet", "model": odd.to_dict(), "fit": {}},
                             step=1, model=PoseNet(odd))

@@ -20,7 +20,8 @@ class AdaptConfig:
     synth_sequences: int = 2
     synth_seconds: float = 3.0
     synth_size: tuple[int, int] | None = None  # W, H; None: the venue's shape (train.adapt.venue.synth_size)
-    size: str | None = None  # the pose network's size; None: the size of the model it starts from ("full" from scratch)
+    size: str | None = None  # the pose network's size; None: the init's ("full" from scratch); another than the
+    # shipped model's with init "default" starts from scratch
     init: str | None = "default"  # "default": the shipped model; a .onnx or a posenet .pt; None: from scratch
     part: str = "detector"  # what is fine-tuned: "detector" (the box detector; the pose head as shipped) or "all"
     replay: str | None = None  # a pose-network training cache (the world it was trained on), rows mixed in

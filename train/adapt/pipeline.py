@@ -340,14 +340,23 @@ def model_size(init: str | None) -> str:
     raise ValueError(f"{init}: its model is none of the sizes ({', '.join(SIZES)}); adapt cannot continue it")
 
 
+def size_and_start(init: str | None, cfg: AdaptConfig) -> tuple[str, str | None]:
+    """The size fine-tuning trains and the checkpoint it starts from, given ``init`` (the one
+    :func:`initial_weights` made): ``init``'s own size unless ``cfg.size`` names another; another size than the
+    shipped model's (``cfg.init`` "default") starts from scratch."""
+    own = model_size(init)
+    if cfg.size is None or cfg.size == own:
+        return own, init
+    return cfg.size, None if cfg.init == "default" else init
+
+
 def fine_tune(work: Path, cfg: AdaptConfig, progress: Progress) -> Path:
     """Cache the real and the rendered frames and fine-tune the pose network on both (resumable)."""
     from train.posenet.cache import CACHE_SIDE, build_cache, sample_cache
     from train.posenet.config import SIZES
     from train.posenet.fit import FitConfig, fit
 
-    init = initial_weights(work, cfg)
-    size = cfg.size or model_size(init)
+    size, init = size_and_start(initial_weights(work, cfg), cfg)
     small = SIZES[size].detector_size
     for part in ("real", "synth"):
         build_cache(work / part, work / "cache" / part, CACHE_SIDE, small)

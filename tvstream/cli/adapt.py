@@ -36,7 +36,8 @@ from tvstream.teacher.specs import DEFAULT_TEACHER, TEACHERS
               help="The last share of every clip, kept out of training to score agreement with the teacher.")
 @click.option("--size", default=None, metavar="SIZE",
               help="Pose network size (train/posenet/config.py: lite, full, heavy, real-lite, ...). Default: the "
-                   "size of the model it starts from; another size with --init default starts from scratch.")
+                   "size of the model it starts from; a size other than the shipped model's, with --init default, "
+                   "starts from scratch.")
 @click.option("--init", default="default", show_default=True,
               help="Start from: 'default' (the shipped model), a model .onnx, a posenet .pt, or 'none'.")
 @click.option("--part", type=click.Choice(["detector", "all"]), default="detector", show_default=True,
@@ -88,8 +89,6 @@ def adapt(app: AppContext, venue: Path, out: Path, work: Path | None, teacher_na
 
         if size not in SIZES:
             raise click.BadParameter(f"{size!r}: one of {', '.join(SIZES)}", param_hint="--size")
-        if start == "default":
-            start = None  # a size of its own choosing starts from scratch (the shipped model is real-lite-mpdet)
     try:
         cfg = AdaptConfig(teacher=teacher_name, every=every, holdout=holdout, camera=camera,
                           synth_subjects=synth_subjects, synth_seconds=synth_seconds, synth_size=render_size, size=size,
