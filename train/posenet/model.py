@@ -202,7 +202,8 @@ class PoseNet(nn.Module):
         small = F.interpolate(F.avg_pool2d(frames, 2), size=self.cfg.person_detector_size, mode="bilinear",
                               align_corners=False)  # 2x average, then a 0.875 bilinear step to 224 px wide
         p_centre, p_half, p_logit = self.person_detector(small if pixel_max == 1.0 else small * (1.0 / pixel_max))
-        sure = (torch.sigmoid(p_logit) >= self.cfg.detector_min_score).to(frames.dtype)[:, None]  # (N, 1)
+        score = torch.sigmoid(p_logit)  # (N,)
+        sure = (score >= self.cfg.detector_min_score).to(frames.dtype)[:, None]  # (N, 1)
         h, w = box_map.shape[-2:]
         offset = _grid(h, w, box_map) - p_centre[:, None, :]  # (N, h*w, 2) cell centres from the person's
         cells = offset * box_map.new_tensor([w / 2.0, h / 2.0])  # in cells
@@ -213,7 +214,7 @@ class PoseNet(nn.Module):
         person_map = torch.cat([inside * peak + (1 - inside) * torch.maximum(peak, box_map[:, :1]),
                                 mine * torch.log(p_half)[:, :, None, None] + (1 - mine) * box_map[:, 1:]], 1)
         s = sure[:, :, None, None]
-        found = (torch.cat([torch.sigmoid(p_logit)[:, None], p_centre, p_half], 1),) if person else ()
+        found = (torch.cat([score[:, None], p_centre, p_half], 1),) if person else ()
         return (sure * p_centre + (1 - sure) * centre, sure * p_half + (1 - sure) * half,
                 s * person_map + (1 - s) * box_map) + found
 
