@@ -13,7 +13,9 @@ from tvstream.skeleton import JOINT_NAMES
 
 MODEL_SCHEMA = "tvstream.model/1"
 INPUT_NAME = "frames"  # (N, H, W, 3) uint8 RGB at the model's working resolution
-TRACK_INPUT = "track"  # (N, 5) float32 [use, cx, cy, hx, hy]: a box the crop follows instead of the detector's
+# (N, 5) float32 [use, cx, cy, hx, hy]: with use 1 a box the crop follows instead of the detector's; with use 0
+# the square a person detector reading a square view looks at (zeros: the whole frame; FrameFit.view_row)
+TRACK_INPUT = "track"
 OUTPUTS = ("box", "pose3d", "pose2d")  # (N, 4) px, (N, K, 3) mm root-relative, (N, K, 2) px
 DETECTIONS = "detections"  # (N, 3, h, w) a detector's raw map: centre logits, log half-size x, log half-size y
 # (N, 5) [score, cx, cy, hx, hy]: a second detector's best person, sure or not (score 0 where it did not run),

@@ -6,7 +6,9 @@
 MediaPipe's person detector ``person (N, 5)`` its best person ``[score, cx, cy, hx, hy]``, sure or not (score 0 on
 tracked frames, where it does not run). ``track = [use, cx, cy, hx, hy]``: where ``use`` is 1 the
 crop follows that box (normalised centre and half-size, from the previous frame's joints) instead of the
-detector's; all zeros = detect every frame. torch is imported only inside.
+detector's; where it is 0 the detector places the crop, and a person detector that reads a square view
+(``PoseNetConfig.person_view``) reads the square that box names (zeros: the whole frame's width;
+:meth:`tvstream.frame_fit.FrameFit.view_row`). All zeros = detect every frame. torch is imported only inside.
 """
 
 from __future__ import annotations

@@ -111,6 +111,40 @@ def test_a_sure_person_replaces_boxnet_s_box_and_map_and_an_unsure_one_does_not(
     np.testing.assert_allclose(both[1].half, np.exp([-1.5, -1.5]), rtol=0.05)
 
 
+def test_a_square_view_shows_the_detector_the_named_square_and_its_person_comes_back_in_frame_units():
+    """``person_view="square"``: the detector reads a 224 x 224 view of the square a detector frame's track row
+    names (zeros outside the frame), and its person (centre and half-size in the view's units) is mapped back to
+    the frame's: centre = view centre + centre * view half-size, half = half * view half-size. A row without a
+    view (hx 0) reads the whole frame's width, centred; a tracked row (use 1) does not name a view."""
+    net = _posenet_with_person(True)
+    net.cfg = PoseNetConfig(**{**net.cfg.to_dict(), "frame_size": (288, 512), "person_view": "square"})
+    seen = []
+    net.person_detector.register_forward_pre_hook(lambda module, args: seen.append(args[0]))
+    h, w = 288, 512
+    xs = (torch.arange(w, dtype=torch.float32) + 0.5) / (w / 2) - 1  # each pixel holds its normalised x
+    frames = xs.expand(1, 3, h, w).repeat(3, 1, 1, 1)
+    view = torch.tensor([[0.2, 0.1, 0.25, 0.25 * w / h], [0.0, 0.0, 0.0, 0.0], [-0.5, 0.0, 0.5, 0.5 * w / h]])
+    track = torch.cat([torch.tensor([[0.0], [0.0], [1.0]]), view], 1)
+    with torch.no_grad():
+        centre, half, _, found = net.detect_frames(frames, person=True, view=view * (track[:, :1] < 0.5))
+    small = seen[0]
+    assert small.shape == (3, 3, 224, 224)
+    # row 0 shows x from -0.05 to 0.45; row 1 (no view) the whole width; row 2 (tracked) reads it too
+    np.testing.assert_allclose(small[0, 0, 100, [0, -1]].numpy(), [-0.05, 0.45], atol=0.01)
+    np.testing.assert_allclose(small[1, 0, 112, [0, -1]].numpy(), [-1.0, 1.0], atol=0.01)
+    assert small[1, 0, 0].abs().max() == 0 and small[1, 0, 112].abs().max() > 0.5  # bars above the 16:9 frame
+    np.testing.assert_allclose(small[2].numpy(), small[1].numpy())
+    expect = [[0.2 + 0.3 * 0.25, 0.1 - 0.2 * 0.25 * w / h, 0.1 * 0.25, 0.3 * 0.25 * w / h],
+              [0.3, -0.2 * w / h, 0.1, 0.3 * w / h]]
+    np.testing.assert_allclose(found[:2, 1:].numpy(), expect, rtol=1e-5)
+    np.testing.assert_allclose(torch.cat([centre, half], 1)[:2].numpy(), expect, rtol=1e-5)  # sure: its box
+    # the whole network takes the view from a detector frame's track row
+    seen.clear()
+    with torch.no_grad():
+        net(frames, track, person=True)
+    np.testing.assert_allclose(seen[0][2].numpy(), small[1].numpy())
+
+
 @pytest.mark.skipif(not (TFLITE_DIR / "pose_detection.tflite").is_file(),
                     reason=f"no pose_detection.tflite in {TFLITE_DIR}")
 def test_the_real_detector_finds_the_skier_of_the_sample_clip(monkeypatch):

@@ -38,9 +38,10 @@ def test_store_half_keeps_names_and_halves_only_large_weights(tmp_path: Path):
     np.testing.assert_allclose(got, x @ w.astype(np.float16).astype(np.float32) + b, rtol=1e-5, atol=1e-5)
 
 
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory):
-    """A tiny pose network with the person detector (random weights, scaled down), exported; its torch graph."""
+@pytest.fixture(scope="module", params=["frame", "square"])
+def exported(tmp_path_factory, request):
+    """A tiny pose network with the person detector (random weights, scaled down), exported; its torch graph. With
+    either view: the 16:9 frame, or the square a detector frame's track row names (its crop goes into the branch)."""
     from engines.export import export_onnx
     from engines.posenet_graph import build_posenet_graph
     from train.checkpoint import load_checkpoint, save_checkpoint
@@ -48,7 +49,8 @@ def exported(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("cond")
     torch.manual_seed(0)
     cfg = PoseNetConfig(frame_size=(72, 128), detector_stride=2, detector_width=4, crop_size=32, width=4,
-                        up_channels=8, detector="boxnet+blazepose", detector_min_score=0.6)
+                        up_channels=8, detector="boxnet+blazepose", detector_min_score=0.6,
+                        person_view=request.param)
     net = PoseNet(cfg)
     with torch.no_grad():
         for p in net.person_detector.parameters():
@@ -82,9 +84,11 @@ def test_the_person_detector_sits_in_a_branch_and_the_file_stores_half_weights(e
 
 
 def test_detector_frames_and_mixed_batches_match_torch(exported):
-    frames = np.random.default_rng(1).integers(0, 256, (3, 72, 128, 3), dtype=np.uint8)
-    track = np.array([[1, 0.1, 0.0, 0.2, 0.45], [0, 0, 0, 0, 0], [1, -0.2, 0.1, 0.3, 0.3]], np.float32)
-    for rows in (slice(1, 2), slice(0, 3)):  # one detector frame; a batch where one frame needs the detector
+    frames = np.random.default_rng(1).integers(0, 256, (4, 72, 128, 3), dtype=np.uint8)
+    track = np.array([[1, 0.1, 0.0, 0.2, 0.45], [0, 0, 0, 0, 0], [1, -0.2, 0.1, 0.3, 0.3],
+                      [0, 0.1, -0.1, 0.4, 0.4 * 128 / 72]], np.float32)  # the last names a square view
+    # one detector frame; a batch where one frame needs the detector; two detector frames, one with a view
+    for rows in (slice(1, 2), slice(0, 3), slice(1, 4, 2)):
         got, want, _ = _run(exported, frames[rows], track[rows])
         for name in got:
             tol = 0.5 if name == "pose3d" else 1e-2  # mm / px

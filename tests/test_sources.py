@@ -112,6 +112,26 @@ def test_a_portrait_clip_keeps_its_aspect_in_the_model_frame(tmp_path):
     assert frames[0].image[3, 3].mean() > 200 and frames[0].image[3, 18].mean() < 200  # the quadrant: half the width
 
 
+def test_the_person_detector_s_view_is_the_square_around_the_picture():
+    """``FrameFit.view_row``: the track row of a detector frame, the smallest square around the picture, normalised
+    over the model frame (MediaPipe letterboxes a source into its square input the same way)."""
+    from tvstream.frame_fit import FrameFit
+
+    # 16:9 fills 288 x 512: a 512 px square around the centre (half-sizes 1 and 512/288)
+    np.testing.assert_allclose(FrameFit.of((720, 1280), (288, 512)).view_row(), [0, 0, 0, 1, 512 / 288], rtol=1e-6)
+    # 9:16 (1920 x 1080): content 288 x 162 at x = 175; its centre x = 175 + 81 = 256, the frame's; side 288
+    np.testing.assert_allclose(FrameFit.of((1920, 1080), (288, 512)).view_row(), [0, 0, 0, 288 / 512, 1], rtol=1e-6)
+    # 4:3 (300 x 400): content 288 x 384 at x = 64; side 384: half-sizes 0.75 and 4/3
+    np.testing.assert_allclose(FrameFit.of((300, 400), (288, 512)).view_row(), [0, 0, 0, 0.75, 384 / 288],
+                               rtol=1e-6)
+    # an odd leftover puts the extra pixel after the content: 1:2 in 24 x 32 is 12 wide at x = 10, centre 16
+    row = FrameFit.of((96, 48), (24, 32)).view_row()
+    assert row.dtype == np.float32 and row[0] == 0
+    np.testing.assert_allclose(row[1:], [0, 0, 24 / 32, 1], rtol=1e-6)
+    row = FrameFit.of((96, 47), (24, 32)).view_row()  # 12 wide (11.75 rounds up), offset 10: centre at 16
+    np.testing.assert_allclose(row[1], (10 + 6) / 16 - 1, atol=1e-6)
+
+
 def test_variable_frame_rate_times_follow_pts(tmp_path):
     pts = np.cumsum([0, *np.random.default_rng(2).integers(10, 90, 29)]).tolist()
     clip = write_clip(tmp_path / "vfr.mkv", n=30, codec="ffv1", pts_ms=pts)

@@ -122,10 +122,29 @@ def test_next_crop_follows_this_frame_s_joints_and_a_weak_frame_brings_the_detec
 
 @pytest.mark.parametrize("options", [RunOptions(batch=2, smooth=False), RunOptions(track=False, smooth=False)])
 def test_batches_and_no_track_leave_every_crop_to_the_detector(options):
+    """Every row has use 0; its box names where a person detector looks: the square around the picture (here
+    the whole 128 x 72 frame: a 128 px square, half-sizes 1 and 128/72)."""
     backend = CropBackend()
     records = list(estimate(MovingRectangle(6), backend, options))
     assert len(records) == 6 and all(r.detected for r in records)
-    assert backend.fed == [None] * len(backend.fed) and len(backend.fed) == 6 // options.batch
+    assert len(backend.fed) == 6 // options.batch
+    for track in backend.fed:
+        np.testing.assert_allclose(track, [[0, 0, 0, 1, W / H]] * options.batch, rtol=1e-6)
+
+
+def test_a_detector_frame_names_the_square_around_a_portrait_picture():
+    """A 9:16 source sits 40.5 px wide in the 128 x 72 frame: its detector frames name the 72 px square around
+    it (MediaPipe's letterbox); followed frames keep their crop's box."""
+
+    class Portrait(MovingRectangle):
+        fit = FrameFit.of((1280, 720), (H, W))  # content 72 x 40 at x = 44: centred, side 72
+
+    backend = CropBackend({2: 0.4})
+    list(estimate(Portrait(5), backend, RunOptions(smooth=False)))
+    uses = [float(track[0, 0]) for track in backend.fed]
+    assert uses == [0, 1, 1, 0, 1]
+    for t in (0, 3):
+        np.testing.assert_allclose(backend.fed[t][0], [0, 0, 0, H / W, 1], atol=1e-6)
 
 
 def test_frames_only_model_gets_no_track_and_writes_no_conf():

@@ -54,6 +54,17 @@ class FrameFit:
         (h, w), (x, y) = self.content, self.offset
         return slice(y, y + h), slice(x, x + w)
 
+    def view_row(self) -> np.ndarray:
+        """The ``track`` row ``[0, cx, cy, hx, hy]`` (float32) of a frame whose crop the detector places: the
+        smallest square around the picture, normalised over the model frame. A model whose person detector reads
+        a square view (``PoseNetConfig.person_view``) reads this one, as MediaPipe letterboxes a source into its
+        square input (a portrait source's person is then 1.75x the size it has in the whole 16:9 frame); other
+        models ignore the box of a row whose ``use`` is 0."""
+        (h, w), (x, y), (mh, mw) = self.content, self.offset, self.model
+        side = max(h, w)
+        return np.array([0.0, (x + w / 2) / (mw / 2) - 1, (y + h / 2) / (mh / 2) - 1, side / mw, side / mh],
+                        np.float32)
+
     @cached_property
     def scale(self) -> np.ndarray:
         """(x, y) source pixels per model pixel."""

@@ -25,7 +25,8 @@ class Backend(Protocol):
         """``frames (N, H, W, 3)`` uint8 at ``metadata.input_size`` -> ``{"box": (N, 4), "pose3d": ..., ...}``.
 
         ``track (N, 5)`` float32 ``[use, cx, cy, hx, hy]`` only for models whose ``metadata.inputs`` has
-        ``"track"`` (None: zeros, the detector places every crop); a model without it refuses a track.
+        ``"track"`` (None: zeros, the detector places every crop; a row with use 0 may name the square a person
+        detector looks at, ``FrameFit.view_row``); a model without it refuses a track.
         """
         ...
 

@@ -11,6 +11,7 @@ HEAD_TRUNKS = ("resnet", "blazepose_lite", "blazepose_full")
 # person detector, trained on real people, read from its file when a model is built and not trained here: its box
 # where it is sure of a person, boxnet's elsewhere; train.posenet.model.PoseNet)
 DETECTORS = ("boxnet", "boxnet+blazepose")
+PERSON_VIEWS = ("frame", "square")  # what MediaPipe's person detector reads (PoseNetConfig.person_view)
 BLAZEPOSE_DETECTOR_WIDTH = 224  # MediaPipe's detector reads 224 px wide frames (its 224 x 224 input's pixel scale)
 
 
@@ -49,6 +50,11 @@ class PoseNetConfig:
     detector_box_scale: float = 1.0
     # with blazepose: its box replaces boxnet's where its score is at least this (MediaPipe's own threshold: 0.5)
     detector_min_score: float = 0.5
+    # with blazepose: what it reads. "frame": the working frame scaled to 224 px wide (a portrait source's
+    # picture is then a third of its width); "square": a 224 x 224 view of a square the runtime names in the
+    # track row of a detector frame (``tvstream.frame_fit.FrameFit.view_row``: the square around the source's
+    # picture, MediaPipe's own letterbox; zeros: the whole frame's width)
+    person_view: str = "frame"
 
     def __post_init__(self) -> None:
         h, w = self.frame_size
@@ -69,6 +75,8 @@ class PoseNetConfig:
             raise ValueError(f"presence needs crop_size {' or '.join(map(str, PRESENCE_CROPS))}, got {self.crop_size}")
         if self.detector not in DETECTORS:
             raise ValueError(f"detector must be one of {', '.join(DETECTORS)}, got {self.detector!r}")
+        if self.person_view not in PERSON_VIEWS:
+            raise ValueError(f"person_view must be one of {', '.join(PERSON_VIEWS)}, got {self.person_view!r}")
         if self.detector != "boxnet" and self.person_detector_size[0] % 32:
             raise ValueError(f"frame_size {self.frame_size} is too far from 16:9 for the blazepose detector")
         if not 0.0 < self.detector_min_score < 1.0:
@@ -84,7 +92,10 @@ class PoseNetConfig:
 
     @property
     def person_detector_size(self) -> tuple[int, int]:
-        """(h, w) of the frame MediaPipe's detector reads: 224 px wide, the nearest multiple of 32 high (128)."""
+        """(h, w) of the frame MediaPipe's detector reads: 224 px wide, the nearest multiple of 32 high (128); 224
+        x 224 with the square view."""
+        if self.person_view == "square":
+            return BLAZEPOSE_DETECTOR_WIDTH, BLAZEPOSE_DETECTOR_WIDTH
         h, w = self.frame_size
         return round(h * BLAZEPOSE_DETECTOR_WIDTH / w / 32) * 32, BLAZEPOSE_DETECTOR_WIDTH
 
@@ -119,9 +130,12 @@ SIZES: dict[str, PoseNetConfig] = {
     "real-full": PoseNetConfig(crop_size=192, head_trunk="blazepose_full", up_channels=32, presence=True),
     # real-lite with MediaPipe's person detector (real people) beside boxnet: its box where it scores >= 0.8 (on
     # rendered training clips, 0.5 let it claim platforms and wallpaper for divers), 0.8 of its circle's radius as
-    # the half-size (the median ratio of the labeled boxes' to it on the training world's clips)
+    # the half-size (the median ratio of the labeled boxes' to it on the training world's clips); it reads the
+    # square around the source's picture (MediaPipe's letterbox: a portrait clip's people 1.75x their size in the
+    # 16:9 frame)
     "real-lite-mpdet": PoseNetConfig(crop_size=192, head_trunk="blazepose_lite", up_channels=32, presence=True,
-                                     detector="boxnet+blazepose", detector_box_scale=0.8, detector_min_score=0.8),
+                                     detector="boxnet+blazepose", detector_box_scale=0.8, detector_min_score=0.8,
+                                     person_view="square"),
     "tiny": PoseNetConfig(frame_size=(72, 128), detector_stride=2, detector_width=4, crop_size=32, width=4,
                           up_channels=8),  # tests
 }

@@ -33,7 +33,7 @@ def add_person_detector(checkpoint: Path, out: Path, size: str = "real-lite-mpde
     if preset.detector == "boxnet":
         raise ValueError(f"size {size!r} has no person detector")
     cfg = replace(cfg, detector=preset.detector, detector_box_scale=preset.detector_box_scale,
-                  detector_min_score=preset.detector_min_score)
+                  detector_min_score=preset.detector_min_score, person_view=preset.person_view)
     net = PoseNet(cfg)
     net.person_detector.load_tflite()
     missing, unexpected = net.load_state_dict(state["model"], strict=False)

@@ -9,8 +9,11 @@ the circle around the whole body, the mid-shoulder point and a point on the circ
 MediaPipe's pose pipeline crops a square of side ``2 x 1.25 x |circle point - hip|`` around the hip; so does
 this one (``size`` scales it; ``crop_scale`` of ``train.posenet.model`` applies the 1.25).
 
-The network is fully convolutional, so it reads the whole working frame at 128 x 224 (16:9, the same pixel scale
-as MediaPipe's 224 x 224 letterbox, without the bars). The crop's box is the keypoints of the best anchor,
+The network is fully convolutional, so it can read the whole working frame at 128 x 224 (16:9, the same pixel
+scale as MediaPipe's 224 x 224 letterbox, without the bars), or (``PoseNetConfig.person_view`` "square", the
+default model since session 23) a 224 x 224 view of the square around the source's picture, as MediaPipe
+letterboxes it: a portrait clip's picture is a third of the 16:9 frame's width, and its people 1.75x larger in
+their own square. The crop's box is the keypoints of the best anchor,
 averaged with those of the anchors whose boxes overlap it by IoU > 0.3 and score at least half as high, weighted
 by their scores (MediaPipe's weighted non-maximum suppression, for the one person a crop takes). How the pose
 network combines it with its own detector: ``train.posenet.model.PoseNet``.
@@ -78,7 +81,8 @@ def _anchor_centres(h: int, w: int, like: torch.Tensor) -> torch.Tensor:
 
 
 class BlazePoseDetector(nn.Module):
-    """(N, 3, 128, 224) frames in [0, 1] -> ``centre (N, 2)``, ``half (N, 2)`` (normalised, -1..1, as
+    """(N, 3, h, 224) frames in [0, 1] (128 high: a 16:9 frame; 224: MediaPipe's own square input) ->
+    ``centre (N, 2)``, ``half (N, 2)`` (normalised over the input, -1..1, as
     :class:`train.posenet.model.BoxDetector`'s) of the best-scored person, and its score's logit."""
 
     def __init__(self, size: float = 1.0) -> None:
