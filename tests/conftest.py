@@ -32,6 +32,20 @@ def _cuda_available() -> bool:
     return torch.cuda.is_available()
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _cache_folder(tmp_path_factory: pytest.TempPathFactory):
+    """What runs write to the cache (``$TVSTREAM_CACHE``: the square-view twin of the embedded model for upright
+    sources, ``tvstream.detector_view``) goes to one folder of the session, not ``~/.cache``; the CLI's
+    subprocesses inherit it."""
+    before = os.environ.get("TVSTREAM_CACHE")
+    os.environ["TVSTREAM_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    if before is None:
+        os.environ.pop("TVSTREAM_CACHE", None)
+    else:
+        os.environ["TVSTREAM_CACHE"] = before
+
+
 @pytest.fixture(scope="session")
 def clip_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A plain folder of two pattern videos (300 and 260 frames, 160x120, 25 fps), no labels."""

@@ -118,3 +118,51 @@ def test_a_checkpoint_recovered_from_the_export_finds_the_branch_s_weights(expor
     for name, tensor in graph.net.person_detector.state_dict().items():  # stored as float16
         want = tensor.half().float() if tensor.numel() >= 1024 else tensor
         assert torch.equal(net.person_detector.state_dict()[name], want), name
+
+
+def test_a_model_written_again_with_the_square_view_reads_the_named_square(exported, tmp_path):
+    """``train.posenet.person_view``: the same weights, the person detector reading the square a detector frame's
+    track row names; a followed frame's outputs stay the source's, and its config says which view it reads."""
+    import onnxruntime as ort
+
+    from train.posenet.from_onnx import recover
+    from train.posenet.person_view import with_person_view
+
+    path, meta, _ = exported
+    meta2 = with_person_view(path, tmp_path / "v.onnx", "square")
+    assert meta2.config["model"]["person_view"] == "square"
+    frames = np.random.default_rng(3).integers(0, 256, (2, 72, 128, 3), dtype=np.uint8)
+    track = np.array([[1, 0.1, 0.0, 0.2, 0.45], [0, -0.3, 0.0, 0.5, 0.5 * 128 / 72]], np.float32)
+    run = [dict(zip(meta.outputs, ort.InferenceSession(str(p), providers=["CPUExecutionProvider"]).run(
+        list(meta.outputs), {"frames": frames[i:i + 1], "track": track[i:i + 1]}))) for p in (path, tmp_path / "v.onnx")
+        for i in range(2)]
+    for name in ("box", "pose2d", "conf"):  # the followed frame: the crop does not depend on the detector
+        np.testing.assert_allclose(run[0][name], run[2][name], atol=1e-3)
+    net, _ = recover(tmp_path / "v.onnx")
+    assert net.cfg.person_view == "square"
+    with torch.no_grad():
+        want = net.detect_frames(torch.from_numpy(frames[1:]).permute(0, 3, 1, 2).float(), 255.0, person=True,
+                                 view=torch.from_numpy(track[1:, 1:]))[3].numpy()
+    np.testing.assert_allclose(run[3]["person"], want, atol=1e-3)
+
+
+def test_an_upright_source_runs_the_square_view_twin_written_once(exported, tmp_path):
+    """``tvstream.detector_view``: a landscape source keeps the model; an upright one (portrait or square) gets the
+    square-view twin of a frame-view model, written once into the cache and reused; a square-view model is kept."""
+    from tvstream.detector_view import model_for_source, upright
+    from tvstream.frame_fit import FrameFit
+
+    path, meta, _ = exported
+    wide, tall, even = (FrameFit.of(size, (72, 128)) for size in ((720, 1280), (1280, 720), (500, 500)))
+    assert not upright(wide) and upright(tall) and upright(even)
+    assert model_for_source(path, meta, wide, tmp_path) is None and not any(tmp_path.iterdir())
+    twin = model_for_source(path, meta, tall, tmp_path)
+    if meta.config["model"]["person_view"] == "square":
+        assert twin is None
+        return
+    from engines.backends import load_backend
+
+    assert twin.parent == tmp_path and load_backend(twin, "onnxruntime").metadata.config["model"]["person_view"] == \
+        "square"
+    written = twin.stat().st_mtime_ns
+    assert model_for_source(path, meta, even, tmp_path) == twin and twin.stat().st_mtime_ns == written

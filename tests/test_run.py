@@ -255,6 +255,7 @@ def test_a_run_that_finds_nobody_says_so_in_one_warning(tmp_path):
     assert out.returncode == 0, err
     lines = [json.loads(line) for line in (tmp_path / "poses.jsonl").read_text().splitlines()]
     assert lines[0]["source"]["width"] == 90 and len(lines) == 32
+    assert lines[0]["model"]["person_view"] == "square"  # upright: the detector read the picture's own square
     assert not any(line.get("detected") for line in lines[1:-1])
     assert "reported in only 0 of 30 frames" in err and "tvstream adapt" in err
 

@@ -46,6 +46,21 @@ def open_model(model: str | os.PathLike | None, backend: str = "auto", threads: 
     return engine, info
 
 
+def open_model_for_source(model: str | os.PathLike | None, engine, info: dict, fit, backend: str = "auto",
+                          threads: int = 0):
+    """``(engine, info)`` for a source placed as ``fit``: the opened ones, or (an upright picture, a model whose
+    person detector reads the 16:9 frame) its square-view twin (:mod:`tvstream.detector_view`), opened in their
+    place; ``info`` then says ``person_view: square``."""
+    from tvstream.detector_view import model_for_source
+
+    twin = model_for_source(resolve_model(model), engine.metadata, fit)
+    if twin is None:
+        return engine, info
+    engine.close()
+    engine, info = open_model(twin, backend, threads)
+    return engine, {**info, "person_view": "square"}
+
+
 def stream(source: str | os.PathLike, model: str | os.PathLike | None = None, *, backend: str = "auto",
            batch: int = 1, smooth: bool = True, scenario: str = "studio", threads: int = 0, track: bool = True,
            camera: str | os.PathLike | None = None, fov: float | None = None, select: str = "largest",
@@ -76,10 +91,11 @@ def stream(source: str | os.PathLike, model: str | os.PathLike | None = None, *,
     from tvstream.sources import VideoSource
 
     camera_file = load_camera_file(camera) if camera is not None else None
-    engine, _ = open_model(model, backend, threads)
+    engine, info = open_model(model, backend, threads)
     try:
         with VideoSource(str(source), engine.metadata.input_size, keep_aspect=engine.metadata.keeps_aspect,
                          **source_options) as src:
+            engine, _ = open_model_for_source(model, engine, info, src.fit, backend, threads)
             options = RunOptions(batch=batch, smooth=smooth, scenario=scenario, track=track, camera=camera_file,
                                  fov=fov, keep=KeepOptions(select=select))
             for record in estimate(src, engine, options):

@@ -19,6 +19,7 @@ from engines.metadata import TRACK_INPUT
 from train.metrics.keypoints import pck_hits
 from train.metrics.pose import mpjpe, p_mpjpe
 from train.ssl.box_eval import box_iou
+from tvstream.detector_view import model_for_source
 from tvstream.frame_fit import FrameFit
 from tvstream.labels import load_any_labels
 from tvstream.manifest import discover
@@ -163,9 +164,15 @@ def bench_model(model: str, groups: dict[str, list[tuple[Path, Path]]], mode: st
     backend = load_backend(model, "onnxruntime")
     rows, everything = {}, []
 
+    twins: dict[Path, object] = {}  # the run's square-view twin of the model, for upright sources
+
     def outputs_of(name: str, video: Path, labels: Path) -> dict[str, np.ndarray]:
         if mode == "pipeline":
-            return pipeline_outputs(backend, video, scenario_of(name))[0]
+            with VideoSource(str(video), backend.metadata.input_size) as source:
+                twin = model_for_source(Path(model), backend.metadata, source.fit)
+            if twin is not None and twin not in twins:
+                twins[twin] = load_backend(twin, "onnxruntime")
+            return pipeline_outputs(twins.get(twin, backend), video, scenario_of(name))[0]
         return model_outputs(backend, video, labels=labels if mode == "labeled-box" else None)[0]
 
     for name, clips in groups.items():

@@ -98,7 +98,7 @@ def run(app: AppContext, source: str, model: Path | None, out: str, backend: str
 
     Ctrl-C (or SIGTERM) finishes the current frame, writes the `end` line and exits (130 / 0).
     """
-    from tvstream.api import open_model
+    from tvstream.api import open_model, open_model_for_source
     from tvstream.camera import load_camera_file
     from tvstream.pipeline import RunOptions, RunStats, run_stream
     from tvstream.sinks import JsonlSink, is_listener
@@ -121,6 +121,7 @@ def run(app: AppContext, source: str, model: Path | None, out: str, backend: str
                      display=render is not None, deinterlace=deinterlace,
                      hwaccel=hwaccel, live=live, realtime=realtime) as src, \
             JsonlSink(out) as sink, StopOnSignal() as stop:
+        engine, info = open_model_for_source(model, engine, info, src.fit, backend, threads)  # upright: its square
         waited = not wait_client or _wait_for_client(app, sink, stop.event)
         quiet = app.quiet or out == "-"
         with Progress(TextColumn("[bold]run[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("frames"),

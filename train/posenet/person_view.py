@@ -1,0 +1,69 @@
+"""A pose network's ONNX written again with MediaPipe's person detector reading another view.
+
+The embedded default model's person detector reads the 16:9 working frame (``PoseNetConfig.person_view``
+"frame"). A portrait source (a phone held upright) fills only a third of that frame's width, so its people reach
+the detector at 0.57x the size MediaPipe's own letterbox gives them. ``square`` reads the square around the
+source's picture instead (the runtime names it in every detector frame's track row, ``FrameFit.view_row``):
+on the held-out portrait reference clips through ``tvstream run`` it scored 0.714 / 0.568 where the default
+scores 0.385 / 0.357 (session 23, ``benchmarks/results/sim2real.md``). It is not the default because on rendered
+16:9 crossings (``benchmarks/keep_athlete.py``, a passer-by in front) MediaPipe's letterboxed view is sure of the
+passer-by more often and the run lost the athlete on 4 of 16 clips (front PCK 0.600 -> 0.543).
+
+The weights are the source's (recovered from its graph, ``train.posenet.from_onnx``; every output equal with
+the same view), the card is kept and says which view it reads.
+
+Run: ``python -m train.posenet.person_view tvstream/models/default.onnx portrait.onnx``, then
+``tvstream run phone.mp4 --model portrait.onnx``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+from train.posenet.config import PERSON_VIEWS
+
+KIND = "posenet"
+
+
+def with_person_view(onnx_path: str | Path, out: str | Path, view: str = "square"):
+    """Write ``out``: ``onnx_path``'s pose network whose person detector reads ``view``; returns its metadata."""
+    from engines.export import export_onnx
+    from train.checkpoint import save_checkpoint
+    from train.posenet.from_onnx import recover
+    from train.posenet.model import PoseNet
+
+    if view not in PERSON_VIEWS:
+        raise ValueError(f"view must be one of {', '.join(PERSON_VIEWS)}, got {view!r}")
+    net, config = recover(onnx_path)
+    if net.person_detector is None:
+        raise ValueError(f"{onnx_path}: this model has no MediaPipe person detector (its detector is "
+                         f"{net.cfg.detector!r})")
+    cfg = replace(net.cfg, person_view=view)
+    moved = PoseNet(cfg)
+    moved.load_state_dict(net.state_dict())
+    card = config.get("card")
+    if card is not None:
+        card = {**card, "person_view": f"{view} (train.posenet.person_view, from {Path(onnx_path).name})"}
+    with tempfile.TemporaryDirectory() as tmp:
+        checkpoint = save_checkpoint(Path(tmp) / "last.pt", config={
+            "kind": KIND, "model": cfg.to_dict(),
+            "fit": {**config.get("fit", {}), "person_view_from": str(onnx_path)}},
+            step=int(config.get("step") or 0), model=moved)
+        return export_onnx(checkpoint, out, card=card)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("onnx", type=Path, help="a pose network's ONNX with MediaPipe's person detector")
+    ap.add_argument("out", type=Path, help="the new ONNX (a .pt twin is written beside it)")
+    ap.add_argument("--view", default="square", choices=PERSON_VIEWS, help="what the person detector reads")
+    args = ap.parse_args(argv)
+    meta = with_person_view(args.onnx, args.out, args.view)
+    print(f"{args.out}: person detector reads the {args.view} view ({meta.model_hash})")
+
+
+if __name__ == "__main__":
+    main()
