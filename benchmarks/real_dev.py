@@ -286,7 +286,8 @@ def main(argv: list[str] | None = None) -> dict:
              "Pose Heavy's 2D (`tvstream label`, every 2nd frame, frames where it found a person; a still clip is "
              f"{STILL_FRAMES} identical frames at {STILL_FPS} fps, so frames 0, 2 and 4 of it are scored). Modes "
              "as `pose_bench.py`: `model` (detector on every frame), `pipeline` (`tvstream run`, default options; "
-             "a frame not reported counts as misses), `labeled-box` (cropped on Heavy's box: the head alone). "
+             "an upright clip runs the model's square-view twin, `tvstream.detector_view`; a frame not reported "
+             "counts as misses), `labeled-box` (cropped on Heavy's box: the head alone). "
              "Box IoU against Heavy's box.", "",
              *[f"- `{g}` ({len(kept[g])} clips, {sum(found[c] for c in kept[g])} labeled frames): {GROUPS[g]}"
                for g in groups], "",

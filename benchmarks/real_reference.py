@@ -141,7 +141,8 @@ def main(argv: list[str] | None = None) -> dict:
              f"{time.strftime('%Y-%m-%d %H:%M')}. PCK@0.2 of the 12 core joints against MediaPipe Pose Heavy's "
              "2D (`tvstream label`, every 2nd frame, frames where it found a person). Modes as "
              "`pose_bench.py`: `model` (detector on every frame), `pipeline` (`tvstream run`, default options; "
-             "a frame not reported counts as misses), `labeled-box` (cropped on Heavy's box: the head alone). "
+             "an upright clip runs the model's square-view twin, `tvstream.detector_view`; a frame not reported "
+             "counts as misses), `labeled-box` (cropped on Heavy's box: the head alone). "
              "Box IoU against Heavy's box (joints grown by `JOINT_BOX_MARGIN`). Held out: never train or tune "
              "on these clips.", "",
              *[f"- `{g}`: {text}" for g, text in GROUPS.items()], "", *table(list(groups), peer, rows)]
