@@ -42,6 +42,17 @@ def test_without_torch_the_run_keeps_its_model_and_says_why(monkeypatch, tmp_pat
     assert "needs torch" in caplog.text and "tvstream[train]" in caplog.text
 
 
+def test_a_cache_that_cannot_be_written_leaves_the_frame_view(monkeypatch, tmp_path, caplog):
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")
+    model = tmp_path / "m.onnx"
+    model.write_bytes(b"onnx")
+    tall = FrameFit.of((1920, 1080), (288, 512))
+    with caplog.at_level(logging.WARNING, logger="tvstream.detector_view"):
+        assert detector_view.model_for_source(model, _meta(detector="boxnet+blazepose"), tall, blocked / "m") is None
+    assert "could not write the square-view model" in caplog.text
+
+
 def test_the_cache_folder_follows_tvstream_cache(monkeypatch, tmp_path):
     monkeypatch.setenv("TVSTREAM_CACHE", str(tmp_path))
     assert detector_view.models_cache() == tmp_path / "models"

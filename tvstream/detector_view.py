@@ -64,7 +64,8 @@ def square_view_of(model: Path, cache: Path | None = None) -> Path:
 
 def model_for_source(model: Path, meta: ModelMetadata, fit: FrameFit, cache: Path | None = None) -> Path | None:
     """The model file to run on a source placed as ``fit``: the square-view twin of ``model`` for an upright picture
-    when ``model``'s detector reads the frame; None to keep ``model`` (also when torch is missing, with a warning)."""
+    when ``model``'s detector reads the frame; None to keep ``model`` (also, with a warning, when torch is missing or
+    the cache cannot be written)."""
     if not (upright(fit) and reads_frame(meta)):
         return None
     try:
@@ -72,4 +73,7 @@ def model_for_source(model: Path, meta: ModelMetadata, fit: FrameFit, cache: Pat
     except ImportError as exc:
         log.warning("an upright source: the person detector would read it better in its own square, but writing "
                     "that model needs torch (pip install 'tvstream[train]'): %s", exc)
-        return None
+    except OSError as exc:  # a full or read-only cache: the run goes on with the frame view
+        log.warning("an upright source: could not write the square-view model (%s); the person detector reads the "
+                    "16:9 frame", exc)
+    return None
