@@ -121,6 +121,9 @@ def test_the_person_detector_s_view_is_the_square_around_the_picture():
     np.testing.assert_allclose(FrameFit.of((720, 1280), (288, 512)).view_row(), [0, 0, 0, 1, 512 / 288], rtol=1e-6)
     # 9:16 (1920 x 1080): content 288 x 162 at x = 175; its centre x = 175 + 81 = 256, the frame's; side 288
     np.testing.assert_allclose(FrameFit.of((1920, 1080), (288, 512)).view_row(), [0, 0, 0, 288 / 512, 1], rtol=1e-6)
+    rows = FrameFit.of((1920, 1080), (288, 512)).view_rows(3)  # the track input of 3 detector frames
+    assert rows.shape == (3, 5) and rows.dtype == np.float32
+    np.testing.assert_allclose(rows, [[0, 0, 0, 288 / 512, 1]] * 3, rtol=1e-6)
     # 4:3 (300 x 400): content 288 x 384 at x = 64; side 384: half-sizes 0.75 and 4/3
     np.testing.assert_allclose(FrameFit.of((300, 400), (288, 512)).view_row(), [0, 0, 0, 0.75, 384 / 288],
                                rtol=1e-6)

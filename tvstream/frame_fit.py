@@ -65,6 +65,10 @@ class FrameFit:
         return np.array([0.0, (x + w / 2) / (mw / 2) - 1, (y + h / 2) / (mh / 2) - 1, side / mw, side / mh],
                         np.float32)
 
+    def view_rows(self, n: int) -> np.ndarray:
+        """``(n, 5)`` copies of :meth:`view_row`: the track input of ``n`` frames the detector places."""
+        return np.repeat(self.view_row()[None], n, 0)
+
     @cached_property
     def scale(self) -> np.ndarray:
         """(x, y) source pixels per model pixel."""

@@ -185,7 +185,8 @@ def estimate(source: VideoSource, backend, options: RunOptions, stop: threading.
     # crossings are judged while the camera holds still (a panning camera sweeps still things across the image)
     motion = CameraMotion(picture=fit.picture) if keeps and foreground_scored(options) else None
     frame_wh = np.array(model_size[::-1], np.float64)  # (W, H) of the model's frame, for normalised boxes
-    view = fit.view_row() if TRACK_INPUT in backend.metadata.inputs else None  # where a person detector looks
+    # detector frames' track rows: where a person detector looks (made once; a batch takes a slice)
+    views = fit.view_rows(options.batch) if TRACK_INPUT in backend.metadata.inputs else None
     even_w, even_h = source.width // 2 * 2, source.height // 2 * 2  # H.264 needs even sizes
     writer = VideoWriter(options.render, even_w, even_h, source.fps or 25.0) if options.render else None
     failed = False
@@ -198,8 +199,8 @@ def estimate(source: VideoSource, backend, options: RunOptions, stop: threading.
             if keeps:
                 row = athlete.limit(row, batch[0].t)
             track = None if row is None else row[None]
-            if view is not None and (row is None or row[0] < 0.5):  # the detector places the crop
-                track = np.repeat(view[None], len(batch), 0)
+            if views is not None and (row is None or row[0] < 0.5):  # the detector places the crop
+                track = views[:len(batch)]
             out = backend.infer(images) if track is None else backend.infer(images, track=track)
             person = out[PERSON][0] if looks_twice and row[0] < 0.5 else None  # the graph ran its person detector
             for i, frame in enumerate(batch):

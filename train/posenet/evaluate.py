@@ -28,18 +28,12 @@ from tvstream.sources import VideoSource
 SAMPLE = Path(__file__).resolve().parent.parent.parent / "examples" / "sample_ski.mp4"
 
 
-def detector_rows(frames: int, fit: FrameFit) -> np.ndarray:
-    """``(frames, 5)`` track rows that let the detector place every crop, its person detector looking where the
-    run's would (:meth:`tvstream.frame_fit.FrameFit.view_row`)."""
-    return np.repeat(fit.view_row()[None], frames, 0)
-
-
 def labeled_track(labels_path: Path, frames: int, fit: FrameFit) -> np.ndarray:
     """The model's ``track`` rows ``(frames, 5)`` that crop every labeled frame around its labeled box (the
     detector's box elsewhere): what the pose head reads when the box is right. ``fit``: the source's place in
     the model's frame."""
     labels = load_any_labels(labels_path)
-    track = detector_rows(frames, fit)
+    track = fit.view_rows(frames)  # elsewhere the detector's box, its person detector looking where the run's would
     rows = np.asarray(labels.frames, int)
     keep = rows < frames
     boxes = fit.normalised_boxes(labels.box[keep])  # (n, 4) as the training cache reads labeled boxes
@@ -59,7 +53,7 @@ def model_outputs(backend, video: Path, batch: int = 8,
     if labels is not None:
         track = labeled_track(labels, len(frames), fit)
     else:
-        track = detector_rows(len(frames), fit) if TRACK_INPUT in backend.metadata.inputs else None
+        track = fit.view_rows(len(frames)) if TRACK_INPUT in backend.metadata.inputs else None
     for i in range(0, len(frames), batch):
         out = backend.infer(np.stack([f.image for f in frames[i:i + batch]]),
                             None if track is None else track[i:i + batch])

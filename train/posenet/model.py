@@ -185,23 +185,22 @@ class PoseNet(nn.Module):
         return self.detector(self.normalise(small, pixel_max))
 
     def person_input(self, frames: torch.Tensor, view: torch.Tensor | None) -> tuple[torch.Tensor, ...]:
-        """(N, 3, H, W) working frames -> what MediaPipe's person detector reads, and the ``(N, 2)`` centre and
-        half-size (normalised) of the frame's part it shows, to map its boxes back.
+        """(N, 3, H, W) working frames -> what MediaPipe's person detector reads, and (square view) the ``(N, 4)``
+        square it shows, to map its boxes back (None: the whole frame, whose units they already are).
 
         ``person_view`` "frame": the whole frame at 224 px wide. "square": a 224 x 224 view of the square in
         ``view (N, 4) [cx, cy, hx, hy]`` (a row whose ``hx`` is 0 reads the whole frame's width, centred, as
         MediaPipe letterboxes a frame of this aspect); zeros outside the frame, as MediaPipe's letterbox bars."""
         if self.cfg.person_view == "frame":
-            ones = frames.new_ones(frames.shape[0], 2)
-            return (F.interpolate(F.avg_pool2d(frames, 2), size=self.cfg.person_detector_size, mode="bilinear",
-                                  align_corners=False), ones - 1, ones)  # 2x average, a 0.875 bilinear step
+            return F.interpolate(F.avg_pool2d(frames, 2), size=self.cfg.person_detector_size, mode="bilinear",
+                                 align_corners=False), None  # 2x average, then a 0.875 bilinear step
         h, w = self.cfg.frame_size
         whole = frames.new_tensor([0.0, 0.0, 1.0, w / h]).expand(frames.shape[0], 4)
         view = whole if view is None else torch.where(view[:, 2:3] > 0, view, whole)
         # sampled at twice the size from the full frame, then averaged: a 512 px wide frame is not aliased and a
         # portrait picture's 288 px are not blurred through a pooled frame first
         size = self.cfg.person_detector_size[1]
-        return F.avg_pool2d(crop(frames, view[:, 2:], view[:, :2], 2 * size), 2), view[:, :2], view[:, 2:]
+        return F.avg_pool2d(crop(frames, view[:, 2:], view[:, :2], 2 * size), 2), view
 
     def detect_frames(self, frames: torch.Tensor, pixel_max: float = 1.0, person: bool = False,
                       view: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
@@ -218,9 +217,10 @@ class PoseNet(nn.Module):
         centre, half, box_map = self.detect(F.avg_pool2d(frames, self.cfg.detector_stride), pixel_max)
         if self.person_detector is None:
             return (centre, half, box_map) + ((torch.zeros_like(centre[:, :1]).repeat(1, 5),) if person else ())
-        small, v_centre, v_half = self.person_input(frames, view)
+        small, shown = self.person_input(frames, view)
         p_centre, p_half, p_logit = self.person_detector(small if pixel_max == 1.0 else small * (1.0 / pixel_max))
-        p_centre, p_half = v_centre + p_centre * v_half, p_half * v_half  # the view's units -> the frame's
+        if shown is not None:  # the view's units -> the frame's
+            p_centre, p_half = shown[:, :2] + p_centre * shown[:, 2:], p_half * shown[:, 2:]
         score = torch.sigmoid(p_logit)  # (N,)
         sure = (score >= self.cfg.detector_min_score).to(frames.dtype)[:, None]  # (N, 1)
         h, w = box_map.shape[-2:]
@@ -254,7 +254,8 @@ class PoseNet(nn.Module):
         scale only the small frame and the crop, not the whole frame (pooling and cropping are linear).
         """
         # a detector frame's track row may name the square MediaPipe's person detector reads (``person_view``)
-        view = None if track is None else track[:, 1:5] * (track[:, :1] < 0.5).to(track.dtype)
+        view = None if track is None or self.cfg.person_view == "frame" else \
+            track[:, 1:5] * (track[:, :1] < 0.5).to(track.dtype)
         centre, half, box_map, *found = self.detect_frames(frames, pixel_max, person, view)
         if track is not None:
             use = track[:, :1]
