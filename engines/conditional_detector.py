@@ -144,7 +144,7 @@ def detect_only_when_needed(model, track_input: str = "track") -> bool:
 
 
 def _move_weights_into(branch, main_nodes: list, graph) -> None:
-    """Move the weights only ``branch`` reads (initializers, and the Casts that widen float16 ones) into it.
+    """Move the weights only ``branch`` reads (initializers, and the nodes that widen stored ones) into it.
 
     Read from the outer scope, ONNX Runtime handed the branch its weights on every run: 24 against 16 ms a
     detector frame on the 2-core CPU; as the branch's own constants they are folded and prepacked once, as in a
@@ -157,16 +157,33 @@ def _move_weights_into(branch, main_nodes: list, graph) -> None:
             outer_reads[t] = outer_reads.get(t, 0) + 1
     outer_reads.update({o.name: 1 for o in graph.output})
     made = {o: n for n in main_nodes for o in n.output}
+
+    def widening(t: str) -> list | None:
+        """The nodes that make ``t`` from stored weights alone (a float16 Cast; an int8 Cast and Mul), each of
+        their inputs read by nothing else; None when ``t`` is not made so."""
+        node = made.get(t)
+        if node is None or node.op_type not in ("Cast", "Mul"):
+            return None
+        chain = [node]
+        for i in node.input:
+            if outer_reads.get(i) != 1:  # another node reads it too: it stays outside
+                return None
+            if i not in inits:
+                inner = widening(i)
+                if inner is None:
+                    return None
+                chain = inner + chain
+        return chain
+
     moved_nodes, moved = [], set()
     for t in sorted({t for n in branch.node for t in n.input}):
         if t in outer_reads:
             continue
         if t in inits:
             moved.add(t)
-        elif t in made and made[t].op_type == "Cast" and made[t].input[0] in inits \
-                and outer_reads.get(made[t].input[0]) == 1:  # the Cast alone reads its float16 source
-            moved_nodes.append(made[t])
-            moved.add(made[t].input[0])
+        elif (chain := widening(t)) is not None:
+            moved_nodes.extend(chain)
+            moved.update(i for n in chain for i in n.input if i in inits)
     for n in moved_nodes:
         main_nodes.remove(n)
     branch.initializer.extend(inits[t] for t in sorted(moved))

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from engines.conditional_detector import detect_only_when_needed
-from engines.half_weights import store_half
+from engines.weight_storage import EMBEDDED_MAX_BYTES, PERSON_DETECTOR, store_half, store_int8
 from engines.metadata import INPUT_NAME, OUTPUTS, TRACK_INPUT, ModelMetadata
 from engines.posenet_graph import build_posenet_graph, export_posenet, weights_hash
 from tvstream.errors import CheckpointError
@@ -111,12 +111,32 @@ def build_inference_graph(ssl_state: dict[str, Any], regressor_state: dict[str, 
     return graph, meta
 
 
+def store_weights(model, int8_detector: bool | None = None) -> bool:
+    """Store a pose network's large weights as float16, its person detector's as int8 when ``int8_detector``
+    (None: only when the float16 file would be over the embedded model's limit, as a Full landmark network
+    beside the person detector is); whether the person detector is int8 (``engines.weight_storage``)."""
+    import onnx
+
+    if int8_detector is None:
+        trial = onnx.ModelProto()
+        trial.CopyFrom(model)
+        store_half(trial)
+        int8_detector = trial.ByteSize() > EMBEDDED_MAX_BYTES
+    if int8_detector:
+        store_int8(model, (PERSON_DETECTOR,))
+    store_half(model)
+    return int8_detector
+
+
 def export_onnx(checkpoint: str | os.PathLike, out: str | os.PathLike, regressor: str | os.PathLike | None = None,
-                with_mask: bool = False, card: dict[str, Any] | None = None) -> ModelMetadata:
+                with_mask: bool = False, card: dict[str, Any] | None = None,
+                int8_detector: bool | None = None) -> ModelMetadata:
     """Export ``checkpoint`` (an SSL run's ``last.pt``) to ``out`` (.onnx), plus a ``.pt`` twin for the torch backend.
 
-    A pose network's large weights are stored as float16 (``engines.half_weights``; computed in float32), and its
-    person detector, if any, runs only on frames the runtime does not track (``engines.conditional_detector``).
+    A pose network's large weights are stored as float16, and its person detector's as int8 where ``int8_detector``
+    says so (None: where the file would be over 10 MiB otherwise; :func:`store_weights`), all computed in
+    float32; its person detector, if any, runs only on frames the runtime does not track
+    (``engines.conditional_detector``).
 
     Both files are written through temp names and renamed, so a failed export leaves nothing behind.
     """
@@ -149,7 +169,7 @@ def export_onnx(checkpoint: str | os.PathLike, out: str | os.PathLike, regressor
                               opset_version=OPSET, dynamo=False)
         model = onnx.load(str(tmp))
         if posenet:  # half the file (the default model holds two networks of MediaPipe's, float16 at the source)
-            store_half(model)
+            store_weights(model, int8_detector)
             detect_only_when_needed(model)  # a person detector runs on the frames without a crop to follow
         for key, value in meta.to_props().items():
             model.metadata_props.add(key=key, value=value)

@@ -1,5 +1,5 @@
 """The exported pose network with MediaPipe's person detector: large weights stored as float16
-(``engines/half_weights.py``) and the person detector run only on frames without a crop to follow
+(``engines/weight_storage.py``) and the person detector run only on frames without a crop to follow
 (``engines/conditional_detector.py``), checked against the torch graph."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ def test_store_half_keeps_names_and_halves_only_large_weights(tmp_path: Path):
     import onnxruntime as ort
     from onnx import TensorProto, helper, numpy_helper
 
-    from engines.half_weights import store_half
+    from engines.weight_storage import store_half
 
     rng = np.random.default_rng(0)
     w = rng.normal(size=(64, 32)).astype(np.float32)  # 2048 values: stored as float16
@@ -38,27 +38,75 @@ def test_store_half_keeps_names_and_halves_only_large_weights(tmp_path: Path):
     np.testing.assert_allclose(got, x @ w.astype(np.float16).astype(np.float32) + b, rtol=1e-5, atol=1e-5)
 
 
-@pytest.fixture(scope="module", params=["frame", "square"])
+def _int8_stored(tensor: torch.Tensor) -> torch.Tensor:
+    """``tensor`` as an export with the int8 person detector stores it (``engines.weight_storage``)."""
+    from engines.weight_storage import MIN_ELEMENTS, quantize_int8
+
+    if tensor.dim() < 2 or tensor.numel() < MIN_ELEMENTS:
+        return tensor
+    q, scale = quantize_int8(tensor.numpy())
+    return torch.from_numpy(q.astype(np.float32) * scale)
+
+
+def test_store_int8_keeps_names_and_stores_one_scale_per_output_channel():
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    from engines.weight_storage import quantize_int8, store_half, store_int8
+
+    q, scale = quantize_int8(np.array([[1.0, -2.0, 0.5], [0.0, 0.0, 0.0]], np.float32))
+    np.testing.assert_array_equal(q, [[64, -127, 32], [0, 0, 0]])  # 63.5 and 31.75 rounded; a zero channel
+    np.testing.assert_allclose(scale.ravel(), [2 / 127, 1.0])
+    rng = np.random.default_rng(0)
+    w = rng.normal(size=(32, 64)).astype(np.float32)  # (out, in) as a Gemm with transB reads it: 2048 values
+    other = rng.normal(size=(32, 64)).astype(np.float32)  # not under the prefix: float16
+    nodes = [helper.make_node("Gemm", ["x", "net.person_detector.w"], ["a"], transB=1),
+             helper.make_node("Gemm", ["x", "net.head.w"], ["b"], transB=1), helper.make_node("Add", ["a", "b"], ["y"])]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 64])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 32])],
+                              [numpy_helper.from_array(w, "net.person_detector.w"),
+                               numpy_helper.from_array(other, "net.head.w")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    assert store_int8(model, ("net.person_detector.",)) == 1 and store_half(model) == 1
+    onnx.checker.check_model(model)
+    kinds = {i.name: i.data_type for i in model.graph.initializer}
+    assert kinds == {"net.person_detector.w__i8": TensorProto.INT8, "net.person_detector.w__scale": TensorProto.FLOAT,
+                     "net.head.w__f16": TensorProto.FLOAT16}
+    x = rng.normal(size=(2, 64)).astype(np.float32)
+    got = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    q, scale = quantize_int8(w)
+    want = x @ (q * scale).T + x @ other.astype(np.float16).astype(np.float32).T
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    assert np.abs(q * scale - w).max() <= np.abs(w).max(1).max() / 127 / 2 + 1e-7  # half a step at most
+
+
+@pytest.fixture(scope="module", params=["frame", "square", "frame-int8"])
 def exported(tmp_path_factory, request):
     """A tiny pose network with the person detector (random weights, scaled down), exported; its torch graph. With
-    either view: the 16:9 frame, or the square a detector frame's track row names (its crop goes into the branch)."""
+    either view: the 16:9 frame, or the square a detector frame's track row names (its crop goes into the branch);
+    "-int8": the person detector's weights stored as int8 (the torch graph's rounded the same way)."""
     from engines.export import export_onnx
     from engines.posenet_graph import build_posenet_graph
     from train.checkpoint import load_checkpoint, save_checkpoint
 
-    tmp = tmp_path_factory.mktemp("cond")
+    tmp = tmp_path_factory.mktemp(f"cond-{request.param}")
     torch.manual_seed(0)
     cfg = PoseNetConfig(frame_size=(72, 128), detector_stride=2, detector_width=4, crop_size=32, width=4,
                         up_channels=8, detector="boxnet+blazepose", detector_min_score=0.6,
-                        person_view=request.param)
+                        person_view=request.param.split("-")[0])
     net = PoseNet(cfg)
     with torch.no_grad():
         for p in net.person_detector.parameters():
             p.mul_(0.1)
     ckpt = save_checkpoint(tmp / "last.pt", config={"kind": "posenet", "model": cfg.to_dict(), "fit": {}}, step=1,
                            model=net)
-    meta = export_onnx(ckpt, tmp / "m.onnx")
+    int8 = request.param.endswith("-int8")
+    meta = export_onnx(ckpt, tmp / "m.onnx", int8_detector=int8)
     graph, _ = build_posenet_graph(load_checkpoint(ckpt))
+    if int8:
+        with torch.no_grad():
+            for p in graph.net.person_detector.parameters():
+                p.copy_(_int8_stored(p))
     return tmp / "m.onnx", meta, graph
 
 
@@ -81,6 +129,14 @@ def test_the_person_detector_sits_in_a_branch_and_the_file_stores_half_weights(e
     assert sum(n.op_type == "Conv" for n in then.node) > 50  # MediaPipe's detector network
     assert len(then.initializer) > 50  # its weights are the branch's own (read from outside they cost 8 ms a run)
     assert any(i.data_type == onnx.TensorProto.FLOAT16 for i in model.graph.initializer)
+    int8 = [i.name for i in then.initializer if i.data_type == onnx.TensorProto.INT8]
+    if "int8" in exported[0].parent.name:  # each with its Cast and Mul, in the branch, none left outside
+        assert len(int8) > 50 and all(n.startswith("net.person_detector.") for n in int8)
+        assert {n.input[0] for n in then.node if n.op_type == "Cast"} >= set(int8)
+        assert not any(i.data_type == onnx.TensorProto.INT8 for i in model.graph.initializer)
+        assert not any(n.name.endswith("__i8_scaled") for n in model.graph.node)
+    else:
+        assert not int8
 
 
 def test_detector_frames_and_mixed_batches_match_torch(exported):
@@ -115,9 +171,10 @@ def test_a_checkpoint_recovered_from_the_export_finds_the_branch_s_weights(expor
 
     path, meta, graph = exported
     net, _ = recover(path)
-    for name, tensor in graph.net.person_detector.state_dict().items():  # stored as float16
-        want = tensor.half().float() if tensor.numel() >= 1024 else tensor
-        assert torch.equal(net.person_detector.state_dict()[name], want), name
+    int8 = "int8" in path.parent.name  # the fixture's graph holds what int8 stores; the rest is float16
+    for name, tensor in graph.net.person_detector.state_dict().items():
+        want = tensor.half().float() if tensor.numel() >= 1024 and not (int8 and tensor.dim() >= 2) else tensor
+        torch.testing.assert_close(net.person_detector.state_dict()[name], want, rtol=1e-6, atol=0), name
 
 
 def test_a_model_written_again_with_the_square_view_reads_the_named_square(exported, tmp_path):

@@ -865,7 +865,7 @@ def test_a_head_on_the_blazepose_trunk_exports_and_matches_torch(tmp_path: Path)
     _onnx_matches_torch(session, meta, graph, frames, track)
     from train.posenet.from_onnx import recover
 
-    from engines.half_weights import MIN_ELEMENTS
+    from engines.weight_storage import MIN_ELEMENTS
 
     recovered, _ = recover(tmp_path / "m.onnx")  # a later session's warm start when the run is gone
     for name, tensor in net.head.trunk.state_dict().items():  # large weights are stored as float16
@@ -930,6 +930,46 @@ def test_a_model_from_before_the_presence_classifier_starts_a_confidence_run(tin
     start = fit_module.PoseNet(blaze).state_dict()
     trained = [n for n, v in new.items() if ".presence." in n and n.endswith("weight") and not torch.equal(v, start[n])]
     assert len(trained) == sum(n.endswith("weight") for n in new if ".presence." in n)
+
+
+def test_a_lift_run_trains_the_3d_and_confidence_alone_behind_another_head_s_detectors(tiny_cache: Path,
+                                                                                      tmp_path: Path, monkeypatch):
+    """``part="lift"`` from a model with another pretrained trunk: both detectors (MediaPipe's person detector too)
+    come from the start, the new trunk and its heatmaps stay as built (MediaPipe's, in a real run) bit for bit, and
+    only the block and convolution after the trunk (3D location maps, confidence) learn; a resnet head refuses."""
+    from train.checkpoint import load_checkpoint
+    from train.posenet import fit as fit_module
+    from train.posenet.fit import FitConfig, fit
+    from train.posenet.model import PretrainedPoseHead
+    from train.pretrained.blazepose_detector import BlazePoseDetector
+
+    monkeypatch.setattr(PretrainedPoseHead, "load_pretrained", lambda self, tflite=None: None)  # no teacher here
+    monkeypatch.setattr(BlazePoseDetector, "load_tflite", lambda self, tflite=None: None)
+    lite = replace(SIZES["tiny"], head_trunk="blazepose_lite", crop_size=192, up_channels=8, presence=True,
+                   detector="boxnet+blazepose")
+    full = replace(lite, head_trunk="blazepose_full")
+    monkeypatch.setitem(fit_module.SIZES, "tiny-lite", lite)
+    monkeypatch.setitem(fit_module.SIZES, "tiny-full", full)
+    base = FitConfig(model="tiny-lite", cache=str(tiny_cache), steps=1, batch=2, warmup=1, val_every=3,
+                     eval_every=100, threads=1)
+    fit(base, tmp_path / "lite")
+    stats = fit(replace(base, model="tiny-full", steps=3, lr=1e-2, part="lift", init=str(tmp_path / "lite" / "last.pt")),
+                tmp_path / "full")
+    assert stats["pose3d"] > 0 and "box" not in stats
+    start, after = (load_checkpoint(tmp_path / n / "last.pt")["model"] for n in ("lite", "full"))
+    torch.manual_seed(base.seed)  # as fit builds the model: the new head before training
+    built = fit_module.PoseNet(full).state_dict()
+    moved = set()
+    for name, tensor in after.items():
+        if name.startswith(("detector.", "person_detector.")):
+            assert torch.equal(tensor, start[name]), name
+        elif name.startswith(("head.up.", "head.out.")):
+            moved |= {name} if not torch.equal(tensor, built[name]) else set()
+        else:
+            assert torch.equal(tensor, built[name]), name
+    assert {"head.up.0.weight", "head.out.weight", "head.out.bias"} <= moved
+    with pytest.raises(ValueError, match="pretrained head_trunk"):
+        fit(replace(base, model="tiny", part="lift"), tmp_path / "resnet")
 
 
 def test_the_blazepose_heatmaps_start_as_the_landmarks_each_joint_is_made_of():

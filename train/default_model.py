@@ -37,11 +37,12 @@ import shutil
 import time
 from pathlib import Path
 
+from engines.weight_storage import EMBEDDED_MAX_BYTES
 from tvstream.json_documents import write_text_atomic
 from tvstream.sysinfo import cpu_model
 
 PACKAGE_MODEL = Path(__file__).parent.parent / "tvstream" / "models" / "default.onnx"
-MAX_BYTES = 10 * 1024 * 1024
+MAX_BYTES = EMBEDDED_MAX_BYTES
 TRAINED_ON = ("The box detector: tvstream's synthetic world (train/synth/world.py; 31 shards as rendered on 2026-12-01, 206k "
               "labeled frames of 510 anny bodies, studio / ski / dive / drawn cameras, photo plates from Debian "
               "wallpaper packages; the default model of 2026-12-01, 9057928b), then 1500 steps of the detector alone "

@@ -136,6 +136,12 @@ SIZES: dict[str, PoseNetConfig] = {
     "real-lite-mpdet": PoseNetConfig(crop_size=192, head_trunk="blazepose_lite", up_channels=32, presence=True,
                                      detector="boxnet+blazepose", detector_box_scale=0.8, detector_min_score=0.8,
                                      person_view="square"),
+    # real-lite-mpdet's detectors before MediaPipe's Full landmark network: its 2D read real people best of the
+    # heads tried (real development set, on Heavy's box, untrained: Full 0.697, Lite 0.566, the trained Lite head
+    # 0.554); it is trained with part "lift" (3D and confidence only). The person detector reads the frame (the
+    # runtime gives upright sources the square-view twin: tvstream.detector_view)
+    "real-full-mpdet": PoseNetConfig(crop_size=192, head_trunk="blazepose_full", up_channels=32, presence=True,
+                                     detector="boxnet+blazepose", detector_box_scale=0.8, detector_min_score=0.8),
     "tiny": PoseNetConfig(frame_size=(72, 128), detector_stride=2, detector_width=4, crop_size=32, width=4,
                           up_channels=8),  # tests
 }

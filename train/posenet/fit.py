@@ -55,8 +55,12 @@ class LossWeights:
 # other weight and norm statistic is kept bit for bit, so the 2D and 3D do not move): calibrates a trained model's
 # confidence, e.g. on person-free crops (``empty_crops``). 400 steps of "head" with them cost the shipped model
 # 0.025 PCK on the real development photos; this part cannot.
-PARTS = ("all", "detector", "head", "confidence")
-HEAD_PARTS = ("head", "confidence")  # the detector is not run
+# "lift": a pretrained head's 3D location maps and confidence alone (``PretrainedPoseHead.up`` and ``.out``); its
+# trunk, presence branch and heatmaps stay MediaPipe's, bit for bit, so the 2D is what MediaPipe learnt on real
+# people. (Training the whole head on rendered people cost real-people 2D: on the real development set the trained
+# Lite head read 0.554 from Heavy's box, MediaPipe's Full heatmaps untrained 0.697.)
+PARTS = ("all", "detector", "head", "confidence", "lift")
+HEAD_PARTS = ("head", "confidence", "lift")  # the detector is not run
 
 
 @dataclass(frozen=True)
@@ -133,6 +137,14 @@ def confidence_rows_only(out: torch.nn.Conv2d, joints: int) -> None:
         out.bias.register_hook(lambda grad: grad * mask)
 
 
+def lift_modules(model: PoseNet) -> torch.nn.ModuleList:
+    """What ``part="lift"`` trains: a pretrained head's block and convolution after the trunk (3D location maps
+    and confidence); the trunk and the heatmap convolution are not among them."""
+    if not isinstance(model.head, PretrainedPoseHead):
+        raise ValueError("part 'lift' needs a pretrained head_trunk (its 2D is the pretrained network's)")
+    return torch.nn.ModuleList([model.head.up, model.head.out])
+
+
 def param_groups(trained: torch.nn.Module, cfg: FitConfig) -> list[dict]:
     """The optimiser's groups: a pretrained trunk (``PretrainedPoseHead.trunk``) at ``cfg.pretrained_lr`` times
     the learning rate, so that what it learnt on real people is moved, not replaced; the rest at 1x."""
@@ -161,6 +173,10 @@ def train_mode(model: PoseNet, cfg: FitConfig) -> None:
     learns, no statistic may move)."""
     if cfg.part == "confidence":
         model.eval()
+        return
+    if cfg.part == "lift":  # the trunk's statistics stay; the new block's norm learns
+        model.eval()
+        lift_modules(model).train()
         return
     model.train()
     if cfg.freeze_bn:
@@ -423,7 +439,9 @@ def fit(cfg: FitConfig, run_dir: Path, resume: bool = False,
     model = PoseNet(mcfg).to(cfg.device)
     trained = {"detector": model.detector, "head": model.head,
                "confidence": confidence_modules(model)}.get(cfg.part, model)
-    if cfg.part == "confidence":
+    if cfg.part == "lift":
+        trained = lift_modules(model)
+    if cfg.part in ("confidence", "lift"):
         model.requires_grad_(False)
         trained.requires_grad_(True)
         confidence_rows_only(model.head.out, mcfg.joints)
@@ -458,10 +476,13 @@ def fit(cfg: FitConfig, run_dir: Path, resume: bool = False,
             if unexpected or not all(part in k for k in missing):
                 raise CheckpointError(f"{cfg.init}: its weights do not fit this model without its {part.strip('.')}")
             log.info("init %s: a model without %s, which starts from MediaPipe's", cfg.init, part.strip("."))
-        elif same_detector(init_cfg, mcfg):  # another head: take the detector, the head starts as it is
-            model.detector.load_state_dict({k.removeprefix("detector."): v.to(cfg.device)
-                                            for k, v in init["model"].items() if k.startswith("detector.")})
-            log.info("init %s: its box detector only (its pose head is another size)", cfg.init)
+        elif same_detector(init_cfg, mcfg):  # another head: take the detectors, the head starts as it is
+            for name in ("detector", "person_detector"):
+                part = getattr(model, name)
+                if part is not None and (name == "detector" or init_cfg.detector == mcfg.detector):
+                    part.load_state_dict({k.removeprefix(f"{name}."): v.to(cfg.device)
+                                          for k, v in init["model"].items() if k.startswith(f"{name}.")})
+            log.info("init %s: its detectors only (its pose head is another size)", cfg.init)
         else:
             raise CheckpointError(f"{cfg.init}: a {init_cfg} checkpoint, neither this model ({mcfg}) nor one with "
                                   "its box detector")
@@ -545,7 +566,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--cpu-amp", action="store_true", help="bfloat16 autocast on the CPU")
     ap.add_argument("--resume", action="store_true")
-    ap.add_argument("--part", default="all", choices=PARTS, help="what to train (detector: the box detector alone)")
+    ap.add_argument("--part", default="all", choices=PARTS, help="what to train (detector: the box detector alone; lift: a pretrained head's 3D and confidence alone)")
     ap.add_argument("--init", default=None, help="start from this checkpoint's weights (same model size)")
     ap.add_argument("--lr", type=float, default=1e-3)
     args = ap.parse_args(argv)
