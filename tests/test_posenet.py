@@ -873,6 +873,46 @@ def test_a_head_on_the_blazepose_trunk_exports_and_matches_torch(tmp_path: Path)
         assert torch.equal(stored, recovered.head.trunk.state_dict()[name]), name
 
 
+def test_a_lifter_reads_the_3d_from_the_2d_and_exports(tmp_path: Path):
+    """``lifter_width``: the 3D is the lifter's reading of the 2D and confidence: the pelvis at 0, the same for a
+    2D moved as a whole (it reads the 2D relative to the pelvis), another for another pose; the exported graph
+    matches torch and its weights read back."""
+    import onnxruntime as ort
+
+    from engines.export import export_onnx
+    from engines.posenet_graph import build_posenet_graph
+    from train.checkpoint import load_checkpoint, save_checkpoint
+    from train.posenet.from_onnx import recover
+    from train.posenet.model import Lifter
+
+    torch.manual_seed(0)
+    lifter = Lifter(17, 32).eval()
+    xy, conf = torch.rand(3, 17, 2) * 2 - 1, torch.rand(3, 17)
+    with torch.no_grad():
+        xyz = lifter(xy, conf)
+        assert xyz.shape == (3, 17, 3) and torch.equal(xyz[:, 0], torch.zeros(3, 3))
+        torch.testing.assert_close(lifter(xy + torch.tensor([0.3, -0.2]), conf), xyz)
+        assert (lifter(xy.flip(1), conf) - xyz).abs().max() > 1e-3
+    cfg = replace(SIZES["tiny"], lifter_width=16)
+    net = PoseNet(cfg).eval()
+    crops = torch.rand(2, 3, cfg.crop_size, cfg.crop_size)
+    with torch.no_grad():
+        xy, xyz, conf, _ = net.read_crop(crops)
+        torch.testing.assert_close(xyz, net.lifter(xy, conf))
+    ckpt = save_checkpoint(tmp_path / "last.pt", config={"kind": "posenet", "model": cfg.to_dict(), "fit": {}},
+                           step=1, model=net)
+    meta = export_onnx(ckpt, tmp_path / "m.onnx")
+    graph, _ = build_posenet_graph(load_checkpoint(ckpt))
+    session = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
+    frames = np.random.default_rng(0).integers(0, 256, (2, *cfg.frame_size, 3), dtype=np.uint8)
+    _onnx_matches_torch(session, meta, graph, frames, np.array([[1, 0.1, 0.0, 0.2, 0.45], [0, 0, 0, 0, 0]], np.float32))
+    recovered, _ = recover(tmp_path / "m.onnx")
+    for name, tensor in net.lifter.state_dict().items():
+        assert torch.equal(tensor, recovered.lifter.state_dict()[name]), name
+    with pytest.raises(ValueError, match="lifter_width"):
+        replace(cfg, lifter_width=-1)
+
+
 def test_the_presence_classifier_scales_every_joint_s_confidence():
     """A head with the trunk's presence branch reports its joints' confidence times the presence: a logit of
     +30 leaves the confidence of the same head without the branch, -30 makes it ~0; the 2D and 3D do not move."""

@@ -55,6 +55,9 @@ class PoseNetConfig:
     # track row of a detector frame (``tvstream.frame_fit.FrameFit.view_row``: the square around the source's
     # picture, MediaPipe's own letterbox; zeros: the whole frame's width)
     person_view: str = "frame"
+    # > 0: the 3D joints come from a lifter of this width reading the 2D joints and their confidence
+    # (train.posenet.model.Lifter) instead of the head's location maps; 0: the location maps
+    lifter_width: int = 0
 
     def __post_init__(self) -> None:
         h, w = self.frame_size
@@ -79,6 +82,8 @@ class PoseNetConfig:
             raise ValueError(f"person_view must be one of {', '.join(PERSON_VIEWS)}, got {self.person_view!r}")
         if self.detector != "boxnet" and self.person_detector_size[0] % 32:
             raise ValueError(f"frame_size {self.frame_size} is too far from 16:9 for the blazepose detector")
+        if self.lifter_width < 0:
+            raise ValueError(f"lifter_width must be >= 0, got {self.lifter_width}")
         if not 0.0 < self.detector_min_score < 1.0:
             raise ValueError(f"detector_min_score must be in (0, 1), got {self.detector_min_score}")
         if not 0.5 <= self.detector_box_scale <= 2.0:
@@ -139,9 +144,13 @@ SIZES: dict[str, PoseNetConfig] = {
     # real-lite-mpdet's detectors before MediaPipe's Full landmark network: its 2D read real people best of the
     # heads tried (real development set, on Heavy's box, untrained: Full 0.697, Lite 0.566, the trained Lite head
     # 0.554); it is trained with part "lift" (3D and confidence only). The person detector reads the frame (the
-    # runtime gives upright sources the square-view twin: tvstream.detector_view)
+    # runtime gives upright sources the square-view twin: tvstream.detector_view). "-lifter": its 3D read from its
+    # 2D by a lifter (train.posenet.model.Lifter; the location maps then give the confidence alone)
     "real-full-mpdet": PoseNetConfig(crop_size=192, head_trunk="blazepose_full", up_channels=32, presence=True,
                                      detector="boxnet+blazepose", detector_box_scale=0.8, detector_min_score=0.8),
+    "real-full-mpdet-lifter": PoseNetConfig(crop_size=192, head_trunk="blazepose_full", up_channels=32,
+                                            presence=True, detector="boxnet+blazepose", detector_box_scale=0.8,
+                                            detector_min_score=0.8, lifter_width=256),
     "tiny": PoseNetConfig(frame_size=(72, 128), detector_stride=2, detector_width=4, crop_size=32, width=4,
                           up_channels=8),  # tests
 }

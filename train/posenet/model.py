@@ -152,6 +152,34 @@ class PretrainedPoseHead(PoseHead):
         return (*out, presence) if with_presence else out
 
 
+class Lifter(nn.Module):
+    """2D joints and their confidence -> 3D joints (m, pelvis-relative): a small MLP as Martinez et al.'s simple
+    baseline (an input layer, two residual blocks, an output layer), its layers 1 x 1 convolutions on (N, C, 1, 1)
+    so that the exported graph's layers read back as every other (``train.posenet.from_onnx``).
+
+    It reads the 2D in crop coordinates relative to the pelvis, so it learns depth from the 2D's shape alone: for a
+    head whose 2D was learnt on real people and is kept (``part="lift"``) the 3D then depends on the picture only
+    through that 2D, where rendered training pictures differ from real ones least."""
+
+    def __init__(self, joints: int, width: int) -> None:
+        super().__init__()
+        self.joints = joints
+        self.inp = nn.Conv2d(3 * joints, width, 1)
+        self.blocks = nn.ModuleList([nn.Sequential(nn.Conv2d(width, width, 1), nn.ReLU(inplace=True),
+                                                   nn.Conv2d(width, width, 1), nn.ReLU(inplace=True))
+                                     for _ in range(2)])
+        self.out = nn.Conv2d(width, 3 * joints, 1)
+
+    def forward(self, xy: torch.Tensor, conf: torch.Tensor) -> torch.Tensor:
+        """``xy (N, K, 2)`` crop coordinates, ``conf (N, K)`` -> ``(N, K, 3)`` metres, the pelvis (joint 0) at 0."""
+        x = torch.cat([(xy - xy[:, :1]).flatten(1), conf], 1)[:, :, None, None]
+        h = F.relu(self.inp(x))
+        for block in self.blocks:
+            h = h + block(h)
+        xyz = self.out(h).reshape(-1, self.joints, 3)
+        return xyz - xyz[:, :1]
+
+
 def crop_scale(half: torch.Tensor, frame_size: tuple[int, int], margin: float) -> torch.Tensor:
     """Box half-sizes (N, 2) normalised -> the (N, 2) scale of the square crop (in frame pixels) around it."""
     h, w = frame_size
@@ -173,6 +201,8 @@ class PoseNet(nn.Module):
             self.person_detector = BlazePoseDetector(cfg.detector_box_scale)
         self.head = (PoseHead(cfg.width, cfg.up_channels, cfg.joints) if cfg.head_trunk == "resnet"
                      else PretrainedPoseHead(cfg.head_trunk, cfg.up_channels, cfg.joints, cfg.presence))
+        # the 3D from the 2D (PoseNetConfig.lifter_width) instead of the head's location maps
+        self.lifter = Lifter(cfg.joints, cfg.lifter_width) if cfg.lifter_width else None
         self.register_buffer("mean", torch.tensor(MEAN).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(STD).view(1, 3, 1, 1))
 
@@ -240,8 +270,11 @@ class PoseNet(nn.Module):
     def read_crop(self, crops: torch.Tensor, pixel_max: float = 1.0,
                   presence: bool = False) -> tuple[torch.Tensor, ...]:
         """(N, 3, S, S) [0, pixel_max] crops -> xy, xyz (m, pelvis-relative), conf, logits; with ``presence`` also
-        the head's presence logit (N, 1), None for a head without one."""
+        the head's presence logit (N, 1), None for a head without one. With a :class:`Lifter` the 3D is its
+        reading of the 2D and confidence (the location maps are not read)."""
         xy, xyz, conf, logits, flag = self.head(self.normalise(crops, pixel_max), with_presence=True)
+        if self.lifter is not None:
+            xyz = self.lifter(xy, conf)
         return (xy, xyz - xyz[:, :1], conf, logits) + ((flag,) if presence else ())
 
     def forward(self, frames: torch.Tensor, track: torch.Tensor | None = None, pixel_max: float = 1.0,

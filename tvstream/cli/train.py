@@ -146,11 +146,14 @@ def pose(app: AppContext, features: Path, labels: str, data: Path | None, out_di
 @click.option("--cache", "cache_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("cache/posenet"),
               show_default=True,
               help="Where the decoded training crops go: CACHE/<data folder name>/, built once and reused.")
-@click.option("--size", type=click.Choice(("lite", "full", "heavy", "real-lite", "real-full", "tiny")), default="full",
+@click.option("--size", type=click.Choice(("lite", "full", "heavy", "real-lite", "real-full", "real-lite-mpdet",
+                                           "real-full-mpdet", "real-full-mpdet-lifter", "tiny")), default="full",
               show_default=True,
-              help="Model size (train/posenet/config.py): lite, full (the default model), heavy; real-lite and "
-                   "real-full: the pose head on MediaPipe BlazePose's landmark network (trained on real people; read "
-                   "from the teacher venv, `tvstream teacher install`); tiny for tests.")
+              help="Model size (train/posenet/config.py): lite, full, heavy; real-lite and real-full: the pose head "
+                   "on MediaPipe BlazePose's landmark network (trained on real people; read from the teacher venv, "
+                   "`tvstream teacher install`); -mpdet: with MediaPipe's person detector beside the box detector "
+                   "(the default model is real-lite-mpdet); -lifter: the 3D read from the 2D by a lifter (train it "
+                   "with --part lift); tiny for tests.")
 @click.option("--steps", type=click.IntRange(1), default=6000, show_default=True)
 @click.option("--batch-size", type=click.IntRange(2), default=32, show_default=True)
 @click.option("--device", default="cpu", show_default=True, help="cpu, or cuda on a GPU machine.")
