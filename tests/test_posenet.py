@@ -976,7 +976,8 @@ def test_a_lift_run_trains_the_3d_and_confidence_alone_behind_another_head_s_det
                                                                                       tmp_path: Path, monkeypatch):
     """``part="lift"`` from a model with another pretrained trunk: both detectors (MediaPipe's person detector too)
     come from the start, the new trunk and its heatmaps stay as built (MediaPipe's, in a real run) bit for bit, and
-    only the block and convolution after the trunk (3D location maps, confidence) learn; a resnet head refuses."""
+    only the block and convolution after the trunk (3D location maps, confidence) and the presence classifier
+    learn; a resnet head refuses."""
     from train.checkpoint import load_checkpoint
     from train.posenet import fit as fit_module
     from train.posenet.fit import FitConfig, fit
@@ -1003,11 +1004,11 @@ def test_a_lift_run_trains_the_3d_and_confidence_alone_behind_another_head_s_det
     for name, tensor in after.items():
         if name.startswith(("detector.", "person_detector.")):
             assert torch.equal(tensor, start[name]), name
-        elif name.startswith(("head.up.", "head.out.")):
+        elif name.startswith(("head.up.", "head.out.", "head.trunk.presence.")):
             moved |= {name} if not torch.equal(tensor, built[name]) else set()
         else:
             assert torch.equal(tensor, built[name]), name
-    assert {"head.up.0.weight", "head.out.weight", "head.out.bias"} <= moved
+    assert {"head.up.0.weight", "head.out.weight", "head.out.bias"} <= moved and any(".presence." in n for n in moved)
     with pytest.raises(ValueError, match="pretrained head_trunk"):
         fit(replace(base, model="tiny", part="lift"), tmp_path / "resnet")
 

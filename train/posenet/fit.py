@@ -139,10 +139,13 @@ def confidence_rows_only(out: torch.nn.Conv2d, joints: int) -> None:
 
 def lift_modules(model: PoseNet) -> torch.nn.ModuleList:
     """What ``part="lift"`` trains: a pretrained head's block and convolution after the trunk (3D location maps
-    and confidence) and the lifter, if any; the trunk and the heatmap convolution are not among them."""
+    and confidence), its presence classifier if any (MediaPipe's pose flag, which multiplies the confidence: at
+    tvstream's crops it was sure of people in empty crops) and the lifter if any; the trunk's features and the
+    heatmap convolution are not among them, so the 2D stays the pretrained network's."""
     if not isinstance(model.head, PretrainedPoseHead):
         raise ValueError("part 'lift' needs a pretrained head_trunk (its 2D is the pretrained network's)")
-    return torch.nn.ModuleList([model.head.up, model.head.out] + ([model.lifter] if model.lifter is not None else []))
+    presence = getattr(model.head.trunk, "presence", None)
+    return torch.nn.ModuleList([model.head.up, model.head.out] + [m for m in (presence, model.lifter) if m is not None])
 
 
 def param_groups(trained: torch.nn.Module, cfg: FitConfig) -> list[dict]:
