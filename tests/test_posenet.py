@@ -1009,6 +1009,11 @@ def test_a_lift_run_trains_the_3d_and_confidence_alone_behind_another_head_s_det
         else:
             assert torch.equal(tensor, built[name]), name
     assert {"head.up.0.weight", "head.out.weight", "head.out.bias"} <= moved and any(".presence." in n for n in moved)
+    fit(replace(base, model="tiny-full", steps=2, lr=1e-2, part="lift+heat", init=str(tmp_path / "lite" / "last.pt")),
+        tmp_path / "heat")  # and the heatmap layer on the trunk's features: the trunk itself stays
+    heat = load_checkpoint(tmp_path / "heat" / "last.pt")["model"]
+    assert not torch.equal(heat["head.heat.weight"], built["head.heat.weight"])
+    assert all(torch.equal(v, built[n]) for n, v in heat.items() if n.startswith("head.trunk.graph."))
     with pytest.raises(ValueError, match="pretrained head_trunk"):
         fit(replace(base, model="tiny", part="lift"), tmp_path / "resnet")
 
