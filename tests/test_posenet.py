@@ -1016,6 +1016,14 @@ def test_a_lift_run_trains_the_3d_and_confidence_alone_behind_another_head_s_det
     assert all(torch.equal(v, built[n]) for n, v in heat.items() if n.startswith("head.trunk.graph."))
     with pytest.raises(ValueError, match="pretrained head_trunk"):
         fit(replace(base, model="tiny", part="lift"), tmp_path / "resnet")
+    lifter = replace(full, lifter_width=8)  # a head run trains a lifter with the head; the detectors stay
+    monkeypatch.setitem(fit_module.SIZES, "tiny-full-lifter", lifter)
+    fit(replace(base, model="tiny-full-lifter", steps=2, lr=1e-2, part="head", init=str(tmp_path / "lite" / "last.pt")),
+        tmp_path / "lifter")
+    torch.manual_seed(base.seed)
+    built, after = fit_module.PoseNet(lifter).state_dict(), load_checkpoint(tmp_path / "lifter" / "last.pt")["model"]
+    assert not torch.equal(after["lifter.out.weight"], built["lifter.out.weight"])
+    assert all(torch.equal(v, start[n]) for n, v in after.items() if n.startswith(("detector.", "person_detector.")))
 
 
 def test_the_blazepose_heatmaps_start_as_the_landmarks_each_joint_is_made_of():

@@ -444,8 +444,8 @@ def fit(cfg: FitConfig, run_dir: Path, resume: bool = False,
     mcfg: PoseNetConfig = SIZES[cfg.model]
     torch.manual_seed(cfg.seed)
     model = PoseNet(mcfg).to(cfg.device)
-    trained = {"detector": model.detector, "head": model.head,
-               "confidence": confidence_modules(model)}.get(cfg.part, model)
+    head = model.head if model.lifter is None else torch.nn.ModuleList([model.head, model.lifter])  # the 3D's
+    trained = {"detector": model.detector, "head": head, "confidence": confidence_modules(model)}.get(cfg.part, model)
     if cfg.part.startswith("lift"):
         trained = lift_modules(model, heat=cfg.part == "lift+heat")
     if cfg.part in ("confidence", "lift", "lift+heat"):
