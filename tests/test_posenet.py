@@ -844,17 +844,17 @@ def test_a_repeated_cache_folder_is_drawn_that_many_times_and_a_wrong_name_is_re
     assert FitConfig.from_dict(FitConfig(repeat={"cutouts": 4}).to_dict()).repeat == {"cutouts": 4}
 
 
-def test_a_head_on_the_blazepose_trunk_exports_and_matches_torch(tmp_path: Path):
+def _exported_matches_torch(net: PoseNet, tmp_path: Path) -> PoseNet:
+    """Export ``net``, check ONNX Runtime against the torch graph on a tracked and a detector frame, and return
+    the network read back from the file (``train.posenet.from_onnx``)."""
     import onnxruntime as ort
 
     from engines.export import export_onnx
     from engines.posenet_graph import build_posenet_graph
     from train.checkpoint import load_checkpoint, save_checkpoint
+    from train.posenet.from_onnx import recover
 
-    torch.manual_seed(0)
-    cfg = SIZES["real-lite"]
-    net = PoseNet(cfg)
-    assert net.head.trunk.channels == 32 and net.head.heat.out_channels == 17
+    cfg = net.cfg
     ckpt = save_checkpoint(tmp_path / "last.pt", config={"kind": "posenet", "model": cfg.to_dict(), "fit": {}},
                            step=1, model=net)
     meta = export_onnx(ckpt, tmp_path / "m.onnx")
@@ -863,11 +863,17 @@ def test_a_head_on_the_blazepose_trunk_exports_and_matches_torch(tmp_path: Path)
     frames = np.random.default_rng(0).integers(0, 256, (2, *cfg.frame_size, 3), dtype=np.uint8)
     track = np.array([[1, 0.1, 0.0, 0.2, 0.45], [0, 0, 0, 0, 0]], np.float32)
     _onnx_matches_torch(session, meta, graph, frames, track)
-    from train.posenet.from_onnx import recover
+    return recover(tmp_path / "m.onnx")[0]
 
+
+def test_a_head_on_the_blazepose_trunk_exports_and_matches_torch(tmp_path: Path):
     from engines.weight_storage import MIN_ELEMENTS
 
-    recovered, _ = recover(tmp_path / "m.onnx")  # a later session's warm start when the run is gone
+    torch.manual_seed(0)
+    cfg = SIZES["real-lite"]
+    net = PoseNet(cfg)
+    assert net.head.trunk.channels == 32 and net.head.heat.out_channels == 17
+    recovered = _exported_matches_torch(net, tmp_path)  # read back: a later session's warm start
     for name, tensor in net.head.trunk.state_dict().items():  # large weights are stored as float16
         stored = tensor.half().float() if tensor.numel() >= MIN_ELEMENTS else tensor
         assert torch.equal(stored, recovered.head.trunk.state_dict()[name]), name
@@ -877,12 +883,6 @@ def test_a_lifter_reads_the_3d_from_the_2d_and_exports(tmp_path: Path):
     """``lifter_width``: the 3D is the lifter's reading of the 2D and confidence: the pelvis at 0, the same for a
     2D moved as a whole (it reads the 2D relative to the pelvis), another for another pose; the exported graph
     matches torch and its weights read back."""
-    import onnxruntime as ort
-
-    from engines.export import export_onnx
-    from engines.posenet_graph import build_posenet_graph
-    from train.checkpoint import load_checkpoint, save_checkpoint
-    from train.posenet.from_onnx import recover
     from train.posenet.model import Lifter
 
     torch.manual_seed(0)
@@ -899,14 +899,7 @@ def test_a_lifter_reads_the_3d_from_the_2d_and_exports(tmp_path: Path):
     with torch.no_grad():
         xy, xyz, conf, _ = net.read_crop(crops)
         torch.testing.assert_close(xyz, net.lifter(xy, conf))
-    ckpt = save_checkpoint(tmp_path / "last.pt", config={"kind": "posenet", "model": cfg.to_dict(), "fit": {}},
-                           step=1, model=net)
-    meta = export_onnx(ckpt, tmp_path / "m.onnx")
-    graph, _ = build_posenet_graph(load_checkpoint(ckpt))
-    session = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
-    frames = np.random.default_rng(0).integers(0, 256, (2, *cfg.frame_size, 3), dtype=np.uint8)
-    _onnx_matches_torch(session, meta, graph, frames, np.array([[1, 0.1, 0.0, 0.2, 0.45], [0, 0, 0, 0, 0]], np.float32))
-    recovered, _ = recover(tmp_path / "m.onnx")
+    recovered = _exported_matches_torch(net, tmp_path)
     for name, tensor in net.lifter.state_dict().items():
         assert torch.equal(tensor, recovered.lifter.state_dict()[name]), name
     with pytest.raises(ValueError, match="lifter_width"):
