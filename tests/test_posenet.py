@@ -1002,6 +1002,9 @@ def test_a_lift_run_trains_the_3d_and_confidence_alone_behind_another_head_s_det
         else:
             assert torch.equal(tensor, built[name]), name
     assert {"head.up.0.weight", "head.out.weight", "head.out.bias"} <= moved and any(".presence." in n for n in moved)
+    k = full.joints  # every row of the output convolution learns: the 3D location maps as well as the confidence
+    rows = (after["head.out.weight"] - built["head.out.weight"]).flatten(1).abs().amax(1)
+    assert (rows[:3 * k] > 0).all() and (rows[3 * k:] > 0).all()
     fit(replace(base, model="tiny-full", steps=2, lr=1e-2, part="lift+heat", init=str(tmp_path / "lite" / "last.pt")),
         tmp_path / "heat")  # and the heatmap layer on the trunk's features: the trunk itself stays
     heat = load_checkpoint(tmp_path / "heat" / "last.pt")["model"]

@@ -152,6 +152,19 @@ def lift_modules(model: PoseNet, heat: bool = False) -> torch.nn.ModuleList:
                                + ([model.head.heat] if heat else []))
 
 
+def trained_modules(model: PoseNet, part: str) -> torch.nn.Module:
+    """What a run of ``part`` (PARTS) trains; "head" includes the lifter, which reads the head's 2D."""
+    if part == "detector":
+        return model.detector
+    if part == "head":
+        return model.head if model.lifter is None else torch.nn.ModuleList([model.head, model.lifter])
+    if part == "confidence":
+        return confidence_modules(model)
+    if part.startswith("lift"):
+        return lift_modules(model, heat=part == "lift+heat")
+    return model
+
+
 def param_groups(trained: torch.nn.Module, cfg: FitConfig) -> list[dict]:
     """The optimiser's groups: a pretrained trunk (``PretrainedPoseHead.trunk``) at ``cfg.pretrained_lr`` times
     the learning rate, so that what it learnt on real people is moved, not replaced; the rest at 1x."""
@@ -183,7 +196,7 @@ def train_mode(model: PoseNet, cfg: FitConfig) -> None:
         return
     if cfg.part.startswith("lift"):  # the trunk's statistics stay; the new block's norm learns
         model.eval()
-        lift_modules(model).train()
+        trained_modules(model, cfg.part).train()
         return
     model.train()
     if cfg.freeze_bn:
@@ -444,13 +457,11 @@ def fit(cfg: FitConfig, run_dir: Path, resume: bool = False,
     mcfg: PoseNetConfig = SIZES[cfg.model]
     torch.manual_seed(cfg.seed)
     model = PoseNet(mcfg).to(cfg.device)
-    head = model.head if model.lifter is None else torch.nn.ModuleList([model.head, model.lifter])  # the 3D's
-    trained = {"detector": model.detector, "head": head, "confidence": confidence_modules(model)}.get(cfg.part, model)
-    if cfg.part.startswith("lift"):
-        trained = lift_modules(model, heat=cfg.part == "lift+heat")
+    trained = trained_modules(model, cfg.part)
     if cfg.part in ("confidence", "lift", "lift+heat"):
         model.requires_grad_(False)
         trained.requires_grad_(True)
+    if cfg.part == "confidence":
         confidence_rows_only(model.head.out, mcfg.joints)
     optimiser = torch.optim.AdamW(param_groups(trained, cfg), lr=cfg.lr,
                                   weight_decay=0.0 if cfg.part == "confidence" else cfg.weight_decay)
@@ -573,7 +584,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--cpu-amp", action="store_true", help="bfloat16 autocast on the CPU")
     ap.add_argument("--resume", action="store_true")
-    ap.add_argument("--part", default="all", choices=PARTS, help="what to train (detector: the box detector alone; lift: a pretrained head's 3D and confidence alone)")
+    ap.add_argument("--part", default="all", choices=PARTS,
+                    help="what to train (detector: the box detector alone; lift: a pretrained head's 3D and confidence)")
     ap.add_argument("--init", default=None, help="start from this checkpoint's weights (same model size)")
     ap.add_argument("--lr", type=float, default=1e-3)
     args = ap.parse_args(argv)

@@ -72,10 +72,12 @@ def recover(onnx_path: str | Path) -> tuple[PoseNet, dict]:
     graphs = list(_graphs(model.graph))
     nodes = [node for g in graphs for node in g.node]
     weights = {i.name: numpy_helper.to_array(i) for g in graphs for i in g.initializer}
-    for node in nodes:  # the exporter shares equal tensors (e.g. zero biases) through Identity nodes;
-        if node.op_type in ("Identity", "Cast") and node.input[0] in weights:  # stored weights are cast (and
-            weights[node.output[0]] = weights[node.input[0]].astype(np.float32)  # int8 ones scaled:
-        elif node.op_type == "Mul" and all(i in weights for i in node.input):  # engines.weight_storage)
+    # the exporter shares equal tensors (e.g. zero biases) through Identity nodes; stored weights are cast to
+    # float32, int8 ones then scaled (engines.weight_storage)
+    for node in nodes:
+        if node.op_type in ("Identity", "Cast") and node.input[0] in weights:
+            weights[node.output[0]] = weights[node.input[0]].astype(np.float32)
+        elif node.op_type == "Mul" and all(i in weights for i in node.input):
             weights[node.output[0]] = weights[node.input[0]] * weights[node.input[1]]
     convs = dict(net.named_modules())
     norms = _norm_after(net)

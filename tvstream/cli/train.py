@@ -171,13 +171,13 @@ def pose(app: AppContext, features: Path, labels: str, data: Path | None, out_di
               help="Override a loss weight or an augmentation, e.g. --set weights.box_centre_ce=0.5 --set "
                    "augment.bars_p=0.3 --set augment.squash=0.6,1.35 (a range: its numbers comma-separated; "
                    "train/posenet/fit.py, train/posenet/augment.py).")
-@click.option("--part", type=click.Choice(("all", "detector", "head", "confidence", "lift", "lift+heat")), default="all",
-              show_default=True,
+@click.option("--part", type=click.Choice(("all", "detector", "head", "confidence", "lift", "lift+heat")),
+              default="all", show_default=True,
               help="What to train: all, the box detector alone (with --init: the pose head is kept as it is; a "
                    "step costs a fraction of a whole one), the pose head alone (the detector is kept), the "
                    "confidence alone (with --init and --empty-crops: the 2D and 3D stay exactly as they were), or "
-                   "lift: a pretrained head's 3D and confidence alone (its 2D stays MediaPipe's, bit for bit); lift+heat: and "
-                   "the heatmap layer on MediaPipe's features.")
+                   "lift: a pretrained head's 3D and confidence alone (its 2D stays MediaPipe's, bit for bit); "
+                   "lift+heat: and the heatmap layer on MediaPipe's features.")
 @click.option("--threads", type=click.IntRange(min=1), default=2, show_default=True,
               help="CPU threads of the training step (1 each lets two runs share two cores).")
 @click.option("--repeat", "repeats", multiple=True, metavar="NAME=K",
