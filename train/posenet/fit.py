@@ -55,9 +55,8 @@ class LossWeights:
 # other weight and norm statistic is kept bit for bit, so the 2D and 3D do not move): calibrates a trained model's
 # confidence, e.g. on person-free crops (``empty_crops``). 400 steps of "head" with them cost the shipped model
 # 0.025 PCK on the real development photos; this part cannot.
-# "lift": a pretrained head's 3D location maps and confidence alone (``PretrainedPoseHead.up`` and ``.out``); its
-# trunk, presence branch and heatmaps stay MediaPipe's, bit for bit, so the 2D is what MediaPipe learnt on real
-# people. (Training the whole head on rendered people cost real-people 2D: on the real development set the trained
+# "lift": a pretrained head's 3D location maps, confidence, presence branch and lifter (:func:`lift_modules`); its
+# trunk and heatmaps stay MediaPipe's, bit for bit, so the 2D is what MediaPipe learnt on real people. (Training the whole head on rendered people cost real-people 2D: on the real development set the trained
 # Lite head read 0.554 from Heavy's box, MediaPipe's Full heatmaps untrained 0.697.)
 # "lift+heat": as "lift", and the heatmap convolution (a 1 x 1 convolution of MediaPipe's features: the joints it
 # builds from several landmarks, the spine and the head top, sat off the rendered labels: spine PCK 0.22, head 0.05
