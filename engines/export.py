@@ -204,7 +204,7 @@ def write_triton_repository(onnx_path: str | os.PathLike, repo: str | os.PathLik
     (repo / name / "config.pbtxt").write_text(
         f'name: "{name}"\nplatform: "onnxruntime_onnx"\nmax_batch_size: {max_batch}\n'
         f'input [\n  {{ name: "{INPUT_NAME}" data_type: TYPE_UINT8 dims: [{h}, {w}, 3] }}'
-        + (f',\n  {{ name: "{TRACK_INPUT}" data_type: TYPE_FP32 dims: [5] }}' if TRACK_INPUT in meta.inputs else "")
+        + (f',\n  {{ name: "{TRACK_INPUT}" data_type: TYPE_FP32 dims: [{meta.track_columns}] }}' if TRACK_INPUT in meta.inputs else "")
         + '\n]\n'
         f"output [\n{outputs}\n]\n"
         f"dynamic_batching {{ max_queue_delay_microseconds: 2000 }}\n")

@@ -16,6 +16,9 @@ INPUT_NAME = "frames"  # (N, H, W, 3) uint8 RGB at the model's working resolutio
 # (N, 5) float32 [use, cx, cy, hx, hy]: with use 1 a box the crop follows instead of the detector's; with use 0
 # the square a person detector reading a square view looks at (zeros: the whole frame; FrameFit.view_row)
 TRACK_INPUT = "track"
+# a model whose crop turns with the body (PoseNetConfig.crop_rotation) takes a 6th number: the crop's angle
+# (radians; the crop's up direction is (sin a, -cos a) in the frame), read on rows whose use is 1
+TRACK_COLUMNS, TURNED_TRACK_COLUMNS = 5, 6
 OUTPUTS = ("box", "pose3d", "pose2d")  # (N, 4) px, (N, K, 3) mm root-relative, (N, K, 2) px
 DETECTIONS = "detections"  # (N, 3, h, w) a detector's raw map: centre logits, log half-size x, log half-size y
 # (N, 5) [score, cx, cy, hx, hy]: a second detector's best person, sure or not (score 0 where it did not run),
@@ -44,6 +47,12 @@ class ModelMetadata:
         """Whether the model learnt from frames of kept aspect between bars (the pose network), not stretched ones
         (the self-supervised graphs): how :class:`tvstream.sources.VideoSource` must place its frames."""
         return self.config.get("kind") == "posenet"
+
+    @property
+    def track_columns(self) -> int:
+        """How many numbers a ``track`` row has: 6 for a model whose crop turns with the body, else 5."""
+        turned = self.config.get("kind") == "posenet" and self.config.get("model", {}).get("crop_rotation", False)
+        return TURNED_TRACK_COLUMNS if turned else TRACK_COLUMNS
 
     def to_props(self) -> dict[str, str]:
         """String key/values for ``onnx.ModelProto.metadata_props``."""

@@ -77,7 +77,7 @@ def export_posenet(graph, meta: ModelMetadata, tmp_path: str, opset: int) -> Non
 
     h, w = meta.input_size
     frames = torch.zeros(2, h, w, 3, dtype=torch.uint8)
-    track = torch.zeros(2, 5)
+    track = torch.zeros(2, meta.track_columns)
     names = list(meta.outputs)
     torch.onnx.export(graph, (frames, track), tmp_path, input_names=[INPUT_NAME, TRACK_INPUT], output_names=names,
                       dynamic_axes={INPUT_NAME: {0: "batch"}, TRACK_INPUT: {0: "batch"},

@@ -55,7 +55,7 @@ def test_the_best_person_s_hip_and_circle_weighted_with_its_overlapping_anchors(
     heads.put(0, 1, 1, 0, 2.0, [0, 0, 10, 10, 0, 0, 0, -5] + [0] * 4)  # far away (pixel 12, 12)
     heads.put(2, 1, 2, 3, -0.5, [-72, -46, 40, 40, 0, 0, 0, 0] + [0] * 4)  # overlaps the best box, score 0.38
     det.graph = heads
-    centre, half, logit = det(torch.zeros(2, 3, 128, 224))
+    centre, half, logit, turn = det(torch.zeros(2, 3, 128, 224))
     w1, w0 = 1 / (1 + np.exp(-3.0)), 1 / (1 + np.exp(-1.0))
     hip = (w1 * np.array([94.0, 66.0]) + w0 * np.array([98.0, 66.0])) / (w1 + w0)
     circle = (w1 * np.array([94.0, 6.0]) + w0 * np.array([98.0, 26.0])) / (w1 + w0)
@@ -63,6 +63,7 @@ def test_the_best_person_s_hip_and_circle_weighted_with_its_overlapping_anchors(
     np.testing.assert_allclose(centre[0].numpy(), _norm(*hip), atol=1e-5)
     np.testing.assert_allclose(half[0].numpy(), [0.8 * r / 112, 0.8 * r / 64], rtol=1e-5)
     assert logit.tolist() == [3.0, 3.0]
+    np.testing.assert_allclose(turn.numpy(), [[1.0, 0.0]] * 2, atol=1e-6)  # the circle straight above the hip
 
 
 def _posenet_with_person(sure: bool) -> PoseNet:
@@ -75,7 +76,8 @@ def _posenet_with_person(sure: bool) -> PoseNet:
         def forward(self, x):
             n = len(x)
             return (torch.tensor([[0.3, -0.2]]).expand(n, 2), torch.tensor([[0.1, 0.3]]).expand(n, 2),
-                    torch.full((n,), 2.0 if sure else 0.5))  # scores 0.88 / 0.62 against 0.7
+                    torch.full((n,), 2.0 if sure else 0.5),  # scores 0.88 / 0.62 against 0.7
+                    torch.tensor([[0.8, 0.6]]).expand(n, 2))  # the body turned by 36.9 degrees
 
     net.person_detector = Person()
     return net
@@ -90,10 +92,12 @@ def test_a_sure_person_replaces_boxnet_s_box_and_map_and_an_unsure_one_does_not(
     for a, b in zip(own, unsure):
         assert torch.equal(a, b)
     with torch.no_grad():  # the unsure person is still given to the runtime, with its score
-        person = _posenet_with_person(False).detect_frames(frames, person=True)[3]
+        person = _posenet_with_person(False).detect_frames(frames, person=True)[4]
     np.testing.assert_allclose(person.numpy(), [[1 / (1 + np.exp(-0.5)), 0.3, -0.2, 0.1, 0.3]] * 2, rtol=1e-6)
     assert torch.allclose(sure[0], torch.tensor([[0.3, -0.2]] * 2))
     assert torch.allclose(sure[1], torch.tensor([[0.1, 0.3]] * 2))
+    assert torch.allclose(sure[3], torch.tensor([[0.8, 0.6]] * 2))  # the sure person's turn; else upright
+    assert torch.equal(unsure[3], torch.tensor([[1.0, 0.0]] * 2))
     people = find_people(sure[2][0].numpy())  # the runtime reads the person back from the map: one, in place
     assert len(people) == 1
     np.testing.assert_allclose(people[0].centre, [0.3, -0.2], atol=0.02)
@@ -126,7 +130,7 @@ def test_a_square_view_shows_the_detector_the_named_square_and_its_person_comes_
     view = torch.tensor([[0.2, 0.1, 0.25, 0.25 * w / h], [0.0, 0.0, 0.0, 0.0], [-0.5, 0.0, 0.5, 0.5 * w / h]])
     track = torch.cat([torch.tensor([[0.0], [0.0], [1.0]]), view], 1)
     with torch.no_grad():
-        centre, half, _, found = net.detect_frames(frames, person=True, view=view * (track[:, :1] < 0.5))
+        centre, half, _, _, found = net.detect_frames(frames, person=True, view=view * (track[:, :1] < 0.5))
     small = seen[0]
     assert small.shape == (3, 3, 224, 224)
     # row 0 shows x from -0.05 to 0.45; row 1 (no view) the whole width; row 2 (tracked) reads it too
@@ -167,7 +171,7 @@ def test_the_real_detector_finds_the_skier_of_the_sample_clip(monkeypatch):
     x = torch.from_numpy(np.stack([frames[f].image for f in pick])).permute(0, 3, 1, 2).float() / 255
     small = torch.nn.functional.interpolate(torch.nn.functional.avg_pool2d(x, 2), size=(128, 224), mode="bilinear")
     with torch.no_grad():
-        centre, half, logit = det(small)
+        centre, half, logit, _ = det(small)
     boxes = np.asarray(fit.normalised_boxes(labels.box[[rows[f] for f in pick]]))  # (n, 4) centre, half
     sure = logit.numpy() >= 0
     inside = (np.abs(centre.numpy() - boxes[:, :2]) <= boxes[:, 2:]).all(1)

@@ -199,7 +199,7 @@ def test_a_model_written_again_with_the_square_view_reads_the_named_square(expor
     assert net.cfg.person_view == "square"
     with torch.no_grad():
         want = net.detect_frames(torch.from_numpy(frames[1:]).permute(0, 3, 1, 2).float(), 255.0, person=True,
-                                 view=torch.from_numpy(track[1:, 1:]))[3].numpy()
+                                 view=torch.from_numpy(track[1:, 1:]))[4].numpy()
     np.testing.assert_allclose(run[3]["person"], want, atol=1e-3)
 
 

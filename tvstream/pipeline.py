@@ -176,7 +176,8 @@ def estimate(source: VideoSource, backend, options: RunOptions, stop: threading.
     roots = RootTracker(camera or scene_camera(source.width, source.height, options.camera, options.fov),
                         options.smooth, use_floor=options.scenario != "dive")
     tracker = GravityBoxTracker() if options.scenario == "dive" else None
-    joints = JointTracker(model_size, options.track_conf) if follows_joints(options, backend.metadata) else None
+    joints = JointTracker(model_size, options.track_conf, turn=backend.metadata.track_columns > 5) \
+        if follows_joints(options, backend.metadata) else None
     athlete = AthleteTrack(model_size, options.keep, fixed_camera=foreground_scored(options))
     keeps = keeps_athlete(options, backend.metadata)
     # an unsure detector frame may be read again on a second detector's person (batch 1, tracking)

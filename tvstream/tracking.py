@@ -17,6 +17,8 @@ import numpy as np
 from tvstream.skeleton import CORE_JOINTS, H36M_17  # the limbs' joints: spine, neck and head are guessed even when unseen
 
 CORE_INDEX = np.asarray(CORE_JOINTS)  # index array built once: the per-frame code indexes with it
+HIPS = np.asarray([H36M_17.index("rhip"), H36M_17.index("lhip")])
+SHOULDERS = np.asarray([H36M_17.index("rshoulder"), H36M_17.index("lshoulder")])
 
 
 def core_confidence(conf: np.ndarray) -> float:
@@ -41,27 +43,41 @@ class JointTracker:
     places the next crop. Units are normalised frame
     coordinates (-1..1, pixel ``x`` at ``(2x + 1) / W - 1``).
 
+    With ``turn`` (a model whose crop turns with the body, ``ModelMetadata.track_columns`` 6) the row gains the
+    crop's angle ``a`` (radians), MediaPipe's way: the hips-to-shoulders direction in pixels stands upright in the
+    next crop (``a = atan2(dx, -dy)``; 0 when a hip or shoulder is under ``joint_conf``), and the extent, centre
+    and half-size are those of the joints in the turned crop's axes.
+
     Args:
         input_size: ``(H, W)`` of the model input the joints are in (pixels).
     """
 
     def __init__(self, input_size: tuple[int, int], min_conf: float = 0.5, joint_conf: float = 0.3,
-                 grow: float = 1.1, pad: float = 0.0) -> None:
+                 grow: float = 1.1, pad: float = 0.0, turn: bool = False) -> None:
         if not (0 <= min_conf <= 1 and 0 <= joint_conf <= 1):
             raise ValueError(f"min_conf and joint_conf must be in [0, 1], got {min_conf}, {joint_conf}")
         if grow < 1 or not 0 <= pad < 0.5:
             raise ValueError(f"need grow >= 1 and 0 <= pad < 0.5, got {grow}, {pad}")
         h, w = input_size
         self._size = np.array([w, h], np.float64)  # (x, y) pixels
-        self.min_conf, self.joint_conf, self.grow, self.pad = min_conf, joint_conf, grow, pad
-        self._track = np.zeros(5, np.float32)
+        self.min_conf, self.joint_conf, self.grow, self.pad, self.turn = min_conf, joint_conf, grow, pad, turn
+        self._track = np.zeros(6 if turn else 5, np.float32)
 
     def track(self) -> np.ndarray:
-        """The next frame's ``(5,)`` float32 row; ``use`` 0 (all zeros) lets the detector place the crop."""
+        """The next frame's ``(5,)`` float32 row (``(6,)`` with ``turn``); ``use`` 0 (all zeros) lets the detector
+        place the crop."""
         return self._track.copy()
 
     def reset(self) -> None:
-        self._track = np.zeros(5, np.float32)
+        self._track = np.zeros_like(self._track)
+
+    def angle(self, pose2d: np.ndarray, conf: np.ndarray) -> float:
+        """The body's angle from upright (radians): that of the hips-to-shoulders direction, 0 unless all four are
+        at least ``joint_conf``."""
+        if not (np.asarray(conf)[np.r_[HIPS, SHOULDERS]] >= self.joint_conf).all():
+            return 0.0
+        dx, dy = pose2d[SHOULDERS].mean(axis=0) - pose2d[HIPS].mean(axis=0)
+        return float(np.arctan2(dx, -dy)) if np.isfinite([dx, dy]).all() and (dx or dy) else 0.0
 
     def update(self, pose2d: np.ndarray, conf: np.ndarray | None, detected: bool) -> None:
         """Take frame t's ``pose2d (K, 2)`` model pixels and ``conf (K,)``; sets the row frame t + 1 gets."""
@@ -72,10 +88,14 @@ class JointTracker:
         if good.sum() < 2:
             self.reset()
             return
-        lo, hi = pose2d[good].min(axis=0), pose2d[good].max(axis=0)  # (2,) pixels
-        centre = np.clip((lo + hi + 1) / self._size - 1, -1, 1)  # the extent's centre, normalised
+        a = self.angle(pose2d, conf) if self.turn else 0.0
+        c, s = np.cos(a), np.sin(a)
+        turned = pose2d[good] @ np.array([[c, -s], [s, c]])  # (n, 2) the joints in the turned crop's axes, pixels
+        lo, hi = turned.min(axis=0), turned.max(axis=0)
+        mid = (lo + hi) / 2 @ np.array([[c, s], [-s, c]])  # the extent's centre back in the frame's axes
+        centre = np.clip((2 * mid + 1) / self._size - 1, -1, 1)  # normalised
         half = np.minimum((hi - lo) / self._size * self.grow + 2 * self.pad, 1.0)  # 2 * pad: the frame spans 2
-        self._track = np.array([1.0, *centre, *half], np.float32)
+        self._track = np.array([1.0, *centre, *half, a][:len(self._track)], np.float32)
 
 
 class GravityBoxTracker:

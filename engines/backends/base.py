@@ -11,7 +11,7 @@ from typing import Protocol
 
 import numpy as np
 
-from engines.metadata import TRACK_INPUT, ModelMetadata
+from engines.metadata import TRACK_COLUMNS, TRACK_INPUT, ModelMetadata
 from tvstream.errors import BackendError
 
 
@@ -97,9 +97,14 @@ def check_track(track: np.ndarray | None, n: int, meta: ModelMetadata) -> np.nda
             raise BackendError(f"model {meta.name!r} has no {TRACK_INPUT!r} input (inputs {list(meta.inputs)}); "
                                "pass track=None")
         return None
+    columns = meta.track_columns
     if track is None:
-        return np.zeros((n, 5), np.float32)  # use = 0 everywhere: the detector's boxes
-    if not isinstance(track, np.ndarray) or track.dtype != np.float32 or track.shape != (n, 5):
+        return np.zeros((n, columns), np.float32)  # use = 0 everywhere: the detector's boxes
+    if (not isinstance(track, np.ndarray) or track.dtype != np.float32 or track.ndim != 2 or len(track) != n
+            or track.shape[1] not in (TRACK_COLUMNS, columns)):
         got = f"{track.dtype} {track.shape}" if isinstance(track, np.ndarray) else type(track).__name__
-        raise BackendError(f"track must be float32 ({n}, 5) [use, cx, cy, hx, hy] for {n} frames, got {got}")
+        raise BackendError(f"track must be float32 ({n}, 5) [use, cx, cy, hx, hy]"
+                           f"{' (+ angle)' if columns > TRACK_COLUMNS else ''} for {n} frames, got {got}")
+    if track.shape[1] < columns:  # a row without an angle: the crop stands upright
+        track = np.concatenate([track, np.zeros((n, columns - track.shape[1]), np.float32)], 1)
     return np.ascontiguousarray(track)

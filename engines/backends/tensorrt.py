@@ -39,17 +39,20 @@ PARITY_SEED = 0
 INPUT_DTYPES = {INPUT_NAME: (np.uint8,), TRACK_INPUT: (np.float32, np.float16)}  # an FP16 export may take a half track
 
 
-def input_shape(name: str, n: int, input_size: tuple[int, int]) -> tuple[int, ...]:
-    """The shape of input ``name`` for a batch of ``n``: frames ``(n, H, W, 3)``, track ``(n, 5)``."""
-    return (n, *input_size, 3) if name == INPUT_NAME else (n, 5)
+def input_shape(name: str, n: int, meta: ModelMetadata) -> tuple[int, ...]:
+    """The shape of input ``name`` for a batch of ``n``: frames ``(n, H, W, 3)``, track ``(n, 5)`` (6 for a model
+    whose crop turns: ``ModelMetadata.track_columns``)."""
+    return (n, *meta.input_size, 3) if name == INPUT_NAME else (n, meta.track_columns)
 
 
-def parity_track(rng: np.random.RandomState, n: int) -> np.ndarray:
-    """``(n, 5)`` track rows for the parity check: odd rows follow a random box, even rows use the detector."""
-    track = np.zeros((n, 5), np.float32)
+def parity_track(rng: np.random.RandomState, n: int, columns: int = 5) -> np.ndarray:
+    """``(n, columns)`` track rows for the parity check: odd rows follow a random box (turned by a random angle
+    when there is a 6th column), even rows use the detector."""
+    track = np.zeros((n, columns), np.float32)
     track[1::2, 0] = 1.0
     track[1::2, 1:3] = rng.uniform(-0.5, 0.5, size=(n // 2, 2))  # centre
     track[1::2, 3:5] = rng.uniform(0.1, 0.4, size=(n // 2, 2))  # half-size
+    track[1::2, 5:] = rng.uniform(-np.pi, np.pi, size=(n // 2, columns - 5))  # the crop's angle
     return track
 
 
@@ -130,12 +133,11 @@ def build_engine(trt: Any, logger: Any, model: OnnxModel, path: str | os.PathLik
         raise BackendError(f"TensorRT cannot parse {path}: {errors or logger.last_errors()}")
     config = builder.create_builder_config()
     config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, WORKSPACE_BYTES)
-    size = model.metadata.input_size
     profile = builder.create_optimization_profile()
     for name in model.metadata.inputs:
         # opt = max: the pipeline fills whole batches, a partial one only at the end of a stream
-        full = input_shape(name, max_batch, size)
-        profile.set_shape(name, input_shape(name, 1, size), full, full)
+        full = input_shape(name, max_batch, model.metadata)
+        profile.set_shape(name, input_shape(name, 1, model.metadata), full, full)
     config.add_optimization_profile(profile)
     serialized = builder.build_serialized_network(network, config)
     if serialized is None:
@@ -292,11 +294,11 @@ class TensorRTBackend:
         for buf in tensors.values():
             self.buffers[buf.name] = buf
             self._reserve(buf, tuple(self._context.get_tensor_shape(buf.name)) if not buf.is_input
-                          else input_shape(buf.name, self.max_batch, self.metadata.input_size))
+                          else input_shape(buf.name, self.max_batch, self.metadata))
 
     def _set_input_shapes(self, n: int) -> None:
         for name in self.metadata.inputs:
-            shape = input_shape(name, n, self.metadata.input_size)
+            shape = input_shape(name, n, self.metadata)
             if not self._context.set_input_shape(name, shape):
                 raise BackendError(f"TensorRT refused {name} shape {shape} (profile is batch 1..{self.max_batch})")
 
@@ -340,7 +342,7 @@ class TensorRTBackend:
         report: dict[str, float] = {}
         for n in sorted({1, self.max_batch}):
             frames = rng.randint(0, 256, size=(n, h, w, 3)).astype(np.uint8)  # (n, H, W, 3)
-            track = parity_track(rng, n) if tracked else None
+            track = parity_track(rng, n, self.metadata.track_columns) if tracked else None
             feed = {INPUT_NAME: frames, **({TRACK_INPUT: track} if tracked else {})}
             reference = dict(zip(names, session.run(None, feed)))
             for k, v in compare_outputs(reference, self._run(frames, track)).items():

@@ -26,19 +26,39 @@ def base_grid(height: int, width: int, like: torch.Tensor) -> torch.Tensor:
     return torch.stack([xs[None, :].expand(height, width), ys[:, None].expand(height, width)], -1)[None]
 
 
-def crop(frames: torch.Tensor, scale: torch.Tensor, centre: torch.Tensor, size: int) -> torch.Tensor:
+def crop(frames: torch.Tensor, scale: torch.Tensor, centre: torch.Tensor, size: int,
+         turn: torch.Tensor | None = None) -> torch.Tensor:
     """(N, C, H, W) frames -> (N, C, size, size) crops of the boxes (zeros outside the frame).
 
     The grid is ``base_grid * scale + centre``, built per axis (N x S numbers) and only then spread over the
     S x S crop: the same numbers, but ONNX Runtime's broadcasts over a last axis of 2 cost as much per frame as
     a convolution of the pose head.
+
+    ``turn (N, 2)`` = ``(cos a, sin a)`` turns each crop by its angle ``a`` about its centre, in frame pixels: the
+    crop's up direction is ``(sin a, -cos a)`` in the frame (x right, y down), so a body whose hips-to-shoulders
+    direction that is stands upright in the crop (:func:`turn_points` maps crop points back).
     """
     n = frames.shape[0]
     u = pixel_centres(size, frames.device, frames.dtype)[None, :]  # (1, S)
+    if turn is not None:  # not separable: each of the S x S crop pixels gets its own frame point
+        c, s = turn[:, :1, None], turn[:, 1:, None]  # (N, 1, 1)
+        col, row = u[:, None, :], u[:, :, None]  # (1, 1, S) crop x, (1, S, 1) crop y
+        xs = (c * col - s * row) * scale[:, :1, None] + centre[:, :1, None]  # (N, S, S)
+        ys = (s * col + c * row) * scale[:, 1:, None] + centre[:, 1:, None]
+        return F.grid_sample(frames, torch.stack([xs, ys], -1), mode="bilinear", padding_mode="zeros",
+                             align_corners=False)
     xs = u * scale[:, :1] + centre[:, :1]  # (N, S) crop column -> frame x
     ys = u * scale[:, 1:] + centre[:, 1:]  # (N, S) crop row -> frame y
     grid = torch.stack([xs[:, None, :].expand(n, size, size), ys[:, :, None].expand(n, size, size)], -1)
     return F.grid_sample(frames, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+def turn_points(points: torch.Tensor, turn: torch.Tensor) -> torch.Tensor:
+    """``points (N, K, 2+)`` in a turned crop's axes (:func:`crop`'s ``turn (N, 2)``) -> the frame's axes: x and y
+    turned by the crop's angle (a third coordinate, depth, is kept)."""
+    c, s = turn[:, None, :1], turn[:, None, 1:]  # (N, 1, 1)
+    x, y = points[..., :1], points[..., 1:2]
+    return torch.cat([c * x - s * y, s * x + c * y, points[..., 2:]], -1)
 
 
 def smooth_window(coords: torch.Tensor) -> torch.Tensor:

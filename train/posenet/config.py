@@ -58,6 +58,11 @@ class PoseNetConfig:
     # > 0: the 3D joints come from a lifter of this width reading the 2D joints and their confidence
     # (train.posenet.model.Lifter) instead of the head's location maps; 0: the location maps
     lifter_width: int = 0
+    # the crop turns with the body, as MediaPipe's region of interest: on a tracked frame by the angle the runtime
+    # reads from the last frame's hips-to-shoulders direction (the track row's 6th number, radians), on a detector
+    # frame by MediaPipe's person detector's hip-to-circle direction where it is sure; the joints are turned back
+    # (2D in the frame, 3D about the camera's axis). A head trained on upright crops then sees a diver upright.
+    crop_rotation: bool = False
 
     def __post_init__(self) -> None:
         h, w = self.frame_size

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from train.models.backbone import ResNetTrunk
-from train.models.spatial import crop, pixel_centres
+from train.models.spatial import crop, pixel_centres, turn_points
 from train.posenet.config import PoseNetConfig
 
 MEAN = (0.45, 0.45, 0.45)
@@ -243,12 +243,18 @@ class PoseNet(nn.Module):
         as a peak at its centre (read by ``tvstream.candidates`` as any other) that replaces boxnet's peaks inside
         its box (a second peak on the same person would look like someone overlapping it) and leaves boxnet's
         people elsewhere (someone crossing). Where MediaPipe's is not sure, both are boxnet's, which still sees
-        the rendered and small people MediaPipe's misses. ``view``: :meth:`person_input`."""
+        the rendered and small people MediaPipe's misses. ``view``: :meth:`person_input`.
+
+        Returns ``centre, half, map, turn`` (+ the person): ``turn (N, 2)`` is ``(cos a, sin a)`` of the body's angle
+        from upright where MediaPipe's detector is sure (its hip-to-circle direction), ``(1, 0)`` elsewhere."""
         centre, half, box_map = self.detect(F.avg_pool2d(frames, self.cfg.detector_stride), pixel_max)
+        upright = torch.cat([torch.ones_like(centre[:, :1]), torch.zeros_like(centre[:, :1])], 1)  # (N, 2)
         if self.person_detector is None:
-            return (centre, half, box_map) + ((torch.zeros_like(centre[:, :1]).repeat(1, 5),) if person else ())
+            nobody = (torch.zeros_like(centre[:, :1]).repeat(1, 5),) if person else ()
+            return (centre, half, box_map, upright) + nobody
         small, shown = self.person_input(frames, view)
-        p_centre, p_half, p_logit = self.person_detector(small if pixel_max == 1.0 else small * (1.0 / pixel_max))
+        p_centre, p_half, p_logit, p_turn = self.person_detector(small if pixel_max == 1.0 else
+                                                                 small * (1.0 / pixel_max))
         if shown is not None:  # the view's units -> the frame's
             p_centre, p_half = shown[:, :2] + p_centre * shown[:, 2:], p_half * shown[:, 2:]
         score = torch.sigmoid(p_logit)  # (N,)
@@ -265,7 +271,7 @@ class PoseNet(nn.Module):
         s = sure[:, :, None, None]
         found = (torch.cat([score[:, None], p_centre, p_half], 1),) if person else ()
         return (sure * p_centre + (1 - sure) * centre, sure * p_half + (1 - sure) * half,
-                s * person_map + (1 - s) * box_map) + found
+                s * person_map + (1 - s) * box_map, sure * p_turn + (1 - sure) * upright) + found
 
     def read_crop(self, crops: torch.Tensor, pixel_max: float = 1.0,
                   presence: bool = False) -> tuple[torch.Tensor, ...]:
@@ -285,16 +291,36 @@ class PoseNet(nn.Module):
         ``track (N, 5)`` = ``[use, cx, cy, hx, hy]``: where ``use`` is 1 the box comes from the runtime's
         tracker (the previous frame's joints) instead of the detector. ``pixel_max`` 255 lets the exported graph
         scale only the small frame and the crop, not the whole frame (pooling and cropping are linear).
+
+        With ``crop_rotation`` the track row has a 6th number, the crop's angle on a tracked row (its half-size
+        then in the turned crop's axes), and a detector row's crop turns as MediaPipe's person detector says; the
+        returned ``xy`` (crop units) and ``xyz`` are turned back to the frame's axes and ``half`` is the turned
+        box's bound, so the frame's joints are ``centre + scale * xy`` either way.
         """
         # a detector frame's track row may name the square MediaPipe's person detector reads (``person_view``)
         view = None if track is None or self.cfg.person_view == "frame" else \
             track[:, 1:5] * (track[:, :1] < 0.5).to(track.dtype)
-        centre, half, box_map, *found = self.detect_frames(frames, pixel_max, person, view)
+        centre, half, box_map, turn, *found = self.detect_frames(frames, pixel_max, person, view)
+        crop_half = half
         if track is not None:
             use = track[:, :1]
             centre = use * track[:, 1:3] + (1 - use) * centre
-            half = use * track[:, 3:5] + (1 - use) * half
-        scale = crop_scale(half, self.cfg.frame_size, self.cfg.box_margin)
-        crops = crop(frames, scale, centre, self.cfg.crop_size)  # (N, 3, S, S)
+            half = crop_half = use * track[:, 3:5] + (1 - use) * half
+            if self.cfg.crop_rotation:
+                angle = track[:, 5:6]
+                turn = use * torch.cat([torch.cos(angle), torch.sin(angle)], 1) + (1 - use) * turn
+                half = use * self._bound(crop_half, turn) + (1 - use) * crop_half
+        scale = crop_scale(crop_half, self.cfg.frame_size, self.cfg.box_margin)
+        turn = turn if self.cfg.crop_rotation else None
+        crops = crop(frames, scale, centre, self.cfg.crop_size, turn)  # (N, 3, S, S)
         xy, xyz, conf, _ = self.read_crop(crops, pixel_max)
+        if turn is not None:
+            xy, xyz = turn_points(xy, turn), turn_points(xyz, turn)
         return (centre, half, scale, xy, xyz, conf, box_map, *found)
+
+    def _bound(self, half: torch.Tensor, turn: torch.Tensor) -> torch.Tensor:
+        """Half-sizes ``(N, 2)`` in a turned box's axes -> those of the upright box around it (normalised)."""
+        h, w = self.cfg.frame_size
+        px = half * half.new_tensor([w, h])  # (N, 2) in pixels (x 2: the normalised frame spans 2)
+        c, s = turn[:, :1].abs(), turn[:, 1:].abs()
+        return torch.cat([c * px[:, :1] + s * px[:, 1:], s * px[:, :1] + c * px[:, 1:]], 1) / half.new_tensor([w, h])

@@ -123,8 +123,10 @@ class BlazePoseDetector(nn.Module):
         r = self.size * torch.sqrt((d * d).sum(-1) + 1e-12)
         return torch.stack([r, r * aspect], -1)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """-> the person's ``centre (N, 2)`` (hip point) and ``half (N, 2)``, and the best anchor's ``logit (N,)``."""
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """-> the person's ``centre (N, 2)`` (hip point) and ``half (N, 2)``, the best anchor's ``logit (N,)``, and
+        the body's turn ``(N, 2)`` = ``(cos a, sin a)`` of the angle ``a`` from upright of the hip-to-circle
+        direction in pixels (MediaPipe's region of interest turns by it: ``train.models.spatial.crop``)."""
         logit, hip, circle, box = self.anchors(x)
         aspect = x.shape[-1] / x.shape[-2]  # a normalised unit in y is this many in x, in pixels
         best = logit.argmax(1)  # (N,)
@@ -138,7 +140,9 @@ class BlazePoseDetector(nn.Module):
         weight = score * ((iou > NMS_IOU) & (score >= NMS_SCORE * score.gather(1, best[:, None]))).to(x.dtype)
         weight = weight / weight.sum(1, keepdim=True).clamp(min=1e-9)  # (N, A); the best anchor is always in
         hip_c, circle_c = (weight[..., None] * hip).sum(1), (weight[..., None] * circle).sum(1)
-        return hip_c, self._half(hip_c, circle_c, aspect), logit.gather(1, best[:, None])[:, 0]
+        up = (circle_c - hip_c) * x.new_tensor([x.shape[-1], x.shape[-2]])  # (N, 2) in input pixels (x right, y down)
+        turn = torch.stack([-up[:, 1], up[:, 0]], 1) / torch.sqrt((up * up).sum(1, keepdim=True) + 1e-12)
+        return hip_c, self._half(hip_c, circle_c, aspect), logit.gather(1, best[:, None])[:, 0], turn
 
 
 def main(argv: list[str] | None = None) -> None:

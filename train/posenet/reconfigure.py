@@ -1,0 +1,57 @@
+"""Change how a trained pose network runs, not what it learnt: a checkpoint whose weights are kept bit for bit.
+
+Some settings of :class:`train.posenet.config.PoseNetConfig` act only at run time: whether the crop turns with
+the body (``crop_rotation``, MediaPipe's region of interest) and when MediaPipe's person detector's box is taken
+(``detector_min_score``, ``detector_box_scale``). A finished run can be tried with other values without a step of
+training; the new checkpoint says in its fit record what it was made from.
+
+Run: ``python -m train.posenet.reconfigure runs/s24/H/last.pt runs/s25/H_turned/last.pt --crop-rotation``; then
+``python -m engines.export`` or ``python -m train.default_model build`` as for any run.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import replace
+from pathlib import Path
+
+from train.checkpoint import load_checkpoint, save_checkpoint
+from train.posenet.config import PoseNetConfig
+from train.posenet.model import PoseNet
+
+KIND = "posenet"
+RUN_TIME_SETTINGS = ("crop_rotation", "detector_min_score", "detector_box_scale")
+
+
+def reconfigure(checkpoint: Path, out: Path, **settings) -> PoseNetConfig:
+    """Write ``out``: ``checkpoint``'s pose network with ``settings`` (names in :data:`RUN_TIME_SETTINGS`)."""
+    unknown = set(settings) - set(RUN_TIME_SETTINGS)
+    if unknown:
+        raise ValueError(f"not run-time settings: {sorted(unknown)} (these are: {', '.join(RUN_TIME_SETTINGS)})")
+    state = load_checkpoint(checkpoint, expect={"kind": KIND}, keys=("kind",))
+    cfg = replace(PoseNetConfig.from_dict(state["config"]["model"]), **settings)  # validated by __post_init__
+    net = PoseNet(cfg)
+    net.load_state_dict(state["model"])  # the same modules: strict
+    config = {**state["config"], "model": cfg.to_dict(),
+              "fit": {**state["config"].get("fit", {}), "reconfigured": {"from": str(checkpoint), **settings}}}
+    save_checkpoint(out, config=config, step=state.get("step", 0), model=net)
+    return cfg
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("checkpoint", type=Path, help="a pose network's last.pt")
+    ap.add_argument("out", type=Path, help="the new checkpoint (e.g. RUN_DIR/last.pt)")
+    ap.add_argument("--crop-rotation", action=argparse.BooleanOptionalAction, default=None,
+                    help="the crop turns with the body (MediaPipe's region of interest)")
+    ap.add_argument("--detector-min-score", type=float, help="MediaPipe's person box is taken from this score")
+    ap.add_argument("--detector-box-scale", type=float, help="the crop's half-size over MediaPipe's body radius")
+    args = ap.parse_args(argv)
+    settings = {k: v for k, v in vars(args).items() if k in RUN_TIME_SETTINGS and v is not None}
+    if not settings:
+        ap.error("name at least one setting to change")
+    print(reconfigure(args.checkpoint, args.out, **settings))
+
+
+if __name__ == "__main__":
+    main()
