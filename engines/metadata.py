@@ -13,8 +13,9 @@ from tvstream.skeleton import JOINT_NAMES
 
 MODEL_SCHEMA = "tvstream.model/1"
 INPUT_NAME = "frames"  # (N, H, W, 3) uint8 RGB at the model's working resolution
-# (N, 5) float32 [use, cx, cy, hx, hy]: with use 1 a box the crop follows instead of the detector's; with use 0
-# the square a person detector reading a square view looks at (zeros: the whole frame; FrameFit.view_row)
+# (N, 5) float32 [use, cx, cy, hx, hy] (+ an angle, below): with use 1 a box the crop follows instead of the
+# detector's; with use 0 the square a person detector reading a square view looks at (zeros: the whole frame;
+# FrameFit.view_row)
 TRACK_INPUT = "track"
 # a model whose crop turns with the body (PoseNetConfig.crop_rotation) takes a 6th number: the crop's angle
 # (radians; the crop's up direction is (sin a, -cos a) in the frame), read on rows whose use is 1

@@ -8,7 +8,9 @@ tracked frames, where it does not run). ``track = [use, cx, cy, hx, hy]``: where
 crop follows that box (normalised centre and half-size, from the previous frame's joints) instead of the
 detector's; where it is 0 the detector places the crop, and a person detector that reads a square view
 (``PoseNetConfig.person_view``) reads the square that box names (zeros: the whole frame's width;
-:meth:`tvstream.frame_fit.FrameFit.view_row`). All zeros = detect every frame. torch is imported only inside.
+:meth:`tvstream.frame_fit.FrameFit.view_row`). All zeros = detect every frame. A model whose crop turns with the
+body (``PoseNetConfig.crop_rotation``) takes ``(N, 6)``: the 6th number is a tracked crop's angle (radians,
+``tvstream.tracking.JointTracker``). torch is imported only inside.
 """
 
 from __future__ import annotations

@@ -26,7 +26,9 @@ class Backend(Protocol):
 
         ``track (N, 5)`` float32 ``[use, cx, cy, hx, hy]`` only for models whose ``metadata.inputs`` has
         ``"track"`` (None: zeros, the detector places every crop; a row with use 0 may name the square a person
-        detector looks at, ``FrameFit.view_row``); a model without it refuses a track.
+        detector looks at, ``FrameFit.view_row``); a model whose crop turns with the body
+        (``metadata.track_columns`` 6) also takes a 6th number, the crop's angle, and reads a 5-number row as
+        upright; a model without a track input refuses one.
         """
         ...
 
