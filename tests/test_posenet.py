@@ -122,6 +122,25 @@ def test_rotation_turns_the_3d_pose_with_the_image():
     assert abs(angle2d - angle3d) < 1e-4 and abs(out3[0, 3, 2] - 0.5) < 1e-6
 
 
+def test_upright_crops_stand_a_lying_body_up_and_turn_its_3d_with_it():
+    """``upright_p``: a body lying with its shoulders 0.3 to the right of its hips (90 degrees from upright) is
+    turned so its shoulders are straight above its hips in the crop, in 2D and 3D (x, y turned alike); a body
+    whose shoulders are not labeled stays as it lies. The held-out crops (``train=False``) turn too."""
+    j2 = torch.zeros(2, 17, 2)
+    j2[:, [11, 14], 0] = 0.3  # shoulders right of the hips (at 0)
+    j3 = torch.zeros(2, 17, 3)
+    j3[:, [11, 14], 0] = 0.5  # 0.5 m to the right in 3D as well
+    weight = torch.ones(2, 17)
+    weight[1, 11] = 0.0
+    aug = replace(NO_AUG, upright_p=1.0)
+    for train in (True, False):
+        _, out2, out3, _ = pose_crops(torch.zeros(2, 3, 32, 32), j2, j3, torch.full((2, 2), 0.4), 16, 1.25, aug,
+                                      torch.Generator().manual_seed(0), train=train, weight=weight)
+        assert abs(out2[0, 11, 0]) < 1e-5 and out2[0, 11, 1] < -0.5  # up in the crop
+        assert abs(out3[0, 11, 0]) < 1e-5 and out3[0, 11, 1] == pytest.approx(-0.5, abs=1e-5)
+        assert out2[1, 11, 0] > 0.5 and abs(out2[1, 11, 1]) < 1e-5  # unlabeled shoulder: not turned
+
+
 def test_zoomed_frames_keep_the_box_on_the_athlete():
     g = torch.Generator().manual_seed(2)
     centre = torch.tensor([[0.3, -0.2], [-0.5, 0.4], [0.0, 0.0]])

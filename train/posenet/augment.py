@@ -19,6 +19,8 @@ import torch.nn.functional as F
 from tvstream.skeleton import H36M_17
 
 FLIP = torch.as_tensor(H36M_17.flip_permutation())
+HIPS = [H36M_17.index("rhip"), H36M_17.index("lhip")]
+SHOULDERS = [H36M_17.index("rshoulder"), H36M_17.index("lshoulder")]
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,10 @@ class AugmentConfig:
     shift: float = 0.15  # of the crop side, each axis
     rotate_deg: float = 35.0
     rotate_p: float = 0.5
+    # the share of crops first turned so the labeled hips-to-shoulders direction stands upright: the crop a model
+    # whose crop turns with the body reads at run time (PoseNetConfig.crop_rotation); the rotation above is then
+    # the tracker's error around it. With it > 0 the held-out crops are turned upright too
+    upright_p: float = 0.0
     squash: tuple[float, float] = (0.6, 1.05)  # horizontal compression of the source
     squash_p: float = 0.3
     flip_p: float = 0.5
@@ -75,16 +81,20 @@ def pose_crops(images: torch.Tensor, joints2d: torch.Tensor, joints3d: torch.Ten
     Without ``train`` the crop is the runtime's: the box grown by ``margin``, no jitter.
     """
     n = images.shape[0]
+    w = torch.ones(joints2d.shape[:2]) if weight is None else weight
     side = margin * tight.max(dim=1).values  # (N,) half-side of the crop, pre-crop units
     if train:
         side = side * _u(n, *cfg.scale, g)
         shift = (torch.rand(n, 2, generator=g) * 2 - 1) * cfg.shift * side[:, None]  # (N, 2)
         angle = torch.where(_p(n, cfg.rotate_p, g), _u(n, -cfg.rotate_deg, cfg.rotate_deg, g), torch.zeros(n))
+        upright = _p(n, cfg.upright_p, g) if cfg.upright_p > 0 else torch.zeros(n, dtype=torch.bool)  # no draw at 0
         squash = torch.where(_p(n, cfg.squash_p, g), _u(n, *cfg.squash, g), torch.ones(n))
         flip = _p(n, cfg.flip_p, g)
     else:
         shift, angle, squash = torch.zeros(n, 2), torch.zeros(n), torch.ones(n)
+        upright = torch.full((n,), cfg.upright_p > 0)
         flip = torch.zeros(n, dtype=torch.bool)
+    angle = angle + torch.where(upright, body_angle(joints2d, w), torch.zeros(n))
     a = angle * math.pi / 180
     cos, sin = torch.cos(a), torch.sin(a)
     rot = torch.stack([torch.stack([cos, -sin], -1), torch.stack([sin, cos], -1)], -2)  # (N, 2, 2)
@@ -101,9 +111,17 @@ def pose_crops(images: torch.Tensor, joints2d: torch.Tensor, joints3d: torch.Ten
     j3[..., 0] = j3[..., 0] * sign[:, None]
     j2 = torch.where(flip[:, None, None], j2[:, FLIP], j2)
     j3 = torch.where(flip[:, None, None], j3[:, FLIP], j3)
-    w = torch.ones(joints2d.shape[:2]) if weight is None else weight
     w = torch.where(flip[:, None], w[:, FLIP], w)
     return crops, j2, j3, w
+
+
+def body_angle(joints2d: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """(N,) degrees from upright of the hips-to-shoulders direction of ``joints2d (N, K, 2)`` (x right, y down, equal
+    units on both axes): ``atan2(dx, -dy)``, as ``tvstream.tracking.JointTracker`` turns the run's crop; 0 where a
+    hip or shoulder is not labeled (``weight (N, K)`` 0)."""
+    d = joints2d[:, SHOULDERS].mean(1) - joints2d[:, HIPS].mean(1)  # (N, 2)
+    known = (weight[:, HIPS] > 0).all(1) & (weight[:, SHOULDERS] > 0).all(1) & torch.isfinite(d).all(1)
+    return torch.where(known, torch.rad2deg(torch.atan2(d[:, 0], -d[:, 1])), torch.zeros(len(d)))
 
 
 def zoom_frames(frames: torch.Tensor, box: torch.Tensor, cfg: AugmentConfig,
