@@ -15,9 +15,10 @@ import argparse
 from dataclasses import replace
 from pathlib import Path
 
-from train.checkpoint import load_checkpoint, save_checkpoint
+from train.checkpoint import load_checkpoint
 from train.posenet.config import SIZES, PoseNetConfig
 from train.posenet.model import PoseNet
+from train.posenet.reconfigure import save_derived
 from tvstream.errors import CheckpointError
 
 KIND = "posenet"
@@ -39,9 +40,7 @@ def add_person_detector(checkpoint: Path, out: Path, size: str = "real-lite-mpde
     missing, unexpected = net.load_state_dict(state["model"], strict=False)
     if unexpected or not all(k.startswith("person_detector.") for k in missing):
         raise CheckpointError(f"{checkpoint}: its weights do not fit {cfg}")
-    config = {**state["config"], "model": cfg.to_dict(),
-              "fit": {**state["config"].get("fit", {}), "model": size, "person_detector": f"added to {checkpoint}"}}
-    save_checkpoint(out, config=config, step=state.get("step", 0), model=net)
+    save_derived(out, state, net, model=size, person_detector=f"added to {checkpoint}")
     return cfg
 
 

@@ -32,10 +32,15 @@ def reconfigure(checkpoint: Path, out: Path, **settings) -> PoseNetConfig:
     cfg = replace(PoseNetConfig.from_dict(state["config"]["model"]), **settings)  # validated by __post_init__
     net = PoseNet(cfg)
     net.load_state_dict(state["model"])  # the same modules: strict
-    config = {**state["config"], "model": cfg.to_dict(),
-              "fit": {**state["config"].get("fit", {}), "reconfigured": {"from": str(checkpoint), **settings}}}
-    save_checkpoint(out, config=config, step=state.get("step", 0), model=net)
+    save_derived(out, state, net, reconfigured={"from": str(checkpoint), **settings})
     return cfg
+
+
+def save_derived(out: Path, state: dict, net: PoseNet, **notes) -> None:
+    """Write ``out``: the run of checkpoint ``state`` (its config and step) with ``net`` (config and weights) in
+    place of its network, ``notes`` added to its fit record (what it was made from)."""
+    config = {**state["config"], "model": net.cfg.to_dict(), "fit": {**state["config"].get("fit", {}), **notes}}
+    save_checkpoint(out, config=config, step=state.get("step", 0), model=net)
 
 
 def main(argv: list[str] | None = None) -> None:
