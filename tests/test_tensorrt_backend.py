@@ -27,11 +27,12 @@ H, W, K = 32, 32, len(JOINT_NAMES)
 
 
 def tiny_onnx(path: Path, fp16: bool = False, track: bool = False,
-              meta_inputs: tuple[str, ...] | None = None) -> Path:
+              meta_inputs: tuple[str, ...] | None = None, turned: bool = False) -> Path:
     """A valid model: frames (N, H, W, 3) uint8 -> every output filled with the frame's mean pixel value.
 
     ``track``: a second input ``track (N, 5)`` and a ``conf`` output, as the pose network's export has
     (see :func:`tiny_track_outputs`). ``meta_inputs``: what the metadata claims (default: the graph's inputs).
+    ``turned``: the track has a 6th number (a crop that turns with the body: ``ModelMetadata.track_columns``).
     """
     import onnx
     from onnx import TensorProto, helper, numpy_helper
@@ -69,14 +70,16 @@ def tiny_onnx(path: Path, fp16: bool = False, track: bool = False,
                   helper.make_node("Mul", ["cx3", "hundreds_3d"], ["shift"]),
                   helper.make_node("Add", ["pose3d0", "shift"], ["pose3d"]),
                   helper.make_node("Mul", ["m2", "inv255_k"], ["conf"])]
-        inputs.append(helper.make_tensor_value_info("track", ft, ["N", 5]))
+        inputs.append(helper.make_tensor_value_info("track", ft, ["N", 6 if turned else 5]))
         outputs.append(helper.make_tensor_value_info("conf", ft, ["N", K]))
         names += ("conf",)
     graph = helper.make_graph(nodes, "tiny", inputs, outputs, inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8  # readable by any onnxruntime >= 1.17
     meta_inputs = meta_inputs or tuple(i.name for i in inputs)
-    helper.set_model_props(model, ModelMetadata(input_size=(H, W), outputs=names, inputs=meta_inputs).to_props())
+    config = {"kind": "posenet", "model": {"crop_rotation": True}} if turned else {}
+    helper.set_model_props(model, ModelMetadata(input_size=(H, W), outputs=names, inputs=meta_inputs,
+                                                config=config).to_props())
     onnx.save(model, str(path))
     return path
 
@@ -105,7 +108,8 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {"fp32": tiny_onnx(root / "tiny.onnx"), "fp16": tiny_onnx(root / "tiny_fp16.onnx", fp16=True),
             "track": tiny_onnx(root / "tiny_track.onnx", track=True),
             "track_fp16": tiny_onnx(root / "tiny_track_fp16.onnx", fp16=True, track=True),
-            "track_unclaimed": tiny_onnx(root / "tiny_track_unclaimed.onnx", track=True, meta_inputs=("frames",))}
+            "track_unclaimed": tiny_onnx(root / "tiny_track_unclaimed.onnx", track=True, meta_inputs=("frames",)),
+            "turned": tiny_onnx(root / "tiny_turned.onnx", track=True, turned=True)}
 
 
 @pytest.fixture
@@ -315,6 +319,22 @@ def test_track_engine_profiles_reserves_and_copies_both_inputs(models, tmp_path)
     backend.infer(frames)  # no track: zeros, the detector's boxes
     np.testing.assert_array_equal(trt.fed[-1]["track"], np.zeros((3, 5), np.float32))
     assert backend.allocations == 6
+
+
+def test_a_turned_model_s_engine_takes_six_track_numbers_and_reads_five_as_upright(models, tmp_path) -> None:
+    """A model whose crop turns (``track_columns`` 6): the profile and buffer are 6 wide, the parity check feeds
+    angles on the rows that follow a box, and a pipeline's 5-number row reaches the engine with angle 0."""
+    cuda = FakeCuda()
+    trt = FakeTensorRT(cuda, run=tiny_track_outputs)
+    backend = make_backend(models["turned"], tmp_path, (trt, cuda), max_batch=4)
+    assert trt.configs[0].profiles[0].shapes["track"] == ((1, 6), (4, 6), (4, 6))
+    assert backend.buffers["track"].capacity == 4 * 6
+    parity = trt.fed[-1]["track"]  # the parity check's batch of 4: rows 1 and 3 follow a box, turned
+    assert parity.shape == (4, 6) and (parity[1::2, 5] != 0).all() and (parity[0::2] == 0).all()
+    frames, track = np.repeat(frames_of(1), 3, axis=0), track_of(3)
+    out = backend.infer(frames, track)
+    np.testing.assert_array_equal(trt.fed[-1]["track"], np.concatenate([track, np.zeros((3, 1), np.float32)], 1))
+    np.testing.assert_allclose(out["box"], tiny_track_outputs(frames, track)["box"], atol=1e-4)
 
 
 def test_parity_check_feeds_the_same_track_boxes_to_onnxruntime(models, tmp_path) -> None:
