@@ -16,7 +16,7 @@ from itertools import islice
 
 import numpy as np
 
-from engines.metadata import DETECTIONS, PERSON, TRACK_INPUT, ModelMetadata
+from engines.metadata import DETECTIONS, PERSON, TRACK_COLUMNS, TRACK_INPUT, ModelMetadata
 from tvstream.athlete import AthleteTrack, KeepOptions
 from tvstream.background import RollingBackground
 from tvstream.camera_motion import CameraMotion
@@ -176,7 +176,7 @@ def estimate(source: VideoSource, backend, options: RunOptions, stop: threading.
     roots = RootTracker(camera or scene_camera(source.width, source.height, options.camera, options.fov),
                         options.smooth, use_floor=options.scenario != "dive")
     tracker = GravityBoxTracker() if options.scenario == "dive" else None
-    joints = JointTracker(model_size, options.track_conf, turn=backend.metadata.track_columns > 5) \
+    joints = JointTracker(model_size, options.track_conf, turn=backend.metadata.track_columns > TRACK_COLUMNS) \
         if follows_joints(options, backend.metadata) else None
     athlete = AthleteTrack(model_size, options.keep, fixed_camera=foreground_scored(options))
     keeps = keeps_athlete(options, backend.metadata)

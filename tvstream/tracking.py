@@ -10,6 +10,7 @@ does for the horizontal drift. The box size is a running median. Used by ``tvstr
 
 from __future__ import annotations
 
+import math
 from collections import deque
 
 import numpy as np
@@ -19,6 +20,7 @@ from tvstream.skeleton import CORE_JOINTS, H36M_17  # the limbs' joints: spine, 
 CORE_INDEX = np.asarray(CORE_JOINTS)  # index array built once: the per-frame code indexes with it
 HIPS = np.asarray([H36M_17.index("rhip"), H36M_17.index("lhip")])
 SHOULDERS = np.asarray([H36M_17.index("rshoulder"), H36M_17.index("lshoulder")])
+BODY_AXIS = np.concatenate([HIPS, SHOULDERS])  # the joints a turned crop's angle is read from
 
 
 def core_confidence(conf: np.ndarray) -> float:
@@ -74,10 +76,10 @@ class JointTracker:
     def angle(self, pose2d: np.ndarray, conf: np.ndarray) -> float:
         """The body's angle from upright (radians): that of the hips-to-shoulders direction, 0 unless all four are
         at least ``joint_conf``."""
-        if not (np.asarray(conf)[np.r_[HIPS, SHOULDERS]] >= self.joint_conf).all():
+        if not (np.asarray(conf)[BODY_AXIS] >= self.joint_conf).all():
             return 0.0
         dx, dy = pose2d[SHOULDERS].mean(axis=0) - pose2d[HIPS].mean(axis=0)
-        return float(np.arctan2(dx, -dy)) if np.isfinite([dx, dy]).all() and (dx or dy) else 0.0
+        return float(np.arctan2(dx, -dy)) if math.isfinite(dx) and math.isfinite(dy) and (dx or dy) else 0.0
 
     def update(self, pose2d: np.ndarray, conf: np.ndarray | None, detected: bool) -> None:
         """Take frame t's ``pose2d (K, 2)`` model pixels and ``conf (K,)``; sets the row frame t + 1 gets."""
@@ -88,14 +90,20 @@ class JointTracker:
         if good.sum() < 2:
             self.reset()
             return
-        a = self.angle(pose2d, conf) if self.turn else 0.0
-        c, s = np.cos(a), np.sin(a)
-        turned = pose2d[good] @ np.array([[c, -s], [s, c]])  # (n, 2) the joints in the turned crop's axes, pixels
+        if not self.turn:
+            lo, hi = pose2d[good].min(axis=0), pose2d[good].max(axis=0)  # (2,) pixels
+            centre = np.clip((lo + hi + 1) / self._size - 1, -1, 1)  # the extent's centre, normalised
+            half = np.minimum((hi - lo) / self._size * self.grow + 2 * self.pad, 1.0)  # 2 * pad: the frame spans 2
+            self._track = np.array([1.0, *centre, *half], np.float32)
+            return
+        a = self.angle(pose2d, conf)
+        turn = np.array([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]])
+        turned = pose2d[good] @ turn  # (n, 2) the joints in the turned crop's axes, pixels
         lo, hi = turned.min(axis=0), turned.max(axis=0)
-        mid = (lo + hi) / 2 @ np.array([[c, s], [-s, c]])  # the extent's centre back in the frame's axes
-        centre = np.clip((2 * mid + 1) / self._size - 1, -1, 1)  # normalised
-        half = np.minimum((hi - lo) / self._size * self.grow + 2 * self.pad, 1.0)  # 2 * pad: the frame spans 2
-        self._track = np.array([1.0, *centre, *half, a][:len(self._track)], np.float32)
+        mid = turn @ ((lo + hi) / 2)  # the extent's centre back in the frame's axes
+        centre = np.clip((2 * mid + 1) / self._size - 1, -1, 1)
+        half = np.minimum((hi - lo) / self._size * self.grow + 2 * self.pad, 1.0)
+        self._track = np.array([1.0, *centre, *half, a], np.float32)
 
 
 class GravityBoxTracker:
