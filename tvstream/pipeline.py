@@ -62,6 +62,11 @@ class RunOptions:
     # SECOND_LOOK_CONF): the head arbitrates between the detectors, as MediaPipe's landmark network confirms its
     # person detector. None: never.
     second_look: float | None = 0.2
+    # models with a track input, at batch 1 with tracking: a detector frame (its crop placed by a detector's box,
+    # upright unless MediaPipe's detector is sure of the person) is read again on the crop the tracker would place
+    # from that first read (turned by its lean for a model whose crop turns with the body), and the second read is
+    # kept where the head is surer: the detectors' boxes are loose, the joints' extent is the crop the head learnt.
+    reread: bool = True
     render: str | None = None  # overlay video path
     scenario: str = "studio"  # "dive": gravity-aware box tracking; "ski": no foreground score (moving camera)
     max_frames: int | None = None  # stop after this many frames (None: the whole source)
@@ -178,6 +183,8 @@ def estimate(source: VideoSource, backend, options: RunOptions, stop: threading.
     tracker = GravityBoxTracker() if options.scenario == "dive" else None
     joints = JointTracker(model_size, options.track_conf, turn=backend.metadata.track_columns > TRACK_COLUMNS) \
         if follows_joints(options, backend.metadata) else None
+    # a detector frame may be read again on the crop its own joints place
+    rereads = joints is not None and options.reread and "conf" in backend.metadata.outputs
     athlete = AthleteTrack(model_size, options.keep, fixed_camera=foreground_scored(options))
     keeps = keeps_athlete(options, backend.metadata)
     # an unsure detector frame may be read again on a second detector's person (batch 1, tracking)
@@ -219,6 +226,12 @@ def estimate(source: VideoSource, backend, options: RunOptions, stop: threading.
                                          athlete if keeps else None)
                     if again is not None:
                         out, seen = again, None
+                        box_model, conf = out["box"][i], out["conf"][i]
+                        core = core_confidence(conf)
+                if rereads and row[0] < 0.5 and not vetoed and not (keeps and athlete.ambiguous):
+                    again = _reread(backend, joints, frame, out["pose2d"][i], conf, core)
+                    if again is not None:
+                        out = again
                         box_model, conf = out["box"][i], out["conf"][i]
                         core = core_confidence(conf)
                 score = 1.0 if background is None else background.observe(frame.image, box_model)
@@ -278,6 +291,20 @@ def _second_look(backend, person: np.ndarray, frame: Frame, options: RunOptions,
     again = backend.infer(frame.image[None], track=box.track_row()[None])
     sure = core_confidence(again["conf"][0])
     return again if sure >= SECOND_LOOK_CONF and sure > core else None
+
+
+def _reread(backend, joints: JointTracker, frame: Frame, pose2d: np.ndarray, conf: np.ndarray,
+            core: float) -> dict[str, np.ndarray] | None:
+    """A batch-1 detector frame, its first read ``pose2d`` (model pixels), ``conf``, core confidence ``core``: the
+    outputs of a second read on the crop ``joints`` would place from it (the next frame's crop, were the read sure;
+    turned by its lean for a turned model) if the head is surer there; else None. A detector's box is looser than
+    the joints' extent the head learnt to read; a head trained on crops that stand the body up reads a leaning
+    skier or a diver upside down far better turned (``runs/s25/oracle_turn.py``)."""
+    row = joints.row(pose2d, conf)
+    if row is None:
+        return None
+    again = backend.infer(frame.image[None], track=row[None])
+    return again if core_confidence(again["conf"][0]) > core else None
 
 
 def _crop_on_athlete(backend, out: dict[str, np.ndarray], row: np.ndarray, athlete: AthleteTrack, frame: Frame,

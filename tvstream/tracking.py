@@ -83,19 +83,24 @@ class JointTracker:
 
     def update(self, pose2d: np.ndarray, conf: np.ndarray | None, detected: bool) -> None:
         """Take frame t's ``pose2d (K, 2)`` model pixels and ``conf (K,)``; sets the row frame t + 1 gets."""
-        if not detected or conf is None or not core_confidence(conf) >= self.min_conf:
+        row = self.row(pose2d, conf) if detected and conf is not None and core_confidence(conf) >= self.min_conf \
+            else None
+        if row is None:
             self.reset()
-            return
+        else:
+            self._track = row
+
+    def row(self, pose2d: np.ndarray, conf: np.ndarray) -> np.ndarray | None:
+        """The row that crops around ``pose2d (K, 2)`` (model pixels) whatever their mean confidence, from the joints
+        whose ``conf`` is >= ``joint_conf``; None when fewer than 2 are."""
         good = (np.asarray(conf) >= self.joint_conf) & np.isfinite(pose2d).all(axis=1)
         if good.sum() < 2:
-            self.reset()
-            return
+            return None
         if not self.turn:
             lo, hi = pose2d[good].min(axis=0), pose2d[good].max(axis=0)  # (2,) pixels
             centre = np.clip((lo + hi + 1) / self._size - 1, -1, 1)  # the extent's centre, normalised
             half = np.minimum((hi - lo) / self._size * self.grow + 2 * self.pad, 1.0)  # 2 * pad: the frame spans 2
-            self._track = np.array([1.0, *centre, *half], np.float32)
-            return
+            return np.array([1.0, *centre, *half], np.float32)
         a = self.angle(pose2d, conf)
         turn = np.array([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]])
         turned = pose2d[good] @ turn  # (n, 2) the joints in the turned crop's axes, pixels
@@ -103,7 +108,7 @@ class JointTracker:
         mid = turn @ ((lo + hi) / 2)  # the extent's centre back in the frame's axes
         centre = np.clip((2 * mid + 1) / self._size - 1, -1, 1)
         half = np.minimum((hi - lo) / self._size * self.grow + 2 * self.pad, 1.0)
-        self._track = np.array([1.0, *centre, *half, a], np.float32)
+        return np.array([1.0, *centre, *half, a], np.float32)
 
 
 class GravityBoxTracker:

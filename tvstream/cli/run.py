@@ -55,7 +55,9 @@ FEW_DETECTED_SHARE = 0.1  # ... that reports the athlete in fewer than this shar
               help="Models with a second person detector (the default model: MediaPipe's): a frame whose crop is "
                    "unsure is read again on that detector's person when it scores at least SCORE, and kept where the "
                    "pose is surer (default 0.2; at --batch 1 with tracking).")
-@click.option("--no-second-look", is_flag=True, help="Never read a frame a second time (one inference a frame).")
+@click.option("--no-second-look", is_flag=True,
+              help="Never read a frame a second time: neither on the second detector's person nor on the crop its "
+                   "own first read's joints place (one inference a frame).")
 @click.option("--select", type=click.Choice(SELECT_POLICIES), default="largest", show_default=True,
               help="Which person is the athlete at the start (and after it was gone longer than --hold): the "
                    "largest, the one nearest the centre, or the first the detector finds. Others who cross later "
@@ -115,7 +117,7 @@ def run(app: AppContext, source: str, model: Path | None, out: str, backend: str
     opts = RunOptions(batch=batch, smooth=not no_smooth, track=not no_track, render=str(render) if render else None,
                       scenario=scenario, camera=camera_file, fov=fov, keep=KeepOptions(select=select, hold_s=hold),
                       **({} if min_conf is None else {"min_conf": min_conf}),
-                      **({"second_look": None} if no_second_look else {} if second_look is None
+                      **({"second_look": None, "reread": False} if no_second_look else {} if second_look is None
                          else {"second_look": second_look}))
     with VideoSource(source, engine.metadata.input_size, keep_aspect=engine.metadata.keeps_aspect,
                      display=render is not None, deinterlace=deinterlace,
