@@ -231,11 +231,10 @@ def estimate(source: VideoSource, backend, options: RunOptions, stop: threading.
                         box_model, conf = out["box"][i], out["conf"][i]
                         core = core_confidence(conf)
                 if rereads and row[0] < 0.5 and not vetoed and not (keeps and athlete.ambiguous):
-                    again = _reread(backend, joints, frame, out["pose2d"][i], conf, core)
+                    again, sure = _reread(backend, joints, frame, out["pose2d"][i], conf, core)
                     if again is not None:
-                        out = again
+                        out, core = again, sure
                         box_model, conf = out["box"][i], out["conf"][i]
-                        core = core_confidence(conf)
                 score = 1.0 if background is None else background.observe(frame.image, box_model)
                 detected = is_detected(score, conf, options) and not vetoed
                 # the athlete's place: the detector's person when it saw one, else the crop's box
@@ -296,17 +295,18 @@ def _second_look(backend, person: np.ndarray, frame: Frame, options: RunOptions,
 
 
 def _reread(backend, joints: JointTracker, frame: Frame, pose2d: np.ndarray, conf: np.ndarray,
-            core: float) -> dict[str, np.ndarray] | None:
-    """A batch-1 detector frame, its first read ``pose2d`` (model pixels), ``conf``, core confidence ``core``: the
-    outputs of a second read on the crop ``joints`` would place from it (the next frame's crop, were the read sure;
-    turned by its lean for a turned model) if the head is surer there; else None. A detector's box is looser than
-    the joints' extent the head learnt to read; a head trained on crops that stand the body up reads a leaning
-    skier or a diver upside down far better turned (``runs/s25/oracle_turn.py``)."""
+            core: float) -> tuple[dict[str, np.ndarray] | None, float]:
+    """A batch-1 detector frame, its first read ``pose2d`` (model pixels), ``conf``, core confidence ``core``:
+    ``(outputs, their core confidence)`` of a second read on the crop ``joints`` would place from it (the next
+    frame's crop, were the read sure; turned by its lean for a turned model) if the head is surer there; else
+    ``(None, core)``. A detector's box is looser than the joints' extent the head learnt to read
+    (``benchmarks/results/s26_rule.md``)."""
     row = joints.row(pose2d, conf)
     if row is None:
-        return None
+        return None, core
     again = backend.infer(frame.image[None], track=row[None])
-    return again if core_confidence(again["conf"][0]) > core else None
+    sure = core_confidence(again["conf"][0])
+    return (again, sure) if sure > core else (None, core)
 
 
 def _crop_on_athlete(backend, out: dict[str, np.ndarray], row: np.ndarray, athlete: AthleteTrack, frame: Frame,

@@ -83,8 +83,8 @@ class JointTracker:
 
     def update(self, pose2d: np.ndarray, conf: np.ndarray | None, detected: bool) -> None:
         """Take frame t's ``pose2d (K, 2)`` model pixels and ``conf (K,)``; sets the row frame t + 1 gets."""
-        row = self.row(pose2d, conf) if detected and conf is not None and core_confidence(conf) >= self.min_conf \
-            else None
+        sure = detected and conf is not None and core_confidence(conf) >= self.min_conf
+        row = self.row(pose2d, conf) if sure else None
         if row is None:
             self.reset()
         else:
@@ -96,19 +96,16 @@ class JointTracker:
         good = (np.asarray(conf) >= self.joint_conf) & np.isfinite(pose2d).all(axis=1)
         if good.sum() < 2:
             return None
-        if not self.turn:
-            lo, hi = pose2d[good].min(axis=0), pose2d[good].max(axis=0)  # (2,) pixels
-            centre = np.clip((lo + hi + 1) / self._size - 1, -1, 1)  # the extent's centre, normalised
-            half = np.minimum((hi - lo) / self._size * self.grow + 2 * self.pad, 1.0)  # 2 * pad: the frame spans 2
-            return np.array([1.0, *centre, *half], np.float32)
-        a = self.angle(pose2d, conf)
-        turn = np.array([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]])
-        turned = pose2d[good] @ turn  # (n, 2) the joints in the turned crop's axes, pixels
-        lo, hi = turned.min(axis=0), turned.max(axis=0)
-        mid = turn @ ((lo + hi) / 2)  # the extent's centre back in the frame's axes
-        centre = np.clip((2 * mid + 1) / self._size - 1, -1, 1)
-        half = np.minimum((hi - lo) / self._size * self.grow + 2 * self.pad, 1.0)
-        return np.array([1.0, *centre, *half, a], np.float32)
+        points = pose2d[good]  # (n, 2) pixels
+        if self.turn:  # the joints in the turned crop's axes; an upright tracker builds no matrix
+            a = self.angle(pose2d, conf)
+            turn = np.array([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]])
+            points = points @ turn
+        lo, hi = points.min(axis=0), points.max(axis=0)
+        mid = (lo + hi) / 2 if not self.turn else turn @ ((lo + hi) / 2)  # the extent's centre in the frame's axes
+        centre = np.clip((2 * mid + 1) / self._size - 1, -1, 1)  # normalised
+        half = np.minimum((hi - lo) / self._size * self.grow + 2 * self.pad, 1.0)  # 2 * pad: the frame spans 2
+        return np.array([1.0, *centre, *half, a] if self.turn else [1.0, *centre, *half], np.float32)
 
 
 class GravityBoxTracker:
