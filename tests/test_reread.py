@@ -110,3 +110,28 @@ def test_no_reread_without_two_joints_the_tracker_would_use():
     backend = Body(upright_joints(), first=0.2, second=0.6)  # every joint under JointTracker's 0.3
     _run(backend)
     assert len(backend.tracks) == 1
+
+
+class UpsideDown(Body):
+    """A turned fake model whose head is sure (0.9) only on a crop turned half a turn: a diver upside down."""
+
+    def infer(self, frames, track=None):
+        out = super().infer(frames, track)
+        half_turn = track[0][0] > 0.5 and abs(abs(track[0][5]) - math.pi) < 1e-3
+        out["conf"][:] = 0.9 if half_turn else 0.3
+        return out
+
+
+def test_a_turned_model_also_reads_the_crop_turned_half_a_turn_and_keeps_the_surest():
+    backend = UpsideDown(upright_joints(), first=0, second=0, turned=True)
+    record, = _run(backend)
+    assert len(backend.tracks) == 3 and backend.tracks[0][0] == 0  # the detector's crop, then two rereads:
+    assert backend.tracks[1][5] == 0 and abs(backend.tracks[2][5]) == pytest.approx(math.pi)  # lean, lean + pi
+    np.testing.assert_allclose(backend.tracks[2][:5], backend.tracks[1][:5])  # the same crop, turned
+    assert record.conf.mean() == pytest.approx(0.9)
+    # no extra turn asked for, or an upright model: one second read
+    once = UpsideDown(upright_joints(), first=0, second=0, turned=True)
+    assert _run(once, reread_turns=())[0].conf.mean() == pytest.approx(0.3) and len(once.tracks) == 2
+    upright = Body(upright_joints(), first=0.4, second=0.6)
+    _run(upright, reread_turns=(90.0, 180.0))
+    assert len(upright.tracks) == 2

@@ -8,6 +8,7 @@ athlete is chosen and kept among them (:mod:`tvstream.athlete`); every line carr
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -69,6 +70,10 @@ class RunOptions:
     # Since session 26, for the installed model through the run: rendered bench 0.730 -> 0.757, sample 0.835 -> 0.868,
     # held-out reference clips 0.520 -> 0.554, real dev set 0.532 -> 0.526; 0.83x the speed (s26_rule.md).
     reread: bool = True
+    # models whose crop turns with the body: the reread also tries its crop turned by each of these angles (degrees)
+    # beyond the first read's lean, and keeps the surest read. An upside-down diver read on an upright detector
+    # crop comes out standing (its lean ~0): the crop turned 180 degrees more stands it up. () reads once.
+    reread_turns: tuple[float, ...] = (180.0,)
     render: str | None = None  # overlay video path
     scenario: str = "studio"  # "dive": gravity-aware box tracking; "ski": no foreground score (moving camera)
     max_frames: int | None = None  # stop after this many frames (None: the whole source)
@@ -231,7 +236,8 @@ def estimate(source: VideoSource, backend, options: RunOptions, stop: threading.
                         box_model, conf = out["box"][i], out["conf"][i]
                         core = core_confidence(conf)
                 if rereads and row[0] < 0.5 and not vetoed and not (keeps and athlete.ambiguous):
-                    again, sure = _reread(backend, joints, frame, out["pose2d"][i], conf, core)
+                    again, sure = _reread(backend, joints, frame, out["pose2d"][i], conf, core,
+                                          options.reread_turns)
                     if again is not None:
                         out, core = again, sure
                         box_model, conf = out["box"][i], out["conf"][i]
@@ -295,18 +301,25 @@ def _second_look(backend, person: np.ndarray, frame: Frame, options: RunOptions,
 
 
 def _reread(backend, joints: JointTracker, frame: Frame, pose2d: np.ndarray, conf: np.ndarray,
-            core: float) -> tuple[dict[str, np.ndarray] | None, float]:
+            core: float, turns: tuple[float, ...] = ()) -> tuple[dict[str, np.ndarray] | None, float]:
     """A batch-1 detector frame, its first read ``pose2d`` (model pixels), ``conf``, core confidence ``core``:
-    ``(outputs, their core confidence)`` of a second read on the crop ``joints`` would place from it (the next
-    frame's crop, were the read sure; turned by its lean for a turned model) if the head is surer there; else
-    ``(None, core)``. A detector's box is looser than the joints' extent the head learnt to read
-    (``benchmarks/results/s26_rule.md``)."""
+    ``(outputs, their core confidence)`` of the surest second read on the crop ``joints`` would place from it (the
+    next frame's crop, were the read sure; turned by its lean for a turned model, and for such a model also by each
+    of ``turns`` degrees more) if the head is surer there than on the first; else ``(None, core)``. A detector's box
+    is looser than the joints' extent the head learnt to read (``benchmarks/results/s26_rule.md``)."""
     row = joints.row(pose2d, conf)
     if row is None:
         return None, core
-    again = backend.infer(frame.image[None], track=row[None])
-    sure = core_confidence(again["conf"][0])
-    return (again, sure) if sure > core else (None, core)
+    best = None
+    for turn in (0.0, *turns) if joints.turn else (0.0,):
+        turned = row.copy()
+        if turn:  # the angle, last in a turned row, kept in (-pi, pi]
+            turned[-1] = math.remainder(row[-1] + math.radians(turn), 2 * math.pi)
+        again = backend.infer(frame.image[None], track=turned[None])
+        sure = core_confidence(again["conf"][0])
+        if sure > core:
+            best, core = again, sure
+    return best, core
 
 
 def _crop_on_athlete(backend, out: dict[str, np.ndarray], row: np.ndarray, athlete: AthleteTrack, frame: Frame,
