@@ -129,7 +129,9 @@ def test_a_turned_model_also_reads_the_crop_turned_half_a_turn_and_keeps_the_sur
     assert backend.tracks[1][5] == 0 and abs(backend.tracks[2][5]) == pytest.approx(math.pi)  # lean, lean + pi
     np.testing.assert_allclose(backend.tracks[2][:5], backend.tracks[1][:5])  # the same crop, turned
     assert record.conf.mean() == pytest.approx(0.9)
-    # no extra turn asked for, or an upright model: one second read
+    # a lean read sure enough to follow (track_conf 0.8), no extra turn asked for, or an upright model: one reread
+    sure = Body(upright_joints(), first=0.4, second=0.9, turned=True)
+    assert _run(sure)[0].conf.mean() == pytest.approx(0.9) and len(sure.tracks) == 2
     once = UpsideDown(upright_joints(), first=0, second=0, turned=True)
     assert _run(once, reread_turns=())[0].conf.mean() == pytest.approx(0.3) and len(once.tracks) == 2
     upright = Body(upright_joints(), first=0.4, second=0.6)

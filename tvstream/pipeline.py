@@ -237,7 +237,7 @@ def estimate(source: VideoSource, backend, options: RunOptions, stop: threading.
                         core = core_confidence(conf)
                 if rereads and row[0] < 0.5 and not vetoed and not (keeps and athlete.ambiguous):
                     again, sure = _reread(backend, joints, frame, out["pose2d"][i], conf, core,
-                                          options.reread_turns)
+                                          options.reread_turns, options.track_conf)
                     if again is not None:
                         out, core = again, sure
                         box_model, conf = out["box"][i], out["conf"][i]
@@ -301,12 +301,14 @@ def _second_look(backend, person: np.ndarray, frame: Frame, options: RunOptions,
 
 
 def _reread(backend, joints: JointTracker, frame: Frame, pose2d: np.ndarray, conf: np.ndarray,
-            core: float, turns: tuple[float, ...] = ()) -> tuple[dict[str, np.ndarray] | None, float]:
+            core: float, turns: tuple[float, ...] = (), enough: float = 1.0
+            ) -> tuple[dict[str, np.ndarray] | None, float]:
     """A batch-1 detector frame, its first read ``pose2d`` (model pixels), ``conf``, core confidence ``core``:
     ``(outputs, their core confidence)`` of the surest second read on the crop ``joints`` would place from it (the
     next frame's crop, were the read sure; turned by its lean for a turned model, and for such a model also by each
-    of ``turns`` degrees more) if the head is surer there than on the first; else ``(None, core)``. A detector's box
-    is looser than the joints' extent the head learnt to read (``benchmarks/results/s26_rule.md``)."""
+    of ``turns`` degrees more, until a read's core confidence reaches ``enough``) if the head is surer there than
+    on the first; else ``(None, core)``. A detector's box is looser than the joints' extent the head learnt to read
+    (``benchmarks/results/s26_rule.md``)."""
     row = joints.row(pose2d, conf)
     if row is None:
         return None, core
@@ -319,6 +321,8 @@ def _reread(backend, joints: JointTracker, frame: Frame, pose2d: np.ndarray, con
         sure = core_confidence(again["conf"][0])
         if sure > core:
             best, core = again, sure
+        if core >= enough:
+            break
     return best, core
 
 
