@@ -63,6 +63,10 @@ class PoseNetConfig:
     # frame by MediaPipe's person detector's hip-to-circle direction where it is sure; the joints are turned back
     # (2D in the frame, 3D about the camera's axis). A head trained on upright crops then sees a diver upright.
     crop_rotation: bool = False
+    # the crop is also read mirrored (one batch of two through the head) and the two reads averaged, the mirrored
+    # one mirrored back (left and right joints swapped, x negated): the flip test of pose estimators since
+    # SimpleBaseline and HRNet; the head's cost doubles, the weights are the same (a run-time setting)
+    mirror_read: bool = False
 
     def __post_init__(self) -> None:
         h, w = self.frame_size

@@ -21,10 +21,12 @@ from torch import nn
 from train.models.backbone import ResNetTrunk
 from train.models.spatial import crop, pixel_centres, turn_points
 from train.posenet.config import PoseNetConfig
+from tvstream.skeleton import H36M_17
 
 MEAN = (0.45, 0.45, 0.45)
 STD = (0.225, 0.225, 0.225)
 INIT_HALF_SIZE = 0.25  # the detector starts at boxes a quarter of the frame
+MIRROR = torch.as_tensor(H36M_17.flip_permutation())  # joint order of a mirrored read: left and right swapped
 PERSON_PEAK_LOGIT = 20.0  # MediaPipe's person in the detector map: above boxnet's athletes (13-17, candidates.py)
 
 
@@ -180,6 +182,15 @@ class Lifter(nn.Module):
         return xyz - xyz[:, :1]
 
 
+def _mean_with_mirrored(v: torch.Tensor, n: int, negate_x: bool = True) -> torch.Tensor:
+    """``v (2N, K, ...)``: N reads of crops, then N of the same crops mirrored -> ``(N, K, ...)`` their mean, the
+    mirrored reads' joints swapped left for right and, with ``negate_x``, their first coordinate (x) negated."""
+    back = v[n:, MIRROR.to(v.device)]
+    if negate_x:
+        back = torch.cat([-back[..., :1], back[..., 1:]], -1)
+    return (v[:n] + back) / 2
+
+
 def crop_scale(half: torch.Tensor, frame_size: tuple[int, int], margin: float) -> torch.Tensor:
     """Box half-sizes (N, 2) normalised -> the (N, 2) scale of the square crop (in frame pixels) around it."""
     h, w = frame_size
@@ -283,6 +294,13 @@ class PoseNet(nn.Module):
             xyz = self.lifter(xy, conf)
         return (xy, xyz - xyz[:, :1], conf, logits) + ((flag,) if presence else ())
 
+    def read_both_ways(self, crops: torch.Tensor, pixel_max: float = 1.0) -> tuple[torch.Tensor, ...]:
+        """:meth:`read_crop`'s xy, xyz, conf of ``crops`` read as they are and mirrored (one batch through the head),
+        the mirrored read mirrored back (left and right joints swapped, x negated) and the two averaged."""
+        n = crops.shape[0]
+        xy, xyz, conf, _ = self.read_crop(torch.cat([crops, crops.flip(-1)]), pixel_max)
+        return _mean_with_mirrored(xy, n), _mean_with_mirrored(xyz, n), _mean_with_mirrored(conf, n, negate_x=False)
+
     def forward(self, frames: torch.Tensor, track: torch.Tensor | None = None, pixel_max: float = 1.0,
                 person: bool = False):
         """(N, 3, H, W) [0, pixel_max] working frames -> centre, half, crop scale, xy, xyz, conf, detector map (and
@@ -313,7 +331,8 @@ class PoseNet(nn.Module):
         scale = crop_scale(crop_half, self.cfg.frame_size, self.cfg.box_margin)
         turn = turn if self.cfg.crop_rotation else None
         crops = crop(frames, scale, centre, self.cfg.crop_size, turn)  # (N, 3, S, S)
-        xy, xyz, conf, _ = self.read_crop(crops, pixel_max)
+        xy, xyz, conf = self.read_both_ways(crops, pixel_max) if self.cfg.mirror_read else \
+            self.read_crop(crops, pixel_max)[:3]
         if turn is not None:
             xy, xyz = turn_points(xy, turn), turn_points(xyz, turn)
         return (centre, half, scale, xy, xyz, conf, box_map, *found)

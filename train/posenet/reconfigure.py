@@ -1,7 +1,8 @@
 """Change how a trained pose network runs, not what it learnt: a checkpoint whose weights are kept bit for bit.
 
 Some settings of :class:`train.posenet.config.PoseNetConfig` act only at run time: whether the crop turns with
-the body (``crop_rotation``, MediaPipe's region of interest) and when MediaPipe's person detector's box is taken
+the body (``crop_rotation``, MediaPipe's region of interest), whether each crop is also read mirrored
+(``mirror_read``) and when MediaPipe's person detector's box is taken
 (``detector_min_score``, ``detector_box_scale``). A finished run can be tried with other values without a step of
 training; the new checkpoint says in its fit record what it was made from.
 
@@ -20,7 +21,7 @@ from train.posenet.config import PoseNetConfig
 from train.posenet.model import PoseNet
 
 KIND = "posenet"
-RUN_TIME_SETTINGS = ("crop_rotation", "detector_min_score", "detector_box_scale")
+RUN_TIME_SETTINGS = ("crop_rotation", "detector_min_score", "detector_box_scale", "mirror_read")
 
 
 def reconfigure(checkpoint: Path, out: Path, **settings) -> PoseNetConfig:
@@ -49,6 +50,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("out", type=Path, help="the new checkpoint (e.g. RUN_DIR/last.pt)")
     ap.add_argument("--crop-rotation", action=argparse.BooleanOptionalAction, default=None,
                     help="the crop turns with the body (MediaPipe's region of interest)")
+    ap.add_argument("--mirror-read", action=argparse.BooleanOptionalAction, default=None,
+                    help="each crop is also read mirrored and the two reads averaged (the flip test)")
     ap.add_argument("--detector-min-score", type=float, help="MediaPipe's person box is taken from this score")
     ap.add_argument("--detector-box-scale", type=float, help="the crop's half-size over MediaPipe's body radius")
     args = ap.parse_args(argv)
