@@ -61,6 +61,9 @@ TRAINED_ON = ("The box detector: tvstream's synthetic world (train/synth/world.p
               "trained by Google on real people; train.posenet.person_detector) beside the box detector: its box (a "
               "square around the hip point, 0.8 of its whole-body circle's radius) where its score reaches 0.8, the "
               "box detector's elsewhere; in the exported graph it runs only on frames the runtime does not track. "
+              "Then (session 28, no training; the weights of ac6930c4 recovered from its ONNX) every crop is read "
+              "both ways: as it is and mirrored, one batch of two through the head, the mirrored read mirrored back "
+              "(left and right joints swapped, x negated) and the two averaged (mirror_read, the flip test). "
               "No footage of the reference or dev clips.")
 
 
