@@ -78,7 +78,20 @@ def test_a_both_ways_model_exports_and_matches_torch_on_tracked_and_detector_row
     frames = np.random.default_rng(1).integers(0, 256, (2, *both.cfg.frame_size, 3), dtype=np.uint8)
     track = np.array([[1, 0.1, 0.0, 0.2, 0.45], [0, 0, 0, 0, 0]], np.float32)
     _onnx_matches_torch(session, meta, graph, frames, track)
-    _onnx_matches_torch(session, meta, graph, frames[:1], track[:1])
+    got = _onnx_matches_torch(session, meta, graph, frames[:1], track[:1])
+
+    # the graph read back (train.posenet.from_onnx: how a shipped model is trained or reconfigured again) reads
+    # both ways too
+    from train.posenet.from_onnx import recover
+
+    net, _ = recover(tmp_path / "m.onnx")
+    assert net.cfg.mirror_read
+    recovered = save_checkpoint(tmp_path / "again.pt", config={"kind": "posenet", "model": net.cfg.to_dict(),
+                                                                "fit": {}}, step=1, model=net)
+    export_onnx(recovered, tmp_path / "again.onnx")
+    again = ort.InferenceSession(str(tmp_path / "again.onnx"), providers=["CPUExecutionProvider"])
+    for name, a, b in zip(meta.outputs, got, again.run(list(meta.outputs), {"frames": frames[:1], "track": track[:1]})):
+        np.testing.assert_allclose(a, b, atol=0.5 if name == "pose3d" else 1e-2, err_msg=name)
 
 
 def test_reconfigure_makes_a_both_ways_reader_of_the_same_weights(tmp_path: Path):
