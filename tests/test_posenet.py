@@ -574,6 +574,28 @@ def test_init_from_a_model_with_another_head_takes_its_detector_only(tiny_cache:
         fit(replace(base, model="tiny-other-detector", init=str(tmp_path / "start" / "last.pt")), tmp_path / "c")
 
 
+def test_init_from_a_model_that_differs_in_run_time_settings_alone_takes_all_its_weights(tiny_cache: Path,
+                                                                                         tmp_path: Path, monkeypatch):
+    """A shipped model reads both ways and its person detector reads the whole frame; a run of the plain preset
+    from it takes its head too (it once took the detectors alone and trained a random head: session 29)."""
+    from train.checkpoint import load_checkpoint
+    from train.posenet import fit as fit_module
+    from train.posenet.fit import FitConfig, fit
+
+    base = FitConfig(model="tiny", cache=str(tiny_cache), steps=1, batch=4, warmup=1, val_every=3, threads=1)
+    monkeypatch.setitem(fit_module.SIZES, "tiny-shipped", replace(SIZES["tiny"], mirror_read=True, person_view="square",
+                                                                  detector_min_score=0.9))
+    fit(replace(base, model="tiny-shipped"), tmp_path / "start")
+    assert SIZES["tiny"].same_weights(fit_module.SIZES["tiny-shipped"])
+    assert not SIZES["tiny"].same_weights(replace(SIZES["tiny"], width=8))
+    fit(replace(base, lr=1e-9, freeze_bn=True, init=str(tmp_path / "start" / "last.pt")), tmp_path / "b")
+    start = load_checkpoint(tmp_path / "start" / "last.pt")["model"]
+    after = load_checkpoint(tmp_path / "b" / "last.pt")
+    assert after["config"]["model"]["mirror_read"] is False  # the run's own settings
+    heads = [k for k, v in start.items() if k.startswith("head.") and v.is_floating_point()]
+    assert heads and all(torch.allclose(start[k], after["model"][k], atol=1e-6) for k in heads)
+
+
 def _onnx_matches_torch(session, meta, graph, frames: np.ndarray, track: np.ndarray) -> list[np.ndarray]:
     """ONNX Runtime's outputs of ``frames``/``track``, each asserted equal to the torch graph's (0.5 mm in 3D,
     0.01 px elsewhere)."""

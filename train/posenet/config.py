@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 
 from tvstream.skeleton import NUM_JOINTS
 
@@ -13,6 +13,8 @@ HEAD_TRUNKS = ("resnet", "blazepose_lite", "blazepose_full")
 DETECTORS = ("boxnet", "boxnet+blazepose")
 PERSON_VIEWS = ("frame", "square")  # what MediaPipe's person detector reads (PoseNetConfig.person_view)
 BLAZEPOSE_DETECTOR_WIDTH = 224  # MediaPipe's detector reads 224 px wide frames (its 224 x 224 input's pixel scale)
+# how an exported graph runs, not what weights it holds: ``train.posenet.reconfigure`` changes them on a trained run
+RUN_TIME_SETTINGS = ("crop_rotation", "detector_min_score", "detector_box_scale", "mirror_read", "person_view")
 
 
 # crops at which the presence branch (MediaPipe's pose flag) computes: its residual adds need even maps down to
@@ -99,6 +101,11 @@ class PoseNetConfig:
             raise ValueError(f"detector_box_scale must be in [0.5, 2], got {self.detector_box_scale}")
         if not 1.0 <= self.box_margin <= 3.0:
             raise ValueError(f"box_margin must be in [1, 3], got {self.box_margin}")
+
+    def same_weights(self, other: PoseNetConfig) -> bool:
+        """Whether a network of ``other`` holds this one's weights: the configs are equal but for
+        :data:`RUN_TIME_SETTINGS`."""
+        return replace(other, **{k: getattr(self, k) for k in RUN_TIME_SETTINGS}) == self
 
     @property
     def detector_size(self) -> tuple[int, int]:

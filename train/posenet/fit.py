@@ -23,7 +23,7 @@ from train.checkpoint import load_checkpoint, save_checkpoint
 from train.losses.pose_heads import box_loss, confidence_bce, coord_l1, heatmap_ce
 from train.posenet.augment import AugmentConfig, appearance, pose_crops, zoom_frames
 from train.posenet.cache import Cache, load_cache
-from train.posenet.config import SIZES, PoseNetConfig
+from train.posenet.config import RUN_TIME_SETTINGS, SIZES, PoseNetConfig
 from train.posenet.empty import empty_crops
 from train.posenet.model import PoseNet, PretrainedPoseHead
 from tvstream.errors import CheckpointError, LabelError
@@ -474,16 +474,19 @@ def fit(cfg: FitConfig, run_dir: Path, resume: bool = False,
     if cfg.init and fresh:
         init = load_checkpoint(Path(cfg.init), expect={"kind": KIND}, keys=("kind",))
         init_cfg = PoseNetConfig.from_dict(init["config"]["model"])
-    if fresh and isinstance(model.head, PretrainedPoseHead) and (
-            init_cfg is None or (init_cfg.head_trunk, init_cfg.presence) != (mcfg.head_trunk, mcfg.presence)):
+    if fresh and isinstance(model.head, PretrainedPoseHead) and (init_cfg is None or not init_cfg.same_weights(mcfg)):
         model.head.load_pretrained()  # MediaPipe's landmark network, from the teacher venv (train.pretrained)
         model.to(cfg.device)
     if fresh and model.person_detector is not None and (init_cfg is None or init_cfg.detector == "boxnet"):
         model.person_detector.load_tflite()  # else the init checkpoint holds its weights
         model.to(cfg.device)
     if init_cfg is not None:
-        if init_cfg == mcfg:
+        if init_cfg.same_weights(mcfg):  # run-time settings (e.g. a shipped model's mirror_read) are the run's own
             model.load_state_dict({k: v.to(cfg.device) for k, v in init["model"].items()})
+            if init_cfg != mcfg:
+                log.info("init %s: its weights; its run-time settings (%s) are this run's, reconfigure sets them",
+                         cfg.init, ", ".join(f"{k}={getattr(init_cfg, k)}" for k in RUN_TIME_SETTINGS
+                                             if getattr(init_cfg, k) != getattr(mcfg, k)))
         elif init_cfg in (replace(mcfg, presence=False), without_person_detector(mcfg)):
             # a model from before the presence classifier, or without MediaPipe's person detector: those start
             # from MediaPipe's weights, read above
