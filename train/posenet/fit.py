@@ -474,7 +474,9 @@ def fit(cfg: FitConfig, run_dir: Path, resume: bool = False,
     if cfg.init and fresh:
         init = load_checkpoint(Path(cfg.init), expect={"kind": KIND}, keys=("kind",))
         init_cfg = PoseNetConfig.from_dict(init["config"]["model"])
-    if fresh and isinstance(model.head, PretrainedPoseHead) and (init_cfg is None or not init_cfg.same_weights(mcfg)):
+    # the init's head is taken whole when it holds this model's weights (or differs in the person detector alone)
+    head_from_init = init_cfg is not None and (init_cfg.same_weights(mcfg) or init_cfg == without_person_detector(mcfg))
+    if fresh and isinstance(model.head, PretrainedPoseHead) and not head_from_init:
         model.head.load_pretrained()  # MediaPipe's landmark network, from the teacher venv (train.pretrained)
         model.to(cfg.device)
     if fresh and model.person_detector is not None and (init_cfg is None or init_cfg.detector == "boxnet"):

@@ -26,10 +26,9 @@ import torch
 from train.checkpoint import load_checkpoint
 from train.posenet.config import PoseNetConfig
 from train.posenet.model import PoseNet, PretrainedPoseHead
-from train.posenet.reconfigure import save_derived
+from train.posenet.reconfigure import KIND, save_derived
 from tvstream.errors import CheckpointError
 
-KIND = "posenet"
 MOVED = ("head.trunk.graph.", "head.heat.")  # the parameters that go back toward the pretrained network
 
 
