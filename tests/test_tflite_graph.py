@@ -318,3 +318,41 @@ def test_sparse_weights_are_made_dense():
     np.testing.assert_array_equal(weights, [[[0, 1]], [[2, 0]]])
     with pytest.raises(ValueError, match="3 values stored, 2 places"):
         densify((2, 2), np.array([1.0, 2.0, 3.0]), [(2, None, None), (0, np.array([0, 1, 2]), np.array([0, 1]))])
+
+
+def test_convolutions_do_their_own_zero_padding_where_it_is_symmetric(tmp_path):
+    """A stride-1 SAME conv and a VALID conv behind a symmetric PAD pad inside the conv (no Pad node in the ONNX
+    export, which ONNX Runtime ran unfused); an asymmetric PAD and a PAD read twice stay; numbers as TFLite's."""
+    import onnx
+
+    rng = np.random.default_rng(3)
+    w = {k: (rng.normal(0, 0.5, s), rng.normal(0, 0.5, s[0] if k != "dw" else s[3]))
+         for k, s in {"c1": (4, 3, 3, 3), "c5": (4, 5, 5, 4), "dw": (1, 3, 3, 4), "c2": (4, 3, 3, 4),
+                      "c3": (4, 1, 1, 4)}.items()}
+    sym, asym = [[0, 0], [2, 2], [1, 1], [0, 0]], [[0, 0], [1, 0], [0, 1], [0, 0]]
+    net = TinyTflite((1, 10, 12, 3))
+    c1 = net.conv(net.input, *w["c1"], act="RELU6", name="c1")  # SAME, 3x3, stride 1: folds
+    c5 = net.conv(c1, *w["c5"], name="c5")  # SAME, 5x5: folds
+    p = net.pad(c5, sym, name="p_sym")
+    dw = net.depthwise(p, *w["dw"], stride=2, padding="VALID", name="dw")  # behind a symmetric PAD: folds
+    q = net.pad(dw, asym, name="p_asym")
+    c2 = net.conv(q, *w["c2"], padding="VALID", name="c2")  # asymmetric: the PAD stays
+    r = net.pad(c2, sym, name="p_twice")
+    c3 = net.conv(r, *w["c3"], padding="VALID", name="c3")
+    net.add(c3, r, name="out")  # the PAD's output is read twice: it stays
+    net.write(tmp_path / "pads.tflite")
+    spec, state = read_tflite(tmp_path / "pads.tflite", "out")
+
+    x = image(10, 12, n=2)
+    a = ref_conv(ref_conv(x, *w["c1"], act="RELU6"), *w["c5"])
+    a = ref_conv(np.pad(a, sym), *w["dw"], stride=2, padding="VALID", depthwise=True)
+    a = np.pad(ref_conv(np.pad(a, asym), *w["c2"], padding="VALID"), sym)
+    want = ref_conv(a, *w["c3"], padding="VALID") + a
+    np.testing.assert_allclose(run(spec, state, x), want, atol=1e-4)
+
+    model = TfliteGraph(spec)
+    model.load_tflite_state(state)
+    torch.onnx.export(model, (torch.zeros(2, 3, 10, 12),), str(tmp_path / "pads.onnx"), opset_version=17,
+                      dynamo=False)
+    kinds = [n.op_type for n in onnx.load(str(tmp_path / "pads.onnx")).graph.node]
+    assert kinds.count("Conv") == 5 and kinds.count("Pad") == 2  # p_asym and p_twice

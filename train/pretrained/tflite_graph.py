@@ -263,6 +263,36 @@ def _same_pad(size: int, kernel: int, stride: int) -> tuple[int, int]:
     return total // 2, total - total // 2
 
 
+def _padding_in_conv(nodes: list[dict]) -> dict[int, tuple[int, int]]:
+    """Zero padding the convolutions can do themselves: node index -> ``(pad_h, pad_w)`` for a conv of SAME padding
+    at stride 1 with an odd kernel (symmetric whatever the input size), and for a VALID conv whose input is a
+    symmetric PAD read by nothing else (that PAD's index maps to ``(0, 0)``: it passes its input through).
+
+    The same numbers either way; an exported graph then has no Pad node in front of those convolutions, which
+    ONNX Runtime did not fuse and which cost about a fifth of the pose head's time on the CPU (Pad and the layout
+    reorders around it)."""
+    readers: dict[int, list[int]] = {}
+    for i, n in enumerate(nodes):
+        for t in n["in"]:
+            readers.setdefault(t, []).append(i)
+    made = {n["out"]: i for i, n in enumerate(nodes)}
+    folded: dict[int, tuple[int, int]] = {}
+    for i, n in enumerate(nodes):
+        if n["op"] != "conv":
+            continue
+        kh, kw = n["kernel"]
+        if n["same"] and n["stride"] == [1, 1] and kh % 2 and kw % 2:
+            folded[i] = ((kh - 1) // 2, (kw - 1) // 2)
+            continue
+        j = made.get(n["in"][0])
+        if n["same"] or j is None or nodes[j]["op"] != "pad" or readers.get(nodes[j]["out"]) != [i]:
+            continue
+        left, right, top, bottom = nodes[j]["pad"]
+        if left == right and top == bottom:
+            folded[i], folded[j] = (top, left), (0, 0)
+    return folded
+
+
 def depth_to_space(x: torch.Tensor, block: int) -> torch.Tensor:
     """TensorFlow's ``depth_to_space`` (ONNX's DCR order; torch's ``pixel_shuffle`` is CRD) on NCHW tensors:
     output pixel ``(h * b + i, w * b + j)``, channel ``c`` = input channel ``(i * b + j) * C_out + c`` at ``(h, w)``."""
@@ -290,10 +320,11 @@ class TfliteGraph(nn.Module):
         self.spec = spec
         self.taps = tuple(int(t) for t in taps)  # inner tensors forward also returns (where a branch starts)
         self.channels = int(spec["channels"])
-        for n in spec["nodes"]:
+        self._in_conv = _padding_in_conv(spec["nodes"])
+        for i, n in enumerate(spec["nodes"]):
             if n["op"] == "conv":
                 self.add_module(n["key"], nn.Conv2d(n["cin"], n["cout"], tuple(n["kernel"]), tuple(n["stride"]),
-                                                    groups=n["groups"]))
+                                                    padding=self._in_conv.get(i, 0), groups=n["groups"]))
         last_use: dict[int, int] = {}
         for i, n in enumerate(spec["nodes"]):
             for t in n["in"]:
@@ -312,19 +343,19 @@ class TfliteGraph(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, ...]:
         """The output, or ``(output, *taps)`` when the graph has taps."""
         tensors = {self.spec["input"]: x}
-        for node, free in zip(self.spec["nodes"], self._free):
+        for i, (node, free) in enumerate(zip(self.spec["nodes"], self._free)):
             a = tensors[node["in"][0]]
             op = node["op"]
             if op == "conv":
-                if node["same"]:
-                    (t, b), (l, r) = (_same_pad(a.shape[2 + i], node["kernel"][i], node["stride"][i]) for i in (0, 1))
+                if node["same"] and i not in self._in_conv:
+                    (t, b), (l, r) = (_same_pad(a.shape[2 + k], node["kernel"][k], node["stride"][k]) for k in (0, 1))
                     if node["kernel"] != [1, 1] or node["stride"] != [1, 1]:
                         a = F.pad(a, (l, r, t, b))
                 y = _activate(getattr(self, node["key"])(a), node["act"])
             elif op == "add":
                 y = _activate(a + tensors[node["in"][1]], node["act"])
             elif op == "pad":
-                y = F.pad(a, tuple(node["pad"]))
+                y = a if i in self._in_conv else F.pad(a, tuple(node["pad"]))
             elif op == "maxpool":
                 if node["same"]:
                     (t, b), (l, r) = (_same_pad(a.shape[2 + i], node["kernel"][i], node["stride"][i]) for i in (0, 1))
