@@ -358,7 +358,7 @@ class TfliteGraph(nn.Module):
                 y = a if i in self._in_conv else F.pad(a, tuple(node["pad"]))
             elif op == "maxpool":
                 if node["same"]:
-                    (t, b), (l, r) = (_same_pad(a.shape[2 + i], node["kernel"][i], node["stride"][i]) for i in (0, 1))
+                    (t, b), (l, r) = (_same_pad(a.shape[2 + k], node["kernel"][k], node["stride"][k]) for k in (0, 1))
                     a = F.pad(a, (l, r, t, b), value=float("-inf"))
                 y = _activate(F.max_pool2d(a, tuple(node["kernel"]), tuple(node["stride"])), node["act"])
             elif op == "sigmoid":
