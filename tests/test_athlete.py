@@ -209,7 +209,7 @@ def test_the_pipeline_recrops_on_the_chosen_person_instead_of_between_two(select
     assert backend.tracks[0][0] == 0 and backend.tracks[1][0] == 1
     centre, _ = backend._norm(getattr(backend, side))
     np.testing.assert_allclose(backend.tracks[1][1:3], centre, atol=1 / MAP_W + 1e-3)  # a sharp peak: its cell
-    x0, _, x1, _ = records[0].box
+    x0, _, x1, _ = records[0].crop
     # the box holds the athlete, within half a map cell (4 px) of where the sharp peak put it
     assert x0 <= getattr(backend, side)[0] + 4 and x1 >= getattr(backend, side)[2] - 4
 

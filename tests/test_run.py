@@ -214,7 +214,7 @@ def test_run_with_a_confidence_model_writes_conf_and_detects_by_it(posenet, tmp_
 def test_stream_yields_conf_and_the_crop_follows_the_joints_through_onnxruntime(posenet):
     """With track_conf 0 every frame's joints place the next crop: the model's box at t + 1 is the tracker's."""
     from tvstream.api import open_model, stream
-    from tvstream.pipeline import RunOptions, estimate
+    from tvstream.pipeline import RunOptions, estimate, pose_box
     from tvstream.sources import VideoSource
     from tvstream.tracking import JointTracker
 
@@ -231,8 +231,21 @@ def test_stream_yields_conf_and_the_crop_follows_the_joints_through_onnxruntime(
         tracker.update(prev.pose2d, prev.conf, prev.detected)
         use, cx, cy, hx, hy = tracker.track()
         assert use == 1
-        np.testing.assert_allclose(record.box, [(cx - hx + 1) * 64, (cy - hy + 1) * 36, (cx + hx + 1) * 64,
+        np.testing.assert_allclose(record.crop, [(cx - hx + 1) * 64, (cy - hy + 1) * 36, (cx + hx + 1) * 64,
                                                 (cy + hy + 1) * 36], atol=1e-3)
+        if record.detected:  # the written box is the athlete's: its joints grown as the labels, in the picture
+            np.testing.assert_allclose(record.box, pose_box(record.pose2d, 128, 72), atol=1e-4)
+            assert record.to_dict()["box"] == pytest.approx(record.box.tolist(), abs=0.06)
+            assert "crop" not in record.to_dict()
+
+
+def test_the_reported_box_is_the_joints_extent_grown_as_the_labeled_boxes_and_inside_the_picture():
+    from tvstream.pipeline import pose_box
+
+    pose = np.array([[10.0, 20.0], [30.0, 120.0], [50.0, 60.0]])  # extent x 10..50, y 20..120
+    # grown per side by 0.13 x 40 = 5.2 px in x and 0.04 x 100 = 4 px in y (tvstream.labels.JOINT_BOX_MARGIN)
+    np.testing.assert_allclose(pose_box(pose, 640, 360), [4.8, 16.0, 55.2, 124.0], atol=1e-4)
+    np.testing.assert_allclose(pose_box(pose - [8.0, 0.0], 40, 100), [0.0, 16.0, 40.0, 100.0], atol=1e-4)
 
 
 def test_a_run_that_finds_nobody_says_so_in_one_warning(tmp_path):

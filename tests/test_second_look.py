@@ -92,7 +92,7 @@ def test_an_unsure_second_detector_s_person_is_read_and_kept_where_the_head_is_s
     backend = OnePerson(score=0.6)
     record = _run(backend)
     assert backend.tracks[0][0] == 0 and backend.looked()
-    np.testing.assert_allclose(record.box, backend.body, atol=0.5)
+    np.testing.assert_allclose(record.crop, backend.body, atol=0.5)
     assert record.detected and record.conf.mean() == pytest.approx(0.9)
 
 
@@ -101,14 +101,14 @@ def test_no_second_look_under_the_floor_or_when_turned_off(score, second_look):
     backend = OnePerson(score=score)
     record = _run(backend, second_look)
     assert not backend.looked()
-    np.testing.assert_allclose(record.box, backend.wrong, atol=0.5)
+    np.testing.assert_allclose(record.crop, backend.wrong, atol=0.5)
 
 
 def test_the_first_read_stays_where_the_second_detector_s_person_is_emptier():
     backend = OnePerson(score=0.7, place=(50, 8, 70, 56))  # the second detector is wrong too: empty ground
     record = _run(backend)
     assert backend.looked()
-    np.testing.assert_allclose(record.box, backend.wrong, atol=0.5)
+    np.testing.assert_allclose(record.crop, backend.wrong, atol=0.5)
 
 
 def test_no_second_look_where_the_crop_already_read_that_box():
@@ -121,7 +121,7 @@ def test_a_surer_read_that_is_still_unsure_does_not_replace_the_first():
     backend = OnePerson(score=0.7, place=(0, 0, 64, 64))  # the person fills 0.375 of it: conf 0.4 against 0.1
     record = _run(backend)
     assert backend.looked()
-    np.testing.assert_allclose(record.box, backend.wrong, atol=0.5)
+    np.testing.assert_allclose(record.crop, backend.wrong, atol=0.5)
 
 
 def test_only_someone_where_the_held_athlete_may_be_is_read_on_a_second_look():
