@@ -65,8 +65,9 @@ FEW_DETECTED_SHARE = 0.1  # ... that reports the athlete in fewer than this shar
 @click.option("--hold", type=click.FloatRange(0, 60), default=KeepOptions.hold_s, show_default=True, metavar="SECONDS",
               help="How long the athlete's track id survives unseen (an occlusion); a later person starts a new id.")
 @click.option("--scenario", type=click.Choice(("studio", "dive", "ski")), default="studio", show_default=True,
-              help="dive: gravity-aware box tracking, and the floor (--camera) gives height only, not the root's scale "
-                   "(the diver is in the air); ski: no foreground score (moving camera), all frames detected.")
+              help="dive: gravity-aware box tracking (models whose box is not made from joints), and the floor "
+                   "(--camera) gives height only, not the root's scale (the diver is in the air); ski: no foreground "
+                   "score (moving camera), all frames detected.")
 @click.option("--render", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write an overlay video with the box and skeleton drawn.")
 @click.option("--deinterlace", is_flag=True, help="Deinterlace (bwdif) first: 1080i / 576i broadcast feeds.")
