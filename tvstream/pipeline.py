@@ -22,8 +22,8 @@ from tvstream.athlete import AthleteTrack, KeepOptions
 from tvstream.background import RollingBackground
 from tvstream.camera_motion import CameraMotion
 from tvstream.candidates import Candidate, find_people
-from tvstream.labels import box_from_joints
 from tvstream.camera import CameraFile, SceneCamera, scene_camera
+from tvstream.labels import box_from_joints
 from tvstream.overlay import draw_box, draw_pose3d_inset, draw_skeleton
 from tvstream.root_position import RootEstimate, RootTracker
 from tvstream.sinks import JsonlSink, pose_line
@@ -206,10 +206,11 @@ def estimate(source: VideoSource, backend, options: RunOptions, stop: threading.
     # a diver is in the air: the floor's scale (the lower ankle on it) would push the root too far away
     roots = RootTracker(camera or scene_camera(source.width, source.height, options.camera, options.fov),
                         options.smooth, use_floor=options.scenario != "dive")
-    # the diver's box through the flight, for models whose box is not made from joints: a localising model's box
-    # follows the joints (pose_box), and fitting it to a parabola with a 15-frame median size lagged the diver's
-    # changing shape (the rendered dive bench's box IoU 0.455 without the filter, 0.383 with it; session 30)
-    tracker = GravityBoxTracker() if options.scenario == "dive" and "conf" not in backend.metadata.outputs else None
+    # a localising model's written box is the athlete's, made from its joints (pose_box), not the crop's
+    boxes_from_joints = "conf" in backend.metadata.outputs
+    # the diver's box through the flight, for the other models: fitting the joints' box to a parabola with a
+    # 15-frame median size lagged the diver's changing shape (rendered dive bench box IoU 0.455 without, 0.383 with)
+    tracker = GravityBoxTracker() if options.scenario == "dive" and not boxes_from_joints else None
     joints = JointTracker(model_size, options.track_conf, turn=backend.metadata.track_columns > TRACK_COLUMNS) \
         if follows_joints(options, backend.metadata) else None
     # a detector frame may be read again on the crop its own joints place
@@ -283,7 +284,7 @@ def estimate(source: VideoSource, backend, options: RunOptions, stop: threading.
                 elif not detected:
                     for f in filters:
                         f.reset()
-                if detected and conf is not None:  # a localising head: the box is the athlete's, not the crop's
+                if detected and boxes_from_joints:
                     box = pose_box(pose2d, source.width, source.height)
                 if tracker is not None and detected:
                     box = tracker(box, frame.t)
