@@ -56,6 +56,10 @@ def test_run_writes_one_valid_line_per_frame_and_an_overlay(model, tmp_path):
 
     overlay = probe_video(tmp_path / "overlay.mp4")
     assert (overlay.num_frames, overlay.width, overlay.height) == (250, 640, 360)
+    # the closing line says how often the athlete was reported (the count of detected pose lines) and how fast
+    said = " ".join((out.stdout + out.stderr).decode().split())  # rich wraps long lines
+    assert f"250 frames -> {tmp_path / 'poses.jsonl'}" in said
+    assert f"(athlete in {sum(p['detected'] for p in poses)}, " in said and " frames/s)" in said
 
 
 def test_min_conf_decides_which_frames_of_the_default_model_are_reported(tmp_path):

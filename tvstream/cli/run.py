@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -130,14 +131,17 @@ def run(app: AppContext, source: str, model: Path | None, out: str, backend: str
         with Progress(TextColumn("[bold]run[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("frames"),
                       TimeRemainingColumn(), console=app.console, disable=quiet, transient=True) as bar:
             task = bar.add_task("run", total=src.num_frames)
+            tic = time.perf_counter()
             stats = (run_stream(src, engine, sink, opts, info, lambda n: bar.update(task, completed=n), stop.event)
                      if waited else RunStats(stopped=True))
+        seconds = time.perf_counter() - tic
         reason = f"stopped by {stop.signal_name}" if stats.stopped else None
         sink.end(frames=stats.frames, dropped=stats.dropped + src.dropped, errors=stats.errors + src.errors,
                  reason=reason)
     engine.close()
+    rate = f", {stats.frames / seconds:.0f} frames/s" if stats.frames and seconds > 0 else ""
     app.say(f"{stats.frames} frames -> {out}" + (f", overlay {render}" if render else "")
-            + (f" ({reason})" if reason else ""))
+            + f" (athlete in {stats.detected}{rate}" + (f"; {reason})" if reason else ")"))
     if stats.frames >= FEW_DETECTED_FRAMES and stats.detected < FEW_DETECTED_SHARE * stats.frames:
         log.warning("the athlete was reported in only %d of %d frames (%.0f%%): is the whole body in view? The "
                     "default model's head learnt from rendered people and a few photos; on a venue's own footage, "
