@@ -103,6 +103,11 @@ def test_hand_labels_with_only_2d_have_unknown_3d(tmp_path):
     np.testing.assert_allclose(labels.box[1], [-12.48, -0.84, 108.48, 102.84], atol=1e-4)
     np.testing.assert_allclose(box_from_joints(np.array([[0, 0], [10, 20]], np.float32), np.ones(2, bool)),
                                [-1.3, -0.8, 11.3, 20.8], atol=1e-6)
+    # no mask: every joint; a mask leaves the hidden joint out
+    joints = np.array([[0, 0], [10, 20], [100, 100]], np.float32)
+    np.testing.assert_allclose(box_from_joints(joints), [-13.0, -4.0, 113.0, 104.0], atol=1e-5)
+    np.testing.assert_allclose(box_from_joints(joints, np.array([True, True, False])), [-1.3, -0.8, 11.3, 20.8],
+                               atol=1e-6)
 
 
 @pytest.mark.parametrize("frames, expected", [

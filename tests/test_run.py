@@ -231,6 +231,7 @@ def test_stream_yields_conf_and_the_crop_follows_the_joints_through_onnxruntime(
     with VideoSource(str(clip), engine.metadata.input_size) as src:  # source pixels = model pixels (128 x 72)
         records = list(estimate(src, engine, options))
     tracker = JointTracker((72, 128), min_conf=0.0)
+    picture = np.array([128, 72, 128, 72], np.float32)  # the source's [W, H, W, H]
     for prev, record in zip(records, records[1:]):
         tracker.update(prev.pose2d, prev.conf, prev.detected)
         use, cx, cy, hx, hy = tracker.track()
@@ -238,16 +239,16 @@ def test_stream_yields_conf_and_the_crop_follows_the_joints_through_onnxruntime(
         np.testing.assert_allclose(record.crop, [(cx - hx + 1) * 64, (cy - hy + 1) * 36, (cx + hx + 1) * 64,
                                                 (cy + hy + 1) * 36], atol=1e-3)
         if record.detected:  # the written box is the athlete's: its joints grown as the labels, in the picture
-            np.testing.assert_allclose(record.box, pose_box(record.pose2d, 128, 72), atol=1e-4)
+            np.testing.assert_allclose(record.box, pose_box(record.pose2d, picture), atol=1e-4)
             assert record.to_dict()["box"] == pytest.approx(record.box.tolist(), abs=0.06)
             assert "crop" not in record.to_dict()
     # a diver's box too is its joints' (the gravity filter is for boxes not made from joints)
+    diving = RunOptions(smooth=False, scenario="dive", min_conf=0.0, min_score=0.0)
     with VideoSource(str(clip), engine.metadata.input_size) as src:
-        dives = [r for r in estimate(src, engine, RunOptions(smooth=False, scenario="dive", min_conf=0.0, min_score=0.0))
-                 if r.detected]
+        dives = [r for r in estimate(src, engine, diving) if r.detected]
     assert len(dives) >= 10
     for record in dives:
-        np.testing.assert_allclose(record.box, pose_box(record.pose2d, 128, 72), atol=1e-4)
+        np.testing.assert_allclose(record.box, pose_box(record.pose2d, picture), atol=1e-4)
 
 
 def test_the_reported_box_is_the_joints_extent_grown_as_the_labeled_boxes_and_inside_the_picture():
@@ -255,8 +256,9 @@ def test_the_reported_box_is_the_joints_extent_grown_as_the_labeled_boxes_and_in
 
     pose = np.array([[10.0, 20.0], [30.0, 120.0], [50.0, 60.0]])  # extent x 10..50, y 20..120
     # grown per side by 0.13 x 40 = 5.2 px in x and 0.04 x 100 = 4 px in y (tvstream.labels.JOINT_BOX_MARGIN)
-    np.testing.assert_allclose(pose_box(pose, 640, 360), [4.8, 16.0, 55.2, 124.0], atol=1e-4)
-    np.testing.assert_allclose(pose_box(pose - [8.0, 0.0], 40, 100), [0.0, 16.0, 40.0, 100.0], atol=1e-4)
+    wide, small = np.array([640, 360, 640, 360], np.float32), np.array([40, 100, 40, 100], np.float32)
+    np.testing.assert_allclose(pose_box(pose, wide), [4.8, 16.0, 55.2, 124.0], atol=1e-4)
+    np.testing.assert_allclose(pose_box(pose - [8.0, 0.0], small), [0.0, 16.0, 40.0, 100.0], atol=1e-4)
 
 
 def test_a_run_that_finds_nobody_says_so_in_one_warning(tmp_path):

@@ -264,11 +264,11 @@ def _write_npz_reproducibly(path: Path, arrays: dict[str, np.ndarray]) -> None:
 JOINT_BOX_MARGIN = (0.13, 0.04)
 
 
-def box_from_joints(joints2d: np.ndarray, visible: np.ndarray,
+def box_from_joints(joints2d: np.ndarray, visible: np.ndarray | None = None,
                     margin: tuple[float, float] = JOINT_BOX_MARGIN) -> np.ndarray:
-    """Box ``[x0, y0, x1, y1]`` around the visible 2D joints (K, 2), grown per side by ``margin`` (x, y) times
-    the joints' extent on that axis."""
-    pts = joints2d[visible] if visible.any() else joints2d
+    """Box ``[x0, y0, x1, y1]`` around the visible 2D joints (K, 2) (None: every joint), grown per side by
+    ``margin`` (x, y) times the joints' extent on that axis."""
+    pts = joints2d if visible is None or not visible.any() else joints2d[visible]
     lo, hi = pts.min(axis=0), pts.max(axis=0)
     pad = (hi - lo) * np.asarray(margin, np.float32)
     return np.concatenate([lo - pad, hi + pad]).astype(np.float32)

@@ -175,14 +175,15 @@ def skeleton_box(pose2d: np.ndarray, size: np.ndarray) -> tuple[np.ndarray, np.n
     return normalised_box(np.concatenate([core.min(axis=0), core.max(axis=0)]), size)
 
 
-def pose_box(pose2d: np.ndarray, width: int, height: int) -> np.ndarray:
+def pose_box(pose2d: np.ndarray, picture: np.ndarray) -> np.ndarray:
     """The reported box ``[x0, y0, x1, y1]`` of a frame whose model localises joints: the extent of its 2D joints
     (``pose2d (K, 2)``, source pixels) grown per side as the labeled boxes reach past their joints
-    (``JOINT_BOX_MARGIN``: the silhouette's feet, hands and hair), inside the picture. It describes the athlete,
-    where the crop's box (a detector's or the tracker's placement, grown for the head) described the crop: on the
-    rendered bench its IoU with the labeled boxes was higher in every group (session 30)."""
-    box = box_from_joints(pose2d, np.ones(len(pose2d), bool))
-    return np.clip(box, 0.0, np.array([width, height, width, height], np.float32))
+    (``JOINT_BOX_MARGIN``: the silhouette's feet, hands and hair), inside the picture (``picture`` =
+    ``[W, H, W, H]`` of the source). It describes the athlete, where the crop's box (a detector's or the tracker's
+    placement, grown for the head) described the crop: on the rendered bench its IoU with the labeled boxes was
+    higher in every group (session 30)."""
+    box = box_from_joints(pose2d)
+    return np.clip(box, 0.0, picture, out=box)
 
 
 def is_detected(score: float, conf: np.ndarray | None, options: RunOptions) -> bool:
@@ -208,6 +209,7 @@ def estimate(source: VideoSource, backend, options: RunOptions, stop: threading.
                         options.smooth, use_floor=options.scenario != "dive")
     # a localising model's written box is the athlete's, made from its joints (pose_box), not the crop's
     boxes_from_joints = "conf" in backend.metadata.outputs
+    picture = np.array([source.width, source.height] * 2, np.float32)  # pose_box's bounds
     # the diver's box through the flight, for the other models: fitting the joints' box to a parabola with a
     # 15-frame median size lagged the diver's changing shape (rendered dive bench box IoU 0.455 without, 0.383 with)
     tracker = GravityBoxTracker() if options.scenario == "dive" and not boxes_from_joints else None
@@ -285,7 +287,7 @@ def estimate(source: VideoSource, backend, options: RunOptions, stop: threading.
                     for f in filters:
                         f.reset()
                 if detected and boxes_from_joints:
-                    box = pose_box(pose2d, source.width, source.height)
+                    box = pose_box(pose2d, picture)
                 if tracker is not None and detected:
                     box = tracker(box, frame.t)
                 if writer is not None and frame.display is not None:
