@@ -175,6 +175,13 @@ def skeleton_box(pose2d: np.ndarray, size: np.ndarray) -> tuple[np.ndarray, np.n
     return normalised_box(np.concatenate([core.min(axis=0), core.max(axis=0)]), size)
 
 
+def joints_centre(pose2d: np.ndarray, size: np.ndarray) -> np.ndarray:
+    """The normalised centre ``(2,)`` of the extent of a skeleton's joints (``pose2d (K, 2)``, model pixels, in a
+    frame of ``size = (W, H)``): where a sure read puts the athlete. A box detector's peak can span the athlete and
+    something beside it (``benchmarks/results/s31_rule.md``); a sure skeleton is on the athlete alone."""
+    return (pose2d.min(axis=0) + pose2d.max(axis=0)) / size - 1
+
+
 def pose_box(pose2d: np.ndarray, picture: np.ndarray) -> np.ndarray:
     """The reported box ``[x0, y0, x1, y1]`` of a frame whose model localises joints: the extent of its 2D joints
     (``pose2d (K, 2)``, source pixels) grown per side as the labeled boxes reach past their joints
@@ -268,12 +275,14 @@ def estimate(source: VideoSource, backend, options: RunOptions, stop: threading.
                         box_model, conf = out["box"][i], out["conf"][i]
                 score = 1.0 if background is None else background.observe(frame.image, box_model)
                 detected = is_detected(score, conf, options) and not vetoed
-                # the athlete's place: the detector's person when it saw one, else the crop's box
-                where = (seen.centre, seen.half) if seen is not None else normalised_box(box_model, frame_wh)
                 # colours only serve choosing among people, and only from the athlete alone
                 learn = keeps and seen is not None and clear
                 sure = core is None or core >= options.track_conf  # sure enough to follow
                 confident = learn and sure
+                # the athlete's place: the detector's person when it saw one (centred on a sure skeleton with nobody
+                # near: the peak may span the athlete and something beside it), else the crop's box
+                where = (joints_centre(out["pose2d"][i], frame_wh) if confident else seen.centre, seen.half) \
+                    if seen is not None else normalised_box(box_model, frame_wh)
                 skeleton = skeleton_box(out["pose2d"][i], frame_wh)[1] if confident else None
                 track_id = athlete.update(*where, frame.t, detected, confident, frame.image if learn else None,
                                           skeleton, alone=not keeps or clear, steady=sure)
@@ -387,8 +396,8 @@ def _crop_on_athlete(backend, out: dict[str, np.ndarray], row: np.ndarray, athle
     owner = min(people, key=off, default=None)
     if owner is None or off(owner) > 1.0 or (owner is pick and (clear or off(pick) <= 0.5)):
         return out, False, pick, clear
-    if pick is None:
-        return out, True, None, False
+    if pick is None:  # the athlete has no peak: the read is its own where its joints lie nearer its prediction
+        return out, not athlete.may_be(joints_centre(out["pose2d"][0], frame_wh), frame.t), None, False
     return backend.infer(frame.image[None], track=athlete.limit(pick.track_row(), frame.t)[None]), False, pick, clear
 
 
