@@ -395,13 +395,17 @@ class StillScene:
 
         return list(estimate(Timed([]), self, RunOptions(smooth=False, scenario="ski", keep=keep)))
 
+    def sure(self, t: int) -> float:
+        return 0.9  # the head's confidence on a crop that holds the athlete
+
     def infer(self, frames, track=None):
         row, peaks = track[0], self.peaks(self._t)
-        x = row[1] if row[0] == 1 else max(peaks, key=lambda p: p[1])[0]
-        on_athlete = abs(x - self.athlete_x) <= self.reach
-        cx = self.athlete_x if on_athlete else x
-        lo = (np.array([cx, self.y]) - self.half + 1) * [W / 2, H / 2]
-        hi = (np.array([cx, self.y]) + self.half + 1) * [W / 2, H / 2]
+        x, half = (row[1], row[3:5]) if row[0] == 1 else max(peaks, key=lambda p: p[1])[::2]
+        half = np.max(half)  # (a peak's half is (x, y))
+        on_athlete = abs(x - self.athlete_x) <= self.reach and half >= np.max(self.half) / 2  # it holds the athlete
+        cx, h = (self.athlete_x, self.half) if on_athlete else (x, np.array([half, half]))
+        lo = (np.array([cx, self.y]) - h + 1) * [W / 2, H / 2]
+        hi = (np.array([cx, self.y]) + h + 1) * [W / 2, H / 2]
         m = np.zeros((3, MAP_H, MAP_W), np.float32)
         for px, logit, half in peaks:
             c = int(round(((px + 1) * MAP_W - 1) / 2))
@@ -409,7 +413,7 @@ class StillScene:
             m[1:, 3:6, max(c - 1, 0):c + 2] = np.log(half)[:, None, None]
         return {"box": np.concatenate([lo, hi])[None].astype(np.float32), "pose3d": np.zeros((1, K, 3), np.float32),
                 "pose2d": (lo + (hi - lo) * np.linspace(0.1, 0.9, K)[:, None])[None].astype(np.float32),
-                "conf": np.full((1, K), 0.9 if on_athlete else 0.1, np.float32), "detections": m[None]}
+                "conf": np.full((1, K), self.sure(self._t) if on_athlete else 0.1, np.float32), "detections": m[None]}
 
     def on_athlete(self, record) -> bool:
         return abs(record.pose2d[:, 0].mean() - (self.athlete_x + 1) * W / 2) < 1.0
@@ -452,3 +456,46 @@ def test_a_followed_read_whose_joints_lie_where_the_athlete_is_predicted_is_not_
     scene = AthleteLosesItsPeak()
     for r in scene.run(20, KeepOptions(select="first")):
         assert r.detected and r.track == 1 and scene.on_athlete(r), r.frame
+
+
+class PeakOnTheLegs(StillScene):
+    """From frame 10 the head is less sure of the athlete (0.7, under the tracker's 0.8) and the box detector's only
+    peak is a small one on its legs: a detector frame's crop there does not hold the athlete."""
+
+    def sure(self, t):
+        return 0.9 if t < 10 else 0.7
+
+    def peaks(self, t):
+        return [(self.athlete_x, 12.0, self.half if t < 10 else np.array([0.05, 0.1]))]
+
+
+def test_an_unsure_detector_frame_is_read_again_on_the_crop_the_last_read_s_joints_place():
+    """Session 31's walker coming towards the camera: once its read dipped under the tracker's bar, every detector
+    frame cropped the box detector's peak on its legs. The crop the last read's joints place holds the whole
+    athlete, and the head is surer there: that read is kept."""
+    scene = PeakOnTheLegs()
+    records = scene.run(16)
+    for r in records:
+        assert r.detected and r.track == 1 and scene.on_athlete(r), r.frame
+        assert r.conf.mean() == pytest.approx(scene.sure(r.frame)), r.frame  # the read on the whole athlete
+
+
+def test_the_held_read_costs_no_call_where_its_crop_overlaps_the_kept_one_and_is_kept_only_where_surer():
+    from tvstream.pipeline import _held_read
+
+    class Head:
+        calls = 0
+
+        def infer(self, frames, track=None):
+            Head.calls += 1
+            return {"conf": np.full((1, K), 0.6, np.float32)}
+
+    frame = Frame(0, 0.0, np.zeros((H, W, 3), np.uint8))
+    row = np.array([1.0, 0.0, 0.0, 0.2, 0.4], np.float32)
+    # the kept crop is the same box shifted by a tenth of its width: IoU 0.82, no read
+    assert _held_read(Head(), frame, row, 0.1, (np.array([0.04, 0.0]), np.array([0.2, 0.4]))) is None
+    assert Head.calls == 0
+    elsewhere = (np.array([0.5, 0.0]), np.array([0.2, 0.4]))  # no overlap
+    assert _held_read(Head(), frame, row, 0.1, elsewhere)["conf"][0, 0] == pytest.approx(0.6)  # surer: kept
+    assert _held_read(Head(), frame, row, 0.7, elsewhere) is None  # less sure than the kept read
+    assert Head.calls == 2

@@ -75,6 +75,11 @@ class RunOptions:
     # beyond the first read's lean, and keeps the surest read. An upside-down diver read on an upright detector
     # crop comes out standing (its lean ~0): the crop turned 180 degrees more stands it up. () reads once.
     reread_turns: tuple[float, ...] = (180.0,)
+    # with reread: a detector frame whose read stays unsure (core confidence under track_conf) after the second look
+    # and the reread is also read on the crop the last frame's joints place (if that frame was detected, however
+    # unsure), and that read is kept where the head is surer: a box detector's peak can lie on part of a person
+    # the last read saw whole (benchmarks/results/s31_rule.md, C)
+    hold_read: bool = True
     render: str | None = None  # overlay video path
     scenario: str = "studio"  # "dive": gravity-aware box tracking (boxes not made from joints), the floor gives
     # height only; "ski": no foreground score (moving camera)
@@ -139,6 +144,9 @@ class PoseRecord:
 # the core confidence a second look's read needs to replace the first: someone is clearly there (on real video
 # the head's confidence runs low, and between two reads under 0.5 it chose noise: dev videos 0.277 -> 0.202)
 SECOND_LOOK_CONF = 0.5
+# the core confidence the last frame's read needs for a detector frame to be read again on its crop (it was on
+# someone); below it the held read cost calls for nothing (s31_rule.md, C2)
+HELD_READ_CONF = 0.5
 
 MOVING_CAMERA = ("ski: the camera pans and zooms, so a rolling background does not hold; every frame counts as "
                  "detected (score 1)")
@@ -224,6 +232,8 @@ def estimate(source: VideoSource, backend, options: RunOptions, stop: threading.
         if follows_joints(options, backend.metadata) else None
     # a detector frame may be read again on the crop its own joints place
     rereads = joints is not None and options.reread and "conf" in backend.metadata.outputs
+    # ... and an unsure detector frame also on the crop the last frame's joints place, sure or not
+    holds = rereads and options.hold_read
     athlete = AthleteTrack(model_size, options.keep, fixed_camera=foreground_scored(options))
     keeps = keeps_athlete(options, backend.metadata)
     # an unsure detector frame may be read again on a second detector's person (batch 1, tracking)
@@ -273,6 +283,14 @@ def estimate(source: VideoSource, backend, options: RunOptions, stop: threading.
                     if again is not None:
                         out, core = again, sure
                         box_model, conf = out["box"][i], out["conf"][i]
+                if (holds and row[0] < 0.5 and joints.last is not None and joints.last_core >= HELD_READ_CONF
+                        and core < options.track_conf and not vetoed and not (keeps and athlete.ambiguous)):
+                    again = _held_read(backend, frame, athlete.limit(joints.last, frame.t) if keeps else joints.last,
+                                       core, normalised_box(box_model, frame_wh))
+                    if again is not None:
+                        out, seen = again, None
+                        box_model, conf = out["box"][i], out["conf"][i]
+                        core = core_confidence(conf)
                 score = 1.0 if background is None else background.observe(frame.image, box_model)
                 detected = is_detected(score, conf, options) and not vetoed
                 # colours only serve choosing among people, and only from the athlete alone
@@ -361,6 +379,19 @@ def _reread(backend, joints: JointTracker, frame: Frame, pose2d: np.ndarray, con
         if core >= enough:
             break
     return best, core
+
+
+def _held_read(backend, frame: Frame, row: np.ndarray, core: float,
+               place: tuple[np.ndarray, np.ndarray]) -> dict[str, np.ndarray] | None:
+    """A batch-1 detector frame whose kept read (cropped at ``place``) is unsure (core confidence ``core``): the
+    outputs of a read on ``row``, the crop the last frame's joints place (the tracker's, sure or not), where that
+    crop lies elsewhere (box IoU < 0.5) and the head is surer there; else None. A box detector's peak can lie on
+    part of the person (a walker coming towards the camera: its legs) where the last read saw all of it
+    (``benchmarks/results/s31_rule.md``, C2)."""
+    if Candidate(row[1:3], row[3:5], 0.0).iou(*place) >= 0.5:
+        return None
+    again = backend.infer(frame.image[None], track=row[None])
+    return again if core_confidence(again["conf"][0]) > core else None
 
 
 def _crop_on_athlete(backend, out: dict[str, np.ndarray], row: np.ndarray, athlete: AthleteTrack, frame: Frame,

@@ -64,6 +64,8 @@ class JointTracker:
         self._size = np.array([w, h], np.float64)  # (x, y) pixels
         self.min_conf, self.joint_conf, self.grow, self.pad, self.turn = min_conf, joint_conf, grow, pad, turn
         self._track = np.zeros(6 if turn else 5, np.float32)
+        self.last: np.ndarray | None = None  # the row around the last detected frame's joints, sure or not
+        self.last_core = 0.0  # ... and that read's core-joint mean confidence
 
     def track(self) -> np.ndarray:
         """The next frame's ``(5,)`` float32 row (``(6,)`` with ``turn``); ``use`` 0 (all zeros) lets the detector
@@ -83,12 +85,13 @@ class JointTracker:
 
     def update(self, pose2d: np.ndarray, conf: np.ndarray | None, detected: bool) -> None:
         """Take frame t's ``pose2d (K, 2)`` model pixels and ``conf (K,)``; sets the row frame t + 1 gets."""
-        sure = detected and conf is not None and core_confidence(conf) >= self.min_conf
-        row = self.row(pose2d, conf) if sure else None
-        if row is None:
-            self.reset()
+        self.last = self.row(pose2d, conf) if detected and conf is not None else None
+        self.last_core = core_confidence(conf) if self.last is not None else 0.0
+        sure = self.last is not None and self.last_core >= self.min_conf
+        if sure:
+            self._track = self.last
         else:
-            self._track = row
+            self.reset()
 
     def row(self, pose2d: np.ndarray, conf: np.ndarray) -> np.ndarray | None:
         """The row that crops around ``pose2d (K, 2)`` (model pixels) whatever their mean confidence, from the joints
