@@ -384,7 +384,7 @@ class StillScene:
     def peaks(self, t: int) -> list[tuple[float, float, np.ndarray]]:
         raise NotImplementedError
 
-    def run(self, n: int, keep: KeepOptions = KeepOptions()) -> list:
+    def run(self, n: int, keep: KeepOptions = KeepOptions(), **options) -> list:
         backend = self
 
         class Timed(FrameSource):
@@ -393,7 +393,7 @@ class StillScene:
                     backend._t = t
                     yield Frame(t, t / 25, np.zeros((H, W, 3), np.uint8))
 
-        return list(estimate(Timed([]), self, RunOptions(smooth=False, scenario="ski", keep=keep)))
+        return list(estimate(Timed([]), self, RunOptions(smooth=False, scenario="ski", keep=keep, **options)))
 
     def sure(self, t: int) -> float:
         return 0.9  # the head's confidence on a crop that holds the athlete
@@ -478,6 +478,9 @@ def test_an_unsure_detector_frame_is_read_again_on_the_crop_the_last_read_s_join
     for r in records:
         assert r.detected and r.track == 1 and scene.on_athlete(r), r.frame
         assert r.conf.mean() == pytest.approx(scene.sure(r.frame)), r.frame  # the read on the whole athlete
+    for options in ({"hold_read": False}, {"reread": False}):  # off, and with the rereads (--no-second-look)
+        unsure = [float(r.conf.mean()) for r in PeakOnTheLegs().run(16, **options)[11:]]
+        assert unsure == pytest.approx([0.1] * 5), options  # the legs' crop, read once
 
 
 def test_the_held_read_costs_no_call_where_its_crop_overlaps_the_kept_one_and_is_kept_only_where_surer():

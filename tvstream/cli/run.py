@@ -57,8 +57,9 @@ FEW_DETECTED_SHARE = 0.1  # ... that reports the athlete in fewer than this shar
                    "unsure is read again on that detector's person when it scores at least SCORE, and kept where the "
                    "pose is surer (default 0.2; at --batch 1 with tracking).")
 @click.option("--no-second-look", is_flag=True,
-              help="Never read a frame a second time: neither on the second detector's person nor on the crop its "
-                   "own first read's joints place (one inference a frame).")
+              help="Never read a frame a second time: not on the second detector's person, on the crop its own "
+                   "first read's joints place, or on the crop the last frame's joints place (one inference a "
+                   "frame).")
 @click.option("--select", type=click.Choice(SELECT_POLICIES), default="largest", show_default=True,
               help="Which person is the athlete at the start (and after it was gone longer than --hold): the "
                    "largest, the one nearest the centre, or the first the detector finds. Others who cross later "
