@@ -407,10 +407,10 @@ class StillScene:
         lo = (np.array([cx, self.y]) - h + 1) * [W / 2, H / 2]
         hi = (np.array([cx, self.y]) + h + 1) * [W / 2, H / 2]
         m = np.zeros((3, MAP_H, MAP_W), np.float32)
-        for px, logit, half in peaks:
+        for px, logit, size in peaks:
             c = int(round(((px + 1) * MAP_W - 1) / 2))
             m[0, 4, c] = logit
-            m[1:, 3:6, max(c - 1, 0):c + 2] = np.log(half)[:, None, None]
+            m[1:, 3:6, max(c - 1, 0):c + 2] = np.log(size)[:, None, None]
         return {"box": np.concatenate([lo, hi])[None].astype(np.float32), "pose3d": np.zeros((1, K, 3), np.float32),
                 "pose2d": (lo + (hi - lo) * np.linspace(0.1, 0.9, K)[:, None])[None].astype(np.float32),
                 "conf": np.full((1, K), self.sure(self._t) if on_athlete else 0.1, np.float32), "detections": m[None]}
