@@ -86,3 +86,17 @@ def test_synth_config_refuses_a_backwards_quality_range():
     with pytest.raises(ValueError, match="crf"):
         SynthConfig(crf=(30, 20))
     assert shards("train", PLATES)["ski_0"].crf == (16, 34)
+
+
+def test_the_world_summary_lists_the_shards_earlier_calls_rendered(tmp_path):
+    """`world train --shards A` into a world that already holds B describes both (it listed A alone)."""
+    from train.synth.world import finished_shards, shards
+
+    table = shards("train", None)
+    for name in ("ski_0", "dive_1"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "manifest.json").write_text("[]")
+    (tmp_path / "studio_0.partial").mkdir()  # stopped half-way: not a shard yet
+    (tmp_path / "studio_0.partial" / "manifest.json").write_text("[]")
+    assert list(finished_shards(tmp_path, table)) == ["ski_0", "dive_1"]  # the table's order
+    assert finished_shards(tmp_path, table)["dive_1"] is table["dive_1"]

@@ -122,6 +122,12 @@ def is_done(folder: Path, cfg: SynthConfig | None = None) -> bool:
     return not missing
 
 
+def finished_shards(out: Path, table: dict[str, SynthConfig]) -> dict[str, SynthConfig]:
+    """The shards of ``table`` whose folders in ``out`` hold a finished render (a manifest; ``.partial`` folders are
+    renders stopped half-way), in the table's order."""
+    return {name: cfg for name, cfg in table.items() if (out / name / "manifest.json").is_file()}
+
+
 def _render(args: tuple[str, SynthConfig, Path]) -> tuple[str, float]:
     from train.synth.generate import synthesize
 
@@ -174,7 +180,7 @@ def render_world(kind: str, out: Path, plates: Path | None, workers: int = 2, on
                  loose: float = 0.0) -> dict:
     """Render every unfinished shard of ``kind`` into ``out`` (``only``: these shards, a smaller world; ``loose``:
     clothes that stand off the body, ``SynthConfig.loose``); returns the world's summary (also ``world.json``)."""
-    table = {name: replace(cfg, loose=loose) for name, cfg in shards(kind, plates).items()}
+    table = world = {name: replace(cfg, loose=loose) for name, cfg in shards(kind, plates).items()}
     if only:
         unknown = sorted(set(only) - set(table))
         if unknown:
@@ -194,6 +200,7 @@ def render_world(kind: str, out: Path, plates: Path | None, workers: int = 2, on
             print(f"  {name}: {shard_frames(table[name])} frames in {seconds:.0f} s "
                   f"({done_frames}/{total} frames, {done_frames / (time.perf_counter() - tic):.1f} frames/s overall)",
                   flush=True)
+    table = finished_shards(out, world)  # the world as it stands: also the shards earlier calls rendered
     summary = {"kind": kind, "frames": sum(shard_frames(c) for c in table.values()),
                "subjects": sum(c.subjects for c in table.values()),
                "shards": {name: {"scenario": c.scenario, "seed": c.seed, "subjects": c.subjects,
