@@ -149,28 +149,38 @@ def latency_ms(backend, repeats: int = 60) -> float:
 MODES = ("model", "pipeline", "labeled-box")  # the model alone; the product's path; the model cropped on the labels
 
 
+class ClipReader:
+    """One exported model's outputs on labeled clips in each of :data:`MODES` (the run's square-view twin of the
+    model loaded once, for upright sources, as ``tvstream run`` picks it)."""
+
+    def __init__(self, model: str | Path) -> None:
+        self.model = Path(model)
+        self.backend = load_backend(model, "onnxruntime")
+        self._twins: dict[Path, object] = {}
+
+    def outputs(self, group: str, video: Path, labels: Path, mode: str) -> dict[str, np.ndarray]:
+        """Per-frame outputs (source pixels) of ``video`` from clip group ``group`` (its name sets the run's
+        scenario, :func:`scenario_of`)."""
+        if mode == "pipeline":
+            with VideoSource(str(video), self.backend.metadata.input_size) as source:
+                twin = model_for_source(self.model, self.backend.metadata, source.fit)
+            if twin is not None and twin not in self._twins:
+                self._twins[twin] = load_backend(twin, "onnxruntime")
+            return pipeline_outputs(self._twins.get(twin, self.backend), video, scenario_of(group))[0]
+        return model_outputs(self.backend, video, labels=labels if mode == "labeled-box" else None)[0]
+
+
 def bench_model(model: str, groups: dict[str, list[tuple[Path, Path]]], mode: str = "model") -> dict:
     """Scores per group of clips, plus "bench (all)", in one of :data:`MODES`: the model alone, the product's
     path (``pipeline``), or the model cropped around every labeled box (``labeled-box``: the head's accuracy with
     a perfect detector; box IoU is then 1 by construction)."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-    backend = load_backend(model, "onnxruntime")
+    reader = ClipReader(model)
+    backend = reader.backend
     rows, everything = {}, []
-
-    twins: dict[Path, object] = {}  # the run's square-view twin of the model, for upright sources
-
-    def outputs_of(name: str, video: Path, labels: Path) -> dict[str, np.ndarray]:
-        if mode == "pipeline":
-            with VideoSource(str(video), backend.metadata.input_size) as source:
-                twin = model_for_source(Path(model), backend.metadata, source.fit)
-            if twin is not None and twin not in twins:
-                twins[twin] = load_backend(twin, "onnxruntime")
-            return pipeline_outputs(twins.get(twin, backend), video, scenario_of(name))[0]
-        return model_outputs(backend, video, labels=labels if mode == "labeled-box" else None)[0]
-
     for name, clips in groups.items():
-        outputs = (outputs_of(name, v, lab) for v, lab in clips)
+        outputs = (reader.outputs(name, v, lab, mode) for v, lab in clips)
         parts = [score_clip(out, lab) for out, (_, lab) in zip(outputs, clips)]
         rows[name] = summarise(parts)
         if name != "sample_ski":
