@@ -502,3 +502,36 @@ def test_the_held_read_costs_no_call_where_its_crop_overlaps_the_kept_one_and_is
     assert _held_read(Head(), frame, row, 0.1, elsewhere)["conf"][0, 0] == pytest.approx(0.6)  # surer: kept
     assert _held_read(Head(), frame, row, 0.7, elsewhere) is None  # less sure than the kept read
     assert Head.calls == 2
+
+
+class FalsePeakBiggerThanTheAthlete(StillScene):
+    """A false peak on the background, bigger than the athlete and far from it, from the first frame on."""
+
+    def peaks(self, t):
+        return [(self.athlete_x, 13.0, self.half), (cell_x(13), 9.3, np.array([0.3, 0.6]))]
+
+
+def test_the_track_starts_on_a_person_the_head_sees_not_on_a_bigger_false_peak(monkeypatch):
+    """Session 31's studio clip: `--select largest` started the athlete on a false peak twice the walker's size,
+    read at 0.09, and the walker's sure reads were vetoed for the whole clip. The head reads the other person at
+    the start; the track starts there, and the false peak is someone else's."""
+    import tvstream.pipeline as pipeline
+
+    scene = FalsePeakBiggerThanTheAthlete()
+    for r in scene.run(12):
+        assert r.detected and r.track == 1 and scene.on_athlete(r), r.frame
+    monkeypatch.setattr(pipeline, "_start_on_someone_seen", lambda *a, **k: None)
+    old = FalsePeakBiggerThanTheAthlete()  # the old start: the false peak reported, the athlete never
+    assert not any(r.detected and old.on_athlete(r) for r in old.run(12))
+
+
+def test_start_on_swaps_the_chosen_person_for_the_one_the_head_saw():
+    track = AthleteTrack((H, W))
+    image = np.zeros((H, W, 3), np.uint8)
+    seen, chosen = person(-0.3, 0.0, 0.1, 0.3, 13.0), person(0.6, 0.0, 0.3, 0.6, 9.3)
+    assert track.choose([seen, chosen], 0.0, image) is chosen  # the largest
+    assert [o.centre.tolist() for o in track.others] == [[-0.3, 0.0]]
+    track.start_on(seen, chosen, 0.0)
+    assert [o.centre.tolist() for o in track.others] == [[0.6, 0.0]]
+    track.start_on(seen, person(0.2, 0.0, 0.1, 0.1, 5.0), 0.0)  # a faint peak gets no track of its own
+    assert [o.centre.tolist() for o in track.others] == [[0.6, 0.0]]

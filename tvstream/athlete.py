@@ -358,6 +358,14 @@ class AthleteTrack:
                 person.colours = appearance(image, p.centre, p.half)
             self.others.append(person)
 
+    def start_on(self, pick: Candidate, instead: Candidate, t: float) -> None:
+        """No athlete is held yet at ``t`` and :meth:`choose` picked ``instead``: the athlete will be ``pick`` (the
+        head saw a person there, and nobody at ``instead``), so ``instead`` becomes someone else's track and the
+        one :meth:`choose` started for ``pick`` is dropped."""
+        self.others = [o for o in self.others if not np.array_equal(o.centre, pick.centre)]
+        if instead.score >= MIN_LOGIT:
+            self.others.append(Person(np.asarray(instead.centre, np.float64), np.asarray(instead.half, np.float64), t))
+
     def owns(self, centre: np.ndarray, half: np.ndarray, t: float, image: np.ndarray) -> bool:
         """In an ambiguous frame: is a skeleton whose joints span the box ``centre``, ``half`` the athlete's
         rather than a rival's? It is matched (ungated) against each one's predicted box at the size a skeleton has

@@ -21,7 +21,7 @@ from engines.metadata import DETECTIONS, PERSON, TRACK_COLUMNS, TRACK_INPUT, Mod
 from tvstream.athlete import AthleteTrack, KeepOptions
 from tvstream.background import RollingBackground
 from tvstream.camera_motion import CameraMotion
-from tvstream.candidates import Candidate, find_people
+from tvstream.candidates import MIN_LOGIT, Candidate, find_people
 from tvstream.camera import CameraFile, SceneCamera, scene_camera
 from tvstream.labels import box_from_joints
 from tvstream.overlay import draw_box, draw_pose3d_inset, draw_skeleton
@@ -394,6 +394,25 @@ def _held_read(backend, frame: Frame, row: np.ndarray, core: float,
     return again if core_confidence(again["conf"][0]) > core else None
 
 
+def _start_on_someone_seen(backend, out: dict[str, np.ndarray], pick: Candidate, people: list[Candidate],
+                           athlete: AthleteTrack, frame: Frame, others: int = 2
+                           ) -> tuple[dict[str, np.ndarray], Candidate] | None:
+    """A batch-1 detector frame that starts the athlete's track on ``pick`` (read as ``out``): where the head is
+    unsure there (core confidence under ``SECOND_LOOK_CONF``), up to ``others`` more of the detector's ``people``
+    (strongest first, logit >= ``MIN_LOGIT``) are read, and the track starts on the first the head sees surely
+    (``(its outputs, it)``; ``pick`` becomes someone else's track); else None. A false peak bigger than the athlete
+    took the track under ``--select largest`` and vetoed the athlete's reads for a whole clip (s31_rule.md, E)."""
+    sure = core_confidence(out["conf"][0])
+    if sure >= SECOND_LOOK_CONF:
+        return None
+    for person in [p for p in people if p is not pick and p.score >= MIN_LOGIT][:others]:
+        again = backend.infer(frame.image[None], track=person.track_row()[None])
+        if (seen := core_confidence(again["conf"][0])) >= SECOND_LOOK_CONF and seen > sure:
+            athlete.start_on(person, pick, frame.t)
+            return again, person
+    return None
+
+
 def _crop_on_athlete(backend, out: dict[str, np.ndarray], row: np.ndarray, athlete: AthleteTrack, frame: Frame,
                      frame_wh: np.ndarray) -> tuple[dict[str, np.ndarray], bool, Candidate | None, bool]:
     """One batch-1 frame: ``(outputs, vetoed, the athlete among the detector's people or None, clear)``.
@@ -403,6 +422,7 @@ def _crop_on_athlete(backend, out: dict[str, np.ndarray], row: np.ndarray, athle
     ``vetoed``: the crop is on someone who is not the athlete (or, for a detector-placed crop, nobody is).
     ``clear``: nobody else is near the athlete (its colours may be learnt)."""
     people = find_people(out[DETECTIONS][0])
+    starts = not athlete.held(frame.t)  # this frame may start the athlete's track
     pick = athlete.choose(people, frame.t, frame.image)
     clear = pick is not None and athlete.clear(pick, people)
     px = frame_wh / 2
@@ -422,6 +442,11 @@ def _crop_on_athlete(backend, out: dict[str, np.ndarray], row: np.ndarray, athle
             return out, True, None, False
         if off(pick) > (0.5 if clear else 0.1):  # with someone near, a crop between the two reads either
             out = backend.infer(frame.image[None], track=athlete.limit(pick.track_row(), frame.t)[None])
+        if starts and len(people) > 1:
+            seen = _start_on_someone_seen(backend, out, pick, people, athlete, frame)
+            if seen is not None:
+                out, pick = seen
+                clear = athlete.clear(pick, people)
         return out, False, pick, clear
     # the crop followed the joints: is it on someone who is not the athlete, or pulled towards someone near it?
     owner = min(people, key=off, default=None)
