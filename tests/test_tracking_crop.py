@@ -163,10 +163,14 @@ def test_tracker_leaves_unsure_joints_out_of_the_box_and_resets_on_a_failed_fram
     tracker.update(pose2d, conf, detected=True)
     np.testing.assert_allclose(tracker.track(), expected_track(30, 20, 40, 30), atol=1e-6)
     assert tracker.track().dtype == np.float32
+    np.testing.assert_array_equal(tracker.last_row(), tracker.track())  # the last read's row, made when asked
     tracker.update(pose2d, conf, detected=False)
-    assert (tracker.track() == 0).all()
+    assert (tracker.track() == 0).all() and tracker.last_row() is None and tracker.last_core == 0.0
     tracker.update(pose2d, np.full(K, 0.45), detected=True)  # detected, but below track_conf 0.5
     assert (tracker.track() == 0).all()
+    # ... its row is still there for a read on the last crop (RunOptions.hold_read), every joint in it
+    np.testing.assert_allclose(tracker.last_row(), expected_track(30, 20, 120, 70), atol=1e-6)
+    assert tracker.last_core == pytest.approx(0.45)
 
 
 def test_detected_needs_the_core_joints_mean_confidence_and_the_foreground_score():

@@ -283,10 +283,11 @@ def estimate(source: VideoSource, backend, options: RunOptions, stop: threading.
                     if again is not None:
                         out, core = again, sure
                         box_model, conf = out["box"][i], out["conf"][i]
-                if (holds and row[0] < 0.5 and joints.last is not None and joints.last_core >= HELD_READ_CONF
-                        and core < options.track_conf and not vetoed and not (keeps and athlete.ambiguous)):
-                    again = _held_read(backend, frame, athlete.limit(joints.last, frame.t) if keeps else joints.last,
-                                       core, normalised_box(box_model, frame_wh))
+                if (holds and row[0] < 0.5 and joints.last_core >= HELD_READ_CONF and core < options.track_conf
+                        and not vetoed and not (keeps and athlete.ambiguous)
+                        and (held := joints.last_row()) is not None):
+                    again = _held_read(backend, frame, athlete.limit(held, frame.t) if keeps else held, core,
+                                       normalised_box(box_model, frame_wh))
                     if again is not None:
                         out, seen = again, None
                         box_model, conf = out["box"][i], out["conf"][i]

@@ -64,8 +64,8 @@ class JointTracker:
         self._size = np.array([w, h], np.float64)  # (x, y) pixels
         self.min_conf, self.joint_conf, self.grow, self.pad, self.turn = min_conf, joint_conf, grow, pad, turn
         self._track = np.zeros(6 if turn else 5, np.float32)
-        self.last: np.ndarray | None = None  # the row around the last detected frame's joints, sure or not
-        self.last_core = 0.0  # ... and that read's core-joint mean confidence
+        self._last: tuple[np.ndarray, np.ndarray] | None = None  # the last detected frame's pose2d, conf
+        self.last_core = 0.0  # ... and that read's core-joint mean confidence (0: that frame was not detected)
 
     def track(self) -> np.ndarray:
         """The next frame's ``(5,)`` float32 row (``(6,)`` with ``turn``); ``use`` 0 (all zeros) lets the detector
@@ -85,13 +85,19 @@ class JointTracker:
 
     def update(self, pose2d: np.ndarray, conf: np.ndarray | None, detected: bool) -> None:
         """Take frame t's ``pose2d (K, 2)`` model pixels and ``conf (K,)``; sets the row frame t + 1 gets."""
-        self.last = self.row(pose2d, conf) if detected and conf is not None else None
-        self.last_core = core_confidence(conf) if self.last is not None else 0.0
-        sure = self.last is not None and self.last_core >= self.min_conf
-        if sure:
-            self._track = self.last
-        else:
+        self._last = (pose2d, conf) if detected and conf is not None else None
+        self.last_core = core_confidence(conf) if self._last is not None else 0.0
+        row = self.row(pose2d, conf) if self._last is not None and self.last_core >= self.min_conf else None
+        if row is None:
             self.reset()
+        else:
+            self._track = row
+
+    def last_row(self) -> np.ndarray | None:
+        """The row around the last detected frame's joints whatever their confidence (:meth:`row`); None when that
+        frame was not detected or too few of its joints are confident. Made only when asked: a run reads it on few
+        frames (``RunOptions.hold_read``)."""
+        return None if self._last is None else self.row(*self._last)
 
     def row(self, pose2d: np.ndarray, conf: np.ndarray) -> np.ndarray | None:
         """The row that crops around ``pose2d (K, 2)`` (model pixels) whatever their mean confidence, from the joints

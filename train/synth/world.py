@@ -200,14 +200,14 @@ def render_world(kind: str, out: Path, plates: Path | None, workers: int = 2, on
             print(f"  {name}: {shard_frames(table[name])} frames in {seconds:.0f} s "
                   f"({done_frames}/{total} frames, {done_frames / (time.perf_counter() - tic):.1f} frames/s overall)",
                   flush=True)
-    table = finished_shards(out, world)  # the world as it stands: also the shards earlier calls rendered
-    summary = {"kind": kind, "frames": sum(shard_frames(c) for c in table.values()),
-               "subjects": sum(c.subjects for c in table.values()),
+    present = finished_shards(out, world)  # the world as it stands: also the shards earlier calls rendered
+    summary = {"kind": kind, "frames": sum(shard_frames(c) for c in present.values()),
+               "subjects": sum(c.subjects for c in present.values()),
                "shards": {name: {"scenario": c.scenario, "seed": c.seed, "subjects": c.subjects,
                                  "frames": shard_frames(c), "backgrounds": "photos" if c.backgrounds else "procedural"}
-                          for name, c in table.items()},
+                          for name, c in present.items()},
                "plates_sources": str(plates / "sources.json") if plates else None,
-               "checks": _checks(out, table),
+               "checks": _checks(out, present),
                "versions": renderer_versions(),
                "render_seconds_this_run": round(time.perf_counter() - tic, 1),
                "frames_per_second_this_run": round(done_frames / max(time.perf_counter() - tic, 1e-9), 1)}
