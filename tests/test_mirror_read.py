@@ -6,6 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from train.posenet.config import SIZES
@@ -104,4 +105,110 @@ def test_reconfigure_makes_a_both_ways_reader_of_the_same_weights(tmp_path: Path
     main([str(ckpt), str(tmp_path / "both.pt"), "--mirror-read"])
     state = load_checkpoint(tmp_path / "both.pt")
     assert state["config"]["model"]["mirror_read"] is True
+    assert all(torch.equal(state["model"][k], v) for k, v in plain.state_dict().items())
+
+
+def _reads(direct_xy: torch.Tensor, mirror_xy: torch.Tensor, direct_conf: float, mirror_conf: float):
+    """A batch of one crop read both ways: 2D as given (the mirrored read in the mirrored picture's terms), 3D the
+    2D with depth 0, every joint's confidence as given."""
+    xy = torch.cat([direct_xy, mirror_xy])
+    xyz = torch.cat([xy, torch.zeros(2, 17, 1)], -1)
+    conf = torch.tensor([[direct_conf] * 17, [mirror_conf] * 17])
+    return xy, xyz, conf
+
+
+def _wrists(left_x: float, right_x: float) -> torch.Tensor:
+    xy = torch.zeros(1, 17, 2)
+    xy[0, H36M_17.index("lwrist"), 0], xy[0, H36M_17.index("rwrist"), 0] = left_x, right_x
+    return xy
+
+
+def test_where_the_two_reads_disagree_on_the_sides_the_mean_folds_the_arms_and_the_setting_chooses():
+    """Session 31's squat: the direct read puts the left wrist on the image's left (x -0.4) and the right one at
+    +0.3. A mirrored read that agrees names the mirrored picture's wrists the other way round (its left wrist, the
+    image of the person's left, at +0.4 in the mirror, x negated back: -0.4); one that disagrees swaps them."""
+    from train.posenet.model import combine_both_ways, sides_agree
+
+    left, right = H36M_17.index("lwrist"), H36M_17.index("rwrist")
+    direct = _wrists(-0.4, 0.3)
+    agrees = _wrists(-0.3, 0.4)  # in the mirror: the left wrist at -0.3 is the image of the right at +0.3
+    disagrees = agrees[:, MIRROR]
+    assert sides_agree(torch.cat([direct, agrees]), 1).tolist() == [True]
+    assert sides_agree(torch.cat([direct, disagrees]), 1).tolist() == [False]
+
+    # agreeing reads: every setting gives the mean (the wrists where the direct read has them, 3D alike)
+    for setting in ("mean", "direct", "surer"):
+        xy, xyz, conf = combine_both_ways(_reads(direct, agrees, 0.9, 0.5), 1, setting)
+        assert xy[0, left, 0].item() == pytest.approx(-0.4) and xy[0, right, 0].item() == pytest.approx(0.3)
+        assert xyz[0, left, 0].item() == pytest.approx(-0.4)
+        assert conf[0, 0].item() == pytest.approx(0.7)
+
+    # disagreeing reads: the mean folds both wrists onto the midline
+    xy, _, conf = combine_both_ways(_reads(direct, disagrees, 0.9, 0.5), 1, "mean")
+    assert abs(xy[0, left, 0].item()) < 0.06 and abs(xy[0, right, 0].item()) < 0.06
+    assert conf[0, 0].item() == pytest.approx(0.7)
+    # "direct" keeps the direct read whatever the confidences
+    for surer_direct in (True, False):
+        xy, xyz, conf = combine_both_ways(_reads(direct, disagrees, 0.9 if surer_direct else 0.5,
+                                                 0.5 if surer_direct else 0.9), 1, "direct")
+        torch.testing.assert_close(xy, direct)
+        torch.testing.assert_close(xyz[..., :2], direct)
+        assert conf[0, 0].item() == pytest.approx(0.9 if surer_direct else 0.5)
+    # "surer" keeps the surer read: the direct one, or the mirrored one mirrored back (its sides as labeled)
+    xy, _, conf = combine_both_ways(_reads(direct, disagrees, 0.9, 0.5), 1, "surer")
+    torch.testing.assert_close(xy, direct)
+    assert conf[0, 0].item() == pytest.approx(0.9)
+    xy, xyz, conf = combine_both_ways(_reads(direct, disagrees, 0.5, 0.9), 1, "surer")
+    assert xy[0, left, 0].item() == pytest.approx(0.3) and xy[0, right, 0].item() == pytest.approx(-0.4)
+    assert xyz[0, left, 0].item() == pytest.approx(0.3)
+    assert conf[0, 0].item() == pytest.approx(0.9)
+
+
+def test_the_choice_is_made_crop_by_crop_in_a_batch():
+    from train.posenet.model import combine_both_ways
+
+    direct, agrees = _wrists(-0.4, 0.3), _wrists(-0.3, 0.4)
+    xy = torch.cat([direct, direct, agrees, agrees[:, MIRROR]])  # two crops: the first agrees, the second not
+    xyz = torch.cat([xy, torch.zeros(4, 17, 1)], -1)
+    out, _, _ = combine_both_ways((xy, xyz, torch.ones(4, 17)), 2, "direct")
+    left = H36M_17.index("lwrist")
+    assert out[0, left, 0].item() == pytest.approx(-0.4)  # the mean of -0.4 and -0.4
+    torch.testing.assert_close(out[1], direct[0])
+
+
+def test_a_model_that_keeps_the_direct_read_on_disagreement_exports_and_matches_torch(tmp_path: Path):
+    import onnxruntime as ort
+
+    from engines.export import export_onnx
+    from engines.posenet_graph import build_posenet_graph
+    from tests.test_posenet import _onnx_matches_torch
+    from train.checkpoint import load_checkpoint, save_checkpoint
+
+    plain, _ = _nets()
+    for setting in ("direct", "surer"):
+        net = PoseNet(replace(plain.cfg, mirror_read=True, mirror_disagree=setting)).eval()
+        net.load_state_dict(plain.state_dict())
+        ckpt = save_checkpoint(tmp_path / setting / "last.pt", step=1, model=net,
+                               config={"kind": "posenet", "model": net.cfg.to_dict(), "fit": {}})
+        meta = export_onnx(ckpt, tmp_path / f"{setting}.onnx")
+        graph, _ = build_posenet_graph(load_checkpoint(ckpt))
+        session = ort.InferenceSession(str(tmp_path / f"{setting}.onnx"), providers=["CPUExecutionProvider"])
+        frames = np.random.default_rng(2).integers(0, 256, (3, *net.cfg.frame_size, 3), dtype=np.uint8)
+        track = np.array([[1, 0.1, 0.0, 0.2, 0.45], [0, 0, 0, 0, 0], [1, -0.2, 0.1, 0.3, 0.3]], np.float32)
+        _onnx_matches_torch(session, meta, graph, frames, track)
+
+
+def test_mirror_disagree_is_a_run_time_setting_with_known_values(tmp_path: Path):
+    from train.checkpoint import load_checkpoint, save_checkpoint
+    from train.posenet.reconfigure import main
+
+    with pytest.raises(ValueError, match="mirror_disagree"):
+        replace(SIZES["tiny"], mirror_disagree="vote")
+    assert replace(SIZES["tiny"], mirror_disagree="direct").same_weights(SIZES["tiny"])
+    plain, _ = _nets()
+    ckpt = save_checkpoint(tmp_path / "run" / "last.pt", step=3, model=plain,
+                           config={"kind": "posenet", "model": plain.cfg.to_dict(), "fit": {}})
+    main([str(ckpt), str(tmp_path / "d.pt"), "--mirror-read", "--mirror-disagree", "surer"])
+    state = load_checkpoint(tmp_path / "d.pt")
+    assert state["config"]["model"]["mirror_disagree"] == "surer"
     assert all(torch.equal(state["model"][k], v) for k, v in plain.state_dict().items())

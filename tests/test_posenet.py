@@ -731,7 +731,41 @@ def test_reexport_installs_the_same_weights_with_their_card_and_refuses_other_we
     before = installed.read_bytes()
     with pytest.raises(SystemExit, match="other weights"):
         reexport_default_model(other, installed)
+    with pytest.raises(SystemExit, match="other weights"):  # a graph change does not let other weights in
+        reexport_default_model(other, installed, changes="Then something else.")
     assert installed.read_bytes() == before
+
+
+def test_reexport_with_a_graph_change_installs_other_outputs_of_the_same_weights_and_says_so(tmp_path: Path,
+                                                                                             monkeypatch):
+    import shutil
+
+    import engines.parity
+    from engines.backends import load_backend
+    from train.default_model import reexport_default_model
+    from train.posenet.reconfigure import reconfigure
+
+    ckpt, meta, onnx_path = _export_tiny_with_real_norms(tmp_path)
+    installed = tmp_path / "package" / "default.onnx"
+    installed.parent.mkdir()
+    shutil.copyfile(onnx_path, installed)
+    card = {"trained_on": "noise.", "model": {"steps": 7}, "file": {"bytes": 1, "hash": meta.model_hash}}
+    installed.with_suffix(".json").write_text(json.dumps(card))
+    # the same weights read both ways (a tiny random head reads every crop alike, so its outputs barely move:
+    # the parity check is told they do)
+    reconfigure(ckpt, tmp_path / "both" / "last.pt", mirror_read=True, mirror_disagree="direct")
+    monkeypatch.setattr(engines.parity, "refuse_precision", lambda *a: "re-export 3D error 40 mm > 0.5 mm tolerance")
+    before = installed.read_bytes()
+    with pytest.raises(SystemExit, match="not installed: re-export"):
+        reexport_default_model(tmp_path / "both", installed)
+    assert installed.read_bytes() == before
+    reexport_default_model(tmp_path / "both", installed, changes="Then read both ways.")
+    written = json.loads(installed.with_suffix(".json").read_text())
+    assert written["trained_on"] == "noise. Then read both ways." and written["model"]["steps"] == 7
+    assert written["model"]["config"]["mirror_read"] and written["model"]["config"]["mirror_disagree"] == "direct"
+    assert written["file"]["hash"] == meta.model_hash  # the same weights
+    shipped = load_backend(installed, "onnxruntime").metadata  # the file's own card says so too
+    assert shipped.model_hash == meta.model_hash and "Then read both ways." in json.dumps(shipped.config)
 
 
 def test_expose_detections_adds_the_output_to_an_older_export(tmp_path: Path):

@@ -12,9 +12,11 @@ HEAD_TRUNKS = ("resnet", "blazepose_lite", "blazepose_full")
 # where it is sure of a person, boxnet's elsewhere; train.posenet.model.PoseNet)
 DETECTORS = ("boxnet", "boxnet+blazepose")
 PERSON_VIEWS = ("frame", "square")  # what MediaPipe's person detector reads (PoseNetConfig.person_view)
+MIRROR_DISAGREE = ("mean", "direct", "surer")  # PoseNetConfig.mirror_disagree
 BLAZEPOSE_DETECTOR_WIDTH = 224  # MediaPipe's detector reads 224 px wide frames (its 224 x 224 input's pixel scale)
 # how an exported graph runs, not what weights it holds: ``train.posenet.reconfigure`` changes them on a trained run
-RUN_TIME_SETTINGS = ("crop_rotation", "detector_min_score", "detector_box_scale", "mirror_read", "person_view")
+RUN_TIME_SETTINGS = ("crop_rotation", "detector_min_score", "detector_box_scale", "mirror_read", "mirror_disagree",
+                     "person_view")
 
 
 # crops at which the presence branch (MediaPipe's pose flag) computes: its residual adds need even maps down to
@@ -69,6 +71,11 @@ class PoseNetConfig:
     # one mirrored back (left and right joints swapped, x negated): the flip test of pose estimators since
     # SimpleBaseline and HRNet; the head's cost doubles, the weights are the same (a run-time setting)
     mirror_read: bool = False
+    # with mirror_read, what a crop's two reads give where they disagree on which side is which (the mirrored read,
+    # mirrored back, lies nearer the direct read with its left and right joints the other way round: the head is
+    # unsure whether it sees the person's front or back, and the mean folds both arms onto the midline).
+    # "mean": the mean all the same; "direct": the direct read alone; "surer": the read whose core joints are surer
+    mirror_disagree: str = "mean"
 
     def __post_init__(self) -> None:
         h, w = self.frame_size
@@ -93,6 +100,8 @@ class PoseNetConfig:
             raise ValueError(f"person_view must be one of {', '.join(PERSON_VIEWS)}, got {self.person_view!r}")
         if self.detector != "boxnet" and self.person_detector_size[0] % 32:
             raise ValueError(f"frame_size {self.frame_size} is too far from 16:9 for the blazepose detector")
+        if self.mirror_disagree not in MIRROR_DISAGREE:
+            raise ValueError(f"mirror_disagree must be one of {', '.join(MIRROR_DISAGREE)}, got {self.mirror_disagree!r}")
         if self.lifter_width < 0:
             raise ValueError(f"lifter_width must be >= 0, got {self.lifter_width}")
         if not 0.0 < self.detector_min_score < 1.0:

@@ -21,12 +21,13 @@ from torch import nn
 from train.models.backbone import ResNetTrunk
 from train.models.spatial import crop, pixel_centres, turn_points
 from train.posenet.config import PoseNetConfig
-from tvstream.skeleton import H36M_17
+from tvstream.skeleton import CORE_JOINTS, H36M_17
 
 MEAN = (0.45, 0.45, 0.45)
 STD = (0.225, 0.225, 0.225)
 INIT_HALF_SIZE = 0.25  # the detector starts at boxes a quarter of the frame
 MIRROR = torch.as_tensor(H36M_17.flip_permutation())  # joint order of a mirrored read: left and right swapped
+CORE = torch.as_tensor(CORE_JOINTS)  # the limbs' 12 joints, whose mean confidence says how sure a read is
 PERSON_PEAK_LOGIT = 20.0  # MediaPipe's person in the detector map: above boxnet's athletes (13-17, candidates.py)
 
 
@@ -182,13 +183,41 @@ class Lifter(nn.Module):
         return xyz - xyz[:, :1]
 
 
-def _mean_with_mirrored(v: torch.Tensor, n: int, negate_x: bool = True) -> torch.Tensor:
-    """``v (2N, K, ...)``: N reads of crops, then N of the same crops mirrored -> ``(N, K, ...)`` their mean, the
-    mirrored reads' joints swapped left for right and, with ``negate_x``, their first coordinate (x) negated."""
+def mirrored_back(v: torch.Tensor, n: int, negate_x: bool = True) -> torch.Tensor:
+    """``v (2N, K, ...)``: N reads of crops, then N of the same crops mirrored -> ``(N, K, ...)`` the mirrored reads
+    mirrored back: joints swapped left for right and, with ``negate_x``, their first coordinate (x) negated."""
     back = v[n:, MIRROR.to(v.device)]
     if negate_x:
         back = torch.cat([-back[..., :1], back[..., 1:]], -1)
-    return (v[:n] + back) / 2
+    return back
+
+
+def sides_agree(xy: torch.Tensor, n: int) -> torch.Tensor:
+    """``xy (2N, K, 2)`` direct then mirrored reads -> ``(N,)`` bool: the mirrored read, mirrored back, lies at
+    least as near the direct read with its joints swapped left for right as without (the two reads agree on which
+    side is which; where they do not, the head cannot tell the person's front from their back)."""
+    back = mirrored_back(xy, n)
+    unswapped = back[:, MIRROR.to(xy.device)]
+    return (xy[:n] - back).abs().sum((1, 2)) <= (xy[:n] - unswapped).abs().sum((1, 2))
+
+
+def combine_both_ways(reads: tuple[torch.Tensor, ...], n: int, disagree: str = "mean") -> tuple[torch.Tensor, ...]:
+    """``reads`` = xy (2N, K, 2), xyz (2N, K, 3), conf (2N, K): N crops read as they are, then mirrored -> the
+    (N, ...) reads of the N crops: each the mean of its direct read and its mirrored read mirrored back; where
+    the two disagree on the sides (:func:`sides_agree`), ``disagree`` "direct" keeps the direct read alone,
+    "surer" the one of the two whose core joints are surer, "mean" the mean all the same."""
+    xy, xyz, conf = reads
+    back = mirrored_back(xy, n), mirrored_back(xyz, n), mirrored_back(conf, n, negate_x=False)
+    means = tuple((v[:n] + b) / 2 for v, b in zip(reads, back))
+    if disagree == "mean":
+        return means
+    direct = tuple(v[:n] for v in reads)
+    if disagree == "surer":
+        core = CORE.to(conf.device)
+        mirror_surer = back[2][:, core].mean(1) > conf[:n, core].mean(1)  # (N,)
+        direct = tuple(torch.where(mirror_surer.view(-1, *[1] * (v.dim() - 1)), b, v) for v, b in zip(direct, back))
+    agree = sides_agree(xy, n)
+    return tuple(torch.where(agree.view(-1, *[1] * (m.dim() - 1)), m, d) for m, d in zip(means, direct))
 
 
 def crop_scale(half: torch.Tensor, frame_size: tuple[int, int], margin: float) -> torch.Tensor:
@@ -296,10 +325,11 @@ class PoseNet(nn.Module):
 
     def read_both_ways(self, crops: torch.Tensor, pixel_max: float = 1.0) -> tuple[torch.Tensor, ...]:
         """:meth:`read_crop`'s xy, xyz, conf of ``crops`` read as they are and mirrored (one batch through the head),
-        the mirrored read mirrored back (left and right joints swapped, x negated) and the two averaged."""
+        the mirrored read mirrored back (left and right joints swapped, x negated) and the two averaged (where they
+        disagree on the sides, as ``cfg.mirror_disagree`` says: :func:`combine_both_ways`)."""
         n = crops.shape[0]
         xy, xyz, conf, _ = self.read_crop(torch.cat([crops, crops.flip(-1)]), pixel_max)
-        return _mean_with_mirrored(xy, n), _mean_with_mirrored(xyz, n), _mean_with_mirrored(conf, n, negate_x=False)
+        return combine_both_ways((xy, xyz, conf), n, self.cfg.mirror_disagree)
 
     def forward(self, frames: torch.Tensor, track: torch.Tensor | None = None, pixel_max: float = 1.0,
                 person: bool = False):

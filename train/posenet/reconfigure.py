@@ -2,7 +2,7 @@
 
 Some settings of :class:`train.posenet.config.PoseNetConfig` act only at run time: whether the crop turns with
 the body (``crop_rotation``, MediaPipe's region of interest), whether each crop is also read mirrored
-(``mirror_read``), what MediaPipe's person detector reads (``person_view``) and when its box is taken
+(``mirror_read``, and what it gives where the two reads disagree: ``mirror_disagree``), what MediaPipe's person detector reads (``person_view``) and when its box is taken
 (``detector_min_score``, ``detector_box_scale``); a training run's ``--init`` takes a checkpoint's weights whatever
 these are (``PoseNetConfig.same_weights``). A finished run can be tried with other values without a step of
 training; the new checkpoint says in its fit record what it was made from.
@@ -18,7 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from train.checkpoint import load_checkpoint, save_checkpoint
-from train.posenet.config import PERSON_VIEWS, RUN_TIME_SETTINGS, PoseNetConfig
+from train.posenet.config import MIRROR_DISAGREE, PERSON_VIEWS, RUN_TIME_SETTINGS, PoseNetConfig
 from train.posenet.model import PoseNet
 
 KIND = "posenet"
@@ -52,6 +52,9 @@ def main(argv: list[str] | None = None) -> None:
                     help="the crop turns with the body (MediaPipe's region of interest)")
     ap.add_argument("--mirror-read", action=argparse.BooleanOptionalAction, default=None,
                     help="each crop is also read mirrored and the two reads averaged (the flip test)")
+    ap.add_argument("--mirror-disagree", choices=MIRROR_DISAGREE,
+                    help="where the two reads disagree on which side is which: their mean, the direct read alone, "
+                         "or the surer of the two")
     ap.add_argument("--person-view", choices=PERSON_VIEWS,
                     help="what MediaPipe's person detector reads: the whole frame, or the square around the picture")
     ap.add_argument("--detector-min-score", type=float, help="MediaPipe's person box is taken from this score")
