@@ -276,7 +276,7 @@ def main(argv: list[str] | None = None) -> dict:
     peer = full_agreement(groups, labels["mediapipe-full"])
     with warnings.catch_warnings():  # Heavy's 3D on no reported frame: an empty mean, NaN in the record
         warnings.simplefilter("ignore", RuntimeWarning)
-        rows = [{"model": m, **bench_model(m, groups, mode)} for m in args.model for mode in MODES]
+        rows = [{"model": m, **bench_model(m, groups, mode, args.sharp)} for m in args.model for mode in MODES]
 
     record, header = machine()
     kept = {g: [c.stem for c, _ in pairs] for g, pairs in groups.items()}

@@ -120,6 +120,7 @@ def parse_args(argv: list[str] | None, doc: str, folder: Path, name: str) -> arg
     ap.add_argument("--folder", type=Path, default=folder, help="where the clips and their labels are kept")
     ap.add_argument("--venv", type=Path, help="the teacher's venv (default: tvstream's)")
     ap.add_argument("--name", default=name)
+    ap.add_argument("--sharp", action="store_true", help="the run as `tvstream run --sharp` (pipeline mode)")
     return ap.parse_args(argv)
 
 
@@ -134,7 +135,7 @@ def main(argv: list[str] | None = None) -> dict:
         groups[group_of(clip.stem)].append((clip, labels["mediapipe-heavy"] / f"{clip.stem}.json"))
 
     peer = full_agreement(groups, labels["mediapipe-full"])
-    rows = [{"model": m, **bench_model(m, groups, mode)} for m in args.model for mode in MODES]
+    rows = [{"model": m, **bench_model(m, groups, mode, args.sharp)} for m in args.model for mode in MODES]
 
     record, header = machine()
     lines = [f"# Real footage: the held-out reference clips against MediaPipe Heavy, {header}", "",

@@ -223,3 +223,31 @@ def test_an_upright_source_runs_the_square_view_twin_written_once(exported, tmp_
         "square"
     written = twin.stat().st_mtime_ns
     assert model_for_source(path, meta, even, tmp_path) == twin and twin.stat().st_mtime_ns == written
+
+
+def test_a_twin_on_a_frame_twice_as_large_reads_what_the_model_reads_on_the_frame(exported, tmp_path):
+    """``frame_scale`` 2 (``tvstream run --sharp``): the same weights on a working frame twice the size, the box
+    detector's stride and MediaPipe's frame-view pooling doubled. On a frame upscaled 2x by repetition the detectors
+    read exactly what the model reads on the frame, and a large crop is cut from the frame pooled back (the same
+    pixels): every output agrees, in the twin's pixels twice the model's."""
+    import onnxruntime as ort
+
+    from train.posenet.person_view import with_person_view
+
+    path, meta, _ = exported
+    view = meta.config["model"]["person_view"]
+    twin = with_person_view(path, tmp_path / "x2.onnx", view, frame_scale=2)
+    assert twin.input_size == (144, 256) and twin.config["model"]["frame_scale"] == 2
+    assert twin.config["model"]["detector_stride"] == 2 * meta.config["model"]["detector_stride"]
+    frames = np.random.default_rng(5).integers(0, 256, (2, 72, 128, 3), dtype=np.uint8)
+    big = frames.repeat(2, axis=1).repeat(2, axis=2)
+    # a detector frame (the view row of the whole frame), and a followed frame whose crop spans 2x its samples
+    track = np.array([[0, 0, 0, 1.0, 128 / 72], [1, 0.1, 0.0, 0.3, 0.6]], np.float32)
+    one, two = ({k: v for k, v in zip(meta.outputs, ort.InferenceSession(str(p), providers=["CPUExecutionProvider"])
+                                      .run(list(meta.outputs), {"frames": f, "track": track}))}
+                for p, f in ((path, frames), (tmp_path / "x2.onnx", big)))
+    np.testing.assert_allclose(two["box"], 2 * one["box"], atol=0.05)  # pixel edges: twice as far
+    np.testing.assert_allclose(two["pose2d"], 2 * one["pose2d"] + 0.5, atol=0.05)  # pixel centres at integers
+    np.testing.assert_allclose(two["pose3d"], one["pose3d"], atol=0.05)
+    np.testing.assert_allclose(two["conf"], one["conf"], atol=1e-4)
+    np.testing.assert_allclose(two["person"], one["person"], atol=1e-4)

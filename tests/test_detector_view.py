@@ -32,10 +32,10 @@ def test_upright_means_no_wider_than_tall(source, upright):
 
 
 def test_without_torch_the_run_keeps_its_model_and_says_why(monkeypatch, tmp_path, caplog):
-    def no_torch(model, cache=None):
+    def no_torch(model, view, frame_scale, cache=None):
         raise ImportError("No module named 'torch'")
 
-    monkeypatch.setattr(detector_view, "square_view_of", no_torch)
+    monkeypatch.setattr(detector_view, "twin_of", no_torch)
     tall = FrameFit.of((1920, 1080), (288, 512))
     with caplog.at_level(logging.WARNING, logger="tvstream.detector_view"):
         assert detector_view.model_for_source(Path("m.onnx"), _meta(detector="boxnet+blazepose"), tall) is None
@@ -50,7 +50,7 @@ def test_a_cache_that_cannot_be_written_leaves_the_frame_view(monkeypatch, tmp_p
     tall = FrameFit.of((1920, 1080), (288, 512))
     with caplog.at_level(logging.WARNING, logger="tvstream.detector_view"):
         assert detector_view.model_for_source(model, _meta(detector="boxnet+blazepose"), tall, blocked / "m") is None
-    assert "could not write the square-view model" in caplog.text
+    assert "could not write that model" in caplog.text and "the run keeps m.onnx" in caplog.text
 
 
 def test_the_cache_folder_follows_tvstream_cache(monkeypatch, tmp_path):
@@ -58,3 +58,36 @@ def test_the_cache_folder_follows_tvstream_cache(monkeypatch, tmp_path):
     assert detector_view.models_cache() == tmp_path / "models"
     monkeypatch.delenv("TVSTREAM_CACHE")
     assert detector_view.models_cache() == Path.home() / ".cache" / "tvstream" / "models"
+
+
+@pytest.mark.parametrize("source, sharp, want", [
+    ((720, 1280), False, None),  # landscape, large: the model as it is unless asked
+    ((720, 1280), True, ("frame", 2)),
+    ((360, 640), True, None),  # 1.25x the 288 x 512 frame: no more detail to gain
+    ((432, 768), True, ("frame", 2)),  # 1.5x: from here
+    ((1920, 1080), False, ("square", 1)),  # upright: its own square
+    ((1920, 1080), True, ("square", 2)),
+    ((400, 300), True, ("square", 1)),  # upright and small
+])
+def test_the_twin_a_source_runs(source, sharp, want):
+    meta = _meta(detector="boxnet+blazepose")
+    assert detector_view.twin_settings(meta, FrameFit.of(source, (288, 512)), sharp) == want
+
+
+def test_a_twin_s_own_settings_ask_for_no_other_twin():
+    big, tall = FrameFit.of((1080, 1920), (288, 512)), FrameFit.of((1920, 1080), (288, 512))
+    assert detector_view.twin_settings(_meta(detector="boxnet+blazepose", frame_scale=2), big, True) is None
+    assert detector_view.twin_settings(_meta(detector="boxnet+blazepose", person_view="square", frame_scale=2), tall,
+                                       True) is None
+    assert detector_view.twin_settings(_meta(detector="boxnet"), big, True) is None  # no MediaPipe detector
+
+
+def test_a_sharp_run_without_torch_keeps_the_model_and_says_why(monkeypatch, caplog):
+    def no_torch(model, view, frame_scale, cache=None):
+        raise ImportError("No module named 'torch'")
+
+    monkeypatch.setattr(detector_view, "twin_of", no_torch)
+    with caplog.at_level(logging.WARNING, logger="tvstream.detector_view"):
+        assert detector_view.model_for_source(Path("m.onnx"), _meta(detector="boxnet+blazepose"),
+                                              FrameFit.of((1080, 1920), (288, 512)), sharp=True) is None
+    assert "a large source (1920x1080)" in caplog.text and "needs torch" in caplog.text

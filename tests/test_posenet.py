@@ -1108,3 +1108,18 @@ def test_the_blazepose_heatmaps_start_as_the_landmarks_each_joint_is_made_of():
     assert rows[H36M_17.index("hip"), [23, 24]].tolist() == [0.5, 0.5]
     head = rows[H36M_17.index("head")]
     assert set(np.flatnonzero(head)) == {2, 5, 7, 8}  # ears and eyes; the recipe's mouth terms (negative) dropped
+
+
+def test_frame_scale_multiplies_the_frame_and_the_stride_and_keeps_the_weights():
+    from dataclasses import replace
+
+    base = SIZES["tiny"]
+    twin = base.scaled(2)
+    assert twin.frame_size == (2 * base.frame_size[0], 2 * base.frame_size[1])
+    assert twin.detector_stride == 2 * base.detector_stride and twin.detector_size == base.detector_size
+    assert twin.scaled(1) == base and twin.same_weights(base) and base.same_weights(twin)
+    assert not replace(base, width=base.width * 2).same_weights(twin)  # other weights stay other
+    with pytest.raises(ValueError, match="frame_scale"):
+        replace(base, frame_scale=3)  # 3 does not divide the stride: the box detector's map would move
+    net = PoseNet(base)
+    PoseNet(twin).load_state_dict(net.state_dict())  # the same modules, strict

@@ -293,3 +293,35 @@ def test_a_labeled_box_reads_as_the_cache_reads_it_between_bars():
     # columns 175 .. 256 of 512 -> -1 + 175/256 .. 0; rows all -> -1 .. 1
     np.testing.assert_allclose([cx, cy, hx, hy], [(175 / 256 - 1) / 2, 0.0, (1 - 175 / 256) / 2, 1.0], atol=1e-9)
     assert fit.normalised_boxes(np.zeros((3, 2, 4))).shape == (3, 2, 4)  # any leading shape
+
+
+def test_sharp_runs_a_large_source_on_a_frame_twice_as_large_and_reports_source_pixels(tmp_path):
+    """``--sharp``: a 1280x720 source (the sample clip's first frames, upscaled) runs the embedded model's twin on a
+    1024x576 frame (the header says so); its joints come back in the source's pixels, where the plain run puts
+    them (the same weights, the skier in the same place)."""
+    import av
+
+    clip = tmp_path / "big.mp4"
+    with av.open(str(SAMPLE)) as src, av.open(str(clip), mode="w") as dst:
+        stream = dst.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 1280, 720, "yuv420p"
+        for i, frame in enumerate(src.decode(video=0)):
+            if i == 12:
+                break
+            for packet in stream.encode(frame.reformat(width=1280, height=720, format="yuv420p")):
+                dst.mux(packet)
+        for packet in stream.encode():
+            dst.mux(packet)
+    runs = {}
+    for name, flags in (("plain", []), ("sharp", ["--sharp"])):
+        out = tvstream("run", clip, "--out", tmp_path / f"{name}.jsonl", *flags)
+        assert out.returncode == 0, out.stderr.decode()
+        runs[name] = [json.loads(line) for line in (tmp_path / f"{name}.jsonl").read_text().splitlines()]
+    assert "frame_scale" not in runs["plain"][0]["model"] and runs["sharp"][0]["model"]["frame_scale"] == 2
+    validator = jsonschema.Draft202012Validator(output_schema())
+    for line in runs["sharp"]:
+        validator.validate(line)
+    both = [(a, b) for a, b in zip(runs["plain"][1:-1], runs["sharp"][1:-1]) if a["detected"] and b["detected"]]
+    assert len(both) >= 10
+    gaps = [np.median(np.linalg.norm(np.subtract(a["pose2d"], b["pose2d"]), axis=1)) for a, b in both]
+    assert np.median(gaps) < 20  # px of 1280: the skier is ~250 px tall; a frame-scale slip would move it by 100s

@@ -135,6 +135,21 @@ def test_the_person_detector_s_view_is_the_square_around_the_picture():
     np.testing.assert_allclose(row[1], (10 + 6) / 16 - 1, atol=1e-6)
 
 
+def test_a_source_refitted_before_decoding_delivers_every_frame_at_the_new_size(tmp_path):
+    """A model chosen for the source (``tvstream run --sharp``: a twin on a frame twice as large) refits it after it
+    is opened and before its first frame; once frames are decoding the size cannot change."""
+    clip = write_clip(tmp_path / "a.mpg", n=10, width=128, height=96)
+    with VideoSource(str(clip), SIZE) as source:
+        assert source.fit.content == (24, 32)
+        source.refit((48, 64))
+        assert source.fit.model == (48, 64) and source.fit.content == (48, 64)
+        frames = list(source.frames())
+        with pytest.raises(RuntimeError, match="after decoding started"):
+            source.refit(SIZE)
+    assert len(frames) == 10 and all(f.image.shape == (48, 64, 3) for f in frames)
+    assert frames[0].image[:20, :28].min() > 200  # the white top-left quadrant, at the new size
+
+
 def test_variable_frame_rate_times_follow_pts(tmp_path):
     pts = np.cumsum([0, *np.random.default_rng(2).integers(10, 90, 29)]).tolist()
     clip = write_clip(tmp_path / "vfr.mkv", n=30, codec="ffv1", pts_ms=pts)

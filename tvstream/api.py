@@ -46,25 +46,29 @@ def open_model(model: str | os.PathLike | None, backend: str = "auto", threads: 
     return engine, info
 
 
-def open_model_for_source(model: str | os.PathLike | None, engine, info: dict, fit, backend: str = "auto",
-                          threads: int = 0):
-    """``(engine, info)`` for a source placed as ``fit``: the opened ones, or (an upright picture, a model whose
-    person detector reads the 16:9 frame) its square-view twin (:mod:`tvstream.detector_view`), opened in their
-    place; ``info`` then says ``person_view: square``."""
+def open_model_for_source(model: str | os.PathLike | None, engine, info: dict, source, backend: str = "auto",
+                          threads: int = 0, sharp: bool = False):
+    """``(engine, info)`` for ``source`` (a :class:`tvstream.sources.VideoSource` not yet decoding): the opened ones,
+    or (an upright picture; with ``sharp`` a large one; a pose network with MediaPipe's person detector) its twin
+    (:mod:`tvstream.detector_view`), opened in their place, ``source`` refitted to its frame size; ``info`` then
+    says ``person_view`` and ``frame_scale``."""
     from tvstream.detector_view import model_for_source
 
-    twin = model_for_source(resolve_model(model), engine.metadata, fit)
+    twin = model_for_source(resolve_model(model), engine.metadata, source.fit, sharp=sharp)
     if twin is None:
         return engine, info
     engine.close()
     engine, info = open_model(twin, backend, threads)
-    return engine, {**info, "person_view": "square"}
+    settings = engine.metadata.config.get("model", {})
+    source.refit(engine.metadata.input_size)
+    return engine, {**info, "person_view": settings.get("person_view", "frame"),
+                    "frame_scale": settings.get("frame_scale", 1)}
 
 
 def stream(source: str | os.PathLike, model: str | os.PathLike | None = None, *, backend: str = "auto",
            batch: int = 1, smooth: bool = True, scenario: str = "studio", threads: int = 0, track: bool = True,
            camera: str | os.PathLike | None = None, fov: float | None = None, select: str = "largest",
-           **source_options: Any) -> Iterator[dict]:
+           sharp: bool = False, **source_options: Any) -> Iterator[dict]:
     """Yield one dict per frame of ``source`` (a file, ``-``, a camera or a network URL), as the JSON lines.
 
     Each dict has the ``pose`` line's fields (``frame``, ``t``, ``detected``, ``score``, ``box``, ``pose3d``,
@@ -76,7 +80,8 @@ def stream(source: str | os.PathLike, model: str | os.PathLike | None = None, *,
     the floor, ``height`` (mm): ``camera`` is such a file and ``fov`` the horizontal field of view
     otherwise (default: an assumed 60 degrees; :mod:`tvstream.camera`). ``track`` in each dict is the
     athlete's track id; ``select`` (largest, centre, first) chooses the athlete among several people
-    (:mod:`tvstream.athlete`).
+    (:mod:`tvstream.athlete`). ``sharp``: a source at least 1.5x the model's frame runs on a frame twice as large
+    (:mod:`tvstream.detector_view`).
     Breaking out of the loop closes the source and the model.
 
     Example::
@@ -95,7 +100,7 @@ def stream(source: str | os.PathLike, model: str | os.PathLike | None = None, *,
     try:
         with VideoSource(str(source), engine.metadata.input_size, keep_aspect=engine.metadata.keeps_aspect,
                          **source_options) as src:
-            engine, _ = open_model_for_source(model, engine, info, src.fit, backend, threads)
+            engine, _ = open_model_for_source(model, engine, info, src, backend, threads, sharp)
             options = RunOptions(batch=batch, smooth=smooth, scenario=scenario, track=track, camera=camera_file,
                                  fov=fov, keep=KeepOptions(select=select))
             for record in estimate(src, engine, options):

@@ -156,7 +156,8 @@ class VideoSource:
         self.dropped = self.errors = self.reconnects = 0
         self._queue: queue.Queue = queue.Queue(maxsize=queue_size)
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._thread: threading.Thread | None = None  # the decoding thread, started by frames()
+        self._entered = False
         self._error: BaseException | None = None
         self._index = 0  # frames delivered so far: the next frame's index, across reconnects
         self._failures = 0  # reconnect attempts since the last delivered frame
@@ -217,9 +218,16 @@ class VideoSource:
     # ------------------------------------------------------------------ context manager
 
     def __enter__(self) -> VideoSource:
-        self._thread = threading.Thread(target=self._decode_loop, name="tvstream-decode", daemon=True)
-        self._thread.start()
+        self._entered = True  # decoding starts with the first call of frames(): refit() may come before it
         return self
+
+    def refit(self, size: tuple[int, int]) -> None:
+        """Deliver frames of ``size = (H, W)`` instead (a model chosen for this source, :mod:`tvstream.detector_view`,
+        reads another frame size); only before :meth:`frames` starts decoding."""
+        if self._thread is not None:
+            raise RuntimeError("refit() after decoding started: frames of the old size are already queued")
+        self.size = tuple(size)
+        self.fit = (FrameFit.of if self.keep_aspect else FrameFit.stretched)((self.height, self.width), self.size)
 
     def __exit__(self, *exc: object) -> None:
         self.close()
@@ -373,8 +381,11 @@ class VideoSource:
 
         Raises the decoder's SourceError where it happened.
         """
-        if self._thread is None:
+        if not self._entered:
             raise RuntimeError("use the source as a context manager: with VideoSource(...) as src")
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._decode_loop, name="tvstream-decode", daemon=True)
+            self._thread.start()
         seen_dropped = 0
         pacer = Pacer(sleep=stop.wait if stop is not None else time.sleep) if self.realtime else None
         while True:

@@ -15,8 +15,8 @@ PERSON_VIEWS = ("frame", "square")  # what MediaPipe's person detector reads (Po
 MIRROR_DISAGREE = ("mean", "direct", "surer")  # PoseNetConfig.mirror_disagree
 BLAZEPOSE_DETECTOR_WIDTH = 224  # MediaPipe's detector reads 224 px wide frames (its 224 x 224 input's pixel scale)
 # how an exported graph runs, not what weights it holds: ``train.posenet.reconfigure`` changes them on a trained run
-RUN_TIME_SETTINGS = ("crop_rotation", "detector_min_score", "detector_box_scale", "mirror_read", "mirror_disagree",
-                     "person_view")
+RUN_TIME_SETTINGS = ("crop_rotation", "detector_min_score", "detector_box_scale", "frame_scale", "mirror_read",
+                     "mirror_disagree", "person_view")
 
 
 # crops at which the presence branch (MediaPipe's pose flag) computes: its residual adds need even maps down to
@@ -76,6 +76,12 @@ class PoseNetConfig:
     # unsure whether it sees the person's front or back, and the mean folds both arms onto the midline).
     # "mean": the mean all the same; "direct": the direct read alone; "surer": the read whose core joints are surer
     mirror_disagree: str = "mean"
+    # the working frame is this many times the size the detectors learnt on: ``frame_size`` and ``detector_stride``
+    # already include it (the box detector still reads a frame_size / detector_stride map) and MediaPipe's frame
+    # view pools this much more, so both detectors read what they learnt while the crop is cut from a frame with
+    # frame_scale times the detail: a person small in a large source reaches the head sharper
+    # (``train.posenet.person_view`` writes such a twin, ``tvstream.detector_view`` picks it for a large source)
+    frame_scale: int = 1
 
     def __post_init__(self) -> None:
         h, w = self.frame_size
@@ -100,6 +106,9 @@ class PoseNetConfig:
             raise ValueError(f"person_view must be one of {', '.join(PERSON_VIEWS)}, got {self.person_view!r}")
         if self.detector != "boxnet" and self.person_detector_size[0] % 32:
             raise ValueError(f"frame_size {self.frame_size} is too far from 16:9 for the blazepose detector")
+        if self.frame_scale < 1 or self.detector_stride % self.frame_scale:
+            raise ValueError(f"frame_scale must be >= 1 and divide detector_stride {self.detector_stride}, got "
+                             f"{self.frame_scale}")
         if self.mirror_disagree not in MIRROR_DISAGREE:
             raise ValueError(f"mirror_disagree must be one of {', '.join(MIRROR_DISAGREE)}, got {self.mirror_disagree!r}")
         if self.lifter_width < 0:
@@ -113,8 +122,16 @@ class PoseNetConfig:
 
     def same_weights(self, other: PoseNetConfig) -> bool:
         """Whether a network of ``other`` holds this one's weights: the configs are equal but for
-        :data:`RUN_TIME_SETTINGS`."""
-        return replace(other, **{k: getattr(self, k) for k in RUN_TIME_SETTINGS}) == self
+        :data:`RUN_TIME_SETTINGS` (``frame_scale`` with the frame size and stride it multiplies)."""
+        mine = self.scaled(1)
+        return replace(other.scaled(1), **{k: getattr(mine, k) for k in RUN_TIME_SETTINGS}) == mine
+
+    def scaled(self, frame_scale: int) -> PoseNetConfig:
+        """The same network on a working frame ``frame_scale`` times the size its detectors learnt on (see
+        ``frame_scale``)."""
+        (h, w), k = self.frame_size, self.frame_scale
+        return replace(self, frame_size=(h // k * frame_scale, w // k * frame_scale),
+                       detector_stride=self.detector_stride // k * frame_scale, frame_scale=frame_scale)
 
     @property
     def detector_size(self) -> tuple[int, int]:

@@ -153,8 +153,9 @@ class ClipReader:
     """One exported model's outputs on labeled clips in each of :data:`MODES` (the run's square-view twin of the
     model loaded once, for upright sources, as ``tvstream run`` picks it)."""
 
-    def __init__(self, model: str | Path) -> None:
+    def __init__(self, model: str | Path, sharp: bool = False) -> None:
         self.model = Path(model)
+        self.sharp = sharp  # the run's --sharp (tvstream.detector_view)
         self.backend = load_backend(model, "onnxruntime")
         self._twins: dict[Path, object] = {}
 
@@ -163,20 +164,21 @@ class ClipReader:
         scenario, :func:`scenario_of`)."""
         if mode == "pipeline":
             with VideoSource(str(video), self.backend.metadata.input_size) as source:
-                twin = model_for_source(self.model, self.backend.metadata, source.fit)
+                twin = model_for_source(self.model, self.backend.metadata, source.fit, sharp=self.sharp)
             if twin is not None and twin not in self._twins:
                 self._twins[twin] = load_backend(twin, "onnxruntime")
             return pipeline_outputs(self._twins.get(twin, self.backend), video, scenario_of(group))[0]
         return model_outputs(self.backend, video, labels=labels if mode == "labeled-box" else None)[0]
 
 
-def bench_model(model: str, groups: dict[str, list[tuple[Path, Path]]], mode: str = "model") -> dict:
+def bench_model(model: str, groups: dict[str, list[tuple[Path, Path]]], mode: str = "model",
+                sharp: bool = False) -> dict:
     """Scores per group of clips, plus "bench (all)", in one of :data:`MODES`: the model alone, the product's
     path (``pipeline``), or the model cropped around every labeled box (``labeled-box``: the head's accuracy with
     a perfect detector; box IoU is then 1 by construction)."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-    reader = ClipReader(model)
+    reader = ClipReader(model, sharp)
     backend = reader.backend
     rows, everything = {}, []
     for name, clips in groups.items():

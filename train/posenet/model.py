@@ -261,9 +261,9 @@ class PoseNet(nn.Module):
         ``person_view`` "frame": the whole frame at 224 px wide. "square": a 224 x 224 view of the square in
         ``view (N, 4) [cx, cy, hx, hy]`` (a row whose ``hx`` is 0 reads the whole frame's width, centred, as
         MediaPipe letterboxes a frame of this aspect); zeros outside the frame, as MediaPipe's letterbox bars."""
-        if self.cfg.person_view == "frame":
-            return F.interpolate(F.avg_pool2d(frames, 2), size=self.cfg.person_detector_size, mode="bilinear",
-                                 align_corners=False), None  # 2x average, then a 0.875 bilinear step
+        if self.cfg.person_view == "frame":  # 2x average (times frame_scale), then a 0.875 bilinear step
+            return F.interpolate(F.avg_pool2d(frames, 2 * self.cfg.frame_scale), size=self.cfg.person_detector_size,
+                                 mode="bilinear", align_corners=False), None
         h, w = self.cfg.frame_size
         whole = frames.new_tensor([0.0, 0.0, 1.0, w / h]).expand(frames.shape[0], 4)
         view = whole if view is None else torch.where(view[:, 2:3] > 0, view, whole)
@@ -361,6 +361,11 @@ class PoseNet(nn.Module):
         scale = crop_scale(crop_half, self.cfg.frame_size, self.cfg.box_margin)
         turn = turn if self.cfg.crop_rotation else None
         crops = crop(frames, scale, centre, self.cfg.crop_size, turn)  # (N, 3, S, S)
+        if self.cfg.frame_scale > 1:  # a crop spanning over 1.5 frame pixels a sample is cut from the frame pooled
+            # 2x (not aliased), as the 1x frame gives it; a smaller one from the full frame's detail
+            pooled = crop(F.avg_pool2d(frames, 2), scale, centre, self.cfg.crop_size, turn)
+            large = (scale[:, :1] * self.cfg.frame_size[1] > 1.5 * self.cfg.crop_size)[:, :, None, None]
+            crops = torch.where(large, pooled, crops)
         xy, xyz, conf = self.read_both_ways(crops, pixel_max) if self.cfg.mirror_read else \
             self.read_crop(crops, pixel_max)[:3]
         if turn is not None:

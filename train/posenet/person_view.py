@@ -28,8 +28,10 @@ from train.posenet.config import PERSON_VIEWS
 KIND = "posenet"
 
 
-def with_person_view(onnx_path: str | Path, out: str | Path, view: str = "square"):
-    """Write ``out``: ``onnx_path``'s pose network whose person detector reads ``view``; returns its metadata."""
+def with_person_view(onnx_path: str | Path, out: str | Path, view: str = "square", frame_scale: int = 1):
+    """Write ``out``: ``onnx_path``'s pose network whose person detector reads ``view``, on a working frame
+    ``frame_scale`` times the size its detectors learnt on (``PoseNetConfig.frame_scale``); returns its
+    metadata."""
     from engines.export import export_onnx
     from train.checkpoint import save_checkpoint
     from train.posenet.from_onnx import recover
@@ -41,12 +43,15 @@ def with_person_view(onnx_path: str | Path, out: str | Path, view: str = "square
     if net.person_detector is None:
         raise ValueError(f"{onnx_path}: this model has no MediaPipe person detector (its detector is "
                          f"{net.cfg.detector!r})")
-    cfg = replace(net.cfg, person_view=view)
+    if frame_scale < 1:
+        raise ValueError(f"frame_scale must be >= 1, got {frame_scale}")
+    cfg = replace(net.cfg.scaled(frame_scale), person_view=view)
     moved = PoseNet(cfg)
     moved.load_state_dict(net.state_dict())
     card = config.get("card")
     if card is not None:
-        card = {**card, "person_view": f"{view} (train.posenet.person_view, from {Path(onnx_path).name})"}
+        card = {**card, "person_view": f"{view} (train.posenet.person_view, from {Path(onnx_path).name})",
+                **({"frame_scale": frame_scale} if frame_scale > 1 else {})}
     with tempfile.TemporaryDirectory() as tmp:
         checkpoint = save_checkpoint(Path(tmp) / "last.pt", config={
             "kind": KIND, "model": cfg.to_dict(),
@@ -60,9 +65,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("onnx", type=Path, help="a pose network's ONNX with MediaPipe's person detector")
     ap.add_argument("out", type=Path, help="the new ONNX (a .pt twin is written beside it)")
     ap.add_argument("--view", default="square", choices=PERSON_VIEWS, help="what the person detector reads")
+    ap.add_argument("--frame-scale", type=int, default=1,
+                    help="a working frame this many times the size the detectors learnt on (2: for large sources)")
     args = ap.parse_args(argv)
-    meta = with_person_view(args.onnx, args.out, args.view)
-    print(f"{args.out}: person detector reads the {args.view} view ({meta.model_hash})")
+    meta = with_person_view(args.onnx, args.out, args.view, args.frame_scale)
+    h, w = meta.input_size
+    print(f"{args.out}: person detector reads the {args.view} view of a {w}x{h} frame ({meta.model_hash})")
 
 
 if __name__ == "__main__":
