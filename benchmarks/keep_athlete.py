@@ -97,19 +97,21 @@ def score_clip(records: list, labels, passer: np.ndarray, fps: float) -> dict:
 
 
 def run(model: str | None, seeds: int, modes: tuple[str, ...] = MODES) -> dict:
-    from tvstream.api import open_model
+    from tvstream.api import open_finder, open_model
     from tvstream.labels import load_labels
     from tvstream.pipeline import RunOptions, estimate
     from tvstream.sources import VideoSource
 
     backend, _ = open_model(model, "onnxruntime", 0)
-    rows = []
+    finder, rows = None, []
     for index, clip in clips(seeds):
         labels, passer = load_labels(clip.labels), np.load(clip.passer)
         for mode in modes:
             engine = _WithoutDetections(backend) if mode == "no-keep" else backend
             with VideoSource(str(clip.video), backend.metadata.input_size) as source:
-                records = list(estimate(source, engine, RunOptions(track=mode != "no-track")))
+                if finder is None:  # the clips are all 640 x 360: one finder serves them
+                    finder = open_finder(model, backend, source.fit, "onnxruntime", 0)
+                records = list(estimate(source, engine, RunOptions(track=mode != "no-track"), finder=finder))
                 fps = source.fps or 25.0
             rows.append({"clip": clip.video.stem, "kind": clip.kind, "mode": mode, "seed_index": index,
                          **score_clip(records, labels, passer, fps)})

@@ -91,3 +91,17 @@ def test_a_sharp_run_without_torch_keeps_the_model_and_says_why(monkeypatch, cap
         assert detector_view.model_for_source(Path("m.onnx"), _meta(detector="boxnet+blazepose"),
                                               FrameFit.of((1080, 1920), (288, 512)), sharp=True) is None
     assert "a large source (1920x1080)" in caplog.text and "needs torch" in caplog.text
+
+
+def test_the_finder_is_the_square_twin_at_the_running_model_s_scale_for_a_landscape_picture(monkeypatch):
+    asked = []
+    monkeypatch.setattr(detector_view, "twin_of", lambda model, view, scale, cache=None: asked.append((view, scale))
+                        or Path(f"{view}-x{scale}.onnx"))
+    wide, tall = FrameFit.of((720, 1280), (288, 512)), FrameFit.of((1920, 1080), (288, 512))
+    meta = _meta(detector="boxnet+blazepose")
+    assert detector_view.finder_for(Path("m.onnx"), meta, wide) == Path("square-x1.onnx")
+    assert detector_view.finder_for(Path("m.onnx"), _meta(detector="boxnet+blazepose", frame_scale=2), wide) == \
+        Path("square-x2.onnx")  # a --sharp run's finder reads its larger frame
+    assert detector_view.finder_for(Path("m.onnx"), meta, tall) is None  # upright: the square view runs already
+    assert detector_view.finder_for(Path("m.onnx"), _meta(detector="boxnet"), wide) is None
+    assert asked == [("square", 1), ("square", 2)]

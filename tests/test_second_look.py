@@ -134,3 +134,55 @@ def test_only_someone_where_the_held_athlete_may_be_is_read_on_a_second_look():
     assert track.may_be(np.array([0.05, 0.0]), 0.04)
     assert not track.may_be(np.array([0.5, 0.0]), 0.04)
     assert track.may_be(np.array([0.5, 0.0]), 100.0)  # the athlete's track has ended
+
+
+class TileFinder:
+    """The square-view twin's person detector: in each square a row names, the person ``found`` when the square
+    holds its box's centre (score ``score``), else someone unsure (0.05) at the square's centre."""
+
+    def __init__(self, found: tuple[int, int, int, int], score: float) -> None:
+        self.found, self.score, self.calls = OnePerson.norm(found), score, []
+
+    def infer(self, frames, track=None):
+        self.calls.append(track.copy())
+        rows = []
+        for row in track:
+            inside = abs(self.found[0] - row[1]) <= row[3] and abs(self.found[1] - row[2]) <= row[4]
+            rows.append([self.score, *self.found] if inside else [0.05, row[1], row[2], 0.1, 0.1])
+        return {"person": np.array(rows, np.float32)}
+
+
+def _run_with_tiles(backend: OnePerson, finder: TileFinder):
+    opts = RunOptions(smooth=False, scenario="ski")  # the second look from 0.2
+    record, = estimate(FrameSource(backend.image()), backend, opts, finder=finder)
+    return record
+
+
+def test_tiles_cover_a_landscape_picture_in_squares_as_tall_as_it():
+    wide = FrameFit.of((720, 1280), (288, 512))  # 16:9: two squares of 288 px, centred at x 144 and 368
+    np.testing.assert_allclose(wide.tile_rows(), [[0, -0.4375, 0, 0.5625, 1], [0, 0.4375, 0, 0.5625, 1]])
+    four_three = FrameFit.of((360, 480), (288, 512))  # its picture is 384 px wide from x 64: squares at 208, 304
+    np.testing.assert_allclose(four_three.tile_rows()[:, 1], [-0.1875, 0.1875])
+    scope = FrameFit.of((272, 640), (288, 512))  # 2.35:1: three squares, the middle one centred
+    assert len(scope.tile_rows()) == 3 and scope.tile_rows()[1, 1] == pytest.approx(0.0)
+    tall = FrameFit.of((1920, 1080), (288, 512))  # upright: its own square, the view row
+    np.testing.assert_allclose(tall.tile_rows(), tall.view_row()[None])
+
+
+def test_a_weak_whole_frame_person_is_searched_for_in_squares_and_read_there():
+    """The whole frame's person detector barely sees the person on the left (0.3, under the search's 0.5); in the
+    left square the finder is sure of it: the second look reads there and keeps it (the head is surer)."""
+    backend, finder = OnePerson(score=0.3, place=(60, 20, 70, 30)), TileFinder(OnePerson.body, 0.9)
+    record = _run_with_tiles(backend, finder)
+    assert len(finder.calls) == 1 and len(finder.calls[0]) == 2  # one batch of the two squares of 128 x 64
+    np.testing.assert_allclose(record.crop, backend.body, atol=0.5)
+    assert record.detected and record.conf.mean() == pytest.approx(0.9)
+
+
+def test_a_sure_whole_frame_person_is_not_searched_for_and_a_weaker_tile_is_not_taken():
+    backend, finder = OnePerson(score=0.6), TileFinder(OnePerson.wrong, 0.9)
+    _run_with_tiles(backend, finder)
+    assert not finder.calls and backend.looked()  # 0.6 >= the search's 0.5: the frame's person is read
+    backend, finder = OnePerson(score=0.45), TileFinder(OnePerson.wrong, 0.4)  # the squares see less
+    _run_with_tiles(backend, finder)
+    assert len(finder.calls) == 1 and backend.looked()  # the whole frame's person kept

@@ -65,6 +65,15 @@ def open_model_for_source(model: str | os.PathLike | None, engine, info: dict, s
                     "frame_scale": settings.get("frame_scale", 1)}
 
 
+def open_finder(model: str | os.PathLike | None, engine, fit, backend: str = "auto", threads: int = 0):
+    """The backend whose person detector searches a landscape picture placed as ``fit`` in squares for ``engine``'s
+    second look (:func:`tvstream.detector_view.finder_for`; ``engine`` the model the source runs), or None."""
+    from tvstream.detector_view import finder_for
+
+    path = finder_for(resolve_model(model), engine.metadata, fit)
+    return None if path is None else open_model(path, backend, threads)[0]
+
+
 def stream(source: str | os.PathLike, model: str | os.PathLike | None = None, *, backend: str = "auto",
            batch: int = 1, smooth: bool = True, scenario: str = "studio", threads: int = 0, track: bool = True,
            camera: str | os.PathLike | None = None, fov: float | None = None, select: str = "largest",
@@ -97,13 +106,17 @@ def stream(source: str | os.PathLike, model: str | os.PathLike | None = None, *,
 
     camera_file = load_camera_file(camera) if camera is not None else None
     engine, info = open_model(model, backend, threads)
+    finder = None
     try:
         with VideoSource(str(source), engine.metadata.input_size, keep_aspect=engine.metadata.keeps_aspect,
                          **source_options) as src:
             engine, _ = open_model_for_source(model, engine, info, src, backend, threads, sharp)
+            finder = open_finder(model, engine, src.fit, backend, threads)
             options = RunOptions(batch=batch, smooth=smooth, scenario=scenario, track=track, camera=camera_file,
                                  fov=fov, keep=KeepOptions(select=select))
-            for record in estimate(src, engine, options):
+            for record in estimate(src, engine, options, finder=finder):
                 yield record.to_dict()
     finally:
         engine.close()
+        if finder is not None:
+            finder.close()

@@ -94,6 +94,21 @@ def twin_of(model: Path, view: str, frame_scale: int, cache: Path | None = None)
     return out
 
 
+def finder_for(model: Path, meta: ModelMetadata, fit: FrameFit, cache: Path | None = None) -> Path | None:
+    """The twin whose person detector searches a landscape picture in squares as tall as it (the second look's
+    search, ``tvstream.pipeline``), for the model of ``meta`` (``model``'s own or its ``--sharp`` twin, whose frame
+    scale the finder takes) running on a source placed as ``fit``; None for an upright picture (it runs the square
+    view already), a model without MediaPipe's frame view, or where the twin cannot be written (said once)."""
+    settings = _posenet_model(meta)
+    if settings is None or upright(fit) or settings.get("person_view", "frame") != "frame":
+        return None
+    try:
+        return twin_of(model, "square", int(settings.get("frame_scale", 1)), cache)
+    except (ImportError, OSError) as exc:  # info: the search lifts a few frames, every run without torch would warn
+        log.info("the second look would search the picture in squares, but its model cannot be written (%s)", exc)
+    return None
+
+
 def model_for_source(model: Path, meta: ModelMetadata, fit: FrameFit, cache: Path | None = None,
                      sharp: bool = False) -> Path | None:
     """The model file to run on a source placed as ``fit`` (the fit of ``model``'s own frame): the twin

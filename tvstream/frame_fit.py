@@ -9,6 +9,7 @@ fills the frame exactly, as before. Points map both ways: pixel centres at integ
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -64,6 +65,22 @@ class FrameFit:
         side = max(h, w)
         return np.array([0.0, (x + w / 2) / (mw / 2) - 1, (y + h / 2) / (mh / 2) - 1, side / mw, side / mh],
                         np.float32)
+
+    def tile_rows(self) -> np.ndarray:
+        """``(n, 5)`` track rows ``[0, cx, cy, hx, hy]`` of squares as tall as a landscape picture, side by side
+        across it from its left edge to its right (overlapping where its width is not a multiple of its height;
+        ``n = ceil(w / h)``): a square-view person detector reading one sees a person at ``w / h`` times the size
+        the whole picture's letterbox gives them. An upright picture is its own square (one row, :meth:`view_row`)."""
+        (h, w), (x, y), (mh, mw) = self.content, self.offset, self.model
+        n = max(1, math.ceil(w / h - 1e-9))
+        if n == 1:
+            return self.view_row()[None]
+        centres = x + h / 2 + np.arange(n) * (w - h) / (n - 1)  # model pixels
+        rows = np.zeros((n, 5), np.float32)
+        rows[:, 1] = centres / (mw / 2) - 1
+        rows[:, 2] = (y + h / 2) / (mh / 2) - 1
+        rows[:, 3], rows[:, 4] = h / mw, h / mh
+        return rows
 
     def view_rows(self, n: int) -> np.ndarray:
         """``(n, 5)`` copies of :meth:`view_row`: the track input of ``n`` frames the detector places."""

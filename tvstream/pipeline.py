@@ -147,6 +147,8 @@ SECOND_LOOK_CONF = 0.5
 # the core confidence the last frame's read needs for a detector frame to be read again on its crop (it was on
 # someone); below it the held read cost calls for nothing (s31_rule.md, C2)
 HELD_READ_CONF = 0.5
+# the whole frame's person score under which the second look also searches a landscape picture in squares
+TILE_SEARCH_BELOW = 0.5
 
 MOVING_CAMERA = ("ski: the camera pans and zooms, so a rolling background does not hold; every frame counts as "
                  "detected (score 1)")
@@ -207,12 +209,15 @@ def is_detected(score: float, conf: np.ndarray | None, options: RunOptions) -> b
 
 
 def estimate(source: VideoSource, backend, options: RunOptions, stop: threading.Event | None = None,
-             camera: SceneCamera | None = None) -> Iterator[PoseRecord]:
+             camera: SceneCamera | None = None, finder=None) -> Iterator[PoseRecord]:
     """Poses of ``source``'s frames in order, until the source ends or ``stop`` is set (between batches).
 
     With ``options.render`` the overlay video is finished when the generator ends or is closed early,
     and removed if the pipeline fails.
     ``camera``: the intrinsics for the root position (default: from ``options.camera`` / ``options.fov``).
+    ``finder``: the square-view twin of ``backend`` (:mod:`tvstream.detector_view`) for a landscape source: where
+    the second look's person is weak, its person detector searches the picture in squares as tall as it
+    (:func:`_find_in_tiles`).
     """
     model_size, fit = backend.metadata.input_size, source.fit
     background = RollingBackground() if foreground_scored(options) else None
@@ -239,6 +244,9 @@ def estimate(source: VideoSource, backend, options: RunOptions, stop: threading.
     # an unsure detector frame may be read again on a second detector's person (batch 1, tracking)
     looks_twice = (joints is not None and options.second_look is not None and PERSON in backend.metadata.outputs
                    and "conf" in backend.metadata.outputs)
+    # ... and on a landscape picture the finder's person detector searches it in squares where that person is weak
+    tiles = fit.tile_rows() if looks_twice and finder is not None else None
+    tiles = tiles if tiles is not None and len(tiles) > 1 else None
     # crossings are judged while the camera holds still (a panning camera sweeps still things across the image)
     motion = CameraMotion(picture=fit.picture) if keeps and foreground_scored(options) else None
     frame_wh = np.array(model_size[::-1], np.float64)  # (W, H) of the model's frame, for normalised boxes
@@ -271,6 +279,8 @@ def estimate(source: VideoSource, backend, options: RunOptions, stop: threading.
                 core = None if conf is None else core_confidence(conf)
                 if (person is not None and core < options.track_conf and not vetoed
                         and not (keeps and athlete.ambiguous)):
+                    if tiles is not None and person[0] < TILE_SEARCH_BELOW:
+                        person = _find_in_tiles(finder, frame, tiles, person)
                     again = _second_look(backend, person, frame, options, core, normalised_box(box_model, frame_wh),
                                          athlete if keeps else None)
                     if again is not None:
@@ -337,6 +347,15 @@ def estimate(source: VideoSource, backend, options: RunOptions, stop: threading.
     finally:  # also when the consumer stops early (GeneratorExit) or on Ctrl-C: the video so far is kept
         if writer is not None:
             writer.abort() if failed else writer.close()
+
+
+def _find_in_tiles(finder, frame: Frame, tiles: np.ndarray, person: np.ndarray) -> np.ndarray:
+    """The surest of ``person`` (the whole frame's best, ``[score, cx, cy, hx, hy]``) and the people ``finder``'s
+    person detector sees in each square of ``tiles`` (``FrameFit.tile_rows``; one batch, the box in the frame's
+    normalised units): a person small in a wide picture reaches the detector larger in a square as tall as it."""
+    found = finder.infer(np.repeat(frame.image[None], len(tiles), 0), track=tiles)[PERSON]  # (n, 5)
+    best = found[int(np.argmax(found[:, 0]))]
+    return best if best[0] > person[0] else person
 
 
 def _second_look(backend, person: np.ndarray, frame: Frame, options: RunOptions, core: float,
@@ -459,13 +478,14 @@ def _crop_on_athlete(backend, out: dict[str, np.ndarray], row: np.ndarray, athle
 
 
 def run_stream(source: VideoSource, backend, sink: JsonlSink, options: RunOptions, model_info: dict,
-               progress: Progress | None = None, stop: threading.Event | None = None) -> RunStats:
-    """Process ``source`` to the end (or until it fails or ``stop`` is set), one line per frame to ``sink``."""
+               progress: Progress | None = None, stop: threading.Event | None = None, finder=None) -> RunStats:
+    """Process ``source`` to the end (or until it fails or ``stop`` is set), one line per frame to ``sink``
+    (``finder``: :func:`estimate`'s)."""
     foreground = None if foreground_scored(options) else {"scored": False, "reason": MOVING_CAMERA}
     camera = scene_camera(source.width, source.height, options.camera, options.fov)
     sink.header(model_info, source.uri, source.width, source.height, source.fps, foreground, camera.to_dict())
     stats = RunStats()
-    for record in estimate(source, backend, options, stop, camera):
+    for record in estimate(source, backend, options, stop, camera, finder):
         sink.pose(**record.written())
         stats.frames += 1
         stats.detected += record.detected

@@ -19,7 +19,7 @@ from engines.metadata import TRACK_INPUT
 from train.metrics.keypoints import pck_hits
 from train.metrics.pose import mpjpe, p_mpjpe
 from train.ssl.box_eval import box_iou
-from tvstream.detector_view import model_for_source
+from tvstream.detector_view import finder_for, model_for_source
 from tvstream.frame_fit import FrameFit
 from tvstream.labels import load_any_labels
 from tvstream.manifest import discover
@@ -65,10 +65,11 @@ def model_outputs(backend, video: Path, batch: int = 8,
     return out, src
 
 
-def pipeline_outputs(backend, video: Path, scenario: str,
-                     options=None) -> tuple[dict[str, np.ndarray], tuple[int, int]]:
+def pipeline_outputs(backend, video: Path, scenario: str, options=None,
+                     finder=None) -> tuple[dict[str, np.ndarray], tuple[int, int]]:
     """The product's outputs (``tvstream run``: tracking crop, smoothing, ``detected``), per frame, with
-    ``options`` (a ``RunOptions``; its scenario is replaced by ``scenario``) or the defaults.
+    ``options`` (a ``RunOptions``; its scenario is replaced by ``scenario``) or the defaults, and the run's
+    ``finder`` (``tvstream.pipeline.estimate``).
 
     Frames the pipeline does not report as detected get NaN joints and an empty box: they count as misses.
     """
@@ -81,7 +82,7 @@ def pipeline_outputs(backend, video: Path, scenario: str,
     rows: dict[str, list[np.ndarray]] = {"box": [], "pose2d": [], "pose3d": []}
     with VideoSource(str(video), size) as source:
         src = (source.height, source.width)
-        for record in estimate(source, backend, replace(options or RunOptions(), scenario=scenario)):
+        for record in estimate(source, backend, replace(options or RunOptions(), scenario=scenario), finder=finder):
             ok = record.detected
             rows["box"].append(record.box if ok else np.zeros(4))
             rows["pose2d"].append(record.pose2d if ok else np.full((k, 2), np.nan))
@@ -165,10 +166,17 @@ class ClipReader:
         if mode == "pipeline":
             with VideoSource(str(video), self.backend.metadata.input_size) as source:
                 twin = model_for_source(self.model, self.backend.metadata, source.fit, sharp=self.sharp)
-            if twin is not None and twin not in self._twins:
-                self._twins[twin] = load_backend(twin, "onnxruntime")
-            return pipeline_outputs(self._twins.get(twin, self.backend), video, scenario_of(group))[0]
+                backend = self._backend(twin) if twin is not None else self.backend
+                finder = finder_for(self.model, backend.metadata, source.fit)
+            return pipeline_outputs(backend, video, scenario_of(group),
+                                    finder=None if finder is None else self._backend(finder))[0]
         return model_outputs(self.backend, video, labels=labels if mode == "labeled-box" else None)[0]
+
+    def _backend(self, path: Path):
+        """A twin's backend, loaded once."""
+        if path not in self._twins:
+            self._twins[path] = load_backend(path, "onnxruntime")
+        return self._twins[path]
 
 
 def bench_model(model: str, groups: dict[str, list[tuple[Path, Path]]], mode: str = "model",

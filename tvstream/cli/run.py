@@ -108,7 +108,7 @@ def run(app: AppContext, source: str, model: Path | None, out: str, backend: str
 
     Ctrl-C (or SIGTERM) finishes the current frame, writes the `end` line and exits (130 / 0).
     """
-    from tvstream.api import open_model, open_model_for_source
+    from tvstream.api import open_finder, open_model, open_model_for_source
     from tvstream.camera import load_camera_file
     from tvstream.pipeline import RunOptions, RunStats, run_stream
     from tvstream.sinks import JsonlSink, is_listener
@@ -132,19 +132,22 @@ def run(app: AppContext, source: str, model: Path | None, out: str, backend: str
                      hwaccel=hwaccel, live=live, realtime=realtime) as src, \
             JsonlSink(out) as sink, StopOnSignal() as stop:
         engine, info = open_model_for_source(model, engine, info, src, backend, threads, sharp)  # upright, --sharp: a twin
+        finder = open_finder(model, engine, src.fit, backend, threads) if opts.second_look is not None else None
         waited = not wait_client or _wait_for_client(app, sink, stop.event)
         quiet = app.quiet or out == "-"
         with Progress(TextColumn("[bold]run[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("frames"),
                       TimeRemainingColumn(), console=app.console, disable=quiet, transient=True) as bar:
             task = bar.add_task("run", total=src.num_frames)
             tic = time.perf_counter()
-            stats = (run_stream(src, engine, sink, opts, info, lambda n: bar.update(task, completed=n), stop.event)
-                     if waited else RunStats(stopped=True))
+            stats = (run_stream(src, engine, sink, opts, info, lambda n: bar.update(task, completed=n), stop.event,
+                                finder) if waited else RunStats(stopped=True))
         seconds = time.perf_counter() - tic
         reason = f"stopped by {stop.signal_name}" if stats.stopped else None
         sink.end(frames=stats.frames, dropped=stats.dropped + src.dropped, errors=stats.errors + src.errors,
                  reason=reason)
     engine.close()
+    if finder is not None:
+        finder.close()
     rate = f", {stats.frames / seconds:.0f} frames/s" if stats.frames and seconds > 0 else ""
     app.say(f"{stats.frames} frames -> {out}" + (f", overlay {render}" if render else "")
             + f" (athlete in {stats.detected}{rate}" + (f"; {reason})" if reason else ")"))
