@@ -22,9 +22,10 @@ import time
 from pathlib import Path
 
 from benchmarks.clips import HEIGHTS, ROOT, clip
-from tvstream.api import open_model
+from tvstream.api import open_finder, open_model
 from tvstream.bench import time_end_to_end
 from tvstream.pipeline import RunOptions
+from tvstream.sources import VideoSource
 from benchmarks.plotting import pyplot
 from tvstream.sysinfo import cpu_model
 from tvstream.teacher.install import ensure_venv
@@ -55,8 +56,9 @@ def _median(runs: list[dict]) -> dict:
     return sorted(runs, key=lambda r: r["fps"])[len(runs) // 2]
 
 
-def measure_tvstream(uri: str, engine, batch: int, frames: int | None, repeats: int) -> dict:
-    runs = [time_end_to_end(uri, engine, RunOptions(batch=batch, max_frames=frames)).to_dict() for _ in range(repeats)]
+def measure_tvstream(uri: str, engine, batch: int, frames: int | None, repeats: int, finder=None) -> dict:
+    runs = [time_end_to_end(uri, engine, RunOptions(batch=batch, max_frames=frames), finder).to_dict()
+            for _ in range(repeats)]
     return _median(runs)
 
 
@@ -88,7 +90,11 @@ def main(argv: list[str] | None = None) -> dict:
     rows = []
     for height in (int(h) for h in args.heights.split(",")):
         uri = str(clip(height))
-        tv = {b: measure_tvstream(uri, engine, b, args.frames, args.repeats) for b in batches}
+        with VideoSource(uri, engine.metadata.input_size) as source:  # the run's search in squares, as `run` has it
+            finder = open_finder(args.model, engine, source.fit, "onnxruntime", args.threads)
+        tv = {b: measure_tvstream(uri, engine, b, args.frames, args.repeats, finder) for b in batches}
+        if finder is not None:
+            finder.close()
         mp = {VARIANTS[c]: measure_mediapipe(python, uri, c, args.frames, args.repeats) for c in variants}
         full = mp["Full"]["fps"]
         rows.append({"clip": os.path.relpath(uri, ROOT), "width": mp["Full"]["width"], "height": height,

@@ -18,7 +18,7 @@ import numpy as np
 from engines.conditional_detector import detect_only_when_needed
 from engines.weight_storage import EMBEDDED_MAX_BYTES, PERSON_DETECTOR, store_half, store_int8
 from engines.metadata import INPUT_NAME, OUTPUTS, TRACK_INPUT, ModelMetadata
-from engines.posenet_graph import build_posenet_graph, export_posenet, weights_hash
+from engines.posenet_graph import build_finder_graph, build_posenet_graph, export_posenet, weights_hash
 from tvstream.errors import CheckpointError
 
 OPSET = 17
@@ -184,6 +184,31 @@ def export_onnx(checkpoint: str | os.PathLike, out: str | os.PathLike, regressor
         atomic_save({"posenet": weights_only, "card": card}, pt)
     else:
         atomic_save({"ssl": weights_only, "regressor": reg_state, "with_mask": with_mask}, pt)
+    return meta
+
+
+def export_finder(checkpoint: str | os.PathLike, out: str | os.PathLike) -> ModelMetadata:
+    """Export the person finder of ``checkpoint`` (a square-view pose network's ``last.pt``;
+    ``engines.posenet_graph.build_finder_graph``) to ``out`` (.onnx, weights float16), through a temp name."""
+    import onnx
+
+    from train.checkpoint import load_checkpoint
+
+    graph, meta = build_finder_graph(load_checkpoint(checkpoint))
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    try:
+        export_posenet(graph, meta, str(tmp), OPSET)
+        model = onnx.load(str(tmp))
+        store_half(model)
+        for key, value in meta.to_props().items():
+            model.metadata_props.add(key=key, value=value)
+        onnx.checker.check_model(model)
+        onnx.save(model, str(tmp))
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
     return meta
 
 

@@ -25,6 +25,7 @@ DETECTIONS = "detections"  # (N, 3, h, w) a detector's raw map: centre logits, l
 # (N, 5) [score, cx, cy, hx, hy]: a second detector's best person, sure or not (score 0 where it did not run),
 # normalised as the track row, so the runtime can crop on it where the first crop found nobody
 PERSON = "person"
+FINDER_KIND = "posenet-finder"  # config kind of a pose network's person finder (engines.posenet_graph)
 OPTIONAL_OUTPUTS = ("mask", "conf", DETECTIONS, PERSON)  # conf (N, K) per-joint confidence in [0, 1]
 
 
@@ -88,7 +89,9 @@ class ModelMetadata:
                                   f"{list(JOINT_NAMES)}")
         if self.units != "mm":
             raise CheckpointError(f"{source}: model units {self.units!r}, expected 'mm'")
-        missing = [o for o in OUTPUTS if o not in self.outputs]
+        # a person finder (the second look's search in squares) returns MediaPipe's person alone
+        needed = (PERSON,) if (self.config or {}).get("kind") == FINDER_KIND else OUTPUTS
+        missing = [o for o in needed if o not in self.outputs]
         if missing:
             raise CheckpointError(f"{source}: model lacks output(s) {missing}")
         if self.inputs not in ((INPUT_NAME,), (INPUT_NAME, TRACK_INPUT)):

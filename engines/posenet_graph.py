@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from engines.metadata import DETECTIONS, INPUT_NAME, OUTPUTS, PERSON, TRACK_INPUT, ModelMetadata
+from engines.metadata import DETECTIONS, FINDER_KIND, INPUT_NAME, OUTPUTS, PERSON, TRACK_INPUT, ModelMetadata
 
 POSENET_OUTPUTS = (*OUTPUTS, "conf", DETECTIONS)
 
@@ -70,6 +70,38 @@ def build_posenet_graph(state: dict[str, Any], card: dict[str, Any] | None = Non
                          model_hash=weights_hash(graph), trained=True,
                          config={"kind": "posenet", "model": cfg.to_dict(), "fit": state["config"].get("fit", {}),
                                  "step": state.get("step"), **({"card": card} if card else {})})
+    return graph, meta
+
+
+def build_finder_graph(state: dict[str, Any]):
+    """``(graph, metadata)`` of a pose network's person finder: uint8 frames + track rows naming the square each is
+    searched in -> MediaPipe's best person there, ``(N, 5)`` (the ``person`` output of the whole graph, without its
+    box detector or head: ``PoseNet.find_person``). A square-view network's only."""
+    from torch import nn
+
+    from train.posenet.config import PoseNetConfig
+    from train.posenet.model import PoseNet
+
+    cfg = PoseNetConfig.from_dict(state["config"]["model"])
+    if cfg.person_view != "square":
+        raise ValueError(f"a person finder searches the squares its rows name: person_view must be square, got "
+                         f"{cfg.person_view!r}")
+    net = PoseNet(cfg)
+    net.load_state_dict(state["model"])
+
+    class FinderGraph(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = net.eval()
+
+        def forward(self, frames, track):
+            return self.net.find_person(frames.permute(0, 3, 1, 2).float(), 255.0, track[:, 1:5])
+
+    graph = FinderGraph().eval()
+    meta = ModelMetadata(input_size=cfg.frame_size, outputs=(PERSON,), inputs=(INPUT_NAME, TRACK_INPUT),
+                         model_hash=weights_hash(graph), trained=True,
+                         config={"kind": FINDER_KIND, "model": cfg.to_dict(),
+                                 "fit": state["config"].get("fit", {}), "step": state.get("step")})
     return graph, meta
 
 

@@ -251,3 +251,24 @@ def test_a_twin_on_a_frame_twice_as_large_reads_what_the_model_reads_on_the_fram
     np.testing.assert_allclose(two["pose3d"], one["pose3d"], atol=0.05)
     np.testing.assert_allclose(two["conf"], one["conf"], atol=1e-4)
     np.testing.assert_allclose(two["person"], one["person"], atol=1e-4)
+
+
+def test_a_person_finder_returns_the_square_twin_s_person_without_the_rest_of_the_graph(exported, tmp_path):
+    """``train.posenet.person_view.write_finder`` (the second look's search in squares): MediaPipe's detector alone,
+    reading the square each row names; its person is the square-view twin's, for any frame view of the source."""
+    import onnxruntime as ort
+
+    from engines.backends import load_backend
+    from train.posenet.person_view import with_person_view, write_finder
+
+    path, meta, _ = exported
+    finder = write_finder(path, tmp_path / "finder.onnx")
+    assert finder.outputs == ("person",) and finder.config["kind"] == "posenet-finder"
+    twin = with_person_view(path, tmp_path / "square.onnx", "square")
+    frames = np.random.default_rng(7).integers(0, 256, (2, 72, 128, 3), dtype=np.uint8)
+    tiles = np.array([[0, -0.4375, 0, 0.5625, 1], [0, 0.4375, 0, 0.5625, 1]], np.float32)
+    want = ort.InferenceSession(str(tmp_path / "square.onnx"), providers=["CPUExecutionProvider"]).run(
+        ["person"], {"frames": frames, "track": tiles})[0]
+    got = load_backend(tmp_path / "finder.onnx", "onnxruntime").infer(frames, track=tiles)["person"]
+    np.testing.assert_allclose(got, want, atol=1e-3)
+    assert twin.outputs[-1] == "person" and not np.allclose(got[0], got[1])  # two squares, two answers

@@ -119,12 +119,13 @@ class _Latencies(JsonlSink):
         self.latencies.append(kwargs["latency_ms"])
 
 
-def time_end_to_end(uri: str, engine, options: RunOptions) -> Timing:
-    """``tvstream run`` of ``uri`` into ``os.devnull``: the whole path, JSON formatting included."""
+def time_end_to_end(uri: str, engine, options: RunOptions, finder=None) -> Timing:
+    """``tvstream run`` of ``uri`` into ``os.devnull``: the whole path, JSON formatting included (``finder``: the
+    second look's search in squares, as ``run`` opens it, ``tvstream.api.open_finder``)."""
     with VideoSource(uri, engine.metadata.input_size, keep_aspect=engine.metadata.keeps_aspect) as src, \
             _Latencies() as sink:
         cpu, tic = time.process_time(), time.perf_counter()
-        stats = run_stream(src, engine, sink, options, {"name": "bench"})
+        stats = run_stream(src, engine, sink, options, {"name": "bench"}, finder=finder)
         seconds, cpu = time.perf_counter() - tic, time.process_time() - cpu
         sink.end(stats.frames)
     return _timing(stats.frames, seconds, sink.latencies, cpu)

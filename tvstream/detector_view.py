@@ -95,15 +95,26 @@ def twin_of(model: Path, view: str, frame_scale: int, cache: Path | None = None)
 
 
 def finder_for(model: Path, meta: ModelMetadata, fit: FrameFit, cache: Path | None = None) -> Path | None:
-    """The twin whose person detector searches a landscape picture in squares as tall as it (the second look's
-    search, ``tvstream.pipeline``), for the model of ``meta`` (``model``'s own or its ``--sharp`` twin, whose frame
-    scale the finder takes) running on a source placed as ``fit``; None for an upright picture (it runs the square
-    view already), a model without MediaPipe's frame view, or where the twin cannot be written (said once)."""
+    """The person finder that searches a landscape picture in squares as tall as it (the second look's search,
+    ``tvstream.pipeline``): ``model``'s MediaPipe person detector alone, reading the square each row names
+    (``train.posenet.person_view.write_finder``, written once into the cache), at the frame scale of the model of
+    ``meta`` (``model``'s own or its ``--sharp`` twin) running on a source placed as ``fit``; None for an upright
+    picture (it runs the square view already), a model without MediaPipe's frame view, or where the finder cannot
+    be written."""
     settings = _posenet_model(meta)
     if settings is None or upright(fit) or settings.get("person_view", "frame") != "frame":
         return None
+    scale = int(settings.get("frame_scale", 1))
+    digest = hashlib.sha256(Path(model).read_bytes()).hexdigest()[:16]
+    out = (cache or models_cache()) / f"{digest}-finder-x{scale}-v{VIEW_VERSION}.onnx"
     try:
-        return twin_of(model, "square", int(settings.get("frame_scale", 1)), cache)
+        if not out.is_file():
+            from train.posenet.person_view import write_finder  # torch: the train extra
+
+            out.parent.mkdir(parents=True, exist_ok=True)
+            log.info("writing the person finder of %s (once): %s", model, out)
+            write_finder(model, out, scale)
+        return out
     except (ImportError, OSError) as exc:  # info: the search lifts a few frames, every run without torch would warn
         log.info("the second look would search the picture in squares, but its model cannot be written (%s)", exc)
     return None

@@ -272,6 +272,24 @@ class PoseNet(nn.Module):
         size = self.cfg.person_detector_size[1]
         return F.avg_pool2d(crop(frames, view[:, 2:], view[:, :2], 2 * size), 2), view
 
+    def _person(self, frames: torch.Tensor, pixel_max: float, view: torch.Tensor | None) -> tuple[torch.Tensor, ...]:
+        """MediaPipe's best person in ``view`` (:meth:`person_input`): centre, half (the frame's normalised units),
+        score (N,) and turn."""
+        small, shown = self.person_input(frames, view)
+        p_centre, p_half, p_logit, p_turn = self.person_detector(small if pixel_max == 1.0 else
+                                                                 small * (1.0 / pixel_max))
+        if shown is not None:  # the view's units -> the frame's
+            p_centre, p_half = shown[:, :2] + p_centre * shown[:, 2:], p_half * shown[:, 2:]
+        return p_centre, p_half, torch.sigmoid(p_logit), p_turn
+
+    def find_person(self, frames: torch.Tensor, pixel_max: float = 1.0,
+                    view: torch.Tensor | None = None) -> torch.Tensor:
+        """(N, 3, H, W) frames -> MediaPipe's best person in each's ``view``, ``(N, 5)`` ``[score, cx, cy, hx, hy]``
+        (what :meth:`detect_frames` returns as its person), without the box detector or the head: the second
+        look's search in squares (``tvstream.pipeline``) needs nothing else."""
+        p_centre, p_half, score, _ = self._person(frames, pixel_max, view)
+        return torch.cat([score[:, None], p_centre, p_half], 1)
+
     def detect_frames(self, frames: torch.Tensor, pixel_max: float = 1.0, person: bool = False,
                       view: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
         """(N, 3, H, W) working frames -> centre, half, raw map of every detector the model has, combined; with
@@ -292,12 +310,7 @@ class PoseNet(nn.Module):
         if self.person_detector is None:
             nobody = (torch.zeros_like(centre[:, :1]).repeat(1, 5),) if person else ()
             return (centre, half, box_map, upright) + nobody
-        small, shown = self.person_input(frames, view)
-        p_centre, p_half, p_logit, p_turn = self.person_detector(small if pixel_max == 1.0 else
-                                                                 small * (1.0 / pixel_max))
-        if shown is not None:  # the view's units -> the frame's
-            p_centre, p_half = shown[:, :2] + p_centre * shown[:, 2:], p_half * shown[:, 2:]
-        score = torch.sigmoid(p_logit)  # (N,)
+        p_centre, p_half, score, p_turn = self._person(frames, pixel_max, view)
         sure = (score >= self.cfg.detector_min_score).to(frames.dtype)[:, None]  # (N, 1)
         h, w = box_map.shape[-2:]
         offset = _grid(h, w, box_map) - p_centre[:, None, :]  # (N, h*w, 2) cell centres from the person's

@@ -60,6 +60,26 @@ def with_person_view(onnx_path: str | Path, out: str | Path, view: str = "square
         return export_onnx(checkpoint, out, card=card)
 
 
+def write_finder(onnx_path: str | Path, out: str | Path, frame_scale: int = 1):
+    """Write ``out``: the person finder of ``onnx_path``'s pose network (its MediaPipe person detector alone, reading
+    the square each track row names, ``engines.export.export_finder``) on a working frame ``frame_scale`` times the
+    size its detectors learnt on; returns its metadata."""
+    from engines.export import export_finder
+    from train.checkpoint import save_checkpoint
+    from train.posenet.from_onnx import recover
+
+    net, config = recover(onnx_path)
+    if net.person_detector is None:
+        raise ValueError(f"{onnx_path}: this model has no MediaPipe person detector (its detector is "
+                         f"{net.cfg.detector!r})")
+    cfg = replace(net.cfg.scaled(frame_scale), person_view="square")
+    with tempfile.TemporaryDirectory() as tmp:
+        checkpoint = save_checkpoint(Path(tmp) / "last.pt", config={
+            "kind": KIND, "model": cfg.to_dict(), "fit": {**config.get("fit", {}), "finder_from": str(onnx_path)}},
+            step=int(config.get("step") or 0), model=net)
+        return export_finder(checkpoint, out)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("onnx", type=Path, help="a pose network's ONNX with MediaPipe's person detector")
