@@ -93,15 +93,25 @@ def test_a_sharp_run_without_torch_keeps_the_model_and_says_why(monkeypatch, cap
     assert "a large source (1920x1080)" in caplog.text and "needs torch" in caplog.text
 
 
-def test_the_finder_is_the_square_twin_at_the_running_model_s_scale_for_a_landscape_picture(monkeypatch):
-    asked = []
-    monkeypatch.setattr(detector_view, "twin_of", lambda model, view, scale, cache=None: asked.append((view, scale))
-                        or Path(f"{view}-x{scale}.onnx"))
+def test_the_finder_is_written_once_at_the_running_model_s_scale_for_a_landscape_picture(monkeypatch, tmp_path):
+    import train.posenet.person_view
+
+    written = []
+
+    def write_finder(model, out, frame_scale=1):
+        written.append(frame_scale)
+        Path(out).write_bytes(b"finder")
+
+    monkeypatch.setattr(train.posenet.person_view, "write_finder", write_finder)
+    model = tmp_path / "m.onnx"
+    model.write_bytes(b"onnx")
     wide, tall = FrameFit.of((720, 1280), (288, 512)), FrameFit.of((1920, 1080), (288, 512))
     meta = _meta(detector="boxnet+blazepose")
-    assert detector_view.finder_for(Path("m.onnx"), meta, wide) == Path("square-x1.onnx")
-    assert detector_view.finder_for(Path("m.onnx"), _meta(detector="boxnet+blazepose", frame_scale=2), wide) == \
-        Path("square-x2.onnx")  # a --sharp run's finder reads its larger frame
-    assert detector_view.finder_for(Path("m.onnx"), meta, tall) is None  # upright: the square view runs already
-    assert detector_view.finder_for(Path("m.onnx"), _meta(detector="boxnet"), wide) is None
-    assert asked == [("square", 1), ("square", 2)]
+    first = detector_view.finder_for(model, meta, wide, tmp_path)
+    assert first.name.endswith("-finder-x1-v2.onnx") and first.read_bytes() == b"finder"
+    assert detector_view.finder_for(model, meta, wide, tmp_path) == first  # cached: written once
+    sharp = detector_view.finder_for(model, _meta(detector="boxnet+blazepose", frame_scale=2), wide, tmp_path)
+    assert sharp.name.endswith("-finder-x2-v2.onnx")  # a --sharp run's finder reads its larger frame
+    assert detector_view.finder_for(model, meta, tall, tmp_path) is None  # upright: the square view runs already
+    assert detector_view.finder_for(model, _meta(detector="boxnet"), wide, tmp_path) is None
+    assert written == [1, 2]

@@ -149,6 +149,8 @@ SECOND_LOOK_CONF = 0.5
 HELD_READ_CONF = 0.5
 # the whole frame's person score under which the second look also searches a landscape picture in squares
 TILE_SEARCH_BELOW = 0.5
+# ... at most once in this many frames (each search costs two passes of the person detector)
+TILE_SEARCH_EVERY = 4
 
 MOVING_CAMERA = ("ski: the camera pans and zooms, so a rolling background does not hold; every frame counts as "
                  "detected (score 1)")
@@ -247,6 +249,7 @@ def estimate(source: VideoSource, backend, options: RunOptions, stop: threading.
     # ... and on a landscape picture the finder's person detector searches it in squares where that person is weak
     tiles = fit.tile_rows() if looks_twice and finder is not None else None
     tiles = tiles if tiles is not None and len(tiles) > 1 else None
+    searched = -TILE_SEARCH_EVERY  # the frame index of the last search
     # crossings are judged while the camera holds still (a panning camera sweeps still things across the image)
     motion = CameraMotion(picture=fit.picture) if keeps and foreground_scored(options) else None
     frame_wh = np.array(model_size[::-1], np.float64)  # (W, H) of the model's frame, for normalised boxes
@@ -279,8 +282,9 @@ def estimate(source: VideoSource, backend, options: RunOptions, stop: threading.
                 core = None if conf is None else core_confidence(conf)
                 if (person is not None and core < options.track_conf and not vetoed
                         and not (keeps and athlete.ambiguous)):
-                    if tiles is not None and person[0] < TILE_SEARCH_BELOW:
-                        person = _find_in_tiles(finder, frame, tiles, person)
+                    if (tiles is not None and person[0] < TILE_SEARCH_BELOW
+                            and frame.index - searched >= TILE_SEARCH_EVERY):
+                        person, searched = _find_in_tiles(finder, frame, tiles, person), frame.index
                     again = _second_look(backend, person, frame, options, core, normalised_box(box_model, frame_wh),
                                          athlete if keeps else None)
                     if again is not None:
