@@ -111,7 +111,7 @@ def stream(source: str | os.PathLike, model: str | os.PathLike | None = None, *,
         with VideoSource(str(source), engine.metadata.input_size, keep_aspect=engine.metadata.keeps_aspect,
                          **source_options) as src:
             engine, _ = open_model_for_source(model, engine, info, src, backend, threads, sharp)
-            finder = open_finder(model, engine, src.fit, backend, threads)
+            finder = open_finder(model, engine, src.fit, backend, threads) if batch == 1 and track else None
             options = RunOptions(batch=batch, smooth=smooth, scenario=scenario, track=track, camera=camera_file,
                                  fov=fov, keep=KeepOptions(select=select))
             for record in estimate(src, engine, options, finder=finder):

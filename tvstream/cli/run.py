@@ -132,7 +132,9 @@ def run(app: AppContext, source: str, model: Path | None, out: str, backend: str
                      hwaccel=hwaccel, live=live, realtime=realtime) as src, \
             JsonlSink(out) as sink, StopOnSignal() as stop:
         engine, info = open_model_for_source(model, engine, info, src, backend, threads, sharp)  # upright, --sharp: a twin
-        finder = open_finder(model, engine, src.fit, backend, threads) if opts.second_look is not None else None
+        # the second look's search in squares: batch 1 with tracking, where the second look runs
+        searches = opts.second_look is not None and opts.batch == 1 and opts.track
+        finder = open_finder(model, engine, src.fit, backend, threads) if searches else None
         waited = not wait_client or _wait_for_client(app, sink, stop.event)
         quiet = app.quiet or out == "-"
         with Progress(TextColumn("[bold]run[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("frames"),
