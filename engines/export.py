@@ -128,6 +128,17 @@ def store_weights(model, int8_detector: bool | None = None) -> bool:
     return int8_detector
 
 
+def _stamp_and_save(model, meta: ModelMetadata, tmp: Path, out: Path) -> None:
+    """Write ``meta`` into ``model``'s metadata, check it, save it to ``tmp`` and rename it to ``out``."""
+    import onnx
+
+    for key, value in meta.to_props().items():
+        model.metadata_props.add(key=key, value=value)
+    onnx.checker.check_model(model)
+    onnx.save(model, str(tmp))
+    os.replace(tmp, out)
+
+
 def export_onnx(checkpoint: str | os.PathLike, out: str | os.PathLike, regressor: str | os.PathLike | None = None,
                 with_mask: bool = False, card: dict[str, Any] | None = None,
                 int8_detector: bool | None = None) -> ModelMetadata:
@@ -171,11 +182,7 @@ def export_onnx(checkpoint: str | os.PathLike, out: str | os.PathLike, regressor
         if posenet:  # half the file (the default model holds two networks of MediaPipe's, float16 at the source)
             store_weights(model, int8_detector)
             detect_only_when_needed(model)  # a person detector runs on the frames without a crop to follow
-        for key, value in meta.to_props().items():
-            model.metadata_props.add(key=key, value=value)
-        onnx.checker.check_model(model)
-        onnx.save(model, str(tmp))
-        os.replace(tmp, out)
+        _stamp_and_save(model, meta, tmp, out)
     finally:
         tmp.unlink(missing_ok=True)
     pt = out.with_suffix(".pt")
@@ -202,11 +209,7 @@ def export_finder(checkpoint: str | os.PathLike, out: str | os.PathLike) -> Mode
         export_posenet(graph, meta, str(tmp), OPSET)
         model = onnx.load(str(tmp))
         store_half(model)
-        for key, value in meta.to_props().items():
-            model.metadata_props.add(key=key, value=value)
-        onnx.checker.check_model(model)
-        onnx.save(model, str(tmp))
-        os.replace(tmp, out)
+        _stamp_and_save(model, meta, tmp, out)
     finally:
         tmp.unlink(missing_ok=True)
     return meta
