@@ -79,19 +79,26 @@ def models_cache() -> Path:
     return (Path(env).expanduser() if env else Path.home() / ".cache" / "tvstream") / "models"
 
 
+def _written_once(model: Path, name: str, cache: Path | None, what: str, writer: str, *args) -> Path:
+    """``{digest}-{name}-v{VIEW_VERSION}.onnx`` in the model cache, written by ``train.posenet.person_view``'s
+    ``writer(model, out, *args)`` on first use (raises ImportError without torch, OSError where it cannot write)."""
+    digest = hashlib.sha256(Path(model).read_bytes()).hexdigest()[:16]
+    out = (cache or models_cache()) / f"{digest}-{name}-v{VIEW_VERSION}.onnx"
+    if not out.is_file():
+        from train.posenet import person_view  # torch: the train extra
+
+        out.parent.mkdir(parents=True, exist_ok=True)
+        log.info("writing %s of %s (once): %s", what, model, out)
+        getattr(person_view, writer)(model, out, *args)  # written through temp names and renamed
+    return out
+
+
 def twin_of(model: Path, view: str, frame_scale: int, cache: Path | None = None) -> Path:
     """The twin of ``model`` whose person detector reads ``view`` on a working frame ``frame_scale`` times its size
     (written on first use; raises ImportError without torch)."""
-    digest = hashlib.sha256(Path(model).read_bytes()).hexdigest()[:16]
-    out = (cache or models_cache()) / f"{digest}-{view}-x{frame_scale}-v{VIEW_VERSION}.onnx"
-    if not out.is_file():
-        from train.posenet.person_view import with_person_view  # torch: the train extra
-
-        out.parent.mkdir(parents=True, exist_ok=True)
-        log.info("writing the twin of %s reading the %s view of a frame %dx as large (once): %s", model, view,
-                 frame_scale, out)
-        with_person_view(model, out, view, frame_scale)  # written through temp names and renamed
-    return out
+    return _written_once(model, f"{view}-x{frame_scale}", cache,
+                         f"the twin reading the {view} view of a frame {frame_scale}x as large", "with_person_view",
+                         view, frame_scale)
 
 
 def finder_for(model: Path, meta: ModelMetadata, fit: FrameFit, cache: Path | None = None) -> Path | None:
@@ -105,16 +112,8 @@ def finder_for(model: Path, meta: ModelMetadata, fit: FrameFit, cache: Path | No
     if settings is None or upright(fit) or settings.get("person_view", "frame") != "frame":
         return None
     scale = int(settings.get("frame_scale", 1))
-    digest = hashlib.sha256(Path(model).read_bytes()).hexdigest()[:16]
-    out = (cache or models_cache()) / f"{digest}-finder-x{scale}-v{VIEW_VERSION}.onnx"
     try:
-        if not out.is_file():
-            from train.posenet.person_view import write_finder  # torch: the train extra
-
-            out.parent.mkdir(parents=True, exist_ok=True)
-            log.info("writing the person finder of %s (once): %s", model, out)
-            write_finder(model, out, scale)
-        return out
+        return _written_once(model, f"finder-x{scale}", cache, "the person finder", "write_finder", scale)
     except (ImportError, OSError) as exc:  # info: the search lifts a few frames, every run without torch would warn
         log.info("the second look would search the picture in squares, but its model cannot be written (%s)", exc)
     return None

@@ -28,36 +28,50 @@ from train.posenet.config import PERSON_VIEWS
 KIND = "posenet"
 
 
+def _recovered(onnx_path: str | Path):
+    """``(network, config)`` recovered from ``onnx_path`` (``train.posenet.from_onnx``); it must hold MediaPipe's
+    person detector."""
+    from train.posenet.from_onnx import recover
+
+    net, config = recover(onnx_path)
+    if net.person_detector is None:
+        raise ValueError(f"{onnx_path}: this model has no MediaPipe person detector (its detector is "
+                         f"{net.cfg.detector!r})")
+    return net, config
+
+
+def _export(net, cfg, config: dict, note: dict, export):
+    """``export(checkpoint)`` of ``net``'s weights with config ``cfg`` (the source run's fit record plus ``note``),
+    through a temporary checkpoint."""
+    from train.checkpoint import save_checkpoint
+    from train.posenet.model import PoseNet
+
+    moved = PoseNet(cfg)
+    moved.load_state_dict(net.state_dict())  # the same modules: strict
+    with tempfile.TemporaryDirectory() as tmp:
+        checkpoint = save_checkpoint(Path(tmp) / "last.pt", config={
+            "kind": KIND, "model": cfg.to_dict(), "fit": {**config.get("fit", {}), **note}},
+            step=int(config.get("step") or 0), model=moved)
+        return export(checkpoint)
+
+
 def with_person_view(onnx_path: str | Path, out: str | Path, view: str = "square", frame_scale: int = 1):
     """Write ``out``: ``onnx_path``'s pose network whose person detector reads ``view``, on a working frame
     ``frame_scale`` times the size its detectors learnt on (``PoseNetConfig.frame_scale``); returns its
     metadata."""
     from engines.export import export_onnx
-    from train.checkpoint import save_checkpoint
-    from train.posenet.from_onnx import recover
-    from train.posenet.model import PoseNet
 
     if view not in PERSON_VIEWS:
         raise ValueError(f"view must be one of {', '.join(PERSON_VIEWS)}, got {view!r}")
-    net, config = recover(onnx_path)
-    if net.person_detector is None:
-        raise ValueError(f"{onnx_path}: this model has no MediaPipe person detector (its detector is "
-                         f"{net.cfg.detector!r})")
     if frame_scale < 1:
         raise ValueError(f"frame_scale must be >= 1, got {frame_scale}")
-    cfg = replace(net.cfg.scaled(frame_scale), person_view=view)
-    moved = PoseNet(cfg)
-    moved.load_state_dict(net.state_dict())
+    net, config = _recovered(onnx_path)
     card = config.get("card")
     if card is not None:
         card = {**card, "person_view": f"{view} (train.posenet.person_view, from {Path(onnx_path).name})",
                 **({"frame_scale": frame_scale} if frame_scale > 1 else {})}
-    with tempfile.TemporaryDirectory() as tmp:
-        checkpoint = save_checkpoint(Path(tmp) / "last.pt", config={
-            "kind": KIND, "model": cfg.to_dict(),
-            "fit": {**config.get("fit", {}), "person_view_from": str(onnx_path)}},
-            step=int(config.get("step") or 0), model=moved)
-        return export_onnx(checkpoint, out, card=card)
+    return _export(net, replace(net.cfg.scaled(frame_scale), person_view=view), config,
+                   {"person_view_from": str(onnx_path)}, lambda checkpoint: export_onnx(checkpoint, out, card=card))
 
 
 def write_finder(onnx_path: str | Path, out: str | Path, frame_scale: int = 1):
@@ -65,19 +79,10 @@ def write_finder(onnx_path: str | Path, out: str | Path, frame_scale: int = 1):
     the square each track row names, ``engines.export.export_finder``) on a working frame ``frame_scale`` times the
     size its detectors learnt on; returns its metadata."""
     from engines.export import export_finder
-    from train.checkpoint import save_checkpoint
-    from train.posenet.from_onnx import recover
 
-    net, config = recover(onnx_path)
-    if net.person_detector is None:
-        raise ValueError(f"{onnx_path}: this model has no MediaPipe person detector (its detector is "
-                         f"{net.cfg.detector!r})")
-    cfg = replace(net.cfg.scaled(frame_scale), person_view="square")
-    with tempfile.TemporaryDirectory() as tmp:
-        checkpoint = save_checkpoint(Path(tmp) / "last.pt", config={
-            "kind": KIND, "model": cfg.to_dict(), "fit": {**config.get("fit", {}), "finder_from": str(onnx_path)}},
-            step=int(config.get("step") or 0), model=net)
-        return export_finder(checkpoint, out)
+    net, config = _recovered(onnx_path)
+    return _export(net, replace(net.cfg.scaled(frame_scale), person_view="square"), config,
+                   {"finder_from": str(onnx_path)}, lambda checkpoint: export_finder(checkpoint, out))
 
 
 def main(argv: list[str] | None = None) -> None:
