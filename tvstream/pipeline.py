@@ -217,9 +217,9 @@ def estimate(source: VideoSource, backend, options: RunOptions, stop: threading.
     With ``options.render`` the overlay video is finished when the generator ends or is closed early,
     and removed if the pipeline fails.
     ``camera``: the intrinsics for the root position (default: from ``options.camera`` / ``options.fov``).
-    ``finder``: the square-view twin of ``backend`` (:mod:`tvstream.detector_view`) for a landscape source: where
-    the second look's person is weak, its person detector searches the picture in squares as tall as it
-    (:func:`_find_in_tiles`).
+    ``finder``: the person finder of ``backend``'s model (``tvstream.detector_view.finder_for``) for a landscape
+    source: where the second look's person is weak, it searches the picture in squares as tall as it
+    (:func:`_find_in_tiles`, at most once in ``TILE_SEARCH_EVERY`` frames).
     """
     model_size, fit = backend.metadata.input_size, source.fit
     background = RollingBackground() if foreground_scored(options) else None
