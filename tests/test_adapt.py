@@ -225,3 +225,42 @@ def test_adaptation_continues_the_size_of_the_model_it_starts_from(tmp_path):
                             step=1, model=PoseNet(odd))
     with pytest.raises(ValueError, match="none of the sizes"):
         model_size(str(other))
+
+
+def test_the_adapted_model_runs_as_the_model_it_started_from(tmp_path):
+    """The shipped model reads each crop mirrored and keeps the direct read where the two disagree (run-time
+    settings its size does not have): its size is still found, and the fine-tuned run is written back with those
+    settings and its trained weights unchanged (before, adapt stopped with "none of the sizes")."""
+    from dataclasses import replace
+
+    import torch
+
+    from train.adapt.pipeline import model_size, runs_as
+    from train.checkpoint import load_checkpoint, save_checkpoint
+    from train.posenet.config import SIZES, PoseNetConfig
+    from train.posenet.model import PoseNet
+
+    torch.manual_seed(0)
+    shipped = replace(SIZES["tiny"], mirror_read=True, mirror_disagree="direct")
+    init = save_checkpoint(tmp_path / "init.pt", config={"kind": "posenet", "model": shipped.to_dict(), "fit": {}},
+                           step=0, model=PoseNet(shipped))
+    assert model_size(str(init)) == "tiny"
+    net = PoseNet(SIZES["tiny"])  # what fine-tuning at the size "tiny" trains
+    trained = save_checkpoint(tmp_path / "last.pt", config={"kind": "posenet", "model": SIZES["tiny"].to_dict(),
+                                                            "fit": {}}, step=5, model=net)
+    out = runs_as(trained, str(init), tmp_path / "adapted.pt")
+    assert out == tmp_path / "adapted.pt"
+    state = load_checkpoint(out)
+    cfg = PoseNetConfig.from_dict(state["config"]["model"])
+    assert cfg.mirror_read and cfg.mirror_disagree == "direct" and cfg.same_weights(SIZES["tiny"])
+    for k, v in net.state_dict().items():
+        assert torch.equal(state["model"][k], v), k
+    # the shipped model itself, recovered from its ONNX as adapt starts from it
+    from train.posenet.from_onnx import write_checkpoint
+    from tvstream.api import resolve_model
+
+    write_checkpoint(resolve_model(None), tmp_path / "default.pt")
+    assert model_size(str(tmp_path / "default.pt")) in SIZES
+    # a run that already has its start's settings is exported as it is
+    assert runs_as(trained, str(trained), tmp_path / "again.pt") == trained
+    assert not (tmp_path / "again.pt").exists()

@@ -322,9 +322,10 @@ def initial_weights(work: Path, cfg: AdaptConfig) -> str | None:
 
 
 def model_size(init: str | None) -> str:
-    """The size (``train.posenet.config.SIZES``) of the checkpoint ``init``: the one its config is ("full" for a
-    run from scratch). The default model's size changed twice (full, real-lite, real-lite-mpdet): fine-tuning it
-    as another size would start a fresh head behind its detector."""
+    """The size (``train.posenet.config.SIZES``) of the checkpoint ``init``: the one whose weights it holds, its
+    run-time settings aside (``PoseNetConfig.same_weights``: the shipped model reads each crop mirrored, its size
+    does not), "full" for a run from scratch. The default model's size changed twice (full, real-lite,
+    real-lite-mpdet): fine-tuning it as another size would start a fresh head behind its detector."""
     from train.checkpoint import load_checkpoint
     from train.posenet.config import SIZES, PoseNetConfig
 
@@ -335,7 +336,7 @@ def model_size(init: str | None) -> str:
     named = state["config"].get("fit", {}).get("model")
     sizes = ([named] if named in SIZES else []) + list(SIZES)
     for size in sizes:
-        if SIZES[size] == cfg:
+        if SIZES[size].same_weights(cfg):
             return size
     raise ValueError(f"{init}: its model is none of the sizes ({', '.join(SIZES)}); adapt cannot continue it")
 
@@ -373,9 +374,29 @@ def fine_tune(work: Path, cfg: AdaptConfig, progress: Progress) -> Path:
         from train.checkpoint import load_checkpoint
 
         if load_checkpoint(ckpt)["step"] >= cfg.steps:
-            return ckpt
+            return runs_as(ckpt, init, run / "adapted.pt")
     fit(fcfg, run, resume=ckpt.is_file(), progress=lambda step, total, _stats: progress("fit", step, total))
-    return ckpt
+    return runs_as(ckpt, init, run / "adapted.pt")
+
+
+def runs_as(ckpt: Path, init: str | None, out: Path) -> Path:
+    """``ckpt`` (a fine-tuning run, trained with its size's run-time settings) with the run-time settings of the
+    checkpoint it started from (``init``: the shipped model reads each crop mirrored), written to ``out`` where
+    they differ; else ``ckpt`` itself. An adapted model runs as the model it was adapted from."""
+    from train.checkpoint import load_checkpoint
+    from train.posenet.config import RUN_TIME_SETTINGS, PoseNetConfig
+    from train.posenet.reconfigure import reconfigure
+
+    if init is None:
+        return ckpt
+    start = PoseNetConfig.from_dict(load_checkpoint(init)["config"]["model"])
+    trained = PoseNetConfig.from_dict(load_checkpoint(ckpt)["config"]["model"])
+    changes = {k: getattr(start, k) for k in RUN_TIME_SETTINGS if getattr(start, k) != getattr(trained, k)}
+    if not changes:
+        return ckpt
+    if not out.is_file() or out.stat().st_mtime < ckpt.stat().st_mtime:
+        reconfigure(ckpt, out, **changes)
+    return out
 
 
 # ---- 7. export and report ----------------------------------------------------------------------------------
