@@ -87,6 +87,9 @@ class KeepOptions:
     prefer: float = 1.0  # another track's matching cost carries this much more than the athlete's (a second peak on
     # the athlete's own body, e.g. a crouching skier's legs, does not take the athlete's peak)
     confirm: int = 3  # another person's track counts (can make the athlete ambiguous) after this many detections
+    # beside the athlete's own peak (a false peak twice the athlete's size, seen three frames while the athlete's
+    # own peak was missing, coasted over it and vetoed 1.5 s of its sure reads as a crossing: tvstream adapt's
+    # held-out get-up clip; a passer-by is seen beside the athlete before the two merge)
     merge: float = 1.0  # a person's peak is missing and the athlete's is within this many of its half-sizes of where
     # it is predicted (or the reverse): one peak for both, the athlete is ambiguous ...
     inseparable: float = 0.5  # ... and no skeleton is the athlete's while a rival is predicted within this many of
@@ -111,6 +114,7 @@ class Person:
     seen: float
     velocity: np.ndarray = field(default_factory=lambda: np.zeros(2))
     hits: int = 1
+    beside: int = 0  # detections while the athlete had a peak of its own (KeepOptions.confirm)
     colours: np.ndarray | None = None
     path: list = field(default_factory=list)  # (time, centre) of the detections of the last velocity_s
 
@@ -241,7 +245,8 @@ class AthleteTrack:
         if not self.held(t):
             self.others, self.rivals = [], []
             pick = self._select(people) if people else None
-            self._start_others([p for p in people if p is not pick and p.score >= MIN_LOGIT], t, image, people)
+            self._start_others([p for p in people if p is not pick and p.score >= MIN_LOGIT], t, image, people,
+                               beside=pick is not None)
             return pick
         self.others = sorted((p for p in self.others if t - p.seen <= o.hold_s), key=lambda p: -p.seen)[:MAX_OTHERS]
         tracks = [self.athlete, *self.others]
@@ -264,6 +269,10 @@ class AthleteTrack:
                 owner[near[1]] = 0
         taken = {k: i for i, k in enumerate(owner) if k >= 0}
         athlete_at = taken.get(0)
+        if athlete_at is not None:
+            for k in taken:
+                if k:
+                    self.others[k - 1].beside += 1
         self._update_rivals(people, taken, t)
         self.ambiguous = bool(self.rivals)
         for j, other in enumerate(self.others, start=1):
@@ -272,7 +281,8 @@ class AthleteTrack:
                 other.observe(people[i].centre, people[i].half, t, o.size_smoothing, o.velocity_s)
                 if self._clear(people[i], people):
                     other.learn_colours(colours[i], o.learn, o.learn_similarity)
-        self._start_others([p for i, p in enumerate(people) if owner[i] < 0 and p.score >= MIN_LOGIT], t, image, people)
+        self._start_others([p for i, p in enumerate(people) if owner[i] < 0 and p.score >= MIN_LOGIT], t, image, people,
+                           beside=athlete_at is not None)
         if athlete_at is None:
             return None
         if people[athlete_at].score >= MIN_LOGIT:  # a person where the athlete should be: its id holds, even
@@ -290,11 +300,11 @@ class AthleteTrack:
     def _update_rivals(self, people: list[Candidate], taken: dict[int, int], t: float) -> None:
         """Who is merged with the athlete this frame (``taken``: track index -> its candidate; 0 is the athlete).
 
-        A confirmed person of the athlete's size joins the rivals where the two are one peak: its own peak is
-        missing and the athlete's is within ``merge`` of its half-sizes of where it is predicted, or the athlete's
-        is missing and theirs is that near the athlete's prediction (the athlete hidden behind them). A rival
-        stays one until both have peaks of their own again (or its track expires); while the camera moves there
-        are none."""
+        A confirmed person (seen ``confirm`` times beside the athlete) of the athlete's size joins the rivals where
+        the two are one peak: its own peak is missing and the athlete's is within ``merge`` of its half-sizes of
+        where it is predicted, or the athlete's is missing and theirs is that near the athlete's prediction (the
+        athlete hidden behind them). A rival stays one until both have peaks of their own again (or its track
+        expires); while the camera moves there are none."""
         o, athlete_at = self.options, taken.get(0)
 
         def merged(j: int, other: Person) -> bool:
@@ -308,7 +318,7 @@ class AthleteTrack:
         index = {id(p): j for j, p in enumerate(self.others, start=1)}
         self.rivals = [r for r in self.rivals if id(r) in index and not (athlete_at is not None and index[id(r)] in taken)]
         for j, other in enumerate(self.others, start=1):
-            if (other not in self.rivals and other.hits >= o.confirm and self._alike(self.athlete, other)
+            if (other not in self.rivals and other.beside >= o.confirm and self._alike(self.athlete, other)
                     and merged(j, other)):
                 self.rivals.append(other)
 
@@ -351,9 +361,11 @@ class AthleteTrack:
                 owner[i] = k
         return owner
 
-    def _start_others(self, new: list[Candidate], t: float, image: np.ndarray, people: list[Candidate]) -> None:
+    def _start_others(self, new: list[Candidate], t: float, image: np.ndarray, people: list[Candidate],
+                      beside: bool) -> None:
+        """Tracks of someone else for the ``new`` candidates (``beside``: the athlete has a peak of its own)."""
         for p in new:
-            person = Person(np.asarray(p.centre, np.float64), np.asarray(p.half, np.float64), t)
+            person = Person(np.asarray(p.centre, np.float64), np.asarray(p.half, np.float64), t, beside=int(beside))
             if self._clear(p, people):
                 person.colours = appearance(image, p.centre, p.half)
             self.others.append(person)
@@ -364,7 +376,8 @@ class AthleteTrack:
         one :meth:`choose` started for ``pick`` is dropped."""
         self.others = [o for o in self.others if not np.array_equal(o.centre, pick.centre)]
         if instead.score >= MIN_LOGIT:
-            self.others.append(Person(np.asarray(instead.centre, np.float64), np.asarray(instead.half, np.float64), t))
+            self.others.append(Person(np.asarray(instead.centre, np.float64), np.asarray(instead.half, np.float64), t,
+                                      beside=1))
 
     def owns(self, centre: np.ndarray, half: np.ndarray, t: float, image: np.ndarray) -> bool:
         """In an ambiguous frame: is a skeleton whose joints span the box ``centre``, ``half`` the athlete's
