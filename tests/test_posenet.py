@@ -1123,3 +1123,30 @@ def test_frame_scale_multiplies_the_frame_and_the_stride_and_keeps_the_weights()
         replace(base, frame_scale=3)  # 3 does not divide the stride: the box detector's map would move
     net = PoseNet(base)
     PoseNet(twin).load_state_dict(net.state_dict())  # the same modules, strict
+
+
+def test_the_confidence_tolerance_follows_the_person_s_size_in_a_jittered_crop():
+    """A crop twice as loose as the runtime's shows the person at half the size: with ``conf_follows_size`` 1 a
+    joint is a hit within half the tolerance there (the confidence learns what a loose crop costs), at 0 within
+    0.1 everywhere (the old rule); a torso without labels keeps 0.1."""
+    from train.posenet.fit import FitConfig, LossWeights, confidence_tolerance, person_scale
+
+    g = torch.Generator().manual_seed(0)
+    n, k = 4, H36M_17.num_joints
+    before = (torch.rand(n, k, 2, generator=g) - 0.5) * 0.6
+    tight = torch.full((n, 2), 0.4)
+    known = torch.ones(n, k, dtype=torch.bool)
+    _, runtime, _, _ = pose_crops(torch.zeros(n, 3, 32, 32), before, torch.zeros(n, k, 3), tight, 16, 1.25, NO_AUG,
+                                  g, train=False)
+    assert torch.allclose(person_scale(runtime, before, tight, 1.25, known), torch.ones(n), atol=1e-5)
+    _, loose, _, _ = pose_crops(torch.zeros(n, 3, 32, 32), before, torch.zeros(n, k, 3), tight, 16, 1.25,
+                                replace(NO_AUG, scale=(2.0, 2.0), flip_p=1.0, rotate_p=1.0), g, train=True)
+    assert torch.allclose(person_scale(loose, before, tight, 1.25, known), torch.full((n,), 0.5), atol=1e-5)
+    batch = {"joints2d": before, "tight": tight}
+    mcfg = replace(SIZES["tiny"], box_margin=1.25)
+    follows = confidence_tolerance(loose, batch, mcfg, LossWeights(conf_follows_size=1.0), known.float(), "cpu")
+    assert torch.allclose(follows, torch.full((n, 1), 0.05), atol=1e-6)
+    assert confidence_tolerance(loose, batch, mcfg, LossWeights(), known.float(), "cpu") == 0.1
+    known[0, H36M_17.index("lhip")] = False
+    assert person_scale(loose, before, tight, 1.25, known)[0] == 1.0
+    assert FitConfig.from_dict(FitConfig(weights=LossWeights(conf_follows_size=1.0)).to_dict()).weights.conf_follows_size == 1.0

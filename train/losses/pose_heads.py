@@ -47,8 +47,9 @@ def heatmap_ce(logits: torch.Tensor, target: torch.Tensor, side: int, weight: to
 
 
 def confidence_bce(conf: torch.Tensor, pred: torch.Tensor, target: torch.Tensor, inside: torch.Tensor,
-                   tolerance: float = 0.1, known: torch.Tensor | None = None) -> torch.Tensor:
-    """conf (N, K) in (0, 1) learns whether the 2D joint ``pred`` is within ``tolerance`` of ``target`` (crop coords).
+                   tolerance: float | torch.Tensor = 0.1, known: torch.Tensor | None = None) -> torch.Tensor:
+    """conf (N, K) in (0, 1) learns whether the 2D joint ``pred`` is within ``tolerance`` of ``target`` (crop coords;
+    a number, or (N, 1) per crop).
 
     Joints outside the crop (``inside`` false) are targets of 0: the model cannot have seen them. Joints whose
     label is unknown (``known`` false: a teacher gave none) are left out of the mean.

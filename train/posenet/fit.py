@@ -27,7 +27,10 @@ from train.posenet.config import RUN_TIME_SETTINGS, SIZES, PoseNetConfig
 from train.posenet.empty import empty_crops
 from train.posenet.model import PoseNet, PretrainedPoseHead
 from tvstream.errors import CheckpointError, LabelError
+from tvstream.skeleton import H36M_17
 from tvstream.sysinfo import cpu_has_native_bf16
+
+TORSO = [H36M_17.index(n) for n in ("lshoulder", "rshoulder", "lhip", "rhip")]  # person_scale's diagonals
 
 log = logging.getLogger(__name__)
 KIND = "posenet"
@@ -43,6 +46,12 @@ class LossWeights:
     box_centre_ce: float = 0.05  # inside the box term: the centre map's cross-entropy (small athletes need more)
     empty: float = 0.2  # every joint's confidence 0 on person-free crops (FitConfig.empty_crops)
     presence: float = 0.2  # a head's presence classifier (PoseNetConfig.presence): 1 on people, 0 on empty crops
+    # how far the confidence's hit tolerance (0.1 of the crop's half-side) follows the person's size in the crop:
+    # 0 not at all; 1 in proportion (a person half the size the runtime's crop gives them is a hit within 0.05).
+    # At 0 a loose crop makes every joint a hit sooner, so the confidence could not tell a loose crop of a real
+    # person from a right one (session 33: 1.3x the box cost the real dev set 0.22 PCK, the confidence 0.03).
+    # Trained with --part confidence alone it lowered the confidence everywhere and the run lost (s33_rule.md, C)
+    conf_follows_size: float = 0.0
 
 
 # What a run trains. "detector": the box detector alone, on the small frames (the crops are not even read; per
@@ -319,6 +328,29 @@ def repeated_rows(cache: Cache, rows: np.ndarray, repeat: dict[str, int]) -> np.
     return np.repeat(rows, times)
 
 
+def person_scale(j2: torch.Tensor, before: torch.Tensor, tight: torch.Tensor, margin: float,
+                 known: torch.Tensor) -> torch.Tensor:
+    """(N,) each person's size in its crop against the runtime's crop of it (the labeled box grown by ``margin``,
+    no jitter): the torso diagonal of the crop's 2D labels ``j2 (N, K, 2)`` over that of the pre-crop's labels
+    ``before`` in the runtime crop's units; 1 where a hip or shoulder is not ``known (N, K)``."""
+    def torso(j: torch.Tensor) -> torch.Tensor:
+        return ((j[:, TORSO[0]] - j[:, TORSO[3]]).norm(dim=-1) + (j[:, TORSO[1]] - j[:, TORSO[2]]).norm(dim=-1)) / 2
+
+    nominal = torso(torch.nan_to_num(before)) / (margin * tight.max(dim=1).values)
+    ok = known[:, TORSO].all(dim=1) & (nominal > 0)
+    return torch.where(ok, torso(j2) / nominal.clamp(min=1e-6), torch.ones_like(nominal))
+
+
+def confidence_tolerance(j2: torch.Tensor, batch: dict[str, torch.Tensor], mcfg: PoseNetConfig, w: LossWeights,
+                         trust: torch.Tensor, device: torch.device) -> float | torch.Tensor:
+    """The confidence's hit tolerance (crop coordinates): 0.1, or per crop (N, 1) following the person's size there
+    (``LossWeights.conf_follows_size``)."""
+    if not w.conf_follows_size:
+        return 0.1
+    scale = person_scale(j2.cpu(), batch["joints2d"], batch["tight"], mcfg.box_margin, trust.cpu() > 0)
+    return (0.1 * scale.clamp(0.25, 2.0) ** w.conf_follows_size)[:, None].to(device)
+
+
 def network_inputs(batch: dict[str, torch.Tensor], mcfg: PoseNetConfig, cfg: FitConfig, g: torch.Generator,
                    train: bool = True) -> tuple[torch.Tensor, ...]:
     """Cache rows -> ``(crops, joints2d, joints3d, frames, boxes, weight2d)`` as the networks see them: the crop
@@ -392,7 +424,8 @@ def losses(model: PoseNet, batch: dict[str, torch.Tensor], cfg: FitConfig, g: to
         "coords": coord_l1(xy, j2, weight),
         "heatmap": heatmap_ce(logits, j2, mcfg.heatmap_size, weight),
         "pose3d": coord_l1(xyz, j3 - j3[:, :1], weight3d),
-        "confidence": confidence_bce(conf, xy, j2, inside, known=trust > 0),
+        "confidence": confidence_bce(conf, xy, j2, inside, known=trust > 0,
+                                     tolerance=confidence_tolerance(j2, batch, mcfg, w, trust, device)),
     }
     if len(conf_empty):
         terms["empty"] = F.binary_cross_entropy(conf_empty.clamp(1e-6, 1 - 1e-6), torch.zeros_like(conf_empty))
