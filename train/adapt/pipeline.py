@@ -370,12 +370,10 @@ def fine_tune(work: Path, cfg: AdaptConfig, progress: Progress) -> Path:
                      val_every=10**9,  # every real clip trains (the held-out tails score the result)
                      freeze_bn=cfg.freeze_bn, part=cfg.part)
     ckpt = run / "last.pt"
-    if ckpt.is_file():
-        from train.checkpoint import load_checkpoint
+    from train.checkpoint import load_checkpoint
 
-        if load_checkpoint(ckpt)["step"] >= cfg.steps:
-            return runs_as(ckpt, init, run / "adapted.pt")
-    fit(fcfg, run, resume=ckpt.is_file(), progress=lambda step, total, _stats: progress("fit", step, total))
+    if not (ckpt.is_file() and load_checkpoint(ckpt)["step"] >= cfg.steps):
+        fit(fcfg, run, resume=ckpt.is_file(), progress=lambda step, total, _stats: progress("fit", step, total))
     return runs_as(ckpt, init, run / "adapted.pt")
 
 

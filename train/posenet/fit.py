@@ -21,16 +21,15 @@ import torch.nn.functional as F
 
 from train.checkpoint import load_checkpoint, save_checkpoint
 from train.losses.pose_heads import box_loss, confidence_bce, coord_l1, heatmap_ce
+from train.metrics.keypoints import torso_diagonal
 from train.posenet.augment import AugmentConfig, appearance, pose_crops, zoom_frames
 from train.posenet.cache import Cache, load_cache
 from train.posenet.config import RUN_TIME_SETTINGS, SIZES, PoseNetConfig
 from train.posenet.empty import empty_crops
 from train.posenet.model import PoseNet, PretrainedPoseHead
 from tvstream.errors import CheckpointError, LabelError
-from tvstream.skeleton import H36M_17
 from tvstream.sysinfo import cpu_has_native_bf16
 
-TORSO = [H36M_17.index(n) for n in ("lshoulder", "rshoulder", "lhip", "rhip")]  # person_scale's diagonals
 
 log = logging.getLogger(__name__)
 KIND = "posenet"
@@ -331,14 +330,14 @@ def repeated_rows(cache: Cache, rows: np.ndarray, repeat: dict[str, int]) -> np.
 def person_scale(j2: torch.Tensor, before: torch.Tensor, tight: torch.Tensor, margin: float,
                  known: torch.Tensor) -> torch.Tensor:
     """(N,) each person's size in its crop against the runtime's crop of it (the labeled box grown by ``margin``,
-    no jitter): the torso diagonal of the crop's 2D labels ``j2 (N, K, 2)`` over that of the pre-crop's labels
-    ``before`` in the runtime crop's units; 1 where a hip or shoulder is not ``known (N, K)``."""
-    def torso(j: torch.Tensor) -> torch.Tensor:
-        return ((j[:, TORSO[0]] - j[:, TORSO[3]]).norm(dim=-1) + (j[:, TORSO[1]] - j[:, TORSO[2]]).norm(dim=-1)) / 2
-
-    nominal = torso(torch.nan_to_num(before)) / (margin * tight.max(dim=1).values)
-    ok = known[:, TORSO].all(dim=1) & (nominal > 0)
-    return torch.where(ok, torso(j2) / nominal.clamp(min=1e-6), torch.ones_like(nominal))
+    no jitter): the torso diagonal (``train.metrics.keypoints.torso_diagonal``, PCK's) of the crop's 2D labels
+    ``j2 (N, K, 2)`` over that of the pre-crop's labels ``before`` in the runtime crop's units; 1 where a hip or
+    shoulder is not ``known (N, K)``."""
+    unknown = ~known[..., None].numpy()
+    nominal = torso_diagonal(np.where(unknown, np.nan, before.numpy())) / (margin * tight.max(dim=1).values.numpy())
+    now = torso_diagonal(np.where(unknown, np.nan, j2.numpy()))
+    ok = np.isfinite(nominal) & (nominal > 0)
+    return torch.from_numpy(np.where(ok, now / np.where(ok, nominal, 1.0), 1.0).astype(np.float32))
 
 
 def confidence_tolerance(j2: torch.Tensor, batch: dict[str, torch.Tensor], mcfg: PoseNetConfig, w: LossWeights,
