@@ -120,6 +120,26 @@ def test_next_crop_follows_this_frame_s_joints_and_a_weak_frame_brings_the_detec
     assert records[4].to_dict()["conf"] is None and records[6].to_dict()["conf"] == [0.4] * K
 
 
+@pytest.mark.parametrize("keep, uses", [(0.7, [0, 1, 1, 1, 1, 1, 0, 1]), (0.8, [0, 1, 1, 0, 1, 1, 0, 1])])
+def test_a_following_crop_keeps_following_while_reads_stay_at_track_keep(keep, uses):
+    """Hysteresis: the crop starts following on a read at track_conf (0.8) and keeps following on reads at
+    track_keep; frame 0's 0.75 (a detector frame) does not start it, frame 2's 0.75 keeps it at 0.7 and hands
+    frame 3 to the detector at 0.8, frame 5's 0.65 hands frame 6 to the detector either way."""
+    backend = CropBackend({2: 0.75, 5: 0.65})
+    list(estimate(MovingRectangle(8), backend, RunOptions(smooth=False, reread=False, track_keep=keep)))
+    assert [float(track[0, 0]) for track in backend.fed] == uses
+    backend = CropBackend({0: 0.75})  # a detector frame's read at 0.75 does not start following
+    list(estimate(MovingRectangle(3), backend, RunOptions(smooth=False, reread=False)))
+    assert [float(track[0, 0]) for track in backend.fed] == [0, 0, 1]
+
+
+def test_track_keep_is_checked():
+    with pytest.raises(ValueError, match="track_keep"):
+        RunOptions(track_keep=1.5)
+    with pytest.raises(ValueError, match="keep_conf"):
+        JointTracker((H, W), min_conf=0.5, keep_conf=0.6)
+
+
 @pytest.mark.parametrize("options", [RunOptions(batch=2, smooth=False), RunOptions(track=False, smooth=False)])
 def test_batches_and_no_track_leave_every_crop_to_the_detector(options):
     """Every row has use 0; its box names where a person detector looks: the square around the picture (here

@@ -57,6 +57,12 @@ class RunOptions:
     # joints at 0.5-0.7 on real video, stayed on the wrong thing (real dev videos through the run 0.151 at 0.5,
     # 0.523 at 0.8; the sample clip 0.841 -> 0.863; runs chosen on the dev set, not the reference clips)
     track_conf: float = 0.8
+    # ... and a crop already following keeps following while each read's core confidence stays >= track_keep
+    # (capped at track_conf) and nobody else is near the athlete; below it the detector places the next crop.
+    # Since session 34 (s34_rule.md, H2): the sample 70 -> 122 frames/s end to end (detector frames 108 -> 24) at
+    # the same PCK, the real dev set unchanged; lowering track_conf itself to 0.6 lost the dev set's cyclist
+    # (0.784 -> 0.095: the crop started following unsure reads while a van hid him).
+    track_keep: float = 0.7
     # models with a second person detector (output `person`: MediaPipe's, whose box the graph takes only where its
     # score is >= 0.8), at batch 1 with tracking: a detector frame whose read stays unsure (core confidence under
     # track_conf, after the athlete's re-crop) is read again cropped on that detector's best person when its score
@@ -93,6 +99,8 @@ class RunOptions:
             raise ValueError(f"batch must be >= 1, got {self.batch}")
         if not (0 <= self.min_conf <= 1 and 0 <= self.track_conf <= 1):
             raise ValueError(f"min_conf and track_conf must be in [0, 1], got {self.min_conf}, {self.track_conf}")
+        if not 0 <= self.track_keep <= 1:
+            raise ValueError(f"track_keep must be in [0, 1], got {self.track_keep}")
         if self.second_look is not None and not 0 <= self.second_look <= 1:
             raise ValueError(f"second_look must be in [0, 1] or None, got {self.second_look}")
 
@@ -235,7 +243,8 @@ def estimate(source: VideoSource, backend, options: RunOptions, stop: threading.
     # the diver's box through the flight, for the other models: fitting the joints' box to a parabola with a
     # 15-frame median size lagged the diver's changing shape (rendered dive bench box IoU 0.455 without, 0.383 with)
     tracker = GravityBoxTracker() if options.scenario == "dive" and not boxes_from_joints else None
-    joints = JointTracker(model_size, options.track_conf, turn=backend.metadata.track_columns > TRACK_COLUMNS) \
+    joints = JointTracker(model_size, options.track_conf, keep_conf=min(options.track_keep, options.track_conf),
+                          turn=backend.metadata.track_columns > TRACK_COLUMNS) \
         if follows_joints(options, backend.metadata) else None
     # a detector frame may be read again on the crop its own joints place
     rereads = joints is not None and options.reread and "conf" in backend.metadata.outputs
@@ -320,7 +329,7 @@ def estimate(source: VideoSource, backend, options: RunOptions, stop: threading.
                 track_id = athlete.update(*where, frame.t, detected, confident, frame.image if learn else None,
                                           skeleton, alone=not keeps or clear, steady=sure)
                 if joints is not None:
-                    joints.update(out["pose2d"][i], conf, detected)
+                    joints.update(out["pose2d"][i], conf, detected, alone=not keeps or clear)
                 box = crop = fit.to_source(box_model.reshape(2, 2), edges=True).reshape(4)  # edges at integers
                 pose3d, pose2d = out["pose3d"][i], fit.to_source(out["pose2d"][i])
                 if options.smooth and detected:

@@ -34,7 +34,8 @@ def core_confidence(conf: np.ndarray) -> float:
 class JointTracker:
     """The ``track`` input row ``[use, cx, cy, hx, hy]`` for the next frame, from this frame's joints.
 
-    After a detected frame whose core joints' mean confidence is >= ``min_conf``, the next crop is centred on
+    After a detected frame whose core joints' mean confidence is >= ``min_conf`` (>= ``keep_conf`` while the crop
+    already follows joints: hysteresis, so a fairly sure read keeps the crop it has), the next crop is centred on
     the extent of the joints with confidence >= ``joint_conf``; its half-size is that extent's times ``grow``
     (the joints lie inside the body: the head top, feet and hands are beyond them; over the 74,000 labeled
     training frames the body's box is 1.075x the joints' extent on its longer side, the side the crop reads)
@@ -55,14 +56,18 @@ class JointTracker:
     """
 
     def __init__(self, input_size: tuple[int, int], min_conf: float = 0.5, joint_conf: float = 0.3,
-                 grow: float = 1.1, pad: float = 0.0, turn: bool = False) -> None:
+                 grow: float = 1.1, pad: float = 0.0, turn: bool = False, keep_conf: float | None = None) -> None:
         if not (0 <= min_conf <= 1 and 0 <= joint_conf <= 1):
             raise ValueError(f"min_conf and joint_conf must be in [0, 1], got {min_conf}, {joint_conf}")
+        keep_conf = min_conf if keep_conf is None else keep_conf
+        if not 0 <= keep_conf <= min_conf:
+            raise ValueError(f"keep_conf must be in [0, min_conf], got {keep_conf}")
         if grow < 1 or not 0 <= pad < 0.5:
             raise ValueError(f"need grow >= 1 and 0 <= pad < 0.5, got {grow}, {pad}")
         h, w = input_size
         self._size = np.array([w, h], np.float64)  # (x, y) pixels
         self.min_conf, self.joint_conf, self.grow, self.pad, self.turn = min_conf, joint_conf, grow, pad, turn
+        self.keep_conf = keep_conf
         self._track = np.zeros(6 if turn else 5, np.float32)
         self._last: tuple[np.ndarray, np.ndarray] | None = None  # the last detected frame's pose2d, conf
         self.last_core = 0.0  # ... and that read's core-joint mean confidence (0: that frame was not detected)
@@ -83,11 +88,14 @@ class JointTracker:
         dx, dy = pose2d[SHOULDERS].mean(axis=0) - pose2d[HIPS].mean(axis=0)
         return float(np.arctan2(dx, -dy)) if math.isfinite(dx) and math.isfinite(dy) and (dx or dy) else 0.0
 
-    def update(self, pose2d: np.ndarray, conf: np.ndarray | None, detected: bool) -> None:
-        """Take frame t's ``pose2d (K, 2)`` model pixels and ``conf (K,)``; sets the row frame t + 1 gets."""
+    def update(self, pose2d: np.ndarray, conf: np.ndarray | None, detected: bool, alone: bool = True) -> None:
+        """Take frame t's ``pose2d (K, 2)`` model pixels and ``conf (K,)``; sets the row frame t + 1 gets.
+        ``alone``: nobody else is near the person, so a read under ``min_conf`` (at ``keep_conf``) may keep the
+        crop following; with someone near, the crop drifts onto them on such reads."""
         self._last = (pose2d, conf) if detected and conf is not None else None
         self.last_core = core_confidence(conf) if self._last is not None else 0.0
-        row = self.row(pose2d, conf) if self._last is not None and self.last_core >= self.min_conf else None
+        enough = self.keep_conf if self._track[0] >= 0.5 and alone else self.min_conf  # following: keep_conf
+        row = self.row(pose2d, conf) if self._last is not None and self.last_core >= enough else None
         if row is None:
             self.reset()
         else:
