@@ -272,3 +272,32 @@ def test_a_person_finder_returns_the_square_twin_s_person_without_the_rest_of_th
     got = load_backend(tmp_path / "finder.onnx", "onnxruntime").infer(frames, track=tiles)["person"]
     np.testing.assert_allclose(got, want, atol=1e-3)
     assert twin.outputs[-1] == "person" and not np.allclose(got[0], got[1])  # two squares, two answers
+
+
+def test_a_fast_twin_reads_each_crop_once_as_the_model_read_one_way_does(exported, tmp_path):
+    """``tvstream run --fast``: a model that reads each crop also mirrored gets a twin (same weights, written once
+    into the cache) that reads it once: its outputs are those of the same weights read one way, not the mean."""
+    import onnxruntime as ort
+
+    from engines.backends import load_backend
+    from train.posenet.person_view import with_person_view
+    from tvstream.detector_view import model_for_source
+    from tvstream.frame_fit import FrameFit
+
+    path, meta, _ = exported
+    view = meta.config["model"]["person_view"]
+    both = with_person_view(path, tmp_path / "both.onnx", view, mirror_read=True)
+    assert both.config["model"]["mirror_read"] and not meta.config["model"].get("mirror_read", False)
+    wide = FrameFit.of((720, 1280), (72, 128))
+    assert model_for_source(tmp_path / "both.onnx", both, wide, tmp_path / "cache") is None  # not asked: as it is
+    twin = model_for_source(tmp_path / "both.onnx", both, wide, tmp_path / "cache", fast=True)
+    assert twin.parent == tmp_path / "cache" and not load_backend(twin, "onnxruntime").metadata.config["model"][
+        "mirror_read"]
+    frames = np.random.default_rng(4).integers(0, 256, (2, 72, 128, 3), dtype=np.uint8)
+    track = np.array([[1, 0.1, 0.0, 0.2, 0.45], [1, -0.2, 0.1, 0.3, 0.3]], np.float32)
+    once, mean, fast = ({k: v for k, v in zip(meta.outputs, ort.InferenceSession(str(p), providers=[
+        "CPUExecutionProvider"]).run(list(meta.outputs), {"frames": frames, "track": track}))}
+        for p in (path, tmp_path / "both.onnx", twin))
+    for name, tol in (("pose2d", 1e-2), ("pose3d", 0.5), ("conf", 1e-3)):
+        np.testing.assert_allclose(fast[name], once[name], atol=tol, err_msg=name)
+    assert np.abs(mean["pose2d"] - once["pose2d"]).max() > 0.1  # read both ways, the mean differs

@@ -32,7 +32,7 @@ def test_upright_means_no_wider_than_tall(source, upright):
 
 
 def test_without_torch_the_run_keeps_its_model_and_says_why(monkeypatch, tmp_path, caplog):
-    def no_torch(model, view, frame_scale, cache=None):
+    def no_torch(model, view, frame_scale, mirror_read=None, cache=None):
         raise ImportError("No module named 'torch'")
 
     monkeypatch.setattr(detector_view, "twin_of", no_torch)
@@ -62,12 +62,12 @@ def test_the_cache_folder_follows_tvstream_cache(monkeypatch, tmp_path):
 
 @pytest.mark.parametrize("source, sharp, want", [
     ((720, 1280), False, None),  # landscape, large: the model as it is unless asked
-    ((720, 1280), True, ("frame", 2)),
+    ((720, 1280), True, ("frame", 2, False)),
     ((360, 640), True, None),  # 1.25x the 288 x 512 frame: no more detail to gain
-    ((432, 768), True, ("frame", 2)),  # 1.5x: from here
-    ((1920, 1080), False, ("square", 1)),  # upright: its own square
-    ((1920, 1080), True, ("square", 2)),
-    ((400, 300), True, ("square", 1)),  # upright and small
+    ((432, 768), True, ("frame", 2, False)),  # 1.5x: from here
+    ((1920, 1080), False, ("square", 1, False)),  # upright: its own square
+    ((1920, 1080), True, ("square", 2, False)),
+    ((400, 300), True, ("square", 1, False)),  # upright and small
 ])
 def test_the_twin_a_source_runs(source, sharp, want):
     meta = _meta(detector="boxnet+blazepose")
@@ -82,8 +82,31 @@ def test_a_twin_s_own_settings_ask_for_no_other_twin():
     assert detector_view.twin_settings(_meta(detector="boxnet"), big, True) is None  # no MediaPipe detector
 
 
+@pytest.mark.parametrize("source, mirror, fast, want", [
+    ((720, 1280), True, False, None),  # a model read both ways runs as it is ...
+    ((720, 1280), True, True, ("frame", 1, False)),  # ... and with --fast its twin reads each crop once
+    ((1920, 1080), True, True, ("square", 1, False)),  # upright and fast: one twin with both
+    ((1920, 1080), True, False, ("square", 1, True)),  # upright: the square twin still reads both ways
+    ((720, 1280), False, True, None),  # a model read once already: nothing to make faster
+])
+def test_fast_asks_for_a_twin_that_reads_each_crop_once(source, mirror, fast, want):
+    meta = _meta(detector="boxnet+blazepose", mirror_read=mirror)
+    assert detector_view.twin_settings(meta, FrameFit.of(source, (288, 512)), fast=fast) == want
+
+
+def test_a_fast_run_without_torch_keeps_the_model_and_says_why(monkeypatch, caplog):
+    def no_torch(model, view, frame_scale, mirror_read=None, cache=None):
+        raise ImportError("No module named 'torch'")
+
+    monkeypatch.setattr(detector_view, "twin_of", no_torch)
+    with caplog.at_level(logging.WARNING, logger="tvstream.detector_view"):
+        assert detector_view.model_for_source(Path("m.onnx"), _meta(detector="boxnet+blazepose", mirror_read=True),
+                                              FrameFit.of((720, 1280), (288, 512)), fast=True) is None
+    assert "--fast: the model reading each crop once" in caplog.text and "needs torch" in caplog.text
+
+
 def test_a_sharp_run_without_torch_keeps_the_model_and_says_why(monkeypatch, caplog):
-    def no_torch(model, view, frame_scale, cache=None):
+    def no_torch(model, view, frame_scale, mirror_read=None, cache=None):
         raise ImportError("No module named 'torch'")
 
     monkeypatch.setattr(detector_view, "twin_of", no_torch)

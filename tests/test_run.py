@@ -325,3 +325,34 @@ def test_sharp_runs_a_large_source_on_a_frame_twice_as_large_and_reports_source_
     assert len(both) >= 10
     gaps = [np.median(np.linalg.norm(np.subtract(a["pose2d"], b["pose2d"]), axis=1)) for a, b in both]
     assert np.median(gaps) < 20  # px of 1280: the skier is ~250 px tall; a frame-scale slip would move it by 100s
+
+
+def test_fast_reads_each_crop_once_and_keeps_the_skeleton_on_the_skier(tmp_path):
+    """``--fast``: the embedded model (which reads each crop also mirrored) runs its one-way twin; the header says
+    so, every line is valid, and its joints lie where the plain run's do (the mean of two reads against one)."""
+    import av
+
+    clip = tmp_path / "short.mp4"
+    with av.open(str(SAMPLE)) as src, av.open(str(clip), mode="w") as dst:
+        stream = dst.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 640, 360, "yuv420p"
+        for i, frame in enumerate(src.decode(video=0)):
+            if i == 12:
+                break
+            for packet in stream.encode(frame.reformat(format="yuv420p")):
+                dst.mux(packet)
+        for packet in stream.encode():
+            dst.mux(packet)
+    runs = {}
+    for name, flags in (("plain", []), ("fast", ["--fast"])):
+        out = tvstream("run", clip, "--out", tmp_path / f"{name}.jsonl", *flags)
+        assert out.returncode == 0, out.stderr.decode()
+        runs[name] = [json.loads(line) for line in (tmp_path / f"{name}.jsonl").read_text().splitlines()]
+    assert "mirror_read" not in runs["plain"][0]["model"] and runs["fast"][0]["model"]["mirror_read"] is False
+    validator = jsonschema.Draft202012Validator(output_schema())
+    for line in runs["fast"]:
+        validator.validate(line)
+    both = [(a, b) for a, b in zip(runs["plain"][1:-1], runs["fast"][1:-1]) if a["detected"] and b["detected"]]
+    assert len(both) >= 10
+    gaps = [np.median(np.linalg.norm(np.subtract(a["pose2d"], b["pose2d"]), axis=1)) for a, b in both]
+    assert 0 < np.median(gaps) < 8  # px of 640: the skier is ~120 px tall; other reads, the same person

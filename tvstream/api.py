@@ -47,14 +47,14 @@ def open_model(model: str | os.PathLike | None, backend: str = "auto", threads: 
 
 
 def open_model_for_source(model: str | os.PathLike | None, engine, info: dict, source, backend: str = "auto",
-                          threads: int = 0, sharp: bool = False):
+                          threads: int = 0, sharp: bool = False, fast: bool = False):
     """``(engine, info)`` for ``source`` (a :class:`tvstream.sources.VideoSource` not yet decoding): the opened ones,
-    or (an upright picture; with ``sharp`` a large one; a pose network with MediaPipe's person detector) its twin
-    (:mod:`tvstream.detector_view`), opened in their place, ``source`` refitted to its frame size; ``info`` then
-    says ``person_view`` and ``frame_scale``."""
+    or (an upright picture; with ``sharp`` a large one; with ``fast`` one read each crop once; a pose network with
+    MediaPipe's person detector) its twin (:mod:`tvstream.detector_view`), opened in their place, ``source``
+    refitted to its frame size; ``info`` then says ``person_view``, ``frame_scale`` and ``mirror_read``."""
     from tvstream.detector_view import model_for_source
 
-    twin = model_for_source(resolve_model(model), engine.metadata, source.fit, sharp=sharp)
+    twin = model_for_source(resolve_model(model), engine.metadata, source.fit, sharp=sharp, fast=fast)
     if twin is None:
         return engine, info
     engine.close()
@@ -62,7 +62,7 @@ def open_model_for_source(model: str | os.PathLike | None, engine, info: dict, s
     settings = engine.metadata.config.get("model", {})
     source.refit(engine.metadata.input_size)
     return engine, {**info, "person_view": settings.get("person_view", "frame"),
-                    "frame_scale": settings.get("frame_scale", 1)}
+                    "frame_scale": settings.get("frame_scale", 1), "mirror_read": settings.get("mirror_read", False)}
 
 
 def open_finder(model: str | os.PathLike | None, engine, fit, backend: str = "auto", threads: int = 0):
@@ -77,7 +77,7 @@ def open_finder(model: str | os.PathLike | None, engine, fit, backend: str = "au
 def stream(source: str | os.PathLike, model: str | os.PathLike | None = None, *, backend: str = "auto",
            batch: int = 1, smooth: bool = True, scenario: str = "studio", threads: int = 0, track: bool = True,
            camera: str | os.PathLike | None = None, fov: float | None = None, select: str = "largest",
-           sharp: bool = False, **source_options: Any) -> Iterator[dict]:
+           sharp: bool = False, fast: bool = False, **source_options: Any) -> Iterator[dict]:
     """Yield one dict per frame of ``source`` (a file, ``-``, a camera or a network URL), as the JSON lines.
 
     Each dict has the ``pose`` line's fields (``frame``, ``t``, ``detected``, ``score``, ``box``, ``pose3d``,
@@ -89,8 +89,8 @@ def stream(source: str | os.PathLike, model: str | os.PathLike | None = None, *,
     the floor, ``height`` (mm): ``camera`` is such a file and ``fov`` the horizontal field of view
     otherwise (default: an assumed 60 degrees; :mod:`tvstream.camera`). ``track`` in each dict is the
     athlete's track id; ``select`` (largest, centre, first) chooses the athlete among several people
-    (:mod:`tvstream.athlete`). ``sharp``: a source at least 1.5x the model's frame runs on a frame twice as large
-    (:mod:`tvstream.detector_view`).
+    (:mod:`tvstream.athlete`). ``sharp``: a source at least 1.5x the model's frame runs on a frame twice as large;
+    ``fast``: a model that reads each crop also mirrored reads it once (:mod:`tvstream.detector_view`).
     Breaking out of the loop closes the source and the model.
 
     Example::
@@ -110,7 +110,7 @@ def stream(source: str | os.PathLike, model: str | os.PathLike | None = None, *,
     try:
         with VideoSource(str(source), engine.metadata.input_size, keep_aspect=engine.metadata.keeps_aspect,
                          **source_options) as src:
-            engine, _ = open_model_for_source(model, engine, info, src, backend, threads, sharp)
+            engine, _ = open_model_for_source(model, engine, info, src, backend, threads, sharp, fast)
             finder = open_finder(model, engine, src.fit, backend, threads) if batch == 1 and track else None
             options = RunOptions(batch=batch, smooth=smooth, scenario=scenario, track=track, camera=camera_file,
                                  fov=fov, keep=KeepOptions(select=select))

@@ -60,17 +60,20 @@ def reads_frame(meta: ModelMetadata) -> bool:
     return model is not None and model.get("person_view", "frame") == "frame"
 
 
-def twin_settings(meta: ModelMetadata, fit: FrameFit, sharp: bool = False) -> tuple[str, int] | None:
-    """``(person_view, frame_scale)`` of the twin a source placed as ``fit`` runs (``sharp``: a large one on a larger
-    working frame); None: the model as it is (not a pose network with MediaPipe's detector, or its settings already
-    the source's)."""
+def twin_settings(meta: ModelMetadata, fit: FrameFit, sharp: bool = False,
+                  fast: bool = False) -> tuple[str, int, bool] | None:
+    """``(person_view, frame_scale, mirror_read)`` of the twin a source placed as ``fit`` runs (``sharp``: a large
+    one on a larger working frame; ``fast``: each crop read once, not also mirrored); None: the model as it is (not
+    a pose network with MediaPipe's detector, or its settings already the source's)."""
     model = _posenet_model(meta)
     if model is None:
         return None
-    view, scale = model.get("person_view", "frame"), int(model.get("frame_scale", 1))
+    view, scale, mirror = model.get("person_view", "frame"), int(model.get("frame_scale", 1)), \
+        bool(model.get("mirror_read", False))
     wanted = ("square" if upright(fit) else view,
-              SHARP_SCALE if sharp and scale == 1 and float(min(fit.scale)) >= SHARP_FROM else scale)
-    return None if wanted == (view, scale) else wanted
+              SHARP_SCALE if sharp and scale == 1 and float(min(fit.scale)) >= SHARP_FROM else scale,
+              mirror and not fast)
+    return None if wanted == (view, scale, mirror) else wanted
 
 
 def models_cache() -> Path:
@@ -93,12 +96,15 @@ def _written_once(model: Path, name: str, cache: Path | None, what: str, writer:
     return out
 
 
-def twin_of(model: Path, view: str, frame_scale: int, cache: Path | None = None) -> Path:
-    """The twin of ``model`` whose person detector reads ``view`` on a working frame ``frame_scale`` times its size
-    (written on first use; raises ImportError without torch)."""
-    return _written_once(model, f"{view}-x{frame_scale}", cache,
-                         f"the twin reading the {view} view of a frame {frame_scale}x as large", "with_person_view",
-                         view, frame_scale)
+def twin_of(model: Path, view: str, frame_scale: int, mirror_read: bool | None = None,
+            cache: Path | None = None) -> Path:
+    """The twin of ``model`` whose person detector reads ``view`` on a working frame ``frame_scale`` times its size,
+    reading each crop also mirrored or not (``mirror_read``; None: as ``model`` does) (written on first use; raises
+    ImportError without torch)."""
+    once = "" if mirror_read is None or mirror_read else "-once"
+    return _written_once(model, f"{view}-x{frame_scale}{once}", cache,
+                         f"the twin reading the {view} view of a frame {frame_scale}x as large"
+                         + (", each crop once" if once else ""), "with_person_view", view, frame_scale, mirror_read)
 
 
 def finder_for(model: Path, meta: ModelMetadata, fit: FrameFit, cache: Path | None = None) -> Path | None:
@@ -120,18 +126,20 @@ def finder_for(model: Path, meta: ModelMetadata, fit: FrameFit, cache: Path | No
 
 
 def model_for_source(model: Path, meta: ModelMetadata, fit: FrameFit, cache: Path | None = None,
-                     sharp: bool = False) -> Path | None:
+                     sharp: bool = False, fast: bool = False) -> Path | None:
     """The model file to run on a source placed as ``fit`` (the fit of ``model``'s own frame): the twin
     :func:`twin_settings` names; None to keep ``model`` (also, with a warning, when torch is missing or the cache
     cannot be written)."""
-    settings = twin_settings(meta, fit, sharp)
+    settings = twin_settings(meta, fit, sharp, fast)
     if settings is None:
         return None
     why = "an upright source: the person detector would read it better in its own square" \
         if settings[0] == "square" and reads_frame(meta) else \
-        f"a large source ({fit.source[1]}x{fit.source[0]}): the head would read it sharper on a larger frame"
+        f"a large source ({fit.source[1]}x{fit.source[0]}): the head would read it sharper on a larger frame" \
+        if settings[1] != int(_posenet_model(meta).get("frame_scale", 1)) else \
+        "--fast: the model reading each crop once"
     try:
-        return twin_of(model, *settings, cache)
+        return twin_of(model, *settings, cache=cache)
     except ImportError as exc:
         log.warning("%s, but writing that model needs torch (pip install 'tvstream[train]'): %s", why, exc)
     except OSError as exc:  # a full or read-only cache: the run goes on with the model it has

@@ -55,10 +55,11 @@ def _export(net, cfg, config: dict, note: dict, export):
         return export(checkpoint)
 
 
-def with_person_view(onnx_path: str | Path, out: str | Path, view: str = "square", frame_scale: int = 1):
+def with_person_view(onnx_path: str | Path, out: str | Path, view: str = "square", frame_scale: int = 1,
+                     mirror_read: bool | None = None):
     """Write ``out``: ``onnx_path``'s pose network whose person detector reads ``view``, on a working frame
-    ``frame_scale`` times the size its detectors learnt on (``PoseNetConfig.frame_scale``); returns its
-    metadata."""
+    ``frame_scale`` times the size its detectors learnt on (``PoseNetConfig.frame_scale``), reading each crop
+    also mirrored or not (``mirror_read``; None: as ``onnx_path`` does); returns its metadata."""
     from engines.export import export_onnx
 
     if view not in PERSON_VIEWS:
@@ -66,11 +67,13 @@ def with_person_view(onnx_path: str | Path, out: str | Path, view: str = "square
     if frame_scale < 1:
         raise ValueError(f"frame_scale must be >= 1, got {frame_scale}")
     net, config = _recovered(onnx_path)
+    mirror_read = net.cfg.mirror_read if mirror_read is None else mirror_read
     card = config.get("card")
     if card is not None:
         card = {**card, "person_view": f"{view} (train.posenet.person_view, from {Path(onnx_path).name})",
-                **({"frame_scale": frame_scale} if frame_scale > 1 else {})}
-    return _export(net, replace(net.cfg.scaled(frame_scale), person_view=view), config,
+                **({"frame_scale": frame_scale} if frame_scale > 1 else {}),
+                **({"mirror_read": mirror_read} if mirror_read != net.cfg.mirror_read else {})}
+    return _export(net, replace(net.cfg.scaled(frame_scale), person_view=view, mirror_read=mirror_read), config,
                    {"person_view_from": str(onnx_path)}, lambda checkpoint: export_onnx(checkpoint, out, card=card))
 
 

@@ -65,6 +65,11 @@ FEW_DETECTED_SHARE = 0.1  # ... that reports the athlete in fewer than this shar
                    "(the same weights; written once into the model cache, needs torch): the head reads small people "
                    "from twice the detail, at about 0.8x the speed. Experimental: through the run its gain on small "
                    "people was not steady, and on the held-out real reference clips it scored lower (0.552 -> 0.519).")
+@click.option("--fast", is_flag=True,
+              help="A model that reads each crop twice, as it is and mirrored (the default model), reads it once "
+                   "(the same weights; written once into the model cache, needs torch): about 1.4x the frames a "
+                   "second, a little less accurate (rendered bench PCK@0.2 0.784 -> 0.775, MPJPE 135 -> 141 mm; "
+                   "benchmarks/results/s34_rule.md). For live use on a slow CPU.")
 @click.option("--select", type=click.Choice(SELECT_POLICIES), default="largest", show_default=True,
               help="Which person is the athlete at the start (and after it was gone longer than --hold): the "
                    "largest, the one nearest the centre, or the first the detector finds. Others who cross later "
@@ -95,7 +100,8 @@ FEW_DETECTED_SHARE = 0.1  # ... that reports the athlete in fewer than this shar
 def run(app: AppContext, source: str, model: Path | None, out: str, backend: str, batch: int, threads: int,
         no_smooth: bool, no_track: bool, scenario: str, render: Path | None, deinterlace: bool, hwaccel: str | None,
         live: bool | None, wait_client: bool, realtime: bool, camera: Path | None, fov: float | None, select: str,
-        hold: float, min_conf: float | None, second_look: float | None, no_second_look: bool, sharp: bool) -> None:
+        hold: float, min_conf: float | None, second_look: float | None, no_second_look: bool, sharp: bool,
+        fast: bool) -> None:
     """Estimate 3D poses in INPUT: a video file, - for stdin, a camera (camera:0, /dev/video0) or a URL
     (rtsp, rtmp, srt, http, tcp, udp; re-connected with back-off when the stream drops).
 
@@ -131,7 +137,8 @@ def run(app: AppContext, source: str, model: Path | None, out: str, backend: str
                      display=render is not None, deinterlace=deinterlace,
                      hwaccel=hwaccel, live=live, realtime=realtime) as src, \
             JsonlSink(out) as sink, StopOnSignal() as stop:
-        engine, info = open_model_for_source(model, engine, info, src, backend, threads, sharp)  # upright, --sharp: a twin
+        # an upright source, --sharp, --fast: a twin
+        engine, info = open_model_for_source(model, engine, info, src, backend, threads, sharp, fast)
         # the second look's search in squares: batch 1 with tracking, where the second look runs
         searches = opts.second_look is not None and opts.batch == 1 and opts.track
         finder = open_finder(model, engine, src.fit, backend, threads) if searches else None
