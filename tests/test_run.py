@@ -295,64 +295,59 @@ def test_a_labeled_box_reads_as_the_cache_reads_it_between_bars():
     assert fit.normalised_boxes(np.zeros((3, 2, 4))).shape == (3, 2, 4)  # any leading shape
 
 
+def _sample_start(clip: Path, width: int, height: int, frames: int = 12) -> Path:
+    """The sample clip's first ``frames`` frames at ``width`` x ``height``, written to ``clip``."""
+    import av
+
+    with av.open(str(SAMPLE)) as src, av.open(str(clip), mode="w") as dst:
+        stream = dst.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        for i, frame in enumerate(src.decode(video=0)):
+            if i == frames:
+                break
+            for packet in stream.encode(frame.reformat(width=width, height=height, format="yuv420p")):
+                dst.mux(packet)
+        for packet in stream.encode():
+            dst.mux(packet)
+    return clip
+
+
+def _plain_and(clip: Path, flag: str, tmp_path: Path) -> dict[str, list[dict]]:
+    """``tvstream run`` on ``clip`` without and with ``flag``: each run's JSON lines ("plain" and the flag's name),
+    every line of the flagged run valid against the output schema."""
+    runs = {}
+    for name, flags in (("plain", []), (flag.lstrip("-"), [flag])):
+        out = tvstream("run", clip, "--out", tmp_path / f"{name}.jsonl", *flags)
+        assert out.returncode == 0, out.stderr.decode()
+        runs[name] = [json.loads(line) for line in (tmp_path / f"{name}.jsonl").read_text().splitlines()]
+    validator = jsonschema.Draft202012Validator(output_schema())
+    for line in runs[flag.lstrip("-")]:
+        validator.validate(line)
+    return runs
+
+
+def _joint_gaps(runs: dict[str, list[dict]], name: str) -> np.ndarray:
+    """Per frame both runs reported (at least 10): the median distance (px) between the plain run's joints and
+    run ``name``'s."""
+    both = [(a, b) for a, b in zip(runs["plain"][1:-1], runs[name][1:-1]) if a["detected"] and b["detected"]]
+    assert len(both) >= 10
+    return np.array([np.median(np.linalg.norm(np.subtract(a["pose2d"], b["pose2d"]), axis=1)) for a, b in both])
+
+
 def test_sharp_runs_a_large_source_on_a_frame_twice_as_large_and_reports_source_pixels(tmp_path):
     """``--sharp``: a 1280x720 source (the sample clip's first frames, upscaled) runs the embedded model's twin on a
     1024x576 frame (the header says so); its joints come back in the source's pixels, where the plain run puts
     them (the same weights, the skier in the same place)."""
-    import av
-
-    clip = tmp_path / "big.mp4"
-    with av.open(str(SAMPLE)) as src, av.open(str(clip), mode="w") as dst:
-        stream = dst.add_stream("libx264", rate=25)
-        stream.width, stream.height, stream.pix_fmt = 1280, 720, "yuv420p"
-        for i, frame in enumerate(src.decode(video=0)):
-            if i == 12:
-                break
-            for packet in stream.encode(frame.reformat(width=1280, height=720, format="yuv420p")):
-                dst.mux(packet)
-        for packet in stream.encode():
-            dst.mux(packet)
-    runs = {}
-    for name, flags in (("plain", []), ("sharp", ["--sharp"])):
-        out = tvstream("run", clip, "--out", tmp_path / f"{name}.jsonl", *flags)
-        assert out.returncode == 0, out.stderr.decode()
-        runs[name] = [json.loads(line) for line in (tmp_path / f"{name}.jsonl").read_text().splitlines()]
+    runs = _plain_and(_sample_start(tmp_path / "big.mp4", 1280, 720), "--sharp", tmp_path)
     assert "frame_scale" not in runs["plain"][0]["model"] and runs["sharp"][0]["model"]["frame_scale"] == 2
-    validator = jsonschema.Draft202012Validator(output_schema())
-    for line in runs["sharp"]:
-        validator.validate(line)
-    both = [(a, b) for a, b in zip(runs["plain"][1:-1], runs["sharp"][1:-1]) if a["detected"] and b["detected"]]
-    assert len(both) >= 10
-    gaps = [np.median(np.linalg.norm(np.subtract(a["pose2d"], b["pose2d"]), axis=1)) for a, b in both]
+    gaps = _joint_gaps(runs, "sharp")
     assert np.median(gaps) < 20  # px of 1280: the skier is ~250 px tall; a frame-scale slip would move it by 100s
 
 
 def test_fast_reads_each_crop_once_and_keeps_the_skeleton_on_the_skier(tmp_path):
     """``--fast``: the embedded model (which reads each crop also mirrored) runs its one-way twin; the header says
     so, every line is valid, and its joints lie where the plain run's do (the mean of two reads against one)."""
-    import av
-
-    clip = tmp_path / "short.mp4"
-    with av.open(str(SAMPLE)) as src, av.open(str(clip), mode="w") as dst:
-        stream = dst.add_stream("libx264", rate=25)
-        stream.width, stream.height, stream.pix_fmt = 640, 360, "yuv420p"
-        for i, frame in enumerate(src.decode(video=0)):
-            if i == 12:
-                break
-            for packet in stream.encode(frame.reformat(format="yuv420p")):
-                dst.mux(packet)
-        for packet in stream.encode():
-            dst.mux(packet)
-    runs = {}
-    for name, flags in (("plain", []), ("fast", ["--fast"])):
-        out = tvstream("run", clip, "--out", tmp_path / f"{name}.jsonl", *flags)
-        assert out.returncode == 0, out.stderr.decode()
-        runs[name] = [json.loads(line) for line in (tmp_path / f"{name}.jsonl").read_text().splitlines()]
+    runs = _plain_and(_sample_start(tmp_path / "short.mp4", 640, 360), "--fast", tmp_path)
     assert "mirror_read" not in runs["plain"][0]["model"] and runs["fast"][0]["model"]["mirror_read"] is False
-    validator = jsonschema.Draft202012Validator(output_schema())
-    for line in runs["fast"]:
-        validator.validate(line)
-    both = [(a, b) for a, b in zip(runs["plain"][1:-1], runs["fast"][1:-1]) if a["detected"] and b["detected"]]
-    assert len(both) >= 10
-    gaps = [np.median(np.linalg.norm(np.subtract(a["pose2d"], b["pose2d"]), axis=1)) for a, b in both]
+    gaps = _joint_gaps(runs, "fast")
     assert 0 < np.median(gaps) < 8  # px of 640: the skier is ~120 px tall; other reads, the same person
