@@ -133,6 +133,21 @@ def test_a_following_crop_keeps_following_while_reads_stay_at_track_keep(keep, u
     assert [float(track[0, 0]) for track in backend.fed] == [0, 0, 1]
 
 
+def test_with_someone_near_a_read_under_min_conf_hands_the_crop_back():
+    """``JointTracker.update(alone=False)``: the athlete tracker sees someone near the athlete; the crop keeps
+    following only on a read at ``min_conf`` (a crop following 0.7-0.8 reads drifts onto a passer-by)."""
+    pose2d, sure, fair = np.tile([[40.0, 30.0]], (K, 1)), np.full(K, 0.9), np.full(K, 0.75)
+    pose2d[:8] = [[30.0, 20.0]]
+    for alone, follows in ((True, True), (False, False)):
+        tracker = JointTracker((H, W), min_conf=0.8, keep_conf=0.7)
+        tracker.update(pose2d, fair, detected=True)
+        assert tracker.track()[0] == 0  # 0.75 does not start following ...
+        tracker.update(pose2d, sure, detected=True)
+        assert tracker.track()[0] == 1  # ... 0.9 does
+        tracker.update(pose2d, fair, detected=True, alone=alone)
+        assert bool(tracker.track()[0] == 1) is follows  # 0.75 keeps it only with nobody near
+
+
 def test_track_keep_is_checked():
     with pytest.raises(ValueError, match="track_keep"):
         RunOptions(track_keep=1.5)
