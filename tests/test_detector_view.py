@@ -138,3 +138,18 @@ def test_the_finder_is_written_once_at_the_running_model_s_scale_for_a_landscape
     assert detector_view.finder_for(model, meta, tall, tmp_path) is None  # upright: the square view runs already
     assert detector_view.finder_for(model, _meta(detector="boxnet"), wide, tmp_path) is None
     assert written == [1, 2]
+
+
+@pytest.mark.parametrize("mirror, source, fast, want", [
+    (False, (1920, 1080), False, ("square", 1, None)),  # the model's own reading: the twin's name stays the same
+    (True, (1920, 1080), False, ("square", 1, None)),
+    (True, (720, 1280), True, ("frame", 1, False)),  # --fast: one way, named so
+    (True, (1920, 1080), True, ("square", 1, False)),
+])
+def test_the_twin_asked_for_names_the_reading_only_where_it_changes(monkeypatch, mirror, source, fast, want):
+    asked = []
+    monkeypatch.setattr(detector_view, "twin_of", lambda model, *args, cache=None: asked.append(args) or model)
+    meta = _meta(detector="boxnet+blazepose", mirror_read=mirror)
+    assert detector_view.model_for_source(Path("m.onnx"), meta, FrameFit.of(source, (288, 512)), fast=fast) == \
+        Path("m.onnx")
+    assert asked == [want]

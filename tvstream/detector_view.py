@@ -133,13 +133,14 @@ def model_for_source(model: Path, meta: ModelMetadata, fit: FrameFit, cache: Pat
     settings = twin_settings(meta, fit, sharp, fast)
     if settings is None:
         return None
+    (view, scale, mirror), own = settings, _posenet_model(meta)
     why = "an upright source: the person detector would read it better in its own square" \
-        if settings[0] == "square" and reads_frame(meta) else \
+        if view == "square" and reads_frame(meta) else \
         f"a large source ({fit.source[1]}x{fit.source[0]}): the head would read it sharper on a larger frame" \
-        if settings[1] != int(_posenet_model(meta).get("frame_scale", 1)) else \
-        "--fast: the model reading each crop once"
+        if scale != int(own.get("frame_scale", 1)) else "--fast: the model reading each crop once"
+    mirror = None if mirror == bool(own.get("mirror_read", False)) else mirror  # None: as the model reads
     try:
-        return twin_of(model, *settings, cache=cache)
+        return twin_of(model, view, scale, mirror, cache=cache)
     except ImportError as exc:
         log.warning("%s, but writing that model needs torch (pip install 'tvstream[train]'): %s", why, exc)
     except OSError as exc:  # a full or read-only cache: the run goes on with the model it has
