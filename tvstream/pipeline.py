@@ -326,10 +326,11 @@ def estimate(source: VideoSource, backend, options: RunOptions, stop: threading.
                 where = (joints_centre(out["pose2d"][i], frame_wh) if confident else seen.centre, seen.half) \
                     if seen is not None else normalised_box(box_model, frame_wh)
                 skeleton = skeleton_box(out["pose2d"][i], frame_wh)[1] if confident else None
+                alone = not keeps or clear  # nobody near the athlete (a run that keeps none: always)
                 track_id = athlete.update(*where, frame.t, detected, confident, frame.image if learn else None,
-                                          skeleton, alone=not keeps or clear, steady=sure)
+                                          skeleton, alone=alone, steady=sure)
                 if joints is not None:
-                    joints.update(out["pose2d"][i], conf, detected, alone=not keeps or clear)
+                    joints.update(out["pose2d"][i], conf, detected, alone=alone)
                 box = crop = fit.to_source(box_model.reshape(2, 2), edges=True).reshape(4)  # edges at integers
                 pose3d, pose2d = out["pose3d"][i], fit.to_source(out["pose2d"][i])
                 if options.smooth and detected:

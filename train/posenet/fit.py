@@ -30,7 +30,6 @@ from train.posenet.model import PoseNet, PretrainedPoseHead
 from tvstream.errors import CheckpointError, LabelError
 from tvstream.sysinfo import cpu_has_native_bf16
 
-
 log = logging.getLogger(__name__)
 KIND = "posenet"
 
