@@ -58,27 +58,28 @@ def render_venue(out: Path, scenario: str, subjects: int, seconds: float, plates
     return out
 
 
-RECIPES = "mediapipe-heavy:detector,labels:detector,labels:all,labels:all+replay"
+RECIPES = "mediapipe-heavy:all,labels:all,mediapipe-heavy:detector,labels:detector"
+REPLAYS = ("render", "none", "cache")  # adapt's --replay; "cache": the world's pose cache given as --replay
 
 
-def parse_recipe(text: str) -> tuple[str, str, bool]:
-    """``teacher:part[+replay]`` -> (teacher, part, replay)."""
+def parse_recipe(text: str) -> tuple[str, str, str | None]:
+    """``teacher:part[+replay]`` -> (teacher, part, replay or None: adapt's default for the part)."""
     teacher, _, rest = text.partition(":")
-    part, _, extra = (rest or "detector").partition("+")
-    if part not in ("detector", "all") or extra not in ("", "replay"):
-        raise SystemExit(f"{text!r}: a recipe is teacher:detector or teacher:all[+replay]")
-    return teacher, part, extra == "replay"
+    part, _, extra = (rest or "all").partition("+")
+    if part not in ("detector", "all") or extra not in ("", *REPLAYS):
+        raise SystemExit(f"{text!r}: a recipe is teacher:detector|all[+{'|'.join(REPLAYS)}]")
+    return teacher, part, extra or None
 
 
 def adapt(venue: Path, out: Path, recipe: str, steps: int, every: int, venv: Path | None,
           replay: Path | None) -> dict:
     """One ``tvstream adapt`` run (resumes when its work folder is there); its report."""
     teacher, part, with_replay = parse_recipe(recipe)
-    if with_replay and replay is None:
+    if with_replay == "cache" and replay is None:
         raise SystemExit(f"{recipe}: needs --replay CACHE")
     cmd = [sys.executable, "-m", "tvstream", "-q", "adapt", str(venue), "--out", str(out), "--teacher", teacher,
            "--steps", str(steps), "--every", str(every), "--part", part, *(["--venv", str(venv)] if venv else []),
-           *(["--replay", str(replay)] if with_replay else [])]
+           *(["--replay", str(replay) if with_replay == "cache" else with_replay] if with_replay else [])]
     tic = time.perf_counter()
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:
@@ -107,11 +108,12 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--plates", type=Path, default=None, help="a folder with the venue's photo plate(s)")
     ap.add_argument("--textures", type=Path, default=None, help="photos printed on garments (data/plates/bench)")
     ap.add_argument("--steps", type=int, default=400)
-    ap.add_argument("--every", type=int, default=3)
+    ap.add_argument("--every", type=int, default=1)
     ap.add_argument("--venv", type=Path, default=None, help="the teacher's venv (default: tvstream's teacher home)")
     ap.add_argument("--out", type=Path, default=RESULTS / "adapt_venue")
-    ap.add_argument("--recipes", default=RECIPES, help="teacher:detector|all[+replay], comma-separated")
-    ap.add_argument("--replay", type=Path, default=None, help="the world's pose cache, for +replay recipes")
+    ap.add_argument("--recipes", default=RECIPES,
+                    help=f"teacher:detector|all[+{'|'.join(REPLAYS)}], comma-separated (no +: adapt's default)")
+    ap.add_argument("--replay", type=Path, default=None, help="the world's pose cache, for +cache recipes")
     args = ap.parse_args(argv)
     venue = render_venue(args.work / "venue", args.scenario, args.subjects, args.seconds, args.plates, args.textures)
     recipes = args.recipes.split(",")
@@ -128,7 +130,8 @@ def main(argv: list[str] | None = None) -> dict:
              f"{args.subjects} subjects rendered over {'photo plates' if args.plates else 'the procedural venue'}; "
              f"{len(held['heldout'])} clips of the last subjects held out and scored against their true labels. "
              f"{args.steps} fine-tuning steps, teacher on one frame in {args.every}. A recipe is teacher : what "
-             "learns (+ replay of the world's rows).", "",
+             "learns (+ replay: other people's rows beside the venue's; none given: adapt's default, the rendered world for "
+             "the whole network).", "",
              "| model | PCK@0.2 through run | PCK@0.2 model alone | box IoU (alone) | MPJPE mm (alone) | "
              "P-MPJPE mm (alone) | PCK@0.2 on the labeled box |", "|---|---:|---:|---:|---:|---:|---:|"]
     for name, s in table.items():

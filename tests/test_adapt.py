@@ -79,7 +79,7 @@ def venue(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _adapt(venue: Path, out: Path, *extra: str, env: dict | None = None) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "tvstream", "adapt", str(venue), "--out", str(out), "--size", "tiny",
            "--init", "none", "--steps", "4", "--synth-subjects", "1", "--synth-seconds", "0.5",
-           "--synth-size", "128x96", "--every", "2", *extra]
+           "--synth-size", "128x96", "--every", "2", "--replay-subjects", "3", "--replay-seconds", "0.2", *extra]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, **(env or {})})
 
 
@@ -102,9 +102,16 @@ def test_adapt_runs_every_stage_names_bad_clips_and_goes_on_after_a_stop(venue: 
     assert set(report["after"]["clips"]) == set(report["clips"])
     from train.checkpoint import load_checkpoint
 
-    assert load_checkpoint(work / "run" / "last.pt")["config"]["fit"]["part"] == "detector"  # the default recipe
+    fit = load_checkpoint(work / "run" / "last.pt")["config"]["fit"]
+    assert (fit["part"], fit["lr"]) == ("all", 1e-4)  # the default recipe: the whole network beside the replay world
+    worlds = sorted(p.parent.name for p in (work / "replay").glob("*/manifest.json"))
+    assert worlds == ["ski_1", "studio_0", "varied_2"]  # REPLAY_WORLD, one athlete each
+    from train.posenet.cache import load_cache
+
+    assert len(load_cache(work / "cache" / "replay")) == len(load_cache(work / "replay_cache")) > 0  # < 2000: all
     first = out.read_bytes()
     kept = [work / "synth" / "manifest.json", work / "run" / "last.pt", work / "model.onnx",
+            *(work / "replay").glob("*/manifest.json"),
             *(work / "teacher").glob("*.json"), *(work / "plates").glob("*.png"), *(work / "cache").rglob("*.npy")]
     stamps = [p.stat().st_mtime_ns for p in kept]
 
@@ -183,7 +190,7 @@ def test_adapt_mixes_in_replay_rows_and_refuses_a_cache_of_other_sizes(venue: Pa
 
     small = SIZES["tiny"].detector_size
     good = _fake_world(tmp_path / "world" / "shard", CACHE_SIDE, small).parent
-    done = _adapt(venue, tmp_path / "a.onnx", "--teacher", "labels", "--part", "all", "--replay", str(good))
+    done = _adapt(venue, tmp_path / "a.onnx", "--teacher", "labels", "--replay", str(good))
     assert done.returncode == 0, done.stderr[-3000:]
     work = tmp_path / "a.adapt"
     assert len(load_cache(work / "cache" / "replay")) == 6  # fewer rows than asked for: all of them
@@ -191,8 +198,10 @@ def test_adapt_mixes_in_replay_rows_and_refuses_a_cache_of_other_sizes(venue: Pa
 
     assert load_checkpoint(work / "run" / "last.pt")["config"]["fit"]["part"] == "all"
     other = _fake_world(tmp_path / "other" / "shard", 48, small).parent
-    refused = _adapt(venue, tmp_path / "b.onnx", "--teacher", "labels", "--part", "all", "--replay", str(other))
+    refused = _adapt(venue, tmp_path / "b.onnx", "--teacher", "labels", "--replay", str(other))
     assert refused.returncode != 0 and "48 px crops" in refused.stderr and "Traceback" not in refused.stderr
+    missing = _adapt(venue, tmp_path / "c.onnx", "--teacher", "labels", "--replay", str(tmp_path / "nowhere"))
+    assert missing.returncode == 2 and "not a folder" in missing.stderr and not (tmp_path / "c.adapt").exists()
 
 
 def test_adaptation_continues_the_size_of_the_model_it_starts_from(tmp_path):
@@ -264,3 +273,20 @@ def test_the_adapted_model_runs_as_the_model_it_started_from(tmp_path):
     # a run that already has its start's settings is exported as it is
     assert runs_as(trained, str(trained), tmp_path / "again.pt") == trained
     assert not (tmp_path / "again.pt").exists()
+
+
+def test_the_recipe_s_learning_rate_and_replay_world_follow_its_settings():
+    """The whole network trains at 1e-4, the detector alone at 5e-5 (each part's measured rate) unless ``lr`` is
+    given; the replay world's athletes are shared among its scenarios as 14 : 13 : 13, at least one each."""
+    from train.adapt.config import AdaptConfig
+
+    assert AdaptConfig().step_size == 1e-4 and AdaptConfig(part="detector").step_size == 5e-5
+    assert AdaptConfig(part="detector", lr=3e-4).step_size == 3e-4
+    assert AdaptConfig().replay_shards == [("studio", 14), ("ski", 13), ("varied", 13)]
+    assert AdaptConfig(replay_subjects=80).replay_shards == [("studio", 28), ("ski", 26), ("varied", 26)]
+    assert AdaptConfig(replay_subjects=3).replay_shards == [("studio", 1), ("ski", 1), ("varied", 1)]
+    for bad in ({"replay_subjects": 2}, {"replay_seconds": 0.1}, {"lr": 0.0}):
+        with pytest.raises(ValueError):
+            AdaptConfig(**bad)
+    stored = AdaptConfig(replay=None, part="detector").to_dict()
+    assert AdaptConfig.from_dict(stored) == AdaptConfig(replay=None, part="detector")

@@ -9,10 +9,21 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 
+# the learning rate each part was measured best at (benchmarks/results/adapt_venue_notes.md): the detector alone
+# at 5e-5 (800 steps at 2e-4 with re-estimated norms made held-out subjects worse); the whole network at 1e-4
+# (3e-4 moved it as far from the rendered truth)
+PART_LR = {"detector": 5e-5, "all": 1e-4}
+# the world rendered at adapt time beside the venue's rows (``replay="render"``), as (train.synth scenario,
+# share of the athletes): the procedural venues the default was trained in, every kind of motion. Rendered over
+# the venue's own plates instead, the held-out people's 3D was lost (session 35, benchmarks/results/s35_rule.md)
+REPLAY_WORLD = (("studio", 14), ("ski", 13), ("varied", 13))
+
+
 @dataclass(frozen=True)
 class AdaptConfig:
     teacher: str = "mediapipe-heavy"  # a tvstream.teacher name, or "labels": the clips' own label files (a test)
-    every: int = 5  # the teacher labels every n-th frame (MediaPipe tracks in between is not needed)
+    every: int = 1  # the teacher labels every n-th frame (every frame: it tracks, 28 frames/s; the head learns
+    # from 5x the labels, and the held-out tails are scored on 3x the frames; session 35)
     holdout: float = 0.2  # the last share of every clip is kept out of training and scores the agreement
     camera: str = "auto"  # fixed | moving | auto (measured): how the venue's plates are made
     plates_per_clip: int = 3
@@ -23,12 +34,17 @@ class AdaptConfig:
     size: str | None = None  # the pose network's size; None: the init's ("full" from scratch); another than the
     # shipped model's with init "default" starts from scratch
     init: str | None = "default"  # "default": the shipped model; a .onnx or a posenet .pt; None: from scratch
-    part: str = "detector"  # what is fine-tuned: "detector" (the box detector; the pose head as shipped) or "all"
-    replay: str | None = None  # a pose-network training cache (the world it was trained on), rows mixed in
-    replay_rows: int = 2000  # random rows of ``replay`` kept beside the venue's rows
+    part: str = "all"  # what is fine-tuned: "all" (the whole network) or "detector" (the box detector alone)
+    # rows of other people mixed in so that the head keeps its 3D of people the venue did not show: "render" (a
+    # world rendered at adapt time, REPLAY_WORLD), a pose-network training cache (the world the model was trained
+    # on; ``replay_rows`` random rows of it), or None
+    replay: str | None = "render"
+    replay_rows: int = 2000
+    replay_subjects: int = 40  # athletes of the rendered world, shared among REPLAY_WORLD's scenarios
+    replay_seconds: float = 2.5  # one take each
     steps: int = 400
     batch: int = 32
-    lr: float = 5e-5  # small data: 800 steps at 2e-4 with re-estimated norms made held-out subjects worse
+    lr: float | None = None  # None: PART_LR[part]
     freeze_bn: bool = True  # keep the shipped model's norm statistics (a venue's few clips are one narrow look)
     seed: int = 0
     threads: int = 2
@@ -43,10 +59,26 @@ class AdaptConfig:
             raise ValueError(f"camera must be auto, fixed or moving, got {self.camera!r}")
         if self.part not in ("detector", "all"):
             raise ValueError(f"part must be detector or all, got {self.part!r}")
-        if self.replay_rows < 1:
-            raise ValueError(f"replay_rows must be >= 1, got {self.replay_rows}")
+        if self.replay_rows < 1 or self.replay_subjects < len(REPLAY_WORLD):
+            raise ValueError(f"need replay_rows >= 1 and replay_subjects >= {len(REPLAY_WORLD)}, got "
+                             f"{self.replay_rows}, {self.replay_subjects}")
+        if not 0.2 <= self.replay_seconds <= 60:
+            raise ValueError(f"replay_seconds must be in [0.2, 60], got {self.replay_seconds}")
+        if self.lr is not None and self.lr <= 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")
         if self.synth_subjects < 1 or self.steps < 1:
             raise ValueError("need synth_subjects >= 1 and steps >= 1")
+
+    @property
+    def step_size(self) -> float:
+        """The fine-tuning's learning rate: ``lr``, or the part's measured one."""
+        return self.lr if self.lr is not None else PART_LR[self.part]
+
+    @property
+    def replay_shards(self) -> list[tuple[str, int]]:
+        """(scenario, athletes) of the rendered replay world: ``replay_subjects`` shared as REPLAY_WORLD's."""
+        total = sum(n for _, n in REPLAY_WORLD)
+        return [(scenario, max(1, round(self.replay_subjects * n / total))) for scenario, n in REPLAY_WORLD]
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -10,13 +10,14 @@ was in; the fine-tuning resumes from its last checkpoint):
    (``venue.py``);
 4. ``real``: the labeled frames before each clip's held-out tail, as a dataset folder (links to the clips and
    their 2D-only labels); the tail's labels score the agreement;
-5. ``synth``: synthetic athletes rendered over the venue's plates (3D labels for this venue);
-6. ``cache`` and ``fit``: the pose network fine-tuned from the default model on both: the teacher's 2D,
-   weighted by its confidence (the paper's weak-2D term), and the rendered 2D and 3D. By default only the box
-   detector learns (``part``): the venue's own background is what the shipped model has not seen; the pose
-   head's training on a few venue clips made held-out people worse (``benchmarks/results/adapt_venue_notes.md``).
-   ``part="all"`` trains the head too, best with ``replay``: random rows of the world the model was trained on,
-   mixed in so that it keeps seeing other people;
+5. ``synth``: synthetic athletes rendered over the venue's plates (3D labels for this venue); ``replay``: a
+   world of other athletes rendered in the procedural venues (``config.REPLAY_WORLD``);
+6. ``cache`` and ``fit``: the pose network fine-tuned from the default model on the teacher's 2D, weighted by
+   its confidence (the paper's weak-2D term), the rendered 2D and 3D, and 2000 rows of the replay world, so that
+   the head learns the venue's people without losing the 3D of people the venue did not show (without the replay
+   world the held-out people's 3D broke: ``benchmarks/results/adapt_venue_notes.md``, sessions 34-35).
+   ``part="detector"`` trains the box detector alone (the recipe until session 35); ``replay`` may instead name
+   the pose cache the model was trained on;
 7. ``export`` to ONNX, and the report: agreement with the teacher on every clip's held-out tail before and
    after adaptation (PCK@0.2 of the core joints, 0.2 x the teacher's torso diagonal), and the speed of both.
 
@@ -103,7 +104,7 @@ def clips_changed(work: Path, clips: list[Clip]) -> bool:
     before = json.loads(record.read_text()) if record.is_file() else None
     if before == now:
         return False
-    for stale in ("synth", "synth.partial", "cache", "run"):
+    for stale in ("synth", "synth.partial", "replay", "replay_cache", "cache", "run"):
         shutil.rmtree(work / stale, ignore_errors=True)
     for stale in ("model.onnx", "model.pt"):
         (work / stale).unlink(missing_ok=True)
@@ -283,19 +284,42 @@ def split_labels(clips: list[Clip], work: Path, cfg: AdaptConfig) -> dict[str, d
 
 def render_synth(work: Path, cfg: AdaptConfig, size: tuple[int, int], progress: Progress) -> Path:
     """Render ``cfg.synth_subjects`` athletes of ``size = (W, H)`` over ``work/plates`` into ``work/synth`` (once)."""
-    from train.synth.generate import SynthConfig, synthesize
+    from train.synth.generate import SynthConfig
 
-    out = work / "synth"
-    if (out / "manifest.json").is_file():
-        return out
-    partial = work / "synth.partial"
-    if partial.exists():
-        shutil.rmtree(partial)
     scfg = SynthConfig(scenario="varied", subjects=cfg.synth_subjects, sequences=cfg.synth_sequences,
                        seconds=cfg.synth_seconds, width=size[0], height=size[1],
                        seed=cfg.seed, crf=(16, 34), test_fraction=0.0, labeled_fraction=1.0,
                        backgrounds=str(work / "plates"))
-    synthesize(scfg, partial, progress=lambda done, total: progress("synth", done, total))
+    return _render(work / "synth", scfg, lambda done, total: progress("synth", done, total))
+
+
+def render_replay(work: Path, cfg: AdaptConfig, size: tuple[int, int], progress: Progress) -> Path | None:
+    """With ``cfg.replay == "render"``: the replay world (``config.REPLAY_WORLD``'s scenarios in their procedural
+    venues, one take of ``cfg.replay_seconds`` per athlete) rendered into ``work/replay/<scenario>_<i>`` (once)."""
+    from train.synth.generate import SynthConfig
+
+    if cfg.replay != "render":
+        return None
+    for i, (scenario, n) in enumerate(cfg.replay_shards):
+        scfg = SynthConfig(scenario=scenario, subjects=n, sequences=1, seconds=cfg.replay_seconds, width=size[0],
+                           height=size[1], seed=cfg.seed + 100 + i, crf=(16, 34), test_fraction=0.0,
+                           labeled_fraction=1.0)
+        _render(work / "replay" / f"{scenario}_{i}", scfg,
+                lambda done, total, s=scenario: progress(f"replay world ({s})", done, total))
+    return work / "replay"
+
+
+def _render(out: Path, scfg, progress: Callable[[int, int], None]) -> Path:
+    """The ``train.synth`` dataset of ``scfg`` rendered into ``out`` once: a stopped render starts again from
+    nothing (``out.partial`` is removed), a finished one (its manifest written) is kept."""
+    from train.synth.generate import synthesize
+
+    if (out / "manifest.json").is_file():
+        return out
+    partial = out.with_name(out.name + ".partial")
+    if partial.exists():
+        shutil.rmtree(partial)
+    synthesize(scfg, partial, progress=progress)
     text = (partial / "manifest.json").read_text().replace(str(partial), str(out))
     (partial / "manifest.json").write_text(text)
     partial.rename(out)
@@ -361,10 +385,13 @@ def fine_tune(work: Path, cfg: AdaptConfig, progress: Progress) -> Path:
     small = SIZES[size].detector_size
     for part in ("real", "synth"):
         build_cache(work / part, work / "cache" / part, CACHE_SIDE, small)
+    if cfg.replay == "render":
+        build_cache(work / "replay", work / "replay_cache", CACHE_SIDE, small)
     if cfg.replay:
-        sample_cache(Path(cfg.replay), work / "cache" / "replay", cfg.replay_rows, CACHE_SIDE, small, cfg.seed)
+        source = work / "replay_cache" if cfg.replay == "render" else Path(cfg.replay)
+        sample_cache(source, work / "cache" / "replay", cfg.replay_rows, CACHE_SIDE, small, cfg.seed)
     run = work / "run"
-    fcfg = FitConfig(model=size, cache=str(work / "cache"), steps=cfg.steps, batch=cfg.batch, lr=cfg.lr,
+    fcfg = FitConfig(model=size, cache=str(work / "cache"), steps=cfg.steps, batch=cfg.batch, lr=cfg.step_size,
                      warmup=min(100, cfg.steps // 10), seed=cfg.seed, threads=cfg.threads, device=cfg.device,
                      init=init, eval_every=max(cfg.steps, 1), checkpoint_every=50,
                      val_every=10**9,  # every real clip trains (the held-out tails score the result)
@@ -486,6 +513,7 @@ def adapt(venue: Path, out: Path, cfg: AdaptConfig, work: Path, teacher, say: Sa
     say(f"teacher labels: {sum(c['train'] for c in counts.values())} training frames, "
         f"{sum(c['holdout'] for c in counts.values())} held out, in {len(taught)} clips")
     synth = stage("synth", render_synth, work, cfg, cfg.synth_size or synth_size(clips), progress)
+    stage("replay", render_replay, work, cfg, cfg.synth_size or synth_size(clips), progress)
     ckpt = stage("fit", fine_tune, work, cfg, progress)
     model = work / "model.onnx"
     if not model.is_file() or model.stat().st_mtime < ckpt.stat().st_mtime:

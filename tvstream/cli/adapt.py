@@ -22,8 +22,9 @@ from tvstream.teacher.specs import DEFAULT_TEACHER, TEACHERS
 @click.option("--teacher", "teacher_name", type=click.Choice([*sorted(TEACHERS), "labels"]), default=DEFAULT_TEACHER,
               show_default=True, help="The 2D teacher (tvstream teacher install); 'labels': the clips' own label "
                                       "files (to measure what a perfect teacher would give, on a synthetic venue).")
-@click.option("--every", type=click.IntRange(1), default=5, show_default=True, metavar="N",
-              help="The teacher labels every N-th frame.")
+@click.option("--every", type=click.IntRange(1), default=1, show_default=True, metavar="N",
+              help="The teacher labels every N-th frame (on every frame MediaPipe tracks the person from frame to "
+                   "frame: about 28 frames/s on 2 cores).")
 @click.option("--steps", type=click.IntRange(1), default=400, show_default=True, help="Fine-tuning steps.")
 @click.option("--camera", type=click.Choice(["auto", "fixed", "moving"]), default="auto", show_default=True,
               help="How the venue's plates are made: median (fixed) or registered panorama (moving).")
@@ -40,12 +41,17 @@ from tvstream.teacher.specs import DEFAULT_TEACHER, TEACHERS
                    "starts from scratch.")
 @click.option("--init", default="default", show_default=True,
               help="Start from: 'default' (the shipped model), a model .onnx, a posenet .pt, or 'none'.")
-@click.option("--part", type=click.Choice(["detector", "all"]), default="detector", show_default=True,
-              help="What learns the venue: the box detector (its background, cameras and people's size), or "
-                   "the whole network (the pose head too: give it --replay, or it forgets other people).")
-@click.option("--replay", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
-              help="A pose-network training cache (tvstream train posenet's) whose random rows are mixed in.")
-@click.option("--lr", type=click.FloatRange(0, min_open=True), default=5e-5, show_default=True)
+@click.option("--part", type=click.Choice(["all", "detector"]), default="all", show_default=True,
+              help="What learns the venue: the whole network (the pose head learns the teacher's 2D beside the "
+                   "replay world), or the box detector alone (its background, cameras and people's size).")
+@click.option("--replay", default="auto", show_default=True, metavar="auto|render|none|CACHE",
+              help="Other people's rows mixed into the training, so the head keeps their 3D: 'render' (a world of "
+                   "40 athletes rendered here, about 2 minutes), a pose-network training cache (tvstream train "
+                   "posenet's), or 'none'. auto: render for --part all, none for --part detector.")
+@click.option("--replay-subjects", type=click.IntRange(3), default=40, show_default=True, hidden=True)
+@click.option("--replay-seconds", type=click.FloatRange(0.2, 60), default=2.5, show_default=True, hidden=True)
+@click.option("--lr", type=click.FloatRange(0, min_open=True), default=None,
+              help="Learning rate (default: 1e-4 for the whole network, 5e-5 for the detector).")
 @click.option("--device", default="cpu", show_default=True, help="cpu, or cuda on a GPU machine.")
 @click.option("--venv", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="The teacher's venv (default: $TVSTREAM_TEACHER_HOME or ~/.cache/tvstream/teacher).")
@@ -54,13 +60,14 @@ from tvstream.teacher.specs import DEFAULT_TEACHER, TEACHERS
 @pass_app
 def adapt(app: AppContext, venue: Path, out: Path, work: Path | None, teacher_name: str, every: int, steps: int,
           camera: str, synth_subjects: int, synth_seconds: float, synth_size: str, holdout: float, size: str | None,
-          init: str, part: str, replay: Path | None, lr: float, device: str, venv: Path | None,
-          worker: Path | None) -> None:
+          init: str, part: str, replay: str, replay_subjects: int, replay_seconds: float, lr: float | None,
+          device: str, venv: Path | None, worker: Path | None) -> None:
     """Fit a fast pose model to a venue from its unlabeled footage, taught by a pre-trained 2D model.
 
     VENUE is a folder of clips of the venue (any length; last season's runs, warm-ups). The stages: background
     plates of the venue; the teacher's 2D labels on every N-th frame; synthetic athletes rendered over the
-    plates; the default model fine-tuned on both; export; and a report (WORK/report.md) of agreement with the
+    plates, and a world of other athletes (--replay); the default model fine-tuned on all three; export; and a
+    report (WORK/report.md) of agreement with the
     teacher on every clip's held-out last 20%, before and after, and the speed of both. Every stage is kept
     in WORK: run the same command again after a stop and it goes on.
 
@@ -84,6 +91,11 @@ def adapt(app: AppContext, venue: Path, out: Path, work: Path | None, teacher_na
     start = None if init == "none" else init
     if start not in (None, "default") and not Path(start).is_file():
         raise click.BadParameter(f"{start}: no such model file", param_hint="--init")
+    if replay not in ("auto", "render", "none") and not Path(replay).is_dir():
+        raise click.BadParameter(f"{replay}: not a folder (give auto, render, none, or a pose cache)",
+                                 param_hint="--replay")
+    named = {"auto": "render" if part == "all" else None, "render": "render", "none": None}
+    replay = named[replay] if replay in named else str(Path(replay).resolve())
     if size is not None:
         from train.posenet.config import SIZES
 
@@ -92,8 +104,8 @@ def adapt(app: AppContext, venue: Path, out: Path, work: Path | None, teacher_na
     try:
         cfg = AdaptConfig(teacher=teacher_name, every=every, holdout=holdout, camera=camera,
                           synth_subjects=synth_subjects, synth_seconds=synth_seconds, synth_size=render_size, size=size,
-                          init=start, part=part, replay=str(replay.resolve()) if replay else None, steps=steps,
-                          lr=lr, device=device)
+                          init=start, part=part, replay=replay, replay_subjects=replay_subjects,
+                          replay_seconds=replay_seconds, steps=steps, lr=lr, device=device)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     teacher = None
