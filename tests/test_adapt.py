@@ -109,6 +109,8 @@ def test_adapt_runs_every_stage_names_bad_clips_and_goes_on_after_a_stop(venue: 
     from train.posenet.cache import load_cache
 
     assert len(load_cache(work / "cache" / "replay")) == len(load_cache(work / "replay_cache")) > 0  # < 2000: all
+    assert report["replay_rows"] == len(load_cache(work / "replay_cache"))
+    assert "rows of other athletes beside them (replay: render); the whole network fine-tuned 4 steps" in (work / "report.md").read_text()
     first = out.read_bytes()
     kept = [work / "synth" / "manifest.json", work / "run" / "last.pt", work / "model.onnx",
             *(work / "replay").glob("*/manifest.json"),

@@ -49,6 +49,7 @@ Progress = Callable[[str, int, "int | None"], None]  # (stage, done, total)
 
 
 GAP_SECONDS = 1.0  # labeled frames this close before a clip's held-out tail are not trained on (near copies)
+PARTS = {"all": "the whole network", "detector": "the box detector"}  # AdaptConfig.part, as the report says it
 RUN_ONLY = ("device", "threads")  # settings that change how a run goes, not what it makes: free on a rerun
 
 
@@ -293,20 +294,19 @@ def render_synth(work: Path, cfg: AdaptConfig, size: tuple[int, int], progress: 
     return _render(work / "synth", scfg, lambda done, total: progress("synth", done, total))
 
 
-def render_replay(work: Path, cfg: AdaptConfig, size: tuple[int, int], progress: Progress) -> Path | None:
+def render_replay(work: Path, cfg: AdaptConfig, size: tuple[int, int], progress: Progress) -> None:
     """With ``cfg.replay == "render"``: the replay world (``config.REPLAY_WORLD``'s scenarios in their procedural
     venues, one take of ``cfg.replay_seconds`` per athlete) rendered into ``work/replay/<scenario>_<i>`` (once)."""
     from train.synth.generate import SynthConfig
 
     if cfg.replay != "render":
-        return None
+        return
     for i, (scenario, n) in enumerate(cfg.replay_shards):
         scfg = SynthConfig(scenario=scenario, subjects=n, sequences=1, seconds=cfg.replay_seconds, width=size[0],
                            height=size[1], seed=cfg.seed + 100 + i, crf=(16, 34), test_fraction=0.0,
                            labeled_fraction=1.0)
         _render(work / "replay" / f"{scenario}_{i}", scfg,
                 lambda done, total, s=scenario: progress(f"replay world ({s})", done, total))
-    return work / "replay"
 
 
 def _render(out: Path, scfg, progress: Callable[[int, int], None]) -> Path:
@@ -461,7 +461,9 @@ def report_markdown(report: dict) -> str:
     lines = [f"# tvstream adapt: {report['venue']}", "",
              f"Teacher: {report['teacher']}; {report['labeled_frames']} frames labeled "
              f"(one in {report['config']['every']}), {report['synth_frames']} rendered over "
-             f"{report['plates']} venue plates; {report['config']['steps']} fine-tuning steps.", "",
+             f"{report['plates']} venue plates; {report.get('replay_rows', 0)} rows of other athletes beside them "
+             f"(replay: {report['config'].get('replay') or 'none'}); "
+             f"{PARTS[report['config']['part']]} fine-tuned {report['config']['steps']} steps.", "",
              "| model | agreement with the teacher, held-out tails (PCK@0.2) | ms/frame (model, batch 1) | "
              "frames/s end to end |", "|---|---|---|---|"]
     for key in ("before", "after"):
@@ -535,6 +537,8 @@ def adapt(venue: Path, out: Path, cfg: AdaptConfig, work: Path, teacher, say: Sa
               "skipped": skipped, "labeled_frames": sum(len(json.loads((work / "teacher" / f"{c.name}.json")
                                                                         .read_text())["frames"]) for c in taught),
               "synth_frames": _rendered_frames(synth),
+              "replay_rows": json.loads((work / "cache" / "replay" / "cache.json").read_text())["frames"]
+              if cfg.replay else 0,
               "plates": len(list((work / "plates").glob("*.png"))),
               "teacher_fps": round(labeled / teach_s, 2) if teach_s else None,
               "before": before, "after": after, "seconds": seconds}
