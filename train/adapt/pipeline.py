@@ -311,7 +311,7 @@ def render_replay(work: Path, cfg: AdaptConfig, size: tuple[int, int], progress:
 
 def _render(out: Path, scfg, progress: Callable[[int, int], None]) -> Path:
     """The ``train.synth`` dataset of ``scfg`` rendered into ``out`` once: a stopped render starts again from
-    nothing (``out.partial`` is removed), a finished one (its manifest written) is kept."""
+    nothing (``out.partial`` is removed), a finished one is kept."""
     from train.synth.generate import synthesize
 
     if (out / "manifest.json").is_file():
@@ -319,9 +319,7 @@ def _render(out: Path, scfg, progress: Callable[[int, int], None]) -> Path:
     partial = out.with_name(out.name + ".partial")
     if partial.exists():
         shutil.rmtree(partial)
-    synthesize(scfg, partial, progress=progress)
-    text = (partial / "manifest.json").read_text().replace(str(partial), str(out))
-    (partial / "manifest.json").write_text(text)
+    synthesize(scfg, partial, progress=progress)  # the manifest names its videos relative to its folder
     partial.rename(out)
     return out
 
