@@ -71,14 +71,15 @@ def parse_recipe(text: str) -> tuple[str, str, str | None]:
     return teacher, part, extra or None
 
 
-def adapt(venue: Path, out: Path, recipe: str, steps: int, every: int, venv: Path | None,
+def adapt(venue: Path, out: Path, recipe: str, steps: int | None, every: int, venv: Path | None,
           replay: Path | None) -> dict:
     """One ``tvstream adapt`` run (resumes when its work folder is there); its report."""
     teacher, part, with_replay = parse_recipe(recipe)
     if with_replay == "cache" and replay is None:
         raise SystemExit(f"{recipe}: needs --replay CACHE")
     cmd = [sys.executable, "-m", "tvstream", "-q", "adapt", str(venue), "--out", str(out), "--teacher", teacher,
-           "--steps", str(steps), "--every", str(every), "--part", part, *(["--venv", str(venv)] if venv else []),
+           *(["--steps", str(steps)] if steps else []), "--every", str(every), "--part", part,
+           *(["--venv", str(venv)] if venv else []),
            *(["--replay", str(replay) if with_replay == "cache" else with_replay] if with_replay else [])]
     tic = time.perf_counter()
     done = subprocess.run(cmd, capture_output=True, text=True)
@@ -107,7 +108,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--seconds", type=float, default=3.0)
     ap.add_argument("--plates", type=Path, default=None, help="a folder with the venue's photo plate(s)")
     ap.add_argument("--textures", type=Path, default=None, help="photos printed on garments (data/plates/bench)")
-    ap.add_argument("--steps", type=int, default=400)
+    ap.add_argument("--steps", type=int, default=None, help="fine-tuning steps (default: adapt's for the part)")
     ap.add_argument("--every", type=int, default=1)
     ap.add_argument("--venv", type=Path, default=None, help="the teacher's venv (default: tvstream's teacher home)")
     ap.add_argument("--out", type=Path, default=RESULTS / "adapt_venue")
@@ -129,7 +130,8 @@ def main(argv: list[str] | None = None) -> dict:
     lines = [f"# tvstream adapt on a synthetic venue ({args.scenario}), {header}", "",
              f"{args.subjects} subjects rendered over {'photo plates' if args.plates else 'the procedural venue'}; "
              f"{len(held['heldout'])} clips of the last subjects held out and scored against their true labels. "
-             f"{args.steps} fine-tuning steps, teacher on one frame in {args.every}. A recipe is teacher : what "
+             f"Fine-tuning steps: {args.steps or 'adapt' + chr(39) + 's default for the part'}, teacher on one frame in "
+             f"{args.every}. A recipe is teacher : what "
              "learns (+ replay: other people's rows beside the venue's; none given: adapt's default, the rendered world for "
              "the whole network).", "",
              "| model | PCK@0.2 through run | PCK@0.2 model alone | box IoU (alone) | MPJPE mm (alone) | "
@@ -138,11 +140,12 @@ def main(argv: list[str] | None = None) -> dict:
         run, alone, boxed = s["pipeline"], s["model"], s["labeled-box"]
         lines.append(f"| {name} | {run['pck']:.3f} | {alone['pck']:.3f} | {alone['box_iou']:.3f} | "
                      f"{alone['mpjpe']:.1f} | {alone['p_mpjpe']:.1f} | {boxed['pck']:.3f} |")
-    lines += ["", "| adaptation | agreement with its teacher before / after | labeled frames | teacher frames/s | "
-              "student ms/frame | wall s |", "|---|---|---:|---:|---:|---:|"]
+    lines += ["", "| adaptation | agreement with its teacher before / after | steps | labeled frames | teacher frames/s | "
+              "student ms/frame | wall s |", "|---|---|---:|---:|---:|---:|---:|"]
     for r, rep in reports.items():
         fps = f"{rep['teacher_fps']:.1f}" if rep.get("teacher_fps") else "-"
-        lines.append(f"| {r} | {rep['before']['pck']:.3f} / {rep['after']['pck']:.3f} | {rep['labeled_frames']} | "
+        steps = rep.get("steps", rep["config"]["steps"])
+        lines.append(f"| {r} | {rep['before']['pck']:.3f} / {rep['after']['pck']:.3f} | {steps} | {rep['labeled_frames']} | "
                      f"{fps} | {rep['after']['ms_per_frame']:.2f} | {rep['wall_s']:.0f} |")
     save(args.out, result, "\n".join(lines) + "\n")
     return result

@@ -110,7 +110,7 @@ def test_adapt_runs_every_stage_names_bad_clips_and_goes_on_after_a_stop(venue: 
 
     assert len(load_cache(work / "cache" / "replay")) == len(load_cache(work / "replay_cache")) > 0  # < 2000: all
     assert report["replay_rows"] == len(load_cache(work / "replay_cache"))
-    assert "rows of other athletes beside them (replay: render); the whole network fine-tuned 4 steps" in (work / "report.md").read_text()
+    assert "rows of other athletes beside them (replay: render); the whole network fine-tuned 4 steps at 0.0001" in (work / "report.md").read_text()
     first = out.read_bytes()
     kept = [work / "synth" / "manifest.json", work / "run" / "last.pt", work / "model.onnx",
             *(work / "replay").glob("*/manifest.json"),
@@ -278,16 +278,18 @@ def test_the_adapted_model_runs_as_the_model_it_started_from(tmp_path):
 
 
 def test_the_recipe_s_learning_rate_and_replay_world_follow_its_settings():
-    """The whole network trains at 1e-4, the detector alone at 5e-5 (each part's measured rate) unless ``lr`` is
-    given; the replay world's athletes are shared among its scenarios as 14 : 13 : 13, at least one each."""
+    """The whole network trains 800 steps at 1e-4, the detector alone 400 at 5e-5 (each part's measured recipe)
+    unless ``steps`` or ``lr`` is given; the replay world's athletes are shared among its scenarios as 14 : 13 : 13, at least one each."""
     from train.adapt.config import AdaptConfig
 
     assert AdaptConfig().step_size == 1e-4 and AdaptConfig(part="detector").step_size == 5e-5
     assert AdaptConfig(part="detector", lr=3e-4).step_size == 3e-4
+    assert AdaptConfig().fit_steps == 800 and AdaptConfig(part="detector").fit_steps == 400
+    assert AdaptConfig(steps=5).fit_steps == 5
     assert AdaptConfig().replay_shards == [("studio", 14), ("ski", 13), ("varied", 13)]
     assert AdaptConfig(replay_subjects=80).replay_shards == [("studio", 28), ("ski", 26), ("varied", 26)]
     assert AdaptConfig(replay_subjects=3).replay_shards == [("studio", 1), ("ski", 1), ("varied", 1)]
-    for bad in ({"replay_subjects": 2}, {"replay_seconds": 0.1}, {"lr": 0.0}):
+    for bad in ({"replay_subjects": 2}, {"replay_seconds": 0.1}, {"lr": 0.0}, {"steps": 0}):
         with pytest.raises(ValueError):
             AdaptConfig(**bad)
     stored = AdaptConfig(replay=None, part="detector").to_dict()

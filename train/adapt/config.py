@@ -9,10 +9,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 
-# the learning rate each part was measured best at (benchmarks/results/adapt_venue_notes.md): the detector alone
-# at 5e-5 (800 steps at 2e-4 with re-estimated norms made held-out subjects worse); the whole network at 1e-4
-# (3e-4 moved it as far from the rendered truth)
+# the learning rate and steps each part was measured at (benchmarks/results/adapt_venue_notes.md): the detector
+# alone 400 steps at 5e-5 (800 steps at 2e-4 with re-estimated norms made held-out subjects worse); the whole
+# network 800 at 1e-4 (3e-4 moved it as far from the rendered truth; 400 steps agreed 0.887 with the teacher,
+# 800 0.902, benchmarks/results/s35_rule.md)
 PART_LR = {"detector": 5e-5, "all": 1e-4}
+PART_STEPS = {"detector": 400, "all": 800}
 # the world rendered at adapt time beside the venue's rows (``replay="render"``), as (train.synth scenario,
 # share of the athletes): the procedural venues the default was trained in, every kind of motion. Rendered over
 # the venue's own plates instead, the held-out people's 3D was lost (session 35, benchmarks/results/s35_rule.md)
@@ -42,7 +44,7 @@ class AdaptConfig:
     replay_rows: int = 2000
     replay_subjects: int = 40  # athletes of the rendered world, shared among REPLAY_WORLD's scenarios
     replay_seconds: float = 2.5  # one take each
-    steps: int = 400
+    steps: int | None = None  # None: PART_STEPS[part]
     batch: int = 32
     lr: float | None = None  # None: PART_LR[part]
     freeze_bn: bool = True  # keep the shipped model's norm statistics (a venue's few clips are one narrow look)
@@ -66,8 +68,13 @@ class AdaptConfig:
             raise ValueError(f"replay_seconds must be in [0.2, 60], got {self.replay_seconds}")
         if self.lr is not None and self.lr <= 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
-        if self.synth_subjects < 1 or self.steps < 1:
+        if self.synth_subjects < 1 or (self.steps is not None and self.steps < 1):
             raise ValueError("need synth_subjects >= 1 and steps >= 1")
+
+    @property
+    def fit_steps(self) -> int:
+        """The fine-tuning's steps: ``steps``, or the part's measured number."""
+        return self.steps if self.steps is not None else PART_STEPS[self.part]
 
     @property
     def step_size(self) -> float:

@@ -389,15 +389,15 @@ def fine_tune(work: Path, cfg: AdaptConfig, progress: Progress) -> Path:
         source = work / "replay_cache" if cfg.replay == "render" else Path(cfg.replay)
         sample_cache(source, work / "cache" / "replay", cfg.replay_rows, CACHE_SIDE, small, cfg.seed)
     run = work / "run"
-    fcfg = FitConfig(model=size, cache=str(work / "cache"), steps=cfg.steps, batch=cfg.batch, lr=cfg.step_size,
-                     warmup=min(100, cfg.steps // 10), seed=cfg.seed, threads=cfg.threads, device=cfg.device,
-                     init=init, eval_every=max(cfg.steps, 1), checkpoint_every=50,
+    fcfg = FitConfig(model=size, cache=str(work / "cache"), steps=cfg.fit_steps, batch=cfg.batch,
+                     lr=cfg.step_size, warmup=min(100, cfg.fit_steps // 10), seed=cfg.seed, threads=cfg.threads,
+                     device=cfg.device, init=init, eval_every=cfg.fit_steps, checkpoint_every=50,
                      val_every=10**9,  # every real clip trains (the held-out tails score the result)
                      freeze_bn=cfg.freeze_bn, part=cfg.part)
     ckpt = run / "last.pt"
     from train.checkpoint import load_checkpoint
 
-    if not (ckpt.is_file() and load_checkpoint(ckpt)["step"] >= cfg.steps):
+    if not (ckpt.is_file() and load_checkpoint(ckpt)["step"] >= cfg.fit_steps):
         fit(fcfg, run, resume=ckpt.is_file(), progress=lambda step, total, _stats: progress("fit", step, total))
     return runs_as(ckpt, init, run / "adapted.pt")
 
@@ -461,7 +461,7 @@ def report_markdown(report: dict) -> str:
              f"(one in {report['config']['every']}), {report['synth_frames']} rendered over "
              f"{report['plates']} venue plates; {report.get('replay_rows', 0)} rows of other athletes beside them "
              f"(replay: {report['config'].get('replay') or 'none'}); "
-             f"{PARTS[report['config']['part']]} fine-tuned {report['config']['steps']} steps.", "",
+             f"{PARTS[report['config']['part']]} fine-tuned {report['steps']} steps at {report['lr']:g}.", "",
              "| model | agreement with the teacher, held-out tails (PCK@0.2) | ms/frame (model, batch 1) | "
              "frames/s end to end |", "|---|---|---|---|"]
     for key in ("before", "after"):
@@ -534,7 +534,7 @@ def adapt(venue: Path, out: Path, cfg: AdaptConfig, work: Path, teacher, say: Sa
                                  **counts.get(c.name, {})} for c in clips},
               "skipped": skipped, "labeled_frames": sum(len(json.loads((work / "teacher" / f"{c.name}.json")
                                                                         .read_text())["frames"]) for c in taught),
-              "synth_frames": _rendered_frames(synth),
+              "steps": cfg.fit_steps, "lr": cfg.step_size, "synth_frames": _rendered_frames(synth),
               "replay_rows": json.loads((work / "cache" / "replay" / "cache.json").read_text())["frames"]
               if cfg.replay else 0,
               "plates": len(list((work / "plates").glob("*.png"))),

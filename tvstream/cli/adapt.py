@@ -25,7 +25,8 @@ from tvstream.teacher.specs import DEFAULT_TEACHER, TEACHERS
 @click.option("--every", type=click.IntRange(1), default=1, show_default=True, metavar="N",
               help="The teacher labels every N-th frame (on every frame MediaPipe tracks the person from frame to "
                    "frame: about 28 frames/s on 2 cores).")
-@click.option("--steps", type=click.IntRange(1), default=400, show_default=True, help="Fine-tuning steps.")
+@click.option("--steps", type=click.IntRange(1), default=None,
+              help="Fine-tuning steps (default: 800 for the whole network, 400 for the detector).")
 @click.option("--camera", type=click.Choice(["auto", "fixed", "moving"]), default="auto", show_default=True,
               help="How the venue's plates are made: median (fixed) or registered panorama (moving).")
 @click.option("--synth-subjects", type=click.IntRange(1), default=12, show_default=True,
@@ -58,7 +59,7 @@ from tvstream.teacher.specs import DEFAULT_TEACHER, TEACHERS
 @click.option("--worker", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None, hidden=True,
               help="Run this script instead of the shipped teacher worker (tests: a fake teacher).")
 @pass_app
-def adapt(app: AppContext, venue: Path, out: Path, work: Path | None, teacher_name: str, every: int, steps: int,
+def adapt(app: AppContext, venue: Path, out: Path, work: Path | None, teacher_name: str, every: int, steps: int | None,
           camera: str, synth_subjects: int, synth_seconds: float, synth_size: str, holdout: float, size: str | None,
           init: str, part: str, replay: str, replay_subjects: int, replay_seconds: float, lr: float | None,
           device: str, venv: Path | None, worker: Path | None) -> None:
