@@ -84,10 +84,11 @@ def main(argv: list[str] | None = None) -> dict:
               "footage_s": round(made_s, 1), "adapt_wall_s": round(wall, 1), "report": report}
     lines = [f"# `tvstream adapt` on {minutes:.0f} minutes of 1280x720 footage, {header}", "",
              f"{args.clips} clips of {args.seconds:.0f} s made from `{args.source}` (rendered athletes), default settings: "
-             f"teacher {report['teacher']} on one frame in {report['config']['every']} "
+             f"teacher {report['teacher']} on one frame in {report.get('every', report['config']['every'])} "
              f"({report['labeled_frames']} frames labeled), {report['synth_frames']} frames rendered over "
              f"{report['plates']} plates, {report.get('replay_rows', 0)} rows of a rendered replay world "
-             f"(replay: {report['config'].get('replay') or 'none'}), {report.get('steps', report['config']['steps'])} fine-tuning steps of "
+             f"(replay: {report['config'].get('replay') or 'none'}), "
+             f"{report.get('steps', report['config']['steps'])} fine-tuning steps of "
              f"{'the whole network' if report['config'].get('part') == 'all' else 'the box detector'}.", "",
              f"**Whole run: {wall / 60:.1f} minutes** (target: within 60).", "", "| stage | seconds |", "|---|---:|"]
     lines += [f"| {k} | {v:.0f} |" for k, v in report["seconds"].items()]

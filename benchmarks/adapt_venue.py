@@ -58,8 +58,9 @@ def render_venue(out: Path, scenario: str, subjects: int, seconds: float, plates
     return out
 
 
-RECIPES = "mediapipe-heavy:all,labels:all,mediapipe-heavy:detector,labels:detector"
+RECIPES = "mediapipe-heavy:detector,labels:detector,mediapipe-heavy:all,labels:all"
 REPLAYS = ("render", "none", "cache")  # adapt's --replay; "cache": the world's pose cache given as --replay
+PART_DEFAULT = "adapt's default for the part"
 
 
 def parse_recipe(text: str) -> tuple[str, str, str | None]:
@@ -71,14 +72,14 @@ def parse_recipe(text: str) -> tuple[str, str, str | None]:
     return teacher, part, extra or None
 
 
-def adapt(venue: Path, out: Path, recipe: str, steps: int | None, every: int, venv: Path | None,
+def adapt(venue: Path, out: Path, recipe: str, steps: int | None, every: int | None, venv: Path | None,
           replay: Path | None) -> dict:
     """One ``tvstream adapt`` run (resumes when its work folder is there); its report."""
     teacher, part, with_replay = parse_recipe(recipe)
     if with_replay == "cache" and replay is None:
         raise SystemExit(f"{recipe}: needs --replay CACHE")
     cmd = [sys.executable, "-m", "tvstream", "-q", "adapt", str(venue), "--out", str(out), "--teacher", teacher,
-           *(["--steps", str(steps)] if steps else []), "--every", str(every), "--part", part,
+           *(["--steps", str(steps)] if steps else []), *(["--every", str(every)] if every else []), "--part", part,
            *(["--venv", str(venv)] if venv else []),
            *(["--replay", str(replay) if with_replay == "cache" else with_replay] if with_replay else [])]
     tic = time.perf_counter()
@@ -109,7 +110,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--plates", type=Path, default=None, help="a folder with the venue's photo plate(s)")
     ap.add_argument("--textures", type=Path, default=None, help="photos printed on garments (data/plates/bench)")
     ap.add_argument("--steps", type=int, default=None, help="fine-tuning steps (default: adapt's for the part)")
-    ap.add_argument("--every", type=int, default=1)
+    ap.add_argument("--every", type=int, default=None, help="the teacher's frames (default: adapt's for the part)")
     ap.add_argument("--venv", type=Path, default=None, help="the teacher's venv (default: tvstream's teacher home)")
     ap.add_argument("--out", type=Path, default=RESULTS / "adapt_venue")
     ap.add_argument("--recipes", default=RECIPES,
@@ -130,23 +131,23 @@ def main(argv: list[str] | None = None) -> dict:
     lines = [f"# tvstream adapt on a synthetic venue ({args.scenario}), {header}", "",
              f"{args.subjects} subjects rendered over {'photo plates' if args.plates else 'the procedural venue'}; "
              f"{len(held['heldout'])} clips of the last subjects held out and scored against their true labels. "
-             f"Fine-tuning steps: {args.steps or 'adapt' + chr(39) + 's default for the part'}, teacher on one frame in "
-             f"{args.every}. A recipe is teacher : what "
-             "learns (+ replay: other people's rows beside the venue's; none given: adapt's default, the rendered world for "
-             "the whole network).", "",
+             f"Fine-tuning steps: {args.steps or PART_DEFAULT}; teacher on one frame in {args.every or PART_DEFAULT}. "
+             "A recipe is "
+             "teacher : what learns (+ replay: other people's rows beside the venue's; none given: adapt's default, "
+             "the rendered world for the whole network).", "",
              "| model | PCK@0.2 through run | PCK@0.2 model alone | box IoU (alone) | MPJPE mm (alone) | "
              "P-MPJPE mm (alone) | PCK@0.2 on the labeled box |", "|---|---:|---:|---:|---:|---:|---:|"]
     for name, s in table.items():
         run, alone, boxed = s["pipeline"], s["model"], s["labeled-box"]
         lines.append(f"| {name} | {run['pck']:.3f} | {alone['pck']:.3f} | {alone['box_iou']:.3f} | "
                      f"{alone['mpjpe']:.1f} | {alone['p_mpjpe']:.1f} | {boxed['pck']:.3f} |")
-    lines += ["", "| adaptation | agreement with its teacher before / after | steps | labeled frames | teacher frames/s | "
-              "student ms/frame | wall s |", "|---|---|---:|---:|---:|---:|---:|"]
+    lines += ["", "| adaptation | agreement with its teacher before / after | every | steps | labeled frames | "
+              "teacher frames/s | student ms/frame | wall s |", "|---|---|---:|---:|---:|---:|---:|---:|"]
     for r, rep in reports.items():
         fps = f"{rep['teacher_fps']:.1f}" if rep.get("teacher_fps") else "-"
-        steps = rep.get("steps", rep["config"]["steps"])
-        lines.append(f"| {r} | {rep['before']['pck']:.3f} / {rep['after']['pck']:.3f} | {steps} | {rep['labeled_frames']} | "
-                     f"{fps} | {rep['after']['ms_per_frame']:.2f} | {rep['wall_s']:.0f} |")
+        every, steps = rep.get("every", rep["config"]["every"]), rep.get("steps", rep["config"]["steps"])
+        lines.append(f"| {r} | {rep['before']['pck']:.3f} / {rep['after']['pck']:.3f} | {every} | {steps} | "
+                     f"{rep['labeled_frames']} | {fps} | {rep['after']['ms_per_frame']:.2f} | {rep['wall_s']:.0f} |")
     save(args.out, result, "\n".join(lines) + "\n")
     return result
 

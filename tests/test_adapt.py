@@ -103,17 +103,10 @@ def test_adapt_runs_every_stage_names_bad_clips_and_goes_on_after_a_stop(venue: 
     from train.checkpoint import load_checkpoint
 
     fit = load_checkpoint(work / "run" / "last.pt")["config"]["fit"]
-    assert (fit["part"], fit["lr"]) == ("all", 1e-4)  # the default recipe: the whole network beside the replay world
-    worlds = sorted(p.parent.name for p in (work / "replay").glob("*/manifest.json"))
-    assert worlds == ["ski_1", "studio_0", "varied_2"]  # REPLAY_WORLD, one athlete each
-    from train.posenet.cache import load_cache
-
-    assert len(load_cache(work / "cache" / "replay")) == len(load_cache(work / "replay_cache")) > 0  # < 2000: all
-    assert report["replay_rows"] == len(load_cache(work / "replay_cache"))
-    assert "rows of other athletes beside them (replay: render); the whole network fine-tuned 4 steps at 0.0001" in (work / "report.md").read_text()
+    assert (fit["part"], fit["lr"]) == ("detector", 5e-5)  # the default recipe: the box detector alone
+    assert not (work / "replay").exists() and report["replay_rows"] == 0
     first = out.read_bytes()
     kept = [work / "synth" / "manifest.json", work / "run" / "last.pt", work / "model.onnx",
-            *(work / "replay").glob("*/manifest.json"),
             *(work / "teacher").glob("*.json"), *(work / "plates").glob("*.png"), *(work / "cache").rglob("*.npy")]
     stamps = [p.stat().st_mtime_ns for p in kept]
 
@@ -186,13 +179,34 @@ def _fake_world(folder: Path, side: int, small: tuple[int, int], rows: int = 6) 
     return folder
 
 
+def test_the_whole_network_adapts_beside_a_rendered_world(venue: Path, tmp_path: Path):
+    """``--part all`` renders the replay world (REPLAY_WORLD, one athlete a scenario here) and trains at 1e-4
+    with every rendered row of it (fewer than 2000) beside the venue's."""
+    from train.checkpoint import load_checkpoint
+    from train.posenet.cache import load_cache
+
+    done = _adapt(venue, tmp_path / "a.onnx", "--teacher", "labels", "--part", "all")
+    assert done.returncode == 0, done.stderr[-3000:]
+    work = tmp_path / "a.adapt"
+    fit = load_checkpoint(work / "run" / "last.pt")["config"]["fit"]
+    assert (fit["part"], fit["lr"]) == ("all", 1e-4)
+    worlds = sorted(p.parent.name for p in (work / "replay").glob("*/manifest.json"))
+    assert worlds == ["ski_1", "studio_0", "varied_2"]
+    rows = len(load_cache(work / "replay_cache"))
+    assert len(load_cache(work / "cache" / "replay")) == rows > 0
+    report = json.loads((work / "report.json").read_text())
+    assert report["replay_rows"] == rows and report["every"] == 2  # --every given: not the part's 1
+    said = f"{rows} rows of other athletes beside them (replay: render); the whole network fine-tuned 4 steps at 0.0001"
+    assert said in (work / "report.md").read_text()
+
+
 def test_adapt_mixes_in_replay_rows_and_refuses_a_cache_of_other_sizes(venue: Path, tmp_path: Path):
     from train.posenet.cache import CACHE_SIDE, load_cache
     from train.posenet.config import SIZES
 
     small = SIZES["tiny"].detector_size
     good = _fake_world(tmp_path / "world" / "shard", CACHE_SIDE, small).parent
-    done = _adapt(venue, tmp_path / "a.onnx", "--teacher", "labels", "--replay", str(good))
+    done = _adapt(venue, tmp_path / "a.onnx", "--teacher", "labels", "--part", "all", "--replay", str(good))
     assert done.returncode == 0, done.stderr[-3000:]
     work = tmp_path / "a.adapt"
     assert len(load_cache(work / "cache" / "replay")) == 6  # fewer rows than asked for: all of them
@@ -200,7 +214,7 @@ def test_adapt_mixes_in_replay_rows_and_refuses_a_cache_of_other_sizes(venue: Pa
 
     assert load_checkpoint(work / "run" / "last.pt")["config"]["fit"]["part"] == "all"
     other = _fake_world(tmp_path / "other" / "shard", 48, small).parent
-    refused = _adapt(venue, tmp_path / "b.onnx", "--teacher", "labels", "--replay", str(other))
+    refused = _adapt(venue, tmp_path / "b.onnx", "--teacher", "labels", "--part", "all", "--replay", str(other))
     assert refused.returncode != 0 and "48 px crops" in refused.stderr and "Traceback" not in refused.stderr
     missing = _adapt(venue, tmp_path / "c.onnx", "--teacher", "labels", "--replay", str(tmp_path / "nowhere"))
     assert missing.returncode == 2 and "not a folder" in missing.stderr and not (tmp_path / "c.adapt").exists()
@@ -278,22 +292,24 @@ def test_the_adapted_model_runs_as_the_model_it_started_from(tmp_path):
 
 
 def test_the_recipe_s_learning_rate_and_replay_world_follow_its_settings():
-    """The whole network trains 800 steps at 1e-4, the detector alone 400 at 5e-5 (each part's measured recipe)
-    unless ``steps`` or ``lr`` is given; the replay world's athletes are shared among its scenarios as 14 : 13 : 13, at least one each."""
+    """The detector alone learns from every 5th frame, 400 steps at 5e-5; the whole network from every frame, 800
+    steps at 1e-4 (each part's measured recipe) unless ``every``, ``steps`` or ``lr`` is given; the replay
+    world's athletes are shared among its scenarios as 14 : 13 : 13, at least one each."""
     from train.adapt.config import AdaptConfig
 
-    assert AdaptConfig().step_size == 1e-4 and AdaptConfig(part="detector").step_size == 5e-5
-    assert AdaptConfig(part="detector", lr=3e-4).step_size == 3e-4
-    assert AdaptConfig().fit_steps == 800 and AdaptConfig(part="detector").fit_steps == 400
-    assert AdaptConfig(steps=5).fit_steps == 5
+    default, whole = AdaptConfig(), AdaptConfig(part="all", replay="render")
+    assert (default.part, default.replay) == ("detector", None)
+    assert (default.label_every, default.fit_steps, default.step_size) == (5, 400, 5e-5)
+    assert (whole.label_every, whole.fit_steps, whole.step_size) == (1, 800, 1e-4)
+    given = AdaptConfig(every=3, steps=5, lr=3e-4)
+    assert (given.label_every, given.fit_steps, given.step_size) == (3, 5, 3e-4)
     assert AdaptConfig().replay_shards == [("studio", 14), ("ski", 13), ("varied", 13)]
     assert AdaptConfig(replay_subjects=80).replay_shards == [("studio", 28), ("ski", 26), ("varied", 26)]
     assert AdaptConfig(replay_subjects=3).replay_shards == [("studio", 1), ("ski", 1), ("varied", 1)]
-    for bad in ({"replay_subjects": 2}, {"replay_seconds": 0.1}, {"lr": 0.0}, {"steps": 0}):
+    for bad in ({"replay_subjects": 2}, {"replay_seconds": 0.1}, {"lr": 0.0}, {"steps": 0}, {"every": 0}):
         with pytest.raises(ValueError):
             AdaptConfig(**bad)
-    stored = AdaptConfig(replay=None, part="detector").to_dict()
-    assert AdaptConfig.from_dict(stored) == AdaptConfig(replay=None, part="detector")
+    assert AdaptConfig.from_dict(whole.to_dict()) == whole
 
 
 def test_a_stopped_render_starts_again_and_a_finished_one_is_kept(tmp_path: Path):

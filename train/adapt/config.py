@@ -9,12 +9,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 
-# the learning rate and steps each part was measured at (benchmarks/results/adapt_venue_notes.md): the detector
-# alone 400 steps at 5e-5 (800 steps at 2e-4 with re-estimated norms made held-out subjects worse); the whole
-# network 800 at 1e-4 (3e-4 moved it as far from the rendered truth; 400 steps agreed 0.887 with the teacher,
-# 800 0.902, benchmarks/results/s35_rule.md)
-PART_LR = {"detector": 5e-5, "all": 1e-4}
-PART_STEPS = {"detector": 400, "all": 800}
+# what each part trains with unless told (benchmarks/results/adapt_venue_notes.md, s35_rule.md), as measured:
+# the detector alone on every 5th frame, 400 steps at 5e-5 (800 steps at 2e-4 with re-estimated norms made held-out
+# subjects worse); the whole network on every frame, 800 steps at 1e-4 (3e-4 moved it as far from the rendered
+# truth; 400 steps agreed 0.887 with the teacher, 800 0.902)
+PART_RECIPES = {"detector": {"every": 5, "steps": 400, "lr": 5e-5},
+                "all": {"every": 1, "steps": 800, "lr": 1e-4}}
 # the world rendered at adapt time beside the venue's rows (``replay="render"``), as (train.synth scenario,
 # share of the athletes): the procedural venues the default was trained in, every kind of motion. Rendered over
 # the venue's own plates instead, the held-out people's 3D was lost (session 35, benchmarks/results/s35_rule.md)
@@ -24,8 +24,8 @@ REPLAY_WORLD = (("studio", 14), ("ski", 13), ("varied", 13))
 @dataclass(frozen=True)
 class AdaptConfig:
     teacher: str = "mediapipe-heavy"  # a tvstream.teacher name, or "labels": the clips' own label files (a test)
-    every: int = 1  # the teacher labels every n-th frame (every frame: it tracks, 28 frames/s; the head learns
-    # from 5x the labels, and the held-out tails are scored on 3x the frames; session 35)
+    every: int | None = None  # the teacher labels every n-th frame; None: PART_RECIPES[part] (on every frame
+    # MediaPipe tracks, 28 frames/s; one in 5, 33 frames/s of those it reads)
     holdout: float = 0.2  # the last share of every clip is kept out of training and scores the agreement
     camera: str = "auto"  # fixed | moving | auto (measured): how the venue's plates are made
     plates_per_clip: int = 3
@@ -36,24 +36,25 @@ class AdaptConfig:
     size: str | None = None  # the pose network's size; None: the init's ("full" from scratch); another than the
     # shipped model's with init "default" starts from scratch
     init: str | None = "default"  # "default": the shipped model; a .onnx or a posenet .pt; None: from scratch
-    part: str = "all"  # what is fine-tuned: "all" (the whole network) or "detector" (the box detector alone)
+    part: str = "detector"  # what is fine-tuned: "detector" (the box detector alone) or "all" (the whole network;
+    # with ``replay``: not the default, it lost agreement on a venue of long footage, s35_rule.md)
     # rows of other people mixed in so that the head keeps its 3D of people the venue did not show: "render" (a
     # world rendered at adapt time, REPLAY_WORLD), a pose-network training cache (the world the model was trained
     # on; ``replay_rows`` random rows of it), or None
-    replay: str | None = "render"
+    replay: str | None = None
     replay_rows: int = 2000
     replay_subjects: int = 40  # athletes of the rendered world, shared among REPLAY_WORLD's scenarios
     replay_seconds: float = 2.5  # one take each
-    steps: int | None = None  # None: PART_STEPS[part]
+    steps: int | None = None  # None: PART_RECIPES[part]
     batch: int = 32
-    lr: float | None = None  # None: PART_LR[part]
+    lr: float | None = None  # None: PART_RECIPES[part]
     freeze_bn: bool = True  # keep the shipped model's norm statistics (a venue's few clips are one narrow look)
     seed: int = 0
     threads: int = 2
     device: str = "cpu"
 
     def __post_init__(self) -> None:
-        if self.every < 1:
+        if self.every is not None and self.every < 1:
             raise ValueError(f"every must be >= 1, got {self.every}")
         if not 0.0 < self.holdout < 1.0:
             raise ValueError(f"holdout must be in (0, 1), got {self.holdout}")
@@ -72,14 +73,19 @@ class AdaptConfig:
             raise ValueError("need synth_subjects >= 1 and steps >= 1")
 
     @property
+    def label_every(self) -> int:
+        """The teacher labels every n-th frame: ``every``, or the part's measured recipe's."""
+        return self.every if self.every is not None else PART_RECIPES[self.part]["every"]
+
+    @property
     def fit_steps(self) -> int:
-        """The fine-tuning's steps: ``steps``, or the part's measured number."""
-        return self.steps if self.steps is not None else PART_STEPS[self.part]
+        """The fine-tuning's steps: ``steps``, or the part's measured recipe's."""
+        return self.steps if self.steps is not None else PART_RECIPES[self.part]["steps"]
 
     @property
     def step_size(self) -> float:
-        """The fine-tuning's learning rate: ``lr``, or the part's measured one."""
-        return self.lr if self.lr is not None else PART_LR[self.part]
+        """The fine-tuning's learning rate: ``lr``, or the part's measured recipe's."""
+        return self.lr if self.lr is not None else PART_RECIPES[self.part]["lr"]
 
     @property
     def replay_shards(self) -> list[tuple[str, int]]:

@@ -22,9 +22,9 @@ from tvstream.teacher.specs import DEFAULT_TEACHER, TEACHERS
 @click.option("--teacher", "teacher_name", type=click.Choice([*sorted(TEACHERS), "labels"]), default=DEFAULT_TEACHER,
               show_default=True, help="The 2D teacher (tvstream teacher install); 'labels': the clips' own label "
                                       "files (to measure what a perfect teacher would give, on a synthetic venue).")
-@click.option("--every", type=click.IntRange(1), default=1, show_default=True, metavar="N",
-              help="The teacher labels every N-th frame (on every frame MediaPipe tracks the person from frame to "
-                   "frame: about 28 frames/s on 2 cores).")
+@click.option("--every", type=click.IntRange(1), default=None, metavar="N",
+              help="The teacher labels every N-th frame (default: 5 for the detector, 1 for the whole network; on "
+                   "every frame MediaPipe tracks the person from frame to frame, about 28 frames/s on 2 cores).")
 @click.option("--steps", type=click.IntRange(1), default=None,
               help="Fine-tuning steps (default: 800 for the whole network, 400 for the detector).")
 @click.option("--camera", type=click.Choice(["auto", "fixed", "moving"]), default="auto", show_default=True,
@@ -42,9 +42,10 @@ from tvstream.teacher.specs import DEFAULT_TEACHER, TEACHERS
                    "starts from scratch.")
 @click.option("--init", default="default", show_default=True,
               help="Start from: 'default' (the shipped model), a model .onnx, a posenet .pt, or 'none'.")
-@click.option("--part", type=click.Choice(["all", "detector"]), default="all", show_default=True,
-              help="What learns the venue: the whole network (the pose head learns the teacher's 2D beside the "
-                   "replay world), or the box detector alone (its background, cameras and people's size).")
+@click.option("--part", type=click.Choice(["detector", "all"]), default="detector", show_default=True,
+              help="What learns the venue: the box detector alone (its background, cameras and people's size), or "
+                   "the whole network (the pose head learns the teacher's 2D beside the replay world: closer to the "
+                   "teacher on a venue of short clips, further on one of long footage; README).")
 @click.option("--replay", default="auto", show_default=True, metavar="auto|render|none|CACHE",
               help="Other people's rows mixed into the training, so the head keeps their 3D: 'render' (a world of "
                    "40 athletes rendered here, about 2 minutes), a pose-network training cache (tvstream train "
@@ -59,18 +60,18 @@ from tvstream.teacher.specs import DEFAULT_TEACHER, TEACHERS
 @click.option("--worker", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None, hidden=True,
               help="Run this script instead of the shipped teacher worker (tests: a fake teacher).")
 @pass_app
-def adapt(app: AppContext, venue: Path, out: Path, work: Path | None, teacher_name: str, every: int, steps: int | None,
-          camera: str, synth_subjects: int, synth_seconds: float, synth_size: str, holdout: float, size: str | None,
-          init: str, part: str, replay: str, replay_subjects: int, replay_seconds: float, lr: float | None,
-          device: str, venv: Path | None, worker: Path | None) -> None:
+def adapt(app: AppContext, venue: Path, out: Path, work: Path | None, teacher_name: str, every: int | None,
+          steps: int | None, camera: str, synth_subjects: int, synth_seconds: float, synth_size: str, holdout: float,
+          size: str | None, init: str, part: str, replay: str, replay_subjects: int, replay_seconds: float,
+          lr: float | None, device: str, venv: Path | None, worker: Path | None) -> None:
     """Fit a fast pose model to a venue from its unlabeled footage, taught by a pre-trained 2D model.
 
     VENUE is a folder of clips of the venue (any length; last season's runs, warm-ups). The stages: background
     plates of the venue; the teacher's 2D labels on every N-th frame; synthetic athletes rendered over the
-    plates, and a world of other athletes (--replay); the default model fine-tuned on all three; export; and a
-    report (WORK/report.md) of agreement with the
-    teacher on every clip's held-out last 20%, before and after, and the speed of both. Every stage is kept
-    in WORK: run the same command again after a stop and it goes on.
+    plates (and, with --part all, a world of other athletes: --replay); the default model fine-tuned on them;
+    export; and a report (WORK/report.md) of agreement with the teacher on every clip's held-out last 20%,
+    before and after, and the speed of both. Every stage is kept in WORK: run the same command again after a
+    stop and it goes on.
 
     \b
     Example:
