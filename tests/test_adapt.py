@@ -196,6 +196,11 @@ def test_the_whole_network_adapts_beside_a_rendered_world(venue: Path, tmp_path:
     assert len(load_cache(work / "cache" / "replay")) == rows > 0
     report = json.loads((work / "report.json").read_text())
     assert report["replay_rows"] == rows and report["every"] == 2  # --every given: not the part's 1
+    from train.adapt.pipeline import rendered_draws
+
+    venue_rows = len(load_cache(work / "cache" / "real"))
+    times = rendered_draws(venue_rows, len(load_cache(work / "cache" / "synth")) + rows, 0.25)
+    assert report["drawn"] == ({"synth": times, "replay": times} if times > 1 else {})
     said = f"{rows} rows of other athletes beside them (replay: render); the whole network fine-tuned 4 steps at 0.0001"
     assert said in (work / "report.md").read_text()
 
@@ -333,3 +338,18 @@ def test_a_stopped_render_starts_again_and_a_finished_one_is_kept(tmp_path: Path
     calls.clear()
     _render(out, scfg, lambda done, total: calls.append(done))
     assert not calls and (out / "manifest.json").stat().st_mtime_ns == stamp
+
+
+def test_rendered_rows_are_drawn_often_enough_to_keep_the_venue_s_share():
+    """The whole network's recipe keeps the venue's teacher rows at most a quarter of its training rows: 10481
+    venue rows beside 3596 rendered ones (10 minutes of footage) draw each rendered row 9 times (24.5%; 8 would
+    leave 26.7%); 486 beside 3596 (a short venue, 11.9%) draw them once."""
+    from train.adapt.config import AdaptConfig
+    from train.adapt.pipeline import rendered_draws
+
+    assert rendered_draws(10481, 3596, 0.25) == 9
+    assert 10481 / (10481 + 9 * 3596) <= 0.25 < 10481 / (10481 + 8 * 3596)
+    assert rendered_draws(486, 3596, 0.25) == 1
+    assert rendered_draws(300, 100, 0.5) == 3 and rendered_draws(300, 100, None) == 1
+    assert rendered_draws(300, 0, 0.25) == 1  # nothing rendered to draw
+    assert AdaptConfig(part="all").venue_share == 0.25 and AdaptConfig(part="detector").venue_share is None

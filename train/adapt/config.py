@@ -13,8 +13,10 @@ from dataclasses import asdict, dataclass
 # the detector alone on every 5th frame, 400 steps at 5e-5 (800 steps at 2e-4 with re-estimated norms made held-out
 # subjects worse); the whole network on every frame, 800 steps at 1e-4 (3e-4 moved it as far from the rendered
 # truth; 400 steps agreed 0.887 with the teacher, 800 0.902)
-PART_RECIPES = {"detector": {"every": 5, "steps": 400, "lr": 5e-5},
-                "all": {"every": 1, "steps": 800, "lr": 1e-4}}
+# ``venue_share``: the most the venue's own teacher rows may be of the training rows (the rendered rows are drawn
+# more often to keep it; None: as many as there are)
+PART_RECIPES = {"detector": {"every": 5, "steps": 400, "lr": 5e-5, "venue_share": None},
+                "all": {"every": 1, "steps": 800, "lr": 1e-4, "venue_share": 0.25}}
 # the world rendered at adapt time beside the venue's rows (``replay="render"``), as (train.synth scenario,
 # share of the athletes): the procedural venues the default was trained in, every kind of motion. Rendered over
 # the venue's own plates instead, the held-out people's 3D was lost (session 35, benchmarks/results/s35_rule.md)
@@ -81,6 +83,11 @@ class AdaptConfig:
     def fit_steps(self) -> int:
         """The fine-tuning's steps: ``steps``, or the part's measured recipe's."""
         return self.steps if self.steps is not None else PART_RECIPES[self.part]["steps"]
+
+    @property
+    def venue_share(self) -> float | None:
+        """The most the venue's teacher rows may be of the training rows (the part's recipe)."""
+        return PART_RECIPES[self.part]["venue_share"]
 
     @property
     def step_size(self) -> float:

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import shutil
 import time
@@ -390,7 +391,11 @@ def fine_tune(work: Path, cfg: AdaptConfig, progress: Progress) -> Path:
         source = work / "replay_cache" if cfg.replay == "render" else Path(cfg.replay)
         sample_cache(source, work / "cache" / "replay", cfg.replay_rows, CACHE_SIDE, small, cfg.seed)
     run = work / "run"
+    rows = {name: json.loads((work / "cache" / name / "cache.json").read_text())["frames"]
+            for name in ("real", "synth", "replay") if (work / "cache" / name / "cache.json").is_file()}
+    times = rendered_draws(rows.get("real", 0), rows.get("synth", 0) + rows.get("replay", 0), cfg.venue_share)
     fcfg = FitConfig(model=size, cache=str(work / "cache"), steps=cfg.fit_steps, batch=cfg.batch,
+                     repeat={name: times for name in rows if name != "real" and times > 1},
                      lr=cfg.step_size, warmup=min(100, cfg.fit_steps // 10), seed=cfg.seed, threads=cfg.threads,
                      device=cfg.device, init=init, eval_every=cfg.fit_steps, checkpoint_every=50,
                      val_every=10**9,  # every real clip trains (the held-out tails score the result)
@@ -401,6 +406,14 @@ def fine_tune(work: Path, cfg: AdaptConfig, progress: Progress) -> Path:
     if not (ckpt.is_file() and load_checkpoint(ckpt)["step"] >= cfg.fit_steps):
         fit(fcfg, run, resume=ckpt.is_file(), progress=lambda step, total, _stats: progress("fit", step, total))
     return runs_as(ckpt, init, run / "adapted.pt")
+
+
+def rendered_draws(venue_rows: int, rendered_rows: int, share: float | None) -> int:
+    """How many times each rendered row is drawn so that the venue's teacher rows are at most ``share`` of the
+    training rows: the smallest whole number (1 when they already are, or ``share`` is None)."""
+    if share is None or rendered_rows == 0 or venue_rows <= share * (venue_rows + rendered_rows):
+        return 1
+    return math.ceil(venue_rows * (1 - share) / (share * rendered_rows))
 
 
 def runs_as(ckpt: Path, init: str | None, out: Path) -> Path:
@@ -462,7 +475,8 @@ def report_markdown(report: dict) -> str:
              f"(one in {report['every']}), {report['synth_frames']} rendered over "
              f"{report['plates']} venue plates; {report.get('replay_rows', 0)} rows of other athletes beside them "
              f"(replay: {report['config'].get('replay') or 'none'}); "
-             f"{PARTS[report['config']['part']]} fine-tuned {report['steps']} steps at {report['lr']:g}.", "",
+             f"{PARTS[report['config']['part']]} fine-tuned {report['steps']} steps at {report['lr']:g}"
+             + "".join(f"; the {k} rows drawn {v}x" for k, v in report.get("drawn", {}).items()) + ".", "",
              "| model | agreement with the teacher, held-out tails (PCK@0.2) | ms/frame (model, batch 1) | "
              "frames/s end to end |", "|---|---|---|---|"]
     for key in ("before", "after"):
@@ -486,6 +500,7 @@ def report_markdown(report: dict) -> str:
 def adapt(venue: Path, out: Path, cfg: AdaptConfig, work: Path, teacher, say: Say, progress: Progress) -> dict:
     """Every stage (see the module docstring); returns the report, also ``work/report.json`` and ``.md``."""
     from engines.export import export_onnx
+    from train.checkpoint import load_checkpoint
 
     clips, skipped = find_clips(venue, exclude=work)  # before the work folder: a wrong VENUE leaves nothing
     check_work(work, cfg, venue)
@@ -538,7 +553,7 @@ def adapt(venue: Path, out: Path, cfg: AdaptConfig, work: Path, teacher, say: Sa
               "every": cfg.label_every, "steps": cfg.fit_steps, "lr": cfg.step_size,
               "synth_frames": _rendered_frames(synth),
               "replay_rows": json.loads((work / "cache" / "replay" / "cache.json").read_text())["frames"]
-              if cfg.replay else 0,
+              if cfg.replay else 0, "drawn": load_checkpoint(work / "run" / "last.pt")["config"]["fit"].get("repeat", {}),
               "plates": len(list((work / "plates").glob("*.png"))),
               "teacher_fps": round(labeled / teach_s, 2) if teach_s else None,
               "before": before, "after": after, "seconds": seconds}
