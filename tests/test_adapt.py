@@ -103,10 +103,11 @@ def test_adapt_runs_every_stage_names_bad_clips_and_goes_on_after_a_stop(venue: 
     from train.checkpoint import load_checkpoint
 
     fit = load_checkpoint(work / "run" / "last.pt")["config"]["fit"]
-    assert (fit["part"], fit["lr"]) == ("detector", 5e-5)  # the default recipe: the box detector alone
-    assert not (work / "replay").exists() and report["replay_rows"] == 0
+    assert (fit["part"], fit["lr"]) == ("all", 1e-4)  # the default recipe: the whole network beside the world
+    assert sorted(p.parent.name for p in (work / "replay").glob("*/manifest.json")) == ["ski_1", "studio_0", "varied_2"]
     first = out.read_bytes()
     kept = [work / "synth" / "manifest.json", work / "run" / "last.pt", work / "model.onnx",
+            *(work / "replay").glob("*/manifest.json"),
             *(work / "teacher").glob("*.json"), *(work / "plates").glob("*.png"), *(work / "cache").rglob("*.npy")]
     stamps = [p.stat().st_mtime_ns for p in kept]
 
@@ -179,13 +180,20 @@ def _fake_world(folder: Path, side: int, small: tuple[int, int], rows: int = 6) 
     return folder
 
 
-def test_the_whole_network_adapts_beside_a_rendered_world(venue: Path, tmp_path: Path):
-    """``--part all`` renders the replay world (REPLAY_WORLD, one athlete a scenario here) and trains at 1e-4
-    with every rendered row of it (fewer than 2000) beside the venue's."""
+def test_the_detector_alone_adapts_without_a_replay_world_and_the_whole_network_with_one(venue: Path,
+                                                                                        tmp_path: Path):
+    """``--part detector`` renders no replay world (``--replay auto``) and trains at 5e-5; ``--part all`` (the
+    default) renders it (REPLAY_WORLD, one athlete a scenario here) and trains at 1e-4 with every rendered row
+    of it (fewer than 2000) beside the venue's."""
     from train.checkpoint import load_checkpoint
     from train.posenet.cache import load_cache
 
-    done = _adapt(venue, tmp_path / "a.onnx", "--teacher", "labels", "--part", "all")
+    alone = _adapt(venue, tmp_path / "d.onnx", "--teacher", "labels", "--part", "detector")
+    assert alone.returncode == 0, alone.stderr[-3000:]
+    fit = load_checkpoint(tmp_path / "d.adapt" / "run" / "last.pt")["config"]["fit"]
+    assert (fit["part"], fit["lr"]) == ("detector", 5e-5) and not (tmp_path / "d.adapt" / "replay").exists()
+    assert json.loads((tmp_path / "d.adapt" / "report.json").read_text())["replay_rows"] == 0
+    done = _adapt(venue, tmp_path / "a.onnx", "--teacher", "labels")
     assert done.returncode == 0, done.stderr[-3000:]
     work = tmp_path / "a.adapt"
     fit = load_checkpoint(work / "run" / "last.pt")["config"]["fit"]
@@ -302,9 +310,9 @@ def test_the_recipe_s_learning_rate_and_replay_world_follow_its_settings():
     world's athletes are shared among its scenarios as 14 : 13 : 13, at least one each."""
     from train.adapt.config import AdaptConfig
 
-    default, whole = AdaptConfig(), AdaptConfig(part="all", replay="render")
-    assert (default.part, default.replay) == ("detector", None)
-    assert (default.label_every, default.fit_steps, default.step_size) == (5, 400, 5e-5)
+    whole, detector = AdaptConfig(), AdaptConfig(part="detector", replay=None)
+    assert (whole.part, whole.replay) == ("all", "render")
+    assert (detector.label_every, detector.fit_steps, detector.step_size) == (5, 400, 5e-5)
     assert (whole.label_every, whole.fit_steps, whole.step_size) == (1, 800, 1e-4)
     given = AdaptConfig(every=3, steps=5, lr=3e-4)
     assert (given.label_every, given.fit_steps, given.step_size) == (3, 5, 3e-4)

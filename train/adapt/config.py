@@ -38,12 +38,12 @@ class AdaptConfig:
     size: str | None = None  # the pose network's size; None: the init's ("full" from scratch); another than the
     # shipped model's with init "default" starts from scratch
     init: str | None = "default"  # "default": the shipped model; a .onnx or a posenet .pt; None: from scratch
-    part: str = "detector"  # what is fine-tuned: "detector" (the box detector alone) or "all" (the whole network;
-    # with ``replay``: not the default, it lost agreement on a venue of long footage, s35_rule.md)
+    part: str = "all"  # what is fine-tuned: "all" (the whole network beside ``replay``) or "detector" (the box
+    # detector alone, the default until session 35; s35_rule.md)
     # rows of other people mixed in so that the head keeps its 3D of people the venue did not show: "render" (a
     # world rendered at adapt time, REPLAY_WORLD), a pose-network training cache (the world the model was trained
     # on; ``replay_rows`` random rows of it), or None
-    replay: str | None = None
+    replay: str | None = "render"
     replay_rows: int = 2000
     replay_subjects: int = 40  # athletes of the rendered world, shared among REPLAY_WORLD's scenarios
     replay_seconds: float = 2.5  # one take each

@@ -10,15 +10,15 @@ was in; the fine-tuning resumes from its last checkpoint):
    (``venue.py``);
 4. ``real``: the labeled frames before each clip's held-out tail, as a dataset folder (links to the clips and
    their 2D-only labels); the tail's labels score the agreement;
-5. ``synth``: synthetic athletes rendered over the venue's plates (3D labels for this venue); ``replay`` (with
-   ``replay="render"``): a world of other athletes rendered in the procedural venues (``config.REPLAY_WORLD``);
+5. ``synth``: synthetic athletes rendered over the venue's plates (3D labels for this venue); ``replay``: a
+   world of other athletes rendered in the procedural venues (``config.REPLAY_WORLD``);
 6. ``cache`` and ``fit``: the pose network fine-tuned from the default model on the teacher's 2D, weighted by
-   its confidence (the paper's weak-2D term), and the rendered 2D and 3D. By default only the box detector
-   learns (``part``): the venue's own background is what the shipped model has not seen. ``part="all"`` trains
-   the head too, beside 2000 rows of the replay world (or of the pose cache the model was trained on), so that it
-   learns the venue's people without losing the 3D of people the venue did not show: on a venue of short clips
-   it came closer to the teacher (0.844 -> 0.902), on one of long footage it went further (0.670 -> 0.618;
-   ``benchmarks/results/s35_rule.md``, ``adapt_venue_notes.md``);
+   its confidence (the paper's weak-2D term), the rendered 2D and 3D, and 2000 rows of the replay world (or of
+   the pose cache the model was trained on), so that the head learns the venue's people without losing the 3D of
+   people the venue did not show. The venue's teacher rows are kept to a quarter of the training rows (the
+   rendered rows drawn more often, ``rendered_draws``): on 10 minutes of long takes, where they were three
+   quarters, the head drifted from the teacher on held-out footage (``benchmarks/results/s35_rule.md``).
+   ``part="detector"`` trains the box detector alone (the default until session 35);
 7. ``export`` to ONNX, and the report: agreement with the teacher on every clip's held-out tail before and
    after adaptation (PCK@0.2 of the core joints, 0.2 x the teacher's torso diagonal), and the speed of both.
 

@@ -23,7 +23,7 @@ from tvstream.teacher.specs import DEFAULT_TEACHER, TEACHERS
               show_default=True, help="The 2D teacher (tvstream teacher install); 'labels': the clips' own label "
                                       "files (to measure what a perfect teacher would give, on a synthetic venue).")
 @click.option("--every", type=click.IntRange(1), default=None, metavar="N",
-              help="The teacher labels every N-th frame (default: 5 for the detector, 1 for the whole network; on "
+              help="The teacher labels every N-th frame (default: 1 for the whole network, 5 for the detector; on "
                    "every frame MediaPipe tracks the person from frame to frame, about 28 frames/s on 2 cores).")
 @click.option("--steps", type=click.IntRange(1), default=None,
               help="Fine-tuning steps (default: 800 for the whole network, 400 for the detector).")
@@ -42,10 +42,9 @@ from tvstream.teacher.specs import DEFAULT_TEACHER, TEACHERS
                    "starts from scratch.")
 @click.option("--init", default="default", show_default=True,
               help="Start from: 'default' (the shipped model), a model .onnx, a posenet .pt, or 'none'.")
-@click.option("--part", type=click.Choice(["detector", "all"]), default="detector", show_default=True,
-              help="What learns the venue: the box detector alone (its background, cameras and people's size), or "
-                   "the whole network (the pose head learns the teacher's 2D beside the replay world: closer to the "
-                   "teacher on a venue of short clips, further on one of long footage; README).")
+@click.option("--part", type=click.Choice(["all", "detector"]), default="all", show_default=True,
+              help="What learns the venue: the whole network (the pose head learns the teacher's 2D beside the "
+                   "replay world), or the box detector alone (its background, cameras and people's size).")
 @click.option("--replay", default="auto", show_default=True, metavar="auto|render|none|CACHE",
               help="Other people's rows mixed into the training, so the head keeps their 3D: 'render' (a world of "
                    "40 athletes rendered here, about 2 minutes), a pose-network training cache (tvstream train "
@@ -68,7 +67,7 @@ def adapt(app: AppContext, venue: Path, out: Path, work: Path | None, teacher_na
 
     VENUE is a folder of clips of the venue (any length; last season's runs, warm-ups). The stages: background
     plates of the venue; the teacher's 2D labels on every N-th frame; synthetic athletes rendered over the
-    plates (and, with --part all, a world of other athletes: --replay); the default model fine-tuned on them;
+    plates, and a world of other athletes (--replay); the default model fine-tuned on them;
     export; and a report (WORK/report.md) of agreement with the teacher on every clip's held-out last 20%,
     before and after, and the speed of both. Every stage is kept in WORK: run the same command again after a
     stop and it goes on.
