@@ -132,9 +132,8 @@ def main(argv: list[str] | None = None) -> dict:
              f"{args.subjects} subjects rendered over {'photo plates' if args.plates else 'the procedural venue'}; "
              f"{len(held['heldout'])} clips of the last subjects held out and scored against their true labels. "
              f"Fine-tuning steps: {args.steps or PART_DEFAULT}; teacher on one frame in {args.every or PART_DEFAULT}. "
-             "A recipe is "
-             "teacher : what learns (+ replay: other people's rows beside the venue's; none given: adapt's default, "
-             "the rendered world for the whole network).", "",
+             "A recipe is teacher : what learns (+ replay: other people's rows beside the venue's; none given: "
+             "adapt's default, the rendered world for the whole network).", "",
              "| model | PCK@0.2 through run | PCK@0.2 model alone | box IoU (alone) | MPJPE mm (alone) | "
              "P-MPJPE mm (alone) | PCK@0.2 on the labeled box |", "|---|---:|---:|---:|---:|---:|---:|"]
     for name, s in table.items():

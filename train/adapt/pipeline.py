@@ -553,7 +553,8 @@ def adapt(venue: Path, out: Path, cfg: AdaptConfig, work: Path, teacher, say: Sa
               "every": cfg.label_every, "steps": cfg.fit_steps, "lr": cfg.step_size,
               "synth_frames": _rendered_frames(synth),
               "replay_rows": json.loads((work / "cache" / "replay" / "cache.json").read_text())["frames"]
-              if cfg.replay else 0, "drawn": load_checkpoint(work / "run" / "last.pt")["config"]["fit"].get("repeat", {}),
+              if cfg.replay else 0,
+              "drawn": load_checkpoint(work / "run" / "last.pt")["config"]["fit"].get("repeat", {}),  # fine_tune's
               "plates": len(list((work / "plates").glob("*.png"))),
               "teacher_fps": round(labeled / teach_s, 2) if teach_s else None,
               "before": before, "after": after, "seconds": seconds}
