@@ -1,12 +1,16 @@
 """How long ``tvstream adapt`` takes on 10 minutes of 720p footage, with its default settings, on this machine.
 
-The footage is made from rendered clips (``--source``, a dataset folder: e.g. a shard of the world): decoded,
-scaled to 1280x720 and written as ``--clips`` H.264 clips of ``--seconds`` each, one after the other, so the
-teacher, the plates and the scoring see real 720p video of the intended length. Then one ``tvstream adapt``
-run with its defaults (MediaPipe Heavy on one frame in 5, 400 steps); the result is its report's time per
-stage and the frames labeled.
+The footage is made from rendered clips (``--source``, a dataset folder: e.g. a shard of the world; or
+``--render SCENARIO``: a venue rendered here over ``--plates``): decoded, scaled to 1280x720 and written as
+``--clips`` H.264 clips of ``--seconds`` each, so the teacher, the plates and the scoring see real 720p video of
+the intended length. ``--by-camera`` makes every clip one camera's continuous footage (clip k from camera
+k mod the rig's cameras, each camera's takes in order), as a venue's fixed cameras record it; without it the
+source's clips follow one another in name order (the world's shards change camera every take). Then one
+``tvstream adapt`` run with its defaults; the result is its report's time per stage, the frames labeled and the
+agreement with the teacher on the held-out tails.
 
-Run: ``python -m benchmarks.adapt_speed --source data/world/studio_photo_0 [--venv .mpvenv]``.
+Run: ``python -m benchmarks.adapt_speed --source data/world/studio_photo_0 [--venv .mpvenv]``, or
+``python -m benchmarks.adapt_speed --render mixed --plates DIR --by-camera --work runs/adapt_venue_long``.
 Results: ``benchmarks/results/adapt_speed.{json,md}``.
 """
 
@@ -14,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -25,27 +30,19 @@ RESULTS = Path(__file__).parent / "results"
 
 
 def make_footage(source: Path, out: Path, clips: int, seconds: float, size: tuple[int, int] = (1280, 720),
-                 fps: int = 25) -> Path:
-    """``clips`` H.264 clips of ``seconds`` at ``size`` from the videos of ``source``, in order (once)."""
+                 fps: int = 25, by_camera: bool = False) -> Path:
+    """``clips`` H.264 clips of ``seconds`` at ``size`` from the videos of ``source`` (once): in name order, or
+    ``by_camera``, clip k from camera k mod the cameras, each camera's videos in order (cycled when short)."""
     import av
-
-    from tvstream.manifest import discover
 
     if out.is_dir() and len(list(out.glob("*.mp4"))) == clips:
         return out
     tmp = out.with_name(out.name + ".tmp")
     tmp.mkdir(parents=True, exist_ok=True)
-    videos = iter([Path(e.video) for e in discover(source)] * 100)
+    streams = [decoded_frames(videos, size) for videos in camera_groups(source, by_camera)]
     per_clip = int(seconds * fps)
-
-    def frames():
-        for video in videos:
-            with av.open(str(video)) as container:
-                for frame in container.decode(video=0):
-                    yield frame.to_ndarray(width=size[0], height=size[1], format="rgb24")
-
-    stream_frames = frames()
     for k in range(clips):
+        stream_frames = streams[k % len(streams)]
         with av.open(str(tmp / f"take_{k:02d}.mp4"), "w") as container:
             stream = container.add_stream("libx264", rate=fps)
             stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
@@ -57,9 +54,59 @@ def make_footage(source: Path, out: Path, clips: int, seconds: float, size: tupl
     return out
 
 
+def camera_groups(source: Path, by_camera: bool) -> list[list[Path]]:
+    """The videos of ``source`` as the footage's streams: one stream in name order, or one per camera (cameras
+    in name order, each camera's videos in the manifest's order)."""
+    from tvstream.manifest import discover
+
+    entries = discover(source)
+    if not by_camera:
+        return [[Path(e.video) for e in entries]]
+    groups: dict[str, list[Path]] = {}
+    for e in entries:
+        groups.setdefault(e.camera, []).append(Path(e.video))
+    return [groups[camera] for camera in sorted(groups)]
+
+
+def decoded_frames(videos: list[Path], size: tuple[int, int]):
+    """Every frame of ``videos`` in order, scaled to ``size`` (W, H), RGB; the list cycled without end."""
+    import av
+
+    while True:
+        for video in videos:
+            with av.open(str(video)) as container:
+                for frame in container.decode(video=0):
+                    yield frame.to_ndarray(width=size[0], height=size[1], format="rgb24")
+
+
+def render_source(out: Path, scenario: str, plates: Path | None, textures: Path | None, subjects: int,
+                  takes: int, take_seconds: float) -> Path:
+    """A venue rendered at 640x360 (once): ``subjects`` athletes, ``takes`` takes of ``take_seconds`` each,
+    over ``plates`` (one venue's photo plate(s); the procedural venue without)."""
+    from train.synth.generate import SynthConfig, synthesize
+
+    if (out / "manifest.json").is_file():
+        return out
+    tmp = out.with_name(out.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    synthesize(SynthConfig(scenario=scenario, subjects=subjects, sequences=takes, seconds=take_seconds, width=640,
+                           height=360, seed=8008, crf=(16, 28), backgrounds=str(plates) if plates else None,
+                           textures=str(textures) if textures else None), tmp)
+    tmp.rename(out)
+    return out
+
+
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--source", type=Path, required=True, help="a dataset folder whose clips make the footage")
+    src = ap.add_mutually_exclusive_group(required=True)
+    src.add_argument("--source", type=Path, help="a dataset folder whose clips make the footage")
+    src.add_argument("--render", metavar="SCENARIO", help="render a venue here (train.synth scenario) as the source")
+    ap.add_argument("--plates", type=Path, default=None, help="with --render: the venue's photo plate(s)")
+    ap.add_argument("--textures", type=Path, default=None, help="with --render: photos printed on garments")
+    ap.add_argument("--subjects", type=int, default=5, help="with --render: athletes")
+    ap.add_argument("--takes", type=int, default=3, help="with --render: takes per athlete")
+    ap.add_argument("--take-seconds", type=float, default=12.0, help="with --render: seconds per take")
+    ap.add_argument("--by-camera", action="store_true", help="every clip one camera's continuous footage")
     ap.add_argument("--work", type=Path, default=Path("runs/adapt_speed"))
     ap.add_argument("--clips", type=int, default=10)
     ap.add_argument("--seconds", type=float, default=60.0)
@@ -67,7 +114,9 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--out", type=Path, default=RESULTS / "adapt_speed")
     args = ap.parse_args(argv)
     tic = time.perf_counter()
-    footage = make_footage(args.source, args.work / "footage", args.clips, args.seconds)
+    source = args.source or render_source(args.work / "rendered", args.render, args.plates, args.textures,
+                                          args.subjects, args.takes, args.take_seconds)
+    footage = make_footage(source, args.work / "footage", args.clips, args.seconds, by_camera=args.by_camera)
     made_s = time.perf_counter() - tic
     model = args.work / "venue.onnx"
     cmd = [sys.executable, "-m", "tvstream", "-q", "adapt", str(footage), "--out", str(model),
@@ -83,7 +132,9 @@ def main(argv: list[str] | None = None) -> dict:
     result = {"machine": record, "date": time.strftime("%Y-%m-%d %H:%M"), "footage_minutes": minutes,
               "footage_s": round(made_s, 1), "adapt_wall_s": round(wall, 1), "report": report}
     lines = [f"# `tvstream adapt` on {minutes:.0f} minutes of 1280x720 footage, {header}", "",
-             f"{args.clips} clips of {args.seconds:.0f} s made from `{args.source}` (rendered athletes), default settings: "
+             f"{args.clips} clips of {args.seconds:.0f} s made from `{source}` (rendered athletes"
+             f"{'; every clip one camera, continuous' if args.by_camera else '; the clips in name order'}), "
+             "default settings: "
              f"teacher {report['teacher']} on one frame in {report.get('every', report['config']['every'])} "
              f"({report['labeled_frames']} frames labeled), {report['synth_frames']} frames rendered over "
              f"{report['plates']} plates, {report.get('replay_rows', 0)} rows of a rendered replay world "
