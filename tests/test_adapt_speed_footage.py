@@ -1,0 +1,56 @@
+"""benchmarks.adapt_speed's footage: every clip one camera's continuous footage with --by-camera."""
+
+from pathlib import Path
+
+import av
+import numpy as np
+
+from benchmarks.adapt_speed import camera_groups, make_footage
+from tvstream.manifest import VideoEntry, write_manifest
+
+# (subject, camera, grey level): two athletes filmed by two cameras, each video one flat grey
+VIDEOS = [("s1", "c0", 30), ("s1", "c1", 90), ("s2", "c0", 150), ("s2", "c1", 210)]
+
+
+def _dataset(root: Path, frames: int = 5) -> Path:
+    entries = []
+    for subject, camera, grey in VIDEOS:
+        video = root / "videos" / f"{subject}_{camera}.mp4"
+        video.parent.mkdir(parents=True, exist_ok=True)
+        with av.open(str(video), "w") as container:
+            stream = container.add_stream("libx264", rate=25)
+            stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+            for _ in range(frames):
+                image = np.full((48, 64, 3), grey, np.uint8)
+                container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+            container.mux(stream.encode(None))
+        entries.append(VideoEntry(video=video, subject=subject, sequence=f"{subject}_01", camera=camera))
+    write_manifest(root / "manifest.json", entries)
+    return root
+
+
+def _greys(video: Path) -> list[int]:
+    with av.open(str(video)) as container:
+        return [int(round(f.to_ndarray(format="rgb24").mean())) for f in container.decode(video=0)]
+
+
+def test_camera_groups_split_by_camera_in_order(tmp_path):
+    src = _dataset(tmp_path / "src")
+    assert [[p.name for p in g] for g in camera_groups(src, by_camera=True)] == [
+        ["s1_c0.mp4", "s2_c0.mp4"], ["s1_c1.mp4", "s2_c1.mp4"]]
+    assert [p.name for p in camera_groups(src, by_camera=False)[0]] == [
+        "s1_c0.mp4", "s1_c1.mp4", "s2_c0.mp4", "s2_c1.mp4"]
+
+
+def test_by_camera_clips_are_one_camera_each_continuing_in_time(tmp_path):
+    src = _dataset(tmp_path / "src")
+    # 3 clips of 8 frames (0.32 s at 25 fps): camera c0, c1, then c0 again where its first clip stopped
+    out = make_footage(src, tmp_path / "footage", clips=3, seconds=0.32, size=(64, 48), by_camera=True)
+    clips = [_greys(out / f"take_{k:02d}.mp4") for k in range(3)]
+    near = [[min((30, 90, 150, 210), key=lambda g: abs(g - v)) for v in clip] for clip in clips]
+    assert near[0] == [30] * 5 + [150] * 3  # camera c0: athlete 1, then athlete 2
+    assert near[1] == [90] * 5 + [210] * 3  # camera c1
+    assert near[2] == [150] * 2 + [30] * 5 + [150] * 1  # c0 goes on, and cycles when its takes run out
+    in_order = make_footage(src, tmp_path / "ordered", clips=1, seconds=0.32, size=(64, 48))
+    assert [min((30, 90, 150, 210), key=lambda g: abs(g - v)) for v in _greys(in_order / "take_00.mp4")] == \
+        [30] * 5 + [90] * 3  # name order: the camera changes with the take
