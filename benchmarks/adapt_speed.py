@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import subprocess
 import sys
 import time
@@ -83,17 +82,12 @@ def render_source(out: Path, scenario: str, plates: Path | None, textures: Path 
                   takes: int, take_seconds: float) -> Path:
     """A venue rendered at 640x360 (once): ``subjects`` athletes, ``takes`` takes of ``take_seconds`` each,
     over ``plates`` (one venue's photo plate(s); the procedural venue without)."""
-    from train.synth.generate import SynthConfig, synthesize
+    from train.synth.generate import SynthConfig, synthesize_once
 
-    if (out / "manifest.json").is_file():
-        return out
-    tmp = out.with_name(out.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    synthesize(SynthConfig(scenario=scenario, subjects=subjects, sequences=takes, seconds=take_seconds, width=640,
-                           height=360, seed=8008, crf=(16, 28), backgrounds=str(plates) if plates else None,
-                           textures=str(textures) if textures else None), tmp)
-    tmp.rename(out)
-    return out
+    cfg = SynthConfig(scenario=scenario, subjects=subjects, sequences=takes, seconds=take_seconds, width=640,
+                      height=360, seed=8008, crf=(16, 28), backgrounds=str(plates) if plates else None,
+                      textures=str(textures) if textures else None)
+    return synthesize_once(cfg, out)
 
 
 def main(argv: list[str] | None = None) -> dict:

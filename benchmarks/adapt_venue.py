@@ -32,17 +32,15 @@ def render_venue(out: Path, scenario: str, subjects: int, seconds: float, plates
                  textures: Path | None) -> Path:
     """The venue's clips with their labels beside them (``out/footage``) and the held-out subjects'
     (``out/heldout``): the split is by subject, the last ``subjects // 3`` (at least 1) held out."""
-    from train.synth.generate import SynthConfig, synthesize
+    from train.synth.generate import SynthConfig, synthesize_once
     from tvstream.manifest import discover
 
     if (out / "footage").is_dir() and (out / "heldout").is_dir():
         return out
-    rendered = out / "rendered"
-    if not (rendered / "manifest.json").is_file():
-        shutil.rmtree(rendered, ignore_errors=True)
-        synthesize(SynthConfig(scenario=scenario, subjects=subjects, sequences=1, seconds=seconds, width=640,
-                               height=360, seed=7007, crf=(16, 34), backgrounds=str(plates) if plates else None,
-                               textures=str(textures) if textures else None), rendered)
+    cfg = SynthConfig(scenario=scenario, subjects=subjects, sequences=1, seconds=seconds, width=640, height=360,
+                      seed=7007, crf=(16, 34), backgrounds=str(plates) if plates else None,
+                      textures=str(textures) if textures else None)
+    rendered = synthesize_once(cfg, out / "rendered")
     entries = discover(rendered)
     names = sorted({e.subject for e in entries})
     held = set(names[-max(1, len(names) // 3):])

@@ -319,8 +319,7 @@ def test_the_recipe_s_learning_rate_and_replay_world_follow_its_settings():
 def test_a_stopped_render_starts_again_and_a_finished_one_is_kept(tmp_path: Path):
     """What a stop during the synth or replay stage leaves (``NAME.partial``) is removed and rendered again; the
     finished dataset, read from its final folder, is not rendered twice."""
-    from train.adapt.pipeline import _render
-    from train.synth.generate import SynthConfig
+    from train.synth.generate import SynthConfig, synthesize_once
 
     out = tmp_path / "replay" / "studio_0"
     stale = out.with_name("studio_0.partial")
@@ -328,14 +327,14 @@ def test_a_stopped_render_starts_again_and_a_finished_one_is_kept(tmp_path: Path
     (stale / "videos" / "half.mp4").write_bytes(b"\x00" * 10)
     scfg = SynthConfig(scenario="ski", subjects=1, sequences=1, seconds=0.2, width=64, height=48, seed=3)
     calls = []
-    assert _render(out, scfg, lambda done, total: calls.append(done)) == out
+    assert synthesize_once(scfg, out, lambda done, total: calls.append(done)) == out
     assert not stale.exists() and calls and not (out / "videos" / "half.mp4").exists()
     from tvstream.manifest import discover
 
     assert [Path(e.video).parent for e in discover(out)] == [out / "videos"] and Path(discover(out)[0].video).is_file()
     stamp = (out / "manifest.json").stat().st_mtime_ns
     calls.clear()
-    _render(out, scfg, lambda done, total: calls.append(done))
+    synthesize_once(scfg, out, lambda done, total: calls.append(done))
     assert not calls and (out / "manifest.json").stat().st_mtime_ns == stamp
 
 

@@ -287,19 +287,19 @@ def split_labels(clips: list[Clip], work: Path, cfg: AdaptConfig) -> dict[str, d
 
 def render_synth(work: Path, cfg: AdaptConfig, size: tuple[int, int], progress: Progress) -> Path:
     """Render ``cfg.synth_subjects`` athletes of ``size = (W, H)`` over ``work/plates`` into ``work/synth`` (once)."""
-    from train.synth.generate import SynthConfig
+    from train.synth.generate import SynthConfig, synthesize_once
 
     scfg = SynthConfig(scenario="varied", subjects=cfg.synth_subjects, sequences=cfg.synth_sequences,
                        seconds=cfg.synth_seconds, width=size[0], height=size[1],
                        seed=cfg.seed, crf=(16, 34), test_fraction=0.0, labeled_fraction=1.0,
                        backgrounds=str(work / "plates"))
-    return _render(work / "synth", scfg, lambda done, total: progress("synth", done, total))
+    return synthesize_once(scfg, work / "synth", lambda done, total: progress("synth", done, total))
 
 
 def render_replay(work: Path, cfg: AdaptConfig, size: tuple[int, int], progress: Progress) -> None:
     """With ``cfg.replay == "render"``: the replay world (``config.REPLAY_WORLD``'s scenarios in their procedural
     venues, one take of ``cfg.replay_seconds`` per athlete) rendered into ``work/replay/<scenario>_<i>`` (once)."""
-    from train.synth.generate import SynthConfig
+    from train.synth.generate import SynthConfig, synthesize_once
 
     if cfg.replay != "render":
         return
@@ -307,23 +307,8 @@ def render_replay(work: Path, cfg: AdaptConfig, size: tuple[int, int], progress:
         scfg = SynthConfig(scenario=scenario, subjects=n, sequences=1, seconds=cfg.replay_seconds, width=size[0],
                            height=size[1], seed=cfg.seed + 100 + i, crf=(16, 34), test_fraction=0.0,
                            labeled_fraction=1.0)
-        _render(work / "replay" / f"{scenario}_{i}", scfg,
-                lambda done, total, s=scenario: progress(f"replay world ({s})", done, total))
-
-
-def _render(out: Path, scfg, progress: Callable[[int, int], None]) -> Path:
-    """The ``train.synth`` dataset of ``scfg`` rendered into ``out`` once: a stopped render starts again from
-    nothing (``out.partial`` is removed), a finished one is kept."""
-    from train.synth.generate import synthesize
-
-    if (out / "manifest.json").is_file():
-        return out
-    partial = out.with_name(out.name + ".partial")
-    if partial.exists():
-        shutil.rmtree(partial)
-    synthesize(scfg, partial, progress=progress)  # the manifest names its videos relative to its folder
-    partial.rename(out)
-    return out
+        synthesize_once(scfg, work / "replay" / f"{scenario}_{i}",
+                        lambda done, total, s=scenario: progress(f"replay world ({s})", done, total))
 
 
 # ---- 6. fine-tuning ----------------------------------------------------------------------------------------

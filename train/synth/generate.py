@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -249,6 +250,19 @@ def _camera_params(cams: list[Camera]) -> tuple[CameraParams, CameraParams | Non
     return camera, CameraParams(K=np.stack([c.K for c in cams]).astype(np.float32),
                                 R=np.stack([c.R for c in cams]).astype(np.float32),
                                 t=np.stack([c.t * 1000 for c in cams]).astype(np.float32))
+
+
+def synthesize_once(cfg: SynthConfig, out: Path, progress: Progress | None = None) -> Path:
+    """The dataset of ``cfg`` rendered into ``out`` once: a stopped render starts again from nothing
+    (``out.partial`` is removed), a finished one (its manifest written) is kept."""
+    if (out / "manifest.json").is_file():
+        return out
+    partial = out.with_name(out.name + ".partial")
+    if partial.exists():
+        shutil.rmtree(partial)
+    synthesize(cfg, partial, progress=progress)  # the manifest names its videos relative to its folder
+    partial.rename(out)
+    return out
 
 
 def synthesize(cfg: SynthConfig, out_dir: str | os.PathLike, progress: Progress | None = None,
