@@ -54,3 +54,18 @@ def test_by_camera_clips_are_one_camera_each_continuing_in_time(tmp_path):
     in_order = make_footage(src, tmp_path / "ordered", clips=1, seconds=0.32, size=(64, 48))
     assert [min((30, 90, 150, 210), key=lambda g: abs(g - v)) for v in _greys(in_order / "take_00.mp4")] == \
         [30] * 5 + [90] * 3  # name order: the camera changes with the take
+
+
+def test_a_rendered_venue_gives_one_stream_per_fixed_camera(tmp_path):
+    """``--render mixed``: the studio rig's 4 fixed cameras, each stream one camera's takes in order (the
+    athlete's takes one after the other); a second call finds the render done."""
+    from benchmarks.adapt_speed import render_source
+
+    out = render_source(tmp_path / "rendered", "mixed", None, None, subjects=1, takes=2, take_seconds=0.2)
+    groups = camera_groups(out, by_camera=True)
+    assert len(groups) == 4
+    assert [[p.name.rsplit("_", 1)[-1] for p in g] for g in groups] == [[f"c{k}.mp4"] * 2 for k in range(4)]
+    assert [p.name.split("_")[1] for p in groups[0]] == ["01", "02"]  # take 1, then take 2
+    stamp = (out / "manifest.json").stat().st_mtime_ns
+    assert render_source(out, "mixed", None, None, 1, 2, 0.2) == out
+    assert (out / "manifest.json").stat().st_mtime_ns == stamp
