@@ -100,6 +100,10 @@ def test_adapt_runs_every_stage_names_bad_clips_and_goes_on_after_a_stop(venue: 
     assert 0.0 <= report["after"]["pck"] <= 1.0 and report["before"]["pck"] > 0.5  # the shipped model sees him
     assert "agrees less with the teacher" in done.stderr  # 4 steps from scratch: worse than the shipped model
     assert set(report["after"]["clips"]) == set(report["clips"])
+    for key in ("before", "after"):  # unreported frames are misses in "pck", left out of "pck_reported"
+        rows = report[key]["clips"].values()
+        assert all(0 <= r["reported"] <= r["frames"] and r["pck_reported"] >= r["pck"] for r in rows)
+        assert report[key]["pck_reported"] >= report[key]["pck"]
     from train.checkpoint import load_checkpoint
 
     fit = load_checkpoint(work / "run" / "last.pt")["config"]["fit"]
@@ -337,6 +341,25 @@ def test_a_stopped_render_starts_again_and_a_finished_one_is_kept(tmp_path: Path
     synthesize_once(scfg, out, lambda done, total: calls.append(done))
     assert not calls and (out / "manifest.json").stat().st_mtime_ns == stamp
 
+
+
+def test_the_agreement_tells_frames_not_reported_from_joints_off():
+    """Three held-out frames against the teacher's 2D: one read exactly, one not reported (NaN: 12 misses), one
+    with the right wrist 100 px off (torso diagonal 50 px: a miss beyond 10 px) -> 23 of 36 core joints, 2 of 3
+    frames reported, 23 of 24 on those."""
+    from train.adapt.pipeline import tail_hits
+
+    body = np.array([[50, 100], [40, 100], [40, 140], [40, 180], [60, 100], [60, 140], [60, 180], [50, 80],
+                     [50, 60], [50, 50], [50, 40], [70, 60], [80, 80], [90, 100], [30, 60], [20, 80], [10, 100]],
+                    float)
+    teacher = np.repeat(body[None], 3, 0)
+    run = teacher.copy()
+    run[1] = np.nan
+    run[2, 16] += [0.0, 100.0]
+    hits, counted, reported = tail_hits(run, teacher, np.ones((3, 17), bool))
+    assert (hits.sum(), counted.sum()) == (23, 36)
+    assert reported.tolist() == [True, False, True]
+    assert (hits[reported].sum(), counted[reported].sum()) == (23, 24)
 
 def test_rendered_rows_are_drawn_often_enough_to_keep_the_venue_s_share():
     """The whole network's recipe keeps the venue's teacher rows at most a quarter of its training rows: 10481

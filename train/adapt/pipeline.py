@@ -424,18 +424,27 @@ def runs_as(ckpt: Path, init: str | None, out: Path) -> Path:
 # ---- 7. export and report ----------------------------------------------------------------------------------
 
 
+def tail_hits(pred: np.ndarray, joints2d: np.ndarray, visible: np.ndarray) -> tuple[np.ndarray, ...]:
+    """PCK@0.2 hits and counted joints ``(N, J)`` of the run's 2D ``pred (N, K, 2)`` (NaN where a frame was not
+    reported: every joint of it a miss) against the teacher's, and which frames were reported ``(N,)``."""
+    from train.metrics.keypoints import pck_hits
+
+    reported = ~np.isnan(pred).any(axis=(1, 2))
+    hits, counted = pck_hits(np.nan_to_num(pred, nan=-1e6), joints2d, visible)
+    return hits, counted, reported
+
+
 def agreement(model: Path | None, clips: list[Clip], work: Path, moving: dict[str, bool]) -> dict:
     """The runtime (``tvstream run``'s pipeline; a moving camera runs as ``--scenario ski``, without the
     rolling background) against the teacher on each clip's held-out tail; ``fps``: whole clips end to end
     (decoding included), ``ms_per_frame``: the model alone at batch 1."""
     from engines.backends import load_backend
     from train.posenet.evaluate import latency_ms, pipeline_outputs
-    from train.metrics.keypoints import pck_hits
     from tvstream.api import resolve_model
     from tvstream.labels import load_any_labels
 
     backend = load_backend(resolve_model(model), "onnxruntime", threads=1)
-    per_clip, hits, counted, frames, seconds = {}, 0, 0, 0, 0.0
+    per_clip, hits, counted, shown, seen, frames, seconds = {}, 0, 0, 0, 0, 0, 0.0
     for clip in clips:
         labels = load_any_labels(work / "holdout" / "clips" / f"{clip.name}.json")
         if len(labels.frames) == 0:
@@ -446,11 +455,14 @@ def agreement(model: Path | None, clips: list[Clip], work: Path, moving: dict[st
         frames += len(out["pose2d"])
         rows = np.asarray(labels.frames, int)
         keep = rows < len(out["pose2d"])
-        pred = np.nan_to_num(out["pose2d"][rows[keep]], nan=-1e6)  # not reported: a miss
-        h, c = pck_hits(pred, labels.joints2d[keep], labels.visible[keep])
-        per_clip[clip.name] = {"frames": int(keep.sum()), "pck": round(float(h.sum() / max(c.sum(), 1)), 4)}
+        h, c, reported = tail_hits(out["pose2d"][rows[keep]], labels.joints2d[keep], labels.visible[keep])
+        per_clip[clip.name] = {"frames": int(keep.sum()), "pck": round(float(h.sum() / max(c.sum(), 1)), 4),
+                               "reported": int(reported.sum()),
+                               "pck_reported": round(float(h[reported].sum() / max(c[reported].sum(), 1)), 4)}
         hits, counted = hits + int(h.sum()), counted + int(c.sum())
-    return {"model": str(resolve_model(model)), "pck": round(hits / max(counted, 1), 4), "clips": per_clip,
+        shown, seen = shown + int(h[reported].sum()), seen + int(c[reported].sum())
+    return {"model": str(resolve_model(model)), "pck": round(hits / max(counted, 1), 4),
+            "pck_reported": round(shown / max(seen, 1), 4), "clips": per_clip,
             "ms_per_frame": round(latency_ms(backend), 2), "fps": round(frames / max(seconds, 1e-9), 1)}
 
 
@@ -462,19 +474,24 @@ def report_markdown(report: dict) -> str:
              f"(replay: {report['config'].get('replay') or 'none'}); "
              f"{PARTS[report['config']['part']]} fine-tuned {report['steps']} steps at {report['lr']:g}"
              + "".join(f"; the {k} rows drawn {v}x" for k, v in report.get("drawn", {}).items()) + ".", "",
-             "| model | agreement with the teacher, held-out tails (PCK@0.2) | ms/frame (model, batch 1) | "
-             "frames/s end to end |", "|---|---|---|---|"]
+             "| model | agreement with the teacher, held-out tails (PCK@0.2) | on the frames it reported | "
+             "ms/frame (model, batch 1) | frames/s end to end |", "|---|---|---|---|---|"]
     for key in ("before", "after"):
         row = report[key]
-        lines.append(f"| {key}: `{Path(row['model']).name}` | {row['pck']:.3f} | {row['ms_per_frame']:.2f} | "
-                     f"{row['fps']:.0f} |")
+        lines.append(f"| {key}: `{Path(row['model']).name}` | {row['pck']:.3f} | {row['pck_reported']:.3f} | "
+                     f"{row['ms_per_frame']:.2f} | {row['fps']:.0f} |")
     if report.get("teacher_fps"):
         lines.append(f"\nTeacher: {report['teacher_fps']:.1f} labeled frames/s (its process start and the decoding "
                      f"of every frame included); the adapted model runs {report['after']['fps']:.0f} frames/s end "
                      f"to end, {report['after']['fps'] / report['teacher_fps']:.0f}x.")
-    lines += ["", "| clip | held-out frames | before | after |", "|---|---|---|---|"]
+    lines += ["", "A frame the run does not report (nobody sure enough, or the athlete held while out of sight: "
+                  "`--hold`) counts as a miss; the last columns say how many frames the adapted model reported "
+                  "and its agreement on those.", "",
+              "| clip | held-out frames | before | after | reported after | after, on reported frames |",
+              "|---|---|---|---|---|---|"]
     for name, row in report["after"]["clips"].items():
-        lines.append(f"| {name} | {row['frames']} | {report['before']['clips'][name]['pck']:.3f} | {row['pck']:.3f} |")
+        lines.append(f"| {name} | {row['frames']} | {report['before']['clips'][name]['pck']:.3f} | {row['pck']:.3f} "
+                     f"| {row['reported']} | {row['pck_reported']:.3f} |")
     if report["skipped"]:
         lines += ["", "Skipped:"] + [f"- `{path}`: {why}" for path, why in report["skipped"].items()]
     stages = ", ".join(f"{k} {v:.0f} s" for k, v in report["seconds"].items())
