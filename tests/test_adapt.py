@@ -104,6 +104,7 @@ def test_adapt_runs_every_stage_names_bad_clips_and_goes_on_after_a_stop(venue: 
         rows = report[key]["clips"].values()
         assert all(0 <= r["reported"] <= r["frames"] and r["pck_reported"] >= r["pck"] for r in rows)
         assert report[key]["pck_reported"] >= report[key]["pck"]
+        assert report[key]["decode_fps"] > report[key]["fps"]  # decoding alone: the ceiling of end to end
     from train.checkpoint import load_checkpoint
 
     fit = load_checkpoint(work / "run" / "last.pt")["config"]["fit"]
