@@ -1150,3 +1150,63 @@ def test_the_confidence_tolerance_follows_the_person_s_size_in_a_jittered_crop()
     known[0, H36M_17.index("lhip")] = False
     assert person_scale(loose, before, tight, 1.25, known)[0] == 1.0
     assert FitConfig.from_dict(FitConfig(weights=LossWeights(conf_follows_size=1.0)).to_dict()).weights.conf_follows_size == 1.0
+
+
+def test_a_label_fraction_draws_that_share_of_the_rows_the_same_for_the_same_seed():
+    from train.posenet.fit import FitConfig, labeled_share
+
+    rows = np.arange(100, 1100)
+    one = labeled_share(rows, 0.01, seed=3)
+    assert len(one) == 10 and list(one) == sorted(one) and set(one) <= set(rows)
+    assert list(labeled_share(rows, 0.01, seed=3)) == list(one)  # the A/B's two starts read the same labels
+    assert list(labeled_share(rows, 0.01, seed=4)) != list(one)
+    assert len(set(labeled_share(rows, 0.1, seed=3))) == 100
+    assert len(labeled_share(rows, 0.0001, seed=0)) == 1  # at least one row
+    assert labeled_share(rows, 1.0, seed=0) is rows
+    for bad in (0.0, 1.5):
+        with pytest.raises(ValueError, match="label_fraction"):
+            FitConfig(label_fraction=bad)
+
+
+def _ssl_checkpoint(path: Path, encoder_width: int) -> torch.nn.Module:
+    """A freshly initialised SSL model of the tiny preset with ``encoder_width``, saved as ``train ssl`` saves."""
+    from train.checkpoint import save_checkpoint
+    from train.models.config import MODEL_PRESETS
+    from train.models.ssl_model import SSLModel
+
+    mcfg = replace(MODEL_PRESETS["tiny"], encoder_width=encoder_width)
+    torch.manual_seed(7)
+    model = SSLModel(mcfg)
+    save_checkpoint(path, config={"variant": "Ours"}, step=5, model=model, extra={"model_config": mcfg.to_dict()})
+    return model
+
+
+def test_init_trunk_starts_the_head_from_the_self_supervised_encoder_and_refuses_what_does_not_fit(
+        tiny_cache: Path, tmp_path: Path):
+    from train.checkpoint import load_checkpoint
+    from train.posenet.config import SIZES
+    from train.posenet.fit import FitConfig, fit
+    from train.posenet.ssl_init import load_ssl_trunk
+
+    ssl = _ssl_checkpoint(tmp_path / "ssl" / "last.pt", encoder_width=SIZES["tiny"].width)
+    encoder = ssl.encoder.trunk
+    net = PoseNet(SIZES["tiny"])
+    assert load_ssl_trunk(net.head, tmp_path / "ssl") == len(net.head.trunk.state_dict())  # nothing left random
+    pairs = {"stem.0.weight": "stem.0.weight", "s1.0.conv1.weight": "stages.0.0.conv1.weight",
+             "s3.1.conv2.weight": "stages.2.1.conv2.weight", "s2.0.downsample.1.running_var":
+             "stages.1.0.downsample.1.running_var"}
+    head = net.head.trunk.state_dict()
+    theirs = encoder.state_dict()
+    for mine, other in pairs.items():
+        assert torch.equal(head[mine], theirs[other]), mine
+    # a run started so: its first checkpoint's trunk moved from the encoder's, not from random weights
+    cfg = FitConfig(model="tiny", cache=str(tiny_cache), steps=1, batch=4, warmup=1, val_every=3, threads=1,
+                    part="head", lr=1e-9, weight_decay=0.0, init_trunk=str(tmp_path / "ssl"))
+    fit(cfg, tmp_path / "run")
+    after = load_checkpoint(tmp_path / "run" / "last.pt")["model"]
+    assert torch.allclose(after["head.trunk.s1.0.conv1.weight"], theirs["stages.0.0.conv1.weight"], atol=1e-6)
+    _ssl_checkpoint(tmp_path / "wide.pt", encoder_width=2 * SIZES["tiny"].width)
+    with pytest.raises(CheckpointError, match="width 8"):
+        load_ssl_trunk(PoseNet(SIZES["tiny"]).head, tmp_path / "wide.pt")
+    with pytest.raises(CheckpointError, match="resnet"):
+        load_ssl_trunk(PoseNet(SIZES["real-lite"]).head, tmp_path / "ssl")

@@ -27,6 +27,7 @@ from train.posenet.cache import Cache, load_cache
 from train.posenet.config import RUN_TIME_SETTINGS, SIZES, PoseNetConfig
 from train.posenet.empty import empty_crops
 from train.posenet.model import PoseNet, PretrainedPoseHead
+from train.posenet.ssl_init import load_ssl_trunk
 from tvstream.errors import CheckpointError, LabelError
 from tvstream.sysinfo import cpu_has_native_bf16
 
@@ -85,6 +86,11 @@ class FitConfig:
     weight_decay: float = 1e-4
     seed: int = 0
     init: str | None = None  # warm start: the weights of another run's checkpoint of the same model size
+    # the resnet head's trunk starts from a self-supervised run's encoder (``tvstream train ssl``: the paper's
+    # pretraining on unlabeled video; train/posenet/ssl_init.py)
+    init_trunk: str | None = None
+    # the share of the training rows whose labels the run reads (a few-label run: 0.01, 0.1), drawn by ``seed``
+    label_fraction: float = 1.0
     threads: int = 2
     device: str = "cpu"  # "cuda" on a GPU machine; augmentation stays on the CPU
     cpu_amp: bool = False  # bfloat16 autocast on CPUs with native bf16 (AVX512-BF16 / AMX)
@@ -114,6 +120,8 @@ class FitConfig:
             raise ValueError(f"part must be one of {', '.join(PARTS)}, got {self.part!r}")
         if self.empty_crops < 0:
             raise ValueError(f"empty_crops must be >= 0, got {self.empty_crops}")
+        if not 0.0 < self.label_fraction <= 1.0:
+            raise ValueError(f"label_fraction must be in (0, 1], got {self.label_fraction}")
         if any(int(k) != k or k < 1 for k in self.repeat.values()):
             raise ValueError(f"repeat counts must be whole numbers >= 1, got {self.repeat}")
 
@@ -316,6 +324,15 @@ def split_rows(cache: Cache, val_every: int) -> tuple[np.ndarray, np.ndarray]:
     return np.flatnonzero(~held), np.flatnonzero(held)
 
 
+def labeled_share(rows: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """``fraction`` of ``rows`` (at least one), drawn at random by ``seed``, in their order: the labeled frames a
+    few-label run reads. The same seed draws the same rows, so runs that differ in their start read the same labels."""
+    if fraction >= 1.0:
+        return rows
+    n = max(1, round(len(rows) * fraction))
+    return rows[np.sort(np.random.default_rng(seed).choice(len(rows), n, replace=False))]
+
+
 def repeated_rows(cache: Cache, rows: np.ndarray, repeat: dict[str, int]) -> np.ndarray:
     """``rows`` with those of each cache folder named in ``repeat`` there that many times (drawn as often)."""
     unknown = set(repeat) - set(cache.names)
@@ -483,7 +500,7 @@ def fit(cfg: FitConfig, run_dir: Path, resume: bool = False,
         raise CheckpointError(f"{run_dir} already holds a run (resume it, or train into another folder)")
     cache = load_cache(Path(cfg.cache))
     train_rows, val_rows = split_rows(cache, cfg.val_every)
-    train_rows = repeated_rows(cache, train_rows, cfg.repeat)
+    train_rows = repeated_rows(cache, labeled_share(train_rows, cfg.label_fraction, cfg.seed), cfg.repeat)
     mcfg: PoseNetConfig = SIZES[cfg.model]
     torch.manual_seed(cfg.seed)
     model = PoseNet(mcfg).to(cfg.device)
@@ -543,6 +560,9 @@ def fit(cfg: FitConfig, run_dir: Path, resume: bool = False,
             picks = np.array_split(train_rows[torch.randperm(len(train_rows), generator=g)[:256].numpy()], 8)
             n = calibrate_norms(model, [rows_to_tensors(cache, p) for p in picks if len(p)], cfg)
             log.info("init %s was recovered from ONNX: %d batch norms calibrated on 256 training rows", cfg.init, n)
+    if cfg.init_trunk and fresh:
+        n = load_ssl_trunk(model.head, cfg.init_trunk)
+        log.info("init_trunk %s: %d tensors of its self-supervised encoder", cfg.init_trunk, n)
     # ---- resume
     if resume and ckpt_path.exists():
         state = load_checkpoint(ckpt_path, expect={"kind": KIND, "model": mcfg.to_dict()}, keys=("kind", "model"))

@@ -163,6 +163,13 @@ def pose(app: AppContext, features: Path, labels: str, data: Path | None, out_di
 @click.option("--init", "init", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Start from this checkpoint's weights (same --size), e.g. to continue on more data; of another "
                    "size with the same box detector (full -> real-lite): its detector only.")
+@click.option("--init-trunk", "init_trunk", type=click.Path(exists=True, path_type=Path), default=None,
+              help="Start the pose head's trunk (resnet sizes: lite, full, heavy) from a self-supervised run's "
+                   "encoder (tvstream train ssl --out RUN: RUN or RUN/last.pt): the paper's pretraining on "
+                   "unlabeled video.")
+@click.option("--labels", "label_fraction", type=click.FloatRange(0, 1, min_open=True), default=1.0,
+              show_default=True, help="Share of the labeled training frames to read (a few-label run: 0.01, 0.1), "
+                                      "drawn at random by the seed.")
 @click.option("--lr", type=click.FloatRange(0, min_open=True), default=1e-3, show_default=True)
 @click.option("--freeze-bn", is_flag=True,
               help="Keep the batch norms' statistics (a start recovered from an exported model: "
@@ -192,7 +199,8 @@ def pose(app: AppContext, features: Path, labels: str, data: Path | None, out_di
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
 @pass_app
 def posenet(app: AppContext, data: Path, out_dir: Path, cache_dir: Path, size: str, steps: int, batch_size: int,
-            device: str, cpu_amp: bool, init: Path | None, lr: float, freeze_bn: bool, sets: tuple[str, ...],
+            device: str, cpu_amp: bool, init: Path | None, init_trunk: Path | None, label_fraction: float, lr: float,
+            freeze_bn: bool, sets: tuple[str, ...],
             part: str, threads: int, repeats: tuple[str, ...], empty_crops: int, empty_from: Path | None,
             resume: bool) -> None:
     """Supervised training of the localising pose network (box detector + heatmap/location-map heads).
@@ -258,6 +266,8 @@ def posenet(app: AppContext, data: Path, out_dir: Path, cache_dir: Path, size: s
             cfg = FitConfig.from_dict({**defaults, "model": size, "cache": str(root), "steps": steps,
                                        "batch": batch_size, "device": device, "cpu_amp": cpu_amp, "lr": lr,
                                        "init": str(init) if init else None, "freeze_bn": freeze_bn, "part": part,
+                                       "init_trunk": str(init_trunk) if init_trunk else None,
+                                       "label_fraction": label_fraction,
                                        "threads": threads, "repeat": repeat, "empty_crops": empty_crops,
                                        "empty_from": str(empty_from.resolve()) if empty_from else None, **sections})
         except TypeError as err:
