@@ -1192,7 +1192,14 @@ def test_init_trunk_starts_the_head_from_the_self_supervised_encoder_and_refuses
     encoder = ssl.encoder.trunk
     net = PoseNet(SIZES["tiny"])
     assert load_ssl_trunk(net.head, tmp_path / "ssl") == len(net.head.trunk.state_dict())  # nothing left random
-    pairs = {"stem.0.weight": "stem.0.weight", "s1.0.conv1.weight": "stages.0.0.conv1.weight",
+    # the first convolution on the pose network's input equals the encoder's on its own input, up to a constant
+    # per channel (the normalisations' offsets, which its batch norm takes out)
+    image = torch.rand(2, 3, 32, 32)
+    with torch.no_grad():
+        diff = net.head.trunk.stem[0](net.normalise(image)) - encoder.stem[0](ssl._norm(image))
+    inner = diff[:, :, 2:-2, 2:-2]  # away from the zero padding
+    assert float(inner.std(dim=(0, 2, 3)).max()) < 1e-4 < float(inner.mean(dim=(0, 2, 3)).abs().max())
+    pairs = {"s1.0.conv1.weight": "stages.0.0.conv1.weight",
              "s3.1.conv2.weight": "stages.2.1.conv2.weight", "s2.0.downsample.1.running_var":
              "stages.1.0.downsample.1.running_var"}
     head = net.head.trunk.state_dict()

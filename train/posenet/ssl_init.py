@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch
 from torch import nn
 
-from train.posenet.model import PoseHead, PretrainedPoseHead
+from train.posenet.model import STD, PoseHead, PretrainedPoseHead
 from tvstream.errors import CheckpointError
 
 # the head trunk's parts -> the SSL encoder trunk's (train.models.backbone.ResNetTrunk)
@@ -23,7 +24,13 @@ TRUNK_PARTS = {"stem": "stem", "s1": "stages.0", "s2": "stages.1", "s3": "stages
 def load_ssl_trunk(head: nn.Module, checkpoint: str | Path) -> int:
     """Copy the encoder trunk of the SSL run ``checkpoint`` (a ``last.pt`` or its folder) into ``head``'s trunk;
     returns the number of tensors copied. A clear error when ``head`` is not a ``resnet`` head or the encoder is
-    another depth or width."""
+    another depth or width.
+
+    The encoder learnt on images normalised by ImageNet's statistics, the pose network normalises by its own
+    (``train.posenet.model.MEAN``, ``STD``): the first convolution's weights are scaled per input channel by the
+    ratio of the two scales, so it sees the same contrast; the offset is a constant per channel, which the batch
+    norm after it takes out."""
+    from train.models.ssl_model import IMAGENET_STD
     from train.pose.features import load_ssl_model  # the SSL model's classes: only when asked for
 
     path = Path(checkpoint)
@@ -37,6 +44,8 @@ def load_ssl_trunk(head: nn.Module, checkpoint: str | Path) -> int:
     encoder = ssl_model.encoder.trunk
     mine = {f"{part}.{k}": v for part, theirs in TRUNK_PARTS.items()
             for k, v in encoder.get_submodule(theirs).state_dict().items()}
+    scale = torch.tensor(STD) / torch.tensor(IMAGENET_STD)  # x_ssl = scale * x_pose + offset, per channel
+    mine["stem.0.weight"] = mine["stem.0.weight"] * scale.view(1, 3, 1, 1)
     try:
         head.trunk.load_state_dict(mine)
     except RuntimeError as err:  # shapes: another width or depth
