@@ -489,9 +489,11 @@ def report_markdown(report: dict) -> str:
     if report.get("teacher_fps"):
         lines.append(f"\nTeacher: {report['teacher_fps']:.1f} labeled frames/s (its process start and the decoding "
                      f"of every frame included); the adapted model runs {report['after']['fps']:.0f} frames/s end "
-                     f"to end, {report['after']['fps'] / report['teacher_fps']:.0f}x. Decoding alone runs "
-                     f"{report['after']['decode_fps']:.0f} frames/s here "
-                     f"({report['after']['decode_fps'] / report['teacher_fps']:.1f}x the teacher): no model runs "
+                     f"to end, {report['after']['fps'] / report['teacher_fps']:.0f}x.")
+    if report["after"].get("decode_fps"):
+        times = (f" ({report['after']['decode_fps'] / report['teacher_fps']:.1f}x the teacher)"
+                 if report.get("teacher_fps") else "")
+        lines.append(f"\nDecoding alone runs {report['after']['decode_fps']:.0f} frames/s here{times}: no model runs "
                      "faster end to end on this footage and machine.")
     lines += ["", "A frame the run does not report (nobody sure enough, or the athlete held while out of sight: "
                   "`--hold`) counts as a miss; the last columns say how many frames the adapted model reported "
