@@ -113,9 +113,9 @@ def main(argv: list[str] | None = None) -> None:
             print(json.dumps(rows[-1]), flush=True)
     if args.train_only:
         return
-    meta = {"machine": cpu_model(), "date": time.strftime("%Y-%m-%d %H:%M"), "model": args.model, "steps": args.steps,
-            "batch": args.batch, "lr": args.lr, "ssl": str(ssl_ckpt), "ssl_step": int(load_checkpoint(ssl_ckpt)["step"]),
-            "cache": str(args.cache)}
+    meta = {"machine": cpu_model(), "date": time.strftime("%Y-%m-%d %H:%M"), "model": args.model,
+            "steps": args.steps, "batch": args.batch, "lr": args.lr, "seed": args.seed, "ssl": str(ssl_ckpt),
+            "ssl_step": int(load_checkpoint(ssl_ckpt)["step"]), "cache": str(args.cache)}
     RESULTS.mkdir(exist_ok=True)
     write_text_atomic(RESULTS / f"{args.name}.json", json.dumps({"meta": meta, "rows": rows}, indent=1) + "\n")
     write_text_atomic(RESULTS / f"{args.name}.md", markdown(rows, meta))
