@@ -90,11 +90,11 @@ def main(argv: list[str] | None = None) -> None:
     from engines.export import export_onnx
     from train.posenet.cache import load_cache
     from train.posenet.evaluate import bench_model, clip_groups
-    from train.posenet.fit import labeled_share, split_rows
+    from train.posenet.fit import FitConfig, labeled_share, split_rows
 
     ssl_ckpt = args.ssl / "last.pt" if args.ssl.is_dir() else args.ssl
     cache = load_cache(args.cache)
-    train_rows, _ = split_rows(cache, 40)
+    train_rows, _ = split_rows(cache, FitConfig().val_every)  # the rows every arm trains on (fit holds out the same)
     groups = clip_groups(args.bench, False)
     rows = []
     for fraction in args.fractions:

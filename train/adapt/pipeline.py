@@ -434,6 +434,11 @@ def tail_hits(pred: np.ndarray, joints2d: np.ndarray, visible: np.ndarray) -> tu
     return hits, counted, reported
 
 
+def _share(hits, counted) -> float:
+    """PCK from hit and counted joint totals, rounded as the report shows it (0 where nothing was counted)."""
+    return round(float(hits) / max(float(counted), 1.0), 4)
+
+
 def agreement(model: Path | None, clips: list[Clip], work: Path, moving: dict[str, bool],
               decode: bool = False) -> dict:
     """The runtime (``tvstream run``'s pipeline; a moving camera runs as ``--scenario ski``, without the
@@ -459,13 +464,13 @@ def agreement(model: Path | None, clips: list[Clip], work: Path, moving: dict[st
         rows = np.asarray(labels.frames, int)
         keep = rows < len(out["pose2d"])
         h, c, reported = tail_hits(out["pose2d"][rows[keep]], labels.joints2d[keep], labels.visible[keep])
-        per_clip[clip.name] = {"frames": int(keep.sum()), "pck": round(float(h.sum() / max(c.sum(), 1)), 4),
+        per_clip[clip.name] = {"frames": int(keep.sum()), "pck": _share(h.sum(), c.sum()),
                                "reported": int(reported.sum()),
-                               "pck_reported": round(float(h[reported].sum() / max(c[reported].sum(), 1)), 4)}
+                               "pck_reported": _share(h[reported].sum(), c[reported].sum())}
         hits, counted = hits + int(h.sum()), counted + int(c.sum())
         shown, seen = shown + int(h[reported].sum()), seen + int(c[reported].sum())
-    scores = {"model": str(resolve_model(model)), "pck": round(hits / max(counted, 1), 4),
-              "pck_reported": round(shown / max(seen, 1), 4), "clips": per_clip,
+    scores = {"model": str(resolve_model(model)), "pck": _share(hits, counted),
+              "pck_reported": _share(shown, seen), "clips": per_clip,
               "ms_per_frame": round(latency_ms(backend), 2), "fps": round(frames / max(seconds, 1e-9), 1)}
     if decode:
         scores["decode_fps"] = round(time_decode(str(clips[0].path), backend.metadata.input_size, 1500)[0].fps, 1)
