@@ -25,10 +25,11 @@ from tvstream.candidates import MIN_LOGIT, Candidate, find_people
 from tvstream.camera import CameraFile, SceneCamera, scene_camera
 from tvstream.labels import box_from_joints
 from tvstream.overlay import draw_box, draw_pose3d_inset, draw_skeleton
-from tvstream.root_position import RootEstimate, RootTracker
+from tvstream.root_position import KNOWN_STATURE_SCALE_SD, SKELETON_SCALE_SD, RootEstimate, RootTracker
 from tvstream.sinks import JsonlSink, pose_line
 from tvstream.smoothing import OneEuroFilter
 from tvstream.sources import Frame, VideoSource
+from tvstream.stature import HEIGHT_RANGE_M, StatureScale
 from tvstream.tracking import CORE_INDEX, GravityBoxTracker, JointTracker, core_confidence
 from tvstream.video_writer import VideoWriter
 
@@ -93,6 +94,9 @@ class RunOptions:
     camera: CameraFile | None = None  # --camera: the source's K (and floor) for the root position
     fov: float | None = None  # --fov: horizontal field of view (degrees) when there is no camera file
     keep: KeepOptions = KeepOptions()  # which person is the athlete, and how long its track survives unseen
+    # --height: the athlete's height (m). The 3D is scaled to it (tvstream.stature) and the root's distance follows;
+    # None: the head's own size (a crop shows proportions, not size)
+    height_m: float | None = None
 
     def __post_init__(self) -> None:
         if self.batch < 1:
@@ -103,6 +107,8 @@ class RunOptions:
             raise ValueError(f"track_keep must be in [0, 1], got {self.track_keep}")
         if self.second_look is not None and not 0 <= self.second_look <= 1:
             raise ValueError(f"second_look must be in [0, 1] or None, got {self.second_look}")
+        if self.height_m is not None and not HEIGHT_RANGE_M[0] <= self.height_m <= HEIGHT_RANGE_M[1]:
+            raise ValueError(f"height_m must be in {HEIGHT_RANGE_M} (metres) or None, got {self.height_m}")
 
 
 @dataclass
@@ -235,8 +241,10 @@ def estimate(source: VideoSource, backend, options: RunOptions, stop: threading.
     # frame): at 1 Hz / beta 0.05 it cost 0.044 PCK@0.2 on held-out training-world clips, at 3 Hz / 0.3 nothing
     filters = (OneEuroFilter(), OneEuroFilter(min_cutoff=3.0, beta=0.3))
     # a diver is in the air: the floor's scale (the lower ankle on it) would push the root too far away
+    statures = None if options.height_m is None else StatureScale(1000 * options.height_m)
     roots = RootTracker(camera or scene_camera(source.width, source.height, options.camera, options.fov),
-                        options.smooth, use_floor=options.scenario != "dive")
+                        options.smooth, use_floor=options.scenario != "dive",
+                        skeleton_sd=SKELETON_SCALE_SD if statures is None else KNOWN_STATURE_SCALE_SD)
     # a localising model's written box is the athlete's, made from its joints (pose_box), not the crop's
     boxes_from_joints = "conf" in backend.metadata.outputs
     picture = np.array([source.width, source.height] * 2, np.float32)  # pose_box's bounds
@@ -338,6 +346,8 @@ def estimate(source: VideoSource, backend, options: RunOptions, stop: threading.
                 elif not detected:
                     for f in filters:
                         f.reset()
+                if statures is not None and detected:
+                    pose3d = statures(pose3d, track_id, core)
                 if detected and boxes_from_joints:
                     box = pose_box(pose2d, picture)
                 if tracker is not None and detected:
@@ -497,7 +507,9 @@ def run_stream(source: VideoSource, backend, sink: JsonlSink, options: RunOption
     (``finder``: :func:`estimate`'s)."""
     foreground = None if foreground_scored(options) else {"scored": False, "reason": MOVING_CAMERA}
     camera = scene_camera(source.width, source.height, options.camera, options.fov)
-    sink.header(model_info, source.uri, source.width, source.height, source.fps, foreground, camera.to_dict())
+    athlete = None if options.height_m is None else {"height_m": options.height_m}
+    sink.header(model_info, source.uri, source.width, source.height, source.fps, foreground, camera.to_dict(),
+                athlete)
     stats = RunStats()
     for record in estimate(source, backend, options, stop, camera, finder):
         sink.pose(**record.written())

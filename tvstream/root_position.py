@@ -43,6 +43,8 @@ ANKLE_HEIGHT_MM = 120.0  # the lower ankle over a gait: 80 mm standing (0.039 x 
 ANKLE_HEIGHT_SD_MM = 50.0  # the lower foot is not always flat: heel-off and swing lift it
 ANKLE_PIXEL_SD = 4.0  # the 2D ankle's error, pixels
 SKELETON_SCALE_SD = 0.08  # relative: adults' stature varies by ~7% (sd) and a monocular skeleton cannot see it
+KNOWN_STATURE_SCALE_SD = 0.02  # a skeleton scaled to the athlete's given height (tvstream.stature): the height's
+# own error and the chain's spread over bodies (0.14%) are small; the head's proportions are not exact
 
 
 def solve_root(pose3d: np.ndarray, pose2d: np.ndarray, K: np.ndarray, weights: np.ndarray | None = None,
@@ -136,12 +138,12 @@ def floor_scale(joints: np.ndarray, K: np.ndarray, ground: GroundPlane,
     return float(scale), float(sd)
 
 
-def combined_scale(floor: tuple[float, float] | None) -> float:
-    """The inverse-variance mean of the skeleton's own scale (1, sd :data:`SKELETON_SCALE_SD`) and the floor's."""
+def combined_scale(floor: tuple[float, float] | None, skeleton_sd: float = SKELETON_SCALE_SD) -> float:
+    """The inverse-variance mean of the skeleton's own scale (1, sd ``skeleton_sd``) and the floor's."""
     if floor is None:
         return 1.0
     scale, sd = floor
-    w_skeleton, w_floor = SKELETON_SCALE_SD ** -2, sd ** -2
+    w_skeleton, w_floor = skeleton_sd ** -2, sd ** -2
     return (w_skeleton + w_floor * scale) / (w_skeleton + w_floor)
 
 
@@ -169,6 +171,8 @@ class RootTracker:
         speed_cutoff: the cutoff (Hz, no speed gain) of the trajectory the speed is the finite difference of: depth
             noise at 25 fps is a large apparent speed, which the position filter's speed gain would follow.
         use_floor: with a floor, also scale the skeleton by :func:`combined_scale` (its ankle on the floor).
+        skeleton_sd: how far the skeleton's own scale is trusted against the floor's (relative sd):
+            :data:`KNOWN_STATURE_SCALE_SD` for a skeleton scaled to a known height (:mod:`tvstream.stature`).
 
     The defaults were chosen on other clips than the reported ones (``benchmarks/root_position.py --seed 1``, in
     ``benchmarks/results/root_position_tuning.md``): 0.5 Hz / 0.0005 kept the position error of no filter (within
@@ -177,8 +181,8 @@ class RootTracker:
     """
 
     def __init__(self, camera: SceneCamera, smooth: bool = True, min_cutoff: float = 0.5, beta: float = 0.0005,
-                 speed_cutoff: float = 0.5, use_floor: bool = True) -> None:
-        self.camera, self.use_floor = camera, use_floor
+                 speed_cutoff: float = 0.5, use_floor: bool = True, skeleton_sd: float = SKELETON_SCALE_SD) -> None:
+        self.camera, self.use_floor, self.skeleton_sd = camera, use_floor, skeleton_sd
         self.filter = OneEuroFilter(min_cutoff=min_cutoff, beta=beta) if smooth else None
         self.speed_filter = OneEuroFilter(min_cutoff=speed_cutoff, beta=0.0) if smooth else None
         self._last: tuple[np.ndarray, float] | None = None
@@ -199,7 +203,7 @@ class RootTracker:
             self.reset()
             return RootEstimate(ground=ground is not None)
         if ground is not None and self.use_floor:
-            T = T * combined_scale(floor_scale(pose3d + T, self.camera.K, ground, conf))
+            T = T * combined_scale(floor_scale(pose3d + T, self.camera.K, ground, conf), self.skeleton_sd)
         path = T if self.speed_filter is None else self.speed_filter(T, t)
         if self.filter is not None:
             T = self.filter(T, t)

@@ -170,10 +170,11 @@ class JsonlSink:
 
     def header(self, model: dict[str, Any], uri: str, width: int, height: int, fps: float | None,
                foreground: dict[str, Any] | None = None,
-               camera: dict[str, Any] | None = None) -> None:
+               camera: dict[str, Any] | None = None, athlete: dict[str, Any] | None = None) -> None:
         """The first line: schema, model, joints, units and the source (``foreground``: how frames were scored,
         when not against a rolling background; ``camera``: the
-        intrinsics and floor the root positions use, :meth:`tvstream.camera.SceneCamera.to_dict`)."""
+        intrinsics and floor the root positions use, :meth:`tvstream.camera.SceneCamera.to_dict`; ``athlete``: what
+        the user said of the athlete, e.g. ``{"height_m": 1.8}`` from ``--height``)."""
         fps = fps if fps and math.isfinite(fps) and fps > 0 else None
         line = {"type": "header", "schema": POSE_SCHEMA_ID, "model": model, "joints": list(JOINT_NAMES),
                 "units": "mm", "source": {"uri": uri, "width": int(width), "height": int(height), "fps": fps}}
@@ -181,6 +182,8 @@ class JsonlSink:
             line["foreground"] = foreground
         if camera is not None:
             line["camera"] = camera
+        if athlete is not None:
+            line["athlete"] = athlete
         self._write(line)
 
     def pose(self, frame: int, t: float, detected: bool, score: float, box: np.ndarray | None,

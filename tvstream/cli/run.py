@@ -15,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from tvstream.athlete import SELECT_POLICIES, KeepOptions
 from tvstream.cli.context import AppContext, pass_app
+from tvstream.stature import HEIGHT_RANGE_M
 
 if TYPE_CHECKING:
     from tvstream.sinks import JsonlSink
@@ -93,6 +94,11 @@ FEW_DETECTED_SHARE = 0.1  # ... that reports the athlete in fewer than this shar
 @click.option("--fov", type=click.FloatRange(1, 179), default=None, metavar="DEG",
               help="The source's horizontal field of view, when there is no camera file (a wrong one scales the "
                    "root's depth, not its direction).")
+@click.option("--height", "height_m", type=click.FloatRange(*HEIGHT_RANGE_M), default=None, metavar="METRES",
+              help="(Experimental) The athlete's height: the 3D is scaled so the skeleton stands this tall, and "
+                   "the root's distance and speed follow (the network sees proportions, not size). On the rendered "
+                   "bench: 3D error 135.5 -> 126.7 mm, the root's distance error halved; where the pose is read badly "
+                   "the 3D error can rise a little.")
 @click.option("--live/--no-live", default=None,
               help="Newest frame wins when processing lags (default: on for cameras and network URLs, off for "
                    "files and stdin, which process every frame).")
@@ -101,7 +107,7 @@ def run(app: AppContext, source: str, model: Path | None, out: str, backend: str
         no_smooth: bool, no_track: bool, scenario: str, render: Path | None, deinterlace: bool, hwaccel: str | None,
         live: bool | None, wait_client: bool, realtime: bool, camera: Path | None, fov: float | None, select: str,
         hold: float, min_conf: float | None, second_look: float | None, no_second_look: bool, sharp: bool,
-        fast: bool) -> None:
+        fast: bool, height_m: float | None) -> None:
     """Estimate 3D poses in INPUT: a video file, - for stdin, a camera (camera:0, /dev/video0) or a URL
     (rtsp, rtmp, srt, http, tcp, udp; re-connected with back-off when the stream drops).
 
@@ -130,6 +136,7 @@ def run(app: AppContext, source: str, model: Path | None, out: str, backend: str
     engine, info = open_model(model, backend, threads)
     opts = RunOptions(batch=batch, smooth=not no_smooth, track=not no_track, render=str(render) if render else None,
                       scenario=scenario, camera=camera_file, fov=fov, keep=KeepOptions(select=select, hold_s=hold),
+                      height_m=height_m,
                       **({} if min_conf is None else {"min_conf": min_conf}),
                       **({"second_look": None, "reread": False} if no_second_look else {} if second_look is None
                          else {"second_look": second_look}))
