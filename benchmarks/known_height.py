@@ -24,7 +24,6 @@ import numpy as np
 from train.metrics.pose import mpjpe, p_mpjpe
 from train.posenet.evaluate import ClipReader, clip_groups, scenario_of
 from tvstream.camera import SceneCamera
-from tvstream.detector_view import finder_for, model_for_source
 from tvstream.labels import load_any_labels
 from tvstream.pipeline import RunOptions, estimate
 from tvstream.sources import VideoSource
@@ -42,16 +41,12 @@ def true_height_m(joints3d: np.ndarray) -> float:
 
 def run_clip(reader: ClipReader, group: str, video: Path, K: np.ndarray, height_m: float | None) -> dict:
     """The run's per-frame root-relative 3D and root position (NaN where not reported or not solved)."""
-    with VideoSource(str(video), reader.backend.metadata.input_size) as source:
-        twin = model_for_source(reader.model, reader.backend.metadata, source.fit)
-        backend = reader._backend(twin) if twin is not None else reader.backend
-        finder = finder_for(reader.model, backend.metadata, source.fit)
+    backend, finder = reader.run_backends(video)
     options = replace(RunOptions(), scenario=scenario_of(group), height_m=height_m)
     pose3d, root = [], []
     with VideoSource(str(video), backend.metadata.input_size) as source:
         camera = None if K is None else SceneCamera(K=np.asarray(K, np.float64), width=source.width, intrinsics="file")
-        for r in estimate(source, backend, options, camera=camera,
-                          finder=None if finder is None else reader._backend(finder)):
+        for r in estimate(source, backend, options, camera=camera, finder=finder):
             pose3d.append(r.pose3d if r.detected else np.full((17, 3), np.nan))
             found = r.detected and r.root is not None and r.root.position is not None
             root.append(r.root.position if found else np.full(3, np.nan))
@@ -98,7 +93,8 @@ def benchmark(model: str, groups: dict[str, list[tuple[Path, Path]]]) -> dict:
             for arm in pooled:
                 pooled[arm] += parts[arm]
         print(name, rows[name], flush=True)
-    rows["bench (all)"] = {arm: summary(p) for arm, p in pooled.items()}
+    if pooled["without"]:
+        rows["bench (all)"] = {arm: summary(p) for arm, p in pooled.items()}
     return {"model": model, "machine": cpu_model(), "date": time.strftime("%Y-%m-%d %H:%M"), "groups": rows,
             "heights_m": [min(heights), float(np.median(heights)), max(heights)]}
 

@@ -164,13 +164,18 @@ class ClipReader:
         """Per-frame outputs (source pixels) of ``video`` from clip group ``group`` (its name sets the run's
         scenario, :func:`scenario_of`)."""
         if mode == "pipeline":
-            with VideoSource(str(video), self.backend.metadata.input_size) as source:
-                twin = model_for_source(self.model, self.backend.metadata, source.fit, sharp=self.sharp)
-                backend = self._backend(twin) if twin is not None else self.backend
-                finder = finder_for(self.model, backend.metadata, source.fit)
-            return pipeline_outputs(backend, video, scenario_of(group),
-                                    finder=None if finder is None else self._backend(finder))[0]
+            backend, finder = self.run_backends(video)
+            return pipeline_outputs(backend, video, scenario_of(group), finder=finder)[0]
         return model_outputs(self.backend, video, labels=labels if mode == "labeled-box" else None)[0]
+
+    def run_backends(self, video: Path):
+        """``(backend, finder)`` as ``tvstream run`` opens them for ``video``: the model or its twin for the
+        source, and the person finder of a landscape source (None where there is none)."""
+        with VideoSource(str(video), self.backend.metadata.input_size) as source:
+            twin = model_for_source(self.model, self.backend.metadata, source.fit, sharp=self.sharp)
+            backend = self._backend(twin) if twin is not None else self.backend
+            finder = finder_for(self.model, backend.metadata, source.fit)
+        return backend, None if finder is None else self._backend(finder)
 
     def _backend(self, path: Path):
         """A twin's backend, loaded once."""
