@@ -17,12 +17,14 @@ import numpy as np
 
 from tvstream.skeleton import H36M_17
 
-# the standing chain: a leg (hip, knee, ankle; the mean of both) and the trunk up to the head top. Bone lengths,
-# so the chain does not change with the pose (a crouched skier's is a standing one's).
-_LEG_BONES = (("rhip", "rknee"), ("rknee", "rankle"), ("lhip", "lknee"), ("lknee", "lankle"))
-_TRUNK_BONES = (("hip", "spine"), ("spine", "thorax"), ("thorax", "neck"), ("neck", "head"))
-_LEGS = np.array([[H36M_17.index(a), H36M_17.index(b)] for a, b in _LEG_BONES])
-_TRUNK = np.array([[H36M_17.index(a), H36M_17.index(b)] for a, b in _TRUNK_BONES])
+# the standing chain: a leg (hip, knee, ankle; the mean of both) and the trunk up to the head top, as the bones
+# that end at these joints in the skeleton's tree, each with its weight. Bone lengths, so the chain does not change
+# with the pose (a crouched skier's is a standing one's).
+_CHAIN = {"rknee": 0.5, "rankle": 0.5, "lknee": 0.5, "lankle": 0.5, "spine": 1.0, "thorax": 1.0, "neck": 1.0,
+          "head": 1.0}
+_ENDS = np.array([H36M_17.index(name) for name in _CHAIN])
+_STARTS = np.array([H36M_17.parents[j] for j in _ENDS])
+_WEIGHTS = np.array(list(_CHAIN.values()))
 # stature (the body's vertical extent standing) over that chain: 1.039 for 40 random adults of the renderer's body
 # model (anny, 1.45-2.23 m tall), spread 0.0014; the rest is the ankle's height above the sole and the skull above
 # the head-top joint
@@ -33,9 +35,8 @@ HEIGHT_RANGE_M = (0.5, 2.5)  # what --height accepts
 def standing_chain(pose3d: np.ndarray) -> float:
     """The standing chain of a 17-joint skeleton ``(17, 3)``: its mean leg plus its trunk to the head top (same
     units as ``pose3d``)."""
-    p = np.asarray(pose3d, dtype=np.float64)
-    legs = np.linalg.norm(p[_LEGS[:, 1]] - p[_LEGS[:, 0]], axis=-1).sum() / 2
-    return float(legs + np.linalg.norm(p[_TRUNK[:, 1]] - p[_TRUNK[:, 0]], axis=-1).sum())
+    p = np.asarray(pose3d)
+    return float(np.linalg.norm(p[_ENDS] - p[_STARTS], axis=-1) @ _WEIGHTS)
 
 
 class StatureScale:
@@ -69,5 +70,7 @@ class StatureScale:
         self._sum += weight * chain
         self._weight += weight
         mean = self._sum / self._weight if self._weight > 0 else chain  # nothing sure yet: the frame's own
-        root = pose3d[:1]
-        return root + (pose3d - root) * (self.chain_mm / mean)
+        scaled = pose3d - pose3d[:1]  # the one new array
+        scaled *= self.chain_mm / mean
+        scaled += pose3d[:1]
+        return scaled
