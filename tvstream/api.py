@@ -77,7 +77,7 @@ def open_finder(model: str | os.PathLike | None, engine, fit, backend: str = "au
 def stream(source: str | os.PathLike, model: str | os.PathLike | None = None, *, backend: str = "auto",
            batch: int = 1, smooth: bool = True, scenario: str = "studio", threads: int = 0, track: bool = True,
            camera: str | os.PathLike | None = None, fov: float | None = None, select: str = "largest",
-           sharp: bool = False, fast: bool = False, height_m: float | None = None,
+           sharp: bool = False, fast: bool = False, height_m: float | None = None, cuts: bool = True,
            **source_options: Any) -> Iterator[dict]:
     """Yield one dict per frame of ``source`` (a file, ``-``, a camera or a network URL), as the JSON lines.
 
@@ -93,6 +93,8 @@ def stream(source: str | os.PathLike, model: str | os.PathLike | None = None, *,
     (:mod:`tvstream.athlete`). ``sharp``: a source at least 1.5x the model's frame runs on a frame twice as large;
     ``fast``: a model that reads each crop also mirrored reads it once (:mod:`tvstream.detector_view`).
     ``height_m``: the athlete's height; the 3D is scaled to it and the root follows (:mod:`tvstream.stature`).
+    ``cuts``: a new shot (a cut between cameras) starts the tracking afresh, with a new track id
+    (:mod:`tvstream.scene_cut`).
     Breaking out of the loop closes the source and the model.
 
     Example::
@@ -115,7 +117,7 @@ def stream(source: str | os.PathLike, model: str | os.PathLike | None = None, *,
             engine, _ = open_model_for_source(model, engine, info, src, backend, threads, sharp, fast)
             finder = open_finder(model, engine, src.fit, backend, threads) if batch == 1 and track else None
             options = RunOptions(batch=batch, smooth=smooth, scenario=scenario, track=track, camera=camera_file,
-                                 fov=fov, keep=KeepOptions(select=select), height_m=height_m)
+                                 fov=fov, keep=KeepOptions(select=select), height_m=height_m, cuts=cuts)
             for record in estimate(src, engine, options, finder=finder):
                 yield record.to_dict()
     finally:

@@ -188,6 +188,12 @@ class AthleteTrack:
         self._shape = 1.0  # running ratio of the athlete's skeleton size to its box's (see owns)
 
     # --- state -----------------------------------------------------------------------------------------------
+    def forget(self) -> None:
+        """A new shot (:mod:`tvstream.scene_cut`): nobody is held, and the next person found starts a new track (the
+        run cannot tell whether the camera cut to the same athlete)."""
+        self._alive = None
+        self.others, self.rivals, self.ambiguous = [], [], False
+
     def held(self, t: float) -> bool:
         """Is there an athlete whose track survives at time ``t``?"""
         return self._alive is not None and t - self._alive <= self.options.hold_s

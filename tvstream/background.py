@@ -43,6 +43,10 @@ class RollingBackground:
         self._count = 0
         self.background: np.ndarray | None = None  # (h, w) float32
 
+    def reset(self) -> None:
+        """Forget every frame (a new shot: another place's background); the next frames build it again."""
+        self._ring, self._count, self.background = None, 0, None
+
     def _small(self, image: np.ndarray) -> np.ndarray:
         h, w = image.shape[:2]
         step = max(w // self.width, 1)

@@ -60,6 +60,11 @@ class CameraMotion:
         self._count = 0
         self.moving = False  # the median of the last `window` shifts >= min_shift (updated per comparison)
 
+    def reset(self) -> None:
+        """Forget the frames so far (a new shot): the next comparisons decide :attr:`moving` again."""
+        self._last, self._count, self.moving = None, 0, False
+        self._shifts.clear()
+
     def observe(self, image: np.ndarray) -> bool:
         """Take the next frame (model frame, ``(H, W, 3)`` uint8); returns :attr:`moving`."""
         self._count += 1
@@ -69,12 +74,12 @@ class CameraMotion:
         spectrum = _spectrum(grey)
         if self._last is not None and self._last[1] == grey.shape:
             self._shifts.append(float(np.hypot(*shift_between(self._last[0], spectrum, grey.shape))))
-            self.moving = _median(self._shifts) >= self.min_shift
+            self.moving = small_median(self._shifts) >= self.min_shift
         self._last = (spectrum, grey.shape)
         return self.moving
 
 
-def _median(values: deque[float]) -> float:
+def small_median(values: deque[float]) -> float:
     """The median of a few numbers (numpy's costs ~0.3 ms a call, a sort of 8 floats a microsecond)."""
     ordered = sorted(values)
     mid = len(ordered) // 2

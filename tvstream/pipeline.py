@@ -26,6 +26,7 @@ from tvstream.camera import CameraFile, SceneCamera, scene_camera
 from tvstream.labels import box_from_joints
 from tvstream.overlay import draw_box, draw_pose3d_inset, draw_skeleton
 from tvstream.root_position import KNOWN_STATURE_SCALE_SD, SKELETON_SCALE_SD, RootEstimate, RootTracker
+from tvstream.scene_cut import CutDetector
 from tvstream.sinks import JsonlSink, pose_line
 from tvstream.smoothing import OneEuroFilter
 from tvstream.sources import Frame, VideoSource
@@ -97,6 +98,10 @@ class RunOptions:
     # --height: the athlete's height (m). The 3D is scaled to it (tvstream.stature) and the root's distance follows;
     # None: the head's own size (a crop shows proportions, not size)
     height_m: float | None = None
+    # a new shot (a cut between cameras, tvstream.scene_cut) starts the run's tracking afresh: the athlete's track
+    # (a new id), the crop's joints, the rolling background, the camera's motion and the filters. Without it the
+    # last shot's athlete was held for keep.hold_s and nothing was reported while the athlete stood elsewhere
+    cuts: bool = True
 
     def __post_init__(self) -> None:
         if self.batch < 1:
@@ -269,6 +274,16 @@ def estimate(source: VideoSource, backend, options: RunOptions, stop: threading.
     searched = -TILE_SEARCH_EVERY  # the frame index of the last search
     # crossings are judged while the camera holds still (a panning camera sweeps still things across the image)
     motion = CameraMotion(picture=fit.picture) if keeps and foreground_scored(options) else None
+    shots = CutDetector(picture=fit.picture) if options.cuts else None
+
+    def new_shot() -> None:  # nothing the run learnt of the last shot holds in this one
+        athlete.forget()
+        if joints is not None:
+            joints.forget()
+        for state in (background, motion, *filters, roots, tracker):
+            if state is not None:
+                state.reset()
+
     frame_wh = np.array(model_size[::-1], np.float64)  # (W, H) of the model's frame, for normalised boxes
     # detector frames' track rows: where a person detector looks (made once; a batch takes a slice)
     views = fit.view_rows(options.batch) if TRACK_INPUT in backend.metadata.inputs else None
@@ -279,6 +294,9 @@ def estimate(source: VideoSource, backend, options: RunOptions, stop: threading.
         for batch in _batches(islice(source.frames(stop), options.max_frames), options.batch):
             tic = time.perf_counter()
             images = batch[0].image[None] if len(batch) == 1 else np.stack([f.image for f in batch])  # (N, H, W, 3)
+            cuts = None if shots is None else [shots.observe(f.image) for f in batch]
+            if cuts is not None and cuts[0]:
+                new_shot()  # before the crop is placed: the detector finds the athlete in the new shot
             # -> dict of (N, ...); only a tracking run passes track, so frames-only backends keep infer(frames)
             row = None if joints is None else joints.track()
             if keeps:
@@ -290,6 +308,8 @@ def estimate(source: VideoSource, backend, options: RunOptions, stop: threading.
             person = out[PERSON][0] if looks_twice and row[0] < 0.5 else None  # the graph ran its person detector
             for i, frame in enumerate(batch):
                 vetoed, seen, clear = False, None, False
+                if i and cuts is not None and cuts[i]:
+                    new_shot()
                 if motion is not None:
                     athlete.fixed_camera = not motion.observe(frame.image)
                 if keeps:  # batch 1: is the crop on the athlete, among the people the detector sees?

@@ -80,6 +80,11 @@ class JointTracker:
     def reset(self) -> None:
         self._track = np.zeros_like(self._track)
 
+    def forget(self) -> None:
+        """A new shot: the detector places the next crop, and the last frame's joints are no one's (no held read)."""
+        self.reset()
+        self._last, self.last_core = None, 0.0
+
     def angle(self, pose2d: np.ndarray, conf: np.ndarray) -> float:
         """The body's angle from upright (radians): that of the hips-to-shoulders direction, 0 unless all four are
         at least ``joint_conf``."""

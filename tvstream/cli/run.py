@@ -77,6 +77,9 @@ FEW_DETECTED_SHARE = 0.1  # ... that reports the athlete in fewer than this shar
                    "do not take over (models with a detections output, at --batch 1).")
 @click.option("--hold", type=click.FloatRange(0, 60), default=KeepOptions.hold_s, show_default=True, metavar="SECONDS",
               help="How long the athlete's track id survives unseen (an occlusion); a later person starts a new id.")
+@click.option("--no-cuts", is_flag=True,
+              help="Do not look for cuts between shots. By default a new shot (edited footage, a broadcast's camera "
+                   "change) starts tracking afresh: the athlete is found again at once, with a new track id.")
 @click.option("--scenario", type=click.Choice(("studio", "dive", "ski")), default="studio", show_default=True,
               help="dive: gravity-aware box tracking (models whose box is not made from joints), and the floor "
                    "(--camera) gives height only, not the root's scale (the diver is in the air); ski: no foreground "
@@ -107,7 +110,7 @@ def run(app: AppContext, source: str, model: Path | None, out: str, backend: str
         no_smooth: bool, no_track: bool, scenario: str, render: Path | None, deinterlace: bool, hwaccel: str | None,
         live: bool | None, wait_client: bool, realtime: bool, camera: Path | None, fov: float | None, select: str,
         hold: float, min_conf: float | None, second_look: float | None, no_second_look: bool, sharp: bool,
-        fast: bool, height_m: float | None) -> None:
+        fast: bool, height_m: float | None, no_cuts: bool) -> None:
     """Estimate 3D poses in INPUT: a video file, - for stdin, a camera (camera:0, /dev/video0) or a URL
     (rtsp, rtmp, srt, http, tcp, udp; re-connected with back-off when the stream drops).
 
@@ -136,7 +139,7 @@ def run(app: AppContext, source: str, model: Path | None, out: str, backend: str
     engine, info = open_model(model, backend, threads)
     opts = RunOptions(batch=batch, smooth=not no_smooth, track=not no_track, render=str(render) if render else None,
                       scenario=scenario, camera=camera_file, fov=fov, keep=KeepOptions(select=select, hold_s=hold),
-                      height_m=height_m,
+                      height_m=height_m, cuts=not no_cuts,
                       **({} if min_conf is None else {"min_conf": min_conf}),
                       **({"second_look": None, "reread": False} if no_second_look else {} if second_look is None
                          else {"second_look": second_look}))
