@@ -91,7 +91,7 @@ def correlation_peak(a: np.ndarray, b: np.ndarray) -> float:
 
 
 class CutDetector:
-    """Feed frames in order (:meth:`observe`); it says which ones start a new shot. About 0.15 ms a frame.
+    """Feed frames in order (:meth:`observe`); it says which ones start a new shot. About 0.2 ms a frame.
 
     ``picture``: the rows and columns of the model frame the source fills (:attr:`tvstream.frame_fit.FrameFit.picture`),
     None for all of it.
