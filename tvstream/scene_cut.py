@@ -41,10 +41,11 @@ MOVED = 0.3
 NEW_PICTURE = 0.45  # a change above this, SPIKE x the shot's recent ones, with no shift that explains it
 SPIKE = 4.0
 MAX_PEAK = 0.3
-RECENT = 8  # the shot's last changes the spike is measured against (at least 3 known)
+RECENT = 8  # the shot's last changes the spike is measured against ...
+KNOWN = 3  # ... once at least this many are known
 STEP = 4  # the grid takes every STEP-th pixel
 BLOCK = 4  # block means of BLOCK x BLOCK grid points
-LEVELS = 4  # histogram bins per colour channel
+LEVEL_BITS = 2  # histogram bins per colour channel: 2 ** LEVEL_BITS (4: 64 bins)
 
 
 def grid(image: np.ndarray) -> np.ndarray:
@@ -66,10 +67,10 @@ def block_means(grey: np.ndarray) -> np.ndarray:
 
 
 def colour_histogram(image: np.ndarray) -> np.ndarray:
-    """The share of ``image (H, W, 3)`` uint8's pixels (every 8th) in each of :data:`LEVELS` ** 3 RGB bins."""
-    q = image[::2 * STEP, ::2 * STEP] >> 6  # 256 / LEVELS = 64 levels a bin
-    index = (q[..., 0] << 4) | (q[..., 1] << 2) | q[..., 2]  # uint8: LEVELS ** 3 = 64 bins
-    return np.bincount(index.ravel(), minlength=LEVELS ** 3) / index.size
+    """The share of ``image (H, W, 3)`` uint8's pixels (every 8th) in each of the RGB bins (:data:`LEVEL_BITS`)."""
+    q = image[::2 * STEP, ::2 * STEP] >> (8 - LEVEL_BITS)  # each channel's bin
+    index = (q[..., 0] << 2 * LEVEL_BITS) | (q[..., 1] << LEVEL_BITS) | q[..., 2]  # uint8 while LEVEL_BITS <= 2
+    return np.bincount(index.ravel(), minlength=1 << 3 * LEVEL_BITS) / index.size
 
 
 def change(a: np.ndarray, b: np.ndarray) -> float:
@@ -112,7 +113,7 @@ class CutDetector:
         if last is None or last[0].shape != green.shape:
             return False
         moved = change(last[1], now[1])
-        cut = moved > MOVED and colour_change(last[2], now[2]) > NEW_COLOURS or self._spike(moved, last[0], green)
+        cut = (moved > MOVED and colour_change(last[2], now[2]) > NEW_COLOURS) or self._spike(moved, last[0], green)
         if cut:
             self.cuts += 1
             self._changes.clear()
@@ -123,6 +124,6 @@ class CutDetector:
     def _spike(self, moved: float, last: np.ndarray, green: np.ndarray) -> bool:
         """Is ``moved`` a change this shot has not shown (over :data:`NEW_PICTURE` and :data:`SPIKE` x its recent
         median), with no shift between the pictures that explains it?"""
-        if moved <= NEW_PICTURE or len(self._changes) < 3:
+        if moved <= NEW_PICTURE or len(self._changes) < KNOWN:
             return False
         return moved > SPIKE * small_median(self._changes) and correlation_peak(last, green) < MAX_PEAK
