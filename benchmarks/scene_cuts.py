@@ -39,8 +39,7 @@ def join_clips(videos: list[Path], out: Path) -> list[int]:
 
     starts, count = [], 0
     tmp = out.with_name(out.stem + ".partial.mp4")
-    exists = out.is_file()
-    container = None if exists else av.open(str(tmp), "w")
+    container = None if out.is_file() else av.open(str(tmp), "w")  # written once; counted on later calls
     stream = None
     for video in videos:
         starts.append(count)
@@ -74,10 +73,10 @@ def benchmark(model: str, groups: dict[str, list[tuple[Path, Path]]], work: Path
     reader = ClipReader(model)
     size = reader.backend.metadata.input_size
     rows, pooled = {}, {"without": [], "with": []}
+    work.mkdir(parents=True, exist_ok=True)
     for name, clips in groups.items():
         videos = [video for video, _ in clips]
         joined = work / f"{name}.mp4"
-        work.mkdir(parents=True, exist_ok=True)
         starts = join_clips(videos, joined)
         called = cuts_called(joined, size)
         joins = set(starts[1:-1])
