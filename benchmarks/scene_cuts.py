@@ -28,37 +28,36 @@ from train.posenet.evaluate import ClipReader, clip_groups, pipeline_outputs, sc
 from tvstream.pipeline import RunOptions
 from tvstream.scene_cut import CutDetector
 from tvstream.sources import VideoSource
+from tvstream.video_writer import VideoWriter
 
 RESULTS = Path(__file__).parent / "results"
 
 
 def join_clips(videos: list[Path], out: Path) -> list[int]:
-    """Write ``videos`` (one size and rate) one after another as ``out`` (H.264, once: temp name, then renamed);
-    returns each clip's first frame in the joined stream, and the joined length last."""
+    """Write ``videos`` (one size and rate) one after another as ``out`` (H.264, once, atomically:
+    :class:`tvstream.video_writer.VideoWriter`); returns each clip's first frame in the joined stream, and the joined
+    length last."""
     import av
 
+    with av.open(str(videos[0])) as first:
+        stream = first.streams.video[0]
+        size, fps = (stream.width, stream.height), float(stream.average_rate or 25)
+    writer = None if out.is_file() else VideoWriter(out, *size, fps, crf=16)  # written once; counted on later calls
     starts, count = [], 0
-    tmp = out.with_name(out.stem + ".partial.mp4")
-    container = None if out.is_file() else av.open(str(tmp), "w")  # written once; counted on later calls
-    stream = None
-    for video in videos:
-        starts.append(count)
-        with av.open(str(video)) as source:
-            for frame in source.decode(video=0):
-                count += 1
-                if container is None:
-                    continue
-                if stream is None:
-                    stream = container.add_stream("libx264", rate=source.streams.video[0].average_rate or 25)
-                    stream.width, stream.height, stream.pix_fmt = frame.width, frame.height, "yuv420p"
-                    stream.options = {"crf": "16", "preset": "veryfast"}
-                # a new frame: the source's timestamps start again at every clip
-                picture = av.VideoFrame.from_ndarray(frame.to_ndarray(format="rgb24"), format="rgb24")
-                container.mux(stream.encode(picture))
-    if container is not None:
-        container.mux(stream.encode(None))
-        container.close()
-        tmp.rename(out)
+    try:
+        for video in videos:
+            starts.append(count)
+            with av.open(str(video)) as source:
+                for frame in source.decode(video=0):
+                    count += 1
+                    if writer is not None:
+                        writer.write(frame.to_ndarray(format="rgb24"))
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        raise
+    if writer is not None:
+        writer.close()
     return starts + [count]
 
 

@@ -27,7 +27,7 @@ def test_joined_clips_follow_one_another_and_the_join_is_the_one_cut(tmp_path):
     write_clip(clips[1], (40, 90, 220), 9)
     joined = tmp_path / "joined.mp4"
     assert join_clips(clips, joined) == [0, 12, 21]
-    assert not joined.with_name("joined.partial.mp4").exists()
+    assert not joined.with_name("joined.mp4.part").exists()  # VideoWriter's temp file, renamed on a clean close
     with av.open(str(joined)) as container:
         means = [f.to_ndarray(format="rgb24").reshape(-1, 3).mean(0) for f in container.decode(video=0)]
     assert len(means) == 21

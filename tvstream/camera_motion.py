@@ -20,18 +20,26 @@ def small_grey(image: np.ndarray, factor: int = 4) -> np.ndarray:
     """``image (H, W, 3)`` uint8 -> its green channel at every ``factor``-th pixel, zero-mean, ``float32`` (a
     subsample, not a block mean: the run's per-frame budget is a millisecond)."""
     grey = image[::factor, ::factor, 1].astype(np.float32)
-    return grey - grey.mean()
+    grey -= grey.mean()
+    return grey
 
 
 def _spectrum(grey: np.ndarray) -> np.ndarray:
     return np.fft.rfft2(grey)
 
 
+def phase_correlation(fa: np.ndarray, fb: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """The phase correlation surface of two ``shape`` images from their spectra (``rfft2``): a peak of height 1 at
+    the shift that moves one onto the other where it is a whole-pixel shift, a few hundredths where they are
+    unrelated."""
+    cross = fb * np.conj(fa)
+    return np.fft.irfft2(cross / np.maximum(np.abs(cross), 1e-9), s=shape)
+
+
 def shift_between(fa: np.ndarray, fb: np.ndarray, shape: tuple[int, int]) -> tuple[int, int]:
     """The whole-pixel ``(dx, dy)`` that moves the image of spectrum ``fa`` onto that of ``fb`` (``rfft2`` of two
     ``shape`` images), by phase correlation."""
-    cross = fb * np.conj(fa)
-    surface = np.fft.irfft2(cross / np.maximum(np.abs(cross), 1e-9), s=shape)
+    surface = phase_correlation(fa, fb, shape)
     dy, dx = np.unravel_index(int(np.argmax(surface)), surface.shape)
     h, w = shape
     return int(dx - w if dx > w // 2 else dx), int(dy - h if dy > h // 2 else dy)

@@ -294,8 +294,7 @@ def estimate(source: VideoSource, backend, options: RunOptions, stop: threading.
         for batch in _batches(islice(source.frames(stop), options.max_frames), options.batch):
             tic = time.perf_counter()
             images = batch[0].image[None] if len(batch) == 1 else np.stack([f.image for f in batch])  # (N, H, W, 3)
-            cuts = None if shots is None else [shots.observe(f.image) for f in batch]
-            if cuts is not None and cuts[0]:
+            if shots is not None and shots.observe(batch[0].image):
                 new_shot()  # before the crop is placed: the detector finds the athlete in the new shot
             # -> dict of (N, ...); only a tracking run passes track, so frames-only backends keep infer(frames)
             row = None if joints is None else joints.track()
@@ -308,7 +307,7 @@ def estimate(source: VideoSource, backend, options: RunOptions, stop: threading.
             person = out[PERSON][0] if looks_twice and row[0] < 0.5 else None  # the graph ran its person detector
             for i, frame in enumerate(batch):
                 vetoed, seen, clear = False, None, False
-                if i and cuts is not None and cuts[i]:
+                if i and shots is not None and shots.observe(frame.image):
                     new_shot()
                 if motion is not None:
                     athlete.fixed_camera = not motion.observe(frame.image)
