@@ -5,7 +5,8 @@ The footage is made from rendered clips (``--source``, a dataset folder: e.g. a 
 ``--clips`` H.264 clips of ``--seconds`` each, so the teacher, the plates and the scoring see real 720p video of
 the intended length. ``--by-camera`` makes every clip one camera's continuous footage (clip k from camera
 k mod the rig's cameras, each camera's takes in order), as a venue's fixed cameras record it; without it the
-source's clips follow one another in name order (the world's shards change camera every take). Then one
+source's clips follow one another in name order (the world's shards change camera every take); ``--edit SECONDS``
+makes a multi-camera edit (the cameras in sync, a cut to another camera every 0.5-1.5x SECONDS). Then one
 ``tvstream adapt`` run with its defaults; the result is its report's time per stage, the frames labeled and the
 agreement with the teacher on the held-out tails.
 
@@ -23,34 +24,68 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 from benchmarks.provenance import machine, save
 
 RESULTS = Path(__file__).parent / "results"
 
 
 def make_footage(source: Path, out: Path, clips: int, seconds: float, size: tuple[int, int] = (1280, 720),
-                 fps: int = 25, by_camera: bool = False) -> Path:
+                 fps: int = 25, by_camera: bool = False, edit: float | None = None, seed: int = 0) -> Path:
     """``clips`` H.264 clips of ``seconds`` at ``size`` from the videos of ``source`` (once): in name order, or
-    ``by_camera``, clip k from camera k mod the cameras, each camera's videos in order (cycled when short)."""
-    import av
+    ``by_camera``, clip k from camera k mod the cameras, each camera's videos in order (cycled when short); or with
+    ``edit`` (seconds), a multi-camera edit: every camera's videos run in sync and the clips cut from one camera to
+    another every 0.5-1.5x ``edit`` seconds (drawn with ``seed``), as a broadcaster's edited footage does."""
+    from tvstream.video_writer import VideoWriter
 
     if out.is_dir() and len(list(out.glob("*.mp4"))) == clips:
         return out
     tmp = out.with_name(out.name + ".tmp")
     tmp.mkdir(parents=True, exist_ok=True)
-    streams = [decoded_frames(videos, size) for videos in camera_groups(source, by_camera)]
+    groups = camera_groups(source, by_camera or edit is not None)
     per_clip = int(seconds * fps)
+    if edit is None:
+        streams = [decoded_frames(videos, size) for videos in groups]
+        frames_of = [streams[k % len(streams)] for k in range(clips)]
+    else:
+        edited = edited_frames(groups, size, shots(clips * per_clip, len(groups), edit * fps, seed))
+        frames_of = [edited] * clips
     for k in range(clips):
-        stream_frames = streams[k % len(streams)]
-        with av.open(str(tmp / f"take_{k:02d}.mp4"), "w") as container:
-            stream = container.add_stream("libx264", rate=fps)
-            stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
-            stream.options = {"crf": "20", "preset": "veryfast"}
+        with VideoWriter(tmp / f"take_{k:02d}.mp4", size[0], size[1], fps) as writer:
             for _ in range(per_clip):
-                container.mux(stream.encode(av.VideoFrame.from_ndarray(next(stream_frames), format="rgb24")))
-            container.mux(stream.encode(None))
+                writer.write(next(frames_of[k]))
     tmp.rename(out)
     return out
+
+
+def footage_kind(by_camera: bool, edit: float | None) -> str:
+    """How the footage was cut, as the results say it."""
+    if edit is not None:
+        return f"; a multi-camera edit, a cut to another camera every {edit / 2:g}-{1.5 * edit:g} s"
+    return "; every clip one camera, continuous" if by_camera else "; the clips in name order"
+
+
+def shots(frames: int, cameras: int, mean: float, seed: int) -> np.ndarray:
+    """The camera ``(frames,)`` an edit shows at each frame: shots of 0.5-1.5x ``mean`` frames, each from another
+    camera than the last (``cameras`` >= 2)."""
+    rng = np.random.default_rng(seed)
+    camera, out, at = int(rng.integers(cameras)), np.empty(frames, np.int64), 0
+    while at < frames:
+        length = max(1, int(round(mean * rng.uniform(0.5, 1.5))))
+        out[at:at + length] = camera
+        at += length
+        camera = (camera + int(rng.integers(1, cameras))) % cameras
+    return out
+
+
+def edited_frames(groups: list[list[Path]], size: tuple[int, int], cameras: np.ndarray):
+    """The frames of an edit: at frame i the picture of camera ``cameras[i]`` (its stream in sync with the others:
+    every camera's videos decoded side by side, only the shown one scaled to ``size`` (W, H), RGB)."""
+    streams = [decoded_frames(videos, None) for videos in groups]
+    for camera in cameras:
+        pictures = [next(s) for s in streams]
+        yield pictures[camera].to_ndarray(width=size[0], height=size[1], format="rgb24")
 
 
 def camera_groups(source: Path, by_camera: bool) -> list[list[Path]]:
@@ -67,15 +102,16 @@ def camera_groups(source: Path, by_camera: bool) -> list[list[Path]]:
     return [groups[camera] for camera in sorted(groups)]
 
 
-def decoded_frames(videos: list[Path], size: tuple[int, int]):
-    """Every frame of ``videos`` in order, scaled to ``size`` (W, H), RGB; the list cycled without end."""
+def decoded_frames(videos: list[Path], size: tuple[int, int] | None):
+    """Every frame of ``videos`` in order, scaled to ``size`` (W, H), RGB (None: the decoded ``av.VideoFrame``s,
+    unconverted); the list cycled without end."""
     import av
 
     while True:
         for video in videos:
             with av.open(str(video)) as container:
                 for frame in container.decode(video=0):
-                    yield frame.to_ndarray(width=size[0], height=size[1], format="rgb24")
+                    yield frame if size is None else frame.to_ndarray(width=size[0], height=size[1], format="rgb24")
 
 
 def render_source(out: Path, scenario: str, plates: Path | None, textures: Path | None, subjects: int,
@@ -101,6 +137,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--takes", type=int, default=3, help="with --render: takes per athlete")
     ap.add_argument("--take-seconds", type=float, default=12.0, help="with --render: seconds per take")
     ap.add_argument("--by-camera", action="store_true", help="every clip one camera's continuous footage")
+    ap.add_argument("--edit", type=float, default=None, metavar="SECONDS",
+                    help="a multi-camera edit instead: the cameras in sync, a cut to another every ~SECONDS")
     ap.add_argument("--work", type=Path, default=Path("runs/adapt_speed"))
     ap.add_argument("--clips", type=int, default=10)
     ap.add_argument("--seconds", type=float, default=60.0)
@@ -110,7 +148,8 @@ def main(argv: list[str] | None = None) -> dict:
     tic = time.perf_counter()
     source = args.source or render_source(args.work / "rendered", args.render, args.plates, args.textures,
                                           args.subjects, args.takes, args.take_seconds)
-    footage = make_footage(source, args.work / "footage", args.clips, args.seconds, by_camera=args.by_camera)
+    footage = make_footage(source, args.work / "footage", args.clips, args.seconds, by_camera=args.by_camera,
+                           edit=args.edit)
     made_s = time.perf_counter() - tic
     model = args.work / "venue.onnx"
     cmd = [sys.executable, "-m", "tvstream", "-q", "adapt", str(footage), "--out", str(model),
@@ -127,7 +166,7 @@ def main(argv: list[str] | None = None) -> dict:
               "footage_s": round(made_s, 1), "adapt_wall_s": round(wall, 1), "report": report}
     lines = [f"# `tvstream adapt` on {minutes:.0f} minutes of 1280x720 footage, {header}", "",
              f"{args.clips} clips of {args.seconds:.0f} s made from `{source}` (rendered athletes"
-             f"{'; every clip one camera, continuous' if args.by_camera else '; the clips in name order'}), "
+             f"{footage_kind(args.by_camera, args.edit)}), "
              "default settings: "
              f"teacher {report['teacher']} on one frame in {report.get('every', report['config']['every'])} "
              f"({report['labeled_frames']} frames labeled), {report['synth_frames']} frames rendered over "

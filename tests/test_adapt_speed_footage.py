@@ -69,3 +69,28 @@ def test_a_rendered_venue_gives_one_stream_per_fixed_camera(tmp_path):
     stamp = (out / "manifest.json").stat().st_mtime_ns
     assert render_source(out, "mixed", None, None, 1, 2, 0.2) == out
     assert (out / "manifest.json").stat().st_mtime_ns == stamp
+
+
+def test_shots_of_an_edit_change_camera_at_every_cut():
+    from benchmarks.adapt_speed import shots
+
+    cams = shots(2000, 4, 50.0, seed=3)
+    cuts = np.flatnonzero(np.diff(cams)) + 1
+    lengths = np.diff(np.concatenate([[0], cuts]))  # every whole shot (the last may be cut short by the end)
+    assert len(cuts) > 20 and lengths.min() >= 25 and lengths.max() <= 75
+    assert set(cams.tolist()) == {0, 1, 2, 3}
+    assert (cams[cuts] != cams[cuts - 1]).all()
+
+
+def test_an_edit_shows_the_chosen_camera_in_sync_with_the_others(tmp_path):
+    from benchmarks.adapt_speed import shots
+
+    src = _dataset(tmp_path / "src")
+    # 2 clips of 8 frames, cutting between c0 and c1 every 2-6 frames; each camera's takes run on in time
+    out = make_footage(src, tmp_path / "edit", clips=2, seconds=0.32, size=(64, 48), edit=0.16, seed=1)
+    shown = [min((30, 90, 150, 210), key=lambda g: abs(g - v)) for k in range(2)
+             for v in _greys(out / f"take_{k:02d}.mp4")]
+    timeline = {0: [30] * 5 + [150] * 5, 1: [90] * 5 + [210] * 5}
+    cams = shots(16, 2, 4.0, seed=1)
+    assert len(set(cams.tolist())) == 2  # the edit cuts
+    assert shown == [timeline[int(c)][i % 10] for i, c in enumerate(cams)]
