@@ -73,7 +73,7 @@ def write_header(sink: JsonlSink, camera: bool = True) -> None:
     sink.header({"name": "synthetic"}, "synthetic", SRC_W, SRC_H, FPS, camera=cam)
 
 
-def write_pose(sink: JsonlSink, frame: int, rich: bool = True) -> None:
+def write_pose(sink: JsonlSink, frame: int, rich: bool = True, shot: int = 0) -> None:
     """One frame of the walk; ``rich``: with conf (``FADED`` low), track and root (pose/2 lines without them
     are what a model without confidence and a run without root positions write)."""
     t = frame / FPS
@@ -83,7 +83,7 @@ def write_pose(sink: JsonlSink, frame: int, rich: bool = True) -> None:
     conf = np.where(np.arange(len(JOINT_NAMES)) == FADED, 0.1, 0.9)
     root = RootEstimate(position=np.array(root_at(t)), speed=1100.0, height=950.0, ground=True)
     if rich:
-        sink.pose(frame, t, True, 1.0, box, pose3d, p2d, 3.0, conf=conf, track=1, root=root)
+        sink.pose(frame, t, True, 1.0, box, pose3d, p2d, 3.0, conf=conf, track=1, root=root, shot=shot)
     else:
         sink.pose(frame, t, True, 1.0, box, pose3d, p2d, 3.0)
 
@@ -265,9 +265,12 @@ def test_page_draws_the_live_skeleton_and_root_trail(browser: Browser, examples_
         img = browser.screenshot()
         if os.environ.get(SAVE_ENV):
             Path(os.environ[SAVE_ENV]).write_bytes(browser.png)
-        sink.end(FRAMES)
+        assert browser.evaluate("state.trail.length") == FRAMES
+        write_pose(sink, FRAMES, shot=1)  # a cut to another camera (the same track id): the trail starts afresh
+        browser.wait_for(f"state.pose.frame === {FRAMES} && state.trail.length === 1")
+        sink.end(FRAMES + 1)
     # The end line, then the close frame: the page keeps the last frame and tries again, until a new run serves.
-    browser.wait_for(f"state.end !== null && state.end.frames === {FRAMES} && state.connection.includes('retry')")
+    browser.wait_for(f"state.end !== null && state.end.frames === {FRAMES + 1} && state.connection.includes('retry')")
     with JsonlSink(f"ws://127.0.0.1:{sink.port}") as again:
         assert again.wait_for_client(10), "the page did not reconnect"
         write_header(again)

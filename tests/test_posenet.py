@@ -657,7 +657,7 @@ def test_train_export_and_run_end_to_end_from_the_cli(rig_dir: Path, tmp_path: P
     out = tvstream("run", video, "--model", tmp_path / "m.onnx", "--out", tmp_path / "p.jsonl")
     assert out.returncode == 0, out.stderr
     lines = [json.loads(line) for line in (tmp_path / "p.jsonl").read_text().splitlines()]
-    assert lines[0]["schema"] == "tvstream.pose/3" and lines[-1]["type"] == "end"
+    assert lines[0]["schema"] == "tvstream.pose/4" and lines[-1]["type"] == "end"
     poses = [line for line in lines if line["type"] == "pose"]
     assert len(poses) == lines[-1]["frames"] == 240
     assert all(p["conf"] is None or len(p["conf"]) == 17 for p in poses)

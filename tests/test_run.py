@@ -209,7 +209,7 @@ def test_run_with_a_confidence_model_writes_conf_and_detects_by_it(posenet, tmp_
     for line in lines:
         validator.validate(line)
     poses = lines[1:-1]
-    assert lines[0]["schema"] == "tvstream.pose/3" and len(poses) == 40
+    assert lines[0]["schema"] == "tvstream.pose/4" and len(poses) == 40
     for p in poses:  # ski: no foreground score, so conf alone decides
         assert (p["conf"] is not None) == p["detected"] == (_core_mean(p["conf"] or [0] * 17) >= 0.3 - 1e-3)
     assert all(len(p["conf"]) == 17 for p in poses if p["detected"])

@@ -108,7 +108,7 @@ class TwoShots:
 
 
 @pytest.mark.parametrize("cuts", [True, False])
-def test_after_a_cut_the_detector_finds_the_person_again_with_a_new_track(cuts):
+def test_after_a_cut_the_detector_finds_the_person_again_with_a_new_track_and_shot(cuts):
     backend = CropBackend()
     records = list(estimate(TwoShots(), backend, RunOptions(smooth=False, reread=False, cuts=cuts)))
     uses = [float(track[0, 0]) for track in backend.fed]
@@ -116,8 +116,10 @@ def test_after_a_cut_the_detector_finds_the_person_again_with_a_new_track(cuts):
     if cuts:
         assert uses == [0, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1]  # the new shot's first crop: the detector's
         assert ids == [1] * 6 + [2] * 6
+        assert [r.shot for r in records] == [0] * 6 + [1] * 6  # and the pose lines say so
+        assert [r.to_dict()["shot"] for r in records[5:7]] == [0, 1]
         np.testing.assert_allclose(records[6].pose2d.min(axis=0), [62, 16])  # the whole person in the new shot
         np.testing.assert_allclose(records[6].pose2d.max(axis=0), [77, 55])
     else:  # the crop follows the last shot's joints into the new one, and the track id carries over
-        assert uses[6] == 1 and ids == [1] * 12
+        assert uses[6] == 1 and ids == [1] * 12 and {r.shot for r in records} == {0}
         assert records[6].pose2d.min(axis=0)[0] == 62 and records[6].pose2d.max(axis=0)[0] < 77  # cut by the crop

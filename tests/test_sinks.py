@@ -51,7 +51,7 @@ def test_conf_is_rounded_clipped_and_null_when_not_detected(tmp_path):
     lines = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
     for line in lines:
         VALIDATOR.validate(line)
-    assert lines[0]["schema"] == "tvstream.pose/3"
+    assert lines[0]["schema"] == "tvstream.pose/4"
     assert lines[1]["conf"][:3] == [0.123, 1.0, 0.125] and len(lines[1]["conf"]) == 17
     assert lines[2]["conf"] is None  # a model with conf, a frame without a detection
     assert "conf" not in lines[3]  # a model without a confidence output

@@ -1,7 +1,8 @@
-"""The JSON Lines output format (``tvstream.pose/3``) as a JSON Schema shipped inside the package.
+"""The JSON Lines output format (``tvstream.pose/4``) as a JSON Schema shipped inside the package.
 
-Version 2 added the per-joint ``conf`` of pose lines (models with a confidence output); version 3 adds the
-athlete's ``track`` id, the ``root`` position, ``speed`` and ``height`` of pose lines and the header's ``camera``.
+Version 2 added the per-joint ``conf`` of pose lines (models with a confidence output); version 3 the athlete's
+``track`` id, the ``root`` position, ``speed`` and ``height`` of pose lines and the header's ``camera``; version 4
+adds the ``shot`` of pose lines (one more at each cut between shots).
 The schema's description says what changed.
 """
 
@@ -12,7 +13,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-POSE_SCHEMA_ID = "tvstream.pose/3"
+POSE_SCHEMA_ID = "tvstream.pose/4"
 LINE_TYPES = ("header", "pose", "end")
 
 

@@ -147,6 +147,7 @@ class PoseRecord:
     conf: np.ndarray | None = None  # (K,) per-joint confidence in [0, 1]; None for models without it
     track: int | None = None  # the athlete's track id (None while no athlete is held)
     root: RootEstimate | None = None  # root position (mm), speed, height (tvstream.root_position)
+    shot: int = 0  # the shot the frame is in: 0 at the start, one more at each cut the run finds (tvstream.scene_cut)
     # (4,) the box the model's crop was placed on (a detector's or the tracker's), source pixels; not written out:
     # ``box`` is the athlete's (from the joints, :func:`pose_box`) where the model localises joints
     crop: np.ndarray | None = None
@@ -381,7 +382,7 @@ def estimate(source: VideoSource, backend, options: RunOptions, stop: threading.
                 root = roots(pose3d, pose2d, conf, frame.t, detected)
                 yield PoseRecord(frame.index, frame.t, bool(detected), float(score), box, pose3d, pose2d,
                                  1000 * (time.perf_counter() - tic), frame.tc, frame.dropped, conf, track_id, root=root,
-                                 crop=crop)
+                                 shot=0 if shots is None else shots.cuts, crop=crop)
             if stop is not None and stop.is_set():
                 break
     except Exception:

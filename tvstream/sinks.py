@@ -1,4 +1,4 @@
-"""JSON Lines output (``tvstream.pose/3``): to a file, stdout, a TCP peer or any number of TCP or WebSocket clients.
+"""JSON Lines output (``tvstream.pose/4``): to a file, stdout, a TCP peer or any number of TCP or WebSocket clients.
 
 Targets (:data:`OUTPUT_HELP`): a path, ``-`` for stdout, ``tcp://HOST:PORT`` (connect to one peer),
 ``tcp-listen://[HOST]:PORT`` (serve clients) or ``ws://[HOST]:PORT`` (serve WebSocket clients, one text
@@ -62,13 +62,15 @@ def _rounded(a: np.ndarray | None, digits: int) -> list | None:
 def pose_line(frame: int, t: float, detected: bool, score: float, box: np.ndarray | None,
               pose3d: np.ndarray | None, pose2d: np.ndarray | None, latency_ms: float, tc: str | None = None,
               dropped: int = 0, conf: np.ndarray | None = None, track: int | None = None,
-              root: RootEstimate | None = None) -> dict[str, Any]:
+              root: RootEstimate | None = None, shot: int = 0) -> dict[str, Any]:
     """The ``pose`` line of one frame as a JSON-ready dict (DESIGN §5); pose fields None when not detected.
 
     ``conf (K,)``: per-joint confidence of models that have one (written with 3 digits); None leaves it out.
     ``root``: the root's position (mm, 1 digit), speed (mm/s) and, with a known floor, height (mm)
     (:mod:`tvstream.root_position`); None leaves them out.
     ``track``: the athlete's track id (:mod:`tvstream.athlete`), null while no athlete is held.
+    ``shot``: the shot the frame is in, 0 at the start and one more at each cut the run found
+    (:mod:`tvstream.scene_cut`).
     """
     line: dict[str, Any] = {"type": "pose", "frame": int(frame), "t": round(float(t), 6),
                             "detected": bool(detected), "score": round(float(min(max(score, 0.0), 1.0)), 4),
@@ -78,6 +80,7 @@ def pose_line(frame: int, t: float, detected: bool, score: float, box: np.ndarra
     if conf is not None:
         line["conf"] = _rounded(np.clip(conf, 0.0, 1.0), 3) if detected else None
     line["track"] = None if track is None else int(track)
+    line["shot"] = int(shot)
     if root is not None:
         line["root"] = _rounded(root.position, 1) if detected else None
         line["speed"] = _rounded(root.speed, 1) if detected else None
@@ -189,11 +192,11 @@ class JsonlSink:
     def pose(self, frame: int, t: float, detected: bool, score: float, box: np.ndarray | None,
              pose3d: np.ndarray | None, pose2d: np.ndarray | None, latency_ms: float, tc: str | None = None,
              dropped: int = 0, conf: np.ndarray | None = None, track: int | None = None,
-             root: RootEstimate | None = None) -> None:
+             root: RootEstimate | None = None, shot: int = 0) -> None:
         """One frame: box / pose2d in source pixels, pose3d root-relative mm, per-joint conf (models with one),
-        the athlete's track id; None when nothing was detected."""
+        the athlete's track id, the shot; None when nothing was detected."""
         self._write(pose_line(frame, t, detected, score, box, pose3d, pose2d, latency_ms, tc, dropped, conf, track,
-                              root=root))
+                              root=root, shot=shot))
 
     def end(self, frames: int, dropped: int = 0, errors: int = 0, reason: str | None = None) -> None:
         """The last line (written once)."""
