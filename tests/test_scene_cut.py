@@ -78,6 +78,42 @@ def test_a_fast_pan_is_one_shot_but_a_new_picture_after_a_still_one_is_a_cut():
     assert [shots.observe(f) for f in still] == [False] * 6 + [True, False]
 
 
+def room_camera(k: int, noise_seed: int = 0, frames: int = 1) -> list[np.ndarray]:
+    """``frames`` frames of one room seen by fixed camera ``k``: the same smooth walls (low waves in each colour)
+    zoomed 5% and shifted 5 px more per camera, each camera's own fine grain, and a little sensor noise a frame
+    (model frame size, 288 x 512). Two cameras' pictures differ by about 0.18 (``change``) with a peak of about
+    0.18: much alike, yet not one the other shifted (the room of s40_rule.md's S3)."""
+    h, w = 288, 512
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    x, y = (xx - w / 2) / (1 + 0.05 * k) + w / 2 + 5 * k, (yy - h / 2) / (1 + 0.05 * k) + h / 2
+    walls = np.full((h, w, 3), 110.0, np.float32)
+    for c in range(3):
+        for _ in range(4):
+            fx, fy, phase = rng.uniform(0.5, 3.0), rng.uniform(0.5, 3.0), rng.uniform(0, 2 * np.pi)
+            walls[..., c] += 25 * np.sin(2 * np.pi * (fx * x / w + fy * y / h) + phase)
+    grain = np.kron(np.random.default_rng(10 + k).uniform(-10, 10, (h // 2, w // 2)), np.ones((2, 2)))
+    picture = walls + grain[..., None]
+    noise = np.random.default_rng(noise_seed)
+    return [np.clip(picture + noise.normal(0, 1.5, picture.shape), 0, 255).astype(np.uint8) for _ in range(frames)]
+
+
+def test_a_cut_between_two_fixed_cameras_of_one_room_is_found_but_a_person_walking_in_is_not():
+    a, b = room_camera(0, frames=10), room_camera(1, noise_seed=1, frames=5)
+    moved = change(block_means(grid(a[-1])), block_means(grid(b[0])))
+    assert 0.12 < moved < 0.45 and correlation_peak(grid(a[-1]), grid(b[0])) < 0.5  # only the still-shot rule
+    shots = CutDetector()
+    assert [i for i, f in enumerate(a + b) if shots.observe(f)] == [10]
+    # in one camera's still shot a bright person walks in fast, and another stands where the last one was: no cut
+    walk = room_camera(0, frames=16)
+    for t, f in enumerate(walk[6:12]):
+        f[100:220, 30 * t:30 * t + 50] = 230
+    walk[12][100:220, 400:450] = 230  # a person appears elsewhere at once (the next take in one camera)
+    walk[13][100:220, 400:450] = 230
+    shots = CutDetector()
+    assert not any(shots.observe(f) for f in walk)
+
+
 def read(video: Path) -> list[np.ndarray]:
     with VideoSource(str(video), (288, 512)) as source:
         return [frame.image for frame in source.frames()]
