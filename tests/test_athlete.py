@@ -562,3 +562,55 @@ def test_start_on_swaps_the_chosen_person_for_the_one_the_head_saw():
     assert [o.centre.tolist() for o in track.others] == [[0.6, 0.0]]
     track.start_on(seen, person(0.2, 0.0, 0.1, 0.1, 5.0), 0.0)  # a faint peak gets no track of its own
     assert [o.centre.tolist() for o in track.others] == [[0.6, 0.0]]
+
+
+def _follow(track: AthleteTrack, who: Candidate, frames: range, image: np.ndarray, others=()) -> None:
+    for i in frames:
+        pick = track.choose([who, *others], i / 25, image)
+        assert pick is who, i
+        track.update(pick.centre, pick.half, i / 25, True, True, image)
+
+
+@pytest.mark.parametrize("jump", [5, 0])
+def test_a_jump_cut_in_one_camera_makes_the_next_athlete_the_athlete_after_five_frames(jump):
+    """One fixed camera's takes joined: the athlete gone at frame 10, the next one elsewhere in that same frame. It
+    is the athlete (a new id) at its 5th frame, where the hold had kept the gone one for 2 s (jump=0: as before)."""
+    image = np.zeros((H, W, 3), np.uint8)
+    track = AthleteTrack((H, W), KeepOptions(jump=jump))
+    first, nxt = person(-0.6, 0.1, 0.1, 0.3, 12.0), person(0.6, 0.0, 0.1, 0.3, 12.0)
+    track.update(first.centre, first.half, 0.0, True, True, image)
+    _follow(track, first, range(1, 10), image)
+    picks = [track.choose([nxt], i / 25, image) for i in range(10, 15)]
+    if jump:
+        assert picks == [None] * 4 + [nxt]
+        assert track.update(nxt.centre, nxt.half, 14 / 25, True, True, image) == 2
+        _follow(track, nxt, range(15, 20), image)
+        assert track.track_id == 2
+    else:
+        assert picks == [None] * 5 and track.held(14 / 25) and track.track_id == 1
+
+
+def test_someone_seen_before_the_athlete_vanished_or_after_it_never_takes_its_place():
+    """A coach standing by since the start, and a person who walks in a frame after the athlete went behind a wall:
+    neither is a jump cut. The athlete comes back within the hold with its id."""
+    image = np.zeros((H, W, 3), np.uint8)
+    track = AthleteTrack((H, W))
+    athlete, coach, late = (person(-0.6, 0.1, 0.1, 0.3, 12.0), person(0.6, 0.0, 0.1, 0.3, 12.0),
+                            person(0.1, -0.2, 0.1, 0.3, 12.0))
+    track.update(athlete.centre, athlete.half, 0.0, True, True, image)
+    _follow(track, athlete, range(1, 10), image, others=[coach])
+    assert [track.choose([coach], 10 / 25, image)] == [None]  # hidden: only the coach is seen
+    assert [track.choose([coach, late], i / 25, image) for i in range(11, 30)] == [None] * 19
+    _follow(track, athlete, range(30, 35), image, others=[coach, late])
+    assert track.track_id == 1
+
+
+def test_a_newcomer_missed_for_one_frame_is_no_jump_cut():
+    image = np.zeros((H, W, 3), np.uint8)
+    track = AthleteTrack((H, W))
+    first, nxt = person(-0.6, 0.1, 0.1, 0.3, 12.0), person(0.6, 0.0, 0.1, 0.3, 12.0)
+    track.update(first.centre, first.half, 0.0, True, True, image)
+    _follow(track, first, range(1, 10), image)
+    seen = [[nxt], [nxt], [], [nxt], [nxt], [nxt], [nxt], [nxt]]
+    assert [track.choose(p, (10 + i) / 25, image) for i, p in enumerate(seen)] == [None] * 8
+    assert track.track_id == 1

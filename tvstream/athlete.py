@@ -22,6 +22,13 @@ otherwise the frame is not reported. Crossings are judged only while the camera 
 (:mod:`tvstream.camera_motion`). Before this, the athlete's track followed the merged peak and left with the
 passer-by: 28-40 identity switches per minute on the synthetic crossing clips of ``benchmarks/keep_athlete.py``.
 
+A jump cut is not a crossing: where one fixed camera's takes are joined, the athlete is gone in one frame and the next
+one stands elsewhere in the same frame, while the picture hardly changes (:mod:`tvstream.scene_cut` calls no cut).
+A person who appears in the very frame the athlete's own peak vanished, and is then seen in each frame while the
+athlete stays unseen, is the athlete after ``KeepOptions.jump`` frames (a new id). Someone tracked before the athlete
+vanished (a passer-by, a coach) never is, and an athlete who walks behind something keeps its id as before. Before
+this the run held the gone athlete for ``hold_s``: 44 frames unreported in session 39's long venue.
+
 Colours only break ties: on ``examples/sample_ski.mp4`` the skier's own torso histogram, against the one learnt,
 scored 0.2-0.7 (snow and sky behind a small, turning body), so a colour threshold vetoed the athlete itself
 (PCK@0.2 through the run fell from 0.84 to 0.50).
@@ -96,6 +103,10 @@ class KeepOptions:
     # its half-sizes of the athlete (a single-person pose head reads two bodies on top of each other as one)
     uncertainty: float = 1.0  # ... counting a coasting track's velocity as known to within this share
     velocity_s: float = 0.5  # a track's velocity: the least-squares slope of its positions over this many seconds
+    jump: int = 5  # a person who appears in the very frame the athlete's own peak vanished, and is then seen in each of
+    # this many frames (counting the first) while the athlete stays unseen, is the athlete: a jump cut (one fixed
+    # camera's takes joined: the last athlete gone at once, the next elsewhere; the picture hardly changes, so
+    # tvstream.scene_cut does not call it). Session 39's long venue held the gone athlete 1.8 s there. 0: never
 
     def __post_init__(self) -> None:
         if self.select not in SELECT_POLICIES:
@@ -117,6 +128,7 @@ class Person:
     beside: int = 0  # detections while the athlete had a peak of its own (KeepOptions.confirm)
     colours: np.ndarray | None = None
     path: list = field(default_factory=list)  # (time, centre) of the detections of the last velocity_s
+    jumped: int = 0  # appeared as the athlete vanished (KeepOptions.jump): frames seen since, the athlete unseen
 
     def __post_init__(self) -> None:
         self.path = [(self.seen, self.centre)]
@@ -185,6 +197,7 @@ class AthleteTrack:
         self.ambiguous = False  # this frame: the athlete overlaps someone and the detector sees one of them only
         self.rivals: list[Person] = []  # ... the people it overlaps
         self._alive: float | None = None  # last time the athlete was detected or ambiguous (the hold runs from it)
+        self._last_t: float | None = None  # the last frame's time (choose)
         self._shape = 1.0  # running ratio of the athlete's skeleton size to its box's (see owns)
 
     # --- state -----------------------------------------------------------------------------------------------
@@ -248,6 +261,7 @@ class AthleteTrack:
         athlete is hidden by someone). Also moves everyone else's tracks on and sets :attr:`ambiguous`."""
         o = self.options
         self.ambiguous = False
+        last_t, self._last_t = self._last_t, t
         if not self.held(t):
             self.others, self.rivals = [], []
             pick = self._select(people) if people else None
@@ -287,13 +301,36 @@ class AthleteTrack:
                 other.observe(people[i].centre, people[i].half, t, o.size_smoothing, o.velocity_s)
                 if self._clear(people[i], people):
                     other.learn_colours(colours[i], o.learn, o.learn_similarity)
+        if athlete_at is not None:
+            for other in self.others:
+                other.jumped = 0  # the athlete is here: nobody took its place
+        elif (jump := self._jump(people, taken, t)) is not None:
+            return jump
+        vanished = athlete_at is None and self.athlete.seen == last_t  # the athlete's peak went in this frame
         self._start_others([p for i, p in enumerate(people) if owner[i] < 0 and p.score >= MIN_LOGIT], t, image, people,
-                           beside=athlete_at is not None)
+                           beside=athlete_at is not None, jumped=vanished)
         if athlete_at is None:
             return None
         if people[athlete_at].score >= MIN_LOGIT:  # a person where the athlete should be: its id holds, even
             self._alive = t  # while its pose is still too unsure to report (coming out from behind a wall)
         return people[athlete_at]
+
+    def _jump(self, people: list[Candidate], taken: dict[int, int], t: float) -> Candidate | None:
+        """The athlete has no peak at ``t``: a person who appeared as it vanished and has been seen in every frame
+        since (``KeepOptions.jump`` frames) is a new athlete (a jump cut), returned after the athlete is forgotten
+        (:meth:`forget`: the next :meth:`update` starts a new track id); else None. (A frame where the athlete has
+        a peak ends every newcomer's count.)"""
+        for j, other in enumerate(self.others, start=1):
+            if not other.jumped:
+                continue
+            if j in taken and other.seen == t and people[taken[j]].score >= MIN_LOGIT:
+                other.jumped += 1
+            else:
+                other.jumped = 0  # missed once: not a jump
+            if self.options.jump and other.jumped >= self.options.jump:
+                self.forget()
+                return people[taken[j]]
+        return None
 
     def _own_peak(self, people: list[Candidate], reach: list[float], t: float) -> int | None:
         """The index of the person's peak (``MIN_LOGIT`` or more) nearest where the athlete is predicted when it is
@@ -368,10 +405,12 @@ class AthleteTrack:
         return owner
 
     def _start_others(self, new: list[Candidate], t: float, image: np.ndarray, people: list[Candidate],
-                      beside: bool) -> None:
-        """Tracks of someone else for the ``new`` candidates (``beside``: the athlete has a peak of its own)."""
+                      beside: bool, jumped: bool = False) -> None:
+        """Tracks of someone else for the ``new`` candidates (``beside``: the athlete has a peak of its own;
+        ``jumped``: the athlete's peak vanished in this frame, so they may be the athlete of a jump cut)."""
         for p in new:
-            person = Person(np.asarray(p.centre, np.float64), np.asarray(p.half, np.float64), t, beside=int(beside))
+            person = Person(np.asarray(p.centre, np.float64), np.asarray(p.half, np.float64), t, beside=int(beside),
+                            jumped=int(jumped))
             if self._clear(p, people):
                 person.colours = appearance(image, p.centre, p.half)
             self.others.append(person)
