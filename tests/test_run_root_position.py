@@ -136,7 +136,7 @@ def test_the_schema_documents_the_camera_and_root_fields():
                                              "calibrated_size": [1920, 1080], "ground": floor.to_dict()}})
     assert not validator.is_valid({**header, "camera": {**camera, "intrinsics": "guessed"}})
     pose = {"type": "pose", "frame": 0, "t": 0.0, "detected": True, "score": 1.0, "box": [0, 0, 1, 1],
-            "pose3d": [[0.0, 0.0, 0.0]], "pose2d": [[0.0, 0.0]], "latency_ms": 1.0}
+            "pose3d": [[0.0, 0.0, 0.0]], "pose2d": [[0.0, 0.0]], "shot": 0, "latency_ms": 1.0}
     validator.validate({**pose, "root": [1.0, 2.0, 9000.0], "speed": 1200.0, "height": 950.0})
     validator.validate({**pose, "root": None, "speed": None, "height": None})
     assert not validator.is_valid({**pose, "root": [1.0, 2.0]})
