@@ -21,8 +21,9 @@ place), or the picture changes as it has not in this shot (``change`` > :data:`N
 :data:`SPIKE` x the median of the shot's last :data:`RECENT` changes, and ``peak`` < :data:`MAX_PEAK`: another camera
 of the same place), or a still shot's picture changes at once (the median of its last changes under :data:`STILL`,
 ``change`` > :data:`STILL_PICTURE` and over :data:`STILL_SPIKE` x that median, ``peak`` < :data:`STILL_PEAK`: another
-fixed camera of one room, whose picture is much like the last; since session 40). Chosen on two design sets (``benchmarks/results/s39_rule.md``, S and S2): a camera panning and
-zooming fast over a photograph changes every frame a lot (``change`` up to 1.17, ``peak`` down to 0.05 within one
+fixed camera of one room, whose picture is much like the last; since session 40). Chosen on two design sets
+(``benchmarks/results/s39_rule.md``, S and S2): a camera panning and zooming fast over a photograph changes every frame
+a lot (``change`` up to 1.17, ``peak`` down to 0.05 within one
 shot) where cuts between cameras of one room change it about as much (``change`` about 1, ``peak`` 0.14-0.23); the
 colours and the spike tell them apart. Of 23248 consecutive frames within rendered shots (studio, panning ski cameras
 over snow and over photographs, varied motion, the sample clip) none was called a cut; 265 of 279 joins between clips
