@@ -79,7 +79,8 @@ FEW_DETECTED_SHARE = 0.1  # ... that reports the athlete in fewer than this shar
               help="How long the athlete's track id survives unseen (an occlusion); a later person starts a new id.")
 @click.option("--no-cuts", is_flag=True,
               help="Do not look for cuts between shots. By default a new shot (edited footage, a broadcast's camera "
-                   "change) starts tracking afresh: the athlete is found again at once, with a new track id.")
+                   "change) starts tracking afresh: the athlete is found again at once, with a new track id, and "
+                   "the pose lines' shot counts up.")
 @click.option("--scenario", type=click.Choice(("studio", "dive", "ski")), default="studio", show_default=True,
               help="dive: gravity-aware box tracking (models whose box is not made from joints), and the floor "
                    "(--camera) gives height only, not the root's scale (the diver is in the air); ski: no foreground "
