@@ -461,6 +461,33 @@ def test_fit_resumes_exactly_and_refuses_another_config(tiny_cache: Path, tmp_pa
         fit(replace(cfg, model="lite"), tmp_path / "a", resume=True)
 
 
+def test_a_channels_last_run_trains_the_same_network_to_float_rounding(tiny_cache: Path, tmp_path: Path):
+    from train.checkpoint import load_checkpoint
+    from train.posenet.fit import FitConfig, fit
+
+    cfg = FitConfig(model="tiny", cache=str(tiny_cache), steps=3, batch=4, warmup=1, val_every=3, threads=1,
+                    channels_last=False)
+    plain, fast = fit(cfg, tmp_path / "plain"), fit(replace(cfg, channels_last=True), tmp_path / "fast")
+    assert fast["loss"] == pytest.approx(plain["loss"], rel=1e-4)
+    a, b = (load_checkpoint(tmp_path / run / "last.pt")["model"] for run in ("plain", "fast"))
+    kernels = [k for k, v in b.items() if v.dim() == 4 and v.shape[1] > 1 and v.shape[2] > 1]
+    assert kernels and all(b[k].is_contiguous(memory_format=torch.channels_last) and not b[k].is_contiguous()
+                           for k in kernels)  # the run's convolutions ran channels-last
+    assert all(a[k].is_contiguous() for k in kernels)
+    torch.manual_seed(cfg.seed)
+    nets = [PoseNet(SIZES["tiny"]).eval()]  # the runs' start, then each run's end
+    for state in (a, b):
+        nets.append(PoseNet(SIZES["tiny"]).eval())
+        nets[-1].load_state_dict(state)
+    crops = torch.rand(6, 3, SIZES["tiny"].crop_size, SIZES["tiny"].crop_size, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        start, trained_plain, trained_fast = (torch.cat([t.flatten(1) for t in net.read_crop(crops)[:3]], 1)
+                                              for net in nets)
+    moved = (trained_plain - start).norm()
+    assert moved > 0.01  # three steps changed what the network computes ...
+    assert (trained_fast - trained_plain).norm() < 0.01 * moved  # ... and both runs changed it alike
+
+
 @pytest.fixture(scope="module")
 def tiny_start(tiny_cache: Path, tmp_path_factory: pytest.TempPathFactory):
     """A 2-step tiny run to start part runs from: ``(its FitConfig, its checkpoint path)``."""

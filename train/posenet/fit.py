@@ -94,6 +94,10 @@ class FitConfig:
     threads: int = 2
     device: str = "cpu"  # "cuda" on a GPU machine; augmentation stays on the CPU
     cpu_amp: bool = False  # bfloat16 autocast on CPUs with native bf16 (AVX512-BF16 / AMX)
+    # on the CPU the network's weights (and so its convolutions) run channels-last: oneDNN's fast path, above all
+    # for MediaPipe's depthwise convolutions (a step of adapt's fine-tuning 1.8x faster on 2 cores). The same sums
+    # in another order: the losses agree to float rounding (benchmarks/results/fit_step_time.md)
+    channels_last: bool = True
     pretrained_lr: float = 0.1  # lr multiplier of a trunk trained on real people (PretrainedPoseHead): kept near it
     freeze_bn: bool = False  # batch norms keep their running statistics (a start recovered from ONNX: from_onnx.py)
     part: str = "all"  # PARTS: "detector" / "head" trains that part alone (the other is neither run nor changed)
@@ -563,6 +567,8 @@ def fit(cfg: FitConfig, run_dir: Path, resume: bool = False,
     if cfg.init_trunk and fresh:
         n = load_ssl_trunk(model.head, cfg.init_trunk)
         log.info("init_trunk %s: %d tensors of its self-supervised encoder", cfg.init_trunk, n)
+    if cfg.channels_last and torch.device(cfg.device).type == "cpu":  # the same Parameters, their data restrided
+        model.to(memory_format=torch.channels_last)
     # ---- resume
     if resume and ckpt_path.exists():
         state = load_checkpoint(ckpt_path, expect={"kind": KIND, "model": mcfg.to_dict()}, keys=("kind", "model"))
