@@ -181,26 +181,6 @@ def test_coord_l1_is_the_weighted_mean_joint_distance():
         coord_l1(pred, target[:, :1], torch.ones(1, 2))
 
 
-def test_nearer_sides_swaps_left_and_right_only_where_the_mirror_lies_nearer_on_the_rows_named():
-    from train.losses.pose_heads import nearer_sides
-    from train.posenet.fit import FitConfig
-
-    flip = torch.as_tensor(H36M_17.flip_permutation())
-    labels = torch.rand(3, 17, 2, generator=torch.Generator().manual_seed(0))
-    weight = torch.linspace(0.1, 1.0, 17).repeat(3, 1)
-    pred = labels.clone()
-    pred[0], pred[1] = labels[0, flip], labels[1, flip]  # rows 0 and 1 read the person the other way round
-    pred[2] = labels[2] + 0.01  # row 2 reads it as labeled
-    rows = torch.tensor([True, False, True])  # row 1's labels are not a teacher's (a rendered row)
-    target, w = nearer_sides(pred, labels, weight, rows, flip)
-    assert torch.equal(target[0], labels[0, flip]) and torch.equal(w[0], weight[0, flip])
-    assert torch.equal(target[1], labels[1]) and torch.equal(w[1], weight[1])
-    assert torch.equal(target[2], labels[2]) and torch.equal(w[2], weight[2])
-    assert coord_l1(pred[:1], target[:1], w[:1]) == 0.0  # nothing left to learn where only the sides differed
-    with pytest.raises(ValueError, match="teacher_sides"):
-        FitConfig(teacher_sides="mirrored")
-
-
 def test_heatmap_ce_is_lowest_for_a_gaussian_on_the_joint():
     side, sigma = 8, 1.5
     target = torch.tensor([[[-0.625, 0.375]]])  # the centre of cell (row 5, col 1)
@@ -459,14 +439,6 @@ def test_frames_labeled_in_2d_only_are_cached_and_train_2d_without_3d(rig_dir: P
     assert not batch["has3d"].any() and torch.isfinite(batch["joints3d"]).all()
     _, stats = losses(model, batch, cfg, g, train=False)
     assert stats["pose3d"] == 0.0 and stats["coords"] > 0.0
-    # the same labels with left and right swapped: a teacher that took the person's back for their front
-    flip = list(H36M_17.flip_permutation())
-    swapped = batch | {"joints2d": batch["joints2d"][:, flip], "weight2d": batch["weight2d"][:, flip]}
-    either = dataclasses.replace(cfg, teacher_sides="either")
-    as_given, mirrored = (losses(model, b, either, g, train=False)[1] for b in (batch, swapped))
-    assert mirrored["coords"] == pytest.approx(as_given["coords"], rel=1e-6)  # "either" teaches no side
-    assert as_given["coords"] <= stats["coords"] + 1e-7
-    assert losses(model, swapped, cfg, g, train=False)[1]["coords"] != pytest.approx(stats["coords"], rel=1e-3)
     batch["weight2d"] = torch.zeros_like(batch["weight2d"])
     _, none = losses(model, batch, cfg, g, train=False)
     assert none["coords"] == 0.0 and none["heatmap"] == 0.0

@@ -25,20 +25,6 @@ def coord_l1(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> 
     return (per_joint * weight).sum() / weight.sum().clamp(min=1.0)
 
 
-def nearer_sides(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor, rows: torch.Tensor,
-                 flip: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``target (N, K, 2)`` and its ``weight (N, K)`` with left and right swapped (``flip``, a joint permutation) on
-    the ``rows (N,)`` where the swapped labels lie nearer ``pred`` (weighted mean joint distance): a label source
-    that cannot tell a person's front from their back (a 2D teacher) then teaches where the joints are, not which
-    side is which."""
-    def distance(t: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-        return ((pred - t).norm(dim=-1) * w).sum(1) / w.sum(1).clamp(min=1e-6)
-
-    swapped, weight_swapped = target[:, flip], weight[:, flip]
-    use = rows & (distance(swapped, weight_swapped) < distance(target, weight))
-    return torch.where(use[:, None, None], swapped, target), torch.where(use[:, None], weight_swapped, weight)
-
-
 def heatmap_ce(logits: torch.Tensor, target: torch.Tensor, side: int, weight: torch.Tensor,
                sigma: float = 1.5) -> torch.Tensor:
     """logits (N, K, side*side) vs target joints (N, K, 2) crop coords: cross-entropy to a Gaussian of ``sigma`` cells.

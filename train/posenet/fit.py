@@ -20,9 +20,9 @@ import torch
 import torch.nn.functional as F
 
 from train.checkpoint import load_checkpoint, save_checkpoint
-from train.losses.pose_heads import box_loss, confidence_bce, coord_l1, heatmap_ce, nearer_sides
+from train.losses.pose_heads import box_loss, confidence_bce, coord_l1, heatmap_ce
 from train.metrics.keypoints import torso_diagonal
-from train.posenet.augment import FLIP, AugmentConfig, appearance, pose_crops, zoom_frames
+from train.posenet.augment import AugmentConfig, appearance, pose_crops, zoom_frames
 from train.posenet.cache import Cache, load_cache
 from train.posenet.config import RUN_TIME_SETTINGS, SIZES, PoseNetConfig
 from train.posenet.empty import empty_crops
@@ -71,7 +71,6 @@ class LossWeights:
 # on held-out training rows, against 0.92 for the trained Lite head)
 PARTS = ("all", "detector", "head", "confidence", "lift", "lift+heat")
 HEAD_PARTS = ("head", "confidence", "lift", "lift+heat")  # the detector is not run
-TEACHER_SIDES = ("as_labeled", "either")
 
 
 @dataclass(frozen=True)
@@ -99,10 +98,6 @@ class FitConfig:
     # for MediaPipe's depthwise convolutions (a step of adapt's fine-tuning 1.8x faster on 2 cores). The same sums
     # in another order: the losses agree to float rounding (benchmarks/results/fit_step_time.md)
     channels_last: bool = True
-    # rows labeled in 2D only (a teacher's pseudo-labels: MediaPipe cannot tell a person's front from their back and
-    # swaps the sides of people seen from behind): "as_labeled" teaches their sides as given, "either" the labels or
-    # their mirror, whichever lies nearer the head's read (the sides then come from the rendered rows)
-    teacher_sides: str = "as_labeled"
     pretrained_lr: float = 0.1  # lr multiplier of a trunk trained on real people (PretrainedPoseHead): kept near it
     freeze_bn: bool = False  # batch norms keep their running statistics (a start recovered from ONNX: from_onnx.py)
     part: str = "all"  # PARTS: "detector" / "head" trains that part alone (the other is neither run nor changed)
@@ -131,8 +126,6 @@ class FitConfig:
             raise ValueError(f"empty_crops must be >= 0, got {self.empty_crops}")
         if not 0.0 < self.label_fraction <= 1.0:
             raise ValueError(f"label_fraction must be in (0, 1], got {self.label_fraction}")
-        if self.teacher_sides not in TEACHER_SIDES:
-            raise ValueError(f"teacher_sides must be one of {', '.join(TEACHER_SIDES)}, got {self.teacher_sides!r}")
         if any(int(k) != k or k < 1 for k in self.repeat.values()):
             raise ValueError(f"repeat counts must be whole numbers >= 1, got {self.repeat}")
 
@@ -443,8 +436,6 @@ def losses(model: PoseNet, batch: dict[str, torch.Tensor], cfg: FitConfig, g: to
     conf_empty = conf[n:].float()
     xy, xyz, conf, logits = xy[:n].float(), xyz[:n].float(), conf[:n].float(), logits[:n].float()
     has3d = batch["has3d"].to(device) if "has3d" in batch else torch.ones(len(j2), dtype=torch.bool, device=device)
-    if cfg.teacher_sides == "either":
-        j2, trust = nearer_sides(xy.detach(), j2, trust, ~has3d, FLIP.to(device))
     inside = (j2.abs() < 1).all(-1)  # (N, K)
     weight = inside.float() * trust  # a teacher's pseudo-labels count by its confidence (the weak-2D term)
     weight3d = has3d[:, None].float().expand_as(weight)
