@@ -57,7 +57,7 @@ def report(result: dict) -> str:
     before, after = median(False, "s_per_step"), median(True, "s_per_step")
     losses = [r["loss"] for r in rows]
     spread = (max(losses) - min(losses)) / abs(statistics.mean(losses))
-    lines = [f"# Pose-network training step, channels-last or not (CPU)", "",
+    lines = ["# Pose-network training step, channels-last or not (CPU)", "",
              f"Machine: {result['header']}; {result['date']}. `train.posenet.fit` with the configuration of "
              f"`{result['run']}` (model `{cfg['model']}`, part `{cfg['part']}`, batch {cfg['batch']}, "
              f"{cfg['threads']} threads, its cache and start), {result['steps']} steps a run, the two memory formats "
