@@ -40,6 +40,7 @@ def make_footage(source: Path, out: Path, clips: int, seconds: float, size: tupl
     from tvstream.video_writer import VideoWriter
 
     if out.is_dir() and len(list(out.glob("*.mp4"))) == clips:
+        write_truth(source, out, clips, seconds, size, fps, by_camera, edit, seed)  # footage made before truth was
         return out
     tmp = out.with_name(out.name + ".tmp")
     tmp.mkdir(parents=True, exist_ok=True)
@@ -55,8 +56,72 @@ def make_footage(source: Path, out: Path, clips: int, seconds: float, size: tupl
         with VideoWriter(tmp / f"take_{k:02d}.mp4", size[0], size[1], fps) as writer:
             for _ in range(per_clip):
                 writer.write(next(frames_of[k]))
+    write_truth(source, tmp, clips, seconds, size, fps, by_camera, edit, seed)
     tmp.rename(out)
     return out
+
+
+def take_sources(groups: list[list[Path]], counts: dict[Path, int], clips: int, per_clip: int,
+                 cameras: np.ndarray | None = None) -> list[list[tuple[Path, int]]]:
+    """The source ``(video, frame)`` of every frame of every take, as ``make_footage`` writes them: ``groups``'
+    streams (each camera's videos of ``counts`` frames in order, cycled), take k continuing stream k mod the
+    streams; or with ``cameras`` (an edit's camera per frame, ``shots``), every stream advancing one frame per
+    frame of the edit and the takes cutting it in order."""
+    def stream(videos: list[Path]):
+        while True:
+            for video in videos:
+                yield from ((video, f) for f in range(counts[video]))
+
+    streams = [stream(videos) for videos in groups]
+    if cameras is None:
+        return [[next(streams[k % len(streams)]) for _ in range(per_clip)] for k in range(clips)]
+    shown = [[next(s) for s in streams][camera] for camera in cameras]
+    return [shown[k * per_clip:(k + 1) * per_clip] for k in range(clips)]
+
+
+def _camera_at(labels, row: int, scale: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``K, R, t`` of a labeled row (its own where the camera moves), ``K`` scaled by ``scale`` = (sx, sy)."""
+    cam = labels.frame_cameras
+    K, R, t = (cam.K[row], cam.R[row], cam.t[row]) if cam is not None else (labels.camera.K, labels.camera.R,
+                                                                             labels.camera.t)
+    return np.diag([scale[0], scale[1], 1.0]).astype(np.float32) @ K, R, t
+
+
+def write_truth(source: Path, footage: Path, clips: int, seconds: float, size: tuple[int, int], fps: int,
+                by_camera: bool, edit: float | None, seed: int) -> None:
+    """Beside every take of ``footage``, its own labels (``take_NN.npz``, once) made from ``source``'s: the
+    rendered truth of each frame the take shows, scaled to ``size``; a venue's held-out tails can then be scored
+    against it (``tvstream adapt`` reports it; ``--teacher labels`` adapts on it). Nothing where the source has
+    no labels."""
+    from tvstream.labels import CameraParams, VideoLabels, load_labels, save_labels
+    from tvstream.manifest import discover
+    from train.data.video_reader import probe_video
+
+    labelled = {Path(e.video): Path(e.labels) for e in discover(source) if e.labels}
+    if not labelled or all((footage / f"take_{k:02d}.npz").is_file() for k in range(clips)):
+        return
+    groups = camera_groups(source, by_camera or edit is not None)
+    infos = {v: probe_video(v) for videos in groups for v in videos}
+    per_clip = int(seconds * fps)
+    cameras = None if edit is None else shots(clips * per_clip, len(groups), edit * fps, seed)
+    sources = take_sources(groups, {v: i.num_frames for v, i in infos.items()}, clips, per_clip, cameras)
+    loaded = {v: load_labels(path) for v, path in labelled.items()}
+    rows = {v: {int(f): i for i, f in enumerate(lab.frames)} for v, lab in loaded.items()}
+    for k, frames in enumerate(sources):
+        picked = [(n, loaded[v], rows[v][f], np.float32([size[0] / infos[v].width, size[1] / infos[v].height]))
+                  for n, (v, f) in enumerate(frames) if v in loaded and f in rows[v]]
+        if not picked:
+            continue
+        K, R, t = (np.stack(a) for a in zip(*(_camera_at(lab, i, sc) for _, lab, i, sc in picked)))
+        labels = VideoLabels(
+            frames=np.array([n for n, _, _, _ in picked], np.int64),
+            joints3d=np.stack([lab.joints3d[i] for _, lab, i, _ in picked]),
+            joints2d=np.stack([lab.joints2d[i] * sc for _, lab, i, sc in picked]),
+            box=np.stack([lab.box[i] * np.tile(sc, 2) for _, lab, i, sc in picked]),
+            visible=np.stack([lab.visible[i] for _, lab, i, _ in picked]),
+            camera=CameraParams(K=K[0], R=R[0], t=t[0]), sequence=f"take_{k:02d}",
+            frame_cameras=CameraParams(K=K, R=R, t=t))
+        save_labels(footage / f"take_{k:02d}.npz", labels)
 
 
 def footage_kind(by_camera: bool, edit: float | None) -> str:

@@ -100,6 +100,10 @@ def test_adapt_runs_every_stage_names_bad_clips_and_goes_on_after_a_stop(venue: 
     assert 0.0 <= report["after"]["pck"] <= 1.0 and report["before"]["pck"] > 0.5  # the shipped model sees him
     assert "agrees less with the teacher" in done.stderr  # 4 steps from scratch: worse than the shipped model
     assert set(report["after"]["clips"]) == set(report["clips"])
+    for key in ("before", "after"):  # the clips' own labels (rendered) also score the tails: the truth
+        assert 0.0 <= report[key]["truth"]["pck"] <= 1.0 and report[key]["truth"]["frames_3d"] >= 0
+        assert all("truth" in row for row in report[key]["clips"].values())
+    assert "against those on the held-out tails" in (work / "report.md").read_text()
     for key in ("before", "after"):  # unreported frames are misses in "pck", left out of "pck_reported"
         rows = report[key]["clips"].values()
         assert all(0 <= r["reported"] <= r["frames"] and r["pck_reported"] >= r["pck"] for r in rows)
@@ -364,6 +368,30 @@ def test_the_agreement_tells_frames_not_reported_from_joints_off():
     assert (hits.sum(), counted.sum()) == (23, 36)
     assert reported.tolist() == [True, False, True]
     assert (hits[reported].sum(), counted[reported].sum()) == (23, 24)
+
+
+def test_the_truth_counts_unreported_frames_as_misses_and_measures_3d_where_reported(tmp_path: Path):
+    """A clip's own labels on frames 10, 20, 30, 40, the tail from frame 15: the run read frame 20 exactly,
+    frame 30 a long way off in 2D and 170 mm off at one joint in 3D (10 mm over 17), and reported nobody at 40."""
+    from train.adapt.pipeline import truth_scores
+    from tvstream.labels import CameraParams, VideoLabels, save_labels
+
+    rng = np.random.default_rng(0)
+    joints2d = (rng.normal(size=(4, 17, 2)) * 40 + 200).astype(np.float32)
+    joints3d = (rng.normal(size=(4, 17, 3)) * 300).astype(np.float32)
+    path = tmp_path / "take.npz"
+    save_labels(path, VideoLabels(frames=np.array([10, 20, 30, 40]), joints3d=joints3d, joints2d=joints2d,
+                                  box=np.tile(np.float32([0, 0, 400, 400]), (4, 1)), visible=np.ones((4, 17), bool),
+                                  camera=CameraParams(K=np.eye(3, dtype=np.float32), R=np.eye(3, dtype=np.float32),
+                                                      t=np.zeros(3, np.float32))))
+    out = {"pose2d": np.full((50, 17, 2), np.nan), "pose3d": np.full((50, 17, 3), np.nan)}
+    out["pose2d"][10], out["pose3d"][10] = joints2d[0], joints3d[0] + 999.0  # before the tail: not counted
+    out["pose2d"][20], out["pose3d"][20] = joints2d[1], joints3d[1] + 5.0  # root-relative: exact
+    out["pose2d"][30], out["pose3d"][30] = joints2d[2] + 1000.0, joints3d[2]
+    out["pose3d"][30, 1, 0] += 170.0
+    scores = truth_scores(out, path, first=15)
+    assert scores["counted"] == 3 * 12 and scores["hits"] == 12  # 12 core joints a frame; frame 20 alone hits
+    assert scores["errors"] == 2 and scores["error_mm"] == pytest.approx(10.0, abs=1e-3)
 
 
 def test_rendered_rows_are_drawn_often_enough_to_keep_the_venue_s_share():

@@ -130,6 +130,9 @@ def adapt(app: AppContext, venue: Path, out: Path, work: Path | None, teacher_na
     before, after = report["before"]["pck"], report["after"]["pck"]
     app.say(f"agreement with the teacher on held-out footage (PCK@0.2): before {before:.3f}, after {after:.3f}; "
             f"report: {work / 'report.md'}")
+    if "truth" in report["after"]:
+        app.say(f"against the clips' own labels (PCK@0.2): before {report['before']['truth']['pck']:.3f}, "
+                f"after {report['after']['truth']['pck']:.3f}")
     app.say(f"model: {out}")
     if after < before:
         app.say(f"[bold yellow]warning:[/] the adapted model agrees less with the teacher on the held-out "
