@@ -245,6 +245,10 @@ def main(argv: list[str] | None = None) -> dict:
     lines += ["", f"Agreement with the teacher on the held-out tails: before {before['pck']:.3f}, after "
                   f"{after['pck']:.3f} (frames the run did not report count as misses; on the frames it reported: "
                   f"before {before['pck_reported']:.3f}, after {after['pck_reported']:.3f})."]
+    if "truth" in after:
+        lines += ["", f"Against the takes' own rendered labels on the same tails (every labeled frame): PCK@0.2 "
+                      f"before {before['truth']['pck']:.3f}, after {after['truth']['pck']:.3f}; MPJPE before "
+                      f"{before['truth']['mpjpe']} mm, after {after['truth']['mpjpe']} mm."]
     save(args.out, result, "\n".join(lines) + "\n")
     return result
 
