@@ -407,3 +407,25 @@ def test_rendered_rows_are_drawn_often_enough_to_keep_the_venue_s_share():
     assert rendered_draws(300, 100, 0.5) == 3 and rendered_draws(300, 100, None) == 1
     assert rendered_draws(300, 0, 0.25) == 1  # nothing rendered to draw
     assert AdaptConfig(part="all").venue_share == 0.25 and AdaptConfig(part="detector").venue_share is None
+
+
+def test_adapt_warns_when_the_teacher_is_followed_away_from_the_truth(tmp_path: Path, monkeypatch):
+    """Agreement with the teacher up, accuracy against the clips' own labels down (session 39's long venue,
+    0.840 -> 0.880 and 0.819 -> 0.815): the run says to keep the model it started from."""
+    from click.testing import CliRunner
+
+    import train.adapt.pipeline as pipeline
+    from tvstream.cli.main import cli
+
+    def finished(*_args) -> dict:
+        return {"skipped": {}, "before": {"pck": 0.840, "truth": {"pck": 0.819}},
+                "after": {"pck": 0.880, "truth": {"pck": 0.815}}}
+
+    monkeypatch.setattr(pipeline, "adapt", finished)
+    (tmp_path / "venue").mkdir()
+    result = CliRunner().invoke(cli, ["adapt", str(tmp_path / "venue"), "--out", str(tmp_path / "v.onnx"),
+                                      "--teacher", "labels"])
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.stderr.split())
+    assert "before 0.819, after 0.815" in said and "less accurate against the clips' own labels" in said
+    assert "agrees less" not in said

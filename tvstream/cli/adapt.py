@@ -130,10 +130,14 @@ def adapt(app: AppContext, venue: Path, out: Path, work: Path | None, teacher_na
     before, after = report["before"]["pck"], report["after"]["pck"]
     app.say(f"agreement with the teacher on held-out footage (PCK@0.2): before {before:.3f}, after {after:.3f}; "
             f"report: {work / 'report.md'}")
-    if "truth" in report["after"]:
-        app.say(f"against the clips' own labels (PCK@0.2): before {report['before']['truth']['pck']:.3f}, "
-                f"after {report['after']['truth']['pck']:.3f}")
+    truth = (report["before"]["truth"]["pck"], report["after"]["truth"]["pck"]) if "truth" in report["after"] else None
+    if truth is not None:
+        app.say(f"against the clips' own labels (PCK@0.2): before {truth[0]:.3f}, after {truth[1]:.3f}")
     app.say(f"model: {out}")
     if after < before:
         app.say(f"[bold yellow]warning:[/] the adapted model agrees less with the teacher on the held-out "
                 f"footage than the model it started from ({after:.3f} < {before:.3f}): keep using that one")
+    elif truth is not None and truth[1] < truth[0]:
+        app.say(f"[bold yellow]warning:[/] the adapted model agrees more with the teacher but is less accurate "
+                f"against the clips' own labels than the model it started from ({truth[1]:.3f} < {truth[0]:.3f}): "
+                "keep using that one")
