@@ -20,7 +20,8 @@ was in; the fine-tuning resumes from its last checkpoint):
    quarters, the head drifted from the teacher on held-out footage (``benchmarks/results/s35_rule.md``).
    ``part="detector"`` trains the box detector alone (the default until session 35);
 7. ``export`` to ONNX, and the report: agreement with the teacher on every clip's held-out tail before and
-   after adaptation (PCK@0.2 of the core joints, 0.2 x the teacher's torso diagonal), and the speed of both.
+   after adaptation (PCK@0.2 of the core joints, 0.2 x the teacher's torso diagonal), the speed of both, and where
+   the clips have their own labels (a rendered venue), PCK@0.2 and MPJPE against those on the same tails.
 
 The paper's self-supervised terms (reconstruction, DSL) train the SSL model of ``tvstream train ssl``, not
 this pose network; ``adapt`` does not use them (see the closing notes of issue 21).
@@ -475,8 +476,8 @@ def agreement(model: Path | None, clips: list[Clip], work: Path, moving: dict[st
     (decoding included), ``ms_per_frame``: the model alone at batch 1; with ``decode``, ``decode_fps``: decoding
     alone (the first clip's first 1500 frames at the model's input size), the most frames/s any model runs here.
     With ``holdout`` (the tail's share), clips with their own labels (a rendered venue) are also scored against
-    those on the tail (``truth``: PCK@0.2 and MPJPE, per clip and pooled): the teacher's own errors make
-    agreement with it a poor judge there (session 41)."""
+    those on the tail (``truth``: PCK@0.2 and MPJPE, per clip and pooled): agreement with the teacher is not
+    accuracy (``benchmarks/results/s41_rule.md``, ``s42_rule.md``)."""
     from engines.backends import load_backend
     from train.posenet.evaluate import latency_ms, pipeline_outputs
     from tvstream.api import resolve_model
