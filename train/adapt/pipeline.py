@@ -504,7 +504,8 @@ def agreement(model: Path | None, clips: list[Clip], work: Path, moving: dict[st
         if holdout is not None and clip.labels is not None:
             scored = truth_scores(out, clip.labels, clip.split(holdout))
             truth = {k: truth[k] + v for k, v in scored.items()}
-            per_clip[clip.name]["truth"] = _truth_row(scored)
+            if scored["counted"]:  # a tail its labels do not reach has no truth to show
+                per_clip[clip.name]["truth"] = _truth_row(scored)
         hits, counted = hits + int(h.sum()), counted + int(c.sum())
         shown, seen = shown + int(h[reported].sum()), seen + int(c[reported].sum())
     scores = {"model": str(resolve_model(model)), "pck": _share(hits, counted),
