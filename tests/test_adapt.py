@@ -384,7 +384,7 @@ def test_the_truth_counts_unreported_frames_as_misses_and_measures_3d_where_repo
                                   box=np.tile(np.float32([0, 0, 400, 400]), (4, 1)), visible=np.ones((4, 17), bool),
                                   camera=CameraParams(K=np.eye(3, dtype=np.float32), R=np.eye(3, dtype=np.float32),
                                                       t=np.zeros(3, np.float32))))
-    out = {"pose2d": np.full((50, 17, 2), np.nan), "pose3d": np.full((50, 17, 3), np.nan)}
+    out = {"pose2d": np.full((50, 17, 2), np.nan), "pose3d": np.full((50, 17, 3), np.nan), "box": np.zeros((50, 4))}
     out["pose2d"][10], out["pose3d"][10] = joints2d[0], joints3d[0] + 999.0  # before the tail: not counted
     out["pose2d"][20], out["pose3d"][20] = joints2d[1], joints3d[1] + 5.0  # root-relative: exact
     out["pose2d"][30], out["pose3d"][30] = joints2d[2] + 1000.0, joints3d[2]

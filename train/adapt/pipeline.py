@@ -436,26 +436,16 @@ def tail_hits(pred: np.ndarray, joints2d: np.ndarray, visible: np.ndarray) -> tu
 
 
 def truth_scores(out: dict[str, np.ndarray], labels_path: Path, first: int) -> dict[str, float]:
-    """The run's outputs ``out`` (``pose2d``, ``pose3d`` per frame, NaN where not reported) against a clip's own
-    labels (a rendered venue's truth) on its frames from ``first`` (the held-out tail): totals ``hits``,
+    """The run's outputs ``out`` against a clip's own labels (a rendered venue's truth) on its frames from
+    ``first`` (the held-out tail), as ``train.posenet.evaluate.score_clip`` scores them: totals ``hits``,
     ``counted`` (PCK@0.2 of the core joints, every labeled frame, unreported ones as misses), ``error_mm`` and
     ``errors`` (root-relative 3D error summed over the frames both have, and how many)."""
-    from train.metrics.pose import mpjpe
-    from tvstream.labels import load_any_labels
+    from train.posenet.evaluate import score_clip
 
-    labels = load_any_labels(labels_path)
-    rows = np.asarray(labels.frames, int)
-    keep = np.flatnonzero((rows >= first) & (rows < len(out["pose2d"])))
-    rows = rows[keep]
-    h, c, _ = tail_hits(out["pose2d"][rows], labels.joints2d[keep], labels.visible[keep])
-    scores = {"hits": float(h.sum()), "counted": float(c.sum()), "error_mm": 0.0, "errors": 0.0}
-    if labels.joints3d is not None:
-        gt = labels.joints3d[keep] - labels.joints3d[keep][:, :1]
-        pred = out["pose3d"][rows] - out["pose3d"][rows][:, :1]
-        both = np.isfinite(pred).all(axis=(1, 2)) & np.isfinite(gt).all(axis=(1, 2))
-        if both.any():
-            scores |= {"error_mm": float(mpjpe(pred[both], gt[both]).sum()), "errors": float(both.sum())}
-    return scores
+    part = score_clip(out, labels_path, first)
+    errors = part.get("mpjpe", np.zeros(0))
+    return {"hits": float(part["hits"].sum()), "counted": float(part["counted"].sum()),
+            "error_mm": float(errors.sum()), "errors": float(len(errors))}
 
 
 def _truth_row(totals: dict[str, float]) -> dict:

@@ -95,11 +95,11 @@ def scenario_of(name: str) -> str:
     return "ski" if "ski" in name else "dive" if "dive" in name else "studio"
 
 
-def score_clip(out: dict[str, np.ndarray], labels_path: Path) -> dict[str, np.ndarray]:
-    """Per-frame hit counts and errors of one clip against its labels."""
+def score_clip(out: dict[str, np.ndarray], labels_path: Path, first: int = 0) -> dict[str, np.ndarray]:
+    """Per-frame hit counts and errors of one clip against its labels (its labeled frames from ``first`` on)."""
     labels = load_any_labels(labels_path)
     rows = np.asarray(labels.frames, int)
-    keep = rows < len(out["box"])
+    keep = (rows >= first) & (rows < len(out["box"]))
     rows, idx = rows[keep], np.flatnonzero(keep)
     pred2d = np.nan_to_num(out["pose2d"][rows], nan=-1e6)  # not detected: a miss
     hits, counted = pck_hits(pred2d, labels.joints2d[idx], labels.visible[idx])
