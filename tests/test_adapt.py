@@ -113,6 +113,14 @@ def test_adapt_runs_every_stage_names_bad_clips_and_goes_on_after_a_stop(venue: 
     ceiling = f"Decoding alone runs {report['after']['decode_fps']:.0f} frames/s"
     assert report["after"]["decode_fps"] > 0 and ceiling in (work / "report.md").read_text()
     assert "decode_fps" not in report["before"]  # timed once
+    # run's faster options on the same tails: the tiny model reads each crop once (no --fast twin), so only
+    # --no-second-look's row, with its agreement, truth and speed, in the report and said by the command
+    assert list(report["modes"]) == ["--fast --no-second-look"]
+    faster = report["modes"]["--fast --no-second-look"]
+    assert 0.0 <= faster["pck"] <= 1.0 and faster["fps"] > 0 and 0.0 <= faster["truth"]["pck"] <= 1.0
+    assert "Faster ways to run the adapted model" in (work / "report.md").read_text()
+    assert f"with --fast --no-second-look {faster['fps']:.0f} (agreement {faster['pck']:.3f})" in \
+        " ".join(done.stderr.split())
     from train.checkpoint import load_checkpoint
 
     fit = load_checkpoint(work / "run" / "last.pt")["config"]["fit"]
@@ -429,3 +437,51 @@ def test_adapt_warns_when_the_teacher_is_followed_away_from_the_truth(tmp_path: 
     said = " ".join(result.stderr.split())
     assert "before 0.819, after 0.815" in said and "less accurate against the clips' own labels" in said
     assert "agrees less" not in said
+
+
+def test_faster_modes_run_the_fast_twin_without_second_looks(tmp_path: Path, monkeypatch):
+    """--fast runs the twin that reads each crop once with run's defaults, --no-second-look that twin with no
+    second look and no reread; a model without a twin keeps only the row that changes something."""
+    import engines.backends
+    import train.adapt.pipeline as pipeline
+    import tvstream.detector_view
+
+    class Meta:
+        input_size = (288, 512)
+
+    class Backend:
+        metadata = Meta()
+
+    model, twin, calls = tmp_path / "venue.onnx", tmp_path / "venue-once.onnx", []
+    monkeypatch.setattr(engines.backends, "load_backend", lambda *_a, **_k: Backend())
+    monkeypatch.setattr(pipeline, "agreement", lambda m, *_a, holdout, options: calls.append((m, options)) or
+                        {"pck": 0.5, "fps": 100.0})
+    for made in (twin, None):
+        calls.clear()
+        monkeypatch.setattr(tvstream.detector_view, "model_for_source", lambda *_a, fast, **_k: made if fast else None)
+        rows = pipeline.faster_modes(model, [], tmp_path, {}, 0.2)
+        if made is not None:
+            assert list(rows) == ["--fast", "--fast --no-second-look"]
+            (m1, o1), (m2, o2) = calls
+            assert m1 == m2 == twin and (o1.second_look, o1.reread) == (0.2, True)  # run's defaults
+            assert (o2.second_look, o2.reread) == (None, False)
+        else:
+            assert list(rows) == ["--fast --no-second-look"] and calls[0][0] == model
+            assert (calls[0][1].second_look, calls[0][1].reread) == (None, False)
+
+
+def test_the_report_puts_each_faster_option_beside_the_default():
+    """Session 43's long venue: 86 -> 154 frames/s for 0.880 -> 0.865 agreement, against a 14.1 frames/s teacher."""
+    from train.adapt.pipeline import modes_markdown
+
+    after = {"pck": 0.880, "fps": 85.7, "truth": {"pck": 0.816, "mpjpe": 149.3}}
+    report = {"out": "runs/x/venue.onnx", "teacher_fps": 14.1, "after": after,
+              "modes": {"--fast --no-second-look": {"pck": 0.865, "fps": 154.0,
+                                                    "truth": {"pck": 0.800, "mpjpe": 156.0}}}}
+    lines = modes_markdown(report)
+    assert "`tvstream run --model venue.onnx ...`" in lines[1]
+    assert lines[3].count("|") == lines[4].count("|") == 7
+    assert lines[5] == "| (default) | 0.880 | 0.816 | 149.3 | 86 | 6.1 |"
+    assert lines[6] == "| --fast --no-second-look | 0.865 | 0.800 | 156.0 | 154 | 10.9 |"
+    del report["teacher_fps"], after["truth"]  # footage without labels, a teacher not timed
+    assert modes_markdown(report)[-1] == "| --fast --no-second-look | 0.865 | 154 |"

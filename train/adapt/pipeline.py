@@ -460,14 +460,15 @@ def _share(hits, counted) -> float:
 
 
 def agreement(model: Path | None, clips: list[Clip], work: Path, moving: dict[str, bool],
-              decode: bool = False, holdout: float | None = None) -> dict:
+              decode: bool = False, holdout: float | None = None, options=None) -> dict:
     """The runtime (``tvstream run``'s pipeline; a moving camera runs as ``--scenario ski``, without the
     rolling background) against the teacher on each clip's held-out tail; ``fps``: whole clips end to end
     (decoding included), ``ms_per_frame``: the model alone at batch 1; with ``decode``, ``decode_fps``: decoding
     alone (the first clip's first 1500 frames at the model's input size), the most frames/s any model runs here.
     With ``holdout`` (the tail's share), clips with their own labels (a rendered venue) are also scored against
     those on the tail (``truth``: PCK@0.2 and MPJPE, per clip and pooled): agreement with the teacher is not
-    accuracy (``benchmarks/results/s41_rule.md``, ``s42_rule.md``)."""
+    accuracy (``benchmarks/results/s41_rule.md``, ``s42_rule.md``). ``options``: the run's ``RunOptions`` (None:
+    ``tvstream run``'s defaults)."""
     from engines.backends import load_backend
     from train.posenet.evaluate import latency_ms, pipeline_outputs
     from tvstream.api import resolve_model
@@ -482,7 +483,7 @@ def agreement(model: Path | None, clips: list[Clip], work: Path, moving: dict[st
         if len(labels.frames) == 0:
             continue
         tic = time.perf_counter()
-        out, _ = pipeline_outputs(backend, clip.path, "ski" if moving.get(clip.name) else "studio")
+        out, _ = pipeline_outputs(backend, clip.path, "ski" if moving.get(clip.name) else "studio", options)
         seconds += time.perf_counter() - tic
         frames += len(out["pose2d"])
         rows = np.asarray(labels.frames, int)
@@ -508,6 +509,54 @@ def agreement(model: Path | None, clips: list[Clip], work: Path, moving: dict[st
     return scores
 
 
+# ``tvstream run``'s faster options, as (the options, whether the model reads each crop once: ``--fast``, and the
+# RunOptions they set): the adapted model through each on the same tails (session 43: on the long venue 86 -> 126 ->
+# 154 frames/s at agreement 0.880 -> 0.868 -> 0.865; benchmarks/results/s43_rule.md)
+FASTER_MODES = (("--fast", True, {}), ("--fast --no-second-look", True, {"second_look": None, "reread": False}))
+
+
+def faster_modes(model: Path, clips: list[Clip], work: Path, moving: dict[str, bool], holdout: float) -> dict:
+    """The adapted ``model`` through ``tvstream run``'s faster options (:data:`FASTER_MODES`) on the held-out tails,
+    as :func:`agreement` scores them (agreement, truth, frames/s end to end), so that a venue can choose its speed
+    knowing what it costs. ``--fast`` runs the model's twin that reads each crop once; for a model that reads each
+    crop once already (or where the twin cannot be written) it changes nothing, and that row is left out."""
+    from engines.backends import load_backend
+    from tvstream.detector_view import model_for_source
+    from tvstream.frame_fit import FrameFit
+    from tvstream.pipeline import RunOptions
+
+    meta = load_backend(model, "onnxruntime", threads=1).metadata
+    twin = model_for_source(model, meta, FrameFit.of(meta.input_size, meta.input_size), fast=True)
+    rows = {}
+    for name, once, settings in FASTER_MODES:
+        if once and twin is None and not settings:
+            continue
+        rows[name] = agreement(twin if once and twin is not None else model, clips, work, moving,
+                               holdout=holdout, options=RunOptions(**settings))
+    return rows
+
+
+def modes_markdown(report: dict) -> list[str]:
+    """The report's lines for :func:`faster_modes`: each option's agreement (truth) and speed beside the default's."""
+    truth = "truth" in report["after"]
+    teacher = report.get("teacher_fps")
+    lines = ["", f"Faster ways to run the adapted model (`tvstream run --model {Path(report['out']).name} ...`), on "
+                 "the same held-out tails:", "",
+             "| options | agreement with the teacher | " + ("truth PCK@0.2 | truth MPJPE mm | " if truth else "")
+             + "frames/s end to end |" + (" x the teacher |" if teacher else ""),
+             "|---" * (3 + 2 * truth + bool(teacher)) + "|"]
+    for name, row in {"(default)": report["after"], **report["modes"]}.items():
+        cells = [name, f"{row['pck']:.3f}"]
+        if truth:
+            t = row.get("truth") or {}
+            cells += [f"{t['pck']:.3f}" if t else "-", f"{t['mpjpe']:.1f}" if t.get("mpjpe") is not None else "-"]
+        cells.append(f"{row['fps']:.0f}")
+        if teacher:
+            cells.append(f"{row['fps'] / teacher:.1f}")
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
 def report_markdown(report: dict) -> str:
     lines = [f"# tvstream adapt: {report['venue']}", "",
              f"Teacher: {report['teacher']}; {report['labeled_frames']} frames labeled "
@@ -531,6 +580,8 @@ def report_markdown(report: dict) -> str:
                  if report.get("teacher_fps") else "")
         lines.append(f"\nDecoding alone runs {report['after']['decode_fps']:.0f} frames/s here{times}: no model runs "
                      "faster end to end on this footage and machine.")
+    if report.get("modes"):
+        lines += modes_markdown(report)
     lines += ["", "A frame the run does not report (nobody sure enough, or the athlete held while out of sight: "
                   "`--hold`) counts as a miss; the last columns say how many frames the adapted model reported "
                   "and its agreement on those.", "",
@@ -594,6 +645,7 @@ def adapt(venue: Path, out: Path, cfg: AdaptConfig, work: Path, teacher, say: Sa
     start = Path(cfg.init) if cfg.init and cfg.init.endswith(".onnx") else None  # else: the shipped model
     before = stage("score before", agreement, start, taught, work, moving, False, cfg.holdout)
     after = stage("score after", agreement, out, taught, work, moving, True, cfg.holdout)  # decoding timed once
+    modes = stage("score faster modes", faster_modes, out, taught, work, moving, cfg.holdout)
     labeled = sum(t["frames"] for t in timing.values())
     teach_s = sum(t["seconds"] for t in timing.values())
     report = {"venue": str(venue), "out": str(out), "teacher": cfg.teacher, "config": cfg.to_dict(),
@@ -608,7 +660,7 @@ def adapt(venue: Path, out: Path, cfg: AdaptConfig, work: Path, teacher, say: Sa
               "drawn": load_checkpoint(work / "run" / "last.pt")["config"]["fit"].get("repeat", {}),  # fine_tune's
               "plates": len(list((work / "plates").glob("*.png"))),
               "teacher_fps": round(labeled / teach_s, 2) if teach_s else None,
-              "before": before, "after": after, "seconds": seconds}
+              "before": before, "after": after, "modes": modes, "seconds": seconds}
     _write_json(work / "report.json", report)
     (work / "report.md").write_text(report_markdown(report))
     return report

@@ -69,8 +69,9 @@ def adapt(app: AppContext, venue: Path, out: Path, work: Path | None, teacher_na
     plates of the venue; the teacher's 2D labels on every N-th frame; synthetic athletes rendered over the
     plates, and a world of other athletes (--replay); the default model fine-tuned on them;
     export; and a report (WORK/report.md) of agreement with the teacher on every clip's held-out last 20%,
-    before and after, and the speed of both. Every stage is kept in WORK: run the same command again after a
-    stop and it goes on.
+    before and after, and the speed of both; also the adapted model's agreement and speed with run's faster
+    options (--fast, --no-second-look), to choose from. Every stage is kept in WORK: run the same command again
+    after a stop and it goes on.
 
     \b
     Example:
@@ -133,6 +134,10 @@ def adapt(app: AppContext, venue: Path, out: Path, work: Path | None, teacher_na
     truth = (report["before"]["truth"]["pck"], report["after"]["truth"]["pck"]) if "truth" in report["after"] else None
     if truth is not None:
         app.say(f"against the clips' own labels (PCK@0.2): before {truth[0]:.3f}, after {truth[1]:.3f}")
+    if report.get("modes"):
+        faster = "; ".join(f"with {name} {row['fps']:.0f} (agreement {row['pck']:.3f})"
+                           for name, row in report["modes"].items())
+        app.say(f"frames/s end to end: {report['after']['fps']:.0f}; {faster}")
     app.say(f"model: {out}")
     if after < before:
         app.say(f"[bold yellow]warning:[/] the adapted model agrees less with the teacher on the held-out "
