@@ -39,7 +39,9 @@ def cli(ctx: click.Context, quiet: bool, verbose: int, traceback: bool) -> None:
 
     \b
     Examples:
-      tvstream run camera.mp4 --model model.onnx --out poses.jsonl   the product
+      tvstream run camera.mp4 --out poses.jsonl      the product, on the embedded default model
+      tvstream adapt footage/ --out venue.onnx       fit a model to a venue's unlabeled footage (a teacher's 2D)
+      tvstream run camera.mp4 --model venue.onnx --out poses.jsonl   then run that model
       tvstream info                      versions, backends and GPUs (for bug reports)
       tvstream data check ./footage      validate a dataset folder or manifest
       tvstream synth --scenario dive --out data/dive   render a labeled synthetic dataset
