@@ -509,10 +509,10 @@ def agreement(model: Path | None, clips: list[Clip], work: Path, moving: dict[st
     return scores
 
 
-# ``tvstream run``'s faster options, as (the options, whether the model reads each crop once: ``--fast``, and the
-# RunOptions they set): the adapted model through each on the same tails (session 43: on the long venue 86 -> 126 ->
-# 154 frames/s at agreement 0.880 -> 0.868 -> 0.865; benchmarks/results/s43_rule.md)
-FASTER_MODES = (("--fast", True, {}), ("--fast --no-second-look", True, {"second_look": None, "reread": False}))
+# ``tvstream run``'s faster options, as (the options, the RunOptions they set beside ``--fast``'s read-once twin):
+# the adapted model through each on the same tails (session 43: on the long venue 86 -> 127 -> 155 frames/s at
+# agreement 0.880 -> 0.868 -> 0.865; benchmarks/results/s43_rule.md)
+FASTER_MODES = (("--fast", {}), ("--fast --no-second-look", {"second_look": None, "reread": False}))
 
 
 def faster_modes(model: Path, clips: list[Clip], work: Path, moving: dict[str, bool], holdout: float) -> dict:
@@ -527,13 +527,8 @@ def faster_modes(model: Path, clips: list[Clip], work: Path, moving: dict[str, b
 
     meta = load_backend(model, "onnxruntime", threads=1).metadata
     twin = model_for_source(model, meta, FrameFit.of(meta.input_size, meta.input_size), fast=True)
-    rows = {}
-    for name, once, settings in FASTER_MODES:
-        if once and twin is None and not settings:
-            continue
-        rows[name] = agreement(twin if once and twin is not None else model, clips, work, moving,
-                               holdout=holdout, options=RunOptions(**settings))
-    return rows
+    return {name: agreement(twin or model, clips, work, moving, holdout=holdout, options=RunOptions(**settings))
+            for name, settings in FASTER_MODES if twin is not None or settings}
 
 
 def modes_markdown(report: dict) -> list[str]:
