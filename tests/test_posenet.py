@@ -444,6 +444,80 @@ def test_frames_labeled_in_2d_only_are_cached_and_train_2d_without_3d(rig_dir: P
     assert none["coords"] == 0.0 and none["heatmap"] == 0.0
 
 
+def test_hold3d_is_the_mean_3d_distance_to_the_start_model_on_rows_without_3d(tiny_cache: Path):
+    """On rows without 3D labels (``has3d`` False) the term is the mean L1 joint distance (as ``pose3d``'s) between
+    the network's root-relative 3D and the start model's of the same crop (rows with 3D add nothing); weighted into
+    the loss."""
+    from train.posenet.cache import load_cache
+    from train.posenet.fit import FitConfig, LossWeights, losses, network_inputs, rows_to_tensors
+
+    cache = load_cache(tiny_cache)
+    torch.manual_seed(0)
+    model = PoseNet(SIZES["tiny"]).eval()
+    torch.manual_seed(1)
+    start = PoseNet(SIZES["tiny"]).eval()
+    cfg = FitConfig(model="tiny", augment=NO_AUG, threads=1, freeze_bn=True, weights=LossWeights(hold3d=3.0))
+    batch = rows_to_tensors(cache, np.arange(6))
+    batch["has3d"] = torch.tensor([True, False, True, False, False, True])
+    g = torch.Generator().manual_seed(0)
+    total, stats = losses(model, batch, cfg, g, train=False, start=start)
+    crops = network_inputs(batch, model.cfg, cfg, g, train=False)[0]
+    with torch.no_grad():
+        mine, theirs = model.read_crop(crops)[1], start.read_crop(crops)[1]
+    by_hand = float((mine - theirs).abs().sum(-1)[~batch["has3d"]].mean())
+    assert by_hand > 0.01 and stats["hold3d"] == pytest.approx(by_hand, rel=1e-5)
+    plain, without = losses(model, batch, cfg, g, train=False)  # no start model: no term
+    assert "hold3d" not in without and float((total - plain).detach()) == pytest.approx(3.0 * by_hand, rel=1e-4)
+    assert losses(model, batch, cfg, g, train=False, start=model)[1]["hold3d"] == 0.0
+    batch["has3d"][:] = True
+    assert losses(model, batch, cfg, g, train=False, start=start)[1]["hold3d"] == 0.0
+
+
+def test_a_run_holding_3d_keeps_the_start_model_s_3d_where_only_2d_is_labeled(rig_dir: Path, tmp_path: Path):
+    """Every row labeled in 2D only (a teacher's): the head trained on the 2D moves its 3D; with ``hold3d`` the
+    3D stays nearer the start's. The held run resumes exactly (its start is read from the init's file), and
+    ``hold3d`` without an init, or with batch norms that learn their statistics, is refused."""
+    import dataclasses
+    import shutil
+
+    from train.posenet.cache import build_cache, load_cache
+    from train.posenet.fit import FitConfig, LossWeights, fit, load_model, rows_to_tensors
+    from tvstream.labels import load_labels, save_labels
+
+    shard = tmp_path / "shard"
+    shutil.copytree(rig_dir, shard)
+    for labels_path in shard.glob("*.npz"):
+        labels = load_labels(labels_path)
+        save_labels(labels_path, dataclasses.replace(labels, joints3d=np.full_like(labels.joints3d, np.nan)))
+    build_cache(shard, tmp_path / "cache", side=48, small=SIZES["tiny"].detector_size)
+    base = FitConfig(model="tiny", cache=str(tmp_path / "cache"), steps=2, batch=4, warmup=1, val_every=3, threads=1)
+    fit(base, tmp_path / "start")
+    start_path = tmp_path / "start" / "last.pt"
+    head = replace(base, steps=30, lr=1e-2, eval_every=30, part="head", init=str(start_path), freeze_bn=True)
+    fit(head, tmp_path / "plain")
+    held = replace(head, weights=LossWeights(hold3d=20.0))
+    straight = fit(held, tmp_path / "held")
+    crops = rows_to_tensors(load_cache(tmp_path / "cache"), np.arange(0, 720, 45))["crops"]
+    with torch.no_grad():
+        xyz = {name: load_model(tmp_path / name / "last.pt")[0].read_crop(crops)[1]
+               for name in ("start", "plain", "held")}
+    moved = {name: float((xyz[name] - xyz["start"]).norm(dim=-1).mean()) for name in ("plain", "held")}
+    assert moved["plain"] > 0.02 and moved["held"] < 0.5 * moved["plain"], moved
+
+    def stop(step: int, total: int, stats: dict) -> None:
+        if step == 15:
+            raise KeyboardInterrupt  # a run stopped after its checkpoint at step 15
+
+    with pytest.raises(KeyboardInterrupt):
+        fit(replace(held, checkpoint_every=15), tmp_path / "resumed", progress=stop)
+    resumed = fit(replace(held, checkpoint_every=15), tmp_path / "resumed", resume=True)
+    assert resumed["hold3d"] == pytest.approx(straight["hold3d"], rel=1e-4, abs=1e-6)
+    with pytest.raises(ValueError, match="init"):
+        fit(replace(held, init=None), tmp_path / "no_init")
+    with pytest.raises(ValueError, match="freeze_bn"):  # else the two reads would differ by their norms
+        replace(held, freeze_bn=False)
+
+
 def test_fit_resumes_exactly_and_refuses_another_config(tiny_cache: Path, tmp_path: Path):
     from train.posenet.fit import FitConfig, fit
 

@@ -51,6 +51,10 @@ class LossWeights:
     # person from a right one (session 33: 1.3x the box cost the real dev set 0.22 PCK, the confidence 0.03).
     # Trained with --part confidence alone it lowered the confidence everywhere and the run lost (s33_rule.md, C)
     conf_follows_size: float = 0.0
+    # rows without 3D labels (a venue's teacher rows) keep the start model's (``FitConfig.init``'s, frozen) 3D of
+    # the same augmented crop (L1 in metres): tuned toward a teacher's 2D, the trunk drifted and nothing held the
+    # 3D read from it on the venue's frames (session 44: +19 mm MPJPE on a rendered venue; s44_rule.md). 0: off
+    hold3d: float = 0.0
 
 
 # What a run trains. "detector": the box detector alone, on the small frames (the crops are not even read; per
@@ -126,6 +130,8 @@ class FitConfig:
             raise ValueError(f"empty_crops must be >= 0, got {self.empty_crops}")
         if not 0.0 < self.label_fraction <= 1.0:
             raise ValueError(f"label_fraction must be in (0, 1], got {self.label_fraction}")
+        if self.weights.hold3d and not self.freeze_bn:  # else the two reads differ by their norms' statistics
+            raise ValueError("weights.hold3d compares the network with its frozen start read alike: it needs freeze_bn")
         if any(int(k) != k or k < 1 for k in self.repeat.values()):
             raise ValueError(f"repeat counts must be whole numbers >= 1, got {self.repeat}")
 
@@ -418,8 +424,9 @@ def detector_losses(model: PoseNet, batch: dict[str, torch.Tensor], cfg: FitConf
 
 
 def losses(model: PoseNet, batch: dict[str, torch.Tensor], cfg: FitConfig, g: torch.Generator,
-           train: bool = True) -> tuple[torch.Tensor, dict[str, float]]:
-    """The weighted loss of one batch and its terms (augmentation on the CPU, the networks on ``cfg.device``)."""
+           train: bool = True, start: PoseNet | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+    """The weighted loss of one batch and its terms (augmentation on the CPU, the networks on ``cfg.device``);
+    ``start``: the frozen start model whose 3D the rows without 3D labels keep (``LossWeights.hold3d``)."""
     if cfg.part == "detector":
         return detector_losses(model, batch, cfg, g, train)
     mcfg, w = model.cfg, cfg.weights
@@ -433,6 +440,7 @@ def losses(model: PoseNet, batch: dict[str, torch.Tensor], cfg: FitConfig, g: to
         if cfg.part not in HEAD_PARTS:
             centre, half, box_map = model.detect(frames)
     n = len(j2)  # the rows' crops; any after them are empty crops
+    held = start_3d(start, crops[:n], amp) if start is not None else None
     conf_empty = conf[n:].float()
     xy, xyz, conf, logits = xy[:n].float(), xyz[:n].float(), conf[:n].float(), logits[:n].float()
     has3d = batch["has3d"].to(device) if "has3d" in batch else torch.ones(len(j2), dtype=torch.bool, device=device)
@@ -446,6 +454,8 @@ def losses(model: PoseNet, batch: dict[str, torch.Tensor], cfg: FitConfig, g: to
         "confidence": confidence_bce(conf, xy, j2, inside, known=trust > 0,
                                      tolerance=confidence_tolerance(j2, batch, mcfg, w, trust, device)),
     }
+    if held is not None:
+        terms["hold3d"] = coord_l1(xyz, held, (~has3d)[:, None].float().expand_as(weight))
     if len(conf_empty):
         terms["empty"] = F.binary_cross_entropy(conf_empty.clamp(1e-6, 1 - 1e-6), torch.zeros_like(conf_empty))
     if flag is not None:  # the presence classifier: people's crops 1, empty crops 0 (each class its own mean)
@@ -465,6 +475,29 @@ def losses(model: PoseNet, batch: dict[str, torch.Tensor], cfg: FitConfig, g: to
     stats["mpjpe_mm"] = float((err3d * weight3d).sum() / weight3d.sum().clamp(min=1) * 1000)
     stats["pck_crop"] = float((((xy.detach() - j2).norm(dim=-1) < 0.1).float() * weight).sum() / weight.sum().clamp(min=1))
     return total, stats
+
+
+@torch.no_grad()
+def start_3d(start: PoseNet, crops: torch.Tensor, amp) -> torch.Tensor:
+    """The frozen start model's root-relative 3D ``(N, K, 3)`` of ``crops``, as the trained model reads them."""
+    with amp:
+        return start.read_crop(crops)[1].float()
+
+
+def start_model(cfg: FitConfig, mcfg: PoseNetConfig) -> PoseNet | None:
+    """``cfg.init``'s weights, frozen in eval mode, when ``weights.hold3d`` holds the 3D to them; else None."""
+    if not cfg.weights.hold3d or cfg.part == "detector":
+        return None
+    if not cfg.init:
+        raise ValueError("weights.hold3d keeps the 3D of the start model: it needs an init")
+    init = load_checkpoint(Path(cfg.init), expect={"kind": KIND}, keys=("kind",))
+    if not PoseNetConfig.from_dict(init["config"]["model"]).same_weights(mcfg):
+        raise CheckpointError(f"{cfg.init}: weights.hold3d needs an init of this model's weights ({cfg.model})")
+    start = PoseNet(mcfg)
+    start.load_state_dict(init["model"])
+    if cfg.channels_last and torch.device(cfg.device).type == "cpu":
+        start.to(memory_format=torch.channels_last)
+    return start.to(cfg.device).eval().requires_grad_(False)
 
 
 @torch.no_grad()
@@ -581,6 +614,7 @@ def fit(cfg: FitConfig, run_dir: Path, resume: bool = False,
             row_g.set_state(state["rng"]["rows"])
         else:  # a checkpoint from before batches had their own generator
             row_g.manual_seed(cfg.seed + 1 + step)
+    start = start_model(cfg, mcfg)  # from the init's file, so that a resumed run holds to the same model
     batches = Batches(cache, train_rows, cfg.batch, row_g, crops=cfg.part != "detector")
     metrics = (run_dir / "metrics.jsonl").open("a")
     stats: dict[str, float] = {}
@@ -590,7 +624,7 @@ def fit(cfg: FitConfig, run_dir: Path, resume: bool = False,
             tic = time.perf_counter()
             for group in optimiser.param_groups:
                 group["lr"] = learning_rate(step, cfg) * group["lr_scale"]
-            loss, stats = losses(model, batches.take(), cfg, g)
+            loss, stats = losses(model, batches.take(), cfg, g, start=start)
             if not math.isfinite(float(loss.detach())):
                 raise FloatingPointError(f"loss is {float(loss)} at step {step}: stopping (last good: {ckpt_path})")
             optimiser.zero_grad(set_to_none=True)
