@@ -440,7 +440,6 @@ def losses(model: PoseNet, batch: dict[str, torch.Tensor], cfg: FitConfig, g: to
         if cfg.part not in HEAD_PARTS:
             centre, half, box_map = model.detect(frames)
     n = len(j2)  # the rows' crops; any after them are empty crops
-    held = start_3d(start, crops[:n], amp) if start is not None else None
     conf_empty = conf[n:].float()
     xy, xyz, conf, logits = xy[:n].float(), xyz[:n].float(), conf[:n].float(), logits[:n].float()
     has3d = batch["has3d"].to(device) if "has3d" in batch else torch.ones(len(j2), dtype=torch.bool, device=device)
@@ -454,8 +453,11 @@ def losses(model: PoseNet, batch: dict[str, torch.Tensor], cfg: FitConfig, g: to
         "confidence": confidence_bce(conf, xy, j2, inside, known=trust > 0,
                                      tolerance=confidence_tolerance(j2, batch, mcfg, w, trust, device)),
     }
-    if held is not None:
-        terms["hold3d"] = coord_l1(xyz, held, (~has3d)[:, None].float().expand_as(weight))
+    if start is not None:  # the start model reads the rows without 3D alone (a quarter of adapt's batches)
+        free = ~has3d
+        terms["hold3d"] = coord_l1(xyz[free], start_3d(start, crops[:n][free], amp),
+                                     torch.ones_like(weight3d[free])) \
+            if free.any() else xyz.sum() * 0.0
     if len(conf_empty):
         terms["empty"] = F.binary_cross_entropy(conf_empty.clamp(1e-6, 1 - 1e-6), torch.zeros_like(conf_empty))
     if flag is not None:  # the presence classifier: people's crops 1, empty crops 0 (each class its own mean)
