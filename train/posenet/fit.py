@@ -453,11 +453,9 @@ def losses(model: PoseNet, batch: dict[str, torch.Tensor], cfg: FitConfig, g: to
         "confidence": confidence_bce(conf, xy, j2, inside, known=trust > 0,
                                      tolerance=confidence_tolerance(j2, batch, mcfg, w, trust, device)),
     }
-    if start is not None:  # the start model reads the rows without 3D alone (a quarter of adapt's batches)
-        free = ~has3d
-        terms["hold3d"] = coord_l1(xyz[free], start_3d(start, crops[:n][free], amp),
-                                     torch.ones_like(weight3d[free])) \
-            if free.any() else xyz.sum() * 0.0
+    free = ~has3d  # the start model reads these rows alone (a quarter of adapt's batches)
+    if start is not None and free.any():
+        terms["hold3d"] = coord_l1(xyz[free], start_3d(start, crops[:n][free], amp), torch.ones_like(weight[free]))
     if len(conf_empty):
         terms["empty"] = F.binary_cross_entropy(conf_empty.clamp(1e-6, 1 - 1e-6), torch.zeros_like(conf_empty))
     if flag is not None:  # the presence classifier: people's crops 1, empty crops 0 (each class its own mean)
