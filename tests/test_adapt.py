@@ -125,6 +125,7 @@ def test_adapt_runs_every_stage_names_bad_clips_and_goes_on_after_a_stop(venue: 
 
     fit = load_checkpoint(work / "run" / "last.pt")["config"]["fit"]
     assert (fit["part"], fit["lr"]) == ("all", 1e-4)  # the default recipe: the whole network beside the world
+    assert fit["weights"]["hold3d"] == 0.0 and "start model's 3D" not in (work / "report.md").read_text()
     worlds = sorted(p.parent.name for p in (work / "replay").glob("*/manifest.json"))
     assert worlds == ["ski_1", "studio_0", "varied_2"]  # REPLAY_WORLD, one athlete a scenario here
     from train.adapt.pipeline import rendered_draws
@@ -226,18 +227,30 @@ def test_the_detector_alone_adapts_without_a_replay_world(venue: Path, tmp_path:
 
 
 def test_adapt_mixes_in_replay_rows_and_refuses_a_cache_of_other_sizes(venue: Path, tmp_path: Path):
+    """Also ``--hold-3d``: from a start model, the venue's rows (2D alone) keep its 3D in the fit and the report
+    says so; without a start model it is refused before anything is made."""
+    import torch
+
+    from train.checkpoint import load_checkpoint, save_checkpoint
     from train.posenet.cache import CACHE_SIDE, load_cache
     from train.posenet.config import SIZES
+    from train.posenet.model import PoseNet
 
     small = SIZES["tiny"].detector_size
     good = _fake_world(tmp_path / "world" / "shard", CACHE_SIDE, small).parent
-    done = _adapt(venue, tmp_path / "a.onnx", "--teacher", "labels", "--part", "all", "--replay", str(good))
+    torch.manual_seed(0)
+    start = save_checkpoint(tmp_path / "start.pt", config={"kind": "posenet", "model": SIZES["tiny"].to_dict(),
+                                                           "fit": {}}, step=1, model=PoseNet(SIZES["tiny"]))
+    done = _adapt(venue, tmp_path / "a.onnx", "--teacher", "labels", "--part", "all", "--replay", str(good),
+                  "--init", str(start), "--hold-3d", "2")
     assert done.returncode == 0, done.stderr[-3000:]
     work = tmp_path / "a.adapt"
     assert len(load_cache(work / "cache" / "replay")) == 6  # fewer rows than asked for: all of them
-    from train.checkpoint import load_checkpoint
-
-    assert load_checkpoint(work / "run" / "last.pt")["config"]["fit"]["part"] == "all"
+    fit = load_checkpoint(work / "run" / "last.pt")["config"]["fit"]
+    assert fit["part"] == "all" and fit["weights"]["hold3d"] == 2.0 and fit["init"] == str(start)
+    assert "the venue's frames keeping the start model's 3D (hold3d 2)" in (work / "report.md").read_text()
+    scratch = _adapt(venue, tmp_path / "s.onnx", "--teacher", "labels", "--hold-3d", "2")  # --init none
+    assert scratch.returncode == 2 and "hold3d" in scratch.stderr and not (tmp_path / "s.adapt").exists()
     other = _fake_world(tmp_path / "other" / "shard", 48, small).parent
     refused = _adapt(venue, tmp_path / "b.onnx", "--teacher", "labels", "--part", "all", "--replay", str(other))
     assert refused.returncode != 0 and "48 px crops" in refused.stderr and "Traceback" not in refused.stderr
@@ -328,10 +341,13 @@ def test_the_recipe_s_learning_rate_and_replay_world_follow_its_settings():
     assert (whole.label_every, whole.fit_steps, whole.step_size) == (1, 800, 1e-4)
     given = AdaptConfig(every=3, steps=5, lr=3e-4)
     assert (given.label_every, given.fit_steps, given.step_size) == (3, 5, 3e-4)
+    assert whole.hold3d == 0.0  # the venue's rows keeping the start's 3D: an option (s44_rule.md)
     assert AdaptConfig().replay_shards == [("studio", 14), ("ski", 13), ("varied", 13)]
     assert AdaptConfig(replay_subjects=80).replay_shards == [("studio", 28), ("ski", 26), ("varied", 26)]
     assert AdaptConfig(replay_subjects=3).replay_shards == [("studio", 1), ("ski", 1), ("varied", 1)]
-    for bad in ({"replay_subjects": 2}, {"replay_seconds": 0.1}, {"lr": 0.0}, {"steps": 0}, {"every": 0}):
+    for bad in ({"replay_subjects": 2}, {"replay_seconds": 0.1}, {"lr": 0.0}, {"steps": 0}, {"every": 0},
+                {"hold3d": -1.0}, {"hold3d": 1.0, "freeze_bn": False}, {"hold3d": 1.0, "init": None},
+                {"hold3d": 1.0, "part": "detector"}):
         with pytest.raises(ValueError):
             AdaptConfig(**bad)
     assert AdaptConfig.from_dict(whole.to_dict()) == whole

@@ -50,6 +50,10 @@ class AdaptConfig:
     steps: int | None = None  # None: PART_RECIPES[part]
     batch: int = 32
     lr: float | None = None  # None: PART_RECIPES[part]
+    # the venue's teacher rows (2D alone) keep the start model's 3D with this weight (train.posenet.fit.LossWeights
+    # .hold3d); 0: off, the recipe (session 44, benchmarks/results/s44_rule.md: on three rendered venues 4.7-18 mm
+    # MPJPE better than the recipe and as accurate as the start model, but the teacher's agreement gain gone)
+    hold3d: float = 0.0
     freeze_bn: bool = True  # keep the shipped model's norm statistics (a venue's few clips are one narrow look)
     seed: int = 0
     threads: int = 2
@@ -71,6 +75,9 @@ class AdaptConfig:
             raise ValueError(f"replay_seconds must be in [0.2, 60], got {self.replay_seconds}")
         if self.lr is not None and self.lr <= 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
+        if self.hold3d < 0 or self.hold3d and (self.init is None or not self.freeze_bn or self.part == "detector"):
+            raise ValueError(f"hold3d keeps the 3D of the model the whole network starts from (needs an init and "
+                             f"frozen norms); got {self.hold3d} with init {self.init}, part {self.part}")
         if self.synth_subjects < 1 or (self.steps is not None and self.steps < 1):
             raise ValueError("need synth_subjects >= 1 and steps >= 1")
 

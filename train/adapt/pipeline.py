@@ -365,9 +365,12 @@ def fine_tune(work: Path, cfg: AdaptConfig, progress: Progress) -> Path:
     """Cache the real and the rendered frames and fine-tune the pose network on both (resumable)."""
     from train.posenet.cache import CACHE_SIDE, build_cache, sample_cache
     from train.posenet.config import SIZES
-    from train.posenet.fit import FitConfig, fit
+    from train.posenet.fit import FitConfig, LossWeights, fit
 
     size, init = size_and_start(initial_weights(work, cfg), cfg)
+    if cfg.hold3d and init is None:
+        raise TvstreamError(f"--hold-3d keeps the 3D of the model adapt starts from, and a {size} network starts "
+                            "from scratch here: leave out --hold-3d or --size")
     small = SIZES[size].detector_size
     for part in ("real", "synth"):
         build_cache(work / part, work / "cache" / part, CACHE_SIDE, small)
@@ -385,7 +388,7 @@ def fine_tune(work: Path, cfg: AdaptConfig, progress: Progress) -> Path:
                      lr=cfg.step_size, warmup=min(100, cfg.fit_steps // 10), seed=cfg.seed, threads=cfg.threads,
                      device=cfg.device, init=init, eval_every=cfg.fit_steps, checkpoint_every=50,
                      val_every=10**9,  # every real clip trains (the held-out tails score the result)
-                     freeze_bn=cfg.freeze_bn, part=cfg.part)
+                     freeze_bn=cfg.freeze_bn, part=cfg.part, weights=LossWeights(hold3d=cfg.hold3d))
     ckpt = run / "last.pt"
     from train.checkpoint import load_checkpoint
 
@@ -559,6 +562,8 @@ def report_markdown(report: dict) -> str:
              f"{report['plates']} venue plates; {report.get('replay_rows', 0)} rows of other athletes beside them "
              f"(replay: {report['config'].get('replay') or 'none'}); "
              f"{PARTS[report['config']['part']]} fine-tuned {report['steps']} steps at {report['lr']:g}"
+             + (f", the venue's frames keeping the start model's 3D (hold3d {report['config']['hold3d']:g})"
+                if report["config"].get("hold3d") else "")
              + "".join(f"; the {k} rows drawn {v}x" for k, v in report.get("drawn", {}).items()) + ".", "",
              "| model | agreement with the teacher, held-out tails (PCK@0.2) | on the frames it reported | "
              "ms/frame (model, batch 1) | frames/s end to end |", "|---|---|---|---|---|"]
