@@ -442,8 +442,8 @@ def test_adapt_warns_when_the_teacher_is_followed_away_from_the_truth(tmp_path: 
     import train.adapt.pipeline as pipeline
     from tvstream.cli.main import cli
 
-    def finished(_venue, _out, cfg, *_args) -> dict:
-        return {"skipped": {}, "config": cfg.to_dict(),
+    def finished(*_args) -> dict:
+        return {"skipped": {},
                 "before": {"pck": 0.840, "truth": {"pck": 0.819, "mpjpe": 142.2}},
                 "after": {"pck": 0.880, "truth": {"pck": 0.815, "mpjpe": 149.4}}}
 
@@ -458,6 +458,9 @@ def test_adapt_warns_when_the_teacher_is_followed_away_from_the_truth(tmp_path: 
     assert "before 0.819, after 0.815" in said["0"] and "less accurate against the clips' own labels" in said["0"]
     assert "agrees less" not in said["0"]
     assert "MPJPE 142 -> 149 mm; --hold-3d 2 keeps the 3D" in said["0"] and "--hold-3d 2 keeps" not in said["2"]
+    scratch = CliRunner().invoke(cli, ["adapt", str(tmp_path / "venue"), "--out", str(tmp_path / "v.onnx"),
+                                       "--teacher", "labels", "--init", "none"])
+    assert scratch.exit_code == 0 and "--hold-3d" not in scratch.stderr  # no start model to hold to
 
 
 def test_faster_modes_run_the_fast_twin_without_second_looks(tmp_path: Path, monkeypatch):

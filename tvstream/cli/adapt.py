@@ -151,6 +151,6 @@ def adapt(app: AppContext, venue: Path, out: Path, work: Path | None, teacher_na
                 f"against the clips' own labels than the model it started from ({truth[1]:.3f} < {truth[0]:.3f}): "
                 "keep using that one")
     mm = [report[key]["truth"].get("mpjpe") for key in ("before", "after")] if truth is not None else [None]
-    if None not in mm and mm[1] > mm[0] and not report.get("config", {}).get("hold3d"):
+    if None not in mm and mm[1] > mm[0] and start is not None and not hold3d:
         app.say(f"its 3D against the clips' own labels: MPJPE {mm[0]:.0f} -> {mm[1]:.0f} mm; --hold-3d 2 keeps the "
                 "3D of the model it starts from (benchmarks/results/s44_rule.md)")
