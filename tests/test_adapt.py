@@ -145,6 +145,9 @@ def test_adapt_runs_every_stage_names_bad_clips_and_goes_on_after_a_stop(venue: 
             *(work / "teacher").glob("*.json"), *(work / "plates").glob("*.png"), *(work / "cache").rglob("*.npy")]
     stamps = [p.stat().st_mtime_ns for p in kept]
 
+    stored = json.loads((work / "adapt_config.json").read_text())
+    del stored["hold3d"]  # a folder from before --hold-3d existed: the setting ran as its default (0)
+    (work / "adapt_config.json").write_text(json.dumps(stored))
     again = _adapt(footage, out, "--teacher", "labels", "--work", str(work))  # all there: nothing is redone
     assert again.returncode == 0, again.stderr[-3000:]
     assert [p.stat().st_mtime_ns for p in kept] == stamps

@@ -73,6 +73,7 @@ def check_work(work: Path, cfg: AdaptConfig, venue: Path) -> None:
             before = json.loads(stored.read_text())
         except json.JSONDecodeError as exc:
             raise CheckpointError(f"{stored} is damaged ({exc}); delete {work} to start again") from None
+        before = {**AdaptConfig().to_dict(), **before}  # a setting newer than the folder: it ran as its default
         changed = [k for k, v in wanted.items() if k not in RUN_ONLY and before.get(k) != json.loads(json.dumps(v))]
         if changed:
             raise CheckpointError(f"{work} holds an adaptation with other settings ({', '.join(changed)}); "
