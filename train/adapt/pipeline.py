@@ -18,7 +18,9 @@ was in; the fine-tuning resumes from its last checkpoint):
    people the venue did not show. The venue's teacher rows are kept to a quarter of the training rows (the
    rendered rows drawn more often, ``rendered_draws``): on 10 minutes of long takes, where they were three
    quarters, the head drifted from the teacher on held-out footage (``benchmarks/results/s35_rule.md``).
-   ``part="detector"`` trains the box detector alone (the default until session 35);
+   With ``hold3d`` (``--hold-3d``) the venue's rows also keep the start model's 3D of them (the teacher gives 2D
+   alone; ``benchmarks/results/s44_rule.md``). ``part="detector"`` trains the box detector alone (the default
+   until session 35);
 7. ``export`` to ONNX, and the report: agreement with the teacher on every clip's held-out tail before and
    after adaptation (PCK@0.2 of the core joints, 0.2 x the teacher's torso diagonal), the speed of both, and where
    the clips have their own labels (a rendered venue), PCK@0.2 and MPJPE against those on the same tails.
