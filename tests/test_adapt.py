@@ -142,8 +142,10 @@ def test_adapt_runs_every_stage_names_bad_clips_and_goes_on_after_a_stop(venue: 
     first = out.read_bytes()
     kept = [work / "synth" / "manifest.json", work / "run" / "last.pt", work / "model.onnx",
             *(work / "replay").glob("*/manifest.json"),
-            *(work / "teacher").glob("*.json"), *(work / "plates").glob("*.png"), *(work / "cache").rglob("*.npy")]
+            *(work / "teacher").glob("*.json"), *(work / "plates").glob("*.png"), *(work / "cache").rglob("*.npy"),
+            *(work / "scores").glob("*.json")]  # the scores too: kept, not scored again
     stamps = [p.stat().st_mtime_ns for p in kept]
+    assert sorted(p.stem for p in (work / "scores").glob("*.json")) == ["after", "before", "modes"]
 
     stored = json.loads((work / "adapt_config.json").read_text())
     del stored["hold3d"]  # a folder from before --hold-3d existed: the setting ran as its default (0)
@@ -163,7 +165,8 @@ def test_adapt_runs_every_stage_names_bad_clips_and_goes_on_after_a_stop(venue: 
     gone.unlink()
     fewer = _adapt(footage, out, "--teacher", "labels", "--work", str(work))
     assert fewer.returncode == 0 and "rendering and training again" in fewer.stdout + fewer.stderr
-    assert set(json.loads((work / "report.json").read_text())["clips"]) == set(report["clips"]) - {gone.stem}
+    rescored = json.loads((work / "report.json").read_text())
+    assert set(rescored["clips"]) == set(rescored["after"]["clips"]) == set(report["clips"]) - {gone.stem}
     assert (work / "run" / "last.pt").stat().st_mtime_ns != stamps[1]
 
 
@@ -354,6 +357,39 @@ def test_the_recipe_s_learning_rate_and_replay_world_follow_its_settings():
         with pytest.raises(ValueError):
             AdaptConfig(**bad)
     assert AdaptConfig.from_dict(whole.to_dict()) == whole
+
+
+def test_a_score_is_kept_while_the_model_clips_and_tails_are_the_same(tmp_path: Path):
+    """``kept_score`` scores once and reads the score back; another model, clip, tail label or holdout, or a
+    damaged file, scores again."""
+    from train.adapt.pipeline import kept_score
+
+    model, video = tmp_path / "m.onnx", tmp_path / "take.mp4"
+    model.write_bytes(b"weights")
+    video.write_bytes(b"frames")
+    (tmp_path / "holdout" / "clips").mkdir(parents=True)
+    tail = tmp_path / "holdout" / "clips" / "take.json"
+    tail.write_text("{}")
+    clips = [Clip(video, None, 10, 25.0, 64, 48)]
+    calls = []
+
+    def score() -> dict:
+        calls.append(1)
+        return {"pck": 0.5 + len(calls) / 10}
+
+    def kept(holdout: float = 0.2) -> dict:
+        return kept_score(tmp_path, "after", model, clips, holdout, score)
+
+    assert kept() == kept() == {"pck": 0.6} and len(calls) == 1
+    for change in (lambda: model.write_bytes(b"other weights"), lambda: video.write_bytes(b"other frames"),
+                   lambda: tail.write_text('{"frames": []}'),
+                   lambda: (tmp_path / "scores" / "after.json").write_text("{not json")):
+        change()
+        before = len(calls)
+        kept()
+        assert len(calls) == before + 1
+    kept(holdout=0.3)
+    assert len(calls) == 6 and kept(holdout=0.3) == {"pck": 0.5 + 6 / 10}
 
 
 def test_a_stopped_render_starts_again_and_a_finished_one_is_kept(tmp_path: Path):

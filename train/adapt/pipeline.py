@@ -86,10 +86,8 @@ def check_work(work: Path, cfg: AdaptConfig, venue: Path) -> None:
 def labels_changed(work: Path) -> bool:
     """Whether the training labels (``work/real``) differ from those the stored fine-tuning was made from; a
     change clears the real frames' cache, the run and the model."""
-    import hashlib
-
     record = work / "trained_labels.json"
-    now = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted((work / "real" / "clips").glob("*.json"))}
+    now = label_hashes(work / "real" / "clips")
     before = json.loads(record.read_text()) if record.is_file() else None
     if before == now:
         return False
@@ -99,6 +97,13 @@ def labels_changed(work: Path) -> bool:
         (work / stale).unlink(missing_ok=True)
     _write_json(record, now)
     return before is not None
+
+
+def label_hashes(folder: Path) -> dict[str, str]:
+    """``{name: sha256}`` of the label files (``*.json``) in ``folder``."""
+    import hashlib
+
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.glob("*.json"))}
 
 
 def clips_changed(work: Path, clips: list[Clip]) -> bool:
@@ -515,6 +520,31 @@ def agreement(model: Path | None, clips: list[Clip], work: Path, moving: dict[st
     return scores
 
 
+def kept_score(work: Path, name: str, model: Path | None, clips: list[Clip], holdout: float,
+               score: Callable[[], dict]) -> dict:
+    """``score()`` of ``model`` (None: the shipped one) on ``clips``' held-out tails, kept in ``work/scores/NAME.json``:
+    a rerun (after a stop in a later stage, or of a finished run) reads it back while the model, the clips, their
+    tails' labels and ``holdout`` are the same, instead of scoring again (minutes on long footage)."""
+    import hashlib
+
+    from tvstream.api import resolve_model
+    from tvstream.teacher.labeling import video_hash
+
+    key = {"model": hashlib.sha256(resolve_model(model).read_bytes()).hexdigest(), "holdout": holdout,
+           "clips": {c.name: video_hash(c.path) for c in clips}, "tails": label_hashes(work / "holdout" / "clips")}
+    path = work / "scores" / f"{name}.json"
+    try:
+        kept = json.loads(path.read_text())
+        if kept["key"] == key:
+            return kept["scores"]
+    except (OSError, json.JSONDecodeError, KeyError, TypeError):
+        pass  # none yet, or damaged: scored again
+    scores = score()
+    path.parent.mkdir(exist_ok=True)
+    _write_json(path, {"key": key, "scores": scores})
+    return scores
+
+
 # ``tvstream run``'s faster options, as (the options, the RunOptions they set beside ``--fast``'s read-once twin):
 # the adapted model through each on the same tails (session 43: on the long venue 86 -> 127 -> 155 frames/s at
 # agreement 0.880 -> 0.868 -> 0.865; benchmarks/results/s43_rule.md)
@@ -646,9 +676,12 @@ def adapt(venue: Path, out: Path, cfg: AdaptConfig, work: Path, teacher, say: Sa
     shutil.copyfile(model, tmp)
     tmp.replace(out)
     start = Path(cfg.init) if cfg.init and cfg.init.endswith(".onnx") else None  # else: the shipped model
-    before = stage("score before", agreement, start, taught, work, moving, False, cfg.holdout)
-    after = stage("score after", agreement, out, taught, work, moving, True, cfg.holdout)  # decoding timed once
-    modes = stage("score faster modes", faster_modes, out, taught, work, moving, cfg.holdout)
+    before = stage("score before", kept_score, work, "before", start, taught, cfg.holdout,
+                   lambda: agreement(start, taught, work, moving, False, cfg.holdout))
+    after = stage("score after", kept_score, work, "after", out, taught, cfg.holdout,
+                  lambda: agreement(out, taught, work, moving, True, cfg.holdout))  # decoding timed once
+    modes = stage("score faster modes", kept_score, work, "modes", out, taught, cfg.holdout,
+                  lambda: faster_modes(out, taught, work, moving, cfg.holdout))
     labeled = sum(t["frames"] for t in timing.values())
     teach_s = sum(t["seconds"] for t in timing.values())
     report = {"venue": str(venue), "out": str(out), "teacher": cfg.teacher, "config": cfg.to_dict(),
