@@ -23,7 +23,8 @@ was in; the fine-tuning resumes from its last checkpoint):
    until session 35);
 7. ``export`` to ONNX, and the report: agreement with the teacher on every clip's held-out tail before and
    after adaptation (PCK@0.2 of the core joints, 0.2 x the teacher's torso diagonal), the speed of both, and where
-   the clips have their own labels (a rendered venue), PCK@0.2 and MPJPE against those on the same tails.
+   the clips have their own labels (a rendered venue), PCK@0.2 and MPJPE against those on the same tails. The
+   scores are kept (``work/scores``) while the model, the clips and the tails' labels stay the same.
 
 The paper's self-supervised terms (reconstruction, DSL) train the SSL model of ``tvstream train ssl``, not
 this pose network; ``adapt`` does not use them (see the closing notes of issue 21).
