@@ -360,8 +360,8 @@ def test_the_recipe_s_learning_rate_and_replay_world_follow_its_settings():
 
 
 def test_a_score_is_kept_while_the_model_clips_and_tails_are_the_same(tmp_path: Path):
-    """``kept_score`` scores once and reads the score back; another model, clip, tail label or holdout, or a
-    damaged file, scores again."""
+    """``kept_score`` scores once and reads the score back; another model, clip, tail label, truth file or
+    holdout, or a damaged file, scores again."""
     from train.adapt.pipeline import kept_score
 
     model, video = tmp_path / "m.onnx", tmp_path / "take.mp4"
@@ -370,7 +370,9 @@ def test_a_score_is_kept_while_the_model_clips_and_tails_are_the_same(tmp_path: 
     (tmp_path / "holdout" / "clips").mkdir(parents=True)
     tail = tmp_path / "holdout" / "clips" / "take.json"
     tail.write_text("{}")
-    clips = [Clip(video, None, 10, 25.0, 64, 48)]
+    truth = tmp_path / "take.npz"
+    truth.write_bytes(b"rendered labels")
+    clips = [Clip(video, truth, 10, 25.0, 64, 48)]
     calls = []
 
     def score() -> dict:
@@ -382,14 +384,14 @@ def test_a_score_is_kept_while_the_model_clips_and_tails_are_the_same(tmp_path: 
 
     assert kept() == kept() == {"pck": 0.6} and len(calls) == 1
     for change in (lambda: model.write_bytes(b"other weights"), lambda: video.write_bytes(b"other frames"),
-                   lambda: tail.write_text('{"frames": []}'),
+                   lambda: tail.write_text('{"frames": []}'), lambda: truth.write_bytes(b"labels written again"),
                    lambda: (tmp_path / "scores" / "after.json").write_text("{not json")):
         change()
         before = len(calls)
         kept()
         assert len(calls) == before + 1
     kept(holdout=0.3)
-    assert len(calls) == 6 and kept(holdout=0.3) == {"pck": 0.5 + 6 / 10}
+    assert len(calls) == 7 and kept(holdout=0.3) == {"pck": 0.5 + 7 / 10}
 
 
 def test_a_stopped_render_starts_again_and_a_finished_one_is_kept(tmp_path: Path):

@@ -100,11 +100,16 @@ def labels_changed(work: Path) -> bool:
     return before is not None
 
 
-def label_hashes(folder: Path) -> dict[str, str]:
-    """``{name: sha256}`` of the label files (``*.json``) in ``folder``."""
+def file_digest(path: Path) -> str:
+    """The sha256 of a file's bytes."""
     import hashlib
 
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.glob("*.json"))}
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def label_hashes(folder: Path) -> dict[str, str]:
+    """``{name: sha256}`` of the label files (``*.json``) in ``folder``."""
+    return {p.name: file_digest(p) for p in sorted(folder.glob("*.json"))}
 
 
 def clips_changed(work: Path, clips: list[Clip]) -> bool:
@@ -525,14 +530,14 @@ def kept_score(work: Path, name: str, model: Path | None, clips: list[Clip], hol
                score: Callable[[], dict]) -> dict:
     """``score()`` of ``model`` (None: the shipped one) on ``clips``' held-out tails, kept in ``work/scores/NAME.json``:
     a rerun (after a stop in a later stage, or of a finished run) reads it back while the model, the clips, their
-    tails' labels and ``holdout`` are the same, instead of scoring again (minutes on long footage)."""
-    import hashlib
-
+    tails' labels, their own labels (the truth) and ``holdout`` are the same, instead of scoring again (minutes on
+    long footage)."""
     from tvstream.api import resolve_model
     from tvstream.teacher.labeling import video_hash
 
-    key = {"model": hashlib.sha256(resolve_model(model).read_bytes()).hexdigest(), "holdout": holdout,
-           "clips": {c.name: video_hash(c.path) for c in clips}, "tails": label_hashes(work / "holdout" / "clips")}
+    key = {"model": file_digest(resolve_model(model)), "holdout": holdout,
+           "clips": {c.name: video_hash(c.path) for c in clips}, "tails": label_hashes(work / "holdout" / "clips"),
+           "truth": {c.name: file_digest(c.labels) for c in clips if c.labels is not None}}
     path = work / "scores" / f"{name}.json"
     try:
         kept = json.loads(path.read_text())
