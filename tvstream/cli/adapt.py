@@ -54,9 +54,9 @@ from tvstream.teacher.specs import DEFAULT_TEACHER, TEACHERS
 @click.option("--lr", type=click.FloatRange(0, min_open=True), default=None,
               help="Learning rate (default: 1e-4 for the whole network, 5e-5 for the detector).")
 @click.option("--hold-3d", "hold3d", type=click.FloatRange(0), default=0.0, show_default=True, metavar="WEIGHT",
-              help="Keep the 3D of the model adapt starts from on the venue's frames, with this weight (2 was "
-                   "measured): the teacher gives 2D alone. On rendered venues it kept the 3D (5-18 mm MPJPE better "
-                   "than without) but gave up the gain in agreement with the teacher.")
+              help="Keep the 3D of the model adapt starts from on the venue's frames, with this weight: the "
+                   "teacher gives 2D alone. On three rendered venues 2 kept the 3D (5-18 mm MPJPE better than "
+                   "without) but gave up the gain in agreement with the teacher; 0.5 kept most of both.")
 @click.option("--device", default="cpu", show_default=True, help="cpu, or cuda on a GPU machine.")
 @click.option("--venv", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="The teacher's venv (default: $TVSTREAM_TEACHER_HOME or ~/.cache/tvstream/teacher).")
