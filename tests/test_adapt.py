@@ -125,6 +125,7 @@ def test_adapt_runs_every_stage_names_bad_clips_and_goes_on_after_a_stop(venue: 
 
     fit = load_checkpoint(work / "run" / "last.pt")["config"]["fit"]
     assert (fit["part"], fit["lr"]) == ("all", 1e-4)  # the default recipe: the whole network beside the world
+    # from scratch (--init none): no start model to hold the 3D to, so the recipe's hold is off
     assert fit["weights"]["hold3d"] == 0.0 and "start model's 3D" not in (work / "report.md").read_text()
     worlds = sorted(p.parent.name for p in (work / "replay").glob("*/manifest.json"))
     assert worlds == ["ski_1", "studio_0", "varied_2"]  # REPLAY_WORLD, one athlete a scenario here
@@ -148,7 +149,7 @@ def test_adapt_runs_every_stage_names_bad_clips_and_goes_on_after_a_stop(venue: 
     assert sorted(p.stem for p in (work / "scores").glob("*.json")) == ["after", "before", "modes"]
 
     stored = json.loads((work / "adapt_config.json").read_text())
-    del stored["hold3d"]  # a folder from before --hold-3d existed: the setting ran as its default (0)
+    del stored["hold3d"]  # a folder from before --hold-3d existed: it ran without holding (FOLDER_DEFAULTS)
     (work / "adapt_config.json").write_text(json.dumps(stored))
     again = _adapt(footage, out, "--teacher", "labels", "--work", str(work))  # all there: nothing is redone
     assert again.returncode == 0, again.stderr[-3000:]
@@ -157,9 +158,9 @@ def test_adapt_runs_every_stage_names_bad_clips_and_goes_on_after_a_stop(venue: 
     assert out.read_bytes() == first
 
     other = _adapt(footage, out, "--teacher", "labels", "--work", str(work), "--steps", "5")
-    assert other.returncode != 0 and "other settings (steps)" in other.stderr
+    assert other.returncode != 0 and "other settings (steps: 4 there, 5 here)" in " ".join(other.stderr.split())
     elsewhere = _adapt(venue, out, "--teacher", "labels", "--work", str(work))
-    assert elsewhere.returncode != 0 and "other settings (venue)" in elsewhere.stderr
+    assert elsewhere.returncode != 0 and "other settings (venue: " in elsewhere.stderr
 
     gone = sorted(footage.glob("S*.mp4"))[0]  # footage taken away: trained again on what is left
     gone.unlink()
@@ -233,8 +234,9 @@ def test_the_detector_alone_adapts_without_a_replay_world(venue: Path, tmp_path:
 
 
 def test_adapt_mixes_in_replay_rows_and_refuses_a_cache_of_other_sizes(venue: Path, tmp_path: Path):
-    """Also ``--hold-3d``: from a start model, the venue's rows (2D alone) keep its 3D in the fit and the report
-    says so; without a start model it is refused before anything is made."""
+    """Also the recipe's hold of the 3D: from a start model, the venue's rows (2D alone) keep its 3D with weight
+    0.5 in the fit and the report says so; ``--hold-3d`` without a start model is refused before anything is
+    made."""
     import torch
 
     from train.checkpoint import load_checkpoint, save_checkpoint
@@ -248,13 +250,13 @@ def test_adapt_mixes_in_replay_rows_and_refuses_a_cache_of_other_sizes(venue: Pa
     start = save_checkpoint(tmp_path / "start.pt", config={"kind": "posenet", "model": SIZES["tiny"].to_dict(),
                                                            "fit": {}}, step=1, model=PoseNet(SIZES["tiny"]))
     done = _adapt(venue, tmp_path / "a.onnx", "--teacher", "labels", "--part", "all", "--replay", str(good),
-                  "--init", str(start), "--hold-3d", "2")
+                  "--init", str(start))
     assert done.returncode == 0, done.stderr[-3000:]
     work = tmp_path / "a.adapt"
     assert len(load_cache(work / "cache" / "replay")) == 6  # fewer rows than asked for: all of them
     fit = load_checkpoint(work / "run" / "last.pt")["config"]["fit"]
-    assert fit["part"] == "all" and fit["weights"]["hold3d"] == 2.0 and fit["init"] == str(start)
-    assert "the venue's frames keeping the start model's 3D (hold3d 2)" in (work / "report.md").read_text()
+    assert fit["part"] == "all" and fit["weights"]["hold3d"] == 0.5 and fit["init"] == str(start)
+    assert "the venue's frames keeping the start model's 3D (hold3d 0.5)" in (work / "report.md").read_text()
     scratch = _adapt(venue, tmp_path / "s.onnx", "--teacher", "labels", "--hold-3d", "2")  # --init none
     assert scratch.returncode == 2 and "hold3d" in scratch.stderr and not (tmp_path / "s.adapt").exists()
     other = _fake_world(tmp_path / "other" / "shard", 48, small).parent
@@ -347,7 +349,11 @@ def test_the_recipe_s_learning_rate_and_replay_world_follow_its_settings():
     assert (whole.label_every, whole.fit_steps, whole.step_size) == (1, 800, 1e-4)
     given = AdaptConfig(every=3, steps=5, lr=3e-4)
     assert (given.label_every, given.fit_steps, given.step_size) == (3, 5, 3e-4)
-    assert whole.hold3d == 0.0  # the venue's rows keeping the start's 3D: an option (s44_rule.md)
+    # the venue's rows keep the start's 3D (s44_rule.md, rule HL4) where there is a start with frozen norms
+    assert (whole.hold_weight, detector.hold_weight, AdaptConfig(hold3d=2.0).hold_weight) == (0.5, 0.0, 2.0)
+    assert AdaptConfig(init=None).hold_weight == AdaptConfig(freeze_bn=False).hold_weight == 0.0
+    assert AdaptConfig(part="detector", hold3d=0.0).hold_weight == AdaptConfig(hold3d=0.0).hold_weight == 0.0
+    assert whole.resolved() == {**whole.to_dict(), "every": 1, "steps": 800, "lr": 1e-4, "hold3d": 0.5}
     assert AdaptConfig().replay_shards == [("studio", 14), ("ski", 13), ("varied", 13)]
     assert AdaptConfig(replay_subjects=80).replay_shards == [("studio", 28), ("ski", 26), ("varied", 26)]
     assert AdaptConfig(replay_subjects=3).replay_shards == [("studio", 1), ("ski", 1), ("varied", 1)]
@@ -357,6 +363,31 @@ def test_the_recipe_s_learning_rate_and_replay_world_follow_its_settings():
         with pytest.raises(ValueError):
             AdaptConfig(**bad)
     assert AdaptConfig.from_dict(whole.to_dict()) == whole
+
+
+def test_a_work_folder_is_compared_by_what_its_stages_were_made_with(tmp_path: Path):
+    """A setting given as its recipe's value makes the same stages (no refusal); a folder from before ``hold3d``
+    existed ran without holding the 3D: the default (0.5 from a start model) is refused, naming both values, and
+    ``--hold-3d 0`` goes on with it; a damaged stored config is named."""
+    from train.adapt.config import AdaptConfig
+    from train.adapt.pipeline import check_work
+    from tvstream.errors import CheckpointError
+
+    venue, work = tmp_path / "venue", tmp_path / "work"
+    venue.mkdir()
+    check_work(work, AdaptConfig(), venue)
+    check_work(work, AdaptConfig(steps=800, lr=1e-4, every=1, hold3d=0.5, threads=1), venue)  # the same recipe
+    stored = json.loads((work / "adapt_config.json").read_text())
+    del stored["hold3d"]
+    (work / "adapt_config.json").write_text(json.dumps(stored))
+    with pytest.raises(CheckpointError, match=r"other settings \(hold3d: 0.0 there, 0.5 here\)"):
+        check_work(work, AdaptConfig(), venue)
+    check_work(work, AdaptConfig(hold3d=0.0), venue)
+    with pytest.raises(CheckpointError, match="other settings \\(steps: 800 there, 5 here; hold3d"):
+        check_work(work, AdaptConfig(steps=5), venue)
+    (work / "adapt_config.json").write_text(json.dumps({**stored, "every": 0}))
+    with pytest.raises(CheckpointError, match="is damaged"):
+        check_work(work, AdaptConfig(), venue)
 
 
 def test_a_score_is_kept_while_the_model_clips_and_tails_are_the_same(tmp_path: Path):
@@ -483,22 +514,23 @@ def test_adapt_warns_when_the_teacher_is_followed_away_from_the_truth(tmp_path: 
     import train.adapt.pipeline as pipeline
     from tvstream.cli.main import cli
 
-    def finished(*_args) -> dict:
-        return {"skipped": {},
+    def finished(_venue, _out, cfg, *_rest) -> dict:
+        return {"skipped": {}, "hold3d": cfg.hold_weight,
                 "before": {"pck": 0.840, "truth": {"pck": 0.819, "mpjpe": 142.2}},
                 "after": {"pck": 0.880, "truth": {"pck": 0.815, "mpjpe": 149.4}}}
 
     monkeypatch.setattr(pipeline, "adapt", finished)
     (tmp_path / "venue").mkdir()
     said = {}
-    for hold in ("0", "2"):
+    for hold in ("0", "2", None):
         result = CliRunner().invoke(cli, ["adapt", str(tmp_path / "venue"), "--out", str(tmp_path / "v.onnx"),
-                                          "--teacher", "labels", "--hold-3d", hold])
+                                          "--teacher", "labels", *(["--hold-3d", hold] if hold else [])])
         assert result.exit_code == 0, result.output
         said[hold] = " ".join(result.stderr.split())
     assert "before 0.819, after 0.815" in said["0"] and "less accurate against the clips' own labels" in said["0"]
     assert "agrees less" not in said["0"]
-    assert "MPJPE 142 -> 149 mm; --hold-3d 2 keeps the 3D" in said["0"] and "--hold-3d 2 keeps" not in said["2"]
+    assert "MPJPE 142 -> 149 mm; --hold-3d 2 keeps more of the 3D" in said["0"] and "--hold-3d 2" in said[None]
+    assert "--hold-3d 2 keeps" not in said["2"]  # held as much as the hint would
     scratch = CliRunner().invoke(cli, ["adapt", str(tmp_path / "venue"), "--out", str(tmp_path / "v.onnx"),
                                        "--teacher", "labels", "--init", "none"])
     assert scratch.exit_code == 0 and "--hold-3d" not in scratch.stderr  # no start model to hold to

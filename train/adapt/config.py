@@ -13,10 +13,13 @@ from dataclasses import asdict, dataclass
 # the detector alone on every 5th frame, 400 steps at 5e-5 (800 steps at 2e-4 with re-estimated norms made held-out
 # subjects worse); the whole network on every frame, 800 steps at 1e-4 (3e-4 moved it as far from the rendered
 # truth; 400 steps agreed 0.887 with the teacher, 800 0.902)
+# ``hold3d``: the weight with which the venue's teacher rows (2D alone) keep the start model's 3D of them
+# (train.posenet.fit.LossWeights.hold3d; session 44, benchmarks/results/s44_rule.md rule HL4: on four rendered
+# venues 0.5 kept nearly all of the agreement gain and 3-16 mm of the 3D the teacher's 2D cost without it)
 # ``venue_share``: the most the venue's own teacher rows may be of the training rows (the rendered rows are drawn
 # more often to keep it; None: as many as there are)
-PART_RECIPES = {"detector": {"every": 5, "steps": 400, "lr": 5e-5, "venue_share": None},
-                "all": {"every": 1, "steps": 800, "lr": 1e-4, "venue_share": 0.25}}
+PART_RECIPES = {"detector": {"every": 5, "steps": 400, "lr": 5e-5, "venue_share": None, "hold3d": 0.0},
+                "all": {"every": 1, "steps": 800, "lr": 1e-4, "venue_share": 0.25, "hold3d": 0.5}}
 # the world rendered at adapt time beside the venue's rows (``replay="render"``), as (train.synth scenario,
 # share of the athletes): the procedural venues the default was trained in, every kind of motion. Rendered over
 # the venue's own plates instead, the held-out people's 3D was lost (session 35, benchmarks/results/s35_rule.md)
@@ -51,9 +54,8 @@ class AdaptConfig:
     batch: int = 32
     lr: float | None = None  # None: PART_RECIPES[part]
     # the venue's teacher rows (2D alone) keep the start model's 3D with this weight (train.posenet.fit.LossWeights
-    # .hold3d); 0: off, the recipe (session 44, benchmarks/results/s44_rule.md: on three rendered venues 4.7-18 mm
-    # MPJPE better than the recipe and as accurate as the start model, but the teacher's agreement gain gone)
-    hold3d: float = 0.0
+    # .hold3d); 0: off; None: PART_RECIPES[part] where there is a start model to hold to, else 0
+    hold3d: float | None = None
     freeze_bn: bool = True  # keep the shipped model's norm statistics (a venue's few clips are one narrow look)
     seed: int = 0
     threads: int = 2
@@ -75,7 +77,8 @@ class AdaptConfig:
             raise ValueError(f"replay_seconds must be in [0.2, 60], got {self.replay_seconds}")
         if self.lr is not None and self.lr <= 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
-        if self.hold3d < 0 or self.hold3d and (self.init is None or not self.freeze_bn or self.part == "detector"):
+        if self.hold3d is not None and (self.hold3d < 0 or self.hold3d and (
+                self.init is None or not self.freeze_bn or self.part == "detector")):
             raise ValueError(f"hold3d keeps the 3D of the model the whole network starts from (needs an init and "
                              f"frozen norms); got {self.hold3d} with init {self.init}, part {self.part}")
         if self.synth_subjects < 1 or (self.steps is not None and self.steps < 1):
@@ -100,6 +103,19 @@ class AdaptConfig:
     def step_size(self) -> float:
         """The fine-tuning's learning rate: ``lr``, or the part's measured recipe's."""
         return self.lr if self.lr is not None else PART_RECIPES[self.part]["lr"]
+
+    @property
+    def hold_weight(self) -> float:
+        """The weight with which the venue's rows keep the start model's 3D: ``hold3d``, or the part's recipe's
+        where there is a start model with frozen norms (0 without one: nothing to hold to)."""
+        if self.hold3d is not None:
+            return self.hold3d
+        return PART_RECIPES[self.part]["hold3d"] if self.init is not None and self.freeze_bn else 0.0
+
+    def resolved(self) -> dict:
+        """Every setting with the part's recipe filled in for those left to it: what the stages are made with."""
+        return {**self.to_dict(), "every": self.label_every, "steps": self.fit_steps, "lr": self.step_size,
+                "hold3d": self.hold_weight}
 
     @property
     def replay_shards(self) -> list[tuple[str, int]]:

@@ -18,8 +18,9 @@ was in; the fine-tuning resumes from its last checkpoint):
    people the venue did not show. The venue's teacher rows are kept to a quarter of the training rows (the
    rendered rows drawn more often, ``rendered_draws``): on 10 minutes of long takes, where they were three
    quarters, the head drifted from the teacher on held-out footage (``benchmarks/results/s35_rule.md``).
-   With ``hold3d`` (``--hold-3d``) the venue's rows also keep the start model's 3D of them (the teacher gives 2D
-   alone; ``benchmarks/results/s44_rule.md``). ``part="detector"`` trains the box detector alone (the default
+   The venue's rows also keep the start model's 3D of them with weight ``hold3d`` (0.5 for the whole network
+   from a start model; ``--hold-3d``): the teacher gives 2D alone, and following it drifted the 3D
+   (``benchmarks/results/s44_rule.md``). ``part="detector"`` trains the box detector alone (the default
    until session 35);
 7. ``export`` to ONNX, and the report: agreement with the teacher on every clip's held-out tail before and
    after adaptation (PCK@0.2 of the core joints, 0.2 x the teacher's torso diagonal), the speed of both, and where
@@ -57,6 +58,9 @@ Progress = Callable[[str, int, "int | None"], None]  # (stage, done, total)
 GAP_SECONDS = 1.0  # labeled frames this close before a clip's held-out tail are not trained on (near copies)
 PARTS = {"all": "the whole network", "detector": "the box detector"}  # AdaptConfig.part, as the report says it
 RUN_ONLY = ("device", "threads")  # settings that change how a run goes, not what it makes: free on a rerun
+# what a folder made before a setting existed ran with, where that is not the setting's default now (hold3d:
+# session 44's folders ran without holding the 3D; the recipe holds it since session 45)
+FOLDER_DEFAULTS = {"hold3d": 0.0}
 
 
 def _write_json(path: Path, doc: dict) -> None:
@@ -76,10 +80,19 @@ def check_work(work: Path, cfg: AdaptConfig, venue: Path) -> None:
             before = json.loads(stored.read_text())
         except json.JSONDecodeError as exc:
             raise CheckpointError(f"{stored} is damaged ({exc}); delete {work} to start again") from None
-        before = {**AdaptConfig().to_dict(), **before}  # a setting newer than the folder: it ran as its default
-        changed = [k for k, v in wanted.items() if k not in RUN_ONLY and before.get(k) != json.loads(json.dumps(v))]
+        # a setting newer than the folder ran as FOLDER_DEFAULTS says, or as its default; both sides compared with
+        # the part's recipe filled in (a setting given as its recipe's value makes the same stages)
+        fields = AdaptConfig().to_dict()
+        try:
+            made = AdaptConfig.from_dict({k: before.get(k, FOLDER_DEFAULTS.get(k, v)) for k, v in fields.items()})
+        except (TypeError, ValueError) as exc:
+            raise CheckpointError(f"{stored} is damaged ({exc}); delete {work} to start again") from None
+        there = {"venue": before.get("venue"), **made.resolved()}
+        here = {"venue": wanted["venue"], **cfg.resolved()}
+        changed = [f"{k}: {there[k]} there, {here[k]} here" for k in here
+                   if k not in RUN_ONLY and there[k] != here[k]]
         if changed:
-            raise CheckpointError(f"{work} holds an adaptation with other settings ({', '.join(changed)}); "
+            raise CheckpointError(f"{work} holds an adaptation with other settings ({'; '.join(changed)}); "
                                   "use another --work folder or delete it")
     _write_json(stored, wanted)
 
@@ -385,6 +398,7 @@ def fine_tune(work: Path, cfg: AdaptConfig, progress: Progress) -> Path:
     if cfg.hold3d and init is None:
         raise TvstreamError(f"--hold-3d keeps the 3D of the model adapt starts from, and a {size} network starts "
                             "from scratch here: leave out --hold-3d or --size")
+    hold = cfg.hold_weight if init is not None else 0.0  # the recipe holds to a start model where there is one
     small = SIZES[size].detector_size
     for part in ("real", "synth"):
         build_cache(work / part, work / "cache" / part, CACHE_SIDE, small)
@@ -402,7 +416,7 @@ def fine_tune(work: Path, cfg: AdaptConfig, progress: Progress) -> Path:
                      lr=cfg.step_size, warmup=min(100, cfg.fit_steps // 10), seed=cfg.seed, threads=cfg.threads,
                      device=cfg.device, init=init, eval_every=cfg.fit_steps, checkpoint_every=50,
                      val_every=10**9,  # every real clip trains (the held-out tails score the result)
-                     freeze_bn=cfg.freeze_bn, part=cfg.part, weights=LossWeights(hold3d=cfg.hold3d))
+                     freeze_bn=cfg.freeze_bn, part=cfg.part, weights=LossWeights(hold3d=hold))
     ckpt = run / "last.pt"
     from train.checkpoint import load_checkpoint
 
@@ -601,8 +615,8 @@ def report_markdown(report: dict) -> str:
              f"{report['plates']} venue plates; {report.get('replay_rows', 0)} rows of other athletes beside them "
              f"(replay: {report['config'].get('replay') or 'none'}); "
              f"{PARTS[report['config']['part']]} fine-tuned {report['steps']} steps at {report['lr']:g}"
-             + (f", the venue's frames keeping the start model's 3D (hold3d {report['config']['hold3d']:g})"
-                if report["config"].get("hold3d") else "")
+             + (f", the venue's frames keeping the start model's 3D (hold3d {report['hold3d']:g})"
+                if report.get("hold3d") else "")
              + "".join(f"; the {k} rows drawn {v}x" for k, v in report.get("drawn", {}).items()) + ".", "",
              "| model | agreement with the teacher, held-out tails (PCK@0.2) | on the frames it reported | "
              "ms/frame (model, batch 1) | frames/s end to end |", "|---|---|---|---|---|"]
@@ -690,6 +704,7 @@ def adapt(venue: Path, out: Path, cfg: AdaptConfig, work: Path, teacher, say: Sa
                   lambda: faster_modes(out, taught, work, moving, cfg.holdout))
     labeled = sum(t["frames"] for t in timing.values())
     teach_s = sum(t["seconds"] for t in timing.values())
+    fitted = load_checkpoint(work / "run" / "last.pt")["config"]["fit"]
     report = {"venue": str(venue), "out": str(out), "teacher": cfg.teacher, "config": cfg.to_dict(),
               "clips": {c.name: {"path": str(c.path), "frames": c.frames, "camera_moves": moving.get(c.name),
                                  **counts.get(c.name, {})} for c in clips},
@@ -699,7 +714,8 @@ def adapt(venue: Path, out: Path, cfg: AdaptConfig, work: Path, teacher, say: Sa
               "synth_frames": _rendered_frames(synth),
               "replay_rows": json.loads((work / "cache" / "replay" / "cache.json").read_text())["frames"]
               if cfg.replay else 0,
-              "drawn": load_checkpoint(work / "run" / "last.pt")["config"]["fit"].get("repeat", {}),  # fine_tune's
+              "drawn": fitted.get("repeat", {}),  # fine_tune's
+              "hold3d": fitted.get("weights", {}).get("hold3d", 0.0),
               "plates": len(list((work / "plates").glob("*.png"))),
               "teacher_fps": round(labeled / teach_s, 2) if teach_s else None,
               "before": before, "after": after, "modes": modes, "seconds": seconds}
