@@ -19,6 +19,9 @@ from train.posenet.model import PoseNet, crop_scale
 from tvstream.errors import CheckpointError
 from tvstream.skeleton import H36M_17
 
+ROOT = Path(__file__).resolve().parent.parent
+LANDMARK_TFLITE = ".mpvenv/lib/python3.11/site-packages/mediapipe/modules/pose_landmark/pose_landmark_full.tflite"
+
 NO_AUG = AugmentConfig(rotate_p=0, squash_p=0, flip_p=0, scale=(1, 1), shift=0.0, zoom_p=0)
 
 
@@ -1053,6 +1056,110 @@ def test_a_head_on_the_blazepose_trunk_exports_and_matches_torch(tmp_path: Path)
     for name, tensor in net.head.trunk.state_dict().items():  # large weights are stored as float16
         stored = tensor.half().float() if tensor.numel() >= MIN_ELEMENTS else tensor
         assert torch.equal(stored, recovered.head.trunk.state_dict()[name]), name
+
+
+def test_a_landmark_head_reads_each_joint_as_its_recipe_of_mediapipe_s_landmarks(monkeypatch):
+    """``head_read="landmarks"``: a joint's 2D is its ``tvstream.teacher.mapping`` recipe of the regressed landmarks
+    (256 px input pixels -> the crop's [-1, 1]), its 3D the same recipe of the world landmarks, its confidence the
+    smallest visibility (a logit) of its landmarks times the presence flag; no heatmap logits. Other crop sizes
+    and a resnet trunk are refused."""
+    from train.posenet.model import LandmarkPoseHead
+
+    head = LandmarkPoseHead("blazepose_lite", 17, presence=True).eval()
+    g = torch.Generator().manual_seed(0)
+    points = torch.cat([torch.rand(2, 39, 3, generator=g) * 256, torch.randn(2, 39, 2, generator=g) * 3], -1)
+    world, flag = torch.randn(2, 39, 3, generator=g), torch.tensor([[0.5], [-2.0]])
+    monkeypatch.setattr(head.trunk, "forward", lambda x: (points, world, flag))
+    xy, xyz, conf, logits, presence = head(torch.zeros(2, 3, 256, 256), with_presence=True)
+    assert logits is None and torch.equal(presence, flag)
+    lhip, hip, head_top = H36M_17.index("lhip"), H36M_17.index("hip"), H36M_17.index("head")
+    vis, scale = torch.sigmoid(points[..., 3]), torch.sigmoid(flag)[:, 0]
+    torch.testing.assert_close(xy[:, lhip], points[:, 23, :2] / 128 - 1)
+    torch.testing.assert_close(xy[:, hip], (points[:, 23, :2] + points[:, 24, :2]) / 256 - 1)
+    torch.testing.assert_close(xyz[:, lhip], world[:, 23])
+    torch.testing.assert_close(conf[:, lhip], vis[:, 23] * scale)
+    torch.testing.assert_close(conf[:, hip], torch.minimum(vis[:, 23], vis[:, 24]) * scale)
+    # the head top: ears and eyes, and the mouth corners its recipe subtracts, all read for its confidence
+    torch.testing.assert_close(conf[:, head_top], vis[:, [2, 5, 7, 8, 9, 10]].amin(1) * scale)
+    ears, eyes, mouth = points[:, [7, 8], :2].mean(1), points[:, [2, 5], :2].mean(1), points[:, [9, 10], :2].mean(1)
+    torch.testing.assert_close(xy[:, head_top], (ears + 2 * (eyes - mouth)) / 128 - 1)
+    with pytest.raises(ValueError, match="256"):
+        LandmarkPoseHead("blazepose_lite", 17).trunk(torch.zeros(1, 3, 192, 192))
+    for bad in ({"crop_size": 192}, {"head_trunk": "resnet"}, {"head_read": "maps"}):
+        with pytest.raises(ValueError, match="head_read"):
+            replace(SIZES["real-full-landmarks"], **bad)
+
+
+def test_a_landmark_model_exports_and_its_weights_read_back(tmp_path: Path):
+    """The whole landmark network (the regression branch, its two last convolutions, the presence branch) in the
+    exported graph: ONNX Runtime matches torch, and every weight reads back (float16 where large)."""
+    from engines.weight_storage import MIN_ELEMENTS
+
+    torch.manual_seed(0)
+    cfg = replace(SIZES["tiny"], head_trunk="blazepose_lite", head_read="landmarks", crop_size=256, presence=True)
+    net = PoseNet(cfg).eval()
+    recovered = _exported_matches_torch(net, tmp_path)
+    mine, back = net.head.trunk.state_dict(), recovered.head.trunk.state_dict()
+    assert {"image.weight", "world.weight"} <= set(mine) and set(mine) == set(back)
+    for name, tensor in mine.items():
+        stored = tensor.half().float() if tensor.numel() >= MIN_ELEMENTS else tensor
+        assert torch.equal(stored, back[name]), name
+
+
+def test_a_landmark_network_takes_the_init_s_detectors_and_is_not_trained(monkeypatch, tiny_cache: Path):
+    """``train.posenet.landmarks``: the init's box and person detectors bit for bit, its person view, MediaPipe's
+    landmark network as it comes; an init with other detectors, a size that reads heatmaps, and a training run of
+    a landmark size are refused."""
+    from train.posenet.fit import FitConfig
+    from train.posenet.landmarks import landmark_network
+    from train.posenet.model import LandmarkPoseHead
+
+    loaded = []
+    monkeypatch.setattr(LandmarkPoseHead, "load_pretrained", lambda self, tflite=None: loaded.append(self))
+    torch.manual_seed(0)
+    start_cfg = replace(SIZES["real-lite-mpdet"], person_view="frame")
+    start = PoseNet(start_cfg).state_dict()
+    net, cfg = landmark_network("real-lite-landmarks", start, start_cfg)
+    assert loaded == [net.head] and cfg.person_view == "frame" and cfg.head_read == "landmarks"
+    for name, tensor in net.state_dict().items():
+        if name.startswith(("detector.", "person_detector.")):
+            assert torch.equal(tensor, start[name]), name
+    with pytest.raises(ValueError, match="detectors"):
+        landmark_network("real-lite-landmarks", PoseNet(SIZES["full"]).state_dict(), SIZES["full"])
+    with pytest.raises(ValueError, match="does not read"):
+        landmark_network("real-lite-mpdet", start, start_cfg)
+    with pytest.raises(ValueError, match="nothing trains it"):
+        FitConfig(model="real-lite-landmarks", cache=str(tiny_cache))
+
+
+@pytest.mark.skipif(not (ROOT / LANDMARK_TFLITE).is_file(), reason=f"no {LANDMARK_TFLITE} (the teacher's venv)")
+def test_mediapipe_s_own_landmarks_find_the_sample_skier_s_joints(monkeypatch):
+    """MediaPipe Full's landmark network, read from its file into the committed structure, reads the sample clip's
+    skier on a crop 1.25 x his labeled box: PCK@0.2 >= 0.6 on every 10th labeled frame (0.70 measured; MediaPipe Full
+    on the whole frame 0.83, random weights ~0)."""
+    from tvstream.labels import load_any_labels
+    from tvstream.sources import VideoSource
+
+    monkeypatch.setenv("TVSTREAM_BLAZEPOSE_DIR", str((ROOT / LANDMARK_TFLITE).parent))
+    cfg = SIZES["real-full-landmarks"]
+    net = PoseNet(cfg).eval()
+    net.head.load_pretrained()
+    sample = ROOT / "examples" / "sample_ski.mp4"
+    labels = load_any_labels(sample.with_suffix(".npz"))
+    with VideoSource(str(sample), cfg.frame_size) as source:
+        fit, frames = source.fit, list(source.frames())
+    rows = {int(f): i for i, f in enumerate(labels.frames)}
+    pick = [f for f in range(0, len(frames), 10) if f in rows]
+    boxes = np.asarray(fit.normalised_boxes(labels.box[[rows[f] for f in pick]]), np.float32)  # centre, half
+    x = torch.from_numpy(np.stack([frames[f].image for f in pick])).permute(0, 3, 1, 2).float()
+    track = torch.from_numpy(np.concatenate([np.ones((len(pick), 1), np.float32), boxes], 1))
+    with torch.no_grad():
+        centre, _, scale, xy, *_ = net(x, track, pixel_max=255.0)
+    h, w = cfg.frame_size
+    joints = ((centre[:, None] + scale[:, None] * xy).numpy() + 1) * [w / 2, h / 2] - 0.5  # working px, as exported
+    pred = np.stack([fit.to_source(j) for j in joints])
+    score = pck(pred, labels.joints2d[[rows[f] for f in pick]], labels.visible[[rows[f] for f in pick]])
+    assert score >= 0.6, score
 
 
 def test_a_lifter_reads_the_3d_from_the_2d_and_exports(tmp_path: Path):

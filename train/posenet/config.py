@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass, fields, replace
 from tvstream.skeleton import NUM_JOINTS
 
 HEAD_TRUNKS = ("resnet", "blazepose_lite", "blazepose_full")
+HEAD_READS = ("heatmaps", "landmarks")  # PoseNetConfig.head_read
+LANDMARK_CROP = 256  # the crop MediaPipe's landmark regression reads (train.pretrained.mediapipe.LANDMARK_CROP)
 # the box detector: "boxnet" (tvstream's own, trained on the synthetic world) or "boxnet+blazepose" (also MediaPipe's
 # person detector, trained on real people, read from its file when a model is built and not trained here: its box
 # where it is sure of a person, boxnet's elsewhere; train.posenet.model.PoseNet)
@@ -48,6 +50,10 @@ class PoseNetConfig:
     # features) multiplies every joint's confidence: an empty crop then reports ~0 (the joints' confidence alone
     # said ~0.25 on a blank frame)
     presence: bool = False
+    # how a pretrained head reads the joints: "heatmaps" (soft-argmax of heatmaps on the trunk's stride-4 features,
+    # location maps for the 3D) or "landmarks" (MediaPipe's own landmark regression and world landmarks, the
+    # network as it comes: train.pretrained.mediapipe.BlazePoseLandmarks; crop_size 256, the size it reads)
+    head_read: str = "heatmaps"
     detector: str = "boxnet"  # DETECTORS
     # with blazepose: the crop's half-size is this times the radius of MediaPipe's whole-body circle (1.0: MediaPipe's
     # own region of interest, 1.25 x the circle's diameter at box_margin 1.25)
@@ -96,6 +102,11 @@ class PoseNetConfig:
             raise ValueError(f"head_trunk must be one of {', '.join(HEAD_TRUNKS)}, got {self.head_trunk!r}")
         if self.head_trunk != "resnet" and self.crop_size % 32:
             raise ValueError(f"a {self.head_trunk} head needs crop_size a multiple of 32, got {self.crop_size}")
+        if self.head_read not in HEAD_READS:
+            raise ValueError(f"head_read must be one of {', '.join(HEAD_READS)}, got {self.head_read!r}")
+        if self.head_read == "landmarks" and (self.head_trunk == "resnet" or self.crop_size != LANDMARK_CROP):
+            raise ValueError(f"head_read landmarks needs a pretrained head_trunk and crop_size {LANDMARK_CROP} "
+                             f"(MediaPipe's regression reads that size alone), got {self.head_trunk}, {self.crop_size}")
         if self.presence and self.head_trunk == "resnet":
             raise ValueError("presence needs a pretrained head_trunk (the resnet trunk has no presence classifier)")
         if self.presence and self.crop_size not in PRESENCE_CROPS:
@@ -193,6 +204,14 @@ SIZES: dict[str, PoseNetConfig] = {
     "real-full-mpdet-lifter": PoseNetConfig(crop_size=192, head_trunk="blazepose_full", up_channels=32,
                                             presence=True, detector="boxnet+blazepose", detector_box_scale=0.8,
                                             detector_min_score=0.8, lifter_width=256),
+    # real-lite-mpdet's detectors before MediaPipe's landmark network read as MediaPipe reads it (its landmark
+    # regression, visibility and world landmarks; no training): session 45
+    "real-full-landmarks": PoseNetConfig(crop_size=256, head_trunk="blazepose_full", head_read="landmarks",
+                                         presence=True, detector="boxnet+blazepose", detector_box_scale=0.8,
+                                         detector_min_score=0.8),
+    "real-lite-landmarks": PoseNetConfig(crop_size=256, head_trunk="blazepose_lite", head_read="landmarks",
+                                         presence=True, detector="boxnet+blazepose", detector_box_scale=0.8,
+                                         detector_min_score=0.8),
     "tiny": PoseNetConfig(frame_size=(72, 128), detector_stride=2, detector_width=4, crop_size=32, width=4,
                           up_channels=8),  # tests
 }

@@ -126,6 +126,9 @@ class FitConfig:
             raise ValueError(f"need steps >= 1 and batch >= 2, got {self.steps}, {self.batch}")
         if self.part not in PARTS:
             raise ValueError(f"part must be one of {', '.join(PARTS)}, got {self.part!r}")
+        if SIZES[self.model].head_read == "landmarks":  # its head has no heatmaps for the losses to read
+            raise ValueError(f"{self.model} reads people with MediaPipe's landmark network as it comes: nothing "
+                             "trains it; build it with python -m train.posenet.landmarks")
         if self.empty_crops < 0:
             raise ValueError(f"empty_crops must be >= 0, got {self.empty_crops}")
         if not 0.0 < self.label_fraction <= 1.0:

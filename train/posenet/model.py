@@ -155,6 +155,40 @@ class PretrainedPoseHead(PoseHead):
         return (*out, presence) if with_presence else out
 
 
+class LandmarkPoseHead(nn.Module):
+    """(N, 3, 256, 256) normalised crops -> xy, xyz, conf as :class:`PoseHead`'s, read as MediaPipe reads people
+    (:class:`train.pretrained.mediapipe.BlazePoseLandmarks`): each H36M joint is its ``tvstream.teacher.mapping``
+    recipe of the regressed landmarks (2D) and of the world landmarks (3D, metres), its confidence the smallest
+    visibility of its landmarks times the presence flag; no heatmaps (logits None)."""
+
+    def __init__(self, trunk: str, joints: int, presence: bool = False) -> None:
+        super().__init__()
+        from train.pretrained.mediapipe import BlazePoseLandmarks
+        from tvstream.teacher.mapping import NUM_LANDMARKS, USED, WEIGHTS
+
+        if joints != WEIGHTS.shape[0]:
+            raise ValueError(f"MediaPipe's landmarks map to {WEIGHTS.shape[0]} joints, not {joints}")
+        self.joints, self.landmarks = joints, NUM_LANDMARKS
+        self.trunk = BlazePoseLandmarks(trunk, MEAN, STD, presence=presence)
+        self.register_buffer("rows", torch.from_numpy(WEIGHTS).float(), persistent=False)  # (K, 33)
+        self.register_buffer("unused", torch.from_numpy(~USED), persistent=False)  # (K, 33)
+
+    def load_pretrained(self, tflite: str | None = None) -> None:
+        from train.pretrained.mediapipe import load_landmark_weights
+
+        load_landmark_weights(self.trunk, tflite)
+
+    def forward(self, x: torch.Tensor, with_presence: bool = False) -> tuple[torch.Tensor | None, ...]:
+        points, world, flag = self.trunk(x)
+        m = self.landmarks
+        xy = self.rows @ points[:, :m, :2] * (2.0 / x.shape[-1]) - 1.0  # recipes sum to 1: pixels -> [-1, 1]
+        xyz = self.rows @ world[:, :m]
+        visibility = torch.sigmoid(points[:, None, :m, 3]).masked_fill(self.unused, 1.0)  # (N, K, 33)
+        conf = visibility.amin(-1)
+        out = (xy, xyz, conf if flag is None else conf * torch.sigmoid(flag), None)
+        return (*out, flag) if with_presence else out
+
+
 class Lifter(nn.Module):
     """2D joints and their confidence -> 3D joints (m, pelvis-relative): a small MLP as Martinez et al.'s simple
     baseline (an input layer, two residual blocks, an output layer), its layers 1 x 1 convolutions on (N, C, 1, 1)
@@ -239,8 +273,12 @@ class PoseNet(nn.Module):
             from train.pretrained.blazepose_detector import BlazePoseDetector
 
             self.person_detector = BlazePoseDetector(cfg.detector_box_scale)
-        self.head = (PoseHead(cfg.width, cfg.up_channels, cfg.joints) if cfg.head_trunk == "resnet"
-                     else PretrainedPoseHead(cfg.head_trunk, cfg.up_channels, cfg.joints, cfg.presence))
+        if cfg.head_trunk == "resnet":
+            self.head = PoseHead(cfg.width, cfg.up_channels, cfg.joints)
+        elif cfg.head_read == "landmarks":
+            self.head = LandmarkPoseHead(cfg.head_trunk, cfg.joints, cfg.presence)
+        else:
+            self.head = PretrainedPoseHead(cfg.head_trunk, cfg.up_channels, cfg.joints, cfg.presence)
         # the 3D from the 2D (PoseNetConfig.lifter_width) instead of the head's location maps
         self.lifter = Lifter(cfg.joints, cfg.lifter_width) if cfg.lifter_width else None
         self.register_buffer("mean", torch.tensor(MEAN).view(1, 3, 1, 1))

@@ -26,6 +26,12 @@ from train.pretrained.tflite_graph import TfliteGraph, read_tflite
 TRUNKS = {"blazepose_lite": "pose_landmark_lite.tflite", "blazepose_full": "pose_landmark_full.tflite"}
 HEATMAP_TENSOR = "Identity_3"  # the landmark networks' (1, 64, 64, 39) heatmap output
 PRESENCE_TENSOR = "Identity_1"  # their (1, 1) pose flag: is a person in the crop (a branch on stride-32 features)
+# their landmarks as MediaPipe reads them: regressed by a branch down to a 2 x 2 map at a 256 px input, whose last
+# 2 x 2 convolution gives (1, 195) 39 x (x, y, z, visibility, presence) in input pixels (the last two logits),
+# and beside it (1, 117) 39 x (x, y, z) world landmarks in metres, the origin between the hips
+LANDMARK_TENSOR, WORLD_TENSOR = "Identity", "Identity_4"
+LANDMARK_CROP = 256  # the regression branch reads only this input size (its last convolution spans its 2 x 2 map)
+NUM_POINTS = 39  # 33 landmarks and 6 auxiliary points
 SPEC_DIR = Path(__file__).parent
 PATH_ENV = "TVSTREAM_BLAZEPOSE_DIR"  # a folder holding the .tflite files (default: the teacher venv's MediaPipe)
 
@@ -49,12 +55,23 @@ def _read_presence(tflite: str | os.PathLike, trunk: dict) -> tuple[dict, dict[s
     return {**spec, "output": sigmoid["in"][0], "nodes": body}, state
 
 
+def _split_regression(spec: dict) -> tuple[dict, dict]:
+    """The landmark (or world landmark) graph -> (the network up to the regression branch's last map, the 2 x 2
+    convolution that reads it; its flatten dropped)."""
+    *body, last, flatten = spec["nodes"]
+    if (last["op"], flatten["op"], last["kernel"]) != ("conv", "flatten", [2, 2]):
+        raise ValueError("the landmark network's landmarks are not read by a final 2x2 convolution")
+    return {"input": spec["input"], "output": last["in"][0], "channels": last["cin"], "nodes": body}, last
+
+
 def write_spec(name: str, tflite: str | os.PathLike) -> list[Path]:
-    """Write the trunk structure of ``name`` and its presence branch, read from ``tflite``, beside this module."""
+    """Write the trunk structure of ``name``, its presence branch and its landmark network (the regression
+    branch's way), read from ``tflite``, beside this module."""
     spec, _ = read_tflite(tflite, HEATMAP_TENSOR)
     trunk = _split(spec)[0]
-    paths = [SPEC_DIR / f"{name}.json", SPEC_DIR / f"{name}_presence.json"]
-    for path, part in zip(paths, (trunk, _read_presence(tflite, trunk)[0])):
+    landmarks = _split_regression(read_tflite(tflite, LANDMARK_TENSOR)[0])[0]
+    paths = [SPEC_DIR / f"{name}{part}.json" for part in ("", "_presence", "_landmarks")]
+    for path, part in zip(paths, (trunk, _read_presence(tflite, trunk)[0], landmarks)):
         path.write_text(json.dumps(part, separators=(",", ":")) + "\n")
     return paths
 
@@ -111,6 +128,62 @@ class BlazePoseTrunk(nn.Module):
         return features, self.presence(tapped).flatten(1)
 
 
+class BlazePoseLandmarks(nn.Module):
+    """(N, 3, 256, 256) crops normalised as tvstream's networks read them -> MediaPipe's own reading of them:
+    landmarks (N, 39, 5) (x, y, z in input pixels, visibility and presence logits), world landmarks (N, 39, 3)
+    (metres, the origin between the hips) and, with ``presence``, the pose flag's logit (N, 1) (else None).
+
+    The whole landmark network the regression branch's way, as MediaPipe runs it (its stride-4 heatmap decoder,
+    which :class:`BlazePoseTrunk` reads, is not computed). On real people's boxes it reads them far better than
+    the heatmaps (real development set, Full on MediaPipe Heavy's box: PCK@0.2 0.77 against 0.59 by soft-argmax of
+    its heatmaps, session 45); it is used as it comes: a trunk trained on rendered people broke it (0.44).
+    """
+
+    def __init__(self, name: str, mean: tuple[float, ...], std: tuple[float, ...], presence: bool = False) -> None:
+        super().__init__()
+        self.name = name
+        branch = trunk_spec(name, "presence") if presence else None
+        spec = trunk_spec(name, "landmarks")
+        self.graph = TfliteGraph(spec, taps=(branch["input"],) if branch else ())
+        self.presence = TfliteGraph(branch) if branch else None
+        self.image = nn.Conv2d(spec["channels"], NUM_POINTS * 5, 2)
+        self.world = nn.Conv2d(spec["channels"], NUM_POINTS * 3, 2)
+        self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        if not torch.jit.is_tracing() and tuple(x.shape[-2:]) != (LANDMARK_CROP, LANDMARK_CROP):
+            raise ValueError(f"MediaPipe's landmark regression reads {LANDMARK_CROP} px crops, got {tuple(x.shape)}")
+        x = x * self.std + self.mean  # RGB in [0, 1]
+        flag = None
+        if self.presence is None:
+            f = self.graph(x)
+        else:
+            f, tapped = self.graph(x)
+            flag = self.presence(tapped).flatten(1)
+        n = x.shape[0]
+        return self.image(f).reshape(n, NUM_POINTS, 5), self.world(f).reshape(n, NUM_POINTS, 3), flag
+
+
+def load_landmark_weights(trunk: BlazePoseLandmarks, tflite: str | os.PathLike | None = None) -> None:
+    """Put MediaPipe's weights into ``trunk``: the network, its two last convolutions (landmarks, world
+    landmarks) and, if it has one, its presence branch."""
+    tflite = tflite or find_tflite(trunk.name)
+    spec, state = read_tflite(tflite, LANDMARK_TENSOR)
+    body, last = _split_regression(spec)
+    if body["nodes"] != trunk.graph.spec["nodes"]:
+        raise ValueError(f"{tflite}: not the {trunk.name} landmark network this head was written from")
+    trunk.graph.load_tflite_state({k: v for k, v in state.items() if not k.startswith(last["key"] + ".")})
+    world_spec, world_state = read_tflite(tflite, WORLD_TENSOR)
+    world_last = _split_regression(world_spec)[1]
+    with torch.no_grad():
+        for conv, node, weights in ((trunk.image, last, state), (trunk.world, world_last, world_state)):
+            conv.weight.copy_(weights[f"{node['key']}.weight"])
+            conv.bias.copy_(weights[f"{node['key']}.bias"])
+    if trunk.presence is not None:
+        load_presence(trunk, tflite)
+
+
 def heatmap_rows() -> np.ndarray:
     """(17, 33) how each H36M joint's heatmap row starts from MediaPipe's landmark rows: the landmarks its
     ``tvstream.teacher.mapping`` recipe adds, averaged (a recipe's negative terms, the head's reach, dropped)."""
@@ -120,9 +193,9 @@ def heatmap_rows() -> np.ndarray:
     return w / w.sum(1, keepdims=True)
 
 
-def load_presence(trunk: BlazePoseTrunk, tflite: str | os.PathLike) -> None:
-    """Put MediaPipe's pose-flag weights into ``trunk.presence``."""
-    spec, state = _read_presence(tflite, trunk.graph.spec)
+def load_presence(trunk: BlazePoseTrunk | BlazePoseLandmarks, tflite: str | os.PathLike) -> None:
+    """Put MediaPipe's pose-flag weights into ``trunk.presence`` (the branch as read beside the heatmap trunk)."""
+    spec, state = _read_presence(tflite, trunk_spec(trunk.name))
     if spec["nodes"] != trunk.presence.spec["nodes"]:
         raise ValueError(f"{tflite}: not the {trunk.name} presence branch this trunk was written from")
     trunk.presence.load_tflite_state(state)
