@@ -19,14 +19,13 @@ Run: ``python -m train.posenet.landmarks --out real.onnx [--size real-full-landm
 from __future__ import annotations
 
 import argparse
-import tempfile
 from dataclasses import replace
 from pathlib import Path
 
 from train.posenet.config import SIZES, PoseNetConfig
 
 KIND = "posenet"
-DETECTORS = ("detector", "person_detector")
+DETECTOR_PARTS = ("detector", "person_detector")  # the modules taken from the init
 
 
 def landmark_network(size: str, init_state: dict, init_cfg: PoseNetConfig):
@@ -45,7 +44,7 @@ def landmark_network(size: str, init_state: dict, init_cfg: PoseNetConfig):
                          f"{init_cfg.frame_size}) are not {size}'s")
     net = PoseNet(cfg).eval()
     net.head.load_pretrained()
-    for name in DETECTORS:
+    for name in DETECTOR_PARTS:
         part = getattr(net, name)
         if part is not None:
             part.load_state_dict({k.removeprefix(f"{name}."): v for k, v in init_state.items()
