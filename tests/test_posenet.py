@@ -1063,8 +1063,11 @@ def test_a_landmark_head_reads_each_joint_as_its_recipe_of_mediapipe_s_landmarks
     (256 px input pixels -> the crop's [-1, 1]), its 3D the same recipe of the world landmarks, its confidence the
     smallest visibility (a logit) of its landmarks times the presence flag; no heatmap logits. Other crop sizes
     and a resnet trunk are refused."""
+    from train.posenet import config
     from train.posenet.model import LandmarkPoseHead
+    from train.pretrained import mediapipe
 
+    assert config.LANDMARK_CROP == mediapipe.LANDMARK_CROP  # the config checks what the network reads
     head = LandmarkPoseHead("blazepose_lite", 17, presence=True).eval()
     g = torch.Generator().manual_seed(0)
     points = torch.cat([torch.rand(2, 39, 3, generator=g) * 256, torch.randn(2, 39, 2, generator=g) * 3], -1)
