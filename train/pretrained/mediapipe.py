@@ -77,7 +77,8 @@ def write_spec(name: str, tflite: str | os.PathLike) -> list[Path]:
 
 
 def trunk_spec(name: str, part: str = "") -> dict:
-    """The committed structure of ``name``'s trunk, or with ``part="presence"`` of its pose-flag branch."""
+    """The committed structure of ``name``'s trunk, or with ``part`` "presence" of its pose-flag branch, "landmarks"
+    of its landmark network the regression branch's way."""
     if name not in TRUNKS:
         raise ValueError(f"unknown pretrained trunk {name!r} (known: {', '.join(TRUNKS)})")
     return json.loads((SPEC_DIR / f"{name}{'_' + part if part else ''}.json").read_text())
@@ -100,7 +101,30 @@ def find_tflite(name: str) -> Path:
     return path
 
 
-class BlazePoseTrunk(nn.Module):
+class _BlazePoseNetwork(nn.Module):
+    """A part of a landmark network (``trunk_spec(name, part)``) beside its pose-flag branch, if ``presence``: crops
+    normalised as tvstream's networks read them -> (its output, the flag's logit (N, 1) or None)."""
+
+    def __init__(self, name: str, part: str, mean: tuple[float, ...], std: tuple[float, ...],
+                 presence: bool = False) -> None:
+        super().__init__()
+        self.name = name
+        branch = trunk_spec(name, "presence") if presence else None
+        self.graph = TfliteGraph(trunk_spec(name, part), taps=(branch["input"],) if branch else ())
+        self.presence = TfliteGraph(branch) if branch else None
+        self.channels = self.graph.channels
+        self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
+
+    def _read(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        x = x * self.std + self.mean  # MediaPipe's landmark networks read RGB in [0, 1]
+        if self.presence is None:
+            return self.graph(x), None
+        features, tapped = self.graph(x)
+        return features, self.presence(tapped).flatten(1)
+
+
+class BlazePoseTrunk(_BlazePoseNetwork):
     """(N, 3, S, S) crops normalised as tvstream's networks read them -> (N, C, S/4, S/4) stride-4 features and,
     with ``presence``, (N, 1) the logit of the probability that a person is in the crop (else None).
 
@@ -110,25 +134,14 @@ class BlazePoseTrunk(nn.Module):
     """
 
     def __init__(self, name: str, mean: tuple[float, ...], std: tuple[float, ...], presence: bool = False) -> None:
-        super().__init__()
-        self.name = name
-        branch = trunk_spec(name, "presence") if presence else None
-        self.graph = TfliteGraph(trunk_spec(name), taps=(branch["input"],) if branch else ())
-        self.presence = TfliteGraph(branch) if branch else None
-        self.channels = self.graph.channels
-        self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
+        super().__init__(name, "", mean, std, presence)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """-> features, and the presence logit (N, 1) or None."""
-        x = x * self.std + self.mean  # MediaPipe's landmark networks read RGB in [0, 1]
-        if self.presence is None:
-            return self.graph(x), None
-        features, tapped = self.graph(x)
-        return features, self.presence(tapped).flatten(1)
+        return self._read(x)
 
 
-class BlazePoseLandmarks(nn.Module):
+class BlazePoseLandmarks(_BlazePoseNetwork):
     """(N, 3, 256, 256) crops normalised as tvstream's networks read them -> MediaPipe's own reading of them:
     landmarks (N, 39, 5) (x, y, z in input pixels, visibility and presence logits), world landmarks (N, 39, 3)
     (metres, the origin between the hips) and, with ``presence``, the pose flag's logit (N, 1) (else None).
@@ -140,27 +153,14 @@ class BlazePoseLandmarks(nn.Module):
     """
 
     def __init__(self, name: str, mean: tuple[float, ...], std: tuple[float, ...], presence: bool = False) -> None:
-        super().__init__()
-        self.name = name
-        branch = trunk_spec(name, "presence") if presence else None
-        spec = trunk_spec(name, "landmarks")
-        self.graph = TfliteGraph(spec, taps=(branch["input"],) if branch else ())
-        self.presence = TfliteGraph(branch) if branch else None
-        self.image = nn.Conv2d(spec["channels"], NUM_POINTS * 5, 2)
-        self.world = nn.Conv2d(spec["channels"], NUM_POINTS * 3, 2)
-        self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
+        super().__init__(name, "landmarks", mean, std, presence)
+        self.image = nn.Conv2d(self.channels, NUM_POINTS * 5, 2)
+        self.world = nn.Conv2d(self.channels, NUM_POINTS * 3, 2)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         if not torch.jit.is_tracing() and tuple(x.shape[-2:]) != (LANDMARK_CROP, LANDMARK_CROP):
             raise ValueError(f"MediaPipe's landmark regression reads {LANDMARK_CROP} px crops, got {tuple(x.shape)}")
-        x = x * self.std + self.mean  # RGB in [0, 1]
-        flag = None
-        if self.presence is None:
-            f = self.graph(x)
-        else:
-            f, tapped = self.graph(x)
-            flag = self.presence(tapped).flatten(1)
+        f, flag = self._read(x)
         n = x.shape[0]
         return self.image(f).reshape(n, NUM_POINTS, 5), self.world(f).reshape(n, NUM_POINTS, 3), flag
 
@@ -193,7 +193,7 @@ def heatmap_rows() -> np.ndarray:
     return w / w.sum(1, keepdims=True)
 
 
-def load_presence(trunk: BlazePoseTrunk | BlazePoseLandmarks, tflite: str | os.PathLike) -> None:
+def load_presence(trunk: _BlazePoseNetwork, tflite: str | os.PathLike) -> None:
     """Put MediaPipe's pose-flag weights into ``trunk.presence`` (the branch as read beside the heatmap trunk)."""
     spec, state = _read_presence(tflite, trunk_spec(trunk.name))
     if spec["nodes"] != trunk.presence.spec["nodes"]:
