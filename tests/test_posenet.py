@@ -1091,22 +1091,55 @@ def test_a_landmark_head_reads_each_joint_as_its_recipe_of_mediapipe_s_landmarks
     for bad in ({"crop_size": 192}, {"head_trunk": "resnet"}, {"head_read": "maps"}):
         with pytest.raises(ValueError, match="head_read"):
             replace(SIZES["real-full-landmarks"], **bad)
+    for bad in ({"landmark_3d": "joints", "head_read": "heatmaps", "crop_size": 192}, {"landmark_3d": "depth"}):
+        with pytest.raises(ValueError, match="landmark_3d"):
+            replace(SIZES["real-full-landmarks"], **bad)
+
+
+def test_a_landmark_head_s_own_3d_convolution_starts_as_the_world_landmarks_recipe():
+    """``landmark_3d="joints"``: ``LandmarkPoseHead.joints3d`` made from the world landmarks' convolution reads the
+    same 3D as the joints' recipes of the world landmarks, the pelvis at 0; the 2D, confidence and flag are the
+    world head's; a changed convolution changes the 3D alone."""
+    from train.posenet.model import LandmarkPoseHead
+
+    torch.manual_seed(0)
+    world = LandmarkPoseHead("blazepose_lite", 17, presence=True).eval()
+    own = LandmarkPoseHead("blazepose_lite", 17, presence=True, joints3d=True).eval()
+    missing, unexpected = own.load_state_dict(world.state_dict(), strict=False)
+    assert missing == ["joints3d.weight", "joints3d.bias"] and unexpected == ["trunk.world.weight", "trunk.world.bias"]
+    own.joints3d_from_world(world.trunk.world.weight, world.trunk.world.bias)
+    x = torch.randn(2, 3, 256, 256)
+    with torch.no_grad():
+        a, b = world(x, with_presence=True), own(x, with_presence=True)
+        torch.testing.assert_close(b[1], a[1] - a[1][:, :1], atol=1e-5, rtol=1e-4)
+        assert b[1][:, 0].abs().max() == 0 and a[1].abs().max() > 0.01
+        for i in (0, 2, 4):
+            torch.testing.assert_close(b[i], a[i])
+        own.joints3d.bias[3:6] += torch.tensor([0.1, 0.2, 0.3])  # joint 1 (rhip) moves, nothing else does
+        c = own(x)
+    torch.testing.assert_close(c[1][:, 1] - b[1][:, 1], torch.tensor([[0.1, 0.2, 0.3]] * 2))
+    torch.testing.assert_close(c[1][:, 2:], b[1][:, 2:])
+    torch.testing.assert_close(c[0], b[0])
 
 
 def test_a_landmark_model_exports_and_its_weights_read_back(tmp_path: Path):
     """The whole landmark network (the regression branch, its two last convolutions, the presence branch) in the
-    exported graph: ONNX Runtime matches torch, and every weight reads back (float16 where large)."""
+    exported graph: ONNX Runtime matches torch, and every weight reads back (float16 where large). With its own
+    3D convolution (``landmark_3d="joints"``) that convolution is in the graph and the world landmarks' is not."""
     from engines.weight_storage import MIN_ELEMENTS
 
     torch.manual_seed(0)
     cfg = replace(SIZES["tiny"], head_trunk="blazepose_lite", head_read="landmarks", crop_size=256, presence=True)
-    net = PoseNet(cfg).eval()
-    recovered = _exported_matches_torch(net, tmp_path)
-    mine, back = net.head.trunk.state_dict(), recovered.head.trunk.state_dict()
-    assert {"image.weight", "world.weight"} <= set(mine) and set(mine) == set(back)
-    for name, tensor in mine.items():
-        stored = tensor.half().float() if tensor.numel() >= MIN_ELEMENTS else tensor
-        assert torch.equal(stored, back[name]), name
+    for landmark_3d, own in (("world", False), ("joints", True)):
+        net = PoseNet(replace(cfg, landmark_3d=landmark_3d)).eval()
+        (tmp_path / landmark_3d).mkdir()
+        recovered = _exported_matches_torch(net, tmp_path / landmark_3d)
+        mine, back = net.head.state_dict(), recovered.head.state_dict()
+        assert set(mine) == set(back) and "trunk.image.weight" in mine
+        assert ("joints3d.weight" in mine, "trunk.world.weight" in mine) == (own, not own)
+        for name, tensor in mine.items():
+            stored = tensor.half().float() if tensor.numel() >= MIN_ELEMENTS else tensor
+            assert torch.equal(stored, back[name]), name
 
 
 def test_a_landmark_network_takes_the_init_s_detectors_and_is_not_trained(monkeypatch, tiny_cache: Path):

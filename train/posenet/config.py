@@ -8,6 +8,7 @@ from tvstream.skeleton import NUM_JOINTS
 
 HEAD_TRUNKS = ("resnet", "blazepose_lite", "blazepose_full")
 HEAD_READS = ("heatmaps", "landmarks")  # PoseNetConfig.head_read
+LANDMARK_3DS = ("world", "joints")  # PoseNetConfig.landmark_3d
 LANDMARK_CROP = 256  # the crop MediaPipe's landmark regression reads (train.pretrained.mediapipe.LANDMARK_CROP)
 # the box detector: "boxnet" (tvstream's own, trained on the synthetic world) or "boxnet+blazepose" (also MediaPipe's
 # person detector, trained on real people, read from its file when a model is built and not trained here: its box
@@ -54,6 +55,10 @@ class PoseNetConfig:
     # location maps for the 3D) or "landmarks" (MediaPipe's own landmark regression and world landmarks, the
     # network as it comes: train.pretrained.mediapipe.BlazePoseLandmarks; crop_size 256, the size it reads)
     head_read: str = "heatmaps"
+    # with head_read "landmarks", the 3D: "world" (the joints' recipes of MediaPipe's world landmarks) or "joints"
+    # (a 2 x 2 convolution of its own on the same last map, K x 3 outputs: LandmarkPoseHead.joints3d, fitted by
+    # train.posenet.readout3d)
+    landmark_3d: str = "world"
     detector: str = "boxnet"  # DETECTORS
     # with blazepose: the crop's half-size is this times the radius of MediaPipe's whole-body circle (1.0: MediaPipe's
     # own region of interest, 1.25 x the circle's diameter at box_margin 1.25)
@@ -107,6 +112,10 @@ class PoseNetConfig:
         if self.head_read == "landmarks" and (self.head_trunk == "resnet" or self.crop_size != LANDMARK_CROP):
             raise ValueError(f"head_read landmarks needs a pretrained head_trunk and crop_size {LANDMARK_CROP} "
                              f"(MediaPipe's regression reads that size alone), got {self.head_trunk}, {self.crop_size}")
+        if self.landmark_3d not in LANDMARK_3DS:
+            raise ValueError(f"landmark_3d must be one of {', '.join(LANDMARK_3DS)}, got {self.landmark_3d!r}")
+        if self.landmark_3d != "world" and self.head_read != "landmarks":
+            raise ValueError(f"landmark_3d {self.landmark_3d} needs head_read landmarks, got {self.head_read}")
         if self.presence and self.head_trunk == "resnet":
             raise ValueError("presence needs a pretrained head_trunk (the resnet trunk has no presence classifier)")
         if self.presence and self.crop_size not in PRESENCE_CROPS:
@@ -209,6 +218,10 @@ SIZES: dict[str, PoseNetConfig] = {
     "real-full-landmarks": PoseNetConfig(crop_size=256, head_trunk="blazepose_full", head_read="landmarks",
                                          presence=True, detector="boxnet+blazepose", detector_box_scale=0.8,
                                          detector_min_score=0.8),
+    # ... with its 3D read by a convolution of its own, fitted to the joints (train.posenet.readout3d): session 46
+    "real-full-landmarks-joints": PoseNetConfig(crop_size=256, head_trunk="blazepose_full", head_read="landmarks",
+                                                landmark_3d="joints", presence=True, detector="boxnet+blazepose",
+                                                detector_box_scale=0.8, detector_min_score=0.8),
     "real-lite-landmarks": PoseNetConfig(crop_size=256, head_trunk="blazepose_lite", head_read="landmarks",
                                          presence=True, detector="boxnet+blazepose", detector_box_scale=0.8,
                                          detector_min_score=0.8),

@@ -158,10 +158,15 @@ class PretrainedPoseHead(PoseHead):
 class LandmarkPoseHead(nn.Module):
     """(N, 3, 256, 256) normalised crops -> xy, xyz, conf as :class:`PoseHead`'s, read as MediaPipe reads people
     (:class:`train.pretrained.mediapipe.BlazePoseLandmarks`): each H36M joint is its ``tvstream.teacher.mapping``
-    recipe of the regressed landmarks (2D) and of the world landmarks (3D, metres), its confidence the smallest
-    visibility of its landmarks times the presence flag; no heatmaps (logits None)."""
+    recipe of the regressed landmarks (2D), its confidence the smallest visibility of its landmarks times the
+    presence flag; no heatmaps (logits None).
 
-    def __init__(self, trunk: str, joints: int, presence: bool = False) -> None:
+    The 3D (metres): with ``joints3d`` False the same recipe of MediaPipe's world landmarks; with ``joints3d``
+    True a convolution of its own (``joints3d``, K x 3 outputs from the landmark network's last 2 x 2 map, the
+    pelvis at 0), made as the world landmarks' recipe by :meth:`load_pretrained` and fitted to the joints by
+    ``train.posenet.readout3d`` (session 46: a fitted readout of the same features is 2-35 mm nearer)."""
+
+    def __init__(self, trunk: str, joints: int, presence: bool = False, joints3d: bool = False) -> None:
         super().__init__()
         from train.pretrained.mediapipe import BlazePoseLandmarks
         from tvstream.teacher.mapping import NUM_LANDMARKS, USED, WEIGHTS
@@ -169,20 +174,38 @@ class LandmarkPoseHead(nn.Module):
         if joints != WEIGHTS.shape[0]:
             raise ValueError(f"MediaPipe's landmarks map to {WEIGHTS.shape[0]} joints, not {joints}")
         self.joints, self.landmarks = joints, NUM_LANDMARKS
-        self.trunk = BlazePoseLandmarks(trunk, MEAN, STD, presence=presence)
+        self.trunk = BlazePoseLandmarks(trunk, MEAN, STD, presence=presence, world=not joints3d)
+        self.joints3d = nn.Conv2d(self.trunk.channels, joints * 3, 2) if joints3d else None
         self.register_buffer("rows", torch.from_numpy(WEIGHTS).float(), persistent=False)  # (K, 33)
         self.register_buffer("unused", torch.from_numpy(~USED), persistent=False)  # (K, 33)
 
     def load_pretrained(self, tflite: str | None = None) -> None:
         from train.pretrained.mediapipe import load_landmark_weights
 
-        load_landmark_weights(self.trunk, tflite)
+        world = load_landmark_weights(self.trunk, tflite)
+        if self.joints3d is not None:
+            self.joints3d_from_world(*world)
+
+    @torch.no_grad()
+    def joints3d_from_world(self, weight: torch.Tensor, bias: torch.Tensor) -> None:
+        """Make ``joints3d`` read what the joints' recipes of the world landmarks read from the convolution
+        ``weight (39 x 3, C, 2, 2)``, ``bias (39 x 3)`` (the 3D is then root-relative)."""
+        m, k = self.landmarks, self.joints
+        w = weight.reshape(-1, 3, *weight.shape[1:])[:m]  # (33, 3, C, 2, 2)
+        b = bias.reshape(-1, 3)[:m]
+        self.joints3d.weight.copy_(torch.einsum("km,mdchw->kdchw", self.rows, w).reshape(k * 3, *w.shape[2:]))
+        self.joints3d.bias.copy_((self.rows @ b).reshape(-1))
 
     def forward(self, x: torch.Tensor, with_presence: bool = False) -> tuple[torch.Tensor | None, ...]:
-        points, world, flag = self.trunk(x)
-        m = self.landmarks
+        m, n = self.landmarks, x.shape[0]
+        if self.joints3d is None:
+            points, world, flag = self.trunk(x)
+            xyz = self.rows @ world[:, :m]
+        else:
+            points, features, flag = self.trunk(x, features=True)
+            xyz = self.joints3d(features).reshape(n, self.joints, 3)
+            xyz = xyz - xyz[:, :1]
         xy = self.rows @ points[:, :m, :2] * (2.0 / x.shape[-1]) - 1.0  # recipes sum to 1: pixels -> [-1, 1]
-        xyz = self.rows @ world[:, :m]
         visibility = torch.sigmoid(points[:, None, :m, 3]).masked_fill(self.unused, 1.0)  # (N, K, 33)
         conf = visibility.amin(-1)
         out = (xy, xyz, conf if flag is None else conf * torch.sigmoid(flag), None)
@@ -276,7 +299,7 @@ class PoseNet(nn.Module):
         if cfg.head_trunk == "resnet":
             self.head = PoseHead(cfg.width, cfg.up_channels, cfg.joints)
         elif cfg.head_read == "landmarks":
-            self.head = LandmarkPoseHead(cfg.head_trunk, cfg.joints, cfg.presence)
+            self.head = LandmarkPoseHead(cfg.head_trunk, cfg.joints, cfg.presence, cfg.landmark_3d == "joints")
         else:
             self.head = PretrainedPoseHead(cfg.head_trunk, cfg.up_channels, cfg.joints, cfg.presence)
         # the 3D from the 2D (PoseNetConfig.lifter_width) instead of the head's location maps

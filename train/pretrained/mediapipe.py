@@ -152,22 +152,27 @@ class BlazePoseLandmarks(_BlazePoseNetwork):
     its heatmaps, session 45); it is used as it comes: a trunk trained on rendered people broke it (0.44).
     """
 
-    def __init__(self, name: str, mean: tuple[float, ...], std: tuple[float, ...], presence: bool = False) -> None:
+    def __init__(self, name: str, mean: tuple[float, ...], std: tuple[float, ...], presence: bool = False,
+                 world: bool = True) -> None:
         super().__init__(name, "landmarks", mean, std, presence)
         self.image = nn.Conv2d(self.channels, NUM_POINTS * 5, 2)
-        self.world = nn.Conv2d(self.channels, NUM_POINTS * 3, 2)
+        self.world = nn.Conv2d(self.channels, NUM_POINTS * 3, 2) if world else None
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    def forward(self, x: torch.Tensor, features: bool = False) -> tuple[torch.Tensor, ...]:
+        """-> landmarks, world landmarks (or, with ``features``, the last (N, C, 2, 2) map both read), flag. A
+        network made without ``world`` reads features only."""
         if not torch.jit.is_tracing() and tuple(x.shape[-2:]) != (LANDMARK_CROP, LANDMARK_CROP):
             raise ValueError(f"MediaPipe's landmark regression reads {LANDMARK_CROP} px crops, got {tuple(x.shape)}")
         f, flag = self._read(x)
-        n = x.shape[0]
-        return self.image(f).reshape(n, NUM_POINTS, 5), self.world(f).reshape(n, NUM_POINTS, 3), flag
+        points = self.image(f).reshape(x.shape[0], NUM_POINTS, 5)
+        return points, (f if features else self.world(f).reshape(x.shape[0], NUM_POINTS, 3)), flag
 
 
-def load_landmark_weights(trunk: BlazePoseLandmarks, tflite: str | os.PathLike | None = None) -> None:
+def load_landmark_weights(trunk: BlazePoseLandmarks,
+                          tflite: str | os.PathLike | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Put MediaPipe's weights into ``trunk``: the network, its two last convolutions (landmarks, world
-    landmarks) and, if it has one, its presence branch."""
+    landmarks; the latter where the trunk has it) and, if it has one, its presence branch. Returns the world
+    landmarks' convolution's weight and bias."""
     tflite = tflite or find_tflite(trunk.name)
     spec, state = read_tflite(tflite, LANDMARK_TENSOR)
     body, last = _split_regression(spec)
@@ -176,12 +181,16 @@ def load_landmark_weights(trunk: BlazePoseLandmarks, tflite: str | os.PathLike |
     trunk.graph.load_tflite_state({k: v for k, v in state.items() if not k.startswith(last["key"] + ".")})
     world_spec, world_state = read_tflite(tflite, WORLD_TENSOR)
     world_last = _split_regression(world_spec)[1]
+    world = world_state[f"{world_last['key']}.weight"], world_state[f"{world_last['key']}.bias"]
     with torch.no_grad():
-        for conv, node, weights in ((trunk.image, last, state), (trunk.world, world_last, world_state)):
-            conv.weight.copy_(weights[f"{node['key']}.weight"])
-            conv.bias.copy_(weights[f"{node['key']}.bias"])
+        trunk.image.weight.copy_(state[f"{last['key']}.weight"])
+        trunk.image.bias.copy_(state[f"{last['key']}.bias"])
+        if trunk.world is not None:
+            trunk.world.weight.copy_(world[0])
+            trunk.world.bias.copy_(world[1])
     if trunk.presence is not None:
         load_presence(trunk, tflite)
+    return world
 
 
 def heatmap_rows() -> np.ndarray:
