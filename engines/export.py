@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from engines.conditional_detector import detect_only_when_needed
-from engines.weight_storage import EMBEDDED_MAX_BYTES, PERSON_DETECTOR, store_half, store_int8
+from engines.weight_storage import EMBEDDED_MAX_BYTES, INT8_ORDER, store_half, store_int8
 from engines.metadata import INPUT_NAME, OUTPUTS, TRACK_INPUT, ModelMetadata
 from engines.posenet_graph import build_finder_graph, build_posenet_graph, export_posenet, weights_hash
 from tvstream.errors import CheckpointError
@@ -111,21 +111,26 @@ def build_inference_graph(ssl_state: dict[str, Any], regressor_state: dict[str, 
     return graph, meta
 
 
-def store_weights(model, int8_detector: bool | None = None) -> bool:
-    """Store a pose network's large weights as float16, its person detector's as int8 when ``int8_detector``
-    (None: only when the float16 file would be over the embedded model's limit, as a Full landmark network
-    beside the person detector is); whether the person detector is int8 (``engines.weight_storage``)."""
+def store_weights(model, int8: tuple[str, ...] | None = None) -> tuple[str, ...]:
+    """Store a pose network's large weights as float16, those under the prefixes ``int8`` as int8 (None: the
+    fewest of ``INT8_ORDER`` that bring the file under the embedded model's limit, none where the float16 file
+    fits; a Full landmark network beside the person detector takes both); the prefixes stored as int8
+    (``engines.weight_storage``)."""
     import onnx
 
-    if int8_detector is None:
-        trial = onnx.ModelProto()
-        trial.CopyFrom(model)
-        store_half(trial)
-        int8_detector = trial.ByteSize() > EMBEDDED_MAX_BYTES
-    if int8_detector:
-        store_int8(model, (PERSON_DETECTOR,))
+    if int8 is None:
+        for n in range(len(INT8_ORDER) + 1):
+            trial = onnx.ModelProto()
+            trial.CopyFrom(model)
+            store_int8(trial, INT8_ORDER[:n])
+            store_half(trial)
+            if trial.ByteSize() <= EMBEDDED_MAX_BYTES:
+                break
+        int8 = INT8_ORDER[:n]
+    if int8:
+        store_int8(model, tuple(int8))
     store_half(model)
-    return int8_detector
+    return tuple(int8)
 
 
 def _stamp_and_save(model, meta: ModelMetadata, tmp: Path, out: Path) -> None:
@@ -141,12 +146,11 @@ def _stamp_and_save(model, meta: ModelMetadata, tmp: Path, out: Path) -> None:
 
 def export_onnx(checkpoint: str | os.PathLike, out: str | os.PathLike, regressor: str | os.PathLike | None = None,
                 with_mask: bool = False, card: dict[str, Any] | None = None,
-                int8_detector: bool | None = None) -> ModelMetadata:
+                int8: tuple[str, ...] | None = None) -> ModelMetadata:
     """Export ``checkpoint`` (an SSL run's ``last.pt``) to ``out`` (.onnx), plus a ``.pt`` twin for the torch backend.
 
-    A pose network's large weights are stored as float16, and its person detector's as int8 where ``int8_detector``
-    says so (None: where the file would be over 10 MiB otherwise; :func:`store_weights`), all computed in
-    float32; its person detector, if any, runs only on frames the runtime does not track
+    A pose network's large weights are stored as float16, and those under the prefixes ``int8`` as int8 (None:
+    what the file needs to stay under 10 MiB; :func:`store_weights`), all computed in float32; its person detector, if any, runs only on frames the runtime does not track
     (``engines.conditional_detector``).
 
     Both files are written through temp names and renamed, so a failed export leaves nothing behind.
@@ -180,7 +184,7 @@ def export_onnx(checkpoint: str | os.PathLike, out: str | os.PathLike, regressor
                               opset_version=OPSET, dynamo=False)
         model = onnx.load(str(tmp))
         if posenet:  # half the file (the default model holds two networks of MediaPipe's, float16 at the source)
-            store_weights(model, int8_detector)
+            store_weights(model, int8)
             detect_only_when_needed(model)  # a person detector runs on the frames without a crop to follow
         _stamp_and_save(model, meta, tmp, out)
     finally:

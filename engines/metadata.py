@@ -27,6 +27,10 @@ DETECTIONS = "detections"  # (N, 3, h, w) a detector's raw map: centre logits, l
 PERSON = "person"
 FINDER_KIND = "posenet-finder"  # config kind of a pose network's person finder (engines.posenet_graph)
 OPTIONAL_OUTPUTS = ("mask", "conf", DETECTIONS, PERSON)  # conf (N, K) per-joint confidence in [0, 1]
+# run-time settings a model may carry (``config["run"]``): what ``tvstream run`` uses for it unless told otherwise
+# (``tvstream.pipeline.RunOptions.for_model``). A head whose confidence runs higher than the default's follows its
+# crop from a higher core confidence: MediaPipe's landmark network, sure of most reads, at 0.95 (session 45)
+RUN_SETTINGS = ("track_conf",)  # each a number in [0, 1]
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,11 @@ class ModelMetadata:
         """Whether the model learnt from frames of kept aspect between bars (the pose network), not stretched ones
         (the self-supervised graphs): how :class:`tvstream.sources.VideoSource` must place its frames."""
         return self.config.get("kind") == "posenet"
+
+    @property
+    def run_settings(self) -> dict[str, float]:
+        """The run-time settings the model carries (``RUN_SETTINGS``; none for most models)."""
+        return dict((self.config or {}).get("run", {}))
 
     @property
     def track_columns(self) -> int:
@@ -99,3 +108,9 @@ class ModelMetadata:
                                   f"[{INPUT_NAME!r}] or [{INPUT_NAME!r}, {TRACK_INPUT!r}]")
         if len(self.input_size) != 2 or min(self.input_size) < 16:
             raise CheckpointError(f"{source}: bad input_size {self.input_size}")
+        run = (self.config or {}).get("run", {})
+        bad = [k for k, v in run.items() if k not in RUN_SETTINGS or isinstance(v, bool)
+               or not isinstance(v, (int, float)) or not 0 <= v <= 1] if isinstance(run, dict) else ["run"]
+        if bad:
+            raise CheckpointError(f"{source}: unknown or bad run-time settings {bad} (a model may carry "
+                                  f"{', '.join(RUN_SETTINGS)}, each in [0, 1])")

@@ -69,7 +69,9 @@ def build_posenet_graph(state: dict[str, Any], card: dict[str, Any] | None = Non
     meta = ModelMetadata(input_size=(h, w), outputs=outputs, inputs=(INPUT_NAME, TRACK_INPUT),
                          model_hash=weights_hash(graph), trained=True,
                          config={"kind": "posenet", "model": cfg.to_dict(), "fit": state["config"].get("fit", {}),
-                                 "step": state.get("step"), **({"card": card} if card else {})})
+                                 "step": state.get("step"), **({"card": card} if card else {}),
+                                 **({"run": state["config"]["run"]} if state["config"].get("run") else {})})
+    meta.check("checkpoint")
     return graph, meta
 
 

@@ -7,7 +7,7 @@ back as float32 at the top of the graph, so every consumer computes in float32 a
 - :func:`store_int8`: the initializers named under some prefixes become int8 (symmetric, one scale per output
   channel: the largest magnitude of the channel is 127) and ``Cast`` then ``Mul`` by the scale. A quarter of the
   float32 file: for a model that would not fit the embedded model's 10 MB in float16 (MediaPipe's Full landmark
-  network and its person detector together).
+  network and its person detector together: the detector first, then the head, ``INT8_ORDER``).
 
 ONNX Runtime folds the casts and products into float32 constants when it loads the graph (constant folding), so
 inference runs as on a float32 graph whose weights were rounded that way. ``train.posenet.from_onnx`` reads the
@@ -22,6 +22,10 @@ MIN_ELEMENTS = 1024  # smaller tensors (biases, norm statistics, grids) stay flo
 INT8_MAX = 127
 EMBEDDED_MAX_BYTES = 10 * 1024 * 1024  # the embedded default model's file (tvstream/models/default.onnx) at most
 PERSON_DETECTOR = "net.person_detector."  # the exported graph's names of MediaPipe's person detector weights
+HEAD = "net.head."  # ... of the pose head's
+# what a pose network too large for the embedded model's limit in float16 stores as int8, in this order until it fits:
+# the person detector (runs only on frames without a crop to follow), then the pose head
+INT8_ORDER = (PERSON_DETECTOR, HEAD)
 
 
 def _rewrite(model, make) -> int:

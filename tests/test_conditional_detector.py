@@ -11,6 +11,7 @@ import onnx
 import pytest
 import torch
 
+from engines.weight_storage import PERSON_DETECTOR
 from train.posenet.config import PoseNetConfig
 from train.posenet.model import PoseNet
 
@@ -80,6 +81,47 @@ def test_store_int8_keeps_names_and_stores_one_scale_per_output_channel():
     assert np.abs(q * scale - w).max() <= np.abs(w).max(1).max() / 127 / 2 + 1e-7  # half a step at most
 
 
+def test_a_model_over_the_embedded_limit_stores_the_detector_then_the_head_as_int8(monkeypatch, tmp_path: Path):
+    """``store_weights`` with no choice: nothing in int8 where the float16 file fits; over the limit the person
+    detector first, and the head too where that is not enough (a landmark head: its weights keep their names in
+    the graph); each step makes the file smaller."""
+    from engines import export
+    from engines.export import OPSET, export_posenet, store_weights
+    from engines.posenet_graph import build_posenet_graph
+    from engines.weight_storage import HEAD, INT8_ORDER
+    from train.checkpoint import load_checkpoint, save_checkpoint
+
+    assert INT8_ORDER == (PERSON_DETECTOR, HEAD)
+    torch.manual_seed(0)
+    cfg = PoseNetConfig(frame_size=(72, 128), detector_stride=2, detector_width=4, crop_size=256, width=4,
+                        head_trunk="blazepose_lite", head_read="landmarks", detector="boxnet+blazepose")
+    tmp = tmp_path
+    ckpt = save_checkpoint(tmp / "last.pt", config={"kind": "posenet", "model": cfg.to_dict(), "fit": {}}, step=1,
+                           model=PoseNet(cfg))
+    graph, meta = build_posenet_graph(load_checkpoint(ckpt))
+    export_posenet(graph, meta, str(tmp / "m.onnx"), OPSET)
+    exported = onnx.load(str(tmp / "m.onnx"))
+
+    def stored(limit, int8=None):
+        monkeypatch.setattr(export, "EMBEDDED_MAX_BYTES", limit)
+        model = onnx.ModelProto()
+        model.CopyFrom(exported)
+        chosen = store_weights(model, int8)
+        names = {i.name for i in model.graph.initializer} | {i.name for n in model.graph.node
+                                                             for a in n.attribute for i in a.g.initializer}
+        return chosen, model.ByteSize(), {p for p in INT8_ORDER if any(n.startswith(p) and n.endswith("__i8")
+                                                                       for n in names)}
+
+    half, size_half, int8_half = stored(10**9)
+    detector, size_detector, int8_detector = stored(size_half - 1)
+    both, size_both, int8_both = stored(size_detector - 1)
+    assert (half, detector, both) == ((), (PERSON_DETECTOR,), (PERSON_DETECTOR, HEAD))
+    assert (int8_half, int8_detector, int8_both) == (set(), {PERSON_DETECTOR}, {PERSON_DETECTOR, HEAD})
+    assert size_half > size_detector > size_both
+    assert stored(1)[0] == both  # nothing more to store smaller: both, over the limit all the same
+    assert stored(10**9, (HEAD,))[2] == {HEAD}  # a choice is taken as given
+
+
 @pytest.fixture(scope="module", params=["frame", "square", "frame-int8"])
 def exported(tmp_path_factory, request):
     """A tiny pose network with the person detector (random weights, scaled down), exported; its torch graph. With
@@ -101,7 +143,7 @@ def exported(tmp_path_factory, request):
     ckpt = save_checkpoint(tmp / "last.pt", config={"kind": "posenet", "model": cfg.to_dict(), "fit": {}}, step=1,
                            model=net)
     int8 = request.param.endswith("-int8")
-    meta = export_onnx(ckpt, tmp / "m.onnx", int8_detector=int8)
+    meta = export_onnx(ckpt, tmp / "m.onnx", int8=(PERSON_DETECTOR,) if int8 else ())
     graph, _ = build_posenet_graph(load_checkpoint(ckpt))
     if int8:
         with torch.no_grad():

@@ -251,6 +251,75 @@ def test_stream_yields_conf_and_the_crop_follows_the_joints_through_onnxruntime(
         np.testing.assert_allclose(record.box, pose_box(record.pose2d, picture), atol=1e-4)
 
 
+class _CarryingSettings:
+    """``engine`` as a model that carries the run-time settings ``run`` (``ModelMetadata.run_settings``)."""
+
+    def __init__(self, engine, run: dict) -> None:
+        from dataclasses import replace
+
+        self._engine = engine
+        self.metadata = replace(engine.metadata, config={**engine.metadata.config, "run": run})
+        self.metadata.check()
+
+    def __getattr__(self, name):
+        return getattr(self._engine, name)
+
+
+def test_a_model_s_own_track_conf_places_the_crops_unless_the_options_name_one(posenet):
+    """A model carrying ``track_conf`` runs with it where ``RunOptions.track_conf`` is None (the CLI's default) and
+    with the options' where they name one; a model carrying none runs at 0.8. The crops show which: at 0 every
+    frame's joints place the next crop, at 1 the detector does."""
+    from engines.metadata import RUN_SETTINGS
+    from tvstream.api import open_model
+    from tvstream.pipeline import MODEL_DEFAULTS, RunOptions, estimate
+    from tvstream.sources import VideoSource
+
+    assert tuple(MODEL_DEFAULTS) == RUN_SETTINGS and MODEL_DEFAULTS["track_conf"] == 0.8
+    model, clip = posenet
+    engine, _ = open_model(model, "onnxruntime")
+
+    def crops(backend, **options):
+        with VideoSource(str(clip), engine.metadata.input_size) as src:
+            return np.array([r.crop for r in estimate(src, backend, RunOptions(smooth=False, scenario="ski",
+                                                                             min_conf=0.0, **options))])
+
+    follows, detects = crops(engine, track_conf=0.0), crops(engine, track_conf=1.0)
+    assert np.abs(follows - detects).max() > 1.0  # the two settings place other crops
+    np.testing.assert_array_equal(crops(_CarryingSettings(engine, {"track_conf": 0.0})), follows)
+    np.testing.assert_array_equal(crops(_CarryingSettings(engine, {"track_conf": 0.0}), track_conf=1.0), detects)
+    np.testing.assert_array_equal(crops(engine), crops(engine, track_conf=0.8))
+    assert RunOptions().for_model(_CarryingSettings(engine, {"track_conf": 0.95}).metadata).track_conf == 0.95
+    assert RunOptions().for_model(engine.metadata).track_conf == 0.8
+
+
+def test_a_checkpoint_s_run_settings_go_into_the_exported_model_s_metadata():
+    from engines.posenet_graph import build_posenet_graph
+    from tvstream.errors import CheckpointError
+    from train.posenet.config import SIZES
+    from train.posenet.model import PoseNet
+
+    cfg = SIZES["tiny"]
+    state = {"model": PoseNet(cfg).state_dict(), "config": {"kind": "posenet", "model": cfg.to_dict(), "fit": {}}}
+    assert build_posenet_graph(state)[1].run_settings == {}
+    state["config"]["run"] = {"track_conf": 0.95}
+    assert build_posenet_graph(state)[1].run_settings == {"track_conf": 0.95}
+    state["config"]["run"] = {"track_conf": 95}
+    with pytest.raises(CheckpointError, match="run-time settings"):
+        build_posenet_graph(state)
+
+
+@pytest.mark.parametrize("run", [{"track_conf": 1.5}, {"track_conf": True}, {"min_score": 0.5}, [0.9]])
+def test_a_model_with_unknown_or_bad_run_settings_is_refused(posenet, run):
+    from dataclasses import replace
+
+    from tvstream.api import open_model
+    from tvstream.errors import CheckpointError
+
+    engine, _ = open_model(posenet[0], "onnxruntime")
+    with pytest.raises(CheckpointError, match="run-time settings"):
+        replace(engine.metadata, config={**engine.metadata.config, "run": run}).check("m.onnx")
+
+
 def test_the_reported_box_is_the_joints_extent_grown_as_the_labeled_boxes_and_inside_the_picture():
     from tvstream.pipeline import pose_box
 

@@ -12,7 +12,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import islice
 
 import numpy as np
@@ -35,6 +35,8 @@ from tvstream.tracking import CORE_INDEX, GravityBoxTracker, JointTracker, core_
 from tvstream.video_writer import VideoWriter
 
 Progress = Callable[[int], None]
+# the run-time settings a model may carry (engines.metadata.RUN_SETTINGS) where it carries none
+MODEL_DEFAULTS = {"track_conf": 0.8}
 
 
 @dataclass(frozen=True)
@@ -57,8 +59,9 @@ class RunOptions:
     # core-joint mean confidence a detected frame needs for the next crop to follow it (and for the athlete's
     # colours to learn from it). 0.8 since 2026-12-02 (was 0.5): the BlazePose-trunk model's crop, once it followed
     # joints at 0.5-0.7 on real video, stayed on the wrong thing (real dev videos through the run 0.151 at 0.5,
-    # 0.523 at 0.8; the sample clip 0.841 -> 0.863; runs chosen on the dev set, not the reference clips)
-    track_conf: float = 0.8
+    # 0.523 at 0.8; the sample clip 0.841 -> 0.863; runs chosen on the dev set, not the reference clips).
+    # None: the model's own (ModelMetadata.run_settings), else MODEL_DEFAULTS' (for_model)
+    track_conf: float | None = None
     # ... and a crop already following keeps following while each read's core confidence stays >= track_keep
     # (capped at track_conf) and nobody else is near the athlete; below it the detector places the next crop.
     # Since session 34 (s34_rule.md, H2): the sample 70 -> 122 frames/s end to end (detector frames 108 -> 24) at
@@ -106,7 +109,7 @@ class RunOptions:
     def __post_init__(self) -> None:
         if self.batch < 1:
             raise ValueError(f"batch must be >= 1, got {self.batch}")
-        if not (0 <= self.min_conf <= 1 and 0 <= self.track_conf <= 1):
+        if not (0 <= self.min_conf <= 1 and (self.track_conf is None or 0 <= self.track_conf <= 1)):
             raise ValueError(f"min_conf and track_conf must be in [0, 1], got {self.min_conf}, {self.track_conf}")
         if not 0 <= self.track_keep <= 1:
             raise ValueError(f"track_keep must be in [0, 1], got {self.track_keep}")
@@ -114,6 +117,12 @@ class RunOptions:
             raise ValueError(f"second_look must be in [0, 1] or None, got {self.second_look}")
         if self.height_m is not None and not HEIGHT_RANGE_M[0] <= self.height_m <= HEIGHT_RANGE_M[1]:
             raise ValueError(f"height_m must be in {HEIGHT_RANGE_M} (metres) or None, got {self.height_m}")
+
+    def for_model(self, metadata) -> RunOptions:
+        """These options with the settings left at None (``engines.metadata.RUN_SETTINGS``) taken from the model
+        (``metadata.run_settings``), else from the runtime's defaults."""
+        own = metadata.run_settings
+        return replace(self, **{k: own.get(k, MODEL_DEFAULTS[k]) for k in MODEL_DEFAULTS if getattr(self, k) is None})
 
 
 @dataclass
@@ -241,6 +250,7 @@ def estimate(source: VideoSource, backend, options: RunOptions, stop: threading.
     source: where the second look's person is weak, it searches the picture in squares as tall as it
     (:func:`_find_in_tiles`, at most once in ``TILE_SEARCH_EVERY`` frames).
     """
+    options = options.for_model(backend.metadata)
     model_size, fit = backend.metadata.input_size, source.fit
     background = RollingBackground() if foreground_scored(options) else None
     # pose3d (mm), pose2d (px). The 2D filter follows fast motion (a panning camera moves the athlete across the

@@ -54,7 +54,7 @@ def model_info(model: str | None) -> dict:
     return {"path": str(path), "default": model is None, "hash": meta.model_hash, "trained": meta.trained,
             "input_size": list(meta.input_size), "outputs": list(meta.outputs), "test": card.get("test"),
             "bench": (card.get("bench") or {}).get("bench (all)"), "sample": card.get("sample_ski"),
-            "trained_on": card.get("trained_on")}
+            "trained_on": card.get("trained_on"), "run_settings": meta.run_settings}
 
 
 def _model_text(m: dict) -> str:
@@ -70,6 +70,8 @@ def _model_text(m: dict) -> str:
         text += f"; bench PCK@0.2 {b['pck']}, MPJPE {b['mpjpe']} mm, box IoU {b['box_iou']}"
         if m.get("sample"):
             text += f"; sample clip PCK@0.2 {m['sample']['pck']}"
+    if m.get("run_settings"):
+        text += "; runs with " + ", ".join(f"{k} {v}" for k, v in sorted(m["run_settings"].items()))
     return text
 
 
