@@ -1,0 +1,327 @@
+"""The landmark network's fine-tuning (``train.landmark_tune``): crops, the tune's resume and 3D detachment, the pose
+flag's stage, the ridge 3D readout, the work folder and the CLI; on MediaPipe Lite's structure with random weights."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from train.data.pattern_video import pattern_labels, write_pattern_video
+from train.landmark_tune.config import LandmarkTuneConfig
+from train.posenet.model import LandmarkPoseHead
+from tvstream.errors import CheckpointError
+from tvstream.labels import save_labels
+from tvstream.manifest import VideoEntry, write_manifest
+from tvstream.skeleton import H36M_17
+
+S = 256
+TEACHER_CONFIDENCE = [0.0 if name in ("hip", "spine", "thorax", "neck", "head") else 0.9 for name in H36M_17.names]
+
+
+def _cfg(**changes) -> LandmarkTuneConfig:
+    """A tiny run on Lite's structure (no export: there is no Lite size with its own 3D convolution)."""
+    base = dict(trunk="blazepose_lite", size=None, steps=4, warmup=2, lr=1e-3, batch_render=1, batch_real=1,
+                checkpoint_every=2, log_every=1, presence_steps=2, presence_batch=2, skip_clips=1, threads=2)
+    return LandmarkTuneConfig(**{**base, **changes})
+
+
+@pytest.fixture(autouse=True)
+def _no_tflite(monkeypatch):
+    """MediaPipe's weights stay the fresh ones (seeded by the stage): no teacher venv needed."""
+    monkeypatch.setattr(LandmarkPoseHead, "load_pretrained", lambda self, tflite=None: None)
+
+
+def _crops(n: int, with3d: bool, seed: int) -> dict[str, np.ndarray]:
+    """``n`` random crops with targets, as ``crops.load_crops`` gives them."""
+    g = np.random.default_rng(seed)
+    y3 = g.normal(0, 0.3, (n, 17, 3)).astype(np.float32)
+    y3 = y3 - y3[:, :1] if with3d else np.full_like(y3, np.nan)
+    return {"x": g.integers(0, 256, (n, S, S, 3), dtype=np.uint8), "y2": g.uniform(-0.5, 0.5, (n, 17, 2)).astype(
+        np.float32), "vis": g.random((n, 17)) < 0.9, "y3": y3, "clip": np.zeros(n, np.int32),
+            "frame": np.arange(n, dtype=np.int32)}
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A rendered shard of two labeled pattern clips (2D + 3D), a real folder of one clip labeled in 2D alone by a
+    teacher (as the cut-outs: confidence 0 on the hip, spine, thorax, neck and head), and two person-free plates."""
+    from PIL import Image
+
+    root = tmp_path_factory.mktemp("landmark_tune_data")
+    shard, real, plates = root / "renders" / "shard_a", root / "real", root / "plates"
+    for folder in (shard, real, plates):
+        folder.mkdir(parents=True)
+    entries = []
+    for cam in range(2):
+        video = write_pattern_video(shard / f"c{cam}.mp4", 12, camera=cam)
+        save_labels(shard / f"c{cam}.npz", pattern_labels(12, camera=cam))
+        entries.append(VideoEntry(video=video, labels=shard / f"c{cam}.npz", camera=f"c{cam}"))
+    write_manifest(shard / "manifest.json", entries)
+    write_pattern_video(real / "p.mp4", 6, camera=2)
+    labels = pattern_labels(6, camera=2)
+    frames = [{"frame": int(f), "joints2d": labels.joints2d[i].tolist(), "box": labels.box[i].tolist(),
+               "visible": [True] * 17, "confidence": TEACHER_CONFIDENCE} for i, f in enumerate(labels.frames)]
+    (real / "p.json").write_text(json.dumps({"schema": "tvstream.handlabels/1", "video": "p.mp4",
+                                             "joints": list(H36M_17.names), "frames": frames}))
+    g = np.random.default_rng(0)
+    for i in range(2):
+        Image.fromarray(g.integers(0, 256, (90, 120, 3), dtype=np.uint8)).save(plates / f"plate_{i}.png")
+    return {"renders": root / "renders", "real": real, "plates": plates}
+
+
+# ---- crops -----------------------------------------------------------------------------------------------------
+
+
+def test_a_joint_lands_at_its_hand_computed_crop_coordinate_and_on_its_pixel():
+    """A joint at pixel (120, 60) (labels put pixel centres at integers) in a box [100, 40, 140, 100]: the square is
+    1.25 x 60 = 75 px around (120, 70), so the joint is at ((120.5 - 120) / 37.5, (60.5 - 70) / 37.5) in crop units,
+    and the crop's brightest pixel (the joint's pixel, white on black) is there to within half a crop pixel."""
+    from train.landmark_tune.crops import cut, square, targets
+
+    image = np.zeros((150, 200, 3), np.uint8)
+    image[60, 120] = 255
+    cx, cy, side = square(np.array([100.0, 40.0, 140.0, 100.0]), 1.25)
+    assert (cx, cy, side) == (120.0, 70.0, 75.0)
+    joints2d = np.zeros((17, 2), np.float32)
+    joints2d[5] = [120, 60]
+    joints3d = np.arange(51, dtype=np.float32).reshape(17, 3) * 100  # mm
+    visible = np.ones(17, bool)
+    visible[3] = False
+    y2, vis, y3 = targets(joints2d, visible, joints3d, cx, cy, side)
+    np.testing.assert_allclose(y2[5], [0.5 / 37.5, -9.5 / 37.5], rtol=1e-6)
+    assert not vis[3] and vis.sum() == 16 and y2[3].tolist() == [0.0, 0.0]
+    np.testing.assert_allclose(y3[2], [0.6, 0.6, 0.6], rtol=1e-6)  # root-relative, metres
+    crop = cut(image, cx, cy, side, S).astype(float).sum(-1)
+    row, col = np.unravel_index(crop.argmax(), crop.shape)
+    np.testing.assert_allclose([(2 * col + 1) / S - 1, (2 * row + 1) / S - 1], y2[5], atol=1 / S)
+
+
+def test_crops_of_a_rendered_shard_skip_its_design_clips_and_take_every_nth_frame(data: dict[str, Path]):
+    """``skip_clips`` 1 of 2 clips, every 3rd of 12 labeled frames: 4 crops of the second clip; unjittered, the
+    pattern's square (the labeled box) fills the crop's middle and its joints land where the box says."""
+    from train.landmark_tune.crops import build_crops
+    from train.data.pattern_video import square_box
+
+    cfg = _cfg(renders=(str(data["renders"]),), jitter_scale=(1.0, 1.0), jitter_shift=0.0)
+    [(n, total, rows)] = list(build_crops(cfg, "render"))
+    assert (n, total, rows["frame"]) == (0, 1, [0, 3, 6, 9])
+    labels = pattern_labels(12, camera=1)
+    x0, y0, x1, y1 = square_box(6, 160, 120)
+    half = 1.25 * max(x1 - x0, y1 - y0) / 2
+    want = (labels.joints2d[6] + 0.5 - [(x0 + x1) / 2, (y0 + y1) / 2]) / half
+    np.testing.assert_allclose(rows["y2"][2], want, atol=1e-5)
+    np.testing.assert_allclose(rows["y3"][2], (labels.joints3d[6] - labels.joints3d[6][:1]) / 1000, atol=1e-6)
+    crop = rows["x"][2]
+    assert crop[S // 2, S // 2].min() > 200 and crop[8, 8].max() < 100  # the white square, the grey background
+
+
+def test_a_teacher_s_joints_below_min_confidence_count_as_not_in_view(data: dict[str, Path]):
+    """The recipe as run (``min_confidence`` 0) trains every joint the teacher gave; 0.5 leaves out the five it
+    gave confidence 0."""
+    from train.landmark_tune.crops import build_crops
+
+    unsure = [H36M_17.names.index(n) for n in ("hip", "spine", "thorax", "neck", "head")]
+    for threshold, in_view in ((0.0, 17), (0.5, 12)):
+        [(_, _, rows)] = list(build_crops(_cfg(real=str(data["real"]), min_confidence=threshold), "real"))
+        vis = np.stack(rows["vis"])
+        assert len(vis) == 6 and (vis.sum(1) == in_view).all() and vis[:, unsure].any() == (threshold == 0.0)
+
+
+# ---- tune ------------------------------------------------------------------------------------------------------
+
+
+def test_a_tune_stopped_and_resumed_reaches_the_weights_of_one_run_bit_for_bit(tmp_path: Path):
+    from train.landmark_tune.tune import tune
+
+    cfg = _cfg()
+    render, real = _crops(3, True, 0), _crops(3, False, 1)
+    whole = tune(cfg, render, real, tmp_path / "whole")
+
+    def stop(step: int, stats: dict) -> None:
+        if step == 3:  # after the checkpoint of step 2, before that of step 4
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        tune(cfg, render, real, tmp_path / "stopped", progress=stop)
+    assert torch.load(tmp_path / "stopped" / "last.pt", weights_only=True)["step"] == 2
+    resumed = tune(cfg, render, real, tmp_path / "stopped")
+    start = LandmarkPoseHead("blazepose_lite", 17).state_dict()
+    assert any(not torch.equal(whole[k], start[k]) for k in whole)  # it trained
+    for name, tensor in whole.items():
+        assert torch.equal(tensor, resumed[name]), name
+    lines = (tmp_path / "whole" / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(line)["step"] for line in lines] == [1, 2, 3, 4]
+
+
+def test_the_detached_3d_loss_trains_the_world_convolution_and_not_the_trunk():
+    import copy
+
+    from train.landmark_tune.tune import draw, tune_losses
+
+    torch.manual_seed(0)
+    head = LandmarkPoseHead("blazepose_lite", 17)
+    frozen = copy.deepcopy(head.trunk).requires_grad_(False)
+    g = torch.Generator().manual_seed(0)
+    for detach in (True, False):
+        cfg = _cfg(detach3d=detach)
+        parts = draw(_crops(2, True, 0), 1, g, cfg), draw(_crops(2, False, 1), 1, g, cfg)
+        batch = {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
+        head.zero_grad(set_to_none=True)
+        terms = tune_losses(head, frozen, batch, 1, cfg)
+        assert terms["l3"] > 0
+        terms["l3"].backward()
+        trunk = [p.grad for p in head.trunk.graph.parameters()]
+        assert head.trunk.world.weight.grad.abs().sum() > 0
+        if detach:
+            assert all(grad is None or not grad.any() for grad in trunk)
+        else:
+            assert any(grad is not None and grad.any() for grad in trunk)
+
+
+def test_the_schedule_warms_up_linearly_then_follows_the_cosine():
+    from train.landmark_tune.tune import learning_rate
+
+    cfg = _cfg(lr=1.0, warmup=4, steps=8)
+    assert learning_rate(0, cfg) == pytest.approx(0.25)
+    assert learning_rate(3, cfg) == pytest.approx(0.5 * (1 + np.cos(np.pi * 3 / 8)))
+    assert learning_rate(7, cfg) == pytest.approx(0.5 * (1 + np.cos(np.pi * 7 / 8)))
+
+
+# ---- presence --------------------------------------------------------------------------------------------------
+
+
+def test_the_presence_stage_changes_the_pose_flag_and_nothing_else(data: dict[str, Path]):
+    from train.landmark_tune.presence import flagged_head, train_presence
+
+    cfg = _cfg(plates=str(data["plates"]))
+    torch.manual_seed(1)
+    tuned = LandmarkPoseHead("blazepose_lite", 17).state_dict()
+    head = flagged_head(cfg, tuned)
+    before = {k: v.clone() for k, v in head.state_dict().items()}
+    assert all(torch.equal(before[k], v) for k, v in tuned.items())
+    stats = train_presence(head, _crops(3, True, 0), _crops(2, False, 1), cfg)
+    assert stats["step"] == 2 and np.isfinite(stats["bce"])
+    changed = {k for k, v in head.state_dict().items() if not torch.equal(v, before[k])}
+    assert changed and all(k.startswith("trunk.presence.") for k in changed)
+
+
+# ---- readout3d -------------------------------------------------------------------------------------------------
+
+
+def test_the_ridge_readout_recovers_a_linear_map_and_large_lambda_keeps_the_prior():
+    from train.landmark_tune.readout3d import ridge
+
+    g = np.random.default_rng(0)
+    f = np.concatenate([g.normal(size=(200, 12)), np.ones((200, 1))], 1)  # features and the bias's 1
+    true, prior = g.normal(size=(6, 13)), g.normal(size=(6, 13))
+    y = f @ true.T
+    np.testing.assert_allclose(ridge(f.T @ f, f.T @ y, prior, 1e-12), true, atol=1e-8)
+    np.testing.assert_allclose(ridge(f.T @ f, f.T @ y, prior, 1e8), prior, atol=1e-6)
+    between = ridge(f.T @ f, f.T @ y, prior, 1.0)
+    assert 0.01 < np.abs(between - true).max() and np.abs(between - prior).max() > 0.01
+
+
+def test_the_fitted_3d_convolution_reads_the_fit_through_the_head_root_relative(monkeypatch):
+    """From the world landmarks' recipes (root-relative, the same 3D as the world head's), fitted with lambda ~0 to
+    6 crops' 3D (fewer crops than features: the fit goes through them), ``head(x)`` reads exactly those targets.
+    The fit reads the trunk's last map; a random network's maps hardly differ between crops (1e-7), so the trunk
+    gives each crop a random map of its own there."""
+    from train.landmark_tune.readout3d import fit_readout, readout_head
+    from train.landmark_tune.tune import normalise
+
+    cfg = _cfg()
+    torch.manual_seed(0)
+    world = LandmarkPoseHead("blazepose_lite", 17, presence=True).eval()
+    head = readout_head(cfg, world.state_dict()).eval()
+    assert head.joints3d.weight[:3].abs().max() == 0 and head.joints3d.bias[:3].abs().max() == 0
+    crops = _crops(6, True, 0)
+    x = normalise(torch.from_numpy(crops["x"]).permute(0, 3, 1, 2).float() / 255)
+    with torch.no_grad():
+        start, reference = head(x)[1], world(x)[1]
+    torch.testing.assert_close(start, reference - reference[:, :1], atol=1e-5, rtol=1e-4)
+    maps = torch.randn(6, head.trunk.channels, 2, 2)  # (N, C, 2, 2)
+    monkeypatch.setattr(head.trunk, "forward", lambda x, features=False: (torch.zeros(len(x), 39, 5), maps, None))
+    stats = fit_readout(head, crops["x"], crops["y3"], lam=1e-12)
+    assert stats["rows"] == 6 and stats["mpjpe_after_mm"] < 1.0 < stats["mpjpe_before_mm"]
+    assert head.joints3d.weight[:3].abs().max() == 0  # the pelvis's rows stay 0: the subtraction changes nothing
+    with torch.no_grad():
+        fitted = head(x)[1]
+    torch.testing.assert_close(fitted, torch.from_numpy(crops["y3"]), atol=2e-3, rtol=0)
+
+
+# ---- work folder and CLI ---------------------------------------------------------------------------------------
+
+
+def test_a_work_folder_refuses_another_config_naming_the_setting(tmp_path: Path):
+    from train.landmark_tune.pipeline import CONFIG_NAME, check_work
+
+    cfg = _cfg()
+    check_work(tmp_path, cfg)
+    rerun = dataclasses.replace(cfg, threads=1, log_every=5)  # run-only settings may change
+    check_work(tmp_path, rerun)
+    with pytest.raises(CheckpointError, match=r"lr: 0\.001 there, 0\.0005 here") as err:
+        check_work(tmp_path, dataclasses.replace(cfg, lr=5e-4))
+    assert "\n" not in str(err.value) and "steps" not in str(err.value)
+    assert LandmarkTuneConfig.from_dict(json.loads((tmp_path / CONFIG_NAME).read_text())) == rerun
+    with pytest.raises(ValueError, match="unknown landmark_tune settings: learning_rate"):
+        LandmarkTuneConfig.from_dict({"learning_rate": 1e-3})
+
+
+def test_the_cli_names_a_missing_folder_in_one_line(data: dict[str, Path], tmp_path: Path, capsys):
+    from train.landmark_tune.__main__ import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--renders", str(data["renders"]), "--real", str(tmp_path / "nowhere"), "--plates",
+              str(data["plates"]), "--work", str(tmp_path / "work"), "--out", str(tmp_path / "m.onnx")])
+    err = capsys.readouterr().err.strip()
+    assert exit_.value.code == 3 and err == f"error: --real {tmp_path / 'nowhere'}: no such folder"
+    assert not (tmp_path / "work").exists()
+
+
+def test_the_stages_run_in_order_and_a_rerun_skips_those_done(data: dict[str, Path], tmp_path: Path, monkeypatch):
+    from train.landmark_tune import pipeline, tune
+    from train.landmark_tune.crops import load_crops
+
+    cfg = _cfg(renders=(str(data["renders"]),), real=str(data["real"]), plates=str(data["plates"]), steps=2,
+               presence_steps=1)
+    result = pipeline.run(cfg, tmp_path)
+    assert result == tmp_path / "readout3d" / "head.pt"
+    real = load_crops(tmp_path / "crops" / "real.npz")
+    assert len(real["x"]) == 6 and np.isnan(real["y3"]).all()
+    state = pipeline.load_head_state(result, cfg, "readout3d")
+    assert "joints3d.weight" in state and "trunk.presence.n0.weight" in state
+    stamps = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*") if p.is_file()}
+
+    def fail(*args, **kwargs):
+        raise AssertionError("a finished stage ran again")
+
+    monkeypatch.setattr(tune, "tune", fail)
+    monkeypatch.setattr(pipeline, "save_head", fail)
+    assert pipeline.run(cfg, tmp_path) == result
+    assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*") if p.is_file()} == stamps
+
+
+def test_the_export_puts_the_tuned_head_behind_the_default_model_s_detectors(tmp_path: Path):
+    """``real-full-landmarks-joints``: the head bit for bit in the checkpoint (the recipe in its ``fit``), the
+    embedded model's box detector bit for bit, and the exported graph's 3D convolution is the head's."""
+    from train.checkpoint import load_checkpoint
+    from train.landmark_tune.export import export_model, init_detectors
+    from train.posenet.from_onnx import recover
+
+    cfg = LandmarkTuneConfig(steps=7)
+    torch.manual_seed(0)
+    head = LandmarkPoseHead("blazepose_full", 17, presence=True, joints3d=True).state_dict()
+    out = export_model(cfg, head, tmp_path / "model.pt", tmp_path / "m.onnx")
+    ckpt = load_checkpoint(tmp_path / "model.pt")
+    assert ckpt["config"]["model"]["landmark_3d"] == "joints" and ckpt["config"]["fit"]["steps"] == 7
+    assert all(torch.equal(ckpt["model"][f"head.{k}"], v) for k, v in head.items())
+    default, _ = init_detectors("default")
+    assert all(torch.equal(ckpt["model"][k], v) for k, v in default.items() if k.startswith("detector."))
+    back, weight = recover(out)[0].head.joints3d.weight.detach(), head["joints3d.weight"]
+    # stored as float16, or int8 where the file would be over the embedded model's limit (engines.export)
+    assert (back - weight).abs().max() <= weight.abs().max() / 200

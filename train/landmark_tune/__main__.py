@@ -1,0 +1,104 @@
+"""``python -m train.landmark_tune``: the landmark network's fine-tuning, stage by stage in a work folder.
+
+Every failure is one line on stderr (``error: ...``) and a named exit code (``tvstream.errors.ExitStatus``);
+``--traceback`` re-raises instead. Progress goes to stderr; the result's path to stdout as one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from train.landmark_tune.config import TRUNKS, LandmarkTuneConfig
+from tvstream.errors import ExitStatus, LabelError, TvstreamError
+
+EPILOG = """stages (each skipped when its output is in WORK; a stopped run goes on where it stopped):
+  crops      WORK/crops/{render,real}.npz  256 px crops of the labeled boxes (jittered) and their targets
+  tune       WORK/tune/last.pt             the whole network fine-tuned (resumed from its last checkpoint)
+  presence   WORK/presence/head.pt         its pose flag retrained on people vs person-free plate squares
+  readout3d  WORK/readout3d/head.pt        its own 3D convolution fitted by ridge regression
+  export     WORK/export/model.pt, OUT     the head behind the init's detectors, exported to ONNX
+
+WORK keeps its config (landmark_tune.json): a run with other settings there is refused, naming them.
+Defaults are session 45's recipe (benchmarks/results/s45_rule.md: LFT6 + LFT6P + the ridge readout)."""
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    d = LandmarkTuneConfig()
+    ap = argparse.ArgumentParser(prog="python -m train.landmark_tune", epilog=EPILOG,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 description="Fine-tune MediaPipe's landmark network on rendered and real people's "
+                                             "crops, retrain its pose flag, refit its 3D readout and export it.")
+    ap.add_argument("--renders", nargs="+", required=True, metavar="DIR",
+                    help="rendered shards (a folder with a manifest.json, or a folder of such folders); each "
+                         f"shard's first {d.skip_clips} clips are left out (its design set)")
+    ap.add_argument("--real", required=True, metavar="DIR", help="real people's clips with 2D labels (the cut-outs)")
+    ap.add_argument("--plates", required=True, metavar="DIR", help="person-free photos (the pose flag's negatives)")
+    ap.add_argument("--work", required=True, type=Path, metavar="WORK", help="the work folder (created)")
+    ap.add_argument("--out", required=True, type=Path, metavar="OUT", help="the model to write (.onnx)")
+    ap.add_argument("--config", type=Path, metavar="FILE",
+                    help="a JSON file of settings (LandmarkTuneConfig fields); the flags below override it")
+    ap.add_argument("--trunk", choices=TRUNKS, help=f"the landmark network (default {d.trunk})")
+    ap.add_argument("--steps", type=int, metavar="N", help=f"fine-tuning steps (default {d.steps})")
+    ap.add_argument("--lr", type=float, help=f"fine-tuning learning rate (default {d.lr})")
+    ap.add_argument("--presence-steps", type=int, metavar="N", help=f"pose-flag steps (default {d.presence_steps})")
+    ap.add_argument("--seed", type=int, help=f"crops' jitter, batches, fresh weights (default {d.seed})")
+    ap.add_argument("--threads", type=int, help=f"torch threads (default {d.threads})")
+    ap.add_argument("--device", help=f"cpu or cuda (default {d.device})")
+    ap.add_argument("--traceback", action="store_true", help="re-raise errors instead of one line")
+    return ap.parse_args(argv)
+
+
+def make_config(args: argparse.Namespace) -> LandmarkTuneConfig:
+    """The run's config: ``--config``'s file, then the flags; the folders checked and made absolute."""
+    for flag, folder in [("--renders", r) for r in args.renders] + [("--real", args.real), ("--plates", args.plates)]:
+        if not Path(folder).is_dir():
+            raise LabelError(f"{flag} {folder}: no such folder")
+    base = {}
+    if args.config is not None:
+        try:
+            base = json.loads(args.config.read_text())
+        except (OSError, ValueError) as exc:
+            raise LabelError(f"--config {args.config}: not a readable JSON file ({exc})") from None
+    cfg = LandmarkTuneConfig.from_dict(base)
+    flags = {"trunk": args.trunk, "steps": args.steps, "lr": args.lr, "presence_steps": args.presence_steps,
+             "seed": args.seed, "threads": args.threads, "device": args.device}
+    folders = {"renders": tuple(str(Path(r).resolve()) for r in args.renders), "real": str(Path(args.real).resolve()),
+               "plates": str(Path(args.plates).resolve())}
+    return replace(cfg, **folders, **{k: v for k, v in flags.items() if v is not None})
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S", stream=sys.stderr)
+    try:
+        from train.landmark_tune.pipeline import run
+
+        result = run(make_config(args), args.work, args.out)
+    except KeyboardInterrupt:
+        print("interrupted (run it again to go on)", file=sys.stderr)
+        sys.exit(ExitStatus.INTERRUPTED)
+    except TvstreamError as exc:
+        if args.traceback:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except ValueError as exc:  # a setting out of range (LandmarkTuneConfig's checks)
+        if args.traceback:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(ExitStatus.USAGE)
+    except Exception as exc:  # a bug, not a user mistake: say so, in one line
+        if args.traceback:
+            raise
+        print(f"internal error: {type(exc).__name__}: {exc} (rerun with --traceback)", file=sys.stderr)
+        sys.exit(ExitStatus.ERROR)
+    print(json.dumps({"model": str(result)}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,117 @@
+"""What the landmark network's fine-tuning does: one frozen dataclass, stored in the work folder as JSON.
+
+The defaults are the recipe measured in session 45 (``benchmarks/results/s45_rule.md``, LFT6 then LFT6P, then the
+ridge 3D readout): a rerun with the same config goes on where it stopped; another config in the same work folder
+is refused, naming the settings that differ (the stages' outputs would mix two recipes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+from train.posenet.config import LANDMARK_CROP, SIZES
+
+TRUNKS = ("blazepose_lite", "blazepose_full")  # train.pretrained.mediapipe.TRUNKS, without importing torch
+# settings that change how a run goes, not what it makes: free to differ on a rerun (a resumed run is exact)
+RUN_ONLY = ("threads", "device", "checkpoint_every", "log_every")
+
+
+@dataclass(frozen=True)
+class LandmarkTuneConfig:
+    """A fine-tuning of MediaPipe's landmark network (read as joints) on rendered and real people's crops."""
+
+    # ---- data: rendered manifest folders (2D + 3D labels), real cut-outs (a teacher's 2D) and person-free plates
+    renders: tuple[str, ...] = ()
+    real: str = ""
+    plates: str = ""
+    skip_clips: int = 6  # each rendered shard's first clips are its design set (the judging set), never trained on
+    render_every: int = 3  # every 3rd labeled frame of a rendered clip (neighbours are near copies)
+    real_every: int = 1  # every labeled frame of a cut-out clip (55 people: few frames)
+    min_visible: int = 6  # frames with fewer joints in view are left out
+    # a teacher's joints below this confidence count as not in view. The cut-outs' teacher gives its hip, spine,
+    # thorax, neck and head confidence 0 (their recipe is not the renders' skeleton's); LFT6 trained on them all the
+    # same (0.0), and the head reads those joints by the same recipe of its landmarks
+    min_confidence: float = 0.0
+    # ---- crops: a square of ``box_margin`` x the labeled box's longer side, jittered as the runtime's boxes are
+    crop: int = LANDMARK_CROP  # the only size the landmark regression reads
+    box_margin: float = 1.25
+    jitter_scale: tuple[float, float] = (0.9, 1.2)  # side x U(a, b)
+    jitter_shift: float = 0.07  # centre + U(-s, s) x side, each axis
+    # ---- fine-tuning (LFT6): the whole network; its 3D convolution reads the features detached
+    trunk: str = "blazepose_full"
+    steps: int = 1500
+    lr: float = 5e-5
+    # a 300-step warm-up and gradients clipped to norm 1: with 50 steps and no clipping the losses rose fivefold in
+    # steps 40-100 and runs at 1e-5 and at distillation 5 never came back (LFT3, LFT4)
+    warmup: int = 300
+    clip: float = 1.0  # 0: not clipped
+    distill: float = 1.0  # the frozen network's landmarks and world landmarks on the real rows
+    # the 3D (L1, rendered rows) and the world landmarks' distillation train the 3D convolution alone: the 3D loss
+    # cannot pull the trunk from its reading of real people (LFT6; without it LFT2's real people were lost)
+    detach3d: bool = True
+    batch_render: int = 8
+    batch_real: int = 8
+    flip_p: float = 0.5  # mirrored crops: joints swapped left for right, x negated
+    contrast: tuple[float, float] = (0.7, 1.3)  # (x - 0.5) x U(a, b) + 0.5 + U(-brightness, brightness)
+    brightness: float = 0.1
+    # ---- the pose flag (LFT6P): the presence branch alone, people's crops against person-free plate squares
+    presence_steps: int = 300
+    presence_lr: float = 1e-3
+    presence_batch: int = 16  # people, and as many person-free crops
+    # ---- the 3D readout: a ridge fit of the joints' root-relative 3D from the last map, pulled toward the tuned
+    # readout with lambda x trace(G) / dim (0.01: 2-35 mm nearer than the tuned convolution on the design sets)
+    ridge_lambda: float = 0.01
+    # ---- export: this size's network, its detectors from ``init`` ("default": the embedded model, or a .onnx / .pt);
+    # size None: no export, the tuned head (WORK/readout3d/head.pt) is the result
+    size: str | None = "real-full-landmarks-joints"
+    init: str = "default"
+    seed: int = 0
+    # ---- run-only (RUN_ONLY)
+    threads: int = 2
+    device: str = "cpu"
+    checkpoint_every: int = 100
+    log_every: int = 20
+
+    def __post_init__(self) -> None:
+        if self.trunk not in TRUNKS:
+            raise ValueError(f"trunk must be one of {', '.join(TRUNKS)}, got {self.trunk!r}")
+        if self.crop != LANDMARK_CROP:
+            raise ValueError(f"crop must be {LANDMARK_CROP} (the landmark regression reads no other size), "
+                             f"got {self.crop}")
+        if min(self.steps, self.presence_steps, self.batch_render, self.batch_real, self.presence_batch) < 1:
+            raise ValueError("steps, presence_steps and the batches must be >= 1")
+        if min(self.skip_clips, self.warmup) < 0 or min(self.render_every, self.real_every) < 1:
+            raise ValueError(f"need skip_clips, warmup >= 0 and every >= 1, got {self.skip_clips}, {self.warmup}, "
+                             f"{self.render_every}, {self.real_every}")
+        if min(self.lr, self.presence_lr, self.box_margin) <= 0 or min(self.clip, self.distill, self.ridge_lambda) < 0:
+            raise ValueError("lr, presence_lr and box_margin must be > 0; clip, distill and ridge_lambda >= 0")
+        if not 0 <= self.flip_p <= 1 or self.checkpoint_every < 1 or self.log_every < 1:
+            raise ValueError(f"need flip_p in [0, 1], checkpoint_every and log_every >= 1, got {self.flip_p}, "
+                             f"{self.checkpoint_every}, {self.log_every}")
+        if not 0 < self.jitter_scale[0] <= self.jitter_scale[1] or not 0 <= self.jitter_shift < 0.5:
+            raise ValueError(f"bad jitter: scale {self.jitter_scale}, shift {self.jitter_shift}")
+        size = SIZES.get(self.size) if self.size is not None else None
+        shape = None if size is None else (size.head_read, size.landmark_3d, size.head_trunk, size.presence)
+        if self.size is not None and shape != ("landmarks", "joints", self.trunk, True):
+            fit = [k for k, v in SIZES.items() if v.head_read == "landmarks" and v.landmark_3d == "joints"
+                   and v.head_trunk == self.trunk and v.presence]
+            raise ValueError(f"size must read {self.trunk}'s landmarks with its own 3D convolution and pose flag "
+                             f"(sizes that do: {', '.join(fit) or 'none'}), got {self.size!r}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @staticmethod
+    def from_dict(d: dict) -> LandmarkTuneConfig:
+        """The config of ``d`` (as :meth:`to_dict` or JSON gives it); keys it does not know are refused."""
+        known = {f.name for f in fields(LandmarkTuneConfig)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"unknown landmark_tune settings: {', '.join(unknown)}")
+        return LandmarkTuneConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+
+    def differences(self, other: LandmarkTuneConfig) -> list[str]:
+        """The settings (not RUN_ONLY) in which ``other`` differs, as ``"key: theirs there, mine here"``."""
+        mine, theirs = self.to_dict(), other.to_dict()
+        return [f"{k}: {theirs[k]!r} there, {mine[k]!r} here" for k in mine
+                if k not in RUN_ONLY and mine[k] != theirs[k]]

@@ -1,0 +1,174 @@
+"""Fine-tuning MediaPipe's landmark network on rendered and real crops (session 45's LFT6), resumable exactly.
+
+Each step reads ``batch_render`` rendered crops and ``batch_real`` real cut-out crops, each mirrored with
+probability ``flip_p`` (joints swapped left for right, x negated) and given a random contrast and brightness. The
+loss (``LandmarkPoseHead``'s reading of the joints: each H36M joint its recipe of the 33 landmarks):
+
+- L1 of the 2D (crop units), over the joints labeled and in view, on every row;
+- L1 of the root-relative 3D (metres), on the rows labeled in 3D (the rendered ones), read from the world
+  landmarks' recipes;
+- ``distill`` x L1 to the frozen original network on the real rows: its landmarks' 2D (x 2/256, crop units) and
+  its world landmarks, so that what MediaPipe learnt of real people is held while the renders pull.
+
+With ``detach3d`` the world landmarks' convolution reads the features detached: the 3D terms train that
+convolution alone and cannot pull the trunk (LFT6: the first run whose 2D matched the default's on the renders while
+it kept real people; its 3D is then refitted in closed form, ``readout3d``). AdamW without weight decay, gradients
+clipped to norm ``clip``, a linear warm-up times a cosine over the run (:func:`learning_rate`). ``last.pt`` is
+written every ``checkpoint_every`` steps through a temp file; a run resumed from it draws the same batches and
+reaches the same weights bit for bit.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from train.checkpoint import load_checkpoint, save_checkpoint
+from train.landmark_tune.config import RUN_ONLY, LandmarkTuneConfig
+from train.posenet.model import MEAN, MIRROR, STD, LandmarkPoseHead
+from tvstream.skeleton import NUM_JOINTS
+
+log = logging.getLogger(__name__)
+
+KIND = "landmark_tune"
+Progress = Callable[[int, dict], None]  # (step done, its stats)
+
+
+def settings(cfg: LandmarkTuneConfig) -> dict:
+    """What a checkpoint of ``cfg`` was made with (its RUN_ONLY settings left out: they may change on a resume)."""
+    return {k: v for k, v in cfg.to_dict().items() if k not in RUN_ONLY}
+
+
+def learning_rate(step: int, cfg: LandmarkTuneConfig) -> float:
+    """The recipe's schedule at ``step`` (0-based): a linear warm-up over ``warmup`` steps times a cosine from
+    ``lr`` at step 0 to 0 at ``steps``."""
+    warm = min(1.0, (step + 1) / cfg.warmup) if cfg.warmup else 1.0
+    return cfg.lr * warm * 0.5 * (1.0 + math.cos(math.pi * step / cfg.steps))
+
+
+def normalise(x: torch.Tensor) -> torch.Tensor:
+    """(N, 3, S, S) images in [0, 1] -> the network's input (``LandmarkPoseHead`` reads tvstream's normalisation)."""
+    mean, std = torch.tensor(MEAN).view(1, 3, 1, 1), torch.tensor(STD).view(1, 3, 1, 1)
+    return (x - mean.to(x.device)) / std.to(x.device)
+
+
+def draw(crops: dict[str, np.ndarray], n: int, g: torch.Generator, cfg: LandmarkTuneConfig) -> dict[str, torch.Tensor]:
+    """``n`` random rows of ``crops`` (``crops.FIELDS``), augmented: ``x (n, 3, S, S)`` normalised, ``y2 (n, K, 2)``,
+    ``vis (n, K)`` float, ``y3 (n, K, 3)`` (0 where unknown), ``has3d (n,)`` float."""
+    pick = torch.randint(len(crops["x"]), (n,), generator=g).numpy()
+    x = torch.from_numpy(crops["x"][pick]).permute(0, 3, 1, 2).float() / 255  # (n, S, S, 3) -> (n, 3, S, S)
+    y2, vis = torch.from_numpy(crops["y2"][pick]), torch.from_numpy(crops["vis"][pick])
+    y3 = torch.from_numpy(crops["y3"][pick])
+    flip = torch.rand(n, generator=g) < cfg.flip_p
+    x[flip] = x[flip].flip(-1)  # a mirrored crop: x -> -x in crop units (pixel centres are symmetric)
+    y2[flip] = y2[flip][:, MIRROR] * torch.tensor([-1.0, 1.0])
+    vis[flip] = vis[flip][:, MIRROR]
+    y3[flip] = y3[flip][:, MIRROR] * torch.tensor([-1.0, 1.0, 1.0])
+    contrast = torch.empty(n, 1, 1, 1).uniform_(*cfg.contrast, generator=g)
+    brightness = torch.empty(n, 1, 1, 1).uniform_(-cfg.brightness, cfg.brightness, generator=g)
+    x = ((x - 0.5) * contrast + 0.5 + brightness).clamp(0, 1)
+    has3d = torch.isfinite(y3).all(-1).all(-1)  # (n,)
+    return {"x": normalise(x), "y2": y2, "vis": vis.float(), "y3": torch.nan_to_num(y3), "has3d": has3d.float()}
+
+
+def tune_losses(head: LandmarkPoseHead, frozen: torch.nn.Module, batch: dict[str, torch.Tensor], n_render: int,
+                cfg: LandmarkTuneConfig) -> dict[str, torch.Tensor]:
+    """The step's loss and its terms (``l2``, ``l3``, ``ld``) on ``batch``: rendered rows first, then ``n - n_render``
+    real rows (distilled to ``frozen``, the original network's trunk)."""
+    x = batch["x"]
+    n, m = x.shape[0], head.landmarks
+    points, features, _ = head.trunk(x, features=True)  # (N, 39, 5) input pixels, (N, C, 2, 2)
+    world = head.trunk.world(features.detach() if cfg.detach3d else features).reshape(n, -1, 3)  # (N, 39, 3) m
+    xy = head.rows @ points[:, :m, :2] * (2.0 / x.shape[-1]) - 1.0  # (N, K, 2) crop units
+    xyz = head.rows @ world[:, :m]  # (N, K, 3)
+    xyz = xyz - xyz[:, :1]
+    vis, has3d = batch["vis"], batch["has3d"]
+    l2 = ((xy - batch["y2"]).abs().sum(-1) * vis).sum() / vis.sum().clamp(min=1)
+    l3 = ((xyz - batch["y3"]).abs().sum(-1).mean(-1) * has3d).sum() / has3d.sum().clamp(min=1)
+    with torch.no_grad():
+        ref_points, ref_world, _ = frozen(x[n_render:])
+    ld = (points[n_render:, :m, :2] - ref_points[:, :m, :2]).abs().mean() * (2.0 / x.shape[-1]) + \
+        (world[n_render:, :m] - ref_world[:, :m]).abs().mean()
+    return {"loss": l2 + l3 + cfg.distill * ld, "l2": l2, "l3": l3, "ld": ld}
+
+
+def start_head(cfg: LandmarkTuneConfig) -> LandmarkPoseHead:
+    """The network the run starts from: MediaPipe's landmark network (``load_pretrained``), read as joints, without
+    its pose flag (trained later on its own, ``presence``). Weights the file does not set come from ``seed``."""
+    torch.manual_seed(cfg.seed)
+    head = LandmarkPoseHead(cfg.trunk, NUM_JOINTS, presence=False)
+    head.load_pretrained()
+    return head
+
+
+def tune(cfg: LandmarkTuneConfig, render: dict[str, np.ndarray], real: dict[str, np.ndarray], run_dir: Path,
+         progress: Progress | None = None) -> dict[str, torch.Tensor]:
+    """Fine-tune (or resume, from ``run_dir/last.pt``) to ``cfg.steps``; returns the tuned head's state."""
+    # ---- setup: the network, the frozen original it is distilled to, the optimiser, the batches' generator
+    torch.set_num_threads(cfg.threads)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    ckpt_path = run_dir / "last.pt"
+    head = start_head(cfg).to(cfg.device)
+    frozen = copy.deepcopy(head.trunk).eval().requires_grad_(False)
+    optimiser = torch.optim.AdamW(head.parameters(), lr=cfg.lr, weight_decay=0.0)
+    g = torch.Generator().manual_seed(cfg.seed)
+    step = 0
+    # ---- resume
+    if ckpt_path.is_file():
+        state = load_checkpoint(ckpt_path, expect={"kind": KIND, "tune": settings(cfg)})
+        head.load_state_dict(state["model"])
+        optimiser.load_state_dict(state["optimizer"])
+        g.set_state(state["rng"]["batches"])
+        step = state["step"]
+        log.info("tune: resumed at step %d of %d", step, cfg.steps)
+    # ---- the loop
+    head.train()
+    tic = time.perf_counter()
+    with (run_dir / "metrics.jsonl").open("a") as metrics:
+        while step < cfg.steps:
+            lr = learning_rate(step, cfg)
+            for group in optimiser.param_groups:
+                group["lr"] = lr
+            parts = draw(render, cfg.batch_render, g, cfg), draw(real, cfg.batch_real, g, cfg)
+            batch = {k: torch.cat([p[k] for p in parts]).to(cfg.device) for k in parts[0]}
+            terms = tune_losses(head, frozen, batch, cfg.batch_render, cfg)
+            loss = terms["loss"]
+            if not math.isfinite(float(loss.detach())):
+                raise FloatingPointError(f"tune: loss is {float(loss)} at step {step} (last good: {ckpt_path})")
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.clip:
+                torch.nn.utils.clip_grad_norm_(head.parameters(), cfg.clip)
+            optimiser.step()
+            step += 1
+            stats = {"step": step, **{k: float(v.detach()) for k, v in terms.items()}, "lr": lr,
+                     "elapsed_s": time.perf_counter() - tic}
+            if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+                save_checkpoint(ckpt_path, config={"kind": KIND, "tune": settings(cfg)}, step=step, model=head,
+                                optimizer=optimiser, rng_state={"batches": g.get_state()})
+            if step % cfg.log_every == 0 or step == cfg.steps:
+                metrics.write(json.dumps({k: round(v, 6) if isinstance(v, float) else v for k, v in stats.items()})
+                              + "\n")
+                metrics.flush()
+                log.info("tune step %d/%d: l2 %.4f l3 %.4f ld %.4f lr %.2e, %.0f s", step, cfg.steps, stats["l2"],
+                         stats["l3"], stats["ld"], lr, stats["elapsed_s"])
+            if progress is not None:
+                progress(step, stats)
+    return {k: v.cpu() for k, v in head.state_dict().items()}
+
+
+def tuned_state(run_dir: Path, cfg: LandmarkTuneConfig) -> dict[str, torch.Tensor] | None:
+    """The finished run's head state in ``run_dir``, or None while it has not reached ``cfg.steps``."""
+    path = run_dir / "last.pt"
+    if not path.is_file():
+        return None
+    state = load_checkpoint(path, expect={"kind": KIND, "tune": settings(cfg)})
+    return state["model"] if state["step"] >= cfg.steps else None
