@@ -149,8 +149,9 @@ def export_onnx(checkpoint: str | os.PathLike, out: str | os.PathLike, regressor
                 int8: tuple[str, ...] | None = None) -> ModelMetadata:
     """Export ``checkpoint`` (an SSL run's ``last.pt``) to ``out`` (.onnx), plus a ``.pt`` twin for the torch backend.
 
-    A pose network's large weights are stored as float16, and those under the prefixes ``int8`` as int8 (None:
-    what the file needs to stay under 10 MiB; :func:`store_weights`), all computed in float32; its person detector, if any, runs only on frames the runtime does not track
+    A pose network's large weights are stored as float16, and those under the prefixes ``int8`` as int8 (None: the
+    checkpoint's own choice, ``config["export"]["int8"]``, else what the file needs to stay under the embedded
+    model's limit; :func:`store_weights`), all computed in float32; its person detector, if any, runs only on frames the runtime does not track
     (``engines.conditional_detector``).
 
     Both files are written through temp names and renamed, so a failed export leaves nothing behind.
@@ -184,7 +185,8 @@ def export_onnx(checkpoint: str | os.PathLike, out: str | os.PathLike, regressor
                               opset_version=OPSET, dynamo=False)
         model = onnx.load(str(tmp))
         if posenet:  # half the file (the default model holds two networks of MediaPipe's, float16 at the source)
-            store_weights(model, int8)
+            chosen = ssl_state["config"].get("export", {}).get("int8")
+            store_weights(model, int8 if int8 is not None or chosen is None else tuple(chosen))
             detect_only_when_needed(model)  # a person detector runs on the frames without a crop to follow
         _stamp_and_save(model, meta, tmp, out)
     finally:

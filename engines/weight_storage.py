@@ -20,7 +20,7 @@ import numpy as np
 
 MIN_ELEMENTS = 1024  # smaller tensors (biases, norm statistics, grids) stay float32: no size to win
 INT8_MAX = 127
-EMBEDDED_MAX_BYTES = 10 * 1024 * 1024  # the embedded default model's file (tvstream/models/default.onnx) at most
+EMBEDDED_MAX_BYTES = 10_000_000  # the embedded default model's file (tvstream/models/default.onnx) at most: 10 MB
 PERSON_DETECTOR = "net.person_detector."  # the exported graph's names of MediaPipe's person detector weights
 HEAD = "net.head."  # ... of the pose head's
 # what a pose network too large for the embedded model's limit in float16 stores as int8, in this order until it fits:

@@ -307,21 +307,74 @@ def test_the_stages_run_in_order_and_a_rerun_skips_those_done(data: dict[str, Pa
 
 
 def test_the_export_puts_the_tuned_head_behind_the_default_model_s_detectors(tmp_path: Path):
-    """``real-full-landmarks-joints``: the head bit for bit in the checkpoint (the recipe in its ``fit``), the
-    embedded model's box detector bit for bit, and the exported graph's 3D convolution is the head's."""
+    """``real-full-landmarks-joints``: the head bit for bit in the checkpoint (the recipe in its ``fit``, its
+    ``track_conf`` as the model's run-time setting), the embedded model's box detector bit for bit, the file within
+    the embedded model's limit (the person detector and some of the head int8, the choice kept in the checkpoint:
+    exported again, the file is the same), and the exported graph's 3D convolution is the head's."""
+    from engines.export import export_onnx
+    from engines.weight_storage import EMBEDDED_MAX_BYTES, HEAD, PERSON_DETECTOR
     from train.checkpoint import load_checkpoint
     from train.landmark_tune.export import export_model, init_detectors
     from train.posenet.from_onnx import recover
+    from tvstream.api import open_model
 
-    cfg = LandmarkTuneConfig(steps=7)
+    cfg = LandmarkTuneConfig(steps=7, int8_crops=2)
     torch.manual_seed(0)
     head = LandmarkPoseHead("blazepose_full", 17, presence=True, joints3d=True).state_dict()
-    out = export_model(cfg, head, tmp_path / "model.pt", tmp_path / "m.onnx")
+    with pytest.raises(ValueError, match="needs the crops"):  # Full in float16 is over the limit: nothing left
+        export_model(cfg, head, tmp_path / "model.pt", tmp_path / "m.onnx")
+    assert not list(tmp_path.iterdir())
+    out = export_model(cfg, head, tmp_path / "model.pt", tmp_path / "m.onnx",
+                       crops=(_crops(4, True, 0), _crops(4, False, 1)))
     ckpt = load_checkpoint(tmp_path / "model.pt")
     assert ckpt["config"]["model"]["landmark_3d"] == "joints" and ckpt["config"]["fit"]["steps"] == 7
+    assert ckpt["config"]["run"] == {"track_conf": 0.95}
+    assert open_model(out, "onnxruntime")[0].metadata.run_settings == {"track_conf": 0.95}
+    int8 = ckpt["config"]["export"]["int8"]
+    assert int8[0] == PERSON_DETECTOR and len(int8) > 1 and all(n.startswith(HEAD) for n in int8[1:])
+    assert not any(".presence." in n for n in int8)  # the pose flag is never rounded
+    size = out.stat().st_size
+    assert size <= EMBEDDED_MAX_BYTES
+    export_onnx(tmp_path / "model.pt", tmp_path / "again.onnx")
+    assert (tmp_path / "again.onnx").stat().st_size == size
     assert all(torch.equal(ckpt["model"][f"head.{k}"], v) for k, v in head.items())
     default, _ = init_detectors("default")
     assert all(torch.equal(ckpt["model"][k], v) for k, v in default.items() if k.startswith("detector."))
     back, weight = recover(out)[0].head.joints3d.weight.detach(), head["joints3d.weight"]
-    # stored as float16, or int8 where the file would be over the embedded model's limit (engines.export)
+    # stored as float16, or int8 where chosen
     assert (back - weight).abs().max() <= weight.abs().max() / 200
+
+
+def test_the_int8_choice_takes_the_least_harm_per_value_until_enough_is_saved():
+    from train.landmark_tune.quantize import choose_int8
+
+    rows = [("a", 1000, 0.5), ("b", 4000, 0.4), ("c", 2000, 0.01), ("d", 3000, 3.0)]  # per value: c, b, a, d
+    assert choose_int8(rows, 0) == ()
+    assert choose_int8(rows, 2000) == ("c",)
+    assert choose_int8(rows, 2001) == ("c", "b")
+    assert choose_int8(rows, 7000) == ("c", "b", "a")
+    assert choose_int8(rows, 10**9) == ("c", "b", "a", "d")
+
+
+def test_a_weight_s_int8_harm_is_its_change_of_the_head_s_output_and_the_weights_come_back():
+    """Each large weight rounded alone: a weight whose values int8 holds exactly does no harm, a rounded one does;
+    the pose flag's weights are not offered; the head's weights are as they were afterwards."""
+    from engines.weight_storage import MIN_ELEMENTS
+    from train.landmark_tune.quantize import int8_harm
+    from train.landmark_tune.tune import normalise
+
+    torch.manual_seed(0)
+    head = LandmarkPoseHead("blazepose_lite", 17, presence=True, joints3d=True).eval()
+    exact = "joints3d.weight"
+    with torch.no_grad():  # every output channel: integers up to 127 times a power of two (float16 and int8 exact)
+        w = head.joints3d.weight
+        w.copy_(torch.randint(-127, 128, w.shape).float() / 2**14)
+        w[:, 0, 0, 0] = 127 / 2**14
+    before = {k: v.clone() for k, v in head.state_dict().items()}
+    x = normalise(torch.rand(2, 3, 256, 256))
+    rows = {name: (values, harm) for name, values, harm in int8_harm(head, x)}
+    assert all(torch.equal(v, head.state_dict()[k]) for k, v in before.items())
+    large = {k for k, p in head.named_parameters() if p.dim() >= 2 and p.numel() >= MIN_ELEMENTS}
+    assert set(rows) == {k for k in large if not k.startswith("trunk.presence.")}
+    assert rows[exact] == (w.numel(), 0.0)
+    assert rows["trunk.image.weight"][1] > 0

@@ -65,6 +65,23 @@ TRAINED_ON = ("The box detector: tvstream's synthetic world (train/synth/world.p
               "both ways: as it is and mirrored, one batch of two through the head, the mirrored read mirrored back "
               "(left and right joints swapped, x negated) and the two averaged (mirror_read, the flip test). "
               "No footage of the reference or dev clips.")
+# a model made by train.landmark_tune (session 46): the detectors of the model above, MediaPipe's Full landmark
+# network fine-tuned as its head
+TRAINED_ON_LANDMARK_TUNE = (
+    "The box detector and MediaPipe Pose's person detector: those of the default model of 2026-12-04 (fdcfded2; its "
+    "box detector trained on tvstream's synthetic world and 55 photographed cut-outs of real people labeled by "
+    "MediaPipe Pose Heavy, its person detector pose_detection.tflite, Apache-2.0, as it comes). The pose head: "
+    "MediaPipe Pose's Full landmark network (pose_landmark_full.tflite, Apache-2.0, trained by Google on real "
+    "people) read as MediaPipe reads it (its landmark regression at a 256 px crop; each H36M joint its recipe of "
+    "the 33 landmarks, tvstream.teacher.mapping), fine-tuned by train.landmark_tune (session 45's recipe, on a "
+    "2-core CPU): 1500 steps on 256 px crops of rendered athletes from 3 shards of the synthetic world (ski, studio "
+    "and varied cameras over photo plates; 2D and 3D labels) and of the 55 real cut-outs (MediaPipe Heavy's 2D, "
+    "and a distillation term holding the original network's reading of them), its 3D learnt by its last "
+    "convolution alone; then its pose flag alone on people against person-free crops of the training photo "
+    "plates; then its 3D read by a convolution of its own fitted by ridge regression to the rendered crops' 3D. "
+    "Its least harmful weights are stored as int8 to fit the 10 MB file (train.landmark_tune.quantize). It runs "
+    "with track_conf 0.95 (its own setting). No footage of the reference or dev clips.")
+TRAINED_ON_BY_RECIPE = {"train.landmark_tune": TRAINED_ON_LANDMARK_TUNE}
 
 
 def score(model: Path, bench: Path) -> dict:
@@ -81,19 +98,23 @@ def better(new: dict, old: dict) -> bool:
 
 
 def build_default_model(run_dir: Path, bench: Path, out: Path = PACKAGE_MODEL, force: bool = False) -> dict:
-    """Export ``run_dir/last.pt``, score it, and install it as ``out`` when better; returns the card."""
+    """Export ``run_dir/last.pt`` (or the checkpoint ``run_dir`` names), score it, and install it as ``out`` when
+    better; returns the card."""
     from engines.export import export_onnx
     from train.checkpoint import load_checkpoint
 
-    state = load_checkpoint(run_dir / "last.pt")
-    candidate = run_dir / "candidate.onnx"
-    export_onnx(run_dir / "last.pt", candidate)
+    ckpt = run_dir if run_dir.is_file() else run_dir / "last.pt"
+    state = load_checkpoint(ckpt)
+    fit = state["config"].get("fit", {})
+    candidate = ckpt.with_name("candidate.onnx")
+    export_onnx(ckpt, candidate)
     new = score(candidate, bench)
     old = score(out, bench) if out.is_file() else None
     groups = new["groups"]
-    card = {"trained_on": TRAINED_ON, "kind": "posenet",
-            "model": {"size": state["config"]["fit"]["model"], "steps": state["step"],
-                      "config": state["config"]["model"]},
+    card = {"trained_on": TRAINED_ON_BY_RECIPE.get(fit.get("recipe"), TRAINED_ON), "kind": "posenet",
+            "model": {"size": fit.get("model", fit.get("size")), "steps": state["step"],
+                      "config": state["config"]["model"], **({"run": state["config"]["run"]}
+                                                             if state["config"].get("run") else {})},
             "bench": {k: {m: round(v, 3) if isinstance(v, float) else v for m, v in g.items()}
                       for k, g in groups.items() if k != "sample_ski"},
             "sample_ski": {m: round(v, 3) if isinstance(v, float) else v for m, v in groups["sample_ski"].items()},
@@ -105,10 +126,10 @@ def build_default_model(run_dir: Path, bench: Path, out: Path = PACKAGE_MODEL, f
     if old is not None and not better(new, old) and not force:
         raise SystemExit(f"not installed: the candidate is not better on the bench set than {out} "
                          f"(new {groups['bench (all)']}, old {old['groups'].get('bench (all)')}); --force overrides")
-    export_onnx(run_dir / "last.pt", candidate, card=card)  # again, with its card in the metadata
+    export_onnx(ckpt, candidate, card=card)  # again, with its card in the metadata
     size = candidate.stat().st_size
     if size > MAX_BYTES:
-        raise SystemExit(f"{candidate} is {size / 2**20:.1f} MB, over the 10 MB budget of the embedded model")
+        raise SystemExit(f"{candidate} is {size:,} bytes, over the {MAX_BYTES:,} of the embedded model")
     from engines.backends import load_backend
 
     card["file"] = {"bytes": size, "hash": load_backend(candidate, "onnxruntime").metadata.model_hash,
@@ -180,7 +201,8 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="stage", required=True)
     build = sub.add_parser("build", help="export, score against the current default, install when better")
-    build.add_argument("run_dir", type=Path, help="a finished `tvstream train posenet` run")
+    build.add_argument("run_dir", type=Path, help="a finished `tvstream train posenet` run, or a posenet checkpoint "
+                                                  "(train.landmark_tune's WORK/export/model.pt)")
     build.add_argument("--bench", type=Path, required=True, help="the bench world")
     build.add_argument("--out", type=Path, default=PACKAGE_MODEL)
     build.add_argument("--force", action="store_true", help="install even when not better on the bench set")

@@ -65,6 +65,12 @@ class LandmarkTuneConfig:
     # size None: no export, the tuned head (WORK/readout3d/head.pt) is the result
     size: str | None = "real-full-landmarks-joints"
     init: str = "default"
+    # the run-time setting the exported model carries (``ModelMetadata.run_settings``): MediaPipe's visibility is
+    # high on most reads, so its crop follows from 0.95 (real development set through the run: 0.617 at 0.95,
+    # 0.410 at the runtime's 0.8, whose videos lost the athlete; session 45)
+    track_conf: float = 0.95
+    # crops (half rendered, half real) on which the export measures each weight's harm as int8 (quantize.py)
+    int8_crops: int = 96
     seed: int = 0
     # ---- run-only (RUN_ONLY)
     threads: int = 2
@@ -85,6 +91,8 @@ class LandmarkTuneConfig:
                              f"{self.render_every}, {self.real_every}")
         if min(self.lr, self.presence_lr, self.box_margin) <= 0 or min(self.clip, self.distill, self.ridge_lambda) < 0:
             raise ValueError("lr, presence_lr and box_margin must be > 0; clip, distill and ridge_lambda >= 0")
+        if not 0 <= self.track_conf <= 1 or self.int8_crops < 2:
+            raise ValueError(f"need track_conf in [0, 1] and int8_crops >= 2, got {self.track_conf}, {self.int8_crops}")
         if not 0 <= self.flip_p <= 1 or self.checkpoint_every < 1 or self.log_every < 1:
             raise ValueError(f"need flip_p in [0, 1], checkpoint_every and log_every >= 1, got {self.flip_p}, "
                              f"{self.checkpoint_every}, {self.log_every}")

@@ -122,14 +122,15 @@ def run(cfg: LandmarkTuneConfig, work: Path, out: Path | None = None) -> Path:
     if cfg.size is None:
         return readout_path
     # ---- export
-    return _export(cfg, load_head_state(readout_path, cfg, "readout3d"), work / "export" / "model.pt", out)
+    return _export(cfg, load_head_state(readout_path, cfg, "readout3d"), work / "export" / "model.pt", out, data)
 
 
-def _export(cfg: LandmarkTuneConfig, head_state: dict[str, torch.Tensor], ckpt: Path, out: Path) -> Path:
+def _export(cfg: LandmarkTuneConfig, head_state: dict[str, torch.Tensor], ckpt: Path, out: Path,
+            data: _Crops) -> Path:
     from train.landmark_tune.export import export_model
 
     if not ckpt.is_file():
-        return export_model(cfg, head_state, ckpt, out)
+        return export_model(cfg, head_state, ckpt, out, data.get())
     if out.is_file():
         log.info("export: %s and %s are there, skipped", ckpt, out)
         return out
