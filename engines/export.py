@@ -151,8 +151,8 @@ def export_onnx(checkpoint: str | os.PathLike, out: str | os.PathLike, regressor
 
     A pose network's large weights are stored as float16, and those under the prefixes ``int8`` as int8 (None: the
     checkpoint's own choice, ``config["export"]["int8"]``, else what the file needs to stay under the embedded
-    model's limit; :func:`store_weights`), all computed in float32; its person detector, if any, runs only on frames the runtime does not track
-    (``engines.conditional_detector``).
+    model's limit; :func:`store_weights`), all computed in float32; its person detector, if any, runs only on
+    frames the runtime does not track (``engines.conditional_detector``).
 
     Both files are written through temp names and renamed, so a failed export leaves nothing behind.
     """

@@ -582,3 +582,82 @@ def test_the_report_puts_each_faster_option_beside_the_default():
     assert lines[6] == "| --fast --no-second-look | 0.865 | 0.800 | 156.0 | 154 | 10.9 |"
     del report["teacher_fps"], after["truth"]  # footage without labels, a teacher not timed
     assert modes_markdown(report)[-1] == "| --fast --no-second-look | 0.865 | 154 |"
+
+
+def _landmark_start(path: Path, size: str, **config) -> Path:
+    """A posenet checkpoint of the landmark ``size`` (random weights, seeded), ``config`` added to its config."""
+    import torch
+
+    from train.checkpoint import save_checkpoint
+    from train.posenet.config import SIZES
+    from train.posenet.model import PoseNet
+
+    torch.manual_seed(0)
+    return save_checkpoint(path, config={"kind": "posenet", "model": SIZES[size].to_dict(), "fit": {}, **config},
+                           step=3, model=PoseNet(SIZES[size]))
+
+
+def test_a_start_recovered_from_its_onnx_keeps_its_run_settings_and_int8_weights(tmp_path: Path):
+    """A landmark model carries a ``track_conf`` and stores some weights as int8: the checkpoint adapt recovers
+    from it carries both (an adapted model runs with the same ``track_conf``; exported again, the same weights are
+    int8), and its size is read from the .onnx as from the checkpoint."""
+    import onnx
+
+    from engines.export import export_onnx
+    from engines.weight_storage import PERSON_DETECTOR
+    from train.adapt.pipeline import model_size
+    from train.checkpoint import load_checkpoint
+    from train.posenet.from_onnx import int8_weights, write_checkpoint
+
+    chosen = [PERSON_DETECTOR, "net.head.trunk.image.weight"]
+    export_onnx(_landmark_start(tmp_path / "start.pt", "real-lite-landmarks", run={"track_conf": 0.9},
+                                export={"int8": chosen}), tmp_path / "start.onnx")
+    stored = int8_weights(onnx.load(str(tmp_path / "start.onnx")))
+    assert "net.head.trunk.image.weight" in stored and any(n.startswith(PERSON_DETECTOR) for n in stored)
+    assert not any(n.startswith("net.head.") and n != "net.head.trunk.image.weight" for n in stored)
+    recovered = load_checkpoint(write_checkpoint(tmp_path / "start.onnx", tmp_path / "init.pt"))
+    assert recovered["config"]["run"] == {"track_conf": 0.9} and recovered["config"]["export"] == {"int8": stored}
+    export_onnx(tmp_path / "init.pt", tmp_path / "again.onnx")
+    assert int8_weights(onnx.load(str(tmp_path / "again.onnx"))) == stored
+    assert model_size(str(tmp_path / "start.onnx")) == model_size(str(tmp_path / "init.pt")) == "real-lite-landmarks"
+
+
+def test_adapt_refuses_what_a_landmark_start_cannot_take_before_making_anything(tmp_path: Path, monkeypatch):
+    """A landmark start is fine-tuned by train.landmark_tune's recipe: --part detector, --hold-3d, a replay cache and
+    another --size are refused in one line before the work folder is made; a landmark --size needs a start of that
+    size; a start whose 3D the recipe cannot make is refused. A heatmap start takes the heatmap path as ever."""
+    from dataclasses import replace
+
+    from train.adapt.config import AdaptConfig
+    from train.adapt.pipeline import adapt, landmark_start, landmark_tune_size
+    from train.data.pattern_video import write_pattern_video
+    from train.posenet.config import SIZES
+    from tvstream.errors import TvstreamError
+
+    monkeypatch.setitem(SIZES, "lite-landmarks-joints", replace(SIZES["real-lite-landmarks"], landmark_3d="joints"))
+    start = str(_landmark_start(tmp_path / "start.pt", "lite-landmarks-joints"))
+    assert landmark_start(AdaptConfig(init=start)) == landmark_start(AdaptConfig(init=start, hold3d=0.0)) == \
+        "lite-landmarks-joints"
+    refused = {"--part detector": {"part": "detector", "replay": None}, "--hold-3d": {"hold3d": 0.5},
+               "--replay CACHE": {"replay": str(tmp_path)}, "--size tiny": {"size": "tiny"},
+               "--size real-full-landmarks-joints": {"size": "real-full-landmarks-joints"}}
+    for option, settings in refused.items():
+        with pytest.raises(TvstreamError, match=f"^{option}: ") as err:
+            landmark_start(AdaptConfig(init=start, **settings))
+        assert "\n" not in str(err.value)
+    with pytest.raises(TvstreamError, match="not from scratch"):
+        landmark_start(AdaptConfig(init=None, size="real-full-landmarks-joints"))
+    venue = tmp_path / "venue"
+    venue.mkdir()
+    write_pattern_video(venue / "take.mp4", 12)
+    with pytest.raises(TvstreamError, match="^--part detector: "):
+        adapt(venue, tmp_path / "v.onnx", AdaptConfig(init=start, part="detector", replay=None), tmp_path / "work",
+              None, lambda _msg: None, lambda *_: None)
+    assert not (tmp_path / "work").exists()
+    assert landmark_tune_size("real-lite-landmarks") == "lite-landmarks-joints"  # the readout stage makes its 3D
+    assert landmark_tune_size("real-full-landmarks") == "real-full-landmarks-joints"
+    monkeypatch.delitem(SIZES, "lite-landmarks-joints")
+    world = str(_landmark_start(tmp_path / "world.pt", "real-lite-landmarks"))
+    with pytest.raises(TvstreamError, match="real-lite-landmarks model cannot be adapted"):
+        landmark_start(AdaptConfig(init=world))
+    assert landmark_start(AdaptConfig(init=None, size="tiny")) is None  # a heatmap network: train.posenet.fit

@@ -1,5 +1,6 @@
 """The landmark network's fine-tuning (``train.landmark_tune``): crops, the tune's resume and 3D detachment, the pose
-flag's stage, the ridge 3D readout, the work folder and the CLI; on MediaPipe Lite's structure with random weights."""
+flag's stage, the ridge 3D readout, the work folder and the CLI, a start from a model's head (``head_init``) and
+``tvstream adapt`` from a landmark model; on MediaPipe Lite's structure with random weights."""
 
 from __future__ import annotations
 
@@ -158,14 +159,17 @@ def test_a_tune_stopped_and_resumed_reaches_the_weights_of_one_run_bit_for_bit(t
     assert [json.loads(line)["step"] for line in lines] == [1, 2, 3, 4]
 
 
-def test_the_detached_3d_loss_trains_the_world_convolution_and_not_the_trunk():
+@pytest.mark.parametrize("joints3d", [False, True], ids=["world", "joints3d"])
+def test_the_detached_3d_loss_trains_the_3d_convolution_and_not_the_trunk(joints3d: bool):
+    """The world landmarks' convolution (MediaPipe's start), or a start's own 3D convolution (``head_init``)."""
     import copy
 
     from train.landmark_tune.tune import draw, tune_losses
 
     torch.manual_seed(0)
-    head = LandmarkPoseHead("blazepose_lite", 17)
-    frozen = copy.deepcopy(head.trunk).requires_grad_(False)
+    head = LandmarkPoseHead("blazepose_lite", 17, joints3d=joints3d)
+    frozen = copy.deepcopy(head).requires_grad_(False)
+    conv = head.joints3d if joints3d else head.trunk.world
     g = torch.Generator().manual_seed(0)
     for detach in (True, False):
         cfg = _cfg(detach3d=detach)
@@ -176,11 +180,114 @@ def test_the_detached_3d_loss_trains_the_world_convolution_and_not_the_trunk():
         assert terms["l3"] > 0
         terms["l3"].backward()
         trunk = [p.grad for p in head.trunk.graph.parameters()]
-        assert head.trunk.world.weight.grad.abs().sum() > 0
+        assert conv.weight.grad.abs().sum() > 0
         if detach:
             assert all(grad is None or not grad.any() for grad in trunk)
         else:
             assert any(grad is not None and grad.any() for grad in trunk)
+
+
+def _lite_start(path: Path, landmark_3d: str = "joints", run: dict | None = None) -> Path:
+    """A posenet checkpoint of MediaPipe Lite's landmark network behind the default's kind of detectors, random
+    weights (seeded), reading its 3D with a convolution of its own (or the world landmarks')."""
+    from dataclasses import replace
+
+    from train.checkpoint import save_checkpoint
+    from train.posenet.config import SIZES
+    from train.posenet.model import PoseNet
+
+    size = replace(SIZES["real-lite-landmarks"], landmark_3d=landmark_3d)
+    torch.manual_seed(7)
+    return save_checkpoint(path, config={"kind": "posenet", "model": size.to_dict(), "fit": {},
+                                         **({"run": run} if run else {})}, step=1, model=PoseNet(size))
+
+
+def _head_of(ckpt: Path) -> dict[str, torch.Tensor]:
+    """The ``head.*`` weights of a posenet checkpoint, the prefix removed."""
+    return {k.removeprefix("head."): v for k, v in torch.load(ckpt, weights_only=True)["model"].items()
+            if k.startswith("head.")}
+
+
+def test_a_tune_from_a_model_s_head_starts_from_it_and_distils_to_it_bit_for_bit(tmp_path: Path, monkeypatch):
+    """``head_init``: the network the first step trains and the frozen one it distils to are the init's head bit for
+    bit (its own 3D convolution kept, its pose flag left for the presence stage), and MediaPipe's file is not read;
+    without it the run starts from MediaPipe's network, as before."""
+    from train.landmark_tune import tune
+
+    start = _lite_start(tmp_path / "start.pt")
+    want = {k: v for k, v in _head_of(start).items() if not k.startswith("trunk.presence.")}
+    assert "joints3d.weight" in want and "trunk.world.weight" not in want
+    loaded = []
+    monkeypatch.setattr(LandmarkPoseHead, "load_pretrained", lambda self, tflite=None: loaded.append(self))
+    seen = []
+    losses = tune.tune_losses
+
+    def first_step(head, frozen, *args):
+        if not seen:
+            seen.append(({k: v.clone() for k, v in head.state_dict().items()}, frozen.state_dict()))
+        return losses(head, frozen, *args)
+
+    monkeypatch.setattr(tune, "tune_losses", first_step)
+    cfg = _cfg(head_init=str(start), steps=2, warmup=0)
+    tuned = tune.tune(cfg, _crops(2, True, 0), _crops(2, False, 1), tmp_path / "run")
+    (head, frozen), = seen
+    for state in (head, frozen):
+        assert state.keys() == want.keys() and all(torch.equal(state[k], v) for k, v in want.items())
+    assert not loaded and any(not torch.equal(tuned[k], v) for k, v in want.items())  # it trained
+    assert not torch.equal(tuned["joints3d.weight"], want["joints3d.weight"])
+    mediapipe = tune.start_head(_cfg())
+    assert loaded == [mediapipe] and mediapipe.joints3d is None and mediapipe.trunk.presence is None
+
+
+def test_the_pose_flag_and_the_3d_readout_start_from_the_init_s(tmp_path: Path, monkeypatch):
+    """With ``head_init`` the presence stage starts from the init's pose flag (not MediaPipe's), beside the tuned
+    weights; the readout stage keeps the tuned 3D convolution as its prior: its 3D reads as the tuned head's."""
+    from train.landmark_tune.presence import flagged_head
+    from train.landmark_tune.readout3d import readout_head
+    from train.landmark_tune.tune import normalise
+
+    start = _head_of(_lite_start(tmp_path / "start.pt"))
+    monkeypatch.setattr(LandmarkPoseHead, "load_pretrained", lambda self, tflite=None: pytest.fail("read"))
+    torch.manual_seed(1)
+    tuned = LandmarkPoseHead("blazepose_lite", 17, joints3d=True).state_dict()
+    cfg = _cfg(head_init=str(tmp_path / "start.pt"))
+    head = flagged_head(cfg, tuned).eval()
+    for name, value in head.state_dict().items():
+        assert torch.equal(value, start[name] if name.startswith("trunk.presence.") else tuned[name]), name
+    readout = readout_head(cfg, head.state_dict()).eval()
+    assert readout.joints3d.weight[:3].abs().max() == 0  # root-relative: the pelvis's rows 0
+    x = normalise(torch.rand(2, 3, S, S))
+    with torch.no_grad():
+        torch.testing.assert_close(readout(x)[1], head(x)[1], atol=1e-6, rtol=1e-5)
+
+
+def test_a_head_init_that_does_not_read_the_trunk_s_landmarks_is_refused(tmp_path: Path):
+    from train.checkpoint import save_checkpoint
+    from train.landmark_tune.tune import start_head
+    from train.posenet.config import SIZES
+    from train.posenet.model import PoseNet
+
+    tiny = save_checkpoint(tmp_path / "tiny.pt", config={"kind": "posenet", "model": SIZES["tiny"].to_dict(),
+                                                         "fit": {}}, step=1, model=PoseNet(SIZES["tiny"]))
+    with pytest.raises(CheckpointError, match="its head reads the heatmaps of .*, not blazepose_lite's landmarks"):
+        start_head(_cfg(head_init=str(tiny)))
+    with pytest.raises(CheckpointError, match="not blazepose_full's landmarks"):
+        start_head(_cfg(head_init=str(_lite_start(tmp_path / "lite.pt")), trunk="blazepose_full"))
+
+
+def test_a_tune_checkpoint_from_before_head_init_still_resumes(tmp_path: Path):
+    """Runs written before ``head_init`` existed ran from MediaPipe's network: their checkpoints still load."""
+    from train.checkpoint import save_checkpoint
+    from train.landmark_tune.tune import KIND, settings, tuned_state
+
+    cfg = _cfg()
+    old = {k: v for k, v in settings(cfg).items() if k != "head_init"}
+    head = LandmarkPoseHead("blazepose_lite", 17)
+    save_checkpoint(tmp_path / "last.pt", config={"kind": KIND, "tune": old}, step=cfg.steps, model=head)
+    state = tuned_state(tmp_path, cfg)
+    assert all(torch.equal(state[k], v) for k, v in head.state_dict().items())
+    with pytest.raises(CheckpointError, match="tune="):
+        tuned_state(tmp_path, _cfg(head_init="default"))
 
 
 def test_the_schedule_warms_up_linearly_then_follows_the_cosine():
@@ -314,7 +421,7 @@ def test_the_export_puts_the_tuned_head_behind_the_default_model_s_detectors(tmp
     from engines.export import export_onnx
     from engines.weight_storage import EMBEDDED_MAX_BYTES, HEAD, PERSON_DETECTOR
     from train.checkpoint import load_checkpoint
-    from train.landmark_tune.export import export_model, init_detectors
+    from train.landmark_tune.export import export_model, start_model
     from train.posenet.from_onnx import recover
     from tvstream.api import open_model
 
@@ -338,7 +445,7 @@ def test_the_export_puts_the_tuned_head_behind_the_default_model_s_detectors(tmp
     export_onnx(tmp_path / "model.pt", tmp_path / "again.onnx")
     assert (tmp_path / "again.onnx").stat().st_size == size
     assert all(torch.equal(ckpt["model"][f"head.{k}"], v) for k, v in head.items())
-    default, _ = init_detectors("default")
+    default, _ = start_model("default")
     assert all(torch.equal(ckpt["model"][k], v) for k, v in default.items() if k.startswith("detector."))
     back, weight = recover(out)[0].head.joints3d.weight.detach(), head["joints3d.weight"]
     # stored as float16, or int8 where chosen
@@ -378,3 +485,63 @@ def test_a_weight_s_int8_harm_is_its_change_of_the_head_s_output_and_the_weights
     assert set(rows) == {k for k in large if not k.startswith("trunk.presence.")}
     assert rows[exact] == (w.numel(), 0.0)
     assert rows["trunk.image.weight"][1] > 0
+
+
+# ---- tvstream adapt from a landmark model ----------------------------------------------------------------------
+
+
+def test_adapt_fine_tunes_a_landmark_start_by_the_recipe_on_the_venue_s_folders(data: dict[str, Path],
+                                                                                 tmp_path: Path, monkeypatch):
+    """``tvstream adapt`` from a landmark model (exported, as the shipped one is; Lite's structure with its own 3D
+    convolution, a size added for the test): ``fine_tune`` runs this recipe on the venue's renders, teacher-labeled
+    clips and plates, from the start's head and detectors, and returns the adapted network, which keeps the
+    start's ``track_conf`` (carried through its recovered checkpoint) and detectors; run again, it redoes nothing."""
+    from dataclasses import replace
+
+    from engines.export import export_onnx
+    from train.adapt import pipeline as adapt
+    from train.adapt.config import AdaptConfig
+    from train.checkpoint import load_checkpoint
+    from train.landmark_tune import pipeline
+    from train.posenet.config import SIZES
+
+    monkeypatch.setitem(SIZES, "lite-landmarks-joints", replace(SIZES["real-lite-landmarks"], landmark_3d="joints"))
+    start = tmp_path / "start.onnx"
+    export_onnx(_lite_start(tmp_path / "start.pt", run={"track_conf": 0.9}), start)
+    work = tmp_path / "work"
+    work.mkdir()
+    for name, folder in (("synth", data["renders"] / "shard_a"), ("real", data["real"]), ("plates", data["plates"])):
+        (work / name).symlink_to(folder)
+    cfg = AdaptConfig(teacher="labels", init=str(start), steps=2, replay=None)
+    made = []
+    recipe = adapt.landmark_config
+
+    def smaller(*args) -> LandmarkTuneConfig:  # the recipe as adapt makes it, with a test's batches
+        made.append(recipe(*args))
+        return replace(made[-1], batch_render=1, batch_real=1, presence_steps=1, presence_batch=1)
+
+    monkeypatch.setattr(adapt, "landmark_config", smaller)
+    ran = []
+    run = pipeline.run
+    monkeypatch.setattr(pipeline, "run", lambda lcfg, *args: ran.append(lcfg) or run(lcfg, *args))
+    progress = []
+    ckpt = adapt.fine_tune(work, cfg, lambda stage, done, total: progress.append((stage, done, total)))
+    (lcfg,), init = made, str((work / "init.pt").absolute())
+    assert ran == [replace(lcfg, batch_render=1, batch_real=1, presence_steps=1, presence_batch=1)]
+    venue = [str((work / name).absolute()) for name in ("synth", "real", "plates")]
+    assert (lcfg.renders, lcfg.real, lcfg.plates) == ((venue[0],), venue[1], venue[2])
+    assert (lcfg.skip_clips, lcfg.trunk, lcfg.size) == (0, "blazepose_lite", "lite-landmarks-joints")
+    assert lcfg.init == lcfg.head_init == init
+    assert (lcfg.steps, lcfg.lr, lcfg.track_conf, lcfg.seed, lcfg.threads) == (2, 5e-5, 0.9, 0, 2)
+    assert progress == [("fit", 1, 2), ("fit", 2, 2)]
+    assert ckpt == work / "landmark_tune" / "export" / "model.pt"
+    adapted, recovered = load_checkpoint(ckpt), load_checkpoint(init)
+    assert recovered["config"]["run"] == adapted["config"]["run"] == {"track_conf": 0.9}
+    assert adapted["config"]["fit"]["recipe"] == "train.landmark_tune"
+    assert adapted["config"]["model"] == SIZES["lite-landmarks-joints"].to_dict()
+    detectors = [k for k in recovered["model"] if k.startswith(("detector.", "person_detector."))]
+    assert detectors and all(torch.equal(adapted["model"][k], recovered["model"][k]) for k in detectors)
+    assert any(not torch.equal(adapted["model"][k], v) for k, v in recovered["model"].items() if k.startswith("head."))
+    stamps = {p: p.stat().st_mtime_ns for p in work.rglob("*") if p.is_file()}
+    assert adapt.fine_tune(work, cfg, lambda *_: None) == ckpt  # a rerun: every stage is there
+    assert {p: p.stat().st_mtime_ns for p in work.rglob("*") if p.is_file()} == stamps

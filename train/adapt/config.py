@@ -42,7 +42,8 @@ class AdaptConfig:
     # shipped model's with init "default" starts from scratch
     init: str | None = "default"  # "default": the shipped model; a .onnx or a posenet .pt; None: from scratch
     part: str = "all"  # what is fine-tuned: "all" (the whole network beside ``replay``) or "detector" (the box
-    # detector alone, the default until session 35; s35_rule.md)
+    # detector alone, the default until session 35; s35_rule.md). A landmark start (train.landmark_tune's recipe,
+    # train.adapt.pipeline.landmark_start) takes "all" alone, no replay cache and no hold3d above 0
     # rows of other people mixed in so that the head keeps its 3D of people the venue did not show: "render" (a
     # world rendered at adapt time, REPLAY_WORLD), a pose-network training cache (the world the model was trained
     # on; ``replay_rows`` random rows of it), or None

@@ -21,7 +21,11 @@ was in; the fine-tuning resumes from its last checkpoint):
    The venue's rows also keep the start model's 3D of them with weight ``hold3d`` (0.5 for the whole network
    from a start model; ``--hold-3d``): the teacher gives 2D alone, and following it drifted the 3D
    (``benchmarks/results/s44_rule.md``). ``part="detector"`` trains the box detector alone (the default
-   until session 35);
+   until session 35). A start whose head reads MediaPipe's landmarks (``real-full-landmarks-joints``) has no
+   heatmaps for that fit: ``train.landmark_tune``'s recipe fine-tunes it on the same folders instead, in
+   ``work/landmark_tune`` (the venue's renders, replay world and teacher-labeled frames cropped, the real ones
+   distilled to the start's head; the plates the pose flag's person-free squares; the start's detectors and
+   ``track_conf`` kept), and the options that make no sense for it are refused before any stage runs;
 7. ``export`` to ONNX, and the report: agreement with the teacher on every clip's held-out tail before and
    after adaptation (PCK@0.2 of the core joints, 0.2 x the teacher's torso diagonal), the speed of both, and where
    the clips have their own labels (a rendered venue), PCK@0.2 and MPJPE against those on the same tails. The
@@ -41,6 +45,7 @@ import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -48,6 +53,9 @@ from train.adapt.config import AdaptConfig
 from train.adapt.venue import Clip, find_clips, synth_size, venue_plates
 from tvstream.errors import CheckpointError, TvstreamError
 from tvstream.json_documents import write_text_atomic
+
+if TYPE_CHECKING:
+    from train.landmark_tune.config import LandmarkTuneConfig
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +113,7 @@ def labels_changed(work: Path) -> bool:
     before = json.loads(record.read_text()) if record.is_file() else None
     if before == now:
         return False
-    for stale in ("cache", "run"):
+    for stale in ("cache", "run", LANDMARK_WORK):
         shutil.rmtree(work / stale, ignore_errors=True)
     for stale in ("model.onnx", "model.pt"):
         (work / stale).unlink(missing_ok=True)
@@ -135,7 +143,7 @@ def clips_changed(work: Path, clips: list[Clip]) -> bool:
     before = json.loads(record.read_text()) if record.is_file() else None
     if before == now:
         return False
-    for stale in ("synth", "synth.partial", "replay", "replay_cache", "cache", "run"):
+    for stale in ("synth", "synth.partial", "replay", "replay_cache", "cache", "run", LANDMARK_WORK):
         shutil.rmtree(work / stale, ignore_errors=True)
     for stale in ("model.onnx", "model.pt"):
         (work / stale).unlink(missing_ok=True)
@@ -342,35 +350,56 @@ def render_replay(work: Path, cfg: AdaptConfig, size: tuple[int, int], progress:
 # ---- 6. fine-tuning ----------------------------------------------------------------------------------------
 
 
-def initial_weights(work: Path, cfg: AdaptConfig) -> str | None:
-    """The checkpoint the fine-tuning starts from (the shipped model, recovered from its ONNX, by default)."""
-    if cfg.init is None:
-        return None
-    if cfg.init.endswith(".pt"):
+def start_model(cfg: AdaptConfig) -> str | None:
+    """The model adapt starts from, as given: a posenet checkpoint (.pt) or an exported model (the shipped one by
+    default); None from scratch."""
+    if cfg.init is None or cfg.init.endswith(".pt"):
         return cfg.init
-    from train.posenet.from_onnx import write_checkpoint
     from tvstream.api import resolve_model
 
-    onnx = resolve_model(None if cfg.init == "default" else cfg.init)
+    return str(resolve_model(None if cfg.init == "default" else cfg.init))
+
+
+def initial_weights(work: Path, cfg: AdaptConfig) -> str | None:
+    """The checkpoint the fine-tuning starts from (the shipped model, recovered from its ONNX, by default)."""
+    start = start_model(cfg)
+    if start is None or start.endswith(".pt"):
+        return start
+    from train.posenet.from_onnx import write_checkpoint
+
     target = work / "init.pt"
     if not target.is_file():
-        write_checkpoint(onnx, target)
+        write_checkpoint(start, target)
     return str(target)
 
 
+def stored_config(model: str) -> dict:
+    """The config ``model`` stores: a posenet checkpoint's (.pt), or an exported model's metadata (read without
+    recovering its weights)."""
+    if model.endswith(".pt"):
+        from train.checkpoint import load_checkpoint
+
+        return load_checkpoint(model)["config"]
+    import onnx
+
+    from engines.metadata import ModelMetadata
+
+    return ModelMetadata.from_props({p.key: p.value for p in onnx.load(model).metadata_props}, model).config
+
+
 def model_size(init: str | None) -> str:
-    """The size (``train.posenet.config.SIZES``) of the checkpoint ``init``: the one whose weights it holds, its
-    run-time settings aside (``PoseNetConfig.same_weights``: the shipped model reads each crop mirrored, its size
-    does not), "full" for a run from scratch. The default model's size changed twice (full, real-lite,
-    real-lite-mpdet): fine-tuning it as another size would start a fresh head behind its detector."""
-    from train.checkpoint import load_checkpoint
+    """The size (``train.posenet.config.SIZES``) of the checkpoint or exported model ``init``: the one whose
+    weights it holds, its run-time settings aside (``PoseNetConfig.same_weights``: the shipped model reads each
+    crop mirrored, its size does not), "full" for a run from scratch. The default model's size changed twice
+    (full, real-lite, real-lite-mpdet): fine-tuning it as another size would start a fresh head behind its
+    detector."""
     from train.posenet.config import SIZES, PoseNetConfig
 
     if init is None:
         return "full"
-    state = load_checkpoint(init)
-    cfg = PoseNetConfig.from_dict(state["config"]["model"])
-    named = state["config"].get("fit", {}).get("model")
+    config = stored_config(init)
+    cfg = PoseNetConfig.from_dict(config["model"])
+    named = config.get("fit", {}).get("model")
     sizes = ([named] if named in SIZES else []) + list(SIZES)
     for size in sizes:
         if SIZES[size].same_weights(cfg):
@@ -389,12 +418,15 @@ def size_and_start(init: str | None, cfg: AdaptConfig) -> tuple[str, str | None]
 
 
 def fine_tune(work: Path, cfg: AdaptConfig, progress: Progress) -> Path:
-    """Cache the real and the rendered frames and fine-tune the pose network on both (resumable)."""
+    """Cache the real and the rendered frames and fine-tune the pose network on both (resumable); a landmark
+    start is fine-tuned by ``train.landmark_tune``'s recipe instead (:func:`tune_landmarks`)."""
     from train.posenet.cache import CACHE_SIDE, build_cache, sample_cache
     from train.posenet.config import SIZES
     from train.posenet.fit import FitConfig, LossWeights, fit
 
     size, init = size_and_start(initial_weights(work, cfg), cfg)
+    if SIZES[size].head_read == "landmarks":  # no heatmaps for train.posenet.fit to train
+        return tune_landmarks(work, cfg, landmark_start(cfg), init, progress)
     if cfg.hold3d and init is None:
         raise TvstreamError(f"--hold-3d keeps the 3D of the model adapt starts from, and a {size} network starts "
                             "from scratch here: leave out --hold-3d or --size")
@@ -423,6 +455,102 @@ def fine_tune(work: Path, cfg: AdaptConfig, progress: Progress) -> Path:
     if not (ckpt.is_file() and load_checkpoint(ckpt)["step"] >= cfg.fit_steps):
         fit(fcfg, run, resume=ckpt.is_file(), progress=lambda step, total, _stats: progress("fit", step, total))
     return runs_as(ckpt, init, run / "adapted.pt")
+
+
+# ---- 6b. fine-tuning a landmark model (train.landmark_tune) ------------------------------------------------
+
+
+LANDMARK_WORK = "landmark_tune"  # the recipe's work folder inside adapt's
+
+
+def landmark_start(cfg: AdaptConfig) -> str | None:
+    """The size of the model adapt starts from where its head reads MediaPipe's landmarks (fine-tuned by
+    ``train.landmark_tune``'s recipe; None: a heatmap network, ``train.posenet.fit``'s), read without writing
+    anything, so that the options that make no sense for it are refused before any stage has run: another
+    ``size`` (but a heatmap size from the shipped model, which starts from scratch as ever), a landmark ``size``
+    without a start of that size, ``part`` "detector", ``hold3d`` above 0 (the recipe holds the start's 2D and
+    3D on the venue's frames by distilling to it) and a replay cache (the recipe crops rendered clips)."""
+    from train.posenet.config import SIZES
+
+    start = start_model(cfg)
+    own = model_size(start)
+    landmarks = start is not None and SIZES[own].head_read == "landmarks"
+    if cfg.size is not None and SIZES[cfg.size].head_read == "landmarks" and (not landmarks or cfg.size != own):
+        raise TvstreamError(f"--size {cfg.size}: a landmark network is adapted from a model of its size (--init), "
+                            f"not from {'a ' + own + ' model' if start is not None else 'scratch'} (python -m "
+                            "train.landmark_tune makes one from MediaPipe's)")
+    if not landmarks:
+        return None
+    if cfg.size not in (None, own):
+        if cfg.init == "default":
+            return None  # another size than the shipped model's starts from scratch (size_and_start)
+        raise TvstreamError(f"--size {cfg.size}: {cfg.init} is a {own} model, adapted as its own size; leave out "
+                            "--size")
+    refused = {"--part detector": cfg.part == "detector", "--hold-3d": bool(cfg.hold3d),
+               "--replay CACHE": cfg.replay not in (None, "render")}
+    named = [option for option, given in refused.items() if given]
+    if named:
+        raise TvstreamError(f"{', '.join(named)}: not for a {own} model, whose whole landmark network adapt "
+                            "fine-tunes by train.landmark_tune's recipe (distilled to the start on the venue's "
+                            "frames, rendered clips beside them); leave it out")
+    landmark_tune_size(own)  # refused where the recipe makes no model of it
+    return own
+
+
+def landmark_tune_size(own: str) -> str:
+    """The size ``train.landmark_tune`` makes of a start of size ``own``: ``own`` where its head reads the 3D with a
+    convolution of its own, else the size that does behind the same detectors (the recipe's readout stage makes
+    that convolution from the world landmarks'); refused where there is none."""
+    from dataclasses import replace
+
+    from train.posenet.config import SIZES
+
+    same = [k for k, v in SIZES.items() if v == replace(SIZES[own], landmark_3d="joints")]
+    if not same:
+        raise TvstreamError(f"a {own} model cannot be adapted: no size reads its landmarks with a 3D convolution "
+                            "of its own, which train.landmark_tune's recipe makes")
+    return own if own in same else same[0]
+
+
+def landmark_config(work: Path, cfg: AdaptConfig, own: str, init: str) -> LandmarkTuneConfig:
+    """``train.landmark_tune``'s recipe (a ``LandmarkTuneConfig``) on the venue, from the landmark model ``init``
+    (of size ``own``): the rendered athletes (``work/synth``, and the replay world where rendered) and the
+    teacher-labeled clips (``work/real``) cropped, the plates (``work/plates``) the pose flag's person-free squares;
+    the head, pose flag, 3D convolution and detectors ``init``'s, its ``track_conf`` kept."""
+    from train.landmark_tune.config import LandmarkTuneConfig
+    from train.posenet.config import SIZES
+
+    recipe = LandmarkTuneConfig()
+    start = str(Path(init).absolute())
+    renders = [work / "synth"] + ([work / "replay"] if cfg.replay == "render" else [])
+    # adapt's steps: 800 by default for the whole network (PART_RECIPES), about 6 minutes on 2 CPU cores at 0.45 s a
+    # step (the recipe's 1500 took 11); the recipe warms up over its first fifth (300 of 1500 steps)
+    steps = cfg.fit_steps
+    return LandmarkTuneConfig(
+        renders=tuple(str(p.absolute()) for p in renders), real=str((work / "real").absolute()),
+        plates=str((work / "plates").absolute()),
+        skip_clips=0,  # the venue's renders hold no design set: the held-out tails of its footage score the result
+        # the venue's labeled frames about render_every frames apart, as the renders' (neighbours are near copies;
+        # a 10-minute venue labeled on every frame gives about 5000 crops, 1 GB)
+        real_every=max(1, recipe.render_every // cfg.label_every),
+        trunk=SIZES[own].head_trunk, head_init=start, steps=steps, warmup=min(recipe.warmup, steps // 5),
+        lr=cfg.lr if cfg.lr is not None else recipe.lr,  # PART_RECIPES' 1e-4 is a heatmap network's
+        size=landmark_tune_size(own), init=start,
+        track_conf=stored_config(init).get("run", {}).get("track_conf", recipe.track_conf),
+        seed=cfg.seed, threads=cfg.threads, device=cfg.device)
+
+
+def tune_landmarks(work: Path, cfg: AdaptConfig, own: str, init: str, progress: Progress) -> Path:
+    """Fine-tune the landmark model ``init`` (of size ``own``) on the venue by ``train.landmark_tune``'s recipe
+    (:func:`landmark_config`) in ``work/landmark_tune``, resumable; returns its whole network, run as ``init``
+    runs (:func:`runs_as`)."""
+    from train.landmark_tune.pipeline import run
+
+    lcfg = landmark_config(work, cfg, own, init)
+    folder = work / LANDMARK_WORK
+    # the recipe's own export (and its .pt twin) beside its work; adapt's export stage writes the venue's model
+    run(lcfg, folder, folder / "recipe.onnx", lambda step, _stats: progress("fit", step, lcfg.steps))
+    return runs_as(folder / "export" / "model.pt", init, folder / "adapted.pt")
 
 
 def rendered_draws(venue_rows: int, rendered_rows: int, share: float | None) -> int:
@@ -658,6 +786,7 @@ def adapt(venue: Path, out: Path, cfg: AdaptConfig, work: Path, teacher, say: Sa
     from train.checkpoint import load_checkpoint
 
     clips, skipped = find_clips(venue, exclude=work)  # before the work folder: a wrong VENUE leaves nothing
+    landmark_start(cfg)  # as are options that make no sense for a landmark model
     check_work(work, cfg, venue)
     seconds: dict[str, float] = {}
 
@@ -704,16 +833,14 @@ def adapt(venue: Path, out: Path, cfg: AdaptConfig, work: Path, teacher, say: Sa
                   lambda: faster_modes(out, taught, work, moving, cfg.holdout))
     labeled = sum(t["frames"] for t in timing.values())
     teach_s = sum(t["seconds"] for t in timing.values())
-    fitted = load_checkpoint(work / "run" / "last.pt")["config"]["fit"]
+    fitted = load_checkpoint(ckpt)["config"]["fit"]  # train.posenet.fit's, or train.landmark_tune's
     report = {"venue": str(venue), "out": str(out), "teacher": cfg.teacher, "config": cfg.to_dict(),
               "clips": {c.name: {"path": str(c.path), "frames": c.frames, "camera_moves": moving.get(c.name),
                                  **counts.get(c.name, {})} for c in clips},
               "skipped": skipped, "labeled_frames": sum(len(json.loads((work / "teacher" / f"{c.name}.json")
                                                                         .read_text())["frames"]) for c in taught),
-              "every": cfg.label_every, "steps": cfg.fit_steps, "lr": cfg.step_size,
-              "synth_frames": _rendered_frames(synth),
-              "replay_rows": json.loads((work / "cache" / "replay" / "cache.json").read_text())["frames"]
-              if cfg.replay else 0,
+              "every": cfg.label_every, "steps": cfg.fit_steps, "lr": fitted["lr"],
+              "synth_frames": _rendered_frames(synth), "replay_rows": _replay_rows(work, cfg),
               "drawn": fitted.get("repeat", {}),  # fine_tune's
               "hold3d": fitted.get("weights", {}).get("hold3d", 0.0),
               "plates": len(list((work / "plates").glob("*.png"))),
@@ -740,6 +867,16 @@ def truth_markdown(report: dict) -> list[str]:
         lines.append(f"| {name} | {cells(before['clips'].get(name, {}).get('truth'))} | {cells(row.get('truth'))} |")
     lines.append(f"| **all** | {cells(before.get('truth'))} | {cells(after['truth'])} |")
     return lines
+
+
+def _replay_rows(work: Path, cfg: AdaptConfig) -> int:
+    """The rows of other athletes trained beside the venue's: the replay cache's (``train.posenet.fit``), or the
+    rendered replay world's labeled frames (``train.landmark_tune`` crops them as it does the venue's renders)."""
+    cache = work / "cache" / "replay" / "cache.json"
+    if cache.is_file():
+        return json.loads(cache.read_text())["frames"]
+    return sum(_rendered_frames(p.parent) for p in (work / "replay").glob("*/manifest.json")) \
+        if cfg.replay == "render" else 0
 
 
 def _rendered_frames(synth: Path) -> int:

@@ -16,6 +16,11 @@ first while it learns the second:
 
 Run: ``python -m train.landmark_tune --renders data/design --real data/cutouts --plates data/plates/train
 --work runs/lft --out lft.onnx`` (``--help``: every setting). ``pipeline.run`` is the same from Python.
+
+``head_init`` starts it from a model this recipe made instead of MediaPipe's file: its head seeds the tune and is
+what the real crops are distilled to, its pose flag seeds the presence stage, and its own 3D convolution is the 3D
+the tune trains and the readout's prior. ``tvstream adapt`` runs it so when the model it adapts reads landmarks
+(``train.adapt.pipeline``: the venue's rendered athletes, its teacher-labeled clips and its plates).
 """
 
 from train.landmark_tune.config import LandmarkTuneConfig

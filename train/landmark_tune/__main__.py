@@ -14,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from train.landmark_tune.config import TRUNKS, LandmarkTuneConfig
-from tvstream.errors import ExitStatus, LabelError, TvstreamError
+from tvstream.errors import CheckpointError, ExitStatus, LabelError, TvstreamError
 
 EPILOG = """stages (each skipped when its output is in WORK; a stopped run goes on where it stopped):
   crops      WORK/crops/{render,real}.npz  256 px crops of the labeled boxes (jittered) and their targets
@@ -43,6 +43,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--config", type=Path, metavar="FILE",
                     help="a JSON file of settings (LandmarkTuneConfig fields); the flags below override it")
     ap.add_argument("--trunk", choices=TRUNKS, help=f"the landmark network (default {d.trunk})")
+    ap.add_argument("--head-init", metavar="MODEL",
+                    help="start from this model's head (a .onnx, a posenet .pt or 'default') instead of MediaPipe's")
     ap.add_argument("--steps", type=int, metavar="N", help=f"fine-tuning steps (default {d.steps})")
     ap.add_argument("--lr", type=float, help=f"fine-tuning learning rate (default {d.lr})")
     ap.add_argument("--presence-steps", type=int, metavar="N", help=f"pose-flag steps (default {d.presence_steps})")
@@ -67,9 +69,13 @@ def make_config(args: argparse.Namespace) -> LandmarkTuneConfig:
     cfg = LandmarkTuneConfig.from_dict(base)
     flags = {"trunk": args.trunk, "steps": args.steps, "lr": args.lr, "presence_steps": args.presence_steps,
              "seed": args.seed, "threads": args.threads, "device": args.device}
-    folders = {"renders": tuple(str(Path(r).resolve()) for r in args.renders), "real": str(Path(args.real).resolve()),
-               "plates": str(Path(args.plates).resolve())}
-    return replace(cfg, **folders, **{k: v for k, v in flags.items() if v is not None})
+    paths = {"renders": tuple(str(Path(r).resolve()) for r in args.renders), "real": str(Path(args.real).resolve()),
+             "plates": str(Path(args.plates).resolve())}
+    if args.head_init is not None:
+        if args.head_init != "default" and not Path(args.head_init).is_file():
+            raise CheckpointError(f"--head-init {args.head_init}: no such model file")
+        paths["head_init"] = args.head_init if args.head_init == "default" else str(Path(args.head_init).resolve())
+    return replace(cfg, **paths, **{k: v for k, v in flags.items() if v is not None})
 
 
 def main(argv: list[str] | None = None) -> None:

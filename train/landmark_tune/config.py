@@ -39,6 +39,12 @@ class LandmarkTuneConfig:
     jitter_shift: float = 0.07  # centre + U(-s, s) x side, each axis
     # ---- fine-tuning (LFT6): the whole network; its 3D convolution reads the features detached
     trunk: str = "blazepose_full"
+    # the network the tune starts from. None: MediaPipe's (``trunk``'s .tflite, the recipe). Else a model whose head
+    # reads ``trunk``'s landmarks ("default": the embedded model, a .onnx or a posenet checkpoint; ``tvstream adapt``
+    # gives the model it adapts): its head seeds the tune and is the frozen network distilled to, its pose flag
+    # seeds the presence stage, and its own 3D convolution, where it has one, is the 3D the tune trains and then the
+    # readout's prior (tune.py, presence.py, readout3d.py)
+    head_init: str | None = None
     steps: int = 1500
     lr: float = 5e-5
     # a 300-step warm-up and gradients clipped to norm 1: with 50 steps and no clipping the losses rose fivefold in
@@ -81,6 +87,8 @@ class LandmarkTuneConfig:
     def __post_init__(self) -> None:
         if self.trunk not in TRUNKS:
             raise ValueError(f"trunk must be one of {', '.join(TRUNKS)}, got {self.trunk!r}")
+        if self.head_init == "":
+            raise ValueError("head_init must name a model (or be None: MediaPipe's network), got ''")
         if self.crop != LANDMARK_CROP:
             raise ValueError(f"crop must be {LANDMARK_CROP} (the landmark regression reads no other size), "
                              f"got {self.crop}")

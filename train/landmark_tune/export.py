@@ -22,9 +22,9 @@ KIND = "posenet"
 log = logging.getLogger(__name__)
 
 
-def init_detectors(init: str) -> tuple[dict[str, torch.Tensor], PoseNetConfig]:
-    """``(state, PoseNetConfig)`` of the model whose detectors the export takes: "default" (the embedded model), an
-    exported ``.onnx`` (recovered) or a posenet checkpoint."""
+def start_model(init: str) -> tuple[dict[str, torch.Tensor], PoseNetConfig]:
+    """``(state, PoseNetConfig)`` of a model the run takes weights from (``init``'s detectors, ``head_init``'s
+    head): "default" (the embedded model), an exported ``.onnx`` (recovered) or a posenet checkpoint."""
     from train.checkpoint import load_checkpoint
     from train.posenet.from_onnx import recover
     from tvstream.api import DEFAULT_MODEL
@@ -50,7 +50,7 @@ def export_model(cfg: LandmarkTuneConfig, head_state: dict[str, torch.Tensor], c
 
     if cfg.size is None:
         raise ValueError("this config has no size to export (size None): the tuned head is the result")
-    state, init_cfg = init_detectors(cfg.init)
+    state, init_cfg = start_model(cfg.init)
     net, mcfg = landmark_network(cfg.size, state, init_cfg)
     net.head.load_state_dict(head_state)  # strict: the readout stage's head is this size's
     config = {"kind": KIND, "model": mcfg.to_dict(), "fit": {"recipe": "train.landmark_tune", **cfg.to_dict()},

@@ -7,6 +7,9 @@
 5. ``export``: ``WORK/export/model.pt`` (the whole network) and the ``.onnx`` (``export.py``); skipped with
    ``size`` None.
 
+With ``head_init`` the stages start from that model's head, pose flag and 3D convolution instead of MediaPipe's
+(``tvstream adapt`` runs them so on a venue's data, from the landmark model it adapts).
+
 The work folder keeps its config (``landmark_tune.json``); a run with another one there is refused with the
 settings that differ (RUN_ONLY settings, such as threads, may change).
 """
@@ -16,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -23,6 +27,9 @@ import torch
 from train.landmark_tune.config import LandmarkTuneConfig
 from tvstream.errors import CheckpointError
 from tvstream.json_documents import write_text_atomic
+
+if TYPE_CHECKING:
+    from train.landmark_tune.tune import Progress
 
 log = logging.getLogger(__name__)
 
@@ -61,9 +68,10 @@ def save_head(path: Path, head: torch.nn.Module, cfg: LandmarkTuneConfig, stage:
 def load_head_state(path: Path, cfg: LandmarkTuneConfig, stage: str) -> dict[str, torch.Tensor]:
     """The head state :func:`save_head` wrote for ``stage``, refused if another stage or config made it."""
     from train.checkpoint import load_checkpoint
-    from train.landmark_tune.tune import KIND, settings
+    from train.landmark_tune.tune import KIND, settings, upgrade
 
-    return load_checkpoint(path, expect={"kind": KIND, "stage": stage, "tune": settings(cfg)})["model"]
+    return load_checkpoint(path, expect={"kind": KIND, "stage": stage, "tune": settings(cfg)},
+                           upgrade=upgrade)["model"]
 
 
 class _Crops:
@@ -80,13 +88,15 @@ class _Crops:
         return self._data
 
 
-def run(cfg: LandmarkTuneConfig, work: Path, out: Path | None = None) -> Path:
+def run(cfg: LandmarkTuneConfig, work: Path, out: Path | None = None, progress: Progress | None = None) -> Path:
     """Run the stages not done yet in ``work``; returns the result: ``out`` (.onnx), or without a size to export
-    the readout stage's head checkpoint."""
+    the readout stage's head checkpoint. ``progress`` is told each tune step (``tune.tune``'s)."""
     from train.landmark_tune import crops, presence, readout3d, tune
 
     if cfg.size is not None and out is None:
         raise ValueError("an export needs an output path (out)")
+    if out is not None and out.with_suffix(".pt").absolute() == (work / "export" / "model.pt").absolute():
+        raise ValueError(f"{out}: its .pt twin would replace the export's checkpoint; write the model elsewhere")
     check_work(work, cfg)
     # ---- crops
     for source in crops.SOURCES:
@@ -99,7 +109,7 @@ def run(cfg: LandmarkTuneConfig, work: Path, out: Path | None = None) -> Path:
     # ---- tune
     tuned = tune.tuned_state(work / "tune", cfg)
     if tuned is None:
-        tuned = tune.tune(cfg, *data.get(), work / "tune")
+        tuned = tune.tune(cfg, *data.get(), work / "tune", progress)
     else:
         log.info("tune: %s holds all %d steps, skipped", work / "tune" / "last.pt", cfg.steps)
     # ---- presence

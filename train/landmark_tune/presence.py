@@ -8,6 +8,10 @@ of the photo plates (``train.posenet.empty.photo_squares``) labeled 0; binary cr
 
 Measured (``benchmarks/results/s45_rule.md``, LFT6P): with a flag that says nobody on person-free photos the run
 stopped giving a street video's tail light a skeleton and kept the cyclist (dev videos 0.252 -> 0.630).
+
+The flag starts as MediaPipe's; with ``head_init`` as that model's where it has one (a model made by this recipe:
+already trained against person-free squares, so the stage only follows the features the tune moved; ``tvstream
+adapt`` gives the venue's own plates as the negatives).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from train.landmark_tune.config import LandmarkTuneConfig
-from train.landmark_tune.tune import normalise
+from train.landmark_tune.tune import FLAG, init_head_state, normalise
 from train.posenet.empty import load_photos, photo_squares
 from train.posenet.model import LandmarkPoseHead
 from tvstream.errors import CheckpointError
@@ -28,18 +32,19 @@ from tvstream.skeleton import NUM_JOINTS
 
 log = logging.getLogger(__name__)
 
-BRANCH = "trunk.presence."  # the state keys the stage trains
-
 
 def flagged_head(cfg: LandmarkTuneConfig, tuned: dict[str, torch.Tensor]) -> LandmarkPoseHead:
-    """The tuned network with a pose flag: the ``tuned`` state (a head without one) and MediaPipe's flag."""
+    """The tuned network with a pose flag: the ``tuned`` state (a head without one, with its own 3D convolution
+    or the world landmarks') and the flag of ``head_init`` where it has one, else MediaPipe's."""
     torch.manual_seed(cfg.seed)
-    head = LandmarkPoseHead(cfg.trunk, NUM_JOINTS, presence=True)
-    head.load_pretrained()  # MediaPipe's flag; the rest is replaced by the tuned weights
-    missing, unexpected = head.load_state_dict(tuned, strict=False)
-    if unexpected or not all(k.startswith(BRANCH) for k in missing):
+    head = LandmarkPoseHead(cfg.trunk, NUM_JOINTS, presence=True, joints3d="joints3d.weight" in tuned)
+    flag = {} if cfg.head_init is None else {k: v for k, v in init_head_state(cfg).items() if k.startswith(FLAG)}
+    if not flag:
+        head.load_pretrained()  # MediaPipe's flag; the rest is replaced by the tuned weights
+    missing, unexpected = head.load_state_dict({**tuned, **flag}, strict=False)
+    if unexpected or not all(k.startswith(FLAG) for k in missing):
         raise CheckpointError(f"the tuned state is not this network's without its pose flag (missing "
-                              f"{[k for k in missing if not k.startswith(BRANCH)]}, unexpected {unexpected})")
+                              f"{[k for k in missing if not k.startswith(FLAG)]}, unexpected {unexpected})")
     return head
 
 
@@ -68,7 +73,7 @@ def train_presence(head: LandmarkPoseHead, render: dict[str, np.ndarray], real: 
     tic = time.perf_counter()
     for step in range(1, cfg.presence_steps + 1):
         x = normalise(torch.cat([people(render, real, n, g), photo_squares(photos, n, cfg.crop, g)])).to(cfg.device)
-        flag = head.trunk(x)[2][:, 0]  # (2n,) logits
+        flag = head.trunk(x, features=True)[2][:, 0]  # (2n,) logits (the 3D, world or own, is not read)
         loss = F.binary_cross_entropy_with_logits(flag, target)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()

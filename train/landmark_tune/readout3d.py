@@ -9,6 +9,10 @@ bias; ``W = (G + a I)^-1 (F^T Y + a W0^T)`` with ``G = F^T F``, ``a = ridge_lamb
 starting readout, ``Y`` the rendered crops' root-relative 3D (m, the pelvis's row 0, so its fitted row stays 0
 and the convolution reads exactly the fit's predictions).
 
+A tuned head that has its own 3D convolution already (the tune started from such a model, ``head_init``) keeps
+it as the starting readout: the start's convolution as the tune moved it with the features, as MediaPipe's start
+is the tuned world landmarks' recipes; the fit is then pulled toward that.
+
 Measured (``benchmarks/results/s45_rule.md``, LFT6P): lambda 0.01 on the design shards' training crops read the
 held-out design clips' 3D 2-35 mm nearer than the tuned convolution (ski_2 164.0 -> 118.8 mm, held-out shard
 ski_photo_0 168.8 -> 144.7), nearer than the default's own 3D on all four.
@@ -63,15 +67,19 @@ def ridge(gram: np.ndarray, cross: np.ndarray, prior: np.ndarray, lam: float) ->
 
 
 def readout_head(cfg: LandmarkTuneConfig, flagged: dict[str, torch.Tensor]) -> LandmarkPoseHead:
-    """The network with its own 3D convolution (``joints3d``), its other weights ``flagged``'s (a head with the
-    world landmarks' convolution and a pose flag), the convolution made as those world landmarks' recipes."""
+    """The network with its own 3D convolution (``joints3d``), its other weights ``flagged``'s (a head with a pose
+    flag), the convolution made as those world landmarks' recipes where ``flagged`` reads its 3D through them, else
+    ``flagged``'s own; root-relative (the pelvis's rows 0)."""
     head = LandmarkPoseHead(cfg.trunk, NUM_JOINTS, presence=True, joints3d=True)
-    missing, unexpected = head.load_state_dict(flagged, strict=False)
-    if sorted(missing) != ["joints3d.bias", "joints3d.weight"] or \
-            sorted(unexpected) != ["trunk.world.bias", "trunk.world.weight"]:
-        raise CheckpointError(f"the flagged state is not this network's with world landmarks (missing {missing}, "
-                              f"unexpected {unexpected})")
-    head.joints3d_from_world(flagged["trunk.world.weight"], flagged["trunk.world.bias"])
+    if "joints3d.weight" in flagged:
+        head.load_state_dict(flagged)  # strict: the same network
+    else:
+        missing, unexpected = head.load_state_dict(flagged, strict=False)
+        if sorted(missing) != ["joints3d.bias", "joints3d.weight"] or \
+                sorted(unexpected) != ["trunk.world.bias", "trunk.world.weight"]:
+            raise CheckpointError(f"the flagged state is not this network's with world landmarks (missing "
+                                  f"{missing}, unexpected {unexpected})")
+        head.joints3d_from_world(flagged["trunk.world.weight"], flagged["trunk.world.bias"])
     set_conv(head.joints3d, root_relative(conv_matrix(head.joints3d)))
     return head
 

@@ -16,6 +16,13 @@ it kept real people; its 3D is then refitted in closed form, ``readout3d``). Ada
 clipped to norm ``clip``, a linear warm-up times a cosine over the run (:func:`learning_rate`). ``last.pt`` is
 written every ``checkpoint_every`` steps through a temp file; a run resumed from it draws the same batches and
 reaches the same weights bit for bit.
+
+With ``head_init`` the run starts from that model's head instead of MediaPipe's file (its pose flag left out, as
+MediaPipe's is) and distils to that head, frozen: what a model already tuned this way (``tvstream adapt``'s start)
+reads of real people is what is held. A head with its own 3D convolution (``joints3d``, the readout stage's) keeps
+it: the 3D terms then read the joints' root-relative 3D from that convolution, on the features detached as the world
+landmarks' are, and the distillation's 3D is the frozen head's joints instead of its world landmarks. Where the
+start reads its 3D through the world landmarks, the run is the recipe's from another starting point.
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ import torch
 from train.checkpoint import load_checkpoint, save_checkpoint
 from train.landmark_tune.config import RUN_ONLY, LandmarkTuneConfig
 from train.posenet.model import MEAN, MIRROR, STD, LandmarkPoseHead
+from tvstream.errors import CheckpointError
 from tvstream.skeleton import NUM_JOINTS
 
 log = logging.getLogger(__name__)
@@ -45,6 +53,12 @@ Progress = Callable[[int, dict], None]  # (step done, its stats)
 def settings(cfg: LandmarkTuneConfig) -> dict:
     """What a checkpoint of ``cfg`` was made with (its RUN_ONLY settings left out: they may change on a resume)."""
     return {k: v for k, v in cfg.to_dict().items() if k not in RUN_ONLY}
+
+
+def upgrade(config: dict) -> dict:
+    """A stored checkpoint's config with the settings added since it was written at their defaults (``head_init``
+    None: MediaPipe's network, as every run before it), so that older runs still resume."""
+    return {**config, "tune": {**settings(LandmarkTuneConfig()), **config.get("tune", {})}}
 
 
 def learning_rate(step: int, cfg: LandmarkTuneConfig) -> float:
@@ -79,51 +93,84 @@ def draw(crops: dict[str, np.ndarray], n: int, g: torch.Generator, cfg: Landmark
     return {"x": normalise(x), "y2": y2, "vis": vis.float(), "y3": torch.nan_to_num(y3), "has3d": has3d.float()}
 
 
-def tune_losses(head: LandmarkPoseHead, frozen: torch.nn.Module, batch: dict[str, torch.Tensor], n_render: int,
-                cfg: LandmarkTuneConfig) -> dict[str, torch.Tensor]:
-    """The step's loss and its terms (``l2``, ``l3``, ``ld``) on ``batch``: rendered rows first, then ``n - n_render``
-    real rows (distilled to ``frozen``, the original network's trunk)."""
-    x = batch["x"]
+FLAG = "trunk.presence."  # the pose flag's state keys: left out of the tune, trained on its own (presence.py)
+
+
+def read(head: LandmarkPoseHead, x: torch.Tensor, detach3d: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """Normalised crops ``x (N, 3, S, S)`` -> the landmarks ``(N, 39, 5)`` (input pixels) and the 3D the losses
+    compare: the world landmarks ``(N, 33, 3)`` (m), or for a head with its own 3D convolution the joints' root-
+    relative 3D ``(N, K, 3)`` (m); with ``detach3d`` the 3D is read from the features detached."""
     n, m = x.shape[0], head.landmarks
     points, features, _ = head.trunk(x, features=True)  # (N, 39, 5) input pixels, (N, C, 2, 2)
-    world = head.trunk.world(features.detach() if cfg.detach3d else features).reshape(n, -1, 3)  # (N, 39, 3) m
+    features = features.detach() if detach3d else features
+    if head.joints3d is None:
+        return points, head.trunk.world(features).reshape(n, -1, 3)[:, :m]  # (N, 39*3, 1, 1) -> (N, 33, 3)
+    xyz = head.joints3d(features).reshape(n, head.joints, 3)  # (N, K*3, 1, 1) -> (N, K, 3)
+    return points, xyz - xyz[:, :1]
+
+
+def tune_losses(head: LandmarkPoseHead, frozen: LandmarkPoseHead, batch: dict[str, torch.Tensor], n_render: int,
+                cfg: LandmarkTuneConfig) -> dict[str, torch.Tensor]:
+    """The step's loss and its terms (``l2``, ``l3``, ``ld``) on ``batch``: rendered rows first, then ``n - n_render``
+    real rows (distilled to ``frozen``, the network the run started from)."""
+    x = batch["x"]
+    m = head.landmarks
+    points, three = read(head, x, cfg.detach3d)
     xy = head.rows @ points[:, :m, :2] * (2.0 / x.shape[-1]) - 1.0  # (N, K, 2) crop units
-    xyz = head.rows @ world[:, :m]  # (N, K, 3)
+    xyz = head.rows @ three if head.joints3d is None else three  # (N, K, 3)
     xyz = xyz - xyz[:, :1]
     vis, has3d = batch["vis"], batch["has3d"]
     l2 = ((xy - batch["y2"]).abs().sum(-1) * vis).sum() / vis.sum().clamp(min=1)
     l3 = ((xyz - batch["y3"]).abs().sum(-1).mean(-1) * has3d).sum() / has3d.sum().clamp(min=1)
     with torch.no_grad():
-        ref_points, ref_world, _ = frozen(x[n_render:])
+        ref_points, ref_three = read(frozen, x[n_render:])
     ld = (points[n_render:, :m, :2] - ref_points[:, :m, :2]).abs().mean() * (2.0 / x.shape[-1]) + \
-        (world[n_render:, :m] - ref_world[:, :m]).abs().mean()
+        (three[n_render:] - ref_three).abs().mean()
     return {"loss": l2 + l3 + cfg.distill * ld, "l2": l2, "l3": l3, "ld": ld}
 
 
+def init_head_state(cfg: LandmarkTuneConfig) -> dict[str, torch.Tensor]:
+    """``head_init``'s head weights (its ``head.*``, the prefix removed); refused where that head does not read
+    ``trunk``'s landmarks."""
+    from train.landmark_tune.export import start_model
+
+    state, model = start_model(cfg.head_init)
+    if model.head_read != "landmarks" or model.head_trunk != cfg.trunk:
+        raise CheckpointError(f"head_init {cfg.head_init}: its head reads the {model.head_read} of "
+                              f"{model.head_trunk}, not {cfg.trunk}'s landmarks")
+    return {k.removeprefix("head."): v for k, v in state.items() if k.startswith("head.")}
+
+
 def start_head(cfg: LandmarkTuneConfig) -> LandmarkPoseHead:
-    """The network the run starts from: MediaPipe's landmark network (``load_pretrained``), read as joints, without
-    its pose flag (trained later on its own, ``presence``). Weights the file does not set come from ``seed``."""
+    """The network the run starts from, without its pose flag (trained later on its own, ``presence``):
+    MediaPipe's landmark network (``load_pretrained``) read as joints, or ``head_init``'s head (with its own 3D
+    convolution where it has one). Weights the file does not set come from ``seed``."""
     torch.manual_seed(cfg.seed)
-    head = LandmarkPoseHead(cfg.trunk, NUM_JOINTS, presence=False)
-    head.load_pretrained()
+    if cfg.head_init is None:
+        head = LandmarkPoseHead(cfg.trunk, NUM_JOINTS, presence=False)
+        head.load_pretrained()
+        return head
+    state = {k: v for k, v in init_head_state(cfg).items() if not k.startswith(FLAG)}
+    head = LandmarkPoseHead(cfg.trunk, NUM_JOINTS, presence=False, joints3d="joints3d.weight" in state)
+    head.load_state_dict(state)  # strict: every weight the start's
     return head
 
 
 def tune(cfg: LandmarkTuneConfig, render: dict[str, np.ndarray], real: dict[str, np.ndarray], run_dir: Path,
          progress: Progress | None = None) -> dict[str, torch.Tensor]:
     """Fine-tune (or resume, from ``run_dir/last.pt``) to ``cfg.steps``; returns the tuned head's state."""
-    # ---- setup: the network, the frozen original it is distilled to, the optimiser, the batches' generator
+    # ---- setup: the network, the frozen start it is distilled to, the optimiser, the batches' generator
     torch.set_num_threads(cfg.threads)
     run_dir.mkdir(parents=True, exist_ok=True)
     ckpt_path = run_dir / "last.pt"
     head = start_head(cfg).to(cfg.device)
-    frozen = copy.deepcopy(head.trunk).eval().requires_grad_(False)
+    frozen = copy.deepcopy(head).eval().requires_grad_(False)
     optimiser = torch.optim.AdamW(head.parameters(), lr=cfg.lr, weight_decay=0.0)
     g = torch.Generator().manual_seed(cfg.seed)
     step = 0
     # ---- resume
     if ckpt_path.is_file():
-        state = load_checkpoint(ckpt_path, expect={"kind": KIND, "tune": settings(cfg)})
+        state = load_checkpoint(ckpt_path, expect={"kind": KIND, "tune": settings(cfg)}, upgrade=upgrade)
         head.load_state_dict(state["model"])
         optimiser.load_state_dict(state["optimizer"])
         g.set_state(state["rng"]["batches"])
@@ -170,5 +217,5 @@ def tuned_state(run_dir: Path, cfg: LandmarkTuneConfig) -> dict[str, torch.Tenso
     path = run_dir / "last.pt"
     if not path.is_file():
         return None
-    state = load_checkpoint(path, expect={"kind": KIND, "tune": settings(cfg)})
+    state = load_checkpoint(path, expect={"kind": KIND, "tune": settings(cfg)}, upgrade=upgrade)
     return state["model"] if state["step"] >= cfg.steps else None

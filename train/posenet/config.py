@@ -57,7 +57,7 @@ class PoseNetConfig:
     head_read: str = "heatmaps"
     # with head_read "landmarks", the 3D: "world" (the joints' recipes of MediaPipe's world landmarks) or "joints"
     # (a 2 x 2 convolution of its own on the same last map, K x 3 outputs: LandmarkPoseHead.joints3d, fitted by
-    # train.posenet.readout3d)
+    # train.landmark_tune.readout3d)
     landmark_3d: str = "world"
     detector: str = "boxnet"  # DETECTORS
     # with blazepose: the crop's half-size is this times the radius of MediaPipe's whole-body circle (1.0: MediaPipe's
@@ -218,7 +218,7 @@ SIZES: dict[str, PoseNetConfig] = {
     "real-full-landmarks": PoseNetConfig(crop_size=256, head_trunk="blazepose_full", head_read="landmarks",
                                          presence=True, detector="boxnet+blazepose", detector_box_scale=0.8,
                                          detector_min_score=0.8),
-    # ... with its 3D read by a convolution of its own, fitted to the joints (train.posenet.readout3d): session 46
+    # ... with its 3D read by a convolution of its own, fitted to the joints (train.landmark_tune): session 46
     "real-full-landmarks-joints": PoseNetConfig(crop_size=256, head_trunk="blazepose_full", head_read="landmarks",
                                                 landmark_3d="joints", presence=True, detector="boxnet+blazepose",
                                                 detector_box_scale=0.8, detector_min_score=0.8),

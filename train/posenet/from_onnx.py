@@ -4,7 +4,13 @@ The exporter folds every batch norm into the convolution before it (weight scale
 :class:`PoseNet` takes each convolution's folded weight, and the batch norm after it becomes the identity plus
 that bias (running mean 0, variance 1 - eps, scale 1). In eval mode the network is then the exported one
 (checked against ONNX Runtime by the tests); train it on with ``FitConfig.freeze_bn`` so that batch statistics
-do not replace the identity (the norms' scale and bias still learn).
+do not replace the identity (the norms' scale and bias still learn). Weights stored as int8 come back as the
+rounded values the graph computes with.
+
+The checkpoint keeps what the model carries beside its weights: its run-time settings (``config["run"]``, e.g. a
+landmark model's ``track_conf``), so that a model trained on from it runs as it did, and which weights the file
+stores as int8 (``config["export"]["int8"]``, as ``engines.export.export_onnx`` reads it), so that exported again
+it stores them as the file did.
 
 Run: ``python -m train.posenet.from_onnx MODEL.onnx OUT.pt``.
 """
@@ -23,6 +29,7 @@ from train.posenet.config import PoseNetConfig
 from train.posenet.model import PoseNet
 
 KIND = "posenet"
+INT8_SUFFIX = "__i8"  # engines.weight_storage.store_int8's name for a weight's int8 values
 
 
 def module_path(node_name: str) -> str:
@@ -62,9 +69,14 @@ def _norm_after(net: nn.Module) -> dict[str, nn.BatchNorm2d]:
 def recover(onnx_path: str | Path) -> tuple[PoseNet, dict]:
     """``(net, metadata config)`` from a pose-network ONNX; ``net`` in eval mode computes the exported graph."""
     import onnx
+
+    return _recover(onnx.load(str(onnx_path)), onnx_path)
+
+
+def _recover(model, onnx_path: str | Path) -> tuple[PoseNet, dict]:
+    """:func:`recover` of the loaded ``model`` (an ``onnx.ModelProto``) read from ``onnx_path``."""
     from onnx import numpy_helper
 
-    model = onnx.load(str(onnx_path))
     meta = json.loads({p.key: p.value for p in model.metadata_props}["tvstream"])
     if meta.get("config", {}).get("kind") != KIND:
         raise ValueError(f"{onnx_path}: not a pose-network export")
@@ -110,11 +122,26 @@ def recover(onnx_path: str | Path) -> tuple[PoseNet, dict]:
     return net.eval(), meta["config"]
 
 
+def int8_weights(model) -> list[str]:
+    """The names of the weights ``model`` (an ``onnx.ModelProto``) stores as int8 (``engines.weight_storage``:
+    ``NAME__i8`` beside its scale), sorted: what ``export_onnx``'s ``int8`` takes to store them so again."""
+    return sorted(i.name.removesuffix(INT8_SUFFIX) for g in _graphs(model.graph) for i in g.initializer
+                  if i.name.endswith(INT8_SUFFIX))
+
+
 def write_checkpoint(onnx_path: str | Path, out: str | Path) -> Path:
-    """Recover ``onnx_path`` into a checkpoint ``out`` that ``--init`` accepts (its step: the export's)."""
-    net, config = recover(onnx_path)
+    """Recover ``onnx_path`` into a checkpoint ``out`` that ``--init`` accepts (its step: the export's), with the
+    model's run-time settings and int8 weights in its config where it has any."""
+    import onnx
+
+    model = onnx.load(str(onnx_path))
+    net, config = _recover(model, onnx_path)
+    int8 = int8_weights(model)
+    carried = {**({"run": dict(config["run"])} if config.get("run") else {}),
+               **({"export": {"int8": int8}} if int8 else {})}
     return save_checkpoint(out, config={"kind": KIND, "model": net.cfg.to_dict(),  # tuples, as runs store it
-                                        "fit": {**config.get("fit", {}), "recovered_from": str(onnx_path)}},
+                                        "fit": {**config.get("fit", {}), "recovered_from": str(onnx_path)},
+                                        **carried},
                            step=int(config.get("step") or 0), model=net)
 
 

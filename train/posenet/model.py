@@ -164,7 +164,7 @@ class LandmarkPoseHead(nn.Module):
     The 3D (metres): with ``joints3d`` False the same recipe of MediaPipe's world landmarks; with ``joints3d``
     True a convolution of its own (``joints3d``, K x 3 outputs from the landmark network's last 2 x 2 map, the
     pelvis at 0), made as the world landmarks' recipe by :meth:`load_pretrained` and fitted to the joints by
-    ``train.posenet.readout3d`` (session 46: a fitted readout of the same features is 2-35 mm nearer)."""
+    ``train.landmark_tune.readout3d`` (session 46: a fitted readout of the same features is 2-35 mm nearer)."""
 
     def __init__(self, trunk: str, joints: int, presence: bool = False, joints3d: bool = False) -> None:
         super().__init__()
