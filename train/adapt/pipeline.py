@@ -843,6 +843,7 @@ def adapt(venue: Path, out: Path, cfg: AdaptConfig, work: Path, teacher, say: Sa
               "synth_frames": _rendered_frames(synth), "replay_rows": _replay_rows(work, cfg),
               "drawn": fitted.get("repeat", {}),  # fine_tune's
               "hold3d": fitted.get("weights", {}).get("hold3d", 0.0),
+              "recipe": fitted.get("recipe", "train.posenet.fit"),  # a landmark start: train.landmark_tune
               "plates": len(list((work / "plates").glob("*.png"))),
               "teacher_fps": round(labeled / teach_s, 2) if teach_s else None,
               "before": before, "after": after, "modes": modes, "seconds": seconds}

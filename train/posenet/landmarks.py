@@ -54,7 +54,7 @@ def landmark_network(size: str, init_state: dict, init_cfg: PoseNetConfig):
 
 def build(out: Path, size: str = "real-full-landmarks", init: Path | None = None) -> Path:
     """Write ``out`` (.onnx): ``init``'s detectors (default: the embedded model's) before MediaPipe's landmark
-    network; its checkpoint beside it (``out`` with ``.pt``)."""
+    network; its checkpoint beside it (``out`` with ``.ckpt.pt``; ``.pt`` is the export's torch twin)."""
     from engines.export import export_onnx
     from train.checkpoint import load_checkpoint, save_checkpoint
     from train.posenet.from_onnx import recover
@@ -68,7 +68,7 @@ def build(out: Path, size: str = "real-full-landmarks", init: Path | None = None
         ckpt = load_checkpoint(init, expect={"kind": KIND}, keys=("kind",))
         state, init_cfg = ckpt["model"], PoseNetConfig.from_dict(ckpt["config"]["model"])
     net, cfg = landmark_network(size, state, init_cfg)
-    ckpt = save_checkpoint(Path(out).with_suffix(".pt"), config={
+    ckpt = save_checkpoint(Path(out).with_suffix(".ckpt.pt"), config={
         "kind": KIND, "model": cfg.to_dict(),
         "fit": {"init": str(init), "note": "the init's detectors; MediaPipe's landmark network as it comes"}},
         step=0, model=net)

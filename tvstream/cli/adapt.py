@@ -152,7 +152,8 @@ def adapt(app: AppContext, venue: Path, out: Path, work: Path | None, teacher_na
                 f"against the clips' own labels than the model it started from ({truth[1]:.3f} < {truth[0]:.3f}): "
                 "keep using that one")
     mm = [report[key]["truth"].get("mpjpe") for key in ("before", "after")] if truth is not None else [None]
-    if None not in mm and mm[1] > mm[0] and start is not None and report.get("hold3d", 0.0) < 2:
+    holds = report.get("recipe", "train.posenet.fit") == "train.posenet.fit"  # a landmark start has no --hold-3d
+    if None not in mm and mm[1] > mm[0] and start is not None and holds and report.get("hold3d", 0.0) < 2:
         app.say(f"its 3D against the clips' own labels: MPJPE {mm[0]:.0f} -> {mm[1]:.0f} mm; --hold-3d 2 keeps more "
                 "of the 3D of the model it starts from, and less of the agreement gain "
                 "(benchmarks/results/s44_rule.md)")
