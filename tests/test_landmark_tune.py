@@ -102,6 +102,38 @@ def test_a_joint_lands_at_its_hand_computed_crop_coordinate_and_on_its_pixel():
     np.testing.assert_allclose([(2 * col + 1) / S - 1, (2 * row + 1) / S - 1], y2[5], atol=1 / S)
 
 
+def test_a_turned_crop_puts_the_joint_where_the_turn_takes_it_and_turns_its_3d():
+    """Turned by a quarter (a body lying with its shoulders to the right stands upright): a joint 30 px right of the
+    centre is 30 px above it in the crop, its pixel is there, and the 3D's x and y turn the same way (z kept)."""
+    from train.landmark_tune.crops import body_angle, cut, targets
+
+    image = np.zeros((150, 200, 3), np.uint8)
+    image[70, 150] = 255  # 30 px right of the centre (120.5, 70.5) of pixel centres -> edges
+    joints2d = np.zeros((17, 2), np.float32)
+    joints2d[5] = [150, 70]
+    joints3d = np.zeros((17, 3), np.float32)
+    joints3d[5] = [300.0, 0.0, 500.0]  # mm, right of the pelvis
+    cx, cy, side, a = 120.5, 70.5, 75.0, np.pi / 2
+    y2, _, y3 = targets(joints2d, np.ones(17, bool), joints3d, cx, cy, side, a)
+    np.testing.assert_allclose(y2[5], [0.0, -30 / 37.5], atol=1e-6)
+    np.testing.assert_allclose(y3[5], [0.0, -0.3, 0.5], atol=1e-6)
+    crop = cut(image, cx, cy, side, S, a).astype(float).sum(-1)
+    row, col = np.unravel_index(crop.argmax(), crop.shape)
+    np.testing.assert_allclose([(2 * col + 1) / S - 1, (2 * row + 1) / S - 1], y2[5], atol=1.5 / S)
+    # the body's angle, as the runtime's tracker reads it: hips below shoulders 0; shoulders right of hips a quarter
+    body = np.zeros((17, 2), np.float32)
+    hips, shoulders = [H36M_17.index("rhip"), H36M_17.index("lhip")], [H36M_17.index("rshoulder"),
+                                                                      H36M_17.index("lshoulder")]
+    body[hips], body[shoulders] = [[100, 100], [110, 100]], [[100, 50], [110, 50]]
+    known = np.ones(17, bool)
+    assert body_angle(body, known) == 0.0
+    body[shoulders] = [[150, 100], [150, 100]]
+    body[hips] = [[100, 100], [100, 100]]
+    assert body_angle(body, known) == pytest.approx(np.pi / 2)
+    known[hips[0]] = False
+    assert body_angle(body, known) is None
+
+
 def test_crops_of_a_rendered_shard_skip_its_design_clips_and_take_every_nth_frame(data: dict[str, Path]):
     """``skip_clips`` 1 of 2 clips, every 3rd of 12 labeled frames: 4 crops of the second clip; unjittered, the
     pattern's square (the labeled box) fills the crop's middle and its joints land where the box says."""
@@ -425,7 +457,7 @@ def test_the_export_puts_the_tuned_head_behind_the_default_model_s_detectors(tmp
     from train.posenet.from_onnx import recover
     from tvstream.api import open_model
 
-    cfg = LandmarkTuneConfig(steps=7, int8_crops=2)
+    cfg = LandmarkTuneConfig(steps=7, int8_crops=2, turn_p=0.5)
     torch.manual_seed(0)
     head = LandmarkPoseHead("blazepose_full", 17, presence=True, joints3d=True).state_dict()
     with pytest.raises(ValueError, match="needs the crops"):  # Full in float16 is over the limit: nothing left
@@ -436,6 +468,7 @@ def test_the_export_puts_the_tuned_head_behind_the_default_model_s_detectors(tmp
     ckpt = load_checkpoint(tmp_path / "model.pt")
     assert ckpt["config"]["model"]["landmark_3d"] == "joints" and ckpt["config"]["fit"]["steps"] == 7
     assert ckpt["config"]["run"] == {"track_conf": 0.95}
+    assert ckpt["config"]["model"]["crop_rotation"]  # it learnt turned crops (turn_p): it runs them
     assert open_model(out, "onnxruntime")[0].metadata.run_settings == {"track_conf": 0.95}
     int8 = ckpt["config"]["export"]["int8"]
     assert int8[0] == PERSON_DETECTOR and len(int8) > 1 and all(n.startswith(HEAD) for n in int8[1:])

@@ -37,6 +37,12 @@ class LandmarkTuneConfig:
     box_margin: float = 1.25
     jitter_scale: tuple[float, float] = (0.9, 1.2)  # side x U(a, b)
     jitter_shift: float = 0.07  # centre + U(-s, s) x side, each axis
+    # the share of crops turned with the body, as the runtime turns them (``crop_rotation``, MediaPipe's region of
+    # interest): the hips-to-shoulders direction upright, give or take U(-turn_jitter, turn_jitter) radians (the
+    # runtime's angle is the last frame's); the 2D and 3D targets in the turned crop's axes, and the exported model
+    # turns its crops (0: every crop upright, the recipe of sessions 45-46's LT46)
+    turn_p: float = 0.0
+    turn_jitter: float = 0.3
     # ---- fine-tuning (LFT6): the whole network; its 3D convolution reads the features detached
     trunk: str = "blazepose_full"
     # the network the tune starts from. None: MediaPipe's (``trunk``'s .tflite, the recipe). Else a model whose head
@@ -104,6 +110,8 @@ class LandmarkTuneConfig:
         if not 0 <= self.flip_p <= 1 or self.checkpoint_every < 1 or self.log_every < 1:
             raise ValueError(f"need flip_p in [0, 1], checkpoint_every and log_every >= 1, got {self.flip_p}, "
                              f"{self.checkpoint_every}, {self.log_every}")
+        if not 0 <= self.turn_p <= 1 or self.turn_jitter < 0:
+            raise ValueError(f"need turn_p in [0, 1] and turn_jitter >= 0, got {self.turn_p}, {self.turn_jitter}")
         if not 0 < self.jitter_scale[0] <= self.jitter_scale[1] or not 0 <= self.jitter_shift < 0.5:
             raise ValueError(f"bad jitter: scale {self.jitter_scale}, shift {self.jitter_shift}")
         size = SIZES.get(self.size) if self.size is not None else None

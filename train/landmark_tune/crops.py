@@ -14,6 +14,7 @@ written through a temp file and a rename, so a stopped run rebuilds at most the 
 from __future__ import annotations
 
 import logging
+import math
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -51,25 +52,42 @@ def jitter(cx: float, cy: float, side: float, cfg: LandmarkTuneConfig,
     return cx, cy, side
 
 
-def cut(image: np.ndarray, cx: float, cy: float, side: float, size: int) -> np.ndarray:
+def cut(image: np.ndarray, cx: float, cy: float, side: float, size: int, angle: float = 0.0) -> np.ndarray:
     """``image (H, W, 3)`` uint8 -> ``(size, size, 3)`` uint8: the square (pixel-edge coordinates) resampled
-    bilinearly, black outside the frame (``train.models.spatial.crop``, as the runtime cuts its crops)."""
+    bilinearly, black outside the frame (``train.models.spatial.crop``, as the runtime cuts its crops), turned by
+    ``angle`` (radians: the crop's up direction is ``(sin a, -cos a)`` in the frame)."""
     h, w = image.shape[:2]
     frame = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float()  # (1, 3, H, W)
     scale = torch.tensor([[side / w, side / h]])  # the square's half-side in the frame's normalised units
     centre = torch.tensor([[2 * cx / w - 1, 2 * cy / h - 1]])
-    out = crop(frame, scale, centre, size)[0]  # (3, size, size)
+    turn = torch.tensor([[math.cos(angle), math.sin(angle)]]) if angle else None
+    out = crop(frame, scale, centre, size, turn)[0]  # (3, size, size)
     return out.round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
 
 
 def targets(joints2d: np.ndarray, visible: np.ndarray, joints3d: np.ndarray, cx: float, cy: float,
-            side: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            side: float, angle: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One labeled frame's ``joints2d (K, 2)`` pixels (centres at integers, as labels are), ``visible (K,)``,
-    ``joints3d (K, 3)`` mm -> 2D in the crop's units (0 where unknown), in view and known, 3D root-relative in m."""
+    ``joints3d (K, 3)`` mm -> 2D in the crop's units (0 where unknown), in view and known, 3D root-relative in m;
+    both in the axes of a crop turned by ``angle`` (:func:`cut`; the graph turns a turned crop's 3D x and y back,
+    ``train.models.spatial.turn_points``)."""
     known = np.isfinite(joints2d).all(-1) & visible
-    y2 = np.where(known[:, None], (joints2d + 0.5 - [cx, cy]) / (side / 2), 0.0)  # +0.5: centres -> edges
+    back = np.array([[math.cos(angle), math.sin(angle)], [-math.sin(angle), math.cos(angle)]])  # frame -> crop
+    y2 = np.where(known[:, None], (joints2d + 0.5 - [cx, cy]) @ back.T / (side / 2), 0.0)  # +0.5: centres -> edges
     y3 = (joints3d - joints3d[:1]) / 1000.0 if np.isfinite(joints3d).all() else np.full_like(joints3d, np.nan)
+    y3 = np.concatenate([y3[:, :2] @ back.T, y3[:, 2:]], 1)
     return y2.astype(np.float32), known, y3.astype(np.float32)
+
+
+def body_angle(joints2d: np.ndarray, known: np.ndarray) -> float | None:
+    """The angle a turned crop of this body has (``tvstream.tracking.JointTracker.angle``'s: the hips-to-shoulders
+    direction upright); None unless both hips and shoulders are known."""
+    from tvstream.tracking import BODY_AXIS, HIPS, SHOULDERS
+
+    if not known[BODY_AXIS].all():
+        return None
+    dx, dy = joints2d[SHOULDERS].mean(0) - joints2d[HIPS].mean(0)
+    return float(np.arctan2(dx, -dy)) if dx or dy else None
 
 
 def crop_clip(video: Path, labels_path: Path, every: int, cfg: LandmarkTuneConfig,
@@ -94,9 +112,13 @@ def crop_clip(video: Path, labels_path: Path, every: int, cfg: LandmarkTuneConfi
                     min(box[2] - box[0], box[3] - box[1]) < MIN_BOX_PX:
                 continue
             cx, cy, side = jitter(*square(box, cfg.box_margin), cfg, rng)
+            angle = 0.0
+            if cfg.turn_p and rng.random() < cfg.turn_p:  # no draw at 0: the upright recipe's crops stay its own
+                body = body_angle(labels.joints2d[i], known)
+                angle = 0.0 if body is None else body + rng.uniform(-cfg.turn_jitter, cfg.turn_jitter)
             image = upright(frame.to_ndarray(format="rgb24"), round(frame.rotation / 90) % 4)  # as the labels
-            y2, vis, y3 = targets(labels.joints2d[i], known, labels.joints3d[i], cx, cy, side)
-            for key, value in zip(out, (cut(image, cx, cy, side, cfg.crop), y2, vis, y3, index)):
+            y2, vis, y3 = targets(labels.joints2d[i], known, labels.joints3d[i], cx, cy, side, angle)
+            for key, value in zip(out, (cut(image, cx, cy, side, cfg.crop, angle), y2, vis, y3, index)):
                 out[key].append(value)
     return out
 

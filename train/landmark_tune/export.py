@@ -9,6 +9,7 @@ stores as int8 (``export``); ``engines.export.export_onnx`` writes the model and
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ import torch
 from train.landmark_tune.config import LandmarkTuneConfig
 from train.landmark_tune.quantize import choose_int8
 from train.posenet.config import PoseNetConfig
+from train.posenet.model import PoseNet
 
 KIND = "posenet"
 log = logging.getLogger(__name__)
@@ -52,6 +54,10 @@ def export_model(cfg: LandmarkTuneConfig, head_state: dict[str, torch.Tensor], c
         raise ValueError("this config has no size to export (size None): the tuned head is the result")
     state, init_cfg = start_model(cfg.init)
     net, mcfg = landmark_network(cfg.size, state, init_cfg)
+    if cfg.turn_p:  # it learnt turned crops: it runs them (train.posenet.reconfigure's way, the same modules)
+        turned = PoseNet(replace(mcfg, crop_rotation=True)).eval()
+        turned.load_state_dict(net.state_dict())
+        net, mcfg = turned, turned.cfg
     net.head.load_state_dict(head_state)  # strict: the readout stage's head is this size's
     config = {"kind": KIND, "model": mcfg.to_dict(), "fit": {"recipe": "train.landmark_tune", **cfg.to_dict()},
               "run": {"track_conf": cfg.track_conf}, "export": {"int8": [PERSON_DETECTOR]}}
