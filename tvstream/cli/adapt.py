@@ -52,10 +52,12 @@ from tvstream.teacher.specs import DEFAULT_TEACHER, TEACHERS
 @click.option("--replay-subjects", type=click.IntRange(3), default=40, show_default=True, hidden=True)
 @click.option("--replay-seconds", type=click.FloatRange(0.2, 60), default=2.5, show_default=True, hidden=True)
 @click.option("--lr", type=click.FloatRange(0, min_open=True), default=None,
-              help="Learning rate (default: 1e-4 for the whole network, 5e-5 for the detector).")
+              help="Learning rate (default: 1e-4 for the whole network, 5e-5 for the detector; a start model that "
+                   "reads MediaPipe's landmarks is tuned by train.landmark_tune's recipe at 5e-5).")
 @click.option("--hold-3d", "hold3d", type=click.FloatRange(0), default=None, metavar="WEIGHT",
               help="Keep the 3D of the model adapt starts from on the venue's frames, with this weight: the "
-                   "teacher gives 2D alone. Default: 0.5 for the whole network from a start model, else 0. On "
+                   "teacher gives 2D alone. Default: 0.5 for the whole network from a start model, else 0 (a "
+                   "landmark start model holds its own reading by distillation instead: refused there). On "
                    "four rendered venues 0.5 kept nearly all of the gain in agreement with the teacher and 3-16 mm "
                    "MPJPE of the 3D that 0 lost; 2 kept more of the 3D but gave up the agreement gain.")
 @click.option("--device", default="cpu", show_default=True, help="cpu, or cuda on a GPU machine.")
