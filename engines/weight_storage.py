@@ -21,6 +21,7 @@ import numpy as np
 MIN_ELEMENTS = 1024  # smaller tensors (biases, norm statistics, grids) stay float32: no size to win
 INT8_MAX = 127
 EMBEDDED_MAX_BYTES = 10_000_000  # the embedded default model's file (tvstream/models/default.onnx) at most: 10 MB
+INT8_SUFFIX = "__i8"  # a weight stored as int8: NAME__i8 (its values) beside NAME__scale (store_int8)
 PERSON_DETECTOR = "net.person_detector."  # the exported graph's names of MediaPipe's person detector weights
 HEAD = "net.head."  # ... of the pose head's
 # what a pose network too large for the embedded model's limit in float16 stores as int8, in this order until it fits:
@@ -87,7 +88,8 @@ def store_int8(model, prefixes: tuple[str, ...], min_elements: int = MIN_ELEMENT
                 or int(np.prod(init.dims)) < min_elements):
             return None
         q, scale = quantize_int8(numpy_helper.to_array(init))
-        stored = [numpy_helper.from_array(q, f"{init.name}__i8"), numpy_helper.from_array(scale, f"{init.name}__scale")]
+        stored = [numpy_helper.from_array(q, f"{init.name}{INT8_SUFFIX}"),
+                  numpy_helper.from_array(scale, f"{init.name}__scale")]
         widened = f"{init.name}__i8_f32"
         return stored, [onnx.helper.make_node("Cast", [stored[0].name], [widened], to=onnx.TensorProto.FLOAT,
                                               name=f"{init.name}__i8_to_f32"),

@@ -578,3 +578,19 @@ def test_adapt_fine_tunes_a_landmark_start_by_the_recipe_on_the_venue_s_folders(
     stamps = {p: p.stat().st_mtime_ns for p in work.rglob("*") if p.is_file()}
     assert adapt.fine_tune(work, cfg, lambda *_: None) == ckpt  # a rerun: every stage is there
     assert {p: p.stat().st_mtime_ns for p in work.rglob("*") if p.is_file()} == stamps
+
+
+def test_a_landmark_tune_model_s_card_says_what_its_own_run_read():
+    """``train.default_model``'s ``trained_on`` for such a model comes from its fit record: another run (more steps,
+    other renders, turned crops, another start) gets another text, not session 46's."""
+    from train.default_model import landmark_tune_trained_on
+
+    base = {"recipe": "train.landmark_tune", **LandmarkTuneConfig(renders=("data/design",), real="data/cutouts",
+                                                                   plates="data/plates/train").to_dict()}
+    text = landmark_tune_trained_on(base)
+    assert "1500 steps" in text and "folders design," in text and "turned" not in text
+    assert "MediaPipe Pose's Full landmark network as it comes" in text and "track_conf 0.95" in text
+    other = landmark_tune_trained_on({**base, "steps": 800, "renders": ["w/synth", "w/replay"], "turn_p": 0.7,
+                                      "head_init": "venue/init.pt", "track_conf": 0.9})
+    assert "800 steps" in other and "folders synth, replay," in other and "70% of them turned" in other
+    assert "started from venue/init.pt" in other and "track_conf 0.9 " in other

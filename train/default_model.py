@@ -65,23 +65,28 @@ TRAINED_ON = ("The box detector: tvstream's synthetic world (train/synth/world.p
               "both ways: as it is and mirrored, one batch of two through the head, the mirrored read mirrored back "
               "(left and right joints swapped, x negated) and the two averaged (mirror_read, the flip test). "
               "No footage of the reference or dev clips.")
-# a model made by train.landmark_tune (session 46): the detectors of the model above, MediaPipe's Full landmark
-# network fine-tuned as its head
-TRAINED_ON_LANDMARK_TUNE = (
-    "The box detector and MediaPipe Pose's person detector: those of the default model of 2026-12-04 (fdcfded2; its "
-    "box detector trained on tvstream's synthetic world and 55 photographed cut-outs of real people labeled by "
-    "MediaPipe Pose Heavy, its person detector pose_detection.tflite, Apache-2.0, as it comes). The pose head: "
-    "MediaPipe Pose's Full landmark network (pose_landmark_full.tflite, Apache-2.0, trained by Google on real "
-    "people) read as MediaPipe reads it (its landmark regression at a 256 px crop; each H36M joint its recipe of "
-    "the 33 landmarks, tvstream.teacher.mapping), fine-tuned by train.landmark_tune (session 45's recipe, on a "
-    "2-core CPU): 1500 steps on 256 px crops of rendered athletes from 3 shards of the synthetic world (ski, studio "
-    "and varied cameras over photo plates; 2D and 3D labels) and of the 55 real cut-outs (MediaPipe Heavy's 2D, "
-    "and a distillation term holding the original network's reading of them), its 3D learnt by its last "
-    "convolution alone; then its pose flag alone on people against person-free crops of the training photo "
-    "plates; then its 3D read by a convolution of its own fitted by ridge regression to the rendered crops' 3D. "
-    "Its least harmful weights are stored as int8 to fit the 10 MB file (train.landmark_tune.quantize). It runs "
-    "with track_conf 0.95 (its own setting). No footage of the reference or dev clips.")
-TRAINED_ON_BY_RECIPE = {"train.landmark_tune": TRAINED_ON_LANDMARK_TUNE}
+
+
+def landmark_tune_trained_on(fit: dict) -> str:
+    """The card's ``trained_on`` for a model made by ``train.landmark_tune`` (session 46), from its fit record (the
+    recipe's config): what the run read is the run's, not a fixed text."""
+    shards = ", ".join(Path(r).name for r in fit.get("renders", ())) or "none"
+    turned = f", {fit['turn_p']:.0%} of them turned with the body" if fit.get("turn_p") else ""
+    start = fit.get("head_init") or "MediaPipe Pose's Full landmark network as it comes"
+    return (f"The box detector and MediaPipe Pose's person detector: those of {fit.get('init', 'default')}. The pose "
+            f"head: MediaPipe Pose's {fit.get('trunk', 'blazepose_full')} landmark network (Apache-2.0, trained by "
+            "Google on real people) read as MediaPipe reads it (its landmark regression at a 256 px crop; each H36M "
+            "joint its recipe of the 33 landmarks, tvstream.teacher.mapping), started from "
+            f"{start} and fine-tuned by train.landmark_tune on a CPU: {fit.get('steps')} steps on 256 px crops "
+            f"of rendered athletes (folders {shards}, their first {fit.get('skip_clips')} clips left out; 2D and 3D "
+            f"labels{turned}) and of the real people in {fit.get('real')} (a teacher's 2D, and a distillation "
+            "term holding the start's reading of them), its 3D learnt by its last convolution alone; then its pose "
+            f"flag alone on people against person-free crops of {fit.get('plates')}; then its 3D read by a "
+            "convolution of its own fitted by ridge regression to the rendered crops' 3D. Its least harmful weights "
+            f"are stored as int8 to fit the 10 MB file (train.landmark_tune.quantize). It runs with track_conf "
+            f"{fit.get('track_conf')} (its own setting).")
+
+
 
 
 def score(model: Path, bench: Path) -> dict:
@@ -111,7 +116,8 @@ def build_default_model(run_dir: Path, bench: Path, out: Path = PACKAGE_MODEL, f
     new = score(candidate, bench)
     old = score(out, bench) if out.is_file() else None
     groups = new["groups"]
-    card = {"trained_on": TRAINED_ON_BY_RECIPE.get(fit.get("recipe"), TRAINED_ON), "kind": "posenet",
+    trained_on = landmark_tune_trained_on(fit) if fit.get("recipe") == "train.landmark_tune" else TRAINED_ON
+    card = {"trained_on": trained_on, "kind": "posenet",
             "model": {"size": fit.get("model", fit.get("size")), "steps": state["step"],
                       "config": state["config"]["model"], **({"run": state["config"]["run"]}
                                                              if state["config"].get("run") else {})},

@@ -23,6 +23,14 @@ SHOULDERS = np.asarray([H36M_17.index("rshoulder"), H36M_17.index("lshoulder")])
 BODY_AXIS = np.concatenate([HIPS, SHOULDERS])  # the joints a turned crop's angle is read from
 
 
+def body_angle(pose2d: np.ndarray) -> float | None:
+    """The body's angle from upright (radians) in ``pose2d (K, 2)`` pixels: that of its hips-to-shoulders
+    direction (``atan2(dx, -dy)``: 0 upright, a quarter turn with the shoulders to the right of the hips), the angle
+    a crop turned with the body has (MediaPipe's region of interest); None where that direction is not finite."""
+    dx, dy = pose2d[SHOULDERS].mean(axis=0) - pose2d[HIPS].mean(axis=0)
+    return float(np.arctan2(dx, -dy)) if math.isfinite(dx) and math.isfinite(dy) and (dx or dy) else None
+
+
 def core_confidence(conf: np.ndarray) -> float:
     """Mean of ``conf (K,)`` per-joint confidence over the 12 :data:`CORE_JOINTS` (NaN stays NaN)."""
     conf = np.asarray(conf)
@@ -90,8 +98,8 @@ class JointTracker:
         at least ``joint_conf``."""
         if not (np.asarray(conf)[BODY_AXIS] >= self.joint_conf).all():
             return 0.0
-        dx, dy = pose2d[SHOULDERS].mean(axis=0) - pose2d[HIPS].mean(axis=0)
-        return float(np.arctan2(dx, -dy)) if math.isfinite(dx) and math.isfinite(dy) and (dx or dy) else 0.0
+        a = body_angle(pose2d)
+        return 0.0 if a is None else a
 
     def update(self, pose2d: np.ndarray, conf: np.ndarray | None, detected: bool, alone: bool = True) -> None:
         """Take frame t's ``pose2d (K, 2)`` model pixels and ``conf (K,)``; sets the row frame t + 1 gets.

@@ -80,14 +80,12 @@ def targets(joints2d: np.ndarray, visible: np.ndarray, joints3d: np.ndarray, cx:
 
 
 def body_angle(joints2d: np.ndarray, known: np.ndarray) -> float | None:
-    """The angle a turned crop of this body has (``tvstream.tracking.JointTracker.angle``'s: the hips-to-shoulders
-    direction upright); None unless both hips and shoulders are known."""
-    from tvstream.tracking import BODY_AXIS, HIPS, SHOULDERS
+    """The angle a turned crop of this body has (``tvstream.tracking.body_angle``, as the runtime's tracker reads
+    it); None unless both hips and shoulders are known."""
+    from tvstream.tracking import BODY_AXIS
+    from tvstream.tracking import body_angle as angle
 
-    if not known[BODY_AXIS].all():
-        return None
-    dx, dy = joints2d[SHOULDERS].mean(0) - joints2d[HIPS].mean(0)
-    return float(np.arctan2(dx, -dy)) if dx or dy else None
+    return angle(joints2d) if known[BODY_AXIS].all() else None
 
 
 def crop_clip(video: Path, labels_path: Path, every: int, cfg: LandmarkTuneConfig,

@@ -24,12 +24,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from engines.weight_storage import INT8_SUFFIX
 from train.checkpoint import save_checkpoint
 from train.posenet.config import PoseNetConfig
 from train.posenet.model import PoseNet
 
 KIND = "posenet"
-INT8_SUFFIX = "__i8"  # engines.weight_storage.store_int8's name for a weight's int8 values
 
 
 def module_path(node_name: str) -> str:
