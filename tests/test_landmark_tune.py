@@ -15,7 +15,7 @@ import torch
 from train.data.pattern_video import pattern_labels, write_pattern_video
 from train.landmark_tune.config import LandmarkTuneConfig
 from train.posenet.model import LandmarkPoseHead
-from tvstream.errors import CheckpointError
+from tvstream.errors import CheckpointError, LabelError
 from tvstream.labels import save_labels
 from tvstream.manifest import VideoEntry, write_manifest
 from tvstream.skeleton import H36M_17
@@ -163,6 +163,47 @@ def test_a_teacher_s_joints_below_min_confidence_count_as_not_in_view(data: dict
         [(_, _, rows)] = list(build_crops(_cfg(real=str(data["real"]), min_confidence=threshold), "real"))
         vis = np.stack(rows["vis"])
         assert len(vis) == 6 and (vis.sum(1) == in_view).all() and vis[:, unsure].any() == (threshold == 0.0)
+
+
+def test_the_rendered_crops_are_drawn_per_crop_per_shard_or_per_scenario(tmp_path: Path):
+    """Two ski shards (2 clips, 1 clip) and a dive shard (1 clip), in the folders' order; 7 crops: 4 of a_ski, 1 of
+    b_ski, 2 of c_dive.
+    "shard" gives each shard a third, "scenario" ski and dive a half each, spread evenly over their crops."""
+    from train.landmark_tune.crops import draw_weights
+
+    for name, clips, scenario in (("a_ski", 2, "ski"), ("b_ski", 1, "ski"), ("c_dive", 1, "dive")):
+        shard = tmp_path / "renders" / name
+        shard.mkdir(parents=True)
+        entries = []
+        for cam in range(clips):
+            video = write_pattern_video(shard / f"c{cam}.mp4", 2, camera=cam)
+            save_labels(shard / f"c{cam}.npz", pattern_labels(2, camera=cam))
+            entries.append(VideoEntry(video=video, labels=shard / f"c{cam}.npz", camera=f"c{cam}"))
+        write_manifest(shard / "manifest.json", entries)
+        (shard / "synth_config.json").write_text(json.dumps({"scenario": scenario}))
+    clip = np.array([0, 0, 0, 1, 2, 3, 3])  # a_ski's clips 0 and 1, b_ski's clip 2, c_dive's clip 3
+    cfg = _cfg(renders=(str(tmp_path / "renders"),), skip_clips=0)
+    assert draw_weights(cfg, clip) is None
+    np.testing.assert_allclose(draw_weights(dataclasses.replace(cfg, render_draw="shard"), clip),
+                               [1 / 12] * 4 + [1 / 3] + [1 / 6] * 2)
+    np.testing.assert_allclose(draw_weights(dataclasses.replace(cfg, render_draw="scenario"), clip),
+                               [1 / 10] * 5 + [1 / 4] * 2)
+    with pytest.raises(LabelError, match="clip 4 of 4 clips"):
+        draw_weights(dataclasses.replace(cfg, render_draw="shard"), np.array([0, 4]))
+    with pytest.raises(ValueError, match="render_draw must be one of"):
+        _cfg(render_draw="clip")
+
+
+def test_a_weighted_draw_takes_rows_by_their_weight():
+    """A row of weight 0 is never drawn; two rows of weights 3 : 1 come about 3 : 1 (4000 draws)."""
+    from train.landmark_tune.tune import draw
+
+    crops = _crops(4, True, 0)
+    g = torch.Generator().manual_seed(0)
+    batch = draw(crops, 4000, g, _cfg(flip_p=0.0), torch.tensor([0.0, 3.0, 0.0, 1.0]))
+    first = batch["y2"][:, 0, 0]
+    picked = [(first == float(crops["y2"][i, 0, 0])).sum().item() for i in range(4)]
+    assert picked[0] == picked[2] == 0 and sum(picked) == 4000 and 2.7 < picked[1] / picked[3] < 3.3
 
 
 # ---- tune ------------------------------------------------------------------------------------------------------
@@ -588,9 +629,10 @@ def test_a_landmark_tune_model_s_card_says_what_its_own_run_read():
     base = {"recipe": "train.landmark_tune", **LandmarkTuneConfig(renders=("data/design",), real="data/cutouts",
                                                                    plates="data/plates/train").to_dict()}
     text = landmark_tune_trained_on(base)
-    assert "1500 steps" in text and "folders design," in text and "turned" not in text
+    assert "1500 steps" in text and "folders design," in text and "turned" not in text and "drawn" not in text
     assert "MediaPipe Pose's Full landmark network as it comes" in text and "track_conf 0.95" in text
     other = landmark_tune_trained_on({**base, "steps": 800, "renders": ["w/synth", "w/replay"], "turn_p": 0.7,
-                                      "head_init": "venue/init.pt", "track_conf": 0.9})
+                                      "head_init": "venue/init.pt", "track_conf": 0.9, "render_draw": "scenario"})
     assert "800 steps" in other and "folders synth, replay," in other and "70% of them turned" in other
     assert "started from venue/init.pt" in other and "track_conf 0.9 " in other
+    assert "each scenario drawn as often" in other

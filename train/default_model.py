@@ -72,14 +72,16 @@ def landmark_tune_trained_on(fit: dict) -> str:
     recipe's config): what the run read is the run's, not a fixed text."""
     shards = ", ".join(Path(r).name for r in fit.get("renders", ())) or "none"
     turned = f", {fit['turn_p']:.0%} of them turned with the body" if fit.get("turn_p") else ""
+    drawn = {"shard": ", each folder drawn as often", "scenario": ", each scenario drawn as often"}.get(
+        fit.get("render_draw", "crop"), "")
     start = fit.get("head_init") or "MediaPipe Pose's Full landmark network as it comes"
     return (f"The box detector and MediaPipe Pose's person detector: those of {fit.get('init', 'default')}. The pose "
             f"head: MediaPipe Pose's {fit.get('trunk', 'blazepose_full')} landmark network (Apache-2.0, trained by "
             "Google on real people) read as MediaPipe reads it (its landmark regression at a 256 px crop; each H36M "
             "joint its recipe of the 33 landmarks, tvstream.teacher.mapping), started from "
             f"{start} and fine-tuned by train.landmark_tune on a CPU: {fit.get('steps')} steps on 256 px crops "
-            f"of rendered athletes (folders {shards}, their first {fit.get('skip_clips')} clips left out; 2D and 3D "
-            f"labels{turned}) and of the real people in {fit.get('real')} (a teacher's 2D, and a distillation "
+            f"of rendered athletes (folders {shards}, their first {fit.get('skip_clips')} clips left out{drawn}; 2D "
+            f"and 3D labels{turned}) and of the real people in {fit.get('real')} (a teacher's 2D, and a distillation "
             "term holding the start's reading of them), its 3D learnt by its last convolution alone; then its pose "
             f"flag alone on people against person-free crops of {fit.get('plates')}; then its 3D read by a "
             "convolution of its own fitted by ridge regression to the rendered crops' 3D. Its least harmful weights "

@@ -13,7 +13,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from train.landmark_tune.config import TRUNKS, LandmarkTuneConfig
+from train.landmark_tune.config import RENDER_DRAWS, TRUNKS, LandmarkTuneConfig
 from tvstream.errors import CheckpointError, ExitStatus, LabelError, TvstreamError
 
 EPILOG = """stages (each skipped when its output is in WORK; a stopped run goes on where it stopped):
@@ -47,6 +47,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                     help="start from this model's head (a .onnx, a posenet .pt or 'default') instead of MediaPipe's")
     ap.add_argument("--steps", type=int, metavar="N", help=f"fine-tuning steps (default {d.steps})")
     ap.add_argument("--lr", type=float, help=f"fine-tuning learning rate (default {d.lr})")
+    ap.add_argument("--render-draw", choices=RENDER_DRAWS,
+                    help=f"draw the rendered crops per crop, per shard or per scenario, each as often as each other "
+                         f"(default {d.render_draw})")
     ap.add_argument("--presence-steps", type=int, metavar="N", help=f"pose-flag steps (default {d.presence_steps})")
     ap.add_argument("--seed", type=int, help=f"crops' jitter, batches, fresh weights (default {d.seed})")
     ap.add_argument("--threads", type=int, help=f"torch threads (default {d.threads})")
@@ -68,6 +71,7 @@ def make_config(args: argparse.Namespace) -> LandmarkTuneConfig:
             raise LabelError(f"--config {args.config}: not a readable JSON file ({exc})") from None
     cfg = LandmarkTuneConfig.from_dict(base)
     flags = {"trunk": args.trunk, "steps": args.steps, "lr": args.lr, "presence_steps": args.presence_steps,
+             "render_draw": args.render_draw,
              "seed": args.seed, "threads": args.threads, "device": args.device}
     paths = {"renders": tuple(str(Path(r).resolve()) for r in args.renders), "real": str(Path(args.real).resolve()),
              "plates": str(Path(args.plates).resolve())}

@@ -13,6 +13,7 @@ from train.posenet.config import LANDMARK_CROP, SIZES
 
 TRUNKS = ("blazepose_lite", "blazepose_full")  # train.pretrained.mediapipe.TRUNKS, without importing torch
 # settings that change how a run goes, not what it makes: free to differ on a rerun (a resumed run is exact)
+RENDER_DRAWS = ("crop", "shard", "scenario")  # LandmarkTuneConfig.render_draw
 RUN_ONLY = ("threads", "device", "checkpoint_every", "log_every")
 
 
@@ -62,6 +63,10 @@ class LandmarkTuneConfig:
     # cannot pull the trunk from its reading of real people (LFT6; without it LFT2's real people were lost)
     detach3d: bool = True
     batch_render: int = 8
+    # how the rendered crops are drawn: "crop" (every crop as likely: a shard weighs as many crops as it has),
+    # "shard" (each rendered shard as often as each other) or "scenario" (each scenario as often as each other:
+    # its synth_config's, e.g. three dive shards among ski, studio and varied ones weigh a quarter, not a half)
+    render_draw: str = "crop"
     batch_real: int = 8
     flip_p: float = 0.5  # mirrored crops: joints swapped left for right, x negated
     contrast: tuple[float, float] = (0.7, 1.3)  # (x - 0.5) x U(a, b) + 0.5 + U(-brightness, brightness)
@@ -110,6 +115,8 @@ class LandmarkTuneConfig:
         if not 0 <= self.flip_p <= 1 or self.checkpoint_every < 1 or self.log_every < 1:
             raise ValueError(f"need flip_p in [0, 1], checkpoint_every and log_every >= 1, got {self.flip_p}, "
                              f"{self.checkpoint_every}, {self.log_every}")
+        if self.render_draw not in RENDER_DRAWS:
+            raise ValueError(f"render_draw must be one of {', '.join(RENDER_DRAWS)}, got {self.render_draw!r}")
         if not 0 <= self.turn_p <= 1 or self.turn_jitter < 0:
             raise ValueError(f"need turn_p in [0, 1] and turn_jitter >= 0, got {self.turn_p}, {self.turn_jitter}")
         if not 0 < self.jitter_scale[0] <= self.jitter_scale[1] or not 0 <= self.jitter_shift < 0.5:

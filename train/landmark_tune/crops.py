@@ -13,6 +13,7 @@ written through a temp file and a rename, so a stopped run rebuilds at most the 
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
@@ -136,16 +137,39 @@ def render_shards(folders: tuple[str, ...]) -> list[Path]:
     return shards
 
 
+def render_entries(cfg: LandmarkTuneConfig) -> list[tuple[Path, object]]:
+    """``(shard, manifest entry)`` of each labeled rendered clip the crops are cut from (each shard's clips from
+    ``skip_clips`` on), in the crops files' clip order."""
+    return [(shard, e) for shard in render_shards(cfg.renders) for e in discover(shard)[cfg.skip_clips:] if e.labels]
+
+
 def source_clips(cfg: LandmarkTuneConfig, source: str) -> list[tuple[Path, Path]]:
     """``(video, labels)`` of ``source``: "render" (each shard's clips from ``skip_clips`` on) or "real"."""
-    if source == "render":
-        entries = [e for shard in render_shards(cfg.renders) for e in discover(shard)[cfg.skip_clips:]]
-    else:
-        entries = discover(cfg.real)
-    clips = [(Path(e.video), Path(e.labels)) for e in entries if e.labels]
+    entries = [e for _, e in render_entries(cfg)] if source == "render" else [e for e in discover(cfg.real) if e.labels]
+    clips = [(Path(e.video), Path(e.labels)) for e in entries]
     if not clips:
         raise LabelError(f"no labeled clips for the {source} crops ({cfg.renders if source == 'render' else cfg.real})")
     return clips
+
+
+def scenario(shard: Path) -> str:
+    """A rendered shard's scenario (its ``synth_config.json``'s), else its folder's name."""
+    recipe = shard / "synth_config.json"
+    return str(json.loads(recipe.read_text()).get("scenario", shard.name)) if recipe.is_file() else shard.name
+
+
+def draw_weights(cfg: LandmarkTuneConfig, clip: np.ndarray) -> np.ndarray | None:
+    """Each rendered crop's chance of being drawn (``render_draw``; ``clip``: the crops' clip numbers): None for
+    "crop" (every crop alike), else 1 / (the crops of its group) / (the groups), a shard or a scenario per group."""
+    if cfg.render_draw == "crop":
+        return None
+    keys = [str(shard) if cfg.render_draw == "shard" else scenario(shard) for shard, _ in render_entries(cfg)]
+    if len(keys) <= int(clip.max()):
+        raise LabelError(f"the rendered crops name clip {int(clip.max())} of {len(keys)} clips in {cfg.renders}: "
+                         f"the folders changed since the crops were cut (remove WORK/crops to cut them again)")
+    _, group = np.unique(np.asarray(keys)[clip], return_inverse=True)
+    counts = np.bincount(group)
+    return 1.0 / (counts[group] * len(counts))
 
 
 def build_crops(cfg: LandmarkTuneConfig, source: str) -> Iterator[tuple[int, int, dict[str, list]]]:

@@ -40,6 +40,7 @@ import torch
 
 from train.checkpoint import load_checkpoint, save_checkpoint
 from train.landmark_tune.config import RUN_ONLY, LandmarkTuneConfig
+from train.landmark_tune.crops import draw_weights
 from train.posenet.model import MEAN, MIRROR, STD, LandmarkPoseHead
 from tvstream.errors import CheckpointError
 from tvstream.skeleton import NUM_JOINTS
@@ -74,10 +75,15 @@ def normalise(x: torch.Tensor) -> torch.Tensor:
     return (x - mean.to(x.device)) / std.to(x.device)
 
 
-def draw(crops: dict[str, np.ndarray], n: int, g: torch.Generator, cfg: LandmarkTuneConfig) -> dict[str, torch.Tensor]:
-    """``n`` random rows of ``crops`` (``crops.FIELDS``), augmented: ``x (n, 3, S, S)`` normalised, ``y2 (n, K, 2)``,
-    ``vis (n, K)`` float, ``y3 (n, K, 3)`` (0 where unknown), ``has3d (n,)`` float."""
-    pick = torch.randint(len(crops["x"]), (n,), generator=g).numpy()
+def draw(crops: dict[str, np.ndarray], n: int, g: torch.Generator, cfg: LandmarkTuneConfig,
+         weights: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    """``n`` random rows of ``crops`` (``crops.FIELDS``; each as likely, or by ``weights``), augmented: ``x (n, 3,
+    S, S)`` normalised, ``y2 (n, K, 2)``, ``vis (n, K)`` float, ``y3 (n, K, 3)`` (0 where unknown), ``has3d (n,)``
+    float."""
+    if weights is None:
+        pick = torch.randint(len(crops["x"]), (n,), generator=g).numpy()
+    else:
+        pick = torch.multinomial(weights, n, replacement=True, generator=g).numpy()
     x = torch.from_numpy(crops["x"][pick]).permute(0, 3, 1, 2).float() / 255  # (n, S, S, 3) -> (n, 3, S, S)
     y2, vis = torch.from_numpy(crops["y2"][pick]), torch.from_numpy(crops["vis"][pick])
     y3 = torch.from_numpy(crops["y3"][pick])
@@ -167,6 +173,8 @@ def tune(cfg: LandmarkTuneConfig, render: dict[str, np.ndarray], real: dict[str,
     frozen = copy.deepcopy(head).eval().requires_grad_(False)
     optimiser = torch.optim.AdamW(head.parameters(), lr=cfg.lr, weight_decay=0.0)
     g = torch.Generator().manual_seed(cfg.seed)
+    weights = draw_weights(cfg, render["clip"])
+    weights = None if weights is None else torch.from_numpy(weights)
     step = 0
     # ---- resume
     if ckpt_path.is_file():
@@ -184,7 +192,7 @@ def tune(cfg: LandmarkTuneConfig, render: dict[str, np.ndarray], real: dict[str,
             lr = learning_rate(step, cfg)
             for group in optimiser.param_groups:
                 group["lr"] = lr
-            parts = draw(render, cfg.batch_render, g, cfg), draw(real, cfg.batch_real, g, cfg)
+            parts = draw(render, cfg.batch_render, g, cfg, weights), draw(real, cfg.batch_real, g, cfg)
             batch = {k: torch.cat([p[k] for p in parts]).to(cfg.device) for k in parts[0]}
             terms = tune_losses(head, frozen, batch, cfg.batch_render, cfg)
             loss = terms["loss"]
