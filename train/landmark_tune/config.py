@@ -12,8 +12,8 @@ from dataclasses import asdict, dataclass, fields
 from train.posenet.config import LANDMARK_CROP, SIZES
 
 TRUNKS = ("blazepose_lite", "blazepose_full")  # train.pretrained.mediapipe.TRUNKS, without importing torch
-# settings that change how a run goes, not what it makes: free to differ on a rerun (a resumed run is exact)
 RENDER_DRAWS = ("crop", "shard", "scenario")  # LandmarkTuneConfig.render_draw
+# settings that change how a run goes, not what it makes: free to differ on a rerun (a resumed run is exact)
 RUN_ONLY = ("threads", "device", "checkpoint_every", "log_every")
 
 
