@@ -386,6 +386,7 @@ def test_the_presence_stage_changes_the_pose_flag_and_nothing_else(data: dict[st
     assert all(torch.equal(before[k], v) for k, v in tuned.items())
     stats = train_presence(head, _crops(3, True, 0), _crops(2, False, 1), cfg)
     assert stats["step"] == 2 and np.isfinite(stats["bce"])
+    assert stats["lr"] == pytest.approx(1e-3 * (2 / 30) * 0.5)  # step 2 of 2: warm-up 2/30, the cosine at its half
     changed = {k for k, v in head.state_dict().items() if not torch.equal(v, before[k])}
     assert changed and all(k.startswith("trunk.presence.") for k in changed)
 

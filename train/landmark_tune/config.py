@@ -73,7 +73,11 @@ class LandmarkTuneConfig:
     brightness: float = 0.1
     # ---- the pose flag (LFT6P): the presence branch alone, people's crops against person-free plate squares
     presence_steps: int = 300
+    # Adam at presence_lr, warmed up over presence_warmup steps, then a cosine to 0: at a constant 1e-3 the flag's
+    # logits swung by tens from step to step (BCE 0.0 to 33, the flag on empty crops 0 or 1) and the flag kept was
+    # the last step's, whatever it was (session 47's LT47: on people 0.81 at its last step)
     presence_lr: float = 1e-3
+    presence_warmup: int = 30
     presence_batch: int = 16  # people, and as many person-free crops
     # ---- the 3D readout: a ridge fit of the joints' root-relative 3D from the last map, pulled toward the tuned
     # readout with lambda x trace(G) / dim (0.01: 2-35 mm nearer than the tuned convolution on the design sets)
@@ -105,8 +109,9 @@ class LandmarkTuneConfig:
                              f"got {self.crop}")
         if min(self.steps, self.presence_steps, self.batch_render, self.batch_real, self.presence_batch) < 1:
             raise ValueError("steps, presence_steps and the batches must be >= 1")
-        if min(self.skip_clips, self.warmup) < 0 or min(self.render_every, self.real_every) < 1:
-            raise ValueError(f"need skip_clips, warmup >= 0 and every >= 1, got {self.skip_clips}, {self.warmup}, "
+        if min(self.skip_clips, self.warmup, self.presence_warmup) < 0 or min(self.render_every, self.real_every) < 1:
+            raise ValueError(f"need skip_clips, warmup, presence_warmup >= 0 and every >= 1, got {self.skip_clips}, "
+                             f"{self.warmup}, {self.presence_warmup}, "
                              f"{self.render_every}, {self.real_every}")
         if min(self.lr, self.presence_lr, self.box_margin) <= 0 or min(self.clip, self.distill, self.ridge_lambda) < 0:
             raise ValueError("lr, presence_lr and box_margin must be > 0; clip, distill and ridge_lambda >= 0")

@@ -4,7 +4,8 @@ MediaPipe's pose flag (``trunk.presence``, a branch on the landmark network's st
 person is in the crop; after fine-tuning the features it reads have moved. Each step shows it ``presence_batch``
 people's crops (rendered and cut-outs, as cropped for the fine-tuning) labeled 1 and as many person-free squares
 of the photo plates (``train.posenet.empty.photo_squares``) labeled 0; binary cross-entropy on its logit, Adam at
-``presence_lr``. Every other weight is frozen and comes out bit for bit as it went in.
+``presence_lr``, warmed up over ``presence_warmup`` steps, then a cosine to 0 (so the flag kept is a settled one).
+Every other weight is frozen and comes out bit for bit as it went in.
 
 Measured (``benchmarks/results/s45_rule.md``, LFT6P): with a flag that says nobody on person-free photos the run
 stopped giving a street video's tail light a skeleton and kept the cyclist (dev videos 0.252 -> 0.630).
@@ -24,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from train.landmark_tune.config import LandmarkTuneConfig
-from train.landmark_tune.tune import FLAG, init_head_state, normalise
+from train.landmark_tune.tune import FLAG, init_head_state, normalise, warm_cosine
 from train.posenet.empty import load_photos, photo_squares
 from train.posenet.model import LandmarkPoseHead
 from tvstream.errors import CheckpointError
@@ -72,6 +73,9 @@ def train_presence(head: LandmarkPoseHead, render: dict[str, np.ndarray], real: 
     stats: dict[str, float] = {}
     tic = time.perf_counter()
     for step in range(1, cfg.presence_steps + 1):
+        lr = warm_cosine(step - 1, cfg.presence_lr, cfg.presence_warmup, cfg.presence_steps)
+        for group in optimiser.param_groups:
+            group["lr"] = lr
         x = normalise(torch.cat([people(render, real, n, g), photo_squares(photos, n, cfg.crop, g)])).to(cfg.device)
         flag = head.trunk(x, features=True)[2][:, 0]  # (2n,) logits (the 3D, world or own, is not read)
         loss = F.binary_cross_entropy_with_logits(flag, target)
@@ -80,7 +84,7 @@ def train_presence(head: LandmarkPoseHead, render: dict[str, np.ndarray], real: 
         optimiser.step()
         p = torch.sigmoid(flag.detach())
         stats = {"step": step, "bce": float(loss.detach()), "people": float(p[:n].mean()),
-                 "empty": float(p[n:].mean()), "elapsed_s": time.perf_counter() - tic}
+                 "empty": float(p[n:].mean()), "lr": lr, "elapsed_s": time.perf_counter() - tic}
         if step % cfg.log_every == 0 or step == cfg.presence_steps:
             log.info("presence step %d/%d: bce %.3f, flag on people %.2f, on empty crops %.2f, %.0f s", step,
                      cfg.presence_steps, stats["bce"], stats["people"], stats["empty"], stats["elapsed_s"])

@@ -62,11 +62,16 @@ def upgrade(config: dict) -> dict:
     return {**config, "tune": {**settings(LandmarkTuneConfig()), **config.get("tune", {})}}
 
 
+def warm_cosine(step: int, peak: float, warmup: int, steps: int) -> float:
+    """A learning rate at ``step`` (0-based): a linear warm-up over ``warmup`` steps times a cosine from ``peak``
+    at step 0 to 0 at ``steps``."""
+    warm = min(1.0, (step + 1) / warmup) if warmup else 1.0
+    return peak * warm * 0.5 * (1.0 + math.cos(math.pi * step / steps))
+
+
 def learning_rate(step: int, cfg: LandmarkTuneConfig) -> float:
-    """The recipe's schedule at ``step`` (0-based): a linear warm-up over ``warmup`` steps times a cosine from
-    ``lr`` at step 0 to 0 at ``steps``."""
-    warm = min(1.0, (step + 1) / cfg.warmup) if cfg.warmup else 1.0
-    return cfg.lr * warm * 0.5 * (1.0 + math.cos(math.pi * step / cfg.steps))
+    """The tune's schedule at ``step`` (0-based): :func:`warm_cosine` of ``lr``, ``warmup``, ``steps``."""
+    return warm_cosine(step, cfg.lr, cfg.warmup, cfg.steps)
 
 
 def normalise(x: torch.Tensor) -> torch.Tensor:
