@@ -872,6 +872,35 @@ def test_reexport_with_a_graph_change_installs_other_outputs_of_the_same_weights
     assert shipped.model_hash == meta.model_hash and "Then read both ways." in json.dumps(shipped.config)
 
 
+def test_reconfigure_sets_a_model_s_own_track_conf_keeping_its_weights_and_other_run_settings(tmp_path: Path,
+                                                                                                   capsys):
+    """``--track-conf 0.98`` over a model that carries 0.95: the export runs with 0.98, the same weights (hash) and
+    int8 choice; a value out of [0, 1] is refused before anything is written."""
+    from engines.backends import load_backend
+    from engines.export import export_onnx
+    from train.checkpoint import load_checkpoint, save_checkpoint
+    from train.posenet.reconfigure import main, reconfigure
+
+    torch.manual_seed(1)
+    cfg = SIZES["tiny"]
+    config = {"kind": "posenet", "model": cfg.to_dict(), "fit": {}, "run": {"track_conf": 0.95},
+              "export": {"int8": ["detector."]}}
+    ckpt = save_checkpoint(tmp_path / "last.pt", config=config, step=7, model=PoseNet(cfg))
+    before = export_onnx(ckpt, tmp_path / "m.onnx")
+    main([str(ckpt), str(tmp_path / "sure" / "last.pt"), "--track-conf", "0.98"])
+    sure = load_checkpoint(tmp_path / "sure" / "last.pt", expect={"kind": "posenet"}, keys=("kind",))
+    assert sure["config"]["run"] == {"track_conf": 0.98} and sure["config"]["export"] == {"int8": ["detector."]}
+    assert sure["config"]["fit"]["reconfigured"]["track_conf"] == 0.98 and sure["step"] == 7
+    after = export_onnx(tmp_path / "sure" / "last.pt", tmp_path / "sure.onnx")
+    assert after.model_hash == before.model_hash and before.run_settings == {"track_conf": 0.95}
+    assert load_backend(tmp_path / "sure.onnx", "onnxruntime").metadata.run_settings == {"track_conf": 0.98}
+    with pytest.raises(ValueError, match="numbers in \\[0, 1\\]"):
+        reconfigure(ckpt, tmp_path / "bad" / "last.pt", {"track_conf": 1.5})
+    with pytest.raises(ValueError, match="named in track_conf"):
+        reconfigure(ckpt, tmp_path / "bad" / "last.pt", {"keep_conf": 0.5})
+    assert not (tmp_path / "bad").exists()
+
+
 def test_expose_detections_adds_the_output_to_an_older_export(tmp_path: Path):
     import onnx
     import onnxruntime as ort
