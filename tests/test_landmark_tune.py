@@ -637,3 +637,5 @@ def test_a_landmark_tune_model_s_card_says_what_its_own_run_read():
     assert "800 steps" in other and "folders synth, replay," in other and "70% of them turned" in other
     assert "started from venue/init.pt" in other and "track_conf 0.9 " in other
     assert "each scenario drawn as often" in other
+    sure = landmark_tune_trained_on(base, {"track_conf": 0.98})
+    assert "track_conf 0.98 (its own setting; the recipe's 0.95, changed by train.posenet.reconfigure)" in sure

@@ -67,14 +67,18 @@ TRAINED_ON = ("The box detector: tvstream's synthetic world (train/synth/world.p
               "No footage of the reference or dev clips.")
 
 
-def landmark_tune_trained_on(fit: dict) -> str:
+def landmark_tune_trained_on(fit: dict, run: dict | None = None) -> str:
     """The card's ``trained_on`` for a model made by ``train.landmark_tune`` (session 46), from its fit record (the
-    recipe's config): what the run read is the run's, not a fixed text."""
+    recipe's config) and the run settings it carries (``run``; ``train.posenet.reconfigure`` may have changed the
+    recipe's): what the run read is the run's, not a fixed text."""
     shards = ", ".join(Path(r).name for r in fit.get("renders", ())) or "none"
     turned = f", {fit['turn_p']:.0%} of them turned with the body" if fit.get("turn_p") else ""
     drawn = {"shard": ", each folder drawn as often", "scenario": ", each scenario drawn as often"}.get(
         fit.get("render_draw", "crop"), "")
     start = fit.get("head_init") or "MediaPipe Pose's Full landmark network as it comes"
+    track_conf = (run or {}).get("track_conf", fit.get("track_conf"))
+    changed = (f"; the recipe's {fit.get('track_conf')}, changed by train.posenet.reconfigure"
+               if track_conf != fit.get("track_conf") else "")
     return (f"The box detector and MediaPipe Pose's person detector: those of {fit.get('init', 'default')}. The pose "
             f"head: MediaPipe Pose's {fit.get('trunk', 'blazepose_full')} landmark network (Apache-2.0, trained by "
             "Google on real people) read as MediaPipe reads it (its landmark regression at a 256 px crop; each H36M "
@@ -86,7 +90,7 @@ def landmark_tune_trained_on(fit: dict) -> str:
             f"flag alone on people against person-free crops of {fit.get('plates')}; then its 3D read by a "
             "convolution of its own fitted by ridge regression to the rendered crops' 3D. Its least harmful weights "
             f"are stored as int8 to fit the 10 MB file (train.landmark_tune.quantize). It runs with track_conf "
-            f"{fit.get('track_conf')} (its own setting).")
+            f"{track_conf} (its own setting{changed}).")
 
 
 
@@ -118,7 +122,8 @@ def build_default_model(run_dir: Path, bench: Path, out: Path = PACKAGE_MODEL, f
     new = score(candidate, bench)
     old = score(out, bench) if out.is_file() else None
     groups = new["groups"]
-    trained_on = landmark_tune_trained_on(fit) if fit.get("recipe") == "train.landmark_tune" else TRAINED_ON
+    trained_on = (landmark_tune_trained_on(fit, state["config"].get("run")) if fit.get("recipe") == "train.landmark_tune"
+                  else TRAINED_ON)
     card = {"trained_on": trained_on, "kind": "posenet",
             "model": {"size": fit.get("model", fit.get("size")), "steps": state["step"],
                       "config": state["config"]["model"], **({"run": state["config"]["run"]}
