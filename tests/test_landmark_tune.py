@@ -622,15 +622,21 @@ def test_adapt_fine_tunes_a_landmark_start_by_the_recipe_on_the_venue_s_folders(
     assert {p: p.stat().st_mtime_ns for p in work.rglob("*") if p.is_file()} == stamps
 
 
-def test_a_landmark_tune_model_s_card_says_what_its_own_run_read():
+def test_a_landmark_tune_model_s_card_says_what_its_own_run_read(data: dict[str, Path], tmp_path: Path):
     """``train.default_model``'s ``trained_on`` for such a model comes from its fit record: another run (more steps,
-    other renders, turned crops, another start) gets another text, not session 46's."""
+    other renders, turned crops, another start) gets another text, not session 46's; folders by their last parts
+    (not the machine's paths), a render folder still here by its shards."""
     from train.default_model import landmark_tune_trained_on
 
-    base = {"recipe": "train.landmark_tune", **LandmarkTuneConfig(renders=("data/design",), real="data/cutouts",
-                                                                   plates="data/plates/train").to_dict()}
+    base = {"recipe": "train.landmark_tune", **LandmarkTuneConfig(
+        renders=(str(tmp_path / "gone" / "design"),), real="/somewhere/data/cutouts",
+        plates="/somewhere/data/plates/train").to_dict()}
     text = landmark_tune_trained_on(base)
     assert "1500 steps" in text and "folders design," in text and "turned" not in text and "drawn" not in text
+    assert "real people in data/cutouts " in text and "crops of plates/train;" in text and "/somewhere" not in text
+    assert "those of the embedded default model it was built beside" in text
+    here = landmark_tune_trained_on({**base, "renders": [str(data["renders"])]})
+    assert "folders renders: shards shard_a," in here
     assert "MediaPipe Pose's Full landmark network as it comes" in text and "track_conf 0.95" in text
     other = landmark_tune_trained_on({**base, "steps": 800, "renders": ["w/synth", "w/replay"], "turn_p": 0.7,
                                       "head_init": "venue/init.pt", "track_conf": 0.9, "render_draw": "scenario"})

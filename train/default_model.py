@@ -38,6 +38,7 @@ import time
 from pathlib import Path
 
 from engines.weight_storage import EMBEDDED_MAX_BYTES
+from tvstream.errors import LabelError
 from tvstream.json_documents import write_text_atomic
 from tvstream.sysinfo import cpu_model
 
@@ -71,7 +72,19 @@ def landmark_tune_trained_on(fit: dict, run: dict | None = None) -> str:
     """The card's ``trained_on`` for a model made by ``train.landmark_tune`` (session 46), from its fit record (the
     recipe's config) and the run settings it carries (``run``; ``train.posenet.reconfigure`` may have changed the
     recipe's): what the run read is the run's, not a fixed text."""
-    shards = ", ".join(Path(r).name for r in fit.get("renders", ())) or "none"
+    def short(folder: str | None) -> str:  # the card names folders, not this machine's paths
+        return "/".join(Path(folder).parts[-2:]) if folder else "none"
+
+    renders = tuple(fit.get("renders", ()))
+    shards = ", ".join(Path(r).name for r in renders) or "none"
+    try:  # the shards themselves, where the folders are still here (the world's shard names say what they are)
+        from train.landmark_tune.crops import render_shards
+
+        shards = f"{shards}: shards {', '.join(s.name for s in render_shards(renders))}" if renders else shards
+    except (LabelError, OSError):
+        pass
+    init = fit.get("init", "default")
+    init = "the embedded default model it was built beside" if init == "default" else init
     turned = f", {fit['turn_p']:.0%} of them turned with the body" if fit.get("turn_p") else ""
     drawn = {"shard": ", each folder drawn as often", "scenario": ", each scenario drawn as often"}.get(
         fit.get("render_draw", "crop"), "")
@@ -79,15 +92,15 @@ def landmark_tune_trained_on(fit: dict, run: dict | None = None) -> str:
     track_conf = (run or {}).get("track_conf", fit.get("track_conf"))
     changed = (f"; the recipe's {fit.get('track_conf')}, changed by train.posenet.reconfigure"
                if track_conf != fit.get("track_conf") else "")
-    return (f"The box detector and MediaPipe Pose's person detector: those of {fit.get('init', 'default')}. The pose "
+    return (f"The box detector and MediaPipe Pose's person detector: those of {init}. The pose "
             f"head: MediaPipe Pose's {fit.get('trunk', 'blazepose_full')} landmark network (Apache-2.0, trained by "
             "Google on real people) read as MediaPipe reads it (its landmark regression at a 256 px crop; each H36M "
             "joint its recipe of the 33 landmarks, tvstream.teacher.mapping), started from "
             f"{start} and fine-tuned by train.landmark_tune on a CPU: {fit.get('steps')} steps on 256 px crops "
             f"of rendered athletes (folders {shards}, their first {fit.get('skip_clips')} clips left out{drawn}; 2D "
-            f"and 3D labels{turned}) and of the real people in {fit.get('real')} (a teacher's 2D, and a distillation "
+            f"and 3D labels{turned}) and of the real people in {short(fit.get('real'))} (a teacher's 2D, and a distillation "
             "term holding the start's reading of them), its 3D learnt by its last convolution alone; then its pose "
-            f"flag alone on people against person-free crops of {fit.get('plates')}; then its 3D read by a "
+            f"flag alone on people against person-free crops of {short(fit.get('plates'))}; then its 3D read by a "
             "convolution of its own fitted by ridge regression to the rendered crops' 3D. Its least harmful weights "
             f"are stored as int8 to fit the 10 MB file (train.landmark_tune.quantize). It runs with track_conf "
             f"{track_conf} (its own setting{changed}).")
