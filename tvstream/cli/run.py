@@ -71,9 +71,10 @@ FEW_DETECTED_SHARE = 0.1  # ... that reports the athlete in fewer than this shar
                    "from twice the detail, at about 0.8x the speed. Experimental: through the run its gain on small "
                    "people was not steady, and on the held-out real reference clips it scored lower (0.552 -> 0.519).")
 @click.option("--fast", is_flag=True,
-              help="A model that reads each crop twice, as it is and mirrored (the default model), reads it once "
-                   "(the same weights; written once into the model cache, needs torch): about 1.4x the frames a "
-                   "second, a little less accurate (rendered bench PCK@0.2 0.784 -> 0.775, MPJPE 135 -> 141 mm; "
+              help="A model that reads each crop twice, as it is and mirrored (the default model until session "
+                   "47; the default now reads once, and runs as it is), reads it once (the same weights; written "
+                   "once into the model cache, needs torch): about 1.4x the frames a second, a little less accurate "
+                   "(session 34's default: rendered bench PCK@0.2 0.784 -> 0.775, MPJPE 135 -> 141 mm; "
                    "benchmarks/results/s34_rule.md). For live use on a slow CPU.")
 @click.option("--select", type=click.Choice(SELECT_POLICIES), default="largest", show_default=True,
               help="Which person is the athlete at the start (and after it was gone longer than --hold): the "
