@@ -33,6 +33,15 @@ OPTIONAL_OUTPUTS = ("mask", "conf", DETECTIONS, PERSON)  # conf (N, K) per-joint
 RUN_SETTINGS = ("track_conf",)  # each a number in [0, 1]
 
 
+def bad_run_settings(run) -> list[str]:
+    """The names in ``run`` (a model's ``config["run"]``) that are not :data:`RUN_SETTINGS` or not numbers in
+    [0, 1] (``["run"]`` where it is not a dict): what a model carrying them is refused for."""
+    if not isinstance(run, dict):
+        return ["run"]
+    return [k for k, v in run.items() if k not in RUN_SETTINGS or isinstance(v, bool)
+            or not isinstance(v, (int, float)) or not 0 <= v <= 1]
+
+
 @dataclass(frozen=True)
 class ModelMetadata:
     """The contract between an exported model and the runtime."""
@@ -108,9 +117,7 @@ class ModelMetadata:
                                   f"[{INPUT_NAME!r}] or [{INPUT_NAME!r}, {TRACK_INPUT!r}]")
         if len(self.input_size) != 2 or min(self.input_size) < 16:
             raise CheckpointError(f"{source}: bad input_size {self.input_size}")
-        run = (self.config or {}).get("run", {})
-        bad = [k for k, v in run.items() if k not in RUN_SETTINGS or isinstance(v, bool)
-               or not isinstance(v, (int, float)) or not 0 <= v <= 1] if isinstance(run, dict) else ["run"]
+        bad = bad_run_settings((self.config or {}).get("run", {}))
         if bad:
             raise CheckpointError(f"{source}: unknown or bad run-time settings {bad} (a model may carry "
                                   f"{', '.join(RUN_SETTINGS)}, each in [0, 1])")

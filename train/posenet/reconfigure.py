@@ -29,13 +29,13 @@ KIND = "posenet"
 def reconfigure(checkpoint: Path, out: Path, run: dict[str, float] | None = None, **settings) -> PoseNetConfig:
     """Write ``out``: ``checkpoint``'s pose network with ``settings`` (names in :data:`RUN_TIME_SETTINGS`) and the
     runtime's settings ``run`` (names in ``engines.metadata.RUN_SETTINGS``, numbers in [0, 1]) over its own."""
-    from engines.metadata import RUN_SETTINGS
+    from engines.metadata import RUN_SETTINGS, bad_run_settings
 
     unknown = set(settings) - set(RUN_TIME_SETTINGS)
     if unknown:
         raise ValueError(f"not run-time settings: {sorted(unknown)} (these are: {', '.join(RUN_TIME_SETTINGS)})")
     run = dict(run or {})
-    bad = sorted(k for k, v in run.items() if k not in RUN_SETTINGS or isinstance(v, bool) or not 0 <= v <= 1)
+    bad = bad_run_settings(run)
     if bad:
         raise ValueError(f"run settings must be numbers in [0, 1] named in {', '.join(RUN_SETTINGS)}, got "
                          f"{ {k: run[k] for k in bad} }")
