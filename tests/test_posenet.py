@@ -840,6 +840,41 @@ def test_reexport_installs_the_same_weights_with_their_card_and_refuses_other_we
     assert installed.read_bytes() == before
 
 
+def test_build_installs_only_a_better_model_and_its_card_names_the_replaced_one_by_hash(tmp_path: Path,
+                                                                                        monkeypatch):
+    import shutil
+
+    import train.default_model as default_model
+    from train.checkpoint import save_checkpoint
+
+    _, meta, onnx_path = _export_tiny_with_real_norms(tmp_path)
+    installed = tmp_path / "package" / "default.onnx"
+    installed.parent.mkdir()
+    shutil.copyfile(onnx_path, installed)
+    torch.manual_seed(2)
+    other = save_checkpoint(tmp_path / "other" / "last.pt", step=9, model=PoseNet(SIZES["tiny"]),
+                            config={"kind": "posenet", "model": SIZES["tiny"].to_dict(), "fit": {}})
+
+    def scores(pck: float, mpjpe: float) -> dict:
+        group = {"frames": 10, "pck": pck, "mpjpe": mpjpe}
+        return {"groups": {"bench (all)": group, "sample_ski": group}, "ms_per_frame": 1.0}
+
+    # the installed model scores 0.5 / 100 mm; the candidate first 0.6 / 120 mm (2D better, 3D worse), then better
+    table = {installed: scores(0.5, 100.0)}
+    monkeypatch.setattr(default_model, "score", lambda model, bench: table.get(model, table["new"]))
+    table["new"] = scores(0.6, 120.0)
+    before = installed.read_bytes()
+    with pytest.raises(SystemExit, match="not better on the bench set"):
+        default_model.build_default_model(other, tmp_path, installed)
+    assert installed.read_bytes() == before
+    table["new"] = scores(0.6, 90.0)
+    card = default_model.build_default_model(other, tmp_path, installed)
+    assert installed.read_bytes() != before and card["model"]["steps"] == 9
+    assert card["replaced"] == meta.model_hash and card["replaced_scores"]["bench (all)"]["pck"] == 0.5
+    assert card["file"]["hash"] != meta.model_hash and str(tmp_path) not in json.dumps(card)  # no machine paths
+    assert json.loads(installed.with_suffix(".json").read_text()) == json.loads(json.dumps(card))
+
+
 def test_reexport_with_a_graph_change_installs_other_outputs_of_the_same_weights_and_says_so(tmp_path: Path,
                                                                                              monkeypatch):
     import shutil
