@@ -634,10 +634,9 @@ def test_adapt_refuses_what_a_landmark_start_cannot_take_before_making_anything(
     from train.posenet.config import SIZES
     from tvstream.errors import TvstreamError
 
-    monkeypatch.setitem(SIZES, "lite-landmarks-joints", replace(SIZES["real-lite-landmarks"], landmark_3d="joints"))
-    start = str(_landmark_start(tmp_path / "start.pt", "lite-landmarks-joints"))
+    start = str(_landmark_start(tmp_path / "start.pt", "real-lite-landmarks-joints"))
     assert landmark_start(AdaptConfig(init=start)) == landmark_start(AdaptConfig(init=start, hold3d=0.0)) == \
-        "lite-landmarks-joints"
+        "real-lite-landmarks-joints"
     refused = {"--part detector": {"part": "detector", "replay": None}, "--hold-3d": {"hold3d": 0.5},
                "--replay CACHE": {"replay": str(tmp_path)}, "--size tiny": {"size": "tiny"},
                "--size real-full-landmarks-joints": {"size": "real-full-landmarks-joints"}}
@@ -654,10 +653,11 @@ def test_adapt_refuses_what_a_landmark_start_cannot_take_before_making_anything(
         adapt(venue, tmp_path / "v.onnx", AdaptConfig(init=start, part="detector", replay=None), tmp_path / "work",
               None, lambda _msg: None, lambda *_: None)
     assert not (tmp_path / "work").exists()
-    assert landmark_tune_size("real-lite-landmarks") == "lite-landmarks-joints"  # the readout stage makes its 3D
+    assert landmark_tune_size("real-lite-landmarks") == "real-lite-landmarks-joints"  # the readout makes its 3D
     assert landmark_tune_size("real-full-landmarks") == "real-full-landmarks-joints"
-    monkeypatch.delitem(SIZES, "lite-landmarks-joints")
-    world = str(_landmark_start(tmp_path / "world.pt", "real-lite-landmarks"))
-    with pytest.raises(TvstreamError, match="real-lite-landmarks model cannot be adapted"):
+    # a landmark size with no twin that reads the 3D with a convolution of its own
+    monkeypatch.setitem(SIZES, "odd-landmarks", replace(SIZES["real-lite-landmarks"], detector_width=8))
+    world = str(_landmark_start(tmp_path / "world.pt", "odd-landmarks"))
+    with pytest.raises(TvstreamError, match="odd-landmarks model cannot be adapted"):
         landmark_start(AdaptConfig(init=world))
     assert landmark_start(AdaptConfig(init=None, size="tiny")) is None  # a heatmap network: train.posenet.fit

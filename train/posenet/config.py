@@ -225,6 +225,11 @@ SIZES: dict[str, PoseNetConfig] = {
     "real-lite-landmarks": PoseNetConfig(crop_size=256, head_trunk="blazepose_lite", head_read="landmarks",
                                          presence=True, detector="boxnet+blazepose", detector_box_scale=0.8,
                                          detector_min_score=0.8),
+    # ... with its 3D read by a convolution of its own (train.landmark_tune --trunk blazepose_lite): the faster size of
+    # the speed curve (session 48)
+    "real-lite-landmarks-joints": PoseNetConfig(crop_size=256, head_trunk="blazepose_lite", head_read="landmarks",
+                                                landmark_3d="joints", presence=True, detector="boxnet+blazepose",
+                                                detector_box_scale=0.8, detector_min_score=0.8),
     "tiny": PoseNetConfig(frame_size=(72, 128), detector_stride=2, detector_width=4, crop_size=32, width=4,
                           up_channels=8),  # tests
 }
