@@ -1,8 +1,10 @@
 """Speed against accuracy over model sizes (as MediaPipe's Lite / Full / Heavy): bench PCK and MPJPE vs ms/frame.
 
-Run: ``python -m benchmarks.size_curve NAME=MODEL.onnx [NAME=MODEL.onnx ...] --bench data/bench``; writes
-``benchmarks/results/size_curve.{json,md,png}``. Each model is scored alone (detector on every frame) on the
-bench set and timed at batch 1 with ONNX Runtime on this machine, all in one run.
+Run: ``python -m benchmarks.size_curve NAME=MODEL.onnx [NAME=MODEL.onnx ...] --bench data/bench [--mode pipeline]
+[--name NAME]``; writes ``benchmarks/results/NAME.{json,md,png}`` (default ``size_curve``). Each model is scored on
+the bench set alone (``--mode model``: the detector on every frame) or through ``tvstream run``'s pipeline
+(``--mode pipeline``: the crop following the joints, each model with its own settings) and timed at batch 1 with
+ONNX Runtime on this machine, all in one run.
 """
 
 from __future__ import annotations
@@ -26,12 +28,15 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--speed-only", action="append", default=[], metavar="NAME=MODEL.onnx",
                     help="a size timed but not scored (e.g. not trained at the same budget)")
     ap.add_argument("--note", default="", help="a line under the table (e.g. how long each size trained)")
+    ap.add_argument("--mode", choices=("model", "pipeline"), default="model",
+                    help="score the model alone (detector on every frame) or through the run's pipeline")
+    ap.add_argument("--name", default="size_curve", help="results file name (default size_curve)")
     args = ap.parse_args(argv)
     groups = clip_groups(args.bench, sample=True)
     rows = []
     for item in args.models:
         name, _, path = item.partition("=")
-        r = bench_model(path, groups)
+        r = bench_model(path, groups, args.mode)
         rows.append({"name": name, "model": path, "ms_per_frame": r["ms_per_frame"], "onnx_mb": r["onnx_bytes"] / 2**20,
                      "bench": r["groups"]["bench (all)"], "sample_ski": r["groups"]["sample_ski"]})
     from engines.backends import load_backend
@@ -42,10 +47,11 @@ def main(argv: list[str] | None = None) -> None:
         rows.append({"name": name, "model": path, "ms_per_frame": latency_ms(load_backend(path, "onnxruntime")),
                      "onnx_mb": Path(path).stat().st_size / 2**20, "bench": None, "sample_ski": None})
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "size_curve.json").write_text(json.dumps(rows, indent=1) + "\n")
+    (RESULTS / f"{args.name}.json").write_text(json.dumps(rows, indent=1) + "\n")
     lines = ["# Model sizes: speed against accuracy", "",
              f"Machine: {cpu_model()}; {time.strftime('%Y-%m-%d %H:%M')}. ms/frame: model only, batch 1, ONNX Runtime "
-             "on this CPU (median of 60). Bench: every bench clip, the model alone (detector on every frame).", "",
+             "on this CPU (median of 60). Bench: every bench clip, " + ("the model alone (detector on every frame)."
+             if args.mode == "model" else "through `tvstream run`'s pipeline (each model with its own settings)."), "",
              "| size | ms/frame | ONNX MB | bench PCK@0.2 | bench MPJPE | bench P-MPJPE | box IoU | sample PCK@0.2 |",
              "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
@@ -57,7 +63,7 @@ def main(argv: list[str] | None = None) -> None:
                      f"{b['p_mpjpe']:.1f} | {b['box_iou']:.3f} | {s['pck']:.3f} |")
     if args.note:
         lines += ["", args.note]
-    (RESULTS / "size_curve.md").write_text("\n".join(lines) + "\n")
+    (RESULTS / f"{args.name}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     plt = pyplot()
     if plt is not None:
@@ -70,7 +76,7 @@ def main(argv: list[str] | None = None) -> None:
         axes[0].set(xlabel="ms/frame (batch 1, CPU)", ylabel="bench PCK@0.2")
         axes[1].set(xlabel="ms/frame (batch 1, CPU)", ylabel="bench MPJPE (mm)")
         fig.tight_layout()
-        fig.savefig(RESULTS / "size_curve.png", dpi=100)
+        fig.savefig(RESULTS / f"{args.name}.png", dpi=100)
 
 
 if __name__ == "__main__":
