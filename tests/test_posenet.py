@@ -787,6 +787,18 @@ def _export_tiny_with_real_norms(tmp_path: Path):
     return ckpt, export_onnx(ckpt, tmp_path / "m.onnx"), tmp_path / "m.onnx"
 
 
+def _installed_tiny(tmp_path: Path):
+    """``(checkpoint, metadata, installed)``: the tiny exported model copied to ``tmp_path/package/default.onnx``, as
+    the package holds its default."""
+    import shutil
+
+    ckpt, meta, onnx_path = _export_tiny_with_real_norms(tmp_path)
+    installed = tmp_path / "package" / "default.onnx"
+    installed.parent.mkdir()
+    shutil.copyfile(onnx_path, installed)
+    return ckpt, meta, installed
+
+
 def test_a_checkpoint_recovered_from_onnx_computes_the_exported_graph(tmp_path: Path):
     import onnxruntime as ort
 
@@ -813,15 +825,10 @@ def test_a_checkpoint_recovered_from_onnx_computes_the_exported_graph(tmp_path: 
 
 
 def test_reexport_installs_the_same_weights_with_their_card_and_refuses_other_weights(tmp_path: Path):
-    import shutil
-
     from train.checkpoint import save_checkpoint
     from train.default_model import reexport_default_model
 
-    _, meta, onnx_path = _export_tiny_with_real_norms(tmp_path)
-    installed = tmp_path / "package" / "default.onnx"
-    installed.parent.mkdir()
-    shutil.copyfile(onnx_path, installed)
+    _, meta, installed = _installed_tiny(tmp_path)
     card = {"trained_on": "noise", "file": {"bytes": 1, "hash": meta.model_hash, "input_size": [72, 128]}}
     installed.with_suffix(".json").write_text(json.dumps(card))
     report = reexport_default_model(tmp_path, installed)
@@ -842,15 +849,10 @@ def test_reexport_installs_the_same_weights_with_their_card_and_refuses_other_we
 
 def test_build_installs_only_a_better_model_and_its_card_names_the_replaced_one_by_hash(tmp_path: Path,
                                                                                         monkeypatch):
-    import shutil
-
     import train.default_model as default_model
     from train.checkpoint import save_checkpoint
 
-    _, meta, onnx_path = _export_tiny_with_real_norms(tmp_path)
-    installed = tmp_path / "package" / "default.onnx"
-    installed.parent.mkdir()
-    shutil.copyfile(onnx_path, installed)
+    _, meta, installed = _installed_tiny(tmp_path)
     torch.manual_seed(2)
     other = save_checkpoint(tmp_path / "other" / "last.pt", step=9, model=PoseNet(SIZES["tiny"]),
                             config={"kind": "posenet", "model": SIZES["tiny"].to_dict(), "fit": {}})
@@ -877,17 +879,12 @@ def test_build_installs_only_a_better_model_and_its_card_names_the_replaced_one_
 
 def test_reexport_with_a_graph_change_installs_other_outputs_of_the_same_weights_and_says_so(tmp_path: Path,
                                                                                              monkeypatch):
-    import shutil
-
     import engines.parity
     from engines.backends import load_backend
     from train.default_model import reexport_default_model
     from train.posenet.reconfigure import reconfigure
 
-    ckpt, meta, onnx_path = _export_tiny_with_real_norms(tmp_path)
-    installed = tmp_path / "package" / "default.onnx"
-    installed.parent.mkdir()
-    shutil.copyfile(onnx_path, installed)
+    ckpt, meta, installed = _installed_tiny(tmp_path)
     card = {"trained_on": "noise.", "model": {"steps": 7}, "file": {"bytes": 1, "hash": meta.model_hash}}
     installed.with_suffix(".json").write_text(json.dumps(card))
     # the same weights read both ways (a tiny random head reads every crop alike, so its outputs barely move:
