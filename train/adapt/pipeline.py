@@ -524,7 +524,9 @@ def landmark_config(work: Path, cfg: AdaptConfig, own: str, init: str) -> Landma
     start = str(Path(init).absolute())
     renders = [work / "synth"] + ([work / "replay"] if cfg.replay == "render" else [])
     # adapt's steps: 800 by default for the whole network (PART_RECIPES), about 6 minutes on 2 CPU cores at 0.45 s a
-    # step (the recipe's 1500 took 11); the recipe warms up over its first fifth (300 of 1500 steps)
+    # step for a Lite start (the recipe's 1500 took 11); a Full start (the default since session 47) takes about
+    # 0.68 s a step on a 2-core AMD EPYC (session 48: 1500 steps from the default in 17 minutes), 800 steps about 9
+    # minutes; the recipe warms up over its first fifth (300 of 1500 steps)
     steps = cfg.fit_steps
     return LandmarkTuneConfig(
         renders=tuple(str(p.absolute()) for p in renders), real=str((work / "real").absolute()),
