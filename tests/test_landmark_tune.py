@@ -580,7 +580,6 @@ def test_adapt_fine_tunes_a_landmark_start_by_the_recipe_on_the_venue_s_folders(
     from train.landmark_tune import pipeline
     from train.posenet.config import SIZES
 
-    monkeypatch.setitem(SIZES, "lite-landmarks-joints", replace(SIZES["real-lite-landmarks"], landmark_3d="joints"))
     start = tmp_path / "start.onnx"
     export_onnx(_lite_start(tmp_path / "start.pt", run={"track_conf": 0.9}), start)
     work = tmp_path / "work"
@@ -605,7 +604,7 @@ def test_adapt_fine_tunes_a_landmark_start_by_the_recipe_on_the_venue_s_folders(
     assert ran == [replace(lcfg, batch_render=1, batch_real=1, presence_steps=1, presence_batch=1)]
     venue = [str((work / name).absolute()) for name in ("synth", "real", "plates")]
     assert (lcfg.renders, lcfg.real, lcfg.plates) == ((venue[0],), venue[1], venue[2])
-    assert (lcfg.skip_clips, lcfg.trunk, lcfg.size) == (0, "blazepose_lite", "lite-landmarks-joints")
+    assert (lcfg.skip_clips, lcfg.trunk, lcfg.size) == (0, "blazepose_lite", "real-lite-landmarks-joints")
     assert lcfg.init == lcfg.head_init == init
     assert (lcfg.steps, lcfg.lr, lcfg.track_conf, lcfg.seed, lcfg.threads) == (2, 5e-5, 0.9, 0, 2)
     assert progress == [("fit", 1, 2), ("fit", 2, 2)]
@@ -613,7 +612,7 @@ def test_adapt_fine_tunes_a_landmark_start_by_the_recipe_on_the_venue_s_folders(
     adapted, recovered = load_checkpoint(ckpt), load_checkpoint(init)
     assert recovered["config"]["run"] == adapted["config"]["run"] == {"track_conf": 0.9}
     assert adapted["config"]["fit"]["recipe"] == "train.landmark_tune"
-    assert adapted["config"]["model"] == SIZES["lite-landmarks-joints"].to_dict()
+    assert adapted["config"]["model"] == SIZES["real-lite-landmarks-joints"].to_dict()
     detectors = [k for k in recovered["model"] if k.startswith(("detector.", "person_detector."))]
     assert detectors and all(torch.equal(adapted["model"][k], recovered["model"][k]) for k in detectors)
     assert any(not torch.equal(adapted["model"][k], v) for k, v in recovered["model"].items() if k.startswith("head."))
