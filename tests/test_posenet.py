@@ -857,12 +857,12 @@ def test_build_installs_only_a_better_model_and_its_card_names_the_replaced_one_
     other = save_checkpoint(tmp_path / "other" / "last.pt", step=9, model=PoseNet(SIZES["tiny"]),
                             config={"kind": "posenet", "model": SIZES["tiny"].to_dict(), "fit": {}})
 
-    def scores(pck: float, mpjpe: float) -> dict:
+    def scores(pck: float, mpjpe: float, weights: str = "candidate") -> dict:  # as score() gives them
         group = {"frames": 10, "pck": pck, "mpjpe": mpjpe}
-        return {"groups": {"bench (all)": group, "sample_ski": group}, "ms_per_frame": 1.0}
+        return {"groups": {"bench (all)": group, "sample_ski": group}, "ms_per_frame": 1.0, "hash": weights}
 
     # the installed model scores 0.5 / 100 mm; the candidate first 0.6 / 120 mm (2D better, 3D worse), then better
-    table = {installed: scores(0.5, 100.0)}
+    table = {installed: scores(0.5, 100.0, meta.model_hash)}
     monkeypatch.setattr(default_model, "score", lambda model, bench: table.get(model, table["new"]))
     table["new"] = scores(0.6, 120.0)
     before = installed.read_bytes()

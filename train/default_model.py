@@ -124,7 +124,6 @@ def better(new: dict, old: dict) -> bool:
 def build_default_model(run_dir: Path, bench: Path, out: Path = PACKAGE_MODEL, force: bool = False) -> dict:
     """Export ``run_dir/last.pt`` (or the checkpoint ``run_dir`` names), score it, and install it as ``out`` when
     better; returns the card."""
-    from engines.backends import load_backend
     from engines.export import export_onnx
     from train.checkpoint import load_checkpoint
 
@@ -146,8 +145,7 @@ def build_default_model(run_dir: Path, bench: Path, out: Path = PACKAGE_MODEL, f
                       for k, g in groups.items() if k != "sample_ski"},
             "sample_ski": {m: round(v, 3) if isinstance(v, float) else v for m, v in groups["sample_ski"].items()},
             "ms_per_frame": round(new["ms_per_frame"], 2),
-            # the model it replaces by its weights' hash (its path would be this machine's)
-            "replaced": load_backend(out, "onnxruntime").metadata.model_hash if old else None,
+            "replaced": old["hash"] if old else None,  # by its weights' hash (its path would be this machine's)
             "replaced_scores": ({"bench (all)": old["groups"].get("bench (all)"), "sample_ski": old["groups"]["sample_ski"]}
                                 if old else None),
             "built": {"date": time.strftime("%Y-%m-%d"), "machine": f"{cpu_model()} ({os.cpu_count()} cores)"}}
@@ -158,6 +156,8 @@ def build_default_model(run_dir: Path, bench: Path, out: Path = PACKAGE_MODEL, f
     size = candidate.stat().st_size
     if size > MAX_BYTES:
         raise SystemExit(f"{candidate} is {size:,} bytes, over the {MAX_BYTES:,} of the embedded model")
+    from engines.backends import load_backend
+
     card["file"] = {"bytes": size, "hash": load_backend(candidate, "onnxruntime").metadata.model_hash,
                     "input_size": list(state["config"]["model"]["frame_size"])}
     install(candidate, out, card)
