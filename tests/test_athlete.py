@@ -346,6 +346,47 @@ def test_camera_motion_reads_a_pan_between_black_bars_from_the_picture_alone(tmp
     assert share_picture > 0.5 > share_whole
 
 
+@pytest.mark.parametrize("reach", [1.0, np.inf])
+def test_an_unsure_read_away_from_the_athlete_keeps_its_id_but_not_its_place(reach):
+    """A cyclist goes behind a van and the head reads a body beside it, unsure (under track_conf): that read keeps
+    the id alive but leaves the track where the last read placed it, so the gate grows from there and the cyclist
+    coming back is the athlete. With an unbounded reach (the run before session 49) the track moved onto the
+    unsure read and the cyclist came back outside the gate."""
+    image = np.zeros((H, W, 3), np.uint8)
+    track = AthleteTrack((H, W), KeepOptions(unsure_reach=reach))
+    assert track.update([0.3, 0.0], [0.1, 0.3], 0.0, True, True, image, steady=True) == 1
+    # 0.5 units = 32 px = 3 of the athlete's half-sizes (0.3 * 36 px) away: beyond the reach of 1
+    assert track.update([-0.2, 0.0], [0.1, 0.3], 0.04, True, False, steady=False) == 1
+    assert track.held(0.04)
+    back = person(0.32, 0.0, 0.1, 0.3)
+    if reach == 1.0:
+        np.testing.assert_allclose(track.athlete.centre, [0.3, 0.0])
+        assert track.athlete.seen == 0.0
+        assert track.choose([back], 0.8, image) is back  # 0.12 half-sizes from where it was last placed
+        # an unsure read within the reach moves the place (not the velocity)
+        track.update([0.33, 0.0], [0.1, 0.3], 0.84, True, False, steady=False)
+        np.testing.assert_allclose(track.athlete.centre, [0.33, 0.0])
+        np.testing.assert_allclose(track.athlete.velocity, [0.0, 0.0])
+    else:
+        np.testing.assert_allclose(track.athlete.centre, [-0.2, 0.0])
+        assert track.choose([back], 0.8, image) is None  # 3.1 half-sizes, the gate 1.5 x 1.76 = 2.6
+
+
+def test_a_track_s_velocity_starts_at_its_first_steady_read_and_its_prediction_stays_in_the_frame():
+    """An unsure frame places the athlete at the detector's box, a steady one at its joints: a box centre lower than
+    the joints' must not read as motion (a cyclist standing still moved up at 2 frame-heights a second, and a crop
+    placed on that prediction went on off the top of the frame)."""
+    image = np.zeros((H, W, 3), np.uint8)
+    track = AthleteTrack((H, W))
+    track.update([0.0, 0.2], [0.1, 0.3], 0.0, True, False, image, steady=False)  # the box, lower than the joints
+    for t in (0.04, 0.08, 0.12):
+        track.update([0.0, 0.0], [0.1, 0.3], t, True, True, image, steady=True)
+    np.testing.assert_allclose(track.athlete.velocity, [0.0, 0.0])
+    moving = Person(np.array([0.9, -0.95]), np.array([0.1, 0.3]), 0.0, velocity=np.array([1.0, -1.0]))
+    np.testing.assert_allclose(moving.predict(0.5, 1.0), [1.0, -1.0])  # not [1.4, -1.45]
+    np.testing.assert_allclose(moving.predict(0.05, 1.0), [0.95, -1.0])
+
+
 def test_the_athlete_size_is_not_learnt_from_a_peak_shared_with_someone():
     track = AthleteTrack((H, W))
     track.update([0.0, 0.0], [0.1, 0.3], 0.0, True, True)

@@ -103,6 +103,11 @@ class KeepOptions:
     # its half-sizes of the athlete (a single-person pose head reads two bodies on top of each other as one)
     uncertainty: float = 1.0  # ... counting a coasting track's velocity as known to within this share
     velocity_s: float = 0.5  # a track's velocity: the least-squares slope of its positions over this many seconds
+    unsure_reach: float = 1.0  # a read under track_conf (not steady) moves the athlete's track only within this many
+    # of its half-sizes of where it is predicted; a farther one keeps the id alive but not the place, so the gate
+    # keeps growing from the last read that placed it (a tuned head read a body behind a van at 0.41-0.79 beside a
+    # hidden cyclist: the track moved there and the cyclist, coming back with sure reads, was outside the gate
+    # for the rest of the clip). inf: every reported read moves it (before session 49)
     jump: int = 5  # a person who appears in the very frame the athlete's own peak vanished, and is then seen in each of
     # this many frames (counting the first) while the athlete stays unseen, is the athlete: a jump cut (one fixed
     # camera's takes joined: the last athlete gone at once, the next elsewhere; the picture hardly changes, so
@@ -111,8 +116,8 @@ class KeepOptions:
     def __post_init__(self) -> None:
         if self.select not in SELECT_POLICIES:
             raise ValueError(f"select must be one of {', '.join(SELECT_POLICIES)}, got {self.select!r}")
-        if self.hold_s < 0 or self.gate <= 0 or self.size_ratio < 1 or self.colour_weight < 0:
-            raise ValueError("need hold_s >= 0, gate > 0, size_ratio >= 1 and colour_weight >= 0")
+        if self.hold_s < 0 or self.gate <= 0 or self.size_ratio < 1 or self.colour_weight < 0 or self.unsure_reach < 0:
+            raise ValueError("need hold_s >= 0, gate > 0, size_ratio >= 1, colour_weight >= 0 and unsure_reach >= 0")
 
 
 @dataclass(eq=False)  # compared by identity (array fields)
@@ -134,8 +139,9 @@ class Person:
         self.path = [(self.seen, self.centre)]
 
     def predict(self, t: float, predict_s: float) -> np.ndarray:
-        """The centre at time ``t``: constant velocity for at most ``predict_s`` after it was last seen."""
-        return self.centre + self.velocity * min(t - self.seen, predict_s)
+        """The centre at time ``t``: constant velocity for at most ``predict_s`` after it was last seen, and never
+        beyond the frame's edge (a crop placed on a coasting prediction went on off the top of the frame)."""
+        return np.clip(self.centre + self.velocity * min(t - self.seen, predict_s), -1.0, 1.0)
 
     def observe(self, centre: np.ndarray, half: np.ndarray, t: float, size_smoothing: float,
                 velocity_s: float = 0.5, motion: bool = True) -> None:
@@ -479,7 +485,7 @@ class AthleteTrack:
         not (pass no image where someone else is near, see :meth:`clear`). Not ``alone`` (someone within two
         half-sizes): the box's size is not learnt (a peak on both is bigger than the athlete). Not ``steady`` (the
         skeleton's confidence is low, e.g. going behind something): neither its velocity nor its size
-        (:meth:`Person.observe`)."""
+        (:meth:`Person.observe`), and its place only within ``KeepOptions.unsure_reach`` of the prediction."""
         if self.ambiguous and self.held(t):
             self._alive = t
             return self.track_id
@@ -492,7 +498,13 @@ class AthleteTrack:
             self._ids += 1
             self.track_id = self._ids
             self.athlete = Person(centre, half, t)
+            if not steady:  # its velocity starts at the first steady read: an unsure frame's place is the
+                self.athlete.path = []  # detector's box, a steady one's the joints' (a box centre 0.4 lower than the
+                # joints' made a cyclist standing still move up at 2 frame-heights a second)
             self._shape = 1.0
+        elif not steady and self._distance(self.athlete, centre, t) > self.options.unsure_reach:
+            self._alive = t  # an unsure read away from the athlete: the id holds, the place does not move
+            return self.track_id
         else:
             self.athlete.observe(centre, half if alone else self.athlete.half, t, self.options.size_smoothing,
                                  self.options.velocity_s, motion=steady)
