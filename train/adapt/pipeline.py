@@ -538,6 +538,9 @@ def landmark_config(work: Path, cfg: AdaptConfig, own: str, init: str) -> Landma
         trunk=SIZES[own].head_trunk, head_init=start, steps=steps, warmup=min(recipe.warmup, steps // 5),
         lr=cfg.lr if cfg.lr is not None else recipe.lr,  # PART_RECIPES' 1e-4 is a heatmap network's
         size=landmark_tune_size(own), init=start,
+        # the start's track_conf kept: the default tuned 1500 steps further (session 48) at its 0.98 lost the dev set's
+        # street clip through the run (0.118) while its unsure reads moved the athlete's track; since session 49 they
+        # do not (0.867 at 0.98, 0.876 at 0.995, 0.278 at 0.9; the default 0.876, 0.871, 0.120)
         track_conf=stored_config(init).get("run", {}).get("track_conf", recipe.track_conf),
         seed=cfg.seed, threads=cfg.threads, device=cfg.device)
 
