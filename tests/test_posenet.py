@@ -1047,6 +1047,26 @@ def test_pipeline_outputs_run_with_the_options_given():
     assert np.isfinite(shown["pose2d"]).all() and np.isnan(none["pose2d"]).all()
 
 
+def test_pipeline_outputs_can_start_the_run_at_a_frame():
+    """Scoring a clip's tail runs the tail (adapt's report): frames before ``first`` are decoded, not run, and
+    count as misses; row i stays frame i; ``timing`` counts the frames run and the seconds from the first of them."""
+    from engines.backends import load_backend
+    from train.posenet.evaluate import SAMPLE, pipeline_outputs
+    from tvstream.api import DEFAULT_MODEL
+    from tvstream.pipeline import RunOptions
+
+    backend = load_backend(str(DEFAULT_MODEL), "onnxruntime", threads=1)
+    timing: dict = {}
+    out, size = pipeline_outputs(backend, SAMPLE, "ski", RunOptions(max_frames=3), first=4, timing=timing)
+    assert size == (360, 640) and len(out["pose2d"]) == len(out["box"]) == 7
+    assert np.isnan(out["pose2d"][:4]).all() and not out["box"][:4].any()
+    assert np.isfinite(out["pose2d"][4:]).all()  # the skier, read from the run's first frame on
+    assert timing["frames"] == 3 and 0 < timing["run_s"] < 60
+    whole: dict = {}
+    pipeline_outputs(backend, SAMPLE, "ski", RunOptions(max_frames=2), timing=whole)
+    assert whole["frames"] == 2
+
+
 def _tiny_cache(folder: Path, rows: int, videos: int) -> Path:
     """A built cache of ``rows`` blank rows over ``videos`` videos (what Cache reads; no images to speak of)."""
     from train.posenet.cache import FIELDS

@@ -64,6 +64,8 @@ Progress = Callable[[str, int, "int | None"], None]  # (stage, done, total)
 
 
 GAP_SECONDS = 1.0  # labeled frames this close before a clip's held-out tail are not trained on (near copies)
+WARM_SECONDS = 2.0  # the scoring run starts this long before a held-out tail (whole clips: three scorings of 10
+# minutes of 720p through the Full default took 24 of adapt's 61 minutes; session 49)
 PARTS = {"all": "the whole network", "detector": "the box detector"}  # AdaptConfig.part, as the report says it
 RUN_ONLY = ("device", "threads")  # settings that change how a run goes, not what it makes: free on a rerun
 # what a folder made before a setting existed ran with, where that is not the setting's default now (hold3d:
@@ -626,8 +628,8 @@ def _share(hits, counted) -> float:
 def agreement(model: Path | None, clips: list[Clip], work: Path, moving: dict[str, bool],
               decode: bool = False, holdout: float | None = None, options=None) -> dict:
     """The runtime (``tvstream run``'s pipeline; a moving camera runs as ``--scenario ski``, without the
-    rolling background) against the teacher on each clip's held-out tail; ``fps``: whole clips end to end
-    (decoding included), ``ms_per_frame``: the model alone at batch 1; with ``decode``, ``decode_fps``: decoding
+    rolling background) against the teacher on each clip's held-out tail, the run started ``WARM_SECONDS`` before
+    it; ``fps``: those runs end to end (decoding included), ``ms_per_frame``: the model alone at batch 1; with ``decode``, ``decode_fps``: decoding
     alone (the first clip's first 1500 frames at the model's input size), the most frames/s any model runs here.
     With ``holdout`` (the tail's share), clips with their own labels (a rendered venue) are also scored against
     those on the tail (``truth``: PCK@0.2 and MPJPE, per clip and pooled): agreement with the teacher is not
@@ -646,11 +648,13 @@ def agreement(model: Path | None, clips: list[Clip], work: Path, moving: dict[st
         labels = load_any_labels(work / "holdout" / "clips" / f"{clip.name}.json")
         if len(labels.frames) == 0:
             continue
-        tic = time.perf_counter()
-        out, _ = pipeline_outputs(backend, clip.path, "ski" if moving.get(clip.name) else "studio", options)
-        seconds += time.perf_counter() - tic
-        frames += len(out["pose2d"])
         rows = np.asarray(labels.frames, int)
+        # the run starts WARM_SECONDS before the tail (its athlete found, its crop following), not at the clip's start
+        first = max(0, int(rows.min()) - round(WARM_SECONDS * (clip.fps or 25.0)))
+        timing: dict = {}
+        out, _ = pipeline_outputs(backend, clip.path, "ski" if moving.get(clip.name) else "studio", options,
+                                  first=first, timing=timing)
+        seconds, frames = seconds + timing["run_s"], frames + timing["frames"]
         keep = rows < len(out["pose2d"])
         h, c, reported = tail_hits(out["pose2d"][rows[keep]], labels.joints2d[keep], labels.visible[keep])
         per_clip[clip.name] = {"frames": int(keep.sum()), "pck": _share(h.sum(), c.sum()),

@@ -65,13 +65,35 @@ def model_outputs(backend, video: Path, batch: int = 8,
     return out, src
 
 
-def pipeline_outputs(backend, video: Path, scenario: str, options=None,
-                     finder=None) -> tuple[dict[str, np.ndarray], tuple[int, int]]:
+class _FromFrame:
+    """A video source whose frames start at index ``first`` (the ones before are decoded and dropped): a run
+    started there. Everything else is the source's."""
+
+    def __init__(self, source: VideoSource, first: int) -> None:
+        self._source, self._first = source, first
+        self.started: float | None = None  # time.perf_counter() when the first frame run was handed on
+
+    def __getattr__(self, name: str):
+        return getattr(self._source, name)
+
+    def frames(self, stop=None):
+        for frame in self._source.frames(stop):
+            if frame.index >= self._first:
+                if self.started is None:
+                    self.started = time.perf_counter()
+                yield frame
+
+
+def pipeline_outputs(backend, video: Path, scenario: str, options=None, finder=None, first: int = 0,
+                     timing: dict | None = None) -> tuple[dict[str, np.ndarray], tuple[int, int]]:
     """The product's outputs (``tvstream run``: tracking crop, smoothing, ``detected``), per frame, with
     ``options`` (a ``RunOptions``; its scenario is replaced by ``scenario``) or the defaults, and the run's
-    ``finder`` (``tvstream.pipeline.estimate``).
+    ``finder`` (``tvstream.pipeline.estimate``). With ``first``, the run starts at that frame (the frames before
+    are decoded, not run; scoring a clip's tail costs the tail, not the clip). ``timing``, a dict, gets
+    ``run_s`` (seconds from the first frame run to the last, decoding included) and ``frames`` (how many ran).
 
-    Frames the pipeline does not report as detected get NaN joints and an empty box: they count as misses.
+    Frames the pipeline does not report as detected (or does not run) get NaN joints and an empty box: they count as
+    misses. Row ``i`` is frame ``i``.
     """
     from dataclasses import replace
 
@@ -82,11 +104,21 @@ def pipeline_outputs(backend, video: Path, scenario: str, options=None,
     rows: dict[str, list[np.ndarray]] = {"box": [], "pose2d": [], "pose3d": []}
     with VideoSource(str(video), size) as source:
         src = (source.height, source.width)
-        for record in estimate(source, backend, replace(options or RunOptions(), scenario=scenario), finder=finder):
+        run = _FromFrame(source, max(0, first))
+        for record in estimate(run, backend, replace(options or RunOptions(), scenario=scenario), finder=finder):
+            while len(rows["box"]) < record.frame:  # frames not run
+                for key, empty in (("box", np.zeros(4)), ("pose2d", np.full((k, 2), np.nan)),
+                                   ("pose3d", np.full((k, 3), np.nan))):
+                    rows[key].append(empty)
             ok = record.detected
             rows["box"].append(record.box if ok else np.zeros(4))
             rows["pose2d"].append(record.pose2d if ok else np.full((k, 2), np.nan))
             rows["pose3d"].append(record.pose3d if ok else np.full((k, 3), np.nan))
+    if timing is not None:
+        ran = max(0, len(rows["box"]) - first)
+        timing.update(run_s=0.0 if run.started is None else time.perf_counter() - run.started, frames=ran)
+    if not rows["box"]:
+        return {"box": np.zeros((0, 4)), "pose2d": np.zeros((0, k, 2)), "pose3d": np.zeros((0, k, 3))}, src
     return {key: np.stack(v) for key, v in rows.items()}, src
 
 
