@@ -506,6 +506,38 @@ def test_a_sure_skeleton_places_the_athlete_where_the_detector_s_peak_spans_it_a
         assert r.detected and r.track == 1 and scene.on_athlete(r), r.frame
 
 
+class FalsePeakBeside(StillScene):
+    """From frame 5 the detector misses the athlete and sees a false peak two cells right of it (within its gate) and
+    a bystander two cells beyond that; the head, following the athlete's joints, stays sure of it."""
+
+    def peaks(self, t):
+        if t < 5:
+            return [(self.athlete_x, 13.0, self.half)]
+        return [(cell_x(7), 12.0, self.half), (cell_x(9), 11.0, self.half)]
+
+
+def test_every_sure_read_places_the_athlete_at_its_skeleton_not_at_a_false_peak_beside(monkeypatch):
+    """A cyclist going behind a van kept sure reads while the only peak near it was a false one on the van, next to a
+    bystander: with someone near that peak, the track took its place from the peak (only a sure read with nobody
+    near placed it at the skeleton) and lost the cyclist; mixing the two places also made up a velocity (a
+    cyclist standing still moved up at 1.3 frame-widths a second). Every sure read places it at its skeleton."""
+    placed = []
+    update = AthleteTrack.update
+
+    def spy(self, centre, half, t, detected, confident, *args, **kwargs):
+        placed.append((np.array(centre, np.float64), kwargs.get("steady", True)))
+        return update(self, centre, half, t, detected, confident, *args, **kwargs)
+
+    monkeypatch.setattr(AthleteTrack, "update", spy)
+    scene = FalsePeakBeside()
+    records = scene.run(12, KeepOptions(select="first"))
+    assert all(r.detected and r.track == 1 and scene.on_athlete(r) for r in records)
+    assert all(steady for _, steady in placed)
+    # the skeleton spans the athlete's box: its joints' centre is the athlete's (to a pixel, 1/64 of a unit), not
+    # the false peak's (cell 7, 16 px to the right)
+    np.testing.assert_allclose([c[0] for c, _ in placed], scene.athlete_x, atol=1 / 64)
+
+
 class AthleteLosesItsPeak(StillScene):
     """A much bigger person stands four cells right of the athlete (its box reaches over the athlete); from frame
     10 the detector misses the athlete."""

@@ -355,13 +355,14 @@ def estimate(source: VideoSource, backend, options: RunOptions, stop: threading.
                         core = core_confidence(conf)
                 score = 1.0 if background is None else background.observe(frame.image, box_model)
                 detected = is_detected(score, conf, options) and not vetoed
-                # colours only serve choosing among people, and only from the athlete alone
-                learn = keeps and seen is not None and clear
                 sure = core is None or core >= options.track_conf  # sure enough to follow
+                learn = keeps and seen is not None and clear  # colours only serve choosing among people, and only
+                # from the athlete alone
                 confident = learn and sure
-                # the athlete's place: the detector's person when it saw one (centred on a sure skeleton with nobody
-                # near: the peak may span the athlete and something beside it), else the crop's box
-                where = (joints_centre(out["pose2d"][i], frame_wh) if confident else seen.centre, seen.half) \
+                # the athlete's place: the detector's person when it saw one (centred on a sure skeleton: the peak may
+                # span the athlete and something beside it; one place for every sure read, or the velocity learns the
+                # gap between a peak's centre and a skeleton's), else the crop's box
+                where = (joints_centre(out["pose2d"][i], frame_wh) if sure else seen.centre, seen.half) \
                     if seen is not None else normalised_box(box_model, frame_wh)
                 skeleton = skeleton_box(out["pose2d"][i], frame_wh)[1] if confident else None
                 alone = not keeps or clear  # nobody near the athlete (a run that keeps none: always)
