@@ -520,7 +520,7 @@ def test_every_sure_read_places_the_athlete_at_its_skeleton_not_at_a_false_peak_
     """A cyclist going behind a van kept sure reads while the only peak near it was a false one on the van, next to a
     bystander: with someone near that peak, the track took its place from the peak (only a sure read with nobody
     near placed it at the skeleton) and lost the cyclist; mixing the two places also made up a velocity (a
-    cyclist standing still moved up at 1.3 frame-widths a second). Every sure read places it at its skeleton."""
+    cyclist standing still moved at 1.5 units a second). Every sure read places it at its skeleton."""
     placed = []
     update = AthleteTrack.update
 

@@ -500,7 +500,7 @@ class AthleteTrack:
             self.athlete = Person(centre, half, t)
             if not steady:  # its velocity starts at the first steady read: an unsure frame's place is the
                 self.athlete.path = []  # detector's box, a steady one's the joints' (a box centre 0.4 lower than the
-                # joints' made a cyclist standing still move up at 2 frame-heights a second)
+                # joints' made a cyclist standing still move up a frame-height a second)
             self._shape = 1.0
         elif not steady and self._distance(self.athlete, centre, t) > self.options.unsure_reach:
             self._alive = t  # an unsure read away from the athlete: the id holds, the place does not move

@@ -355,9 +355,9 @@ def estimate(source: VideoSource, backend, options: RunOptions, stop: threading.
                         core = core_confidence(conf)
                 score = 1.0 if background is None else background.observe(frame.image, box_model)
                 detected = is_detected(score, conf, options) and not vetoed
+                # colours only serve choosing among people, and only from the athlete alone
+                learn = keeps and seen is not None and clear
                 sure = core is None or core >= options.track_conf  # sure enough to follow
-                learn = keeps and seen is not None and clear  # colours only serve choosing among people, and only
-                # from the athlete alone
                 confident = learn and sure
                 # the athlete's place: the detector's person when it saw one (centred on a sure skeleton: the peak may
                 # span the athlete and something beside it; one place for every sure read, or the velocity learns the

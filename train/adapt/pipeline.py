@@ -65,7 +65,7 @@ Progress = Callable[[str, int, "int | None"], None]  # (stage, done, total)
 
 GAP_SECONDS = 1.0  # labeled frames this close before a clip's held-out tail are not trained on (near copies)
 WARM_SECONDS = 2.0  # the scoring run starts this long before a held-out tail (whole clips: three scorings of 10
-# minutes of 720p through the Full default took 24 of adapt's 61 minutes; session 49)
+# minutes of 720p through the Full default took 21 of adapt's 57 minutes; session 49: the same scores, a third the time)
 PARTS = {"all": "the whole network", "detector": "the box detector"}  # AdaptConfig.part, as the report says it
 RUN_ONLY = ("device", "threads")  # settings that change how a run goes, not what it makes: free on a rerun
 # what a folder made before a setting existed ran with, where that is not the setting's default now (hold3d:
@@ -629,8 +629,9 @@ def agreement(model: Path | None, clips: list[Clip], work: Path, moving: dict[st
               decode: bool = False, holdout: float | None = None, options=None) -> dict:
     """The runtime (``tvstream run``'s pipeline; a moving camera runs as ``--scenario ski``, without the
     rolling background) against the teacher on each clip's held-out tail, the run started ``WARM_SECONDS`` before
-    it; ``fps``: those runs end to end (decoding included), ``ms_per_frame``: the model alone at batch 1; with ``decode``, ``decode_fps``: decoding
-    alone (the first clip's first 1500 frames at the model's input size), the most frames/s any model runs here.
+    it; ``fps``: those runs end to end (decoding included), ``ms_per_frame``: the model alone at batch 1; with
+    ``decode``, ``decode_fps``: decoding alone (the first clip's first 1500 frames at the model's input size), the
+    most frames/s any model runs here.
     With ``holdout`` (the tail's share), clips with their own labels (a rendered venue) are also scored against
     those on the tail (``truth``: PCK@0.2 and MPJPE, per clip and pooled): agreement with the teacher is not
     accuracy (``benchmarks/results/s41_rule.md``, ``s42_rule.md``). ``options``: the run's ``RunOptions`` (None:
