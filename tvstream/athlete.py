@@ -141,7 +141,8 @@ class Person:
     def predict(self, t: float, predict_s: float) -> np.ndarray:
         """The centre at time ``t``: constant velocity for at most ``predict_s`` after it was last seen, and never
         beyond the frame's edge (a crop placed on a coasting prediction went on off the top of the frame)."""
-        return np.clip(self.centre + self.velocity * min(t - self.seen, predict_s), -1.0, 1.0)
+        centre = self.centre + self.velocity * min(t - self.seen, predict_s)
+        return np.clip(centre, -1.0, 1.0, out=centre)  # in place: no second array per prediction
 
     def observe(self, centre: np.ndarray, half: np.ndarray, t: float, size_smoothing: float,
                 velocity_s: float = 0.5, motion: bool = True) -> None:
