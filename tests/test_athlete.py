@@ -538,6 +538,48 @@ def test_every_sure_read_places_the_athlete_at_its_skeleton_not_at_a_false_peak_
     np.testing.assert_allclose([c[0] for c, _ in placed], scene.athlete_x, atol=1 / 64)
 
 
+class AthleteBesideATree(StillScene):
+    """The detector sees a false peak far right of the athlete (a sunlit tree), outside its gate, and for 5 frames
+    the athlete too; then the tree alone. The head reads the athlete at 0.7 (under track_conf: the detector places
+    every crop) until frame ``gone``, when it leaves (0.1 there: nobody)."""
+
+    gone = 1000
+
+    def sure(self, t):
+        return 0.7 if t < self.gone else 0.1
+
+    def peaks(self, t):
+        tree = (cell_x(13), 12.0, np.array([0.12, 0.3]))
+        return [(self.athlete_x, 13.0, self.half), tree] if t < 5 else [tree]
+
+
+@pytest.mark.parametrize("read_predicted", [True, False])
+def test_a_held_athlete_none_of_the_detector_s_people_may_be_is_read_where_it_is_predicted(read_predicted):
+    """Sports2D's clip (held out; a diagnosis): the box detector saw only a sunlit tree, the second look found the
+    athlete, and every later frame was vetoed (the tree is not the athlete) without being read where the athlete
+    stood, so it was lost until its track expired. A held athlete that none of the detector's people may be is read
+    where it is predicted. False: the rule before session 50 (every frame after the fifth withheld)."""
+    scene = AthleteBesideATree()
+    records = scene.run(20, KeepOptions(read_predicted=read_predicted))
+    assert all(r.detected and r.track == 1 and scene.on_athlete(r) for r in records[:5])
+    if read_predicted:
+        for r in records[5:]:
+            assert r.detected and r.track == 1 and scene.on_athlete(r), r.frame
+    else:
+        assert not any(r.detected for r in records[5:])
+
+
+def test_an_unsure_read_where_the_athlete_was_predicted_does_not_hold_its_track_for_ever():
+    """The athlete leaves (the head is unsure where it stood): those reads are withheld, its track expires after
+    hold_s (2 s, 50 frames), and the false peak is then read as whoever it is: a new track."""
+    scene = AthleteBesideATree()
+    scene.gone = 10
+    records = scene.run(70)
+    assert all(r.detected and r.track == 1 for r in records[:10])
+    assert not any(r.detected for r in records[10:60])
+    assert {r.track for r in records[61:] if r.detected} == {2}
+
+
 class AthleteLosesItsPeak(StillScene):
     """A much bigger person stands four cells right of the athlete (its box reaches over the athlete); from frame
     10 the detector misses the athlete."""

@@ -108,6 +108,10 @@ class KeepOptions:
     # keeps growing from the last read that placed it (a tuned head read a body behind a van at 0.41-0.79 beside a
     # hidden cyclist: the track moved there and the cyclist, coming back with sure reads, was outside the gate
     # for the rest of the clip). inf: every reported read moves it (before session 49)
+    read_predicted: bool = True  # a detector-placed frame whose people hold nobody who may be the athlete, while
+    # it is held, is read again where it is predicted (kept when surely someone who may be it): a false peak (a
+    # sunlit tree) and no peak on the athlete vetoed every frame, and a vetoed frame gets no second look, so the
+    # athlete the second look had found was never read again until its track expired. False: before session 50
     jump: int = 5  # a person who appears in the very frame the athlete's own peak vanished, and is then seen in each of
     # this many frames (counting the first) while the athlete stays unseen, is the athlete: a jump cut (one fixed
     # camera's takes joined: the last athlete gone at once, the next elsewhere; the picture hardly changes, so

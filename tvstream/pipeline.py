@@ -494,7 +494,8 @@ def _crop_on_athlete(backend, out: dict[str, np.ndarray], row: np.ndarray, athle
 
     When the athlete is somewhere else than the crop (the detector's soft-argmax landed between two people, or
     the joints the crop followed moved onto someone crossing), the frame is inferred again around the athlete.
-    ``vetoed``: the crop is on someone who is not the athlete (or, for a detector-placed crop, nobody is).
+    ``vetoed``: the crop is on someone who is not the athlete (or, for a detector-placed crop, nobody is and the
+    read where the held athlete is predicted is unsure or not its either).
     ``clear``: nobody else is near the athlete (its colours may be learnt)."""
     people = find_people(out[DETECTIONS][0])
     starts = not athlete.held(frame.t)  # this frame may start the athlete's track
@@ -513,8 +514,14 @@ def _crop_on_athlete(backend, out: dict[str, np.ndarray], row: np.ndarray, athle
         return out, not athlete.owns(*skeleton_box(out["pose2d"][0], frame_wh), frame.t, frame.image), None, False
 
     if row[0] == 0:  # the detector placed the crop
-        if pick is None:
-            return out, True, None, False
+        if pick is None:  # nobody it sees may be the athlete: read where the athlete is predicted, if one is held
+            if not (athlete.options.read_predicted and athlete.held(frame.t)):
+                return out, True, None, False
+            out = backend.infer(frame.image[None], track=athlete.limit(athlete.predicted(frame.t).track_row(),
+                                                                       frame.t)[None])
+            # someone clearly there (an unsure read of the place an athlete left would hold its track for ever)
+            return out, (core_confidence(out["conf"][0]) < SECOND_LOOK_CONF
+                         or not athlete.may_be(joints_centre(out["pose2d"][0], frame_wh), frame.t)), None, False
         if off(pick) > (0.5 if clear else 0.1):  # with someone near, a crop between the two reads either
             out = backend.infer(frame.image[None], track=athlete.limit(pick.track_row(), frame.t)[None])
         if starts and len(people) > 1:
