@@ -507,23 +507,25 @@ def _crop_on_athlete(backend, out: dict[str, np.ndarray], row: np.ndarray, athle
     def off(p: Candidate) -> float:  # the crop's centre from a person's, in that person's half-sizes
         return float(np.linalg.norm((p.centre - centre) * px)) / float(np.max(p.half * px))
 
+    def read_on(p: Candidate) -> dict[str, np.ndarray]:  # the frame read again, cropped on p as the athlete's crops
+        return backend.infer(frame.image[None], track=athlete.limit(p.track_row(), frame.t)[None])
+
     if athlete.ambiguous:  # someone overlaps the athlete: crop where it is predicted, keep only its own skeleton
         predicted = athlete.predicted(frame.t)
         if off(predicted) > 0.25:
-            out = backend.infer(frame.image[None], track=athlete.limit(predicted.track_row(), frame.t)[None])
+            out = read_on(predicted)
         return out, not athlete.owns(*skeleton_box(out["pose2d"][0], frame_wh), frame.t, frame.image), None, False
 
     if row[0] == 0:  # the detector placed the crop
         if pick is None:  # nobody it sees may be the athlete: read where the athlete is predicted, if one is held
             if not (athlete.options.read_predicted and athlete.held(frame.t)):
                 return out, True, None, False
-            out = backend.infer(frame.image[None], track=athlete.limit(athlete.predicted(frame.t).track_row(),
-                                                                       frame.t)[None])
+            out = read_on(athlete.predicted(frame.t))
             # someone clearly there (an unsure read of the place an athlete left would hold its track for ever)
             return out, (core_confidence(out["conf"][0]) < SECOND_LOOK_CONF
                          or not athlete.may_be(joints_centre(out["pose2d"][0], frame_wh), frame.t)), None, False
         if off(pick) > (0.5 if clear else 0.1):  # with someone near, a crop between the two reads either
-            out = backend.infer(frame.image[None], track=athlete.limit(pick.track_row(), frame.t)[None])
+            out = read_on(pick)
         if starts and len(people) > 1:
             seen = _start_on_someone_seen(backend, out, pick, people, athlete, frame)
             if seen is not None:
@@ -536,7 +538,7 @@ def _crop_on_athlete(backend, out: dict[str, np.ndarray], row: np.ndarray, athle
         return out, False, pick, clear
     if pick is None:  # the athlete has no peak: the read is its own where its joints lie nearer its prediction
         return out, not athlete.may_be(joints_centre(out["pose2d"][0], frame_wh), frame.t), None, False
-    return backend.infer(frame.image[None], track=athlete.limit(pick.track_row(), frame.t)[None]), False, pick, clear
+    return read_on(pick), False, pick, clear
 
 
 def run_stream(source: VideoSource, backend, sink: JsonlSink, options: RunOptions, model_info: dict,
