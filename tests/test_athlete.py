@@ -580,6 +580,22 @@ def test_an_unsure_read_where_the_athlete_was_predicted_does_not_hold_its_track_
     assert {r.track for r in records[61:] if r.detected} == {2}
 
 
+class TreeAppearsAsTheAthleteVanishes(AthleteBesideATree):
+    """As :class:`AthleteBesideATree`, but the tree's peak appears in the very frame the athlete's vanishes (a
+    jump cut's shape, KeepOptions.jump), while the athlete stays where it was."""
+
+    def peaks(self, t):
+        return [(self.athlete_x, 13.0, self.half)] if t < 5 else super().peaks(t)
+
+
+def test_an_athlete_read_surely_where_it_is_predicted_is_not_taken_for_a_jump_cut():
+    """A false peak that appears as the athlete's own vanishes and stays 5 frames looks like a jump cut (the last
+    athlete gone, the next elsewhere); but the athlete is read surely where it is predicted, so the track holds."""
+    scene = TreeAppearsAsTheAthleteVanishes()
+    for r in scene.run(20):
+        assert r.detected and r.track == 1 and scene.on_athlete(r), r.frame
+
+
 class AthleteLosesItsPeak(StillScene):
     """A much bigger person stands four cells right of the athlete (its box reaches over the athlete); from frame
     10 the detector misses the athlete."""

@@ -326,11 +326,18 @@ class AthleteTrack:
             self._alive = t  # while its pose is still too unsure to report (coming out from behind a wall)
         return people[athlete_at]
 
+    def read_where_predicted(self) -> None:
+        """The athlete, without a peak, was read surely where it is predicted: it is still there, so nobody who
+        appeared as its peak vanished took its place (as a frame with its own peak, this ends every newcomer's
+        jump count)."""
+        for other in self.others:
+            other.jumped = 0
+
     def _jump(self, people: list[Candidate], taken: dict[int, int], t: float) -> Candidate | None:
         """The athlete has no peak at ``t``: a person who appeared as it vanished and has been seen in every frame
         since (``KeepOptions.jump`` frames) is a new athlete (a jump cut), returned after the athlete is forgotten
         (:meth:`forget`: the next :meth:`update` starts a new track id); else None. (A frame where the athlete has
-        a peak ends every newcomer's count.)"""
+        a peak, or is read surely where predicted (:meth:`read_where_predicted`), ends every newcomer's count.)"""
         for j, other in enumerate(self.others, start=1):
             if not other.jumped:
                 continue

@@ -522,8 +522,11 @@ def _crop_on_athlete(backend, out: dict[str, np.ndarray], row: np.ndarray, athle
                 return out, True, None, False
             out = read_on(athlete.predicted(frame.t))
             # someone clearly there (an unsure read of the place an athlete left would hold its track for ever)
-            return out, (core_confidence(out["conf"][0]) < SECOND_LOOK_CONF
-                         or not athlete.may_be(joints_centre(out["pose2d"][0], frame_wh), frame.t)), None, False
+            if (core_confidence(out["conf"][0]) < SECOND_LOOK_CONF
+                    or not athlete.may_be(joints_centre(out["pose2d"][0], frame_wh), frame.t)):
+                return out, True, None, False
+            athlete.read_where_predicted()  # a false peak appearing as its own vanished is not a jump cut
+            return out, False, None, False
         if off(pick) > (0.5 if clear else 0.1):  # with someone near, a crop between the two reads either
             out = read_on(pick)
         if starts and len(people) > 1:
