@@ -518,7 +518,8 @@ def _crop_on_athlete(backend, out: dict[str, np.ndarray], row: np.ndarray, athle
 
     if row[0] == 0:  # the detector placed the crop
         if pick is None:  # nobody it sees may be the athlete: read where the athlete is predicted, if one is held
-            if not (athlete.options.read_predicted and athlete.held(frame.t)):
+            # (and the model says how sure its read is)
+            if not (athlete.options.read_predicted and athlete.held(frame.t) and "conf" in out):
                 return out, True, None, False
             out = read_on(athlete.predicted(frame.t))
             # someone clearly there (an unsure read of the place an athlete left would hold its track for ever)
@@ -529,7 +530,7 @@ def _crop_on_athlete(backend, out: dict[str, np.ndarray], row: np.ndarray, athle
             return out, False, None, False
         if off(pick) > (0.5 if clear else 0.1):  # with someone near, a crop between the two reads either
             out = read_on(pick)
-        if starts and len(people) > 1:
+        if starts and len(people) > 1 and "conf" in out:  # (the head says whom it sees surely)
             seen = _start_on_someone_seen(backend, out, pick, people, athlete, frame)
             if seen is not None:
                 out, pick = seen
