@@ -488,6 +488,11 @@ def _start_on_someone_seen(backend, out: dict[str, np.ndarray], pick: Candidate,
     return None
 
 
+def _read_on(backend, frame: Frame, athlete: AthleteTrack, person: Candidate) -> dict[str, np.ndarray]:
+    """Batch-1 outputs of ``frame`` read again, cropped on ``person`` as every athlete crop is (``athlete.limit``)."""
+    return backend.infer(frame.image[None], track=athlete.limit(person.track_row(), frame.t)[None])
+
+
 def _crop_on_athlete(backend, out: dict[str, np.ndarray], row: np.ndarray, athlete: AthleteTrack, frame: Frame,
                      frame_wh: np.ndarray) -> tuple[dict[str, np.ndarray], bool, Candidate | None, bool]:
     """One batch-1 frame: ``(outputs, vetoed, the athlete among the detector's people or None, clear)``.
@@ -507,13 +512,10 @@ def _crop_on_athlete(backend, out: dict[str, np.ndarray], row: np.ndarray, athle
     def off(p: Candidate) -> float:  # the crop's centre from a person's, in that person's half-sizes
         return float(np.linalg.norm((p.centre - centre) * px)) / float(np.max(p.half * px))
 
-    def read_on(p: Candidate) -> dict[str, np.ndarray]:  # the frame read again, cropped on p as the athlete's crops
-        return backend.infer(frame.image[None], track=athlete.limit(p.track_row(), frame.t)[None])
-
     if athlete.ambiguous:  # someone overlaps the athlete: crop where it is predicted, keep only its own skeleton
         predicted = athlete.predicted(frame.t)
         if off(predicted) > 0.25:
-            out = read_on(predicted)
+            out = _read_on(backend, frame, athlete, predicted)
         return out, not athlete.owns(*skeleton_box(out["pose2d"][0], frame_wh), frame.t, frame.image), None, False
 
     if row[0] == 0:  # the detector placed the crop
@@ -521,7 +523,7 @@ def _crop_on_athlete(backend, out: dict[str, np.ndarray], row: np.ndarray, athle
             # (and the model says how sure its read is)
             if not (athlete.options.read_predicted and athlete.held(frame.t) and "conf" in out):
                 return out, True, None, False
-            out = read_on(athlete.predicted(frame.t))
+            out = _read_on(backend, frame, athlete, athlete.predicted(frame.t))
             # someone clearly there (an unsure read of the place an athlete left would hold its track for ever)
             if (core_confidence(out["conf"][0]) < SECOND_LOOK_CONF
                     or not athlete.may_be(joints_centre(out["pose2d"][0], frame_wh), frame.t)):
@@ -529,7 +531,7 @@ def _crop_on_athlete(backend, out: dict[str, np.ndarray], row: np.ndarray, athle
             athlete.read_where_predicted()  # a false peak appearing as its own vanished is not a jump cut
             return out, False, None, False
         if off(pick) > (0.5 if clear else 0.1):  # with someone near, a crop between the two reads either
-            out = read_on(pick)
+            out = _read_on(backend, frame, athlete, pick)
         if starts and len(people) > 1 and "conf" in out:  # (the head says whom it sees surely)
             seen = _start_on_someone_seen(backend, out, pick, people, athlete, frame)
             if seen is not None:
@@ -542,7 +544,7 @@ def _crop_on_athlete(backend, out: dict[str, np.ndarray], row: np.ndarray, athle
         return out, False, pick, clear
     if pick is None:  # the athlete has no peak: the read is its own where its joints lie nearer its prediction
         return out, not athlete.may_be(joints_centre(out["pose2d"][0], frame_wh), frame.t), None, False
-    return read_on(pick), False, pick, clear
+    return _read_on(backend, frame, athlete, pick), False, pick, clear
 
 
 def run_stream(source: VideoSource, backend, sink: JsonlSink, options: RunOptions, model_info: dict,

@@ -105,15 +105,16 @@ def pipeline_outputs(backend, video: Path, scenario: str, options=None, finder=N
     with VideoSource(str(video), size) as source:
         src = (source.height, source.width)
         run = _FromFrame(source, max(0, first))
+        missed = {"box": np.zeros(4), "pose2d": np.full((k, 2), np.nan), "pose3d": np.full((k, 3), np.nan)}  # one
+        # each, shared by every row of a frame not reported or not run (np.stack copies them)
         for record in estimate(run, backend, replace(options or RunOptions(), scenario=scenario), finder=finder):
             while len(rows["box"]) < record.frame:  # frames not run
-                for key, empty in (("box", np.zeros(4)), ("pose2d", np.full((k, 2), np.nan)),
-                                   ("pose3d", np.full((k, 3), np.nan))):
+                for key, empty in missed.items():
                     rows[key].append(empty)
             ok = record.detected
-            rows["box"].append(record.box if ok else np.zeros(4))
-            rows["pose2d"].append(record.pose2d if ok else np.full((k, 2), np.nan))
-            rows["pose3d"].append(record.pose3d if ok else np.full((k, 3), np.nan))
+            rows["box"].append(record.box if ok else missed["box"])
+            rows["pose2d"].append(record.pose2d if ok else missed["pose2d"])
+            rows["pose3d"].append(record.pose3d if ok else missed["pose3d"])
     if timing is not None:
         ran = max(0, len(rows["box"]) - first)
         timing.update(run_s=0.0 if run.started is None else time.perf_counter() - run.started, frames=ran)
