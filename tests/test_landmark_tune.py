@@ -363,6 +363,55 @@ def test_a_tune_checkpoint_from_before_head_init_still_resumes(tmp_path: Path):
         tuned_state(tmp_path, _cfg(head_init="default"))
 
 
+def test_a_blend_moves_each_weight_back_toward_the_start_and_keeps_integer_buffers():
+    from train.landmark_tune.tune import blended
+
+    start = {"w": torch.tensor([0.0, 2.0, -1.0]), "n": torch.tensor(3)}
+    tuned = {"w": torch.tensor([2.0, 4.0, 1.0]), "n": torch.tensor(7)}
+    half = blended(start, tuned, 0.5)
+    assert torch.equal(half["w"], torch.tensor([1.0, 3.0, 0.0])) and int(half["n"]) == 7
+    assert torch.allclose(blended(start, tuned, 0.25)["w"], torch.tensor([0.5, 2.5, -0.5]))
+    assert blended(start, tuned, 1.0) is tuned and torch.equal(blended(start, tuned, 0.0)["w"], start["w"])
+    with pytest.raises(ValueError, match="keys differ: \\['x'\\]"):
+        blended(start, {**tuned, "x": torch.zeros(1)}, 0.5)
+    with pytest.raises(ValueError, match="blend must be in \\[0, 1\\]"):
+        _cfg(blend=1.5)
+
+
+def test_another_blend_reuses_the_tune_and_its_head_is_halfway(data: dict[str, Path], tmp_path: Path, monkeypatch):
+    """A new work folder given a finished run's ``tune/last.pt`` skips the tune (its checkpoint leaves ``blend``
+    out) and hands the presence stage the start's weights + blend x the tune's change."""
+    import shutil
+
+    from train.landmark_tune import pipeline, presence, tune
+
+    cfg = _cfg(renders=(str(data["renders"]),), real=str(data["real"]), plates=str(data["plates"]), steps=2,
+               presence_steps=1)
+    pipeline.run(cfg, tmp_path / "whole")
+    tuned = tune.tuned_state(tmp_path / "whole" / "tune", cfg)
+    start = tune.start_head(cfg).state_dict()
+    (tmp_path / "half" / "tune").mkdir(parents=True)
+    shutil.copytree(tmp_path / "whole" / "crops", tmp_path / "half" / "crops")
+    shutil.copy(tmp_path / "whole" / "tune" / "last.pt", tmp_path / "half" / "tune" / "last.pt")
+    seen = {}
+    flagged_head = presence.flagged_head
+
+    def spy(cfg_, state):
+        seen.update(state)
+        return flagged_head(cfg_, state)
+
+    def fail(*args, **kwargs):
+        raise AssertionError("the tune ran again")
+
+    monkeypatch.setattr(presence, "flagged_head", spy)
+    monkeypatch.setattr(tune, "tune", fail)
+    pipeline.run(dataclasses.replace(cfg, blend=0.5), tmp_path / "half")
+    moved = [k for k in tuned if tuned[k].is_floating_point() and not torch.equal(tuned[k], start[k])]
+    assert moved  # the tune changed weights, and the blend put each halfway
+    for k in moved:
+        assert torch.allclose(seen[k], (start[k] + tuned[k]) / 2, atol=1e-6), k
+
+
 def test_the_schedule_warms_up_linearly_then_follows_the_cosine():
     from train.landmark_tune.tune import learning_rate
 

@@ -47,6 +47,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                     help="start from this model's head (a .onnx, a posenet .pt or 'default') instead of MediaPipe's")
     ap.add_argument("--steps", type=int, metavar="N", help=f"fine-tuning steps (default {d.steps})")
     ap.add_argument("--lr", type=float, help=f"fine-tuning learning rate (default {d.lr})")
+    ap.add_argument("--blend", type=float, metavar="B",
+                    help=f"keep the start's weights + B x the tune's change (default {d.blend}: the tuned network; "
+                         "0.5 halfway back to MediaPipe's, which reads real people better)")
     ap.add_argument("--render-draw", choices=RENDER_DRAWS,
                     help=f"draw the rendered crops per crop, per shard or per scenario, each as often as each other "
                          f"(default {d.render_draw})")
@@ -71,7 +74,7 @@ def make_config(args: argparse.Namespace) -> LandmarkTuneConfig:
             raise LabelError(f"--config {args.config}: not a readable JSON file ({exc})") from None
     cfg = LandmarkTuneConfig.from_dict(base)
     flags = {"trunk": args.trunk, "steps": args.steps, "lr": args.lr, "presence_steps": args.presence_steps,
-             "render_draw": args.render_draw,
+             "render_draw": args.render_draw, "blend": args.blend,
              "seed": args.seed, "threads": args.threads, "device": args.device}
     paths = {"renders": tuple(str(Path(r).resolve()) for r in args.renders), "real": str(Path(args.real).resolve()),
              "plates": str(Path(args.plates).resolve())}

@@ -15,6 +15,9 @@ TRUNKS = ("blazepose_lite", "blazepose_full")  # train.pretrained.mediapipe.TRUN
 RENDER_DRAWS = ("crop", "shard", "scenario")  # LandmarkTuneConfig.render_draw
 # settings that change how a run goes, not what it makes: free to differ on a rerun (a resumed run is exact)
 RUN_ONLY = ("threads", "device", "checkpoint_every", "log_every")
+# settings read only after the tune's loop (``blend``): a tune checkpoint made without them is the same tune, so a
+# new work folder may take an earlier run's ``tune/last.pt`` and try another blend
+AFTER_TUNE = ("blend",)
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,11 @@ class LandmarkTuneConfig:
     # the 3D (L1, rendered rows) and the world landmarks' distillation train the 3D convolution alone: the 3D loss
     # cannot pull the trunk from its reading of real people (LFT6; without it LFT2's real people were lost)
     detach3d: bool = True
+    # the head kept: the start's weights + blend x (the tuned weights - the start's), a weight-space ensemble of the
+    # two (WiSE-FT, Wortsman et al. 2022). 1: the tuned network. Session 51: on the real development set's labeled
+    # boxes MediaPipe's own network read 0.780 and the tuned default 0.664, while on the renders the tune is what
+    # reads skiers and divers (design sets through the run 0.592 untuned, 0.794 tuned)
+    blend: float = 1.0
     batch_render: int = 8
     # how the rendered crops are drawn: "crop" (every crop as likely: a shard weighs as many crops as it has),
     # "shard" (each rendered shard as often as each other) or "scenario" (each scenario as often as each other:
@@ -122,6 +130,8 @@ class LandmarkTuneConfig:
                              f"{self.checkpoint_every}, {self.log_every}")
         if self.render_draw not in RENDER_DRAWS:
             raise ValueError(f"render_draw must be one of {', '.join(RENDER_DRAWS)}, got {self.render_draw!r}")
+        if not 0 <= self.blend <= 1:
+            raise ValueError(f"blend must be in [0, 1] (1: the tuned network, 0: the start's), got {self.blend}")
         if not 0 <= self.turn_p <= 1 or self.turn_jitter < 0:
             raise ValueError(f"need turn_p in [0, 1] and turn_jitter >= 0, got {self.turn_p}, {self.turn_jitter}")
         if not 0 < self.jitter_scale[0] <= self.jitter_scale[1] or not 0 <= self.jitter_shift < 0.5:

@@ -1,7 +1,8 @@
 """The recipe's stages in order, each kept in the work folder and skipped when its output is already there.
 
 1. ``crops``: ``WORK/crops/render.npz`` and ``real.npz`` (``crops.py``; a file is written whole or not at all);
-2. ``tune``: ``WORK/tune/last.pt``, resumed exactly while its step is short of ``steps`` (``tune.py``);
+2. ``tune``: ``WORK/tune/last.pt``, resumed exactly while its step is short of ``steps`` (``tune.py``), then
+   ``blend``ed with the network it started from (its checkpoint leaves ``blend`` out: another blend may reuse it);
 3. ``presence``: ``WORK/presence/head.pt``, the tuned network with its pose flag retrained (``presence.py``);
 4. ``readout3d``: ``WORK/readout3d/head.pt``, its own 3D convolution fitted in closed form (``readout3d.py``);
 5. ``export``: ``WORK/export/model.pt`` (the whole network) and the ``.onnx`` (``export.py``); skipped with
@@ -112,6 +113,9 @@ def run(cfg: LandmarkTuneConfig, work: Path, out: Path | None = None, progress: 
         tuned = tune.tune(cfg, *data.get(), work / "tune", progress)
     else:
         log.info("tune: %s holds all %d steps, skipped", work / "tune" / "last.pt", cfg.steps)
+    if cfg.blend < 1:  # the tuned network moved back toward its start by 1 - blend (config.py's blend)
+        tuned = tune.blended(tune.start_head(cfg).state_dict(), tuned, cfg.blend)
+        log.info("tune: the start's weights + %.2f x the tune's change", cfg.blend)
     # ---- presence
     flagged_path = work / "presence" / "head.pt"
     if flagged_path.is_file():

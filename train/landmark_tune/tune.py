@@ -39,7 +39,7 @@ import numpy as np
 import torch
 
 from train.checkpoint import load_checkpoint, save_checkpoint
-from train.landmark_tune.config import RUN_ONLY, LandmarkTuneConfig
+from train.landmark_tune.config import AFTER_TUNE, RUN_ONLY, LandmarkTuneConfig
 from train.landmark_tune.crops import draw_weights
 from train.posenet.model import MEAN, MIRROR, STD, LandmarkPoseHead
 from tvstream.errors import CheckpointError
@@ -56,10 +56,33 @@ def settings(cfg: LandmarkTuneConfig) -> dict:
     return {k: v for k, v in cfg.to_dict().items() if k not in RUN_ONLY}
 
 
+def tune_settings(cfg: LandmarkTuneConfig) -> dict:
+    """What a tune checkpoint (``tune/last.pt``) was made with: :func:`settings` less those read only after the
+    loop (``AFTER_TUNE``)."""
+    return {k: v for k, v in settings(cfg).items() if k not in AFTER_TUNE}
+
+
+def blended(start: dict[str, torch.Tensor], tuned: dict[str, torch.Tensor], blend: float) -> dict[str, torch.Tensor]:
+    """The weight-space ensemble ``start + blend x (tuned - start)`` of two states of one network (integer
+    buffers, such as batch norms' counts, are the tuned ones); ``blend`` 1 is ``tuned`` itself."""
+    if start.keys() != tuned.keys():
+        raise ValueError(f"blend needs one network's two states; keys differ: "
+                         f"{sorted(start.keys() ^ tuned.keys())[:5]}")
+    if blend == 1:
+        return tuned
+    return {k: start[k] + blend * (v - start[k]) if v.is_floating_point() else v for k, v in tuned.items()}
+
+
 def upgrade(config: dict) -> dict:
     """A stored checkpoint's config with the settings added since it was written at their defaults (``head_init``
     None: MediaPipe's network, as every run before it), so that older runs still resume."""
     return {**config, "tune": {**settings(LandmarkTuneConfig()), **config.get("tune", {})}}
+
+
+def upgrade_tune(config: dict) -> dict:
+    """:func:`upgrade` for a tune checkpoint, whose settings leave out ``AFTER_TUNE`` (older ones stored them)."""
+    config = upgrade(config)
+    return {**config, "tune": {k: v for k, v in config["tune"].items() if k not in AFTER_TUNE}}
 
 
 def warm_cosine(step: int, peak: float, warmup: int, steps: int) -> float:
@@ -183,7 +206,7 @@ def tune(cfg: LandmarkTuneConfig, render: dict[str, np.ndarray], real: dict[str,
     step = 0
     # ---- resume
     if ckpt_path.is_file():
-        state = load_checkpoint(ckpt_path, expect={"kind": KIND, "tune": settings(cfg)}, upgrade=upgrade)
+        state = load_checkpoint(ckpt_path, expect={"kind": KIND, "tune": tune_settings(cfg)}, upgrade=upgrade_tune)
         head.load_state_dict(state["model"])
         optimiser.load_state_dict(state["optimizer"])
         g.set_state(state["rng"]["batches"])
@@ -212,7 +235,7 @@ def tune(cfg: LandmarkTuneConfig, render: dict[str, np.ndarray], real: dict[str,
             stats = {"step": step, **{k: float(v.detach()) for k, v in terms.items()}, "lr": lr,
                      "elapsed_s": time.perf_counter() - tic}
             if step % cfg.checkpoint_every == 0 or step == cfg.steps:
-                save_checkpoint(ckpt_path, config={"kind": KIND, "tune": settings(cfg)}, step=step, model=head,
+                save_checkpoint(ckpt_path, config={"kind": KIND, "tune": tune_settings(cfg)}, step=step, model=head,
                                 optimizer=optimiser, rng_state={"batches": g.get_state()})
             if step % cfg.log_every == 0 or step == cfg.steps:
                 metrics.write(json.dumps({k: round(v, 6) if isinstance(v, float) else v for k, v in stats.items()})
@@ -230,5 +253,5 @@ def tuned_state(run_dir: Path, cfg: LandmarkTuneConfig) -> dict[str, torch.Tenso
     path = run_dir / "last.pt"
     if not path.is_file():
         return None
-    state = load_checkpoint(path, expect={"kind": KIND, "tune": settings(cfg)}, upgrade=upgrade)
+    state = load_checkpoint(path, expect={"kind": KIND, "tune": tune_settings(cfg)}, upgrade=upgrade_tune)
     return state["model"] if state["step"] >= cfg.steps else None
