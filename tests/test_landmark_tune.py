@@ -689,6 +689,9 @@ def test_a_landmark_tune_model_s_card_says_what_its_own_run_read(data: dict[str,
     other = landmark_tune_trained_on({**base, "steps": 800, "renders": ["w/synth", "w/replay"], "turn_p": 0.7,
                                       "head_init": "venue/init.pt", "track_conf": 0.9, "render_draw": "scenario"})
     assert "800 steps" in other and "folders synth, replay," in other and "70% of them turned" in other
+    assert "weight-space" not in text and "weight-space" not in other
+    half = landmark_tune_trained_on({**base, "blend": 0.5})
+    assert "alone; the head kept is the start's weights + 0.5 x the tune's change (a weight-space ensemble" in half
     assert "started from venue/init.pt" in other and "track_conf 0.9 " in other
     assert "each scenario drawn as often" in other
     sure = landmark_tune_trained_on(base, {"track_conf": 0.98})

@@ -89,6 +89,9 @@ def landmark_tune_trained_on(fit: dict, run: dict | None = None) -> str:
     drawn = {"shard": ", each folder drawn as often", "scenario": ", each scenario drawn as often"}.get(
         fit.get("render_draw", "crop"), "")
     start = fit.get("head_init") or "MediaPipe Pose's Full landmark network as it comes"
+    blend = fit.get("blend", 1.0)
+    blended = (f"; the head kept is the start's weights + {blend} x the tune's change (a weight-space ensemble "
+               "of the start and its tune, which reads real people more as the start does)" if blend < 1 else "")
     track_conf = (run or {}).get("track_conf", fit.get("track_conf"))
     changed = (f"; the recipe's {fit.get('track_conf')}, changed by train.posenet.reconfigure"
                if track_conf != fit.get("track_conf") else "")
@@ -99,7 +102,7 @@ def landmark_tune_trained_on(fit: dict, run: dict | None = None) -> str:
             f"{start} and fine-tuned by train.landmark_tune on a CPU: {fit.get('steps')} steps on 256 px crops "
             f"of rendered athletes (folders {shards}, their first {fit.get('skip_clips')} clips left out{drawn}; 2D "
             f"and 3D labels{turned}) and of the real people in {short(fit.get('real'))} (a teacher's 2D, and a distillation "
-            "term holding the start's reading of them), its 3D learnt by its last convolution alone; then its pose "
+            f"term holding the start's reading of them), its 3D learnt by its last convolution alone{blended}; then its pose "
             f"flag alone on people against person-free crops of {short(fit.get('plates'))}; then its 3D read by a "
             "convolution of its own fitted by ridge regression to the rendered crops' 3D. Its least harmful weights "
             f"are stored as int8 to fit the 10 MB file (train.landmark_tune.quantize). It runs with track_conf "
