@@ -496,7 +496,11 @@ def test_a_work_folder_refuses_another_config_naming_the_setting(tmp_path: Path)
     check_work(tmp_path, rerun)
     with pytest.raises(CheckpointError, match=r"lr: 0\.001 there, 0\.0005 here") as err:
         check_work(tmp_path, dataclasses.replace(cfg, lr=5e-4))
-    assert "\n" not in str(err.value) and "steps" not in str(err.value)
+    assert "\n" not in str(err.value) and "steps" not in str(err.value) and "linked in" not in str(err.value)
+    with pytest.raises(CheckpointError, match=r"blend: 1\.0 there, 0\.7 here\); use another --work folder or delete "
+                                              r"it \(only the stages after the tune read it: a new --work folder with "
+                                              r".*/crops and .*/tune/last\.pt linked in reruns just those\)"):
+        check_work(tmp_path, dataclasses.replace(cfg, blend=0.7))
     assert LandmarkTuneConfig.from_dict(json.loads((tmp_path / CONFIG_NAME).read_text())) == rerun
     with pytest.raises(ValueError, match="unknown landmark_tune settings: learning_rate"):
         LandmarkTuneConfig.from_dict({"learning_rate": 1e-3})

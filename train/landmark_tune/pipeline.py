@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from train.landmark_tune.config import LandmarkTuneConfig
+from train.landmark_tune.config import AFTER_TUNE, LandmarkTuneConfig
 from tvstream.errors import CheckpointError
 from tvstream.json_documents import write_text_atomic
 
@@ -50,8 +50,11 @@ def check_work(work: Path, cfg: LandmarkTuneConfig) -> None:
                                   "or delete it") from None
         changed = cfg.differences(made)
         if changed:
+            after = all(c.split(":")[0] in AFTER_TUNE for c in changed)
+            hint = (f" (only the stages after the tune read it: a new --work folder with {work}/crops and "
+                    f"{work}/tune/last.pt linked in reruns just those)" if after else "")
             raise CheckpointError(f"{work} was made with another config ({'; '.join(changed)}); use another --work "
-                                  "folder or delete it")
+                                  f"folder or delete it{hint}")
     text = json.dumps(cfg.to_dict(), indent=1) + "\n"
     if not (stored.is_file() and stored.read_text() == text):
         write_text_atomic(stored, text)
