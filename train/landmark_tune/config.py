@@ -156,8 +156,12 @@ class LandmarkTuneConfig:
             raise ValueError(f"unknown landmark_tune settings: {', '.join(unknown)}")
         return LandmarkTuneConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
 
+    def differing(self, other: LandmarkTuneConfig) -> list[str]:
+        """The names of the settings (not RUN_ONLY) in which ``other`` differs."""
+        mine, theirs = self.to_dict(), other.to_dict()
+        return [k for k in mine if k not in RUN_ONLY and mine[k] != theirs[k]]
+
     def differences(self, other: LandmarkTuneConfig) -> list[str]:
         """The settings (not RUN_ONLY) in which ``other`` differs, as ``"key: theirs there, mine here"``."""
         mine, theirs = self.to_dict(), other.to_dict()
-        return [f"{k}: {theirs[k]!r} there, {mine[k]!r} here" for k in mine
-                if k not in RUN_ONLY and mine[k] != theirs[k]]
+        return [f"{k}: {theirs[k]!r} there, {mine[k]!r} here" for k in self.differing(other)]

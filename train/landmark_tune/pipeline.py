@@ -50,7 +50,7 @@ def check_work(work: Path, cfg: LandmarkTuneConfig) -> None:
                                   "or delete it") from None
         changed = cfg.differences(made)
         if changed:
-            after = all(c.split(":")[0] in AFTER_TUNE for c in changed)
+            after = set(cfg.differing(made)) <= set(AFTER_TUNE)
             hint = (f" (only the stages after the tune read it: a new --work folder with {work}/crops and "
                     f"{work}/tune/last.pt linked in reruns just those)" if after else "")
             raise CheckpointError(f"{work} was made with another config ({'; '.join(changed)}); use another --work "
