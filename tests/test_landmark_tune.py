@@ -405,7 +405,10 @@ def test_another_blend_reuses_the_tune_and_its_head_is_halfway(data: dict[str, P
 
     monkeypatch.setattr(presence, "flagged_head", spy)
     monkeypatch.setattr(tune, "tune", fail)
-    pipeline.run(dataclasses.replace(cfg, blend=0.5), tmp_path / "half")
+    half = dataclasses.replace(cfg, blend=0.5)
+    pipeline.run(half, tmp_path / "half")
+    monkeypatch.setattr(tune, "start_head", fail)  # a rerun past the presence stage blends nothing again
+    pipeline.run(half, tmp_path / "half")
     moved = [k for k in tuned if tuned[k].is_floating_point() and not torch.equal(tuned[k], start[k])]
     assert moved  # the tune changed weights, and the blend put each halfway
     for k in moved:

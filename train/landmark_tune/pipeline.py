@@ -116,14 +116,15 @@ def run(cfg: LandmarkTuneConfig, work: Path, out: Path | None = None, progress: 
         tuned = tune.tune(cfg, *data.get(), work / "tune", progress)
     else:
         log.info("tune: %s holds all %d steps, skipped", work / "tune" / "last.pt", cfg.steps)
-    if cfg.blend < 1:  # the tuned network moved back toward its start by 1 - blend (config.py's blend)
-        tuned = tune.blended(tune.start_head(cfg).state_dict(), tuned, cfg.blend)
-        log.info("tune: the start's weights + %.2f x the tune's change", cfg.blend)
     # ---- presence
     flagged_path = work / "presence" / "head.pt"
     if flagged_path.is_file():
         log.info("presence: %s is there, skipped", flagged_path)
     else:
+        if cfg.blend < 1:  # the tuned network moved back toward its start by 1 - blend (config.py's blend); only
+            # here, where it is read: a rerun past this stage loads no start network
+            tuned = tune.blended(tune.start_head(cfg).state_dict(), tuned, cfg.blend)
+            log.info("tune: the start's weights + %.2f x the tune's change", cfg.blend)
         head = presence.flagged_head(cfg, tuned)
         presence.train_presence(head, *data.get(), cfg)
         save_head(flagged_path, head, cfg, "presence")
