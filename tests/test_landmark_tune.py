@@ -378,6 +378,75 @@ def test_a_blend_moves_each_weight_back_toward_the_start_and_keeps_integer_buffe
         _cfg(blend=1.5)
 
 
+def test_a_layers_own_blend_applies_to_the_keys_under_its_prefix_alone():
+    from train.landmark_tune.tune import blended
+
+    start = {"trunk.graph.n1.weight": torch.tensor([0.0, 4.0]), "trunk.graph.n10.weight": torch.tensor([1.0]),
+             "trunk.image.weight": torch.tensor([2.0])}
+    tuned = {"trunk.graph.n1.weight": torch.tensor([4.0, 0.0]), "trunk.graph.n10.weight": torch.tensor([3.0]),
+             "trunk.image.weight": torch.tensor([6.0])}
+    out = blended(start, tuned, 1.0, {"trunk.graph.n1.": 0.25})
+    assert torch.equal(out["trunk.graph.n1.weight"], torch.tensor([1.0, 3.0]))  # a quarter of the way from start
+    assert torch.equal(out["trunk.graph.n10.weight"], torch.tensor([3.0]))  # n10 is not under "n1."
+    assert torch.equal(out["trunk.image.weight"], torch.tensor([6.0]))
+    out = blended(start, tuned, 0.5, {"trunk.graph.n1.": 0.0})
+    assert torch.equal(out["trunk.graph.n1.weight"], start["trunk.graph.n1.weight"])
+    assert torch.equal(out["trunk.graph.n10.weight"], torch.tensor([2.0])) and torch.equal(
+        out["trunk.image.weight"], torch.tensor([4.0]))
+    assert blended(start, tuned, 1.0, {"trunk.graph.n1.": 1.0}) is tuned
+    with pytest.raises(ValueError, match="early_blend must be in \\[0, 1\\]"):
+        _cfg(early_blend=-0.1)
+
+
+def test_the_early_layers_end_before_the_first_convolution_reading_a_sixteenth():
+    from train.pretrained.mediapipe import trunk_spec
+    from train.pretrained.tflite_graph import early_convs
+
+    def conv(key, i, o, stride):
+        return {"op": "conv", "in": [i], "out": o, "key": key, "stride": [stride, stride]}
+
+    spec = {"input": 0, "nodes": [
+        conv("a", 0, 1, 2),  # reads 1/1
+        conv("b", 1, 2, 2),  # reads 1/2
+        {"op": "maxpool", "in": [2], "out": 3, "stride": [2, 2]},
+        conv("c", 3, 4, 1),  # reads 1/8
+        conv("d", 4, 5, 2),  # reads 1/8, writes 1/16
+        {"op": "add", "in": [5, 5], "out": 6},
+        conv("e", 6, 7, 1),  # reads 1/16: the first that is not early
+        {"op": "resize", "in": [7], "out": 8, "scale": [2.0, 2.0]},
+        conv("f", 8, 9, 1)]}  # reads 1/8 again, but after the first coarse one
+    assert early_convs(spec) == ["a", "b", "c", "d"]
+    assert early_convs(spec, stride=8) == ["a", "b"]
+    full = early_convs(trunk_spec("blazepose_full", "landmarks"))
+    assert full == ["n1", "n2", "n3", "n4", "n6", "n7", "n8", "n9", "n10", "n12", "n14", "n15", "n16", "n17", "n18",
+                    "n20", "n22"]
+
+
+def test_an_early_blend_moves_the_early_layers_alone(data: dict[str, Path], tmp_path: Path):
+    """``kept_state``: with ``early_blend`` 0.5 the early layers (``early_convs``) halfway back to the start and
+    every other weight the tune's; with ``blend`` 0.5 alone every weight halfway (``early_blend`` None)."""
+    from train.landmark_tune import pipeline, tune
+    from train.pretrained.tflite_graph import early_convs
+
+    cfg = _cfg(renders=(str(data["renders"]),), real=str(data["real"]), plates=str(data["plates"]), steps=2,
+               presence_steps=1)
+    pipeline.run(cfg, tmp_path)
+    tuned = tune.tuned_state(tmp_path / "tune", cfg)
+    start = tune.start_head(cfg)
+    early = tuple(f"trunk.graph.{k}." for k in early_convs(start.trunk.graph.spec))
+    start = start.state_dict()
+    assert tune.kept_state(cfg, tuned) is tuned and tune.kept_state(dataclasses.replace(cfg, early_blend=1.0),
+                                                                      tuned) is tuned
+    moved = [k for k in tuned if tuned[k].is_floating_point() and not torch.equal(tuned[k], start[k])]
+    assert any(k.startswith(early) for k in moved) and any(not k.startswith(early) for k in moved)
+    kept = tune.kept_state(dataclasses.replace(cfg, early_blend=0.5), tuned)
+    whole = tune.kept_state(dataclasses.replace(cfg, blend=0.5), tuned)
+    for k in moved:
+        half = (start[k] + tuned[k]) / 2
+        assert torch.allclose(kept[k], half if k.startswith(early) else tuned[k], atol=1e-7), k
+        assert torch.allclose(whole[k], half, atol=1e-7), k
+
+
 def test_another_blend_reuses_the_tune_and_its_head_is_halfway(data: dict[str, Path], tmp_path: Path, monkeypatch):
     """A new work folder given a finished run's ``tune/last.pt`` skips the tune (its checkpoint leaves ``blend``
     out) and hands the presence stage the start's weights + blend x the tune's change."""
@@ -699,6 +768,10 @@ def test_a_landmark_tune_model_s_card_says_what_its_own_run_read(data: dict[str,
     assert "weight-space" not in text and "weight-space" not in other
     half = landmark_tune_trained_on({**base, "blend": 0.5})
     assert "alone; the head kept is the start's weights + 0.5 x the tune's change (a weight-space ensemble" in half
+    early = landmark_tune_trained_on({**base, "early_blend": 0.5})
+    assert ("the start's weights + 1.0 x the tune's change (0.5 x in its early layers, those reading the crop at "
+            "1/1 to 1/8 of its size) (a weight-space ensemble") in early
+    assert "early layers" not in half and "weight-space" not in landmark_tune_trained_on({**base, "early_blend": 1.0})
     assert "started from venue/init.pt" in other and "track_conf 0.9 " in other
     assert "each scenario drawn as often" in other
     sure = landmark_tune_trained_on(base, {"track_conf": 0.98})

@@ -90,8 +90,12 @@ def landmark_tune_trained_on(fit: dict, run: dict | None = None) -> str:
         fit.get("render_draw", "crop"), "")
     start = fit.get("head_init") or "MediaPipe Pose's Full landmark network as it comes"
     blend = fit.get("blend", 1.0)
-    blended = (f"; the head kept is the start's weights + {blend} x the tune's change (a weight-space ensemble "
-               "of the start and its tune, which reads real people more as the start does)" if blend < 1 else "")
+    early = blend if fit.get("early_blend") is None else fit["early_blend"]
+    where = (f" ({early} x in its early layers, those reading the crop at 1/1 to 1/8 of its size)"
+             if early != blend else "")
+    blended = (f"; the head kept is the start's weights + {blend} x the tune's change{where} (a weight-space "
+               "ensemble of the start and its tune, which reads real people more as the start does)"
+               if min(blend, early) < 1 else "")
     track_conf = (run or {}).get("track_conf", fit.get("track_conf"))
     changed = (f"; the recipe's {fit.get('track_conf')}, changed by train.posenet.reconfigure"
                if track_conf != fit.get("track_conf") else "")

@@ -15,9 +15,9 @@ TRUNKS = ("blazepose_lite", "blazepose_full")  # train.pretrained.mediapipe.TRUN
 RENDER_DRAWS = ("crop", "shard", "scenario")  # LandmarkTuneConfig.render_draw
 # settings that change how a run goes, not what it makes: free to differ on a rerun (a resumed run is exact)
 RUN_ONLY = ("threads", "device", "checkpoint_every", "log_every")
-# settings read only after the tune's loop (``blend``): a tune checkpoint made without them is the same tune, so a
+# settings read only after the tune's loop (the blends): a tune checkpoint made without them is the same tune, so a
 # new work folder may take an earlier run's ``tune/last.pt`` and try another blend
-AFTER_TUNE = ("blend",)
+AFTER_TUNE = ("blend", "early_blend")
 
 
 @dataclass(frozen=True)
@@ -70,6 +70,12 @@ class LandmarkTuneConfig:
     # boxes MediaPipe's own network read 0.780 and the tuned default 0.664, while on the renders the tune is what
     # reads skiers and divers (design sets through the run 0.592 untuned, 0.794 tuned)
     blend: float = 1.0
+    # the blend of the network's early layers, those that read the crop at 1/1 to 1/8 of its size (stem and first
+    # stages: ``tflite_graph.early_convs``), in place of ``blend`` there (None: ``blend``, as every layer). Session 52's screen (labeled boxes,
+    # session 47's tune): those layers moved least (0.03-0.3% of their weights' norm) and cost real people most:
+    # their change alone undone, the real development set 0.650 -> 0.767, the sample 0.937 -> 0.923, dives 0.620
+    # -> 0.497; halfway back (0.5), 0.715, 0.948, 0.605 (benchmarks/results/s52_rule.md)
+    early_blend: float | None = None
     batch_render: int = 8
     # how the rendered crops are drawn: "crop" (every crop as likely: a shard weighs as many crops as it has),
     # "shard" (each rendered shard as often as each other) or "scenario" (each scenario as often as each other:
@@ -130,8 +136,10 @@ class LandmarkTuneConfig:
                              f"{self.checkpoint_every}, {self.log_every}")
         if self.render_draw not in RENDER_DRAWS:
             raise ValueError(f"render_draw must be one of {', '.join(RENDER_DRAWS)}, got {self.render_draw!r}")
-        if not 0 <= self.blend <= 1:
-            raise ValueError(f"blend must be in [0, 1] (1: the tuned network, 0: the start's), got {self.blend}")
+        for name in AFTER_TUNE:
+            if getattr(self, name) is not None and not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"{name} must be in [0, 1] (1: the tuned network, 0: the start's), "
+                                 f"got {getattr(self, name)}")
         if not 0 <= self.turn_p <= 1 or self.turn_jitter < 0:
             raise ValueError(f"need turn_p in [0, 1] and turn_jitter >= 0, got {self.turn_p}, {self.turn_jitter}")
         if not 0 < self.jitter_scale[0] <= self.jitter_scale[1] or not 0 <= self.jitter_shift < 0.5:

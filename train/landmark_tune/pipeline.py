@@ -121,11 +121,13 @@ def run(cfg: LandmarkTuneConfig, work: Path, out: Path | None = None, progress: 
     if flagged_path.is_file():
         log.info("presence: %s is there, skipped", flagged_path)
     else:
-        if cfg.blend < 1:  # the tuned network moved back toward its start by 1 - blend (config.py's blend); only
-            # here, where it is read: a rerun past this stage loads no start network
-            tuned = tune.blended(tune.start_head(cfg).state_dict(), tuned, cfg.blend)
-            log.info("tune: the start's weights + %.2f x the tune's change", cfg.blend)
-        head = presence.flagged_head(cfg, tuned)
+        # the tuned network moved back toward its start (config.py's blends); only here, where it is read: a rerun
+        # past this stage loads no start network
+        kept = tune.kept_state(cfg, tuned)
+        if kept is not tuned:
+            log.info("tune: the start's weights + %.2f x the tune's change (early layers %.2f)", cfg.blend,
+                     cfg.blend if cfg.early_blend is None else cfg.early_blend)
+        head = presence.flagged_head(cfg, kept)
         presence.train_presence(head, *data.get(), cfg)
         save_head(flagged_path, head, cfg, "presence")
     # ---- readout3d

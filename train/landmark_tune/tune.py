@@ -42,6 +42,7 @@ from train.checkpoint import load_checkpoint, save_checkpoint
 from train.landmark_tune.config import AFTER_TUNE, RUN_ONLY, LandmarkTuneConfig
 from train.landmark_tune.crops import draw_weights
 from train.posenet.model import MEAN, MIRROR, STD, LandmarkPoseHead
+from train.pretrained.tflite_graph import early_convs
 from tvstream.errors import CheckpointError
 from tvstream.skeleton import NUM_JOINTS
 
@@ -62,15 +63,34 @@ def tune_settings(cfg: LandmarkTuneConfig) -> dict:
     return {k: v for k, v in settings(cfg).items() if k not in AFTER_TUNE}
 
 
-def blended(start: dict[str, torch.Tensor], tuned: dict[str, torch.Tensor], blend: float) -> dict[str, torch.Tensor]:
+def blended(start: dict[str, torch.Tensor], tuned: dict[str, torch.Tensor], blend: float,
+            layers: dict[str, float] | None = None) -> dict[str, torch.Tensor]:
     """The weight-space ensemble ``start + blend x (tuned - start)`` of two states of one network (integer
-    buffers, such as batch norms' counts, are the tuned ones); ``blend`` 1 is ``tuned`` itself."""
+    buffers, such as batch norms' counts, are the tuned ones); ``blend`` 1 everywhere is ``tuned`` itself.
+    ``layers`` gives some weights their own blend: ``{prefix: b}``, a key starting with ``prefix`` takes ``b``."""
     if start.keys() != tuned.keys():
         raise ValueError(f"blend needs one network's two states; keys differ: "
                          f"{sorted(start.keys() ^ tuned.keys())[:5]}")
-    if blend == 1:
+    layers = layers or {}
+    if blend == 1 and all(b == 1 for b in layers.values()):
         return tuned
-    return {k: start[k] + blend * (v - start[k]) if v.is_floating_point() else v for k, v in tuned.items()}
+
+    def weight(key: str) -> float:
+        return next((b for prefix, b in layers.items() if key.startswith(prefix)), blend)
+
+    return {k: start[k] + weight(k) * (v - start[k]) if v.is_floating_point() else v for k, v in tuned.items()}
+
+
+def kept_state(cfg: LandmarkTuneConfig, tuned: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The head the run keeps: ``tuned`` blended with the network it started from, ``cfg.blend`` everywhere but
+    the early layers (``early_convs``), which take ``cfg.early_blend`` where it is set; ``tuned`` itself when
+    both are 1."""
+    if cfg.blend == 1 and cfg.early_blend in (None, 1):
+        return tuned
+    start = start_head(cfg)
+    early = ({} if cfg.early_blend is None else
+             {f"trunk.graph.{key}.": cfg.early_blend for key in early_convs(start.trunk.graph.spec)})
+    return blended(start.state_dict(), tuned, cfg.blend, early)
 
 
 def upgrade(config: dict) -> dict:

@@ -377,5 +377,23 @@ class TfliteGraph(nn.Module):
         return (out, *(tensors[t] for t in self.taps)) if self.taps else out
 
 
+def early_convs(spec: dict, stride: int = 16) -> list[str]:
+    """The keys of the convolutions that come, in the graph's order, before the first one reading a map at
+    1/``stride`` of the input's size or coarser: a network's early, fine-resolution layers (in MediaPipe's Full
+    landmark network, at 16: ``n1``-``n22``, the crop read at 1/1 to 1/8 of its size)."""
+    scale = {spec["input"]: 1.0}  # each tensor's size as a share of the input's
+    early = []
+    for n in spec["nodes"]:
+        share = scale[n["in"][0]]
+        if n["op"] == "conv":
+            if share <= 1 / stride:
+                break
+            early.append(n["key"])
+        step = {"conv": n.get("stride", [1])[0], "maxpool": n.get("stride", [1])[0],
+                "depth_to_space": 1 / n.get("block", 1), "resize": 1 / float(n.get("scale", [1])[0])}
+        scale[n["out"]] = share / step.get(n["op"], 1)
+    return early
+
+
 def node_kinds(spec: dict) -> Iterable[str]:
     return (n["op"] for n in spec["nodes"])
