@@ -232,6 +232,26 @@ def test_a_tune_stopped_and_resumed_reaches_the_weights_of_one_run_bit_for_bit(t
     assert [json.loads(line)["step"] for line in lines] == [1, 2, 3, 4]
 
 
+def test_a_tune_with_its_early_layers_frozen_moves_only_the_layers_after_them(tmp_path: Path):
+    from train.landmark_tune.tune import start_head, tune, tuned_state
+    from train.pretrained.tflite_graph import early_convs
+
+    cfg = _cfg(freeze_early=True)
+    render, real = _crops(3, True, 0), _crops(3, False, 1)
+    tuned = tune(cfg, render, real, tmp_path)
+    start = start_head(cfg)
+    early = tuple(f"trunk.graph.{k}." for k in early_convs(start.trunk.graph.spec))
+    start = start.state_dict()
+    assert len(early) == 17 and sum(k.startswith(early) for k in tuned) == 34  # 17 convolutions' weight and bias
+    for k, v in tuned.items():
+        if k.startswith(early):
+            assert torch.equal(v, start[k]), k
+    assert any(not torch.equal(v, start[k]) for k, v in tuned.items() if k.startswith("trunk.graph."))
+    assert tuned_state(tmp_path, cfg) is not None
+    with pytest.raises(CheckpointError, match="freeze_early"):
+        tuned_state(tmp_path, _cfg())  # another tune: it is not taken for the unfrozen one
+
+
 @pytest.mark.parametrize("joints3d", [False, True], ids=["world", "joints3d"])
 def test_the_detached_3d_loss_trains_the_3d_convolution_and_not_the_trunk(joints3d: bool):
     """The world landmarks' convolution (MediaPipe's start), or a start's own 3D convolution (``head_init``)."""
@@ -772,6 +792,9 @@ def test_a_landmark_tune_model_s_card_says_what_its_own_run_read(data: dict[str,
     assert ("the start's weights + 1.0 x the tune's change (0.5 x in its early layers, those reading the crop at "
             "1/1 to 1/8 of its size) (a weight-space ensemble") in early
     assert "early layers" not in half and "weight-space" not in landmark_tune_trained_on({**base, "early_blend": 1.0})
+    assert ("fine-tuned by train.landmark_tune on a CPU (its early layers, those reading the crop at 1/1 to 1/8 of "
+            "its size, kept as they came): 1500 steps") in landmark_tune_trained_on({**base, "freeze_early": True})
+    assert "kept as they came" not in text
     assert "started from venue/init.pt" in other and "track_conf 0.9 " in other
     assert "each scenario drawn as often" in other
     sure = landmark_tune_trained_on(base, {"track_conf": 0.98})

@@ -96,6 +96,8 @@ def landmark_tune_trained_on(fit: dict, run: dict | None = None) -> str:
     blended = (f"; the head kept is the start's weights + {blend} x the tune's change{where} (a weight-space "
                "ensemble of the start and its tune, which reads real people more as the start does)"
                if min(blend, early) < 1 else "")
+    frozen = (" (its early layers, those reading the crop at 1/1 to 1/8 of its size, kept as they came)"
+              if fit.get("freeze_early") else "")
     track_conf = (run or {}).get("track_conf", fit.get("track_conf"))
     changed = (f"; the recipe's {fit.get('track_conf')}, changed by train.posenet.reconfigure"
                if track_conf != fit.get("track_conf") else "")
@@ -103,7 +105,7 @@ def landmark_tune_trained_on(fit: dict, run: dict | None = None) -> str:
             f"head: MediaPipe Pose's {fit.get('trunk', 'blazepose_full')} landmark network (Apache-2.0, trained by "
             "Google on real people) read as MediaPipe reads it (its landmark regression at a 256 px crop; each H36M "
             "joint its recipe of the 33 landmarks, tvstream.teacher.mapping), started from "
-            f"{start} and fine-tuned by train.landmark_tune on a CPU: {fit.get('steps')} steps on 256 px crops "
+            f"{start} and fine-tuned by train.landmark_tune on a CPU{frozen}: {fit.get('steps')} steps on 256 px crops "
             f"of rendered athletes (folders {shards}, their first {fit.get('skip_clips')} clips left out{drawn}; 2D "
             f"and 3D labels{turned}) and of the real people in {short(fit.get('real'))} (a teacher's 2D, and a distillation "
             f"term holding the start's reading of them), its 3D learnt by its last convolution alone{blended}; then its pose "

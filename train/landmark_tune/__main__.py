@@ -53,6 +53,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--early-blend", type=float, metavar="B",
                     help=f"the same for the early layers alone, those reading the crop at 1/1 to 1/8 of its size "
                          "(default: --blend's; 0.5: session 52's)")
+    ap.add_argument("--freeze-early", action="store_true", default=None,
+                    help="tune every layer but the early ones (those --early-blend names): they stay the start's")
     ap.add_argument("--render-draw", choices=RENDER_DRAWS,
                     help=f"draw the rendered crops per crop, per shard or per scenario, each as often as each other "
                          f"(default {d.render_draw})")
@@ -78,7 +80,7 @@ def make_config(args: argparse.Namespace) -> LandmarkTuneConfig:
     cfg = LandmarkTuneConfig.from_dict(base)
     flags = {"trunk": args.trunk, "steps": args.steps, "lr": args.lr, "presence_steps": args.presence_steps,
              "render_draw": args.render_draw, "blend": args.blend,
-             "early_blend": args.early_blend,
+             "early_blend": args.early_blend, "freeze_early": args.freeze_early,
              "seed": args.seed, "threads": args.threads, "device": args.device}
     paths = {"renders": tuple(str(Path(r).resolve()) for r in args.renders), "real": str(Path(args.real).resolve()),
              "plates": str(Path(args.plates).resolve())}

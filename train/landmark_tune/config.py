@@ -65,6 +65,9 @@ class LandmarkTuneConfig:
     # the 3D (L1, rendered rows) and the world landmarks' distillation train the 3D convolution alone: the 3D loss
     # cannot pull the trunk from its reading of real people (LFT6; without it LFT2's real people were lost)
     detach3d: bool = True
+    # the early layers (``early_blend``'s) not tuned: MediaPipe's (or ``head_init``'s) as they come, the layers
+    # after them learning around them (and the tune's backward pass stops above them)
+    freeze_early: bool = False
     # the head kept: the start's weights + blend x (the tuned weights - the start's), a weight-space ensemble of the
     # two (WiSE-FT, Wortsman et al. 2022). 1: the tuned network. Session 51: on the real development set's labeled
     # boxes MediaPipe's own network read 0.780 and the tuned default 0.664, while on the renders the tune is what

@@ -219,7 +219,11 @@ def tune(cfg: LandmarkTuneConfig, render: dict[str, np.ndarray], real: dict[str,
     ckpt_path = run_dir / "last.pt"
     head = start_head(cfg).to(cfg.device)
     frozen = copy.deepcopy(head).eval().requires_grad_(False)
-    optimiser = torch.optim.AdamW(head.parameters(), lr=cfg.lr, weight_decay=0.0)
+    if cfg.freeze_early:
+        for key in early_convs(head.trunk.graph.spec):
+            getattr(head.trunk.graph, key).requires_grad_(False)
+    trained = [p for p in head.parameters() if p.requires_grad]
+    optimiser = torch.optim.AdamW(trained, lr=cfg.lr, weight_decay=0.0)
     g = torch.Generator().manual_seed(cfg.seed)
     weights = draw_weights(cfg, render["clip"])
     weights = None if weights is None else torch.from_numpy(weights)
@@ -249,7 +253,7 @@ def tune(cfg: LandmarkTuneConfig, render: dict[str, np.ndarray], real: dict[str,
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.clip:
-                torch.nn.utils.clip_grad_norm_(head.parameters(), cfg.clip)
+                torch.nn.utils.clip_grad_norm_(trained, cfg.clip)
             optimiser.step()
             step += 1
             stats = {"step": step, **{k: float(v.detach()) for k, v in terms.items()}, "lr": lr,
