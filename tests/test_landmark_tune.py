@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -250,6 +251,31 @@ def test_a_tune_with_its_early_layers_frozen_moves_only_the_layers_after_them(tm
     assert tuned_state(tmp_path, cfg) is not None
     with pytest.raises(CheckpointError, match="freeze_early"):
         tuned_state(tmp_path, _cfg())  # another tune: it is not taken for the unfrozen one
+
+
+def test_a_degraded_crop_is_blurred_by_its_gaussian_and_its_noise_stays_within_its_draw():
+    from train.landmark_tune.tune import degraded, draw
+
+    impulse = torch.zeros(2, 3, 32, 32)
+    impulse[:, :, 16, 16] = 1.0
+    sharp = _cfg(render_degrade_p=1.0, render_blur=(1.0, 1.0), render_noise=0.0)
+    out = degraded(impulse, torch.Generator().manual_seed(0), sharp)
+    centre, side = 1 / (2 * math.pi), math.exp(-0.5) / (2 * math.pi)  # a unit Gaussian's 2D density at 0 and 1 px
+    assert out[0, 0, 16, 16] == pytest.approx(centre, abs=2e-4) and out[1, 2, 16, 17] == pytest.approx(side, abs=2e-4)
+    assert out[0, 1, 15, 16] == pytest.approx(side, abs=2e-4) and float(out[0, 0].sum()) == pytest.approx(1.0, abs=1e-5)
+    grey = torch.full((64, 3, 16, 16), 0.5)
+    noisy = degraded(grey, torch.Generator().manual_seed(1), _cfg(render_degrade_p=0.5, render_noise=0.1))
+    spread = (noisy - 0.5).flatten(1).std(1)
+    assert (spread == 0).sum() > 16 and (spread > 0).sum() > 16  # about half the crops touched
+    assert float(spread.max()) < 0.11  # std U(0, 0.1): none beyond it
+    g = torch.Generator().manual_seed(2)
+    assert degraded(grey, g, _cfg()) is grey and torch.equal(g.get_state(), torch.Generator().manual_seed(2).get_state())
+    crops = _crops(4, True, 0)
+    plain = draw(crops, 3, torch.Generator().manual_seed(3), _cfg())
+    same = draw(crops, 3, torch.Generator().manual_seed(3), _cfg(), degrade=True)  # p 0: the same batch
+    assert all(torch.equal(plain[k], same[k]) for k in plain)
+    with pytest.raises(ValueError, match="render_degrade_p in \\[0, 1\\]"):
+        _cfg(render_degrade_p=1.5)
 
 
 @pytest.mark.parametrize("joints3d", [False, True], ids=["world", "joints3d"])

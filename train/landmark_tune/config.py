@@ -74,10 +74,11 @@ class LandmarkTuneConfig:
     # reads skiers and divers (design sets through the run 0.592 untuned, 0.794 tuned)
     blend: float = 1.0
     # the blend of the network's early layers, those that read the crop at 1/1 to 1/8 of its size (stem and first
-    # stages: ``tflite_graph.early_convs``), in place of ``blend`` there (None: ``blend``, as every layer). Session 52's screen (labeled boxes,
-    # session 47's tune): those layers moved least (0.03-0.3% of their weights' norm) and cost real people most:
-    # their change alone undone, the real development set 0.650 -> 0.767, the sample 0.937 -> 0.923, dives 0.620
-    # -> 0.497; halfway back (0.5), 0.715, 0.948, 0.605 (benchmarks/results/s52_rule.md)
+    # stages: ``tflite_graph.early_convs``), in place of ``blend`` there (None: ``blend``, as every layer). Session
+    # 52's screen (labeled boxes, session 47's tune): those layers moved least (0.03-0.3% of their weights' norm)
+    # and cost real people most: their change alone undone, the real development set 0.650 -> 0.767, the sample
+    # 0.937 -> 0.923, dives 0.620 -> 0.497; halfway back (0.5), 0.715, 0.948, 0.605; through the run (A5) the
+    # design sets 0.781 and the dev set 0.612 against 0.794 and 0.627 (benchmarks/results/s52_rule.md)
     early_blend: float | None = None
     batch_render: int = 8
     # how the rendered crops are drawn: "crop" (every crop as likely: a shard weighs as many crops as it has),
@@ -88,6 +89,13 @@ class LandmarkTuneConfig:
     flip_p: float = 0.5  # mirrored crops: joints swapped left for right, x negated
     contrast: tuple[float, float] = (0.7, 1.3)  # (x - 0.5) x U(a, b) + 0.5 + U(-brightness, brightness)
     brightness: float = 0.1
+    # the rendered rows' look nearer a photograph's where the early layers read it: with probability
+    # ``render_degrade_p`` a rendered crop is blurred (Gaussian, sigma U(render_blur) px) and given sensor noise
+    # (Gaussian, std U(0, render_noise) of the range). Session 52: the tune learns the renders' look in its early layers, and that is
+    # where it loses real people (benchmarks/results/s52_rule.md); 0: no such rows (the recipe until then)
+    render_degrade_p: float = 0.0
+    render_blur: tuple[float, float] = (0.4, 1.2)
+    render_noise: float = 0.03
     # ---- the pose flag (LFT6P): the presence branch alone, people's crops against person-free plate squares
     presence_steps: int = 300
     # Adam at presence_lr, warmed up over presence_warmup steps, then a cosine to 0: at a constant 1e-3 the flag's
@@ -143,6 +151,10 @@ class LandmarkTuneConfig:
             if getattr(self, name) is not None and not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"{name} must be in [0, 1] (1: the tuned network, 0: the start's), "
                                  f"got {getattr(self, name)}")
+        if not 0 <= self.render_degrade_p <= 1 or not 0 < self.render_blur[0] <= self.render_blur[1] or \
+                self.render_noise < 0:
+            raise ValueError(f"need render_degrade_p in [0, 1], 0 < render_blur[0] <= render_blur[1] and "
+                             f"render_noise >= 0, got {self.render_degrade_p}, {self.render_blur}, {self.render_noise}")
         if not 0 <= self.turn_p <= 1 or self.turn_jitter < 0:
             raise ValueError(f"need turn_p in [0, 1] and turn_jitter >= 0, got {self.turn_p}, {self.turn_jitter}")
         if not 0 < self.jitter_scale[0] <= self.jitter_scale[1] or not 0 <= self.jitter_shift < 0.5:

@@ -123,11 +123,36 @@ def normalise(x: torch.Tensor) -> torch.Tensor:
     return (x - mean.to(x.device)) / std.to(x.device)
 
 
+def degraded(x: torch.Tensor, g: torch.Generator, cfg: LandmarkTuneConfig) -> torch.Tensor:
+    """Images ``x (n, 3, S, S)`` in [0, 1], each with probability ``cfg.render_degrade_p`` blurred (a separable
+    Gaussian, sigma U(render_blur) px, edges replicated) and given noise (std U(0, render_noise)); the rest as
+    they are. Draws from ``g`` only when the probability is above 0 (runs without it keep their batches)."""
+    if cfg.render_degrade_p == 0:
+        return x
+    n = x.shape[0]
+    hit = torch.rand(n, generator=g) < cfg.render_degrade_p
+    sigma = torch.empty(n).uniform_(*cfg.render_blur, generator=g)
+    std = torch.empty(n, 1, 1, 1).uniform_(0, cfg.render_noise, generator=g)
+    noise = torch.randn(x.shape, generator=g) * std
+    radius = math.ceil(3 * cfg.render_blur[1])
+    taps = torch.arange(-radius, radius + 1, dtype=x.dtype)
+    kernel = torch.exp(-0.5 * (taps[None] / sigma[:, None]) ** 2)
+    kernel = kernel / kernel.sum(1, keepdim=True)  # (n, 2r + 1)
+    out = x.clone()
+    for i in torch.nonzero(hit).flatten().tolist():
+        img = torch.nn.functional.pad(x[i:i + 1], (radius, radius, radius, radius), mode="replicate")
+        k = kernel[i].view(1, 1, 1, -1).expand(3, 1, 1, -1)
+        img = torch.nn.functional.conv2d(img, k, groups=3)  # along x
+        img = torch.nn.functional.conv2d(img, k.transpose(-1, -2), groups=3)  # along y
+        out[i] = (img[0] + noise[i]).clamp(0, 1)
+    return out
+
+
 def draw(crops: dict[str, np.ndarray], n: int, g: torch.Generator, cfg: LandmarkTuneConfig,
-         weights: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-    """``n`` random rows of ``crops`` (``crops.FIELDS``; each as likely, or by ``weights``), augmented: ``x (n, 3,
-    S, S)`` normalised, ``y2 (n, K, 2)``, ``vis (n, K)`` float, ``y3 (n, K, 3)`` (0 where unknown), ``has3d (n,)``
-    float."""
+         weights: torch.Tensor | None = None, degrade: bool = False) -> dict[str, torch.Tensor]:
+    """``n`` random rows of ``crops`` (``crops.FIELDS``; each as likely, or by ``weights``), augmented (with
+    ``degrade``, also :func:`degraded`: the rendered rows): ``x (n, 3, S, S)`` normalised, ``y2 (n, K, 2)``,
+    ``vis (n, K)`` float, ``y3 (n, K, 3)`` (0 where unknown), ``has3d (n,)`` float."""
     if weights is None:
         pick = torch.randint(len(crops["x"]), (n,), generator=g).numpy()
     else:
@@ -143,6 +168,7 @@ def draw(crops: dict[str, np.ndarray], n: int, g: torch.Generator, cfg: Landmark
     contrast = torch.empty(n, 1, 1, 1).uniform_(*cfg.contrast, generator=g)
     brightness = torch.empty(n, 1, 1, 1).uniform_(-cfg.brightness, cfg.brightness, generator=g)
     x = ((x - 0.5) * contrast + 0.5 + brightness).clamp(0, 1)
+    x = degraded(x, g, cfg) if degrade else x
     has3d = torch.isfinite(y3).all(-1).all(-1)  # (n,)
     return {"x": normalise(x), "y2": y2, "vis": vis.float(), "y3": torch.nan_to_num(y3), "has3d": has3d.float()}
 
@@ -244,7 +270,7 @@ def tune(cfg: LandmarkTuneConfig, render: dict[str, np.ndarray], real: dict[str,
             lr = learning_rate(step, cfg)
             for group in optimiser.param_groups:
                 group["lr"] = lr
-            parts = draw(render, cfg.batch_render, g, cfg, weights), draw(real, cfg.batch_real, g, cfg)
+            parts = draw(render, cfg.batch_render, g, cfg, weights, degrade=True), draw(real, cfg.batch_real, g, cfg)
             batch = {k: torch.cat([p[k] for p in parts]).to(cfg.device) for k in parts[0]}
             terms = tune_losses(head, frozen, batch, cfg.batch_render, cfg)
             loss = terms["loss"]
