@@ -820,7 +820,9 @@ def test_a_landmark_tune_model_s_card_says_what_its_own_run_read(data: dict[str,
     assert "early layers" not in half and "weight-space" not in landmark_tune_trained_on({**base, "early_blend": 1.0})
     assert ("fine-tuned by train.landmark_tune on a CPU (its early layers, those reading the crop at 1/1 to 1/8 of "
             "its size, kept as they came): 1500 steps") in landmark_tune_trained_on({**base, "freeze_early": True})
-    assert "kept as they came" not in text
+    assert "kept as they came" not in text and "blurred" not in text
+    assert "and 3D labels, 50% of them blurred and given sensor noise)" in landmark_tune_trained_on(
+        {**base, "render_degrade_p": 0.5})
     assert "started from venue/init.pt" in other and "track_conf 0.9 " in other
     assert "each scenario drawn as often" in other
     sure = landmark_tune_trained_on(base, {"track_conf": 0.98})

@@ -86,6 +86,8 @@ def landmark_tune_trained_on(fit: dict, run: dict | None = None) -> str:
     init = fit.get("init", "default")
     init = "the embedded default model it was built beside" if init == "default" else init
     turned = f", {fit['turn_p']:.0%} of them turned with the body" if fit.get("turn_p") else ""
+    turned += (f", {fit['render_degrade_p']:.0%} of them blurred and given sensor noise"
+               if fit.get("render_degrade_p") else "")
     drawn = {"shard": ", each folder drawn as often", "scenario": ", each scenario drawn as often"}.get(
         fit.get("render_draw", "crop"), "")
     start = fit.get("head_init") or "MediaPipe Pose's Full landmark network as it comes"
