@@ -81,17 +81,14 @@ def labeled_crops(frame_size: tuple[int, int], design: list[Path]) -> list[tuple
     return crops
 
 
-def score(net: torch.nn.Module, crops: list[tuple]) -> dict[str, float]:
-    """PCK@0.2 per group of the network's 2D on ``crops``."""
+def score(graph: torch.nn.Module, crops: list[tuple]) -> dict[str, float]:
+    """PCK@0.2 per group of the export graph's 2D (``build_posenet_graph``: frame pixels) on ``crops``."""
     from train.metrics.keypoints import pck_hits
 
-    h, w = net.cfg.frame_size
     hits = {g: [0, 0] for g in GROUPS}
     for group, frame, row, fit, joints, visible in crops:
-        with torch.no_grad():
-            centre, _, scale, xy, *_ = net(torch.from_numpy(frame)[None].permute(0, 3, 1, 2).float(),
-                                           torch.from_numpy(row[None]), 255.0)
-        pose = ((centre[:, None] + scale[:, None] * xy + 1) * torch.tensor([w / 2, h / 2]) - 0.5)[0].numpy()
+        with torch.inference_mode():
+            pose = graph(torch.from_numpy(frame)[None], torch.from_numpy(row[None]))[2][0].numpy()
         hit, counted = pck_hits(fit.to_source(pose)[None], joints, visible)
         hits[group][0] += int(hit.sum())
         hits[group][1] += int(counted.sum())
@@ -108,14 +105,15 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("variants", nargs="+", metavar="NAME=SPEC")
     args = ap.parse_args(argv)
     from benchmarks.provenance import machine, save
+    from engines.posenet_graph import build_posenet_graph
+    from train.checkpoint import load_checkpoint
     from train.landmark_tune.config import LandmarkTuneConfig
     from train.landmark_tune.tune import start_head
-    from train.posenet.fit import load_model
     from train.pretrained.tflite_graph import early_convs
 
     torch.set_num_threads(2)
-    net, _ = load_model(args.model)
-    net.eval()
+    graph, _ = build_posenet_graph(load_checkpoint(args.model))
+    net = graph.net
     head = net.head.state_dict()
     model = {k: v.clone() for k, v in head.items() if k.startswith("trunk.") and not k.startswith("trunk.presence.")}
     tune = model if args.tune is None else {
@@ -130,7 +128,7 @@ def main(argv: list[str] | None = None) -> None:
     rows = {}
     for name, spec in specs:
         net.head.load_state_dict(variant_state(spec, tune, model, start, early or ()), strict=False)
-        rows[name] = {"spec": spec, **score(net, crops)}
+        rows[name] = {"spec": spec, **score(graph, crops)}
         print(name, " ".join(f"{g} {rows[name][g]:.3f}" for g in GROUPS if g in rows[name]), flush=True)
     if args.name:
         info, described = machine()
