@@ -253,6 +253,38 @@ def test_a_tune_with_its_early_layers_frozen_moves_only_the_layers_after_them(tm
         tuned_state(tmp_path, _cfg())  # another tune: it is not taken for the unfrozen one
 
 
+def test_early_layers_at_a_share_of_the_rate_move_by_that_share_and_the_rest_as_the_recipe(tmp_path: Path):
+    from train.landmark_tune.tune import start_head, tune, tuned_state
+    from train.pretrained.tflite_graph import early_convs
+
+    # one step of AdamW from one start on one batch: each weight moves lr x m / (sqrt(v) + eps), the same gradient
+    # in both runs, so the early layers' move is exactly early_lr x the recipe's and every other weight's the same
+    render, real = _crops(3, True, 0), _crops(3, False, 1)
+    whole = tune(_cfg(steps=1), render, real, tmp_path / "whole")
+    slow = tune(_cfg(steps=1, early_lr=0.1), render, real, tmp_path / "slow")
+    start = start_head(_cfg(steps=1))
+    early = tuple(f"trunk.graph.{k}." for k in early_convs(start.trunk.graph.spec))
+    start = start.state_dict()
+    fast_move = slow_move = 0.0
+    for k, v in whole.items():
+        if not v.is_floating_point():
+            continue
+        if k.startswith(early):
+            fast_move += float((v.double() - start[k].double()).abs().sum())
+            slow_move += float((slow[k].double() - start[k].double()).abs().sum())
+        else:
+            torch.testing.assert_close(slow[k], v, rtol=0, atol=1e-6)
+    assert fast_move > 1e-2 and slow_move / fast_move == pytest.approx(0.1, rel=0.01)
+    assert tuned_state(tmp_path / "slow", _cfg(steps=1, early_lr=0.1)) is not None
+    with pytest.raises(CheckpointError, match="early_lr"):
+        tuned_state(tmp_path / "slow", _cfg(steps=1))  # another tune: not taken for the recipe's
+    for bad in (0.0, 1.5):
+        with pytest.raises(ValueError, match="early_lr must be in \\(0, 1\\]"):
+            _cfg(early_lr=bad)
+    with pytest.raises(ValueError, match="early_lr must be in"):
+        _cfg(early_lr=0.5, freeze_early=True)
+
+
 def test_a_degraded_crop_is_blurred_by_its_gaussian_and_its_noise_stays_within_its_draw():
     from train.landmark_tune.tune import degraded, draw
 
@@ -820,7 +852,9 @@ def test_a_landmark_tune_model_s_card_says_what_its_own_run_read(data: dict[str,
     assert "early layers" not in half and "weight-space" not in landmark_tune_trained_on({**base, "early_blend": 1.0})
     assert ("fine-tuned by train.landmark_tune on a CPU (its early layers, those reading the crop at 1/1 to 1/8 of "
             "its size, kept as they came): 1500 steps") in landmark_tune_trained_on({**base, "freeze_early": True})
-    assert "kept as they came" not in text and "blurred" not in text
+    assert "kept as they came" not in text and "blurred" not in text and "learning rate" not in text
+    assert ("on a CPU (its early layers, those reading the crop at 1/1 to 1/8 of its size, at 0.2 x the others' "
+            "learning rate): 1500 steps") in landmark_tune_trained_on({**base, "early_lr": 0.2})
     assert "and 3D labels, 50% of them blurred and given sensor noise)" in landmark_tune_trained_on(
         {**base, "render_degrade_p": 0.5})
     assert "started from venue/init.pt" in other and "track_conf 0.9 " in other

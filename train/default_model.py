@@ -99,7 +99,9 @@ def landmark_tune_trained_on(fit: dict, run: dict | None = None) -> str:
                "ensemble of the start and its tune, which reads real people more as the start does)"
                if min(blend, early) < 1 else "")
     frozen = (" (its early layers, those reading the crop at 1/1 to 1/8 of its size, kept as they came)"
-              if fit.get("freeze_early") else "")
+              if fit.get("freeze_early") else
+              f" (its early layers, those reading the crop at 1/1 to 1/8 of its size, at {fit['early_lr']} x the "
+              "others' learning rate)" if fit.get("early_lr", 1) != 1 else "")
     track_conf = (run or {}).get("track_conf", fit.get("track_conf"))
     changed = (f"; the recipe's {fit.get('track_conf')}, changed by train.posenet.reconfigure"
                if track_conf != fit.get("track_conf") else "")

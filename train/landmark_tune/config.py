@@ -68,6 +68,9 @@ class LandmarkTuneConfig:
     # the early layers (``early_blend``'s) not tuned: MediaPipe's (or ``head_init``'s) as they come, the layers
     # after them learning around them (and the tune's backward pass stops above them)
     freeze_early: bool = False
+    # the early layers' learning rate as a share of ``lr`` (1: as every layer's, the recipe; ``freeze_early`` is
+    # its 0): between the two, the later layers learn around early layers that move a little (session 53)
+    early_lr: float = 1.0
     # the head kept: the start's weights + blend x (the tuned weights - the start's), a weight-space ensemble of the
     # two (WiSE-FT, Wortsman et al. 2022). 1: the tuned network. Session 51: on the real development set's labeled
     # boxes MediaPipe's own network read 0.780 and the tuned default 0.664, while on the renders the tune is what
@@ -145,6 +148,9 @@ class LandmarkTuneConfig:
         if not 0 <= self.flip_p <= 1 or self.checkpoint_every < 1 or self.log_every < 1:
             raise ValueError(f"need flip_p in [0, 1], checkpoint_every and log_every >= 1, got {self.flip_p}, "
                              f"{self.checkpoint_every}, {self.log_every}")
+        if not 0 < self.early_lr <= 1 or (self.freeze_early and self.early_lr != 1):
+            raise ValueError(f"early_lr must be in (0, 1] (freeze_early: the early layers not tuned at all, with "
+                             f"early_lr 1), got {self.early_lr} with freeze_early {self.freeze_early}")
         if self.render_draw not in RENDER_DRAWS:
             raise ValueError(f"render_draw must be one of {', '.join(RENDER_DRAWS)}, got {self.render_draw!r}")
         for name in AFTER_TUNE:

@@ -236,6 +236,25 @@ def start_head(cfg: LandmarkTuneConfig) -> LandmarkPoseHead:
     return head
 
 
+def tune_optimiser(head: LandmarkPoseHead, cfg: LandmarkTuneConfig
+                   ) -> tuple[list[torch.nn.Parameter], torch.optim.Optimizer]:
+    """The parameters the tune trains and its AdamW. ``freeze_early``: the early layers' gradients off and not
+    given to it; ``early_lr`` < 1: the early layers a second group whose rate is that share of ``lr`` (its
+    ``lr_share``); else one group of every parameter, in the order of the runs before these settings (so that
+    their optimiser states load)."""
+    early = early_convs(head.trunk.graph.spec)
+    if cfg.freeze_early:
+        for key in early:
+            getattr(head.trunk.graph, key).requires_grad_(False)
+    trained = [p for p in head.parameters() if p.requires_grad]
+    if cfg.early_lr == 1:
+        return trained, torch.optim.AdamW(trained, lr=cfg.lr, weight_decay=0.0)
+    slow = {id(p) for key in early for p in getattr(head.trunk.graph, key).parameters()}
+    groups = [{"params": [p for p in trained if id(p) not in slow], "lr_share": 1.0},
+              {"params": [p for p in trained if id(p) in slow], "lr_share": cfg.early_lr}]
+    return trained, torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=0.0)
+
+
 def tune(cfg: LandmarkTuneConfig, render: dict[str, np.ndarray], real: dict[str, np.ndarray], run_dir: Path,
          progress: Progress | None = None) -> dict[str, torch.Tensor]:
     """Fine-tune (or resume, from ``run_dir/last.pt``) to ``cfg.steps``; returns the tuned head's state."""
@@ -245,11 +264,7 @@ def tune(cfg: LandmarkTuneConfig, render: dict[str, np.ndarray], real: dict[str,
     ckpt_path = run_dir / "last.pt"
     head = start_head(cfg).to(cfg.device)
     frozen = copy.deepcopy(head).eval().requires_grad_(False)
-    if cfg.freeze_early:
-        for key in early_convs(head.trunk.graph.spec):
-            getattr(head.trunk.graph, key).requires_grad_(False)
-    trained = [p for p in head.parameters() if p.requires_grad]
-    optimiser = torch.optim.AdamW(trained, lr=cfg.lr, weight_decay=0.0)
+    trained, optimiser = tune_optimiser(head, cfg)
     g = torch.Generator().manual_seed(cfg.seed)
     weights = draw_weights(cfg, render["clip"])
     weights = None if weights is None else torch.from_numpy(weights)
@@ -269,7 +284,7 @@ def tune(cfg: LandmarkTuneConfig, render: dict[str, np.ndarray], real: dict[str,
         while step < cfg.steps:
             lr = learning_rate(step, cfg)
             for group in optimiser.param_groups:
-                group["lr"] = lr
+                group["lr"] = lr * group.get("lr_share", 1.0)
             parts = draw(render, cfg.batch_render, g, cfg, weights, degrade=True), draw(real, cfg.batch_real, g, cfg)
             batch = {k: torch.cat([p[k] for p in parts]).to(cfg.device) for k in parts[0]}
             terms = tune_losses(head, frozen, batch, cfg.batch_render, cfg)
