@@ -5,6 +5,7 @@ flag's stage, the ridge 3D readout, the work folder and the CLI, a start from a 
 from __future__ import annotations
 
 import dataclasses
+import copy
 import json
 import math
 from pathlib import Path
@@ -283,6 +284,60 @@ def test_early_layers_at_a_share_of_the_rate_move_by_that_share_and_the_rest_as_
             _cfg(early_lr=bad)
     with pytest.raises(ValueError, match="early_lr must be in"):
         _cfg(early_lr=0.5, freeze_early=True)
+
+
+def test_the_early_map_distance_is_its_share_of_the_maps_power():
+    from train.landmark_tune.tune import map_distance
+
+    start = torch.tensor([[1.0, -2.0], [3.0, 0.0]])
+    assert float(map_distance(1.1 * start, start)) == pytest.approx(0.01, rel=1e-5)  # (0.1^2 x 14 / 4) / (14 / 4)
+    assert float(map_distance(start + 1.0, start)) == pytest.approx(1.0 / 3.5, rel=1e-6)  # 1 / (14 / 4)
+    assert float(map_distance(start, start)) == 0.0
+
+
+def test_the_early_map_is_what_the_1_16_stage_reads_and_its_term_trains_only_the_early_layers():
+    from train.landmark_tune.tune import EarlyMap, draw, tune_losses
+    from train.pretrained.tflite_graph import early_convs
+
+    torch.manual_seed(0)
+    head = LandmarkPoseHead("blazepose_lite", 17, joints3d=True)
+    frozen = copy.deepcopy(head).requires_grad_(False)
+    maps = EarlyMap(head), EarlyMap(frozen)
+    early = early_convs(head.trunk.graph.spec)
+    cfg = _cfg(early_distill=2.0)
+    g = torch.Generator().manual_seed(0)
+    parts = draw(_crops(2, True, 0), 2, g, cfg), draw(_crops(2, False, 1), 3, g, cfg)
+    batch = {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
+    terms = tune_losses(head, frozen, batch, 2, cfg, maps)
+    assert maps[0].map.shape[0] == 5 and maps[1].map.shape[0] == 3  # the whole batch; the real rows alone
+    assert maps[0].map.shape[-1] in (S // 16, S // 16 + 1)  # a 1/16 map (+1: padded for its strided read)
+    assert float(terms["le"].detach()) == 0.0  # the same network
+    torch.testing.assert_close(terms["loss"], terms["l2"] + terms["l3"] + cfg.distill * terms["ld"])
+    with torch.no_grad():
+        getattr(head.trunk.graph, early[-1]).bias.add_(0.5)  # the last early convolution's: the map moves
+    terms = tune_losses(head, frozen, batch, 2, cfg, maps)
+    assert float(terms["le"].detach()) > 1e-3
+    torch.testing.assert_close(terms["loss"], terms["l2"] + terms["l3"] + terms["ld"] + 2.0 * terms["le"])
+    head.zero_grad(set_to_none=True)
+    terms["le"].backward()
+    graph = head.trunk.graph
+    assert all(getattr(graph, k).weight.grad is not None for k in early)
+    assert getattr(graph, early[-1]).weight.grad.abs().sum() > 0
+    assert getattr(graph, maps[0].key).weight.grad is None and head.joints3d.weight.grad is None
+    for bad in (dict(early_distill=-1.0), dict(early_distill=1.0, freeze_early=True)):
+        with pytest.raises(ValueError, match="early_distill must be >= 0"):
+            _cfg(**bad)
+
+
+def test_a_tune_holding_its_early_map_logs_the_term_from_zero(tmp_path: Path):
+    from train.landmark_tune.tune import tune
+
+    tune(_cfg(early_distill=1.0), _crops(3, True, 0), _crops(3, False, 1), tmp_path)
+    rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2, 3, 4]
+    assert rows[0]["le"] == 0.0 and rows[-1]["le"] > 0  # one network until the first step moves it
+    tune(_cfg(), _crops(3, True, 0), _crops(3, False, 1), tmp_path / "recipe")
+    assert "le" not in (tmp_path / "recipe" / "metrics.jsonl").read_text()
 
 
 def test_a_degraded_crop_is_blurred_by_its_gaussian_and_its_noise_stays_within_its_draw():
@@ -855,6 +910,9 @@ def test_a_landmark_tune_model_s_card_says_what_its_own_run_read(data: dict[str,
     assert "kept as they came" not in text and "blurred" not in text and "learning rate" not in text
     assert ("on a CPU (its early layers, those reading the crop at 1/1 to 1/8 of its size, at 0.2 x the others' "
             "learning rate): 1500 steps") in landmark_tune_trained_on({**base, "early_lr": 0.2})
+    assert ("on a CPU (its early layers, those reading the crop at 1/1 to 1/8 of its size, at 0.5 x the others' "
+            "learning rate and their map (the one its 1/16 stage reads) held on the real people's crops to the "
+            "start's at weight 5.0): 1500") in landmark_tune_trained_on({**base, "early_lr": 0.5, "early_distill": 5.0})
     assert "and 3D labels, 50% of them blurred and given sensor noise)" in landmark_tune_trained_on(
         {**base, "render_degrade_p": 0.5})
     assert "started from venue/init.pt" in other and "track_conf 0.9 " in other

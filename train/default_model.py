@@ -98,10 +98,12 @@ def landmark_tune_trained_on(fit: dict, run: dict | None = None) -> str:
     blended = (f"; the head kept is the start's weights + {blend} x the tune's change{where} (a weight-space "
                "ensemble of the start and its tune, which reads real people more as the start does)"
                if min(blend, early) < 1 else "")
-    frozen = (" (its early layers, those reading the crop at 1/1 to 1/8 of its size, kept as they came)"
-              if fit.get("freeze_early") else
-              f" (its early layers, those reading the crop at 1/1 to 1/8 of its size, at {fit['early_lr']} x the "
-              "others' learning rate)" if fit.get("early_lr", 1) != 1 else "")
+    held = ("kept as they came" if fit.get("freeze_early") else
+            f"at {fit['early_lr']} x the others' learning rate" if fit.get("early_lr", 1) != 1 else "",
+            f"their map (the one its 1/16 stage reads) held on the real people's crops to the start's at weight "
+            f"{fit['early_distill']}" if fit.get("early_distill") else "")
+    frozen = (f" (its early layers, those reading the crop at 1/1 to 1/8 of its size, "
+              f"{' and '.join(h for h in held if h)})" if any(held) else "")
     track_conf = (run or {}).get("track_conf", fit.get("track_conf"))
     changed = (f"; the recipe's {fit.get('track_conf')}, changed by train.posenet.reconfigure"
                if track_conf != fit.get("track_conf") else "")

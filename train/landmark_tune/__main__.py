@@ -58,6 +58,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--early-lr", type=float, metavar="S",
                     help=f"the early layers' learning rate as this share of --lr (default {d.early_lr}; "
                          "--freeze-early is 0)")
+    ap.add_argument("--early-distill", type=float, metavar="W",
+                    help=f"hold the early layers' map on real people's crops to the start network's, at this "
+                         f"weight (default {d.early_distill}: not held)")
     ap.add_argument("--render-degrade", type=float, metavar="P",
                     help=f"blur and noise this share of the rendered crops (default {d.render_degrade_p})")
     ap.add_argument("--render-draw", choices=RENDER_DRAWS,
@@ -86,7 +89,7 @@ def make_config(args: argparse.Namespace) -> LandmarkTuneConfig:
     flags = {"trunk": args.trunk, "steps": args.steps, "lr": args.lr, "presence_steps": args.presence_steps,
              "render_draw": args.render_draw, "blend": args.blend,
              "early_blend": args.early_blend, "freeze_early": args.freeze_early,
-             "early_lr": args.early_lr,
+             "early_lr": args.early_lr, "early_distill": args.early_distill,
              "render_degrade_p": args.render_degrade,
              "seed": args.seed, "threads": args.threads, "device": args.device}
     paths = {"renders": tuple(str(Path(r).resolve()) for r in args.renders), "real": str(Path(args.real).resolve()),

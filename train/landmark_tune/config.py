@@ -71,6 +71,11 @@ class LandmarkTuneConfig:
     # the early layers' learning rate as a share of ``lr`` (1: as every layer's, the recipe; ``freeze_early`` is
     # its 0): between the two, the later layers learn around early layers that move a little (session 53)
     early_lr: float = 1.0
+    # the early layers' map (the one the first 1/16 convolution reads) held to the start network's on the real rows:
+    # this weight x mean((tuned - start)^2) / mean(start^2). Session 53: the recipe's tune moves that map by 0.085
+    # (in this measure) on real crops and 0.091 on rendered ones alike; held on real rows alone, the early layers may
+    # still learn the renders' look (0: no such term, the recipe)
+    early_distill: float = 0.0
     # the head kept: the start's weights + blend x (the tuned weights - the start's), a weight-space ensemble of the
     # two (WiSE-FT, Wortsman et al. 2022). 1: the tuned network. Session 51: on the real development set's labeled
     # boxes MediaPipe's own network read 0.780 and the tuned default 0.664, while on the renders the tune is what
@@ -151,6 +156,9 @@ class LandmarkTuneConfig:
         if not 0 < self.early_lr <= 1 or (self.freeze_early and self.early_lr != 1):
             raise ValueError(f"early_lr must be in (0, 1] (freeze_early: the early layers not tuned at all, with "
                              f"early_lr 1), got {self.early_lr} with freeze_early {self.freeze_early}")
+        if self.early_distill < 0 or (self.freeze_early and self.early_distill):
+            raise ValueError(f"early_distill must be >= 0, and 0 with freeze_early (the early layers not tuned), "
+                             f"got {self.early_distill} with freeze_early {self.freeze_early}")
         if self.render_draw not in RENDER_DRAWS:
             raise ValueError(f"render_draw must be one of {', '.join(RENDER_DRAWS)}, got {self.render_draw!r}")
         for name in AFTER_TUNE:

@@ -189,10 +189,32 @@ def read(head: LandmarkPoseHead, x: torch.Tensor, detach3d: bool = False) -> tup
     return points, xyz - xyz[:, :1]
 
 
+class EarlyMap:
+    """The map a head's early layers hand on (what the first convolution after ``early_convs`` reads), kept from
+    the head's last forward pass (a forward pre-hook on that convolution)."""
+
+    def __init__(self, head: LandmarkPoseHead) -> None:
+        spec = head.trunk.graph.spec
+        convs = [n["key"] for n in spec["nodes"] if n["op"] == "conv"]
+        self.key = convs[len(early_convs(spec))]  # early_convs: the convolutions before it, in the graph's order
+        self.map: torch.Tensor | None = None
+        getattr(head.trunk.graph, self.key).register_forward_pre_hook(self._keep)
+
+    def _keep(self, module: torch.nn.Module, args: tuple[torch.Tensor, ...]) -> None:
+        self.map = args[0]
+
+
+def map_distance(tuned: torch.Tensor, start: torch.Tensor) -> torch.Tensor:
+    """``mean((tuned - start)^2) / mean(start^2)``: how far a map moved, as a share of its own power."""
+    return (tuned - start).square().mean() / start.square().mean().clamp(min=1e-12)
+
+
 def tune_losses(head: LandmarkPoseHead, frozen: LandmarkPoseHead, batch: dict[str, torch.Tensor], n_render: int,
-                cfg: LandmarkTuneConfig) -> dict[str, torch.Tensor]:
+                cfg: LandmarkTuneConfig, maps: tuple[EarlyMap, EarlyMap] | None = None) -> dict[str, torch.Tensor]:
     """The step's loss and its terms (``l2``, ``l3``, ``ld``) on ``batch``: rendered rows first, then ``n - n_render``
-    real rows (distilled to ``frozen``, the network the run started from)."""
+    real rows (distilled to ``frozen``, the network the run started from). ``maps`` (``head``'s and ``frozen``'s
+    :class:`EarlyMap`): the early layers' map on the real rows held to ``frozen``'s too (``le``, x
+    ``cfg.early_distill``)."""
     x = batch["x"]
     m = head.landmarks
     points, three = read(head, x, cfg.detach3d)
@@ -206,7 +228,11 @@ def tune_losses(head: LandmarkPoseHead, frozen: LandmarkPoseHead, batch: dict[st
         ref_points, ref_three = read(frozen, x[n_render:])
     ld = (points[n_render:, :m, :2] - ref_points[:, :m, :2]).abs().mean() * (2.0 / x.shape[-1]) + \
         (three[n_render:] - ref_three).abs().mean()
-    return {"loss": l2 + l3 + cfg.distill * ld, "l2": l2, "l3": l3, "ld": ld}
+    terms = {"loss": l2 + l3 + cfg.distill * ld, "l2": l2, "l3": l3, "ld": ld}
+    if maps is not None:
+        terms["le"] = map_distance(maps[0].map[n_render:], maps[1].map)
+        terms["loss"] = terms["loss"] + cfg.early_distill * terms["le"]
+    return terms
 
 
 def init_head_state(cfg: LandmarkTuneConfig) -> dict[str, torch.Tensor]:
@@ -265,6 +291,7 @@ def tune(cfg: LandmarkTuneConfig, render: dict[str, np.ndarray], real: dict[str,
     head = start_head(cfg).to(cfg.device)
     frozen = copy.deepcopy(head).eval().requires_grad_(False)
     trained, optimiser = tune_optimiser(head, cfg)
+    maps = (EarlyMap(head), EarlyMap(frozen)) if cfg.early_distill else None  # after the copy: hooks not copied
     g = torch.Generator().manual_seed(cfg.seed)
     weights = draw_weights(cfg, render["clip"])
     weights = None if weights is None else torch.from_numpy(weights)
@@ -287,7 +314,7 @@ def tune(cfg: LandmarkTuneConfig, render: dict[str, np.ndarray], real: dict[str,
                 group["lr"] = lr * group.get("lr_share", 1.0)
             parts = draw(render, cfg.batch_render, g, cfg, weights, degrade=True), draw(real, cfg.batch_real, g, cfg)
             batch = {k: torch.cat([p[k] for p in parts]).to(cfg.device) for k in parts[0]}
-            terms = tune_losses(head, frozen, batch, cfg.batch_render, cfg)
+            terms = tune_losses(head, frozen, batch, cfg.batch_render, cfg, maps)
             loss = terms["loss"]
             if not math.isfinite(float(loss.detach())):
                 raise FloatingPointError(f"tune: loss is {float(loss)} at step {step} (last good: {ckpt_path})")
@@ -306,8 +333,9 @@ def tune(cfg: LandmarkTuneConfig, render: dict[str, np.ndarray], real: dict[str,
                 metrics.write(json.dumps({k: round(v, 6) if isinstance(v, float) else v for k, v in stats.items()})
                               + "\n")
                 metrics.flush()
-                log.info("tune step %d/%d: l2 %.4f l3 %.4f ld %.4f lr %.2e, %.0f s", step, cfg.steps, stats["l2"],
-                         stats["l3"], stats["ld"], lr, stats["elapsed_s"])
+                log.info("tune step %d/%d: l2 %.4f l3 %.4f ld %.4f%s lr %.2e, %.0f s", step, cfg.steps, stats["l2"],
+                         stats["l3"], stats["ld"], f" le {stats['le']:.4f}" if "le" in stats else "", lr,
+                         stats["elapsed_s"])
             if progress is not None:
                 progress(step, stats)
     return {k: v.cpu() for k, v in head.state_dict().items()}
