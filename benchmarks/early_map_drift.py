@@ -57,6 +57,9 @@ def map_drift(head: torch.nn.Module, states: dict[str, dict[str, torch.Tensor]],
     drift = {}
     try:
         for name, state in states.items():
+            missing = [k for k in own if k.startswith("trunk.graph.") and k not in state]
+            if missing:  # a drift of 0 must mean the same weights, not weights never loaded
+                raise ValueError(f"{name}: not a tune of this network (no {', '.join(missing[:3])})")
             head.load_state_dict({k: v for k, v in state.items() if k in own}, strict=False)
             drift[name] = {s: float(map_distance(m, start[s])) for s, m in maps().items()}
     finally:

@@ -30,3 +30,5 @@ def test_the_start_itself_does_not_drift_and_a_moved_early_layer_does(tmp_path: 
     assert drift["same"] == {"real": 0.0, "render": 0.0} and drift["later"] == {"real": 0.0, "render": 0.0}
     assert min(drift["moved"].values()) > 1e-3
     assert all(torch.equal(v, own[k]) for k, v in head.state_dict().items())  # the head back to its own weights
+    with pytest.raises(ValueError, match="not a tune of this network"):
+        map_drift(head, {"other": {k: v for k, v in own.items() if k != last}}, batches)
