@@ -76,12 +76,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("tunes", nargs="+", type=Path, help="tune checkpoints (WORK/tune/last.pt)")
     args = ap.parse_args(argv)
     from benchmarks.provenance import machine, save
+    from train.checkpoint import load_checkpoint
     from train.landmark_tune.config import LandmarkTuneConfig
     from train.landmark_tune.tune import start_head
 
     torch.set_num_threads(2)
     head = start_head(LandmarkTuneConfig(trunk=args.trunk))
-    states = {str(p): torch.load(p, weights_only=True, map_location="cpu")["model"] for p in args.tunes}
+    states = {str(p): load_checkpoint(p)["model"] for p in args.tunes}  # a bad file: a one-line CheckpointError
     drift = map_drift(head, states, crop_batches(args.crops, args.n))
     for name, row in drift.items():
         print(name, " ".join(f"{s} {v:.5f}" for s, v in row.items()), flush=True)
