@@ -8,6 +8,7 @@ import dataclasses
 import copy
 import json
 import math
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -617,6 +618,57 @@ def test_another_blend_reuses_the_tune_and_its_head_is_halfway(data: dict[str, P
         assert torch.allclose(seen[k], (start[k] + tuned[k]) / 2, atol=1e-6), k
 
 
+def test_a_soup_averages_the_draws_weight_for_weight_and_refuses_another_recipe(data: dict[str, Path],
+                                                                                 tmp_path: Path, monkeypatch):
+    """``soup``: the presence stage gets the mean of this tune and another seed's, weight for weight (integer
+    buffers this tune's), before the blend; a tune of another recipe (steps), one stopped short, and a missing one
+    are refused in one line; the work folder or its ``tune/last.pt`` name the same draw."""
+    from train.landmark_tune import pipeline, presence, tune
+
+    cfg = _cfg(renders=(str(data["renders"]),), real=str(data["real"]), plates=str(data["plates"]), steps=2,
+               presence_steps=1)
+    pipeline.run(cfg, tmp_path / "a")
+    other = dataclasses.replace(cfg, seed=1)
+    pipeline.run(other, tmp_path / "b")
+    a, b = tune.tuned_state(tmp_path / "a" / "tune", cfg), tune.tuned_state(tmp_path / "b" / "tune", other)
+    differ = [k for k in a if a[k].is_floating_point() and not torch.equal(a[k], b[k])]
+    assert differ  # two draws of one recipe: other batches, other weights
+    soup = dataclasses.replace(cfg, soup=(str(tmp_path / "b"),))
+    mean = tune.souped(soup, a)
+    assert tune.souped(cfg, a) is a
+    for k in differ:
+        assert torch.allclose(mean[k], (a[k] + b[k]) / 2, atol=1e-7), k
+    assert all(mean[k] is a[k] for k in a if not a[k].is_floating_point())
+    by_file = tune.souped(dataclasses.replace(cfg, soup=(str(tmp_path / "b" / "tune" / "last.pt"),)), a)
+    assert all(torch.equal(by_file[k], mean[k]) for k in a)
+    start = tune.start_head(cfg).state_dict()
+    half = tune.kept_state(dataclasses.replace(soup, blend=0.5), a)  # the soup first, then the blend
+    for k in differ:
+        assert torch.allclose(half[k], (start[k] + mean[k]) / 2, atol=1e-6), k
+
+    seen = {}
+    flagged_head = presence.flagged_head
+    monkeypatch.setattr(presence, "flagged_head", lambda cfg_, state: seen.update(state) or flagged_head(cfg_, state))
+    (tmp_path / "s" / "tune").mkdir(parents=True)
+    shutil.copytree(tmp_path / "a" / "crops", tmp_path / "s" / "crops")
+    shutil.copy(tmp_path / "a" / "tune" / "last.pt", tmp_path / "s" / "tune" / "last.pt")
+    pipeline.run(soup, tmp_path / "s")  # the tune is reused (soup is read after it) and the flag gets the mean
+    assert all(torch.equal(seen[k], mean[k]) for k in differ)
+
+    pipeline.run(dataclasses.replace(cfg, steps=3), tmp_path / "c")
+    with pytest.raises(CheckpointError, match="trained with tune="):
+        tune.souped(dataclasses.replace(cfg, soup=(str(tmp_path / "c"),)), a)
+    short = torch.load(tmp_path / "c" / "tune" / "last.pt", weights_only=True)
+    torch.save({**short, "step": 2}, tmp_path / "short.pt")  # that recipe's tune, stopped a step short
+    with pytest.raises(CheckpointError, match="stopped at step 2 of 3"):
+        tune.souped(dataclasses.replace(cfg, steps=3, soup=(str(tmp_path / "short.pt"),)),
+                    tune.tuned_state(tmp_path / "c" / "tune", dataclasses.replace(cfg, steps=3)))
+    with pytest.raises(CheckpointError, match="no such checkpoint"):
+        tune.souped(dataclasses.replace(cfg, soup=(str(tmp_path / "nowhere"),)), a)
+    with pytest.raises(ValueError, match="soup must name"):
+        _cfg(soup=("",))
+
+
 def test_the_schedule_warms_up_linearly_then_follows_the_cosine():
     from train.landmark_tune.tune import learning_rate
 
@@ -913,6 +965,10 @@ def test_a_landmark_tune_model_s_card_says_what_its_own_run_read(data: dict[str,
     assert ("on a CPU (its early layers, those reading the crop at 1/1 to 1/8 of its size, at 0.5 x the others' "
             "learning rate and their map (the one its 1/16 stage reads) held on the real people's crops to the "
             "start's at weight 5.0): 1500") in landmark_tune_trained_on({**base, "early_lr": 0.5, "early_distill": 5.0})
+    assert "soup" not in text
+    assert ("its 3D learnt by its last convolution alone; this tune averaged weight for weight with 1 other draw of "
+            "it (another seed each: a model soup); then its pose") in landmark_tune_trained_on({**base, "soup": ["w/b"]})
+    assert "with 2 other draws of it" in landmark_tune_trained_on({**base, "soup": ["w/b", "w/c"]})
     assert "and 3D labels, 50% of them blurred and given sensor noise)" in landmark_tune_trained_on(
         {**base, "render_degrade_p": 0.5})
     assert "started from venue/init.pt" in other and "track_conf 0.9 " in other

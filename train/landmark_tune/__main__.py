@@ -53,6 +53,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--early-blend", type=float, metavar="B",
                     help=f"the same for the early layers alone, those reading the crop at 1/1 to 1/8 of its size "
                          "(default: --blend's; 0.5: session 52's)")
+    ap.add_argument("--soup", nargs="+", metavar="WORK",
+                    help="average the tune, weight for weight, with these other draws of it (work folders or their "
+                         "tune/last.pt: the same settings but --seed) before the blends (default: none)")
     ap.add_argument("--freeze-early", action="store_true", default=None,
                     help="tune every layer but the early ones (those --early-blend names): they stay the start's")
     ap.add_argument("--early-lr", type=float, metavar="S",
@@ -94,6 +97,14 @@ def make_config(args: argparse.Namespace) -> LandmarkTuneConfig:
              "seed": args.seed, "threads": args.threads, "device": args.device}
     paths = {"renders": tuple(str(Path(r).resolve()) for r in args.renders), "real": str(Path(args.real).resolve()),
              "plates": str(Path(args.plates).resolve())}
+    if args.soup is not None:
+        from train.landmark_tune.tune import soup_checkpoint
+
+        missing = [w for w in args.soup if not soup_checkpoint(w).is_file()]
+        if missing:
+            raise CheckpointError(f"--soup {missing[0]}: no tune checkpoint there (a work folder with tune/last.pt, "
+                                  "or the file)")
+        paths["soup"] = tuple(str(Path(w).resolve()) for w in args.soup)
     if args.head_init is not None:
         if args.head_init != "default" and not Path(args.head_init).is_file():
             raise CheckpointError(f"--head-init {args.head_init}: no such model file")

@@ -17,7 +17,8 @@ RENDER_DRAWS = ("crop", "shard", "scenario")  # LandmarkTuneConfig.render_draw
 RUN_ONLY = ("threads", "device", "checkpoint_every", "log_every")
 # settings read only after the tune's loop (the blends): a tune checkpoint made without them is the same tune, so a
 # new work folder may take an earlier run's ``tune/last.pt`` and try another blend
-AFTER_TUNE = ("blend", "early_blend")
+AFTER_TUNE = ("blend", "early_blend", "soup")
+BLENDS = ("blend", "early_blend")  # the AFTER_TUNE settings that are shares in [0, 1]
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,12 @@ class LandmarkTuneConfig:
     # 0.937 -> 0.923, dives 0.620 -> 0.497; halfway back (0.5), 0.715, 0.948, 0.605; through the run (A5) the
     # design sets 0.781 and the dev set 0.612 against 0.794 and 0.627 (benchmarks/results/s52_rule.md)
     early_blend: float | None = None
+    # other draws of this tune (their ``WORK/tune/last.pt``, or their work folders: the same settings but ``seed``)
+    # averaged with this one's, weight for weight, before the blends: a model soup (Wortsman et al. 2022; tunes of one
+    # start by one recipe lie in one basin). Session 54: ED3's two seeds read real people alike on labeled boxes
+    # (0.735, 0.741) and moved the dev set through the run 0.044 apart; the soup screened dev 0.746, sample 0.967,
+    # renders 0.863 (benchmarks/results/s54_rule.md, rule 13). (): this tune alone
+    soup: tuple[str, ...] = ()
     batch_render: int = 8
     # how the rendered crops are drawn: "crop" (every crop as likely: a shard weighs as many crops as it has),
     # "shard" (each rendered shard as often as each other) or "scenario" (each scenario as often as each other:
@@ -161,7 +168,9 @@ class LandmarkTuneConfig:
                              f"got {self.early_distill} with freeze_early {self.freeze_early}")
         if self.render_draw not in RENDER_DRAWS:
             raise ValueError(f"render_draw must be one of {', '.join(RENDER_DRAWS)}, got {self.render_draw!r}")
-        for name in AFTER_TUNE:
+        if any(not isinstance(path, str) or not path for path in self.soup):
+            raise ValueError(f"soup must name tune checkpoints or work folders, got {self.soup!r}")
+        for name in BLENDS:
             if getattr(self, name) is not None and not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"{name} must be in [0, 1] (1: the tuned network, 0: the start's), "
                                  f"got {getattr(self, name)}")

@@ -124,7 +124,9 @@ def run(cfg: LandmarkTuneConfig, work: Path, out: Path | None = None, progress: 
         # the tuned network moved back toward its start (config.py's blends); only here, where it is read: a rerun
         # past this stage loads no start network
         kept = tune.kept_state(cfg, tuned)
-        if kept is not tuned:
+        if cfg.soup:
+            log.info("tune: averaged with %d other draw(s): %s", len(cfg.soup), ", ".join(cfg.soup))
+        if cfg.blend != 1 or cfg.early_blend not in (None, 1):
             log.info("tune: the start's weights + %.2f x the tune's change (early layers %.2f)", cfg.blend,
                      cfg.blend if cfg.early_blend is None else cfg.early_blend)
         head = presence.flagged_head(cfg, kept)

@@ -81,10 +81,39 @@ def blended(start: dict[str, torch.Tensor], tuned: dict[str, torch.Tensor], blen
     return {k: start[k] + weight(k) * (v - start[k]) if v.is_floating_point() else v for k, v in tuned.items()}
 
 
+def soup_checkpoint(path: str | Path) -> Path:
+    """The tune checkpoint a ``soup`` entry names: the file, or a work folder's ``tune/last.pt``."""
+    path = Path(path)
+    return path / "tune" / "last.pt" if path.is_dir() else path
+
+
+def souped(cfg: LandmarkTuneConfig, tuned: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """``tuned`` averaged weight for weight with the finished tunes ``cfg.soup`` names (integer buffers ``tuned``'s),
+    each refused unless made with this tune's settings but ``seed``; ``tuned`` itself without a soup."""
+    if not cfg.soup:
+        return tuned
+    def seedless(config: dict) -> dict:  # a draw's settings, its seed left out
+        config = upgrade_tune(config)
+        return {**config, "tune": {k: v for k, v in config["tune"].items() if k != "seed"}}
+
+    expect = seedless({"kind": KIND, "tune": tune_settings(cfg)})
+    states = [tuned]
+    for entry in cfg.soup:
+        state = load_checkpoint(soup_checkpoint(entry), expect=expect, upgrade=seedless)
+        if state["step"] < cfg.steps:
+            raise CheckpointError(f"{soup_checkpoint(entry)}: a soup takes finished tunes; this one stopped at step "
+                                  f"{state['step']} of {cfg.steps}")
+        if state["model"].keys() != tuned.keys():
+            raise CheckpointError(f"{soup_checkpoint(entry)}: not this tune's network (its weights' names differ)")
+        states.append(state["model"])
+    return {k: torch.stack([s[k] for s in states]).mean(0) if v.is_floating_point() else v for k, v in tuned.items()}
+
+
 def kept_state(cfg: LandmarkTuneConfig, tuned: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """The head the run keeps: ``tuned`` blended with the network it started from, ``cfg.blend`` everywhere but
-    the early layers (``early_convs``), which take ``cfg.early_blend`` where it is set; ``tuned`` itself when
-    both are 1."""
+    """The head the run keeps: ``tuned`` with its soup (:func:`souped`), blended with the network it started from,
+    ``cfg.blend`` everywhere but the early layers (``early_convs``), which take ``cfg.early_blend`` where it is set;
+    ``tuned`` itself with no soup and both blends 1."""
+    tuned = souped(cfg, tuned)
     if cfg.blend == 1 and cfg.early_blend in (None, 1):
         return tuned
     start = start_head(cfg)
