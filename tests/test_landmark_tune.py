@@ -967,7 +967,8 @@ def test_a_landmark_tune_model_s_card_says_what_its_own_run_read(data: dict[str,
             "start's at weight 5.0): 1500") in landmark_tune_trained_on({**base, "early_lr": 0.5, "early_distill": 5.0})
     assert "soup" not in text
     assert ("its 3D learnt by its last convolution alone; this tune averaged weight for weight with 1 other draw of "
-            "it (another seed each: a model soup); then its pose") in landmark_tune_trained_on({**base, "soup": ["w/b"]})
+            "it (another seed each: a model soup); then its pose") in landmark_tune_trained_on({**base,
+                                                                                         "soup": ["w/b"]})
     assert "with 2 other draws of it" in landmark_tune_trained_on({**base, "soup": ["w/b", "w/c"]})
     assert "and 3D labels, 50% of them blurred and given sensor noise)" in landmark_tune_trained_on(
         {**base, "render_degrade_p": 0.5})

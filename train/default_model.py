@@ -116,9 +116,10 @@ def landmark_tune_trained_on(fit: dict, run: dict | None = None) -> str:
             "joint its recipe of the 33 landmarks, tvstream.teacher.mapping), started from "
             f"{start} and fine-tuned by train.landmark_tune on a CPU{frozen}: {fit.get('steps')} steps on 256 px crops "
             f"of rendered athletes (folders {shards}, their first {fit.get('skip_clips')} clips left out{drawn}; 2D "
-            f"and 3D labels{turned}) and of the real people in {short(fit.get('real'))} (a teacher's 2D, and a distillation "
-            f"term holding the start's reading of them), its 3D learnt by its last convolution alone{souped}{blended}; then its pose "
-            f"flag alone on people against person-free crops of {short(fit.get('plates'))}; then its 3D read by a "
+            f"and 3D labels{turned}) and of the real people in {short(fit.get('real'))} (a teacher's 2D, and a "
+            "distillation term holding the start's reading of them), its 3D learnt by its last convolution alone"
+            f"{souped}{blended}; then its pose flag alone on people against person-free crops of "
+            f"{short(fit.get('plates'))}; then its 3D read by a "
             "convolution of its own fitted by ridge regression to the rendered crops' 3D. Its least harmful weights "
             f"are stored as int8 to fit the 10 MB file (train.landmark_tune.quantize). It runs with track_conf "
             f"{track_conf} (its own setting{changed}).")

@@ -92,6 +92,7 @@ def souped(cfg: LandmarkTuneConfig, tuned: dict[str, torch.Tensor]) -> dict[str,
     each refused unless made with this tune's settings but ``seed``; ``tuned`` itself without a soup."""
     if not cfg.soup:
         return tuned
+
     def seedless(config: dict) -> dict:  # a draw's settings, its seed left out
         config = upgrade_tune(config)
         return {**config, "tune": {k: v for k, v in config["tune"].items() if k != "seed"}}
