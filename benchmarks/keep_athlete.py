@@ -1,7 +1,7 @@
 """Is the athlete kept when someone crosses? Identity switches on synthetic two-person and pillar clips.
 
-Run: ``python -m benchmarks.keep_athlete [--seeds 3] [--model M.onnx]``; writes
-``benchmarks/results/keep_athlete.{json,md}``. Clips (``train/synth/crossing.py``, rendered once into
+Run: ``python -m benchmarks.keep_athlete [--seeds 3] [--model M.onnx] [--name NAME]``; writes
+``benchmarks/results/NAME.{json,md}`` (NAME ``keep_athlete``). Clips (``train/synth/crossing.py``, rendered once into
 ``benchmarks/.clips/crossing/``): a passer-by walking across in front of the athlete, one walking behind it,
 and the athlete walking behind a pillar (fully hidden ~0.6 s) or a wider one (``wall``, ~1.2 s). Each clip runs through the product's path
 (``tvstream.pipeline.estimate``: tracking crop, athlete keeping, smoothing) in three modes:
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.provenance import machine
+from benchmarks.provenance import machine, save
 from tvstream.skeleton import CORE_JOINTS
 
 RESULTS = Path(__file__).parent / "results"
@@ -135,12 +135,11 @@ def summary(rows: list[dict]) -> list[dict]:
     return out
 
 
-def write(result: dict) -> None:
+def write(result: dict, name: str = "keep_athlete") -> None:
+    """``benchmarks/results/NAME.json`` (the record) and ``.md`` (the report, printed)."""
     record, described = machine()
     result["machine"] = record
     result["summary"] = summary(result["rows"])
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "keep_athlete.json").write_text(json.dumps(result, indent=1) + "\n")
     lines = [f"# Keeping the athlete when someone crosses ({described})", "",
              f"Model: {result['model']} ({result['hash']}). Clips: `train/synth/crossing.py` (640x360, 25 fps, 5 s, "
              "fixed camera 8 m away); see `benchmarks/keep_athlete.py` for the modes and how frames are assigned. "
@@ -164,7 +163,7 @@ def write(result: dict) -> None:
     for r in result["rows"]:
         lines.append(f"| {r['clip']} | {r['mode']} | {r['reported']}/{r['frames']} | {r['on_passer']} | "
                      f"{r['switches']} | {r['pck_athlete']:.3f} | {r['track_ids']} | {r.get('hidden_s', 0.0):.2f} s |")
-    (RESULTS / "keep_athlete.md").write_text("\n".join(lines) + "\n")
+    save(RESULTS / name, result, "\n".join(lines) + "\n")
 
 
 def main() -> None:
@@ -172,9 +171,10 @@ def main() -> None:
     parser.add_argument("--model", default=None, help="an exported .onnx (default: the embedded model)")
     parser.add_argument("--seeds", type=int, default=3, help="clips per kind of crossing")
     parser.add_argument("--modes", default=",".join(MODES), help="comma-separated subset of " + ", ".join(MODES))
+    parser.add_argument("--name", default="keep_athlete",
+                        help="the results' name in benchmarks/results (a candidate's run leaves the default's alone)")
     args = parser.parse_args()
-    write(run(args.model, args.seeds, tuple(args.modes.split(","))))
-    print((RESULTS / "keep_athlete.md").read_text())
+    write(run(args.model, args.seeds, tuple(args.modes.split(","))), args.name)
 
 
 if __name__ == "__main__":

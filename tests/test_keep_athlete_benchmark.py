@@ -42,3 +42,21 @@ def test_switches_count_changes_of_person_and_of_track_id():
     # of the 7 frames where the athlete shows, 6 are reported on it (frame 2 is on the passer): every joint a hit
     visible_frames = 10 - 3
     assert out["pck_athlete"] == pytest.approx(6 / visible_frames)
+
+
+def test_the_results_go_under_their_name_and_the_report_counts_the_clips(tmp_path, monkeypatch):
+    """``write(result, NAME)``: NAME.json keeps the rows and their summary, NAME.md has the kind's line (2 clips,
+    1 switch in 5 s: 6 a minute); nothing else is written."""
+    import json
+
+    import benchmarks.keep_athlete as bench
+
+    monkeypatch.setattr(bench, "RESULTS", tmp_path)
+    row = dict(clip="behind_110", kind="behind", mode="keep", seed_index=10, frames=125, reported=125, on_passer=1,
+               switches=1, switches_per_min=12.0, pck_athlete=0.9, track_ids=[1], hidden_s=0.0)
+    bench.write({"model": "m.onnx", "hash": "abc", "rows": [row, {**row, "clip": "behind_111", "on_passer": 0,
+                                                                  "switches": 0, "switches_per_min": 0.0}]}, "cand")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cand.json", "cand.md"]
+    record = json.loads((tmp_path / "cand.json").read_text())
+    assert len(record["rows"]) == 2 and record["summary"][0]["clips"] == 2
+    assert "| behind | keep | 2 | 6.0 | 0.4% |" in (tmp_path / "cand.md").read_text()
