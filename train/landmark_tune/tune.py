@@ -99,13 +99,13 @@ def souped(cfg: LandmarkTuneConfig, tuned: dict[str, torch.Tensor]) -> dict[str,
 
     expect = seedless({"kind": KIND, "tune": tune_settings(cfg)})
     states = [tuned]
-    for entry in cfg.soup:
-        state = load_checkpoint(soup_checkpoint(entry), expect=expect, upgrade=seedless)
+    for path in map(soup_checkpoint, cfg.soup):
+        state = load_checkpoint(path, expect=expect, upgrade=seedless)
         if state["step"] < cfg.steps:
-            raise CheckpointError(f"{soup_checkpoint(entry)}: a soup takes finished tunes; this one stopped at step "
-                                  f"{state['step']} of {cfg.steps}")
+            raise CheckpointError(f"{path}: a soup takes finished tunes; this one stopped at step {state['step']} of "
+                                  f"{cfg.steps}")
         if state["model"].keys() != tuned.keys():
-            raise CheckpointError(f"{soup_checkpoint(entry)}: not this tune's network (its weights' names differ)")
+            raise CheckpointError(f"{path}: not this tune's network (its weights' names differ)")
         states.append(state["model"])
     return {k: torch.stack([s[k] for s in states]).mean(0) if v.is_floating_point() else v for k, v in tuned.items()}
 
