@@ -19,6 +19,7 @@ skeleton the run reported.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -129,3 +130,77 @@ def render_crossing(out_dir: str | Path, kind: str, seed: int, width: int = 640,
               else np.full((frames, 17, 2), np.nan))
     np.save(out / f"{name}_passer.npy", passer.astype(np.float32))
     return CrossingClip(kind, out / f"{name}.mp4", out / f"{name}.npz", out / f"{name}_passer.npy")
+
+
+# ---------------------------------------------------------------------------------- a training shard of crossings
+
+SHARD_SCENARIO = "varied"  # the venue the clips are rendered in (SCENARIOS["varied"]): the tune's scenario group
+
+
+def overlapping(labels: VideoLabels, passer: np.ndarray, margin: float) -> np.ndarray:
+    """``(N,)`` bool: label rows whose frame has a joint of the passer-by (``passer (T, 17, 2)`` pixels, NaN where
+    there is none) inside the athlete's crop: the square of ``margin`` x its labeled box's longer side."""
+    from train.landmark_tune.crops import square
+
+    keep = np.zeros(len(labels), bool)
+    for row, frame in enumerate(labels.frames):
+        if not np.isfinite(labels.box[row]).all():
+            continue
+        cx, cy, side = square(labels.box[row], margin)
+        joints = passer[frame][np.isfinite(passer[frame]).all(-1)]
+        keep[row] = bool((np.abs(joints - [cx, cy]) <= side / 2).all(-1).any())
+    return keep
+
+
+def render_shard(out_dir: str | Path, kind: str, seeds: range, margin: float = 1.25, width: int = 640,
+                 height: int = 360, progress: Callable[[], None] | None = None) -> list[Path]:
+    """A rendered shard for ``train.landmark_tune`` (``--renders``): a clip of ``kind`` per seed, each labeled only
+    on the frames where the passer-by is inside the athlete's crop (:func:`overlapping`), so every crop the tune
+    cuts from it holds two people and names the centred one.
+    Writes ``manifest.json`` (the clips in seed order) and ``synth_config.json`` (its scenario, :data:`SHARD_SCENARIO`;
+    the seeds); a clip already written is not rendered again. Returns the label files."""
+    from tvstream.labels import load_labels
+    from tvstream.manifest import MANIFEST_NAME, VideoEntry, write_manifest
+
+    if kind not in ("front", "behind"):
+        raise ValueError(f"a crossing shard needs a passer-by: kind front or behind, got {kind!r}")
+    out = Path(out_dir)
+    entries, written = [], []
+    for seed in seeds:
+        name = f"{kind}_{seed:03d}"
+        if not (out / f"{name}.mp4").is_file() or not (out / f"{name}_passer.npy").is_file():
+            render_crossing(out, kind, seed, width, height, progress=progress)
+        labels = load_labels(out / f"{name}.npz")
+        keep = overlapping(labels, np.load(out / f"{name}_passer.npy"), margin)
+        if not keep.any():
+            continue
+        trimmed = VideoLabels(frames=labels.frames[keep], joints3d=labels.joints3d[keep],
+                              joints2d=labels.joints2d[keep], box=labels.box[keep], visible=labels.visible[keep],
+                              camera=labels.camera, subject=labels.subject, sequence=labels.sequence,
+                              camera_id=labels.camera_id)
+        save_labels(out / f"{name}_overlap.npz", trimmed)
+        entries.append(VideoEntry(video=out / f"{name}.mp4", labels=out / f"{name}_overlap.npz", subject=kind,
+                                  sequence=name))
+        written.append(out / f"{name}_overlap.npz")
+    recipe = {"scenario": SHARD_SCENARIO, "kind": kind, "seeds": [seeds.start, seeds.stop], "margin": margin}
+    (out / "synth_config.json").write_text(json.dumps(recipe, indent=1) + "\n")
+    write_manifest(out / MANIFEST_NAME, entries)
+    return written
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    ap = argparse.ArgumentParser(description="Render a training shard of crossings for train.landmark_tune: "
+                                             "clips labeled where a passer-by is inside the athlete's crop.")
+    ap.add_argument("--out", type=Path, required=True, help="the shard's folder (give it to --renders)")
+    ap.add_argument("--kind", choices=("front", "behind"), default="behind")
+    ap.add_argument("--seeds", type=int, nargs=2, default=(50000, 50036), metavar=("FIRST", "STOP"),
+                    help="clip seeds FIRST..STOP-1 (keep them apart from benchmarks.keep_athlete's, 100-6000)")
+    args = ap.parse_args(argv)
+    files = render_shard(args.out, args.kind, range(*args.seeds))
+    print(f"{len(files)} clips labeled on their crossings in {args.out}")
+
+
+if __name__ == "__main__":
+    main()
