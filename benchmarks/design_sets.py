@@ -16,8 +16,10 @@ from pathlib import Path
 
 from benchmarks.pose_bench import markdown
 from benchmarks.provenance import save
+from train.landmark_tune.crops import render_shards
 from train.posenet.evaluate import MODES, bench_model
-from tvstream.manifest import MANIFEST_NAME, discover
+from tvstream.errors import LabelError
+from tvstream.manifest import discover
 
 RESULTS = Path(__file__).parent / "results"
 DESIGN_CLIPS = 6  # LandmarkTuneConfig.skip_clips: the clips of a shard the tune never cuts crops from
@@ -25,19 +27,14 @@ POOLED = "design (all)"
 
 
 def design_groups(folders: list[Path], clips: int = DESIGN_CLIPS) -> dict[str, list[tuple[Path, Path]]]:
-    """Shard name -> its first ``clips`` labeled ``(video, labels)`` pairs, for every shard in ``folders`` (a folder
-    holding a manifest is one shard; else each subfolder that holds one). Refuses a folder without shards and two
-    shards of one name (their groups would mix)."""
+    """Shard name -> its first ``clips`` labeled ``(video, labels)`` pairs, for every shard in ``folders`` (as the
+    tune finds them: ``train.landmark_tune.crops.render_shards``). Refuses two shards of one name (their groups
+    would mix); a folder without shards is refused there."""
     groups: dict[str, list[tuple[Path, Path]]] = {}
-    for folder in folders:
-        shards = [folder] if (folder / MANIFEST_NAME).is_file() else \
-            sorted(p for p in folder.iterdir() if (p / MANIFEST_NAME).is_file()) if folder.is_dir() else []
-        if not shards:
-            raise SystemExit(f"error: {folder}: no {MANIFEST_NAME} in it or in its subfolders (a rendered shard)")
-        for shard in shards:
-            if shard.name in groups:
-                raise SystemExit(f"error: two design shards named {shard.name} ({shard})")
-            groups[shard.name] = [(Path(e.video), Path(e.labels)) for e in discover(shard) if e.labels][:clips]
+    for shard in render_shards(tuple(str(f) for f in folders)):
+        if shard.name in groups:
+            raise LabelError(f"two design shards named {shard.name} ({shard})")
+        groups[shard.name] = [(Path(e.video), Path(e.labels)) for e in discover(shard) if e.labels][:clips]
     return groups
 
 
@@ -58,7 +55,10 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--name", default="design_sets")
     ap.add_argument("--out", type=Path, default=RESULTS, help="the results folder")
     args = ap.parse_args(argv)
-    groups = design_groups(args.design, args.clips)
+    try:
+        groups = design_groups(args.design, args.clips)
+    except LabelError as exc:
+        raise SystemExit(f"error: {exc}") from None
     results = [score(m, groups, args.mode) for m in args.model]
     shards = ", ".join(f"{name} ({len(clips)} clips)" for name, clips in groups.items())
     save(args.out / args.name, {"design": [str(d) for d in args.design], "models": results},

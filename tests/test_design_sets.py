@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.design_sets import design_groups
+from tvstream.errors import LabelError
 from tvstream.manifest import VideoEntry, write_manifest
 
 
@@ -38,7 +39,7 @@ def test_a_folder_without_shards_and_two_shards_of_one_name_are_refused(tmp_path
     shard(tmp_path / "a", "ski_2", 2)
     shard(tmp_path / "b", "ski_2", 2)
     (tmp_path / "empty").mkdir()
-    with pytest.raises(SystemExit, match="no manifest.json"):
+    with pytest.raises(LabelError, match="no manifest.json"):
         design_groups([tmp_path / "empty"])
-    with pytest.raises(SystemExit, match="two design shards named ski_2"):
+    with pytest.raises(LabelError, match="two design shards named ski_2"):
         design_groups([tmp_path / "a", tmp_path / "b"])

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from train.landmark_tune.crops import square
 from train.synth.appearance import Appearance, paint
 from train.synth.body import BodyModel, Phenotype
 from train.synth.cameras import make_camera
@@ -34,7 +35,8 @@ from train.synth.generate import frame_labels, place
 from train.synth.motions import PROCEDURAL
 from train.synth.renderer import Renderer, vertex_normals
 from train.synth.scenarios import SCENARIOS, venue
-from tvstream.labels import CameraParams, VideoLabels, save_labels
+from tvstream.labels import CameraParams, VideoLabels, load_labels, save_labels
+from tvstream.manifest import MANIFEST_NAME, VideoEntry, write_manifest
 from tvstream.video_writer import VideoWriter
 
 KINDS = ("front", "behind", "pillar", "wall")
@@ -140,8 +142,6 @@ SHARD_SCENARIO = "varied"  # the venue the clips are rendered in (SCENARIOS["var
 def overlapping(labels: VideoLabels, passer: np.ndarray, margin: float) -> np.ndarray:
     """``(N,)`` bool: label rows whose frame has a joint of the passer-by (``passer (T, 17, 2)`` pixels, NaN where
     there is none) inside the athlete's crop: the square of ``margin`` x its labeled box's longer side."""
-    from train.landmark_tune.crops import square
-
     keep = np.zeros(len(labels), bool)
     for row, frame in enumerate(labels.frames):
         if not np.isfinite(labels.box[row]).all():
@@ -159,9 +159,6 @@ def render_shard(out_dir: str | Path, kind: str, seeds: range, margin: float = 1
     cuts from it holds two people and names the centred one.
     Writes ``manifest.json`` (the clips in seed order) and ``synth_config.json`` (its scenario, :data:`SHARD_SCENARIO`;
     the seeds); a clip already written is not rendered again. Returns the label files."""
-    from tvstream.labels import load_labels
-    from tvstream.manifest import MANIFEST_NAME, VideoEntry, write_manifest
-
     if kind not in ("front", "behind"):
         raise ValueError(f"a crossing shard needs a passer-by: kind front or behind, got {kind!r}")
     out = Path(out_dir)
