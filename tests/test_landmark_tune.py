@@ -945,7 +945,15 @@ def test_a_landmark_tune_model_s_card_says_what_its_own_run_read(data: dict[str,
     assert "real people in data/cutouts " in text and "crops of plates/train;" in text and "/somewhere" not in text
     assert "those of the embedded default model it was built beside" in text
     here = landmark_tune_trained_on({**base, "renders": [str(data["renders"])]})
-    assert "folders renders: shards shard_a," in here
+    assert "folders renders: shards shard_a," in here and "crossing" not in here
+    crossing = tmp_path / "crossings"  # a shard train.synth.crossing.render_shard wrote (its manifest, its recipe)
+    crossing.mkdir()
+    (crossing / "manifest.json").write_text(json.dumps({"schema": "tvstream.manifest/1", "videos": []}))
+    (crossing / "synth_config.json").write_text(json.dumps({"scenario": "varied", "kind": "behind"}))
+    both = landmark_tune_trained_on({**base, "renders": [str(data["renders"]), str(crossing)]})
+    assert "folders renders, crossings: shards shard_a," in both
+    assert (", crossings; crossing shards crossings (a passer-by behind the athlete, labeled only on the frames where "
+            "the two overlap), their first 6") in both
     assert "MediaPipe Pose's Full landmark network as it comes" in text and "track_conf 0.95" in text
     other = landmark_tune_trained_on({**base, "steps": 800, "renders": ["w/synth", "w/replay"], "turn_p": 0.7,
                                       "head_init": "venue/init.pt", "track_conf": 0.9, "render_draw": "scenario"})

@@ -185,6 +185,13 @@ def render_shard(out_dir: str | Path, kind: str, seeds: range, margin: float = 1
     return written
 
 
+def shard_kind(shard: str | Path) -> str | None:
+    """The crossing a shard :func:`render_shard` wrote holds ("front" or "behind"), else None (another shard)."""
+    recipe = Path(shard) / "synth_config.json"
+    kind = json.loads(recipe.read_text()).get("kind") if recipe.is_file() else None
+    return kind if kind in ("front", "behind") else None
+
+
 def main(argv: list[str] | None = None) -> None:
     import argparse
 
