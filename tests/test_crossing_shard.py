@@ -39,7 +39,8 @@ def test_a_rendered_shard_labels_its_crossings_and_names_the_varied_venue(tmp_pa
     entries = discover(tmp_path)
     assert [e.sequence for e in entries] == ["behind_50000", "behind_50001"] and len(files) == 2
     recipe = json.loads((tmp_path / "synth_config.json").read_text())
-    assert recipe["scenario"] == SHARD_SCENARIO == "varied" and recipe["seeds"] == [50000, 50002]
+    assert recipe["scenario"] == SHARD_SCENARIO == "varied" and recipe["seeds"] == [50000, 50002] and \
+        recipe["size"] == [192, 108]
     whole, kept = load_labels(tmp_path / "behind_50000.npz"), load_labels(files[0])
     passer = np.load(tmp_path / "behind_50000_passer.npy")
     assert 20 < len(kept) < len(whole) == 125  # the passer-by passes in the middle of the 5 s clip

@@ -82,6 +82,27 @@ def test_rows_maps_frame_indices_to_label_rows():
     np.testing.assert_array_equal(labels.rows(np.array([9, 5, 6, 30, 31])), [1, 0, -1, 2, -1])
 
 
+def test_take_keeps_the_chosen_rows_of_every_per_row_field():
+    from dataclasses import replace
+
+    from tvstream.labels import CameraParams
+
+    labels = pattern_labels(4, frames=np.array([2, 3, 7, 8]))
+    cams = CameraParams(K=np.arange(4 * 9, dtype=np.float32).reshape(4, 3, 3),
+                        R=np.arange(4 * 9, dtype=np.float32).reshape(4, 3, 3) + 100,
+                        t=np.arange(12, dtype=np.float32).reshape(4, 3))
+    labels = replace(labels, frame_cameras=cams, confidence=np.linspace(0, 1, 4 * 17, dtype=np.float32).reshape(4, 17))
+    kept = labels.take(np.array([False, True, False, True]))
+    np.testing.assert_array_equal(kept.frames, [3, 8])
+    for field in ("joints3d", "joints2d", "box", "visible", "confidence"):
+        np.testing.assert_array_equal(getattr(kept, field), getattr(labels, field)[[1, 3]])
+    np.testing.assert_array_equal(kept.frame_cameras.t, [[3, 4, 5], [9, 10, 11]])
+    np.testing.assert_array_equal(kept.frame_cameras.K, cams.K[[1, 3]])
+    np.testing.assert_array_equal(kept.frame_cameras.R, cams.R[[1, 3]])
+    assert kept.camera is labels.camera and (kept.subject, kept.sequence) == (labels.subject, labels.sequence)
+    assert labels.take(np.array([2])).frames.tolist() == [7] and len(labels) == 4  # indices too; the original kept
+
+
 def _hand_doc(frames):
     return {"schema": HANDLABELS_SCHEMA, "video": "dive.mp4", "joints": list(JOINT_NAMES), "frames": frames}
 

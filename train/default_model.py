@@ -79,14 +79,14 @@ def landmark_tune_trained_on(fit: dict, run: dict | None = None) -> str:
     shards = ", ".join(Path(r).name for r in renders) or "none"
     try:  # the shards themselves, where the folders are still here (the world's shard names say what they are)
         from train.landmark_tune.crops import render_shards
-
         from train.synth.crossing import shard_kind
 
-        found = render_shards(renders) if renders else []
-        shards = f"{shards}: shards {', '.join(s.name for s in found)}" if renders else shards
-        crossing = [f"{s.name} (a passer-by {'in front of' if shard_kind(s) == 'front' else 'behind'} the "
-                    "athlete, labeled only on the frames where the two overlap)" for s in found if shard_kind(s)]
-        shards += f"; crossing shards {', '.join(crossing)}" if crossing else ""
+        if renders:
+            found = [(s.name, shard_kind(s)) for s in render_shards(renders)]
+            crossing = [f"{name} (a passer-by {'in front of' if kind == 'front' else 'behind'} the athlete, labeled "
+                        "only on the frames where the two overlap)" for name, kind in found if kind]
+            shards = f"{shards}: shards {', '.join(name for name, _ in found)}" + (
+                f"; crossing shards {', '.join(crossing)}" if crossing else "")
     except (LabelError, OSError):
         pass
     init = fit.get("init", "default")

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import os
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from collections.abc import Mapping, Sequence
@@ -89,6 +89,16 @@ class VideoLabels:
 
     def __len__(self) -> int:
         return len(self.frames)
+
+    def take(self, rows: np.ndarray) -> VideoLabels:
+        """These labels on ``rows`` alone (a bool mask or row indices): every per-row field, the per-row cameras
+        and confidence included, indexed alike; the ids and the fixed camera kept."""
+        cams = self.frame_cameras
+        return replace(self, frames=self.frames[rows], joints3d=self.joints3d[rows], joints2d=self.joints2d[rows],
+                       box=self.box[rows], visible=self.visible[rows],
+                       confidence=None if self.confidence is None else self.confidence[rows],
+                       frame_cameras=None if cams is None else CameraParams(K=cams.K[rows], R=cams.R[rows],
+                                                                            t=cams.t[rows]))
 
     def rows(self, frame_indices: np.ndarray) -> np.ndarray:
         """Row of each video frame index in these labels, -1 where the frame is not labeled."""

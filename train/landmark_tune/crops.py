@@ -152,10 +152,15 @@ def source_clips(cfg: LandmarkTuneConfig, source: str) -> list[tuple[Path, Path]
     return clips
 
 
+def shard_recipe(shard: Path) -> dict:
+    """A rendered shard's recipe (its ``synth_config.json``), ``{}`` where it has none."""
+    recipe = Path(shard) / "synth_config.json"
+    return json.loads(recipe.read_text()) if recipe.is_file() else {}
+
+
 def scenario(shard: Path) -> str:
-    """A rendered shard's scenario (its ``synth_config.json``'s), else its folder's name."""
-    recipe = shard / "synth_config.json"
-    return str(json.loads(recipe.read_text()).get("scenario", shard.name)) if recipe.is_file() else shard.name
+    """A rendered shard's scenario (its recipe's), else its folder's name."""
+    return str(shard_recipe(shard).get("scenario", shard.name))
 
 
 def draw_weights(cfg: LandmarkTuneConfig, clip: np.ndarray) -> np.ndarray | None:

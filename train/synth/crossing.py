@@ -19,6 +19,7 @@ skeleton the run reported.
 
 from __future__ import annotations
 
+import argparse
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from train.landmark_tune.crops import square
+from train.landmark_tune.crops import shard_recipe, square
 from train.synth.appearance import Appearance, paint
 from train.synth.body import BodyModel, Phenotype
 from train.synth.cameras import make_camera
@@ -35,11 +36,13 @@ from train.synth.generate import frame_labels, place
 from train.synth.motions import PROCEDURAL
 from train.synth.renderer import Renderer, vertex_normals
 from train.synth.scenarios import SCENARIOS, venue
+from tvstream.json_documents import write_text_atomic
 from tvstream.labels import CameraParams, VideoLabels, load_labels, save_labels
 from tvstream.manifest import MANIFEST_NAME, VideoEntry, write_manifest
 from tvstream.video_writer import VideoWriter
 
 KINDS = ("front", "behind", "pillar", "wall")
+PASSER_KINDS = ("front", "behind")  # the kinds with a passer-by (the others hide the athlete behind a pillar)
 OCCLUDER_WIDTH = {"pillar": 0.6, "wall": 1.0}  # m, 4 m from the camera
 ON_THE_SPOT = ("squat", "arm_swings", "jump", "turn")
 CAMERA_DISTANCE = 8.0  # m, camera to the athlete's line
@@ -159,8 +162,8 @@ def render_shard(out_dir: str | Path, kind: str, seeds: range, margin: float = 1
     cuts from it holds two people and names the centred one.
     Writes ``manifest.json`` (the clips in seed order) and ``synth_config.json`` (its scenario, :data:`SHARD_SCENARIO`;
     the seeds); a clip already written is not rendered again. Returns the label files."""
-    if kind not in ("front", "behind"):
-        raise ValueError(f"a crossing shard needs a passer-by: kind front or behind, got {kind!r}")
+    if kind not in PASSER_KINDS:
+        raise ValueError(f"a crossing shard needs a passer-by: kind {' or '.join(PASSER_KINDS)}, got {kind!r}")
     out = Path(out_dir)
     entries, written = [], []
     for seed in seeds:
@@ -171,34 +174,28 @@ def render_shard(out_dir: str | Path, kind: str, seeds: range, margin: float = 1
         keep = overlapping(labels, np.load(out / f"{name}_passer.npy"), margin)
         if not keep.any():
             continue
-        trimmed = VideoLabels(frames=labels.frames[keep], joints3d=labels.joints3d[keep],
-                              joints2d=labels.joints2d[keep], box=labels.box[keep], visible=labels.visible[keep],
-                              camera=labels.camera, subject=labels.subject, sequence=labels.sequence,
-                              camera_id=labels.camera_id)
-        save_labels(out / f"{name}_overlap.npz", trimmed)
+        save_labels(out / f"{name}_overlap.npz", labels.take(keep))
         entries.append(VideoEntry(video=out / f"{name}.mp4", labels=out / f"{name}_overlap.npz", subject=kind,
                                   sequence=name))
         written.append(out / f"{name}_overlap.npz")
-    recipe = {"scenario": SHARD_SCENARIO, "kind": kind, "seeds": [seeds.start, seeds.stop], "margin": margin}
-    (out / "synth_config.json").write_text(json.dumps(recipe, indent=1) + "\n")
+    recipe = {"scenario": SHARD_SCENARIO, "kind": kind, "seeds": [seeds.start, seeds.stop], "margin": margin,
+              "size": [width, height]}
+    write_text_atomic(out / "synth_config.json", json.dumps(recipe, indent=1) + "\n")
     write_manifest(out / MANIFEST_NAME, entries)
     return written
 
 
 def shard_kind(shard: str | Path) -> str | None:
     """The crossing a shard :func:`render_shard` wrote holds ("front" or "behind"), else None (another shard)."""
-    recipe = Path(shard) / "synth_config.json"
-    kind = json.loads(recipe.read_text()).get("kind") if recipe.is_file() else None
-    return kind if kind in ("front", "behind") else None
+    kind = shard_recipe(Path(shard)).get("kind")
+    return kind if kind in PASSER_KINDS else None
 
 
 def main(argv: list[str] | None = None) -> None:
-    import argparse
-
     ap = argparse.ArgumentParser(description="Render a training shard of crossings for train.landmark_tune: "
                                              "clips labeled where a passer-by is inside the athlete's crop.")
     ap.add_argument("--out", type=Path, required=True, help="the shard's folder (give it to --renders)")
-    ap.add_argument("--kind", choices=("front", "behind"), default="behind")
+    ap.add_argument("--kind", choices=PASSER_KINDS, default="behind")
     ap.add_argument("--seeds", type=int, nargs=2, default=(50000, 50036), metavar=("FIRST", "STOP"),
                     help="clip seeds FIRST..STOP-1 (keep them apart from benchmarks.keep_athlete's, 100-6000)")
     args = ap.parse_args(argv)
