@@ -30,7 +30,7 @@ OPTIONAL_OUTPUTS = ("mask", "conf", DETECTIONS, PERSON)  # conf (N, K) per-joint
 # run-time settings a model may carry (``config["run"]``): what ``tvstream run`` uses for it unless told otherwise
 # (``tvstream.pipeline.RunOptions.for_model``). A head whose confidence runs higher than the default's follows its
 # crop from a higher core confidence: MediaPipe's landmark network, sure of most reads, at 0.95 (session 45)
-RUN_SETTINGS = ("track_conf",)  # each a number in [0, 1]
+RUN_SETTINGS = ("track_conf", "track_shrink")  # each a number in [0, 1]
 
 
 def bad_run_settings(run) -> list[str]:

@@ -36,7 +36,7 @@ from tvstream.video_writer import VideoWriter
 
 Progress = Callable[[int], None]
 # the run-time settings a model may carry (engines.metadata.RUN_SETTINGS) where it carries none
-MODEL_DEFAULTS = {"track_conf": 0.8}
+MODEL_DEFAULTS = {"track_conf": 0.8, "track_shrink": 0.0}
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,11 @@ class RunOptions:
     # the same PCK, the real dev set unchanged; lowering track_conf itself to 0.6 lost the dev set's cyclist
     # (0.784 -> 0.095: the crop started following unsure reads while a van hid him).
     track_keep: float = 0.7
+    # a crop placed from a frame's joints (the next frame's, a detector frame's reread) is at least track_shrink
+    # times the one placed from the last frame's read, if that was sure (0: no limit): a read of the visible part
+    # of a person (the legs hidden by a car) would shrink the crop onto that part (tracking.JointTracker). None: the
+    # model's own, else MODEL_DEFAULTS' (benchmarks/results/s56_rule.md)
+    track_shrink: float | None = None
     # models with a second person detector (output `person`: MediaPipe's, whose box the graph takes only where its
     # score is >= 0.8), at batch 1 with tracking: a detector frame whose read stays unsure (core confidence under
     # track_conf, after the athlete's re-crop) is read again cropped on that detector's best person when its score
@@ -111,8 +116,9 @@ class RunOptions:
             raise ValueError(f"batch must be >= 1, got {self.batch}")
         if not (0 <= self.min_conf <= 1 and (self.track_conf is None or 0 <= self.track_conf <= 1)):
             raise ValueError(f"min_conf and track_conf must be in [0, 1], got {self.min_conf}, {self.track_conf}")
-        if not 0 <= self.track_keep <= 1:
-            raise ValueError(f"track_keep must be in [0, 1], got {self.track_keep}")
+        if not 0 <= self.track_keep <= 1 or not (self.track_shrink is None or 0 <= self.track_shrink <= 1):
+            raise ValueError(f"track_keep and track_shrink must be in [0, 1], got {self.track_keep}, "
+                             f"{self.track_shrink}")
         if self.second_look is not None and not 0 <= self.second_look <= 1:
             raise ValueError(f"second_look must be in [0, 1] or None, got {self.second_look}")
         if self.height_m is not None and not HEIGHT_RANGE_M[0] <= self.height_m <= HEIGHT_RANGE_M[1]:
@@ -268,7 +274,7 @@ def estimate(source: VideoSource, backend, options: RunOptions, stop: threading.
     # 15-frame median size lagged the diver's changing shape (rendered dive bench box IoU 0.455 without, 0.383 with)
     tracker = GravityBoxTracker() if options.scenario == "dive" and not boxes_from_joints else None
     joints = JointTracker(model_size, options.track_conf, keep_conf=min(options.track_keep, options.track_conf),
-                          turn=backend.metadata.track_columns > TRACK_COLUMNS) \
+                          turn=backend.metadata.track_columns > TRACK_COLUMNS, shrink=options.track_shrink) \
         if follows_joints(options, backend.metadata) else None
     # a detector frame may be read again on the crop its own joints place
     rereads = joints is not None and options.reread and "conf" in backend.metadata.outputs
@@ -439,7 +445,7 @@ def _reread(backend, joints: JointTracker, frame: Frame, pose2d: np.ndarray, con
     of ``turns`` degrees more, until a read's core confidence reaches ``enough``) if the head is surer there than
     on the first; else ``(None, core)``. A detector's box is looser than the joints' extent the head learnt to read
     (``benchmarks/results/s26_rule.md``)."""
-    row = joints.row(pose2d, conf)
+    row = joints.place(pose2d, conf)
     if row is None:
         return None, core
     best = None

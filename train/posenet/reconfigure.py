@@ -75,9 +75,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--track-conf", type=float,
                     help="the model's own track_conf: how sure a read must be for the next crop to follow it "
                          "(tvstream run --track-conf still overrides it)")
+    ap.add_argument("--track-shrink", type=float,
+                    help="the model's own track_shrink: how much a following crop may shrink in a frame "
+                         "(tvstream run --track-shrink still overrides it)")
     args = ap.parse_args(argv)
     settings = {k: v for k, v in vars(args).items() if k in RUN_TIME_SETTINGS and v is not None}
-    run = {} if args.track_conf is None else {"track_conf": args.track_conf}
+    from engines.metadata import RUN_SETTINGS
+
+    run = {k: getattr(args, k) for k in RUN_SETTINGS if getattr(args, k) is not None}
     if not settings and not run:
         ap.error("name at least one setting to change")
     print(reconfigure(args.checkpoint, args.out, run, **settings))

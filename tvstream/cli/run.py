@@ -57,6 +57,10 @@ FEW_DETECTED_SHARE = 0.1  # ... that reports the athlete in fewer than this shar
               help="The crop follows the athlete's joints from a frame whose 12 core joints' mean confidence reaches "
                    "CONF (default: the model's own setting, shown by `tvstream info`; 0.8 for models without one). "
                    "Lower follows unsure reads (and may follow the wrong person); higher runs the detector more.")
+@click.option("--track-shrink", type=click.FloatRange(0, 1), default=None, metavar="RATIO",
+              help="While the crop follows the athlete's joints, the next crop is at least RATIO times this one "
+                   "(its longer side): a read of the visible part of a person (legs hidden by a car) does not "
+                   "shrink the crop onto that part (default: the model's own setting, else 0: no limit).")
 @click.option("--second-look", type=click.FloatRange(0, 1), default=None, metavar="SCORE",
               help="Models with a second person detector (the default model: MediaPipe's): a frame whose crop is "
                    "unsure is read again on that detector's person when it scores at least SCORE, and kept where the "
@@ -117,8 +121,9 @@ FEW_DETECTED_SHARE = 0.1  # ... that reports the athlete in fewer than this shar
 def run(app: AppContext, source: str, model: Path | None, out: str, backend: str, batch: int, threads: int,
         no_smooth: bool, no_track: bool, scenario: str, render: Path | None, deinterlace: bool, hwaccel: str | None,
         live: bool | None, wait_client: bool, realtime: bool, camera: Path | None, fov: float | None, select: str,
-        hold: float, min_conf: float | None, track_conf: float | None, second_look: float | None,
-        no_second_look: bool, sharp: bool, fast: bool, height_m: float | None, no_cuts: bool) -> None:
+        hold: float, min_conf: float | None, track_conf: float | None, track_shrink: float | None,
+        second_look: float | None, no_second_look: bool, sharp: bool, fast: bool, height_m: float | None,
+        no_cuts: bool) -> None:
     """Estimate 3D poses in INPUT: a video file, - for stdin, a camera (camera:0, /dev/video0) or a URL
     (rtsp, rtmp, srt, http, tcp, udp; re-connected with back-off when the stream drops).
 
@@ -147,7 +152,7 @@ def run(app: AppContext, source: str, model: Path | None, out: str, backend: str
     engine, info = open_model(model, backend, threads)
     opts = RunOptions(batch=batch, smooth=not no_smooth, track=not no_track, render=str(render) if render else None,
                       scenario=scenario, camera=camera_file, fov=fov, keep=KeepOptions(select=select, hold_s=hold),
-                      height_m=height_m, cuts=not no_cuts, track_conf=track_conf,
+                      height_m=height_m, cuts=not no_cuts, track_conf=track_conf, track_shrink=track_shrink,
                       **({} if min_conf is None else {"min_conf": min_conf}),
                       **({"second_look": None, "reread": False} if no_second_look else {} if second_look is None
                          else {"second_look": second_look}))
