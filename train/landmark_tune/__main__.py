@@ -66,6 +66,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                          f"weight (default {d.early_distill}: not held)")
     ap.add_argument("--render-degrade", type=float, metavar="P",
                     help=f"blur and noise this share of the rendered crops (default {d.render_degrade_p})")
+    ap.add_argument("--occlude", type=float, metavar="P",
+                    help=f"paste an occluder (a rectangle of a plate photo) on this share of the crops, the labels "
+                         f"kept: people partly hidden, read whole (default {d.occlude_p})")
     ap.add_argument("--render-draw", choices=RENDER_DRAWS,
                     help=f"draw the rendered crops per crop, per shard or per scenario, each as often as each other "
                          f"(default {d.render_draw})")
@@ -93,7 +96,7 @@ def make_config(args: argparse.Namespace) -> LandmarkTuneConfig:
              "render_draw": args.render_draw, "blend": args.blend,
              "early_blend": args.early_blend, "freeze_early": args.freeze_early,
              "early_lr": args.early_lr, "early_distill": args.early_distill,
-             "render_degrade_p": args.render_degrade,
+             "render_degrade_p": args.render_degrade, "occlude_p": args.occlude,
              "seed": args.seed, "threads": args.threads, "device": args.device}
     paths = {"renders": tuple(str(Path(r).resolve()) for r in args.renders), "real": str(Path(args.real).resolve()),
              "plates": str(Path(args.plates).resolve())}

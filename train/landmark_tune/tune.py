@@ -1,8 +1,8 @@
 """Fine-tuning MediaPipe's landmark network on rendered and real crops (session 45's LFT6), resumable exactly.
 
 Each step reads ``batch_render`` rendered crops and ``batch_real`` real cut-out crops, each mirrored with
-probability ``flip_p`` (joints swapped left for right, x negated) and given a random contrast and brightness. The
-loss (``LandmarkPoseHead``'s reading of the joints: each H36M joint its recipe of the 33 landmarks):
+probability ``flip_p`` (joints swapped left for right, x negated) and given a random contrast and brightness
+(and, with ``occlude_p``, an occluder: ``occluders.py``). The loss (``LandmarkPoseHead``'s reading of the joints: each H36M joint its recipe of the 33 landmarks):
 
 - L1 of the 2D (crop units), over the joints labeled and in view, on every row;
 - L1 of the root-relative 3D (metres), on the rows labeled in 3D (the rendered ones), read from the world
@@ -41,6 +41,8 @@ import torch
 from train.checkpoint import load_checkpoint, save_checkpoint
 from train.landmark_tune.config import AFTER_TUNE, RUN_ONLY, LandmarkTuneConfig
 from train.landmark_tune.crops import draw_weights
+from train.landmark_tune.occluders import occlude
+from train.posenet.empty import load_photos
 from train.posenet.model import MEAN, MIRROR, STD, LandmarkPoseHead
 from train.pretrained.tflite_graph import early_convs
 from tvstream.errors import CheckpointError
@@ -179,10 +181,13 @@ def degraded(x: torch.Tensor, g: torch.Generator, cfg: LandmarkTuneConfig) -> to
 
 
 def draw(crops: dict[str, np.ndarray], n: int, g: torch.Generator, cfg: LandmarkTuneConfig,
-         weights: torch.Tensor | None = None, degrade: bool = False) -> dict[str, torch.Tensor]:
+         weights: torch.Tensor | None = None, degrade: bool = False,
+         photos: tuple[torch.Tensor, ...] | None = None) -> dict[str, torch.Tensor]:
     """``n`` random rows of ``crops`` (``crops.FIELDS``; each as likely, or by ``weights``), augmented (with
     ``degrade``, also :func:`degraded`: the rendered rows): ``x (n, 3, S, S)`` normalised, ``y2 (n, K, 2)``,
-    ``vis (n, K)`` float, ``y3 (n, K, 3)`` (0 where unknown), ``has3d (n,)`` float."""
+    ``vis (n, K)`` float, ``y3 (n, K, 3)`` (0 where unknown), ``has3d (n,)`` float. With ``photos`` (person-free
+    plates), ``cfg.occlude_p`` of the rows get an occluder (``occluders.occlude``; the labels kept), and the batch
+    also holds ``clean`` (the rows without it, normalised) and ``hit (n,)`` float (1: occluded)."""
     if weights is None:
         pick = torch.randint(len(crops["x"]), (n,), generator=g).numpy()
     else:
@@ -200,7 +205,11 @@ def draw(crops: dict[str, np.ndarray], n: int, g: torch.Generator, cfg: Landmark
     x = ((x - 0.5) * contrast + 0.5 + brightness).clamp(0, 1)
     x = degraded(x, g, cfg) if degrade else x
     has3d = torch.isfinite(y3).all(-1).all(-1)  # (n,)
-    return {"x": normalise(x), "y2": y2, "vis": vis.float(), "y3": torch.nan_to_num(y3), "has3d": has3d.float()}
+    batch = {"y2": y2, "vis": vis.float(), "y3": torch.nan_to_num(y3), "has3d": has3d.float()}
+    if photos is None:
+        return {"x": normalise(x), **batch}
+    hidden, hit = occlude(x, photos, cfg.occlude_p, g)
+    return {"x": normalise(hidden), "clean": normalise(x), "hit": hit.float(), **batch}
 
 
 FLAG = "trunk.presence."  # the pose flag's state keys: left out of the tune, trained on its own (presence.py)
@@ -244,7 +253,9 @@ def tune_losses(head: LandmarkPoseHead, frozen: LandmarkPoseHead, batch: dict[st
     """The step's loss and its terms (``l2``, ``l3``, ``ld``) on ``batch``: rendered rows first, then ``n - n_render``
     real rows (distilled to ``frozen``, the network the run started from). ``maps`` (``head``'s and ``frozen``'s
     :class:`EarlyMap`): the early layers' map on the real rows held to ``frozen``'s too (``le``, x
-    ``cfg.early_distill``)."""
+    ``cfg.early_distill``). A batch with occluders (``draw``'s ``clean`` and ``hit``) is distilled to what
+    ``frozen`` reads on the rows without them (the person whole, not folded into the part in view), and its early
+    map is held on the real rows not occluded (0 where every one is)."""
     x = batch["x"]
     m = head.landmarks
     points, three = read(head, x, cfg.detach3d)
@@ -255,12 +266,14 @@ def tune_losses(head: LandmarkPoseHead, frozen: LandmarkPoseHead, batch: dict[st
     l2 = ((xy - batch["y2"]).abs().sum(-1) * vis).sum() / vis.sum().clamp(min=1)
     l3 = ((xyz - batch["y3"]).abs().sum(-1).mean(-1) * has3d).sum() / has3d.sum().clamp(min=1)
     with torch.no_grad():
-        ref_points, ref_three = read(frozen, x[n_render:])
+        ref_points, ref_three = read(frozen, batch.get("clean", x)[n_render:])
     ld = (points[n_render:, :m, :2] - ref_points[:, :m, :2]).abs().mean() * (2.0 / x.shape[-1]) + \
         (three[n_render:] - ref_three).abs().mean()
     terms = {"loss": l2 + l3 + cfg.distill * ld, "l2": l2, "l3": l3, "ld": ld}
     if maps is not None:
-        terms["le"] = map_distance(maps[0].map[n_render:], maps[1].map)
+        seen = batch["hit"][n_render:] == 0 if "hit" in batch else torch.ones(len(x) - n_render, dtype=torch.bool)
+        terms["le"] = map_distance(maps[0].map[n_render:][seen], maps[1].map[seen]) if seen.any() \
+            else x.new_zeros(())
         terms["loss"] = terms["loss"] + cfg.early_distill * terms["le"]
     return terms
 
@@ -325,6 +338,9 @@ def tune(cfg: LandmarkTuneConfig, render: dict[str, np.ndarray], real: dict[str,
     g = torch.Generator().manual_seed(cfg.seed)
     weights = draw_weights(cfg, render["clip"])
     weights = None if weights is None else torch.from_numpy(weights)
+    if cfg.occlude_p and not cfg.plates:
+        raise ValueError(f"occlude_p {cfg.occlude_p} needs plates (the occluders' textures)")
+    photos = load_photos(cfg.plates) if cfg.occlude_p else None
     step = 0
     # ---- resume
     if ckpt_path.is_file():
@@ -342,7 +358,8 @@ def tune(cfg: LandmarkTuneConfig, render: dict[str, np.ndarray], real: dict[str,
             lr = learning_rate(step, cfg)
             for group in optimiser.param_groups:
                 group["lr"] = lr * group.get("lr_share", 1.0)
-            parts = draw(render, cfg.batch_render, g, cfg, weights, degrade=True), draw(real, cfg.batch_real, g, cfg)
+            parts = (draw(render, cfg.batch_render, g, cfg, weights, degrade=True, photos=photos),
+                     draw(real, cfg.batch_real, g, cfg, photos=photos))
             batch = {k: torch.cat([p[k] for p in parts]).to(cfg.device) for k in parts[0]}
             terms = tune_losses(head, frozen, batch, cfg.batch_render, cfg, maps)
             loss = terms["loss"]
