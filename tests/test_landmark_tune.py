@@ -330,6 +330,75 @@ def test_the_early_map_is_what_the_1_16_stage_reads_and_its_term_trains_only_the
             _cfg(**bad)
 
 
+def test_an_occluder_is_one_rectangle_of_a_plate_within_its_sizes_half_of_them_across_the_bottom():
+    """On 200 random 64 px images at p = 1, from one plate of a single grey (0.5): each image differs from its
+    input in exactly one rectangle, filled with 0.5, 0.3-1.0 of the side wide and 0.15-0.45 tall, about half
+    touching the bottom row; the rest of the image untouched. At p = 0 the input comes back and the generator is
+    not drawn from."""
+    from train.landmark_tune.occluders import occlude
+
+    x = torch.rand(200, 3, 64, 64) * 0.4  # never 0.5
+    plate = (torch.full((3, 40, 50), 128, dtype=torch.uint8),)  # 128 / 255 = 0.502
+    g = torch.Generator().manual_seed(0)
+    out, hit = occlude(x, plate, 1.0, g)
+    assert hit.all()
+    bottoms = 0
+    for i in range(200):
+        ys, xs = torch.nonzero((out[i] != x[i]).any(0), as_tuple=True)
+        y0, y1, x0, x1 = int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
+        assert len(ys) == (y1 - y0) * (x1 - x0)  # one filled rectangle
+        torch.testing.assert_close(out[i, :, y0:y1, x0:x1], torch.full((3, y1 - y0, x1 - x0), 128 / 255))
+        assert 0.3 * 64 - 1 <= x1 - x0 <= 64 and 0.15 * 64 - 1 <= y1 - y0 <= 0.45 * 64 + 1
+        bottoms += y1 == 64
+    assert 70 <= bottoms <= 150  # half across the bottom (and a few of the rest reach it)
+    state = g.get_state()
+    same, none = occlude(x, plate, 0.0, g)
+    assert same is x and not none.any() and torch.equal(g.get_state(), state)
+
+
+def test_an_occluded_batch_keeps_its_labels_and_is_distilled_to_the_read_without_the_occluder():
+    """``draw(photos=...)``: the same rows and augmentation as without (its ``clean`` is that draw's ``x``), an
+    occluder on the rows ``hit`` marks, the labels unchanged. ``tune_losses`` distils the real rows to the frozen
+    network's read of ``clean``: a head equal to it is 0 away where nothing is occluded and not where something is;
+    the early map is held on the real rows without an occluder (0 for one network), and 0 when every one has one."""
+    from train.landmark_tune.tune import EarlyMap, draw, tune_losses
+
+    plates = (torch.randint(0, 256, (3, 300, 300), dtype=torch.uint8),)
+    cfg = _cfg(occlude_p=0.5, early_distill=1.0)
+    crops = _crops(6, True, 0)
+    plain = draw(crops, 6, torch.Generator().manual_seed(3), cfg)
+    hidden = draw(crops, 6, torch.Generator().manual_seed(3), cfg, photos=plates)
+    assert set(hidden) == set(plain) | {"clean", "hit"}
+    torch.testing.assert_close(hidden["clean"], plain["x"], rtol=0, atol=0)
+    for k in plain:
+        if k != "x":
+            torch.testing.assert_close(hidden[k], plain[k], rtol=0, atol=0)
+    hit = hidden["hit"].bool()
+    assert 0 < hit.sum() < 6
+    assert (hidden["x"][hit] != hidden["clean"][hit]).any() and torch.equal(hidden["x"][~hit], hidden["clean"][~hit])
+
+    torch.manual_seed(0)
+    head = LandmarkPoseHead("blazepose_lite", 17, joints3d=True)
+    frozen = copy.deepcopy(head).requires_grad_(False)
+    maps = EarlyMap(head), EarlyMap(frozen)
+    real = {k: v[hit.argsort()] for k, v in hidden.items()}  # the rows without an occluder first
+    clean = {**real, "x": real["clean"], "hit": torch.zeros(6)}
+    assert float(tune_losses(head, frozen, clean, 0, cfg, maps)["ld"].detach()) == 0.0
+    terms = tune_losses(head, frozen, real, 0, cfg, maps)
+    assert float(terms["ld"].detach()) > 0 and float(terms["le"].detach()) == 0.0  # read without it
+    unseen = int((~hit).sum())  # rendered rows: those without; real rows: the occluded ones
+    assert float(tune_losses(head, frozen, real, unseen, cfg, maps)["le"].detach()) == 0.0
+    with pytest.raises(ValueError, match="occlude_p"):
+        _cfg(occlude_p=1.5)
+
+
+def test_a_tune_with_occluders_needs_plates(tmp_path: Path):
+    from train.landmark_tune.tune import tune
+
+    with pytest.raises(ValueError, match="needs plates"):
+        tune(_cfg(occlude_p=0.3), _crops(3, True, 0), _crops(3, False, 1), tmp_path)
+
+
 def test_a_tune_holding_its_early_map_logs_the_term_from_zero(tmp_path: Path):
     from train.landmark_tune.tune import tune
 

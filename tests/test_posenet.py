@@ -922,6 +922,9 @@ def test_reconfigure_sets_a_model_s_own_track_conf_keeping_its_weights_and_other
     main([str(ckpt), str(tmp_path / "sure" / "last.pt"), "--track-conf", "0.98"])
     sure = load_checkpoint(tmp_path / "sure" / "last.pt", expect={"kind": "posenet"}, keys=("kind",))
     assert sure["config"]["run"] == {"track_conf": 0.98} and sure["config"]["export"] == {"int8": ["detector."]}
+    main([str(ckpt), str(tmp_path / "held" / "last.pt"), "--track-shrink", "0.9"])  # the model's 0.95 kept
+    held = load_checkpoint(tmp_path / "held" / "last.pt", expect={"kind": "posenet"}, keys=("kind",))
+    assert held["config"]["run"] == {"track_conf": 0.95, "track_shrink": 0.9}
     assert sure["config"]["fit"]["reconfigured"]["track_conf"] == 0.98 and sure["step"] == 7
     after = export_onnx(tmp_path / "sure" / "last.pt", tmp_path / "sure.onnx")
     assert after.model_hash == before.model_hash and before.run_settings == {"track_conf": 0.95}

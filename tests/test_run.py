@@ -274,7 +274,7 @@ def test_a_model_s_own_track_conf_places_the_crops_unless_the_options_name_one(p
     from tvstream.pipeline import MODEL_DEFAULTS, RunOptions, estimate
     from tvstream.sources import VideoSource
 
-    assert tuple(MODEL_DEFAULTS) == RUN_SETTINGS and MODEL_DEFAULTS["track_conf"] == 0.8
+    assert tuple(MODEL_DEFAULTS) == RUN_SETTINGS and MODEL_DEFAULTS == {"track_conf": 0.8, "track_shrink": 0.0}
     model, clip = posenet
     engine, _ = open_model(model, "onnxruntime")
 
@@ -290,6 +290,10 @@ def test_a_model_s_own_track_conf_places_the_crops_unless_the_options_name_one(p
     np.testing.assert_array_equal(crops(engine), crops(engine, track_conf=0.8))
     assert RunOptions().for_model(_CarryingSettings(engine, {"track_conf": 0.95}).metadata).track_conf == 0.95
     assert RunOptions().for_model(engine.metadata).track_conf == 0.8
+    carrying = _CarryingSettings(engine, {"track_conf": 0.95, "track_shrink": 0.9}).metadata
+    assert RunOptions().for_model(carrying).track_shrink == 0.9
+    assert RunOptions(track_shrink=0.5).for_model(carrying).track_shrink == 0.5
+    assert RunOptions().for_model(engine.metadata).track_shrink == 0.0
 
 
 def test_a_checkpoint_s_run_settings_go_into_the_exported_model_s_metadata():
@@ -308,7 +312,8 @@ def test_a_checkpoint_s_run_settings_go_into_the_exported_model_s_metadata():
         build_posenet_graph(state)
 
 
-@pytest.mark.parametrize("run", [{"track_conf": 1.5}, {"track_conf": True}, {"min_score": 0.5}, [0.9]])
+@pytest.mark.parametrize("run", [{"track_conf": 1.5}, {"track_conf": True}, {"min_score": 0.5}, [0.9],
+                                 {"track_shrink": -0.1}])
 def test_a_model_with_unknown_or_bad_run_settings_is_refused(posenet, run):
     from dataclasses import replace
 

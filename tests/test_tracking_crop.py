@@ -148,9 +148,47 @@ def test_with_someone_near_a_read_under_min_conf_hands_the_crop_back():
         assert bool(tracker.track()[0] == 1) is follows  # 0.75 keeps it only with nobody near
 
 
+def test_a_crop_placed_from_joints_keeps_at_least_track_shrink_of_the_last_frame_s():
+    """``JointTracker(shrink=0.9)``: a sure read spanning 40 x 30 px places a crop 44 px on its longer side; the
+    next frame's read spans 20 x 10 px (a person half hidden, read as the part in view): its crop (22 x 11 px)
+    grows about its own centre to 0.9 x 44 = 39.6 px on its longer side, both sides alike, for the next frame and
+    for a detector frame's second read (``place``). No floor after an unsure read, a frame not detected, or a new
+    shot; none at shrink 0 (the run's default)."""
+    big, small = np.tile([[30.0, 20.0]], (K, 1)), np.tile([[40.0, 30.0]], (K, 1))
+    big[:8], small[:8] = [[70.0, 50.0]], [[60.0, 40.0]]
+    sure, unsure = np.full(K, 0.9), np.full(K, 0.6)
+    tracker = JointTracker((H, W), min_conf=0.8, keep_conf=0.7, shrink=0.9)
+    tracker.update(big, sure, detected=True)
+    np.testing.assert_allclose(tracker.track(), expected_track(30, 20, 70, 50), atol=1e-6)
+    grown = np.array(expected_track(40, 30, 60, 40)) * [1, 1, 1, 39.6 / 22, 39.6 / 22]
+    np.testing.assert_allclose(tracker.place(small, sure), grown, atol=1e-6)  # a second read's crop
+    tracker.update(small, sure, detected=True)
+    np.testing.assert_allclose(tracker.track(), grown, atol=1e-6)  # the next frame's
+    np.testing.assert_allclose(tracker.last_row(), expected_track(40, 30, 60, 40), atol=1e-6)  # the read's own
+    # ... and the frame after: 0.9 x 39.6 = 35.64 px
+    np.testing.assert_allclose(tracker.place(small, sure)[3], 35.64 / W, atol=1e-6)
+    point = np.tile([[50.0, 35.0]], (K, 1))  # the sure joints at one pixel: a square of 0.9 x 39.6 px
+    np.testing.assert_allclose(tracker.place(point, sure)[3:], [35.64 / W, 35.64 / H], atol=1e-6)
+    for lose in ("unsure", "not detected", "new shot"):
+        tracker.update(big, sure, detected=True)
+        if lose == "new shot":
+            tracker.forget()
+        else:
+            tracker.update(big, unsure if lose == "unsure" else sure, detected=lose == "unsure")
+        np.testing.assert_allclose(tracker.place(small, sure), expected_track(40, 30, 60, 40), atol=1e-6)
+    free = JointTracker((H, W), min_conf=0.8, keep_conf=0.7)
+    free.update(big, sure, detected=True)
+    free.update(small, sure, detected=True)
+    np.testing.assert_allclose(free.track(), expected_track(40, 30, 60, 40), atol=1e-6)
+
+
 def test_track_keep_is_checked():
     with pytest.raises(ValueError, match="track_keep"):
         RunOptions(track_keep=1.5)
+    with pytest.raises(ValueError, match="track_shrink"):
+        RunOptions(track_shrink=1.5)
+    with pytest.raises(ValueError, match="shrink"):
+        JointTracker((H, W), shrink=-0.5)
     with pytest.raises(ValueError, match="keep_conf"):
         JointTracker((H, W), min_conf=0.5, keep_conf=0.6)
 
