@@ -1052,4 +1052,11 @@ def test_a_landmark_tune_model_s_card_says_what_its_own_run_read(data: dict[str,
     assert "started from venue/init.pt" in other and "track_conf 0.9 " in other
     assert "each scenario drawn as often" in other
     sure = landmark_tune_trained_on(base, {"track_conf": 0.98})
-    assert "track_conf 0.98 (its own setting; the recipe's 0.95, changed by train.posenet.reconfigure)" in sure
+    assert "track_conf 0.98 (its own setting; the recipe's 0.95, changed by train.posenet.reconfigure)." in sure
+    assert "occluder" not in text and "track_shrink" not in sure
+    assert "(its own setting) and track_shrink 0.9." in landmark_tune_trained_on(base, {"track_conf": 0.95,
+                                                                                      "track_shrink": 0.9})
+    assert ("holding the start's reading of them); 30% of all its crops with an occluder pasted (a rectangle of a "
+            "person-free plate, half of them across the crop's bottom), the labels kept and the real ones distilled "
+            "to the start's reading of the crop without it, its 3D learnt") in landmark_tune_trained_on(
+        {**base, "occlude_p": 0.3})

@@ -110,6 +110,9 @@ def landmark_tune_trained_on(fit: dict, run: dict | None = None) -> str:
             f"{fit['early_distill']}" if fit.get("early_distill") else "")
     frozen = (f" (its early layers, those reading the crop at 1/1 to 1/8 of its size, "
               f"{' and '.join(h for h in held if h)})" if any(held) else "")
+    occluded = (f"; {fit['occlude_p']:.0%} of all its crops with an occluder pasted (a rectangle of a person-free "
+                "plate, half of them across the crop's bottom), the labels kept and the real ones distilled to the "
+                "start's reading of the crop without it" if fit.get("occlude_p") else "")
     draws = len(fit.get("soup") or ())
     souped = (f"; this tune averaged weight for weight with {draws} other draw{'s' if draws > 1 else ''} of it "
               "(another seed each: a model soup)" if draws else "")
@@ -123,12 +126,13 @@ def landmark_tune_trained_on(fit: dict, run: dict | None = None) -> str:
             f"{start} and fine-tuned by train.landmark_tune on a CPU{frozen}: {fit.get('steps')} steps on 256 px crops "
             f"of rendered athletes (folders {shards}, their first {fit.get('skip_clips')} clips left out{drawn}; 2D "
             f"and 3D labels{turned}) and of the real people in {short(fit.get('real'))} (a teacher's 2D, and a "
-            "distillation term holding the start's reading of them), its 3D learnt by its last convolution alone"
-            f"{souped}{blended}; then its pose flag alone on people against person-free crops of "
+            f"distillation term holding the start's reading of them){occluded}, its 3D learnt by its last "
+            f"convolution alone{souped}{blended}; then its pose flag alone on people against person-free crops of "
             f"{short(fit.get('plates'))}; then its 3D read by a "
             "convolution of its own fitted by ridge regression to the rendered crops' 3D. Its least harmful weights "
             f"are stored as int8 to fit the 10 MB file (train.landmark_tune.quantize). It runs with track_conf "
-            f"{track_conf} (its own setting{changed}).")
+            f"{track_conf} (its own setting{changed})"
+            + (f" and track_shrink {run['track_shrink']}" if (run or {}).get("track_shrink") else "") + ".")
 
 
 
