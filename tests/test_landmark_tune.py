@@ -335,12 +335,12 @@ def test_an_occluder_is_one_rectangle_of_a_plate_within_its_sizes_half_of_them_a
     input in exactly one rectangle, filled with 0.5, 0.3-1.0 of the side wide and 0.15-0.45 tall, about half
     touching the bottom row; the rest of the image untouched. At p = 0 the input comes back and the generator is
     not drawn from."""
-    from train.landmark_tune.occluders import occlude
+    from train.landmark_tune.occluders import paste_plates
 
     x = torch.rand(200, 3, 64, 64) * 0.4  # never 0.5
     plate = (torch.full((3, 40, 50), 128, dtype=torch.uint8),)  # 128 / 255 = 0.502
     g = torch.Generator().manual_seed(0)
-    out, hit = occlude(x, plate, 1.0, g)
+    out, hit = paste_plates(x, plate, 1.0, g)
     assert hit.all()
     bottoms = 0
     for i in range(200):
@@ -352,7 +352,7 @@ def test_an_occluder_is_one_rectangle_of_a_plate_within_its_sizes_half_of_them_a
         bottoms += y1 == 64
     assert 70 <= bottoms <= 150  # half across the bottom (and a few of the rest reach it)
     state = g.get_state()
-    same, none = occlude(x, plate, 0.0, g)
+    same, none = paste_plates(x, plate, 0.0, g)
     assert same is x and not none.any() and torch.equal(g.get_state(), state)
 
 

@@ -20,7 +20,7 @@ HEIGHT = (0.15, 0.45)  # ... and its height
 BOTTOM_P = 0.5  # the share of rectangles across the crop's bottom (the rest anywhere in it)
 
 
-def occlude(x: torch.Tensor, photos: tuple[torch.Tensor, ...], p: float, g: torch.Generator
+def paste_plates(x: torch.Tensor, photos: tuple[torch.Tensor, ...], p: float, g: torch.Generator
             ) -> tuple[torch.Tensor, torch.Tensor]:
     """``(images, hit)``: ``x (n, 3, S, S)`` in [0, 1] with, in each image ``hit (n,)`` marks (probability ``p``),
     a rectangle of a random square of a random one of ``photos`` (``train.posenet.empty.load_photos``) pasted:

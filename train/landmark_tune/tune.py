@@ -41,7 +41,7 @@ import torch
 from train.checkpoint import load_checkpoint, save_checkpoint
 from train.landmark_tune.config import AFTER_TUNE, RUN_ONLY, LandmarkTuneConfig
 from train.landmark_tune.crops import draw_weights
-from train.landmark_tune.occluders import occlude
+from train.landmark_tune.occluders import paste_plates
 from train.posenet.empty import load_photos
 from train.posenet.model import MEAN, MIRROR, STD, LandmarkPoseHead
 from train.pretrained.tflite_graph import early_convs
@@ -186,7 +186,7 @@ def draw(crops: dict[str, np.ndarray], n: int, g: torch.Generator, cfg: Landmark
     """``n`` random rows of ``crops`` (``crops.FIELDS``; each as likely, or by ``weights``), augmented (with
     ``degrade``, also :func:`degraded`: the rendered rows): ``x (n, 3, S, S)`` normalised, ``y2 (n, K, 2)``,
     ``vis (n, K)`` float, ``y3 (n, K, 3)`` (0 where unknown), ``has3d (n,)`` float. With ``photos`` (person-free
-    plates), ``cfg.occlude_p`` of the rows get an occluder (``occluders.occlude``; the labels kept), and the batch
+    plates), ``cfg.occlude_p`` of the rows get an occluder (``occluders.paste_plates``; the labels kept), and the batch
     also holds ``clean`` (the rows without it, normalised) and ``hit (n,)`` float (1: occluded)."""
     if weights is None:
         pick = torch.randint(len(crops["x"]), (n,), generator=g).numpy()
@@ -208,7 +208,7 @@ def draw(crops: dict[str, np.ndarray], n: int, g: torch.Generator, cfg: Landmark
     batch = {"y2": y2, "vis": vis.float(), "y3": torch.nan_to_num(y3), "has3d": has3d.float()}
     if photos is None:
         return {"x": normalise(x), **batch}
-    hidden, hit = occlude(x, photos, cfg.occlude_p, g)
+    hidden, hit = paste_plates(x, photos, cfg.occlude_p, g)
     return {"x": normalise(hidden), "clean": normalise(x), "hit": hit.float(), **batch}
 
 
