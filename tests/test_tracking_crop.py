@@ -169,6 +169,11 @@ def test_a_crop_placed_from_joints_keeps_at_least_track_shrink_of_the_last_frame
     np.testing.assert_allclose(tracker.place(small, sure)[3], 35.64 / W, atol=1e-6)
     point = np.tile([[50.0, 35.0]], (K, 1))  # the sure joints at one pixel: a square of 0.9 x 39.6 px
     np.testing.assert_allclose(tracker.place(point, sure)[3:], [35.64 / W, 35.64 / H], atol=1e-6)
+    fair = np.full(K, 0.75)  # under min_conf 0.8: the detector places the next crop, and the floor holds
+    tracker.forget()
+    tracker.update(big, fair, detected=True)
+    assert tracker.track()[0] == 0
+    np.testing.assert_allclose(tracker.place(small, sure), grown, atol=1e-6)
     for lose in ("unsure", "not detected", "new shot"):
         tracker.update(big, sure, detected=True)
         if lose == "new shot":

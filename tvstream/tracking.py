@@ -120,8 +120,10 @@ class JointTracker:
         self._last = (pose2d, conf) if detected and conf is not None else None
         self.last_core = core_confidence(conf) if self._last is not None else 0.0
         enough = self.keep_conf if self._track[0] >= 0.5 and alone else self.min_conf  # following: keep_conf
-        placed = self.place(pose2d, conf) if self._last is not None and self.last_core >= self.keep_conf else None
-        self._placed = 0.0 if placed is None else self._long_side(placed)
+        # with a floor, any read sure enough to keep a crop following sets the next frame's floor
+        needed = self.keep_conf if self.shrink else enough
+        placed = self.place(pose2d, conf) if self._last is not None and self.last_core >= needed else None
+        self._placed = self._long_side(placed) if placed is not None and self.shrink else 0.0
         if placed is None or self.last_core < enough:
             self.reset()
         else:

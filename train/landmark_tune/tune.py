@@ -271,9 +271,11 @@ def tune_losses(head: LandmarkPoseHead, frozen: LandmarkPoseHead, batch: dict[st
         (three[n_render:] - ref_three).abs().mean()
     terms = {"loss": l2 + l3 + cfg.distill * ld, "l2": l2, "l3": l3, "ld": ld}
     if maps is not None:
-        seen = batch["hit"][n_render:] == 0 if "hit" in batch else torch.ones(len(x) - n_render, dtype=torch.bool)
-        terms["le"] = map_distance(maps[0].map[n_render:][seen], maps[1].map[seen]) if seen.any() \
-            else x.new_zeros(())
+        tuned, start = maps[0].map[n_render:], maps[1].map
+        if "hit" in batch:  # the real rows with an occluder left out (the start read them without it)
+            seen = batch["hit"][n_render:] == 0
+            tuned, start = tuned[seen], start[seen]
+        terms["le"] = map_distance(tuned, start) if len(start) else x.new_zeros(())
         terms["loss"] = terms["loss"] + cfg.early_distill * terms["le"]
     return terms
 

@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> None:
                     help="the model's own track_conf: how sure a read must be for the next crop to follow it "
                          "(tvstream run --track-conf still overrides it)")
     ap.add_argument("--track-shrink", type=float,
-                    help="the model's own track_shrink: how much a following crop may shrink in a frame "
+                    help="the model's own track_shrink: how much a crop placed from joints may shrink in a frame "
                          "(tvstream run --track-shrink still overrides it)")
     args = ap.parse_args(argv)
     settings = {k: v for k, v in vars(args).items() if k in RUN_TIME_SETTINGS and v is not None}

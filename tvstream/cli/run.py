@@ -58,9 +58,10 @@ FEW_DETECTED_SHARE = 0.1  # ... that reports the athlete in fewer than this shar
                    "CONF (default: the model's own setting, shown by `tvstream info`; 0.8 for models without one). "
                    "Lower follows unsure reads (and may follow the wrong person); higher runs the detector more.")
 @click.option("--track-shrink", type=click.FloatRange(0, 1), default=None, metavar="RATIO",
-              help="While the crop follows the athlete's joints, the next crop is at least RATIO times this one "
-                   "(its longer side): a read of the visible part of a person (legs hidden by a car) does not "
-                   "shrink the crop onto that part (default: the model's own setting, else 0: no limit).")
+              help="A crop placed from a frame's joints (the next frame's, or a detector frame's second read) is "
+                   "at least RATIO times the one placed from the last frame's read (its longer side): a read of the "
+                   "visible part of a person (legs hidden by a car) does not shrink the crop onto that part "
+                   "(default: the model's own setting, else 0: no limit).")
 @click.option("--second-look", type=click.FloatRange(0, 1), default=None, metavar="SCORE",
               help="Models with a second person detector (the default model: MediaPipe's): a frame whose crop is "
                    "unsure is read again on that detector's person when it scores at least SCORE, and kept where the "
