@@ -392,11 +392,29 @@ def test_an_occluded_batch_keeps_its_labels_and_is_distilled_to_the_read_without
         _cfg(occlude_p=1.5)
 
 
-def test_a_tune_with_occluders_needs_plates(tmp_path: Path):
-    from train.landmark_tune.tune import tune
+def test_a_tune_with_occluders_needs_plates_and_covers_the_rows_it_is_told(data: dict[str, Path], tmp_path: Path,
+                                                                           monkeypatch):
+    """Each step hands the occluders its rendered rows (2) and its real rows (3), or with ``occlude_rows`` "real"
+    the real rows alone; without plates the tune is refused, and an unknown choice of rows too."""
+    import train.landmark_tune.tune as tune_module
 
     with pytest.raises(ValueError, match="needs plates"):
-        tune(_cfg(occlude_p=0.3), _crops(3, True, 0), _crops(3, False, 1), tmp_path)
+        tune_module.tune(_cfg(occlude_p=0.3), _crops(3, True, 0), _crops(3, False, 1), tmp_path)
+    seen: list[int] = []
+    paste = tune_module.paste_plates
+
+    def counted(x, photos, p, g):
+        seen.append(len(x))
+        return paste(x, photos, p, g)
+
+    monkeypatch.setattr(tune_module, "paste_plates", counted)
+    for rows, sizes in (("all", [2, 3]), ("real", [3])):
+        seen.clear()
+        cfg = _cfg(occlude_p=0.5, occlude_rows=rows, plates=str(data["plates"]), batch_render=2, batch_real=3)
+        tune_module.tune(cfg, _crops(3, True, 0), _crops(3, False, 1), tmp_path / rows)
+        assert seen == sizes * cfg.steps
+    with pytest.raises(ValueError, match="occlude_rows"):
+        _cfg(occlude_rows="rendered")
 
 
 def test_a_tune_holding_its_early_map_logs_the_term_from_zero(tmp_path: Path):
@@ -1060,3 +1078,5 @@ def test_a_landmark_tune_model_s_card_says_what_its_own_run_read(data: dict[str,
             "person-free plate, half of them across the crop's bottom), the labels kept and the real ones distilled "
             "to the start's reading of the crop without it, its 3D learnt") in landmark_tune_trained_on(
         {**base, "occlude_p": 0.3})
+    assert "; 30% of its real people's crops with an occluder" in landmark_tune_trained_on(
+        {**base, "occlude_p": 0.3, "occlude_rows": "real"})

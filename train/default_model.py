@@ -110,7 +110,8 @@ def landmark_tune_trained_on(fit: dict, run: dict | None = None) -> str:
             f"{fit['early_distill']}" if fit.get("early_distill") else "")
     frozen = (f" (its early layers, those reading the crop at 1/1 to 1/8 of its size, "
               f"{' and '.join(h for h in held if h)})" if any(held) else "")
-    occluded = (f"; {fit['occlude_p']:.0%} of all its crops with an occluder pasted (a rectangle of a person-free "
+    crops = "its real people's" if fit.get("occlude_rows") == "real" else "all its"
+    occluded = (f"; {fit['occlude_p']:.0%} of {crops} crops with an occluder pasted (a rectangle of a person-free "
                 "plate, half of them across the crop's bottom), the labels kept and the real ones distilled to the "
                 "start's reading of the crop without it" if fit.get("occlude_p") else "")
     draws = len(fit.get("soup") or ())

@@ -13,7 +13,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from train.landmark_tune.config import RENDER_DRAWS, TRUNKS, LandmarkTuneConfig
+from train.landmark_tune.config import OCCLUDE_ROWS, RENDER_DRAWS, TRUNKS, LandmarkTuneConfig
 from tvstream.errors import CheckpointError, ExitStatus, LabelError, TvstreamError
 
 EPILOG = """stages (each skipped when its output is in WORK; a stopped run goes on where it stopped):
@@ -69,6 +69,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--occlude", type=float, metavar="P",
                     help=f"paste an occluder (a rectangle of a plate photo) on this share of the crops, the labels "
                          f"kept: people partly hidden, read whole (default {d.occlude_p})")
+    ap.add_argument("--occlude-rows", choices=OCCLUDE_ROWS,
+                    help=f"which crops --occlude may cover: rendered and real, or the real alone "
+                         f"(default {d.occlude_rows})")
     ap.add_argument("--render-draw", choices=RENDER_DRAWS,
                     help=f"draw the rendered crops per crop, per shard or per scenario, each as often as each other "
                          f"(default {d.render_draw})")
@@ -97,6 +100,7 @@ def make_config(args: argparse.Namespace) -> LandmarkTuneConfig:
              "early_blend": args.early_blend, "freeze_early": args.freeze_early,
              "early_lr": args.early_lr, "early_distill": args.early_distill,
              "render_degrade_p": args.render_degrade, "occlude_p": args.occlude,
+             "occlude_rows": args.occlude_rows,
              "seed": args.seed, "threads": args.threads, "device": args.device}
     paths = {"renders": tuple(str(Path(r).resolve()) for r in args.renders), "real": str(Path(args.real).resolve()),
              "plates": str(Path(args.plates).resolve())}

@@ -13,6 +13,7 @@ from train.posenet.config import LANDMARK_CROP, SIZES
 
 TRUNKS = ("blazepose_lite", "blazepose_full")  # train.pretrained.mediapipe.TRUNKS, without importing torch
 RENDER_DRAWS = ("crop", "shard", "scenario")  # LandmarkTuneConfig.render_draw
+OCCLUDE_ROWS = ("all", "real")  # LandmarkTuneConfig.occlude_rows
 # settings that change how a run goes, not what it makes: free to differ on a rerun (a resumed run is exact)
 RUN_ONLY = ("threads", "device", "checkpoint_every", "log_every")
 # settings read only after the tune's loop (the blends): a tune checkpoint made without them is the same tune, so a
@@ -116,6 +117,9 @@ class LandmarkTuneConfig:
     # behind a car) is read whole, not as the part in view; the real rows are distilled to the start's read of the
     # crop without it. 0: none (the recipe until session 56)
     occlude_p: float = 0.0
+    # which crops may get one: "all" (rendered and real: session 56's XO, which read real video better and the
+    # renders worse, its head's loss on their labeled boxes) or "real" (the renders' targets stay what is in view)
+    occlude_rows: str = "all"
     # ---- the pose flag (LFT6P): the presence branch alone, people's crops against person-free plate squares
     presence_steps: int = 300
     # Adam at presence_lr, warmed up over presence_warmup steps, then a cosine to 0: at a constant 1e-3 the flag's
@@ -171,8 +175,9 @@ class LandmarkTuneConfig:
         if self.early_distill < 0 or (self.freeze_early and self.early_distill):
             raise ValueError(f"early_distill must be >= 0, and 0 with freeze_early (the early layers not tuned), "
                              f"got {self.early_distill} with freeze_early {self.freeze_early}")
-        if not 0 <= self.occlude_p <= 1:
-            raise ValueError(f"occlude_p must be in [0, 1], got {self.occlude_p}")
+        if not 0 <= self.occlude_p <= 1 or self.occlude_rows not in OCCLUDE_ROWS:
+            raise ValueError(f"need occlude_p in [0, 1] and occlude_rows one of {', '.join(OCCLUDE_ROWS)}, got "
+                             f"{self.occlude_p}, {self.occlude_rows!r}")
         if self.render_draw not in RENDER_DRAWS:
             raise ValueError(f"render_draw must be one of {', '.join(RENDER_DRAWS)}, got {self.render_draw!r}")
         if any(not isinstance(path, str) or not path for path in self.soup):

@@ -343,6 +343,7 @@ def tune(cfg: LandmarkTuneConfig, render: dict[str, np.ndarray], real: dict[str,
     if cfg.occlude_p and not cfg.plates:
         raise ValueError(f"occlude_p {cfg.occlude_p} needs plates (the occluders' textures)")
     photos = load_photos(cfg.plates) if cfg.occlude_p else None
+    render_photos = photos if cfg.occlude_rows == "all" else None  # "real": the rendered rows as they are
     step = 0
     # ---- resume
     if ckpt_path.is_file():
@@ -360,7 +361,7 @@ def tune(cfg: LandmarkTuneConfig, render: dict[str, np.ndarray], real: dict[str,
             lr = learning_rate(step, cfg)
             for group in optimiser.param_groups:
                 group["lr"] = lr * group.get("lr_share", 1.0)
-            parts = (draw(render, cfg.batch_render, g, cfg, weights, degrade=True, photos=photos),
+            parts = (draw(render, cfg.batch_render, g, cfg, weights, degrade=True, photos=render_photos),
                      draw(real, cfg.batch_real, g, cfg, photos=photos))
             batch = {k: torch.cat([p[k] for p in parts]).to(cfg.device) for k in parts[0]}
             terms = tune_losses(head, frozen, batch, cfg.batch_render, cfg, maps)
