@@ -21,7 +21,7 @@ BOTTOM_P = 0.5  # the share of rectangles across the crop's bottom (the rest any
 
 
 def paste_plates(x: torch.Tensor, photos: tuple[torch.Tensor, ...], p: float, g: torch.Generator
-            ) -> tuple[torch.Tensor, torch.Tensor]:
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``(images, hit)``: ``x (n, 3, S, S)`` in [0, 1] with, in each image ``hit (n,)`` marks (probability ``p``),
     a rectangle of a random square of a random one of ``photos`` (``train.posenet.empty.load_photos``) pasted:
     width U(WIDTH) and height U(HEIGHT) of S, across the bottom with probability BOTTOM_P, else anywhere. The

@@ -2,7 +2,8 @@
 
 Each step reads ``batch_render`` rendered crops and ``batch_real`` real cut-out crops, each mirrored with
 probability ``flip_p`` (joints swapped left for right, x negated) and given a random contrast and brightness
-(and, with ``occlude_p``, an occluder: ``occluders.py``). The loss (``LandmarkPoseHead``'s reading of the joints: each H36M joint its recipe of the 33 landmarks):
+(and, with ``occlude_p``, an occluder: ``occluders.py``). The loss (``LandmarkPoseHead``'s reading of the joints:
+each H36M joint its recipe of the 33 landmarks):
 
 - L1 of the 2D (crop units), over the joints labeled and in view, on every row;
 - L1 of the root-relative 3D (metres), on the rows labeled in 3D (the rendered ones), read from the world
@@ -186,8 +187,8 @@ def draw(crops: dict[str, np.ndarray], n: int, g: torch.Generator, cfg: Landmark
     """``n`` random rows of ``crops`` (``crops.FIELDS``; each as likely, or by ``weights``), augmented (with
     ``degrade``, also :func:`degraded`: the rendered rows): ``x (n, 3, S, S)`` normalised, ``y2 (n, K, 2)``,
     ``vis (n, K)`` float, ``y3 (n, K, 3)`` (0 where unknown), ``has3d (n,)`` float. With ``photos`` (person-free
-    plates), ``cfg.occlude_p`` of the rows get an occluder (``occluders.paste_plates``; the labels kept), and the batch
-    also holds ``clean`` (the rows without it, normalised) and ``hit (n,)`` float (1: occluded)."""
+    plates), ``cfg.occlude_p`` of the rows get an occluder (``occluders.paste_plates``; the labels kept), and the
+    batch also holds ``clean`` (the rows without it, normalised) and ``hit (n,)`` float (1: occluded)."""
     if weights is None:
         pick = torch.randint(len(crops["x"]), (n,), generator=g).numpy()
     else:
