@@ -85,30 +85,18 @@ def clips(count: int, sources: Path) -> list[tuple[Path, dict]]:
     return found
 
 
-def box_iou(p: np.ndarray, q: np.ndarray) -> float:
-    """IoU of two ``[x0, y0, x1, y1]`` boxes (0 when either is empty)."""
-    w = max(0.0, min(p[2], q[2]) - max(p[0], q[0]))
-    h = max(0.0, min(p[3], q[3]) - max(p[1], q[1]))
-    union = (p[2] - p[0]) * (p[3] - p[1]) + (q[2] - q[0]) * (q[3] - q[1]) - w * h
-    return float(w * h / union) if union > 0 else 0.0
-
-
 def score_frames(poses: list[np.ndarray | None], boxes: list) -> dict:
     """``poses``: per frame the reported 2D joints ``(J, 2)`` (px) or None; ``boxes``: per frame the athlete's and
     the other's box. A skeleton is on whichever box its joints' extent overlaps more (a tie is the athlete's)."""
-    on_athlete = on_other = 0
-    ious = []
-    for pose, (athlete, other) in zip(poses, boxes):
-        if pose is None:
-            ious.append(0.0)
-            continue
-        extent = np.concatenate([pose.min(0), pose.max(0)])
-        mine, theirs = box_iou(extent, np.asarray(athlete)), box_iou(extent, np.asarray(other))
-        ious.append(mine)
-        on_athlete += mine >= theirs
-        on_other += theirs > mine
-    return {"frames": len(ious), "reported": on_athlete + on_other, "on_athlete": on_athlete, "on_other": on_other,
-            "iou_athlete": float(np.mean(ious)) if ious else 0.0}
+    from train.ssl.box_eval import box_iou
+
+    shown = [i for i, pose in enumerate(poses) if pose is not None]
+    extent = np.array([np.concatenate([poses[i].min(0), poses[i].max(0)]) for i in shown]).reshape(-1, 4)
+    pair = np.asarray(boxes, float).reshape(-1, 2, 4)[shown]
+    mine, theirs = box_iou(extent, pair[:, 0]), box_iou(extent, pair[:, 1])
+    on_athlete = int((mine >= theirs).sum())
+    return {"frames": len(poses), "reported": len(shown), "on_athlete": on_athlete, "on_other": len(shown) - on_athlete,
+            "iou_athlete": float(mine.sum() / len(poses)) if poses else 0.0}
 
 
 def run(model: str, count: int, sources: Path) -> dict:

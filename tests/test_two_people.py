@@ -1,4 +1,4 @@
-"""benchmarks.two_people: the scoring on hand-made boxes, and a made clip's people, sizes, crossing and frames."""
+"""benchmarks.two_people: the scoring on hand-made skeletons and boxes, and a made clip's people and frames."""
 
 import json
 
@@ -7,15 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from benchmarks.two_people import box_iou, make_clip, score_frames, upright
+from benchmarks.two_people import make_clip, score_frames, upright
 from train.cutouts.composite import read_cutout
-
-
-def test_box_iou_on_hand_made_boxes():
-    assert box_iou(np.array([0, 0, 2, 2.]), np.array([1, 1, 3, 3.])) == pytest.approx(1 / 7)
-    assert box_iou(np.array([0, 0, 2, 2.]), np.array([0, 0, 2, 2.])) == pytest.approx(1.0)
-    assert box_iou(np.array([0, 0, 1, 1.]), np.array([2, 2, 3, 3.])) == 0.0
-    assert box_iou(np.array([1, 1, 1, 1.]), np.array([1, 1, 1, 1.])) == 0.0  # empty: no division by zero
 
 
 def test_each_reported_skeleton_is_on_the_box_it_overlaps_more():
@@ -26,6 +19,8 @@ def test_each_reported_skeleton_is_on_the_box_it_overlaps_more():
     frames = score_frames([on_athlete, on_other, None, half_each], [(athlete, other)] * 4)
     assert frames == {"frames": 4, "reported": 3, "on_athlete": 2, "on_other": 1,
                       "iou_athlete": pytest.approx((1 + 0 + 0 + 1 / 7) / 4)}  # a tie is the athlete's
+    assert score_frames([None, None], [(athlete, other)] * 2) == {"frames": 2, "reported": 0, "on_athlete": 0,
+                                                               "on_other": 0, "iou_athlete": 0.0}
     assert score_frames([], [])["iou_athlete"] == 0.0
 
 
