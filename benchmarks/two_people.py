@@ -34,19 +34,21 @@ FRAMES = 75
 FPS = 25.0
 
 
-def upright(cutout: np.ndarray) -> bool:
-    """A cut-out of a standing person (taller than twice its width), not an acrobatic, crouching or seated one."""
-    return cutout.shape[0] >= 2.0 * cutout.shape[1]
+def standing(people: list[Path]) -> list[Path]:
+    """The cut-outs of a standing person (taller than twice its width), not acrobatic, crouching or seated ones."""
+    from train.cutouts.composite import read_cutout
+
+    shapes = ((p, read_cutout(p).shape) for p in people)
+    return [p for p, (h, w, _) in shapes if h >= 2.0 * w]
 
 
-def make_clip(path: Path, seed: int, people: list[Path], backgrounds: list[Path], frames: int = FRAMES) -> dict:
-    """Clip ``seed`` at ``path`` (H.264) and its record: the two people's names, its size and per frame the
-    athlete's and the other's pasted box ``[x0, y0, x1, y1]`` (px)."""
+def make_clip(path: Path, seed: int, standing: list[Path], backgrounds: list[Path], frames: int = FRAMES) -> dict:
+    """Clip ``seed`` at ``path`` (H.264) of two of the ``standing`` cut-outs (:func:`standing`) and its record: the
+    two people's names, its size and per frame the athlete's and the other's pasted box ``[x0, y0, x1, y1]`` (px)."""
     from train.cutouts.composite import cover, paste, read_background, read_cutout
     from tvstream.video_writer import VideoWriter
 
     rng = np.random.default_rng(1000 + seed)
-    standing = [p for p in people if upright(read_cutout(p))]
     width, height = (360, 640) if seed % 2 == 0 else (640, 360)
     a, b = rng.choice(len(standing), 2, replace=False)
     while standing[a].name[:3] == standing[b].name[:3]:  # the same person's cut-outs share a name
@@ -62,9 +64,8 @@ def make_clip(path: Path, seed: int, people: list[Path], backgrounds: list[Path]
     boxes = []
     with VideoWriter(path, width, height, FPS, crf=23) as out:
         for t in np.linspace(0, 1, frames):
-            image, far_box = paste(plate, far, (far_x[0] + (far_x[1] - far_x[0]) * t) * width, far_y, h_far, 0.8)
-            image, near_box = paste(image, near, (near_x[0] + (near_x[1] - near_x[0]) * t) * width, near_y, h_near,
-                                    0.8)
+            image, far_box = paste(plate, far, np.interp(t, (0, 1), far_x) * width, far_y, h_far, 0.8)
+            image, near_box = paste(image, near, np.interp(t, (0, 1), near_x) * width, near_y, h_near, 0.8)
             out.write(np.clip(image, 0, 255).astype(np.uint8))
             boxes.append([near_box, far_box])
     return {"athlete": standing[a].stem, "other": standing[b].stem, "size": [width, height], "boxes": boxes}
@@ -76,6 +77,7 @@ def clips(count: int, sources: Path) -> list[tuple[Path, dict]]:
     from tvstream.json_documents import write_text_atomic
 
     people, backgrounds = fetch(sources)
+    people = standing(people)  # read once, not per clip
     CLIPS.mkdir(parents=True, exist_ok=True)
     found = []
     for seed in range(count):
