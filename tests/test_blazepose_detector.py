@@ -55,7 +55,7 @@ def test_the_best_person_s_hip_and_circle_weighted_with_its_overlapping_anchors(
     heads.put(0, 1, 1, 0, 2.0, [0, 0, 10, 10, 0, 0, 0, -5] + [0] * 4)  # far away (pixel 12, 12)
     heads.put(2, 1, 2, 3, -0.5, [-72, -46, 40, 40, 0, 0, 0, 0] + [0] * 4)  # overlaps the best box, score 0.38
     det.graph = heads
-    centre, half, logit, turn = det(torch.zeros(2, 3, 128, 224))
+    (centre, half, logit, turn), = det(torch.zeros(2, 3, 128, 224))
     w1, w0 = 1 / (1 + np.exp(-3.0)), 1 / (1 + np.exp(-1.0))
     hip = (w1 * np.array([94.0, 66.0]) + w0 * np.array([98.0, 66.0])) / (w1 + w0)
     circle = (w1 * np.array([94.0, 6.0]) + w0 * np.array([98.0, 26.0])) / (w1 + w0)
@@ -66,6 +66,82 @@ def test_the_best_person_s_hip_and_circle_weighted_with_its_overlapping_anchors(
     np.testing.assert_allclose(turn.numpy(), [[1.0, 0.0]] * 2, atol=1e-6)  # the circle straight above the hip
 
 
+def test_a_second_round_finds_the_next_person_whose_box_the_first_does_not_overlap():
+    """``people=2``: the first person as one round gives it (the same numbers). The second round's best anchor is
+    the best the first's best box overlaps by IoU <= 0.3: the anchor at (88, 56) scoring 0.73 overlaps the first
+    (IoU 1) and is passed over for the one at pixel (180, 60), 40 x 40 px, scoring 0.62, whose hip and circle
+    points are its own (no other anchor overlaps it). A frame with one person gives a second whose logit is the
+    best faint anchor left (-10 here)."""
+    det = BlazePoseDetector(size=1.0)
+    heads = FakeHeads()
+    heads.put(1, 3, 5, 1, 3.0, [4.0, -2.0, 40.0, 40.0] + [6, 10, 6, -50] + [0] * 4)
+    heads.put(1, 3, 5, 0, 1.0, [4.0, -2.0, 40.0, 40.0] + [10, 10, 10, -30] + [0] * 4)
+    det.graph = heads
+    (one,) = det(torch.zeros(1, 3, 128, 224))
+    first, alone = det(torch.zeros(1, 3, 128, 224), people=2)
+    for a, b in zip(one, first):
+        assert torch.equal(a, b)
+    assert alone[2].item() == -10.0
+    heads.put(1, 3, 11, 0, 0.5, [-4.0, 4.0, 40.0, 40.0] + [0, 20, 0, -40] + [0] * 4)  # cell centre (184, 56)
+    first, second = det(torch.zeros(1, 3, 128, 224), people=2)
+    for a, b in zip(one, first):
+        assert torch.equal(a, b)
+    centre, half, logit, turn = second
+    assert logit.item() == 0.5
+    np.testing.assert_allclose(centre[0].numpy(), _norm(184.0, 76.0), atol=1e-5)
+    np.testing.assert_allclose(half[0].numpy(), [60 / 112, 60 / 64], rtol=1e-5)  # radius 60 px
+    np.testing.assert_allclose(turn[0].numpy(), [1.0, 0.0], atol=1e-6)
+
+
+def _posenet_with_people(second: float, at: tuple[float, float] = (-0.5, 0.1), people: int = 2) -> PoseNet:
+    """A pose network whose person detector is sure of a person at (0.3, -0.2), half-size (0.3, 0.6) (score 0.88)
+    and scores a second at ``at``, half-size (0.25, 0.55), with logit ``second``."""
+    cfg = PoseNetConfig(frame_size=(288, 512), detector_width=4, crop_size=32, width=4, up_channels=8,
+                        detector="boxnet+blazepose", detector_min_score=0.7, detector_people=people,
+                        detector_others_min_score=0.6)
+    torch.manual_seed(0)
+    net = PoseNet(cfg).eval()
+
+    class People(nn.Module):
+        def forward(self, x, people=1):
+            n = len(x)
+            persons = [((0.3, -0.2), (0.3, 0.6), 2.0), (at, (0.25, 0.55), second)]
+            return [(torch.tensor([c]).expand(n, 2), torch.tensor([h]).expand(n, 2), torch.full((n,), logit),
+                     torch.tensor([[1.0, 0.0]]).expand(n, 2)) for c, h, logit in persons[:people]]
+
+    net.person_detector = People()
+    return net
+
+
+def test_a_second_person_the_detector_is_sure_of_is_a_peak_of_the_map_and_the_box_stays_the_first_s():
+    """``detector_people`` 2: a second person scoring >= ``detector_others_min_score`` (0.6) is a peak of the map
+    where it stands, with its size, beside the first's, even where each stands in the other's box; the box (and
+    the crop) stay the first person's. Scoring under it (0.5 < 0.6), the map is the one person's map, as with
+    ``detector_people`` 1."""
+    frames = torch.rand(1, 3, 288, 512)
+    with torch.no_grad():
+        one = _posenet_with_people(0.0, people=1).detect_frames(frames)
+        faint = _posenet_with_people(0.0).detect_frames(frames)  # sigmoid(0) = 0.5
+        two = _posenet_with_people(1.0).detect_frames(frames)  # 0.73
+        inside = _posenet_with_people(1.0, at=(0.05, 0.35)).detect_frames(frames)
+    for a, b in zip(one, faint):
+        assert torch.equal(a, b)
+    for a, b in zip(one, two):
+        if a.dim() == 2:  # the box and turn: the first person's
+            assert torch.equal(a, b)
+    people = find_people(two[2][0].numpy())
+    assert len(people) == 2 and all(p.score == pytest.approx(20.0, abs=0.5) for p in people)
+    np.testing.assert_allclose(people[0].centre, [0.3, -0.2], atol=0.07)
+    np.testing.assert_allclose(people[0].half, [0.3, 0.6], rtol=1e-5)
+    np.testing.assert_allclose(people[1].centre, [-0.5, 0.1], atol=0.07)
+    np.testing.assert_allclose(people[1].half, [0.25, 0.55], rtol=1e-5)
+    # 2 cells left and 2.5 cells down of the first: each in the other's box, and the first's peak stays
+    near = find_people(inside[2][0].numpy())
+    assert len(near) == 2
+    np.testing.assert_allclose([near[0].centre, near[1].centre], [[0.3, -0.2], [0.05, 0.35]], atol=0.07)
+    np.testing.assert_allclose([near[0].half, near[1].half], [[0.3, 0.6], [0.25, 0.55]], rtol=1e-5)
+
+
 def _posenet_with_person(sure: bool) -> PoseNet:
     cfg = PoseNetConfig(frame_size=(288, 512), detector_width=4, crop_size=32, width=4, up_channels=8,
                         detector="boxnet+blazepose", detector_min_score=0.7)
@@ -73,11 +149,11 @@ def _posenet_with_person(sure: bool) -> PoseNet:
     net = PoseNet(cfg).eval()
 
     class Person(nn.Module):
-        def forward(self, x):
+        def forward(self, x, people=1):
             n = len(x)
-            return (torch.tensor([[0.3, -0.2]]).expand(n, 2), torch.tensor([[0.1, 0.3]]).expand(n, 2),
+            return [(torch.tensor([[0.3, -0.2]]).expand(n, 2), torch.tensor([[0.1, 0.3]]).expand(n, 2),
                     torch.full((n,), 2.0 if sure else 0.5),  # scores 0.88 / 0.62 against 0.7
-                    torch.tensor([[0.8, 0.6]]).expand(n, 2))  # the body turned by 36.9 degrees
+                    torch.tensor([[0.8, 0.6]]).expand(n, 2))]  # the body turned by 36.9 degrees
 
     net.person_detector = Person()
     return net
@@ -171,7 +247,7 @@ def test_the_real_detector_finds_the_skier_of_the_sample_clip(monkeypatch):
     x = torch.from_numpy(np.stack([frames[f].image for f in pick])).permute(0, 3, 1, 2).float() / 255
     small = torch.nn.functional.interpolate(torch.nn.functional.avg_pool2d(x, 2), size=(128, 224), mode="bilinear")
     with torch.no_grad():
-        centre, half, logit, _ = det(small)
+        (centre, half, logit, _), = det(small)
     boxes = np.asarray(fit.normalised_boxes(labels.box[[rows[f] for f in pick]]))  # (n, 4) centre, half
     sure = logit.numpy() >= 0
     inside = (np.abs(centre.numpy() - boxes[:, :2]) <= boxes[:, 2:]).all(1)

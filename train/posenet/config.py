@@ -18,8 +18,8 @@ PERSON_VIEWS = ("frame", "square")  # what MediaPipe's person detector reads (Po
 MIRROR_DISAGREE = ("mean", "direct", "surer")  # PoseNetConfig.mirror_disagree
 BLAZEPOSE_DETECTOR_WIDTH = 224  # MediaPipe's detector reads 224 px wide frames (its 224 x 224 input's pixel scale)
 # how an exported graph runs, not what weights it holds: ``train.posenet.reconfigure`` changes them on a trained run
-RUN_TIME_SETTINGS = ("crop_rotation", "detector_min_score", "detector_box_scale", "frame_scale", "mirror_read",
-                     "mirror_disagree", "person_view")
+RUN_TIME_SETTINGS = ("crop_rotation", "detector_min_score", "detector_box_scale", "detector_people",
+                     "detector_others_min_score", "frame_scale", "mirror_read", "mirror_disagree", "person_view")
 
 
 # crops at which the presence branch (MediaPipe's pose flag) computes: its residual adds need even maps down to
@@ -65,6 +65,13 @@ class PoseNetConfig:
     detector_box_scale: float = 1.0
     # with blazepose: its box replaces boxnet's where its score is at least this (MediaPipe's own threshold: 0.5)
     detector_min_score: float = 0.5
+    # with blazepose: how many of its persons (its weighted non-maximum suppression taken that many rounds,
+    # ``BlazePoseDetector.forward``) become peaks of the detector map. 1: its best alone (the crop's box either
+    # way); 2: also the next person, where it is sure of the best and scores that one >= detector_others_min_score,
+    # so the runtime's choice of athlete (``tvstream.athlete``) sees both of two people that boxnet (trained on
+    # one rendered person a frame) finds one of
+    detector_people: int = 1
+    detector_others_min_score: float = 0.8
     # with blazepose: what it reads. "frame": the working frame scaled to 224 px wide (a portrait source's
     # picture is then a third of its width); "square": a 224 x 224 view of a square the runtime names in the
     # track row of a detector frame (``tvstream.frame_fit.FrameFit.view_row``: the square around the source's
@@ -135,6 +142,10 @@ class PoseNetConfig:
             raise ValueError(f"lifter_width must be >= 0, got {self.lifter_width}")
         if not 0.0 < self.detector_min_score < 1.0:
             raise ValueError(f"detector_min_score must be in (0, 1), got {self.detector_min_score}")
+        if not 1 <= self.detector_people <= 4:
+            raise ValueError(f"detector_people must be in 1..4, got {self.detector_people}")
+        if not 0.0 < self.detector_others_min_score < 1.0:
+            raise ValueError(f"detector_others_min_score must be in (0, 1), got {self.detector_others_min_score}")
         if not 0.5 <= self.detector_box_scale <= 2.0:
             raise ValueError(f"detector_box_scale must be in [0.5, 2], got {self.detector_box_scale}")
         if not 1.0 <= self.box_margin <= 3.0:

@@ -41,6 +41,28 @@ def _grid(height: int, width: int, like: torch.Tensor) -> torch.Tensor:
     return torch.stack([xs[None, :].expand(height, width), ys[:, None].expand(height, width)], -1).reshape(-1, 2)
 
 
+def _with_person(box_map: torch.Tensor, grid: torch.Tensor, centre: torch.Tensor, half: torch.Tensor,
+                 sure: torch.Tensor, taken: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """A detector map ``(N, 3, h, w)`` (its ``grid``, :func:`_grid`) with a person of MediaPipe's detector at
+    ``centre``, ``half`` (N, 2) where it is ``sure`` (N, 1; elsewhere the map as it was): a 1-cell Gaussian peak of
+    ``PERSON_PEAK_LOGIT`` at its centre, read by ``tvstream.candidates`` as any other. Inside its box only its peak
+    (boxnet's peaks there would look like someone overlapping it), save the cells ``taken`` (N, 1, h, w) by the
+    boxes of persons placed before it, whose peaks stay; outside, boxnet's people stay (someone crossing is still
+    seen). Returns the map and the cells taken with this person's box."""
+    h, w = box_map.shape[-2:]
+    offset = grid - centre[:, None, :]  # (N, h*w, 2) cell centres from the person's
+    cells = offset * box_map.new_tensor([w / 2.0, h / 2.0])  # in cells
+    peak = PERSON_PEAK_LOGIT - 0.5 * (cells * cells).sum(-1).reshape(-1, 1, h, w)
+    box = (offset.abs().reshape(-1, h, w, 2) <= half[:, None, None, :]).all(-1)[:, None].to(box_map.dtype)
+    inside = box if taken is None else box * (1 - taken)
+    mine = torch.maximum(inside, (peak >= box_map[:, :1]).to(box_map.dtype))  # cells the person's peak owns
+    person_map = torch.cat([inside * peak + (1 - inside) * torch.maximum(peak, box_map[:, :1]),
+                            mine * torch.log(half)[:, :, None, None] + (1 - mine) * box_map[:, 1:]], 1)
+    s = sure[:, :, None, None]
+    mapped = s * person_map + (1 - s) * box_map
+    return mapped, s * box if taken is None else torch.maximum(taken, s * box)
+
+
 class _Stride16(nn.Module):
     """ResNet18 stem and stages 1-3 of ``width`` channels: (N, 3, H, W) -> stride-8 and stride-16 maps."""
 
@@ -333,22 +355,25 @@ class PoseNet(nn.Module):
         size = self.cfg.person_detector_size[1]
         return F.avg_pool2d(crop(frames, view[:, 2:], view[:, :2], 2 * size), 2), view
 
-    def _person(self, frames: torch.Tensor, pixel_max: float, view: torch.Tensor | None) -> tuple[torch.Tensor, ...]:
-        """MediaPipe's best person in ``view`` (:meth:`person_input`): centre, half (the frame's normalised units),
-        score (N,) and turn."""
+    def _person(self, frames: torch.Tensor, pixel_max: float, view: torch.Tensor | None,
+                people: int = 1) -> list[tuple[torch.Tensor, ...]]:
+        """MediaPipe's ``people`` best persons in ``view`` (:meth:`person_input`), best first, each as centre, half
+        (the frame's normalised units), score (N,) and turn."""
         small, shown = self.person_input(frames, view)
-        p_centre, p_half, p_logit, p_turn = self.person_detector(small if pixel_max == 1.0 else
-                                                                 small * (1.0 / pixel_max))
-        if shown is not None:  # the view's units -> the frame's
-            p_centre, p_half = shown[:, :2] + p_centre * shown[:, 2:], p_half * shown[:, 2:]
-        return p_centre, p_half, torch.sigmoid(p_logit), p_turn
+        small = small if pixel_max == 1.0 else small * (1.0 / pixel_max)
+        found = []
+        for p_centre, p_half, p_logit, p_turn in self.person_detector(small, people):
+            if shown is not None:  # the view's units -> the frame's
+                p_centre, p_half = shown[:, :2] + p_centre * shown[:, 2:], p_half * shown[:, 2:]
+            found.append((p_centre, p_half, torch.sigmoid(p_logit), p_turn))
+        return found
 
     def find_person(self, frames: torch.Tensor, pixel_max: float = 1.0,
                     view: torch.Tensor | None = None) -> torch.Tensor:
         """(N, 3, H, W) frames -> MediaPipe's best person in each's ``view``, ``(N, 5)`` ``[score, cx, cy, hx, hy]``
         (what :meth:`detect_frames` returns as its person), without the box detector or the head: the second
         look's search in squares (``tvstream.pipeline``) needs nothing else."""
-        p_centre, p_half, score, _ = self._person(frames, pixel_max, view)
+        p_centre, p_half, score, _ = self._person(frames, pixel_max, view)[0]
         return torch.cat([score[:, None], p_centre, p_half], 1)
 
     def detect_frames(self, frames: torch.Tensor, pixel_max: float = 1.0, person: bool = False,
@@ -362,7 +387,8 @@ class PoseNet(nn.Module):
         as a peak at its centre (read by ``tvstream.candidates`` as any other) that replaces boxnet's peaks inside
         its box (a second peak on the same person would look like someone overlapping it) and leaves boxnet's
         people elsewhere (someone crossing). Where MediaPipe's is not sure, both are boxnet's, which still sees
-        the rendered and small people MediaPipe's misses. ``view``: :meth:`person_input`.
+        the rendered and small people MediaPipe's misses. With ``detector_people`` > 1 the next persons it is sure
+        of become peaks too (:func:`_with_person`); the box stays its best person's. ``view``: :meth:`person_input`.
 
         Returns ``centre, half, map, turn`` (+ the person): ``turn (N, 2)`` is ``(cos a, sin a)`` of the body's angle
         from upright where MediaPipe's detector is sure (its hip-to-circle direction), ``(1, 0)`` elsewhere."""
@@ -371,21 +397,16 @@ class PoseNet(nn.Module):
         if self.person_detector is None:
             nobody = (torch.zeros_like(centre[:, :1]).repeat(1, 5),) if person else ()
             return (centre, half, box_map, upright) + nobody
-        p_centre, p_half, score, p_turn = self._person(frames, pixel_max, view)
+        (p_centre, p_half, score, p_turn), *others = self._person(frames, pixel_max, view, self.cfg.detector_people)
         sure = (score >= self.cfg.detector_min_score).to(frames.dtype)[:, None]  # (N, 1)
-        h, w = box_map.shape[-2:]
-        offset = _grid(h, w, box_map) - p_centre[:, None, :]  # (N, h*w, 2) cell centres from the person's
-        cells = offset * box_map.new_tensor([w / 2.0, h / 2.0])  # in cells
-        peak = PERSON_PEAK_LOGIT - 0.5 * (cells * cells).sum(-1).reshape(-1, 1, h, w)  # a 1-cell Gaussian
-        # inside the person's box only its peak; outside, boxnet's people stay (someone crossing is still seen)
-        inside = (offset.abs().reshape(-1, h, w, 2) <= p_half[:, None, None, :]).all(-1)[:, None].to(box_map.dtype)
-        mine = torch.maximum(inside, (peak >= box_map[:, :1]).to(box_map.dtype))  # cells the person's peak owns
-        person_map = torch.cat([inside * peak + (1 - inside) * torch.maximum(peak, box_map[:, :1]),
-                                mine * torch.log(p_half)[:, :, None, None] + (1 - mine) * box_map[:, 1:]], 1)
-        s = sure[:, :, None, None]
+        grid = _grid(*box_map.shape[-2:], box_map)
+        person_map, taken = _with_person(box_map, grid, p_centre, p_half, sure)
+        for o_centre, o_half, o_score, _ in others:  # the next persons it is sure of: peaks where they stand
+            o_sure = (o_score >= self.cfg.detector_others_min_score).to(frames.dtype)[:, None] * sure
+            person_map, taken = _with_person(person_map, grid, o_centre, o_half, o_sure, taken)
         found = (torch.cat([score[:, None], p_centre, p_half], 1),) if person else ()
         return (sure * p_centre + (1 - sure) * centre, sure * p_half + (1 - sure) * half,
-                s * person_map + (1 - s) * box_map, sure * p_turn + (1 - sure) * upright) + found
+                person_map, sure * p_turn + (1 - sure) * upright) + found
 
     def read_crop(self, crops: torch.Tensor, pixel_max: float = 1.0,
                   presence: bool = False) -> tuple[torch.Tensor, ...]:

@@ -3,11 +3,12 @@
 Some settings of :class:`train.posenet.config.PoseNetConfig` act only at run time: whether the crop turns with
 the body (``crop_rotation``, MediaPipe's region of interest), whether each crop is also read mirrored
 (``mirror_read``, and what it gives where the two reads disagree: ``mirror_disagree``), what MediaPipe's person
-detector reads (``person_view``) and when its box is taken (``detector_min_score``, ``detector_box_scale``); a
-training run's ``--init`` takes a checkpoint's weights whatever these are (``PoseNetConfig.same_weights``). A model
-also carries run settings of the runtime's own (``config["run"]``, ``engines.metadata.RUN_SETTINGS``: how sure a
-read must be for the crop to follow it, ``track_conf``). A finished run can be tried with other values without a step of
-training; the new checkpoint says in its fit record what it was made from.
+detector reads (``person_view``), when its box is taken (``detector_min_score``, ``detector_box_scale``) and how
+many of its persons the runtime sees (``detector_people``); a training run's ``--init`` takes a checkpoint's weights
+whatever these are (``PoseNetConfig.same_weights``). A model also carries run settings of the runtime's own
+(``config["run"]``, ``engines.metadata.RUN_SETTINGS``: how sure a read must be for the crop to follow it,
+``track_conf``). A finished run can be tried with other values without a step of training; the new checkpoint says
+in its fit record what it was made from.
 
 Run: ``python -m train.posenet.reconfigure runs/s24/H/last.pt runs/s25/H_turned/last.pt --crop-rotation``; then
 ``python -m engines.export`` or ``python -m train.default_model build`` as for any run.
@@ -72,6 +73,11 @@ def main(argv: list[str] | None = None) -> None:
                     help="what MediaPipe's person detector reads: the whole frame, or the square around the picture")
     ap.add_argument("--detector-min-score", type=float, help="MediaPipe's person box is taken from this score")
     ap.add_argument("--detector-box-scale", type=float, help="the crop's half-size over MediaPipe's body radius")
+    ap.add_argument("--detector-people", type=int,
+                    help="how many of the persons MediaPipe's detector is sure of become people the run chooses "
+                         "the athlete among (1: its best alone)")
+    ap.add_argument("--detector-others-min-score", type=float,
+                    help="with --detector-people > 1, the score from which its other persons are people")
     ap.add_argument("--track-conf", type=float,
                     help="the model's own track_conf: how sure a read must be for the next crop to follow it "
                          "(tvstream run --track-conf still overrides it)")

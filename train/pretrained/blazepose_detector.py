@@ -81,9 +81,9 @@ def _anchor_centres(h: int, w: int, like: torch.Tensor) -> torch.Tensor:
 
 
 class BlazePoseDetector(nn.Module):
-    """(N, 3, h, 224) frames in [0, 1] (128 high: a 16:9 frame; 224: MediaPipe's own square input) ->
-    ``centre (N, 2)``, ``half (N, 2)`` (normalised over the input, -1..1, as
-    :class:`train.posenet.model.BoxDetector`'s) of the best-scored person, and its score's logit."""
+    """(N, 3, h, 224) frames in [0, 1] (128 high: a 16:9 frame; 224: MediaPipe's own square input) -> for each of
+    the best-scored persons, ``centre (N, 2)``, ``half (N, 2)`` (normalised over the input, -1..1, as
+    :class:`train.posenet.model.BoxDetector`'s), its score's logit and its turn."""
 
     def __init__(self, size: float = 1.0) -> None:
         super().__init__()
@@ -123,26 +123,36 @@ class BlazePoseDetector(nn.Module):
         r = self.size * torch.sqrt((d * d).sum(-1) + 1e-12)
         return torch.stack([r, r * aspect], -1)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """-> the person's ``centre (N, 2)`` (hip point) and ``half (N, 2)``, the best anchor's ``logit (N,)``, and
-        the body's turn ``(N, 2)`` = ``(cos a, sin a)`` of the angle ``a`` from upright of the hip-to-circle
-        direction in pixels (MediaPipe's region of interest turns by it: ``train.models.spatial.crop``)."""
+    def forward(self, x: torch.Tensor, people: int = 1) -> list[tuple[torch.Tensor, ...]]:
+        """-> the ``people`` best-scored persons, best first, each as its ``centre (N, 2)`` (hip point), ``half (N,
+        2)``, best anchor's ``logit (N,)`` and the body's turn ``(N, 2)`` = ``(cos a, sin a)`` of the angle ``a``
+        from upright of the hip-to-circle direction in pixels (MediaPipe's region of interest turns by it:
+        ``train.models.spatial.crop``). MediaPipe's weighted non-maximum suppression, taken that many rounds: each
+        round's best anchor is the best of those no earlier person's best box overlaps by IoU > ``NMS_IOU``,
+        averaged with the anchors its box overlaps (and no earlier one's does) scoring at least ``NMS_SCORE`` of
+        it. Where the frame holds fewer people the later ones are the best faint anchors left, their logits low."""
         logit, hip, circle, box = self.anchors(x)
         aspect = x.shape[-1] / x.shape[-2]  # a normalised unit in y is this many in x, in pixels
-        best = logit.argmax(1)  # (N,)
-        pick = best[:, None, None].expand(-1, 1, 4)
-        top = box.gather(1, pick)  # (N, 1, 4)
-        lo, hi = torch.maximum(box[..., :2], top[..., :2]), torch.minimum(box[..., 2:], top[..., 2:])
-        inter = (hi - lo).clamp(min=0).prod(-1)
-        area = (box[..., 2:] - box[..., :2]).clamp(min=0).prod(-1)
-        iou = inter / (area + area.gather(1, best[:, None]) - inter + 1e-9)
         score = torch.sigmoid(logit)
-        weight = score * ((iou > NMS_IOU) & (score >= NMS_SCORE * score.gather(1, best[:, None]))).to(x.dtype)
-        weight = weight / weight.sum(1, keepdim=True).clamp(min=1e-9)  # (N, A); the best anchor is always in
-        hip_c, circle_c = (weight[..., None] * hip).sum(1), (weight[..., None] * circle).sum(1)
-        up = (circle_c - hip_c) * x.new_tensor([x.shape[-1], x.shape[-2]])  # (N, 2) in input pixels (x right, y down)
-        turn = torch.stack([-up[:, 1], up[:, 0]], 1) / torch.sqrt((up * up).sum(1, keepdim=True) + 1e-12)
-        return hip_c, self._half(hip_c, circle_c, aspect), logit.gather(1, best[:, None])[:, 0], turn
+        area = (box[..., 2:] - box[..., :2]).clamp(min=0).prod(-1)
+        free = torch.ones_like(logit, dtype=torch.bool)  # (N, A) anchors no earlier person's group overlaps
+        found = []
+        for _ in range(people):
+            masked = torch.where(free, logit, logit.new_tensor(-2 * SCORE_CLIP)) if found else logit
+            best = masked.argmax(1)  # (N,)
+            top = box.gather(1, best[:, None, None].expand(-1, 1, 4))  # (N, 1, 4)
+            lo, hi = torch.maximum(box[..., :2], top[..., :2]), torch.minimum(box[..., 2:], top[..., 2:])
+            inter = (hi - lo).clamp(min=0).prod(-1)
+            iou = inter / (area + area.gather(1, best[:, None]) - inter + 1e-9)
+            group = free & (iou > NMS_IOU) if found else iou > NMS_IOU  # (the first person's graph as it was)
+            weight = score * (group & (score >= NMS_SCORE * score.gather(1, best[:, None]))).to(x.dtype)
+            weight = weight / weight.sum(1, keepdim=True).clamp(min=1e-9)  # (N, A); the best anchor is always in
+            hip_c, circle_c = (weight[..., None] * hip).sum(1), (weight[..., None] * circle).sum(1)
+            up = (circle_c - hip_c) * x.new_tensor([x.shape[-1], x.shape[-2]])  # (N, 2) input pixels (y down)
+            turn = torch.stack([-up[:, 1], up[:, 0]], 1) / torch.sqrt((up * up).sum(1, keepdim=True) + 1e-12)
+            found.append((hip_c, self._half(hip_c, circle_c, aspect), logit.gather(1, best[:, None])[:, 0], turn))
+            free = free & ~group
+        return found
 
 
 def main(argv: list[str] | None = None) -> None:
