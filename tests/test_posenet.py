@@ -877,6 +877,15 @@ def test_build_installs_only_a_better_model_and_its_card_names_the_replaced_one_
     assert json.loads(installed.with_suffix(".json").read_text()) == json.loads(json.dumps(card))
 
 
+def test_the_card_says_when_the_run_chooses_among_mediapipe_s_next_persons_too():
+    from train.default_model import people_note
+
+    assert people_note(SIZES["real-lite-mpdet"].to_dict()) == ""
+    two = people_note({**SIZES["real-lite-mpdet"].to_dict(), "detector_people": 2, "detector_others_min_score": 0.8})
+    assert two.startswith(" Its graph gives the run MediaPipe's 2 best persons as people") and "taken 2 rounds" in two
+    assert "scores them >= 0.8;" in two
+
+
 def test_reexport_with_a_graph_change_installs_other_outputs_of_the_same_weights_and_says_so(tmp_path: Path,
                                                                                              monkeypatch):
     import engines.parity

@@ -138,6 +138,18 @@ def landmark_tune_trained_on(fit: dict, run: dict | None = None) -> str:
 
 
 
+def people_note(model: dict) -> str:
+    """The card's sentence on the persons of MediaPipe's detector the run chooses its athlete among (a model
+    config's ``detector_people``, ``train.posenet.reconfigure``); '' for its best person alone."""
+    people = int(model.get("detector_people", 1))
+    if people <= 1:
+        return ""
+    return (f" Its graph gives the run MediaPipe's {people} best persons as people to choose the athlete among (its "
+            f"weighted non-maximum suppression taken {people} rounds; the next ones where it scores them >= "
+            f"{model.get('detector_others_min_score')}; detector_people, set by train.posenet.reconfigure), not its "
+            "best alone: with two real people in view, the box detector finds one of them.")
+
+
 def score(model: Path, bench: Path) -> dict:
     """Bench-set and sample-clip scores of an exported model."""
     from train.posenet.evaluate import bench_model, clip_groups
@@ -166,7 +178,7 @@ def build_default_model(run_dir: Path, bench: Path, out: Path = PACKAGE_MODEL, f
     old = score(out, bench) if out.is_file() else None
     groups = new["groups"]
     trained_on = (landmark_tune_trained_on(fit, state["config"].get("run")) if fit.get("recipe") == "train.landmark_tune"
-                  else TRAINED_ON)
+                  else TRAINED_ON) + people_note(state["config"]["model"])
     card = {"trained_on": trained_on, "kind": "posenet",
             "model": {"size": fit.get("model", fit.get("size")), "steps": state["step"],
                       "config": state["config"]["model"], **({"run": state["config"]["run"]}
