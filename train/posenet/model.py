@@ -387,8 +387,9 @@ class PoseNet(nn.Module):
         as a peak at its centre (read by ``tvstream.candidates`` as any other) that replaces boxnet's peaks inside
         its box (a second peak on the same person would look like someone overlapping it) and leaves boxnet's
         people elsewhere (someone crossing). Where MediaPipe's is not sure, both are boxnet's, which still sees
-        the rendered and small people MediaPipe's misses. With ``detector_people`` > 1 the next persons it is sure
-        of become peaks too (:func:`_with_person`); the box stays its best person's. ``view``: :meth:`person_input`.
+        the rendered and small people MediaPipe's misses. With ``detector_people`` > 1 its next persons scoring >=
+        ``detector_others_min_score`` become peaks too (:func:`_with_person`); the box stays its best person's.
+        ``view``: :meth:`person_input`.
 
         Returns ``centre, half, map, turn`` (+ the person): ``turn (N, 2)`` is ``(cos a, sin a)`` of the body's angle
         from upright where MediaPipe's detector is sure (its hip-to-circle direction), ``(1, 0)`` elsewhere."""
