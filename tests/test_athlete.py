@@ -769,3 +769,45 @@ def test_a_newcomer_missed_for_one_frame_is_no_jump_cut():
     seen = [[nxt], [nxt], [], [nxt], [nxt], [nxt], [nxt], [nxt]]
     assert [track.choose(p, (10 + i) / 25, image) for i, p in enumerate(seen)] == [None] * 8
     assert track.track_id == 1
+
+
+def test_a_followed_crop_on_nobody_is_read_again_on_the_athlete_s_own_peak_and_the_surer_read_kept():
+    """Session 58's two_10 (s58_rule20.md): the track started on a person the box detector then misses, and its
+    only peak, the athlete's now, lies 1.5 of its half-sizes from the followed crop. The frame is read again on
+    that peak (cropped as every athlete crop is) and the read the head is surer of is kept; a peak within one
+    half-size of the crop costs no read."""
+    from tvstream.pipeline import _crop_on_athlete
+
+    class Head:
+        def __init__(self, sure: float) -> None:
+            self.sure, self.rows = sure, []
+
+        def infer(self, frames, track=None):
+            self.rows.append(track[0].copy())
+            return {"box": np.zeros((1, 4), np.float32), "conf": np.full((1, K), self.sure, np.float32)}
+
+    image = np.zeros((H, W, 3), np.uint8)
+    frame, frame_wh = Frame(1, 0.04, image), np.array([W, H], np.float64)
+
+    def followed(crop_x: float, sure: float) -> tuple[dict, Head]:
+        athlete = AthleteTrack((H, W))
+        athlete.update([cell_x(5), cell_y(4)], [0.2, 0.4], 0.0, True, True, image)
+        lo, hi = (np.array([crop_x, cell_y(4)]) - [0.2, 0.4] + 1) * frame_wh / 2, \
+            (np.array([crop_x, cell_y(4)]) + [0.2, 0.4] + 1) * frame_wh / 2
+        out = {"box": np.concatenate([lo, hi])[None].astype(np.float32), "conf": np.full((1, K), 0.5, np.float32),
+               "detections": two_peak_map(cells=((4, 5),), logits=(14.0,), halves=((0.2, 0.4),))[None]}
+        head = Head(sure)
+        got, vetoed, pick, clear = _crop_on_athlete(head, out, np.array([1, crop_x, cell_y(4), 0.2, 0.4]),
+                                                    athlete, frame, frame_wh)
+        assert not vetoed and clear and pick is not None
+        np.testing.assert_allclose(pick.centre, [cell_x(5), cell_y(4)], atol=1e-6)
+        return got, head
+
+    far = cell_x(5) + 0.3  # 1.5 of the peak's half-widths (0.2) from it
+    got, head = followed(far, 0.9)
+    assert got["conf"][0, 0] == pytest.approx(0.9) and len(head.rows) == 1  # surer on the athlete's peak: kept
+    np.testing.assert_allclose(head.rows[0][1:3], [cell_x(5), cell_y(4)], atol=1e-6)
+    got, head = followed(far, 0.3)
+    assert got["conf"][0, 0] == pytest.approx(0.5) and len(head.rows) == 1  # less sure there: the followed read
+    got, head = followed(cell_x(5) + 0.15, 0.9)  # 0.75 of a half-width: the crop is on the athlete, no read
+    assert got["conf"][0, 0] == pytest.approx(0.5) and head.rows == []

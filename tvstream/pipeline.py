@@ -504,7 +504,9 @@ def _crop_on_athlete(backend, out: dict[str, np.ndarray], row: np.ndarray, athle
     """One batch-1 frame: ``(outputs, vetoed, the athlete among the detector's people or None, clear)``.
 
     When the athlete is somewhere else than the crop (the detector's soft-argmax landed between two people, or
-    the joints the crop followed moved onto someone crossing), the frame is inferred again around the athlete.
+    the joints the crop followed moved onto someone crossing), the frame is inferred again around the athlete; where
+    the followed crop is on nobody the detector sees and the athlete's own peak is elsewhere, the read there is kept
+    if the head is surer of it.
     ``vetoed``: the crop is on someone who is not the athlete (or, for a detector-placed crop, nobody is and the
     read where the held athlete is predicted is unsure or not its either).
     ``clear``: nobody else is near the athlete (its colours may be learnt)."""
@@ -546,6 +548,13 @@ def _crop_on_athlete(backend, out: dict[str, np.ndarray], row: np.ndarray, athle
         return out, False, pick, clear
     # the crop followed the joints: is it on someone who is not the athlete, or pulled towards someone near it?
     owner = min(people, key=off, default=None)
+    if owner is not None and off(owner) > 1.0 and pick is not None and clear and pick.score >= MIN_LOGIT \
+            and "conf" in out:
+        # on nobody the detector sees, the athlete's own peak elsewhere: the read the head is surer of (the crop may
+        # have followed someone the detector misses from a start on them, s58_rule20.md)
+        again = _read_on(backend, frame, athlete, pick)
+        surer = core_confidence(again["conf"][0]) > core_confidence(out["conf"][0])
+        return again if surer else out, False, pick, clear
     if owner is None or off(owner) > 1.0 or (owner is pick and (clear or off(pick) <= 0.5)):
         return out, False, pick, clear
     if pick is None:  # the athlete has no peak: the read is its own where its joints lie nearer its prediction
