@@ -548,14 +548,14 @@ def _crop_on_athlete(backend, out: dict[str, np.ndarray], row: np.ndarray, athle
         return out, False, pick, clear
     # the crop followed the joints: is it on someone who is not the athlete, or pulled towards someone near it?
     owner = min(people, key=off, default=None)
-    if owner is not None and off(owner) > 1.0 and pick is not None and clear and pick.score >= MIN_LOGIT \
-            and "conf" in out:
+    on_nobody = owner is None or off(owner) > 1.0  # (the athlete's pick, if any, is at least as far)
+    if on_nobody and pick is not None and clear and pick.score >= MIN_LOGIT and "conf" in out:
         # on nobody the detector sees, the athlete's own peak elsewhere: the read the head is surer of (the crop may
         # have followed someone the detector misses from a start on them, s58_rule20.md)
         again = _read_on(backend, frame, athlete, pick)
         surer = core_confidence(again["conf"][0]) > core_confidence(out["conf"][0])
         return again if surer else out, False, pick, clear
-    if owner is None or off(owner) > 1.0 or (owner is pick and (clear or off(pick) <= 0.5)):
+    if on_nobody or (owner is pick and (clear or off(pick) <= 0.5)):
         return out, False, pick, clear
     if pick is None:  # the athlete has no peak: the read is its own where its joints lie nearer its prediction
         return out, not athlete.may_be(joints_centre(out["pose2d"][0], frame_wh), frame.t), None, False
