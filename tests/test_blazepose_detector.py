@@ -93,24 +93,35 @@ def test_a_second_round_finds_the_next_person_whose_box_the_first_does_not_overl
     np.testing.assert_allclose(turn[0].numpy(), [1.0, 0.0], atol=1e-6)
 
 
-def _posenet_with_people(second: float, at: tuple[float, float] = (-0.5, 0.1), people: int = 2) -> PoseNet:
-    """A pose network whose person detector is sure of a person at (0.3, -0.2), half-size (0.3, 0.6) (score 0.88)
-    and scores a second at ``at``, half-size (0.25, 0.55), with logit ``second``."""
+def _posenet_with(persons: list[tuple], people: int = 1) -> PoseNet:
+    """A small pose network whose person detector reports ``persons``, best first, each ``(centre, half, logit,
+    turn)`` (the same for every frame); MediaPipe's box is taken from 0.7, its other persons from 0.6."""
     cfg = PoseNetConfig(frame_size=(288, 512), detector_width=4, crop_size=32, width=4, up_channels=8,
                         detector="boxnet+blazepose", detector_min_score=0.7, detector_people=people,
                         detector_others_min_score=0.6)
     torch.manual_seed(0)
     net = PoseNet(cfg).eval()
 
-    class People(nn.Module):
+    class Persons(nn.Module):
         def forward(self, x, people=1):
             n = len(x)
-            persons = [((0.3, -0.2), (0.3, 0.6), 2.0), (at, (0.25, 0.55), second)]
             return [(torch.tensor([c]).expand(n, 2), torch.tensor([h]).expand(n, 2), torch.full((n,), logit),
-                     torch.tensor([[1.0, 0.0]]).expand(n, 2)) for c, h, logit in persons[:people]]
+                     torch.tensor([t]).expand(n, 2)) for c, h, logit, t in persons[:people]]
 
-    net.person_detector = People()
+    net.person_detector = Persons()
     return net
+
+
+def _posenet_with_person(sure: bool) -> PoseNet:
+    """One person at (0.3, -0.2), half-size (0.1, 0.3), scoring 0.88 (sure) or 0.62 (not, against 0.7), the body
+    turned by 36.9 degrees."""
+    return _posenet_with([((0.3, -0.2), (0.1, 0.3), 2.0 if sure else 0.5, (0.8, 0.6))])
+
+
+def _posenet_with_people(second: float, at: tuple[float, float] = (-0.5, 0.1), people: int = 2) -> PoseNet:
+    """A sure person at (0.3, -0.2), half-size (0.3, 0.6) (score 0.88), and a second at ``at``, half-size (0.25,
+    0.55), with logit ``second``; both upright."""
+    return _posenet_with([((0.3, -0.2), (0.3, 0.6), 2.0, (1.0, 0.0)), (at, (0.25, 0.55), second, (1.0, 0.0))], people)
 
 
 def test_a_second_person_the_detector_is_sure_of_is_a_peak_of_the_map_and_the_box_stays_the_first_s():
@@ -140,23 +151,6 @@ def test_a_second_person_the_detector_is_sure_of_is_a_peak_of_the_map_and_the_bo
     assert len(near) == 2
     np.testing.assert_allclose([near[0].centre, near[1].centre], [[0.3, -0.2], [0.05, 0.35]], atol=0.07)
     np.testing.assert_allclose([near[0].half, near[1].half], [[0.3, 0.6], [0.25, 0.55]], rtol=1e-5)
-
-
-def _posenet_with_person(sure: bool) -> PoseNet:
-    cfg = PoseNetConfig(frame_size=(288, 512), detector_width=4, crop_size=32, width=4, up_channels=8,
-                        detector="boxnet+blazepose", detector_min_score=0.7)
-    torch.manual_seed(0)
-    net = PoseNet(cfg).eval()
-
-    class Person(nn.Module):
-        def forward(self, x, people=1):
-            n = len(x)
-            return [(torch.tensor([[0.3, -0.2]]).expand(n, 2), torch.tensor([[0.1, 0.3]]).expand(n, 2),
-                    torch.full((n,), 2.0 if sure else 0.5),  # scores 0.88 / 0.62 against 0.7
-                    torch.tensor([[0.8, 0.6]]).expand(n, 2))]  # the body turned by 36.9 degrees
-
-    net.person_detector = Person()
-    return net
 
 
 def test_a_sure_person_replaces_boxnet_s_box_and_map_and_an_unsure_one_does_not():

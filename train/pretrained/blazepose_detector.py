@@ -135,23 +135,24 @@ class BlazePoseDetector(nn.Module):
         aspect = x.shape[-1] / x.shape[-2]  # a normalised unit in y is this many in x, in pixels
         score = torch.sigmoid(logit)
         area = (box[..., 2:] - box[..., :2]).clamp(min=0).prod(-1)
-        free = torch.ones_like(logit, dtype=torch.bool)  # (N, A) anchors no earlier person's group overlaps
+        free = None  # (N, A) anchors no earlier person's group holds (None: every anchor, the first round)
         found = []
         for _ in range(people):
-            masked = torch.where(free, logit, logit.new_tensor(-2 * SCORE_CLIP)) if found else logit
+            masked = logit if free is None else torch.where(free, logit, logit.new_tensor(-2 * SCORE_CLIP))
             best = masked.argmax(1)  # (N,)
             top = box.gather(1, best[:, None, None].expand(-1, 1, 4))  # (N, 1, 4)
             lo, hi = torch.maximum(box[..., :2], top[..., :2]), torch.minimum(box[..., 2:], top[..., 2:])
             inter = (hi - lo).clamp(min=0).prod(-1)
             iou = inter / (area + area.gather(1, best[:, None]) - inter + 1e-9)
-            group = free & (iou > NMS_IOU) if found else iou > NMS_IOU  # (the first person's graph as it was)
+            group = iou > NMS_IOU if free is None else free & (iou > NMS_IOU)
             weight = score * (group & (score >= NMS_SCORE * score.gather(1, best[:, None]))).to(x.dtype)
             weight = weight / weight.sum(1, keepdim=True).clamp(min=1e-9)  # (N, A); the best anchor is always in
             hip_c, circle_c = (weight[..., None] * hip).sum(1), (weight[..., None] * circle).sum(1)
             up = (circle_c - hip_c) * x.new_tensor([x.shape[-1], x.shape[-2]])  # (N, 2) input pixels (y down)
             turn = torch.stack([-up[:, 1], up[:, 0]], 1) / torch.sqrt((up * up).sum(1, keepdim=True) + 1e-12)
             found.append((hip_c, self._half(hip_c, circle_c, aspect), logit.gather(1, best[:, None])[:, 0], turn))
-            free = free & ~group
+            if len(found) < people:  # the next round's anchors
+                free = ~group if free is None else free & ~group
         return found
 
 
