@@ -811,3 +811,62 @@ def test_a_followed_crop_on_nobody_is_read_again_on_the_athlete_s_own_peak_and_t
     assert got["conf"][0, 0] == pytest.approx(0.5) and len(head.rows) == 1  # less sure there: the followed read
     got, head = followed(cell_x(5) + 0.15, 0.9)  # 0.75 of a half-width: the crop is on the athlete, no read
     assert got["conf"][0, 0] == pytest.approx(0.5) and head.rows == []
+
+
+@pytest.mark.parametrize("last_sure, joints_given, kept", [(0.9, True, True), (0.9, False, False),
+                                                            (0.3, True, False)])
+def test_a_lost_athlete_is_read_on_its_last_sure_skeleton_where_its_prediction_is_unsure(last_sure, joints_given,
+                                                                                         kept):
+    """Session 59's small walker (s59_rule23.md): the detector sees only a false peak, the read where the athlete's
+    track predicts it is unsure (the track had not kept up), and the frame was withheld though the last frame's sure
+    skeleton, a cell further on, was a better guess. That crop is read too (when its read was >= HELD_READ_CONF) and
+    the surer read is the athlete's; without it, or after an unsure last read, the frame stays vetoed."""
+    from tvstream.pipeline import _crop_on_athlete
+    from tvstream.tracking import JointTracker
+
+    there = np.array([cell_x(6), cell_y(4)])  # where the athlete is now (the track predicts cell 5)
+
+    class Head:  # sure on a crop centred within 0.05 of where the athlete is, unsure elsewhere
+        def __init__(self) -> None:
+            self.rows = []
+
+        def infer(self, frames, track=None):
+            row = track[0]
+            self.rows.append(row.copy())
+            on = np.abs(row[1:3] - there).max() < 0.05
+            centre = (row[1:3] + 1) * np.array([W, H]) / 2  # model pixels
+            pose2d = centre + np.linspace(-4, 4, K)[:, None]
+            return {"box": np.zeros((1, 4), np.float32), "pose2d": pose2d[None].astype(np.float32),
+                    "conf": np.full((1, K), 0.9 if on else 0.1, np.float32)}
+
+    image = np.zeros((H, W, 3), np.uint8)
+    athlete = AthleteTrack((H, W))
+    athlete.update([cell_x(5), cell_y(4)], [0.2, 0.4], 0.0, True, True, image)
+    joints = JointTracker((H, W))
+    last = (there + 1) * np.array([W, H]) / 2 + np.linspace(-4, 4, K)[:, None]  # the last read, centred there
+    joints.update(last, np.full(K, last_sure), True)
+    tree = two_peak_map(cells=((4, 13),), logits=(14.0,), halves=((0.12, 0.3),))[None]  # outside the gate
+    out = {"box": np.zeros((1, 4), np.float32), "pose2d": np.zeros((1, K, 2), np.float32),
+           "conf": np.full((1, K), 0.1, np.float32), "detections": tree}
+    head = Head()
+    got, vetoed, pick, _ = _crop_on_athlete(head, out, np.zeros(5), athlete, Frame(1, 0.04, image),
+                                            np.array([W, H], np.float64), joints if joints_given else None)
+    assert pick is None and vetoed is not kept
+    np.testing.assert_allclose(head.rows[0][1:3], [cell_x(5), cell_y(4)], atol=1e-6)  # first: where predicted
+    assert len(head.rows) == (2 if joints_given and last_sure >= 0.5 else 1)
+    assert got["conf"][0, 0] == pytest.approx(0.9 if kept else 0.1)
+
+
+def test_a_skeleton_is_claimed_by_the_track_predicted_nearest_it_in_pixels():
+    """small_2 again: a false peak's track four times the athlete's size claimed the athlete's sure skeleton, 0.52 of
+    its half-sizes away against 0.67 of the athlete's, though 7 times farther in pixels. Distances are compared in
+    pixels (the skeleton must still lie within ``reshape`` of the athlete's half-sizes)."""
+    image = np.zeros((H, W, 3), np.uint8)
+    track = AthleteTrack((H, W))
+    track.update([0.0, 0.0], [0.05, 0.1], 0.0, True, True, image)  # the athlete: 3.6 px half-height
+    track.others.append(Person(np.array([0.0, 0.5]), np.array([0.4, 0.8]), 0.0))  # a big false box below it
+    # 2.2 px (0.6 of the athlete's half-sizes) from the athlete, 15.8 px (0.55 of the big box's) from the other
+    assert track.may_be(np.array([0.0, 0.06]), 0.04)
+    track.others.append(Person(np.array([0.06, 0.06]), np.array([0.05, 0.1]), 0.0))  # someone nearer it
+    assert not track.may_be(np.array([0.04, 0.06]), 0.04)  # 2.6 px from the athlete, 1.3 px from them
+    assert not track.may_be(np.array([0.0, 0.2]), 0.04)  # 7.2 px: 2 of the athlete's half-sizes, beyond reshape

@@ -225,21 +225,28 @@ class AthleteTrack:
     def may_be(self, centre: np.ndarray, t: float) -> bool:
         """Could a person at ``centre`` (normalised) be the athlete at time ``t``? Yes while no athlete is held;
         else when it is within ``reshape`` of the athlete's half-sizes from where the athlete is predicted and no
-        other track is predicted nearer."""
+        other track is predicted nearer (in pixels: in each track's own half-sizes, a big false box's track claimed
+        a small athlete's skeleton 7 times farther from it than from the athlete, s59_rule23.md)."""
         return not self.held(t) or self._claims(centre, self._distance(self.athlete, centre, t), t)
 
     def _claims(self, centre: np.ndarray, distance: float, t: float) -> bool:
         """Is ``centre``, ``distance`` (athlete half-sizes) from where the athlete is predicted, within ``reshape``
-        of it and nearer to it than to every other track's prediction?"""
-        return distance <= self.options.reshape and all(self._distance(o, centre, t) > distance for o in self.others)
+        of it and nearer to it (pixels) than to every other track's prediction?"""
+        if distance > self.options.reshape:
+            return False
+        mine = self._pixels(self.athlete, centre, t)
+        return all(self._pixels(o, centre, t) > mine for o in self.others)
+
+    def _pixels(self, track: Person, centre: np.ndarray, t: float) -> float:
+        """``centre``'s distance from ``track``'s prediction, in pixels."""
+        return float(np.linalg.norm((np.asarray(centre) - track.predict(t, self.options.predict_s)) * self._px))
 
     def _size(self, half: np.ndarray) -> float:
         return float(np.max(np.asarray(half) * self._px))  # pixels: the longer half-side
 
     def _distance(self, track: Person, centre: np.ndarray, t: float) -> float:
         """``centre``'s distance from ``track``'s prediction, in the track's half-sizes."""
-        predicted = track.predict(t, self.options.predict_s)
-        return float(np.linalg.norm((np.asarray(centre) - predicted) * self._px)) / self._size(track.half)
+        return self._pixels(track, centre, t) / self._size(track.half)
 
     def _cost(self, track: Person, centre: np.ndarray, half: np.ndarray, colours: np.ndarray | None,
               t: float, gated: bool = True) -> float:

@@ -329,7 +329,7 @@ def estimate(source: VideoSource, backend, options: RunOptions, stop: threading.
                 if motion is not None:
                     athlete.fixed_camera = not motion.observe(frame.image)
                 if keeps:  # batch 1: is the crop on the athlete, among the people the detector sees?
-                    out, vetoed, seen, clear = _crop_on_athlete(backend, out, row, athlete, frame, frame_wh)
+                    out, vetoed, seen, clear = _crop_on_athlete(backend, out, row, athlete, frame, frame_wh, joints)
                 box_model = out["box"][i]
                 conf = out["conf"][i] if "conf" in out else None
                 core = None if conf is None else core_confidence(conf)
@@ -494,19 +494,31 @@ def _start_on_someone_seen(backend, out: dict[str, np.ndarray], pick: Candidate,
     return None
 
 
+def _last_joints_read(backend, frame: Frame, athlete: AthleteTrack, joints: JointTracker
+                      ) -> dict[str, np.ndarray] | None:
+    """Batch-1 outputs of ``frame`` read on the crop the last frame's joints place (capped at the athlete's size, as
+    every athlete crop is), where that read was at least ``HELD_READ_CONF`` sure; else None."""
+    if joints.last_core < HELD_READ_CONF or (row := joints.last_row()) is None:
+        return None
+    return backend.infer(frame.image[None], track=athlete.limit(row, frame.t)[None])
+
+
 def _read_on(backend, frame: Frame, athlete: AthleteTrack, person: Candidate) -> dict[str, np.ndarray]:
     """Batch-1 outputs of ``frame`` read again, cropped on ``person`` as every athlete crop is (``athlete.limit``)."""
     return backend.infer(frame.image[None], track=athlete.limit(person.track_row(), frame.t)[None])
 
 
 def _crop_on_athlete(backend, out: dict[str, np.ndarray], row: np.ndarray, athlete: AthleteTrack, frame: Frame,
-                     frame_wh: np.ndarray) -> tuple[dict[str, np.ndarray], bool, Candidate | None, bool]:
+                     frame_wh: np.ndarray, joints: JointTracker | None = None
+                     ) -> tuple[dict[str, np.ndarray], bool, Candidate | None, bool]:
     """One batch-1 frame: ``(outputs, vetoed, the athlete among the detector's people or None, clear)``.
 
     When the athlete is somewhere else than the crop (the detector's soft-argmax landed between two people, or
     the joints the crop followed moved onto someone crossing), the frame is inferred again around the athlete; where
     the followed crop is on nobody the detector sees and the athlete's own peak is elsewhere, the read there is kept
-    if the head is surer of it.
+    if the head is surer of it. Where nobody the detector sees may be the held athlete, the frame is read where the
+    athlete is predicted, and if unsure there, also on the crop ``joints`` (the run's tracker) place from the last
+    frame's read.
     ``vetoed``: the crop is on someone who is not the athlete (or, for a detector-placed crop, nobody is and the
     read where the held athlete is predicted is unsure or not its either).
     ``clear``: nobody else is near the athlete (its colours may be learnt)."""
@@ -532,6 +544,12 @@ def _crop_on_athlete(backend, out: dict[str, np.ndarray], row: np.ndarray, athle
             if not (athlete.options.read_predicted and athlete.held(frame.t) and "conf" in out):
                 return out, True, None, False
             out = _read_on(backend, frame, athlete, athlete.predicted(frame.t))
+            if core_confidence(out["conf"][0]) < SECOND_LOOK_CONF and joints is not None:
+                # unsure there: the last frame's sure skeleton is a nearer guess than the track's prediction, whose
+                # velocity only the surest reads teach (s59_rule23.md)
+                again = _last_joints_read(backend, frame, athlete, joints)
+                if again is not None and core_confidence(again["conf"][0]) > core_confidence(out["conf"][0]):
+                    out = again
             # someone clearly there (an unsure read of the place an athlete left would hold its track for ever)
             if (core_confidence(out["conf"][0]) < SECOND_LOOK_CONF
                     or not athlete.may_be(joints_centre(out["pose2d"][0], frame_wh), frame.t)):
