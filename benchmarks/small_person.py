@@ -17,14 +17,14 @@ tracking of a small person, not how well a head reads them.
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 import numpy as np
 
+from benchmarks.pasted_people import arguments, made_clips, reported_poses
 from benchmarks.provenance import machine, save
-from benchmarks.two_people import FPS, FRAMES, RESULTS, SOURCES
+from benchmarks.two_people import FPS, FRAMES, RESULTS
 
 CLIPS = Path(__file__).parent / ".clips" / "small_person"
 SIZE = (1280, 720)  # width, height
@@ -62,17 +62,9 @@ def make_clip(path: Path, seed: int, people: list[Path], backgrounds: list[Path]
 def clips(count: int, sources: Path) -> list[tuple[Path, dict]]:
     """The benchmark's clips and their records, made when missing."""
     from train.cutouts.sources import fetch
-    from tvstream.json_documents import write_text_atomic
 
     people, backgrounds = fetch(sources)
-    CLIPS.mkdir(parents=True, exist_ok=True)
-    found = []
-    for seed in range(count):
-        video, record = CLIPS / f"small_{seed}.mp4", CLIPS / f"small_{seed}.json"
-        if not (video.is_file() and record.is_file()):
-            write_text_atomic(record, json.dumps(make_clip(video, seed, people, backgrounds)) + "\n")
-        found.append((video, json.loads(record.read_text())))
-    return found
+    return made_clips(count, CLIPS, "small", lambda video, seed: make_clip(video, seed, people, backgrounds))
 
 
 def score_frames(poses: list[np.ndarray | None], boxes: list) -> dict:
@@ -90,18 +82,12 @@ def score_frames(poses: list[np.ndarray | None], boxes: list) -> dict:
 
 def run(model: str, count: int, sources: Path) -> dict:
     from train.posenet.evaluate import ClipReader
-    from tvstream.pipeline import RunOptions, estimate
-    from tvstream.sources import VideoSource
 
     reader, rows = ClipReader(model), []
     for video, record in clips(count, sources):
-        backend, finder = reader.run_backends(video)
-        with VideoSource(str(video), backend.metadata.input_size) as source:
-            poses = [np.asarray(r.pose2d, float) if r.detected else None
-                     for r in estimate(source, backend, RunOptions(), finder=finder)]
         box = next(b for b in record["boxes"] if b is not None)
         rows.append({"clip": video.stem, "height": round((box[3] - box[1]) / record["size"][1], 2),
-                     **score_frames(poses, record["boxes"])})
+                     **score_frames(reported_poses(reader, video), record["boxes"])})
         print(json.dumps(rows[-1]), flush=True)
     return {"model": model, "hash": reader.backend.metadata.model_hash, "rows": rows}
 
@@ -128,13 +114,8 @@ def write(result: dict, name: str) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", default="tvstream/models/default.onnx", help="an exported .onnx")
-    parser.add_argument("--clips", type=int, default=16, help="clips (every fourth starts with the person outside)")
-    parser.add_argument("--sources", type=Path, default=SOURCES,
-                        help="train.cutouts' sources folder (people/, backgrounds/; fetched when missing)")
-    parser.add_argument("--name", default="small_person", help="the results' name in benchmarks/results")
-    args = parser.parse_args()
+    args = arguments(__doc__.split("\n\n")[0], 16, "clips (every fourth starts with the person outside)",
+                     "small_person")
     write(run(args.model, args.clips, args.sources), args.name)
 
 

@@ -19,17 +19,16 @@ Pose2Sim two-person clip; over 24 clips the gap shrank to 0.497 against 0.512 (a
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 import numpy as np
 
+from benchmarks.pasted_people import SOURCES, arguments, made_clips, reported_poses
 from benchmarks.provenance import machine, save
 
 RESULTS = Path(__file__).parent / "results"
 CLIPS = Path(__file__).parent / ".clips" / "two_people"
-SOURCES = Path("data/cutouts/sources")
 FRAMES = 75
 FPS = 25.0
 
@@ -74,18 +73,10 @@ def make_clip(path: Path, seed: int, standing: list[Path], backgrounds: list[Pat
 def clips(count: int, sources: Path) -> list[tuple[Path, dict]]:
     """The benchmark's clips and their records, made when missing."""
     from train.cutouts.sources import fetch
-    from tvstream.json_documents import write_text_atomic
 
     people, backgrounds = fetch(sources)
     people = standing(people)  # read once, not per clip
-    CLIPS.mkdir(parents=True, exist_ok=True)
-    found = []
-    for seed in range(count):
-        video, record = CLIPS / f"two_{seed}.mp4", CLIPS / f"two_{seed}.json"
-        if not (video.is_file() and record.is_file()):
-            write_text_atomic(record, json.dumps(make_clip(video, seed, people, backgrounds)) + "\n")
-        found.append((video, json.loads(record.read_text())))
-    return found
+    return made_clips(count, CLIPS, "two", lambda video, seed: make_clip(video, seed, people, backgrounds))
 
 
 def score_frames(poses: list[np.ndarray | None], boxes: list) -> dict:
@@ -104,17 +95,11 @@ def score_frames(poses: list[np.ndarray | None], boxes: list) -> dict:
 
 def run(model: str, count: int, sources: Path) -> dict:
     from train.posenet.evaluate import ClipReader
-    from tvstream.pipeline import RunOptions, estimate
-    from tvstream.sources import VideoSource
 
     reader, rows = ClipReader(model), []
     for video, record in clips(count, sources):
-        backend, finder = reader.run_backends(video)
-        with VideoSource(str(video), backend.metadata.input_size) as source:
-            poses = [np.asarray(r.pose2d, float) if r.detected else None
-                     for r in estimate(source, backend, RunOptions(), finder=finder)]
         shape = "portrait" if record["size"][1] > record["size"][0] else "landscape"
-        rows.append({"clip": video.stem, "shape": shape, **score_frames(poses, record["boxes"])})
+        rows.append({"clip": video.stem, "shape": shape, **score_frames(reported_poses(reader, video), record["boxes"])})
         print(json.dumps(rows[-1]), flush=True)
     return {"model": model, "hash": reader.backend.metadata.model_hash, "rows": rows}
 
@@ -140,13 +125,7 @@ def write(result: dict, name: str) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", default="tvstream/models/default.onnx", help="an exported .onnx")
-    parser.add_argument("--clips", type=int, default=12, help="clips (even ones portrait, odd ones landscape)")
-    parser.add_argument("--sources", type=Path, default=SOURCES,
-                        help="train.cutouts' sources folder (people/, backgrounds/; fetched when missing)")
-    parser.add_argument("--name", default="two_people", help="the results' name in benchmarks/results")
-    args = parser.parse_args()
+    args = arguments(__doc__.split("\n\n")[0], 12, "clips (even ones portrait, odd ones landscape)", "two_people")
     write(run(args.model, args.clips, args.sources), args.name)
 
 
