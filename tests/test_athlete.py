@@ -870,3 +870,40 @@ def test_a_skeleton_is_claimed_by_the_track_predicted_nearest_it_in_pixels():
     track.others.append(Person(np.array([0.06, 0.06]), np.array([0.05, 0.1]), 0.0))  # someone nearer it
     assert not track.may_be(np.array([0.04, 0.06]), 0.04)  # 2.6 px from the athlete, 1.3 px from them
     assert not track.may_be(np.array([0.0, 0.2]), 0.04)  # 7.2 px: 2 of the athlete's half-sizes, beyond reshape
+
+
+class WalkerPastATree(AthleteBesideATree):
+    """As :class:`AthleteBesideATree` (the detector sees the athlete for 5 frames, then only a tree outside its
+    gate; the head reads the athlete 0.7 sure, under track_conf), but the athlete walks right 0.01 units a frame and
+    the model's box is its crop's, wherever that is (a real head's box is where it looked)."""
+
+    @property
+    def athlete_x(self) -> float:
+        return cell_x(5) + 0.01 * self._t
+
+    def infer(self, frames, track=None):
+        out = super().infer(frames, track)
+        row = track[0]
+        if row[0] == 1:  # the crop's own box, not the athlete's
+            lo, hi = (row[1:3] - row[3:5] + 1) * [W / 2, H / 2], (row[1:3] + row[3:5] + 1) * [W / 2, H / 2]
+            out["box"] = np.concatenate([lo, hi])[None].astype(np.float32)
+        return out
+
+
+def test_a_read_on_a_crop_of_its_own_places_the_athlete_at_its_skeleton_not_at_the_crop(monkeypatch):
+    """Session 59's small walker (s59_rule24.md): a read cropped where the athlete is predicted placed the athlete
+    at that crop's centre, so the next read was cropped there again and the crop stood still while the athlete
+    walked out of it. A read at least SECOND_LOOK_CONF sure places it at its skeleton."""
+    placed = {}
+    update = AthleteTrack.update
+
+    def spy(self, centre, half, t, *args, **kwargs):
+        placed[round(t * 25)] = float(centre[0])
+        return update(self, centre, half, t, *args, **kwargs)
+
+    monkeypatch.setattr(AthleteTrack, "update", spy)
+    scene = WalkerPastATree()
+    records = scene.run(20)
+    assert all(r.detected and r.track == 1 for r in records)
+    for t in range(5, 20):  # read where predicted (no peak on it): placed where its skeleton is, to a pixel
+        assert placed[t] == pytest.approx(cell_x(5) + 0.01 * t, abs=1 / 64), t

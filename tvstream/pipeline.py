@@ -367,9 +367,15 @@ def estimate(source: VideoSource, backend, options: RunOptions, stop: threading.
                 confident = learn and sure
                 # the athlete's place: the detector's person when it saw one (centred on a sure skeleton: the peak may
                 # span the athlete and something beside it; one place for every sure read, or the velocity learns the
-                # gap between a peak's centre and a skeleton's), else the crop's box
-                where = (joints_centre(out["pose2d"][i], frame_wh) if sure else seen.centre, seen.half) \
-                    if seen is not None else normalised_box(box_model, frame_wh)
+                # gap between a peak's centre and a skeleton's), else the crop's box, centred on the skeleton where
+                # someone is clearly there (the crop's own centre kept the next read where predicted on the same
+                # crop while the athlete walked out of it, s59_rule24.md)
+                if seen is not None:
+                    where = joints_centre(out["pose2d"][i], frame_wh) if sure else seen.centre, seen.half
+                else:
+                    where = normalised_box(box_model, frame_wh)
+                    if core is not None and core >= SECOND_LOOK_CONF:
+                        where = joints_centre(out["pose2d"][i], frame_wh), where[1]
                 skeleton = skeleton_box(out["pose2d"][i], frame_wh)[1] if confident else None
                 alone = not keeps or clear  # nobody near the athlete (a run that keeps none: always)
                 track_id = athlete.update(*where, frame.t, detected, confident, frame.image if learn else None,
