@@ -40,9 +40,15 @@ def reported_poses(reader, video: Path) -> list[np.ndarray | None]:
                 for r in estimate(source, backend, RunOptions(), finder=finder)]
 
 
-def arguments(description: str, clips: int, clips_help: str, name: str) -> argparse.Namespace:
-    """The command line: ``--model``, ``--clips`` (default ``clips``), ``--sources``, ``--name`` (default ``name``)."""
+def arguments(description: str, clips: int, clips_help: str, name: str, teacher: bool = False) -> argparse.Namespace:
+    """The command line: ``--model``, ``--clips`` (default ``clips``), ``--sources``, ``--name`` (default ``name``);
+    with ``teacher`` also ``--pck`` (score against MediaPipe Pose Heavy's 2D too) and ``--venv`` (its venv)."""
     parser = argparse.ArgumentParser(description=description)
+    if teacher:
+        parser.add_argument("--pck", action="store_true",
+                            help="also PCK@0.2 against MediaPipe Pose Heavy's 2D of the clips (needs the teacher: "
+                                 "`tvstream teacher install`, or --venv)")
+        parser.add_argument("--venv", type=Path, help="the teacher's venv (default: tvstream's)")
     parser.add_argument("--model", default="tvstream/models/default.onnx", help="an exported .onnx")
     parser.add_argument("--clips", type=int, default=clips, help=clips_help)
     parser.add_argument("--sources", type=Path, default=SOURCES,
