@@ -907,3 +907,18 @@ def test_a_read_on_a_crop_of_its_own_places_the_athlete_at_its_skeleton_not_at_t
     assert all(r.detected and r.track == 1 for r in records)
     for t in range(5, 20):  # read where predicted (no peak on it): placed where its skeleton is, to a pixel
         assert placed[t] == pytest.approx(cell_x(5) + 0.01 * t, abs=1 / 64), t
+
+
+def test_an_unsure_read_on_the_athlete_s_own_clear_peak_moves_its_place_however_far():
+    """Session 59's pillar_123 (s59_rule26.md): the athlete came out from behind a pillar 3 half-sizes from where its
+    track was, on its own peak with nobody near, read 0.73-0.79 sure (under the model's 0.98): held to unsure_reach,
+    the track stayed behind the pillar and the athlete's peak left its gate two frames later. Such a read (``own``)
+    moves the place, not the velocity or the size."""
+    image = np.zeros((H, W, 3), np.uint8)
+    track = AthleteTrack((H, W))
+    track.update([0.3, 0.0], [0.1, 0.3], 0.0, True, True, image, steady=True)
+    assert track.update([-0.2, 0.0], [0.2, 0.4], 0.04, True, False, steady=False, own=True) == 1  # 3 half-sizes
+    np.testing.assert_allclose(track.athlete.centre, [-0.2, 0.0])
+    np.testing.assert_allclose(track.athlete.half, [0.1, 0.3])  # the size is not learnt
+    np.testing.assert_allclose(track.athlete.velocity, [0.0, 0.0])
+    assert track.athlete.seen == pytest.approx(0.04)

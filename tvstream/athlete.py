@@ -495,7 +495,7 @@ class AthleteTrack:
 
     def update(self, centre: np.ndarray, half: np.ndarray, t: float, detected: bool, confident: bool,
                image: np.ndarray | None = None, skeleton_half: np.ndarray | None = None, alone: bool = True,
-               steady: bool = True) -> int | None:
+               steady: bool = True, own: bool = False) -> int | None:
         """Take frame ``t``'s box (normalised ``centre``, ``half``); returns the track id its line carries
         (None when no athlete is held). In an ambiguous frame the box is not learnt (it may be the merged peak),
         the track only stays alive. With an ``image``, a ``confident`` frame whose colours are close to the
@@ -504,7 +504,9 @@ class AthleteTrack:
         not (pass no image where someone else is near, see :meth:`clear`). Not ``alone`` (someone within two
         half-sizes): the box's size is not learnt (a peak on both is bigger than the athlete). Not ``steady`` (the
         skeleton's confidence is low, e.g. going behind something): neither its velocity nor its size
-        (:meth:`Person.observe`), and its place only within ``KeepOptions.unsure_reach`` of the prediction."""
+        (:meth:`Person.observe`), and its place only within ``KeepOptions.unsure_reach`` of the prediction, unless
+        the read is ``own``: on the athlete's own peak with nobody near it (an athlete coming out from behind a
+        pillar elsewhere than predicted, s59_rule26.md)."""
         if self.ambiguous and self.held(t):
             self._alive = t
             return self.track_id
@@ -521,7 +523,7 @@ class AthleteTrack:
                 self.athlete.path = []  # detector's box, a steady one's the joints' (a box centre 0.4 lower than the
                 # joints' made a cyclist standing still move up a frame-height a second)
             self._shape = 1.0
-        elif not steady and self._distance(self.athlete, centre, t) > self.options.unsure_reach:
+        elif not (steady or own) and self._distance(self.athlete, centre, t) > self.options.unsure_reach:
             self._alive = t  # an unsure read away from the athlete: the id holds, the place does not move
             return self.track_id
         else:
