@@ -99,7 +99,8 @@ def run(model: str, count: int, sources: Path) -> dict:
     reader, rows = ClipReader(model), []
     for video, record in clips(count, sources):
         shape = "portrait" if record["size"][1] > record["size"][0] else "landscape"
-        rows.append({"clip": video.stem, "shape": shape, **score_frames(reported_poses(reader, video), record["boxes"])})
+        scores = score_frames(reported_poses(reader, video), record["boxes"])
+        rows.append({"clip": video.stem, "shape": shape, **scores})
         print(json.dumps(rows[-1]), flush=True)
     return {"model": model, "hash": reader.backend.metadata.model_hash, "rows": rows}
 

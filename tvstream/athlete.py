@@ -107,7 +107,9 @@ class KeepOptions:
     # of its half-sizes of where it is predicted; a farther one keeps the id alive but not the place, so the gate
     # keeps growing from the last read that placed it (a tuned head read a body behind a van at 0.41-0.79 beside a
     # hidden cyclist: the track moved there and the cyclist, coming back with sure reads, was outside the gate
-    # for the rest of the clip). inf: every reported read moves it (before session 49)
+    # for the rest of the clip). inf: every reported read moves it (before session 49). Since session 59 a read >= 0.5
+    # sure on the athlete's own peak with nobody near it moves it however far (s59_rule26.md): with the model's
+    # track_conf at 0.98 nearly every real read is unsure, and an athlete out from behind a pillar was lost
     read_predicted: bool = True  # a detector-placed frame whose people hold nobody who may be the athlete, while
     # it is held, is read again where it is predicted (kept when surely someone who may be it): a false peak (a
     # sunlit tree) and no peak on the athlete vetoed every frame, and a vetoed frame gets no second look, so the
