@@ -922,3 +922,36 @@ def test_an_unsure_read_on_the_athlete_s_own_clear_peak_moves_its_place_however_
     np.testing.assert_allclose(track.athlete.half, [0.1, 0.3])  # the size is not learnt
     np.testing.assert_allclose(track.athlete.velocity, [0.0, 0.0])
     assert track.athlete.seen == pytest.approx(0.04)
+
+
+@pytest.mark.parametrize("select, other_sure, moves", [("largest", 0.9, True), ("first", 0.9, False),
+                                                       ("largest", 0.3, False)])
+def test_a_track_starts_on_the_person_the_policy_takes_among_the_skeletons_the_head_reads(select, other_sure, moves):
+    """Session 59's two_11 (s59_rule27.md): MediaPipe's whole box on the farther person beat the nearer person's two
+    half-body peaks under --select largest, and the head read the farther one surely, so the track stayed there.
+    Where the chosen person's read is sure, up to two others are read and the policy judges the sure reads'
+    skeletons: the nearer person's is bigger. 'first' keeps the strongest; an unsure read is no candidate."""
+    from tvstream.pipeline import _start_on_someone_seen
+
+    far, near = person(0.6, 0.0, 0.15, 0.35, 14.0), person(-0.4, 0.0, 0.1, 0.2, 12.0)  # boxes: far's is bigger
+
+    class Head:  # the far person's skeleton spans 10 x 20 px, the near one's 20 x 40 px
+        def infer(self, frames, track=None):
+            on_near = abs(track[0][1] - near.centre[0]) < 0.05
+            centre = (track[0][1:3] + 1) * np.array([W, H]) / 2
+            size = np.array([20.0, 40.0]) if on_near else np.array([10.0, 20.0])
+            pose2d = centre + np.linspace(-0.5, 0.5, K)[:, None] * size
+            return {"pose2d": pose2d[None].astype(np.float32),
+                    "conf": np.full((1, K), other_sure if on_near else 0.9, np.float32)}
+
+    image = np.zeros((H, W, 3), np.uint8)
+    athlete = AthleteTrack((H, W), KeepOptions(select=select))
+    assert athlete.choose([far, near], 0.0, image) is far  # both policies take the far person's box
+    first = Head().infer(None, far.track_row()[None])
+    got = _start_on_someone_seen(Head(), first, far, [far, near], athlete, Frame(0, 0.0, image),
+                                 np.array([W, H], np.float64))
+    if moves:
+        assert got is not None and got[1] is near
+        assert got[0]["conf"][0, 0] == pytest.approx(0.9)
+    else:
+        assert got is None

@@ -267,7 +267,8 @@ class AthleteTrack:
         """Are ``a`` and ``b`` within ``size_ratio`` of each other's size (could one be taken for the other)?"""
         return 1 / self.options.size_ratio <= self._size(a.half) / self._size(b.half) <= self.options.size_ratio
 
-    def _select(self, people: list[Candidate]) -> Candidate:
+    def select(self, people: list[Candidate]) -> Candidate:
+        """The one of ``people`` the ``select`` policy takes (of boxes, or of the skeletons the head read)."""
         policy = self.options.select
         if policy == "largest":
             return max(people, key=lambda p: float(np.prod(p.half * self._px)))
@@ -284,7 +285,7 @@ class AthleteTrack:
         last_t, self._last_t = self._last_t, t
         if not self.held(t):
             self.others, self.rivals = [], []
-            pick = self._select(people) if people else None
+            pick = self.select(people) if people else None
             self._start_others([p for p in people if p is not pick and p.score >= MIN_LOGIT], t, image, people,
                                beside=pick is not None)
             return pick

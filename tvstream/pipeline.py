@@ -484,22 +484,34 @@ def _held_read(backend, frame: Frame, row: np.ndarray, core: float,
 
 
 def _start_on_someone_seen(backend, out: dict[str, np.ndarray], pick: Candidate, people: list[Candidate],
-                           athlete: AthleteTrack, frame: Frame, others: int = 2
+                           athlete: AthleteTrack, frame: Frame, frame_wh: np.ndarray, others: int = 2
                            ) -> tuple[dict[str, np.ndarray], Candidate] | None:
-    """A batch-1 detector frame that starts the athlete's track on ``pick`` (read as ``out``): where the head is
-    unsure there (core confidence under ``SECOND_LOOK_CONF``), up to ``others`` more of the detector's ``people``
-    (strongest first, logit >= ``MIN_LOGIT``) are read, and the track starts on the first the head sees surely
-    (``(its outputs, it)``; ``pick`` becomes someone else's track); else None. A false peak bigger than the athlete
-    took the track under ``--select largest`` and vetoed the athlete's reads for a whole clip (s31_rule.md, E)."""
+    """A batch-1 detector frame that starts the athlete's track on ``pick`` (read as ``out``): up to ``others`` more
+    of the detector's ``people`` (strongest first, logit >= ``MIN_LOGIT``) are read. Where the head is unsure on
+    ``pick`` (core confidence under ``SECOND_LOOK_CONF``) the track starts on the first the head sees surely (a false
+    peak bigger than the athlete took the track under ``--select largest`` and vetoed the athlete's reads for a whole
+    clip, s31_rule.md, E); where it is sure, on the one the ``select`` policy takes among the sure reads' skeletons (a
+    person's whole box beat another's half-body peaks, s59_rule27.md). Returns ``(its outputs, it)`` (``pick``
+    becomes someone else's track), or None where the track stays on ``pick``."""
     sure = core_confidence(out["conf"][0])
-    if sure >= SECOND_LOOK_CONF:
-        return None
+    reads = [(out, pick)]
     for person in [p for p in people if p is not pick and p.score >= MIN_LOGIT][:others]:
         again = backend.infer(frame.image[None], track=person.track_row()[None])
         if (seen := core_confidence(again["conf"][0])) >= SECOND_LOOK_CONF and seen > sure:
-            athlete.start_on(person, pick, frame.t)
-            return again, person
-    return None
+            if sure < SECOND_LOOK_CONF:
+                athlete.start_on(person, pick, frame.t)
+                return again, person
+        if seen >= SECOND_LOOK_CONF:
+            reads.append((again, person))
+    if sure < SECOND_LOOK_CONF or len(reads) == 1:
+        return None
+    skeletons = [Candidate(*skeleton_box(read["pose2d"][0], frame_wh), 0.0) for read, _ in reads]
+    chosen = athlete.select(skeletons)
+    again, person = next(r for r, s in zip(reads, skeletons) if s is chosen)
+    if person is pick:
+        return None
+    athlete.start_on(person, pick, frame.t)
+    return again, person
 
 
 def _last_joints_read(backend, frame: Frame, athlete: AthleteTrack, joints: JointTracker
@@ -567,7 +579,7 @@ def _crop_on_athlete(backend, out: dict[str, np.ndarray], row: np.ndarray, athle
         if off(pick) > (0.5 if clear else 0.1):  # with someone near, a crop between the two reads either
             out = _read_on(backend, frame, athlete, pick)
         if starts and len(people) > 1 and "conf" in out:  # (the head says whom it sees surely)
-            seen = _start_on_someone_seen(backend, out, pick, people, athlete, frame)
+            seen = _start_on_someone_seen(backend, out, pick, people, athlete, frame, frame_wh)
             if seen is not None:
                 out, pick = seen
                 clear = athlete.clear(pick, people)
