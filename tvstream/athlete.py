@@ -3,7 +3,8 @@
 At the start (and after the athlete has been gone longer than ``hold_s``) a person is chosen among the
 detector's candidates (:mod:`tvstream.candidates`) by the ``select`` policy: ``largest`` (the biggest box),
 ``centre`` (nearest the frame's centre) or ``first`` (the detector's strongest, i.e. the first person found).
-That starts a new track id.
+That starts a new track id. Where the head reads several of them surely, the run applies the policy to the
+skeletons it read instead of the detector's boxes (``tvstream.pipeline``; a box can be half a person's).
 
 While the athlete is held, everyone the detector sees has a track of its own (:class:`Person`: a constant-
 velocity box and the colours of its torso region), and each frame's candidates are matched to the tracks

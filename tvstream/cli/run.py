@@ -85,8 +85,9 @@ FEW_DETECTED_SHARE = 0.1  # ... that reports the athlete in fewer than this shar
                    "benchmarks/results/s34_rule.md). For live use on a slow CPU.")
 @click.option("--select", type=click.Choice(SELECT_POLICIES), default="largest", show_default=True,
               help="Which person is the athlete at the start (and after it was gone longer than --hold): the "
-                   "largest, the one nearest the centre, or the first the detector finds. Others who cross later "
-                   "do not take over (models with a detections output, at --batch 1).")
+                   "largest, the one nearest the centre, or the first the detector finds (judged on the skeletons "
+                   "the model reads where it reads several people surely). Others who cross later do not take over "
+                   "(models with a detections output, at --batch 1).")
 @click.option("--hold", type=click.FloatRange(0, 60), default=KeepOptions.hold_s, show_default=True, metavar="SECONDS",
               help="How long the athlete's track id survives unseen (an occlusion); a later person starts a new id.")
 @click.option("--no-cuts", is_flag=True,
