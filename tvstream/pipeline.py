@@ -497,12 +497,12 @@ def _start_on_someone_seen(backend, out: dict[str, np.ndarray], pick: Candidate,
     reads = [(out, pick)]
     for person in [p for p in people if p is not pick and p.score >= MIN_LOGIT][:others]:
         again = backend.infer(frame.image[None], track=person.track_row()[None])
-        if (seen := core_confidence(again["conf"][0])) >= SECOND_LOOK_CONF and seen > sure:
-            if sure < SECOND_LOOK_CONF:
-                athlete.start_on(person, pick, frame.t)
-                return again, person
-        if seen >= SECOND_LOOK_CONF:
-            reads.append((again, person))
+        if core_confidence(again["conf"][0]) < SECOND_LOOK_CONF:
+            continue
+        if sure < SECOND_LOOK_CONF:  # the first the head sees surely
+            athlete.start_on(person, pick, frame.t)
+            return again, person
+        reads.append((again, person))
     if sure < SECOND_LOOK_CONF or len(reads) == 1:
         return None
     skeletons = [Candidate(*skeleton_box(read["pose2d"][0], frame_wh), 0.0) for read, _ in reads]
