@@ -237,7 +237,7 @@ class AthleteTrack:
         of it and nearer to it (pixels) than to every other track's prediction?"""
         if distance > self.options.reshape:
             return False
-        mine = self._pixels(self.athlete, centre, t)
+        mine = distance * self._size(self.athlete.half)  # the same distance in pixels
         return all(self._pixels(o, centre, t) > mine for o in self.others)
 
     def _pixels(self, track: Person, centre: np.ndarray, t: float) -> float:
