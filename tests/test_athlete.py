@@ -297,6 +297,26 @@ def test_owns_withholds_skeletons_where_the_two_are_predicted_on_top_of_each_oth
     assert not track.owns(centre, half, 0.0, image)  # on top of each other: neither
 
 
+def test_owns_reads_the_athlete_in_front_of_a_clearly_smaller_rival():
+    """Rule 28 (W): a rival on top of the athlete but clearly smaller (farther from the camera) is behind it, so a
+    skeleton on the athlete's place is the athlete's; one on the rival's is still not, and a rival of the
+    athlete's size (or one just under ``behind`` of it) still makes the two inseparable."""
+    image = np.zeros((H, W, 3), np.uint8)
+    track = AthleteTrack((H, W))
+    track.update([0.0, 0.0], [0.1, 0.3], 0.0, True, True)
+    centre, half = np.array([0.0, 0.0]), np.array([0.1, 0.3])
+    rival = Person(np.array([0.05, 0.0]), np.array([0.08, 0.24]), 0.0)  # 0.8 of the athlete's size, on top of it
+    track.rivals = [rival]
+    assert track.owns(centre, half, 0.0, image)
+    assert not track.owns(np.array([0.05, 0.0]), np.array([0.08, 0.24]), 0.0, image)  # the rival's own skeleton
+    rival.half = np.array([0.1, 0.3 * 0.95])  # 0.95 of the athlete's size: may be beside it, inseparable
+    assert not track.owns(centre, half, 0.0, image)
+    off = AthleteTrack((H, W), KeepOptions(behind=0.0))  # before session 60: every close rival is inseparable
+    off.update([0.0, 0.0], [0.1, 0.3], 0.0, True, True)
+    off.rivals = [Person(np.array([0.05, 0.0]), np.array([0.08, 0.24]), 0.0)]
+    assert not off.owns(centre, half, 0.0, image)
+
+
 def test_joint_matching_prefers_more_pairs_then_the_least_total_cost():
     inf = np.inf
     # greedy (cheapest pair first) would give track 0 candidate 0 and leave track 1 with nothing

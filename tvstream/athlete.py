@@ -101,7 +101,11 @@ class KeepOptions:
     merge: float = 1.0  # a person's peak is missing and the athlete's is within this many of its half-sizes of where
     # it is predicted (or the reverse): one peak for both, the athlete is ambiguous ...
     inseparable: float = 0.5  # ... and no skeleton is the athlete's while a rival is predicted within this many of
-    # its half-sizes of the athlete (a single-person pose head reads two bodies on top of each other as one)
+    # its half-sizes of the athlete (a single-person pose head reads two bodies on top of each other as one) ...
+    behind: float = 0.9  # ... unless the rival's size is at most this share of the athlete's: it is farther from the
+    # camera, so behind the athlete, and a head cropped on the athlete reads the one seen whole (two people's
+    # landscape clips withheld 27-34 frames as the farther walked past behind, the athlete read 0.88-0.97 sure on
+    # its own limbs; s60_rule28.md). 0: every close rival is inseparable (before session 60)
     uncertainty: float = 1.0  # ... counting a coasting track's velocity as known to within this share
     velocity_s: float = 0.5  # a track's velocity: the least-squares slope of its positions over this many seconds
     unsure_reach: float = 1.0  # a read under track_conf (not steady) moves the athlete's track only within this many
@@ -456,7 +460,9 @@ class AthleteTrack:
     def owns(self, centre: np.ndarray, half: np.ndarray, t: float, image: np.ndarray) -> bool:
         """In an ambiguous frame: is a skeleton whose joints span the box ``centre``, ``half`` the athlete's
         rather than a rival's? It is matched (ungated) against each one's predicted box at the size a skeleton has
-        in its box (the athlete's running ratio), with the torso's colours."""
+        in its box (the athlete's running ratio), with the torso's colours. None is while a rival of about the
+        athlete's size or bigger may be on top of it (``inseparable``); a clearly smaller one is behind it
+        (``behind``)."""
         if not self.rivals:
             return True
         o = self.options
@@ -468,7 +474,7 @@ class AthleteTrack:
                         for p in (r, self.athlete))
             return (gap - o.uncertainty * drift) / size
 
-        if any(apart(r) < o.inseparable for r in self.rivals):
+        if any(apart(r) < o.inseparable and self._size(r.half) > o.behind * size for r in self.rivals):
             return False  # the two may be on top of each other: a skeleton there may be either, or both
         colours = appearance(image, centre, half)
         box = np.asarray(half) / self._shape  # the box a person with this skeleton would have
