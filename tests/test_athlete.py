@@ -317,6 +317,30 @@ def test_owns_reads_the_athlete_in_front_of_a_clearly_smaller_rival():
     assert not off.owns(centre, half, 0.0, image)
 
 
+def test_an_owned_skeleton_in_front_of_a_rival_behind_moves_the_athletes_place_only():
+    """Rule 30 (XB): in an ambiguous frame an owned, fairly sure skeleton moves the athlete's place (not its size
+    or velocity) where every rival is behind it; beside a rival of its size, or not owned, the place holds."""
+    def ambiguous_track(rival_half: list[float]) -> AthleteTrack:
+        track = AthleteTrack((H, W))
+        track.update([0.0, 0.0], [0.1, 0.3], 0.0, True, True)
+        track.ambiguous, track.rivals = True, [Person(np.array([0.05, 0.0]), np.array(rival_half), 0.0)]
+        return track
+
+    behind = ambiguous_track([0.08, 0.24])  # 0.8 of the athlete's size
+    assert behind.update([0.2, 0.1], [0.3, 0.5], 0.04, True, False, owned=True) == 1
+    np.testing.assert_allclose(behind.athlete.centre, [0.2, 0.1])
+    np.testing.assert_allclose(behind.athlete.half, [0.1, 0.3])  # the merged peak's size is not learnt
+    np.testing.assert_allclose(behind.athlete.velocity, [0.0, 0.0])
+    assert behind.athlete.seen == 0.04
+    beside = ambiguous_track([0.1, 0.3])  # the athlete's size: its depth order unknown
+    beside.update([0.2, 0.1], [0.3, 0.5], 0.04, True, False, owned=True)
+    np.testing.assert_allclose(beside.athlete.centre, [0.0, 0.0])
+    unowned = ambiguous_track([0.08, 0.24])
+    unowned.update([0.2, 0.1], [0.3, 0.5], 0.04, True, False)
+    np.testing.assert_allclose(unowned.athlete.centre, [0.0, 0.0])
+    assert unowned.athlete.seen == 0.0
+
+
 def test_joint_matching_prefers_more_pairs_then_the_least_total_cost():
     inf = np.inf
     # greedy (cheapest pair first) would give track 0 candidate 0 and leave track 1 with nothing

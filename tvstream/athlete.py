@@ -474,12 +474,16 @@ class AthleteTrack:
                         for p in (r, self.athlete))
             return (gap - o.uncertainty * drift) / size
 
-        if any(apart(r) < o.inseparable and self._size(r.half) > o.behind * size for r in self.rivals):
+        if any(apart(r) < o.inseparable and not self._behind(r) for r in self.rivals):
             return False  # the two may be on top of each other: a skeleton there may be either, or both
         colours = appearance(image, centre, half)
         box = np.asarray(half) / self._shape  # the box a person with this skeleton would have
         cost = self._cost(self.athlete, centre, box, colours, t, gated=False)
         return all(cost < self._cost(r, centre, box, colours, t, gated=False) for r in self.rivals)
+
+    def _behind(self, rival: Person) -> bool:
+        """Is ``rival`` clearly smaller than the athlete (``KeepOptions.behind``), so farther from the camera?"""
+        return self._size(rival.half) <= self.options.behind * self._size(self.athlete.half)
 
     def limit(self, row: np.ndarray, t: float) -> np.ndarray:
         """A ``track`` row ``[use, cx, cy, hx, hy]`` whose half-size is at most ``max_growth`` times the held
@@ -505,7 +509,7 @@ class AthleteTrack:
 
     def update(self, centre: np.ndarray, half: np.ndarray, t: float, detected: bool, confident: bool,
                image: np.ndarray | None = None, skeleton_half: np.ndarray | None = None, alone: bool = True,
-               steady: bool = True, own: bool = False) -> int | None:
+               steady: bool = True, own: bool = False, owned: bool = False) -> int | None:
         """Take frame ``t``'s box (normalised ``centre``, ``half``); returns the track id its line carries
         (None when no athlete is held). In an ambiguous frame the box is not learnt (it may be the merged peak),
         the track only stays alive. With an ``image``, a ``confident`` frame whose colours are close to the
@@ -516,9 +520,14 @@ class AthleteTrack:
         skeleton's confidence is low, e.g. going behind something): neither its velocity nor its size
         (:meth:`Person.observe`), and its place only within ``KeepOptions.unsure_reach`` of the prediction, unless
         the read is ``own``: on the athlete's own peak with nobody near it (an athlete coming out from behind a
-        pillar elsewhere than predicted, s59_rule26.md)."""
+        pillar elsewhere than predicted, s59_rule26.md). In an ambiguous frame with every rival behind the athlete
+        (:meth:`_behind`), a skeleton :meth:`owns` gave to it, read fairly surely (``owned``), moves its place, not
+        its size or velocity: held where the two merged, the crop stayed there while the athlete walked on
+        (s60_rule30.md)."""
         if self.ambiguous and self.held(t):
             self._alive = t
+            if detected and owned and all(self._behind(r) for r in self.rivals):
+                self.athlete.observe(centre, self.athlete.half, t, self.options.size_smoothing, motion=False)
             return self.track_id
         if not detected:
             if not self.held(t):

@@ -380,8 +380,10 @@ def estimate(source: VideoSource, backend, options: RunOptions, stop: threading.
                 alone = not keeps or clear  # nobody near the athlete (a run that keeps none: always)
                 # a fairly sure read on the athlete's own peak, nobody near it, moves its place however far
                 own = seen is not None and clear and core is not None and core >= SECOND_LOOK_CONF
+                # ... and so does a fairly sure skeleton the athlete owns in front of someone (s60_rule30.md)
+                owned = keeps and athlete.ambiguous and core is not None and core >= SECOND_LOOK_CONF
                 track_id = athlete.update(*where, frame.t, detected, confident, frame.image if learn else None,
-                                          skeleton, alone=alone, steady=sure, own=own)
+                                          skeleton, alone=alone, steady=sure, own=own, owned=owned)
                 if joints is not None:
                     joints.update(out["pose2d"][i], conf, detected, alone=alone)
                 box = crop = fit.to_source(box_model.reshape(2, 2), edges=True).reshape(4)  # edges at integers
