@@ -137,6 +137,8 @@ def test_appearance_is_a_histogram_of_the_torso_region():
         KeepOptions(select="nearest")
     with pytest.raises(ValueError, match="colour_weight"):
         KeepOptions(colour_weight=-1)
+    with pytest.raises(ValueError, match="behind"):
+        KeepOptions(behind=1.5)
 
 
 class TwoPeople:

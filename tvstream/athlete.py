@@ -129,6 +129,8 @@ class KeepOptions:
             raise ValueError(f"select must be one of {', '.join(SELECT_POLICIES)}, got {self.select!r}")
         if self.hold_s < 0 or self.gate <= 0 or self.size_ratio < 1 or self.colour_weight < 0 or self.unsure_reach < 0:
             raise ValueError("need hold_s >= 0, gate > 0, size_ratio >= 1, colour_weight >= 0 and unsure_reach >= 0")
+        if not 0 <= self.behind <= 1:
+            raise ValueError(f"behind must be in [0, 1], got {self.behind}")
 
 
 @dataclass(eq=False)  # compared by identity (array fields)
@@ -460,9 +462,9 @@ class AthleteTrack:
     def owns(self, centre: np.ndarray, half: np.ndarray, t: float, image: np.ndarray) -> bool:
         """In an ambiguous frame: is a skeleton whose joints span the box ``centre``, ``half`` the athlete's
         rather than a rival's? It is matched (ungated) against each one's predicted box at the size a skeleton has
-        in its box (the athlete's running ratio), with the torso's colours. None is while a rival of about the
-        athlete's size or bigger may be on top of it (``inseparable``); a clearly smaller one is behind it
-        (``behind``)."""
+        in its box (the athlete's running ratio), with the torso's colours. No skeleton is while a rival of about
+        the athlete's size or bigger may be on top of it (``inseparable``); a clearly smaller one is behind it
+        (``behind``) and is only matched against."""
         if not self.rivals:
             return True
         o = self.options
@@ -512,7 +514,7 @@ class AthleteTrack:
                steady: bool = True, own: bool = False, owned: bool = False) -> int | None:
         """Take frame ``t``'s box (normalised ``centre``, ``half``); returns the track id its line carries
         (None when no athlete is held). In an ambiguous frame the box is not learnt (it may be the merged peak),
-        the track only stays alive. With an ``image``, a ``confident`` frame whose colours are close to the
+        the track stays alive (and its place moves only with an ``owned`` skeleton, below). With an ``image``, a ``confident`` frame whose colours are close to the
         athlete's (and the first frame of a track) teaches the colours, and ``skeleton_half`` (the joints'
         half-extent) the skeleton's size in its box: a person merging with the athlete, or in front of it, must
         not (pass no image where someone else is near, see :meth:`clear`). Not ``alone`` (someone within two
