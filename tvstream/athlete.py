@@ -89,7 +89,8 @@ class KeepOptions:
     predict_s: float = 1.0  # the constant-velocity prediction stops after this long unseen (the gate still grows)
     max_growth: float = 1.25  # a crop around the held athlete is at most this times its (smoothed) size
     size_smoothing: float = 0.8  # weight of the old size in the running size (a merge with a passer-by is brief)
-    colour_weight: float = 2.0  # matching cost: distance (half-sizes) + |log size ratio| + this x (1 - colour similarity)
+    colour_weight: float = 2.0  # matching cost: distance (half-sizes) + |log size ratio| + this x (1 - colour
+    # similarity)
     learn: float = 0.05  # running-average weight of the colours of a confident frame where the athlete is clear
     learn_similarity: float = 0.8  # clear: its colours at least this close, and nobody within 2 half-sizes
     prefer: float = 1.0  # another track's matching cost carries this much more than the athlete's (a second peak on
@@ -388,13 +389,15 @@ class AthleteTrack:
         def merged(j: int, other: Person) -> bool:
             if athlete_at is not None and j not in taken:
                 return self._distance(other, people[athlete_at].centre, t) <= o.merge
-            return athlete_at is None and j in taken and self._distance(self.athlete, people[taken[j]].centre, t) <= o.merge
+            return (athlete_at is None and j in taken
+                    and self._distance(self.athlete, people[taken[j]].centre, t) <= o.merge)
 
         if not self.fixed_camera or not self.others:
             self.rivals = []  # (a rival's track that expired is gone from others too)
             return
         index = {id(p): j for j, p in enumerate(self.others, start=1)}
-        self.rivals = [r for r in self.rivals if id(r) in index and not (athlete_at is not None and index[id(r)] in taken)]
+        self.rivals = [r for r in self.rivals
+                       if id(r) in index and not (athlete_at is not None and index[id(r)] in taken)]
         for j, other in enumerate(self.others, start=1):
             if (other not in self.rivals and other.beside >= o.confirm and self._alike(self.athlete, other)
                     and merged(j, other)):
@@ -514,8 +517,9 @@ class AthleteTrack:
                steady: bool = True, own: bool = False, owned: bool = False) -> int | None:
         """Take frame ``t``'s box (normalised ``centre``, ``half``); returns the track id its line carries
         (None when no athlete is held). In an ambiguous frame the box is not learnt (it may be the merged peak),
-        the track stays alive (and its place moves only with an ``owned`` skeleton, below). With an ``image``, a ``confident`` frame whose colours are close to the
-        athlete's (and the first frame of a track) teaches the colours, and ``skeleton_half`` (the joints'
+        the track stays alive (and its place moves only with an ``owned`` skeleton, below). With an ``image``, a
+        ``confident`` frame whose colours are close to the athlete's (and the first frame of a track) teaches the
+        colours, and ``skeleton_half`` (the joints'
         half-extent) the skeleton's size in its box: a person merging with the athlete, or in front of it, must
         not (pass no image where someone else is near, see :meth:`clear`). Not ``alone`` (someone within two
         half-sizes): the box's size is not learnt (a peak on both is bigger than the athlete). Not ``steady`` (the
@@ -552,7 +556,8 @@ class AthleteTrack:
                                  self.options.velocity_s, motion=steady)
         self._alive = t
         if image is not None and (confident or self.athlete.colours is None):
-            self.athlete.learn_colours(appearance(image, centre, half), self.options.learn, self.options.learn_similarity)
+            self.athlete.learn_colours(appearance(image, centre, half), self.options.learn,
+                                       self.options.learn_similarity)
             if skeleton_half is not None and confident:
                 ratio = self._size(skeleton_half) / self._size(self.athlete.half)
                 self._shape = 0.9 * self._shape + 0.1 * ratio
