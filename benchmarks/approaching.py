@@ -15,13 +15,12 @@ read on its upper body.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
-from benchmarks.pasted_people import arguments, made_clips, reported_poses
-from benchmarks.provenance import machine, save
+from benchmarks.pasted_people import arguments, made_clips, report_head, scored_runs
+from benchmarks.provenance import save
 from benchmarks.small_person import score_frames
 from benchmarks.two_people import FPS, FRAMES, RESULTS
 
@@ -62,25 +61,17 @@ def clips(count: int, sources: Path) -> list[tuple[Path, dict]]:
 
 
 def run(model: str, count: int, sources: Path) -> dict:
-    from train.posenet.evaluate import ClipReader
+    def score(record: dict, poses: list) -> dict:
+        boxes, late = record["boxes"], len(record["boxes"]) // 2
+        return {**score_frames(poses, boxes), "late_iou": score_frames(poses[late:], boxes[late:])["iou"]}
 
-    reader, rows = ClipReader(model), []
-    for video, record in clips(count, sources):
-        poses, boxes = reported_poses(reader, video), record["boxes"]
-        late = len(boxes) // 2
-        rows.append({"clip": video.stem, **score_frames(poses, boxes),
-                     "late_iou": score_frames(poses[late:], boxes[late:])["iou"]})
-        print(json.dumps(rows[-1]), flush=True)
-    return {"model": model, "hash": reader.backend.metadata.model_hash, "rows": rows}
+    return scored_runs(model, clips(count, sources), score)
 
 
 def write(result: dict, name: str) -> None:
     """``benchmarks/results/NAME.json`` (the record) and ``.md`` (the report)."""
-    record, described = machine()
-    result["machine"] = record
     rows = result["rows"]
-    lines = [f"# A person walking towards the camera: does the crop grow with it? ({described})", "",
-             f"Model: {result['model']} ({result['hash']}). Clips and scoring: `benchmarks/approaching.py`.", "",
+    lines = [*report_head(result, "A person walking towards the camera: does the crop grow with it?", "approaching"),
              "| clips | frames | reported | found (IoU >= 0.3) | mean IoU | mean IoU, last half |",
              "|---|---:|---:|---:|---:|---:|",
              f"| all ({len(rows)}) | {sum(r['in_view'] for r in rows)} | {sum(r['reported'] for r in rows)} | "

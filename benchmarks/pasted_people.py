@@ -1,5 +1,5 @@
-"""What the benchmarks of pasted people share (``two_people``, ``small_person``): the run's reported skeletons per
-frame of a made clip, and the command line."""
+"""What the benchmarks of pasted people share (``two_people``, ``small_person``, ``approaching``): the made clips, the
+run's reported skeletons per frame of a clip scored per clip, the report's head, and the command line."""
 
 from __future__ import annotations
 
@@ -38,6 +38,29 @@ def reported_poses(reader, video: Path) -> list[np.ndarray | None]:
     with VideoSource(str(video), backend.metadata.input_size) as source:
         return [np.asarray(r.pose2d, float) if r.detected else None
                 for r in estimate(source, backend, RunOptions(), finder=finder)]
+
+
+def scored_runs(model: str, clips: list[tuple[Path, dict]], score: Callable[[dict, list], dict]) -> dict:
+    """The run of ``model`` on each of ``clips`` (video, record), its reported skeletons (:func:`reported_poses`)
+    scored by ``score(record, poses)``: ``{"model", "hash", "rows"}``, one row a clip (printed as it comes)."""
+    from train.posenet.evaluate import ClipReader
+
+    reader, rows = ClipReader(model), []
+    for video, record in clips:
+        rows.append({"clip": video.stem, **score(record, reported_poses(reader, video))})
+        print(json.dumps(rows[-1]), flush=True)
+    return {"model": model, "hash": reader.backend.metadata.model_hash, "rows": rows}
+
+
+def report_head(result: dict, title: str, module: str) -> list[str]:
+    """The report's first lines (the title with this machine, the model and the benchmark's module); the machine
+    is also recorded in ``result``."""
+    from benchmarks.provenance import machine
+
+    record, described = machine()
+    result["machine"] = record
+    return [f"# {title} ({described})", "",
+            f"Model: {result['model']} ({result['hash']}). Clips and scoring: `benchmarks/{module}.py`.", ""]
 
 
 def arguments(description: str, clips: int, clips_help: str, name: str, teacher: bool = False) -> argparse.Namespace:

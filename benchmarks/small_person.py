@@ -17,13 +17,12 @@ tracking of a small person, not how well a head reads them.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
-from benchmarks.pasted_people import arguments, made_clips, reported_poses
-from benchmarks.provenance import machine, save
+from benchmarks.pasted_people import arguments, made_clips, report_head, scored_runs
+from benchmarks.provenance import save
 from benchmarks.two_people import FPS, FRAMES, RESULTS
 
 CLIPS = Path(__file__).parent / ".clips" / "small_person"
@@ -81,15 +80,11 @@ def score_frames(poses: list[np.ndarray | None], boxes: list) -> dict:
 
 
 def run(model: str, count: int, sources: Path) -> dict:
-    from train.posenet.evaluate import ClipReader
-
-    reader, rows = ClipReader(model), []
-    for video, record in clips(count, sources):
+    def score(record: dict, poses: list) -> dict:
         box = next(b for b in record["boxes"] if b is not None)
-        rows.append({"clip": video.stem, "height": round((box[3] - box[1]) / record["size"][1], 2),
-                     **score_frames(reported_poses(reader, video), record["boxes"])})
-        print(json.dumps(rows[-1]), flush=True)
-    return {"model": model, "hash": reader.backend.metadata.model_hash, "rows": rows}
+        return {"height": round((box[3] - box[1]) / record["size"][1], 2), **score_frames(poses, record["boxes"])}
+
+    return scored_runs(model, clips(count, sources), score)
 
 
 def teacher_pck(model: str, clips: list[tuple[Path, dict]], venv: Path | None) -> dict:
@@ -107,11 +102,8 @@ def teacher_pck(model: str, clips: list[tuple[Path, dict]], venv: Path | None) -
 
 def write(result: dict, name: str) -> None:
     """``benchmarks/results/NAME.json`` (the record) and ``.md`` (the report, printed)."""
-    record, described = machine()
-    result["machine"] = record
     rows = result["rows"]
-    lines = [f"# One small person in a wide frame: found and kept? ({described})", "",
-             f"Model: {result['model']} ({result['hash']}). Clips and scoring: `benchmarks/small_person.py`.", "",
+    lines = [*report_head(result, "One small person in a wide frame: found and kept?", "small_person"),
              "| clips | in view | reported | found (IoU >= 0.3) | mean IoU |", "|---|---:|---:|---:|---:|"]
     groups = [("person < 0.3 of the height", [r for r in rows if r["height"] < 0.3]),
               ("person >= 0.3 of the height", [r for r in rows if r["height"] >= 0.3]), ("all", rows)]

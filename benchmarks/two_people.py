@@ -19,13 +19,12 @@ Pose2Sim two-person clip; over 24 clips the gap shrank to 0.497 against 0.512 (a
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
-from benchmarks.pasted_people import SOURCES, arguments, made_clips, reported_poses
-from benchmarks.provenance import machine, save
+from benchmarks.pasted_people import SOURCES, arguments, made_clips, report_head, scored_runs
+from benchmarks.provenance import save
 
 RESULTS = Path(__file__).parent / "results"
 CLIPS = Path(__file__).parent / ".clips" / "two_people"
@@ -94,23 +93,16 @@ def score_frames(poses: list[np.ndarray | None], boxes: list) -> dict:
 
 
 def run(model: str, count: int, sources: Path) -> dict:
-    from train.posenet.evaluate import ClipReader
-
-    reader, rows = ClipReader(model), []
-    for video, record in clips(count, sources):
+    def score(record: dict, poses: list) -> dict:
         shape = "portrait" if record["size"][1] > record["size"][0] else "landscape"
-        scores = score_frames(reported_poses(reader, video), record["boxes"])
-        rows.append({"clip": video.stem, "shape": shape, **scores})
-        print(json.dumps(rows[-1]), flush=True)
-    return {"model": model, "hash": reader.backend.metadata.model_hash, "rows": rows}
+        return {"shape": shape, **score_frames(poses, record["boxes"])}
+
+    return scored_runs(model, clips(count, sources), score)
 
 
 def write(result: dict, name: str) -> None:
     """``benchmarks/results/NAME.json`` (the record) and ``.md`` (the report, printed)."""
-    record, described = machine()
-    result["machine"] = record
-    lines = [f"# Two people in view: is the nearer one kept? ({described})", "",
-             f"Model: {result['model']} ({result['hash']}). Clips and scoring: `benchmarks/two_people.py`.", "",
+    lines = [*report_head(result, "Two people in view: is the nearer one kept?", "two_people"),
              "| clips | frames | reported | on the athlete | on the other | mean IoU with the athlete |",
              "|---|---:|---:|---:|---:|---:|"]
     groups = [(s, [r for r in result["rows"] if r["shape"] == s]) for s in ("portrait", "landscape")]

@@ -1,10 +1,12 @@
-"""Shared fixtures: small pattern videos the tests write with PyAV, and the slow/gpu markers."""
+"""Shared fixtures: small pattern videos the tests write with PyAV, a pasted person's cut-out and plate, and the
+slow/gpu markers."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from train.data.pattern_video import pattern_labels, write_pattern_video
@@ -68,3 +70,16 @@ def rig_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         entries.append(VideoEntry(video=video, labels=labels, subject="s1", sequence="seq1", camera=f"c{cam}"))
     write_manifest(root / "manifest.json", entries)
     return root
+
+
+@pytest.fixture
+def one_cutout(tmp_path: Path) -> tuple[list[Path], list[Path]]:
+    """``([a person cut-out "ann1.png"], [a background plate])`` for the pasted-people benchmarks' clip makers: a
+    124 x 44 RGBA figure (opaque inside a 2 px transparent border) and a grey 300 x 200 plate."""
+    from PIL import Image
+
+    rgba = np.zeros((124, 44, 4), np.uint8)
+    rgba[2:-2, 2:-2] = (200, 60, 40, 255)
+    Image.fromarray(rgba).save(tmp_path / "ann1.png")
+    Image.fromarray(np.full((200, 300, 3), 90, np.uint8)).save(tmp_path / "plate.png")
+    return [tmp_path / "ann1.png"], [tmp_path / "plate.png"]

@@ -4,20 +4,14 @@ import json
 
 import av
 import numpy as np
-from PIL import Image
 
 from benchmarks.approaching import HEIGHT, SIZE, make_clip
 
 
-def test_a_made_clip_has_one_person_growing_towards_the_camera(tmp_path):
-    people = [tmp_path / "ann1.png"]
-    rgba = np.zeros((124, 44, 4), np.uint8)
-    rgba[2:-2, 2:-2] = (200, 60, 40, 255)
-    Image.fromarray(rgba).save(people[0])
-    background = tmp_path / "plate.png"
-    Image.fromarray(np.full((200, 300, 3), 90, np.uint8)).save(background)
+def test_a_made_clip_has_one_person_growing_towards_the_camera(tmp_path, one_cutout):
+    people, backgrounds = one_cutout
     video = tmp_path / "approaching_0.mp4"
-    record = make_clip(video, 0, people, [background], frames=6)
+    record = make_clip(video, 0, people, backgrounds, frames=6)
     json.dumps(record)  # the record is plain JSON
     assert record["size"] == list(SIZE) and record["person"] == "ann1"
     tall = np.array([b[3] - b[1] for b in record["boxes"]])

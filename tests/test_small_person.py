@@ -5,7 +5,6 @@ import json
 import av
 import numpy as np
 import pytest
-from PIL import Image
 
 from benchmarks.small_person import ENTER_EVERY, HEIGHT, SIZE, make_clip, score_frames
 
@@ -20,16 +19,11 @@ def test_frames_out_of_view_are_not_scored_and_a_frame_not_reported_counts_zero(
     assert score_frames([whole, None], [None, None]) == {"in_view": 0, "reported": 0, "found": 0, "iou": 0.0}
 
 
-def test_a_made_clip_has_one_small_person_walking_across_and_every_fourth_walks_in(tmp_path):
-    people = [tmp_path / "ann1.png"]
-    rgba = np.zeros((124, 44, 4), np.uint8)
-    rgba[2:-2, 2:-2] = (200, 60, 40, 255)
-    Image.fromarray(rgba).save(people[0])
-    background = tmp_path / "plate.png"
-    Image.fromarray(np.full((200, 300, 3), 90, np.uint8)).save(background)
+def test_a_made_clip_has_one_small_person_walking_across_and_every_fourth_walks_in(tmp_path, one_cutout):
+    people, backgrounds = one_cutout
     for seed in (0, ENTER_EVERY - 1):
         video = tmp_path / f"small_{seed}.mp4"
-        record = make_clip(video, seed, people, [background], frames=6)
+        record = make_clip(video, seed, people, backgrounds, frames=6)
         json.dumps(record)  # the record is plain JSON
         assert record["size"] == list(SIZE) and record["person"] == "ann1"
         seen = [b for b in record["boxes"] if b is not None]
