@@ -228,6 +228,24 @@ def test_a_crop_around_the_held_athlete_is_capped_at_its_smoothed_size():
     np.testing.assert_array_equal(track.limit(wide, 5.0), wide)  # no athlete held any more: untouched
 
 
+def test_the_cap_on_the_athletes_crop_grows_with_the_reach_of_its_own_sure_skeletons():
+    """Rule 34 (RS): the track's size is learnt from its surest reads only, so a person walking towards the camera
+    was cropped to its upper body at 1.25 times its first frame's size. An ``own`` read's reach (the crop its
+    skeleton places) lifts the cap, per axis, smoothed as sizes are; other reads do not move it."""
+    track = AthleteTrack((H, W), KeepOptions(max_growth=1.25, size_smoothing=0.8))
+    track.update([0.0, 0.0], [0.1, 0.2], 0.0, True, True, steady=False)
+    tall = np.array([1.0, 0.0, 0.0, 0.3, 0.6], np.float32)
+    np.testing.assert_allclose(track.limit(tall, 0.04)[3:5], [1.25 * 0.1, 1.25 * 0.2], rtol=1e-6)
+    track.update([0.0, 0.0], [0.1, 0.2], 0.04, True, False, steady=False, reach=np.array([0.2, 0.5]))  # not own
+    np.testing.assert_allclose(track.limit(tall, 0.08)[3:5], [1.25 * 0.1, 1.25 * 0.2], rtol=1e-6)
+    track.update([0.0, 0.0], [0.1, 0.2], 0.08, True, False, steady=False, own=True, reach=np.array([0.08, 0.4]))
+    np.testing.assert_allclose(track.limit(tall, 0.12)[3:5], [1.25 * 0.1, 1.25 * 0.4], rtol=1e-6)  # the larger
+    track.update([0.0, 0.0], [0.1, 0.2], 0.12, True, False, steady=False, own=True, reach=np.array([0.08, 0.6]))
+    np.testing.assert_allclose(track.limit(tall, 0.16)[3:5], [1.25 * 0.1, 1.25 * 0.44], rtol=1e-6)  # smoothed
+    track.update([0.5, 0.0], [0.1, 0.2], 5.0, True, False, steady=False)  # a new athlete: no reach
+    np.testing.assert_allclose(track.limit(tall, 5.04)[3:5], [1.25 * 0.1, 1.25 * 0.2], rtol=1e-6)
+
+
 def test_a_false_peak_seen_while_the_athlete_s_was_missing_does_not_make_it_ambiguous():
     """A box detector's false peak, twice the athlete's size, for three frames (the first beside the athlete's
     own, the next two while the athlete's was missing), moving towards it. Its track coasts over the athlete: it

@@ -220,6 +220,7 @@ class AthleteTrack:
         self._alive: float | None = None  # last time the athlete was detected or ambiguous (the hold runs from it)
         self._last_t: float | None = None  # the last frame's time (choose)
         self._shape = 1.0  # running ratio of the athlete's skeleton size to its box's (see owns)
+        self._reach: np.ndarray | None = None  # running half-size of the crops its own sure skeletons place (limit)
 
     # --- state -----------------------------------------------------------------------------------------------
     def forget(self) -> None:
@@ -492,12 +493,14 @@ class AthleteTrack:
 
     def limit(self, row: np.ndarray, t: float) -> np.ndarray:
         """A ``track`` row ``[use, cx, cy, hx, hy]`` whose half-size is at most ``max_growth`` times the held
-        athlete's: when the joints (or a detector peak) spread over the athlete and someone next to it, the
+        athlete's (the larger, per axis, of its track's size and the reach of its own sure skeletons, see
+        :meth:`update`): when the joints (or a detector peak) spread over the athlete and someone next to it, the
         crop stays the athlete's size instead of widening onto both and drifting to the other."""
         if row[0] != 1 or not self.held(t):
             return row
+        size = self.athlete.half if self._reach is None else np.maximum(self.athlete.half, self._reach)
         row = row.copy()
-        row[3:5] = np.minimum(row[3:5], self.options.max_growth * self.athlete.half)
+        row[3:5] = np.minimum(row[3:5], self.options.max_growth * size)
         return row
 
     def predicted(self, t: float) -> Candidate:
@@ -514,7 +517,8 @@ class AthleteTrack:
 
     def update(self, centre: np.ndarray, half: np.ndarray, t: float, detected: bool, confident: bool,
                image: np.ndarray | None = None, skeleton_half: np.ndarray | None = None, alone: bool = True,
-               steady: bool = True, own: bool = False, owned: bool = False) -> int | None:
+               steady: bool = True, own: bool = False, owned: bool = False,
+               reach: np.ndarray | None = None) -> int | None:
         """Take frame ``t``'s box (normalised ``centre``, ``half``); returns the track id its line carries
         (None when no athlete is held). In an ambiguous frame the box is not learnt (it may be the merged peak),
         the track stays alive (and its place moves only with an ``owned`` skeleton, below). With an ``image``, a
@@ -529,7 +533,8 @@ class AthleteTrack:
         pillar elsewhere than predicted, s59_rule26.md). In an ambiguous frame with every rival behind the athlete
         (:meth:`_behind`), a skeleton :meth:`owns` gave to it, read fairly surely (``owned``), moves its place, not
         its size or velocity: held where the two merged, the crop stayed there while the athlete walked on
-        (s60_rule30.md)."""
+        (s60_rule30.md). An ``own`` read's ``reach`` (the half-size of the crop its skeleton places) moves the size
+        :meth:`limit` caps crops by, so that the cap follows a person coming closer (s60_rule34.md)."""
         if self.ambiguous and self.held(t):
             self._alive = t
             if detected and owned and all(self._behind(r) for r in self.rivals):
@@ -547,7 +552,7 @@ class AthleteTrack:
             if not steady:  # its velocity starts at the first steady read: an unsure frame's place is the
                 self.athlete.path = []  # detector's box, a steady one's the joints' (a box centre 0.4 lower than the
                 # joints' made a cyclist standing still move up a frame-height a second)
-            self._shape = 1.0
+            self._shape, self._reach = 1.0, None
         elif not (steady or own) and self._distance(self.athlete, centre, t) > self.options.unsure_reach:
             self._alive = t  # an unsure read away from the athlete: the id holds, the place does not move
             return self.track_id
@@ -555,6 +560,9 @@ class AthleteTrack:
             self.athlete.observe(centre, half if alone else self.athlete.half, t, self.options.size_smoothing,
                                  self.options.velocity_s, motion=steady)
         self._alive = t
+        if own and reach is not None:
+            smoothing = self.options.size_smoothing
+            self._reach = reach.copy() if self._reach is None else smoothing * self._reach + (1 - smoothing) * reach
         if image is not None and (confident or self.athlete.colours is None):
             self.athlete.learn_colours(appearance(image, centre, half), self.options.learn,
                                        self.options.learn_similarity)

@@ -382,8 +382,11 @@ def estimate(source: VideoSource, backend, options: RunOptions, stop: threading.
                 own = seen is not None and clear and core is not None and core >= SECOND_LOOK_CONF
                 # ... and so does a fairly sure skeleton the athlete owns in front of someone (s60_rule30.md)
                 owned = keeps and athlete.ambiguous and core is not None and core >= SECOND_LOOK_CONF
+                # ... and an own read's skeleton, the crop it places, lets the athlete's crops grow (s60_rule34.md)
+                placed = joints.place(out["pose2d"][i], conf) if own and detected and joints is not None else None
                 track_id = athlete.update(*where, frame.t, detected, confident, frame.image if learn else None,
-                                          skeleton, alone=alone, steady=sure, own=own, owned=owned)
+                                          skeleton, alone=alone, steady=sure, own=own, owned=owned,
+                                          reach=None if placed is None else placed[3:5].astype(np.float64))
                 if joints is not None:
                     joints.update(out["pose2d"][i], conf, detected, alone=alone)
                 box = crop = fit.to_source(box_model.reshape(2, 2), edges=True).reshape(4)  # edges at integers
