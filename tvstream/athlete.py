@@ -519,22 +519,21 @@ class AthleteTrack:
                image: np.ndarray | None = None, skeleton_half: np.ndarray | None = None, alone: bool = True,
                steady: bool = True, own: bool = False, owned: bool = False,
                reach: np.ndarray | None = None) -> int | None:
-        """Take frame ``t``'s box (normalised ``centre``, ``half``); returns the track id its line carries
-        (None when no athlete is held). In an ambiguous frame the box is not learnt (it may be the merged peak),
-        the track stays alive (and its place moves only with an ``owned`` skeleton, below). With an ``image``, a
-        ``confident`` frame whose colours are close to the athlete's (and the first frame of a track) teaches the
-        colours, and ``skeleton_half`` (the joints'
-        half-extent) the skeleton's size in its box: a person merging with the athlete, or in front of it, must
-        not (pass no image where someone else is near, see :meth:`clear`). Not ``alone`` (someone within two
+        """Take frame ``t``'s box (normalised ``centre``, ``half``); returns the track id its line carries (None when no
+        athlete is held). In an ambiguous frame the box is not learnt (it may be the merged peak), the track stays alive
+        (and its place moves only with an ``owned`` skeleton, below). With an ``image``, a ``confident`` frame whose
+        colours are close to the athlete's (and the first frame of a track) teaches the colours, and ``skeleton_half``
+        (the joints' half-extent) the skeleton's size in its box: a person merging with the athlete, or in front of it,
+        must not (pass no image where someone else is near, see :meth:`clear`). Not ``alone`` (someone within two
         half-sizes): the box's size is not learnt (a peak on both is bigger than the athlete). Not ``steady`` (the
         skeleton's confidence is low, e.g. going behind something): neither its velocity nor its size
-        (:meth:`Person.observe`), and its place only within ``KeepOptions.unsure_reach`` of the prediction, unless
-        the read is ``own``: on the athlete's own peak with nobody near it (an athlete coming out from behind a
-        pillar elsewhere than predicted, s59_rule26.md). In an ambiguous frame with every rival behind the athlete
-        (:meth:`_behind`), a skeleton :meth:`owns` gave to it, read fairly surely (``owned``), moves its place, not
-        its size or velocity: held where the two merged, the crop stayed there while the athlete walked on
-        (s60_rule30.md). An ``own`` read's ``reach`` (the half-size of the crop its skeleton places) moves the size
-        :meth:`limit` caps crops by, so that the cap follows a person coming closer (s60_rule34.md)."""
+        (:meth:`Person.observe`), and its place only within ``KeepOptions.unsure_reach`` of the prediction, unless the
+        read is ``own``: on the athlete's own peak with nobody near it (an athlete coming out from behind a pillar
+        elsewhere than predicted, s59_rule26.md). In an ambiguous frame with every rival behind the athlete
+        (:meth:`_behind`), a skeleton :meth:`owns` gave to it, read fairly surely (``owned``), moves its place, not its
+        size or velocity: held where the two merged, the crop stayed there while the athlete walked on (s60_rule30.md).
+        An ``own`` read's ``reach`` (the half-size of the crop its skeleton places) moves the size :meth:`limit` caps
+        crops by, so that the cap follows a person coming closer (s60_rule34.md)."""
         if self.ambiguous and self.held(t):
             self._alive = t
             if detected and owned and all(self._behind(r) for r in self.rivals):
@@ -562,7 +561,9 @@ class AthleteTrack:
         self._alive = t
         if own and reach is not None:
             smoothing = self.options.size_smoothing
-            self._reach = reach.copy() if self._reach is None else smoothing * self._reach + (1 - smoothing) * reach
+            # (one new float64 array either way; the caller's row is neither kept nor converted twice)
+            self._reach = np.array(reach, np.float64) if self._reach is None else \
+                smoothing * self._reach + (1 - smoothing) * reach
         if image is not None and (confident or self.athlete.colours is None):
             self.athlete.learn_colours(appearance(image, centre, half), self.options.learn,
                                        self.options.learn_similarity)

@@ -386,7 +386,7 @@ def estimate(source: VideoSource, backend, options: RunOptions, stop: threading.
                 placed = joints.place(out["pose2d"][i], conf) if own and detected and joints is not None else None
                 track_id = athlete.update(*where, frame.t, detected, confident, frame.image if learn else None,
                                           skeleton, alone=alone, steady=sure, own=own, owned=owned,
-                                          reach=None if placed is None else placed[3:5].astype(np.float64))
+                                          reach=None if placed is None else placed[3:5])
                 if joints is not None:
                     joints.update(out["pose2d"][i], conf, detected, alone=alone)
                 box = crop = fit.to_source(box_model.reshape(2, 2), edges=True).reshape(4)  # edges at integers
