@@ -246,6 +246,31 @@ def test_the_cap_on_the_athletes_crop_grows_with_the_reach_of_its_own_sure_skele
     np.testing.assert_allclose(track.limit(tall, 5.04)[3:5], [1.25 * 0.1, 1.25 * 0.2], rtol=1e-6)
 
 
+def test_the_athletes_size_grows_with_the_box_its_own_fairly_sure_skeletons_span():
+    """Rule 37 (ZG): sizes were learnt from steady reads only (the model's track_conf, 0.98), so on real footage
+    (and pillar_123) a track started on a small first box kept it, and the athlete coming back from behind a pillar
+    was outside its gate. An ``own`` read under track_conf grows the size towards its skeleton's box (``body``),
+    smoothed; a smaller box (a tuck, a body half behind a wall: rule 35) does not shrink it; other reads do not
+    move it, nor a box the frame's edge cuts, and the velocity stays unlearnt."""
+    track = AthleteTrack((H, W), KeepOptions(size_smoothing=0.8))
+    track.update([0.0, 0.0], [0.1, 0.2], 0.0, True, False, steady=False)
+    body = (np.array([0.0, 0.0]), np.array([0.15, 0.4]))
+    track.update([0.0, 0.0], [0.1, 0.2], 0.04, True, False, steady=False, body=body)  # not own: nothing learnt
+    np.testing.assert_allclose(track.athlete.half, [0.1, 0.2])
+    track.update([0.01, 0.0], [0.1, 0.2], 0.08, True, False, steady=False, own=True, body=body)
+    np.testing.assert_allclose(track.athlete.half, [0.11, 0.24])  # 0.8 x old + 0.2 x the skeleton's box
+    track.update([0.02, 0.0], [0.1, 0.2], 0.12, True, False, steady=False, own=True, body=body)
+    np.testing.assert_allclose(track.athlete.half, [0.118, 0.272])
+    np.testing.assert_allclose(track.athlete.centre, [0.02, 0.0])  # the place moves (rule 26) ...
+    np.testing.assert_allclose(track.athlete.velocity, [0.0, 0.0])  # ... the velocity is not learnt
+    tucked = (np.array([0.0, 0.0]), np.array([0.12, 0.15]))  # wider, but smaller: its longer side is shorter
+    track.update([0.02, 0.0], [0.1, 0.2], 0.16, True, False, steady=False, own=True, body=tucked)
+    np.testing.assert_allclose(track.athlete.half, [0.118, 0.272])
+    cut = (np.array([0.9, 0.0]), np.array([0.15, 0.4]))  # its box reaches past the frame's right edge
+    track.update([0.02, 0.0], [0.1, 0.2], 0.2, True, False, steady=False, own=True, body=cut)
+    np.testing.assert_allclose(track.athlete.half, [0.118, 0.272])
+
+
 def test_a_false_peak_seen_while_the_athlete_s_was_missing_does_not_make_it_ambiguous():
     """A box detector's false peak, twice the athlete's size, for three frames (the first beside the athlete's
     own, the next two while the athlete's was missing), moving towards it. Its track coasts over the athlete: it

@@ -181,6 +181,13 @@ class Person:
         self.half = size_smoothing * self.half + (1 - size_smoothing) * half
         self.centre, self.seen, self.hits = centre, t, self.hits + 1
 
+    def grow(self, centre: np.ndarray, half: np.ndarray, size_smoothing: float, px: np.ndarray) -> None:
+        """Take a size alone, only a larger one (its longer half-side in pixels, ``px`` per normalised unit): the
+        box a fairly sure skeleton spans (:meth:`AthleteTrack.update`), smoothed as :meth:`observe` smooths sizes;
+        not from a box the frame's edge cuts. The place, velocity and time stay."""
+        if np.max(half * px) > np.max(self.half * px) and not np.any(np.abs(centre) + half > 1.0):
+            self.half = size_smoothing * self.half + (1 - size_smoothing) * half
+
     def learn_colours(self, colours: np.ndarray | None, rate: float, min_similarity: float) -> None:
         """Fold ``colours`` into the running histogram (the first one is taken as it is; one far from the running
         one, e.g. someone else's torso, is not learnt)."""
@@ -518,7 +525,7 @@ class AthleteTrack:
     def update(self, centre: np.ndarray, half: np.ndarray, t: float, detected: bool, confident: bool,
                image: np.ndarray | None = None, skeleton_half: np.ndarray | None = None, alone: bool = True,
                steady: bool = True, own: bool = False, owned: bool = False,
-               reach: np.ndarray | None = None) -> int | None:
+               reach: np.ndarray | None = None, body: tuple[np.ndarray, np.ndarray] | None = None) -> int | None:
         """Take frame ``t``'s box (normalised ``centre``, ``half``); returns the track id its line carries (None when no
         athlete is held). In an ambiguous frame the box is not learnt (it may be the merged peak), the track stays alive
         (and its place moves only with an ``owned`` skeleton, below). With an ``image``, a ``confident`` frame whose
@@ -533,7 +540,11 @@ class AthleteTrack:
         (:meth:`_behind`), a skeleton :meth:`owns` gave to it, read fairly surely (``owned``), moves its place, not its
         size or velocity: held where the two merged, the crop stayed there while the athlete walked on (s60_rule30.md).
         An ``own`` read's ``reach`` (the half-size of the crop its skeleton places) moves the size :meth:`limit` caps
-        crops by, so that the cap follows a person coming closer (s60_rule34.md)."""
+        crops by, so that the cap follows a person coming closer (s60_rule34.md). An ``own`` read that is not ``steady``
+        grows the track's size towards ``body`` (normalised ``centre``, ``half`` of the box its skeleton spans, as the
+        detector's labels were made from joints) when that is larger: learnt from steady reads only, a track kept a
+        small first frame's size on real footage; a size learnt from the peak's box widened with a passer-by's, and
+        one that also shrank with the skeleton lost partly hidden and tucked bodies (s61_rule35.md, s61_rule37.md)."""
         if self.ambiguous and self.held(t):
             self._alive = t
             if detected and owned and all(self._behind(r) for r in self.rivals):
@@ -559,6 +570,8 @@ class AthleteTrack:
             self.athlete.observe(centre, half if alone else self.athlete.half, t, self.options.size_smoothing,
                                  self.options.velocity_s, motion=steady)
         self._alive = t
+        if own and not steady and body is not None:
+            self.athlete.grow(*body, self.options.size_smoothing, self._px)
         if own and reach is not None:
             smoothing = self.options.size_smoothing
             # (one new float64 array either way; the caller's row is neither kept nor converted twice)

@@ -384,9 +384,12 @@ def estimate(source: VideoSource, backend, options: RunOptions, stop: threading.
                 owned = keeps and athlete.ambiguous and core is not None and core >= SECOND_LOOK_CONF
                 # ... and an own read's skeleton, the crop it places, lets the athlete's crops grow (s60_rule34.md)
                 placed = joints.place(out["pose2d"][i], conf) if own and detected and joints is not None else None
+                # ... and its size, when larger (s61_rule37.md)
+                body = normalised_box(box_from_joints(out["pose2d"][i]), frame_wh) if own and detected and not sure \
+                    else None
                 track_id = athlete.update(*where, frame.t, detected, confident, frame.image if learn else None,
                                           skeleton, alone=alone, steady=sure, own=own, owned=owned,
-                                          reach=None if placed is None else placed[3:5])
+                                          reach=None if placed is None else placed[3:5], body=body)
                 if joints is not None:
                     joints.update(out["pose2d"][i], conf, detected, alone=alone)
                 box = crop = fit.to_source(box_model.reshape(2, 2), edges=True).reshape(4)  # edges at integers
