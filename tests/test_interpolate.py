@@ -81,3 +81,40 @@ def test_a_checkpoint_s_head_moves_toward_mediapipe_s_weights_and_its_detectors_
     assert exit_info.value.code == 2
     assert "was not pretrained" in capsys.readouterr().err
     assert not (tmp_path / "r2" / "last.pt").exists()
+
+
+def test_a_soup_with_a_sibling_tune_moves_the_trunk_and_3d_and_keeps_the_pose_flag(tmp_path, capsys):
+    """``--toward OTHER``: two tunes of one network from one start, averaged layer for layer (rule 39's soups); the
+    pose flag and the detectors stay the checkpoint's own (averaged, the pose flag read 0 on every crop), and the
+    card says what the other tune was. A network of another config is refused, and nothing is written."""
+    from train.default_model import landmark_tune_trained_on
+
+    cfg = replace(SIZES["tiny"], head_trunk="blazepose_lite", crop_size=192, up_channels=8, presence=True)
+    nets = []
+    for seed, name in ((0, "a"), (1, "b")):
+        torch.manual_seed(seed)
+        nets.append(PoseNet(cfg))
+        fit = {"recipe": "train.landmark_tune", "steps": 30 * (seed + 1), "lr": 5e-5, "renders": [f"/x/design{seed}"],
+               "occlude_p": 0.3 * seed}
+        save_checkpoint(tmp_path / name / "last.pt", config={"kind": "posenet", "model": cfg.to_dict(), "fit": fit},
+                        step=4, model=nets[-1])
+    main([str(tmp_path / "b" / "last.pt"), str(tmp_path / "s" / "last.pt"), "--alpha", "0.25",
+          "--toward", str(tmp_path / "a" / "last.pt")])
+    state = load_checkpoint(tmp_path / "s" / "last.pt")
+    a, b = nets[0].state_dict(), nets[1].state_dict()
+    moved = [k for k in b if k.startswith(("head.trunk.graph.", "head.heat.")) and b[k].is_floating_point()]
+    assert moved and all(torch.allclose(state["model"][k], 0.25 * b[k] + 0.75 * a[k], atol=1e-6) for k in moved)
+    kept = [k for k in b if k.startswith(("detector.", "head.trunk.presence."))]
+    assert kept and all(torch.equal(state["model"][k], b[k]) for k in kept)
+    assert any(not torch.equal(a[k], b[k]) for k in kept)  # (the two nets do differ there)
+    text = landmark_tune_trained_on(state["config"]["fit"])
+    assert "0.25 x its own + 0.75 x those of a sibling tune" in text and "30 steps" in text and "design0" in text
+
+    other = replace(cfg, up_channels=16)
+    save_checkpoint(tmp_path / "o" / "last.pt", config={"kind": "posenet", "model": other.to_dict()}, step=1,
+                    model=PoseNet(other))
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(tmp_path / "b" / "last.pt"), str(tmp_path / "t" / "last.pt"), "--alpha", "0.5",
+              "--toward", str(tmp_path / "o" / "last.pt")])
+    assert exit_info.value.code == 2 and "another network" in capsys.readouterr().err
+    assert not (tmp_path / "t" / "last.pt").exists()

@@ -117,6 +117,14 @@ def landmark_tune_trained_on(fit: dict, run: dict | None = None) -> str:
     draws = len(fit.get("soup") or ())
     souped = (f"; this tune averaged weight for weight with {draws} other draw{'s' if draws > 1 else ''} of it "
               "(another seed each: a model soup)" if draws else "")
+    soup = fit.get("interpolated") or {}
+    sibling = soup.get("sibling")  # train.posenet.interpolate --toward: a soup with another tune of the same start
+    mixed = (f"; then its trunk, landmark and 3D layers taken {soup['alpha']:g} x its own + {1 - soup['alpha']:g} x "
+             f"those of a sibling tune of the same start ({sibling['steps']} steps at lr {sibling['lr']} on the "
+             f"folders {', '.join(sibling['renders'])}"
+             + (f", {sibling['occlude_p']:.0%} of its real crops occluded" if sibling.get("occlude_p") else "")
+             + "; train.posenet.interpolate --toward), its pose flag its own: a soup of two recipes"
+             if sibling else "")
     track_conf = (run or {}).get("track_conf", fit.get("track_conf"))
     changed = (f"; the recipe's {fit.get('track_conf')}, changed by train.posenet.reconfigure"
                if track_conf != fit.get("track_conf") else "")
@@ -130,7 +138,8 @@ def landmark_tune_trained_on(fit: dict, run: dict | None = None) -> str:
             f"distillation term holding the start's reading of them){occluded}, its 3D learnt by its last "
             f"convolution alone{souped}{blended}; then its pose flag alone on people against person-free crops of "
             f"{short(fit.get('plates'))}; then its 3D read by a "
-            "convolution of its own fitted by ridge regression to the rendered crops' 3D. Its least harmful weights "
+            f"convolution of its own fitted by ridge regression to the rendered crops' 3D{mixed}. Its least harmful "
+            "weights "
             f"are stored as int8 to fit the 10 MB file (train.landmark_tune.quantize). It runs with track_conf "
             f"{track_conf} (its own setting{changed})"
             + (f" and track_shrink {run['track_shrink']}" if (run or {}).get("track_shrink") else "") + ".")

@@ -14,6 +14,11 @@ branch (trained for the confidence, session 20) and both detectors.
 
 Run: ``python -m train.posenet.interpolate RUN/last.pt OUT/last.pt --alpha 0.5`` (the MediaPipe ``.tflite`` from
 the teacher's venv or ``$TVSTREAM_BLAZEPOSE_DIR``; ``--tflite`` names it).
+
+``--toward OTHER.pt`` walks instead toward another tune of the same network from the same start (a soup of two
+recipes): the trunk, its landmark or heatmap layer and the 3D layer move (:data:`SOUPED`); the presence branch
+(the pose flag scaling every confidence) and the detectors stay the checkpoint's own: averaged, a pose flag read
+0 on every crop (session 61, ``benchmarks/results/s61_rule39.md``).
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from train.posenet.reconfigure import KIND, save_derived
 from tvstream.errors import CheckpointError
 
 MOVED = ("head.trunk.graph.", "head.heat.")  # the parameters that go back toward the pretrained network
+SOUPED = ("head.trunk.graph.", "head.trunk.image.", "head.heat.", "head.joints3d.")  # ... toward a sibling tune
 
 
 def interpolate_state(trained: dict[str, torch.Tensor], pretrained: dict[str, torch.Tensor], alpha: float,
@@ -71,16 +77,39 @@ def toward_pretrained(checkpoint: Path, out: Path, alpha: float, tflite: str | N
                                                 "toward": f"{cfg.head_trunk} (MediaPipe Pose)"})
 
 
+def toward_sibling(checkpoint: Path, other: Path, out: Path, alpha: float) -> None:
+    """Write ``out``: ``checkpoint``'s pose network with the :data:`SOUPED` layers of its head at ``alpha`` of the way
+    from ``other``'s (a tune of the same network, config for config) to its own; everything else its own."""
+    state = load_checkpoint(checkpoint, expect={"kind": KIND}, keys=("kind",))
+    sibling = load_checkpoint(other, expect={"kind": KIND}, keys=("kind",))
+    if sibling["config"]["model"] != state["config"]["model"]:
+        raise ValueError(f"{other} is another network than {checkpoint} (their model configs differ)")
+    net = PoseNet(PoseNetConfig.from_dict(state["config"]["model"]))
+    net.load_state_dict(interpolate_state(state["model"], sibling["model"], alpha, SOUPED))
+    fit = sibling["config"].get("fit", {})
+    toward = {"renders": [Path(r).name for r in fit.get("renders", ())], "occlude_p": fit.get("occlude_p"),
+              "soup": len(fit.get("soup") or ()), "steps": fit.get("steps"), "lr": fit.get("lr")}
+    save_derived(out, state, net, interpolated={"from": str(checkpoint), "alpha": alpha, "toward": "a sibling tune",
+                                                "sibling": toward})
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("checkpoint", type=Path, help="a pose network's last.pt whose head is on MediaPipe's trunk")
     ap.add_argument("out", type=Path, help="the new checkpoint (e.g. RUN_DIR/last.pt)")
     ap.add_argument("--alpha", type=float, required=True,
-                    help="1: the trained weights; 0: MediaPipe's trunk and heatmaps; between: the line between")
+                    help="1: the trained weights; 0: MediaPipe's trunk and heatmaps (with --toward: the other "
+                         "tune's layers); between: the line between")
     ap.add_argument("--tflite", default=None, help="MediaPipe's landmark .tflite (default: found as training does)")
+    ap.add_argument("--toward", type=Path, default=None,
+                    help="another tune of the same network from the same start: walk toward its head instead (the "
+                         "pose flag and detectors stay the checkpoint's)")
     args = ap.parse_args(argv)
     try:
-        toward_pretrained(args.checkpoint, args.out, args.alpha, args.tflite)
+        if args.toward is not None:
+            toward_sibling(args.checkpoint, args.toward, args.out, args.alpha)
+        else:
+            toward_pretrained(args.checkpoint, args.out, args.alpha, args.tflite)
     except (ValueError, FileNotFoundError, CheckpointError) as exc:
         ap.exit(2, f"error: {exc}\n")
     print(args.out)
