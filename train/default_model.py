@@ -123,6 +123,7 @@ def landmark_tune_trained_on(fit: dict, run: dict | None = None) -> str:
              f"those of a sibling tune of the same start ({sibling['steps']} steps at lr {sibling['lr']} on the "
              f"folders {', '.join(sibling['renders'])}"
              + (f", {sibling['occlude_p']:.0%} of its real crops occluded" if sibling.get("occlude_p") else "")
+             + (f", {sibling['soup'] + 1} seeds averaged" if sibling.get("soup") else "")
              + "; train.posenet.interpolate --toward), its pose flag its own: a soup of two recipes"
              if sibling else "")
     track_conf = (run or {}).get("track_conf", fit.get("track_conf"))
