@@ -165,7 +165,7 @@ class Person:
         smoothed. Without ``motion`` (a doubtful box: a body going behind something shows a part of itself), or
         for a box that the frame's edge cuts, only the place moves on: velocity and size stay what they were."""
         centre, half = np.asarray(centre, np.float64), np.asarray(half, np.float64)
-        if not motion or np.any(np.abs(centre) + half > 1.0):  # a box cut by the frame's edge moves with the cut
+        if not motion or self.cut(centre, half):  # a box cut by the frame's edge moves with the cut
             # (a passer-by walking in from the side seemed twice as fast as it was)
             self.centre, self.seen, self.hits = centre, t, self.hits + 1
             return
@@ -181,11 +181,15 @@ class Person:
         self.half = size_smoothing * self.half + (1 - size_smoothing) * half
         self.centre, self.seen, self.hits = centre, t, self.hits + 1
 
-    def grow(self, centre: np.ndarray, half: np.ndarray, size_smoothing: float, px: np.ndarray) -> None:
-        """Take a size alone, only a larger one (its longer half-side in pixels, ``px`` per normalised unit): the
-        box a fairly sure skeleton spans (:meth:`AthleteTrack.update`), smoothed as :meth:`observe` smooths sizes;
-        not from a box the frame's edge cuts. The place, velocity and time stay."""
-        if np.max(half * px) > np.max(self.half * px) and not np.any(np.abs(centre) + half > 1.0):
+    @staticmethod
+    def cut(centre: np.ndarray, half: np.ndarray) -> bool:
+        """Does the box ``centre``, ``half`` (normalised) reach past the frame's edge?"""
+        return bool(np.any(np.abs(centre) + half > 1.0))
+
+    def resize(self, centre: np.ndarray, half: np.ndarray, size_smoothing: float) -> None:
+        """Take a size alone (the box a fairly sure skeleton spans, :meth:`AthleteTrack.update`), smoothed as
+        :meth:`observe` smooths sizes; not from a box the frame's edge cuts. The place, velocity and time stay."""
+        if not self.cut(centre, half):
             self.half = size_smoothing * self.half + (1 - size_smoothing) * half
 
     def learn_colours(self, colours: np.ndarray | None, rate: float, min_similarity: float) -> None:
@@ -570,8 +574,8 @@ class AthleteTrack:
             self.athlete.observe(centre, half if alone else self.athlete.half, t, self.options.size_smoothing,
                                  self.options.velocity_s, motion=steady)
         self._alive = t
-        if own and not steady and body is not None:
-            self.athlete.grow(*body, self.options.size_smoothing, self._px)
+        if own and not steady and body is not None and self._size(body[1]) > self._size(self.athlete.half):
+            self.athlete.resize(*body, self.options.size_smoothing)  # grows only (s61_rule37.md)
         if own and reach is not None:
             smoothing = self.options.size_smoothing
             # (one new float64 array either way; the caller's row is neither kept nor converted twice)
